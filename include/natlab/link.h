@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Links, addresses and routes inside lab namespaces, through libnl-route. The one file
+ * that speaks libnl. A struct lab_rtnl is a routing socket bound, at creation, to one
+ * namespace: every request sent on it acts there, whatever namespace the caller is in.
+ */
+#ifndef NATLAB_LINK_H
+#define NATLAB_LINK_H
+
+#include <netinet/in.h>
+
+struct lab_rtnl;
+
+/* Opens a routing socket in the namespace behind nsfd. Returns 0 or -errno. */
+int lab_rtnl_open(int nsfd, struct lab_rtnl **out);
+void lab_rtnl_free(struct lab_rtnl *r);
+
+/* Sets link ifindex up (e.g. lo, ifindex 1). */
+int lab_link_set_up(struct lab_rtnl *r, int ifindex);
+
+/* Creates an up bridge with a fixed ifindex, forwarding at once (no STP). */
+int lab_link_bridge_add(struct lab_rtnl *r, const char *name, int ifindex);
+
+/*
+ * Creates a veth pair in one request: NAME (ifindex, enslaved to master unless 0) in r's
+ * namespace and PEER (peer_ifindex) directly in the namespace behind peer_nsfd.
+ * Neither end ever exists in the root namespace. Only NAME comes up: the kernel refuses
+ * to open the peer before the pair is joined (ENOTCONN), so the caller sets PEER up
+ * through a socket in its namespace.
+ */
+struct lab_veth {
+	const char *name;
+	int ifindex;
+	int master;
+	const char *peer;
+	int peer_ifindex;
+	int peer_nsfd;
+};
+int lab_link_veth_add(struct lab_rtnl *r, const struct lab_veth *v);
+
+int lab_addr_add(struct lab_rtnl *r, int ifindex, struct in_addr a, int prefix_len);
+/* Adds a route to prefix/len via gw; len 0 is the default route. */
+int lab_route_add(struct lab_rtnl *r, struct in_addr prefix, int len, struct in_addr gw);
+
+#endif

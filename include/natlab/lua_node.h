@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* The natlab.node Lua type (lua_node.c). */
+#ifndef NATLAB_LUA_NODE_H
+#define NATLAB_LUA_NODE_H
+
+#include <lua.h>
+
+void lua_node_open(lua_State *L);
+/* Pushes a node object for model node index. */
+void lua_node_push(lua_State *L, int index);
+/* The model index of the node at idx; raises naming fn and key if it is not a node. */
+int lua_node_check(lua_State *L, int idx, const char *fn, const char *key);
+
+#endif

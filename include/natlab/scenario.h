@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Running a scenario file: a sandboxed Lua 5.4 VM (base, string, table, math, utf8 and
+ * coroutine only; text chunks only; an instruction-count hook that stops runaway
+ * scripts and honours signals) with the `natlab` module. The scenario describes one
+ * lab; what lab:up() does depends on the mode.
+ */
+#ifndef NATLAB_SCENARIO_H
+#define NATLAB_SCENARIO_H
+
+#include "natlab/model.h"
+
+#include <signal.h>
+
+struct lua_State;
+
+enum scenario_mode {
+	SCENARIO_CHECK, /* lab:up() only validates: nothing is created */
+	SCENARIO_UP,	/* lab:up() builds the lab and records it under /run/natlab */
+};
+
+struct scenario {
+	enum scenario_mode mode;
+	const char *path;
+	const char *lab_name; /* overrides natlab.lab{name=...} when set */
+	volatile sig_atomic_t *stop;
+	struct lab_model model;
+	int have_lab;
+	int lab_up;		/* lab:up() succeeded: there is something to tear down */
+	long long max_instructions;
+	long long instructions;
+};
+
+void scenario_init(struct scenario *s, enum scenario_mode mode, const char *path);
+void scenario_close(struct scenario *s);
+
+/*
+ * Runs the file. Returns 0, or -1 after printing the error (file:line and a traceback)
+ * to stderr. In SCENARIO_UP mode a failed lab:up() has already torn down what it built.
+ */
+int scenario_run(struct scenario *s);
+
+/* Where the Lua bindings find their scenario (stored in the registry). */
+struct scenario *scenario_from_lua(struct lua_State *L);
+
+/* Called by lab:up(); builds (or only checks) the lab. Raises a Lua error on failure. */
+int scenario_lab_up(struct lua_State *L, struct scenario *s);
+
+/* Registers the natlab module (natlab.lab and the lab and node types). lua_lab.c. */
+void lua_lab_open(struct lua_State *L);
+
+#endif

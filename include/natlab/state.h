@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What a lab leaves on the machine besides its namespaces: /run/natlab/<lab>/ with
+ * `owner` (pid and start time of the process keeping the lab; the start time tells a
+ * reused pid apart) and `lab.json` (the model, for ls, exec and probe). The directory
+ * is made before anything else of the lab exists, so a lab that died half-built is
+ * still found by `natlab cleanup`.
+ */
+#ifndef NATLAB_STATE_H
+#define NATLAB_STATE_H
+
+#include "natlab/model.h"
+
+#include <sys/types.h>
+
+#define LAB_STATE_DIR "/run/natlab"
+
+/* Makes the state directory of lab; -EEXIST if a lab of that name exists. */
+int lab_state_create(const char *lab);
+/* Records pid as the lab's owner. */
+int lab_state_set_owner(const char *lab, pid_t pid);
+/* The owner's pid if it is still alive, 0 if it died, -ENOENT if the lab is unknown. */
+int lab_state_owner(const char *lab);
+int lab_state_write_model(const char *lab, const struct lab_model *m);
+/* Reads lab.json back into an initialised model. -ENOENT if the lab has none yet. */
+int lab_state_read_model(const char *lab, struct lab_model *m);
+/* Removes the state directory and what is in it. */
+int lab_state_remove(const char *lab);
+/* Calls fn for each lab with a state directory; stops on a non-zero return. */
+int lab_state_foreach(int (*fn)(const char *lab, void *arg), void *arg);
+
+/* Start time of pid in clock ticks since boot (field 22 of /proc/PID/stat), or 0. */
+unsigned long long lab_proc_starttime(pid_t pid);
+
+#endif

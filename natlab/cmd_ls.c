@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/* natlab ls [NAME] [--json]: the labs, or one lab's nodes and addresses. */
+#include "natlab/cmd.h"
+#include "natlab/log.h"
+#include "natlab/model.h"
+#include "natlab/state.h"
+
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const kind_names[] = { "internet", "nat", "host" };
+
+static const char *lab_status(int owner)
+{
+	return owner > 0 ? "up" : "orphaned";
+}
+
+static int count_cb(const char *lab, void *arg)
+{
+	json_t *labs = arg;
+	struct lab_model m;
+	int owner = lab_state_owner(lab);
+
+	lab_model_init(&m);
+	lab_state_read_model(lab, &m);
+	json_array_append_new(labs, json_pack("{s:s, s:s, s:i, s:i}", "name", lab, "status",
+					      lab_status(owner), "owner_pid", owner > 0 ? owner : 0,
+					      "nodes", m.nnodes));
+	lab_model_close(&m);
+	return 0;
+}
+
+static int ls_labs(int as_json)
+{
+	json_t *labs = json_array(), *l;
+	size_t i;
+
+	lab_state_foreach(count_cb, labs);
+	if (as_json) {
+		json_dumpf(labs, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else if (json_array_size(labs) == 0) {
+		printf("no labs\n");
+	} else {
+		printf("%-24s %-9s %6s %8s\n", "NAME", "STATUS", "NODES", "OWNER");
+		json_array_foreach(labs, i, l)
+			printf("%-24s %-9s %6lld %8lld\n",
+			       json_string_value(json_object_get(l, "name")),
+			       json_string_value(json_object_get(l, "status")),
+			       json_integer_value(json_object_get(l, "nodes")),
+			       json_integer_value(json_object_get(l, "owner_pid")));
+	}
+	json_decref(labs);
+	return 0;
+}
+
+static void print_node(const struct lab_model *m, const struct lab_node *n)
+{
+	char addrs[LAB_ADDRS_MAX * 17] = "", lan[24] = "-";
+	char a[INET_ADDRSTRLEN];
+
+	for (int j = 0; j < n->naddrs; j++) {
+		inet_ntop(AF_INET, &n->addrs[j], a, sizeof(a));
+		snprintf(addrs + strlen(addrs), sizeof(addrs) - strlen(addrs), "%s%s", j ? "," : "",
+			 a);
+	}
+	if (n->kind != LAB_NODE_HOST) {
+		inet_ntop(AF_INET, &n->prefix, a, sizeof(a));
+		snprintf(lan, sizeof(lan), "%s/%d", a, n->prefix_len);
+	}
+	printf("%-12s %-8s %-12s %-20s %-18s %s\n", n->name, kind_names[n->kind],
+	       n->parent >= 0 ? m->nodes[n->parent].name : "-",
+	       n->kind == LAB_NODE_NAT ? n->profile : "-", lan, n->naddrs ? addrs : "-");
+}
+
+static int ls_lab(const char *lab, int as_json)
+{
+	struct lab_model m;
+	char path[256];
+	json_t *root;
+	int owner = lab_state_owner(lab);
+
+	cmd_load_lab("natlab ls", lab, &m);
+	if (as_json) {
+		snprintf(path, sizeof(path), LAB_STATE_DIR "/%s/lab.json", lab);
+		root = json_load_file(path, 0, NULL);
+		if (!root)
+			log_fatalx("natlab ls: cannot read %s", path);
+		json_object_set_new(root, "status", json_string(lab_status(owner)));
+		json_object_set_new(root, "owner_pid", json_integer(owner > 0 ? owner : 0));
+		json_dumpf(root, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(root);
+	} else {
+		printf("lab \"%s\": %s, %d nodes\n", lab, lab_status(owner), m.nnodes);
+		printf("%-12s %-8s %-12s %-20s %-18s %s\n", "NODE", "KIND", "NET", "PROFILE", "LAN",
+		       "ADDRS");
+		for (int i = 0; i < m.nnodes; i++)
+			print_node(&m, &m.nodes[i]);
+	}
+	lab_model_close(&m);
+	return 0;
+}
+
+static void ls_usage(FILE *f)
+{
+	fprintf(f, "Usage: natlab ls [NAME] [--json]\n\n"
+		   "Without NAME: the labs on this machine, with their status (up, or orphaned\n"
+		   "when the process keeping them died: `natlab cleanup` removes those).\n"
+		   "With NAME: the lab's nodes, their networks, NAT profiles and addresses.\n\n"
+		   "  --json   machine-readable output\n");
+}
+
+int cmd_ls(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int as_json = 0, c;
+
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		if (c == 'j')
+			as_json = 1;
+		else if (c == 'h') {
+			ls_usage(stdout);
+			return 0;
+		} else {
+			ls_usage(stderr);
+			return 2;
+		}
+	}
+	if (argc - optind > 1) {
+		ls_usage(stderr);
+		return 2;
+	}
+	return optind < argc ? ls_lab(argv[optind], as_json) : ls_labs(as_json);
+}

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+#include "natlab/link.h"
+#include "natlab/log.h"
+#include "natlab/netns.h"
+
+#include <errno.h>
+#include <net/if.h>
+#include <netlink/errno.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
+#include <netlink/route/route.h>
+#include <stdlib.h>
+
+struct lab_rtnl {
+	struct nl_sock *sk;
+};
+
+/* libnl's error codes turned into ours (-errno). */
+static int nl_to_errno(int nlerr)
+{
+	switch (nlerr < 0 ? -nlerr : nlerr) {
+	case 0:
+		return 0;
+	case NLE_EXIST:
+		return -EEXIST;
+	case NLE_NOMEM:
+		return -ENOMEM;
+	case NLE_PERM:
+		return -EPERM;
+	case NLE_NOACCESS:
+		return -EACCES;
+	case NLE_OBJ_NOTFOUND:
+		return -ENOENT;
+	case NLE_NODEV:
+		return -ENODEV;
+	case NLE_BUSY:
+		return -EBUSY;
+	case NLE_INVAL:
+	case NLE_RANGE:
+		return -EINVAL;
+	case NLE_OPNOTSUPP:
+		return -EOPNOTSUPP;
+	case NLE_AF_NOSUPPORT:
+		return -EAFNOSUPPORT;
+	default:
+		log_debug("netlink: %s", nl_geterror(nlerr));
+		return -EIO;
+	}
+}
+
+int lab_rtnl_open(int nsfd, struct lab_rtnl **out)
+{
+	struct lab_rtnl *r;
+	int rc;
+
+	*out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->sk = nl_socket_alloc();
+	if (!r->sk) {
+		free(r);
+		return -ENOMEM;
+	}
+	/* The socket binds to the namespace it is created in; leave at once after. */
+	rc = lab_netns_enter(nsfd);
+	if (rc == 0) {
+		rc = nl_to_errno(nl_connect(r->sk, NETLINK_ROUTE));
+		if (lab_netns_leave() < 0 && rc == 0)
+			rc = -errno;
+	}
+	if (rc < 0) {
+		lab_rtnl_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void lab_rtnl_free(struct lab_rtnl *r)
+{
+	if (!r)
+		return;
+	nl_socket_free(r->sk);
+	free(r);
+}
+
+int lab_link_set_up(struct lab_rtnl *r, int ifindex)
+{
+	struct rtnl_link *l = rtnl_link_alloc();
+	int rc;
+
+	if (!l)
+		return -ENOMEM;
+	rtnl_link_set_ifindex(l, ifindex);
+	rtnl_link_set_flags(l, IFF_UP);
+	rc = nl_to_errno(rtnl_link_add(r->sk, l, 0));
+	rtnl_link_put(l);
+	return rc;
+}
+
+int lab_link_bridge_add(struct lab_rtnl *r, const char *name, int ifindex)
+{
+	struct rtnl_link *l = rtnl_link_alloc();
+	int rc;
+
+	if (!l)
+		return -ENOMEM;
+	rc = nl_to_errno(rtnl_link_set_type(l, "bridge"));
+	if (rc == 0) {
+		rtnl_link_set_name(l, name);
+		rtnl_link_set_ifindex(l, ifindex);
+		rtnl_link_set_flags(l, IFF_UP);
+		rc = nl_to_errno(rtnl_link_add(r->sk, l, NLM_F_CREATE | NLM_F_EXCL));
+	}
+	rtnl_link_put(l);
+	return rc;
+}
+
+int lab_link_veth_add(struct lab_rtnl *r, const struct lab_veth *v)
+{
+	struct rtnl_link *l = rtnl_link_veth_alloc();
+	struct rtnl_link *peer;
+	int rc;
+
+	if (!l)
+		return -ENOMEM;
+	rtnl_link_set_name(l, v->name);
+	rtnl_link_set_ifindex(l, v->ifindex);
+	rtnl_link_set_flags(l, IFF_UP);
+	if (v->master)
+		rtnl_link_set_master(l, v->master);
+	peer = rtnl_link_veth_get_peer(l);
+	rtnl_link_set_name(peer, v->peer);
+	rtnl_link_set_ifindex(peer, v->peer_ifindex);
+	rtnl_link_set_ns_fd(peer, v->peer_nsfd);
+	rtnl_link_put(peer);
+	rc = nl_to_errno(rtnl_link_add(r->sk, l, NLM_F_CREATE | NLM_F_EXCL));
+	rtnl_link_put(l);
+	return rc;
+}
+
+static struct nl_addr *addr_build(struct in_addr a, int len)
+{
+	struct nl_addr *n = nl_addr_build(AF_INET, &a, sizeof(a));
+
+	if (n)
+		nl_addr_set_prefixlen(n, len);
+	return n;
+}
+
+int lab_addr_add(struct lab_rtnl *r, int ifindex, struct in_addr a, int prefix_len)
+{
+	struct rtnl_addr *ra = rtnl_addr_alloc();
+	struct nl_addr *local = addr_build(a, prefix_len);
+	int rc = -ENOMEM;
+
+	if (ra && local) {
+		rtnl_addr_set_ifindex(ra, ifindex);
+		rc = nl_to_errno(rtnl_addr_set_local(ra, local));
+		if (rc == 0)
+			rc = nl_to_errno(rtnl_addr_add(r->sk, ra, 0));
+	}
+	nl_addr_put(local);
+	rtnl_addr_put(ra);
+	return rc;
+}
+
+int lab_route_add(struct lab_rtnl *r, struct in_addr prefix, int len, struct in_addr gw)
+{
+	struct rtnl_route *rt = rtnl_route_alloc();
+	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+	struct nl_addr *dst = addr_build(prefix, len);
+	struct nl_addr *via = addr_build(gw, 32);
+	int rc = -ENOMEM;
+
+	if (!rt || !nh || !dst || !via)
+		goto out;
+	rtnl_route_set_family(rt, AF_INET);
+	rtnl_route_set_table(rt, RT_TABLE_MAIN);
+	rtnl_route_set_protocol(rt, RTPROT_STATIC);
+	rtnl_route_set_scope(rt, RT_SCOPE_UNIVERSE);
+	rc = nl_to_errno(rtnl_route_set_dst(rt, dst));
+	if (rc < 0)
+		goto out;
+	rtnl_route_nh_set_gateway(nh, via);
+	rtnl_route_add_nexthop(rt, nh);
+	nh = NULL; /* owned by the route now */
+	rc = nl_to_errno(rtnl_route_add(r->sk, rt, NLM_F_CREATE | NLM_F_EXCL));
+out:
+	if (nh)
+		rtnl_route_nh_free(nh);
+	nl_addr_put(dst);
+	nl_addr_put(via);
+	if (rt)
+		rtnl_route_put(rt);
+	return rc;
+}

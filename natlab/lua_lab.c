@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * natlab.lab and its methods: the v1 topology contract of DESIGN.md.
+ *   natlab.lab{ name, seed }  lab:internet{}  lab:host{...}  lab:nat{...}  lab:up()
+ * Each declaration is checked and given its addresses at once, so host.addr can be used
+ * right after lab:host{} and errors point at the line that caused them.
+ */
+#include "natlab/lua_node.h"
+#include "natlab/lua_opts.h"
+#include "natlab/nat.h"
+#include "natlab/scenario.h"
+
+#include <arpa/inet.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#define LAB_MT "natlab.lab"
+
+struct lua_lab {
+	int unused;
+};
+
+static struct scenario *check_lab(lua_State *L)
+{
+	luaL_checkudata(L, 1, LAB_MT);
+	return scenario_from_lua(L);
+}
+
+static void check_not_up(lua_State *L, struct scenario *s, const char *fn)
+{
+	if (s->model.built)
+		luaL_error(L, "%s: the lab is already up; declare every node before lab:up()", fn);
+}
+
+static int current_line(lua_State *L)
+{
+	lua_Debug ar;
+
+	if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar))
+		return ar.currentline;
+	return 0;
+}
+
+/* link = {...}: impairments need wires (TAP pairs), which are not part of this build. */
+static void check_link(lua_State *L, int idx, const char *fn)
+{
+	if (lua_getfield(L, idx, "link") != LUA_TNIL) {
+		luaL_checktype(L, -1, LUA_TTABLE);
+		lua_pushnil(L);
+		if (lua_next(L, -2))
+			luaL_error(L, "%s: link impairments (\"%s\") need wires, which this natlab "
+				      "does not have yet; remove the link table",
+				   fn, lua_tostring(L, -2));
+	}
+	lua_pop(L, 1);
+}
+
+static int add_node(lua_State *L, struct scenario *s, const char *fn, enum lab_node_kind kind,
+		    int parent)
+{
+	char err[256];
+	const char *name = lua_opts_string(L, 2, fn, "name", NULL);
+	int i;
+
+	if (!name)
+		luaL_error(L, "%s: \"name\" is required", fn);
+	if (parent >= 0 && s->model.nodes[parent].kind == LAB_NODE_HOST)
+		luaL_error(L, "%s: \"net\" must be a network (lab:internet or lab:nat), not host \"%s\"",
+			   fn, s->model.nodes[parent].name);
+	i = lab_model_add(&s->model, name, kind, parent, err, sizeof(err));
+	if (i < 0)
+		luaL_error(L, "%s: %s", fn, err);
+	s->model.nodes[i].line = current_line(L);
+	return i;
+}
+
+static struct in_addr opt_addr(lua_State *L, const char *fn)
+{
+	const char *a = lua_opts_string(L, 2, fn, "addr", NULL);
+	struct in_addr in = { 0 };
+
+	if (a && inet_pton(AF_INET, a, &in) != 1)
+		luaL_error(L, "%s: \"addr\" = \"%s\" is not an IPv4 address", fn, a);
+	return in;
+}
+
+static void assign(lua_State *L, struct scenario *s, const char *fn, int i)
+{
+	char err[256];
+
+	if (lab_model_assign(&s->model, i, err, sizeof(err)) < 0) {
+		/* Keep the model consistent: the failed node is dropped again. */
+		s->model.nnodes--;
+		luaL_error(L, "%s: %s", fn, err);
+	}
+}
+
+static int lab_internet(lua_State *L)
+{
+	static const char *const keys[] = { "name", NULL };
+	struct scenario *s = check_lab(L);
+	int i;
+
+	if (lua_isnoneornil(L, 2))
+		lua_newtable(L);
+	lua_opts_check(L, 2, "lab:internet", keys);
+	check_not_up(L, s, "lab:internet");
+	for (i = 0; i < s->model.nnodes; i++)
+		if (s->model.nodes[i].kind == LAB_NODE_INTERNET)
+			luaL_error(L, "lab:internet: a lab has one internet, already declared as \"%s\"",
+				   s->model.nodes[i].name);
+	if (lua_getfield(L, 2, "name") == LUA_TNIL) {
+		lua_pushliteral(L, "internet");
+		lua_setfield(L, 2, "name");
+	}
+	lua_pop(L, 1);
+	i = add_node(L, s, "lab:internet", LAB_NODE_INTERNET, -1);
+	assign(L, s, "lab:internet", i);
+	lua_node_push(L, i);
+	return 1;
+}
+
+static int lab_host(lua_State *L)
+{
+	static const char *const keys[] = { "name", "net", "addrs", "addr", "link", NULL };
+	const char *fn = "lab:host";
+	struct scenario *s = check_lab(L);
+	int parent, naddrs, i;
+	struct in_addr want;
+
+	lua_opts_check(L, 2, fn, keys);
+	check_not_up(L, s, fn);
+	if (lua_getfield(L, 2, "net") == LUA_TNIL)
+		luaL_error(L, "%s: \"net\" is required (the network the host sits on)", fn);
+	parent = lua_node_check(L, -1, fn, "net");
+	lua_pop(L, 1);
+	naddrs = (int)lua_opts_integer(L, 2, fn, "addrs", 1, 1, LAB_ADDRS_MAX);
+	want = opt_addr(L, fn);
+	check_link(L, 2, fn);
+	i = add_node(L, s, fn, LAB_NODE_HOST, parent);
+	s->model.nodes[i].want_naddrs = naddrs;
+	s->model.nodes[i].want_addr = want;
+	assign(L, s, fn, i);
+	lua_node_push(L, i);
+	return 1;
+}
+
+/* Knobs given directly in lab:nat{...} override the profile's preset. */
+static void nat_knob_word(lua_State *L, const char *fn, const char *key,
+			  int (*parse)(const char *, void *), void *out)
+{
+	const char *v = lua_opts_string(L, 2, fn, key, NULL);
+
+	if (v && parse(v, out) < 0)
+		luaL_error(L, "%s: \"%s\" = \"%s\" is not a valid value", fn, key, v);
+}
+
+static void nat_knobs_read(lua_State *L, const char *fn, struct nat_knobs *k)
+{
+	nat_knob_word(L, fn, "mapping", (int (*)(const char *, void *))nat_mapping_parse,
+		      &k->mapping);
+	nat_knob_word(L, fn, "filtering", (int (*)(const char *, void *))nat_filtering_parse,
+		      &k->filtering);
+	nat_knob_word(L, fn, "ports", (int (*)(const char *, void *))nat_ports_parse, &k->ports);
+	nat_knob_word(L, fn, "block", (int (*)(const char *, void *))nat_block_parse, &k->block);
+	k->hairpin = lua_opts_boolean(L, 2, fn, "hairpin", k->hairpin);
+	k->udp_timeout = (unsigned)(lua_opts_duration(L, 2, fn, "udp_timeout", k->udp_timeout) + 0.5);
+	k->port_block = (unsigned)lua_opts_integer(L, 2, fn, "port_block", k->port_block, 0, 64512);
+}
+
+static void nat_profile_read(lua_State *L, const char *fn, struct nat_knobs *k, char *profile,
+			     size_t len)
+{
+	const char *p = lua_opts_string(L, 2, fn, "profile", NULL);
+	luaL_Buffer b;
+
+	if (!p)
+		luaL_error(L, "%s: \"profile\" is required", fn);
+	if (nat_profile_lookup(p, k) < 0) {
+		luaL_buffinit(L, &b);
+		for (int i = 0; nat_profile_names[i]; i++) {
+			luaL_addstring(&b, i ? ", " : "");
+			luaL_addstring(&b, nat_profile_names[i]);
+		}
+		luaL_pushresult(&b);
+		luaL_error(L, "%s: unknown profile \"%s\" (one of: %s)", fn, p, lua_tostring(L, -1));
+	}
+	snprintf(profile, len, "%s", p);
+}
+
+static int lab_nat(lua_State *L)
+{
+	static const char *const keys[] = { "name",	   "net",	  "profile",   "mapping",
+					    "filtering",   "ports",	  "hairpin",   "udp_timeout",
+					    "port_block",  "block",	  "lan",       "addr",
+					    "link",	   NULL };
+	const char *fn = "lab:nat", *lan;
+	struct scenario *s = check_lab(L);
+	struct nat_knobs k;
+	char profile[32], err[256];
+	struct in_addr want;
+	int parent, i;
+
+	lua_opts_check(L, 2, fn, keys);
+	check_not_up(L, s, fn);
+	if (lua_getfield(L, 2, "net") == LUA_TNIL)
+		luaL_error(L, "%s: \"net\" is required (the network its WAN sits on)", fn);
+	parent = lua_node_check(L, -1, fn, "net");
+	lua_pop(L, 1);
+	nat_profile_read(L, fn, &k, profile, sizeof(profile));
+	nat_knobs_read(L, fn, &k);
+	if (nat_knobs_validate(&k, 0, err, sizeof(err)) < 0)
+		luaL_error(L, "%s: %s", fn, err);
+	lan = lua_opts_string(L, 2, fn, "lan", NULL);
+	want = opt_addr(L, fn);
+	check_link(L, 2, fn);
+	i = add_node(L, s, fn, LAB_NODE_NAT, parent);
+	s->model.nodes[i].knobs = k;
+	s->model.nodes[i].want_addr = want;
+	snprintf(s->model.nodes[i].profile, sizeof(s->model.nodes[i].profile), "%s", profile);
+	if (lan) {
+		if (lab_prefix_parse(lan, &s->model.nodes[i].prefix, &s->model.nodes[i].prefix_len) < 0) {
+			s->model.nnodes--;
+			luaL_error(L, "%s: \"lan\" = \"%s\" is not a prefix like \"192.168.1.0/24\" "
+				      "(length 8-30, host bits zero)", fn, lan);
+		}
+		s->model.nodes[i].prefix_fixed = 1;
+	}
+	assign(L, s, fn, i);
+	lua_node_push(L, i);
+	return 1;
+}
+
+static int lab_up(lua_State *L)
+{
+	struct scenario *s = check_lab(L);
+
+	check_not_up(L, s, "lab:up");
+	return scenario_lab_up(L, s);
+}
+
+static int lab_index(lua_State *L)
+{
+	struct scenario *s = check_lab(L);
+	const char *k = luaL_checkstring(L, 2);
+
+	if (strcmp(k, "name") == 0)
+		lua_pushstring(L, s->model.name);
+	else if (strcmp(k, "seed") == 0)
+		lua_pushinteger(L, (lua_Integer)s->model.seed);
+	else if (luaL_getmetafield(L, 1, "methods") != LUA_TNIL)
+		lua_getfield(L, -1, k);
+	else
+		lua_pushnil(L);
+	return 1;
+}
+
+static int natlab_lab(lua_State *L)
+{
+	static const char *const keys[] = { "name", "seed", NULL };
+	struct scenario *s = scenario_from_lua(L);
+	const char *name;
+	char err[256];
+
+	lua_settop(L, 1);
+	if (lua_isnil(L, 1))
+		lua_newtable(L), lua_replace(L, 1);
+	lua_opts_check(L, 1, "natlab.lab", keys);
+	if (s->have_lab)
+		luaL_error(L, "natlab.lab: a scenario describes one lab");
+	name = s->lab_name ? s->lab_name : lua_opts_string(L, 1, "natlab.lab", "name", "lab");
+	if (lab_name_check(name, LAB_NAME_MAX, err, sizeof(err)) < 0)
+		luaL_error(L, "natlab.lab: %s", err);
+	snprintf(s->model.name, sizeof(s->model.name), "%s", name);
+	s->model.seed = (uint64_t)lua_opts_integer(L, 1, "natlab.lab", "seed", 1, 0, LUA_MAXINTEGER);
+	s->have_lab = 1;
+	lua_newuserdatauv(L, sizeof(struct lua_lab), 0);
+	luaL_setmetatable(L, LAB_MT);
+	return 1;
+}
+
+void lua_lab_open(lua_State *L)
+{
+	static const luaL_Reg methods[] = {
+		{ "internet", lab_internet }, { "host", lab_host }, { "nat", lab_nat },
+		{ "up", lab_up },	      { NULL, NULL },
+	};
+	static const luaL_Reg module[] = { { "lab", natlab_lab }, { NULL, NULL } };
+
+	luaL_newmetatable(L, LAB_MT);
+	lua_pushcfunction(L, lab_index);
+	lua_setfield(L, -2, "__index");
+	luaL_newlib(L, methods);
+	lua_setfield(L, -2, "methods");
+	lua_pop(L, 1);
+	lua_node_open(L);
+	luaL_newlib(L, module);
+	lua_pushstring(L, NATLAB_VERSION);
+	lua_setfield(L, -2, "version");
+	lua_setglobal(L, "natlab");
+}

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * natlab.node: a host, NAT box or the internet core, as scenarios see it. Read-only
+ * fields: name, kind, addr, addrs, net; routers also lan and gateway; NATs profile.
+ */
+#include "natlab/lua_node.h"
+#include "natlab/scenario.h"
+
+#include <arpa/inet.h>
+#include <lauxlib.h>
+#include <string.h>
+
+#define NODE_MT "natlab.node"
+
+struct lua_node {
+	int index;
+};
+
+void lua_node_push(lua_State *L, int index)
+{
+	struct lua_node *n = lua_newuserdatauv(L, sizeof(*n), 0);
+
+	n->index = index;
+	luaL_setmetatable(L, NODE_MT);
+}
+
+int lua_node_check(lua_State *L, int idx, const char *fn, const char *key)
+{
+	struct lua_node *n = luaL_testudata(L, idx, NODE_MT);
+
+	if (!n)
+		luaL_error(L, "%s: \"%s\" must be a network (lab:internet or lab:nat), got a %s",
+			   fn, key, luaL_typename(L, idx));
+	return n->index;
+}
+
+static void push_addr(lua_State *L, struct in_addr a)
+{
+	char s[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &a, s, sizeof(s));
+	lua_pushstring(L, s);
+}
+
+static const char *const kind_names[] = { "internet", "nat", "host" };
+
+static int node_router_field(lua_State *L, const struct lab_node *n, const char *k)
+{
+	char s[INET_ADDRSTRLEN + 4];
+
+	if (n->kind == LAB_NODE_HOST)
+		return 0;
+	if (strcmp(k, "lan") == 0) {
+		inet_ntop(AF_INET, &n->prefix, s, INET_ADDRSTRLEN);
+		lua_pushfstring(L, "%s/%d", s, n->prefix_len);
+		return 1;
+	}
+	if (strcmp(k, "gateway") == 0) {
+		push_addr(L, lab_node_gateway(n));
+		return 1;
+	}
+	if (strcmp(k, "profile") == 0 && n->kind == LAB_NODE_NAT) {
+		lua_pushstring(L, n->profile);
+		return 1;
+	}
+	return 0;
+}
+
+static int node_index(lua_State *L)
+{
+	struct lua_node *ud = luaL_checkudata(L, 1, NODE_MT);
+	const char *k = luaL_checkstring(L, 2);
+	struct scenario *s = scenario_from_lua(L);
+	const struct lab_node *n = &s->model.nodes[ud->index];
+
+	if (strcmp(k, "name") == 0)
+		lua_pushstring(L, n->name);
+	else if (strcmp(k, "kind") == 0)
+		lua_pushstring(L, kind_names[n->kind]);
+	else if (strcmp(k, "addr") == 0 && n->naddrs > 0)
+		push_addr(L, n->addrs[0]);
+	else if (strcmp(k, "addrs") == 0) {
+		lua_createtable(L, n->naddrs, 0);
+		for (int i = 0; i < n->naddrs; i++) {
+			push_addr(L, n->addrs[i]);
+			lua_rawseti(L, -2, i + 1);
+		}
+	} else if (strcmp(k, "net") == 0 && n->parent >= 0)
+		lua_node_push(L, n->parent);
+	else if (!node_router_field(L, n, k))
+		lua_pushnil(L);
+	return 1;
+}
+
+static int node_tostring(lua_State *L)
+{
+	struct lua_node *ud = luaL_checkudata(L, 1, NODE_MT);
+	struct scenario *s = scenario_from_lua(L);
+
+	lua_pushfstring(L, "%s \"%s\"", kind_names[s->model.nodes[ud->index].kind],
+			s->model.nodes[ud->index].name);
+	return 1;
+}
+
+static int node_newindex(lua_State *L)
+{
+	return luaL_error(L, "node fields are read-only");
+}
+
+void lua_node_open(lua_State *L)
+{
+	static const luaL_Reg meta[] = {
+		{ "__index", node_index },
+		{ "__newindex", node_newindex },
+		{ "__tostring", node_tostring },
+		{ NULL, NULL },
+	};
+
+	luaL_newmetatable(L, NODE_MT);
+	luaL_setfuncs(L, meta, 0);
+	lua_pop(L, 1);
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* natlab: NAT-traversal test lab. Subcommands dispatch from one table. */
+#include "natlab/cmd.h"
+#include "natlab/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{ "up", cmd_up, "build the topology of a scenario and leave it running" },
+	{ "ls", cmd_ls, "list labs, or one lab's hosts, NATs and addresses" },
+	{ "exec", cmd_exec, "run a command inside a host of a lab" },
+	{ "shell", cmd_shell, "open an interactive shell inside a host of a lab" },
+	{ "probe", cmd_probe, "classify the NAT path of a host (RFC 5780) and compare" },
+	{ "down", cmd_down, "tear one lab down" },
+	{ "cleanup", cmd_cleanup, "remove leftovers of labs whose owner died" },
+	{ "check", cmd_check, "validate a scenario without running it" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: natlab COMMAND [ARGS...]\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\n`natlab COMMAND --help` tells more. natlab %s\n", NATLAB_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+	const char *verbose = getenv("NATLAB_DEBUG");
+
+	log_init("natlab", verbose && *verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("natlab %s\n", NATLAB_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "natlab: unknown command \"%s\"\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

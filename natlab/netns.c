@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT */
+#include "natlab/netns.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int home_fd = -1;
+
+int lab_netns_init(void)
+{
+	if (home_fd >= 0)
+		return 0;
+	home_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	return home_fd < 0 ? -errno : 0;
+}
+
+static int netns_path(const char *name, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, LAB_NETNS_DIR "/%s", name);
+
+	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * /run/netns must be a shared mount point so that the bind mounts made here show up in
+ * every mount namespace, as iproute2 arranges it.
+ */
+static int netns_dir_prepare(void)
+{
+	static int ready;
+
+	if (ready)
+		return 0;
+	if (mkdir(LAB_NETNS_DIR, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (mount("", LAB_NETNS_DIR, "none", MS_SHARED | MS_REC, NULL) < 0) {
+		if (errno != EINVAL)
+			return -errno;
+		if (mount(LAB_NETNS_DIR, LAB_NETNS_DIR, "none", MS_BIND | MS_REC, NULL) < 0)
+			return -errno;
+		if (mount("", LAB_NETNS_DIR, "none", MS_SHARED | MS_REC, NULL) < 0)
+			return -errno;
+	}
+	ready = 1;
+	return 0;
+}
+
+int lab_netns_create(const char *name, int *fd)
+{
+	char path[256];
+	int rc, tmp;
+
+	*fd = -1;
+	rc = netns_path(name, path, sizeof(path));
+	if (rc < 0)
+		return rc;
+	rc = netns_dir_prepare();
+	if (rc < 0)
+		return rc;
+	tmp = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+	if (tmp < 0)
+		return -errno;
+	close(tmp);
+	if (unshare(CLONE_NEWNET) < 0) {
+		rc = -errno;
+		unlink(path);
+		return rc;
+	}
+	if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL) < 0) {
+		rc = -errno;
+		lab_netns_leave();
+		unlink(path);
+		return rc;
+	}
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	rc = *fd < 0 ? -errno : 0;
+	if (lab_netns_leave() < 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+int lab_netns_open(const char *name, int *fd)
+{
+	char path[256];
+	int rc = netns_path(name, path, sizeof(path));
+
+	if (rc < 0)
+		return rc;
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	return *fd < 0 ? -errno : 0;
+}
+
+int lab_netns_enter(int fd)
+{
+	return setns(fd, CLONE_NEWNET) < 0 ? -errno : 0;
+}
+
+int lab_netns_leave(void)
+{
+	if (home_fd < 0)
+		return -EBADF;
+	return setns(home_fd, CLONE_NEWNET) < 0 ? -errno : 0;
+}
+
+int lab_netns_delete(const char *name)
+{
+	char path[256];
+	int rc = netns_path(name, path, sizeof(path));
+
+	if (rc < 0)
+		return rc;
+	if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+		return -errno;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int lab_netns_foreach(const char *prefix, int (*fn)(const char *name, void *arg), void *arg)
+{
+	DIR *d = opendir(LAB_NETNS_DIR);
+	struct dirent *e;
+	int rc = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while (rc == 0 && (e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+			rc = fn(e->d_name, arg);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Sends SIGKILL to each process in the namespace with inode ino; returns how many. */
+static int kill_pass(dev_t dev, ino_t ino)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t self = getpid();
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		char path[64];
+		struct stat st;
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+
+		if (*end || pid <= 0 || pid == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
+		if (stat(path, &st) < 0 || st.st_dev != dev || st.st_ino != ino)
+			continue;
+		if (kill((pid_t)pid, SIGKILL) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+int lab_netns_kill_procs(const char *name, int timeout_ms)
+{
+	char path[256];
+	struct stat st;
+	int rc, total = 0;
+
+	rc = netns_path(name, path, sizeof(path));
+	if (rc < 0)
+		return rc;
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	for (int waited = 0;; waited += 10) {
+		rc = kill_pass(st.st_dev, st.st_ino);
+		if (rc <= 0)
+			return rc < 0 ? rc : total;
+		if (total == 0 || rc > total)
+			total = rc;
+		if (waited >= timeout_ms)
+			return -ETIMEDOUT;
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	}
+}
+
+int lab_sysctl_write(const char *key, const char *value)
+{
+	char path[256];
+	size_t len = strlen(value);
+	int fd, n, rc = 0;
+
+	n = snprintf(path, sizeof(path), "/proc/sys/%s", key);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, value, len) != (ssize_t)len)
+		rc = -errno;
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+#include "natlab/scenario.h"
+#include "natlab/log.h"
+#include "natlab/state.h"
+#include "natlab/topology.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define HOOK_EVERY	  10000
+#define DEFAULT_MAX_INSNS 2000000000LL
+static const char scenario_key = 'S';
+
+void scenario_init(struct scenario *s, enum scenario_mode mode, const char *path)
+{
+	memset(s, 0, sizeof(*s));
+	s->mode = mode;
+	s->path = path;
+	s->max_instructions = DEFAULT_MAX_INSNS;
+	lab_model_init(&s->model);
+}
+
+void scenario_close(struct scenario *s)
+{
+	lab_model_close(&s->model);
+}
+
+struct scenario *scenario_from_lua(lua_State *L)
+{
+	struct scenario *s;
+
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &scenario_key);
+	s = lua_touserdata(L, -1);
+	lua_pop(L, 1);
+	return s;
+}
+
+/* Stops runaway scripts and lets a signal interrupt a busy scenario. */
+static void count_hook(lua_State *L, lua_Debug *ar)
+{
+	struct scenario *s = scenario_from_lua(L);
+
+	s->instructions += HOOK_EVERY;
+	if (s->stop && *s->stop)
+		luaL_error(L, "interrupted by a signal");
+	if (s->instructions > s->max_instructions)
+		luaL_error(L, "scenario ran more than %lld Lua instructions; is there an endless "
+			      "loop?", s->max_instructions);
+}
+
+/* print() writes TAP comment lines, so it never breaks the TAP stream on stdout. */
+static int sandbox_print(lua_State *L)
+{
+	int n = lua_gettop(L);
+
+	fputs("# ", stdout);
+	for (int i = 1; i <= n; i++) {
+		if (i > 1)
+			fputc('\t', stdout);
+		fputs(luaL_tolstring(L, i, NULL), stdout);
+		lua_pop(L, 1);
+	}
+	fputc('\n', stdout);
+	fflush(stdout);
+	return 0;
+}
+
+/* load() only takes text: precompiled chunks can crash the VM. */
+static int sandbox_load(lua_State *L)
+{
+	size_t len;
+	const char *chunk = luaL_checklstring(L, 1, &len);
+	const char *name = luaL_optstring(L, 2, "=(load)");
+	int env = !lua_isnone(L, 4);
+
+	if (luaL_loadbufferx(L, chunk, len, name, "t") != LUA_OK) {
+		luaL_pushfail(L);
+		lua_insert(L, -2);
+		return 2;
+	}
+	if (env) {
+		lua_pushvalue(L, 4);
+		if (!lua_setupvalue(L, -2, 1))
+			lua_pop(L, 1);
+	}
+	return 1;
+}
+
+static void sandbox_open(lua_State *L)
+{
+	static const luaL_Reg libs[] = {
+		{ LUA_GNAME, luaopen_base },	     { LUA_TABLIBNAME, luaopen_table },
+		{ LUA_STRLIBNAME, luaopen_string },  { LUA_MATHLIBNAME, luaopen_math },
+		{ LUA_UTF8LIBNAME, luaopen_utf8 },   { LUA_COLIBNAME, luaopen_coroutine },
+		{ NULL, NULL },
+	};
+
+	for (const luaL_Reg *l = libs; l->name; l++) {
+		luaL_requiref(L, l->name, l->func, 1);
+		lua_pop(L, 1);
+	}
+	lua_pushnil(L);
+	lua_setglobal(L, "dofile");
+	lua_pushnil(L);
+	lua_setglobal(L, "loadfile");
+	lua_pushcfunction(L, sandbox_load);
+	lua_setglobal(L, "load");
+	lua_pushcfunction(L, sandbox_print);
+	lua_setglobal(L, "print");
+}
+
+static int traceback(lua_State *L)
+{
+	const char *msg = lua_tostring(L, 1);
+
+	luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
+	return 1;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+		buf = malloc((size_t)n + 1);
+		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		}
+		if (buf)
+			*len = (size_t)n;
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Prints the first line of a Lua error as the message and the rest as a traceback. */
+static void report_error(const char *msg)
+{
+	const char *nl = strchr(msg, '\n');
+
+	if (!nl) {
+		log_warnx("%s", msg);
+		return;
+	}
+	log_warnx("%.*s", (int)(nl - msg), msg);
+	log_debug("%s", nl + 1);
+}
+
+int scenario_run(struct scenario *s)
+{
+	lua_State *L = luaL_newstate();
+	char *chunkname = NULL, *src;
+	size_t len = 0;
+	int rc = -1;
+
+	if (!L) {
+		log_warnx("cannot create a Lua state: out of memory");
+		return -1;
+	}
+	src = read_file(s->path, &len);
+	if (!src) {
+		log_warn("scenario \"%s\"", s->path);
+		goto out;
+	}
+	sandbox_open(L);
+	lua_pushlightuserdata(L, s);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &scenario_key);
+	lua_lab_open(L);
+	lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+	lua_pushcfunction(L, traceback);
+	if (asprintf(&chunkname, "@%s", s->path) < 0) {
+		chunkname = NULL;
+		goto out;
+	}
+	if (luaL_loadbufferx(L, src, len, chunkname, "t") != LUA_OK ||
+	    lua_pcall(L, 0, 0, -2) != LUA_OK) {
+		report_error(lua_tostring(L, -1));
+		goto out;
+	}
+	if (!s->have_lab || !s->model.built) {
+		log_warnx("%s: the scenario never called %s", s->path,
+			  s->have_lab ? "lab:up()" : "natlab.lab{...} and lab:up()");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(chunkname);
+	free(src);
+	lua_close(L);
+	return rc;
+}
+
+static int check_port_blocks(lua_State *L, struct scenario *s)
+{
+	char err[256];
+
+	for (int i = 0; i < s->model.nnodes; i++) {
+		const struct lab_node *n = &s->model.nodes[i];
+		unsigned subs = 0;
+
+		if (n->kind != LAB_NODE_NAT)
+			continue;
+		for (int j = 0; j < s->model.nnodes; j++)
+			subs += s->model.nodes[j].parent == i ? (unsigned)s->model.nodes[j].naddrs : 0;
+		if (nat_knobs_validate(&n->knobs, subs, err, sizeof(err)) < 0)
+			return luaL_error(L, "lab:up: NAT \"%s\" (line %d): %s", n->name, n->line,
+					  err);
+	}
+	return 0;
+}
+
+static int build(struct scenario *s, char *err, size_t errlen)
+{
+	const char *lab = s->model.name;
+	int rc;
+
+	rc = lab_state_create(lab);
+	if (rc == -EEXIST) {
+		snprintf(err, errlen, "a lab named \"%s\" exists already: `natlab down %s` "
+				      "removes it, or pick another --name", lab, lab);
+		return rc;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot record lab \"%s\" under " LAB_STATE_DIR ": %s", lab,
+			 strerror(-rc));
+		return rc;
+	}
+	rc = lab_state_set_owner(lab, getpid());
+	if (rc == 0)
+		rc = lab_state_write_model(lab, &s->model);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot write the state of lab \"%s\": %s", lab, strerror(-rc));
+		lab_state_remove(lab);
+		return rc;
+	}
+	rc = lab_topology_up(&s->model, s->stop, err, errlen);
+	if (rc < 0) {
+		lab_topology_down(lab);
+		lab_state_remove(lab);
+	}
+	return rc;
+}
+
+int scenario_lab_up(lua_State *L, struct scenario *s)
+{
+	char err[1024];
+	int inet = -1;
+
+	for (int i = 0; i < s->model.nnodes && inet < 0; i++)
+		if (s->model.nodes[i].kind == LAB_NODE_INTERNET)
+			inet = i;
+	if (inet < 0)
+		return luaL_error(L, "lab:up: the lab has no lab:internet{}");
+	check_port_blocks(L, s);
+	if (s->mode == SCENARIO_UP && build(s, err, sizeof(err)) < 0)
+		return luaL_error(L, "lab:up: %s", err);
+	s->model.built = 1;
+	s->lab_up = s->mode == SCENARIO_UP;
+	return 0;
+}

@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: MIT */
+#include "natlab/state.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int state_path(const char *lab, const char *file, char *buf, size_t len)
+{
+	int n = file ? snprintf(buf, len, LAB_STATE_DIR "/%s/%s", lab, file)
+		     : snprintf(buf, len, LAB_STATE_DIR "/%s", lab);
+
+	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
+int lab_state_create(const char *lab)
+{
+	char path[256];
+	int rc = state_path(lab, NULL, path, sizeof(path));
+
+	if (rc < 0)
+		return rc;
+	if (mkdir(LAB_STATE_DIR, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return mkdir(path, 0755) < 0 ? -errno : 0;
+}
+
+unsigned long long lab_proc_starttime(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long start = 0;
+	ssize_t n;
+	char *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* The command name may hold spaces and parentheses: fields start after the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	/* After ") " come state (field 3) ... starttime (field 22): skip 19 fields. */
+	p += 2;
+	for (int field = 3; field < 22 && p; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	if (p)
+		start = strtoull(p, NULL, 10);
+	return start;
+}
+
+static int write_file(const char *path, const char *data)
+{
+	char tmp[300];
+	size_t len = strlen(data);
+	int fd, n, rc = 0;
+
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, data, len) != (ssize_t)len)
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+int lab_state_set_owner(const char *lab, pid_t pid)
+{
+	char path[256], buf[64];
+	int rc = state_path(lab, "owner", path, sizeof(path));
+
+	if (rc < 0)
+		return rc;
+	snprintf(buf, sizeof(buf), "%d %llu\n", (int)pid, lab_proc_starttime(pid));
+	return write_file(path, buf);
+}
+
+int lab_state_owner(const char *lab)
+{
+	char path[256];
+	unsigned long long start;
+	int pid, rc;
+	FILE *f;
+
+	rc = state_path(lab, "owner", path, sizeof(path));
+	if (rc < 0)
+		return rc;
+	f = fopen(path, "re");
+	if (!f) {
+		rc = -errno;
+		/* A directory without owner file: its creator died before writing it. */
+		if (rc == -ENOENT && state_path(lab, NULL, path, sizeof(path)) == 0 &&
+		    access(path, F_OK) == 0)
+			return 0;
+		return rc;
+	}
+	rc = fscanf(f, "%d %llu", &pid, &start);
+	fclose(f);
+	if (rc != 2 || pid <= 0)
+		return 0;
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return 0;
+	return lab_proc_starttime(pid) == start ? pid : 0;
+}
+
+static json_t *addr_json(struct in_addr a)
+{
+	char s[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &a, s, sizeof(s));
+	return json_string(s);
+}
+
+static const char *const kind_names[] = { "internet", "nat", "host" };
+
+static json_t *knobs_json(const struct nat_knobs *k)
+{
+	if (!k->translate)
+		return json_null();
+	return json_pack("{s:s, s:s, s:s, s:b, s:i, s:i, s:s}", "mapping",
+			 nat_mapping_name(k->mapping), "filtering", nat_filtering_name(k->filtering),
+			 "ports", nat_ports_name(k->ports), "hairpin", k->hairpin, "udp_timeout",
+			 (int)k->udp_timeout, "port_block", (int)k->port_block, "block",
+			 nat_block_name(k->block));
+}
+
+static json_t *node_json(const struct lab_model *m, const struct lab_node *n)
+{
+	json_t *o = json_object(), *addrs = json_array();
+	char prefix[INET_ADDRSTRLEN + 4], ns[128];
+
+	for (int j = 0; j < n->naddrs; j++)
+		json_array_append_new(addrs, addr_json(n->addrs[j]));
+	lab_netns_name(m->name, n->name, ns, sizeof(ns));
+	json_object_set_new(o, "name", json_string(n->name));
+	json_object_set_new(o, "kind", json_string(kind_names[n->kind]));
+	json_object_set_new(o, "netns", json_string(ns));
+	if (n->parent >= 0)
+		json_object_set_new(o, "net", json_string(m->nodes[n->parent].name));
+	json_object_set_new(o, "addrs", addrs);
+	if (n->kind != LAB_NODE_HOST) {
+		inet_ntop(AF_INET, &n->prefix, prefix, INET_ADDRSTRLEN);
+		snprintf(prefix + strlen(prefix), 4, "/%d", n->prefix_len);
+		json_object_set_new(o, "lan", json_string(prefix));
+		json_object_set_new(o, "gateway", addr_json(lab_node_gateway(n)));
+	}
+	if (n->kind == LAB_NODE_NAT) {
+		json_object_set_new(o, "profile", json_string(n->profile));
+		json_object_set_new(o, "knobs", knobs_json(&n->knobs));
+	}
+	return o;
+}
+
+int lab_state_write_model(const char *lab, const struct lab_model *m)
+{
+	json_t *root = json_object(), *nodes = json_array();
+	char path[256];
+	char *text;
+	int rc;
+
+	for (int i = 0; i < m->nnodes; i++)
+		json_array_append_new(nodes, node_json(m, &m->nodes[i]));
+	json_object_set_new(root, "name", json_string(m->name));
+	json_object_set_new(root, "seed", json_integer((json_int_t)m->seed));
+	json_object_set_new(root, "nodes", nodes);
+	text = json_dumps(root, JSON_INDENT(2));
+	json_decref(root);
+	if (!text)
+		return -ENOMEM;
+	rc = state_path(lab, "lab.json", path, sizeof(path));
+	if (rc == 0)
+		rc = write_file(path, text);
+	free(text);
+	return rc;
+}
+
+static int knobs_read(json_t *o, struct nat_knobs *k)
+{
+	const char *mapping, *filtering, *ports, *block;
+	int hairpin, timeout, port_block;
+
+	memset(k, 0, sizeof(*k));
+	if (json_is_null(o))
+		return 0;
+	if (json_unpack(o, "{s:s, s:s, s:s, s:b, s:i, s:i, s:s}", "mapping", &mapping,
+			"filtering", &filtering, "ports", &ports, "hairpin", &hairpin,
+			"udp_timeout", &timeout, "port_block", &port_block, "block", &block) < 0)
+		return -EINVAL;
+	k->translate = 1;
+	k->hairpin = hairpin;
+	k->udp_timeout = (unsigned)timeout;
+	k->port_block = (unsigned)port_block;
+	if (nat_mapping_parse(mapping, &k->mapping) < 0 ||
+	    nat_filtering_parse(filtering, &k->filtering) < 0 ||
+	    nat_ports_parse(ports, &k->ports) < 0 || nat_block_parse(block, &k->block) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int node_read(struct lab_model *m, json_t *o)
+{
+	const char *name, *kind, *net = NULL, *lan = NULL, *profile = NULL;
+	json_t *addrs, *knobs = NULL, *a;
+	char err[256];
+	size_t j;
+	int k, i;
+
+	if (json_unpack(o, "{s:s, s:s, s?s, s:o, s?s, s?s, s?o}", "name", &name, "kind", &kind,
+			"net", &net, "addrs", &addrs, "lan", &lan, "profile", &profile, "knobs",
+			&knobs) < 0)
+		return -EINVAL;
+	for (k = 0; k < 3 && strcmp(kind_names[k], kind) != 0; k++)
+		;
+	if (k == 3)
+		return -EINVAL;
+	i = lab_model_add(m, name, (enum lab_node_kind)k, net ? lab_model_find(m, net) : -1, err,
+			  sizeof(err));
+	if (i < 0)
+		return i;
+	if (lan && lab_prefix_parse(lan, &m->nodes[i].prefix, &m->nodes[i].prefix_len) < 0)
+		return -EINVAL;
+	if (profile)
+		snprintf(m->nodes[i].profile, sizeof(m->nodes[i].profile), "%s", profile);
+	if (knobs && knobs_read(knobs, &m->nodes[i].knobs) < 0)
+		return -EINVAL;
+	json_array_foreach(addrs, j, a)
+	{
+		if (j >= LAB_ADDRS_MAX || !json_is_string(a) ||
+		    inet_pton(AF_INET, json_string_value(a), &m->nodes[i].addrs[j]) != 1)
+			return -EINVAL;
+		m->nodes[i].naddrs++;
+	}
+	return 0;
+}
+
+int lab_state_read_model(const char *lab, struct lab_model *m)
+{
+	char path[256];
+	json_t *root, *nodes, *o;
+	json_error_t jerr;
+	const char *name;
+	size_t i;
+	int rc;
+
+	rc = state_path(lab, "lab.json", path, sizeof(path));
+	if (rc < 0)
+		return rc;
+	root = json_load_file(path, 0, &jerr);
+	if (!root)
+		return access(path, F_OK) < 0 ? -ENOENT : -EINVAL;
+	rc = -EINVAL;
+	if (json_unpack(root, "{s:s, s:o}", "name", &name, "nodes", &nodes) < 0)
+		goto out;
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	json_array_foreach(nodes, i, o)
+	{
+		rc = node_read(m, o);
+		if (rc < 0)
+			goto out;
+	}
+	m->built = 1;
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+static int remove_entry(const char *dir, const char *name)
+{
+	char path[512];
+	int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int lab_state_remove(const char *lab)
+{
+	char path[256];
+	struct dirent *e;
+	DIR *d;
+	int rc = state_path(lab, NULL, path, sizeof(path));
+
+	if (rc < 0)
+		return rc;
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			remove_entry(path, e->d_name);
+	closedir(d);
+	return rmdir(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int lab_state_foreach(int (*fn)(const char *lab, void *arg), void *arg)
+{
+	DIR *d = opendir(LAB_STATE_DIR);
+	struct dirent *e;
+	int rc = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while (rc == 0 && (e = readdir(d)))
+		if (e->d_name[0] != '.')
+			rc = fn(e->d_name, arg);
+	closedir(d);
+	return rc;
+}

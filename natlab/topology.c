@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: MIT */
+#include "natlab/topology.h"
+#include "natlab/link.h"
+#include "natlab/log.h"
+#include "natlab/nat.h"
+#include "natlab/netns.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define IFINDEX_UPLINK 2
+#define IFINDEX_LAN    3
+#define IFINDEX_PORT0  10
+
+struct build {
+	const struct lab_model *m;
+	int *nsfd;
+	struct lab_rtnl **rtnl;
+	char *err;
+	size_t errlen;
+};
+
+static int fail(struct build *b, int rc, const char *node, const char *what)
+{
+	snprintf(b->err, b->errlen, "node \"%s\": %s: %s", node, what, strerror(-rc));
+	return rc;
+}
+
+/* Sysctls every lab namespace gets: no IPv6 chatter in captures, no reverse-path surprises. */
+static const char *const common_sysctls[][2] = {
+	{ "net/ipv6/conf/all/disable_ipv6", "1" },
+	{ "net/ipv6/conf/default/disable_ipv6", "1" },
+	{ "net/ipv4/conf/all/rp_filter", "0" },
+	{ "net/ipv4/conf/default/rp_filter", "0" },
+};
+
+/* Routers forward; they must not send redirects when hairpinning out the LAN they came in. */
+static const char *const router_sysctls[][2] = {
+	{ "net/ipv4/ip_forward", "1" },
+	{ "net/ipv4/conf/all/send_redirects", "0" },
+	{ "net/ipv4/conf/default/send_redirects", "0" },
+};
+
+static int sysctls_write(const char *const (*kv)[2], size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = lab_sysctl_write(kv[i][0], kv[i][1]);
+
+		if (rc < 0) {
+			log_debug("sysctl %s: %s", kv[i][0], strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int node_namespace(struct build *b, int i)
+{
+	const struct lab_node *n = &b->m->nodes[i];
+	char ns[128];
+	int rc;
+
+	rc = lab_netns_name(b->m->name, n->name, ns, sizeof(ns));
+	if (rc == 0)
+		rc = lab_netns_create(ns, &b->nsfd[i]);
+	if (rc < 0)
+		return fail(b, rc, n->name, rc == -EEXIST ? "namespace exists" : "create namespace");
+	rc = lab_netns_enter(b->nsfd[i]);
+	if (rc == 0) {
+		rc = sysctls_write(common_sysctls, sizeof(common_sysctls) / sizeof(common_sysctls[0]));
+		if (rc == 0 && n->kind != LAB_NODE_HOST)
+			rc = sysctls_write(router_sysctls,
+					   sizeof(router_sysctls) / sizeof(router_sysctls[0]));
+		lab_netns_leave();
+	}
+	if (rc < 0)
+		return fail(b, rc, n->name, "sysctls");
+	rc = lab_rtnl_open(b->nsfd[i], &b->rtnl[i]);
+	if (rc == 0)
+		rc = lab_link_set_up(b->rtnl[i], 1);
+	return rc < 0 ? fail(b, rc, n->name, "loopback up") : 0;
+}
+
+/* The bridge a router's downstream nodes attach to, with the router's address on it. */
+static int node_bridge(struct build *b, int i)
+{
+	const struct lab_node *n = &b->m->nodes[i];
+	int internet = n->kind == LAB_NODE_INTERNET;
+	int ifindex = internet ? IFINDEX_UPLINK : IFINDEX_LAN;
+	int rc;
+
+	rc = lab_link_bridge_add(b->rtnl[i], internet ? LAB_IF_CORE : LAB_IF_LAN, ifindex);
+	if (rc == 0)
+		rc = lab_addr_add(b->rtnl[i], ifindex, lab_node_gateway(n), n->prefix_len);
+	return rc < 0 ? fail(b, rc, n->name, "bridge") : 0;
+}
+
+/* The veth from node i up to its parent's bridge, plus i's addresses and default route. */
+static int node_uplink(struct build *b, int i)
+{
+	const struct lab_node *n = &b->m->nodes[i];
+	const struct lab_node *p = &b->m->nodes[n->parent];
+	int master = p->kind == LAB_NODE_INTERNET ? IFINDEX_UPLINK : IFINDEX_LAN;
+	char port[16];
+	struct lab_veth v = {
+		.name = port,
+		.ifindex = IFINDEX_PORT0 + i,
+		.master = master,
+		.peer = n->kind == LAB_NODE_HOST ? LAB_IF_UPLINK_HOST : LAB_IF_UPLINK_NAT,
+		.peer_ifindex = IFINDEX_UPLINK,
+		.peer_nsfd = b->nsfd[i],
+	};
+	struct in_addr any = { 0 };
+	int rc;
+
+	snprintf(port, sizeof(port), "p-%s", n->name);
+	rc = lab_link_veth_add(b->rtnl[n->parent], &v);
+	if (rc == 0)
+		rc = lab_link_set_up(b->rtnl[i], IFINDEX_UPLINK);
+	if (rc < 0)
+		return fail(b, rc, n->name, "veth to its network");
+	for (int j = 0; j < n->naddrs && rc == 0; j++)
+		rc = lab_addr_add(b->rtnl[i], IFINDEX_UPLINK, n->addrs[j], p->prefix_len);
+	if (rc < 0)
+		return fail(b, rc, n->name, "address");
+	rc = lab_route_add(b->rtnl[i], any, 0, lab_node_gateway(p));
+	return rc < 0 ? fail(b, rc, n->name, "default route") : 0;
+}
+
+static int nat_subscribers(const struct lab_model *m, int i, struct in_addr **out)
+{
+	struct in_addr *subs = calloc((size_t)m->nnodes, sizeof(*subs));
+	int n = 0;
+
+	if (!subs)
+		return -ENOMEM;
+	for (int j = 0; j < m->nnodes; j++)
+		for (int k = 0; m->nodes[j].parent == i && k < m->nodes[j].naddrs; k++)
+			subs[n++] = m->nodes[j].addrs[k];
+	*out = subs;
+	return n;
+}
+
+static int node_nat(struct build *b, int i)
+{
+	const struct lab_node *n = &b->m->nodes[i];
+	struct nat_box_addrs a = { .wan = n->addrs[0], .lan_prefix = n->prefix,
+				   .lan_len = n->prefix_len };
+	struct in_addr *subs = NULL;
+	char *rules = NULL, nerr[512], timeout[16];
+	int rc;
+
+	rc = nat_subscribers(b->m, i, &subs);
+	if (rc < 0)
+		return fail(b, rc, n->name, "ruleset");
+	a.subscribers = subs;
+	a.nsubscribers = (unsigned)rc;
+	rc = nat_ruleset_render(&n->knobs, &a, &rules);
+	free(subs);
+	if (rc < 0)
+		return fail(b, rc, n->name, "ruleset");
+	rc = lab_netns_enter(b->nsfd[i]);
+	if (rc == 0) {
+		rc = nat_ruleset_apply(rules, nerr, sizeof(nerr));
+		if (rc < 0)
+			snprintf(b->err, b->errlen, "node \"%s\": %s", n->name, nerr);
+		snprintf(timeout, sizeof(timeout), "%u", n->knobs.udp_timeout);
+		/* Conntrack's UDP timeouts are per namespace: they are the mapping lifetime. */
+		if (rc == 0 && n->knobs.translate &&
+		    ((rc = lab_sysctl_write("net/netfilter/nf_conntrack_udp_timeout", timeout)) < 0 ||
+		     (rc = lab_sysctl_write("net/netfilter/nf_conntrack_udp_timeout_stream",
+					    timeout)) < 0))
+			fail(b, rc, n->name, "conntrack udp timeout");
+		lab_netns_leave();
+	}
+	free(rules);
+	return rc;
+}
+
+/* Routed public LANs (profile none) are reached from the core through the router's WAN. */
+static int core_routes(struct build *b, int core)
+{
+	for (int i = 0; i < b->m->nnodes; i++) {
+		const struct lab_node *n = &b->m->nodes[i];
+		int rc;
+
+		if (n->kind != LAB_NODE_NAT || n->knobs.translate || n->parent != core)
+			continue;
+		rc = lab_route_add(b->rtnl[core], n->prefix, n->prefix_len, n->addrs[0]);
+		if (rc < 0)
+			return fail(b, rc, n->name, "route in the core");
+	}
+	return 0;
+}
+
+static int build_all(struct build *b, volatile sig_atomic_t *stop)
+{
+	const struct lab_model *m = b->m;
+	int rc = 0;
+
+	for (int i = 0; i < m->nnodes && rc == 0; i++)
+		rc = *stop ? -EINTR : node_namespace(b, i);
+	for (int i = 0; i < m->nnodes && rc == 0; i++)
+		if (m->nodes[i].kind != LAB_NODE_HOST)
+			rc = *stop ? -EINTR : node_bridge(b, i);
+	for (int i = 0; i < m->nnodes && rc == 0; i++)
+		if (m->nodes[i].parent >= 0)
+			rc = *stop ? -EINTR : node_uplink(b, i);
+	for (int i = 0; i < m->nnodes && rc == 0; i++) {
+		if (m->nodes[i].kind == LAB_NODE_NAT)
+			rc = *stop ? -EINTR : node_nat(b, i);
+		else if (m->nodes[i].kind == LAB_NODE_INTERNET)
+			rc = core_routes(b, i);
+	}
+	if (rc == -EINTR)
+		snprintf(b->err, b->errlen, "interrupted");
+	return rc;
+}
+
+int lab_topology_up(const struct lab_model *m, volatile sig_atomic_t *stop, char *err,
+		    size_t errlen)
+{
+	struct build b = { .m = m, .err = err, .errlen = errlen };
+	int rc;
+
+	rc = lab_netns_init();
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot open our own network namespace: %s", strerror(-rc));
+		return rc;
+	}
+	b.nsfd = malloc((size_t)m->nnodes * sizeof(*b.nsfd));
+	b.rtnl = calloc((size_t)m->nnodes, sizeof(*b.rtnl));
+	if (!b.nsfd || !b.rtnl) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < m->nnodes; i++)
+		b.nsfd[i] = -1;
+	rc = build_all(&b, stop);
+out:
+	for (int i = 0; b.rtnl && b.nsfd && i < m->nnodes; i++) {
+		lab_rtnl_free(b.rtnl[i]);
+		if (b.nsfd[i] >= 0)
+			close(b.nsfd[i]);
+	}
+	free(b.rtnl);
+	free(b.nsfd);
+	return rc;
+}
+
+struct down {
+	int removed;
+	int rc;
+};
+
+static int down_one(const char *ns, void *arg)
+{
+	struct down *d = arg;
+	int rc = lab_netns_kill_procs(ns, 2000);
+
+	if (rc < 0)
+		log_warn_code(rc, "netns \"%s\": killing its processes", ns);
+	rc = lab_netns_delete(ns);
+	if (rc < 0) {
+		log_warn_code(rc, "netns \"%s\": delete", ns);
+		d->rc = rc;
+	} else {
+		d->removed++;
+	}
+	return 0;
+}
+
+int lab_topology_down(const char *lab)
+{
+	struct down d = { 0 };
+	char prefix[128];
+	int n = snprintf(prefix, sizeof(prefix), LAB_NETNS_PREFIX "%s.", lab);
+
+	if (n < 0 || (size_t)n >= sizeof(prefix))
+		return -ENAMETOOLONG;
+	n = lab_netns_foreach(prefix, down_one, &d);
+	if (n < 0)
+		return n;
+	return d.rc < 0 ? d.rc : d.removed;
+}
