@@ -15,6 +15,7 @@
 #define IFINDEX_UPLINK 2
 #define IFINDEX_LAN    3
 #define IFINDEX_PORT0  10
+#define ARRAY_SIZE(a)  (sizeof(a) / sizeof((a)[0]))
 
 struct build {
 	const struct lab_model *m;
@@ -45,11 +46,25 @@ static const char *const router_sysctls[][2] = {
 	{ "net/ipv4/conf/default/send_redirects", "0" },
 };
 
-static int sysctls_write(const char *const (*kv)[2], size_t n)
+/*
+ * With br_netfilter loaded (Docker loads it), bridges run the IP hooks on frames at
+ * layer 2: a hairpinned packet is DNATed there and "bridged" back out the port it came
+ * in on, where the bridge drops it. NAT boxes must route, not bridge, their LAN traffic.
+ * These keys exist only while the module is loaded.
+ */
+static const char *const bridge_sysctls[][2] = {
+	{ "net/bridge/bridge-nf-call-iptables", "0" },
+	{ "net/bridge/bridge-nf-call-ip6tables", "0" },
+	{ "net/bridge/bridge-nf-call-arptables", "0" },
+};
+
+static int sysctls_write(const char *const (*kv)[2], size_t n, int optional)
 {
 	for (size_t i = 0; i < n; i++) {
 		int rc = lab_sysctl_write(kv[i][0], kv[i][1]);
 
+		if (rc == -ENOENT && optional)
+			continue;
 		if (rc < 0) {
 			log_debug("sysctl %s: %s", kv[i][0], strerror(-rc));
 			return rc;
@@ -71,10 +86,11 @@ static int node_namespace(struct build *b, int i)
 		return fail(b, rc, n->name, rc == -EEXIST ? "namespace exists" : "create namespace");
 	rc = lab_netns_enter(b->nsfd[i]);
 	if (rc == 0) {
-		rc = sysctls_write(common_sysctls, sizeof(common_sysctls) / sizeof(common_sysctls[0]));
+		rc = sysctls_write(common_sysctls, ARRAY_SIZE(common_sysctls), 0);
 		if (rc == 0 && n->kind != LAB_NODE_HOST)
-			rc = sysctls_write(router_sysctls,
-					   sizeof(router_sysctls) / sizeof(router_sysctls[0]));
+			rc = sysctls_write(router_sysctls, ARRAY_SIZE(router_sysctls), 0);
+		if (rc == 0 && n->kind != LAB_NODE_HOST)
+			rc = sysctls_write(bridge_sysctls, ARRAY_SIZE(bridge_sysctls), 1);
 		lab_netns_leave();
 	}
 	if (rc < 0)
