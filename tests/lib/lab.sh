@@ -1,0 +1,47 @@
+# SPDX-License-Identifier: MIT
+# Helpers for shell tests that build labs: TAP output, a lab name unique to this run,
+# and teardown on every exit path (also when a check fails or the test is killed).
+set -u
+NATLAB=${NATLAB_BIN:-$(dirname "$0")/../build/bin}/natlab
+SRC=${NATLAB_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
+T_COUNT=0
+T_FAILED=0
+T_LABS=()
+T_PIDS=()
+T_TMP=$(mktemp -d /tmp/natlab-test.XXXXXX)
+
+t_ok() { # t_ok COND_EXIT_CODE NAME [DIAG]
+	T_COUNT=$((T_COUNT + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $T_COUNT - $2"
+	else
+		T_FAILED=$((T_FAILED + 1))
+		echo "not ok $T_COUNT - $2"
+		[ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
+	fi
+}
+t_is() { # t_is GOT WANT NAME
+	if [ "$1" = "$2" ]; then t_ok 0 "$3"; else t_ok 1 "$3" "got:      $1
+expected: $2"; fi
+}
+t_skip_all() { echo "1..0 # SKIP $1"; exit 77; }
+t_require_root() { [ "$(id -u)" = 0 ] || t_skip_all "needs root"; }
+t_require() { command -v "$1" >/dev/null 2>&1 || t_skip_all "$1 is not installed"; }
+t_lab_name() { echo "t$$$1"; }
+
+t_cleanup() {
+	for p in "${T_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for l in "${T_LABS[@]}"; do "$NATLAB" down "$l" >/dev/null 2>&1; done
+	rm -rf "$T_TMP"
+}
+trap t_cleanup EXIT
+trap 'exit 130' INT TERM
+
+t_up() { # t_up NAME FILE: brings a lab up and registers it for teardown
+	T_LABS+=("$1")
+	"$NATLAB" up "$2" --name "$1" >"$T_TMP/up-$1.log" 2>&1
+}
+t_done() {
+	echo "1..$T_COUNT"
+	[ "$T_FAILED" -eq 0 ]
+}

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Test tool for reachability across NATs, run inside lab hosts:
+ *   udp_punch stun LOCALPORT SERVER:PORT     prints the mapped address ("a.b.c.d:port")
+ *   udp_punch punch LOCALPORT PEER:PORT SECS  sends to PEER (and to whoever it hears from,
+ *                                              as ICE does with peer-reflexive candidates)
+ *                                              every 20 ms; exits 0 if the peer's packets
+ *                                              arrived, 1 if none did
+ * Both ends of a pair run `punch` at the same time; the pair is reachable both ways when
+ * both exit 0.
+ */
+#include "natlab/stun.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int parse_endpoint(const char *s, struct sockaddr_in *sin)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+
+	if (!colon || (size_t)(colon - s) >= sizeof(host))
+		return -1;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)atoi(colon + 1));
+	return inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? 0 : -1;
+}
+
+static int bound_socket(int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		perror("udp_punch: bind");
+		exit(2);
+	}
+	return fd;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int do_stun(int fd, const struct sockaddr_in *server)
+{
+	uint8_t txid[STUN_TXID_SIZE], buf[STUN_MAX_MESSAGE];
+	struct stun_msg msg;
+	char addr[INET_ADDRSTRLEN];
+
+	stun_txid_new(txid);
+	for (int attempt = 0; attempt < 8; attempt++) {
+		int n = stun_binding_request_encode(buf, sizeof(buf), txid, 0, true);
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		sendto(fd, buf, (size_t)n, 0, (const struct sockaddr *)server, sizeof(*server));
+		if (poll(&p, 1, 250) <= 0)
+			continue;
+		n = (int)recv(fd, buf, sizeof(buf), 0);
+		if (n > 0 && stun_msg_decode(buf, (size_t)n, &msg) == 0 &&
+		    memcmp(msg.txid, txid, sizeof(txid)) == 0 && (msg.present & STUN_HAS_XOR_MAPPED)) {
+			struct sockaddr_in *m = (struct sockaddr_in *)&msg.xor_mapped;
+
+			inet_ntop(AF_INET, &m->sin_addr, addr, sizeof(addr));
+			printf("%s:%u\n", addr, ntohs(m->sin_port));
+			return 0;
+		}
+	}
+	fprintf(stderr, "udp_punch: no STUN answer\n");
+	return 1;
+}
+
+static int do_punch(int fd, const struct sockaddr_in *peer, double secs)
+{
+	struct sockaddr_in heard = { 0 };
+	double end = now() + secs, next = 0;
+	int received = 0;
+	char addr[INET_ADDRSTRLEN];
+
+	while (now() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (now() >= next) {
+			sendto(fd, "punch", 5, 0, (const struct sockaddr *)peer, sizeof(*peer));
+			if (heard.sin_family)
+				sendto(fd, "punch", 5, 0, (struct sockaddr *)&heard, sizeof(heard));
+			next = now() + 0.02;
+		}
+		if (poll(&p, 1, 20) > 0) {
+			struct sockaddr_in from;
+			socklen_t len = sizeof(from);
+			char buf[64];
+
+			if (recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len) == 5 &&
+			    memcmp(buf, "punch", 5) == 0) {
+				heard = from;
+				received++;
+			}
+		}
+	}
+	if (received) {
+		inet_ntop(AF_INET, &heard.sin_addr, addr, sizeof(addr));
+		printf("received %d from %s:%u\n", received, addr, ntohs(heard.sin_port));
+	} else {
+		printf("received 0\n");
+	}
+	return received ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_in target;
+
+	if (argc < 4 || parse_endpoint(argv[3], &target) < 0) {
+		fprintf(stderr, "usage: udp_punch stun LOCALPORT SERVER:PORT\n"
+				"       udp_punch punch LOCALPORT PEER:PORT SECONDS\n");
+		return 2;
+	}
+	if (strcmp(argv[1], "stun") == 0)
+		return do_stun(bound_socket(atoi(argv[2])), &target);
+	if (strcmp(argv[1], "punch") == 0 && argc == 5)
+		return do_punch(bound_socket(atoi(argv[2])), &target, atof(argv[4]));
+	fprintf(stderr, "udp_punch: unknown mode \"%s\"\n", argv[1]);
+	return 2;
+}
