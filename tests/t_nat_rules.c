@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * NAT rulesets: each case is rendered and compared exactly with its golden file under
+ * tests/golden/nat/. After an intended change, regenerate them with
+ *   NATLAB_REGEN_GOLDEN=1 build/tests/t_nat_rules
+ * and review the diff. As root, each ruleset is also loaded into a private network
+ * namespace, so a golden file the kernel would refuse cannot pass.
+ */
+#include "natlab/nat.h"
+#include "tap.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct rules_case {
+	const char *name;
+	const char *profile;
+	void (*tweak)(struct nat_knobs *k);
+};
+
+static void ports_random(struct nat_knobs *k)
+{
+	k->ports = NAT_PORTS_RANDOM;
+}
+
+static void apdm_sequential(struct nat_knobs *k)
+{
+	k->ports = NAT_PORTS_SEQUENTIAL;
+}
+
+static void block_udp_no_hairpin(struct nat_knobs *k)
+{
+	k->block = NAT_BLOCK_UDP;
+	k->hairpin = 0;
+	k->udp_timeout = 30;
+}
+
+static const struct rules_case cases[] = {
+	{ "none", "none", NULL },
+	{ "full-cone", "full-cone", NULL },
+	{ "restricted-cone", "restricted-cone", NULL },
+	{ "port-restricted-cone", "port-restricted-cone", NULL },
+	{ "symmetric", "symmetric", NULL },
+	{ "cgnat", "cgnat", NULL },
+	{ "udp-blocked", "udp-blocked", NULL },
+	{ "full-cone-random-ports", "full-cone", ports_random },
+	{ "symmetric-sequential", "symmetric", apdm_sequential },
+	{ "port-restricted-block-udp", "port-restricted-cone", block_udp_no_hairpin },
+};
+
+static char *read_all(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+		buf = calloc(1, (size_t)n + 1);
+		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+static char *render(const struct rules_case *c)
+{
+	static struct in_addr subs[3];
+	struct nat_box_addrs a = { .lan_len = 24, .subscribers = subs, .nsubscribers = 3 };
+	struct nat_knobs k;
+	char *out = NULL;
+
+	inet_pton(AF_INET, "198.18.0.4", &a.wan);
+	inet_pton(AF_INET, "10.1.0.0", &a.lan_prefix);
+	inet_pton(AF_INET, "10.1.0.2", &subs[0]);
+	inet_pton(AF_INET, "10.1.0.3", &subs[1]);
+	inet_pton(AF_INET, "10.1.0.4", &subs[2]);
+	if (nat_profile_lookup(c->profile, &k) < 0)
+		return NULL;
+	if (c->tweak)
+		c->tweak(&k);
+	return nat_ruleset_render(&k, &a, &out) == 0 ? out : NULL;
+}
+
+static void check_case(const struct rules_case *c, int regen, int load)
+{
+	char path[512], err[1024];
+	char *got = render(c), *want;
+
+	snprintf(path, sizeof(path), "%s/tests/golden/nat/%s.nft",
+		 getenv("NATLAB_SRC") ? getenv("NATLAB_SRC") : ".", c->name);
+	if (regen && got) {
+		FILE *f = fopen(path, "w");
+
+		if (f) {
+			fputs(got, f);
+			fclose(f);
+		}
+	}
+	want = read_all(path);
+	ok(got && want && strcmp(got, want) == 0, "%s: ruleset matches %s", c->name, path);
+	if (load) {
+		int rc = got ? nat_ruleset_apply(got, err, sizeof(err)) : -EINVAL;
+
+		ok(rc == 0, "%s: the kernel accepts it%s%s", c->name, rc ? ": " : "", rc ? err : "");
+	}
+	free(got);
+	free(want);
+}
+
+static void test_validation(void)
+{
+	struct nat_knobs k;
+	char err[256];
+
+	nat_profile_lookup("symmetric", &k);
+	k.ports = NAT_PORTS_PRESERVE;
+	ok(nat_knobs_validate(&k, 1, err, sizeof(err)) == -EINVAL && strstr(err, "random"),
+	   "APDM with preserved ports rejected: %s", err);
+	nat_profile_lookup("cgnat", &k);
+	ok(nat_knobs_validate(&k, 40, err, sizeof(err)) == -EINVAL,
+	   "40 subscribers of 2048 ports do not fit: %s", err);
+	ok(nat_knobs_validate(&k, 31, err, sizeof(err)) == 0, "31 subscribers of 2048 ports fit");
+	is_int(nat_profile_lookup("fullcone", &k), -ENOENT, "unknown profile");
+}
+
+int main(void)
+{
+	const char *regen = getenv("NATLAB_REGEN_GOLDEN");
+	int load = geteuid() == 0 && unshare(CLONE_NEWNET) == 0;
+
+	if (!load)
+		tap_diag("not root: rulesets are compared, not loaded");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_case(&cases[i], regen && *regen, load);
+	test_validation();
+	return tap_done();
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# `natlab check` on bad scenarios: each error names the file and line and says what is
+# wrong. Needs no privileges and creates nothing.
+. "$(dirname "$0")/lib/lab.sh"
+
+HEAD='local lab = natlab.lab{ name = "c" }
+local inet = lab:internet{}'
+
+check_fails() { # check_fails NAME EXPECTED_MESSAGE_REGEX LUA_BODY
+	local f="$T_TMP/$1.lua" out rc
+	printf '%s\n%s\n' "$HEAD" "$3" >"$f"
+	out=$("$NATLAB" check "$f" 2>&1)
+	rc=$?
+	if [ $rc -eq 1 ] && printf '%s' "$out" | grep -Eq -- "$2"; then
+		t_ok 0 "$1"
+	else
+		t_ok 1 "$1" "exit $rc, output: $out"
+	fi
+}
+
+check_fails "unknown key" "$T_TMP/unknown key.lua:3: lab:nat: unknown key \"profil\"" \
+	'lab:nat{ name = "n", net = inet, profil = "full-cone" }'
+check_fails "unknown profile" ':3: lab:nat: unknown profile "fullcone" \(one of: none, full-cone' \
+	'lab:nat{ name = "n", net = inet, profile = "fullcone" }'
+check_fails "missing network" ':3: lab:host: "net" is required' \
+	'lab:host{ name = "h", net = nowhere }'
+check_fails "network of the wrong type" ':3: lab:host: "net" must be a network' \
+	'lab:host{ name = "h", net = "internet" }'
+check_fails "host as a network" ':4: lab:host: "net" must be a network .* not host "a"' \
+	'local a = lab:host{ name = "a", net = inet }
+lab:host{ name = "b", net = a }'
+check_fails "name too long" ':3: lab:host: name "abcdefghijklmnop" must have 1 to 12' \
+	'lab:host{ name = "abcdefghijklmnop", net = inet }'
+check_fails "duplicate name" ':4: lab:host: a node named "a" already exists' \
+	'lab:host{ name = "a", net = inet }
+lab:host{ name = "a", net = inet }'
+check_fails "overlapping prefixes" ':4: lab:nat: lan 100.64.1.128/25 of "cpe" overlaps 100.64.1.0/24 of "isp"' \
+	'local isp = lab:nat{ name = "isp", net = inet, profile = "cgnat" }
+lab:nat{ name = "cpe", net = isp, profile = "full-cone", lan = "100.64.1.128/25" }'
+check_fails "bad prefix" ':3: lab:nat: "lan" = "10.1.0.1/24" is not a prefix' \
+	'lab:nat{ name = "n", net = inet, profile = "full-cone", lan = "10.1.0.1/24" }'
+check_fails "bad integer" ':3: lab:host: "addrs" must be between 1 and 8, got 0' \
+	'lab:host{ name = "h", net = inet, addrs = 0 }'
+check_fails "bad duration" ':3: lab:nat: "udp_timeout" = "soon" is not a duration' \
+	'lab:nat{ name = "n", net = inet, profile = "full-cone", udp_timeout = "soon" }'
+check_fails "bad knob word" ':3: lab:nat: "mapping" = "sticky" is not a valid value' \
+	'lab:nat{ name = "n", net = inet, profile = "full-cone", mapping = "sticky" }'
+check_fails "impossible knobs" ':3: lab:nat: mapping "address-and-port-dependent" needs ports' \
+	'lab:nat{ name = "n", net = inet, profile = "symmetric", ports = "preserve" }'
+check_fails "bad address" ':3: lab:host: "addr" = "10.0.0.300" is not an IPv4 address' \
+	'lab:host{ name = "h", net = inet, addr = "10.0.0.300" }'
+check_fails "address outside the network" ':3: lab:host: addr 10.9.9.9 of "h" is not a host address' \
+	'lab:host{ name = "h", net = inet, addr = "10.9.9.9" }'
+check_fails "link impairments" ':3: lab:host: link impairments \("delay"\) need wires' \
+	'lab:host{ name = "h", net = inet, link = { delay = "30ms" } }'
+check_fails "syntax error" ":3: .*expected" 'lab:host{ name = "h" net = inet }'
+check_fails "runtime error" ':3: attempt to call a nil value' 'undefined_function()'
+check_fails "no dofile in the sandbox" ":3: .*dofile" 'dofile("/etc/passwd")'
+check_fails "no io in the sandbox" ":3: .*'io'" 'io.open("/etc/passwd")'
+check_fails "node after up" ':4: lab:host: the lab is already up' \
+	'lab:up()
+lab:host{ name = "late", net = inet }'
+check_fails "never calls up" 'never called lab:up\(\)' 'lab:host{ name = "h", net = inet }'
+check_fails "two internets" ':3: lab:internet: a lab has one internet' 'lab:internet{ name = "i2" }'
+check_fails "port blocks too big" 'lab:up: NAT "isp" \(line 3\): port_block 40000 with 2 subscribers' \
+	'local isp = lab:nat{ name = "isp", net = inet, profile = "cgnat", port_block = 40000 }
+lab:host{ name = "a", net = isp }
+lab:host{ name = "b", net = isp }
+lab:up()'
+NATLAB_LUA_MAX_INSNS=1000000 check_fails "endless loop stopped" 'more than 1000000 Lua instructions' \
+	'while true do end'
+
+printf '%s\nlab:host{ name = "h", net = inet }\nlab:up()\n' "$HEAD" >"$T_TMP/good.lua"
+out=$("$NATLAB" check "$T_TMP/good.lua" 2>&1)
+t_ok $? "a valid scenario passes" "$out"
+t_is "$out" "$T_TMP/good.lua: ok: lab \"c\", 1 hosts, 0 NATs" "check says what it found"
+"$NATLAB" check "$SRC/scenarios/example.lua" >/dev/null 2>&1
+t_ok $? "scenarios/example.lua is valid"
+"$NATLAB" check "$T_TMP/missing.lua" 2>"$T_TMP/err"
+t_ok $(( $? == 1 ? 0 : 1 )) "a missing file is an error" "$(cat "$T_TMP/err")"
+grep -q "No such file" "$T_TMP/err"
+t_ok $? "the error says the file is missing"
+t_done
