@@ -142,8 +142,42 @@ int lab_netns_foreach(const char *prefix, int (*fn)(const char *name, void *arg)
 	return rc;
 }
 
-/* Sends SIGKILL to each process in the namespace with inode ino; returns how many. */
-static int kill_pass(dev_t dev, ino_t ino)
+struct ns_set {
+	struct stat *st;
+	size_t n, cap;
+};
+
+static int ns_set_add_cb(const char *name, void *arg)
+{
+	struct ns_set *set = arg;
+	char path[256];
+
+	if (netns_path(name, path, sizeof(path)) < 0)
+		return 0;
+	if (set->n == set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 64;
+		struct stat *st = realloc(set->st, cap * sizeof(*st));
+
+		if (!st)
+			return -ENOMEM;
+		set->st = st;
+		set->cap = cap;
+	}
+	if (stat(path, &set->st[set->n]) == 0)
+		set->n++;
+	return 0;
+}
+
+static int ns_set_has(const struct ns_set *set, const struct stat *st)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (set->st[i].st_dev == st->st_dev && set->st[i].st_ino == st->st_ino)
+			return 1;
+	return 0;
+}
+
+/* One pass over /proc: SIGKILL to each process in one of the namespaces; returns how many. */
+static int kill_pass(const struct ns_set *set)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
@@ -161,7 +195,7 @@ static int kill_pass(dev_t dev, ino_t ino)
 		if (*end || pid <= 0 || pid == self)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
-		if (stat(path, &st) < 0 || st.st_dev != dev || st.st_ino != ino)
+		if (stat(path, &st) < 0 || !ns_set_has(set, &st))
 			continue;
 		if (kill((pid_t)pid, SIGKILL) == 0)
 			n++;
@@ -170,27 +204,26 @@ static int kill_pass(dev_t dev, ino_t ino)
 	return n;
 }
 
-int lab_netns_kill_procs(const char *name, int timeout_ms)
+int lab_netns_kill_procs(const char *prefix, int timeout_ms)
 {
-	char path[256];
-	struct stat st;
+	struct ns_set set = { 0 };
 	int rc, total = 0;
 
-	rc = netns_path(name, path, sizeof(path));
-	if (rc < 0)
-		return rc;
-	if (stat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	for (int waited = 0;; waited += 10) {
-		rc = kill_pass(st.st_dev, st.st_ino);
+	rc = lab_netns_foreach(prefix, ns_set_add_cb, &set);
+	for (int waited = 0; rc == 0 && set.n; waited += 10) {
+		rc = kill_pass(&set);
 		if (rc <= 0)
-			return rc < 0 ? rc : total;
-		if (total == 0 || rc > total)
-			total = rc;
-		if (waited >= timeout_ms)
-			return -ETIMEDOUT;
+			break;
+		total += rc;
+		rc = 0;
+		if (waited >= timeout_ms) {
+			rc = -ETIMEDOUT;
+			break;
+		}
 		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 	}
+	free(set.st);
+	return rc < 0 ? rc : total;
 }
 
 int lab_sysctl_write(const char *key, const char *value)

@@ -56,6 +56,9 @@ unsigned long long lab_proc_starttime(pid_t pid)
 		return 0;
 	/* After ") " come state (field 3) ... starttime (field 22): skip 19 fields. */
 	p += 2;
+	/* A zombie has finished: it no longer keeps anything. */
+	if (*p == 'Z' || *p == 'X')
+		return 0;
 	for (int field = 3; field < 22 && p; field++) {
 		p = strchr(p, ' ');
 		if (p)

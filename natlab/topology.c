@@ -269,38 +269,31 @@ out:
 	return rc;
 }
 
-struct down {
-	int removed;
-	int rc;
-};
-
-static int down_one(const char *ns, void *arg)
+static int delete_cb(const char *ns, void *arg)
 {
-	struct down *d = arg;
-	int rc = lab_netns_kill_procs(ns, 2000);
+	int *removed = arg;
+	int rc = lab_netns_delete(ns);
 
-	if (rc < 0)
-		log_warn_code(rc, "netns \"%s\": killing its processes", ns);
-	rc = lab_netns_delete(ns);
 	if (rc < 0) {
 		log_warn_code(rc, "netns \"%s\": delete", ns);
-		d->rc = rc;
-	} else {
-		d->removed++;
+		return rc;
 	}
+	(*removed)++;
 	return 0;
 }
 
 int lab_topology_down(const char *lab)
 {
-	struct down d = { 0 };
 	char prefix[128];
+	int removed = 0, rc;
 	int n = snprintf(prefix, sizeof(prefix), LAB_NETNS_PREFIX "%s.", lab);
 
 	if (n < 0 || (size_t)n >= sizeof(prefix))
 		return -ENAMETOOLONG;
-	n = lab_netns_foreach(prefix, down_one, &d);
-	if (n < 0)
-		return n;
-	return d.rc < 0 ? d.rc : d.removed;
+	/* Processes keep a namespace alive after its mount is gone: kill them first. */
+	rc = lab_netns_kill_procs(prefix, 2000);
+	if (rc < 0)
+		log_warn_code(rc, "lab \"%s\": killing its processes", lab);
+	rc = lab_netns_foreach(prefix, delete_cb, &removed);
+	return rc < 0 ? rc : removed;
 }

@@ -31,11 +31,12 @@ int lab_netns_delete(const char *name);
 int lab_netns_foreach(const char *prefix, int (*fn)(const char *name, void *arg), void *arg);
 
 /*
- * Kills (SIGKILL, by pid) every process whose network namespace is NAME, and waits
- * until none is left or timeout_ms passes. Returns the number killed, or -errno
- * (-ETIMEDOUT if some survived).
+ * Kills (SIGKILL, by pid) every process in any namespace whose name starts with prefix
+ * (one lab: "nl-<lab>."; one namespace: its full name), with one pass over /proc per
+ * round, until none is left or timeout_ms passes. Returns the number of kills sent, or
+ * -errno (-ETIMEDOUT if some survived).
  */
-int lab_netns_kill_procs(const char *name, int timeout_ms);
+int lab_netns_kill_procs(const char *prefix, int timeout_ms);
 
 /* Writes a sysctl under /proc/sys of the caller's current namespace ("net/ipv4/ip_forward"). */
 int lab_sysctl_write(const char *key, const char *value);

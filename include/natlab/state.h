@@ -29,7 +29,10 @@ int lab_state_remove(const char *lab);
 /* Calls fn for each lab with a state directory; stops on a non-zero return. */
 int lab_state_foreach(int (*fn)(const char *lab, void *arg), void *arg);
 
-/* Start time of pid in clock ticks since boot (field 22 of /proc/PID/stat), or 0. */
+/*
+ * Start time of pid in clock ticks since boot (field 22 of /proc/PID/stat), or 0 if it
+ * does not exist or is a zombie.
+ */
 unsigned long long lab_proc_starttime(pid_t pid);
 
 #endif
