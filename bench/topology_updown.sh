@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Benchmark (issue 2): up + down of a two-NAT topology (two NATed hosts, one public
+# host) with natlab, against the same topology built by a script of plain `ip` and
+# `nft` commands (the baseline), measured in the same run; medians of RUNS runs and the
+# ratio natlab / baseline (target: at most 1.0). Then 50 NATs with 200 hosts up + down
+# (target: under 5 s). Run as root from the top of the repository after building.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NATLAB=${NATLAB:-build/bin/natlab}
+RUNS=${RUNS:-9}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+cat >"$tmp/two.lua" <<'LUA'
+local lab = natlab.lab{}
+local inet = lab:internet{}
+lab:host{ name = "srv", net = inet }
+local a = lab:nat{ name = "nata", net = inet, profile = "full-cone" }
+local b = lab:nat{ name = "natb", net = inet, profile = "port-restricted-cone" }
+lab:host{ name = "ha", net = a }
+lab:host{ name = "hb", net = b }
+lab:up()
+LUA
+{
+	echo 'local lab = natlab.lab{}'
+	echo 'local inet = lab:internet{}'
+	for n in $(seq 1 50); do
+		echo "local n$n = lab:nat{ name = \"n$n\", net = inet, profile = \"port-restricted-cone\" }"
+		for h in 1 2 3 4; do echo "lab:host{ name = \"h${n}x$h\", net = n$n }"; done
+	done
+	echo 'lab:up()'
+} >"$tmp/big.lua"
+
+# The baseline gets natlab's own rulesets, so both build the same thing.
+"$NATLAB" up "$tmp/two.lua" --name bref >/dev/null 2>&1
+for n in nata natb; do "$NATLAB" exec bref "$n" -- nft list ruleset >"$tmp/$n.nft"; done
+"$NATLAB" down bref >/dev/null 2>&1
+
+baseline() { # the same namespaces, links, addresses, routes, sysctls and rulesets
+	local p=bb
+	for n in internet srv nata natb ha hb; do ip netns add $p.$n; ip -n $p.$n link set lo up; done
+	ip -n $p.internet link add core type bridge
+	ip -n $p.internet link set core up
+	ip -n $p.internet addr add 198.18.0.1/16 dev core
+	ip netns exec $p.internet sysctl -qw net.ipv4.ip_forward=1
+	for x in "srv eth0 198.18.0.2" "nata wan 198.18.0.3" "natb wan 198.18.0.4"; do
+		set -- $x
+		ip -n $p.internet link add p-$1 master core up type veth peer name "$2" netns $p.$1
+		ip -n $p.$1 link set "$2" up
+		ip -n $p.$1 addr add "$3/16" dev "$2"
+		ip -n $p.$1 route add default via 198.18.0.1
+	done
+	for x in "nata 10.1.0 ha" "natb 10.2.0 hb"; do
+		set -- $x
+		ip netns exec $p.$1 sysctl -qw net.ipv4.ip_forward=1
+		ip -n $p.$1 link add lan type bridge
+		ip -n $p.$1 link set lan up
+		ip -n $p.$1 addr add "$2.1/24" dev lan
+		ip -n $p.$1 link add p-$3 master lan up type veth peer name eth0 netns $p.$3
+		ip -n $p.$3 link set eth0 up
+		ip -n $p.$3 addr add "$2.2/24" dev eth0
+		ip -n $p.$3 route add default via "$2.1"
+		ip netns exec $p.$1 nft -f "$tmp/$1.nft"
+		ip netns exec $p.$1 sysctl -qw net.netfilter.nf_conntrack_udp_timeout=120
+	done
+	for n in internet srv nata natb ha hb; do ip netns del $p.$n; done
+}
+
+now() { date +%s.%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+: >"$tmp/natlab.t"
+: >"$tmp/base.t"
+for i in $(seq 1 "$RUNS"); do
+	t=$(now)
+	"$NATLAB" up "$tmp/two.lua" --name bn >/dev/null 2>&1
+	"$NATLAB" down bn >/dev/null 2>&1
+	echo "$(now) - $t" | awk '{print ($1 - $3) * 1000}' FS='[ ]' >>"$tmp/natlab.t"
+	t=$(now)
+	baseline
+	echo "$(now) - $t" | awk '{print ($1 - $3) * 1000}' FS='[ ]' >>"$tmp/base.t"
+done
+n_ms=$(median <"$tmp/natlab.t")
+b_ms=$(median <"$tmp/base.t")
+printf 'two-NAT up+down, median of %d: natlab %.1f ms, ip/nft script %.1f ms, ratio %.3fx (target <= 1.0x)\n' \
+	"$RUNS" "$n_ms" "$b_ms" "$(awk "BEGIN { print $n_ms / $b_ms }")"
+
+: >"$tmp/big.t"
+for i in 1 2 3; do
+	t=$(now)
+	"$NATLAB" up "$tmp/big.lua" --name bbig >/dev/null 2>&1
+	"$NATLAB" down bbig >/dev/null 2>&1
+	echo "$(now) - $t" | awk '{print ($1 - $3) * 1000}' FS='[ ]' >>"$tmp/big.t"
+done
+printf '50 NATs + 200 hosts up+down, median of 3: %.0f ms (target < 5000 ms)\n' "$(median <"$tmp/big.t")"

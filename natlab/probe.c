@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * RFC 5780 behaviour discovery client (sections 4.3 to 4.5), blocking, with
+ * retransmissions: the tests run through real NATs that may drop any packet.
+ */
+#include "natlab/probe.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "natlab/log.h"
+#include "natlab/stun.h"
+
+#define DEFAULT_TRIES       4
+#define DEFAULT_INTERVAL_MS 250
+
+struct probe {
+	const struct probe_options *opt;
+	int tries;
+	int interval_ms;
+};
+
+/* What a transaction waits for: the server's answer, or our own request come back. */
+enum expect { EXPECT_RESPONSE, EXPECT_OWN_REQUEST };
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static struct sockaddr *sa(struct sockaddr_storage *ss)
+{
+	return (struct sockaddr *)ss;
+}
+
+static const struct sockaddr *csa(const struct sockaddr_storage *ss)
+{
+	return (const struct sockaddr *)ss;
+}
+
+static void set_port(struct sockaddr_storage *ss, in_port_t port)
+{
+	((struct sockaddr_in *)ss)->sin_port = port;
+}
+
+static in_port_t port_of(const struct sockaddr_storage *ss)
+{
+	return ((const struct sockaddr_in *)ss)->sin_port;
+}
+
+static int udp_open(const struct probe_options *opt, int *fd_out)
+{
+	struct sockaddr_in local = {.sin_family = AF_INET, .sin_addr.s_addr = INADDR_ANY};
+	int fd, rc;
+
+	if (opt->local.ss_family == AF_INET)
+		local.sin_addr = ((const struct sockaddr_in *)&opt->local)->sin_addr;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&local, sizeof(local)) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+/*
+ * The address fd reaches the server from. A wildcard bind leaves the address to the
+ * routing table, which a connected scratch socket asks without sending anything.
+ */
+static int local_address(int fd, const struct sockaddr_storage *server,
+                         struct sockaddr_storage *out)
+{
+	struct sockaddr_storage route;
+	socklen_t len = sizeof(*out);
+	int tmp, rc = 0;
+
+	if (getsockname(fd, sa(out), &len) < 0)
+		return -errno;
+	if (((struct sockaddr_in *)out)->sin_addr.s_addr != htonl(INADDR_ANY))
+		return 0;
+	tmp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (tmp < 0)
+		return -errno;
+	len = sizeof(route);
+	if (connect(tmp, csa(server), sizeof(struct sockaddr_in)) < 0 ||
+	    getsockname(tmp, sa(&route), &len) < 0)
+		rc = -errno;
+	else
+		((struct sockaddr_in *)out)->sin_addr = ((struct sockaddr_in *)&route)->sin_addr;
+	close(tmp);
+	return rc;
+}
+
+static bool matches(const struct stun_msg *m, const uint8_t txid[STUN_TXID_SIZE], enum expect what)
+{
+	if (memcmp(m->txid, txid, STUN_TXID_SIZE))
+		return false;
+	if (what == EXPECT_OWN_REQUEST)
+		return m->type == STUN_BINDING_REQUEST;
+	return m->type == STUN_BINDING_SUCCESS || m->type == STUN_BINDING_ERROR;
+}
+
+/*
+ * Waits until deadline for the datagram we expect, from expect_from when not NULL (a
+ * reply from elsewhere means the server ignored CHANGE-REQUEST: it must not count).
+ * Returns 1 when it came, 0 on timeout, -errno when poll fails.
+ */
+static int await(int fd, const uint8_t txid[STUN_TXID_SIZE], enum expect what,
+                 const struct sockaddr_storage *expect_from, long long deadline,
+                 struct stun_msg *out)
+{
+	uint8_t buf[STUN_MAX_MESSAGE];
+	struct sockaddr_storage src;
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	long long left;
+	socklen_t len;
+	ssize_t n;
+
+	while ((left = deadline - now_ms()) > 0) {
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			return -errno;
+		len = sizeof(src);
+		n = recvfrom(fd, buf, sizeof(buf), 0, sa(&src), &len);
+		if (n < 0)
+			continue;
+		if (stun_msg_decode(buf, (size_t)n, out) < 0 || !matches(out, txid, what))
+			continue;
+		if (expect_from && !stun_addr_equal(sa(&src), csa(expect_from)))
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * One test: a Binding request to dst, sent up to p->tries times. Returns 0 with the
+ * answer in *out, -ETIMEDOUT when none came, or -errno. Send errors (an ICMP error, a
+ * firewall's EPERM) count as loss: they are what a blocked path looks like.
+ */
+static int transact2(const struct probe *p, int fd, int recv_fd,
+                     const struct sockaddr_storage *dst, uint32_t change, enum expect what,
+                     const struct sockaddr_storage *expect_from, struct stun_msg *out)
+{
+	uint8_t txid[STUN_TXID_SIZE], req[STUN_MAX_MESSAGE];
+	int len, rc;
+
+	stun_txid_new(txid);
+	len = stun_binding_request_encode(req, sizeof(req), txid, change, true);
+	if (len < 0)
+		return len;
+	for (int i = 0; i < p->tries; i++) {
+		if (sendto(fd, req, (size_t)len, 0, csa(dst), sizeof(struct sockaddr_in)) < 0)
+			log_debug("probe: sendto: %s", strerror(errno));
+		rc = await(recv_fd, txid, what, expect_from, now_ms() + p->interval_ms, out);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+	}
+	return -ETIMEDOUT;
+}
+
+/* One request/answer exchange on one socket. */
+static int transact(const struct probe *p, int fd, const struct sockaddr_storage *dst,
+                    uint32_t change, enum expect what, const struct sockaddr_storage *expect_from,
+                    struct stun_msg *out)
+{
+	return transact2(p, fd, fd, dst, change, what, expect_from, out);
+}
+
+/* A success response's mapped address, XOR-MAPPED-ADDRESS preferred. */
+static int mapped_of(const struct stun_msg *m, struct sockaddr_storage *out)
+{
+	if (m->type != STUN_BINDING_SUCCESS)
+		return -EPROTO;
+	if (m->present & STUN_HAS_XOR_MAPPED)
+		*out = m->xor_mapped;
+	else if (m->present & STUN_HAS_MAPPED)
+		*out = m->mapped;
+	else
+		return -EPROTO;
+	return out->ss_family == AF_INET ? 0 : -EPROTO;
+}
+
+/* A test to dst that must be answered with a mapped address, from dst itself. */
+static int mapping_test(const struct probe *p, int fd, const struct sockaddr_storage *dst,
+                        struct sockaddr_storage *mapped)
+{
+	struct stun_msg m;
+	int rc = transact(p, fd, dst, 0, EXPECT_RESPONSE, dst, &m);
+
+	return rc < 0 ? rc : mapped_of(&m, mapped);
+}
+
+/* Tests II and III (RFC 5780 section 4.3), on the socket test I used. */
+static enum probe_behaviour classify_mapping(const struct probe *p, int fd,
+                                             const struct sockaddr_storage *mapped1,
+                                             const struct sockaddr_storage *other)
+{
+	struct sockaddr_storage a2p1 = *other, mapped2, mapped3;
+
+	set_port(&a2p1, port_of(&p->opt->server));
+	if (mapping_test(p, fd, &a2p1, &mapped2) < 0)
+		return PROBE_UNKNOWN;
+	if (stun_addr_equal(csa(&mapped2), csa(mapped1)))
+		return PROBE_ENDPOINT_INDEPENDENT;
+	if (mapping_test(p, fd, other, &mapped3) < 0)
+		return PROBE_UNKNOWN;
+	if (stun_addr_equal(csa(&mapped3), csa(&mapped2)))
+		return PROBE_ADDRESS_DEPENDENT;
+	return PROBE_ADDRESS_AND_PORT_DEPENDENT;
+}
+
+/* Whether a CHANGE-REQUEST is answered, from the endpoint it asked for. */
+static bool change_answered(const struct probe *p, int fd, uint32_t change,
+                            const struct sockaddr_storage *from)
+{
+	struct stun_msg m;
+
+	return transact(p, fd, &p->opt->server, change, EXPECT_RESPONSE, from, &m) == 0 &&
+	       m.type == STUN_BINDING_SUCCESS;
+}
+
+/*
+ * Tests II and III of RFC 5780 section 4.4 on a fresh socket: one that already sent to
+ * A2 would have opened the filter the test is about.
+ */
+static enum probe_behaviour classify_filtering(const struct probe *p,
+                                               const struct sockaddr_storage *other)
+{
+	struct sockaddr_storage mapped, a1p2 = p->opt->server;
+	enum probe_behaviour b = PROBE_UNKNOWN;
+	int fd;
+
+	set_port(&a1p2, port_of(other));
+	if (udp_open(p->opt, &fd) < 0)
+		return PROBE_UNKNOWN;
+	if (mapping_test(p, fd, &p->opt->server, &mapped) < 0)
+		goto out;
+	if (change_answered(p, fd, STUN_CHANGE_IP | STUN_CHANGE_PORT, other))
+		b = PROBE_ENDPOINT_INDEPENDENT;
+	else if (change_answered(p, fd, STUN_CHANGE_PORT, &a1p2))
+		b = PROBE_ADDRESS_DEPENDENT;
+	else
+		b = PROBE_ADDRESS_AND_PORT_DEPENDENT;
+out:
+	close(fd);
+	return b;
+}
+
+/*
+ * RFC 5780 section 4.5: a request sent to our mapped address must come back to us. It
+ * is sent from a second socket, as coturn does and as another host behind the same NAT
+ * would: from the same socket, the request rides the mapping's own conntrack entry and
+ * passes through stacked NATs whose filtering would stop anyone else.
+ */
+static bool hairpin_test(const struct probe *p, int fd, const struct sockaddr_storage *mapped)
+{
+	struct stun_msg m;
+	bool ok;
+	int fd2;
+
+	if (udp_open(p->opt, &fd2) < 0)
+		return false;
+	ok = transact2(p, fd2, fd, mapped, 0, EXPECT_OWN_REQUEST, NULL, &m) == 0;
+	close(fd2);
+	return ok;
+}
+
+static int probe_init(struct probe *p, const struct probe_options *opt)
+{
+	if (opt->server.ss_family != AF_INET || !port_of(&opt->server))
+		return -EINVAL;
+	if (opt->local.ss_family != AF_UNSPEC && opt->local.ss_family != AF_INET)
+		return -EINVAL;
+	p->opt = opt;
+	p->tries = opt->tries > 0 ? opt->tries : DEFAULT_TRIES;
+	p->interval_ms = opt->interval_ms > 0 ? opt->interval_ms : DEFAULT_INTERVAL_MS;
+	return 0;
+}
+
+int probe_run(const struct probe_options *opt, struct probe_result *res)
+{
+	struct stun_msg m1;
+	struct probe p;
+	int fd = -1, rc;
+
+	memset(res, 0, sizeof(*res));
+	rc = probe_init(&p, opt);
+	if (rc < 0)
+		return rc;
+	rc = udp_open(opt, &fd);
+	if (rc < 0)
+		return rc;
+	rc = local_address(fd, &opt->server, &res->local);
+	if (rc < 0)
+		goto out;
+	rc = transact(&p, fd, &opt->server, 0, EXPECT_RESPONSE, &opt->server, &m1);
+	if (rc == -ETIMEDOUT) {
+		rc = 0; /* UDP blocked is an answer too */
+		goto out;
+	}
+	if (rc < 0 || (rc = mapped_of(&m1, &res->mapped)) < 0)
+		goto out;
+	res->udp_ok = true;
+	res->nat = !stun_addr_equal(csa(&res->mapped), csa(&res->local));
+	if ((m1.present & STUN_HAS_OTHER) && m1.other.ss_family == AF_INET)
+		res->mapping = classify_mapping(&p, fd, &res->mapped, &m1.other);
+	res->hairpin = hairpin_test(&p, fd, &res->mapped);
+	if ((m1.present & STUN_HAS_OTHER) && m1.other.ss_family == AF_INET)
+		res->filtering = classify_filtering(&p, &m1.other);
+out:
+	close(fd);
+	return rc;
+}
+
+const char *probe_behaviour_name(enum probe_behaviour b)
+{
+	switch (b) {
+	case PROBE_ENDPOINT_INDEPENDENT:
+		return "endpoint-independent";
+	case PROBE_ADDRESS_DEPENDENT:
+		return "address-dependent";
+	case PROBE_ADDRESS_AND_PORT_DEPENDENT:
+		return "address-and-port-dependent";
+	default:
+		return NULL;
+	}
+}
+
+json_t *probe_result_json(const struct probe_result *res)
+{
+	char mapped[64], local[64];
+	bool has_mapped =
+	    res->udp_ok && stun_addr_format(csa(&res->mapped), mapped, sizeof(mapped)) == 0;
+	bool has_local = stun_addr_format(csa(&res->local), local, sizeof(local)) == 0;
+
+	return json_pack(
+	    "{s:s?, s:s?, s:b, s:s?, s:s?, s:b, s:s}", "mapping",
+	    probe_behaviour_name(res->mapping), "filtering", probe_behaviour_name(res->filtering),
+	    "hairpin", res->hairpin, "mapped_address", has_mapped ? mapped : NULL, "local_address",
+	    has_local ? local : NULL, "nat", res->nat, "udp", res->udp_ok ? "ok" : "blocked");
+}

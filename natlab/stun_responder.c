@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The blocking RFC 5780 responder: sockets and a poll loop around stun_server_handle().
+ */
+#include "natlab/stun_responder.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "natlab/log.h"
+
+/* Tries at finding a kernel-picked port that is also free on the other address. */
+#define PICK_ATTEMPTS 32
+/* Datagrams answered per socket per wake-up, so one busy socket cannot starve others. */
+#define BATCH 64
+/* Room for requests with RFC 5780 PADDING (1500 bytes) and more; longer ones are cut
+ * short by recvfrom and then fail the length check, which is what they deserve. */
+#define RECV_MAX 8192
+
+static uint16_t *port_of(struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return &((struct sockaddr_in6 *)ss)->sin6_port;
+	return &((struct sockaddr_in *)ss)->sin_port;
+}
+
+static socklen_t len_of(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+/* The address endpoint ep binds to; a port still 0 asks the kernel to pick one. */
+static void endpoint_addr(const struct stun_server_config *cfg, enum stun_endpoint ep,
+                          struct sockaddr_storage *out)
+{
+	uint16_t port = *port_of((struct sockaddr_storage *)&cfg->primary);
+
+	*out = (ep & 2) ? cfg->alternate : cfg->primary;
+	*port_of(out) = (ep & 1) ? cfg->alt_port : port;
+}
+
+static int bind_udp(struct sockaddr_storage *addr, int *fd_out)
+{
+	socklen_t len = len_of(addr);
+	int fd, rc;
+
+	fd = socket(addr->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)addr, len) < 0 ||
+	    getsockname(fd, (struct sockaddr *)addr, &len) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+/* One attempt at binding every endpoint in order A1:P1, A1:P2, A2:P1, A2:P2, so that
+ * the ports picked on A1 are known before A2 needs them. */
+static int bind_all(struct stun_responder *r)
+{
+	int n = r->cfg.alternate.ss_family == AF_UNSPEC ? 2 : STUN_EP_COUNT;
+	struct sockaddr_storage addr;
+	int rc;
+
+	for (int ep = 0; ep < n; ep++) {
+		endpoint_addr(&r->cfg, ep, &addr);
+		rc = bind_udp(&addr, &r->fd[ep]);
+		if (rc < 0)
+			return rc;
+		if (ep == STUN_EP_A1P1)
+			*port_of(&r->cfg.primary) = *port_of(&addr);
+		else if (ep == STUN_EP_A1P2)
+			r->cfg.alt_port = *port_of(&addr);
+	}
+	return 0;
+}
+
+int stun_responder_init(struct stun_responder *r, const struct stun_server_config *cfg)
+{
+	bool picking = !*port_of((struct sockaddr_storage *)&cfg->primary) || !cfg->alt_port;
+	int rc = -EADDRINUSE;
+
+	for (int i = 0; i < STUN_EP_COUNT; i++)
+		r->fd[i] = -1;
+	for (int attempt = 0; attempt < PICK_ATTEMPTS && rc == -EADDRINUSE; attempt++) {
+		r->cfg = *cfg;
+		rc = bind_all(r);
+		if (rc < 0)
+			stun_responder_close(r);
+		if (!picking)
+			break;
+	}
+	if (rc == 0)
+		rc = stun_server_config_check(&r->cfg);
+	if (rc < 0)
+		stun_responder_close(r);
+	return rc;
+}
+
+static void answer_pending(struct stun_responder *r, enum stun_endpoint ep)
+{
+	uint8_t in[RECV_MAX], out[STUN_MAX_MESSAGE];
+	struct sockaddr_storage src;
+	enum stun_endpoint from;
+	char name[64];
+	socklen_t slen;
+	ssize_t n;
+	int len;
+
+	for (int i = 0; i < BATCH; i++) {
+		slen = sizeof(src);
+		n = recvfrom(r->fd[ep], in, sizeof(in), 0, (struct sockaddr *)&src, &slen);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				log_warn("stun responder: recvfrom");
+			return;
+		}
+		len = stun_server_handle(&r->cfg, ep, in, (size_t)n, (struct sockaddr *)&src, out,
+		                         sizeof(out), &from);
+		if (len <= 0)
+			continue;
+		if (sendto(r->fd[from], out, (size_t)len, 0, (struct sockaddr *)&src, slen) < 0) {
+			if (stun_addr_format((struct sockaddr *)&src, name, sizeof(name)) < 0)
+				strcpy(name, "?");
+			log_warn("stun responder: sendto %s", name);
+		}
+	}
+}
+
+int stun_responder_serve(struct stun_responder *r, volatile sig_atomic_t *stop)
+{
+	struct pollfd pfd[STUN_EP_COUNT];
+	enum stun_endpoint ep_of[STUN_EP_COUNT];
+	nfds_t n = 0;
+
+	for (int ep = 0; ep < STUN_EP_COUNT; ep++) {
+		if (r->fd[ep] < 0)
+			continue;
+		pfd[n] = (struct pollfd){.fd = r->fd[ep], .events = POLLIN};
+		ep_of[n++] = ep;
+	}
+	while (!*stop) {
+		if (poll(pfd, n, 200) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		/* A pending ICMP error shows as POLLERR; recvfrom in answer_pending clears it. */
+		for (nfds_t i = 0; i < n && !*stop; i++)
+			if (pfd[i].revents & (POLLIN | POLLERR))
+				answer_pending(r, ep_of[i]);
+	}
+	return 0;
+}
+
+void stun_responder_close(struct stun_responder *r)
+{
+	for (int i = 0; i < STUN_EP_COUNT; i++) {
+		if (r->fd[i] >= 0)
+			close(r->fd[i]);
+		r->fd[i] = -1;
+	}
+}
