@@ -6,6 +6,9 @@
  *                                              as ICE does with peer-reflexive candidates)
  *                                              every 20 ms; exits 0 if the peer's packets
  *                                              arrived, 1 if none did
+ *   udp_punch tcp-listen PORT SECS            accepts one TCP connection, prints the
+ *                                              peer's address; exits 1 if none came
+ *   udp_punch tcp-connect ADDR:PORT SECS      exits 0 if the connection is established
  * Both ends of a pair run `punch` at the same time; the pair is reachable both ways when
  * both exit 0.
  */
@@ -120,13 +123,60 @@ static int do_punch(int fd, const struct sockaddr_in *peer, double secs)
 	return received ? 0 : 1;
 }
 
+static int do_tcp_listen(int port, int secs)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct pollfd p = { .events = POLLIN };
+	socklen_t len = sizeof(sin);
+	char addr[INET_ADDRSTRLEN];
+	int one = 1, c;
+
+	p.fd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(p.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(p.fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(p.fd, 1) < 0) {
+		perror("udp_punch: tcp listen");
+		return 2;
+	}
+	printf("listening\n");
+	fflush(stdout);
+	if (poll(&p, 1, secs * 1000) <= 0 || (c = accept(p.fd, (struct sockaddr *)&sin, &len)) < 0) {
+		printf("no connection\n");
+		return 1;
+	}
+	inet_ntop(AF_INET, &sin.sin_addr, addr, sizeof(addr));
+	printf("connection from %s\n", addr);
+	close(c);
+	return 0;
+}
+
+static int do_tcp_connect(const struct sockaddr_in *to, int secs)
+{
+	struct pollfd p = { .events = POLLOUT };
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	p.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (connect(p.fd, (const struct sockaddr *)to, sizeof(*to)) < 0 && errno != EINPROGRESS)
+		return 1;
+	if (poll(&p, 1, secs * 1000) <= 0)
+		return 1;
+	getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	return err ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in target;
 
+	if (argc == 4 && strcmp(argv[1], "tcp-listen") == 0)
+		return do_tcp_listen(atoi(argv[2]), atoi(argv[3]));
+	if (argc == 4 && strcmp(argv[1], "tcp-connect") == 0)
+		return parse_endpoint(argv[2], &target) < 0 ? 2 : do_tcp_connect(&target, atoi(argv[3]));
 	if (argc < 4 || parse_endpoint(argv[3], &target) < 0) {
 		fprintf(stderr, "usage: udp_punch stun LOCALPORT SERVER:PORT\n"
-				"       udp_punch punch LOCALPORT PEER:PORT SECONDS\n");
+				"       udp_punch punch LOCALPORT PEER:PORT SECONDS\n"
+				"       udp_punch tcp-listen PORT SECONDS\n"
+				"       udp_punch tcp-connect ADDR:PORT SECONDS\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "stun") == 0)
