@@ -22,16 +22,6 @@ lab:host{ name = "ha", net = a }
 lab:host{ name = "hb", net = b }
 lab:up()
 LUA
-{
-	echo 'local lab = natlab.lab{}'
-	echo 'local inet = lab:internet{}'
-	for n in $(seq 1 50); do
-		echo "local n$n = lab:nat{ name = \"n$n\", net = inet, profile = \"port-restricted-cone\" }"
-		for h in 1 2 3 4; do echo "lab:host{ name = \"h${n}x$h\", net = n$n }"; done
-	done
-	echo 'lab:up()'
-} >"$tmp/big.lua"
-
 # The baseline gets natlab's own rulesets, so both build the same thing.
 "$NATLAB" up "$tmp/two.lua" --name bref >/dev/null 2>&1
 for n in nata natb; do "$NATLAB" exec bref "$n" -- nft list ruleset >"$tmp/$n.nft"; done
@@ -89,7 +79,7 @@ printf 'two-NAT up+down, median of %d: natlab %.1f ms, ip/nft script %.1f ms, ra
 : >"$tmp/big.t"
 for i in 1 2 3; do
 	t=$(now)
-	"$NATLAB" up "$tmp/big.lua" --name bbig >/dev/null 2>&1
+	"$NATLAB" up scenarios/big.lua --name bbig >/dev/null 2>&1
 	"$NATLAB" down bbig >/dev/null 2>&1
 	echo "$(now) - $t" | awk '{print ($1 - $3) * 1000}' FS='[ ]' >>"$tmp/big.t"
 done
