@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/topology.h"
+#include "natlab/util.h"
 #include "natlab/link.h"
 #include "natlab/log.h"
 #include "natlab/nat.h"
@@ -15,7 +16,6 @@
 #define IFINDEX_UPLINK 2
 #define IFINDEX_LAN    3
 #define IFINDEX_PORT0  10
-#define ARRAY_SIZE(a)  (sizeof(a) / sizeof((a)[0]))
 
 struct build {
 	const struct lab_model *m;

@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+/* natlab-peer: the CLI. Subcommands dispatch from one table; the default runs the peer. */
+#include <errno.h>
+#include <stdarg.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "natlab/log.h"
+#include "peer.h"
+
+static const char peer_usage[] =
+	"usage: natlab-peer keygen FILE         write an identity (FILE, FILE.pub); print the public key\n"
+	"       natlab-peer --relay HOST:PORT[,HOST:PORT...] (--listen | --connect PUBKEY) [options]\n"
+	"\n"
+	"  --key FILE              identity (64 hex chars of Ed25519 seed, as keygen writes);\n"
+	"                          without it a fresh identity is used (see the started event)\n"
+	"  --relay LIST            relays, comma-separated; all are connected, the first ready\n"
+	"                          one carries traffic, the next takes over when it fails\n"
+	"  --token TOKEN           relay access token (natlab-relay token)\n"
+	"  --stun LIST             STUN servers ADDR:PORT, comma-separated\n"
+	"                          (default: each relay's host, port 3478)\n"
+	"  --bind ADDR[:PORT]      UDP socket address (default 0.0.0.0, any port); a specific\n"
+	"                          address is also the only local candidate\n"
+	"  --listen                wait for a peer to connect (the first one is served)\n"
+	"  --connect PUBKEY        connect to the peer with this public key (64 hex chars)\n"
+	"  --ping N                N sealed pings on the current path (rtt events)\n"
+	"  --ping-interval MS      between pings (default 100)\n"
+	"  --transfer BYTES        send BYTES (suffix k, M, G) with a checksum verified by the peer\n"
+	"  --pattern TEXT          transfer TEXT repeated instead of a pseudo-random stream\n"
+	"  --hold SECONDS          stay connected this long after the other workloads\n"
+	"  --no-relay              data only on a direct path: fail without one\n"
+	"  --relay-only            never punch: everything through the relay\n"
+	"  --timeout SECONDS       to reach a relay and the peer, and with --no-relay a direct\n"
+	"                          path (default 10)\n"
+	"  -v, --verbose           debug logging on stderr\n"
+	"  -h, --help              this help\n"
+	"\n"
+	"Events are JSON Lines on stdout (docs/events.md). Exit status: 0 ok, 1 a workload\n"
+	"failed, 2 bad arguments or key file, 3 relay unreachable, token refused or unknown peer.\n";
+
+enum {
+	OPT_KEY = 256,
+	OPT_RELAY,
+	OPT_TOKEN,
+	OPT_STUN,
+	OPT_BIND,
+	OPT_LISTEN,
+	OPT_CONNECT,
+	OPT_PING,
+	OPT_PING_INTERVAL,
+	OPT_TRANSFER,
+	OPT_PATTERN,
+	OPT_HOLD,
+	OPT_NO_RELAY,
+	OPT_RELAY_ONLY,
+	OPT_TIMEOUT,
+};
+
+static const struct option peer_options[] = {
+	{"key", required_argument, NULL, OPT_KEY},
+	{"relay", required_argument, NULL, OPT_RELAY},
+	{"token", required_argument, NULL, OPT_TOKEN},
+	{"stun", required_argument, NULL, OPT_STUN},
+	{"bind", required_argument, NULL, OPT_BIND},
+	{"listen", no_argument, NULL, OPT_LISTEN},
+	{"connect", required_argument, NULL, OPT_CONNECT},
+	{"ping", required_argument, NULL, OPT_PING},
+	{"ping-interval", required_argument, NULL, OPT_PING_INTERVAL},
+	{"transfer", required_argument, NULL, OPT_TRANSFER},
+	{"pattern", required_argument, NULL, OPT_PATTERN},
+	{"hold", required_argument, NULL, OPT_HOLD},
+	{"no-relay", no_argument, NULL, OPT_NO_RELAY},
+	{"relay-only", no_argument, NULL, OPT_RELAY_ONLY},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* A usage error: an error event (harnesses read stdout), a message, exit 2. */
+static int usage_error(const char *reason, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int usage_error(const char *reason, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	event_emit("error", "{s:s, s:s}", "reason", reason, "message", msg);
+	log_warnx("%s", msg);
+	return PEER_EXIT_USAGE;
+}
+
+/* Splits a comma-separated list in place (arg is argv memory). */
+static int split_list(char *arg, const char **out, int max)
+{
+	char *save = NULL, *tok;
+	int n = 0;
+
+	for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (n == max)
+			return -E2BIG;
+		out[n++] = tok;
+	}
+	return n ? n : -EINVAL;
+}
+
+static int parse_u64(const char *s, uint64_t max, int suffixes, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	uint64_t mul = 1;
+
+	if (!s[0] || s[0] == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (suffixes && *end) {
+		switch (*end) {
+		case 'k': case 'K': mul = 1000; break;
+		case 'M': mul = 1000 * 1000; break;
+		case 'G': mul = 1000 * 1000 * 1000; break;
+		default: return -EINVAL;
+		}
+		end++;
+	}
+	if (*end || v > max / mul)
+		return -EINVAL;
+	*out = v * mul;
+	return 0;
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || v < 0 || v > 86400 * 7)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int cmd_keygen(int argc, char **argv)
+{
+	struct identity id;
+	char pub[IDENTITY_PUB_TEXT_LEN + 1];
+	int rc;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: natlab-peer keygen FILE\n");
+		return PEER_EXIT_USAGE;
+	}
+	rc = identity_generate(&id);
+	if (rc == 0)
+		rc = identity_save(&id, argv[1]);
+	if (rc < 0) {
+		log_warn_code(rc, "keygen \"%s\"", argv[1]);
+		return PEER_EXIT_USAGE;
+	}
+	identity_pub_format(id.pub, pub);
+	printf("%s\n", pub);
+	return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	fputs(peer_usage, stdout);
+	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct peer_opts o = {.ping_interval_ms = 100, .timeout_s = 10};
+	struct identity id;
+	uint64_t v;
+	int opt, rc;
+	const char *connect = NULL;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "vh", peer_options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_KEY:
+			o.key_path = optarg;
+			break;
+		case OPT_RELAY:
+			o.n_relays = split_list(optarg, o.relays, PEER_MAX_RELAYS);
+			if (o.n_relays < 0)
+				return usage_error("usage", "--relay: 1 to %d HOST:PORT, comma-separated",
+						   PEER_MAX_RELAYS);
+			break;
+		case OPT_STUN:
+			o.n_stun = split_list(optarg, o.stun, PEER_MAX_RELAYS);
+			if (o.n_stun < 0)
+				return usage_error("usage", "--stun: 1 to %d ADDR:PORT, comma-separated",
+						   PEER_MAX_RELAYS);
+			break;
+		case OPT_TOKEN:
+			o.token = optarg;
+			break;
+		case OPT_BIND:
+			o.bind = optarg;
+			break;
+		case OPT_LISTEN:
+			o.listen = 1;
+			break;
+		case OPT_CONNECT:
+			connect = optarg;
+			break;
+		case OPT_PING:
+			if (parse_u64(optarg, 1000000, 0, &v) < 0)
+				return usage_error("usage", "--ping %s: expected a count", optarg);
+			o.ping = (int)v;
+			break;
+		case OPT_PING_INTERVAL:
+			if (parse_u64(optarg, 60000, 0, &v) < 0)
+				return usage_error("usage", "--ping-interval %s: expected milliseconds",
+						   optarg);
+			o.ping_interval_ms = (uint32_t)v;
+			break;
+		case OPT_TRANSFER:
+			if (parse_u64(optarg, (uint64_t)1 << 38, 1, &v) < 0)
+				return usage_error("usage", "--transfer %s: expected bytes (k, M, G)",
+						   optarg);
+			o.transfer = v;
+			break;
+		case OPT_PATTERN:
+			if (!optarg[0])
+				return usage_error("usage", "--pattern: must not be empty");
+			o.pattern = optarg;
+			break;
+		case OPT_HOLD:
+			if (parse_seconds(optarg, &o.hold_s) < 0)
+				return usage_error("usage", "--hold %s: expected seconds", optarg);
+			break;
+		case OPT_TIMEOUT:
+			if (parse_seconds(optarg, &o.timeout_s) < 0 || o.timeout_s == 0)
+				return usage_error("usage", "--timeout %s: expected seconds", optarg);
+			break;
+		case OPT_NO_RELAY:
+			o.no_relay = 1;
+			break;
+		case OPT_RELAY_ONLY:
+			o.relay_only = 1;
+			break;
+		case 'v':
+			o.verbose = 1;
+			log_set_level(LOG_LEVEL_DEBUG);
+			break;
+		case 'h':
+			fputs(peer_usage, stdout);
+			return 0;
+		default:
+			fputs(peer_usage, stderr);
+			return PEER_EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return usage_error("usage", "unexpected argument \"%s\" (see --help)", argv[optind]);
+	if (!o.n_relays)
+		return usage_error("usage", "--relay HOST:PORT is required (see --help)");
+	if (o.listen == !!connect)
+		return usage_error("usage", "give exactly one of --listen and --connect PUBKEY");
+	if (o.no_relay && o.relay_only)
+		return usage_error("usage", "--no-relay and --relay-only exclude each other");
+	if (connect) {
+		if (identity_pub_parse(o.peer_key, connect) < 0)
+			return usage_error("bad_peer_key",
+					   "--connect %s: expected a public key of 64 hex characters",
+					   connect);
+		o.have_peer_key = 1;
+	}
+	if (o.key_path) {
+		rc = identity_load(&id, o.key_path);
+		if (rc < 0)
+			return usage_error("bad_key", "key file \"%s\": %s", o.key_path,
+					   rc == -EINVAL ? "not a natlab key (64 hex characters of seed expected)"
+							 : strerror(-rc));
+	} else {
+		rc = identity_generate(&id);
+		if (rc < 0)
+			return usage_error("bad_key", "cannot generate an identity: %s", strerror(-rc));
+	}
+	if (o.have_peer_key && memcmp(o.peer_key, id.pub, IDENTITY_PUB_LEN) == 0)
+		return usage_error("bad_peer_key", "--connect names our own key");
+	rc = peer_run(&o, &id);
+	sodium_memzero(&id, sizeof(id));
+	return rc;
+}
+
+struct peer_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct peer_cmd peer_cmds[] = {
+	{"keygen", cmd_keygen, "write an identity key file and print its public key"},
+	{"help", cmd_help, "show the help"},
+	{"run", cmd_run, "run the peer (the default when the first argument is an option)"},
+};
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	log_init("natlab-peer", LOG_LEVEL_INFO);
+	/* A relay that dies mid-write must surface as EPIPE on its connection, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	event_init();
+	if (argc < 2) {
+		fputs(peer_usage, stderr);
+		return PEER_EXIT_USAGE;
+	}
+	if (argv[1][0] == '-')
+		return cmd_run(argc, argv);
+	for (i = 0; i < sizeof(peer_cmds) / sizeof(peer_cmds[0]); i++)
+		if (strcmp(argv[1], peer_cmds[i].name) == 0)
+			return peer_cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "natlab-peer: unknown command \"%s\"\n%s", argv[1], peer_usage);
+	return PEER_EXIT_USAGE;
+}

@@ -1,0 +1,1114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The peer: one session with one other peer, reached through the relays, then
+ * directly once a hole is punched.
+ *
+ * 1. Relays: connected all at once (relay_conn.c); messages go through the first ready one.
+ * 2. Session: the connector sends a sealed HELLO through the relay until the listener
+ *    answers; a bound HELLO both ways establishes the session (seal.h).
+ * 3. Candidates: local addresses of the UDP socket, and the reflexive address a STUN
+ *    Binding to the relay's STUN port reports.
+ * 4. Punch (DCUtR's shape): the connector sends CONNECT with its candidates and times
+ *    the answer (CONNECT with the listener's); that is the relay RTT. It sends SYNC and
+ *    starts probing RTT/2 later, the listener starts probing when SYNC arrives, so both
+ *    sides' first probes leave at about the same moment. Probes are sealed; a sealed
+ *    PROBE_ACK received on UDP validates that address as the direct path.
+ * 5. Path: messages go direct while the path is valid; keepalive probes every
+ *    PEER_KEEPALIVE_MS keep NAT mappings alive and detect a dead path after
+ *    PEER_DEAD_MS of silence, when traffic falls back to the relay and the connector
+ *    punches again (backoff between failed rounds).
+ * 6. Workloads: ping, transfer, hold, in that order; then BYE both ways and exit.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include <sodium.h>
+
+#include "natlab/log.h"
+#include "natlab/stun.h"
+#include "peer.h"
+
+#define MS			   1000000ull
+#define PEER_TICK_MS		   10
+#define PEER_HELLO_MS		   300
+#define PEER_KEEPALIVE_MS	   200	/* direct path keepalive: far below any NAT timeout */
+#define PEER_DEAD_MS		   700	/* direct path silent this long: back to the relay */
+#define PEER_RELAY_KEEPALIVE_MS	   2000 /* peer-level keepalive while on the relay */
+#define PEER_LOST_MS		   10000 /* nothing at all from the peer: give up */
+#define PEER_PROBE_INTERVAL_MS	   25
+#define PEER_PROBE_COUNT	   40
+#define PEER_PUNCH_GRACE_MS	   500
+#define PEER_PUNCH_BACKOFF_MIN_MS  500
+#define PEER_PUNCH_BACKOFF_MAX_MS  8000
+#define PEER_STUN_TRIES		   5
+#define PEER_PING_TIMEOUT_MS	   2000
+#define PEER_BYE_MS		   200
+#define PEER_LINGER_MS		   2000
+#define PEER_RELAY_GIVE_UP_TRIES   5
+
+enum punch_state { PUNCH_IDLE, PUNCH_WAIT_REPLY, PUNCH_WAIT_SYNC, PUNCH_DELAY, PUNCH_PROBING };
+enum phase { PHASE_WAIT, PHASE_PING, PHASE_TRANSFER, PHASE_HOLD, PHASE_DONE };
+
+struct peer {
+	const struct peer_opts *o;
+	struct identity id;
+	uv_loop_t *loop;
+	int exit_code;
+	int stopping;
+	uint64_t start_ns;
+
+	struct peer_relay relays[PEER_MAX_RELAYS];
+	int n_relays;
+	int cur_relay; /* -1: none ready */
+	int refused;
+
+	int have_peer;
+	uint8_t peer_key[IDENTITY_PUB_LEN];
+	char peer_text[IDENTITY_PUB_TEXT_LEN + 1];
+	struct seal_ctx seal;
+	int established;
+	int peer_not_here;
+	uint64_t last_hello_ns, last_peer_rx_ns, last_relay_tx_ns;
+
+	uv_udp_t udp;
+	int udp_open;
+	struct sockaddr_in udp_local;
+
+	struct sockaddr_in stun_srv[PEER_MAX_RELAYS];
+	int n_stun;
+	uint8_t stun_txid[STUN_TXID_SIZE];
+	int stun_tries;
+	int stun_done;
+	uv_timer_t stun_timer;
+
+	struct peer_cand local[PEER_MAX_CANDS], remote[PEER_MAX_CANDS];
+	int n_local, n_remote;
+
+	enum punch_state punch;
+	uint32_t punch_id;
+	int punch_round;
+	int probes_left;
+	uint64_t connect_sent_ns, relay_rtt_ns, next_punch_ns;
+	uint32_t punch_backoff_ms;
+	uv_timer_t punch_timer;
+
+	int direct;
+	struct sockaddr_in direct_addr;
+	uint64_t last_direct_rx_ns, last_keepalive_ns, nodirect_since_ns;
+	int reported; /* last path event: 0 none, 1 relay (reported_relay), 2 direct */
+	int reported_relay;
+
+	uv_timer_t tick;
+	uv_signal_t sigint, sigterm;
+
+	enum phase phase;
+	int ping_sent, ping_recv;
+	uint64_t last_ping_ns;
+	struct peer_xfer_tx tx;
+	struct peer_xfer_rx rx;
+	uint64_t hold_until_ns;
+	int my_done, peer_done, bye_acked;
+	uint64_t my_done_ns, last_bye_ns;
+};
+
+uint64_t peer_now_ns(void)
+{
+	return uv_hrtime();
+}
+
+const struct identity *peer_identity(const struct peer *p)
+{
+	return &p->id;
+}
+
+const char *peer_token(const struct peer *p)
+{
+	return p->o->token;
+}
+
+const char *peer_path_name(const struct peer *p)
+{
+	return p->direct ? "direct" : "relay";
+}
+
+static void addr_text(const struct sockaddr_in *a, char *buf, size_t cap)
+{
+	if (stun_addr_format((const struct sockaddr *)a, buf, cap) < 0)
+		snprintf(buf, cap, "?");
+}
+
+static void peer_stop(struct peer *p, int code);
+
+/* An error event, a log line, and (if fatal) the exit. */
+static void peer_error(struct peer *p, int exit_code, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void peer_error(struct peer *p, int exit_code, const char *reason, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	event_emit("error", "{s:s, s:s}", "reason", reason, "message", msg);
+	log_warnx("%s", msg);
+	if (exit_code)
+		peer_stop(p, exit_code);
+}
+
+/* --- sending --- */
+
+static int msg_is_workload(uint8_t type)
+{
+	return type >= PEER_MSG_PING && type <= PEER_MSG_RESULT;
+}
+
+static int send_udp(struct peer *p, const struct sockaddr_in *to, const uint8_t *pkt, size_t len)
+{
+	uv_buf_t b = uv_buf_init((char *)pkt, (unsigned)len);
+	int rc;
+
+	if (!p->udp_open)
+		return -ENOTCONN;
+	rc = uv_udp_try_send(&p->udp, &b, 1, (const struct sockaddr *)to);
+	return rc < 0 ? rc : 0;
+}
+
+static int send_relay(struct peer *p, const uint8_t *pkt, size_t len)
+{
+	int rc;
+
+	if (p->cur_relay < 0)
+		return -ENOTCONN;
+	rc = peer_relay_send(&p->relays[p->cur_relay], p->peer_key, pkt, len);
+	if (rc == 0)
+		p->last_relay_tx_ns = peer_now_ns();
+	return rc;
+}
+
+enum via { VIA_PATH, VIA_RELAY, VIA_UDP };
+
+static int peer_send_via(struct peer *p, enum via via, const struct sockaddr_in *to,
+			 const void *msg, size_t len)
+{
+	uint8_t pkt[PEER_MAX_PKT];
+	int n;
+
+	if (!p->have_peer)
+		return -ENOTCONN;
+	if (via == VIA_PATH) {
+		if (p->direct) {
+			via = VIA_UDP;
+			to = &p->direct_addr;
+		} else if (p->o->no_relay && msg_is_workload(((const uint8_t *)msg)[0])) {
+			return -ENETUNREACH;
+		} else {
+			via = VIA_RELAY;
+		}
+	}
+	n = seal_seal(&p->seal, msg, len, pkt, sizeof(pkt));
+	if (n < 0)
+		return n;
+	return via == VIA_UDP ? send_udp(p, to, pkt, (size_t)n) : send_relay(p, pkt, (size_t)n);
+}
+
+int peer_send(struct peer *p, const void *msg, size_t len)
+{
+	return peer_send_via(p, VIA_PATH, NULL, msg, len);
+}
+
+static void send_simple(struct peer *p, enum via via, uint8_t type)
+{
+	peer_send_via(p, via, NULL, &type, 1);
+}
+
+/* --- path reporting --- */
+
+static void report_path(struct peer *p)
+{
+	char a[64];
+
+	if (!p->established || p->stopping)
+		return;
+	if (p->direct) {
+		if (p->reported == 2)
+			return;
+		p->reported = 2;
+		addr_text(&p->direct_addr, a, sizeof(a));
+		event_emit("path", "{s:s, s:s}", "kind", "direct", "remote", a);
+		return;
+	}
+	if (p->o->no_relay) {
+		if (p->reported != 0)
+			event_emit("path", "{s:s, s:n}", "kind", "none", "remote");
+		p->reported = 0;
+		return;
+	}
+	if (p->cur_relay < 0) {
+		if (p->reported != 0)
+			event_emit("path", "{s:s, s:n}", "kind", "none", "remote");
+		p->reported = 0;
+		return;
+	}
+	if (p->reported == 1 && p->reported_relay == p->cur_relay)
+		return;
+	p->reported = 1;
+	p->reported_relay = p->cur_relay;
+	event_emit("path", "{s:s, s:s, s:i}", "kind", "relay", "remote",
+		   p->relays[p->cur_relay].text, "relay", p->cur_relay);
+}
+
+static void pick_relay(struct peer *p)
+{
+	int i;
+
+	p->cur_relay = -1;
+	for (i = 0; i < p->n_relays; i++)
+		if (p->relays[i].state == PEER_RELAY_READY) {
+			p->cur_relay = i;
+			break;
+		}
+	report_path(p);
+}
+
+/* --- relay callbacks --- */
+
+void peer_on_relay_ready(struct peer *p, struct peer_relay *r)
+{
+	event_emit("relay_connected", "{s:s, s:i, s:i}", "relay", r->text, "index", r->index,
+		   "keepalive_ms", (int)r->info.keepalive_ms);
+	pick_relay(p);
+	/* A new relay may mean the peer lost us: say hello again through it. */
+	if (p->established && p->cur_relay == r->index)
+		send_simple(p, VIA_RELAY, PEER_MSG_HELLO);
+}
+
+void peer_on_relay_down(struct peer *p, struct peer_relay *r, const char *reason)
+{
+	if (r->ever_ready && r->failures == 0)
+		event_emit("relay_disconnected", "{s:s, s:i, s:s}", "relay", r->text, "index",
+			   r->index, "reason", reason);
+	pick_relay(p);
+}
+
+void peer_on_relay_refused(struct peer *p, struct peer_relay *r, uint8_t reason, const char *text)
+{
+	p->refused = 1;
+	peer_error(p, PEER_EXIT_REFUSED, "token_refused", "relay %s refused us: %s%s%s", r->text,
+		   relay_close_reason_str(reason), text[0] ? ": " : "", text);
+}
+
+void peer_on_relay_peer_gone(struct peer *p, struct peer_relay *r, const uint8_t *key,
+			     uint8_t reason)
+{
+	if (!p->have_peer || memcmp(key, p->peer_key, IDENTITY_PUB_LEN) != 0)
+		return;
+	if (reason == RELAY_PEER_GONE_NOT_HERE)
+		p->peer_not_here = 1;
+	if (p->established)
+		event_emit("peer_gone", "{s:s, s:s}", "relay", r->text, "reason",
+			   reason == RELAY_PEER_GONE_NOT_HERE ? "not_here" : "disconnected");
+	/* The peer left after saying it was done: nothing more to wait for. */
+	if (p->peer_done && p->my_done)
+		p->bye_acked = 1;
+}
+
+static void handle_sealed(struct peer *p, const uint8_t *pkt, size_t len, const struct sockaddr_in *from);
+
+void peer_on_relay_packet(struct peer *p, struct peer_relay *r, const uint8_t *key,
+			  const uint8_t *data, size_t len)
+{
+	uint8_t m[PEER_MAX_PKT];
+	int bound, n;
+
+	if (!p->have_peer) {
+		/* A listener adopts the first key whose sealed hello opens. */
+		if (!p->o->listen || seal_init(&p->seal, &p->id, key) < 0)
+			return;
+		n = seal_open(&p->seal, data, len, m, sizeof(m), &bound);
+		seal_close(&p->seal);
+		if (n < 1 || m[0] != PEER_MSG_HELLO)
+			return;
+		if (seal_init(&p->seal, &p->id, key) < 0)
+			return;
+		p->have_peer = 1;
+		memcpy(p->peer_key, key, IDENTITY_PUB_LEN);
+		identity_pub_format(key, p->peer_text);
+	}
+	if (memcmp(key, p->peer_key, IDENTITY_PUB_LEN) != 0)
+		return;
+	handle_sealed(p, data, len, NULL);
+}
+
+/* --- candidates and STUN --- */
+
+static void cand_add(struct peer_cand *list, int *n, uint8_t kind, const struct sockaddr_in *a)
+{
+	int i;
+
+	for (i = 0; i < *n; i++)
+		if (stun_addr_equal((const struct sockaddr *)&list[i].addr, (const struct sockaddr *)a))
+			return;
+	if (*n >= PEER_MAX_CANDS)
+		return;
+	list[*n].kind = kind;
+	list[*n].addr = *a;
+	(*n)++;
+}
+
+static json_t *cands_json(const struct peer_cand *list, int n)
+{
+	json_t *arr = json_array();
+	char a[64];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		addr_text(&list[i].addr, a, sizeof(a));
+		json_array_append_new(arr, json_pack("{s:s, s:s}", "kind",
+						     list[i].kind == PEER_CAND_LOCAL ? "local" : "reflexive",
+						     "addr", a));
+	}
+	return arr;
+}
+
+static void gather_local(struct peer *p)
+{
+	uv_interface_address_t *ifs;
+	struct sockaddr_in a;
+	int i, n;
+
+	if (p->udp_local.sin_addr.s_addr != htonl(INADDR_ANY)) {
+		cand_add(p->local, &p->n_local, PEER_CAND_LOCAL, &p->udp_local);
+		return;
+	}
+	if (uv_interface_addresses(&ifs, &n) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if (ifs[i].is_internal || ifs[i].address.address4.sin_family != AF_INET)
+			continue;
+		a = ifs[i].address.address4;
+		a.sin_port = p->udp_local.sin_port;
+		cand_add(p->local, &p->n_local, PEER_CAND_LOCAL, &a);
+	}
+	uv_free_interface_addresses(ifs, n);
+}
+
+static void stun_finish(struct peer *p)
+{
+	if (p->stun_done)
+		return;
+	p->stun_done = 1;
+	uv_timer_stop(&p->stun_timer);
+	event_emit_obj("candidates", json_pack("{s:s, s:o}", "side", "local", "list",
+					       cands_json(p->local, p->n_local)));
+}
+
+static void stun_send(struct peer *p)
+{
+	uint8_t req[STUN_MAX_MESSAGE];
+	int i, n;
+
+	n = stun_binding_request_encode(req, sizeof(req), p->stun_txid, 0, true);
+	if (n < 0)
+		return;
+	for (i = 0; i < p->n_stun; i++)
+		send_udp(p, &p->stun_srv[i], req, (size_t)n);
+}
+
+static void stun_timer_cb(uv_timer_t *t)
+{
+	struct peer *p = container_of(t, struct peer, stun_timer);
+
+	if (p->stun_done)
+		return;
+	if (++p->stun_tries >= PEER_STUN_TRIES) {
+		event_emit("reflexive_failed", "{s:i}", "servers", p->n_stun);
+		log_warnx("no STUN answer from %d server(s): no reflexive candidate", p->n_stun);
+		stun_finish(p);
+		return;
+	}
+	stun_send(p);
+	uv_timer_start(&p->stun_timer, stun_timer_cb, 100u << p->stun_tries, 0);
+}
+
+static void on_stun(struct peer *p, const uint8_t *buf, size_t len, const struct sockaddr_in *from)
+{
+	struct stun_msg msg;
+	struct sockaddr_in *x;
+	char a[64], s[64];
+
+	if (p->stun_done || stun_msg_decode(buf, len, &msg) < 0 || msg.type != STUN_BINDING_SUCCESS ||
+	    memcmp(msg.txid, p->stun_txid, STUN_TXID_SIZE) != 0 ||
+	    !(msg.present & STUN_HAS_XOR_MAPPED) || msg.xor_mapped.ss_family != AF_INET)
+		return;
+	x = (struct sockaddr_in *)&msg.xor_mapped;
+	addr_text(x, a, sizeof(a));
+	addr_text(from, s, sizeof(s));
+	event_emit("reflexive", "{s:s, s:s}", "addr", a, "server", s);
+	cand_add(p->local, &p->n_local, PEER_CAND_REFLEXIVE, x);
+	stun_finish(p);
+}
+
+/* --- punching --- */
+
+static void punch_timer_cb(uv_timer_t *t);
+
+static void send_connect(struct peer *p, int reply)
+{
+	uint8_t m[8 + PEER_MAX_CANDS * 7];
+	size_t off = 7;
+	int i;
+
+	m[0] = PEER_MSG_CONNECT;
+	frame_put_u32(m + 1, p->punch_id);
+	m[5] = (uint8_t)reply;
+	m[6] = (uint8_t)p->n_local;
+	for (i = 0; i < p->n_local; i++) {
+		m[off] = p->local[i].kind;
+		memcpy(m + off + 1, &p->local[i].addr.sin_addr, 4);
+		memcpy(m + off + 5, &p->local[i].addr.sin_port, 2);
+		off += 7;
+	}
+	peer_send_via(p, VIA_RELAY, NULL, m, off);
+}
+
+static void send_probes(struct peer *p)
+{
+	uint8_t m[13];
+	int i;
+
+	m[0] = PEER_MSG_PROBE;
+	frame_put_u32(m + 1, p->punch_id);
+	frame_put_u64(m + 5, peer_now_ns());
+	for (i = 0; i < p->n_remote; i++)
+		peer_send_via(p, VIA_UDP, &p->remote[i].addr, m, sizeof(m));
+}
+
+static void punch_start_probing(struct peer *p)
+{
+	p->punch = PUNCH_PROBING;
+	p->probes_left = PEER_PROBE_COUNT;
+	send_probes(p);
+	p->probes_left--;
+	uv_timer_start(&p->punch_timer, punch_timer_cb, PEER_PROBE_INTERVAL_MS, PEER_PROBE_INTERVAL_MS);
+}
+
+static void punch_event(struct peer *p, const char *role, double delay_ms)
+{
+	event_emit_obj("punch", json_pack("{s:i, s:I, s:s, s:f, s:f, s:o}", "attempt",
+					  p->punch_round, "punch_id", (json_int_t)p->punch_id, "role",
+					  role, "relay_rtt_ms", (double)p->relay_rtt_ns / 1e6,
+					  "delay_ms", delay_ms, "targets",
+					  cands_json(p->remote, p->n_remote)));
+}
+
+static void punch_failed(struct peer *p)
+{
+	uv_timer_stop(&p->punch_timer);
+	p->punch = PUNCH_IDLE;
+	if (!p->o->listen) {
+		p->next_punch_ns = peer_now_ns() + p->punch_backoff_ms * MS;
+		p->punch_backoff_ms = p->punch_backoff_ms * 2 > PEER_PUNCH_BACKOFF_MAX_MS
+					      ? PEER_PUNCH_BACKOFF_MAX_MS
+					      : p->punch_backoff_ms * 2;
+	}
+}
+
+static void punch_timer_cb(uv_timer_t *t)
+{
+	struct peer *p = container_of(t, struct peer, punch_timer);
+
+	switch (p->punch) {
+	case PUNCH_DELAY:
+		punch_start_probing(p);
+		return;
+	case PUNCH_PROBING:
+		if (p->direct) {
+			uv_timer_stop(t);
+			p->punch = PUNCH_IDLE;
+			return;
+		}
+		if (p->probes_left > 0) {
+			send_probes(p);
+			if (--p->probes_left == 0)
+				uv_timer_start(t, punch_timer_cb, PEER_PUNCH_GRACE_MS, 0);
+			return;
+		}
+		punch_failed(p);
+		return;
+	case PUNCH_WAIT_REPLY:
+	case PUNCH_WAIT_SYNC:
+		/* The other side never answered this round. */
+		punch_failed(p);
+		return;
+	case PUNCH_IDLE:
+		uv_timer_stop(t);
+		return;
+	}
+}
+
+/* Connector: starts a round. */
+static void punch_begin(struct peer *p)
+{
+	p->punch_round++;
+	p->punch_id = randombytes_uniform(0x7fffffff) + 1;
+	p->punch = PUNCH_WAIT_REPLY;
+	p->connect_sent_ns = peer_now_ns();
+	send_connect(p, 0);
+	uv_timer_start(&p->punch_timer, punch_timer_cb, 3000, 0);
+}
+
+static void on_connect(struct peer *p, const uint8_t *m, size_t len)
+{
+	uint32_t id;
+	int reply, n, i;
+	struct sockaddr_in a;
+	double delay_ms;
+
+	if (len < 6)
+		return;
+	id = frame_get_u32(m);
+	reply = m[4];
+	n = m[5];
+	if (len < 6 + (size_t)n * 7)
+		return;
+	p->n_remote = 0;
+	for (i = 0; i < n; i++) {
+		const uint8_t *c = m + 6 + i * 7;
+
+		memset(&a, 0, sizeof(a));
+		a.sin_family = AF_INET;
+		memcpy(&a.sin_addr, c + 1, 4);
+		memcpy(&a.sin_port, c + 5, 2);
+		if (c[0] == PEER_CAND_LOCAL || c[0] == PEER_CAND_REFLEXIVE)
+			cand_add(p->remote, &p->n_remote, c[0], &a);
+	}
+	event_emit_obj("candidates", json_pack("{s:s, s:o}", "side", "remote", "list",
+					       cands_json(p->remote, p->n_remote)));
+	if (p->o->relay_only || !p->udp_open)
+		return;
+	if (!reply) {
+		/* Listener: answer at once, so the connector's timing measures the relay. */
+		uv_timer_stop(&p->punch_timer);
+		p->punch_round++;
+		p->punch_id = id;
+		p->punch = PUNCH_WAIT_SYNC;
+		send_connect(p, 1);
+		uv_timer_start(&p->punch_timer, punch_timer_cb, 3000, 0);
+		return;
+	}
+	if (p->punch != PUNCH_WAIT_REPLY || id != p->punch_id)
+		return;
+	p->relay_rtt_ns = peer_now_ns() - p->connect_sent_ns;
+	{
+		uint8_t s[5];
+
+		s[0] = PEER_MSG_SYNC;
+		frame_put_u32(s + 1, id);
+		peer_send_via(p, VIA_RELAY, NULL, s, sizeof(s));
+	}
+	/* SYNC takes half the RTT to reach the listener, who then probes at once. */
+	delay_ms = (double)p->relay_rtt_ns / 2 / 1e6;
+	punch_event(p, "connector", delay_ms);
+	p->punch = PUNCH_DELAY;
+	uv_timer_start(&p->punch_timer, punch_timer_cb, (uint64_t)delay_ms, 0);
+}
+
+static void on_sync(struct peer *p, const uint8_t *m, size_t len)
+{
+	if (len < 4 || p->punch != PUNCH_WAIT_SYNC || frame_get_u32(m) != p->punch_id)
+		return;
+	punch_event(p, "listener", 0);
+	punch_start_probing(p);
+}
+
+static void go_direct(struct peer *p, const struct sockaddr_in *from, uint64_t rtt_ns)
+{
+	char a[64];
+
+	p->direct = 1;
+	p->direct_addr = *from;
+	p->last_direct_rx_ns = p->last_keepalive_ns = peer_now_ns();
+	p->punch_backoff_ms = PEER_PUNCH_BACKOFF_MIN_MS;
+	if (p->punch != PUNCH_IDLE) {
+		uv_timer_stop(&p->punch_timer);
+		p->punch = PUNCH_IDLE;
+	}
+	addr_text(from, a, sizeof(a));
+	log_info("direct path to %s validated (%.3f ms)", a, (double)rtt_ns / 1e6);
+	report_path(p);
+	event_emit("rtt", "{s:f, s:s, s:s}", "ms", (double)rtt_ns / 1e6, "path", "direct", "source",
+		   "probe");
+}
+
+static void fall_back(struct peer *p, const char *why)
+{
+	char a[64];
+
+	addr_text(&p->direct_addr, a, sizeof(a));
+	log_info("direct path to %s lost (%s): back to the relay", a, why);
+	p->direct = 0;
+	p->nodirect_since_ns = peer_now_ns();
+	report_path(p);
+	/* Punch again right away; the backoff applies to failed rounds only. */
+	if (!p->o->listen && p->punch == PUNCH_IDLE)
+		p->next_punch_ns = peer_now_ns();
+}
+
+/* --- session and messages --- */
+
+static void on_established(struct peer *p)
+{
+	p->established = 1;
+	p->nodirect_since_ns = peer_now_ns();
+	event_emit("connected", "{s:s, s:s}", "peer", p->peer_text, "role",
+		   p->o->listen ? "listener" : "connector");
+	report_path(p);
+}
+
+static void on_probe_ack(struct peer *p, const uint8_t *m, size_t len,
+			 const struct sockaddr_in *from)
+{
+	uint64_t sent;
+
+	if (len < 12 || !from)
+		return;
+	sent = frame_get_u64(m + 4);
+	if (!p->direct && !p->o->relay_only)
+		go_direct(p, from, peer_now_ns() - sent);
+}
+
+static void on_pong(struct peer *p, const uint8_t *m, size_t len, const struct sockaddr_in *from)
+{
+	uint64_t sent;
+
+	if (len < 12)
+		return;
+	sent = frame_get_u64(m + 4);
+	p->ping_recv++;
+	event_emit("rtt", "{s:f, s:s, s:s, s:i}", "ms", (double)(peer_now_ns() - sent) / 1e6,
+		   "path", from ? "direct" : "relay", "source", "ping", "seq", (int)frame_get_u32(m));
+}
+
+static void handle_sealed(struct peer *p, const uint8_t *pkt, size_t len, const struct sockaddr_in *from)
+{
+	uint8_t m[PEER_MAX_PKT];
+	int bound, n;
+	uint64_t now = peer_now_ns();
+
+	n = seal_open(&p->seal, pkt, len, m, sizeof(m), &bound);
+	if (n < 1) {
+		log_debug("dropped a sealed packet: %s", n < 0 ? strerror(-n) : "empty");
+		return;
+	}
+	if (!bound && m[0] != PEER_MSG_HELLO)
+		return;
+	p->last_peer_rx_ns = now;
+	if (from && p->direct && stun_addr_equal((const struct sockaddr *)from,
+						 (const struct sockaddr *)&p->direct_addr))
+		p->last_direct_rx_ns = now;
+	if (bound)
+		seal_set_dst(&p->seal, seal_packet_src(pkt));
+
+	switch (m[0]) {
+	case PEER_MSG_HELLO:
+		seal_set_dst(&p->seal, seal_packet_src(pkt));
+		if (!bound || !p->established)
+			send_simple(p, VIA_RELAY, PEER_MSG_HELLO);
+		if (bound && !p->established)
+			on_established(p);
+		break;
+	case PEER_MSG_CONNECT:
+		on_connect(p, m + 1, (size_t)n - 1);
+		break;
+	case PEER_MSG_SYNC:
+		on_sync(p, m + 1, (size_t)n - 1);
+		break;
+	case PEER_MSG_PROBE:
+		m[0] = PEER_MSG_PROBE_ACK;
+		peer_send_via(p, from ? VIA_UDP : VIA_RELAY, from, m, (size_t)n);
+		break;
+	case PEER_MSG_PROBE_ACK:
+		on_probe_ack(p, m + 1, (size_t)n - 1, from);
+		break;
+	case PEER_MSG_PING:
+		m[0] = PEER_MSG_PONG;
+		peer_send(p, m, (size_t)n);
+		break;
+	case PEER_MSG_PONG:
+		on_pong(p, m + 1, (size_t)n - 1, from);
+		break;
+	case PEER_MSG_DATA:
+		peer_xfer_rx_on_data(p, &p->rx, m + 1, (size_t)n - 1);
+		break;
+	case PEER_MSG_ACK:
+		peer_xfer_tx_on_ack(p, &p->tx, m + 1, (size_t)n - 1);
+		break;
+	case PEER_MSG_END:
+		peer_xfer_rx_on_end(p, &p->rx, m + 1, (size_t)n - 1);
+		if (p->rx.done && sodium_memcmp(p->rx.sum, m + 9, 32) != 0)
+			p->exit_code = PEER_EXIT_FAILED;
+		break;
+	case PEER_MSG_RESULT:
+		if (peer_xfer_tx_on_result(p, &p->tx, m + 1, (size_t)n - 1) && !p->tx.ok)
+			p->exit_code = PEER_EXIT_FAILED;
+		break;
+	case PEER_MSG_BYE:
+		p->peer_done = 1;
+		send_simple(p, VIA_PATH, PEER_MSG_BYE_ACK);
+		break;
+	case PEER_MSG_BYE_ACK:
+		p->bye_acked = 1;
+		break;
+	default:
+		log_debug("unknown message type %u", m[0]);
+	}
+}
+
+static void udp_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	static char slab[65536];
+
+	*buf = uv_buf_init(slab, sizeof(slab));
+}
+
+static void udp_recv_cb(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
+			const struct sockaddr *addr, unsigned flags)
+{
+	struct peer *p = container_of(u, struct peer, udp);
+	const uint8_t *d = (const uint8_t *)buf->base;
+	struct sockaddr_in from;
+
+	if (nread <= 0 || !addr || addr->sa_family != AF_INET || (flags & UV_UDP_PARTIAL))
+		return;
+	memcpy(&from, addr, sizeof(from));
+	if (stun_header_check(d, (size_t)nread, NULL, NULL) == 0) {
+		on_stun(p, d, (size_t)nread, &from);
+		return;
+	}
+	if (p->have_peer && d[0] == SEAL_MAGIC)
+		handle_sealed(p, d, (size_t)nread, &from);
+}
+
+/* --- workloads and the tick --- */
+
+static void workloads_step(struct peer *p, uint64_t now)
+{
+	uint8_t m[13];
+
+	switch (p->phase) {
+	case PHASE_WAIT:
+		if (!p->established || (p->o->no_relay && !p->direct))
+			return;
+		p->phase = PHASE_PING;
+		/* fall through */
+	case PHASE_PING:
+		if (p->ping_sent < p->o->ping) {
+			if (p->ping_sent == 0 || now - p->last_ping_ns >= p->o->ping_interval_ms * MS) {
+				m[0] = PEER_MSG_PING;
+				frame_put_u32(m + 1, (uint32_t)p->ping_sent);
+				frame_put_u64(m + 5, now);
+				peer_send(p, m, sizeof(m));
+				p->ping_sent++;
+				p->last_ping_ns = now;
+			}
+			return;
+		}
+		if (p->o->ping && p->ping_recv < p->ping_sent &&
+		    now - p->last_ping_ns < PEER_PING_TIMEOUT_MS * MS)
+			return;
+		if (p->o->ping) {
+			event_emit("ping_done", "{s:i, s:i}", "sent", p->ping_sent, "received",
+				   p->ping_recv);
+			if (p->ping_recv == 0)
+				p->exit_code = PEER_EXIT_FAILED;
+		}
+		p->phase = PHASE_TRANSFER;
+		if (p->o->transfer && peer_xfer_tx_start(&p->tx, p->o->transfer, p->o->pattern) < 0) {
+			peer_error(p, PEER_EXIT_USAGE, "bad_transfer", "--transfer %llu: too large",
+				   (unsigned long long)p->o->transfer);
+			return;
+		}
+		/* fall through */
+	case PHASE_TRANSFER:
+		if (p->o->transfer && !p->tx.done) {
+			peer_xfer_tx_pump(p, &p->tx);
+			return;
+		}
+		p->phase = PHASE_HOLD;
+		p->hold_until_ns = now + (uint64_t)(p->o->hold_s * 1e9);
+		/* fall through */
+	case PHASE_HOLD:
+		if (now < p->hold_until_ns)
+			return;
+		p->phase = PHASE_DONE;
+		p->my_done = 1;
+		p->my_done_ns = now;
+		/* fall through */
+	case PHASE_DONE:
+		if (!p->bye_acked && now - p->last_bye_ns >= PEER_BYE_MS * MS) {
+			send_simple(p, VIA_PATH, PEER_MSG_BYE);
+			if (p->direct) /* the relay too, in case the direct path just died */
+				send_simple(p, VIA_RELAY, PEER_MSG_BYE);
+			p->last_bye_ns = now;
+		}
+		/* Both done; a lost BYE_ACK must not keep us forever. */
+		if (p->peer_done && (p->bye_acked || now - p->my_done_ns > PEER_LINGER_MS * MS))
+			peer_stop(p, p->exit_code);
+		return;
+	}
+}
+
+static int relays_all_failed(const struct peer *p)
+{
+	int i;
+
+	for (i = 0; i < p->n_relays; i++)
+		if (p->relays[i].ever_ready || p->relays[i].failures < PEER_RELAY_GIVE_UP_TRIES)
+			return 0;
+	return 1;
+}
+
+static int relays_ever_ready(const struct peer *p)
+{
+	int i;
+
+	for (i = 0; i < p->n_relays; i++)
+		if (p->relays[i].ever_ready)
+			return 1;
+	return 0;
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+	struct peer *p = container_of(t, struct peer, tick);
+	uint64_t now = peer_now_ns(), timeout = (uint64_t)(p->o->timeout_s * 1e9);
+
+	if (p->stopping)
+		return;
+	if (!relays_ever_ready(p) && (relays_all_failed(p) || now - p->start_ns > timeout)) {
+		peer_error(p, PEER_EXIT_REFUSED, "relay_unreachable",
+			   "cannot reach any relay (%s%s): %s", p->relays[0].text,
+			   p->n_relays > 1 ? ", ..." : "",
+			   p->relays[0].close_reason[0] ? p->relays[0].close_reason : "no answer");
+		return;
+	}
+	if (!p->o->listen && !p->established) {
+		if (now - p->start_ns > timeout) {
+			if (p->peer_not_here)
+				peer_error(p, PEER_EXIT_REFUSED, "unknown_peer",
+					   "peer %s is not connected to any of our relays",
+					   p->peer_text);
+			else
+				peer_error(p, PEER_EXIT_REFUSED, "peer_unreachable",
+					   "peer %s did not answer within %.1f s", p->peer_text,
+					   p->o->timeout_s);
+			return;
+		}
+		if (p->cur_relay >= 0 && now - p->last_hello_ns >= PEER_HELLO_MS * MS) {
+			send_simple(p, VIA_RELAY, PEER_MSG_HELLO);
+			p->last_hello_ns = now;
+		}
+	}
+	if (p->established && now - p->last_peer_rx_ns > PEER_LOST_MS * MS && !p->peer_done) {
+		peer_error(p, PEER_EXIT_FAILED, "peer_lost", "nothing from peer %s for %d s",
+			   p->peer_text, PEER_LOST_MS / 1000);
+		return;
+	}
+	if (p->o->no_relay && p->established && !p->direct && now - p->nodirect_since_ns > timeout) {
+		peer_error(p, PEER_EXIT_FAILED, "no_direct_path",
+			   "no direct path to %s within %.1f s (--no-relay)", p->peer_text,
+			   p->o->timeout_s);
+		return;
+	}
+	if (p->direct) {
+		if (now - p->last_direct_rx_ns > PEER_DEAD_MS * MS) {
+			fall_back(p, "silent");
+		} else if (now - p->last_keepalive_ns >= PEER_KEEPALIVE_MS * MS) {
+			uint8_t m[13];
+
+			m[0] = PEER_MSG_PROBE;
+			frame_put_u32(m + 1, 0);
+			frame_put_u64(m + 5, now);
+			peer_send_via(p, VIA_UDP, &p->direct_addr, m, sizeof(m));
+			p->last_keepalive_ns = now;
+		}
+	} else if (p->established && now - p->last_relay_tx_ns >= PEER_RELAY_KEEPALIVE_MS * MS) {
+		uint8_t m[13];
+
+		m[0] = PEER_MSG_PROBE;
+		frame_put_u32(m + 1, 0);
+		frame_put_u64(m + 5, now);
+		peer_send_via(p, VIA_RELAY, NULL, m, sizeof(m));
+	}
+	if (!p->o->listen && p->established && p->stun_done && !p->direct && !p->o->relay_only &&
+	    p->udp_open && p->punch == PUNCH_IDLE && now >= p->next_punch_ns && p->cur_relay >= 0)
+		punch_begin(p);
+	workloads_step(p, now);
+}
+
+static void signal_cb(uv_signal_t *s, int signum)
+{
+	struct peer *p = s->data;
+
+	log_info("signal %d: stopping", signum);
+	peer_stop(p, p->exit_code);
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void peer_stop(struct peer *p, int code)
+{
+	int i;
+
+	if (p->stopping)
+		return;
+	p->stopping = 1;
+	p->exit_code = code;
+	event_emit("exit", "{s:i}", "code", code);
+	for (i = 0; i < p->n_relays; i++)
+		peer_relay_close(&p->relays[i]);
+	uv_walk(p->loop, close_walk_cb, NULL);
+}
+
+static int peer_udp_open(struct peer *p)
+{
+	struct sockaddr_storage ss;
+	int rc, len = sizeof(p->udp_local);
+
+	memset(&ss, 0, sizeof(ss));
+	if (p->o->bind) {
+		rc = stun_addr_parse(p->o->bind, &ss);
+		if (rc < 0 || ss.ss_family != AF_INET)
+			return -EINVAL;
+	} else {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+	}
+	rc = uv_udp_init(p->loop, &p->udp);
+	if (rc < 0)
+		return rc;
+	p->udp_open = 1;
+	rc = uv_udp_bind(&p->udp, (const struct sockaddr *)&ss, 0);
+	if (rc < 0)
+		return rc;
+	/* Best effort: a transfer window in flight should not overflow the buffers. */
+	{
+		int size = 1 << 20;
+
+		uv_recv_buffer_size((uv_handle_t *)&p->udp, &size);
+		size = 1 << 20;
+		uv_send_buffer_size((uv_handle_t *)&p->udp, &size);
+	}
+	rc = uv_udp_getsockname(&p->udp, (struct sockaddr *)&p->udp_local, &len);
+	if (rc < 0)
+		return rc;
+	return uv_udp_recv_start(&p->udp, udp_alloc_cb, udp_recv_cb);
+}
+
+/* The STUN servers: --stun, or each relay's host on the standard STUN port. */
+static int peer_stun_setup(struct peer *p)
+{
+	struct sockaddr_storage ss;
+	char text[80];
+	int i, rc;
+
+	for (i = 0; i < (p->o->n_stun ? p->o->n_stun : p->n_relays); i++) {
+		if (p->o->n_stun) {
+			rc = stun_addr_parse(p->o->stun[i], &ss);
+		} else {
+			struct sockaddr_in a = *(struct sockaddr_in *)&p->relays[i].addr;
+
+			a.sin_port = htons(PEER_DEFAULT_STUN);
+			addr_text(&a, text, sizeof(text));
+			rc = stun_addr_parse(text, &ss);
+		}
+		if (rc < 0 || ss.ss_family != AF_INET ||
+		    ((struct sockaddr_in *)&ss)->sin_port == 0)
+			return -EINVAL;
+		p->stun_srv[p->n_stun++] = *(struct sockaddr_in *)&ss;
+	}
+	stun_txid_new(p->stun_txid);
+	stun_send(p);
+	return uv_timer_start(&p->stun_timer, stun_timer_cb, 100, 0);
+}
+
+int peer_run(const struct peer_opts *o, const struct identity *id)
+{
+	static struct peer peer;
+	struct peer *p = &peer;
+	char pub[IDENTITY_PUB_TEXT_LEN + 1];
+	int i, rc;
+
+	memset(p, 0, sizeof(*p));
+	p->o = o;
+	p->id = *id;
+	p->loop = uv_default_loop();
+	p->start_ns = peer_now_ns();
+	p->cur_relay = -1;
+	p->punch_backoff_ms = PEER_PUNCH_BACKOFF_MIN_MS;
+	identity_pub_format(id->pub, pub);
+	event_emit("started", "{s:s, s:s}", "key", pub, "role", o->listen ? "listener" : "connector");
+
+	if (o->have_peer_key) {
+		if (seal_init(&p->seal, &p->id, o->peer_key) < 0) {
+			peer_error(p, 0, "bad_peer_key", "cannot seal to peer key %s",
+				   "(itself, or not a valid Ed25519 point)");
+			return PEER_EXIT_USAGE;
+		}
+		p->have_peer = 1;
+		memcpy(p->peer_key, o->peer_key, IDENTITY_PUB_LEN);
+		identity_pub_format(o->peer_key, p->peer_text);
+	}
+	uv_timer_init(p->loop, &p->tick);
+	uv_timer_init(p->loop, &p->stun_timer);
+	uv_timer_init(p->loop, &p->punch_timer);
+	uv_signal_init(p->loop, &p->sigint);
+	uv_signal_init(p->loop, &p->sigterm);
+	p->sigint.data = p->sigterm.data = p;
+	uv_signal_start(&p->sigint, signal_cb, SIGINT);
+	uv_signal_start(&p->sigterm, signal_cb, SIGTERM);
+
+	for (i = 0; i < o->n_relays; i++) {
+		rc = peer_relay_init(&p->relays[i], p, i, o->relays[i]);
+		if (rc < 0) {
+			peer_error(p, PEER_EXIT_USAGE, "bad_relay",
+				   "--relay %s: expected HOST:PORT with a resolvable host", o->relays[i]);
+			goto run;
+		}
+		p->n_relays++;
+	}
+	if (!o->relay_only) {
+		rc = peer_udp_open(p);
+		if (rc < 0) {
+			peer_error(p, PEER_EXIT_USAGE, "udp", "UDP socket%s%s: %s",
+				   o->bind ? " on " : "", o->bind ? o->bind : "",
+				   rc == -EINVAL ? "bad address" : uv_strerror(rc));
+			goto run;
+		}
+		gather_local(p);
+		rc = peer_stun_setup(p);
+		if (rc < 0) {
+			peer_error(p, PEER_EXIT_USAGE, "bad_stun", "--stun: expected ADDR:PORT");
+			goto run;
+		}
+	}
+	uv_timer_start(&p->tick, tick_cb, PEER_TICK_MS, PEER_TICK_MS);
+run:
+	uv_run(p->loop, UV_RUN_DEFAULT);
+	peer_xfer_rx_free(&p->rx);
+	seal_close(&p->seal);
+	for (i = 0; i < p->n_relays; i++)
+		frame_reader_close(&p->relays[i].reader);
+	uv_loop_close(p->loop);
+	sodium_memzero(&p->id, sizeof(p->id));
+	return p->exit_code;
+}

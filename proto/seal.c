@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+#include "natlab/seal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "natlab/frame.h"
+
+static const uint8_t zero_session[SEAL_SESSION_LEN];
+
+/* The per-session key: the static direction key bound to the sender's session id. */
+static void seal_session_key(uint8_t out[SEAL_KEY_LEN], const uint8_t base[SEAL_KEY_LEN],
+			     const uint8_t session[SEAL_SESSION_LEN])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, base, SEAL_KEY_LEN, SEAL_KEY_LEN);
+	crypto_generichash_update(&st, (const uint8_t *)SEAL_KDF_CONTEXT, sizeof(SEAL_KDF_CONTEXT));
+	crypto_generichash_update(&st, session, SEAL_SESSION_LEN);
+	crypto_generichash_final(&st, out, SEAL_KEY_LEN);
+}
+
+int seal_init(struct seal_ctx *s, const struct identity *me, const uint8_t peer[IDENTITY_PUB_LEN])
+{
+	uint8_t my_pk[crypto_kx_PUBLICKEYBYTES], my_sk[crypto_kx_SECRETKEYBYTES];
+	uint8_t peer_pk[crypto_kx_PUBLICKEYBYTES];
+	int rc, cmp;
+
+	memset(s, 0, sizeof(*s));
+	rc = identity_init();
+	if (rc < 0)
+		return rc;
+	cmp = memcmp(me->pub, peer, IDENTITY_PUB_LEN);
+	if (cmp == 0)
+		return -EINVAL;
+	if (crypto_sign_ed25519_pk_to_curve25519(peer_pk, peer) != 0 ||
+	    crypto_sign_ed25519_pk_to_curve25519(my_pk, me->pub) != 0 ||
+	    crypto_sign_ed25519_sk_to_curve25519(my_sk, me->secret) != 0) {
+		rc = -EINVAL;
+		goto out;
+	}
+	s->dir = cmp < 0 ? 0 : 1;
+	if (s->dir == 0)
+		rc = crypto_kx_client_session_keys(s->rx_static, s->tx_static, my_pk, my_sk, peer_pk);
+	else
+		rc = crypto_kx_server_session_keys(s->rx_static, s->tx_static, my_pk, my_sk, peer_pk);
+	if (rc != 0) {
+		rc = -EINVAL;
+		goto out;
+	}
+	/* A session id of zero means "unknown" on the wire. */
+	do
+		randombytes_buf(s->my_session, SEAL_SESSION_LEN);
+	while (sodium_is_zero(s->my_session, SEAL_SESSION_LEN));
+	seal_session_key(s->tx_key, s->tx_static, s->my_session);
+	rc = 0;
+out:
+	sodium_memzero(my_sk, sizeof(my_sk));
+	if (rc < 0)
+		sodium_memzero(s, sizeof(*s));
+	return rc;
+}
+
+void seal_close(struct seal_ctx *s)
+{
+	if (s)
+		sodium_memzero(s, sizeof(*s));
+}
+
+static void seal_nonce(uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES], uint8_t dir,
+		       uint64_t counter)
+{
+	memset(nonce, 0, crypto_aead_chacha20poly1305_ietf_NPUBBYTES);
+	nonce[0] = dir;
+	frame_put_u64(nonce + 4, counter);
+}
+
+int seal_seal(struct seal_ctx *s, const void *msg, size_t len, uint8_t *out, size_t cap)
+{
+	uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+	unsigned long long clen;
+
+	if (cap < SEAL_OVERHEAD || len > cap - SEAL_OVERHEAD)
+		return -ENOBUFS;
+	if (s->tx_counter == UINT64_MAX)
+		return -EOVERFLOW;
+	out[0] = SEAL_MAGIC;
+	memcpy(out + 1, s->my_session, SEAL_SESSION_LEN);
+	memcpy(out + 1 + SEAL_SESSION_LEN, s->dst_session, SEAL_SESSION_LEN);
+	frame_put_u64(out + 1 + 2 * SEAL_SESSION_LEN, s->tx_counter);
+	seal_nonce(nonce, s->dir, s->tx_counter);
+	s->tx_counter++;
+	crypto_aead_chacha20poly1305_ietf_encrypt(out + SEAL_HEADER_LEN, &clen, msg, len, out,
+						  SEAL_HEADER_LEN, NULL, nonce, s->tx_key);
+	return (int)(SEAL_HEADER_LEN + clen);
+}
+
+static int window_test(const struct seal_ctx *s, uint64_t c)
+{
+	if (c >= s->rx_top)
+		return 0;
+	/* One word of the ring holds the newest counters, so the window proper is a
+	 * word shorter than the ring. Older than that cannot be told: a replay. */
+	if (s->rx_top - c > SEAL_WINDOW - 64)
+		return -EALREADY;
+	return (s->window[(c / 64) % (SEAL_WINDOW / 64)] >> (c % 64)) & 1 ? -EALREADY : 0;
+}
+
+static void window_mark(struct seal_ctx *s, uint64_t c)
+{
+	uint64_t i;
+
+	if (c >= s->rx_top) {
+		/* Clear the words the window slides over (all of them after a long jump). */
+		uint64_t from = s->rx_top / 64, to = c / 64;
+
+		if (to - from >= SEAL_WINDOW / 64 || s->rx_top == 0)
+			memset(s->window, 0, sizeof(s->window));
+		else
+			for (i = from + 1; i <= to; i++)
+				s->window[i % (SEAL_WINDOW / 64)] = 0;
+		s->rx_top = c + 1;
+	}
+	s->window[(c / 64) % (SEAL_WINDOW / 64)] |= (uint64_t)1 << (c % 64);
+}
+
+int seal_open(struct seal_ctx *s, const uint8_t *pkt, size_t len, uint8_t *out, size_t cap,
+	      int *bound)
+{
+	uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES], key[SEAL_KEY_LEN];
+	const uint8_t *src = pkt + 1, *dst = pkt + 1 + SEAL_SESSION_LEN;
+	unsigned long long mlen;
+	uint64_t counter;
+	int is_bound, same, rc;
+
+	if (len < SEAL_OVERHEAD || pkt[0] != SEAL_MAGIC || sodium_is_zero(src, SEAL_SESSION_LEN))
+		return -EBADMSG;
+	if (cap < len - SEAL_OVERHEAD)
+		return -ENOBUFS;
+	is_bound = memcmp(dst, s->my_session, SEAL_SESSION_LEN) == 0;
+	if (!is_bound && memcmp(dst, zero_session, SEAL_SESSION_LEN) != 0)
+		return -ESTALE;
+	counter = frame_get_u64(pkt + 1 + 2 * SEAL_SESSION_LEN);
+	same = s->have_rx && memcmp(src, s->rx_session, SEAL_SESSION_LEN) == 0;
+	if (same && is_bound) {
+		rc = window_test(s, counter);
+		if (rc < 0)
+			return rc;
+	}
+	if (same)
+		memcpy(key, s->rx_key, SEAL_KEY_LEN);
+	else
+		seal_session_key(key, s->rx_static, src);
+	seal_nonce(nonce, s->dir ^ 1, counter);
+	if (crypto_aead_chacha20poly1305_ietf_decrypt(out, &mlen, NULL, pkt + SEAL_HEADER_LEN,
+						      len - SEAL_HEADER_LEN, pkt, SEAL_HEADER_LEN,
+						      nonce, key) != 0) {
+		sodium_memzero(key, sizeof(key));
+		return -EBADMSG;
+	}
+	if (is_bound) {
+		if (!same) {
+			/* The peer's bound packets now come from this session (it restarted,
+			 * or this is the first one): start a fresh window. */
+			s->have_rx = 1;
+			memcpy(s->rx_session, src, SEAL_SESSION_LEN);
+			memcpy(s->rx_key, key, SEAL_KEY_LEN);
+			s->rx_top = 0;
+			memset(s->window, 0, sizeof(s->window));
+		}
+		window_mark(s, counter);
+	}
+	sodium_memzero(key, sizeof(key));
+	*bound = is_bound;
+	return (int)mlen;
+}
+
+const uint8_t *seal_packet_src(const uint8_t *pkt)
+{
+	return pkt + 1;
+}
+
+void seal_set_dst(struct seal_ctx *s, const uint8_t src[SEAL_SESSION_LEN])
+{
+	memcpy(s->dst_session, src, SEAL_SESSION_LEN);
+}

@@ -1,0 +1,51 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# natlab-peer in a lab: behind two full-cone NATs the peers go direct; behind two
+# symmetric NATs they stay on the relay (DESIGN.md, expected outcome per NAT pair) and
+# still complete their workloads there.
+. "$(dirname "$0")/lib/lab.sh"
+. "$(dirname "$0")/lib/peer.sh"
+t_require_root
+[ -x "$PEER" ] || t_skip_all "natlab-peer not built"
+[ -x "$RELAY" ] || t_skip_all "natlab-relay not built"
+LAB=$(t_lab_name pe)
+t_up "$LAB" "$SRC/tests/peer_lab.lua"
+t_ok $? "lab up" "$(cat "$T_TMP/up-$LAB.log" 2>/dev/null)"
+cd "$T_TMP" || exit 1
+SRV=$("$NATLAB" ls "$LAB" | awk '$1 == "srv" {print $NF}')
+A=$("$PEER" keygen a.key)
+"$PEER" keygen b.key >/dev/null
+
+timeout 120 "$NATLAB" exec "$LAB" srv -- "$RELAY" --listen "$SRV:3340" --stun "$SRV:3478" --no-auth >relay.out 2>&1 &
+T_PIDS+=("$!")
+for _ in $(seq 100); do grep -q '"ready"' relay.out && break; sleep 0.05; done
+t_ok "$(grep -q '"ready"' relay.out; echo $?)" "relay up on $SRV"
+
+pair() { # pair TAG HOST_A HOST_B ARGS...: listener in A, connector in B
+	local tag=$1 ha=$2 hb=$3
+	shift 3
+	timeout 40 "$NATLAB" exec "$LAB" "$ha" -- "$PEER" --key "$T_TMP/a.key" --relay "$SRV:3340" --listen >"$T_TMP/l$tag.out" 2>"$T_TMP/l$tag.err" &
+	local lpid=$!
+	T_PIDS+=("$lpid")
+	timeout 40 "$NATLAB" exec "$LAB" "$hb" -- "$PEER" --key "$T_TMP/b.key" --relay "$SRV:3340" --connect "$A" "$@" >"$T_TMP/c$tag.out" 2>"$T_TMP/c$tag.err"
+	local rc=$?
+	wait_pid "$lpid" 10
+	return $rc
+}
+
+pair fc fa1 fb1 --ping 5 --transfer 2M
+t_is $? 0 "full-cone x full-cone: connector exits 0"
+t_ok "$(count cfc '"event":"path","kind":"direct"' >/dev/null; echo $?)" "full-cone x full-cone: connector goes direct"
+t_ok "$(count lfc '"event":"path","kind":"direct"' >/dev/null; echo $?)" "full-cone x full-cone: listener goes direct"
+t_ok "$(count cfc '"event":"reflexive","addr":"198\.18\.' >/dev/null; echo $?)" "reflexive address is the NAT's public address"
+t_ok "$(count lfc '"transfer_done","role":"receiver","bytes":2000000,"ok":true' >/dev/null; echo $?)" "full-cone x full-cone: transfer verified"
+ttd=$(awk -F'"t_ms":' '/"relay_connected"/ && !r {split($2,a,","); r=a[1]} /"kind":"direct"/ && !d {split($2,a,","); d=a[1]} END{if (r != "" && d != "") printf "%.1f", d-r}' "$T_TMP/cfc.out")
+t_ok "$([ -n "$ttd" ]; echo $?)" "full-cone x full-cone: time to direct ${ttd} ms after relay_connected"
+
+pair sym sa1 sb1 --ping 3 --transfer 1M --timeout 10
+t_is $? 0 "symmetric x symmetric: connector exits 0"
+t_is "$(count csym '"kind":"direct"')" 0 "symmetric x symmetric: never direct"
+t_ok "$(count csym '"event":"punch"' >/dev/null; echo $?)" "symmetric x symmetric: a punch was attempted"
+t_is "$(count csym '"event":"rtt".*"path":"relay","source":"ping"')" 3 "symmetric x symmetric: pings over the relay"
+t_ok "$(count lsym '"transfer_done","role":"receiver","bytes":1000000,"ok":true' >/dev/null; echo $?)" "symmetric x symmetric: transfer verified over the relay"
+t_done

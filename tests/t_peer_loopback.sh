@@ -1,0 +1,115 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# natlab-peer against a real natlab-relay on loopback: keygen, direct path, ping and
+# transfer with checksum, relay-only, failover between two relays mid-transfer, and
+# every kind of bad input (error event, message, non-zero exit).
+. "$(dirname "$0")/lib/lab.sh"
+. "$(dirname "$0")/lib/peer.sh"
+[ -x "$PEER" ] || t_skip_all "natlab-peer not built"
+[ -x "$RELAY" ] || t_skip_all "natlab-relay not built"
+
+cd "$T_TMP" || exit 1
+
+# --- keygen ---
+pub=$("$PEER" keygen a.key)
+t_ok $? "keygen exits 0"
+t_is "$pub" "$(cat a.key.pub)" "keygen prints the public key, also in FILE.pub"
+t_ok "$([[ $pub =~ ^[0-9a-f]{64}$ ]]; echo $?)" "the public key is 64 hex characters"
+t_is "$(stat -c %a a.key)" 600 "the key file is private"
+"$PEER" keygen a.key >/dev/null 2>&1
+t_is $? 2 "keygen refuses to overwrite a key"
+B=$("$PEER" keygen b.key)
+
+relay_start R1 --no-auth || { t_ok 1 "relay starts"; t_done; exit; }
+common=(--relay "127.0.0.1:$R1_PORT" --stun "127.0.0.1:$R1_STUN" --bind 127.0.0.1)
+
+# --- direct path, ping, transfer ---
+peer_bg la --key a.key "${common[@]}" --listen
+peer_bg cb --key b.key "${common[@]}" --connect "$pub" --ping 5 --transfer 5M
+wait_pid "$cb_PID" 30
+t_is $? 0 "connector exits 0 after ping and transfer" "$(show cb)"
+wait_pid "$la_PID" 10
+t_is $? 0 "listener exits 0 once the connector is done"
+t_is "$(count cb '"event":"relay_connected"')" 1 "relay_connected"
+t_ok "$(count cb '"event":"reflexive","addr":"127.0.0.1:[0-9]+"' >/dev/null; echo $?)" "reflexive address from the relay's STUN port"
+t_ok "$(count cb '"event":"candidates","side":"remote"' >/dev/null; echo $?)" "candidates received from the peer"
+t_ok "$(count cb '"event":"punch".*"role":"connector"' >/dev/null; echo $?)" "connector punch event"
+t_ok "$(count la '"event":"punch".*"role":"listener"' >/dev/null; echo $?)" "listener punch event"
+t_ok "$(count cb '"event":"path","kind":"direct","remote":"127.0.0.1:' >/dev/null; echo $?)" "connector goes direct"
+t_ok "$(count la '"event":"path","kind":"direct"' >/dev/null; echo $?)" "listener goes direct"
+t_is "$(count cb '"event":"rtt".*"source":"ping"')" 5 "five rtt samples from --ping 5"
+t_ok "$(count cb '"event":"rtt".*"path":"direct","source":"ping"' >/dev/null; echo $?)" "pings go over the direct path"
+t_ok "$(count cb '"event":"transfer_done","role":"sender","bytes":5000000,"ok":true' >/dev/null; echo $?)" "sender: transfer ok"
+t_ok "$(count la '"event":"transfer_done","role":"receiver","bytes":5000000,"ok":true' >/dev/null; echo $?)" "receiver verified the checksum"
+t_ok "$(awk -F'"t_ms":' 'NF>1{split($2,a,","); if (a[1] < prev) bad=1; prev=a[1]} END{exit bad}' "$T_TMP/cb.out"; echo $?)" "t_ms is monotonic"
+t_ok "$(while read -r l; do printf '%s\n' "$l" | python3 -c 'import json,sys; json.loads(sys.stdin.read())' || exit 1; done <"$T_TMP/cb.out"; echo $?)" "every line is a JSON object"
+
+# --- relay only ---
+peer_bg la2 --key a.key "${common[@]}" --listen --relay-only
+peer_bg cb2 --key b.key "${common[@]}" --connect "$pub" --relay-only --ping 3 --transfer 2M
+wait_pid "$cb2_PID" 30
+t_is $? 0 "relay-only connector exits 0" "$(show cb2)"
+wait_pid "$la2_PID" 10
+t_is "$(count cb2 '"kind":"direct"')" 0 "relay-only never goes direct"
+t_is "$(count cb2 '"event":"punch"')" 0 "relay-only never punches"
+t_is "$(count cb2 '"event":"rtt".*"path":"relay","source":"ping"')" 3 "relay-only pings over the relay"
+t_ok "$(count la2 '"transfer_done","role":"receiver","bytes":2000000,"ok":true' >/dev/null; echo $?)" "relay-only transfer verified"
+
+# --- failover: relay A killed mid-transfer, B takes over, the transfer completes ---
+relay_start R2 --no-auth || t_ok 1 "second relay starts"
+both=(--relay "127.0.0.1:$R1_PORT,127.0.0.1:$R2_PORT" --stun "127.0.0.1:$R1_STUN" --bind 127.0.0.1)
+peer_bg la3 --key a.key "${both[@]}" --listen --relay-only
+peer_bg cb3 --key b.key "${both[@]}" --connect "$pub" --relay-only --transfer 200M
+if wait_event cb3 '"event":"path","kind":"relay".*"relay":0' 10; then
+	sleep 0.3
+	kill_ms=$(awk '{print int($1*1000)}' /proc/uptime)
+	kill -9 "$R1_PID"
+fi
+wait_pid "$cb3_PID" 40
+t_is $? 0 "failover connector exits 0" "$(show cb3)"
+wait_pid "$la3_PID" 10
+t_ok "$(count cb3 '"event":"relay_disconnected".*"index":0' >/dev/null; echo $?)" "relay A reported lost"
+t_ok "$(count cb3 '"event":"path","kind":"relay","remote":"127.0.0.1:'"$R2_PORT"'"' >/dev/null; echo $?)" "path moves to relay B"
+gap=$(awk -F'"t_ms":' '/"relay_disconnected"/{split($2,a,","); d=a[1]} /"path","kind":"relay".*"relay":1/{split($2,a,","); p=a[1]} END{if (p != "" && d != "") printf "%d", p-d}' "$T_TMP/cb3.out")
+t_ok "$([ -n "$gap" ] && [ "$gap" -le 2000 ]; echo $?)" "moved to relay B within 2 s of losing A (${gap} ms)"
+t_ok "$(count la3 '"transfer_done","role":"receiver","bytes":200000000,"ok":true' >/dev/null; echo $?)" "transfer across the failover verified by the receiver"
+t_ok "$(count cb3 '"transfer_done","role":"sender","bytes":200000000,"ok":true' >/dev/null; echo $?)" "sender sees the verified result"
+
+# --- bad input ---
+printf 'not a key\n' >bad.key
+peer_bg e1 --key bad.key "${common[@]}" --listen
+wait_pid "$e1_PID" 5
+t_is $? 2 "malformed key file: exit 2"
+t_ok "$(count e1 '"event":"error","reason":"bad_key"' >/dev/null; echo $?)" "malformed key file: error event"
+t_ok "$(grep -q 'bad.key' "$T_TMP/e1.err"; echo $?)" "malformed key file: the message names the file"
+
+peer_bg e2 --key a.key --relay 127.0.0.1:1 --stun "127.0.0.1:$R2_STUN" --bind 127.0.0.1 --listen --timeout 5
+wait_pid "$e2_PID" 10
+t_is $? 3 "unreachable relay: exit 3"
+t_ok "$(count e2 '"event":"error","reason":"relay_unreachable"' >/dev/null; echo $?)" "unreachable relay: error event"
+
+peer_bg e3 --key a.key --relay "127.0.0.1:$R2_PORT" --stun "127.0.0.1:$R2_STUN" --bind 127.0.0.1 --connect "$B" --timeout 1
+wait_pid "$e3_PID" 10
+t_is $? 3 "unknown peer: exit 3"
+t_ok "$(count e3 '"event":"error","reason":"unknown_peer"' >/dev/null; echo $?)" "unknown peer: error event"
+
+"$RELAY" keygen issuer >/dev/null 2>&1
+relay_start R3 --issuer-key issuer.pub || t_ok 1 "auth relay starts"
+tok=$("$RELAY" token --issuer-key issuer --peer "$B" --ttl 60 2>/dev/null)
+peer_bg e4 --key a.key --relay "127.0.0.1:$R3_PORT" --stun "127.0.0.1:$R3_STUN" --bind 127.0.0.1 --listen --token "$tok"
+wait_pid "$e4_PID" 10
+t_is $? 3 "token for another peer: exit 3"
+t_ok "$(count e4 '"event":"error","reason":"token_refused"' >/dev/null; echo $?)" "refused token: error event"
+t_ok "$(grep -q 'refused' "$T_TMP/e4.err"; echo $?)" "refused token: a message on stderr"
+peer_bg ok4 --key b.key --relay "127.0.0.1:$R3_PORT" --stun "127.0.0.1:$R3_STUN" --bind 127.0.0.1 --listen --token "$tok" --timeout 2
+wait_event ok4 '"event":"relay_connected"' 5
+t_ok $? "the right token is accepted"
+kill "$ok4_PID" 2>/dev/null
+
+peer_bg e5 --key a.key "${common[@]}" --connect 1234
+wait_pid "$e5_PID" 5
+t_is $? 2 "malformed peer key: exit 2"
+"$PEER" --help | grep -q -- '--relay-only'
+t_ok $? "--help describes the options"
+
+t_done

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/* End-to-end sealing: round trips, tampering, replays, stale sessions, restarts. */
+#include <errno.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "natlab/frame.h"
+#include "natlab/seal.h"
+#include "tap.h"
+
+static struct identity alice, bob, carol;
+
+/* Sets up a pair that has already exchanged hellos: both bound to each other. */
+static void pair(struct seal_ctx *a, struct seal_ctx *b)
+{
+	seal_init(a, &alice, bob.pub);
+	seal_init(b, &bob, alice.pub);
+	seal_set_dst(a, b->my_session);
+	seal_set_dst(b, a->my_session);
+}
+
+static int roundtrip(struct seal_ctx *from, struct seal_ctx *to, const char *text, int *bound)
+{
+	uint8_t pkt[256], out[256];
+	int n = seal_seal(from, text, strlen(text), pkt, sizeof(pkt));
+
+	if (n < 0)
+		return n;
+	n = seal_open(to, pkt, (size_t)n, out, sizeof(out), bound);
+	if (n >= 0 && ((size_t)n != strlen(text) || memcmp(out, text, (size_t)n) != 0))
+		return -EPROTO;
+	return n;
+}
+
+static void test_keys(void)
+{
+	struct seal_ctx a, b, c;
+	uint8_t low_order[32] = {0};
+	int bound = -1;
+
+	is_int(seal_init(&a, &alice, bob.pub), 0, "alice derives keys for bob");
+	is_int(seal_init(&b, &bob, alice.pub), 0, "bob derives keys for alice");
+	ok(a.dir != b.dir, "the two sides have opposite directions");
+	ok(memcmp(a.tx_static, b.rx_static, 32) == 0 && memcmp(a.rx_static, b.tx_static, 32) == 0,
+	   "X25519 from the Ed25519 identities agrees on both sides");
+	ok(memcmp(a.tx_static, a.rx_static, 32) != 0, "each direction has its own key");
+	is_int(seal_init(&c, &alice, alice.pub), -EINVAL, "sealing to oneself is refused");
+	low_order[0] = 1; /* the identity point: a small-order key */
+	is_int(seal_init(&c, &alice, low_order), -EINVAL, "small-order peer key refused");
+
+	/* Unbound first contact, then bound traffic addressed to the session it names. */
+	{
+		uint8_t pkt[128], out[128];
+		int n = seal_seal(&a, "hello", 5, pkt, sizeof(pkt));
+
+		is_int(seal_open(&b, pkt, (size_t)n, out, sizeof(out), &bound), 5,
+		       "unbound hello opens");
+		is_int(bound, 0, "a packet with no destination session is unbound");
+		ok(memcmp(seal_packet_src(pkt), a.my_session, SEAL_SESSION_LEN) == 0,
+		   "the packet names its sender's session");
+		seal_set_dst(&b, seal_packet_src(pkt));
+	}
+	is_int(roundtrip(&b, &a, "hello back", &bound), 10, "bound reply opens");
+	is_int(bound, 1, "a reply addressed to alice's session is bound");
+	seal_close(&a);
+	seal_close(&b);
+}
+
+static void test_tamper(void)
+{
+	struct seal_ctx a, b, c;
+	uint8_t pkt[256], bad[256], out[256];
+	const char *text = "attack at dawn";
+	int n, bound, i, failed = 0;
+
+	pair(&a, &b);
+	n = seal_seal(&a, text, strlen(text), pkt, sizeof(pkt));
+	is_int(n, (int)(strlen(text) + SEAL_OVERHEAD), "packet length is plaintext + overhead");
+	ok(memmem(pkt, (size_t)n, text, strlen(text)) == NULL, "plaintext does not appear in the packet");
+	for (i = 0; i < n; i++) {
+		memcpy(bad, pkt, (size_t)n);
+		bad[i] ^= 0x40;
+		if (seal_open(&b, bad, (size_t)n, out, sizeof(out), &bound) >= 0)
+			failed++;
+	}
+	is_int(failed, 0, "flipping any single byte makes the packet fail");
+	is_int(seal_open(&b, pkt, (size_t)n - 1, out, sizeof(out), &bound), -EBADMSG,
+	       "a truncated packet fails");
+	is_int(seal_open(&b, pkt, (size_t)n, out, sizeof(out), &bound), (int)strlen(text),
+	       "the untouched packet still opens after the failures");
+
+	/* A third party with its own identity cannot open or forge. */
+	seal_init(&c, &carol, alice.pub);
+	seal_set_dst(&c, a.my_session);
+	n = seal_seal(&c, text, strlen(text), pkt, sizeof(pkt));
+	is_int(seal_open(&a, pkt, (size_t)n, out, sizeof(out), &bound), -EBADMSG,
+	       "a packet sealed by carol does not open as bob's");
+	seal_close(&a);
+	seal_close(&b);
+	seal_close(&c);
+}
+
+static void test_replay(void)
+{
+	struct seal_ctx a, b;
+	uint8_t pkts[4][128], out[128], pkt[128];
+	int lens[4], bound, i, n, accepted;
+
+	pair(&a, &b);
+	for (i = 0; i < 4; i++)
+		lens[i] = seal_seal(&a, "x", 1, pkts[i], sizeof(pkts[i]));
+	ok(frame_get_u64(pkts[3] + 17) == 3, "the counter increases by one per packet");
+	is_int(seal_open(&b, pkts[0], (size_t)lens[0], out, sizeof(out), &bound), 1, "packet 0");
+	is_int(seal_open(&b, pkts[0], (size_t)lens[0], out, sizeof(out), &bound), -EALREADY,
+	       "packet 0 replayed is dropped");
+	is_int(seal_open(&b, pkts[3], (size_t)lens[3], out, sizeof(out), &bound), 1,
+	       "packet 3 before 1 and 2");
+	is_int(seal_open(&b, pkts[2], (size_t)lens[2], out, sizeof(out), &bound), 1,
+	       "packet 2 late, inside the window");
+	is_int(seal_open(&b, pkts[1], (size_t)lens[1], out, sizeof(out), &bound), 1,
+	       "packet 1 late, inside the window");
+	is_int(seal_open(&b, pkts[2], (size_t)lens[2], out, sizeof(out), &bound), -EALREADY,
+	       "packet 2 replayed is dropped");
+
+	/* Move the window far ahead: an old packet is refused even if never seen. */
+	a.tx_counter = 100000;
+	n = seal_seal(&a, "y", 1, pkt, sizeof(pkt));
+	is_int(seal_open(&b, pkt, (size_t)n, out, sizeof(out), &bound), 1, "a jump ahead is accepted");
+	a.tx_counter = 100000 - SEAL_WINDOW;
+	n = seal_seal(&a, "z", 1, pkt, sizeof(pkt));
+	is_int(seal_open(&b, pkt, (size_t)n, out, sizeof(out), &bound), -EALREADY,
+	       "a packet older than the window is dropped");
+
+	/* A long in-order run, then every packet of it replayed. */
+	accepted = 0;
+	a.tx_counter = 200000;
+	for (i = 0; i < 3 * SEAL_WINDOW; i++) {
+		n = seal_seal(&a, "r", 1, pkt, sizeof(pkt));
+		if (seal_open(&b, pkt, (size_t)n, out, sizeof(out), &bound) == 1)
+			accepted++;
+	}
+	is_int(accepted, 3 * SEAL_WINDOW, "a long in-order run is accepted");
+	accepted = 0;
+	for (i = 0; i < 3 * SEAL_WINDOW; i++) {
+		uint8_t re[128];
+
+		a.tx_counter = 200000 + (uint64_t)i;
+		n = seal_seal(&a, "r", 1, re, sizeof(re));
+		if (seal_open(&b, re, (size_t)n, out, sizeof(out), &bound) >= 0)
+			accepted++;
+	}
+	is_int(accepted, 0, "no counter of the run is accepted twice");
+	seal_close(&a);
+	seal_close(&b);
+}
+
+static void test_sessions(void)
+{
+	struct seal_ctx a, b, a2;
+	uint8_t old[128], pkt[128], out[128];
+	int n_old, n, bound;
+
+	pair(&a, &b);
+	n_old = seal_seal(&a, "old", 3, old, sizeof(old));
+	is_int(seal_open(&b, old, (size_t)n_old, out, sizeof(out), &bound), 3, "old session packet");
+
+	/* bob restarts: a new process, same identity, new session. */
+	seal_close(&b);
+	seal_init(&b, &bob, alice.pub);
+	is_int(seal_open(&b, old, (size_t)n_old, out, sizeof(out), &bound), -ESTALE,
+	       "a packet recorded before bob restarted is stale");
+
+	/* alice restarts: same key and counter 0, but a new session key: no nonce reuse. */
+	pair(&a, &b);
+	seal_init(&a2, &alice, bob.pub);
+	ok(memcmp(a.tx_key, a2.tx_key, 32) != 0, "a restarted sender uses another key");
+	seal_set_dst(&a2, b.my_session);
+	n = seal_seal(&a, "one", 3, pkt, sizeof(pkt));
+	is_int(seal_open(&b, pkt, (size_t)n, out, sizeof(out), &bound), 3, "first alice");
+	n = seal_seal(&a2, "two", 3, pkt, sizeof(pkt));
+	is_int(seal_open(&b, pkt, (size_t)n, out, sizeof(out), &bound), 3,
+	       "restarted alice (counter 0 again) is accepted");
+	ok(memcmp(b.rx_session, a2.my_session, SEAL_SESSION_LEN) == 0,
+	   "bob follows alice's new session");
+	seal_close(&a);
+	seal_close(&a2);
+	seal_close(&b);
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		tap_skip_all("libsodium does not start");
+	identity_generate(&alice);
+	identity_generate(&bob);
+	identity_generate(&carol);
+	test_keys();
+	test_tamper();
+	test_replay();
+	test_sessions();
+	return tap_done();
+}
