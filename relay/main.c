@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * natlab-relay: command table and option parsing. The server itself is in server.c,
+ * the key and token subcommands in keys.c.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <uv.h>
+
+#include "natlab/identity.h"
+#include "natlab/log.h"
+#include "natlab/relay.h"
+
+int relay_cmd_keygen(int argc, char **argv);
+int relay_cmd_token(int argc, char **argv);
+static int relay_cmd_serve(int argc, char **argv);
+static int relay_cmd_help(int argc, char **argv);
+
+struct relay_command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct relay_command relay_commands[] = {
+	{ "serve", relay_cmd_serve, "run the relay (the default when the first argument is an option)" },
+	{ "keygen", relay_cmd_keygen, "FILE: write an issuer key pair to FILE and FILE.pub" },
+	{ "token", relay_cmd_token, "--issuer-key FILE --peer PUBKEY --ttl SECONDS [--id ID]: issue a token" },
+	{ "help", relay_cmd_help, "show this help" },
+};
+
+static const char relay_serve_usage[] =
+	"usage: natlab-relay [serve] --listen ADDR:PORT [options]\n"
+	"  --listen ADDR:PORT        relay protocol over TCP (port 0: any free port)\n"
+	"  --stun ADDR:PORT          answer STUN Binding requests on UDP\n"
+	"  --stun-alt ADDR           second address for RFC 5780 (uses ports P and P+1)\n"
+	"  --metrics ADDR:PORT       HTTP /healthz and /metrics (Prometheus text)\n"
+	"  --issuer-key FILE.pub     accept tokens signed by this issuer\n"
+	"  --no-auth                 accept any client key without a token\n"
+	"  --revoked FILE            token ids to refuse, one per line, reloaded live\n"
+	"  --max-clients N           connections at once (default 16384)\n"
+	"  --handshake-timeout MS    time to authenticate (default 5000)\n"
+	"  --queue N                 frames queued per client before the oldest is dropped (default 256)\n"
+	"  --rate BYTES              per-client read rate in bytes/s, 0 = unlimited (default 33554432)\n"
+	"  --burst BYTES             token bucket size (default 1048576)\n"
+	"  --drain MS                after SIGTERM, wait this long for clients to leave (default 2000)\n"
+	"  --reconnect-in MS         delay suggested to clients in the restarting frame (default 0)\n"
+	"  --keepalive MS            ping interval suggested to clients (default 30000)\n"
+	"  -v, --verbose             debug logging\n"
+	"A JSON line {\"event\":\"ready\",\"listen\":...} is printed on stdout once listening.\n";
+
+static void relay_usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: natlab-relay COMMAND [ARGS]\n\ncommands:\n");
+	for (i = 0; i < sizeof(relay_commands) / sizeof(relay_commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", relay_commands[i].name, relay_commands[i].help);
+	fprintf(f, "\n%s", relay_serve_usage);
+}
+
+static int relay_cmd_help(int argc, char **argv)
+{
+	relay_usage(stdout);
+	return 0;
+}
+
+/* Parses a decimal number within [min, max]; -EINVAL otherwise. */
+static int relay_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || end == text || *end || *text == '-' || v < min || v > max)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* Clients are file descriptors: take all the soft limit can give. */
+static void relay_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+enum {
+	OPT_LISTEN = 256, OPT_STUN, OPT_STUN_ALT, OPT_METRICS, OPT_ISSUER, OPT_NO_AUTH, OPT_REVOKED,
+	OPT_MAX_CLIENTS, OPT_HS_TIMEOUT, OPT_QUEUE, OPT_RATE, OPT_BURST, OPT_DRAIN, OPT_RECONNECT,
+	OPT_KEEPALIVE,
+};
+
+static const struct option relay_serve_options[] = {
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "stun", required_argument, NULL, OPT_STUN },
+	{ "stun-alt", required_argument, NULL, OPT_STUN_ALT },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "issuer-key", required_argument, NULL, OPT_ISSUER },
+	{ "no-auth", no_argument, NULL, OPT_NO_AUTH },
+	{ "revoked", required_argument, NULL, OPT_REVOKED },
+	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+	{ "handshake-timeout", required_argument, NULL, OPT_HS_TIMEOUT },
+	{ "queue", required_argument, NULL, OPT_QUEUE },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "burst", required_argument, NULL, OPT_BURST },
+	{ "drain", required_argument, NULL, OPT_DRAIN },
+	{ "reconnect-in", required_argument, NULL, OPT_RECONNECT },
+	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct relay_serve_args {
+	struct relay_config cfg;
+	const char *issuer_path;
+	int have_listen;
+};
+
+/* Applies one numeric option; returns 0 or -EINVAL. */
+static int relay_serve_number(struct relay_config *cfg, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_MAX_CLIENTS:
+		return relay_parse_u32(arg, 1, 1000000, &cfg->max_clients);
+	case OPT_HS_TIMEOUT:
+		return relay_parse_u32(arg, 1, 600000, &cfg->handshake_timeout_ms);
+	case OPT_QUEUE:
+		return relay_parse_u32(arg, 1, 1000000, &cfg->queue_frames);
+	case OPT_RATE:
+		return relay_parse_u32(arg, 0, UINT32_MAX, &cfg->rate_bytes_per_sec);
+	case OPT_BURST:
+		return relay_parse_u32(arg, FRAME_MAX_PAYLOAD + FRAME_HEADER_LEN, UINT32_MAX,
+				       &cfg->burst_bytes);
+	case OPT_DRAIN:
+		return relay_parse_u32(arg, 0, 600000, &cfg->drain_ms);
+	case OPT_RECONNECT:
+		return relay_parse_u32(arg, 0, 600000, &cfg->reconnect_in_ms);
+	case OPT_KEEPALIVE:
+		return relay_parse_u32(arg, 1, 3600000, &cfg->keepalive_ms);
+	}
+	return -EINVAL;
+}
+
+static int relay_serve_option(struct relay_serve_args *a, int opt, const char *arg)
+{
+	struct relay_config *cfg = &a->cfg;
+
+	switch (opt) {
+	case OPT_LISTEN:
+		a->have_listen = 1;
+		return relay_addr_parse(arg, &cfg->listen, 0);
+	case OPT_STUN:
+		return relay_addr_parse(arg, &cfg->stun, 0);
+	case OPT_STUN_ALT:
+		return relay_addr_parse(arg, &cfg->stun_alt, 1);
+	case OPT_METRICS:
+		return relay_addr_parse(arg, &cfg->metrics, 0);
+	case OPT_ISSUER:
+		a->issuer_path = arg;
+		return 0;
+	case OPT_NO_AUTH:
+		cfg->no_auth = 1;
+		return 0;
+	case OPT_REVOKED:
+		cfg->revoked_path = arg;
+		return 0;
+	case 'v':
+		log_set_level(LOG_LEVEL_DEBUG);
+		return 0;
+	}
+	return relay_serve_number(cfg, opt, arg);
+}
+
+static int relay_serve_parse(struct relay_serve_args *a, int argc, char **argv)
+{
+	int opt, rc;
+
+	memset(a, 0, sizeof(*a));
+	a->cfg = (struct relay_config){
+		.max_clients = 16384, .handshake_timeout_ms = 5000, .queue_frames = 256,
+		.rate_bytes_per_sec = 32u << 20, .burst_bytes = 1u << 20, .keepalive_ms = 30000,
+		.drain_ms = 2000, .revoked_poll_ms = 200,
+	};
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "vh", relay_serve_options, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(relay_serve_usage, stdout);
+			exit(0);
+		}
+		if (opt == '?')
+			return -EINVAL;
+		rc = relay_serve_option(a, opt, optarg);
+		if (rc < 0) {
+			log_warnx("--%s \"%s\": invalid value (see --help)",
+				  relay_serve_options[opt - OPT_LISTEN].name, optarg ? optarg : "");
+			return rc;
+		}
+	}
+	if (optind < argc) {
+		log_warnx("unexpected argument \"%s\" (see --help)", argv[optind]);
+		return -EINVAL;
+	}
+	if (!a->have_listen) {
+		log_warnx("--listen ADDR:PORT is required (e.g. --listen 127.0.0.1:3340)");
+		return -EINVAL;
+	}
+	if (!a->cfg.no_auth == !a->issuer_path) {
+		log_warnx("give exactly one of --issuer-key FILE.pub (tokens required) or --no-auth");
+		return -EINVAL;
+	}
+	if (a->cfg.stun_alt.ss_family != AF_UNSPEC && a->cfg.stun.ss_family == AF_UNSPEC) {
+		log_warnx("--stun-alt needs --stun");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int relay_cmd_serve(int argc, char **argv)
+{
+	struct relay_serve_args a;
+	struct relay_server *srv;
+	uv_loop_t loop;
+	int rc;
+
+	rc = relay_serve_parse(&a, argc, argv);
+	if (rc < 0)
+		return 2;
+	if (identity_init() < 0) {
+		log_warnx("libsodium failed to initialise");
+		return 1;
+	}
+	if (a.issuer_path) {
+		rc = identity_pub_load(a.cfg.issuer, a.issuer_path);
+		if (rc < 0) {
+			log_warn_code(rc, "issuer key \"%s\" (write one with natlab-relay keygen FILE)",
+				      a.issuer_path);
+			return 1;
+		}
+	}
+	relay_raise_nofile();
+	srv = calloc(1, sizeof(*srv));
+	if (!srv || uv_loop_init(&loop) < 0)
+		return 1;
+	rc = relay_server_init(srv, &loop, &a.cfg);
+	if (rc == 0)
+		rc = relay_server_run(srv);
+	relay_server_free(srv);
+	free(srv);
+	/* A failed init leaves handles open; the process is ending anyway. */
+	if (uv_loop_close(&loop) < 0 && rc == 0)
+		log_debug("loop closed with handles open");
+	return rc < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	log_init("natlab-relay", LOG_LEVEL_INFO);
+	/* libuv writes with write(2): a client resetting mid-write must not kill the relay. */
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2) {
+		relay_usage(stderr);
+		return 2;
+	}
+	if (argv[1][0] == '-') {
+		if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+			return relay_cmd_help(argc, argv);
+		return relay_cmd_serve(argc, argv);
+	}
+	for (i = 0; i < sizeof(relay_commands) / sizeof(relay_commands[0]); i++)
+		if (!strcmp(argv[1], relay_commands[i].name))
+			return relay_commands[i].fn(argc - 1, argv + 1);
+	log_warnx("unknown command \"%s\" (try natlab-relay help)", argv[1]);
+	return 2;
+}

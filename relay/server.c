@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The relay server: listener, key table, signals, token expiry sweep, revocation
+ * reload and the drain after SIGTERM. Per-connection logic lives in client.c.
+ */
+#include "natlab/relay.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "natlab/log.h"
+
+#define RELAY_TABLE_MIN 1024
+
+uint64_t relay_now_unix(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+int relay_addr_parse(const char *text, struct sockaddr_storage *out, int allow_no_port)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *colon, *h = text;
+	size_t hlen;
+	long port = 0;
+	char *end;
+
+	memset(out, 0, sizeof(*out));
+	if (*text == '[') {
+		colon = strchr(text, ']');
+		if (!colon)
+			return -EINVAL;
+		h = text + 1;
+		hlen = (size_t)(colon - h);
+		colon = colon[1] == ':' ? colon + 1 : (colon[1] ? NULL : colon + 1);
+		if (!colon)
+			return -EINVAL;
+	} else {
+		colon = strrchr(text, ':');
+		hlen = colon ? (size_t)(colon - text) : strlen(text);
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (colon && *colon == ':') {
+		port = strtol(colon + 1, &end, 10);
+		if (!colon[1] || *end || port < 0 || port > 65535)
+			return -EINVAL;
+	} else if (!allow_no_port) {
+		return -EINVAL;
+	}
+	if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) == 0)
+		return 0;
+	if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out) == 0)
+		return 0;
+	return -EINVAL;
+}
+
+int relay_addr_format(const struct sockaddr *sa, char *buf, size_t cap)
+{
+	char host[INET6_ADDRSTRLEN];
+	int n;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		uv_ip4_name(in, host, sizeof(host));
+		n = snprintf(buf, cap, "%s:%u", host, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		uv_ip6_name(in6, host, sizeof(host));
+		n = snprintf(buf, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	return (n < 0 || (size_t)n >= cap) ? -ENOSPC : 0;
+}
+
+/* Keys are chosen by clients; a keyed hash keeps them from aiming at one bucket. */
+static size_t relay_key_slot(const struct relay_server *srv, const uint8_t key[RELAY_KEY_LEN])
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v;
+
+	crypto_shorthash(h, key, RELAY_KEY_LEN, srv->hash_key);
+	memcpy(&v, h, sizeof(v));
+	return (size_t)(v & (srv->table_size - 1));
+}
+
+struct relay_client *relay_server_lookup(struct relay_server *srv, const uint8_t key[RELAY_KEY_LEN])
+{
+	struct relay_client *c;
+
+	for (c = srv->table[relay_key_slot(srv, key)]; c; c = c->hnext)
+		if (memcmp(c->key, key, RELAY_KEY_LEN) == 0)
+			return c;
+	return NULL;
+}
+
+int relay_server_register(struct relay_server *srv, struct relay_client *c)
+{
+	size_t slot = relay_key_slot(srv, c->key);
+
+	c->hnext = srv->table[slot];
+	srv->table[slot] = c;
+	srv->n_active++;
+	return 0;
+}
+
+void relay_server_unregister(struct relay_server *srv, struct relay_client *c)
+{
+	struct relay_client **pp = &srv->table[relay_key_slot(srv, c->key)];
+
+	for (; *pp; pp = &(*pp)->hnext) {
+		if (*pp == c) {
+			*pp = c->hnext;
+			c->hnext = NULL;
+			srv->n_active--;
+			return;
+		}
+	}
+}
+
+int relay_server_is_revoked(const struct relay_server *srv, const char *token_id)
+{
+	size_t lo = 0, hi = srv->n_revoked;
+
+	if (!token_id[0])
+		return 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int cmp = strcmp(token_id, srv->revoked[mid]);
+
+		if (!cmp)
+			return 1;
+		if (cmp < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return 0;
+}
+
+static void relay_server_finish(struct relay_server *srv);
+
+/* Called by client.c once a connection's handles are closed, before it is freed. */
+void relay_server_client_gone(struct relay_server *srv, struct relay_client *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->n_conns--;
+	if (srv->draining && srv->n_conns == 0)
+		relay_server_finish(srv);
+}
+
+static void relay_accept_cb(uv_stream_t *listener, int status)
+{
+	struct relay_server *srv = container_of(listener, struct relay_server, listener);
+	struct relay_client *c;
+	int rc;
+
+	if (status < 0) {
+		log_warnx("accept: %s", uv_strerror(status));
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		log_warnx("accept: out of memory");
+		return;
+	}
+	c->srv = srv;
+	uv_tcp_init(srv->loop, &c->tcp);
+	uv_timer_init(srv->loop, &c->timer);
+	c->tcp.data = c;
+	c->timer.data = c;
+	c->next = srv->clients;
+	if (srv->clients)
+		srv->clients->prev = c;
+	srv->clients = c;
+	srv->n_conns++;
+	rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+	if (rc < 0) {
+		log_warnx("accept: %s", uv_strerror(rc));
+		relay_client_close(c, RELAY_CLOSE_NONE, NULL);
+		return;
+	}
+	srv->counters[RELAY_C_ACCEPTED]++;
+	if (srv->draining) {
+		relay_client_close(c, RELAY_CLOSE_SHUTDOWN, "relay is restarting");
+		return;
+	}
+	if (srv->n_conns > srv->cfg.max_clients) {
+		relay_client_close(c, RELAY_CLOSE_SERVER_FULL, "relay is full, try another relay");
+		return;
+	}
+	relay_client_start(c);
+}
+
+/* Closes every connection whose token has expired or been revoked. */
+static void relay_server_sweep_tokens(struct relay_server *srv, int check_expiry)
+{
+	uint64_t now = relay_now_unix();
+	struct relay_client *c, *next;
+
+	for (c = srv->clients; c; c = next) {
+		next = c->next;
+		if (c->state != RELAY_CLIENT_ACTIVE || !c->token_id[0])
+			continue;
+		if (relay_server_is_revoked(srv, c->token_id))
+			relay_client_close(c, RELAY_CLOSE_TOKEN_REVOKED, "token revoked");
+		else if (check_expiry && c->token_expiry && c->token_expiry <= now)
+			relay_client_close(c, RELAY_CLOSE_TOKEN_EXPIRED, "token expired");
+	}
+}
+
+static void relay_sweep_cb(uv_timer_t *t)
+{
+	relay_server_sweep_tokens(container_of(t, struct relay_server, sweep), 1);
+}
+
+static void relay_revoked_reload(struct relay_server *srv)
+{
+	char **ids = NULL;
+	size_t n = 0;
+	int rc = relay_revoked_load(srv->cfg.revoked_path, &ids, &n);
+
+	if (rc < 0) {
+		log_warn_code(rc, "revocation file \"%s\": keeping the previous list",
+			      srv->cfg.revoked_path);
+		return;
+	}
+	relay_revoked_free(srv->revoked, srv->n_revoked);
+	srv->revoked = ids;
+	srv->n_revoked = n;
+	log_info("revocation file \"%s\": %zu token ids", srv->cfg.revoked_path, n);
+	relay_server_sweep_tokens(srv, 0);
+}
+
+static void relay_revoked_cb(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
+			     const uv_stat_t *cur)
+{
+	relay_revoked_reload(container_of(h, struct relay_server, revoked_poll));
+}
+
+static void relay_handle_close_noop_cb(uv_handle_t *h)
+{
+}
+
+static void relay_server_close_handles(struct relay_server *srv)
+{
+	/* Signal handlers stay installed (unreferenced) until the loop has ended, so a
+	 * late SIGTERM cannot kill the process with the default action mid-exit. */
+	uv_unref((uv_handle_t *)&srv->sigterm);
+	uv_unref((uv_handle_t *)&srv->sigint);
+	uv_close((uv_handle_t *)&srv->sweep, relay_handle_close_noop_cb);
+	uv_close((uv_handle_t *)&srv->drain, relay_handle_close_noop_cb);
+	if (srv->revoked_polling)
+		uv_close((uv_handle_t *)&srv->revoked_poll, relay_handle_close_noop_cb);
+	relay_stun_stop(srv);
+	relay_metrics_stop(srv);
+}
+
+/* The drain is over: everything still open is closed and the loop runs dry. */
+static void relay_server_finish(struct relay_server *srv)
+{
+	struct relay_client *c, *next;
+
+	if (srv->draining == 2)
+		return;
+	srv->draining = 2;
+	for (c = srv->clients; c; c = next) {
+		next = c->next;
+		relay_client_close(c, RELAY_CLOSE_SHUTDOWN, "relay is restarting");
+	}
+	relay_server_close_handles(srv);
+	log_info("drain finished");
+}
+
+static void relay_drain_cb(uv_timer_t *t)
+{
+	relay_server_finish(container_of(t, struct relay_server, drain));
+}
+
+/* SIGTERM: stop accepting, tell clients to reconnect elsewhere, drain for a bounded time. */
+static void relay_signal_cb(uv_signal_t *s, int signum)
+{
+	struct relay_server *srv = s->data;
+	uint8_t frame[FRAME_HEADER_LEN + 8];
+	struct relay_client *c, *next;
+	int len;
+
+	if (srv->draining) {
+		log_info("signal %d during drain: closing now", signum);
+		relay_server_finish(srv);
+		return;
+	}
+	srv->draining = 1;
+	log_info("signal %d: restarting, draining for at most %u ms", signum, srv->cfg.drain_ms);
+	uv_close((uv_handle_t *)&srv->listener, relay_handle_close_noop_cb);
+	len = relay_restarting_encode(frame, sizeof(frame), srv->cfg.reconnect_in_ms,
+				      srv->cfg.drain_ms);
+	for (c = srv->clients; c; c = next) {
+		next = c->next;
+		if (c->state == RELAY_CLIENT_ACTIVE)
+			relay_client_send(c, frame, (size_t)len);
+		else if (c->state == RELAY_CLIENT_HANDSHAKE)
+			relay_client_close(c, RELAY_CLOSE_SHUTDOWN, "relay is restarting");
+	}
+	if (srv->n_conns == 0)
+		relay_server_finish(srv);
+	else
+		uv_timer_start(&srv->drain, relay_drain_cb, srv->cfg.drain_ms, 0);
+}
+
+static int relay_server_listen(struct relay_server *srv)
+{
+	int len = sizeof(srv->bound), rc;
+
+	rc = uv_tcp_init(srv->loop, &srv->listener);
+	if (rc < 0)
+		return rc;
+	rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&srv->cfg.listen, 0);
+	if (rc < 0)
+		goto out;
+	rc = uv_listen((uv_stream_t *)&srv->listener, 1024, relay_accept_cb);
+	if (rc < 0)
+		goto out;
+	rc = uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&srv->bound, &len);
+out:
+	return rc;
+}
+
+int relay_server_init(struct relay_server *srv, uv_loop_t *loop, const struct relay_config *cfg)
+{
+	char addr[64];
+	int rc;
+
+	memset(srv, 0, sizeof(*srv));
+	srv->loop = loop;
+	srv->cfg = *cfg;
+	randombytes_buf(srv->hash_key, sizeof(srv->hash_key));
+	for (srv->table_size = RELAY_TABLE_MIN; srv->table_size < cfg->max_clients;)
+		srv->table_size *= 2;
+	srv->table = calloc(srv->table_size, sizeof(*srv->table));
+	if (!srv->table)
+		return -ENOMEM;
+	if (cfg->revoked_path) {
+		rc = relay_revoked_load(cfg->revoked_path, &srv->revoked, &srv->n_revoked);
+		if (rc < 0) {
+			log_warn_code(rc, "revocation file \"%s\"", cfg->revoked_path);
+			return rc;
+		}
+	}
+	rc = relay_server_listen(srv);
+	if (rc < 0) {
+		relay_addr_format((const struct sockaddr *)&cfg->listen, addr, sizeof(addr));
+		log_warnx("listen on %s: %s (is another relay on that port?)", addr,
+			  uv_strerror(rc));
+		return rc;
+	}
+	uv_signal_init(loop, &srv->sigterm);
+	uv_signal_init(loop, &srv->sigint);
+	srv->sigterm.data = srv->sigint.data = srv;
+	uv_signal_start(&srv->sigterm, relay_signal_cb, SIGTERM);
+	uv_signal_start(&srv->sigint, relay_signal_cb, SIGINT);
+	uv_timer_init(loop, &srv->sweep);
+	uv_timer_init(loop, &srv->drain);
+	uv_timer_start(&srv->sweep, relay_sweep_cb, 1000, 1000);
+	if (cfg->revoked_path) {
+		uv_fs_poll_init(loop, &srv->revoked_poll);
+		rc = uv_fs_poll_start(&srv->revoked_poll, relay_revoked_cb, cfg->revoked_path,
+				      cfg->revoked_poll_ms);
+		if (rc < 0)
+			return rc;
+		srv->revoked_polling = 1;
+	}
+	rc = relay_stun_start(srv);
+	if (rc < 0)
+		return rc;
+	return relay_metrics_start(srv);
+}
+
+static void relay_print_ready(struct relay_server *srv)
+{
+	char listen[64], addr[64];
+	json_t *o = json_object();
+
+	json_object_set_new(o, "event", json_string("ready"));
+	relay_addr_format((const struct sockaddr *)&srv->bound, listen, sizeof(listen));
+	json_object_set_new(o, "listen", json_string(listen));
+	if (srv->cfg.stun.ss_family != AF_UNSPEC) {
+		relay_addr_format((const struct sockaddr *)&srv->cfg.stun, addr, sizeof(addr));
+		json_object_set_new(o, "stun", json_string(addr));
+	}
+	if (srv->cfg.metrics.ss_family != AF_UNSPEC) {
+		relay_addr_format((const struct sockaddr *)&srv->cfg.metrics, addr, sizeof(addr));
+		json_object_set_new(o, "metrics", json_string(addr));
+	}
+	json_object_set_new(o, "auth", json_boolean(!srv->cfg.no_auth));
+	json_dumpf(o, stdout, JSON_COMPACT);
+	fputc('\n', stdout);
+	fflush(stdout);
+	json_decref(o);
+	log_info("listening on %s (%s)", listen,
+		 srv->cfg.no_auth ? "no auth" : "tokens required");
+}
+
+int relay_server_run(struct relay_server *srv)
+{
+	sigset_t late;
+	int rc;
+
+	relay_print_ready(srv);
+	rc = uv_run(srv->loop, UV_RUN_DEFAULT);
+	/* The drain is done: a late signal must not turn a clean exit into a kill. */
+	sigemptyset(&late);
+	sigaddset(&late, SIGTERM);
+	sigaddset(&late, SIGINT);
+	sigprocmask(SIG_BLOCK, &late, NULL);
+	uv_close((uv_handle_t *)&srv->sigterm, relay_handle_close_noop_cb);
+	uv_close((uv_handle_t *)&srv->sigint, relay_handle_close_noop_cb);
+	uv_run(srv->loop, UV_RUN_DEFAULT);
+	return rc;
+}
+
+void relay_server_free(struct relay_server *srv)
+{
+	relay_revoked_free(srv->revoked, srv->n_revoked);
+	srv->revoked = NULL;
+	free(srv->table);
+	srv->table = NULL;
+}

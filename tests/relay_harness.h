@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers for the relay integration tests: start natlab-relay on loopback (port 0,
+ * learned from its ready line), a blocking test client that speaks the relay protocol
+ * through proto/'s helpers, and a /metrics reader. Every wait has a deadline.
+ */
+#ifndef NATLAB_TESTS_RELAY_HARNESS_H
+#define NATLAB_TESTS_RELAY_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "natlab/frame.h"
+#include "natlab/identity.h"
+#include "natlab/relay_proto.h"
+
+struct rh_relay {
+	pid_t pid;
+	uint16_t port;
+	uint16_t metrics_port;
+	uint16_t stun_port;
+	int out_fd;
+};
+
+/* Starts natlab-relay --listen 127.0.0.1:0 --metrics 127.0.0.1:0 ARGS... (NULL-ended).
+ * Skips the test (exit 77) if NATLAB_BIN is unset. Returns 0 or -errno. */
+int rh_relay_start(struct rh_relay *r, const char *const *args);
+/* SIGTERM, then SIGKILL after timeout_ms; returns the exit status or -1. */
+int rh_relay_stop(struct rh_relay *r, int timeout_ms);
+
+struct rh_client {
+	int fd;
+	struct identity id;
+	struct frame_reader reader;
+	uint8_t buf[FRAME_MAX_PAYLOAD + FRAME_HEADER_LEN];
+	const uint8_t *p;
+	size_t n;
+	struct frame f; /* the last frame received */
+	uint8_t close_reason;
+	char close_text[RELAY_CLOSE_TEXT_MAX + 1];
+};
+
+/* Connects to 127.0.0.1:port with a fresh identity. rcvbuf > 0 shrinks SO_RCVBUF. */
+int rh_client_connect(struct rh_client *c, uint16_t port, int rcvbuf);
+void rh_client_close(struct rh_client *c);
+int rh_client_write(struct rh_client *c, const void *data, size_t len);
+/* Receives one frame into c->f: 1, 0 on timeout, -EPIPE on EOF or reset. */
+int rh_client_recv(struct rh_client *c, int timeout_ms);
+/* Receives until a frame of type arrives (others skipped): 1, 0 timeout, -EPIPE. */
+int rh_client_expect(struct rh_client *c, uint8_t type, int timeout_ms);
+/* Handshake with an optional token text: 0 when SERVER_INFO arrived, the CLOSE reason
+ * (> 0) when refused, -errno otherwise. tamper != 0 signs the wrong nonce. */
+int rh_client_handshake(struct rh_client *c, const char *token, int tamper, int timeout_ms);
+int rh_client_send_packet(struct rh_client *c, const uint8_t key[32], const void *data, size_t len);
+/* Waits for the peer to close: returns the CLOSE reason seen (0 if none) or -ETIMEDOUT. */
+int rh_client_wait_closed(struct rh_client *c, int timeout_ms);
+
+/* Reads natlab_relay_<name> (name may carry {labels}) from /metrics; -1 on failure. */
+long long rh_metric(uint16_t port, const char *name);
+/* GET path: returns the HTTP status and copies the body (NUL-terminated) into body. */
+int rh_http_get(uint16_t port, const char *path, char *body, size_t cap);
+
+/* Monotonic milliseconds. */
+long long rh_now_ms(void);
+
+#endif

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * natlab-relay's limits: the per-client queue drops the oldest frame for a receiver
+ * that does not read, the token bucket pauses a fast sender (status frames tell it),
+ * the connection cap refuses with server_full, and a well-behaved pair keeps its
+ * service while many bad clients are closed and counted.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "relay_harness.h"
+#include "tap.h"
+
+static struct rh_client *client_new(uint16_t port, int rcvbuf)
+{
+	struct rh_client *c = malloc(sizeof(*c));
+
+	if (!c || rh_client_connect(c, port, rcvbuf) < 0) {
+		tap_diag("connect to relay failed");
+		exit(1);
+	}
+	return c;
+}
+
+static void client_free(struct rh_client *c)
+{
+	rh_client_close(c);
+	free(c);
+}
+
+/* A receiver with a tiny socket buffer that never reads: its queue must drop. */
+static void test_queue_drop(struct rh_relay *r)
+{
+	struct rh_client *a = client_new(r->port, 0), *b = client_new(r->port, 4096);
+	static uint8_t data[16384];
+	long long drops;
+	int i, rc = 0;
+
+	is_int(rh_client_handshake(a, NULL, 0, 2000), 0, "sender in");
+	is_int(rh_client_handshake(b, NULL, 0, 2000), 0, "stalled receiver in");
+	/* 2000 x 16 KiB = 32 MiB: more than the kernel buffers between relay and b. */
+	for (i = 0; i < 2000 && rc == 0; i++)
+		rc = rh_client_send_packet(a, b->id.pub, data, sizeof(data));
+	is_int(rc, 0, "sender is never blocked by the stalled receiver");
+	usleep(200000);
+	drops = rh_metric(r->metrics_port, "drops_total{reason=\"queue_full\"}");
+	ok(drops > 0, "oldest frames dropped and counted (%lld)", drops);
+	rh_client_send_packet(a, a->id.pub, "me", 2);
+	is_int(rh_client_expect(a, RELAY_FRAME_RECV, 2000), 1, "sender still served");
+	client_free(a);
+	client_free(b);
+}
+
+static void test_rate_limit(struct rh_relay *r)
+{
+	struct rh_client *a = client_new(r->port, 0);
+	static uint8_t data[10000];
+	long long t0, dt;
+	int i, got = 0, limited = 0, healthy = 0, rc;
+
+	is_int(rh_client_handshake(a, NULL, 0, 2000), 0, "fast sender in");
+	t0 = rh_now_ms();
+	/* 40 x 10 KiB to itself at 100 KB/s with a 70 KB burst: about 3 s of paused reads. */
+	for (i = 0; i < 40; i++)
+		rh_client_send_packet(a, a->id.pub, data, sizeof(data));
+	while (got < 40 && (rc = rh_client_recv(a, 6000)) == 1) {
+		if (a->f.type == RELAY_FRAME_RECV)
+			got++;
+		else if (a->f.type == RELAY_FRAME_STATUS && a->f.payload[0] == RELAY_STATUS_RATE_LIMITED)
+			limited++;
+		else if (a->f.type == RELAY_FRAME_STATUS && a->f.payload[0] == RELAY_STATUS_HEALTHY)
+			healthy++;
+	}
+	dt = rh_now_ms() - t0;
+	is_int(got, 40, "every packet delivered (reads paused, nothing dropped)");
+	ok(limited > 0, "status rate_limited received (%d)", limited);
+	ok(healthy > 0, "status healthy received after (%d)", healthy);
+	ok(dt >= 2500 && dt < 6000, "400 KB at 100 KB/s + 70 KB burst took %lld ms", dt);
+	ok(rh_metric(r->metrics_port, "rate_limit_pauses_total") >= 1, "pauses counted");
+	client_free(a);
+}
+
+static void test_max_clients(struct rh_relay *r)
+{
+	struct rh_client *c[3];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		c[i] = client_new(r->port, 0);
+		rh_client_handshake(c[i], NULL, 0, 2000);
+	}
+	c[2] = client_new(r->port, 0);
+	is_int(rh_client_wait_closed(c[2], 2000), RELAY_CLOSE_SERVER_FULL,
+	       "third connection over --max-clients 2: server_full");
+	is_int(rh_metric(r->metrics_port, "closes_total{reason=\"server_full\"}"), 1, "counted");
+	for (i = 0; i < 3; i++)
+		client_free(c[i]);
+}
+
+/* Opens a bad client of kind k and does its bad thing (without waiting). */
+static struct rh_client *bad_client(uint16_t port, int k)
+{
+	static const uint8_t oversized[] = { RELAY_FRAME_SEND, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t unexpected[] = { RELAY_FRAME_RESTARTING, 0, 0, 0, 0 };
+	struct rh_client *c = client_new(port, 0);
+	char garbage[512];
+
+	switch (k % 4) {
+	case 0:
+		memset(garbage, 'A' + k % 26, sizeof(garbage));
+		rh_client_write(c, garbage, sizeof(garbage));
+		break;
+	case 1:
+		rh_client_write(c, oversized, sizeof(oversized));
+		break;
+	case 2:
+		rh_client_handshake(c, NULL, 1, 2000); /* bad signature */
+		break;
+	case 3:
+		if (rh_client_handshake(c, NULL, 0, 2000) == 0)
+			rh_client_write(c, unexpected, sizeof(unexpected));
+		break;
+	}
+	return c;
+}
+
+static void test_under_attack(struct rh_relay *r)
+{
+	struct rh_client *a = client_new(r->port, 0), *b = client_new(r->port, 0);
+	struct rh_client *bad[100], *stalled[20];
+	struct relay_packet pkt;
+	int i, delivered = 0, closed = 0, n_bad = 0;
+	long long t0 = rh_now_ms();
+
+	rh_client_handshake(a, NULL, 0, 2000);
+	rh_client_handshake(b, NULL, 0, 2000);
+	for (i = 0; i < 20; i++)
+		stalled[i] = client_new(r->port, 0);
+	/* Interleave: each round a good packet and a bad client. */
+	for (i = 0; i < 100; i++) {
+		bad[n_bad++] = bad_client(r->port, i);
+		rh_client_send_packet(a, b->id.pub, &i, sizeof(i));
+		if (rh_client_expect(b, RELAY_FRAME_RECV, 1000) == 1) {
+			relay_packet_decode(&pkt, b->f.payload, b->f.len);
+			if (pkt.len == sizeof(i) && !memcmp(pkt.data, &i, sizeof(i)))
+				delivered++;
+		}
+	}
+	is_int(delivered, 100, "good pair: 100 of 100 packets delivered during the attack");
+	ok(rh_now_ms() - t0 < 10000, "in bounded time (%lld ms)", rh_now_ms() - t0);
+	for (i = 0; i < n_bad; i++) {
+		if (rh_client_wait_closed(bad[i], 2000) >= 0)
+			closed++;
+		client_free(bad[i]);
+	}
+	is_int(closed, 100, "every bad client closed by the relay");
+	for (i = 0; i < 20; i++) {
+		if (rh_client_wait_closed(stalled[i], 3000) == RELAY_CLOSE_HANDSHAKE_TIMEOUT)
+			closed++;
+		client_free(stalled[i]);
+	}
+	is_int(closed, 120, "every stalled handshake timed out");
+	is_int(rh_metric(r->metrics_port, "closes_total{reason=\"oversized\"}"), 50,
+	       "garbage and oversized frames counted (25 + 25)");
+	is_int(rh_metric(r->metrics_port, "auth_refusals_total{reason=\"bad_signature\"}"), 25,
+	       "bad signatures counted");
+	is_int(rh_metric(r->metrics_port, "closes_total{reason=\"unexpected_frame\"}"), 25,
+	       "unexpected frames counted");
+	ok(rh_metric(r->metrics_port, "closes_total{reason=\"handshake_timeout\"}") >= 20,
+	   "stalled handshakes counted");
+	rh_client_send_packet(b, a->id.pub, "after", 5);
+	is_int(rh_client_expect(a, RELAY_FRAME_RECV, 1000), 1, "good pair still served after");
+	client_free(a);
+	client_free(b);
+}
+
+int main(void)
+{
+	const char *q_args[] = { "--no-auth", "--queue", "8", "--rate", "0", NULL };
+	const char *r_args[] = { "--no-auth", "--rate", "100000", "--burst", "70000", NULL };
+	const char *m_args[] = { "--no-auth", "--max-clients", "2", NULL };
+	const char *a_args[] = { "--no-auth", "--handshake-timeout", "500", NULL };
+	struct rh_relay r;
+
+	if (rh_relay_start(&r, q_args) == 0) {
+		test_queue_drop(&r);
+		is_int(rh_relay_stop(&r, 5000), 0, "relay exits cleanly");
+	}
+	if (rh_relay_start(&r, r_args) == 0) {
+		test_rate_limit(&r);
+		is_int(rh_relay_stop(&r, 5000), 0, "relay exits cleanly");
+	}
+	if (rh_relay_start(&r, m_args) == 0) {
+		test_max_clients(&r);
+		is_int(rh_relay_stop(&r, 5000), 0, "relay exits cleanly");
+	}
+	if (rh_relay_start(&r, a_args) == 0) {
+		test_under_attack(&r);
+		is_int(rh_relay_stop(&r, 5000), 0, "relay exits cleanly");
+	}
+	return tap_done();
+}
