@@ -6,6 +6,7 @@
  */
 #include "natlab/cmd.h"
 #include "natlab/log.h"
+#include "natlab/runtime.h"
 #include "natlab/scenario.h"
 #include "natlab/state.h"
 
@@ -18,13 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t up_stop;
-
-static void up_signal_cb(int sig)
-{
-	up_stop = sig;
-}
-
 static void up_usage(FILE *f)
 {
 	fprintf(f, "Usage: natlab up FILE.lua --name NAME\n\n"
@@ -34,16 +28,6 @@ static void up_usage(FILE *f)
 		   "  -n, --name NAME   lab name (letters, digits, '_', '-'; at most %d)\n"
 		   "  -h, --help        this text\n",
 		   LAB_NAME_MAX);
-}
-
-static void signals_catch(void (*cb)(int))
-{
-	struct sigaction sa = { .sa_handler = cb };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
 }
 
 /* The daemon that keeps the lab: it owns it until SIGTERM (sent by `natlab down`). */
@@ -103,20 +87,19 @@ static int keeper_start(const char *lab)
 static int up_run(const char *path, const char *name)
 {
 	struct scenario s;
-	int rc, keeper;
+	int rc, keeper, interrupted;
 
 	scenario_init(&s, SCENARIO_UP, path);
 	s.lab_name = name;
-	s.stop = &up_stop;
-	signals_catch(up_signal_cb);
 	rc = scenario_run(&s);
-	if ((rc < 0 || up_stop) && s.lab_up) {
+	interrupted = *runtime_stop_flag();
+	if ((rc < 0 || interrupted) && s.lab_up) {
 		cmd_lab_remove(s.model.name);
 		log_info("lab \"%s\" torn down", s.model.name);
 	}
-	if (rc < 0 || up_stop) {
+	if (rc < 0 || interrupted) {
 		scenario_close(&s);
-		return up_stop ? 130 : 1;
+		return interrupted ? 128 + interrupted : 1;
 	}
 	keeper = keeper_start(s.model.name);
 	if (keeper < 0) {

@@ -4,6 +4,7 @@
  * fields: name, kind, addr, addrs, net; routers also lan and gateway; NATs profile.
  */
 #include "natlab/lua_node.h"
+#include "natlab/lua_proc.h"
 #include "natlab/scenario.h"
 
 #include <arpa/inet.h>
@@ -43,6 +44,17 @@ static void push_addr(lua_State *L, struct in_addr a)
 }
 
 static const char *const kind_names[] = { "internet", "nat", "host" };
+
+/* host:spawn{...} */
+static int node_spawn(lua_State *L)
+{
+	struct lua_node *ud = luaL_checkudata(L, 1, NODE_MT);
+	struct scenario *s = scenario_from_lua(L);
+
+	if (s->model.nodes[ud->index].kind != LAB_NODE_HOST)
+		return luaL_error(L, "spawn: \"%s\" is not a host", s->model.nodes[ud->index].name);
+	return lua_proc_spawn(L, ud->index);
+}
 
 static int node_router_field(lua_State *L, const struct lab_node *n, const char *k)
 {
@@ -85,7 +97,9 @@ static int node_index(lua_State *L)
 			push_addr(L, n->addrs[i]);
 			lua_rawseti(L, -2, i + 1);
 		}
-	} else if (strcmp(k, "net") == 0 && n->parent >= 0)
+	} else if (strcmp(k, "spawn") == 0 && n->kind == LAB_NODE_HOST)
+		lua_pushcfunction(L, node_spawn);
+	else if (strcmp(k, "net") == 0 && n->parent >= 0)
 		lua_node_push(L, n->parent);
 	else if (!node_router_field(L, n, k))
 		lua_pushnil(L);

@@ -2,6 +2,7 @@
 /* natlab: NAT-traversal test lab. Subcommands dispatch from one table. */
 #include "natlab/cmd.h"
 #include "natlab/log.h"
+#include "natlab/lua_proc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{ "run", cmd_run, "run a scenario: build its lab, run it, report, tear down" },
 	{ "up", cmd_up, "build the topology of a scenario and leave it running" },
 	{ "ls", cmd_ls, "list labs, or one lab's hosts, NATs and addresses" },
 	{ "exec", cmd_exec, "run a command inside a host of a lab" },
@@ -50,6 +52,9 @@ int main(int argc, char **argv)
 		printf("natlab %s\n", NATLAB_VERSION);
 		return 0;
 	}
+	/* Not listed: how spawned processes enter their host's namespace. */
+	if (strcmp(argv[1], "__enter") == 0)
+		return cmd_enter(argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].fn(argc - 1, argv + 1);

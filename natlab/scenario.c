@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/scenario.h"
 #include "natlab/log.h"
+#include "natlab/lua_proc.h"
+#include "natlab/lua_results.h"
+#include "natlab/runtime.h"
 #include "natlab/state.h"
 #include "natlab/topology.h"
 
@@ -15,6 +18,8 @@
 #define HOOK_EVERY	  10000
 #define DEFAULT_MAX_INSNS 2000000000LL
 static const char scenario_key = 'S';
+/* Raised by lab:up() in check mode: the description is complete, nothing more to run. */
+#define CHECK_DONE "\x01natlab: check done"
 
 void scenario_init(struct scenario *s, enum scenario_mode mode, const char *path)
 {
@@ -26,11 +31,15 @@ void scenario_init(struct scenario *s, enum scenario_mode mode, const char *path
 	if (getenv("NATLAB_LUA_MAX_INSNS"))
 		s->max_instructions = atoll(getenv("NATLAB_LUA_MAX_INSNS"));
 	lab_model_init(&s->model);
+	results_init(&s->results, stdout);
 }
 
 void scenario_close(struct scenario *s)
 {
 	lab_model_close(&s->model);
+	results_close(&s->results);
+	free(s->error);
+	s->error = NULL;
 }
 
 struct scenario *scenario_from_lua(lua_State *L)
@@ -117,14 +126,6 @@ static void sandbox_open(lua_State *L)
 	lua_setglobal(L, "print");
 }
 
-static int traceback(lua_State *L)
-{
-	const char *msg = lua_tostring(L, 1);
-
-	luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
-	return 1;
-}
-
 static char *read_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "re");
@@ -159,46 +160,107 @@ static void report_error(const char *msg)
 	log_debug("%s", nl + 1);
 }
 
-int scenario_run(struct scenario *s)
+/* Loads the file as the function the runtime will run; reports a syntax error. */
+static int load_chunk(lua_State *L, struct scenario *s)
 {
-	lua_State *L = luaL_newstate();
 	char *chunkname = NULL, *src;
 	size_t len = 0;
 	int rc = -1;
+
+	src = read_file(s->path, &len);
+	if (!src) {
+		log_warn("scenario \"%s\"", s->path);
+		s->error = strdup("cannot read the scenario file");
+		return -1;
+	}
+	if (asprintf(&chunkname, "@%s", s->path) < 0)
+		chunkname = NULL;
+	else if (luaL_loadbufferx(L, src, len, chunkname, "t") != LUA_OK) {
+		report_error(lua_tostring(L, -1));
+		s->error = strdup(lua_tostring(L, -1));
+		lua_pop(L, 1);
+	} else
+		rc = 0;
+	free(chunkname);
+	free(src);
+	return rc;
+}
+
+static void open_modules(lua_State *L, struct scenario *s, struct runtime *rt)
+{
+	sandbox_open(L);
+	lua_pushlightuserdata(L, s);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &scenario_key);
+	lua_lab_open(L);
+	lua_proc_open(L);
+	lua_results_open(L);
+	runtime_lua_open(L, rt);
+	lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+}
+
+/* A run ends with the lab gone: processes first, so their handles can close. */
+static void run_teardown(struct scenario *s)
+{
+	if (s->mode != SCENARIO_RUN || !s->lab_up)
+		return;
+	lab_topology_down(s->model.name);
+	lab_state_remove(s->model.name);
+	s->lab_up = 0;
+}
+
+static int finish(struct scenario *s, struct runtime *rt, int rc)
+{
+	const char *err = rt->error ? rt->error : rt->stopped;
+
+	if (err) {
+		report_error(err);
+		if (!s->error) {
+			const char *nl = strchr(err, '\n');
+
+			s->error = strndup(err, nl ? (size_t)(nl - err) : strlen(err));
+		}
+		return -1;
+	}
+	if (rc == 0 && (!s->have_lab || !s->model.built)) {
+		log_warnx("%s: the scenario never called %s", s->path,
+			  s->have_lab ? "lab:up()" : "natlab.lab{...} and lab:up()");
+		s->error = strdup("the scenario never called lab:up()");
+		return -1;
+	}
+	return 0;
+}
+
+int scenario_run(struct scenario *s)
+{
+	lua_State *L = luaL_newstate();
+	struct runtime rt;
+	int rc;
 
 	if (!L) {
 		log_warnx("cannot create a Lua state: out of memory");
 		return -1;
 	}
-	src = read_file(s->path, &len);
-	if (!src) {
-		log_warn("scenario \"%s\"", s->path);
-		goto out;
+	rc = runtime_init(&rt, L, s->timeout_s);
+	if (rc < 0) {
+		log_warnx("event loop: %s", uv_strerror(rc));
+		lua_close(L);
+		return -1;
 	}
-	sandbox_open(L);
-	lua_pushlightuserdata(L, s);
-	lua_rawsetp(L, LUA_REGISTRYINDEX, &scenario_key);
-	lua_lab_open(L);
-	lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
-	lua_pushcfunction(L, traceback);
-	if (asprintf(&chunkname, "@%s", s->path) < 0) {
-		chunkname = NULL;
-		goto out;
+	if (!s->stop)
+		s->stop = runtime_stop_flag();
+	open_modules(L, s, &rt);
+	rc = load_chunk(L, s);
+	if (rc == 0) {
+		rc = runtime_run(&rt);
+		if (rt.error && strncmp(rt.error, CHECK_DONE, strlen(CHECK_DONE)) == 0) {
+			free(rt.error);
+			rt.error = NULL;
+			rc = 0;
+		}
+		rc = finish(s, &rt, rc);
 	}
-	if (luaL_loadbufferx(L, src, len, chunkname, "t") != LUA_OK ||
-	    lua_pcall(L, 0, 0, -2) != LUA_OK) {
-		report_error(lua_tostring(L, -1));
-		goto out;
-	}
-	if (!s->have_lab || !s->model.built) {
-		log_warnx("%s: the scenario never called %s", s->path,
-			  s->have_lab ? "lab:up()" : "natlab.lab{...} and lab:up()");
-		goto out;
-	}
-	rc = 0;
-out:
-	free(chunkname);
-	free(src);
+	run_teardown(s);
+	runtime_close(&rt);
 	lua_close(L);
 	return rc;
 }
@@ -265,9 +327,13 @@ int scenario_lab_up(lua_State *L, struct scenario *s)
 	if (inet < 0)
 		return luaL_error(L, "lab:up: the lab has no lab:internet{}");
 	check_port_blocks(L, s);
-	if (s->mode == SCENARIO_UP && build(s, err, sizeof(err)) < 0)
+	if (s->seed_set)
+		s->model.seed = s->seed;
+	if (s->mode != SCENARIO_CHECK && build(s, err, sizeof(err)) < 0)
 		return luaL_error(L, "lab:up: %s", err);
 	s->model.built = 1;
-	s->lab_up = s->mode == SCENARIO_UP;
+	s->lab_up = s->mode != SCENARIO_CHECK;
+	if (s->mode == SCENARIO_CHECK)
+		return lua_pushliteral(L, CHECK_DONE), lua_error(L);
 	return 0;
 }

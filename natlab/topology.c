@@ -16,6 +16,8 @@
 #define IFINDEX_UPLINK 2
 #define IFINDEX_LAN    3
 #define IFINDEX_PORT0  10
+/* A signal arrived (stop may be NULL when the caller handles signals itself). */
+#define STOPPED(stop)  ((stop) && *(stop))
 
 struct build {
 	const struct lab_model *m;
@@ -219,16 +221,16 @@ static int build_all(struct build *b, volatile sig_atomic_t *stop)
 	int rc = 0;
 
 	for (int i = 0; i < m->nnodes && rc == 0; i++)
-		rc = *stop ? -EINTR : node_namespace(b, i);
+		rc = STOPPED(stop) ? -EINTR : node_namespace(b, i);
 	for (int i = 0; i < m->nnodes && rc == 0; i++)
 		if (m->nodes[i].kind != LAB_NODE_HOST)
-			rc = *stop ? -EINTR : node_bridge(b, i);
+			rc = STOPPED(stop) ? -EINTR : node_bridge(b, i);
 	for (int i = 0; i < m->nnodes && rc == 0; i++)
 		if (m->nodes[i].parent >= 0)
-			rc = *stop ? -EINTR : node_uplink(b, i);
+			rc = STOPPED(stop) ? -EINTR : node_uplink(b, i);
 	for (int i = 0; i < m->nnodes && rc == 0; i++) {
 		if (m->nodes[i].kind == LAB_NODE_NAT)
-			rc = *stop ? -EINTR : node_nat(b, i);
+			rc = STOPPED(stop) ? -EINTR : node_nat(b, i);
 		else if (m->nodes[i].kind == LAB_NODE_INTERNET)
 			rc = core_routes(b, i);
 	}

@@ -3,6 +3,7 @@
 #ifndef NATLAB_CMD_H
 #define NATLAB_CMD_H
 
+int cmd_run(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_exec(int argc, char **argv);

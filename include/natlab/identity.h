@@ -11,9 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IDENTITY_PUB_LEN     32
-#define IDENTITY_SECRET_LEN  64 /* libsodium's seed || public key form */
-#define IDENTITY_SIG_LEN     64
+#define IDENTITY_PUB_LEN      32
+#define IDENTITY_SECRET_LEN   64 /* libsodium's seed || public key form */
+#define IDENTITY_SIG_LEN      64
 #define IDENTITY_PUB_TEXT_LEN 64
 
 struct identity {
@@ -46,8 +46,8 @@ void identity_pub_format(const uint8_t pub[IDENTITY_PUB_LEN], char out[IDENTITY_
  * not contain NUL. verify returns 0 or -EPERM.
  */
 int identity_sign(const struct identity *id, const char *context, const uint8_t *msg, size_t len,
-		  uint8_t sig[IDENTITY_SIG_LEN]);
+                  uint8_t sig[IDENTITY_SIG_LEN]);
 int identity_verify(const uint8_t pub[IDENTITY_PUB_LEN], const char *context, const uint8_t *msg,
-		    size_t len, const uint8_t sig[IDENTITY_SIG_LEN]);
+                    size_t len, const uint8_t sig[IDENTITY_SIG_LEN]);
 
 #endif

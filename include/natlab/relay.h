@@ -18,16 +18,17 @@
 
 struct relay_config {
 	struct sockaddr_storage listen;
-	struct sockaddr_storage stun;	  /* AF_UNSPEC when no --stun */
+	struct sockaddr_storage stun;     /* AF_UNSPEC when no --stun */
 	struct sockaddr_storage stun_alt; /* AF_UNSPEC when no --stun-alt */
 	struct sockaddr_storage metrics;  /* AF_UNSPEC when no --metrics */
 	int no_auth;
 	uint8_t issuer[RELAY_KEY_LEN];
-	const char *revoked_path;	  /* NULL: no revocation list */
+	const char *revoked_path; /* NULL: no revocation list */
 	uint32_t max_clients;
 	uint32_t handshake_timeout_ms;
 	uint32_t queue_frames;
-	uint32_t rate_bytes_per_sec;	  /* 0: unlimited */
+	uint32_t queue_bytes;
+	uint32_t rate_bytes_per_sec; /* 0: unlimited */
 	uint32_t burst_bytes;
 	uint32_t keepalive_ms;
 	uint32_t drain_ms;
@@ -44,11 +45,11 @@ enum relay_counter {
 	RELAY_C_FRAMES_FORWARDED,
 	RELAY_C_BYTES_FORWARDED,
 	RELAY_C_DROP_QUEUE_FULL,   /* oldest queued frame dropped for a slow receiver */
-	RELAY_C_DROP_NO_PEER,	   /* SEND to a key not connected here */
+	RELAY_C_DROP_NO_PEER,      /* SEND to a key not connected here */
 	RELAY_C_RATE_LIMIT_PAUSES, /* reads paused by the token bucket */
 	RELAY_C_PINGS,
-	RELAY_C_DISCONNECT_EOF,	   /* client closed */
-	RELAY_C_DISCONNECT_ERROR,  /* read or write error */
+	RELAY_C_DISCONNECT_EOF,   /* client closed */
+	RELAY_C_DISCONNECT_ERROR, /* read or write error */
 	RELAY_C_STUN_REQUESTS,
 	RELAY_C_STUN_RESPONSES,
 	RELAY_C_STUN_DROPPED,
@@ -57,7 +58,7 @@ enum relay_counter {
 };
 
 #ifndef container_of
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 #endif
 
 #define RELAY_WATCHERS 4
@@ -78,20 +79,21 @@ enum relay_client_state {
 struct relay_server;
 
 struct relay_client {
-	uv_tcp_t tcp;	  /* first: the close callback frees the client */
+	uv_tcp_t tcp;     /* first: the close callback frees the client */
 	uv_timer_t timer; /* handshake timeout, later the rate-limit resume */
 	uv_write_t wreq;
 	struct relay_server *srv;
 	struct relay_client *next, *prev; /* every connection */
-	struct relay_client *hnext;	  /* key table chain, ACTIVE only */
+	struct relay_client *hnext;       /* key table chain, ACTIVE only */
 	struct frame_reader reader;
 	enum relay_client_state state;
 	uint8_t key[RELAY_KEY_LEN];
 	uint8_t nonce[RELAY_NONCE_LEN];
-	char token_id[TOKEN_ID_MAX + 1]; /* empty without a token */
-	uint64_t token_expiry;		 /* 0: none */
+	char token_id[TOKEN_ID_MAX + 1];   /* empty without a token */
+	uint64_t token_expiry;             /* 0: none */
 	struct relay_out *q_head, *q_tail; /* not yet handed to libuv */
 	uint32_t q_len;
+	uint32_t q_bytes;
 	struct relay_out *inflight; /* handed to libuv in wreq */
 	int writing;
 	int paused;
@@ -109,17 +111,17 @@ struct relay_server {
 	struct relay_config cfg;
 	uv_tcp_t listener;
 	uv_signal_t sigterm, sigint;
-	uv_timer_t sweep;	/* token expiry */
-	uv_timer_t drain;	/* ends the drain after SIGTERM */
+	uv_timer_t sweep; /* token expiry */
+	uv_timer_t drain; /* ends the drain after SIGTERM */
 	uv_fs_poll_t revoked_poll;
 	int revoked_polling;
-	char **revoked;		/* sorted token ids */
+	char **revoked; /* sorted token ids */
 	size_t n_revoked;
 	struct relay_client **table; /* ACTIVE clients by key */
 	size_t table_size;
 	uint8_t hash_key[16];
 	struct relay_client *clients; /* all connections */
-	uint32_t n_conns;	       /* all connections, handshaking included */
+	uint32_t n_conns;             /* all connections, handshaking included */
 	uint32_t n_active;
 	int draining;
 	uint64_t counters[RELAY_C_COUNT];
@@ -137,7 +139,8 @@ int relay_server_init(struct relay_server *srv, uv_loop_t *loop, const struct re
 /* Runs until the drain after SIGTERM/SIGINT ends. Prints the ready line on stdout. */
 int relay_server_run(struct relay_server *srv);
 void relay_server_free(struct relay_server *srv);
-struct relay_client *relay_server_lookup(struct relay_server *srv, const uint8_t key[RELAY_KEY_LEN]);
+struct relay_client *relay_server_lookup(struct relay_server *srv,
+                                         const uint8_t key[RELAY_KEY_LEN]);
 int relay_server_register(struct relay_server *srv, struct relay_client *c);
 void relay_server_unregister(struct relay_server *srv, struct relay_client *c);
 void relay_server_client_gone(struct relay_server *srv, struct relay_client *c);
@@ -152,7 +155,7 @@ void relay_client_close(struct relay_client *c, enum relay_close_reason reason, 
 int relay_client_send(struct relay_client *c, const uint8_t *frame, size_t len);
 /* Forwards data from src to c as a RECV frame without an intermediate copy if it can. */
 int relay_client_forward(struct relay_client *c, const uint8_t src[RELAY_KEY_LEN],
-			 const uint8_t *data, size_t len);
+                         const uint8_t *data, size_t len);
 int relay_client_queue_empty(const struct relay_client *c);
 
 /* revoked.c: loads path into a sorted list; a missing file is an empty list. */

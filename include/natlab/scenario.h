@@ -9,6 +9,7 @@
 #define NATLAB_SCENARIO_H
 
 #include "natlab/model.h"
+#include "natlab/results.h"
 
 #include <signal.h>
 
@@ -17,6 +18,8 @@ struct lua_State;
 enum scenario_mode {
 	SCENARIO_CHECK, /* lab:up() only validates: nothing is created */
 	SCENARIO_UP,	/* lab:up() builds the lab and records it under /run/natlab */
+	SCENARIO_RUN,	/* as UP, then the script goes on (processes, waits) and the lab
+			   is torn down when it ends */
 };
 
 struct scenario {
@@ -29,14 +32,24 @@ struct scenario {
 	int lab_up;		/* lab:up() succeeded: there is something to tear down */
 	long long max_instructions;
 	long long instructions;
+
+	/* For SCENARIO_RUN. */
+	const char *out_dir;	/* logs/, report.json, junit.xml go here */
+	const char *self_exe;	/* this binary, to run processes through `natlab __enter` */
+	double timeout_s;	/* the whole scenario's time limit; 0 = none */
+	int seed_set;		/* --seed given: it overrides natlab.lab{ seed = } */
+	unsigned long long seed;
+	struct results results;
+	char *error;		/* why the scenario failed (first line), for the report */
 };
 
 void scenario_init(struct scenario *s, enum scenario_mode mode, const char *path);
 void scenario_close(struct scenario *s);
 
 /*
- * Runs the file. Returns 0, or -1 after printing the error (file:line and a traceback)
- * to stderr. In SCENARIO_UP mode a failed lab:up() has already torn down what it built.
+ * Runs the file under the event loop. Returns 0, or -1 after printing the error
+ * (file:line, and a traceback with NATLAB_DEBUG) to stderr. A failed lab:up() has torn
+ * down what it built; in SCENARIO_RUN mode the lab is always torn down before return.
  */
 int scenario_run(struct scenario *s);
 

@@ -19,10 +19,10 @@
 
 #include "natlab/identity.h"
 
-#define TOKEN_VERSION	   1
-#define TOKEN_ID_MAX	   64
-#define TOKEN_BIN_MAX	   (1 + 32 + 32 + 8 + 1 + TOKEN_ID_MAX + 64)
-#define TOKEN_TEXT_MAX	   256 /* base64url of TOKEN_BIN_MAX, plus NUL */
+#define TOKEN_VERSION      1
+#define TOKEN_ID_MAX       64
+#define TOKEN_BIN_MAX      (1 + 32 + 32 + 8 + 1 + TOKEN_ID_MAX + 64)
+#define TOKEN_TEXT_MAX     256 /* base64url of TOKEN_BIN_MAX, plus NUL */
 #define TOKEN_SIGN_CONTEXT "natlab-relay token v1"
 
 struct token {
@@ -35,7 +35,7 @@ struct token {
 
 enum token_verdict {
 	TOKEN_OK = 0,
-	TOKEN_FOREIGN,	     /* issued by another issuer than the one we trust */
+	TOKEN_FOREIGN,       /* issued by another issuer than the one we trust */
 	TOKEN_BAD_SIGNATURE, /* names our issuer but the signature does not verify */
 	TOKEN_EXPIRED,
 };
@@ -44,8 +44,8 @@ enum token_verdict {
 int token_id_valid(const char *id);
 
 /* Fills t for peer with expiry and id, and signs it with issuer. -EINVAL on a bad id. */
-int token_issue(struct token *t, const struct identity *issuer, const uint8_t peer[IDENTITY_PUB_LEN],
-		uint64_t expiry, const char *id);
+int token_issue(struct token *t, const struct identity *issuer,
+                const uint8_t peer[IDENTITY_PUB_LEN], uint64_t expiry, const char *id);
 
 /* Returns the encoded length, or -ENOBUFS. */
 int token_encode(const struct token *t, uint8_t *out, size_t cap);
@@ -58,7 +58,7 @@ int token_decode_text(struct token *t, const char *text);
 
 /* Checks issuer, signature and expiry (now in unix seconds), in that order. */
 enum token_verdict token_verify(const struct token *t, const uint8_t issuer[IDENTITY_PUB_LEN],
-				uint64_t now);
+                                uint64_t now);
 
 const char *token_verdict_str(enum token_verdict v);
 

@@ -22,7 +22,7 @@
 
 /*
  * Builds every node of m. Stops early with -EINTR when *stop becomes non-zero (a
- * signal). On error returns -errno and writes what failed into err; whatever was built
+ * signal); stop may be NULL. On error returns -errno and writes what failed into err; whatever was built
  * stays for the caller to tear down with lab_topology_down.
  */
 int lab_topology_up(const struct lab_model *m, volatile sig_atomic_t *stop, char *err,

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What a run found: expectations (each a TAP line on stdout as it happens) and recorded
+ * figures, written at the end as report.json and junit.xml in the out dir.
+ */
+#ifndef NATLAB_RESULTS_H
+#define NATLAB_RESULTS_H
+
+#include "natlab/model.h"
+
+#include <jansson.h>
+#include <stdio.h>
+
+struct results {
+	FILE *tap;	   /* where TAP lines go (stdout) */
+	json_t *expectations; /* [{name, ok, where, diag}] */
+	json_t *records;      /* [{...}] from result{} */
+	int count;
+	int failed;
+};
+
+void results_init(struct results *r, FILE *tap);
+void results_close(struct results *r);
+
+/*
+ * Records one expectation and prints its TAP line now. where is "file:line" (or NULL);
+ * diag, if not NULL, is printed as a TAP comment under a failure. Returns ok.
+ */
+int results_expect(struct results *r, int ok, const char *name, const char *where,
+		   const char *diag);
+/* Records a figure set; takes ownership of obj. */
+void results_record(struct results *r, json_t *obj);
+
+struct run_info {
+	const char *scenario;
+	unsigned long long seed;
+	const char *started; /* ISO 8601, UTC */
+	double duration_s;
+	const struct lab_model *model;
+	const char *error; /* why the scenario stopped early, or NULL */
+};
+
+/* Prints the TAP plan, and writes report.json and junit.xml into dir. Returns 0 or -errno. */
+int results_finish(struct results *r, const struct run_info *info, const char *dir);
+
+#endif

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * natlab run FILE.lua: build the lab, run the scenario to its end (TAP on stdout,
+ * progress on stderr), tear the lab down, and write report.json, junit.xml and logs/
+ * into the out dir. Exits 0 only if every expectation held.
+ */
+#include "natlab/cmd.h"
+#include "natlab/log.h"
+#include "natlab/scenario.h"
+#include "natlab/units.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RUN_TIMEOUT_DEFAULT 600.0
+
+static void run_usage(FILE *f)
+{
+	fprintf(f, "Usage: natlab run FILE.lua [--out DIR] [--seed N] [--timeout DURATION]\n\n"
+		   "Builds the lab FILE describes, runs the scenario to its end and tears the lab\n"
+		   "down, also on errors, time-outs and signals. Expectations are TAP lines on\n"
+		   "stdout; the out dir gets report.json, junit.xml and logs/<host>-<proc>.log.\n"
+		   "Exits 0 only if every expectation held and the scenario ran to its end.\n\n"
+		   "  --out DIR       where results go (default: out/<scenario name>)\n"
+		   "  --seed N        seed for the lab, overriding natlab.lab{ seed = }\n"
+		   "  --timeout D     time limit for the whole scenario (default %.0fs)\n",
+		   RUN_TIMEOUT_DEFAULT);
+}
+
+static int mkdir_p(const char *dir)
+{
+	char buf[PATH_MAX];
+	int n = snprintf(buf, sizeof(buf), "%s", dir);
+
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+static char *default_out(const char *path)
+{
+	char *copy = strdup(path), *base, *dot, *out = NULL;
+
+	if (!copy)
+		return NULL;
+	base = basename(copy);
+	dot = strrchr(base, '.');
+	if (dot)
+		*dot = '\0';
+	if (asprintf(&out, "out/%s", base) < 0)
+		out = NULL;
+	free(copy);
+	return out;
+}
+
+static void iso_now(char *buf, size_t len)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int run_scenario(struct scenario *s)
+{
+	char logs[PATH_MAX], started[32], lab[32];
+	struct timespec t0, t1;
+	struct run_info info;
+	int rc;
+
+	snprintf(logs, sizeof(logs), "%s/logs", s->out_dir);
+	rc = mkdir_p(logs);
+	if (rc < 0)
+		log_fatalx("natlab run: out dir %s: %s", logs, strerror(-rc));
+	/* Runs are labs of their own, named after the process, so several run side by side. */
+	snprintf(lab, sizeof(lab), "run%d", (int)getpid());
+	s->lab_name = lab;
+	iso_now(started, sizeof(started));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = scenario_run(s);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc < 0)
+		results_expect(&s->results, 0, "the scenario runs to its end", s->path, s->error);
+	info = (struct run_info){
+		.scenario = s->path,
+		.seed = s->model.seed,
+		.started = started,
+		.duration_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+		.model = &s->model,
+		.error = s->error,
+	};
+	if (results_finish(&s->results, &info, s->out_dir) < 0)
+		log_warn("natlab run: writing the report into %s", s->out_dir);
+	fprintf(stderr, "natlab: %d expectations, %d failed, %.1f s; report: %s/report.json\n",
+		s->results.count, s->results.failed, info.duration_s, s->out_dir);
+	return rc == 0 && s->results.failed == 0 ? 0 : 1;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct scenario s;
+	char self[PATH_MAX], *out = NULL, *end;
+	double timeout = RUN_TIMEOUT_DEFAULT;
+	unsigned long long seed = 0;
+	int c, seed_set = 0, rc;
+	ssize_t n;
+
+	while ((c = getopt_long(argc, argv, "o:s:t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			free(out);
+			out = strdup(optarg);
+			break;
+		case 's':
+			errno = 0;
+			seed = strtoull(optarg, &end, 10);
+			if (errno || *end || !*optarg)
+				log_fatalx("natlab run: --seed must be a number, got \"%s\"", optarg);
+			seed_set = 1;
+			break;
+		case 't':
+			if (lab_duration_parse(optarg, &timeout) < 0)
+				log_fatalx("natlab run: --timeout must be a duration like 90s or 5m, "
+					   "got \"%s\"", optarg);
+			break;
+		case 'h':
+			run_usage(stdout);
+			return 0;
+		default:
+			run_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		run_usage(stderr);
+		return 2;
+	}
+	cmd_require_admin("natlab run");
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		log_fatal("natlab run: cannot find its own binary");
+	self[n] = '\0';
+	if (!out)
+		out = default_out(argv[optind]);
+	scenario_init(&s, SCENARIO_RUN, argv[optind]);
+	s.out_dir = out;
+	s.self_exe = self;
+	s.timeout_s = timeout;
+	s.seed_set = seed_set;
+	s.seed = seed;
+	rc = run_scenario(&s);
+	scenario_close(&s);
+	free(out);
+	return rc;
+}

@@ -1,0 +1,532 @@
+/* SPDX-License-Identifier: MIT */
+#include "natlab/lua_proc.h"
+#include "natlab/log.h"
+#include "natlab/lua_opts.h"
+#include "natlab/netns.h"
+#include "natlab/runtime.h"
+#include "natlab/scenario.h"
+#include "natlab/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PROC_MT	       "natlab.proc"
+#define PROC_ARGS_MAX  256
+#define PROC_LINES_MAX 100000 /* kept for wait_line; older lines are dropped */
+#define PROC_LINE_MAX  65536
+
+enum proc_wait { WAIT_NONE, WAIT_EXIT, WAIT_LINE };
+
+struct lab_proc;
+
+/* The Lua side: outlives the process, so wait() after exit still answers. */
+struct proc_box {
+	struct lab_proc *p; /* NULL once the process is gone and its handles closed */
+	int exited;
+	int64_t status;
+	int term_signal;
+	int pid;
+};
+
+struct lab_proc {
+	uv_process_t proc;
+	uv_pipe_t out;
+	uv_pipe_t err;
+	uv_timer_t timer;
+	struct runtime *rt;
+	struct proc_box *box;
+	int box_ref;	 /* keeps the box alive while the process runs */
+	int lines_ref;	 /* Lua table of stdout lines */
+	int on_line_ref; /* callback or LUA_NOREF */
+	int log_fd;
+	int open_handles;
+	enum proc_wait waiting;
+	int cursor;	     /* wait_line scans lines after this one */
+	int nlines;
+	int pattern_ref;     /* wait_line pattern */
+	char line[PROC_LINE_MAX];
+	size_t linelen;
+};
+
+static void proc_free_if_done(struct lab_proc *p)
+{
+	lua_State *L = p->rt->L;
+
+	if (p->open_handles > 0)
+		return;
+	if (p->box)
+		p->box->p = NULL;
+	luaL_unref(L, LUA_REGISTRYINDEX, p->lines_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, p->on_line_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, p->pattern_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, p->box_ref);
+	if (p->log_fd >= 0)
+		close(p->log_fd);
+	free(p);
+}
+
+static void handle_closed_cb(uv_handle_t *h)
+{
+	struct lab_proc *p = h->data;
+
+	p->open_handles--;
+	proc_free_if_done(p);
+}
+
+static void close_handle(struct lab_proc *p, uv_handle_t *h)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, handle_closed_cb);
+}
+
+/* Pushes what wait() returns: the exit status, or nil and the signal that killed it. */
+static int push_exit(lua_State *L, const struct proc_box *b)
+{
+	if (b->term_signal) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "killed by signal %d", b->term_signal);
+		return 2;
+	}
+	lua_pushinteger(L, (lua_Integer)b->status);
+	return 1;
+}
+
+static void wait_done(struct lab_proc *p, int nargs)
+{
+	p->waiting = WAIT_NONE;
+	uv_timer_stop(&p->timer);
+	runtime_resume(p->rt, nargs);
+}
+
+static void exit_cb(uv_process_t *h, int64_t status, int term_signal)
+{
+	struct lab_proc *p = container_of(h, struct lab_proc, proc);
+
+	p->box->exited = 1;
+	p->box->status = status;
+	p->box->term_signal = term_signal;
+	log_debug("process %d exited: status %lld, signal %d", p->box->pid, (long long)status,
+		  term_signal);
+	if (p->waiting == WAIT_EXIT)
+		wait_done(p, push_exit(p->rt->co, p->box));
+	else if (p->waiting == WAIT_LINE) {
+		lua_pushnil(p->rt->co);
+		lua_pushliteral(p->rt->co, "exited");
+		wait_done(p, 2);
+	}
+	close_handle(p, (uv_handle_t *)&p->proc);
+	close_handle(p, (uv_handle_t *)&p->timer);
+}
+
+/* Line i (1-based) matches the pattern of the pending wait_line? */
+static int line_matches(struct lab_proc *p, int i)
+{
+	lua_State *L = p->rt->L;
+	int ok;
+
+	lua_getglobal(L, "string");
+	lua_getfield(L, -1, "find");
+	lua_rawgeti(L, LUA_REGISTRYINDEX, p->lines_ref);
+	lua_rawgeti(L, -1, i);
+	lua_remove(L, -2);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, p->pattern_ref);
+	ok = lua_pcall(L, 2, 1, 0) == LUA_OK && !lua_isnil(L, -1);
+	lua_pop(L, 2);
+	return ok;
+}
+
+static int scan_lines(struct lab_proc *p)
+{
+	while (p->cursor < p->nlines) {
+		p->cursor++;
+		if (line_matches(p, p->cursor)) {
+			lua_rawgeti(p->rt->L, LUA_REGISTRYINDEX, p->lines_ref);
+			lua_rawgeti(p->rt->L, -1, p->cursor);
+			lua_xmove(p->rt->L, p->rt->co, 1);
+			lua_pop(p->rt->L, 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void on_line(struct lab_proc *p, const char *line, size_t len)
+{
+	lua_State *L = p->rt->L;
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, p->lines_ref);
+	if (p->nlines < PROC_LINES_MAX) {
+		lua_pushlstring(L, line, len);
+		lua_rawseti(L, -2, ++p->nlines);
+	}
+	lua_pop(L, 1);
+	if (p->on_line_ref != LUA_NOREF) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, p->on_line_ref);
+		lua_pushlstring(L, line, len);
+		if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+			log_warnx("on_line callback: %s", lua_tostring(L, -1));
+			lua_pop(L, 1);
+		}
+	}
+	if (p->waiting == WAIT_LINE && scan_lines(p))
+		wait_done(p, 1);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	static char chunk[65536];
+
+	buf->base = chunk;
+	buf->len = sizeof(chunk);
+}
+
+static void split_lines(struct lab_proc *p, const char *data, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (data[i] == '\n' || p->linelen == sizeof(p->line)) {
+			on_line(p, p->line, p->linelen);
+			p->linelen = 0;
+			if (data[i] == '\n')
+				continue;
+		}
+		p->line[p->linelen++] = data[i];
+	}
+}
+
+static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct lab_proc *p = s->data;
+
+	if (n > 0) {
+		if (write(p->log_fd, buf->base, (size_t)n) != n)
+			log_debug("proc log: %s", strerror(errno));
+		if (s == (uv_stream_t *)&p->out)
+			split_lines(p, buf->base, (size_t)n);
+		return;
+	}
+	if (n < 0) {
+		if (s == (uv_stream_t *)&p->out && p->linelen) {
+			on_line(p, p->line, p->linelen);
+			p->linelen = 0;
+		}
+		close_handle(p, (uv_handle_t *)s);
+	}
+}
+
+static void timeout_cb(uv_timer_t *t)
+{
+	struct lab_proc *p = t->data;
+	lua_State *co = p->rt->co;
+
+	lua_pushnil(co);
+	lua_pushliteral(co, "timeout");
+	wait_done(p, 2);
+}
+
+static struct proc_box *check_proc(lua_State *L)
+{
+	return luaL_checkudata(L, 1, PROC_MT);
+}
+
+static void wait_start(lua_State *L, struct lab_proc *p, enum proc_wait what, int opts,
+		       const char *fn)
+{
+	double timeout = lua_istable(L, opts) ? lua_opts_duration(L, opts, fn, "timeout", 0) : 0;
+
+	runtime_check_wait(L, fn);
+	p->waiting = what;
+	if (timeout > 0)
+		uv_timer_start(&p->timer, timeout_cb, (uint64_t)(timeout * 1000 + 0.5), 0);
+}
+
+/* proc:wait{ timeout = "5s" } -> exit status | nil, "timeout" | nil, "killed by signal N" */
+static int proc_wait(lua_State *L)
+{
+	static const char *const keys[] = { "timeout", NULL };
+	struct proc_box *b = check_proc(L);
+
+	if (lua_istable(L, 2))
+		lua_opts_check(L, 2, "proc:wait", keys);
+	if (b->exited)
+		return push_exit(L, b);
+	wait_start(L, b->p, WAIT_EXIT, 2, "proc:wait");
+	return lua_yield(L, 0);
+}
+
+/* proc:wait_line{ match = "lua pattern", timeout = "5s" } -> line | nil, "timeout"|"exited" */
+static int proc_wait_line(lua_State *L)
+{
+	static const char *const keys[] = { "match", "timeout", NULL };
+	struct proc_box *b = check_proc(L);
+	struct lab_proc *p = b->p;
+	const char *pattern;
+
+	lua_opts_check(L, 2, "proc:wait_line", keys);
+	pattern = lua_opts_string(L, 2, "proc:wait_line", "match", NULL);
+	if (!pattern)
+		return luaL_error(L, "proc:wait_line: \"match\" (a Lua pattern) is required");
+	if (!p) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "exited");
+		return 2;
+	}
+	luaL_unref(L, LUA_REGISTRYINDEX, p->pattern_ref);
+	lua_pushstring(L, pattern);
+	p->pattern_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	runtime_check_wait(L, "proc:wait_line");
+	if (scan_lines(p))
+		return 1;
+	if (b->exited) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "exited");
+		return 2;
+	}
+	wait_start(L, p, WAIT_LINE, 2, "proc:wait_line");
+	return lua_yield(L, 0);
+}
+
+/* proc:kill([signal]) sends a signal (default SIGTERM) to the process. */
+static int proc_kill(lua_State *L)
+{
+	struct proc_box *b = check_proc(L);
+	int sig = (int)luaL_optinteger(L, 2, SIGTERM);
+
+	if (b->p && !b->exited)
+		uv_process_kill(&b->p->proc, sig);
+	return 0;
+}
+
+static int proc_index(lua_State *L)
+{
+	struct proc_box *b = check_proc(L);
+	const char *k = luaL_checkstring(L, 2);
+
+	if (strcmp(k, "pid") == 0)
+		lua_pushinteger(L, b->pid);
+	else if (strcmp(k, "exited") == 0)
+		lua_pushboolean(L, b->exited);
+	else if (strcmp(k, "status") == 0 && b->exited && !b->term_signal)
+		lua_pushinteger(L, (lua_Integer)b->status);
+	else if (luaL_getmetafield(L, 1, "methods") != LUA_TNIL)
+		lua_getfield(L, -1, k);
+	else
+		lua_pushnil(L);
+	return 1;
+}
+
+void lua_proc_open(lua_State *L)
+{
+	static const luaL_Reg methods[] = {
+		{ "wait", proc_wait },
+		{ "wait_line", proc_wait_line },
+		{ "kill", proc_kill },
+		{ NULL, NULL },
+	};
+
+	luaL_newmetatable(L, PROC_MT);
+	lua_pushcfunction(L, proc_index);
+	lua_setfield(L, -2, "__index");
+	luaL_newlib(L, methods);
+	lua_setfield(L, -2, "methods");
+	lua_pop(L, 1);
+}
+
+/* Collects the command and its arguments from the array part of the option table. */
+static int spawn_args(lua_State *L, const char *fn, const char **args, int max)
+{
+	int n = (int)lua_rawlen(L, 2);
+
+	if (n < 1)
+		luaL_error(L, "%s: the command is missing: host:spawn{ \"cmd\", \"arg\", ... }", fn);
+	if (n > max)
+		luaL_error(L, "%s: at most %d arguments", fn, max);
+	for (int i = 1; i <= n; i++) {
+		if (lua_rawgeti(L, 2, i) != LUA_TSTRING && !lua_isnumber(L, -1))
+			luaL_error(L, "%s: argument %d must be a string", fn, i);
+		args[i - 1] = lua_tostring(L, -1);
+		lua_pop(L, 1); /* the string stays anchored in the option table */
+	}
+	return n;
+}
+
+static void spawn_check_keys(lua_State *L, const char *fn)
+{
+	lua_pushnil(L);
+	while (lua_next(L, 2)) {
+		lua_pop(L, 1);
+		if (lua_type(L, -1) == LUA_TNUMBER)
+			continue;
+		if (lua_type(L, -1) != LUA_TSTRING ||
+		    (strcmp(lua_tostring(L, -1), "name") && strcmp(lua_tostring(L, -1), "env") &&
+		     strcmp(lua_tostring(L, -1), "on_line")))
+			luaL_error(L, "%s: unknown key \"%s\"", fn, luaL_tolstring(L, -1, NULL));
+	}
+}
+
+/*
+ * The environment: ours plus env = { K = "v" } from the scenario. Leaves the array (a
+ * userdata) and a table anchoring its strings on the stack; both must stay until spawned.
+ */
+static char **spawn_env(lua_State *L, const char *fn)
+{
+	extern char **environ;
+	int n = 0, k = 0, extra = 0;
+	char **env;
+
+	for (char **e = environ; *e; e++)
+		n++;
+	lua_getfield(L, 2, "env");
+	if (!lua_isnil(L, -1)) {
+		luaL_checktype(L, -1, LUA_TTABLE);
+		lua_pushnil(L);
+		while (lua_next(L, -2)) {
+			if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
+				luaL_error(L, "%s: env must map names to strings", fn);
+			lua_pop(L, 1);
+			extra++;
+		}
+	}
+	env = lua_newuserdatauv(L, sizeof(char *) * (size_t)(n + extra + 1), 0);
+	lua_createtable(L, extra, 0); /* anchors the "K=v" strings */
+	for (char **e = environ; *e; e++)
+		env[k++] = *e;
+	if (!lua_isnil(L, -3)) {
+		lua_pushnil(L);
+		while (lua_next(L, -4)) {
+			lua_pushfstring(L, "%s=%s", lua_tostring(L, -2), lua_tostring(L, -1));
+			env[k++] = (char *)lua_tostring(L, -1);
+			lua_rawseti(L, -4, k);
+			lua_pop(L, 1);
+		}
+	}
+	env[k] = NULL;
+	return env;
+}
+
+static int open_log(struct scenario *s, const char *host, const char *name, char *path,
+		    size_t len)
+{
+	int n = snprintf(path, len, "%s/logs/%s-%s.log", s->out_dir, host, name);
+
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	n = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	return n < 0 ? -errno : n;
+}
+
+static void proc_init_handles(struct lab_proc *p)
+{
+	uv_pipe_init(&p->rt->loop, &p->out, 0);
+	uv_pipe_init(&p->rt->loop, &p->err, 0);
+	uv_timer_init(&p->rt->loop, &p->timer);
+	p->out.data = p->err.data = p->timer.data = p->proc.data = p;
+	p->open_handles = 4;
+}
+
+int lua_proc_spawn(lua_State *L, int node)
+{
+	const char *fn = "host:spawn";
+	struct scenario *s = scenario_from_lua(L);
+	struct runtime *rt = runtime_from_lua(L);
+	const char *args[PROC_ARGS_MAX + 4];
+	const char *host = s->model.nodes[node].name, *name;
+	char ns[128], logpath[4096];
+	uv_process_options_t opt = { 0 };
+	uv_stdio_container_t stdio[3];
+	struct lab_proc *p;
+	struct proc_box *b;
+	int n, rc;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	spawn_check_keys(L, fn);
+	n = spawn_args(L, fn, args + 3, PROC_ARGS_MAX);
+	name = lua_opts_string(L, 2, fn, "name", args[3]);
+	if (strchr(name, '/'))
+		name = strrchr(name, '/') + 1;
+	if (lua_getfield(L, 2, "on_line") != LUA_TNIL)
+		luaL_checktype(L, -1, LUA_TFUNCTION);
+	lua_pop(L, 1);
+	opt.env = spawn_env(L, fn);
+	if (s->mode != SCENARIO_RUN || !rt || !s->model.built)
+		return luaL_error(L, "%s: processes need `natlab run` and a lab that is up", fn);
+	lab_netns_name(s->model.name, host, ns, sizeof(ns));
+	args[0] = "natlab";
+	args[1] = "__enter";
+	args[2] = ns;
+	args[n + 3] = NULL;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return luaL_error(L, "%s: out of memory", fn);
+	p->rt = rt;
+	p->log_fd = open_log(s, host, name, logpath, sizeof(logpath));
+	if (p->log_fd < 0) {
+		rc = p->log_fd;
+		free(p);
+		return luaL_error(L, "%s: log %s: %s", fn, logpath, strerror(-rc));
+	}
+	proc_init_handles(p);
+	stdio[0].flags = UV_IGNORE;
+	stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[1].data.stream = (uv_stream_t *)&p->out;
+	stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[2].data.stream = (uv_stream_t *)&p->err;
+	opt.file = s->self_exe;
+	opt.args = (char **)args;
+	opt.stdio = stdio;
+	opt.stdio_count = 3;
+	opt.exit_cb = exit_cb;
+	rc = uv_spawn(&rt->loop, &p->proc, &opt);
+	if (rc < 0) {
+		/* The process handle is initialised even on failure and must be closed. */
+		p->box_ref = p->lines_ref = p->on_line_ref = p->pattern_ref = LUA_NOREF;
+		close_handle(p, (uv_handle_t *)&p->proc);
+		close_handle(p, (uv_handle_t *)&p->out);
+		close_handle(p, (uv_handle_t *)&p->err);
+		close_handle(p, (uv_handle_t *)&p->timer);
+		return luaL_error(L, "%s: %s: %s", fn, args[3], uv_strerror(rc));
+	}
+	uv_read_start((uv_stream_t *)&p->out, alloc_cb, read_cb);
+	uv_read_start((uv_stream_t *)&p->err, alloc_cb, read_cb);
+	b = lua_newuserdatauv(L, sizeof(*b), 0);
+	memset(b, 0, sizeof(*b));
+	b->p = p;
+	b->pid = p->proc.pid;
+	luaL_setmetatable(L, PROC_MT);
+	p->box = b;
+	lua_pushvalue(L, -1);
+	p->box_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_newtable(L);
+	p->lines_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	p->pattern_ref = LUA_NOREF;
+	lua_getfield(L, 2, "on_line");
+	p->on_line_ref = lua_isnil(L, -1) ? (lua_pop(L, 1), LUA_NOREF) : luaL_ref(L, LUA_REGISTRYINDEX);
+	log_debug("spawned %s in %s (pid %d), log %s", args[3], host, b->pid, logpath);
+	return 1;
+}
+
+int cmd_enter(int argc, char **argv)
+{
+	int fd, rc;
+
+	if (argc < 3) {
+		fprintf(stderr, "natlab __enter: internal command: NETNS CMD [ARGS...]\n");
+		return 2;
+	}
+	rc = lab_netns_open(argv[1], &fd);
+	if (rc == 0)
+		rc = lab_netns_enter(fd);
+	if (rc < 0) {
+		fprintf(stderr, "natlab: netns \"%s\": %s\n", argv[1], strerror(-rc));
+		return 126;
+	}
+	close(fd);
+	execvp(argv[2], argv + 2);
+	fprintf(stderr, "natlab: %s: %s\n", argv[2], strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+#include "natlab/results.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void results_init(struct results *r, FILE *tap)
+{
+	memset(r, 0, sizeof(*r));
+	r->tap = tap;
+	r->expectations = json_array();
+	r->records = json_array();
+}
+
+void results_close(struct results *r)
+{
+	if (!r)
+		return;
+	json_decref(r->expectations);
+	json_decref(r->records);
+	r->expectations = r->records = NULL;
+}
+
+/* TAP descriptions must not break the line or start a directive. */
+static void tap_name(FILE *f, const char *name)
+{
+	for (const char *p = name; *p; p++)
+		fputc(*p == '\n' ? ' ' : *p == '#' ? '_' : *p, f);
+}
+
+int results_expect(struct results *r, int ok, const char *name, const char *where,
+		   const char *diag)
+{
+	r->count++;
+	if (!ok)
+		r->failed++;
+	fprintf(r->tap, "%s %d - ", ok ? "ok" : "not ok", r->count);
+	tap_name(r->tap, name);
+	fputc('\n', r->tap);
+	if (!ok && where)
+		fprintf(r->tap, "#   at %s\n", where);
+	if (!ok && diag)
+		for (const char *p = diag; *p;) {
+			const char *nl = strchr(p, '\n');
+			int n = nl ? (int)(nl - p) : (int)strlen(p);
+
+			fprintf(r->tap, "#   %.*s\n", n, p);
+			p += n + (nl ? 1 : 0);
+		}
+	fflush(r->tap);
+	json_array_append_new(r->expectations,
+			      json_pack("{s:s, s:b, s:s?, s:s?}", "name", name, "ok", ok, "where",
+					where, "diag", diag));
+	return ok;
+}
+
+void results_record(struct results *r, json_t *obj)
+{
+	json_array_append_new(r->records, obj);
+}
+
+static json_t *nats_json(const struct lab_model *m)
+{
+	json_t *nats = json_array();
+
+	for (int i = 0; m && i < m->nnodes; i++) {
+		const struct lab_node *n = &m->nodes[i];
+		const struct nat_knobs *k = &n->knobs;
+
+		if (n->kind != LAB_NODE_NAT)
+			continue;
+		json_array_append_new(
+			nats, json_pack("{s:s, s:s, s:o, s:n}", "name", n->name, "profile", n->profile,
+					"declared",
+					k->translate ? json_pack("{s:s, s:s, s:s, s:b}", "mapping",
+								 nat_mapping_name(k->mapping),
+								 "filtering",
+								 nat_filtering_name(k->filtering),
+								 "ports", nat_ports_name(k->ports),
+								 "hairpin", k->hairpin)
+						     : json_null(),
+					"measured"));
+	}
+	return nats;
+}
+
+static int write_report(struct results *r, const struct run_info *info, const char *dir)
+{
+	char path[4096];
+	json_t *root;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/report.json", dir);
+	root = json_pack("{s:s, s:I, s:s, s:f, s:s?, s:o, s:o, s:o, s:[], s:{s:i, s:i, s:i}}",
+			 "scenario", info->scenario, "seed", (json_int_t)info->seed, "started",
+			 info->started, "duration_s", info->duration_s, "error", info->error, "nats",
+			 nats_json(info->model), "expectations", json_incref(r->expectations),
+			 "results", json_incref(r->records), "cells", "summary", "expectations",
+			 r->count, "passed", r->count - r->failed, "failed", r->failed);
+	if (!root)
+		return -ENOMEM;
+	rc = json_dump_file(root, path, JSON_INDENT(2)) < 0 ? -EIO : 0;
+	json_decref(root);
+	return rc;
+}
+
+static void xml_escaped(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '&': fputs("&amp;", f); break;
+		case '"': fputs("&quot;", f); break;
+		default: fputc(*s, f);
+		}
+	}
+}
+
+static int write_junit(struct results *r, const struct run_info *info, const char *dir)
+{
+	char path[4096];
+	json_t *e;
+	size_t i;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/junit.xml", dir);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"");
+	xml_escaped(f, info->scenario);
+	fprintf(f, "\" tests=\"%d\" failures=\"%d\" time=\"%.3f\">\n", r->count, r->failed,
+		info->duration_s);
+	json_array_foreach(r->expectations, i, e)
+	{
+		fprintf(f, "  <testcase classname=\"natlab\" name=\"");
+		xml_escaped(f, json_string_value(json_object_get(e, "name")));
+		if (json_is_true(json_object_get(e, "ok"))) {
+			fprintf(f, "\"/>\n");
+			continue;
+		}
+		fprintf(f, "\">\n    <failure message=\"");
+		xml_escaped(f, json_string_value(json_object_get(e, "where")));
+		fprintf(f, "\">");
+		xml_escaped(f, json_string_value(json_object_get(e, "diag")));
+		fprintf(f, "</failure>\n  </testcase>\n");
+	}
+	fprintf(f, "</testsuite>\n");
+	return fclose(f) == 0 ? 0 : -errno;
+}
+
+int results_finish(struct results *r, const struct run_info *info, const char *dir)
+{
+	int rc;
+
+	fprintf(r->tap, "1..%d\n", r->count);
+	fflush(r->tap);
+	rc = write_report(r, info, dir);
+	if (rc == 0)
+		rc = write_junit(r, info, dir);
+	return rc;
+}
