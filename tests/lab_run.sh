@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# natlab run: a passing scenario, and every way a scenario can go wrong (a failed
+# expectation, a runtime error, a process that never exits, a scenario that never ends,
+# SIGINT, kill -9). Each must give a clear message, a TAP `not ok` where it applies, the
+# right exit code, and leave no namespace, state or process behind.
+. "$(dirname "$0")/lib/lab.sh"
+t_require_root
+t_require jq
+
+leftovers() { # namespaces or state of run labs started by pid $1
+	ip netns list 2>/dev/null | grep "^nl-run$1\." || true
+	[ -e "/run/natlab/run$1" ] && echo "state of run$1"
+}
+HEAD='local lab = natlab.lab{ name = "r" }
+local inet = lab:internet{}
+local srv = lab:host{ name = "srv", net = inet }
+local home = lab:nat{ name = "home", net = inet, profile = "full-cone" }
+local alice = lab:host{ name = "alice", net = home }
+lab:up()'
+scenario() { printf '%s\n%s\n' "$HEAD" "$2" >"$T_TMP/$1.lua"; }
+run() { # run NAME [ARGS]: runs in the background, leaves its pid in $pid
+	"$NATLAB" run "$T_TMP/$1.lua" --out "$T_TMP/out-$1" "${@:2}" >"$T_TMP/$1.tap" 2>"$T_TMP/$1.err" &
+	pid=$!
+}
+
+scenario pass 'local p = alice:spawn{ "ping", "-c", "1", "-W", "2", srv.addr }
+expect_eq(p:wait{ timeout = "5s" }, 0, "alice pings srv")
+local s = srv:spawn{ "sh", "-c", "echo ready; echo $GREETING", env = { GREETING = "hi" }, name = "greeter" }
+expect(s:wait_line{ match = "^hi$", timeout = "2s" }, "env reaches the process")
+result{ cell = "demo", rtt_ms = 0.2 }'
+run pass; wait $pid
+t_is $? 0 "a passing scenario exits 0"
+t_is "$(grep -c '^ok' "$T_TMP/pass.tap")" 2 "two ok lines"
+t_is "$(tail -1 "$T_TMP/pass.tap")" "1..2" "a TAP plan"
+t_is "$(jq -c .summary "$T_TMP/out-pass/report.json")" '{"expectations":2,"passed":2,"failed":0}' "report.json summary"
+t_is "$(jq -r '.results[0].cell' "$T_TMP/out-pass/report.json")" demo "result{} lands in report.json"
+t_is "$(jq -r '.nats[0].profile' "$T_TMP/out-pass/report.json")" full-cone "report.json lists the NATs"
+grep -q 'tests="2" failures="0"' "$T_TMP/out-pass/junit.xml"
+t_ok $? "junit.xml counts them"
+grep -q "1 received" "$T_TMP/out-pass/logs/alice-ping.log"
+t_ok $? "the process's output is in logs/alice-ping.log"
+t_is "$(cat "$T_TMP/out-pass/logs/srv-greeter.log")" "ready
+hi" "named processes log under their name"
+t_is "$(leftovers $pid)" "" "nothing left after a passing run"
+
+scenario fail 'expect(false, "this does not hold")'
+run fail; wait $pid
+t_is $? 1 "a failed expectation exits 1"
+grep -q "^not ok 1 - this does not hold" "$T_TMP/fail.tap"
+t_ok $? "and prints not ok"
+grep -q "^#   at .*fail.lua:7" "$T_TMP/fail.tap"
+t_ok $? "with file and line" "$(cat "$T_TMP/fail.tap")"
+
+scenario error 'local x = nil
+x.field = 1'
+run error; wait $pid
+t_is $? 1 "a runtime error exits 1"
+grep -q "error.lua:8: attempt to index a nil value" "$T_TMP/error.err"
+t_ok $? "the message names file and line" "$(cat "$T_TMP/error.err")"
+grep -q "^not ok .* - the scenario runs to its end" "$T_TMP/error.tap"
+t_ok $? "and a TAP not ok"
+t_is "$(jq -r .error "$T_TMP/out-error/report.json" | grep -c 'error.lua:8')" 1 "report.json says why"
+t_is "$(leftovers $pid)" "" "nothing left after an error"
+
+scenario late 'lab:host{ name = "late", net = inet }'
+run late; wait $pid
+t_is $? 1 "declaring a node after lab:up() fails"
+grep -q "late.lua:7: lab:host: the lab is already up" "$T_TMP/late.err"
+t_ok $? "and says so" "$(cat "$T_TMP/late.err")"
+
+scenario hang 'local p = alice:spawn{ "sleep", "600" }
+local r, why = p:wait{ timeout = "500ms" }
+expect_eq(why, "timeout", "a process that never exits is a timeout")
+p:wait()'
+run hang --timeout 2s; wait $pid
+t_is $? 1 "a scenario past its time limit exits 1"
+grep -q "^ok 1 - a process that never exits is a timeout" "$T_TMP/hang.tap"
+t_ok $? "wait{timeout} returns on time"
+grep -q "time limit of 2 s" "$T_TMP/hang.err"
+t_ok $? "the time limit is named" "$(cat "$T_TMP/hang.err")"
+t_is "$(leftovers $pid)" "" "the sleeping process and the lab are gone"
+
+scenario sigint 'alice:spawn{ "sleep", "600" }
+natlab.sleep(600)'
+run sigint
+for _ in $(seq 1 100); do [ -e "$T_TMP/out-sigint/logs/alice-sleep.log" ] && break; sleep 0.05; done
+kill -INT $pid; wait $pid
+t_is $? 1 "SIGINT mid-run exits 1"
+grep -q "interrupted" "$T_TMP/sigint.err"
+t_ok $? "and says it was interrupted"
+t_is "$(leftovers $pid)" "" "and tears the lab down"
+
+run sigint
+for _ in $(seq 1 100); do [ -e "/run/natlab/run$pid" ] && [ -e "$T_TMP/out-sigint/logs/alice-sleep.log" ] && break; sleep 0.05; done
+sleep 0.2
+kill -9 $pid; wait $pid 2>/dev/null
+"$NATLAB" cleanup >"$T_TMP/cleanup.log" 2>&1
+t_ok $? "cleanup after kill -9 mid-run"
+t_is "$(leftovers $pid)" "" "no namespace or state remains"
+t_is "$(pgrep -f 'sleep 600' -s 0 | wc -l)" 0 "no process of it remains"
+t_done
