@@ -34,6 +34,7 @@ struct proc_box {
 };
 
 struct lab_proc {
+	struct runtime_child child;
 	uv_process_t proc;
 	uv_pipe_t out;
 	uv_pipe_t err;
@@ -59,6 +60,7 @@ static void proc_free_if_done(struct lab_proc *p)
 
 	if (p->open_handles > 0)
 		return;
+	runtime_child_remove(&p->child);
 	if (p->box)
 		p->box->p = NULL;
 	luaL_unref(L, LUA_REGISTRYINDEX, p->lines_ref);
@@ -419,6 +421,17 @@ static int open_log(struct scenario *s, const char *host, const char *name, char
 	return n < 0 ? -errno : n;
 }
 
+static void proc_close_all(struct runtime_child *c)
+{
+	struct lab_proc *p = container_of(c, struct lab_proc, child);
+
+	runtime_child_remove(c);
+	close_handle(p, (uv_handle_t *)&p->proc);
+	close_handle(p, (uv_handle_t *)&p->out);
+	close_handle(p, (uv_handle_t *)&p->err);
+	close_handle(p, (uv_handle_t *)&p->timer);
+}
+
 static void proc_init_handles(struct lab_proc *p)
 {
 	uv_pipe_init(&p->rt->loop, &p->out, 0);
@@ -426,6 +439,8 @@ static void proc_init_handles(struct lab_proc *p)
 	uv_timer_init(&p->rt->loop, &p->timer);
 	p->out.data = p->err.data = p->timer.data = p->proc.data = p;
 	p->open_handles = 4;
+	p->child.close = proc_close_all;
+	runtime_child_add(p->rt, &p->child);
 }
 
 int lua_proc_spawn(lua_State *L, int node)
@@ -485,10 +500,7 @@ int lua_proc_spawn(lua_State *L, int node)
 	if (rc < 0) {
 		/* The process handle is initialised even on failure and must be closed. */
 		p->box_ref = p->lines_ref = p->on_line_ref = p->pattern_ref = LUA_NOREF;
-		close_handle(p, (uv_handle_t *)&p->proc);
-		close_handle(p, (uv_handle_t *)&p->out);
-		close_handle(p, (uv_handle_t *)&p->err);
-		close_handle(p, (uv_handle_t *)&p->timer);
+		proc_close_all(&p->child);
 		return luaL_error(L, "%s: %s: %s", fn, args[3], uv_strerror(rc));
 	}
 	uv_read_start((uv_stream_t *)&p->out, alloc_cb, read_cb);

@@ -170,13 +170,38 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+void runtime_child_add(struct runtime *rt, struct runtime_child *c)
+{
+	c->next = rt->children;
+	if (c->next)
+		c->next->pprev = &c->next;
+	c->pprev = &rt->children;
+	rt->children = c;
+}
+
+void runtime_child_remove(struct runtime_child *c)
+{
+	if (!c->pprev)
+		return;
+	*c->pprev = c->next;
+	if (c->next)
+		c->next->pprev = c->pprev;
+	c->pprev = NULL;
+}
+
 void runtime_close(struct runtime *rt)
 {
+	for (struct runtime_child *c = rt->children, *next; c; c = next) {
+		next = c->next;
+		c->close(c);
+	}
 	/* Teardown is over: signals get their default meaning back. */
 	runtime_wake = NULL;
 	signals_set(SIG_DFL);
 	uv_walk(&rt->loop, close_walk_cb, NULL);
-	uv_run(&rt->loop, UV_RUN_DEFAULT);
+	/* A pending uv_stop() makes the first uv_run return at once: run until idle. */
+	while (uv_run(&rt->loop, UV_RUN_DEFAULT) != 0)
+		;
 	if (uv_loop_close(&rt->loop) < 0)
 		log_debug("runtime: the loop still had handles at close");
 	if (rt->co_ref != LUA_NOREF)

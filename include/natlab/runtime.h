@@ -11,6 +11,15 @@
 #include <signal.h>
 #include <uv.h>
 
+/*
+ * Something that owns handles on the loop (a spawned process): at runtime_close it is
+ * asked to close them with its own callbacks, so it can free itself.
+ */
+struct runtime_child {
+	struct runtime_child *next, **pprev;
+	void (*close)(struct runtime_child *c);
+};
+
 struct runtime {
 	uv_loop_t loop;
 	lua_State *L;  /* the main state */
@@ -23,7 +32,11 @@ struct runtime {
 	uv_async_t wake; /* a signal arrived */
 	int signals;
 	uint64_t t0_ms;
+	struct runtime_child *children;
 };
+
+void runtime_child_add(struct runtime *rt, struct runtime_child *c);
+void runtime_child_remove(struct runtime_child *c);
 
 /*
  * Sets up the loop, the deadline (seconds, 0 = none) and signal handling: SIGINT,
