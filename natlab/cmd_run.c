@@ -24,14 +24,18 @@
 
 static void run_usage(FILE *f)
 {
-	fprintf(f, "Usage: natlab run FILE.lua [--out DIR] [--seed N] [--timeout DURATION]\n\n"
+	fprintf(f, "Usage: natlab run FILE.lua [--out DIR] [--seed N] [--timeout DURATION]\n"
+		   "                  [--pcap all|failed|none]\n\n"
 		   "Builds the lab FILE describes, runs the scenario to its end and tears the lab\n"
 		   "down, also on errors, time-outs and signals. Expectations are TAP lines on\n"
 		   "stdout; the out dir gets report.json, junit.xml and logs/<host>-<proc>.log.\n"
 		   "Exits 0 only if every expectation held and the scenario ran to its end.\n\n"
 		   "  --out DIR       where results go (default: out/<scenario name>)\n"
 		   "  --seed N        seed for the lab, overriding natlab.lab{ seed = }\n"
-		   "  --timeout D     time limit for the whole scenario (default %.0fs)\n",
+		   "  --timeout D     time limit for the whole scenario (default %.0fs)\n"
+		   "  --pcap WHICH    captures on both sides of every NAT and on every host, in\n"
+		   "                  <out>/pcap/<node>-<interface>.pcap: kept for all runs, only\n"
+		   "                  failed ones (default), or none taken\n",
 		   RUN_TIMEOUT_DEFAULT);
 }
 
@@ -119,6 +123,7 @@ int cmd_run(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "pcap", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -127,10 +132,22 @@ int cmd_run(int argc, char **argv)
 	double timeout = RUN_TIMEOUT_DEFAULT;
 	unsigned long long seed = 0;
 	int c, seed_set = 0, rc;
+	enum scenario_pcap pcap = PCAP_FAILED;
 	ssize_t n;
 
-	while ((c = getopt_long(argc, argv, "o:s:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:s:t:p:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'p':
+			if (strcmp(optarg, "all") == 0)
+				pcap = PCAP_ALL;
+			else if (strcmp(optarg, "failed") == 0)
+				pcap = PCAP_FAILED;
+			else if (strcmp(optarg, "none") == 0)
+				pcap = PCAP_NONE;
+			else
+				log_fatalx("natlab run: --pcap must be all, failed or none, got \"%s\"",
+					   optarg);
+			break;
 		case 'o':
 			free(out);
 			out = strdup(optarg);
@@ -172,6 +189,7 @@ int cmd_run(int argc, char **argv)
 	s.timeout_s = timeout;
 	s.seed_set = seed_set;
 	s.seed = seed;
+	s.pcap = pcap;
 	rc = run_scenario(&s);
 	scenario_close(&s);
 	free(out);

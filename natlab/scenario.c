@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/scenario.h"
+#include "natlab/capture.h"
 #include "natlab/log.h"
+#include "natlab/netns.h"
 #include "natlab/lua_proc.h"
 #include "natlab/lua_results.h"
 #include "natlab/runtime.h"
@@ -14,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <sys/stat.h>
 
 #define HOOK_EVERY	  10000
 #define DEFAULT_MAX_INSNS 2000000000LL
@@ -198,11 +202,84 @@ static void open_modules(lua_State *L, struct scenario *s, struct runtime *rt)
 	lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
 }
 
+/* Captures on both sides of every NAT and on every host: <out>/pcap/<node>-<if>.pcap. */
+static int captures_start(lua_State *L, struct scenario *s, char *err, size_t errlen)
+{
+	static const char *const nat_ifs[] = { "wan", "lan", NULL };
+	static const char *const host_ifs[] = { "eth0", NULL };
+	struct runtime *rt = runtime_from_lua(L);
+	char dir[4096], path[4200], ns[128];
+	int rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s/pcap", s->out_dir);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	s->captures = calloc((size_t)s->model.nnodes * 2, sizeof(*s->captures));
+	if (!s->captures)
+		return -ENOMEM;
+	for (int i = 0; i < s->model.nnodes && rc == 0; i++) {
+		const struct lab_node *n = &s->model.nodes[i];
+		const char *const *ifs = n->kind == LAB_NODE_NAT ? nat_ifs
+					 : n->kind == LAB_NODE_HOST ? host_ifs : NULL;
+		int fd;
+
+		if (!ifs)
+			continue;
+		lab_netns_name(s->model.name, n->name, ns, sizeof(ns));
+		rc = lab_netns_open(ns, &fd);
+		for (int k = 0; rc == 0 && ifs[k]; k++) {
+			snprintf(path, sizeof(path), "%s/%s-%s.pcap", dir, n->name, ifs[k]);
+			rc = capture_start(rt, fd, ifs[k], path, &s->captures[s->ncaptures], err,
+					   errlen);
+			if (rc == 0)
+				s->ncaptures++;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	return rc;
+}
+
+static int remove_pcaps_cb(const char *dir)
+{
+	char cmd_path[4200];
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			snprintf(cmd_path, sizeof(cmd_path), "%s/%s", dir, e->d_name);
+			unlink(cmd_path);
+		}
+	closedir(d);
+	return rmdir(dir) < 0 ? -errno : 0;
+}
+
+/* Flushes the captures, and keeps them only as --pcap asks. */
+static void captures_stop(struct scenario *s, int failed)
+{
+	char dir[4096];
+
+	for (int i = 0; i < s->ncaptures; i++)
+		capture_stop(s->captures[i]);
+	free(s->captures);
+	s->captures = NULL;
+	s->ncaptures = 0;
+	snprintf(dir, sizeof(dir), "%s/pcap", s->out_dir);
+	if (s->pcap == PCAP_NONE || (s->pcap == PCAP_FAILED && !failed))
+		remove_pcaps_cb(dir);
+}
+
 /* A run ends with the lab gone: processes first, so their handles can close. */
-static void run_teardown(struct scenario *s)
+static void run_teardown(struct scenario *s, int failed)
 {
 	if (s->mode != SCENARIO_RUN || !s->lab_up)
 		return;
+	captures_stop(s, failed || s->results.failed);
 	lab_topology_down(s->model.name);
 	lab_state_remove(s->model.name);
 	s->lab_up = 0;
@@ -259,7 +336,7 @@ int scenario_run(struct scenario *s)
 		}
 		rc = finish(s, &rt, rc);
 	}
-	run_teardown(s);
+	run_teardown(s, rc < 0);
 	runtime_close(&rt);
 	lua_close(L);
 	return rc;
@@ -333,6 +410,9 @@ int scenario_lab_up(lua_State *L, struct scenario *s)
 		return luaL_error(L, "lab:up: %s", err);
 	s->model.built = 1;
 	s->lab_up = s->mode != SCENARIO_CHECK;
+	if (s->mode == SCENARIO_RUN && s->pcap != PCAP_NONE &&
+	    captures_start(L, s, err, sizeof(err)) < 0)
+		return luaL_error(L, "lab:up: capture: %s", err);
 	if (s->mode == SCENARIO_CHECK)
 		return lua_pushliteral(L, CHECK_DONE), lua_error(L);
 	return 0;

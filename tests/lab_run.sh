@@ -43,6 +43,18 @@ t_ok $? "the process's output is in logs/alice-ping.log"
 t_is "$(cat "$T_TMP/out-pass/logs/srv-greeter.log")" "ready
 hi" "named processes log under their name"
 t_is "$(leftovers $pid)" "" "nothing left after a passing run"
+[ -e "$T_TMP/out-pass/pcap" ]
+t_ok $(( $? == 0 )) "--pcap failed (the default) keeps no captures of a passing run"
+
+run pass --pcap all; wait $pid
+t_is "$(cd "$T_TMP/out-pass/pcap" && ls | tr '\n' ' ')" "alice-eth0.pcap home-lan.pcap home-wan.pcap srv-eth0.pcap " \
+	"--pcap all: both sides of the NAT and every host"
+if command -v tshark >/dev/null; then
+	t_is "$(tshark -r "$T_TMP/out-pass/pcap/home-wan.pcap" -Y 'icmp.type == 8' -T fields -e ip.src 2>/dev/null | sort -u)" \
+		198.18.0.3 "tshark reads the WAN capture: pings leave from the NAT's address"
+	t_is "$(tshark -r "$T_TMP/out-pass/pcap/home-lan.pcap" -Y 'icmp.type == 8' -T fields -e ip.src 2>/dev/null | sort -u)" \
+		10.1.0.2 "and the LAN capture shows alice's private address"
+fi
 
 scenario fail 'expect(false, "this does not hold")'
 run fail; wait $pid
@@ -51,6 +63,8 @@ grep -q "^not ok 1 - this does not hold" "$T_TMP/fail.tap"
 t_ok $? "and prints not ok"
 grep -q "^#   at .*fail.lua:7" "$T_TMP/fail.tap"
 t_ok $? "with file and line" "$(cat "$T_TMP/fail.tap")"
+[ -s "$T_TMP/out-fail/pcap/alice-eth0.pcap" ]
+t_ok $? "a failed run keeps its captures"
 
 scenario error 'local x = nil
 x.field = 1'

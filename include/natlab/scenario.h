@@ -14,6 +14,9 @@
 #include <signal.h>
 
 struct lua_State;
+struct capture;
+
+enum scenario_pcap { PCAP_FAILED, PCAP_ALL, PCAP_NONE };
 
 enum scenario_mode {
 	SCENARIO_CHECK, /* lab:up() only validates: nothing is created */
@@ -39,6 +42,9 @@ struct scenario {
 	double timeout_s;	/* the whole scenario's time limit; 0 = none */
 	int seed_set;		/* --seed given: it overrides natlab.lab{ seed = } */
 	unsigned long long seed;
+	enum scenario_pcap pcap; /* which captures to keep */
+	struct capture **captures;
+	int ncaptures;
 	struct results results;
 	char *error;		/* why the scenario failed (first line), for the report */
 };

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+#include "natlab/capture.h"
+#include "natlab/log.h"
+#include "natlab/netns.h"
+#include "natlab/util.h"
+
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CAPTURE_SNAPLEN 65535
+#define CAPTURE_BUFFER	(512 * 1024) /* kernel ring per interface; labs have hundreds */
+
+struct capture {
+	struct runtime_child child;
+	uv_poll_t poll;
+	pcap_t *pcap;
+	pcap_dumper_t *dump;
+	unsigned long packets;
+	int polling;
+};
+
+static void dump_cb(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+	struct capture *c = (struct capture *)user;
+
+	pcap_dump((u_char *)c->dump, h, bytes);
+	c->packets++;
+}
+
+static void drain(struct capture *c)
+{
+	/* Non-blocking: returns as soon as the ring is empty. */
+	while (pcap_dispatch(c->pcap, 1024, dump_cb, (u_char *)c) > 0)
+		;
+}
+
+static void poll_cb(uv_poll_t *p, int status, int events)
+{
+	struct capture *c = container_of(p, struct capture, poll);
+
+	if (status < 0) {
+		/* The interface went away (its namespace was removed): stop reading. */
+		uv_poll_stop(p);
+		return;
+	}
+	drain(c);
+}
+
+static void capture_free(struct capture *c)
+{
+	if (c->dump)
+		pcap_dump_close(c->dump);
+	if (c->pcap)
+		pcap_close(c->pcap);
+	free(c);
+}
+
+static void close_cb(uv_handle_t *h)
+{
+	capture_free(container_of((uv_poll_t *)h, struct capture, poll));
+}
+
+void capture_stop(struct capture *c)
+{
+	if (!c)
+		return;
+	runtime_child_remove(&c->child);
+	drain(c);
+	if (c->dump)
+		pcap_dump_flush(c->dump);
+	if (c->polling)
+		uv_close((uv_handle_t *)&c->poll, close_cb);
+	else
+		capture_free(c);
+}
+
+static void child_close(struct runtime_child *child)
+{
+	capture_stop(container_of(child, struct capture, child));
+}
+
+unsigned long capture_packets(const struct capture *c)
+{
+	return c->packets;
+}
+
+/* pcap binds its packet socket to the namespace of the thread that activates it. */
+static int open_in_ns(struct capture *c, int nsfd, const char *ifname, char *err,
+		      size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	int rc = lab_netns_enter(nsfd);
+
+	if (rc < 0) {
+		snprintf(err, errlen, "setns: %s", strerror(-rc));
+		return rc;
+	}
+	c->pcap = pcap_create(ifname, ebuf);
+	if (c->pcap) {
+		pcap_set_snaplen(c->pcap, CAPTURE_SNAPLEN);
+		pcap_set_buffer_size(c->pcap, CAPTURE_BUFFER);
+		pcap_set_immediate_mode(c->pcap, 1);
+		if (pcap_activate(c->pcap) < 0) {
+			snprintf(ebuf, sizeof(ebuf), "%s", pcap_geterr(c->pcap));
+			rc = -EIO;
+		}
+	} else {
+		rc = -EIO;
+	}
+	if (lab_netns_leave() < 0 && rc == 0)
+		rc = -errno;
+	if (rc < 0)
+		snprintf(err, errlen, "%s: %s", ifname, ebuf[0] ? ebuf : strerror(-rc));
+	return rc;
+}
+
+int capture_start(struct runtime *rt, int nsfd, const char *ifname, const char *path,
+		  struct capture **out, char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE];
+	struct capture *c = calloc(1, sizeof(*c));
+	int rc, fd;
+
+	*out = NULL;
+	if (!c)
+		return -ENOMEM;
+	rc = open_in_ns(c, nsfd, ifname, err, errlen);
+	if (rc < 0)
+		goto fail;
+	rc = -EIO;
+	if (pcap_setnonblock(c->pcap, 1, ebuf) < 0) {
+		snprintf(err, errlen, "%s: %s", ifname, ebuf);
+		goto fail;
+	}
+	c->dump = pcap_dump_open(c->pcap, path);
+	if (!c->dump) {
+		snprintf(err, errlen, "%s: %s", path, pcap_geterr(c->pcap));
+		goto fail;
+	}
+	fd = pcap_get_selectable_fd(c->pcap);
+	rc = fd < 0 ? -EIO : uv_poll_init(&rt->loop, &c->poll, fd);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: cannot poll the capture", ifname);
+		goto fail;
+	}
+	c->polling = 1;
+	uv_poll_start(&c->poll, UV_READABLE, poll_cb);
+	/* Captures must not keep the loop alive: only the scenario's waits do. */
+	uv_unref((uv_handle_t *)&c->poll);
+	c->child.close = child_close;
+	runtime_child_add(rt, &c->child);
+	*out = c;
+	return 0;
+fail:
+	capture_free(c);
+	return rc;
+}
