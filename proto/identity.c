@@ -103,9 +103,11 @@ static int read_hex_word(const char *path, uint8_t out[32])
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	for (start = buf; *start == ' ' || *start == '\t' || *start == '\n' || *start == '\r'; start++)
+	for (start = buf; *start == ' ' || *start == '\t' || *start == '\n' || *start == '\r';
+	     start++)
 		;
-	for (end = start; *end && *end != ' ' && *end != '\t' && *end != '\n' && *end != '\r'; end++)
+	for (end = start; *end && *end != ' ' && *end != '\t' && *end != '\n' && *end != '\r';
+	     end++)
 		;
 	rc = hex_decode32(out, start, (size_t)(end - start));
 	sodium_memzero(buf, sizeof(buf));
@@ -151,7 +153,7 @@ static uint8_t *domain_message(const char *context, const uint8_t *msg, size_t l
 }
 
 int identity_sign(const struct identity *id, const char *context, const uint8_t *msg, size_t len,
-		  uint8_t sig[IDENTITY_SIG_LEN])
+                  uint8_t sig[IDENTITY_SIG_LEN])
 {
 	size_t mlen;
 	uint8_t *m;
@@ -168,7 +170,7 @@ int identity_sign(const struct identity *id, const char *context, const uint8_t 
 }
 
 int identity_verify(const uint8_t pub[IDENTITY_PUB_LEN], const char *context, const uint8_t *msg,
-		    size_t len, const uint8_t sig[IDENTITY_SIG_LEN])
+                    size_t len, const uint8_t sig[IDENTITY_SIG_LEN])
 {
 	size_t mlen;
 	uint8_t *m;

@@ -6,22 +6,22 @@
 #include <string.h>
 
 static const char *const close_reason_names[RELAY_CLOSE_REASON_COUNT] = {
-	[RELAY_CLOSE_NONE] = "none",
-	[RELAY_CLOSE_PROTOCOL] = "malformed",
-	[RELAY_CLOSE_OVERSIZED] = "oversized",
-	[RELAY_CLOSE_UNEXPECTED] = "unexpected_frame",
-	[RELAY_CLOSE_HANDSHAKE_TIMEOUT] = "handshake_timeout",
-	[RELAY_CLOSE_BAD_SIGNATURE] = "bad_signature",
-	[RELAY_CLOSE_NO_TOKEN] = "no_token",
-	[RELAY_CLOSE_TOKEN_MALFORMED] = "token_malformed",
-	[RELAY_CLOSE_TOKEN_FOREIGN] = "token_foreign",
-	[RELAY_CLOSE_TOKEN_BAD_SIGNATURE] = "token_bad_signature",
-	[RELAY_CLOSE_TOKEN_EXPIRED] = "token_expired",
-	[RELAY_CLOSE_TOKEN_REVOKED] = "token_revoked",
-	[RELAY_CLOSE_TOKEN_WRONG_PEER] = "token_wrong_peer",
-	[RELAY_CLOSE_SERVER_FULL] = "server_full",
-	[RELAY_CLOSE_REPLACED] = "replaced",
-	[RELAY_CLOSE_SHUTDOWN] = "shutdown",
+    [RELAY_CLOSE_NONE] = "none",
+    [RELAY_CLOSE_PROTOCOL] = "malformed",
+    [RELAY_CLOSE_OVERSIZED] = "oversized",
+    [RELAY_CLOSE_UNEXPECTED] = "unexpected_frame",
+    [RELAY_CLOSE_HANDSHAKE_TIMEOUT] = "handshake_timeout",
+    [RELAY_CLOSE_BAD_SIGNATURE] = "bad_signature",
+    [RELAY_CLOSE_NO_TOKEN] = "no_token",
+    [RELAY_CLOSE_TOKEN_MALFORMED] = "token_malformed",
+    [RELAY_CLOSE_TOKEN_FOREIGN] = "token_foreign",
+    [RELAY_CLOSE_TOKEN_BAD_SIGNATURE] = "token_bad_signature",
+    [RELAY_CLOSE_TOKEN_EXPIRED] = "token_expired",
+    [RELAY_CLOSE_TOKEN_REVOKED] = "token_revoked",
+    [RELAY_CLOSE_TOKEN_WRONG_PEER] = "token_wrong_peer",
+    [RELAY_CLOSE_SERVER_FULL] = "server_full",
+    [RELAY_CLOSE_REPLACED] = "replaced",
+    [RELAY_CLOSE_SHUTDOWN] = "shutdown",
 };
 
 const char *relay_close_reason_str(enum relay_close_reason r)
@@ -34,8 +34,8 @@ const char *relay_close_reason_str(enum relay_close_reason r)
 const char *relay_frame_type_str(uint8_t type)
 {
 	static const char *const names[] = {
-		"invalid", "challenge", "auth", "server_info", "send", "recv",
-		"peer_gone", "ping", "pong", "status", "restarting", "close",
+	    "invalid",   "challenge", "auth", "server_info", "send",       "recv",
+	    "peer_gone", "ping",      "pong", "status",      "restarting", "close",
 	};
 
 	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "unknown";
@@ -76,7 +76,7 @@ int relay_challenge_decode(struct relay_challenge *c, const uint8_t *p, size_t l
 
 /* nonce || key || token: what the AUTH signature covers. */
 static uint8_t *auth_message(const uint8_t *nonce, const uint8_t *key, const uint8_t *token,
-			     size_t token_len, size_t *len)
+                             size_t token_len, size_t *len)
 {
 	uint8_t *m = malloc(RELAY_NONCE_LEN + RELAY_KEY_LEN + token_len + 1);
 
@@ -91,7 +91,7 @@ static uint8_t *auth_message(const uint8_t *nonce, const uint8_t *key, const uin
 }
 
 int relay_auth_sign(const struct identity *id, const uint8_t nonce[RELAY_NONCE_LEN],
-		    const uint8_t *token, size_t token_len, uint8_t sig[IDENTITY_SIG_LEN])
+                    const uint8_t *token, size_t token_len, uint8_t sig[IDENTITY_SIG_LEN])
 {
 	size_t len;
 	uint8_t *m = auth_message(nonce, id->pub, token, token_len, &len);
@@ -118,7 +118,7 @@ int relay_auth_verify(const struct relay_auth *a, const uint8_t nonce[RELAY_NONC
 }
 
 int relay_auth_build(uint8_t *out, size_t cap, const struct identity *id,
-		     const struct relay_challenge *c, const char *token_text)
+                     const struct relay_challenge *c, const char *token_text)
 {
 	uint8_t tok[TOKEN_BIN_MAX], *p;
 	struct token t;
@@ -178,12 +178,13 @@ int relay_server_info_encode(uint8_t *out, size_t cap, const struct relay_server
 	frame_put_u32(p + 13, si->burst_bytes);
 	frame_put_u32(p + 17, si->keepalive_ms);
 	frame_put_u64(p + 21, si->token_expiry);
+	frame_put_u32(p + 29, si->queue_bytes);
 	return FRAME_HEADER_LEN + RELAY_SERVER_INFO_LEN;
 }
 
 int relay_server_info_decode(struct relay_server_info *si, const uint8_t *p, size_t len)
 {
-	if (len < RELAY_SERVER_INFO_LEN)
+	if (len < RELAY_SERVER_INFO_MIN_LEN)
 		return -EINVAL;
 	si->version = p[0];
 	si->max_packet = frame_get_u32(p + 1);
@@ -192,11 +193,12 @@ int relay_server_info_decode(struct relay_server_info *si, const uint8_t *p, siz
 	si->burst_bytes = frame_get_u32(p + 13);
 	si->keepalive_ms = frame_get_u32(p + 17);
 	si->token_expiry = frame_get_u64(p + 21);
+	si->queue_bytes = len >= 33 ? frame_get_u32(p + 29) : 0;
 	return 0;
 }
 
 int relay_packet_encode(uint8_t *out, size_t cap, uint8_t type, const uint8_t key[RELAY_KEY_LEN],
-			const void *data, size_t len)
+                        const void *data, size_t len)
 {
 	int rc = begin(out, cap, type, RELAY_KEY_LEN + len);
 
@@ -219,7 +221,7 @@ int relay_packet_decode(struct relay_packet *pkt, const uint8_t *p, size_t len)
 }
 
 int relay_peer_gone_encode(uint8_t *out, size_t cap, const uint8_t key[RELAY_KEY_LEN],
-			   uint8_t reason)
+                           uint8_t reason)
 {
 	int rc = begin(out, cap, RELAY_FRAME_PEER_GONE, RELAY_KEY_LEN + 1);
 
@@ -259,7 +261,7 @@ int relay_restarting_encode(uint8_t *out, size_t cap, uint32_t reconnect_in_ms, 
 }
 
 int relay_restarting_decode(uint32_t *reconnect_in_ms, uint32_t *try_for_ms, const uint8_t *p,
-			    size_t len)
+                            size_t len)
 {
 	if (len < 8)
 		return -EINVAL;

@@ -40,8 +40,8 @@ static size_t token_body(const struct token *t, uint8_t *out)
 	return TOKEN_FIXED_LEN + id_len;
 }
 
-int token_issue(struct token *t, const struct identity *issuer, const uint8_t peer[IDENTITY_PUB_LEN],
-		uint64_t expiry, const char *id)
+int token_issue(struct token *t, const struct identity *issuer,
+                const uint8_t peer[IDENTITY_PUB_LEN], uint64_t expiry, const char *id)
 {
 	uint8_t body[TOKEN_BIN_MAX];
 	size_t len;
@@ -76,7 +76,8 @@ int token_decode(struct token *t, const uint8_t *in, size_t len)
 	if (len < TOKEN_FIXED_LEN || in[0] != TOKEN_VERSION)
 		return -EINVAL;
 	id_len = in[73];
-	if (id_len < 1 || id_len > TOKEN_ID_MAX || len != TOKEN_FIXED_LEN + id_len + IDENTITY_SIG_LEN)
+	if (id_len < 1 || id_len > TOKEN_ID_MAX ||
+	    len != TOKEN_FIXED_LEN + id_len + IDENTITY_SIG_LEN)
 		return -EINVAL;
 	memset(t, 0, sizeof(*t));
 	memcpy(t->issuer, in + 1, 32);
@@ -113,13 +114,13 @@ int token_decode_text(struct token *t, const char *text)
 	if (strlen(text) >= TOKEN_TEXT_MAX)
 		return -EINVAL;
 	if (sodium_base642bin(bin, sizeof(bin), text, strlen(text), NULL, &len, NULL,
-			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
 		return -EINVAL;
 	return token_decode(t, bin, len);
 }
 
 enum token_verdict token_verify(const struct token *t, const uint8_t issuer[IDENTITY_PUB_LEN],
-				uint64_t now)
+                                uint64_t now)
 {
 	uint8_t body[TOKEN_BIN_MAX];
 	size_t len;

@@ -15,7 +15,9 @@
 
 /* Before auth a client can make us buffer this much and no more. */
 #define RELAY_HANDSHAKE_MAX_PAYLOAD 1024
-#define RELAY_WRITE_BATCH	    64
+#define RELAY_WRITE_BATCH           64
+/* Frames handed to the kernel in one write stop growing past this many bytes. */
+#define RELAY_WRITE_BATCH_BYTES (256 * 1024)
 
 static void relay_out_free_list(struct relay_out *o)
 {
@@ -44,7 +46,8 @@ static void relay_client_closed_cb(uv_handle_t *h)
 static void relay_client_notify_watchers(struct relay_client *c)
 {
 	uint8_t frame[FRAME_HEADER_LEN + RELAY_KEY_LEN + 1];
-	int len = relay_peer_gone_encode(frame, sizeof(frame), c->key, RELAY_PEER_GONE_DISCONNECTED);
+	int len =
+	    relay_peer_gone_encode(frame, sizeof(frame), c->key, RELAY_PEER_GONE_DISCONNECTED);
 	uint8_t i;
 
 	for (i = 0; i < c->n_watchers; i++) {
@@ -74,7 +77,7 @@ void relay_client_close(struct relay_client *c, enum relay_close_reason reason, 
 			uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
 		}
 		log_debug("client closed: %s%s%s", relay_close_reason_str(reason), text ? ": " : "",
-			  text ? text : "");
+		          text ? text : "");
 	}
 	if (was_active) {
 		relay_server_unregister(c->srv, c);
@@ -86,11 +89,6 @@ void relay_client_close(struct relay_client *c, enum relay_close_reason reason, 
 	c->pending_closes = 2;
 	uv_close((uv_handle_t *)&c->tcp, relay_client_closed_cb);
 	uv_close((uv_handle_t *)&c->timer, relay_client_closed_cb);
-}
-
-int relay_client_queue_empty(const struct relay_client *c)
-{
-	return !c->writing && !c->q_head;
 }
 
 static void relay_client_flush(struct relay_client *c);
@@ -117,13 +115,16 @@ static void relay_client_flush(struct relay_client *c)
 {
 	uv_buf_t bufs[RELAY_WRITE_BATCH];
 	struct relay_out *o, *last = NULL;
+	size_t bytes = 0;
 	unsigned n = 0;
 	int rc;
 
 	if (c->writing || !c->q_head || c->state == RELAY_CLIENT_CLOSING)
 		return;
-	for (o = c->q_head; o && n < RELAY_WRITE_BATCH; o = o->next) {
+	for (o = c->q_head; o && n < RELAY_WRITE_BATCH && bytes < RELAY_WRITE_BATCH_BYTES;
+	     o = o->next) {
 		bufs[n++] = uv_buf_init((char *)o->data, o->len);
+		bytes += o->len;
 		last = o;
 	}
 	c->inflight = c->q_head;
@@ -132,6 +133,7 @@ static void relay_client_flush(struct relay_client *c)
 		c->q_tail = NULL;
 	last->next = NULL;
 	c->q_len -= n;
+	c->q_bytes -= bytes;
 	rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, n, relay_client_write_cb);
 	if (rc < 0) {
 		c->srv->counters[RELAY_C_DISCONNECT_ERROR]++;
@@ -141,15 +143,20 @@ static void relay_client_flush(struct relay_client *c)
 	c->writing = 1;
 }
 
+/* Queues o, first dropping the oldest frames while either limit would be exceeded. */
 static void relay_client_enqueue(struct relay_client *c, struct relay_out *o)
 {
-	if (c->q_len >= c->srv->cfg.queue_frames && c->q_head) {
+	const struct relay_config *cfg = &c->srv->cfg;
+
+	while (c->q_head &&
+	       (c->q_len >= cfg->queue_frames || c->q_bytes + o->len > cfg->queue_bytes)) {
 		struct relay_out *old = c->q_head;
 
 		c->q_head = old->next;
 		if (!c->q_head)
 			c->q_tail = NULL;
 		c->q_len--;
+		c->q_bytes -= old->len;
 		free(old);
 		c->srv->counters[RELAY_C_DROP_QUEUE_FULL]++;
 	}
@@ -159,6 +166,7 @@ static void relay_client_enqueue(struct relay_client *c, struct relay_out *o)
 		c->q_head = o;
 	c->q_tail = o;
 	c->q_len++;
+	c->q_bytes += o->len;
 }
 
 /*
@@ -228,7 +236,7 @@ static void relay_client_watch(struct relay_client *dst, const uint8_t src[RELAY
 }
 
 int relay_client_forward(struct relay_client *c, const uint8_t src[RELAY_KEY_LEN],
-			 const uint8_t *data, size_t len)
+                         const uint8_t *data, size_t len)
 {
 	uint8_t hdr[FRAME_HEADER_LEN + RELAY_KEY_LEN];
 	uv_buf_t bufs[2];
@@ -309,15 +317,15 @@ static void relay_client_rate_account(struct relay_client *c, size_t n)
 }
 
 static const enum relay_close_reason verdict_reason[] = {
-	[TOKEN_OK] = RELAY_CLOSE_NONE,
-	[TOKEN_FOREIGN] = RELAY_CLOSE_TOKEN_FOREIGN,
-	[TOKEN_BAD_SIGNATURE] = RELAY_CLOSE_TOKEN_BAD_SIGNATURE,
-	[TOKEN_EXPIRED] = RELAY_CLOSE_TOKEN_EXPIRED,
+    [TOKEN_OK] = RELAY_CLOSE_NONE,
+    [TOKEN_FOREIGN] = RELAY_CLOSE_TOKEN_FOREIGN,
+    [TOKEN_BAD_SIGNATURE] = RELAY_CLOSE_TOKEN_BAD_SIGNATURE,
+    [TOKEN_EXPIRED] = RELAY_CLOSE_TOKEN_EXPIRED,
 };
 
 /* Checks the token of an AUTH frame; returns the refusal reason or RELAY_CLOSE_NONE. */
 static enum relay_close_reason relay_client_check_token(struct relay_client *c,
-							 const struct relay_auth *a)
+                                                        const struct relay_auth *a)
 {
 	struct token t;
 	enum token_verdict v;
@@ -344,13 +352,14 @@ static void relay_client_send_info(struct relay_client *c)
 {
 	const struct relay_config *cfg = &c->srv->cfg;
 	struct relay_server_info si = {
-		.version = RELAY_PROTO_VERSION,
-		.max_packet = RELAY_MAX_PACKET,
-		.queue_frames = cfg->queue_frames,
-		.rate_bytes_per_sec = cfg->rate_bytes_per_sec,
-		.burst_bytes = cfg->burst_bytes,
-		.keepalive_ms = cfg->keepalive_ms,
-		.token_expiry = c->token_expiry,
+	    .version = RELAY_PROTO_VERSION,
+	    .max_packet = RELAY_MAX_PACKET,
+	    .queue_frames = cfg->queue_frames,
+	    .queue_bytes = cfg->queue_bytes,
+	    .rate_bytes_per_sec = cfg->rate_bytes_per_sec,
+	    .burst_bytes = cfg->burst_bytes,
+	    .keepalive_ms = cfg->keepalive_ms,
+	    .token_expiry = c->token_expiry,
 	};
 	uint8_t frame[FRAME_HEADER_LEN + RELAY_SERVER_INFO_LEN];
 	int len = relay_server_info_encode(frame, sizeof(frame), &si);
@@ -370,7 +379,7 @@ static void relay_client_auth(struct relay_client *c, const struct frame *f)
 	}
 	if (relay_auth_verify(&a, c->nonce) != 0) {
 		relay_client_close(c, RELAY_CLOSE_BAD_SIGNATURE,
-				   "challenge signature does not verify for this key");
+		                   "challenge signature does not verify for this key");
 		return;
 	}
 	why = relay_client_check_token(c, &a);
@@ -406,7 +415,8 @@ static void relay_client_on_send(struct relay_client *c, const struct frame *f)
 	dst = relay_server_lookup(c->srv, pkt.key);
 	if (!dst) {
 		c->srv->counters[RELAY_C_DROP_NO_PEER]++;
-		len = relay_peer_gone_encode(frame, sizeof(frame), pkt.key, RELAY_PEER_GONE_NOT_HERE);
+		len =
+		    relay_peer_gone_encode(frame, sizeof(frame), pkt.key, RELAY_PEER_GONE_NOT_HERE);
 		relay_client_send(c, frame, (size_t)len);
 		return;
 	}
@@ -441,7 +451,8 @@ static void relay_client_dispatch(struct relay_client *c, const struct frame *f)
 	case RELAY_FRAME_PONG:
 		break;
 	default:
-		relay_client_close(c, RELAY_CLOSE_UNEXPECTED, "frame type not accepted from clients");
+		relay_client_close(c, RELAY_CLOSE_UNEXPECTED,
+		                   "frame type not accepted from clients");
 		break;
 	}
 }
@@ -462,7 +473,8 @@ static void relay_client_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *
 	int rc;
 
 	if (nread < 0) {
-		c->srv->counters[nread == UV_EOF ? RELAY_C_DISCONNECT_EOF : RELAY_C_DISCONNECT_ERROR]++;
+		c->srv->counters[nread == UV_EOF ? RELAY_C_DISCONNECT_EOF
+		                                 : RELAY_C_DISCONNECT_ERROR]++;
 		relay_client_close(c, RELAY_CLOSE_NONE, NULL);
 		return;
 	}
@@ -472,8 +484,9 @@ static void relay_client_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *
 		if (rc == 0)
 			break;
 		if (rc < 0) {
-			relay_client_close(c, rc == -EMSGSIZE ? RELAY_CLOSE_OVERSIZED : RELAY_CLOSE_PROTOCOL,
-					   rc == -EMSGSIZE ? "frame longer than allowed" : "out of memory");
+			relay_client_close(
+			    c, rc == -EMSGSIZE ? RELAY_CLOSE_OVERSIZED : RELAY_CLOSE_PROTOCOL,
+			    rc == -EMSGSIZE ? "frame longer than allowed" : "out of memory");
 			return;
 		}
 		c->srv->counters[RELAY_C_FRAMES_IN]++;
@@ -490,7 +503,7 @@ static void relay_client_handshake_timeout_cb(uv_timer_t *t)
 
 void relay_client_start(struct relay_client *c)
 {
-	struct relay_challenge ch = { .version = RELAY_PROTO_VERSION };
+	struct relay_challenge ch = {.version = RELAY_PROTO_VERSION};
 	uint8_t frame[FRAME_HEADER_LEN + 2 + RELAY_NONCE_LEN];
 	int len;
 
@@ -502,7 +515,8 @@ void relay_client_start(struct relay_client *c)
 	uv_tcp_nodelay(&c->tcp, 1);
 	/* Dead peers (no FIN, no RST) are found by TCP keepalive, not by us. */
 	uv_tcp_keepalive(&c->tcp, 1, 60);
-	uv_timer_start(&c->timer, relay_client_handshake_timeout_cb, c->srv->cfg.handshake_timeout_ms, 0);
+	uv_timer_start(&c->timer, relay_client_handshake_timeout_cb,
+	               c->srv->cfg.handshake_timeout_ms, 0);
 	if (relay_client_send(c, frame, (size_t)len) < 0)
 		return;
 	uv_read_start((uv_stream_t *)&c->tcp, relay_client_alloc_cb, relay_client_read_cb);

@@ -24,9 +24,9 @@ int relay_cmd_keygen(int argc, char **argv)
 
 	if (argc != 2 || argv[1][0] == '-') {
 		fprintf(argc == 2 && !strcmp(argv[1], "--help") ? stdout : stderr,
-			"usage: natlab-relay keygen FILE\n"
-			"Writes an Ed25519 issuer key to FILE (secret, mode 0600) and FILE.pub,\n"
-			"and prints the public key. Give FILE.pub to relays as --issuer-key.\n");
+		        "usage: natlab-relay keygen FILE\n"
+		        "Writes an Ed25519 issuer key to FILE (secret, mode 0600) and FILE.pub,\n"
+		        "and prints the public key. Give FILE.pub to relays as --issuer-key.\n");
 		return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
 	}
 	rc = identity_generate(&id);
@@ -35,7 +35,8 @@ int relay_cmd_keygen(int argc, char **argv)
 	sodium_memzero(&id.secret, sizeof(id.secret));
 	if (rc < 0) {
 		log_warn_code(rc, "keygen \"%s\"%s", argv[1],
-			      rc == -EEXIST ? " (refusing to overwrite a key; remove it first)" : "");
+		              rc == -EEXIST ? " (refusing to overwrite a key; remove it first)"
+		                            : "");
 		return 1;
 	}
 	identity_pub_format(id.pub, pub);
@@ -44,18 +45,18 @@ int relay_cmd_keygen(int argc, char **argv)
 }
 
 static const char relay_token_usage[] =
-	"usage: natlab-relay token --issuer-key FILE --peer PUBKEY --ttl SECONDS [--id ID]\n"
-	"Prints an access token for PUBKEY (64 hex characters) valid for SECONDS,\n"
-	"signed by the issuer secret key FILE. ID (1-64 of [A-Za-z0-9._-]) names the token\n"
-	"in revocation files; a random one is chosen if omitted.\n";
+    "usage: natlab-relay token --issuer-key FILE --peer PUBKEY --ttl SECONDS [--id ID]\n"
+    "Prints an access token for PUBKEY (64 hex characters) valid for SECONDS,\n"
+    "signed by the issuer secret key FILE. ID (1-64 of [A-Za-z0-9._-]) names the token\n"
+    "in revocation files; a random one is chosen if omitted.\n";
 
 static const struct option relay_token_options[] = {
-	{ "issuer-key", required_argument, NULL, 'k' },
-	{ "peer", required_argument, NULL, 'p' },
-	{ "ttl", required_argument, NULL, 't' },
-	{ "id", required_argument, NULL, 'i' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+    {"issuer-key", required_argument, NULL, 'k'},
+    {"peer", required_argument, NULL, 'p'},
+    {"ttl", required_argument, NULL, 't'},
+    {"id", required_argument, NULL, 'i'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 struct relay_token_args {
@@ -70,12 +71,23 @@ static int relay_token_parse(struct relay_token_args *a, int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", relay_token_options, NULL)) != -1) {
 		switch (opt) {
-		case 'k': a->key_path = optarg; break;
-		case 'p': a->peer = optarg; break;
-		case 't': a->ttl = optarg; break;
-		case 'i': a->id = optarg; break;
-		case 'h': fputs(relay_token_usage, stdout); exit(0);
-		default: return -EINVAL;
+		case 'k':
+			a->key_path = optarg;
+			break;
+		case 'p':
+			a->peer = optarg;
+			break;
+		case 't':
+			a->ttl = optarg;
+			break;
+		case 'i':
+			a->id = optarg;
+			break;
+		case 'h':
+			fputs(relay_token_usage, stdout);
+			exit(0);
+		default:
+			return -EINVAL;
 		}
 	}
 	if (!a->key_path || !a->peer || !a->ttl || optind < argc) {
@@ -99,7 +111,9 @@ int relay_cmd_token(int argc, char **argv)
 	if (relay_token_parse(&a, argc, argv) < 0)
 		return 2;
 	if (identity_pub_parse(peer, a.peer) < 0) {
-		log_warnx("--peer \"%s\": not a public key (64 hex characters, as natlab-peer keygen prints)", a.peer);
+		log_warnx("--peer \"%s\": not a public key (64 hex characters, as natlab-peer "
+		          "keygen prints)",
+		          a.peer);
 		return 2;
 	}
 	ttl = strtoull(a.ttl, &end, 10);
@@ -119,7 +133,8 @@ int relay_cmd_token(int argc, char **argv)
 	}
 	rc = identity_load(&issuer, a.key_path);
 	if (rc < 0) {
-		log_warn_code(rc, "issuer key \"%s\" (the secret file from keygen, not .pub)", a.key_path);
+		log_warn_code(rc, "issuer key \"%s\" (the secret file from keygen, not .pub)",
+		              a.key_path);
 		return 1;
 	}
 	rc = token_issue(&t, &issuer, peer, (uint64_t)time(NULL) + ttl, a.id);

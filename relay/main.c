@@ -30,31 +30,33 @@ struct relay_command {
 };
 
 static const struct relay_command relay_commands[] = {
-	{ "serve", relay_cmd_serve, "run the relay (the default when the first argument is an option)" },
-	{ "keygen", relay_cmd_keygen, "FILE: write an issuer key pair to FILE and FILE.pub" },
-	{ "token", relay_cmd_token, "--issuer-key FILE --peer PUBKEY --ttl SECONDS [--id ID]: issue a token" },
-	{ "help", relay_cmd_help, "show this help" },
+    {"serve", relay_cmd_serve, "run the relay (the default when the first argument is an option)"},
+    {"keygen", relay_cmd_keygen, "FILE: write an issuer key pair to FILE and FILE.pub"},
+    {"token", relay_cmd_token,
+     "--issuer-key FILE --peer PUBKEY --ttl SECONDS [--id ID]: issue a token"},
+    {"help", relay_cmd_help, "show this help"},
 };
 
 static const char relay_serve_usage[] =
-	"usage: natlab-relay [serve] --listen ADDR:PORT [options]\n"
-	"  --listen ADDR:PORT        relay protocol over TCP (port 0: any free port)\n"
-	"  --stun ADDR:PORT          answer STUN Binding requests on UDP\n"
-	"  --stun-alt ADDR           second address for RFC 5780 (uses ports P and P+1)\n"
-	"  --metrics ADDR:PORT       HTTP /healthz and /metrics (Prometheus text)\n"
-	"  --issuer-key FILE.pub     accept tokens signed by this issuer\n"
-	"  --no-auth                 accept any client key without a token\n"
-	"  --revoked FILE            token ids to refuse, one per line, reloaded live\n"
-	"  --max-clients N           connections at once (default 16384)\n"
-	"  --handshake-timeout MS    time to authenticate (default 5000)\n"
-	"  --queue N                 frames queued per client before the oldest is dropped (default 256)\n"
-	"  --rate BYTES              per-client read rate in bytes/s, 0 = unlimited (default 33554432)\n"
-	"  --burst BYTES             token bucket size (default 1048576)\n"
-	"  --drain MS                after SIGTERM, wait this long for clients to leave (default 2000)\n"
-	"  --reconnect-in MS         delay suggested to clients in the restarting frame (default 0)\n"
-	"  --keepalive MS            ping interval suggested to clients (default 30000)\n"
-	"  -v, --verbose             debug logging\n"
-	"A JSON line {\"event\":\"ready\",\"listen\":...} is printed on stdout once listening.\n";
+    "usage: natlab-relay [serve] --listen ADDR:PORT [options]\n"
+    "  --listen ADDR:PORT        relay protocol over TCP (port 0: any free port)\n"
+    "  --stun ADDR:PORT          answer STUN Binding requests on UDP\n"
+    "  --stun-alt ADDR           second address for RFC 5780 (uses ports P and P+1)\n"
+    "  --metrics ADDR:PORT       HTTP /healthz and /metrics (Prometheus text)\n"
+    "  --issuer-key FILE.pub     accept tokens signed by this issuer\n"
+    "  --no-auth                 accept any client key without a token\n"
+    "  --revoked FILE            token ids to refuse, one per line, reloaded live\n"
+    "  --max-clients N           connections at once (16384)\n"
+    "  --handshake-timeout MS    time to authenticate (5000)\n"
+    "  --queue N                 frames queued per receiver, then the oldest drops (256)\n"
+    "  --queue-bytes BYTES       and at most this many bytes queued per receiver (4194304)\n"
+    "  --rate BYTES              per-client read rate, bytes/s, 0 = unlimited (33554432)\n"
+    "  --burst BYTES             token bucket size (1048576)\n"
+    "  --drain MS                after SIGTERM, wait this long for clients to leave (2000)\n"
+    "  --reconnect-in MS         delay suggested to clients in the restarting frame (0)\n"
+    "  --keepalive MS            ping interval suggested to clients (30000)\n"
+    "  -v, --verbose             debug logging\n"
+    "A JSON line {\"event\":\"ready\",\"listen\":...} is printed on stdout once listening.\n";
 
 static void relay_usage(FILE *f)
 {
@@ -98,30 +100,44 @@ static void relay_raise_nofile(void)
 }
 
 enum {
-	OPT_LISTEN = 256, OPT_STUN, OPT_STUN_ALT, OPT_METRICS, OPT_ISSUER, OPT_NO_AUTH, OPT_REVOKED,
-	OPT_MAX_CLIENTS, OPT_HS_TIMEOUT, OPT_QUEUE, OPT_RATE, OPT_BURST, OPT_DRAIN, OPT_RECONNECT,
+	OPT_LISTEN = 256,
+	OPT_STUN,
+	OPT_STUN_ALT,
+	OPT_METRICS,
+	OPT_ISSUER,
+	OPT_NO_AUTH,
+	OPT_REVOKED,
+	OPT_MAX_CLIENTS,
+	OPT_HS_TIMEOUT,
+	OPT_QUEUE,
+	OPT_RATE,
+	OPT_BURST,
+	OPT_DRAIN,
+	OPT_RECONNECT,
 	OPT_KEEPALIVE,
+	OPT_QUEUE_BYTES,
 };
 
 static const struct option relay_serve_options[] = {
-	{ "listen", required_argument, NULL, OPT_LISTEN },
-	{ "stun", required_argument, NULL, OPT_STUN },
-	{ "stun-alt", required_argument, NULL, OPT_STUN_ALT },
-	{ "metrics", required_argument, NULL, OPT_METRICS },
-	{ "issuer-key", required_argument, NULL, OPT_ISSUER },
-	{ "no-auth", no_argument, NULL, OPT_NO_AUTH },
-	{ "revoked", required_argument, NULL, OPT_REVOKED },
-	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
-	{ "handshake-timeout", required_argument, NULL, OPT_HS_TIMEOUT },
-	{ "queue", required_argument, NULL, OPT_QUEUE },
-	{ "rate", required_argument, NULL, OPT_RATE },
-	{ "burst", required_argument, NULL, OPT_BURST },
-	{ "drain", required_argument, NULL, OPT_DRAIN },
-	{ "reconnect-in", required_argument, NULL, OPT_RECONNECT },
-	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"stun", required_argument, NULL, OPT_STUN},
+    {"stun-alt", required_argument, NULL, OPT_STUN_ALT},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"issuer-key", required_argument, NULL, OPT_ISSUER},
+    {"no-auth", no_argument, NULL, OPT_NO_AUTH},
+    {"revoked", required_argument, NULL, OPT_REVOKED},
+    {"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
+    {"handshake-timeout", required_argument, NULL, OPT_HS_TIMEOUT},
+    {"queue", required_argument, NULL, OPT_QUEUE},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"burst", required_argument, NULL, OPT_BURST},
+    {"drain", required_argument, NULL, OPT_DRAIN},
+    {"reconnect-in", required_argument, NULL, OPT_RECONNECT},
+    {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
+    {"queue-bytes", required_argument, NULL, OPT_QUEUE_BYTES},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 struct relay_serve_args {
@@ -140,11 +156,14 @@ static int relay_serve_number(struct relay_config *cfg, int opt, const char *arg
 		return relay_parse_u32(arg, 1, 600000, &cfg->handshake_timeout_ms);
 	case OPT_QUEUE:
 		return relay_parse_u32(arg, 1, 1000000, &cfg->queue_frames);
+	case OPT_QUEUE_BYTES:
+		return relay_parse_u32(arg, FRAME_MAX_PAYLOAD + FRAME_HEADER_LEN, UINT32_MAX,
+		                       &cfg->queue_bytes);
 	case OPT_RATE:
 		return relay_parse_u32(arg, 0, UINT32_MAX, &cfg->rate_bytes_per_sec);
 	case OPT_BURST:
 		return relay_parse_u32(arg, FRAME_MAX_PAYLOAD + FRAME_HEADER_LEN, UINT32_MAX,
-				       &cfg->burst_bytes);
+		                       &cfg->burst_bytes);
 	case OPT_DRAIN:
 		return relay_parse_u32(arg, 0, 600000, &cfg->drain_ms);
 	case OPT_RECONNECT:
@@ -191,9 +210,15 @@ static int relay_serve_parse(struct relay_serve_args *a, int argc, char **argv)
 
 	memset(a, 0, sizeof(*a));
 	a->cfg = (struct relay_config){
-		.max_clients = 16384, .handshake_timeout_ms = 5000, .queue_frames = 256,
-		.rate_bytes_per_sec = 32u << 20, .burst_bytes = 1u << 20, .keepalive_ms = 30000,
-		.drain_ms = 2000, .revoked_poll_ms = 200,
+	    .max_clients = 16384,
+	    .handshake_timeout_ms = 5000,
+	    .queue_frames = 256,
+	    .queue_bytes = 4u << 20,
+	    .rate_bytes_per_sec = 32u << 20,
+	    .burst_bytes = 1u << 20,
+	    .keepalive_ms = 30000,
+	    .drain_ms = 2000,
+	    .revoked_poll_ms = 200,
 	};
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "vh", relay_serve_options, NULL)) != -1) {
@@ -206,7 +231,7 @@ static int relay_serve_parse(struct relay_serve_args *a, int argc, char **argv)
 		rc = relay_serve_option(a, opt, optarg);
 		if (rc < 0) {
 			log_warnx("--%s \"%s\": invalid value (see --help)",
-				  relay_serve_options[opt - OPT_LISTEN].name, optarg ? optarg : "");
+			          relay_serve_options[opt - OPT_LISTEN].name, optarg ? optarg : "");
 			return rc;
 		}
 	}
@@ -219,7 +244,8 @@ static int relay_serve_parse(struct relay_serve_args *a, int argc, char **argv)
 		return -EINVAL;
 	}
 	if (!a->cfg.no_auth == !a->issuer_path) {
-		log_warnx("give exactly one of --issuer-key FILE.pub (tokens required) or --no-auth");
+		log_warnx(
+		    "give exactly one of --issuer-key FILE.pub (tokens required) or --no-auth");
 		return -EINVAL;
 	}
 	if (a->cfg.stun_alt.ss_family != AF_UNSPEC && a->cfg.stun.ss_family == AF_UNSPEC) {
@@ -246,8 +272,9 @@ static int relay_cmd_serve(int argc, char **argv)
 	if (a.issuer_path) {
 		rc = identity_pub_load(a.cfg.issuer, a.issuer_path);
 		if (rc < 0) {
-			log_warn_code(rc, "issuer key \"%s\" (write one with natlab-relay keygen FILE)",
-				      a.issuer_path);
+			log_warn_code(rc,
+			              "issuer key \"%s\" (write one with natlab-relay keygen FILE)",
+			              a.issuer_path);
 			return 1;
 		}
 	}

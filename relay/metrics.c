@@ -37,28 +37,23 @@ struct relay_http_conn {
 };
 
 static const char *const counter_names[RELAY_C_COUNT] = {
-	[RELAY_C_ACCEPTED] = "connections_accepted_total",
-	[RELAY_C_AUTH_OK] = "auth_ok_total",
-	[RELAY_C_FRAMES_IN] = "frames_received_total",
-	[RELAY_C_BYTES_IN] = "bytes_received_total",
-	[RELAY_C_FRAMES_FORWARDED] = "frames_forwarded_total",
-	[RELAY_C_BYTES_FORWARDED] = "bytes_forwarded_total",
-	[RELAY_C_DROP_QUEUE_FULL] = "drops_total{reason=\"queue_full\"}",
-	[RELAY_C_DROP_NO_PEER] = "drops_total{reason=\"peer_not_here\"}",
-	[RELAY_C_RATE_LIMIT_PAUSES] = "rate_limit_pauses_total",
-	[RELAY_C_PINGS] = "pings_total",
-	[RELAY_C_DISCONNECT_EOF] = "disconnects_total{reason=\"client_closed\"}",
-	[RELAY_C_DISCONNECT_ERROR] = "disconnects_total{reason=\"io_error\"}",
-	[RELAY_C_STUN_REQUESTS] = "stun_requests_total",
-	[RELAY_C_STUN_RESPONSES] = "stun_responses_total",
-	[RELAY_C_STUN_DROPPED] = "stun_dropped_total",
-	[RELAY_C_HTTP_REQUESTS] = "http_requests_total",
+    [RELAY_C_ACCEPTED] = "connections_accepted_total",
+    [RELAY_C_AUTH_OK] = "auth_ok_total",
+    [RELAY_C_FRAMES_IN] = "frames_received_total",
+    [RELAY_C_BYTES_IN] = "bytes_received_total",
+    [RELAY_C_FRAMES_FORWARDED] = "frames_forwarded_total",
+    [RELAY_C_BYTES_FORWARDED] = "bytes_forwarded_total",
+    [RELAY_C_DROP_QUEUE_FULL] = "drops_total{reason=\"queue_full\"}",
+    [RELAY_C_DROP_NO_PEER] = "drops_total{reason=\"peer_not_here\"}",
+    [RELAY_C_RATE_LIMIT_PAUSES] = "rate_limit_pauses_total",
+    [RELAY_C_PINGS] = "pings_total",
+    [RELAY_C_DISCONNECT_EOF] = "disconnects_total{reason=\"client_closed\"}",
+    [RELAY_C_DISCONNECT_ERROR] = "disconnects_total{reason=\"io_error\"}",
+    [RELAY_C_STUN_REQUESTS] = "stun_requests_total",
+    [RELAY_C_STUN_RESPONSES] = "stun_responses_total",
+    [RELAY_C_STUN_DROPPED] = "stun_dropped_total",
+    [RELAY_C_HTTP_REQUESTS] = "http_requests_total",
 };
-
-const char *relay_counter_name(enum relay_counter c)
-{
-	return (unsigned)c < RELAY_C_COUNT ? counter_names[c] : "unknown";
-}
 
 /* Whether a close reason is an authentication refusal (also exported as such). */
 static int relay_reason_is_auth(int r)
@@ -73,7 +68,7 @@ struct relay_text {
 };
 
 static void relay_text_add(struct relay_text *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void relay_text_add(struct relay_text *t, const char *fmt, ...)
 {
@@ -119,7 +114,7 @@ static void relay_metrics_render(const struct relay_server *srv, struct relay_te
 	relay_text_add(t, "# TYPE %sconnections gauge\n%sconnections %u\n", p, p, srv->n_conns);
 	relay_text_add(t, "# TYPE %sdraining gauge\n%sdraining %d\n", p, p, srv->draining ? 1 : 0);
 	relay_text_add(t, "# TYPE %srevoked_tokens gauge\n%srevoked_tokens %zu\n", p, p,
-		       srv->n_revoked);
+	               srv->n_revoked);
 	for (i = 0; i < RELAY_C_COUNT; i++) {
 		const char *name = counter_names[i];
 		size_t base = relay_family_len(name);
@@ -133,14 +128,14 @@ static void relay_metrics_render(const struct relay_server *srv, struct relay_te
 	relay_text_add(t, "# TYPE %scloses_total counter\n", p);
 	for (i = 1; i < RELAY_CLOSE_REASON_COUNT; i++)
 		relay_text_add(t, "%scloses_total{reason=\"%s\"} %llu\n", p,
-			       relay_close_reason_str((enum relay_close_reason)i),
-			       (unsigned long long)srv->closes[i]);
+		               relay_close_reason_str((enum relay_close_reason)i),
+		               (unsigned long long)srv->closes[i]);
 	relay_text_add(t, "# TYPE %sauth_refusals_total counter\n", p);
 	for (i = 1; i < RELAY_CLOSE_REASON_COUNT; i++)
 		if (relay_reason_is_auth(i))
 			relay_text_add(t, "%sauth_refusals_total{reason=\"%s\"} %llu\n", p,
-				       relay_close_reason_str((enum relay_close_reason)i),
-				       (unsigned long long)srv->closes[i]);
+			               relay_close_reason_str((enum relay_close_reason)i),
+			               (unsigned long long)srv->closes[i]);
 }
 
 static void relay_http_closed_cb(uv_handle_t *h)
@@ -170,15 +165,20 @@ static void relay_http_written_cb(uv_write_t *req, int status)
 }
 
 static void relay_http_respond(struct relay_http_conn *hc, int code, const char *ctype,
-			       const char *body, size_t body_len)
+                               const char *body, size_t body_len)
 {
-	struct relay_text t = { 0 };
+	struct relay_text t = {0};
 	uv_buf_t b;
 
-	relay_text_add(&t, "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-			   "Connection: close\r\n\r\n%.*s",
-		       code, code == 200 ? "OK" : code == 404 ? "Not Found" : code == 503 ?
-		       "Service Unavailable" : "Bad Request", ctype, body_len, (int)body_len, body);
+	relay_text_add(&t,
+	               "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	               "Connection: close\r\n\r\n%.*s",
+	               code,
+	               code == 200   ? "OK"
+	               : code == 404 ? "Not Found"
+	               : code == 503 ? "Service Unavailable"
+	                             : "Bad Request",
+	               ctype, body_len, (int)body_len, body);
 	if (t.err) {
 		free(t.buf);
 		relay_http_close(hc);
@@ -194,17 +194,19 @@ static void relay_http_respond(struct relay_http_conn *hc, int code, const char 
 static void relay_http_route(struct relay_http_conn *hc)
 {
 	struct relay_server *srv = hc->m->srv;
-	struct relay_text t = { 0 };
+	struct relay_text t = {0};
 
 	srv->counters[RELAY_C_HTTP_REQUESTS]++;
 	if (strncmp(hc->req, "GET ", 4) != 0) {
 		relay_http_respond(hc, 400, "text/plain", "GET only\n", 9);
-	} else if (strncmp(hc->req + 4, "/healthz ", 9) == 0 || strncmp(hc->req + 4, "/healthz?", 9) == 0) {
+	} else if (strncmp(hc->req + 4, "/healthz ", 9) == 0 ||
+	           strncmp(hc->req + 4, "/healthz?", 9) == 0) {
 		if (srv->draining)
 			relay_http_respond(hc, 503, "text/plain", "draining\n", 9);
 		else
 			relay_http_respond(hc, 200, "text/plain", "ok\n", 3);
-	} else if (strncmp(hc->req + 4, "/metrics ", 9) == 0 || strncmp(hc->req + 4, "/metrics?", 9) == 0) {
+	} else if (strncmp(hc->req + 4, "/metrics ", 9) == 0 ||
+	           strncmp(hc->req + 4, "/metrics?", 9) == 0) {
 		relay_metrics_render(srv, &t);
 		if (t.err)
 			relay_http_close(hc);

@@ -240,7 +240,7 @@ static void relay_revoked_reload(struct relay_server *srv)
 
 	if (rc < 0) {
 		log_warn_code(rc, "revocation file \"%s\": keeping the previous list",
-			      srv->cfg.revoked_path);
+		              srv->cfg.revoked_path);
 		return;
 	}
 	relay_revoked_free(srv->revoked, srv->n_revoked);
@@ -251,7 +251,7 @@ static void relay_revoked_reload(struct relay_server *srv)
 }
 
 static void relay_revoked_cb(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
-			     const uv_stat_t *cur)
+                             const uv_stat_t *cur)
 {
 	relay_revoked_reload(container_of(h, struct relay_server, revoked_poll));
 }
@@ -312,7 +312,7 @@ static void relay_signal_cb(uv_signal_t *s, int signum)
 	log_info("signal %d: restarting, draining for at most %u ms", signum, srv->cfg.drain_ms);
 	uv_close((uv_handle_t *)&srv->listener, relay_handle_close_noop_cb);
 	len = relay_restarting_encode(frame, sizeof(frame), srv->cfg.reconnect_in_ms,
-				      srv->cfg.drain_ms);
+	                              srv->cfg.drain_ms);
 	for (c = srv->clients; c; c = next) {
 		next = c->next;
 		if (c->state == RELAY_CLIENT_ACTIVE)
@@ -344,6 +344,41 @@ out:
 	return rc;
 }
 
+/* Loads the revocation list and watches the file; a missing file is an empty list. */
+static int relay_server_watch_revoked(struct relay_server *srv)
+{
+	const char *path = srv->cfg.revoked_path;
+	int rc;
+
+	if (!path)
+		return 0;
+	rc = relay_revoked_load(path, &srv->revoked, &srv->n_revoked);
+	if (rc < 0) {
+		log_warn_code(rc, "revocation file \"%s\"", path);
+		return rc;
+	}
+	uv_fs_poll_init(srv->loop, &srv->revoked_poll);
+	rc = uv_fs_poll_start(&srv->revoked_poll, relay_revoked_cb, path, srv->cfg.revoked_poll_ms);
+	if (rc < 0) {
+		log_warnx("revocation file \"%s\": cannot watch it: %s", path, uv_strerror(rc));
+		return rc;
+	}
+	srv->revoked_polling = 1;
+	return 0;
+}
+
+static void relay_server_start_timers(struct relay_server *srv)
+{
+	uv_signal_init(srv->loop, &srv->sigterm);
+	uv_signal_init(srv->loop, &srv->sigint);
+	srv->sigterm.data = srv->sigint.data = srv;
+	uv_signal_start(&srv->sigterm, relay_signal_cb, SIGTERM);
+	uv_signal_start(&srv->sigint, relay_signal_cb, SIGINT);
+	uv_timer_init(srv->loop, &srv->sweep);
+	uv_timer_init(srv->loop, &srv->drain);
+	uv_timer_start(&srv->sweep, relay_sweep_cb, 1000, 1000);
+}
+
 int relay_server_init(struct relay_server *srv, uv_loop_t *loop, const struct relay_config *cfg)
 {
 	char addr[64];
@@ -358,40 +393,20 @@ int relay_server_init(struct relay_server *srv, uv_loop_t *loop, const struct re
 	srv->table = calloc(srv->table_size, sizeof(*srv->table));
 	if (!srv->table)
 		return -ENOMEM;
-	if (cfg->revoked_path) {
-		rc = relay_revoked_load(cfg->revoked_path, &srv->revoked, &srv->n_revoked);
-		if (rc < 0) {
-			log_warn_code(rc, "revocation file \"%s\"", cfg->revoked_path);
-			return rc;
-		}
-	}
 	rc = relay_server_listen(srv);
 	if (rc < 0) {
 		relay_addr_format((const struct sockaddr *)&cfg->listen, addr, sizeof(addr));
 		log_warnx("listen on %s: %s (is another relay on that port?)", addr,
-			  uv_strerror(rc));
+		          uv_strerror(rc));
 		return rc;
 	}
-	uv_signal_init(loop, &srv->sigterm);
-	uv_signal_init(loop, &srv->sigint);
-	srv->sigterm.data = srv->sigint.data = srv;
-	uv_signal_start(&srv->sigterm, relay_signal_cb, SIGTERM);
-	uv_signal_start(&srv->sigint, relay_signal_cb, SIGINT);
-	uv_timer_init(loop, &srv->sweep);
-	uv_timer_init(loop, &srv->drain);
-	uv_timer_start(&srv->sweep, relay_sweep_cb, 1000, 1000);
-	if (cfg->revoked_path) {
-		uv_fs_poll_init(loop, &srv->revoked_poll);
-		rc = uv_fs_poll_start(&srv->revoked_poll, relay_revoked_cb, cfg->revoked_path,
-				      cfg->revoked_poll_ms);
-		if (rc < 0)
-			return rc;
-		srv->revoked_polling = 1;
-	}
-	rc = relay_stun_start(srv);
-	if (rc < 0)
-		return rc;
-	return relay_metrics_start(srv);
+	relay_server_start_timers(srv);
+	rc = relay_server_watch_revoked(srv);
+	if (rc == 0)
+		rc = relay_stun_start(srv);
+	if (rc == 0)
+		rc = relay_metrics_start(srv);
+	return rc;
 }
 
 static void relay_print_ready(struct relay_server *srv)
@@ -415,8 +430,7 @@ static void relay_print_ready(struct relay_server *srv)
 	fputc('\n', stdout);
 	fflush(stdout);
 	json_decref(o);
-	log_info("listening on %s (%s)", listen,
-		 srv->cfg.no_auth ? "no auth" : "tokens required");
+	log_info("listening on %s (%s)", listen, srv->cfg.no_auth ? "no auth" : "tokens required");
 }
 
 int relay_server_run(struct relay_server *srv)

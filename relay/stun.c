@@ -38,7 +38,7 @@ static void relay_stun_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 }
 
 static void relay_stun_recv_cb(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf,
-			       const struct sockaddr *src, unsigned flags)
+                               const struct sockaddr *src, unsigned flags)
 {
 	struct relay_stun_ep *e = udp->data;
 	struct relay_stun *st = e->st;
@@ -51,7 +51,7 @@ static void relay_stun_recv_cb(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf
 		return;
 	srv->counters[RELAY_C_STUN_REQUESTS]++;
 	len = stun_server_handle(&st->cfg, e->ep, (const uint8_t *)buf->base, (size_t)nread, src,
-				 st->out, sizeof(st->out), &send_ep);
+	                         st->out, sizeof(st->out), &send_ep);
 	if (len <= 0 || !st->eps[send_ep].open) {
 		srv->counters[RELAY_C_STUN_DROPPED]++;
 		return;
@@ -81,7 +81,7 @@ static int relay_stun_open(struct relay_stun *st, enum stun_endpoint ep)
 	if (rc < 0) {
 		relay_addr_format((const struct sockaddr *)&addr, text, sizeof(text));
 		log_warnx("stun on %s: %s (is the address configured on this host?)", text,
-			  uv_strerror(rc));
+		          uv_strerror(rc));
 	}
 	return rc;
 }
@@ -116,7 +116,8 @@ int relay_stun_start(struct relay_server *srv)
 	port = ntohs(((struct sockaddr_in *)&srv->cfg.stun)->sin_port);
 	if (srv->cfg.stun_alt.ss_family != AF_UNSPEC) {
 		if (port == 0 || port == 65535) {
-			log_warnx("--stun-alt needs a fixed --stun port below 65535 (P2 is P1 + 1)");
+			log_warnx(
+			    "--stun-alt needs a fixed --stun port below 65535 (P2 is P1 + 1)");
 			return -EINVAL;
 		}
 		st->cfg.alternate = srv->cfg.stun_alt;

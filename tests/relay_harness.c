@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* pipe2 */
+#endif
 #include "relay_harness.h"
 
 #include <errno.h>
@@ -35,7 +37,7 @@ static int rh_read_line(int fd, char *line, size_t cap, int timeout_ms)
 	size_t len = 0;
 
 	while (len + 1 < cap) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		int left = (int)(deadline - rh_now_ms());
 
 		if (left <= 0 || poll(&pfd, 1, left) <= 0)
@@ -133,7 +135,7 @@ int rh_relay_stop(struct rh_relay *r, int timeout_ms)
 
 int rh_client_connect(struct rh_client *c, uint16_t port, int rcvbuf)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
 	int one = 1;
 
 	memset(c, 0, offsetof(struct rh_client, buf));
@@ -183,7 +185,7 @@ int rh_client_recv(struct rh_client *c, int timeout_ms)
 	int rc;
 
 	for (;;) {
-		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
 		ssize_t n;
 		int left;
 
@@ -201,7 +203,7 @@ int rh_client_recv(struct rh_client *c, int timeout_ms)
 	}
 	if (rc == 1 && c->f.type == RELAY_FRAME_CLOSE)
 		relay_close_decode(&c->close_reason, c->close_text, sizeof(c->close_text),
-				   c->f.payload, c->f.len);
+		                   c->f.payload, c->f.len);
 	return rc;
 }
 
@@ -286,7 +288,7 @@ int rh_http_get(uint16_t port, const char *path, char *body, size_t cap)
 	if (rh_client_write(&c, req, strlen(req)) < 0)
 		goto out;
 	for (;;) {
-		struct pollfd pfd = { .fd = c.fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = c.fd, .events = POLLIN};
 		ssize_t n;
 
 		if (poll(&pfd, 1, 3000) <= 0)

@@ -13,7 +13,8 @@ static void test_header(void)
 
 	is_int(frame_header_write(h, 7, 0x010203), -EMSGSIZE, "length above 64 KiB refused");
 	is_int(frame_header_write(h, 7, 0x00ff01), 0, "header write");
-	ok(h[0] == 7 && h[1] == 0 && h[2] == 0 && h[3] == 0xff && h[4] == 1, "type then big-endian length");
+	ok(h[0] == 7 && h[1] == 0 && h[2] == 0 && h[3] == 0xff && h[4] == 1,
+	   "type then big-endian length");
 	is_int(frame_header_write(h, 1, FRAME_MAX_PAYLOAD), 0, "64 KiB payload is allowed");
 	is_int(frame_header_write(h, 1, FRAME_MAX_PAYLOAD + 1), -EMSGSIZE, "64 KiB + 1 is refused");
 }
@@ -23,7 +24,11 @@ static void test_encode(void)
 	uint8_t out[16];
 
 	is_int(frame_encode(out, sizeof(out), 3, "abc", 3), 8, "encode returns total length");
-	ok(memcmp(out, "\x03\x00\x00\x00\x03" "abc", 8) == 0, "encoded bytes");
+	ok(memcmp(out,
+	          "\x03\x00\x00\x00\x03"
+	          "abc",
+	          8) == 0,
+	   "encoded bytes");
 	is_int(frame_encode(out, 7, 3, "abc", 3), -ENOBUFS, "encode into a short buffer");
 }
 
@@ -59,26 +64,27 @@ static int feed_in_steps(const uint8_t *stream, size_t len, size_t step, int *ba
 static void test_reader_split(void)
 {
 	static uint8_t stream[5 * (FRAME_HEADER_LEN + 400)];
-	size_t len = 0, steps[] = { 1, 2, 3, 5, 7, 64, 4096 };
+	size_t len = 0, steps[] = {1, 2, 3, 5, 7, 64, 4096};
 	int i, bad;
 
 	for (i = 0; i < 5; i++) {
 		memset(stream + len + FRAME_HEADER_LEN, i, (size_t)i * 100);
 		len += (size_t)frame_encode(stream + len, sizeof(stream) - len, 9,
-					    stream + len + FRAME_HEADER_LEN, (size_t)i * 100);
+		                            stream + len + FRAME_HEADER_LEN, (size_t)i * 100);
 	}
 	for (i = 0; i < (int)(sizeof(steps) / sizeof(steps[0])); i++) {
 		bad = 0;
-		is_int(feed_in_steps(stream, len, steps[i], &bad), 5, "five frames whatever the split");
+		is_int(feed_in_steps(stream, len, steps[i], &bad), 5,
+		       "five frames whatever the split");
 		is_int(bad, 0, "each frame intact");
 	}
 }
 
 static void test_reader_oversized(void)
 {
-	const uint8_t big[] = { 4, 0x00, 0x01, 0x00, 0x01 }; /* 65537 */
-	const uint8_t huge[] = { 4, 0xff, 0xff, 0xff, 0xff };
-	const uint8_t small_limit[] = { 2, 0x00, 0x00, 0x04, 0x01 }; /* 1025 */
+	const uint8_t big[] = {4, 0x00, 0x01, 0x00, 0x01}; /* 65537 */
+	const uint8_t huge[] = {4, 0xff, 0xff, 0xff, 0xff};
+	const uint8_t small_limit[] = {2, 0x00, 0x00, 0x04, 0x01}; /* 1025 */
 	struct frame_reader r;
 	struct frame f;
 	const uint8_t *p;
@@ -86,11 +92,13 @@ static void test_reader_oversized(void)
 
 	frame_reader_init(&r, 0);
 	p = big, n = sizeof(big);
-	is_int(frame_reader_next(&r, &p, &n, &f), -EMSGSIZE, "65537-byte payload refused at the header");
+	is_int(frame_reader_next(&r, &p, &n, &f), -EMSGSIZE,
+	       "65537-byte payload refused at the header");
 	frame_reader_close(&r);
 	frame_reader_init(&r, 0);
 	p = huge, n = sizeof(huge);
-	is_int(frame_reader_next(&r, &p, &n, &f), -EMSGSIZE, "4 GiB length refused without allocating");
+	is_int(frame_reader_next(&r, &p, &n, &f), -EMSGSIZE,
+	       "4 GiB length refused without allocating");
 	frame_reader_close(&r);
 	frame_reader_init(&r, 1024);
 	p = small_limit, n = sizeof(small_limit);
@@ -100,7 +108,7 @@ static void test_reader_oversized(void)
 
 static void test_reader_truncated(void)
 {
-	const uint8_t part[] = { 5, 0, 0, 0, 10, 'a', 'b', 'c' };
+	const uint8_t part[] = {5, 0, 0, 0, 10, 'a', 'b', 'c'};
 	struct frame_reader r;
 	struct frame f;
 	const uint8_t *p = part;

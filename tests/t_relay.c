@@ -43,14 +43,16 @@ static void test_forwarding(void)
 	is_int(rh_client_handshake(b, NULL, 0, 2000), 0, "b authenticates");
 	for (i = 0; i < (int)sizeof(data); i++)
 		data[i] = (uint8_t)(i * 7);
-	is_int(rh_client_send_packet(a, b->id.pub, data, sizeof(data)), 0, "a sends 1200 bytes to b");
+	is_int(rh_client_send_packet(a, b->id.pub, data, sizeof(data)), 0,
+	       "a sends 1200 bytes to b");
 	is_int(rh_client_expect(b, RELAY_FRAME_RECV, 2000), 1, "b receives a packet");
 	relay_packet_decode(&pkt, b->f.payload, b->f.len);
 	ok(pkt.len == sizeof(data) && memcmp(pkt.data, data, sizeof(data)) == 0, "same bytes");
 	ok(memcmp(pkt.key, a->id.pub, 32) == 0, "from a's key");
 
 	memset(big, 0xab, sizeof(big));
-	is_int(rh_client_send_packet(b, a->id.pub, big, sizeof(big)), 0, "b sends the largest packet");
+	is_int(rh_client_send_packet(b, a->id.pub, big, sizeof(big)), 0,
+	       "b sends the largest packet");
 	is_int(rh_client_expect(a, RELAY_FRAME_RECV, 2000), 1, "a receives it");
 	relay_packet_decode(&pkt, a->f.payload, a->f.len);
 	ok(pkt.len == sizeof(big) && pkt.data[pkt.len - 1] == 0xab, "intact, 65504 bytes");
@@ -68,22 +70,26 @@ static void test_forwarding(void)
 
 	/* b leaves: a, which sent to b, is told. */
 	client_free(b);
-	is_int(rh_client_expect(a, RELAY_FRAME_PEER_GONE, 2000), 1, "a gets peer gone when b leaves");
-	ok(a->f.len == 33 && a->f.payload[32] == RELAY_PEER_GONE_DISCONNECTED, "reason: disconnected");
+	is_int(rh_client_expect(a, RELAY_FRAME_PEER_GONE, 2000), 1,
+	       "a gets peer gone when b leaves");
+	ok(a->f.len == 33 && a->f.payload[32] == RELAY_PEER_GONE_DISCONNECTED,
+	   "reason: disconnected");
 	client_free(a);
 }
 
 static void test_peer_unknown_and_ping(void)
 {
 	struct rh_client *a = client_new();
-	uint8_t nobody[32] = { 1, 2, 3 }, frame[16];
+	uint8_t nobody[32] = {1, 2, 3}, frame[16];
 	long long before = rh_metric(relay.metrics_port, "drops_total{reason=\"peer_not_here\"}");
 
 	is_int(rh_client_handshake(a, NULL, 0, 2000), 0, "handshake");
 	rh_client_send_packet(a, nobody, "x", 1);
-	is_int(rh_client_expect(a, RELAY_FRAME_PEER_GONE, 2000), 1, "send to unknown key: peer gone");
+	is_int(rh_client_expect(a, RELAY_FRAME_PEER_GONE, 2000), 1,
+	       "send to unknown key: peer gone");
 	ok(a->f.len == 33 && !memcmp(a->f.payload, nobody, 32) &&
-	   a->f.payload[32] == RELAY_PEER_GONE_NOT_HERE, "names the key, reason: not here");
+	       a->f.payload[32] == RELAY_PEER_GONE_NOT_HERE,
+	   "names the key, reason: not here");
 	is_int(rh_metric(relay.metrics_port, "drops_total{reason=\"peer_not_here\"}"), before + 1,
 	       "counted as a drop");
 	relay_ping_encode(frame, sizeof(frame), RELAY_FRAME_PING, (const uint8_t *)"12345678");
@@ -112,12 +118,12 @@ static int close_reason_for(const void *bytes, size_t len, int handshake_first)
 static void test_bad_input(void)
 {
 	const char http[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-	const uint8_t oversized[] = { RELAY_FRAME_SEND, 0x00, 0x01, 0x00, 0x01 };
-	const uint8_t ping_long[] = { RELAY_FRAME_PING, 0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
-	const uint8_t send_short[] = { RELAY_FRAME_SEND, 0, 0, 0, 2, 1, 2 };
-	const uint8_t server_frame[] = { RELAY_FRAME_SERVER_INFO, 0, 0, 0, 0 };
-	const uint8_t auth_early_big[] = { RELAY_FRAME_AUTH, 0, 0, 0x08, 0x00 };
-	const uint8_t auth_bad[] = { RELAY_FRAME_AUTH, 0, 0, 0, 3, 1, 2, 3 };
+	const uint8_t oversized[] = {RELAY_FRAME_SEND, 0x00, 0x01, 0x00, 0x01};
+	const uint8_t ping_long[] = {RELAY_FRAME_PING, 0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+	const uint8_t send_short[] = {RELAY_FRAME_SEND, 0, 0, 0, 2, 1, 2};
+	const uint8_t server_frame[] = {RELAY_FRAME_SERVER_INFO, 0, 0, 0, 0};
+	const uint8_t auth_early_big[] = {RELAY_FRAME_AUTH, 0, 0, 0x08, 0x00};
+	const uint8_t auth_bad[] = {RELAY_FRAME_AUTH, 0, 0, 0, 3, 1, 2, 3};
 	long long before = rh_metric(relay.metrics_port, "closes_total{reason=\"oversized\"}");
 
 	is_int(close_reason_for(http, strlen(http), 0), RELAY_CLOSE_OVERSIZED,
@@ -173,11 +179,13 @@ static void test_http(void)
 {
 	char body[64];
 
-	is_int(rh_http_get(relay.metrics_port, "/healthz", body, sizeof(body)), 200, "/healthz 200");
+	is_int(rh_http_get(relay.metrics_port, "/healthz", body, sizeof(body)), 200,
+	       "/healthz 200");
 	is_str(body, "ok\n", "/healthz says ok");
 	is_int(rh_http_get(relay.metrics_port, "/nope", NULL, 0), 404, "unknown path 404");
 	ok(rh_metric(relay.metrics_port, "clients") >= 0, "/metrics has the clients gauge");
-	ok(rh_metric(relay.metrics_port, "frames_forwarded_total") >= 101, "frames forwarded counted");
+	ok(rh_metric(relay.metrics_port, "frames_forwarded_total") >= 101,
+	   "frames forwarded counted");
 }
 
 static void test_restarting(void)
@@ -192,10 +200,12 @@ static void test_restarting(void)
 	is_int(rh_client_expect(a, RELAY_FRAME_RESTARTING, 2000), 1, "SIGTERM: restarting frame");
 	relay_restarting_decode(&in_ms, &try_ms, a->f.payload, a->f.len);
 	is_int(try_ms, 800, "says how long the drain lasts");
-	is_int(rh_http_get(relay.metrics_port, "/healthz", NULL, 0), 503, "/healthz 503 while draining");
+	is_int(rh_http_get(relay.metrics_port, "/healthz", NULL, 0), 503,
+	       "/healthz 503 while draining");
 	/* We stay connected: the relay must end the drain by itself. */
 	t0 = rh_now_ms();
-	is_int(rh_client_wait_closed(a, 3000), RELAY_CLOSE_SHUTDOWN, "closed at the end of the drain");
+	is_int(rh_client_wait_closed(a, 3000), RELAY_CLOSE_SHUTDOWN,
+	       "closed at the end of the drain");
 	ok(rh_now_ms() - t0 < 1500, "drain bounded (%lld ms)", rh_now_ms() - t0);
 	status = rh_relay_stop(&relay, 2000);
 	is_int(status, 0, "relay exits 0 after the drain");
@@ -204,7 +214,7 @@ static void test_restarting(void)
 
 int main(void)
 {
-	const char *args[] = { "--no-auth", "--handshake-timeout", "300", "--drain", "800", NULL };
+	const char *args[] = {"--no-auth", "--handshake-timeout", "300", "--drain", "800", NULL};
 
 	if (rh_relay_start(&relay, args) < 0) {
 		ok(0, "relay starts");

@@ -20,7 +20,7 @@ static struct identity issuer, foreign;
 static char dir[] = "/tmp/t_relay_auth.XXXXXX", revoked_path[256];
 
 static void make_token(char *out, const struct identity *by, const uint8_t peer[32], long ttl,
-		       const char *id)
+                       const char *id)
 {
 	struct token t;
 
@@ -70,21 +70,22 @@ static void test_refusals(void)
 		const char *metric;
 		int reason;
 	} counted[] = {
-		{ "bad_signature", RELAY_CLOSE_BAD_SIGNATURE },
-		{ "no_token", RELAY_CLOSE_NO_TOKEN },
-		{ "token_malformed", RELAY_CLOSE_TOKEN_MALFORMED },
-		{ "token_foreign", RELAY_CLOSE_TOKEN_FOREIGN },
-		{ "token_bad_signature", RELAY_CLOSE_TOKEN_BAD_SIGNATURE },
-		{ "token_expired", RELAY_CLOSE_TOKEN_EXPIRED },
-		{ "token_revoked", RELAY_CLOSE_TOKEN_REVOKED },
-		{ "token_wrong_peer", RELAY_CLOSE_TOKEN_WRONG_PEER },
+	    {"bad_signature", RELAY_CLOSE_BAD_SIGNATURE},
+	    {"no_token", RELAY_CLOSE_NO_TOKEN},
+	    {"token_malformed", RELAY_CLOSE_TOKEN_MALFORMED},
+	    {"token_foreign", RELAY_CLOSE_TOKEN_FOREIGN},
+	    {"token_bad_signature", RELAY_CLOSE_TOKEN_BAD_SIGNATURE},
+	    {"token_expired", RELAY_CLOSE_TOKEN_EXPIRED},
+	    {"token_revoked", RELAY_CLOSE_TOKEN_REVOKED},
+	    {"token_wrong_peer", RELAY_CLOSE_TOKEN_WRONG_PEER},
 	};
 
 	is_int(try_auth(&issuer, 60, "good-1", 0, 0), 0, "valid token accepted");
 	is_int(try_auth(&issuer, 60, "good-2", 0, 1), RELAY_CLOSE_BAD_SIGNATURE,
 	       "signature over the wrong challenge refused");
 	is_int(try_auth(&issuer, 60, NULL, 0, 0), RELAY_CLOSE_NO_TOKEN, "no token refused");
-	is_int(try_auth(&issuer, -10, "old-1", 0, 0), RELAY_CLOSE_TOKEN_EXPIRED, "expired token refused");
+	is_int(try_auth(&issuer, -10, "old-1", 0, 0), RELAY_CLOSE_TOKEN_EXPIRED,
+	       "expired token refused");
 	is_int(try_auth(&issuer, 60, "revoked-at-start", 0, 0), RELAY_CLOSE_TOKEN_REVOKED,
 	       "revoked token refused");
 	is_int(try_auth(&foreign, 60, "foreign-1", 0, 0), RELAY_CLOSE_TOKEN_FOREIGN,
@@ -103,14 +104,15 @@ static void test_refusals(void)
 
 	/* Token bytes that do not parse: build the auth frame by hand. */
 	{
-		uint8_t frame[256], junk[10] = { 9, 9, 9 };
+		uint8_t frame[256], junk[10] = {9, 9, 9};
 		struct relay_challenge ch;
 		int len;
 
 		rh_client_connect(&c, relay.port, 0);
 		rh_client_recv(&c, 2000);
 		relay_challenge_decode(&ch, c.f.payload, c.f.len);
-		len = relay_packet_encode(frame, sizeof(frame), RELAY_FRAME_AUTH, c.id.pub, NULL, 0);
+		len =
+		    relay_packet_encode(frame, sizeof(frame), RELAY_FRAME_AUTH, c.id.pub, NULL, 0);
 		relay_auth_sign(&c.id, ch.nonce, junk, sizeof(junk), frame + len);
 		frame[len + 64] = 0;
 		frame[len + 65] = sizeof(junk);
@@ -123,7 +125,8 @@ static void test_refusals(void)
 	}
 
 	for (i = 0; i < (int)(sizeof(counted) / sizeof(counted[0])); i++) {
-		snprintf(name, sizeof(name), "auth_refusals_total{reason=\"%s\"}", counted[i].metric);
+		snprintf(name, sizeof(name), "auth_refusals_total{reason=\"%s\"}",
+		         counted[i].metric);
 		is_int(rh_metric(relay.metrics_port, name), 1, counted[i].metric);
 	}
 	is_int(rh_metric(relay.metrics_port, "auth_ok_total"), 1, "one auth accepted");
@@ -154,6 +157,26 @@ static void test_live_revocation(void)
 	rh_client_close(&b);
 }
 
+/* The token subcommand's output is what clients pass as --token. */
+static void test_cli_token(const char *issuer_path)
+{
+	static struct rh_client a;
+	char cmd[1024], tok[TOKEN_TEXT_MAX + 2], pub[IDENTITY_PUB_TEXT_LEN + 1];
+	FILE *p;
+
+	rh_client_connect(&a, relay.port, 0);
+	identity_pub_format(a.id.pub, pub);
+	snprintf(cmd, sizeof(cmd),
+	         "%s/natlab-relay token --issuer-key %s --peer %s --ttl 60 --id cli-1",
+	         getenv("NATLAB_BIN"), issuer_path, pub);
+	p = popen(cmd, "r");
+	ok(p && fgets(tok, sizeof(tok), p), "natlab-relay token prints a token");
+	is_int(p ? pclose(p) : -1, 0, "and exits 0");
+	tok[strcspn(tok, "\n")] = '\0';
+	is_int(rh_client_handshake(&a, tok, 0, 2000), 0, "the relay accepts it");
+	rh_client_close(&a);
+}
+
 /* A session outlives nothing: its token's expiry closes it. */
 static void test_expiry_during_session(void)
 {
@@ -164,7 +187,8 @@ static void test_expiry_during_session(void)
 	rh_client_connect(&a, relay.port, 0);
 	make_token(tok, &issuer, a.id.pub, 2, "short-lived");
 	is_int(rh_client_handshake(&a, tok, 0, 2000), 0, "in with a 2 s token");
-	is_int(rh_client_wait_closed(&a, 4500), RELAY_CLOSE_TOKEN_EXPIRED, "closed when it expires");
+	is_int(rh_client_wait_closed(&a, 4500), RELAY_CLOSE_TOKEN_EXPIRED,
+	       "closed when it expires");
 	ok(rh_now_ms() - t0 >= 900 && rh_now_ms() - t0 < 4000, "after %lld ms", rh_now_ms() - t0);
 	rh_client_close(&a);
 }
@@ -172,7 +196,7 @@ static void test_expiry_during_session(void)
 int main(void)
 {
 	char issuer_path[256], pub_arg[300];
-	const char *args[] = { "--issuer-key", pub_arg, "--revoked", revoked_path, NULL };
+	const char *args[] = {"--issuer-key", pub_arg, "--revoked", revoked_path, NULL};
 	int status;
 
 	if (identity_generate(&issuer) < 0 || identity_generate(&foreign) < 0 || !mkdtemp(dir))
@@ -189,6 +213,7 @@ int main(void)
 	test_refusals();
 	test_live_revocation();
 	test_expiry_during_session();
+	test_cli_token(issuer_path);
 	status = rh_relay_stop(&relay, 5000);
 	is_int(status, 0, "relay exits cleanly");
 	unlink(issuer_path);

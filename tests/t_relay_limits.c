@@ -70,7 +70,8 @@ static void test_rate_limit(struct rh_relay *r)
 	while (got < 40 && (rc = rh_client_recv(a, 6000)) == 1) {
 		if (a->f.type == RELAY_FRAME_RECV)
 			got++;
-		else if (a->f.type == RELAY_FRAME_STATUS && a->f.payload[0] == RELAY_STATUS_RATE_LIMITED)
+		else if (a->f.type == RELAY_FRAME_STATUS &&
+		         a->f.payload[0] == RELAY_STATUS_RATE_LIMITED)
 			limited++;
 		else if (a->f.type == RELAY_FRAME_STATUS && a->f.payload[0] == RELAY_STATUS_HEALTHY)
 			healthy++;
@@ -104,8 +105,8 @@ static void test_max_clients(struct rh_relay *r)
 /* Opens a bad client of kind k and does its bad thing (without waiting). */
 static struct rh_client *bad_client(uint16_t port, int k)
 {
-	static const uint8_t oversized[] = { RELAY_FRAME_SEND, 0xff, 0xff, 0xff, 0xff };
-	static const uint8_t unexpected[] = { RELAY_FRAME_RESTARTING, 0, 0, 0, 0 };
+	static const uint8_t oversized[] = {RELAY_FRAME_SEND, 0xff, 0xff, 0xff, 0xff};
+	static const uint8_t unexpected[] = {RELAY_FRAME_RESTARTING, 0, 0, 0, 0};
 	struct rh_client *c = client_new(port, 0);
 	char garbage[512];
 
@@ -178,15 +179,46 @@ static void test_under_attack(struct rh_relay *r)
 	client_free(b);
 }
 
+/* Clients that leave on RESTARTING let the relay exit before the drain time is up. */
+static void test_drain_ends_early(struct rh_relay *r)
+{
+	struct rh_client *a = client_new(r->port, 0), *b = client_new(r->port, 0);
+	long long t0;
+	int status;
+
+	rh_client_handshake(a, NULL, 0, 2000);
+	rh_client_handshake(b, NULL, 0, 2000);
+	t0 = rh_now_ms();
+	kill(r->pid, SIGTERM);
+	is_int(rh_client_expect(a, RELAY_FRAME_RESTARTING, 2000), 1,
+	       "a told to reconnect elsewhere");
+	is_int(rh_client_expect(b, RELAY_FRAME_RESTARTING, 2000), 1,
+	       "b told to reconnect elsewhere");
+	client_free(a);
+	client_free(b);
+	status = rh_relay_stop(r, 5000);
+	is_int(status, 0, "relay exits 0");
+	ok(rh_now_ms() - t0 < 1500, "once both left, well before the 10 s drain (%lld ms)",
+	   rh_now_ms() - t0);
+}
+
 int main(void)
 {
-	const char *q_args[] = { "--no-auth", "--queue", "8", "--rate", "0", NULL };
-	const char *r_args[] = { "--no-auth", "--rate", "100000", "--burst", "70000", NULL };
-	const char *m_args[] = { "--no-auth", "--max-clients", "2", NULL };
-	const char *a_args[] = { "--no-auth", "--handshake-timeout", "500", NULL };
+	const char *q_args[] = {"--no-auth", "--queue", "8", "--rate", "0", NULL};
+	const char *qb_args[] = {"--no-auth", "--queue", "100000", "--queue-bytes",
+	                         "100000",    "--rate",  "0",      NULL};
+	const char *r_args[] = {"--no-auth", "--rate", "100000", "--burst", "70000", NULL};
+	const char *m_args[] = {"--no-auth", "--max-clients", "2", NULL};
+	const char *a_args[] = {"--no-auth", "--handshake-timeout", "500", NULL};
+	const char *d_args[] = {"--no-auth", "--drain", "10000", NULL};
 	struct rh_relay r;
 
 	if (rh_relay_start(&r, q_args) == 0) {
+		test_queue_drop(&r);
+		is_int(rh_relay_stop(&r, 5000), 0, "relay exits cleanly");
+	}
+	if (rh_relay_start(&r, qb_args) == 0) {
+		tap_diag("same with a byte limit instead of a frame limit");
 		test_queue_drop(&r);
 		is_int(rh_relay_stop(&r, 5000), 0, "relay exits cleanly");
 	}
@@ -202,5 +234,7 @@ int main(void)
 		test_under_attack(&r);
 		is_int(rh_relay_stop(&r, 5000), 0, "relay exits cleanly");
 	}
+	if (rh_relay_start(&r, d_args) == 0)
+		test_drain_ends_early(&r);
 	return tap_done();
 }

@@ -16,7 +16,8 @@ static struct identity issuer, other_issuer, peer, other_peer;
 
 static void test_identity_files(void)
 {
-	char dir[] = "/tmp/t_token.XXXXXX", path[256], pub_path[300], text[IDENTITY_PUB_TEXT_LEN + 1];
+	char dir[] = "/tmp/t_token.XXXXXX", path[256], pub_path[300],
+	     text[IDENTITY_PUB_TEXT_LEN + 1];
 	struct identity loaded;
 	uint8_t pub[IDENTITY_PUB_LEN];
 
@@ -49,9 +50,12 @@ static void test_domain_separation(void)
 
 	is_int(identity_sign(&peer, "ctx-a", msg, 5, sig), 0, "sign");
 	is_int(identity_verify(peer.pub, "ctx-a", msg, 5, sig), 0, "verifies under its context");
-	is_int(identity_verify(peer.pub, "ctx-b", msg, 5, sig), -EPERM, "fails under another context");
-	is_int(identity_verify(peer.pub, "ctx-a", msg, 4, sig), -EPERM, "fails for another message");
-	is_int(identity_verify(other_peer.pub, "ctx-a", msg, 5, sig), -EPERM, "fails for another key");
+	is_int(identity_verify(peer.pub, "ctx-b", msg, 5, sig), -EPERM,
+	       "fails under another context");
+	is_int(identity_verify(peer.pub, "ctx-a", msg, 4, sig), -EPERM,
+	       "fails for another message");
+	is_int(identity_verify(other_peer.pub, "ctx-a", msg, 5, sig), -EPERM,
+	       "fails for another key");
 }
 
 static void test_token_roundtrip(void)
@@ -71,7 +75,8 @@ static void test_token_roundtrip(void)
 	bin[73] = 0;
 	is_int(token_decode(&back, bin, (size_t)len), -EINVAL, "empty id refused");
 	ok(token_encode_text(&t, text, sizeof(text)) > 0, "text encode");
-	ok(strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == strlen(text),
+	ok(strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+	       strlen(text),
 	   "text is base64url, safe as a CLI argument");
 	is_int(token_decode_text(&back, text), 0, "text decode");
 	ok(memcmp(&back, &t, sizeof(t)) == 0, "text round trip");
@@ -81,18 +86,21 @@ static void test_token_roundtrip(void)
 	is_int(token_verify(&t, issuer.pub, now + 60), TOKEN_EXPIRED, "expired at expiry");
 	back = t;
 	back.expiry += 1000;
-	is_int(token_verify(&back, issuer.pub, now), TOKEN_BAD_SIGNATURE, "altered expiry: bad signature");
+	is_int(token_verify(&back, issuer.pub, now), TOKEN_BAD_SIGNATURE,
+	       "altered expiry: bad signature");
 	back = t;
 	back.peer[0] ^= 1;
-	is_int(token_verify(&back, issuer.pub, now), TOKEN_BAD_SIGNATURE, "altered peer: bad signature");
-	is_int(token_issue(&t, &issuer, peer.pub, now, "bad id!"), -EINVAL, "id with a space refused");
+	is_int(token_verify(&back, issuer.pub, now), TOKEN_BAD_SIGNATURE,
+	       "altered peer: bad signature");
+	is_int(token_issue(&t, &issuer, peer.pub, now, "bad id!"), -EINVAL,
+	       "id with a space refused");
 	ok(token_id_valid("a.b_c-D9"), "id charset");
 	ok(!token_id_valid(""), "empty id invalid");
 }
 
 static void test_auth(void)
 {
-	struct relay_challenge c = { .version = 1, .flags = 1 }, c2;
+	struct relay_challenge c = {.version = 1, .flags = 1}, c2;
 	uint8_t frame[512], chal[64];
 	char text[TOKEN_TEXT_MAX];
 	struct relay_auth a;
@@ -116,7 +124,8 @@ static void test_auth(void)
 	is_int(relay_auth_verify(&a, c2.nonce), -EPERM, "not for another nonce (no replay)");
 	frame[len - 1] ^= 1;
 	is_int(relay_auth_verify(&a, c.nonce), -EPERM, "token bytes are covered by the signature");
-	is_int(relay_auth_decode(&a, frame + 5, (size_t)len - 6), -EINVAL, "length mismatch refused");
+	is_int(relay_auth_decode(&a, frame + 5, (size_t)len - 6), -EINVAL,
+	       "length mismatch refused");
 	len = relay_auth_build(frame, sizeof(frame), &peer, &c, NULL);
 	is_int(len, 5 + 32 + 64 + 2, "auth without a token");
 	is_int(relay_auth_build(frame, 50, &peer, &c, NULL), -ENOBUFS, "auth into a short buffer");
@@ -125,30 +134,41 @@ static void test_auth(void)
 
 static void test_messages(void)
 {
-	struct relay_server_info si = { 1, 65504, 256, 1000, 70000, 30000, 123456789012ull }, si2;
+	struct relay_server_info si = {1, 65504, 256, 1000, 70000, 30000, 123456789012ull, 4194304},
+	                         si2;
 	uint8_t out[128], reason = 0;
 	const uint8_t *key;
 	struct relay_packet pkt;
 	char text[16];
 	uint32_t a, b;
 
-	is_int(relay_server_info_encode(out, sizeof(out), &si), 5 + RELAY_SERVER_INFO_LEN, "server info");
+	is_int(relay_server_info_encode(out, sizeof(out), &si), 5 + RELAY_SERVER_INFO_LEN,
+	       "server info");
 	is_int(relay_server_info_decode(&si2, out + 5, RELAY_SERVER_INFO_LEN), 0, "decode");
 	ok(si2.version == 1 && si2.max_packet == 65504 && si2.queue_frames == 256 &&
-	   si2.rate_bytes_per_sec == 1000 && si2.burst_bytes == 70000 && si2.keepalive_ms == 30000 &&
-	   si2.token_expiry == 123456789012ull, "server info round trip");
-	is_int(relay_packet_encode(out, sizeof(out), RELAY_FRAME_SEND, peer.pub, "xyz", 3), 5 + 35, "send");
+	       si2.rate_bytes_per_sec == 1000 && si2.burst_bytes == 70000 &&
+	       si2.keepalive_ms == 30000 && si2.token_expiry == 123456789012ull &&
+	       si2.queue_bytes == 4194304,
+	   "server info round trip");
+	is_int(relay_server_info_decode(&si2, out + 5, RELAY_SERVER_INFO_MIN_LEN), 0,
+	       "a 29-byte server info (no queue_bytes) still decodes");
+	is_int(si2.queue_bytes, 0, "queue_bytes 0 when absent");
+	is_int(relay_server_info_decode(&si2, out + 5, 28), -EINVAL, "28 bytes refused");
+	is_int(relay_packet_encode(out, sizeof(out), RELAY_FRAME_SEND, peer.pub, "xyz", 3), 5 + 35,
+	       "send");
 	is_int(relay_packet_decode(&pkt, out + 5, 35), 0, "packet decode");
 	ok(pkt.len == 3 && memcmp(pkt.data, "xyz", 3) == 0 && memcmp(pkt.key, peer.pub, 32) == 0,
 	   "packet round trip");
-	is_int(relay_packet_decode(&pkt, out + 5, 31), -EINVAL, "packet shorter than a key refused");
+	is_int(relay_packet_decode(&pkt, out + 5, 31), -EINVAL,
+	       "packet shorter than a key refused");
 	relay_peer_gone_encode(out, sizeof(out), peer.pub, RELAY_PEER_GONE_DISCONNECTED);
 	is_int(relay_peer_gone_decode(&key, &reason, out + 5, 33), 0, "peer gone decode");
 	is_int(reason, RELAY_PEER_GONE_DISCONNECTED, "peer gone reason");
 	relay_restarting_encode(out, sizeof(out), 100, 2000);
 	relay_restarting_decode(&a, &b, out + 5, 8);
 	ok(a == 100 && b == 2000, "restarting round trip");
-	is_int(relay_close_encode(out, sizeof(out), RELAY_CLOSE_OVERSIZED, "too big"), 5 + 8, "close");
+	is_int(relay_close_encode(out, sizeof(out), RELAY_CLOSE_OVERSIZED, "too big"), 5 + 8,
+	       "close");
 	is_int(relay_close_decode(&reason, text, 4, out + 5, 8), 0, "close decode");
 	ok(reason == RELAY_CLOSE_OVERSIZED && !strcmp(text, "too"), "close text cut to the buffer");
 	is_str(relay_close_reason_str(RELAY_CLOSE_TOKEN_REVOKED), "token_revoked", "reason names");

@@ -156,7 +156,6 @@ int relay_client_send(struct relay_client *c, const uint8_t *frame, size_t len);
 /* Forwards data from src to c as a RECV frame without an intermediate copy if it can. */
 int relay_client_forward(struct relay_client *c, const uint8_t src[RELAY_KEY_LEN],
                          const uint8_t *data, size_t len);
-int relay_client_queue_empty(const struct relay_client *c);
 
 /* revoked.c: loads path into a sorted list; a missing file is an empty list. */
 int relay_revoked_load(const char *path, char ***ids, size_t *n);
@@ -165,7 +164,6 @@ void relay_revoked_free(char **ids, size_t n);
 /* metrics.c */
 int relay_metrics_start(struct relay_server *srv);
 void relay_metrics_stop(struct relay_server *srv);
-const char *relay_counter_name(enum relay_counter c);
 
 /* stun.c */
 int relay_stun_start(struct relay_server *srv);
