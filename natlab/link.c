@@ -101,6 +101,20 @@ int lab_link_set_up(struct lab_rtnl *r, int ifindex)
 	return rc;
 }
 
+int lab_link_set_down(struct lab_rtnl *r, int ifindex)
+{
+	struct rtnl_link *l = rtnl_link_alloc();
+	int rc;
+
+	if (!l)
+		return -ENOMEM;
+	rtnl_link_set_ifindex(l, ifindex);
+	rtnl_link_unset_flags(l, IFF_UP);
+	rc = nl_to_errno(rtnl_link_add(r->sk, l, 0));
+	rtnl_link_put(l);
+	return rc;
+}
+
 int lab_link_bridge_add(struct lab_rtnl *r, const char *name, int ifindex)
 {
 	struct rtnl_link *l = rtnl_link_alloc();

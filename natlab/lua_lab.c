@@ -189,6 +189,20 @@ static void nat_profile_read(lua_State *L, const char *fn, struct nat_knobs *k, 
 	snprintf(profile, len, "%s", p);
 }
 
+void lua_lab_read_knobs(lua_State *L, int idx, const char *fn, struct nat_knobs *k,
+			char *profile, size_t len)
+{
+	static const char *const keys[] = { "profile", "mapping",    "filtering", "ports",
+					    "hairpin", "udp_timeout", "port_block", "block",
+					    NULL };
+
+	lua_opts_check(L, idx, fn, keys);
+	lua_pushvalue(L, idx);
+	lua_replace(L, 2); /* the readers below look at argument 2 */
+	nat_profile_read(L, fn, k, profile, len);
+	nat_knobs_read(L, fn, k);
+}
+
 static int lab_nat(lua_State *L)
 {
 	static const char *const keys[] = { "name",	   "net",	  "profile",   "mapping",

@@ -5,6 +5,7 @@
  */
 #include "natlab/lua_node.h"
 #include "natlab/lua_proc.h"
+#include "natlab/topology.h"
 #include "natlab/scenario.h"
 
 #include <arpa/inet.h>
@@ -56,6 +57,110 @@ static int node_spawn(lua_State *L)
 	return lua_proc_spawn(L, ud->index);
 }
 
+static struct lab_node *check_live_node(lua_State *L, const char *fn, int *index)
+{
+	struct lua_node *ud = luaL_checkudata(L, 1, NODE_MT);
+	struct scenario *s = scenario_from_lua(L);
+
+	if (s->mode == SCENARIO_CHECK || !s->lab_up)
+		luaL_error(L, "%s: the lab is not up (call lab:up() first, under natlab run)", fn);
+	*index = ud->index;
+	return &s->model.nodes[ud->index];
+}
+
+/* nat:flush(): forget every mapping, as a router reboot does. */
+static int node_flush(lua_State *L)
+{
+	struct scenario *s = scenario_from_lua(L);
+	char err[512];
+	int i;
+
+	check_live_node(L, "nat:flush", &i);
+	if (lab_topology_nat_reload(&s->model, i, err, sizeof(err)) < 0)
+		return luaL_error(L, "nat:flush: %s", err);
+	return 0;
+}
+
+/*
+ * nat:set_profile("symmetric") or nat:set_profile{ profile = "full-cone", hairpin = false }:
+ * the new behaviour replaces the old ruleset atomically and every mapping is dropped.
+ */
+static int node_set_profile(lua_State *L)
+{
+	struct scenario *s = scenario_from_lua(L);
+	struct lab_node *n;
+	struct nat_knobs before;
+	char err[512];
+	int i;
+
+	n = check_live_node(L, "nat:set_profile", &i);
+	if (lua_isstring(L, 2)) {
+		lua_newtable(L);
+		lua_pushvalue(L, 2);
+		lua_setfield(L, -2, "profile");
+		lua_replace(L, 2);
+	}
+	before = n->knobs;
+	lua_lab_read_knobs(L, 2, "nat:set_profile", &n->knobs, n->profile, sizeof(n->profile));
+	if (!n->knobs.translate || !before.translate) {
+		n->knobs = before;
+		return luaL_error(L, "nat:set_profile: cannot switch between NAT and profile \"none\"");
+	}
+	if (nat_knobs_validate(&n->knobs, 0, err, sizeof(err)) < 0 ||
+	    lab_topology_nat_reload(&s->model, i, err, sizeof(err)) < 0) {
+		n->knobs = before;
+		return luaL_error(L, "nat:set_profile: %s", err);
+	}
+	return 0;
+}
+
+static int node_link(lua_State *L, int up)
+{
+	struct scenario *s = scenario_from_lua(L);
+	char err[512];
+	int i;
+
+	check_live_node(L, up ? "node:link_up" : "node:link_down", &i);
+	if (lab_topology_link_set(&s->model, i, up, err, sizeof(err)) < 0)
+		return luaL_error(L, "%s: %s", up ? "node:link_up" : "node:link_down", err);
+	return 0;
+}
+
+static int node_link_down(lua_State *L)
+{
+	return node_link(L, 0);
+}
+
+static int node_link_up(lua_State *L)
+{
+	return node_link(L, 1);
+}
+
+static int node_method(lua_State *L, const struct lab_node *n, const char *k)
+{
+	static const struct {
+		const char *name;
+		lua_CFunction fn;
+		int nat_only;
+	} methods[] = {
+		{ "spawn", node_spawn, 0 },	      { "flush", node_flush, 1 },
+		{ "set_profile", node_set_profile, 1 }, { "link_down", node_link_down, 0 },
+		{ "link_up", node_link_up, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		if (strcmp(k, methods[i].name) != 0)
+			continue;
+		if ((methods[i].fn == node_spawn && n->kind != LAB_NODE_HOST) ||
+		    (methods[i].nat_only && n->kind != LAB_NODE_NAT) ||
+		    (n->kind == LAB_NODE_INTERNET && !methods[i].nat_only))
+			return 0;
+		lua_pushcfunction(L, methods[i].fn);
+		return 1;
+	}
+	return 0;
+}
+
 static int node_router_field(lua_State *L, const struct lab_node *n, const char *k)
 {
 	char s[INET_ADDRSTRLEN + 4];
@@ -97,8 +202,8 @@ static int node_index(lua_State *L)
 			push_addr(L, n->addrs[i]);
 			lua_rawseti(L, -2, i + 1);
 		}
-	} else if (strcmp(k, "spawn") == 0 && n->kind == LAB_NODE_HOST)
-		lua_pushcfunction(L, node_spawn);
+	} else if (node_method(L, n, k))
+		;
 	else if (strcmp(k, "net") == 0 && n->parent >= 0)
 		lua_node_push(L, n->parent);
 	else if (!node_router_field(L, n, k))

@@ -3,7 +3,12 @@
 #include "natlab/nat.h"
 
 #include <errno.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/netlink.h>
 #include <nftables/libnftables.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,5 +58,43 @@ int nat_ruleset_apply(const char *ruleset, char *err, size_t errlen)
 out:
 	free(buf);
 	nft_ctx_free(ctx);
+	return rc;
+}
+
+/*
+ * Deletes every conntrack entry of the current namespace (ctnetlink: a delete request
+ * without a tuple flushes the table). With the ruleset's maps reloaded, every mapping
+ * is gone, as after a router reboot.
+ */
+int nat_conntrack_flush(void)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct nfgenmsg nfg;
+	} req = {
+		.nh = { .nlmsg_len = sizeof(req),
+			.nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
+			.nlmsg_seq = 1 },
+		.nfg = { .nfgen_family = AF_INET, .version = NFNETLINK_V0 },
+	};
+	struct {
+		struct nlmsghdr nh;
+		struct nlmsgerr err;
+	} ack;
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+	int rc = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+		rc = -errno;
+	else if ((n = recv(fd, &ack, sizeof(ack), 0)) < 0)
+		rc = -errno;
+	else if ((size_t)n >= sizeof(ack.nh) && ack.nh.nlmsg_type == NLMSG_ERROR)
+		rc = ack.err.error == -ENOENT ? 0 : ack.err.error;
+	close(fd);
 	return rc;
 }

@@ -163,39 +163,107 @@ static int nat_subscribers(const struct lab_model *m, int i, struct in_addr **ou
 	return n;
 }
 
-static int node_nat(struct build *b, int i)
+/* Renders node i's ruleset and loads it, with its UDP timeouts, in the current namespace. */
+static int nat_apply_here(const struct lab_model *m, int i, int flush, char *err, size_t errlen)
 {
-	const struct lab_node *n = &b->m->nodes[i];
+	const struct lab_node *n = &m->nodes[i];
 	struct nat_box_addrs a = { .wan = n->addrs[0], .lan_prefix = n->prefix,
 				   .lan_len = n->prefix_len };
 	struct in_addr *subs = NULL;
-	char *rules = NULL, nerr[512], timeout[16];
+	char *rules = NULL, timeout[16];
 	int rc;
 
-	rc = nat_subscribers(b->m, i, &subs);
-	if (rc < 0)
-		return fail(b, rc, n->name, "ruleset");
+	rc = nat_subscribers(m, i, &subs);
+	if (rc < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
 	a.subscribers = subs;
 	a.nsubscribers = (unsigned)rc;
 	rc = nat_ruleset_render(&n->knobs, &a, &rules);
-	free(subs);
-	if (rc < 0)
-		return fail(b, rc, n->name, "ruleset");
-	rc = lab_netns_enter(b->nsfd[i]);
-	if (rc == 0) {
-		rc = nat_ruleset_apply(rules, nerr, sizeof(nerr));
-		if (rc < 0)
-			snprintf(b->err, b->errlen, "node \"%s\": %s", n->name, nerr);
-		snprintf(timeout, sizeof(timeout), "%u", n->knobs.udp_timeout);
-		/* Conntrack's UDP timeouts are per namespace: they are the mapping lifetime. */
-		if (rc == 0 && n->knobs.translate &&
-		    ((rc = lab_sysctl_write("net/netfilter/nf_conntrack_udp_timeout", timeout)) < 0 ||
-		     (rc = lab_sysctl_write("net/netfilter/nf_conntrack_udp_timeout_stream",
-					    timeout)) < 0))
-			fail(b, rc, n->name, "conntrack udp timeout");
-		lab_netns_leave();
-	}
+	if (rc == 0)
+		rc = nat_ruleset_apply(rules, err, errlen);
+	else
+		snprintf(err, errlen, "ruleset: %s", strerror(-rc));
+	snprintf(timeout, sizeof(timeout), "%u", n->knobs.udp_timeout);
+	/* Conntrack's UDP timeouts are per namespace: they are the mapping lifetime. */
+	if (rc == 0 && n->knobs.translate &&
+	    ((rc = lab_sysctl_write("net/netfilter/nf_conntrack_udp_timeout", timeout)) < 0 ||
+	     (rc = lab_sysctl_write("net/netfilter/nf_conntrack_udp_timeout_stream", timeout)) < 0))
+		snprintf(err, errlen, "conntrack udp timeout: %s", strerror(-rc));
+	if (rc == 0 && flush && (rc = nat_conntrack_flush()) < 0)
+		snprintf(err, errlen, "conntrack flush: %s", strerror(-rc));
+out:
 	free(rules);
+	free(subs);
+	return rc;
+}
+
+static int node_nat(struct build *b, int i)
+{
+	char nerr[512];
+	int rc = lab_netns_enter(b->nsfd[i]);
+
+	if (rc < 0)
+		return fail(b, rc, b->m->nodes[i].name, "setns");
+	rc = nat_apply_here(b->m, i, 0, nerr, sizeof(nerr));
+	if (rc < 0)
+		snprintf(b->err, b->errlen, "node \"%s\": %s", b->m->nodes[i].name, nerr);
+	lab_netns_leave();
+	return rc;
+}
+
+int lab_topology_nat_reload(const struct lab_model *m, int i, char *err, size_t errlen)
+{
+	char ns[128];
+	int fd, rc;
+
+	rc = lab_netns_name(m->name, m->nodes[i].name, ns, sizeof(ns));
+	if (rc == 0)
+		rc = lab_netns_open(ns, &fd);
+	if (rc < 0) {
+		snprintf(err, errlen, "netns \"%s\": %s", ns, strerror(-rc));
+		return rc;
+	}
+	rc = lab_netns_enter(fd);
+	close(fd);
+	if (rc < 0) {
+		snprintf(err, errlen, "setns: %s", strerror(-rc));
+		return rc;
+	}
+	rc = nat_apply_here(m, i, 1, err, errlen);
+	lab_netns_leave();
+	return rc;
+}
+
+int lab_topology_link_set(const struct lab_model *m, int i, int up, char *err, size_t errlen)
+{
+	struct lab_rtnl *r = NULL;
+	char ns[128];
+	int fd, rc;
+
+	rc = lab_netns_name(m->name, m->nodes[i].name, ns, sizeof(ns));
+	if (rc == 0)
+		rc = lab_netns_open(ns, &fd);
+	if (rc < 0) {
+		snprintf(err, errlen, "netns \"%s\": %s", ns, strerror(-rc));
+		return rc;
+	}
+	rc = lab_rtnl_open(fd, &r);
+	close(fd);
+	if (rc == 0)
+		rc = up ? lab_link_set_up(r, IFINDEX_UPLINK) : lab_link_set_down(r, IFINDEX_UPLINK);
+	if (rc == 0 && up && m->nodes[i].parent >= 0) {
+		/* Taking a link down drops its routes: the default route comes back with it. */
+		struct in_addr any = { 0 };
+
+		rc = lab_route_add(r, any, 0, lab_node_gateway(&m->nodes[m->nodes[i].parent]));
+		if (rc == -EEXIST)
+			rc = 0;
+	}
+	if (rc < 0)
+		snprintf(err, errlen, "link %s: %s", up ? "up" : "down", strerror(-rc));
+	lab_rtnl_free(r);
 	return rc;
 }
 

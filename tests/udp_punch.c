@@ -6,6 +6,7 @@
  *                                              as ICE does with peer-reflexive candidates)
  *                                              every 20 ms; exits 0 if the peer's packets
  *                                              arrived, 1 if none did
+ *   udp_punch listen LOCALPORT SECS           only receives; exits 0 if a punch arrived
  *   udp_punch tcp-listen PORT SECS            accepts one TCP connection, prints the
  *                                              peer's address; exits 1 if none came
  *   udp_punch tcp-connect ADDR:PORT SECS      exits 0 if the connection is established
@@ -123,6 +124,23 @@ static int do_punch(int fd, const struct sockaddr_in *peer, double secs)
 	return received ? 0 : 1;
 }
 
+static int do_listen(int fd, double secs)
+{
+	double end = now() + secs;
+	int received = 0;
+
+	while (now() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char buf[64];
+
+		if (poll(&p, 1, 20) > 0 && recv(fd, buf, sizeof(buf), 0) == 5 &&
+		    memcmp(buf, "punch", 5) == 0)
+			received++;
+	}
+	printf("received %d\n", received);
+	return received ? 0 : 1;
+}
+
 static int do_tcp_listen(int port, int secs)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
@@ -168,6 +186,8 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_in target;
 
+	if (argc == 4 && strcmp(argv[1], "listen") == 0)
+		return do_listen(bound_socket(atoi(argv[2])), atof(argv[3]));
 	if (argc == 4 && strcmp(argv[1], "tcp-listen") == 0)
 		return do_tcp_listen(atoi(argv[2]), atoi(argv[3]));
 	if (argc == 4 && strcmp(argv[1], "tcp-connect") == 0)
@@ -175,6 +195,7 @@ int main(int argc, char **argv)
 	if (argc < 4 || parse_endpoint(argv[3], &target) < 0) {
 		fprintf(stderr, "usage: udp_punch stun LOCALPORT SERVER:PORT\n"
 				"       udp_punch punch LOCALPORT PEER:PORT SECONDS\n"
+				"       udp_punch listen LOCALPORT SECONDS\n"
 				"       udp_punch tcp-listen PORT SECONDS\n"
 				"       udp_punch tcp-connect ADDR:PORT SECONDS\n");
 		return 2;

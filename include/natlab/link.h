@@ -17,6 +17,7 @@ void lab_rtnl_free(struct lab_rtnl *r);
 
 /* Sets link ifindex up (e.g. lo, ifindex 1). */
 int lab_link_set_up(struct lab_rtnl *r, int ifindex);
+int lab_link_set_down(struct lab_rtnl *r, int ifindex);
 
 /* Creates an up bridge with a fixed ifindex, forwarding at once (no STP). */
 int lab_link_bridge_add(struct lab_rtnl *r, const char *name, int ifindex);

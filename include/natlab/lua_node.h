@@ -11,4 +11,12 @@ void lua_node_push(lua_State *L, int index);
 /* The model index of the node at idx; raises naming fn and key if it is not a node. */
 int lua_node_check(lua_State *L, int idx, const char *fn, const char *key);
 
+struct nat_knobs;
+/*
+ * Reads { profile = ..., knob = ... } at idx into *k and profile (lua_lab.c); unknown
+ * keys and bad values raise errors naming fn.
+ */
+void lua_lab_read_knobs(lua_State *L, int idx, const char *fn, struct nat_knobs *k,
+			char *profile, size_t len);
+
 #endif

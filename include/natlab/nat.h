@@ -79,4 +79,7 @@ int nat_ruleset_render(const struct nat_knobs *k, const struct nat_box_addrs *a,
  */
 int nat_ruleset_apply(const char *ruleset, char *err, size_t errlen);
 
+/* Flushes the conntrack table of the current namespace: every mapping is forgotten. */
+int nat_conntrack_flush(void);
+
 #endif

@@ -29,6 +29,15 @@ int lab_topology_up(const struct lab_model *m, volatile sig_atomic_t *stop, char
 		    size_t errlen);
 
 /*
+ * Reloads NAT node i's ruleset (from its knobs, which may have changed) and flushes its
+ * conntrack table: every mapping is forgotten, as when a router reboots.
+ */
+int lab_topology_nat_reload(const struct lab_model *m, int i, char *err, size_t errlen);
+
+/* Takes node i's uplink (eth0 or wan) down or brings it back up with its default route. */
+int lab_topology_link_set(const struct lab_model *m, int i, int up, char *err, size_t errlen);
+
+/*
  * Removes everything of lab: processes inside its namespaces, then the namespaces
  * (their links, bridges and rulesets go with them). Safe to call on a half-built or
  * already removed lab. Returns the number of namespaces removed, or -errno.
