@@ -242,6 +242,7 @@ static void wait_start(lua_State *L, struct lab_proc *p, enum proc_wait what, in
 
 	runtime_check_wait(L, fn);
 	p->waiting = what;
+	uv_update_time(&p->rt->loop);
 	if (timeout > 0)
 		uv_timer_start(&p->timer, timeout_cb, (uint64_t)(timeout * 1000 + 0.5), 0);
 }

@@ -251,6 +251,8 @@ static int natlab_sleep(lua_State *L)
 		return luaL_error(L, "natlab.sleep: out of memory");
 	op->rt = rt;
 	uv_timer_init(&rt->loop, &op->timer);
+	/* The loop's clock is cached and the script may have run a while: refresh it. */
+	uv_update_time(&rt->loop);
 	uv_timer_start(&op->timer, sleep_cb, (uint64_t)(s * 1000 + 0.5), 0);
 	return lua_yield(L, 0);
 }
