@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/lua_proc.h"
 #include "natlab/log.h"
+#include "natlab/lua_json.h"
 #include "natlab/lua_opts.h"
 #include "natlab/netns.h"
 #include "natlab/runtime.h"
@@ -20,7 +21,7 @@
 #define PROC_LINES_MAX 100000 /* kept for wait_line; older lines are dropped */
 #define PROC_LINE_MAX  65536
 
-enum proc_wait { WAIT_NONE, WAIT_EXIT, WAIT_LINE };
+enum proc_wait { WAIT_NONE, WAIT_EXIT, WAIT_LINE, WAIT_EVENT };
 
 struct lab_proc;
 
@@ -49,7 +50,11 @@ struct lab_proc {
 	enum proc_wait waiting;
 	int cursor;	     /* wait_line scans lines after this one */
 	int nlines;
-	int pattern_ref;     /* wait_line pattern */
+	int pattern_ref;     /* wait_line pattern, or wait_event matcher */
+	int json;	     /* stdout is JSON Lines: objects become events */
+	int events_ref;	     /* Lua table of decoded events */
+	int nevents;
+	int ecursor;	     /* wait_event scans events after this one */
 	char line[PROC_LINE_MAX];
 	size_t linelen;
 };
@@ -61,9 +66,19 @@ static void proc_free_if_done(struct lab_proc *p)
 	if (p->open_handles > 0)
 		return;
 	runtime_child_remove(&p->child);
-	if (p->box)
+	if (p->box) {
+		/* The events outlive the process: they move to the Lua object. */
+		lua_rawgeti(L, LUA_REGISTRYINDEX, p->box_ref);
+		if (p->json)
+			lua_rawgeti(L, LUA_REGISTRYINDEX, p->events_ref);
+		else
+			lua_pushnil(L);
+		lua_setiuservalue(L, -2, 1);
+		lua_pop(L, 1);
 		p->box->p = NULL;
+	}
 	luaL_unref(L, LUA_REGISTRYINDEX, p->lines_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, p->events_ref);
 	luaL_unref(L, LUA_REGISTRYINDEX, p->on_line_ref);
 	luaL_unref(L, LUA_REGISTRYINDEX, p->pattern_ref);
 	luaL_unref(L, LUA_REGISTRYINDEX, p->box_ref);
@@ -116,7 +131,7 @@ static void exit_cb(uv_process_t *h, int64_t status, int term_signal)
 		  term_signal);
 	if (p->waiting == WAIT_EXIT)
 		wait_done(p, push_exit(p->rt->co, p->box));
-	else if (p->waiting == WAIT_LINE) {
+	else if (p->waiting == WAIT_LINE || p->waiting == WAIT_EVENT) {
 		lua_pushnil(p->rt->co);
 		lua_pushliteral(p->rt->co, "exited");
 		wait_done(p, 2);
@@ -157,6 +172,70 @@ static int scan_lines(struct lab_proc *p)
 	return 0;
 }
 
+/* Does event i match: every field of a match table equal, or a predicate true? */
+static int event_matches(struct lab_proc *p, int i)
+{
+	lua_State *L = p->rt->L;
+	int ok = 1;
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, p->events_ref);
+	lua_rawgeti(L, -1, i);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, p->pattern_ref);
+	if (lua_isfunction(L, -1)) {
+		lua_pushvalue(L, -2);
+		if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+			log_warnx("wait_event predicate: %s", lua_tostring(L, -1));
+		ok = lua_toboolean(L, -1);
+		lua_pop(L, 3);
+		return ok;
+	}
+	lua_pushnil(L);
+	while (ok && lua_next(L, -2)) {
+		lua_pushvalue(L, -2);
+		lua_gettable(L, -5);
+		ok = lua_compare(L, -1, -2, LUA_OPEQ);
+		lua_pop(L, 2);
+	}
+	if (!ok)
+		lua_pop(L, 1); /* the key lua_next left */
+	lua_pop(L, 3);
+	return ok;
+}
+
+static int scan_events(struct lab_proc *p)
+{
+	while (p->ecursor < p->nevents) {
+		p->ecursor++;
+		if (event_matches(p, p->ecursor)) {
+			lua_rawgeti(p->rt->L, LUA_REGISTRYINDEX, p->events_ref);
+			lua_rawgeti(p->rt->L, -1, p->ecursor);
+			lua_xmove(p->rt->L, p->rt->co, 1);
+			lua_pop(p->rt->L, 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* JSON Lines: each object on stdout becomes an event (other lines stay lines only). */
+static void on_json(struct lab_proc *p, const char *line, size_t len)
+{
+	lua_State *L = p->rt->L;
+	json_t *j = json_loadb(line, len, 0, NULL);
+
+	if (!json_is_object(j) || p->nevents >= PROC_LINES_MAX) {
+		json_decref(j);
+		return;
+	}
+	lua_rawgeti(L, LUA_REGISTRYINDEX, p->events_ref);
+	lua_json_push(L, j);
+	lua_rawseti(L, -2, ++p->nevents);
+	lua_pop(L, 1);
+	json_decref(j);
+	if (p->waiting == WAIT_EVENT && scan_events(p))
+		wait_done(p, 1);
+}
+
 static void on_line(struct lab_proc *p, const char *line, size_t len)
 {
 	lua_State *L = p->rt->L;
@@ -177,6 +256,8 @@ static void on_line(struct lab_proc *p, const char *line, size_t len)
 	}
 	if (p->waiting == WAIT_LINE && scan_lines(p))
 		wait_done(p, 1);
+	if (p->json)
+		on_json(p, line, len);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -293,6 +374,42 @@ static int proc_wait_line(lua_State *L)
 	return lua_yield(L, 0);
 }
 
+/*
+ * proc:wait_event{ match = { event = "path", kind = "direct" } | function(ev), timeout = }
+ * -> the first event (a table) after the last one returned | nil, "timeout" | "exited".
+ * Needs spawn{ ..., json = true }.
+ */
+static int proc_wait_event(lua_State *L)
+{
+	static const char *const keys[] = { "match", "timeout", NULL };
+	struct proc_box *b = check_proc(L);
+	struct lab_proc *p = b->p;
+
+	lua_opts_check(L, 2, "proc:wait_event", keys);
+	if (lua_getfield(L, 2, "match") != LUA_TTABLE && !lua_isfunction(L, -1))
+		return luaL_error(L, "proc:wait_event: \"match\" must be a table of fields or a "
+				     "function");
+	if (!p) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "exited");
+		return 2;
+	}
+	if (!p->json)
+		return luaL_error(L, "proc:wait_event: spawn the process with json = true");
+	luaL_unref(L, LUA_REGISTRYINDEX, p->pattern_ref);
+	p->pattern_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	runtime_check_wait(L, "proc:wait_event");
+	if (scan_events(p))
+		return 1;
+	if (b->exited) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "exited");
+		return 2;
+	}
+	wait_start(L, p, WAIT_EVENT, 2, "proc:wait_event");
+	return lua_yield(L, 0);
+}
+
 /* proc:kill([signal]) sends a signal (default SIGTERM) to the process. */
 static int proc_kill(lua_State *L)
 {
@@ -313,6 +430,11 @@ static int proc_index(lua_State *L)
 		lua_pushinteger(L, b->pid);
 	else if (strcmp(k, "exited") == 0)
 		lua_pushboolean(L, b->exited);
+	else if (strcmp(k, "events") == 0 && b->p)
+		b->p->json ? (void)lua_rawgeti(L, LUA_REGISTRYINDEX, b->p->events_ref)
+			   : lua_pushnil(L);
+	else if (strcmp(k, "events") == 0)
+		lua_getiuservalue(L, 1, 1);
 	else if (strcmp(k, "status") == 0 && b->exited && !b->term_signal)
 		lua_pushinteger(L, (lua_Integer)b->status);
 	else if (luaL_getmetafield(L, 1, "methods") != LUA_TNIL)
@@ -327,6 +449,7 @@ void lua_proc_open(lua_State *L)
 	static const luaL_Reg methods[] = {
 		{ "wait", proc_wait },
 		{ "wait_line", proc_wait_line },
+		{ "wait_event", proc_wait_event },
 		{ "kill", proc_kill },
 		{ NULL, NULL },
 	};
@@ -366,7 +489,7 @@ static void spawn_check_keys(lua_State *L, const char *fn)
 			continue;
 		if (lua_type(L, -1) != LUA_TSTRING ||
 		    (strcmp(lua_tostring(L, -1), "name") && strcmp(lua_tostring(L, -1), "env") &&
-		     strcmp(lua_tostring(L, -1), "on_line")))
+		     strcmp(lua_tostring(L, -1), "on_line") && strcmp(lua_tostring(L, -1), "json")))
 			luaL_error(L, "%s: unknown key \"%s\"", fn, luaL_tolstring(L, -1, NULL));
 	}
 }
@@ -501,12 +624,13 @@ int lua_proc_spawn(lua_State *L, int node)
 	if (rc < 0) {
 		/* The process handle is initialised even on failure and must be closed. */
 		p->box_ref = p->lines_ref = p->on_line_ref = p->pattern_ref = LUA_NOREF;
+		p->events_ref = LUA_NOREF;
 		proc_close_all(&p->child);
 		return luaL_error(L, "%s: %s: %s", fn, args[3], uv_strerror(rc));
 	}
 	uv_read_start((uv_stream_t *)&p->out, alloc_cb, read_cb);
 	uv_read_start((uv_stream_t *)&p->err, alloc_cb, read_cb);
-	b = lua_newuserdatauv(L, sizeof(*b), 0);
+	b = lua_newuserdatauv(L, sizeof(*b), 1);
 	memset(b, 0, sizeof(*b));
 	b->p = p;
 	b->pid = p->proc.pid;
@@ -516,6 +640,9 @@ int lua_proc_spawn(lua_State *L, int node)
 	p->box_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_newtable(L);
 	p->lines_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_newtable(L);
+	p->events_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	p->json = lua_opts_boolean(L, 2, fn, "json", 0);
 	p->pattern_ref = LUA_NOREF;
 	lua_getfield(L, 2, "on_line");
 	p->on_line_ref = lua_isnil(L, -1) ? (lua_pop(L, 1), LUA_NOREF) : luaL_ref(L, LUA_REGISTRYINDEX);

@@ -4,12 +4,12 @@
  * asserts and measures. Each expectation is a TAP line at once; figures go to report.json.
  */
 #include "natlab/lua_results.h"
+#include "natlab/lua_json.h"
 #include "natlab/scenario.h"
 
 #include <lauxlib.h>
 #include <string.h>
 
-#define JSON_DEPTH_MAX 16
 
 static const char *where(lua_State *L, char *buf, size_t len)
 {
@@ -49,53 +49,6 @@ static int lua_expect_eq(lua_State *L)
 	return 1;
 }
 
-static json_t *to_json(lua_State *L, int idx, int depth);
-
-static json_t *table_to_json(lua_State *L, int idx, int depth)
-{
-	size_t n = lua_rawlen(L, idx);
-	json_t *out = n ? json_array() : json_object();
-
-	if (depth > JSON_DEPTH_MAX)
-		luaL_error(L, "result: tables nest deeper than %d", JSON_DEPTH_MAX);
-	if (n) {
-		for (size_t i = 1; i <= n; i++) {
-			lua_rawgeti(L, idx, (lua_Integer)i);
-			json_array_append_new(out, to_json(L, lua_gettop(L), depth + 1));
-			lua_pop(L, 1);
-		}
-		return out;
-	}
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		if (lua_type(L, -2) != LUA_TSTRING)
-			luaL_error(L, "result: keys must be strings (or a plain list)");
-		json_object_set_new(out, lua_tostring(L, -2), to_json(L, lua_gettop(L), depth + 1));
-		lua_pop(L, 1);
-	}
-	return out;
-}
-
-static json_t *to_json(lua_State *L, int idx, int depth)
-{
-	switch (lua_type(L, idx)) {
-	case LUA_TNIL:
-		return json_null();
-	case LUA_TBOOLEAN:
-		return json_boolean(lua_toboolean(L, idx));
-	case LUA_TNUMBER:
-		return lua_isinteger(L, idx) ? json_integer(lua_tointeger(L, idx))
-					     : json_real(lua_tonumber(L, idx));
-	case LUA_TSTRING:
-		return json_string(lua_tostring(L, idx));
-	case LUA_TTABLE:
-		return table_to_json(L, idx, depth);
-	default:
-		luaL_error(L, "result: cannot record a %s", luaL_typename(L, idx));
-		return NULL;
-	}
-}
-
 /* result{ name = "x", rtt_ms = 3.2, ... } records the table into report.json. */
 static int lua_result(lua_State *L)
 {
@@ -103,7 +56,7 @@ static int lua_result(lua_State *L)
 	json_t *obj;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
-	obj = to_json(L, 1, 0);
+	obj = lua_json_from(L, 1, "result");
 	if (!json_is_object(obj)) {
 		json_decref(obj);
 		return luaL_error(L, "result: give a table of named figures");
