@@ -35,15 +35,13 @@ static void responder_stop_cb(int sig)
 
 static void enter_node_ns(const struct lab_model *m, const char *node)
 {
-	char ns[128];
 	int fd, rc;
 
-	lab_netns_name(m->name, node, ns, sizeof(ns));
-	rc = lab_netns_open(ns, &fd);
+	rc = lab_node_netns_open(m->name, node, &fd);
 	if (rc == 0)
 		rc = lab_netns_enter(fd);
 	if (rc < 0)
-		log_fatalx("natlab probe: netns \"%s\": %s", ns, strerror(-rc));
+		log_fatalx("natlab probe: namespace of \"%s\": %s", node, strerror(-rc));
 	close(fd);
 }
 

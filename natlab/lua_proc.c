@@ -101,6 +101,14 @@ static void close_handle(struct lab_proc *p, uv_handle_t *h)
 		uv_close(h, handle_closed_cb);
 }
 
+/* A wait that cannot be satisfied returns nil and why. */
+static int push_fail(lua_State *L, const char *why)
+{
+	lua_pushnil(L);
+	lua_pushstring(L, why);
+	return 2;
+}
+
 /* Pushes what wait() returns: the exit status, or nil and the signal that killed it. */
 static int push_exit(lua_State *L, const struct proc_box *b)
 {
@@ -131,11 +139,8 @@ static void exit_cb(uv_process_t *h, int64_t status, int term_signal)
 		  term_signal);
 	if (p->waiting == WAIT_EXIT)
 		wait_done(p, push_exit(p->rt->co, p->box));
-	else if (p->waiting == WAIT_LINE || p->waiting == WAIT_EVENT) {
-		lua_pushnil(p->rt->co);
-		lua_pushliteral(p->rt->co, "exited");
-		wait_done(p, 2);
-	}
+	else if (p->waiting == WAIT_LINE || p->waiting == WAIT_EVENT)
+		wait_done(p, push_fail(p->rt->co, "exited"));
 	close_handle(p, (uv_handle_t *)&p->proc);
 	close_handle(p, (uv_handle_t *)&p->timer);
 }
@@ -304,11 +309,8 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 static void timeout_cb(uv_timer_t *t)
 {
 	struct lab_proc *p = t->data;
-	lua_State *co = p->rt->co;
 
-	lua_pushnil(co);
-	lua_pushliteral(co, "timeout");
-	wait_done(p, 2);
+	wait_done(p, push_fail(p->rt->co, "timeout"));
 }
 
 static struct proc_box *check_proc(lua_State *L)
@@ -354,22 +356,16 @@ static int proc_wait_line(lua_State *L)
 	pattern = lua_opts_string(L, 2, "proc:wait_line", "match", NULL);
 	if (!pattern)
 		return luaL_error(L, "proc:wait_line: \"match\" (a Lua pattern) is required");
-	if (!p) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "exited");
-		return 2;
-	}
+	if (!p)
+		return push_fail(L, "exited");
 	luaL_unref(L, LUA_REGISTRYINDEX, p->pattern_ref);
 	lua_pushstring(L, pattern);
 	p->pattern_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	runtime_check_wait(L, "proc:wait_line");
 	if (scan_lines(p))
 		return 1;
-	if (b->exited) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "exited");
-		return 2;
-	}
+	if (b->exited)
+		return push_fail(L, "exited");
 	wait_start(L, p, WAIT_LINE, 2, "proc:wait_line");
 	return lua_yield(L, 0);
 }
@@ -389,11 +385,8 @@ static int proc_wait_event(lua_State *L)
 	if (lua_getfield(L, 2, "match") != LUA_TTABLE && !lua_isfunction(L, -1))
 		return luaL_error(L, "proc:wait_event: \"match\" must be a table of fields or a "
 				     "function");
-	if (!p) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "exited");
-		return 2;
-	}
+	if (!p)
+		return push_fail(L, "exited");
 	if (!p->json)
 		return luaL_error(L, "proc:wait_event: spawn the process with json = true");
 	luaL_unref(L, LUA_REGISTRYINDEX, p->pattern_ref);
@@ -401,11 +394,8 @@ static int proc_wait_event(lua_State *L)
 	runtime_check_wait(L, "proc:wait_event");
 	if (scan_events(p))
 		return 1;
-	if (b->exited) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "exited");
-		return 2;
-	}
+	if (b->exited)
+		return push_fail(L, "exited");
 	wait_start(L, p, WAIT_EVENT, 2, "proc:wait_event");
 	return lua_yield(L, 0);
 }

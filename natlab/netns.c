@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/netns.h"
+#include "natlab/model.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -98,6 +99,15 @@ int lab_netns_open(const char *name, int *fd)
 		return rc;
 	*fd = open(path, O_RDONLY | O_CLOEXEC);
 	return *fd < 0 ? -errno : 0;
+}
+
+int lab_node_netns_open(const char *lab, const char *node, int *fd)
+{
+	char ns[128];
+	int rc = lab_netns_name(lab, node, ns, sizeof(ns));
+
+	*fd = -1;
+	return rc < 0 ? rc : lab_netns_open(ns, fd);
 }
 
 int lab_netns_enter(int fd)

@@ -208,7 +208,7 @@ static int captures_start(lua_State *L, struct scenario *s, char *err, size_t er
 	static const char *const nat_ifs[] = { "wan", "lan", NULL };
 	static const char *const host_ifs[] = { "eth0", NULL };
 	struct runtime *rt = runtime_from_lua(L);
-	char dir[4096], path[4200], ns[128];
+	char dir[4096], path[4200];
 	int rc = 0;
 
 	snprintf(dir, sizeof(dir), "%s/pcap", s->out_dir);
@@ -227,8 +227,7 @@ static int captures_start(lua_State *L, struct scenario *s, char *err, size_t er
 
 		if (!ifs)
 			continue;
-		lab_netns_name(s->model.name, n->name, ns, sizeof(ns));
-		rc = lab_netns_open(ns, &fd);
+		rc = lab_node_netns_open(s->model.name, n->name, &fd);
 		for (int k = 0; rc == 0 && ifs[k]; k++) {
 			snprintf(path, sizeof(path), "%s/%s-%s.pcap", dir, n->name, ifs[k]);
 			rc = capture_start(rt, fd, ifs[k], path, &s->captures[s->ncaptures], err,

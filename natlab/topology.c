@@ -215,14 +215,11 @@ static int node_nat(struct build *b, int i)
 
 int lab_topology_nat_reload(const struct lab_model *m, int i, char *err, size_t errlen)
 {
-	char ns[128];
 	int fd, rc;
 
-	rc = lab_netns_name(m->name, m->nodes[i].name, ns, sizeof(ns));
-	if (rc == 0)
-		rc = lab_netns_open(ns, &fd);
+	rc = lab_node_netns_open(m->name, m->nodes[i].name, &fd);
 	if (rc < 0) {
-		snprintf(err, errlen, "netns \"%s\": %s", ns, strerror(-rc));
+		snprintf(err, errlen, "namespace of \"%s\": %s", m->nodes[i].name, strerror(-rc));
 		return rc;
 	}
 	rc = lab_netns_enter(fd);
@@ -239,14 +236,11 @@ int lab_topology_nat_reload(const struct lab_model *m, int i, char *err, size_t 
 int lab_topology_link_set(const struct lab_model *m, int i, int up, char *err, size_t errlen)
 {
 	struct lab_rtnl *r = NULL;
-	char ns[128];
 	int fd, rc;
 
-	rc = lab_netns_name(m->name, m->nodes[i].name, ns, sizeof(ns));
-	if (rc == 0)
-		rc = lab_netns_open(ns, &fd);
+	rc = lab_node_netns_open(m->name, m->nodes[i].name, &fd);
 	if (rc < 0) {
-		snprintf(err, errlen, "netns \"%s\": %s", ns, strerror(-rc));
+		snprintf(err, errlen, "namespace of \"%s\": %s", m->nodes[i].name, strerror(-rc));
 		return rc;
 	}
 	rc = lab_rtnl_open(fd, &r);

@@ -204,7 +204,7 @@ static int duration_ns(const char *s, uint64_t *ns)
 		return rc;
 	if (sec * 1e9 >= 1.8e19)
 		return -EINVAL;
-	*ns = (uint64_t)llround(sec * 1e9);
+	*ns = (uint64_t)(sec * 1e9 + 0.5); /* rounded: "0.3ms" is 300000 ns */
 	return 0;
 }
 

@@ -95,7 +95,8 @@ grep -q "time limit of 2 s" "$T_TMP/hang.err"
 t_ok $? "the time limit is named" "$(cat "$T_TMP/hang.err")"
 t_is "$(leftovers $pid)" "" "the sleeping process and the lab are gone"
 
-scenario sigint 'alice:spawn{ "sleep", "600" }
+scenario sigint 'local p = alice:spawn{ "sleep", "600" }
+print("sleeper", p.pid)
 natlab.sleep(600)'
 run sigint
 for _ in $(seq 1 100); do [ -e "$T_TMP/out-sigint/logs/alice-sleep.log" ] && break; sleep 0.05; done
@@ -112,5 +113,15 @@ kill -9 $pid; wait $pid 2>/dev/null
 "$NATLAB" cleanup >"$T_TMP/cleanup.log" 2>&1
 t_ok $? "cleanup after kill -9 mid-run"
 t_is "$(leftovers $pid)" "" "no namespace or state remains"
-t_is "$(pgrep -f 'sleep 600' -s 0 | wc -l)" 0 "no process of it remains"
+sleeper=$(sed -n 's/^# sleeper\t//p' "$T_TMP/sigint.tap")
+gone() { # a process is gone once it no longer exists or is a zombie waiting for pid 1
+	for _ in $(seq 1 40); do
+		[ -e "/proc/$1" ] || return 0
+		[ "$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" = Z ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+[ -n "$sleeper" ] && gone "$sleeper"
+t_ok $? "no process of it remains (the sleeper, pid ${sleeper:-unknown}, is gone)"
 t_done

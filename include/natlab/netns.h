@@ -18,6 +18,8 @@ int lab_netns_init(void);
 int lab_netns_create(const char *name, int *fd);
 /* Opens an existing namespace by name; -ENOENT if there is none. */
 int lab_netns_open(const char *name, int *fd);
+/* Opens the namespace of node in lab ("nl-<lab>.<node>"). */
+int lab_node_netns_open(const char *lab, const char *node, int *fd);
 /* Moves the calling thread into the namespace behind fd, or back home. */
 int lab_netns_enter(int fd);
 int lab_netns_leave(void);
