@@ -128,13 +128,11 @@ int cmd_run(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct scenario s;
-	char self[PATH_MAX], *out = NULL, *end;
+	char *out = NULL, *end;
 	double timeout = RUN_TIMEOUT_DEFAULT;
 	unsigned long long seed = 0;
 	int c, seed_set = 0, rc;
 	enum scenario_pcap pcap = PCAP_FAILED;
-	ssize_t n;
-
 	while ((c = getopt_long(argc, argv, "o:s:t:p:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -177,15 +175,10 @@ int cmd_run(int argc, char **argv)
 		return 2;
 	}
 	cmd_require_admin("natlab run");
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		log_fatal("natlab run: cannot find its own binary");
-	self[n] = '\0';
 	if (!out)
 		out = default_out(argv[optind]);
 	scenario_init(&s, SCENARIO_RUN, argv[optind]);
 	s.out_dir = out;
-	s.self_exe = self;
 	s.timeout_s = timeout;
 	s.seed_set = seed_set;
 	s.seed = seed;

@@ -14,6 +14,7 @@
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LAB_MT "natlab.lab"
 
@@ -294,13 +295,44 @@ static int natlab_lab(lua_State *L)
 	return 1;
 }
 
+/* natlab.bin("natlab-relay"): the path of a natlab binary installed beside this one. */
+static int natlab_bin(lua_State *L)
+{
+	struct scenario *s = scenario_from_lua(L);
+	const char *name = luaL_checkstring(L, 1);
+	const char *slash = strrchr(s->self_exe, '/');
+
+	if (strchr(name, '/') || !slash)
+		return luaL_error(L, "natlab.bin: \"%s\" is not a binary name", name);
+	lua_pushfstring(L, "%s/%s", lua_pushlstring(L, s->self_exe, (size_t)(slash - s->self_exe)),
+			name);
+	if (access(lua_tostring(L, -1), X_OK) != 0)
+		return luaL_error(L, "natlab.bin: %s is not there; build it (cmake --build build)",
+				  lua_tostring(L, -1));
+	return 1;
+}
+
+/* natlab.out: the run's out dir (logs/, report.json), or nil outside `natlab run`. */
+static int natlab_index(lua_State *L)
+{
+	struct scenario *s = scenario_from_lua(L);
+	const char *k = luaL_checkstring(L, 2);
+
+	if (strcmp(k, "out") == 0 && s->out_dir)
+		lua_pushstring(L, s->out_dir);
+	else
+		lua_pushnil(L);
+	return 1;
+}
+
 void lua_lab_open(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
 		{ "internet", lab_internet }, { "host", lab_host }, { "nat", lab_nat },
 		{ "up", lab_up },	      { NULL, NULL },
 	};
-	static const luaL_Reg module[] = { { "lab", natlab_lab }, { NULL, NULL } };
+	static const luaL_Reg module[] = { { "lab", natlab_lab }, { "bin", natlab_bin },
+					   { NULL, NULL } };
 
 	luaL_newmetatable(L, LAB_MT);
 	lua_pushcfunction(L, lab_index);
@@ -312,5 +344,9 @@ void lua_lab_open(lua_State *L)
 	luaL_newlib(L, module);
 	lua_pushstring(L, NATLAB_VERSION);
 	lua_setfield(L, -2, "version");
+	lua_newtable(L);
+	lua_pushcfunction(L, natlab_index);
+	lua_setfield(L, -2, "__index");
+	lua_setmetatable(L, -2);
 	lua_setglobal(L, "natlab");
 }

@@ -27,6 +27,8 @@ static const char scenario_key = 'S';
 
 void scenario_init(struct scenario *s, enum scenario_mode mode, const char *path)
 {
+	ssize_t n;
+
 	memset(s, 0, sizeof(*s));
 	s->mode = mode;
 	s->path = path;
@@ -36,6 +38,8 @@ void scenario_init(struct scenario *s, enum scenario_mode mode, const char *path
 		s->max_instructions = atoll(getenv("NATLAB_LUA_MAX_INSNS"));
 	lab_model_init(&s->model);
 	results_init(&s->results, stdout);
+	n = readlink("/proc/self/exe", s->self_exe, sizeof(s->self_exe) - 1);
+	s->self_exe[n > 0 ? n : 0] = '\0';
 }
 
 void scenario_close(struct scenario *s)
@@ -107,6 +111,69 @@ static int sandbox_load(lua_State *L)
 	return 1;
 }
 
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+		buf = malloc((size_t)n + 1);
+		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		}
+		if (buf)
+			*len = (size_t)n;
+	}
+	fclose(f);
+	return buf;
+}
+
+/*
+ * require("name"): loads scenarios/lib/<name>.lua (dots are directories) as text, once;
+ * nothing outside the library can be loaded. NATLAB_LIB overrides where it is.
+ */
+static int sandbox_require(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1);
+	const char *dir = getenv("NATLAB_LIB") ? getenv("NATLAB_LIB") : NATLAB_SCENARIO_LIB;
+	char path[4096];
+	size_t len = 0;
+	char *src;
+
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '.'))
+			return luaL_error(L, "require: \"%s\" is not a library name", name);
+	lua_getfield(L, LUA_REGISTRYINDEX, "natlab.loaded");
+	if (lua_getfield(L, -1, name) != LUA_TNIL)
+		return 1;
+	lua_pop(L, 1);
+	snprintf(path, sizeof(path), "%s/%s.lua", dir, name);
+	for (char *c = path + strlen(dir) + 1; *c; c++)
+		if (*c == '.' && strcmp(c, ".lua") != 0)
+			*c = '/';
+	src = read_file(path, &len);
+	if (!src)
+		return luaL_error(L, "require: no library \"%s\" (%s)", name, path);
+	lua_pushfstring(L, "@%s", path);
+	if (luaL_loadbufferx(L, src, len, lua_tostring(L, -1), "t") != LUA_OK) {
+		free(src);
+		return lua_error(L);
+	}
+	free(src);
+	lua_call(L, 0, 1);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		lua_pushboolean(L, 1);
+	}
+	lua_pushvalue(L, -1);
+	lua_setfield(L, -4, name);
+	return 1;
+}
+
 static void sandbox_open(lua_State *L)
 {
 	static const luaL_Reg libs[] = {
@@ -128,28 +195,12 @@ static void sandbox_open(lua_State *L)
 	lua_setglobal(L, "load");
 	lua_pushcfunction(L, sandbox_print);
 	lua_setglobal(L, "print");
+	lua_newtable(L);
+	lua_setfield(L, LUA_REGISTRYINDEX, "natlab.loaded");
+	lua_pushcfunction(L, sandbox_require);
+	lua_setglobal(L, "require");
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)n + 1);
-		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-		if (buf)
-			*len = (size_t)n;
-	}
-	fclose(f);
-	return buf;
-}
 
 /* Prints the first line of a Lua error as the message and the rest as a traceback. */
 static void report_error(const char *msg)

@@ -58,6 +58,9 @@ check_fails "syntax error" ":3: .*expected" 'lab:host{ name = "h" net = inet }'
 check_fails "runtime error" ':3: attempt to call a nil value' 'undefined_function()'
 check_fails "no dofile in the sandbox" ":3: .*dofile" 'dofile("/etc/passwd")'
 check_fails "no io in the sandbox" ":3: .*'io'" 'io.open("/etc/passwd")'
+check_fails "require outside the library" ':3: require: "../etc/passwd" is not a library name' \
+	'require("../etc/passwd")'
+check_fails "require of a missing library" ':3: require: no library "nosuch"' 'require("nosuch")'
 check_fails "never calls up" 'never called lab:up\(\)' 'lab:host{ name = "h", net = inet }'
 check_fails "two internets" ':3: lab:internet: a lab has one internet' 'lab:internet{ name = "i2" }'
 check_fails "port blocks too big" 'lab:up: NAT "isp" \(line 3\): port_block 40000 with 2 subscribers' \

@@ -38,7 +38,8 @@ struct scenario {
 
 	/* For SCENARIO_RUN. */
 	const char *out_dir;	/* logs/, report.json, junit.xml go here */
-	const char *self_exe;	/* this binary, to run processes through `natlab __enter` */
+	char self_exe[4096];	/* this binary: processes run through `natlab __enter`, and
+				   natlab.bin() finds natlab-relay and natlab-peer beside it */
 	double timeout_s;	/* the whole scenario's time limit; 0 = none */
 	int seed_set;		/* --seed given: it overrides natlab.lab{ seed = } */
 	unsigned long long seed;
