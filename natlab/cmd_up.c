@@ -9,6 +9,8 @@
 #include "natlab/runtime.h"
 #include "natlab/scenario.h"
 #include "natlab/state.h"
+#include "natlab/topology.h"
+#include "natlab/wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,37 +32,45 @@ static void up_usage(FILE *f)
 		   LAB_NAME_MAX);
 }
 
-/* The daemon that keeps the lab: it owns it until SIGTERM (sent by `natlab down`). */
-static void keeper_run(const char *lab, int ready_fd)
+static void keeper_stop_cb(uv_signal_t *sig, int signum)
 {
-	sigset_t all, none;
+	uv_stop(sig->loop);
+}
+
+/*
+ * The daemon that keeps the lab: it owns it (and forwards its wires) until SIGTERM or
+ * SIGINT, which `natlab down` sends. It never tears the lab down itself.
+ */
+static void keeper_run(const struct scenario *s, struct lab_wires *fds, int ready_fd)
+{
+	struct wire **wires = calloc((size_t)s->model.nnodes, sizeof(*wires));
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	uv_signal_t term, intr;
+	uv_loop_t loop;
+	char err[256];
 
 	setsid();
-	if (chdir("/") < 0)
+	if (chdir("/") < 0 || !wires || uv_loop_init(&loop) < 0)
 		_exit(1);
 	if (null >= 0) {
 		dup2(null, 0);
 		dup2(null, 1);
 		dup2(null, 2);
 	}
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, NULL);
-	if (lab_state_set_owner(lab, getpid()) < 0)
+	uv_signal_init(&loop, &term);
+	uv_signal_init(&loop, &intr);
+	uv_signal_start(&term, keeper_stop_cb, SIGTERM);
+	uv_signal_start(&intr, keeper_stop_cb, SIGINT);
+	if (lab_wires_start(&loop, &s->model, fds, wires, err, sizeof(err)) < 0)
 		_exit(1);
-	if (write(ready_fd, "k", 1) != 1)
+	if (lab_state_set_owner(s->model.name, getpid()) < 0 || write(ready_fd, "k", 1) != 1)
 		_exit(1);
 	close(ready_fd);
-	sigfillset(&none);
-	sigdelset(&none, SIGTERM);
-	sigdelset(&none, SIGINT);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	for (;;)
-		sigsuspend(&none);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	_exit(0);
 }
 
-static int keeper_start(const char *lab)
+static int keeper_start(struct scenario *s)
 {
 	int fds[2];
 	char c;
@@ -73,9 +83,11 @@ static int keeper_start(const char *lab)
 		return -errno;
 	if (pid == 0) {
 		close(fds[0]);
-		keeper_run(lab, fds[1]);
+		keeper_run(s, &s->wire_fds, fds[1]);
 	}
 	close(fds[1]);
+	/* The keeper has its own copies of the TAP fds; ours go. */
+	lab_wires_close(&s->wire_fds);
 	if (read(fds[0], &c, 1) != 1) {
 		close(fds[0]);
 		return -ECHILD;
@@ -101,7 +113,7 @@ static int up_run(const char *path, const char *name)
 		scenario_close(&s);
 		return interrupted ? 128 + interrupted : 1;
 	}
-	keeper = keeper_start(s.model.name);
+	keeper = keeper_start(&s);
 	if (keeper < 0) {
 		log_warn_code(keeper, "lab \"%s\": cannot start the daemon that keeps it",
 			      s.model.name);

@@ -115,6 +115,32 @@ int lab_link_set_down(struct lab_rtnl *r, int ifindex)
 	return rc;
 }
 
+int lab_link_enslave_up(struct lab_rtnl *r, int ifindex, int master)
+{
+	struct rtnl_link *l = rtnl_link_alloc();
+	int rc;
+
+	if (!l)
+		return -ENOMEM;
+	rtnl_link_set_ifindex(l, ifindex);
+	rtnl_link_set_master(l, master);
+	rtnl_link_set_flags(l, IFF_UP);
+	rc = nl_to_errno(rtnl_link_add(r->sk, l, 0));
+	rtnl_link_put(l);
+	return rc;
+}
+
+int lab_link_index(struct lab_rtnl *r, const char *name)
+{
+	struct rtnl_link *l = NULL;
+	int rc = nl_to_errno(rtnl_link_get_kernel(r->sk, 0, name, &l));
+
+	if (rc == 0)
+		rc = rtnl_link_get_ifindex(l);
+	rtnl_link_put(l);
+	return rc == -ENOENT ? -ENODEV : rc;
+}
+
 int lab_link_bridge_add(struct lab_rtnl *r, const char *name, int ifindex)
 {
 	struct rtnl_link *l = rtnl_link_alloc();

@@ -11,6 +11,7 @@
 #include "natlab/scenario.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,18 +44,41 @@ static int current_line(lua_State *L)
 	return 0;
 }
 
-/* link = {...}: impairments need wires (TAP pairs), which are not part of this build. */
-static void check_link(lua_State *L, int idx, const char *fn)
+/*
+ * Reads a link table ({ delay = "30ms", loss = "1%", rate = "10mbit", ... }; numbers are
+ * seconds, fractions and bits/s) into *imp. Any link table, even empty, makes a wire.
+ */
+void lua_lab_read_link(lua_State *L, int idx, const char *fn, struct wire_impairment *imp)
 {
-	if (lua_getfield(L, idx, "link") != LUA_TNIL) {
-		luaL_checktype(L, -1, LUA_TTABLE);
-		lua_pushnil(L);
-		if (lua_next(L, -2))
-			luaL_error(L, "%s: link impairments (\"%s\") need wires, which this natlab "
-				      "does not have yet; remove the link table",
-				   fn, lua_tostring(L, -2));
+	idx = lua_absindex(L, idx);
+	luaL_checktype(L, idx, LUA_TTABLE);
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+		int rc;
+
+		if (!lua_isstring(L, -1))
+			luaL_error(L, "%s: link \"%s\" must be a string or a number", fn, k);
+		rc = wire_impairment_set(imp, k, lua_tostring(L, -1));
+		if (rc == -ENOENT)
+			luaL_error(L, "%s: unknown link key \"%s\" (delay, jitter, loss, duplicate, "
+				      "reorder, rate, limit)", fn, k);
+		if (rc < 0)
+			luaL_error(L, "%s: link %s = \"%s\" is not valid (e.g. delay = \"30ms\", "
+				      "loss = \"1%%\", rate = \"10mbit\")", fn, k, lua_tostring(L, -1));
+		lua_pop(L, 1);
 	}
+}
+
+static int read_link(lua_State *L, const char *fn, struct wire_impairment *imp)
+{
+	int has = lua_getfield(L, 2, "link") != LUA_TNIL;
+
+	memset(imp, 0, sizeof(*imp));
+	if (has)
+		lua_lab_read_link(L, -1, fn, imp);
 	lua_pop(L, 1);
+	return has;
 }
 
 static int add_node(lua_State *L, struct scenario *s, const char *fn, enum lab_node_kind kind,
@@ -127,7 +151,8 @@ static int lab_host(lua_State *L)
 	static const char *const keys[] = { "name", "net", "addrs", "addr", "link", NULL };
 	const char *fn = "lab:host";
 	struct scenario *s = check_lab(L);
-	int parent, naddrs, i;
+	int parent, naddrs, i, has_link;
+	struct wire_impairment link;
 	struct in_addr want;
 
 	lua_opts_check(L, 2, fn, keys);
@@ -138,8 +163,10 @@ static int lab_host(lua_State *L)
 	lua_pop(L, 1);
 	naddrs = (int)lua_opts_integer(L, 2, fn, "addrs", 1, 1, LAB_ADDRS_MAX);
 	want = opt_addr(L, fn);
-	check_link(L, 2, fn);
+	has_link = read_link(L, fn, &link);
 	i = add_node(L, s, fn, LAB_NODE_HOST, parent);
+	s->model.nodes[i].has_link = has_link;
+	s->model.nodes[i].link = link;
 	s->model.nodes[i].want_naddrs = naddrs;
 	s->model.nodes[i].want_addr = want;
 	assign(L, s, fn, i);
@@ -214,8 +241,9 @@ static int lab_nat(lua_State *L)
 	struct scenario *s = check_lab(L);
 	struct nat_knobs k;
 	char profile[32], err[256];
+	struct wire_impairment link;
 	struct in_addr want;
-	int parent, i;
+	int parent, i, has_link;
 
 	lua_opts_check(L, 2, fn, keys);
 	check_not_up(L, s, fn);
@@ -229,8 +257,10 @@ static int lab_nat(lua_State *L)
 		luaL_error(L, "%s: %s", fn, err);
 	lan = lua_opts_string(L, 2, fn, "lan", NULL);
 	want = opt_addr(L, fn);
-	check_link(L, 2, fn);
+	has_link = read_link(L, fn, &link);
 	i = add_node(L, s, fn, LAB_NODE_NAT, parent);
+	s->model.nodes[i].has_link = has_link;
+	s->model.nodes[i].link = link;
 	s->model.nodes[i].knobs = k;
 	s->model.nodes[i].want_addr = want;
 	snprintf(s->model.nodes[i].profile, sizeof(s->model.nodes[i].profile), "%s", profile);

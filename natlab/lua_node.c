@@ -6,6 +6,9 @@
 #include "natlab/lua_node.h"
 #include "natlab/lua_proc.h"
 #include "natlab/topology.h"
+#include "natlab/wire.h"
+
+#include <string.h>
 #include "natlab/scenario.h"
 
 #include <arpa/inet.h>
@@ -126,6 +129,28 @@ static int node_link(lua_State *L, int up)
 	return 0;
 }
 
+/* node:set_link{ delay = "50ms", loss = "5%" }: new impairments on a wired link, at once. */
+static int node_set_link(lua_State *L)
+{
+	struct scenario *s = scenario_from_lua(L);
+	struct wire_impairment imp = { 0 };
+	struct lab_node *n;
+	int i, rc;
+
+	n = check_live_node(L, "node:set_link", &i);
+	lua_lab_read_link(L, 2, "node:set_link", &imp);
+	if (!s->wires || !s->wires[i])
+		return luaL_error(L, "node:set_link: \"%s\" has no wire; declare it with link = {} "
+				     "(under natlab run)", n->name);
+	rc = wire_set_impairment(s->wires[i], WIRE_A_TO_B, &imp);
+	if (rc == 0)
+		rc = wire_set_impairment(s->wires[i], WIRE_B_TO_A, &imp);
+	if (rc < 0)
+		return luaL_error(L, "node:set_link: %s", strerror(-rc));
+	n->link = imp;
+	return 0;
+}
+
 static int node_link_down(lua_State *L)
 {
 	return node_link(L, 0);
@@ -145,7 +170,7 @@ static int node_method(lua_State *L, const struct lab_node *n, const char *k)
 	} methods[] = {
 		{ "spawn", node_spawn, 0 },	      { "flush", node_flush, 1 },
 		{ "set_profile", node_set_profile, 1 }, { "link_down", node_link_down, 0 },
-		{ "link_up", node_link_up, 0 },
+		{ "link_up", node_link_up, 0 },	      { "set_link", node_set_link, 0 },
 	};
 
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {

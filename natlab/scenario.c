@@ -8,6 +8,7 @@
 #include "natlab/runtime.h"
 #include "natlab/state.h"
 #include "natlab/topology.h"
+#include "natlab/wire.h"
 
 #include <errno.h>
 #include <lauxlib.h>
@@ -45,6 +46,9 @@ void scenario_init(struct scenario *s, enum scenario_mode mode, const char *path
 void scenario_close(struct scenario *s)
 {
 	lab_model_close(&s->model);
+	lab_wires_close(&s->wire_fds);
+	free(s->wires);
+	s->wires = NULL;
 	results_close(&s->results);
 	free(s->error);
 	s->error = NULL;
@@ -324,12 +328,34 @@ static void captures_stop(struct scenario *s, int failed)
 		remove_pcaps_cb(dir);
 }
 
+/*
+ * Under natlab run the wires forward on the scenario's loop, each with its own seed
+ * derived from the lab's, so the same seed replays the same drops.
+ */
+static int wires_start(lua_State *L, struct scenario *s, char *err, size_t errlen)
+{
+	s->wires = calloc((size_t)s->model.nnodes, sizeof(*s->wires));
+	if (!s->wires)
+		return -ENOMEM;
+	return lab_wires_start(&runtime_from_lua(L)->loop, &s->model, &s->wire_fds, s->wires, err,
+			       errlen);
+}
+
+static void wires_stop(struct scenario *s)
+{
+	for (int i = 0; s->wires && i < s->model.nnodes; i++)
+		wire_free(s->wires[i]);
+	free(s->wires);
+	s->wires = NULL;
+}
+
 /* A run ends with the lab gone: processes first, so their handles can close. */
 static void run_teardown(struct scenario *s, int failed)
 {
 	if (s->mode != SCENARIO_RUN || !s->lab_up)
 		return;
 	captures_stop(s, failed || s->results.failed);
+	wires_stop(s);
 	lab_topology_down(s->model.name);
 	lab_state_remove(s->model.name);
 	s->lab_up = 0;
@@ -435,8 +461,9 @@ static int build(struct scenario *s, char *err, size_t errlen)
 		lab_state_remove(lab);
 		return rc;
 	}
-	rc = lab_topology_up(&s->model, s->stop, err, errlen);
+	rc = lab_topology_up(&s->model, s->stop, &s->wire_fds, err, errlen);
 	if (rc < 0) {
+		lab_wires_close(&s->wire_fds);
 		lab_topology_down(lab);
 		lab_state_remove(lab);
 	}
@@ -460,6 +487,8 @@ int scenario_lab_up(lua_State *L, struct scenario *s)
 		return luaL_error(L, "lab:up: %s", err);
 	s->model.built = 1;
 	s->lab_up = s->mode != SCENARIO_CHECK;
+	if (s->mode == SCENARIO_RUN && wires_start(L, s, err, sizeof(err)) < 0)
+		return luaL_error(L, "lab:up: %s", err);
 	if (s->mode == SCENARIO_RUN && s->pcap != PCAP_NONE &&
 	    captures_start(L, s, err, sizeof(err)) < 0)
 		return luaL_error(L, "lab:up: capture: %s", err);

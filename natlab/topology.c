@@ -5,6 +5,7 @@
 #include "natlab/log.h"
 #include "natlab/nat.h"
 #include "natlab/netns.h"
+#include "natlab/wire.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 
 struct build {
 	const struct lab_model *m;
+	struct lab_wires *wires;
 	int *nsfd;
 	struct lab_rtnl **rtnl;
 	char *err;
@@ -117,7 +119,43 @@ static int node_bridge(struct build *b, int i)
 	return rc < 0 ? fail(b, rc, n->name, "bridge") : 0;
 }
 
-/* The veth from node i up to its parent's bridge, plus i's addresses and default route. */
+void lab_wires_close(struct lab_wires *w)
+{
+	for (int k = 0; k < w->n; k++) {
+		if (w->v[k].fd_parent >= 0)
+			close(w->v[k].fd_parent);
+		if (w->v[k].fd_child >= 0)
+			close(w->v[k].fd_child);
+	}
+	free(w->v);
+	w->v = NULL;
+	w->n = 0;
+}
+
+/* A TAP pair instead of a veth: created here, forwarded by whoever keeps the lab. */
+static int node_wire(struct build *b, int i, const char *port, const char *peer, int master,
+		     int *child_ifindex)
+{
+	const struct lab_node *n = &b->m->nodes[i];
+	struct lab_wire_fds *v = realloc(b->wires->v, (size_t)(b->wires->n + 1) * sizeof(*v));
+	int ifindex, rc;
+
+	if (!v)
+		return -ENOMEM;
+	b->wires->v = v;
+	v = &v[b->wires->n++];
+	*v = (struct lab_wire_fds){ .node = i, .fd_parent = -1, .fd_child = -1 };
+	rc = wire_tap_create(b->nsfd[n->parent], port, &v->fd_parent, &ifindex);
+	if (rc == 0)
+		rc = lab_link_enslave_up(b->rtnl[n->parent], ifindex, master);
+	if (rc == 0)
+		rc = wire_tap_create(b->nsfd[i], peer, &v->fd_child, child_ifindex);
+	if (rc == 0)
+		rc = lab_link_set_up(b->rtnl[i], *child_ifindex);
+	return rc;
+}
+
+/* The link from node i up to its parent's bridge, plus i's addresses and default route. */
 static int node_uplink(struct build *b, int i)
 {
 	const struct lab_node *n = &b->m->nodes[i];
@@ -133,16 +171,20 @@ static int node_uplink(struct build *b, int i)
 		.peer_nsfd = b->nsfd[i],
 	};
 	struct in_addr any = { 0 };
-	int rc;
+	int uplink = IFINDEX_UPLINK, rc;
 
 	snprintf(port, sizeof(port), "p-%s", n->name);
-	rc = lab_link_veth_add(b->rtnl[n->parent], &v);
-	if (rc == 0)
-		rc = lab_link_set_up(b->rtnl[i], IFINDEX_UPLINK);
+	if (n->has_link) {
+		rc = node_wire(b, i, port, v.peer, master, &uplink);
+	} else {
+		rc = lab_link_veth_add(b->rtnl[n->parent], &v);
+		if (rc == 0)
+			rc = lab_link_set_up(b->rtnl[i], IFINDEX_UPLINK);
+	}
 	if (rc < 0)
-		return fail(b, rc, n->name, "veth to its network");
+		return fail(b, rc, n->name, n->has_link ? "wire to its network" : "veth to its network");
 	for (int j = 0; j < n->naddrs && rc == 0; j++)
-		rc = lab_addr_add(b->rtnl[i], IFINDEX_UPLINK, n->addrs[j], p->prefix_len);
+		rc = lab_addr_add(b->rtnl[i], uplink, n->addrs[j], p->prefix_len);
 	if (rc < 0)
 		return fail(b, rc, n->name, "address");
 	rc = lab_route_add(b->rtnl[i], any, 0, lab_node_gateway(p));
@@ -245,8 +287,12 @@ int lab_topology_link_set(const struct lab_model *m, int i, int up, char *err, s
 	}
 	rc = lab_rtnl_open(fd, &r);
 	close(fd);
+	/* A wired uplink is a TAP whose ifindex the kernel chose: find it by name. */
 	if (rc == 0)
-		rc = up ? lab_link_set_up(r, IFINDEX_UPLINK) : lab_link_set_down(r, IFINDEX_UPLINK);
+		rc = lab_link_index(r, m->nodes[i].kind == LAB_NODE_HOST ? LAB_IF_UPLINK_HOST
+									  : LAB_IF_UPLINK_NAT);
+	if (rc > 0)
+		rc = up ? lab_link_set_up(r, rc) : lab_link_set_down(r, rc);
 	if (rc == 0 && up && m->nodes[i].parent >= 0) {
 		/* Taking a link down drops its routes: the default route comes back with it. */
 		struct in_addr any = { 0 };
@@ -301,10 +347,10 @@ static int build_all(struct build *b, volatile sig_atomic_t *stop)
 	return rc;
 }
 
-int lab_topology_up(const struct lab_model *m, volatile sig_atomic_t *stop, char *err,
-		    size_t errlen)
+int lab_topology_up(const struct lab_model *m, volatile sig_atomic_t *stop,
+		    struct lab_wires *wires, char *err, size_t errlen)
 {
-	struct build b = { .m = m, .err = err, .errlen = errlen };
+	struct build b = { .m = m, .wires = wires, .err = err, .errlen = errlen };
 	int rc;
 
 	rc = lab_netns_init();

@@ -80,6 +80,17 @@ t_is "$(lab_leftovers "$L")" "" "down leaves no namespace, state or process"
 "$NATLAB" down "$L" >/dev/null 2>&1
 t_is $? 1 "down of an unknown lab fails"
 
+# A wired link under `natlab up`: the daemon keeping the lab forwards it.
+printf 'local lab = natlab.lab{}\nlocal i = lab:internet{}\nlab:host{ name = "srv", net = i }\nlab:host{ name = "far", net = i, link = { delay = "25ms" } }\nlab:up()\n' >"$T_TMP/wired.lua"
+LW=$(t_lab_name w)
+t_up "$LW" "$T_TMP/wired.lua"
+t_ok $? "a lab with a wired link is up" "$(cat "$T_TMP/up-$LW.log")"
+rtt=$("$NATLAB" exec "$LW" far -- ping -c 3 -i 0.2 198.18.0.2 | sed -n 's|^rtt.* = \([0-9]*\)[0-9.]*/.*|\1|p')
+[ "${rtt:-0}" -ge 50 ] && [ "${rtt:-0}" -lt 80 ]
+t_ok $? "the daemon forwards the wire: 25 ms each way (min RTT ${rtt:-none} ms)"
+"$NATLAB" down "$LW" >/dev/null 2>&1
+t_is "$(lab_leftovers "$LW")" "" "down removes the wired lab and its daemon"
+
 # A scenario that fails after lab:up() is torn down by natlab itself.
 printf 'local lab = natlab.lab{}\nlocal i = lab:internet{}\nlab:host{ name = "h", net = i }\nlab:up()\nerror("boom")\n' >"$T_TMP/boom.lua"
 L2=$(t_lab_name b)

@@ -52,8 +52,10 @@ check_fails "bad address" ':3: lab:host: "addr" = "10.0.0.300" is not an IPv4 ad
 	'lab:host{ name = "h", net = inet, addr = "10.0.0.300" }'
 check_fails "address outside the network" ':3: lab:host: addr 10.9.9.9 of "h" is not a host address' \
 	'lab:host{ name = "h", net = inet, addr = "10.9.9.9" }'
-check_fails "link impairments" ':3: lab:host: link impairments \("delay"\) need wires' \
-	'lab:host{ name = "h", net = inet, link = { delay = "30ms" } }'
+check_fails "unknown link key" ':3: lab:host: unknown link key "latency"' \
+	'lab:host{ name = "h", net = inet, link = { latency = "30ms" } }'
+check_fails "bad link value" ':3: lab:nat: link loss = "lots" is not valid' \
+	'lab:nat{ name = "n", net = inet, profile = "full-cone", link = { loss = "lots" } }'
 check_fails "syntax error" ":3: .*expected" 'lab:host{ name = "h" net = inet }'
 check_fails "runtime error" ':3: attempt to call a nil value' 'undefined_function()'
 check_fails "no dofile in the sandbox" ":3: .*dofile" 'dofile("/etc/passwd")'

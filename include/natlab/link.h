@@ -18,6 +18,10 @@ void lab_rtnl_free(struct lab_rtnl *r);
 /* Sets link ifindex up (e.g. lo, ifindex 1). */
 int lab_link_set_up(struct lab_rtnl *r, int ifindex);
 int lab_link_set_down(struct lab_rtnl *r, int ifindex);
+/* Enslaves ifindex to bridge master and sets it up. */
+int lab_link_enslave_up(struct lab_rtnl *r, int ifindex, int master);
+/* The ifindex of the link called name, or -ENODEV. */
+int lab_link_index(struct lab_rtnl *r, const char *name);
 
 /* Creates an up bridge with a fixed ifindex, forwarding at once (no STP). */
 int lab_link_bridge_add(struct lab_rtnl *r, const char *name, int ifindex);

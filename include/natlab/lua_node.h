@@ -19,4 +19,8 @@ struct nat_knobs;
 void lua_lab_read_knobs(lua_State *L, int idx, const char *fn, struct nat_knobs *k,
 			char *profile, size_t len);
 
+struct wire_impairment;
+/* Reads a link table at idx into *imp (lua_lab.c); bad keys and values raise errors. */
+void lua_lab_read_link(lua_State *L, int idx, const char *fn, struct wire_impairment *imp);
+
 #endif

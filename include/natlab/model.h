@@ -13,6 +13,7 @@
 #define NATLAB_MODEL_H
 
 #include "natlab/nat.h"
+#include "natlab/wire.h"
 
 #include <netinet/in.h>
 #include <stddef.h>
@@ -38,6 +39,10 @@ struct lab_node {
 	int naddrs;
 	int want_naddrs;	  /* how many addresses a host asked for */
 	struct in_addr want_addr; /* a fixed first address asked for, or 0 */
+
+	/* link = {...}: the uplink is a wire (TAP pair and forwarder) with these impairments. */
+	int has_link;
+	struct wire_impairment link;
 
 	/* The network this node provides (core or NAT LAN); unused for hosts. */
 	struct in_addr prefix;

@@ -10,6 +10,7 @@
 
 #include "natlab/model.h"
 #include "natlab/results.h"
+#include "natlab/topology.h"
 
 #include <signal.h>
 
@@ -46,6 +47,8 @@ struct scenario {
 	enum scenario_pcap pcap; /* which captures to keep */
 	struct capture **captures;
 	int ncaptures;
+	struct lab_wires wire_fds; /* TAP fds of wired links, until a forwarder owns them */
+	struct wire **wires;	   /* per node, under natlab run; NULL where no wire */
 	struct results results;
 	char *error;		/* why the scenario failed (first line), for the report */
 };
