@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -440,6 +441,7 @@ static int check_port_blocks(lua_State *L, struct scenario *s)
 static int build(struct scenario *s, char *err, size_t errlen)
 {
 	const char *lab = s->model.name;
+	struct timespec t0, t1;
 	int rc;
 
 	rc = lab_state_create(lab);
@@ -461,7 +463,13 @@ static int build(struct scenario *s, char *err, size_t errlen)
 		lab_state_remove(lab);
 		return rc;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = lab_topology_up(&s->model, s->stop, &s->wire_fds, err, errlen);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc == 0)
+		log_info("lab \"%s\" is up: %d nodes, %d wires, built in %.0f ms", lab,
+			 s->model.nnodes, s->wire_fds.n,
+			 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	if (rc < 0) {
 		lab_wires_close(&s->wire_fds);
 		lab_topology_down(lab);
