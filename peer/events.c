@@ -14,6 +14,11 @@ void event_init(void)
 	event_t0 = uv_hrtime();
 }
 
+double event_t0_ms(void)
+{
+	return (double)(event_t0 / 1000) / 1000.0;
+}
+
 double event_now_ms(void)
 {
 	/* Whole microseconds keep lines short and are finer than anything we measure. */

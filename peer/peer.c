@@ -135,10 +135,33 @@ const char *peer_path_name(const struct peer *p)
 	return p->direct ? "direct" : "relay";
 }
 
+/*
+ * stun.c reads any address through a struct sockaddr_storage pointer, which needs that
+ * type's alignment (8); our sockaddr_in fields (candidates, packed in arrays) only have
+ * 4. So every call into it goes through an aligned copy.
+ */
+static void addr_copy(struct sockaddr_storage *ss, const struct sockaddr_in *a)
+{
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, a, sizeof(*a));
+}
+
 static void addr_text(const struct sockaddr_in *a, char *buf, size_t cap)
 {
-	if (stun_addr_format((const struct sockaddr *)a, buf, cap) < 0)
+	struct sockaddr_storage ss;
+
+	addr_copy(&ss, a);
+	if (stun_addr_format((const struct sockaddr *)&ss, buf, cap) < 0)
 		snprintf(buf, cap, "?");
+}
+
+static bool addr_equal(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+	struct sockaddr_storage x, y;
+
+	addr_copy(&x, a);
+	addr_copy(&y, b);
+	return stun_addr_equal((const struct sockaddr *)&x, (const struct sockaddr *)&y);
 }
 
 static void peer_stop(struct peer *p, int code);
@@ -352,13 +375,25 @@ static void cand_add(struct peer_cand *list, int *n, uint8_t kind, const struct 
 	int i;
 
 	for (i = 0; i < *n; i++)
-		if (stun_addr_equal((const struct sockaddr *)&list[i].addr, (const struct sockaddr *)a))
+		if (addr_equal(&list[i].addr, a))
 			return;
 	if (*n >= PEER_MAX_CANDS)
 		return;
 	list[*n].kind = kind;
 	list[*n].addr = *a;
 	(*n)++;
+}
+
+static const char *cand_kind_name(uint8_t kind)
+{
+	switch (kind) {
+	case PEER_CAND_LOCAL:
+		return "local";
+	case PEER_CAND_REFLEXIVE:
+		return "reflexive";
+	default:
+		return "peer_reflexive";
+	}
 }
 
 static json_t *cands_json(const struct peer_cand *list, int n)
@@ -370,7 +405,7 @@ static json_t *cands_json(const struct peer_cand *list, int n)
 	for (i = 0; i < n; i++) {
 		addr_text(&list[i].addr, a, sizeof(a));
 		json_array_append_new(arr, json_pack("{s:s, s:s}", "kind",
-						     list[i].kind == PEER_CAND_LOCAL ? "local" : "reflexive",
+						     cand_kind_name(list[i].kind),
 						     "addr", a));
 	}
 	return arr;
@@ -671,6 +706,36 @@ static void on_established(struct peer *p)
 	report_path(p);
 }
 
+/*
+ * A sealed probe came from an address we are not direct with. If the peer sits behind
+ * an address-and-port-dependent mapping (symmetric NAT), that is a mapping its NAT made
+ * for us alone, which neither of its candidates names: our probes to its reflexive
+ * address die at its filter, while our answers to this address get through. So, as
+ * ICE's triggered checks do, probe the address the probe came from (a peer-reflexive
+ * candidate), at once and with every later probe of this round; otherwise only the
+ * peer would validate a direct path, and we would answer it over the relay.
+ */
+static void on_peer_reflexive(struct peer *p, const struct sockaddr_in *from)
+{
+	uint8_t m[13];
+	int i, n = p->n_remote;
+
+	for (i = 0; i < p->n_remote; i++)
+		if (addr_equal(&p->remote[i].addr, from))
+			break;
+	if (i == p->n_remote) {
+		cand_add(p->remote, &p->n_remote, PEER_CAND_PEER_REFLEXIVE, from);
+		if (p->n_remote > n)
+			event_emit_obj("candidates",
+				       json_pack("{s:s, s:o}", "side", "remote", "list",
+						 cands_json(p->remote, p->n_remote)));
+	}
+	m[0] = PEER_MSG_PROBE;
+	frame_put_u32(m + 1, p->punch_id);
+	frame_put_u64(m + 5, peer_now_ns());
+	peer_send_via(p, VIA_UDP, from, m, sizeof(m));
+}
+
 static void on_probe_ack(struct peer *p, const uint8_t *m, size_t len,
 			 const struct sockaddr_in *from)
 {
@@ -709,8 +774,7 @@ static void handle_sealed(struct peer *p, const uint8_t *pkt, size_t len, const 
 	if (!bound && m[0] != PEER_MSG_HELLO)
 		return;
 	p->last_peer_rx_ns = now;
-	if (from && p->direct && stun_addr_equal((const struct sockaddr *)from,
-						 (const struct sockaddr *)&p->direct_addr))
+	if (from && p->direct && addr_equal(from, &p->direct_addr))
 		p->last_direct_rx_ns = now;
 	if (bound)
 		seal_set_dst(&p->seal, seal_packet_src(pkt));
@@ -732,6 +796,8 @@ static void handle_sealed(struct peer *p, const uint8_t *pkt, size_t len, const 
 	case PEER_MSG_PROBE:
 		m[0] = PEER_MSG_PROBE_ACK;
 		peer_send_via(p, from ? VIA_UDP : VIA_RELAY, from, m, (size_t)n);
+		if (from && !p->direct && !p->o->relay_only)
+			on_peer_reflexive(p, from);
 		break;
 	case PEER_MSG_PROBE_ACK:
 		on_probe_ack(p, m + 1, (size_t)n - 1, from);
@@ -1056,7 +1122,8 @@ int peer_run(const struct peer_opts *o, const struct identity *id)
 	p->cur_relay = -1;
 	p->punch_backoff_ms = PEER_PUNCH_BACKOFF_MIN_MS;
 	identity_pub_format(id->pub, pub);
-	event_emit("started", "{s:s, s:s}", "key", pub, "role", o->listen ? "listener" : "connector");
+	event_emit("started", "{s:s, s:s, s:f}", "key", pub, "role",
+		   o->listen ? "listener" : "connector", "clock_ms", event_t0_ms());
 
 	if (o->have_peer_key) {
 		if (seal_init(&p->seal, &p->id, o->peer_key) < 0) {

@@ -53,7 +53,8 @@ enum peer_msg_type {
 	PEER_MSG_BYE_ACK = 13,	/* (empty) */
 };
 
-enum peer_cand_kind { PEER_CAND_LOCAL = 1, PEER_CAND_REFLEXIVE = 2 };
+/* Peer-reflexive: where the peer's probes came from (learnt, never sent in CONNECT). */
+enum peer_cand_kind { PEER_CAND_LOCAL = 1, PEER_CAND_REFLEXIVE = 2, PEER_CAND_PEER_REFLEXIVE = 3 };
 
 struct peer_cand {
 	uint8_t kind;
@@ -114,6 +115,9 @@ struct peer_opts {
 
 /* --- events.c --- */
 void event_init(void);
+/* CLOCK_MONOTONIC (uv_hrtime) at event_init(), in milliseconds: t_ms 0 on the shared
+ * clock, so events of several peers on one machine can be put on one time line. */
+double event_t0_ms(void);
 /* Milliseconds since event_init(), monotonic. */
 double event_now_ms(void);
 /* Prints {"t_ms":..,"event":name, fields...} on stdout; fmt/... as json_pack(). */

@@ -70,3 +70,39 @@ wait_pid() {
 	return 124
 }
 show() { sed 's/^/#   /' "$T_TMP/$1.out" "$T_TMP/$1.err"; }
+
+# --- in a lab (after t_up): LAB set, keys and outputs in $T_TMP ---
+
+# lab_relay_start HOST PORT [ARGS...]: natlab-relay inside HOST on its address, TCP PORT,
+# STUN on 3478 (the peer's default); sets LAB_SRV (the address). Bounded by
+# PEER_LAB_LIMIT seconds (default 150) so a stuck relay cannot outlive the test.
+lab_relay_start() {
+	local host=$1 port=$2
+	shift 2
+	LAB_SRV=$("$NATLAB" ls "$LAB" | awk -v h="$host" '$1 == h {print $NF}')
+	timeout "${PEER_LAB_LIMIT:-150}" "$NATLAB" exec "$LAB" "$host" -- "$RELAY" --listen "$LAB_SRV:$port" \
+		--stun "$LAB_SRV:3478" --no-auth "$@" >"$T_TMP/relay.out" 2>"$T_TMP/relay.err" &
+	T_PIDS+=("$!")
+	for _ in $(seq 100); do
+		grep -q '"ready"' "$T_TMP/relay.out" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# lab_peer_bg NAME HOST SECONDS ARGS...: natlab-peer inside HOST for at most SECONDS,
+# events in $T_TMP/NAME.out; sets NAME_PID.
+lab_peer_bg() {
+	local name=$1 host=$2 limit=$3
+	shift 3
+	timeout "$limit" "$NATLAB" exec "$LAB" "$host" -- "$PEER" "$@" >"$T_TMP/$name.out" 2>"$T_TMP/$name.err" &
+	printf -v "${name}_PID" %s "$!"
+	T_PIDS+=("$!")
+}
+
+# t_ms NAME PATTERN [first|last]: t_ms of the first (or last) event matching PATTERN.
+t_ms() {
+	awk -v pat="$2" -v which="${3:-first}" -F'"t_ms":' '
+		$0 ~ pat {split($2, a, ","); v = a[1]; if (which == "first") {print v; exit}}
+		END {if (which == "last" && v != "") print v}' "$T_TMP/$1.out"
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Benchmark: natlab-peer's time to direct. Two peers behind full-cone NATs and a relay
+# on a public host; per run, the listener registers first, then the connector; the time
+# is from both registered (the later `relay_connected`) to the first validated direct
+# probe answer (the connector's `path` direct event), on the shared CLOCK_MONOTONIC (the
+# `started` event's clock_ms). Median (and min, p90, max) of RUNS runs, printed in ms and
+# as a multiple of the lab RTT measured in the same run: ping from the connector's host
+# to the listener's NAT (the direct path but its last LAN hop) and to the relay.
+# The lab has no link delay yet (wire impairments are not there): the RTT is the
+# unimpaired lab's, tens of microseconds, so the ratio says how much of the time is the
+# peer's own (timers, handshakes), not what it would be on a real network.
+# Run as root from the top of the repository after building.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${NATLAB_BIN:-build/bin}
+NATLAB=$BIN/natlab PEER=$BIN/natlab-peer RELAY=$BIN/natlab-relay
+RUNS=${RUNS:-20}
+LAB=bttd$$
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	"$NATLAB" down "$LAB" >/dev/null 2>&1 || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+cat >"$tmp/lab.lua" <<'LUA'
+local lab = natlab.lab{}
+local inet = lab:internet{}
+lab:host{ name = "srv", net = inet }
+local a = lab:nat{ name = "fa", net = inet, profile = "full-cone" }
+local b = lab:nat{ name = "fb", net = inet, profile = "full-cone" }
+lab:host{ name = "fa1", net = a }
+lab:host{ name = "fb1", net = b }
+lab:up()
+LUA
+timeout 60 "$NATLAB" up "$tmp/lab.lua" --name "$LAB" >/dev/null
+addr() { "$NATLAB" ls "$LAB" | awk -v h="$1" '$1 == h {print $NF}'; }
+SRV=$(addr srv) FA=$(addr fa)
+timeout 600 "$NATLAB" exec "$LAB" srv -- "$RELAY" --listen "$SRV:3340" --stun "$SRV:3478" --no-auth \
+	>"$tmp/relay.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q '"ready"' "$tmp/relay.out" && break; sleep 0.05; done
+A=$("$PEER" keygen "$tmp/a.key")
+
+# abs FILE PATTERN: clock_ms + t_ms of the first event matching PATTERN.
+abs() {
+	awk -v pat="$2" -F'"t_ms":' '
+		/"event":"started"/ {match($0, /"clock_ms":[0-9.]+/); c = substr($0, RSTART + 11, RLENGTH - 11)}
+		$0 ~ pat {split($2, a, ","); printf "%.3f\n", c + a[1]; exit}' "$1"
+}
+: >"$tmp/ttd"
+for i in $(seq "$RUNS"); do
+	timeout 30 "$NATLAB" exec "$LAB" fa1 -- "$PEER" --key "$tmp/a.key" --relay "$SRV:3340" --listen \
+		>"$tmp/l$i.out" 2>"$tmp/l$i.err" &
+	lp=$!
+	for _ in $(seq 200); do grep -q '"relay_connected"' "$tmp/l$i.out" && break; sleep 0.01; done
+	timeout 30 "$NATLAB" exec "$LAB" fb1 -- "$PEER" --relay "$SRV:3340" --connect "$A" \
+		>"$tmp/c$i.out" 2>"$tmp/c$i.err" || true
+	wait "$lp" || true
+	rl=$(abs "$tmp/l$i.out" '"event":"relay_connected"')
+	rc=$(abs "$tmp/c$i.out" '"event":"relay_connected"')
+	d=$(abs "$tmp/c$i.out" '"event":"path","kind":"direct"')
+	if [ -z "$rl" ] || [ -z "$rc" ] || [ -z "$d" ]; then
+		echo "run $i: no direct path" >&2
+		sed 's/^/  /' "$tmp/c$i.out" >&2
+		exit 1
+	fi
+	awk -v rl="$rl" -v rc="$rc" -v d="$d" 'BEGIN {printf "%.3f\n", d - (rl > rc ? rl : rc)}' >>"$tmp/ttd"
+done
+
+# RTT in the same lab, now: 20 pings each, the median.
+rtt() { # HOST DEST
+	"$NATLAB" exec "$LAB" "$1" -- ping -n -q -c 20 -i 0.01 "$2" 2>/dev/null |
+		sed -n 's|.*= [0-9.]*/\([0-9.]*\)/.*|\1|p'
+}
+rtt_direct=$(rtt fb1 "$FA")
+rtt_relay=$(rtt fb1 "$SRV")
+sort -n "$tmp/ttd" | awk -v n="$RUNS" -v rd="$rtt_direct" -v rr="$rtt_relay" '
+	{v[NR] = $1}
+	END {
+		med = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+		p90 = v[int(n * 0.9 + 0.5) > n ? n : int(n * 0.9 + 0.5)]
+		printf "time to direct, full-cone x full-cone, %d runs: median %.2f ms (min %.2f, p90 %.2f, max %.2f)\n", n, med, v[1], p90, v[n]
+		printf "lab RTT (ping, unimpaired lab: no link delay exists yet): peer host -> peer NAT %.3f ms, -> relay %.3f ms\n", rd, rr
+		printf "ratio: median time to direct = %.0f x RTT to the peer NAT (%.0f x RTT to the relay)\n", med / rd, med / rr
+	}'
