@@ -67,13 +67,15 @@ static void proc_free_if_done(struct lab_proc *p)
 		return;
 	runtime_child_remove(&p->child);
 	if (p->box) {
-		/* The events outlive the process: they move to the Lua object. */
+		/* Lines and events outlive the process: they move to the Lua object. */
 		lua_rawgeti(L, LUA_REGISTRYINDEX, p->box_ref);
 		if (p->json)
 			lua_rawgeti(L, LUA_REGISTRYINDEX, p->events_ref);
 		else
 			lua_pushnil(L);
 		lua_setiuservalue(L, -2, 1);
+		lua_rawgeti(L, LUA_REGISTRYINDEX, p->lines_ref);
+		lua_setiuservalue(L, -2, 2);
 		lua_pop(L, 1);
 		p->box->p = NULL;
 	}
@@ -425,6 +427,10 @@ static int proc_index(lua_State *L)
 			   : lua_pushnil(L);
 	else if (strcmp(k, "events") == 0)
 		lua_getiuservalue(L, 1, 1);
+	else if (strcmp(k, "lines") == 0 && b->p)
+		lua_rawgeti(L, LUA_REGISTRYINDEX, b->p->lines_ref);
+	else if (strcmp(k, "lines") == 0)
+		lua_getiuservalue(L, 1, 2);
 	else if (strcmp(k, "status") == 0 && b->exited && !b->term_signal)
 		lua_pushinteger(L, (lua_Integer)b->status);
 	else if (luaL_getmetafield(L, 1, "methods") != LUA_TNIL)
@@ -620,7 +626,7 @@ int lua_proc_spawn(lua_State *L, int node)
 	}
 	uv_read_start((uv_stream_t *)&p->out, alloc_cb, read_cb);
 	uv_read_start((uv_stream_t *)&p->err, alloc_cb, read_cb);
-	b = lua_newuserdatauv(L, sizeof(*b), 1);
+	b = lua_newuserdatauv(L, sizeof(*b), 2);
 	memset(b, 0, sizeof(*b));
 	b->p = p;
 	b->pid = p->proc.pid;

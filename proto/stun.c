@@ -62,13 +62,23 @@ static bool comprehension_required(uint16_t attr)
 
 /* ---- addresses ---- */
 
-static uint16_t sa_port(const struct sockaddr_storage *ss)
+/*
+ * The port (network order) of any sockaddr. Read with memcpy: callers hand in plain
+ * sockaddr_in or pointers into packed buffers, which a sockaddr_storage access would
+ * assume to be 8-byte aligned.
+ */
+_Static_assert(offsetof(struct sockaddr_in, sin_port) == offsetof(struct sockaddr_in6, sin6_port),
+	       "IPv4 and IPv6 ports sit at the same offset");
+static uint16_t sa_port(const void *sa)
 {
-	if (ss->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)ss)->sin_port;
-	if (ss->ss_family == AF_INET6)
-		return ((const struct sockaddr_in6 *)ss)->sin6_port;
-	return 0;
+	sa_family_t family;
+	uint16_t port;
+
+	memcpy(&family, (const char *)sa + offsetof(struct sockaddr, sa_family), sizeof(family));
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	memcpy(&port, (const char *)sa + offsetof(struct sockaddr_in, sin_port), sizeof(port));
+	return port;
 }
 
 static void sa_set_port(struct sockaddr_storage *ss, uint16_t nport)
@@ -105,14 +115,14 @@ bool stun_addr_equal(const struct sockaddr *a, const struct sockaddr *b)
 
 	if (a->sa_family != b->sa_family || !(x = sa_addr(a, &n)) || !(y = sa_addr(b, &m)))
 		return false;
-	return sa_port((const struct sockaddr_storage *)a) ==
-	           sa_port((const struct sockaddr_storage *)b) &&
+	return sa_port(a) ==
+	           sa_port(b) &&
 	       !memcmp(x, y, n);
 }
 
 int stun_addr_format(const struct sockaddr *sa, char *buf, size_t cap)
 {
-	unsigned port = ntohs(sa_port((const struct sockaddr_storage *)sa));
+	unsigned port = ntohs(sa_port(sa));
 	char host[INET6_ADDRSTRLEN];
 	const uint8_t *addr;
 	size_t alen;
@@ -460,7 +470,7 @@ void stun_writer_add_u32(struct stun_writer *w, uint16_t attr, uint32_t value)
 
 void stun_writer_add_addr(struct stun_writer *w, uint16_t attr, const struct sockaddr *sa, bool xor)
 {
-	uint16_t port = ntohs(sa_port((const struct sockaddr_storage *)sa));
+	uint16_t port = ntohs(sa_port(sa));
 	uint8_t v[20], mask[16];
 	const uint8_t *addr;
 	size_t alen;

@@ -31,7 +31,7 @@ t_lab_name() { echo "t$$$1"; }
 
 t_cleanup() {
 	for p in "${T_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for l in "${T_LABS[@]}"; do "$NATLAB" down "$l" >/dev/null 2>&1; done
+	for l in "${T_LABS[@]}"; do timeout 60 "$NATLAB" down "$l" >/dev/null 2>&1; done
 	rm -rf "$T_TMP"
 }
 trap t_cleanup EXIT
@@ -39,7 +39,7 @@ trap 'exit 130' INT TERM
 
 t_up() { # t_up NAME FILE: brings a lab up and registers it for teardown
 	T_LABS+=("$1")
-	"$NATLAB" up "$2" --name "$1" >"$T_TMP/up-$1.log" 2>&1
+	timeout 120 "$NATLAB" up "$2" --name "$1" >"$T_TMP/up-$1.log" 2>&1
 }
 t_done() {
 	echo "1..$T_COUNT"
