@@ -25,7 +25,7 @@
 static void run_usage(FILE *f)
 {
 	fprintf(f, "Usage: natlab run FILE.lua [--out DIR] [--seed N] [--timeout DURATION]\n"
-		   "                  [--pcap all|failed|none]\n\n"
+		   "                  [--pcap all|failed|none] [--filter PATTERN]\n\n"
 		   "Builds the lab FILE describes, runs the scenario to its end and tears the lab\n"
 		   "down, also on errors, time-outs and signals. Expectations are TAP lines on\n"
 		   "stdout; the out dir gets report.json, junit.xml and logs/<host>-<proc>.log.\n"
@@ -35,7 +35,9 @@ static void run_usage(FILE *f)
 		   "  --timeout D     time limit for the whole scenario (default %.0fs)\n"
 		   "  --pcap WHICH    captures on both sides of every NAT and on every host, in\n"
 		   "                  <out>/pcap/<node>-<interface>.pcap: kept for all runs, only\n"
-		   "                  failed ones (default), or none taken\n",
+		   "                  failed ones (default), or none taken\n"
+		   "  --filter GLOB   run only the parts the scenario marks with names matching\n"
+		   "                  GLOB (natlab.selected(name) in Lua), e.g. \"*symmetric*\"\n",
 		   RUN_TIMEOUT_DEFAULT);
 }
 
@@ -124,6 +126,7 @@ int cmd_run(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "pcap", required_argument, NULL, 'p' },
+		{ "filter", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -133,8 +136,12 @@ int cmd_run(int argc, char **argv)
 	unsigned long long seed = 0;
 	int c, seed_set = 0, rc;
 	enum scenario_pcap pcap = PCAP_FAILED;
-	while ((c = getopt_long(argc, argv, "o:s:t:p:h", opts, NULL)) != -1) {
+	const char *filter = NULL;
+	while ((c = getopt_long(argc, argv, "o:s:t:p:f:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'f':
+			filter = optarg;
+			break;
 		case 'p':
 			if (strcmp(optarg, "all") == 0)
 				pcap = PCAP_ALL;
@@ -183,6 +190,7 @@ int cmd_run(int argc, char **argv)
 	s.seed_set = seed_set;
 	s.seed = seed;
 	s.pcap = pcap;
+	s.filter = filter;
 	rc = run_scenario(&s);
 	scenario_close(&s);
 	free(out);

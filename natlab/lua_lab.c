@@ -11,6 +11,7 @@
 #include "natlab/scenario.h"
 
 #include <arpa/inet.h>
+#include <fnmatch.h>
 #include <errno.h>
 #include <lauxlib.h>
 #include <stdio.h>
@@ -342,6 +343,19 @@ static int natlab_bin(lua_State *L)
 	return 1;
 }
 
+/*
+ * natlab.selected(name): whether name matches --filter (a glob, e.g. "symmetric*"); true
+ * for everything without one. Scenarios use it to run only the parts asked for.
+ */
+static int natlab_selected(lua_State *L)
+{
+	struct scenario *s = scenario_from_lua(L);
+	const char *name = luaL_checkstring(L, 1);
+
+	lua_pushboolean(L, !s->filter || fnmatch(s->filter, name, 0) == 0);
+	return 1;
+}
+
 /* natlab.out: the run's out dir (logs/, report.json), or nil outside `natlab run`. */
 static int natlab_index(lua_State *L)
 {
@@ -350,6 +364,8 @@ static int natlab_index(lua_State *L)
 
 	if (strcmp(k, "out") == 0 && s->out_dir)
 		lua_pushstring(L, s->out_dir);
+	else if (strcmp(k, "filter") == 0 && s->filter)
+		lua_pushstring(L, s->filter);
 	else
 		lua_pushnil(L);
 	return 1;
@@ -361,7 +377,9 @@ void lua_lab_open(lua_State *L)
 		{ "internet", lab_internet }, { "host", lab_host }, { "nat", lab_nat },
 		{ "up", lab_up },	      { NULL, NULL },
 	};
-	static const luaL_Reg module[] = { { "lab", natlab_lab }, { "bin", natlab_bin },
+	static const luaL_Reg module[] = { { "lab", natlab_lab },
+					   { "bin", natlab_bin },
+					   { "selected", natlab_selected },
 					   { NULL, NULL } };
 
 	luaL_newmetatable(L, LAB_MT);

@@ -56,6 +56,13 @@ if command -v tshark >/dev/null; then
 		10.1.0.2 "and the LAN capture shows alice's private address"
 fi
 
+scenario filter 'for _, c in ipairs{ "a/full-cone", "b/symmetric", "c/symmetric" } do
+	if natlab.selected(c) then expect(true, c) end
+end'
+run filter --filter "*symmetric"; wait $pid
+t_is "$(grep -c "^ok" "$T_TMP/filter.tap") $(grep -c "symmetric" "$T_TMP/filter.tap")" "2 2" \
+	"--filter runs only the selected parts"
+
 scenario fail 'expect(false, "this does not hold")'
 run fail; wait $pid
 t_is $? 1 "a failed expectation exits 1"

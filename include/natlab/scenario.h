@@ -45,6 +45,7 @@ struct scenario {
 	int seed_set;		/* --seed given: it overrides natlab.lab{ seed = } */
 	unsigned long long seed;
 	enum scenario_pcap pcap; /* which captures to keep */
+	const char *filter;	 /* --filter glob: natlab.selected(name) tells the scenario */
 	struct capture **captures;
 	int ncaptures;
 	struct lab_wires wire_fds; /* TAP fds of wired links, until a forwarder owns them */
