@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define CAPTURE_SNAPLEN 65535
 #define CAPTURE_BUFFER	(512 * 1024) /* kernel ring per interface; labs have hundreds */
@@ -82,6 +84,59 @@ static void child_close(struct runtime_child *child)
 	capture_stop(container_of(child, struct capture, child));
 }
 
+void capture_attach(struct capture *c, struct runtime *rt)
+{
+	runtime_child_add(rt, &c->child);
+}
+
+int capture_set_start(uv_loop_t *loop, const struct lab_model *m, const char *dir,
+		      struct capture_set *set, char *err, size_t errlen)
+{
+	static const char *const nat_ifs[] = { "wan", "lan", NULL };
+	static const char *const host_ifs[] = { "eth0", NULL };
+	char path[4200];
+	int rc = 0;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	set->v = calloc((size_t)m->nnodes * 2, sizeof(*set->v));
+	if (!set->v)
+		return -ENOMEM;
+	for (int i = 0; i < m->nnodes && rc == 0; i++) {
+		const struct lab_node *n = &m->nodes[i];
+		const char *const *ifs = n->kind == LAB_NODE_NAT    ? nat_ifs
+					 : n->kind == LAB_NODE_HOST ? host_ifs
+								    : NULL;
+		int fd;
+
+		if (!ifs)
+			continue;
+		rc = lab_node_netns_open(m->name, n->name, &fd);
+		if (rc < 0)
+			snprintf(err, errlen, "namespace of \"%s\": %s", n->name, strerror(-rc));
+		for (int k = 0; rc == 0 && ifs[k]; k++) {
+			snprintf(path, sizeof(path), "%s/%s-%s.pcap", dir, n->name, ifs[k]);
+			rc = capture_start(loop, fd, ifs[k], path, &set->v[set->n], err, errlen);
+			if (rc == 0)
+				set->n++;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	return rc;
+}
+
+void capture_set_stop(struct capture_set *set)
+{
+	for (int i = 0; i < set->n; i++)
+		capture_stop(set->v[i]);
+	free(set->v);
+	set->v = NULL;
+	set->n = 0;
+}
+
 unsigned long capture_packets(const struct capture *c)
 {
 	return c->packets;
@@ -117,7 +172,7 @@ static int open_in_ns(struct capture *c, int nsfd, const char *ifname, char *err
 	return rc;
 }
 
-int capture_start(struct runtime *rt, int nsfd, const char *ifname, const char *path,
+int capture_start(uv_loop_t *loop, int nsfd, const char *ifname, const char *path,
 		  struct capture **out, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE];
@@ -141,7 +196,7 @@ int capture_start(struct runtime *rt, int nsfd, const char *ifname, const char *
 		goto fail;
 	}
 	fd = pcap_get_selectable_fd(c->pcap);
-	rc = fd < 0 ? -EIO : uv_poll_init(&rt->loop, &c->poll, fd);
+	rc = fd < 0 ? -EIO : uv_poll_init(loop, &c->poll, fd);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: cannot poll the capture", ifname);
 		goto fail;
@@ -151,7 +206,6 @@ int capture_start(struct runtime *rt, int nsfd, const char *ifname, const char *
 	/* Captures must not keep the loop alive: only the scenario's waits do. */
 	uv_unref((uv_handle_t *)&c->poll);
 	c->child.close = child_close;
-	runtime_child_add(rt, &c->child);
 	*out = c;
 	return 0;
 fail:

@@ -5,6 +5,7 @@
  * daemon or a half-finished `up` dies, `natlab cleanup` finds the lab orphaned.
  */
 #include "natlab/cmd.h"
+#include "natlab/capture.h"
 #include "natlab/log.h"
 #include "natlab/runtime.h"
 #include "natlab/scenario.h"
@@ -20,14 +21,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <limits.h>
+#include <sys/stat.h>
 
 static void up_usage(FILE *f)
 {
-	fprintf(f, "Usage: natlab up FILE.lua --name NAME\n\n"
+	fprintf(f, "Usage: natlab up FILE.lua --name NAME [--pcap DIR]\n\n"
 		   "Builds the topology FILE describes (namespaces, links, NATs) as lab NAME and\n"
 		   "leaves it running: `natlab ls NAME` shows it, `natlab exec NAME HOST -- CMD`\n"
 		   "runs commands in it, `natlab down NAME` removes it.\n\n"
 		   "  -n, --name NAME   lab name (letters, digits, '_', '-'; at most %d)\n"
+		   "  -p, --pcap DIR    capture both sides of every NAT and every host into\n"
+		   "                    DIR/<node>-<interface>.pcap until `natlab down`\n"
 		   "  -h, --help        this text\n",
 		   LAB_NAME_MAX);
 }
@@ -41,8 +46,10 @@ static void keeper_stop_cb(uv_signal_t *sig, int signum)
  * The daemon that keeps the lab: it owns it (and forwards its wires) until SIGTERM or
  * SIGINT, which `natlab down` sends. It never tears the lab down itself.
  */
-static void keeper_run(const struct scenario *s, struct lab_wires *fds, int ready_fd)
+static void keeper_run(const struct scenario *s, struct lab_wires *fds, const char *pcap_dir,
+		       int ready_fd)
 {
+	struct capture_set captures = { 0 };
 	struct wire **wires = calloc((size_t)s->model.nnodes, sizeof(*wires));
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	uv_signal_t term, intr;
@@ -63,14 +70,20 @@ static void keeper_run(const struct scenario *s, struct lab_wires *fds, int read
 	uv_signal_start(&intr, keeper_stop_cb, SIGINT);
 	if (lab_wires_start(&loop, &s->model, fds, wires, err, sizeof(err)) < 0)
 		_exit(1);
+	if (pcap_dir && capture_set_start(&loop, &s->model, pcap_dir, &captures, err,
+					  sizeof(err)) < 0)
+		_exit(1);
 	if (lab_state_set_owner(s->model.name, getpid()) < 0 || write(ready_fd, "k", 1) != 1)
 		_exit(1);
 	close(ready_fd);
 	uv_run(&loop, UV_RUN_DEFAULT);
+	/* Stopped by `natlab down`: what was captured reaches the files before we go. */
+	capture_set_stop(&captures);
+	uv_run(&loop, UV_RUN_NOWAIT);
 	_exit(0);
 }
 
-static int keeper_start(struct scenario *s)
+static int keeper_start(struct scenario *s, const char *pcap_dir)
 {
 	int fds[2];
 	char c;
@@ -83,7 +96,7 @@ static int keeper_start(struct scenario *s)
 		return -errno;
 	if (pid == 0) {
 		close(fds[0]);
-		keeper_run(s, &s->wire_fds, fds[1]);
+		keeper_run(s, &s->wire_fds, pcap_dir, fds[1]);
 	}
 	close(fds[1]);
 	/* The keeper has its own copies of the TAP fds; ours go. */
@@ -96,7 +109,7 @@ static int keeper_start(struct scenario *s)
 	return pid;
 }
 
-static int up_run(const char *path, const char *name)
+static int up_run(const char *path, const char *name, const char *pcap_dir)
 {
 	struct scenario s;
 	int rc, keeper, interrupted;
@@ -113,7 +126,7 @@ static int up_run(const char *path, const char *name)
 		scenario_close(&s);
 		return interrupted ? 128 + interrupted : 1;
 	}
-	keeper = keeper_start(&s);
+	keeper = keeper_start(&s, pcap_dir);
 	if (keeper < 0) {
 		log_warn_code(keeper, "lab \"%s\": cannot start the daemon that keeps it",
 			      s.model.name);
@@ -132,14 +145,19 @@ int cmd_up(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, 'n' },
+		{ "pcap", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = NULL;
+	char pcap_dir[PATH_MAX], *pcap = NULL;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:p:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'p':
+			pcap = optarg;
+			break;
 		case 'n':
 			name = optarg;
 			break;
@@ -158,5 +176,8 @@ int cmd_up(int argc, char **argv)
 		return 2;
 	}
 	cmd_require_admin("natlab up");
-	return up_run(argv[optind], name);
+	/* The daemon works from /: it needs the directory's absolute path. */
+	if (pcap && ((mkdir(pcap, 0755) < 0 && errno != EEXIST) || !realpath(pcap, pcap_dir)))
+		log_fatal("natlab up: --pcap %s", pcap);
+	return up_run(argv[optind], name, pcap ? pcap_dir : NULL);
 }

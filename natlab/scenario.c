@@ -261,39 +261,14 @@ static void open_modules(lua_State *L, struct scenario *s, struct runtime *rt)
 /* Captures on both sides of every NAT and on every host: <out>/pcap/<node>-<if>.pcap. */
 static int captures_start(lua_State *L, struct scenario *s, char *err, size_t errlen)
 {
-	static const char *const nat_ifs[] = { "wan", "lan", NULL };
-	static const char *const host_ifs[] = { "eth0", NULL };
 	struct runtime *rt = runtime_from_lua(L);
-	char dir[4096], path[4200];
-	int rc = 0;
+	char dir[4096];
+	int rc;
 
 	snprintf(dir, sizeof(dir), "%s/pcap", s->out_dir);
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-		return -errno;
-	}
-	s->captures = calloc((size_t)s->model.nnodes * 2, sizeof(*s->captures));
-	if (!s->captures)
-		return -ENOMEM;
-	for (int i = 0; i < s->model.nnodes && rc == 0; i++) {
-		const struct lab_node *n = &s->model.nodes[i];
-		const char *const *ifs = n->kind == LAB_NODE_NAT ? nat_ifs
-					 : n->kind == LAB_NODE_HOST ? host_ifs : NULL;
-		int fd;
-
-		if (!ifs)
-			continue;
-		rc = lab_node_netns_open(s->model.name, n->name, &fd);
-		for (int k = 0; rc == 0 && ifs[k]; k++) {
-			snprintf(path, sizeof(path), "%s/%s-%s.pcap", dir, n->name, ifs[k]);
-			rc = capture_start(rt, fd, ifs[k], path, &s->captures[s->ncaptures], err,
-					   errlen);
-			if (rc == 0)
-				s->ncaptures++;
-		}
-		if (fd >= 0)
-			close(fd);
-	}
+	rc = capture_set_start(&rt->loop, &s->model, dir, &s->captures, err, errlen);
+	for (int i = 0; i < s->captures.n; i++)
+		capture_attach(s->captures.v[i], rt);
 	return rc;
 }
 
@@ -319,11 +294,7 @@ static void captures_stop(struct scenario *s, int failed)
 {
 	char dir[4096];
 
-	for (int i = 0; i < s->ncaptures; i++)
-		capture_stop(s->captures[i]);
-	free(s->captures);
-	s->captures = NULL;
-	s->ncaptures = 0;
+	capture_set_stop(&s->captures);
 	snprintf(dir, sizeof(dir), "%s/pcap", s->out_dir);
 	if (s->pcap == PCAP_NONE || (s->pcap == PCAP_FAILED && !failed))
 		remove_pcaps_cb(dir);

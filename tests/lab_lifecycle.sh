@@ -91,6 +91,18 @@ t_ok $? "the daemon forwards the wire: 25 ms each way (min RTT ${rtt:-none} ms)"
 "$NATLAB" down "$LW" >/dev/null 2>&1
 t_is "$(lab_leftovers "$LW")" "" "down removes the wired lab and its daemon"
 
+# Captures kept by the daemon until down.
+LC=$(t_lab_name p)
+T_LABS+=("$LC")
+"$NATLAB" up "$SRC/scenarios/example.lua" --name "$LC" --pcap "$T_TMP/cap" >/dev/null 2>&1
+"$NATLAB" exec "$LC" alice -- ping -c 2 -i 0.2 198.18.0.2 >/dev/null
+"$NATLAB" down "$LC" >/dev/null 2>&1
+t_is "$(ls "$T_TMP/cap" | wc -l)" 9 "up --pcap: both sides of 3 NATs and 3 hosts"
+if command -v tshark >/dev/null; then
+	t_is "$(tshark -r "$T_TMP/cap/home-wan.pcap" -Y 'icmp.type == 8' 2>/dev/null | wc -l)" 2 \
+		"the daemon's capture holds alice's pings, written out at down"
+fi
+
 # A scenario that fails after lab:up() is torn down by natlab itself.
 printf 'local lab = natlab.lab{}\nlocal i = lab:internet{}\nlab:host{ name = "h", net = i }\nlab:up()\nerror("boom")\n' >"$T_TMP/boom.lua"
 L2=$(t_lab_name b)

@@ -9,13 +9,13 @@
 #define NATLAB_SCENARIO_H
 
 #include "natlab/model.h"
+#include "natlab/capture.h"
 #include "natlab/results.h"
 #include "natlab/topology.h"
 
 #include <signal.h>
 
 struct lua_State;
-struct capture;
 
 enum scenario_pcap { PCAP_FAILED, PCAP_ALL, PCAP_NONE };
 
@@ -46,8 +46,7 @@ struct scenario {
 	unsigned long long seed;
 	enum scenario_pcap pcap; /* which captures to keep */
 	const char *filter;	 /* --filter glob: natlab.selected(name) tells the scenario */
-	struct capture **captures;
-	int ncaptures;
+	struct capture_set captures;
 	struct lab_wires wire_fds; /* TAP fds of wired links, until a forwarder owns them */
 	struct wire **wires;	   /* per node, under natlab run; NULL where no wire */
 	struct results results;
