@@ -18,6 +18,13 @@ t_ok $? "profiles lab is up" "$(cat "$T_TMP/up-$L.log")"
 	>"$T_TMP/turn.log" 2>&1 &
 T_PIDS+=($!)
 for _ in $(seq 1 50); do grep -q "Total UDP servers" "$T_TMP/turn.log" 2>/dev/null && break; sleep 0.1; done
+RELAY=${NATLAB_BIN:-$SRC/build/bin}/natlab-relay
+if [ -x "$RELAY" ]; then
+	"$NATLAB" exec "$L" srv -- "$RELAY" --listen 198.18.0.2:7000 --stun 198.18.0.2:3490 \
+		--stun-alt 198.18.0.3 --no-auth >"$T_TMP/relay.log" 2>&1 &
+	T_PIDS+=($!)
+	for _ in $(seq 1 50); do grep -q '"ready"' "$T_TMP/relay.log" 2>/dev/null && break; sleep 0.1; done
+fi
 sleep 0.3
 
 # host  mapping filtering hairpin (eim/adm/apdm, eif/adf/apdf, yes/no/-) or "blocked"
@@ -60,6 +67,9 @@ for e in "${expect[@]}"; do
 	("$NATLAB" exec "$L" "$1" -- timeout 30 turnutils_natdiscovery -m -f 198.18.0.2 >"$T_TMP/c-$1" 2>&1
 	 "$NATLAB" exec "$L" "$1" -- timeout 30 turnutils_natdiscovery -H 198.18.0.2 >"$T_TMP/c-$1.H" 2>&1) &
 	jobs_+=($!)
+	[ -x "$RELAY" ] && ("$NATLAB" exec "$L" "$1" -- timeout 30 turnutils_natdiscovery -m -f -p 3490 198.18.0.2 >"$T_TMP/r-$1" 2>&1
+	 "$NATLAB" exec "$L" "$1" -- timeout 30 turnutils_natdiscovery -H -p 3490 198.18.0.2 >"$T_TMP/r-$1.H" 2>&1) &
+	jobs_+=($!)
 	"$NATLAB" probe "$L" "$1" --port $((3500 + 2 * k)) >"$T_TMP/p-$1" 2>"$T_TMP/p-$1.err" &
 	jobs_+=($!)
 	k=$((k + 1))
@@ -78,6 +88,9 @@ for e in "${expect[@]}"; do
 		t_is "$(echo "$c" | cut -d' ' -f1-2)" "$2 $3" "$host: coturn classifies $2/$3"
 		[ "$4" != - ] && t_is "${c##* }" "$4" "$host: coturn finds hairpinning $4"
 		t_is "$p" "$c" "$host: natlab probe agrees with coturn"
+	fi
+	if [ -x "$RELAY" ]; then
+		t_is "$(coturn_class "$T_TMP/r-$host")" "$c" "$host: coturn's client finds the same against natlab-relay"
 	fi
 	t_is "$(jq -r .match "$T_TMP/p-$host")" true "$host: natlab probe matches the declared profile" \
 		|| cat "$T_TMP/p-$host" "$T_TMP/p-$host.err" | sed 's/^/# /'
