@@ -6,6 +6,7 @@
  */
 #include "natlab/cmd.h"
 #include "natlab/log.h"
+#include "natlab/matrix.h"
 #include "natlab/scenario.h"
 #include "natlab/units.h"
 
@@ -25,7 +26,8 @@
 static void run_usage(FILE *f)
 {
 	fprintf(f, "Usage: natlab run FILE.lua [--out DIR] [--seed N] [--timeout DURATION]\n"
-		   "                  [--pcap all|failed|none] [--filter PATTERN]\n\n"
+		   "                  [--pcap all|failed|none] [--filter PATTERN]\n"
+		   "                  [--jobs N] [--repeat N] [--shard I/N]\n\n"
 		   "Builds the lab FILE describes, runs the scenario to its end and tears the lab\n"
 		   "down, also on errors, time-outs and signals. Expectations are TAP lines on\n"
 		   "stdout; the out dir gets report.json, junit.xml and logs/<host>-<proc>.log.\n"
@@ -37,7 +39,13 @@ static void run_usage(FILE *f)
 		   "                  <out>/pcap/<node>-<interface>.pcap: kept for all runs, only\n"
 		   "                  failed ones (default), or none taken\n"
 		   "  --filter GLOB   run only the parts the scenario marks with names matching\n"
-		   "                  GLOB (natlab.selected(name) in Lua), e.g. \"*symmetric*\"\n",
+		   "                  GLOB (natlab.selected(name) in Lua), e.g. \"*symmetric*\";\n"
+		   "                  for a matrix (natlab.cells{...}), only the matching cells\n"
+		   "Matrix scenarios run every cell in its own lab and fold the results into one\n"
+		   "report (report.json, report.html, junit.xml, TAP line per cell):\n"
+		   "  --jobs N        cells in parallel (default: the number of cores)\n"
+		   "  --repeat N      runs per cell; rates get a 95%% Wilson interval\n"
+		   "  --shard I/N     this runner's share of the cells (natlab report merge joins)\n",
 		   RUN_TIMEOUT_DEFAULT);
 }
 
@@ -127,6 +135,10 @@ int cmd_run(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "pcap", required_argument, NULL, 'p' },
 		{ "filter", required_argument, NULL, 'f' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "repeat", required_argument, NULL, 'r' },
+		{ "shard", required_argument, NULL, 'S' },
+		{ "cell", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -136,13 +148,35 @@ int cmd_run(int argc, char **argv)
 	unsigned long long seed = 0;
 	int c, seed_set = 0, rc;
 	enum scenario_pcap pcap = PCAP_FAILED;
-	const char *filter = NULL;
-	while ((c = getopt_long(argc, argv, "o:s:t:p:f:h", opts, NULL)) != -1) {
+	const char *filter = NULL, *cell = NULL, *pcap_word = "failed";
+	int jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), repeat = 1, shard = 0, shards = 1;
+	while ((c = getopt_long(argc, argv, "o:s:t:p:f:j:r:S:C:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			filter = optarg;
 			break;
+		case 'j':
+			jobs = (int)strtol(optarg, &end, 10);
+			if (*end || jobs < 1 || jobs > 256)
+				log_fatalx("natlab run: --jobs must be 1-256, got \"%s\"", optarg);
+			break;
+		case 'r':
+			repeat = (int)strtol(optarg, &end, 10);
+			if (*end || repeat < 1 || repeat > 10000)
+				log_fatalx("natlab run: --repeat must be 1-10000, got \"%s\"", optarg);
+			break;
+		case 'S':
+			if (sscanf(optarg, "%d/%d%n", &shard, &shards, &c) != 2 || optarg[c] ||
+			    shards < 1 || shard < 1 || shard > shards)
+				log_fatalx("natlab run: --shard must be I/N with 1 <= I <= N, got \"%s\"",
+					   optarg);
+			shard--;
+			break;
+		case 'C':
+			cell = optarg;
+			break;
 		case 'p':
+			pcap_word = optarg;
 			if (strcmp(optarg, "all") == 0)
 				pcap = PCAP_ALL;
 			else if (strcmp(optarg, "failed") == 0)
@@ -184,6 +218,25 @@ int cmd_run(int argc, char **argv)
 	cmd_require_admin("natlab run");
 	if (!out)
 		out = default_out(argv[optind]);
+	if (!cell) {
+		/* Plan first: a matrix scenario declares its cells before building anything. */
+		scenario_init(&s, SCENARIO_PLAN, argv[optind]);
+		rc = scenario_run(&s);
+		if (rc == 0 && s.cells) {
+			struct matrix_opts mo = {
+				.scenario = argv[optind], .self_exe = s.self_exe, .out_dir = out,
+				.filter = filter, .jobs = jobs, .repeat = repeat, .shard = shard,
+				.shards = shards, .seed = seed_set ? seed : s.model.seed,
+				.seed_set = seed_set, .pcap = pcap_word, .timeout_s = timeout,
+			};
+
+			rc = mkdir_p(out) < 0 ? -1 : matrix_run(&mo, s.cells);
+			scenario_close(&s);
+			free(out);
+			return rc == 0 ? 0 : 1;
+		}
+		scenario_close(&s);
+	}
 	scenario_init(&s, SCENARIO_RUN, argv[optind]);
 	s.out_dir = out;
 	s.timeout_s = timeout;
@@ -191,6 +244,7 @@ int cmd_run(int argc, char **argv)
 	s.seed = seed;
 	s.pcap = pcap;
 	s.filter = filter;
+	s.cell = cell;
 	rc = run_scenario(&s);
 	scenario_close(&s);
 	free(out);

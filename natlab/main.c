@@ -24,6 +24,7 @@ static const struct command commands[] = {
 	{ "down", cmd_down, "tear one lab down" },
 	{ "cleanup", cmd_cleanup, "remove leftovers of labs whose owner died" },
 	{ "check", cmd_check, "validate a scenario without running it" },
+	{ "report", cmd_report, "merge the reports of sharded matrix runs" },
 };
 
 static void usage(FILE *f)

@@ -3,6 +3,7 @@
 #include "natlab/capture.h"
 #include "natlab/log.h"
 #include "natlab/netns.h"
+#include "natlab/lua_json.h"
 #include "natlab/lua_proc.h"
 #include "natlab/lua_results.h"
 #include "natlab/runtime.h"
@@ -53,6 +54,8 @@ void scenario_close(struct scenario *s)
 	results_close(&s->results);
 	free(s->error);
 	s->error = NULL;
+	json_decref(s->cells);
+	s->cells = NULL;
 }
 
 struct scenario *scenario_from_lua(lua_State *L)
@@ -255,6 +258,7 @@ static void open_modules(lua_State *L, struct scenario *s, struct runtime *rt)
 	lua_proc_open(L);
 	lua_results_open(L);
 	runtime_lua_open(L, rt);
+	scenario_lua_cells_open(L);
 	lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
 }
 
@@ -346,6 +350,8 @@ static int finish(struct scenario *s, struct runtime *rt, int rc)
 		}
 		return -1;
 	}
+	if (rc == 0 && s->mode == SCENARIO_PLAN && s->cells)
+		return 0;
 	if (rc == 0 && (!s->have_lab || !s->model.built)) {
 		log_warnx("%s: the scenario never called %s", s->path,
 			  s->have_lab ? "lab:up()" : "natlab.lab{...} and lab:up()");
@@ -449,6 +455,63 @@ static int build(struct scenario *s, char *err, size_t errlen)
 	return rc;
 }
 
+/*
+ * natlab.cells{ { name = "a/b", ... }, ... }: the scenario is a matrix. Planning records
+ * the list and stops; a cell's own run gets its table back and builds that cell's lab.
+ */
+static int natlab_cells(lua_State *L)
+{
+	struct scenario *s = scenario_from_lua(L);
+	json_t *cells;
+	size_t i;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	cells = lua_json_from(L, 1, "natlab.cells");
+	if (!json_is_array(cells) || json_array_size(cells) == 0) {
+		json_decref(cells);
+		return luaL_error(L, "natlab.cells: give a list of cells, each { name = \"...\", ... }");
+	}
+	for (i = 0; i < json_array_size(cells); i++) {
+		const char *name = json_string_value(json_object_get(json_array_get(cells, i), "name"));
+
+		if (!name || strchr(name, '\n')) {
+			json_decref(cells);
+			return luaL_error(L, "natlab.cells: cell %d has no name", (int)i + 1);
+		}
+	}
+	if (s->mode == SCENARIO_PLAN) {
+		json_decref(s->cells);
+		s->cells = cells;
+		return lua_pushliteral(L, CHECK_DONE), lua_error(L);
+	}
+	json_decref(cells);
+	/* check validates the description with the first cell. */
+	if (s->mode == SCENARIO_CHECK && !s->cell) {
+		lua_rawgeti(L, 1, 1);
+		return 1;
+	}
+	if (!s->cell)
+		return luaL_error(L, "natlab.cells: a matrix scenario runs under `natlab run`, which "
+				     "runs each cell in its own lab");
+	for (lua_Integer k = 1; lua_rawgeti(L, 1, k) == LUA_TTABLE; k++) {
+		lua_getfield(L, -1, "name");
+		if (lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), s->cell) == 0) {
+			lua_pop(L, 1);
+			return 1;
+		}
+		lua_pop(L, 2);
+	}
+	return luaL_error(L, "natlab.cells: no cell named \"%s\"", s->cell);
+}
+
+void scenario_lua_cells_open(lua_State *L)
+{
+	lua_getglobal(L, "natlab");
+	lua_pushcfunction(L, natlab_cells);
+	lua_setfield(L, -2, "cells");
+	lua_pop(L, 1);
+}
+
 int scenario_lab_up(lua_State *L, struct scenario *s)
 {
 	char err[1024];
@@ -462,16 +525,16 @@ int scenario_lab_up(lua_State *L, struct scenario *s)
 	check_port_blocks(L, s);
 	if (s->seed_set)
 		s->model.seed = s->seed;
-	if (s->mode != SCENARIO_CHECK && build(s, err, sizeof(err)) < 0)
+	if (s->mode != SCENARIO_CHECK && s->mode != SCENARIO_PLAN && build(s, err, sizeof(err)) < 0)
 		return luaL_error(L, "lab:up: %s", err);
 	s->model.built = 1;
-	s->lab_up = s->mode != SCENARIO_CHECK;
+	s->lab_up = s->mode != SCENARIO_CHECK && s->mode != SCENARIO_PLAN;
 	if (s->mode == SCENARIO_RUN && wires_start(L, s, err, sizeof(err)) < 0)
 		return luaL_error(L, "lab:up: %s", err);
 	if (s->mode == SCENARIO_RUN && s->pcap != PCAP_NONE &&
 	    captures_start(L, s, err, sizeof(err)) < 0)
 		return luaL_error(L, "lab:up: capture: %s", err);
-	if (s->mode == SCENARIO_CHECK)
+	if (s->mode == SCENARIO_CHECK || s->mode == SCENARIO_PLAN)
 		return lua_pushliteral(L, CHECK_DONE), lua_error(L);
 	return 0;
 }

@@ -1,48 +1,19 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The main job, until the NAT matrix exists: bring up one NAT box of every profile
-# (scenarios/profiles.lua), classify each from a host behind it with `natlab probe`
-# (RFC 5780), compare with the declared profile, and write a report. Exits 0 only if
-# every NAT behaves as declared.
+# The main job: the NAT matrix (scenarios/matrix.lua): every pair of NAT profiles plus
+# same-NAT and same-CGN, each cell its own lab, --jobs in parallel; TAP on stdout,
+# progress on stderr, and the report's location at the end. Extra arguments go to
+# `natlab run` (e.g. --repeat 5, --shard 1/4, --filter 'symmetric*').
 set -uo pipefail
 cd "$(dirname "$0")/.."
 NATLAB=${NATLAB:-build/bin/natlab}
-OUT=${1:-out/main}
-LAB=main$$
+OUT=${OUT:-out/main}
 
 if [ ! -x "$NATLAB" ]; then
 	echo "main-job: $NATLAB is not built; run: cmake -S . -B build && cmake --build build -j2" >&2
 	exit 1
 fi
-mkdir -p "$OUT"
-trap '"$NATLAB" down "$LAB" >/dev/null 2>&1' EXIT
-trap 'exit 130' INT TERM
-
-echo "main-job: building the profiles lab" >&2
-"$NATLAB" up scenarios/profiles.lua --name "$LAB" >"$OUT/up.log" 2>&1 || {
-	cat "$OUT/up.log" >&2
-	exit 1
-}
-hosts=$("$NATLAB" ls "$LAB" --json | jq -r '.nodes[] | select(.kind=="host" and (.addrs | length) == 1) | .name')
-started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-t0=$(date +%s.%N)
-results=()
-n=0
-total=$(echo "$hosts" | wc -w)
-for h in $hosts; do
-	n=$((n + 1))
-	printf 'main-job: [%d/%d] probing from %s\n' "$n" "$total" "$h" >&2
-	"$NATLAB" probe "$LAB" "$h" >"$OUT/probe-$h.json" 2>"$OUT/probe-$h.err"
-	results+=("$OUT/probe-$h.json")
-done
-duration=$(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $t0 }")
-jq -s --arg started "$started" --arg duration "$duration" '{
-	scenario: "scenarios/profiles.lua", started: $started, duration_s: ($duration | tonumber? // 0),
-	nats: [ .[] | { host, nats: .declared.nats, declared: .declared,
-		measured: { udp, nat, mapping, filtering, hairpin, mapped_address }, match } ],
-	summary: { nats: length, passed: (map(select(.match)) | length),
-		failed: (map(select(.match | not)) | length) } }' "${results[@]}" >"$OUT/report.json"
-jq -r '.nats[] | "\(if .match then "ok  " else "FAIL" end) \(.host): \(.measured.mapping // "-")/\(.measured.filtering // "-") udp=\(.measured.udp) (declared \(.declared.mapping // "-")/\(.declared.filtering // "-") udp=\(.declared.udp))"' "$OUT/report.json"
-failed=$(jq .summary.failed "$OUT/report.json")
-echo "main-job: $(jq .summary.passed "$OUT/report.json")/$(jq .summary.nats "$OUT/report.json") NAT paths behave as declared; report: $OUT/report.json" >&2
-[ "$failed" -eq 0 ]
+"$NATLAB" run scenarios/matrix.lua --out "$OUT" "$@"
+rc=$?
+echo "main-job: report: $OUT/report.html (and report.json, junit.xml; failed cells keep logs and pcaps under $OUT/cells/)" >&2
+exit $rc

@@ -24,6 +24,7 @@ enum scenario_mode {
 	SCENARIO_UP,	/* lab:up() builds the lab and records it under /run/natlab */
 	SCENARIO_RUN,	/* as UP, then the script goes on (processes, waits) and the lab
 			   is torn down when it ends */
+	SCENARIO_PLAN,	/* stops at natlab.cells{...} (recording the cells) or lab:up() */
 };
 
 struct scenario {
@@ -46,6 +47,8 @@ struct scenario {
 	unsigned long long seed;
 	enum scenario_pcap pcap; /* which captures to keep */
 	const char *filter;	 /* --filter glob: natlab.selected(name) tells the scenario */
+	json_t *cells;		 /* PLAN: the cells natlab.cells{} declared, or NULL */
+	const char *cell;	 /* RUN of one cell: the name natlab.cells{} returns */
 	struct capture_set captures;
 	struct lab_wires wire_fds; /* TAP fds of wired links, until a forwarder owns them */
 	struct wire **wires;	   /* per node, under natlab run; NULL where no wire */
@@ -68,6 +71,9 @@ struct scenario *scenario_from_lua(struct lua_State *L);
 
 /* Called by lab:up(); builds (or only checks) the lab. Raises a Lua error on failure. */
 int scenario_lab_up(struct lua_State *L, struct scenario *s);
+
+/* Registers natlab.cells (scenario.c). */
+void scenario_lua_cells_open(struct lua_State *L);
 
 /* Registers the natlab module (natlab.lab and the lab and node types). lua_lab.c. */
 void lua_lab_open(struct lua_State *L);

@@ -91,7 +91,10 @@ function M.summary(proc)
 		end
 		if ev.event == "transfer_done" then s.transfer = { bytes = ev.bytes, ok = ev.ok } end
 		if ev.event == "error" then s.error = ev.reason end
-		if ev.event == "exit" then s.exit = ev.code end
+		if ev.event == "exit" then
+			s.exit = ev.code
+			s.bytes_direct, s.bytes_relay = ev.bytes_direct, ev.bytes_relay
+		end
 	end
 	return s
 end

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Matrix scenarios (natlab.cells{...}): every cell runs in its own lab, in its own
+ * `natlab run --cell NAME` process, with --jobs in parallel and --repeat times; their
+ * reports are folded into one report.json (DESIGN.md contract), junit.xml (a testcase per
+ * cell), report.html and TAP lines (one per cell).
+ */
+#ifndef NATLAB_MATRIX_H
+#define NATLAB_MATRIX_H
+
+#include <jansson.h>
+
+struct matrix_opts {
+	const char *scenario; /* the scenario file */
+	const char *self_exe; /* natlab, to run each cell */
+	const char *out_dir;
+	const char *filter; /* glob on cell names, or NULL */
+	int jobs;
+	int repeat;
+	int shard, shards; /* run cells whose index % shards == shard (0-based) */
+	unsigned long long seed;
+	int seed_set;
+	const char *pcap;   /* all | failed | none, passed to the cells */
+	double timeout_s;   /* per cell run */
+};
+
+/*
+ * Runs the cells (a JSON array from planning) and writes the reports. Returns the number
+ * of cells that did not pass, or -errno.
+ */
+int matrix_run(const struct matrix_opts *o, json_t *cells);
+
+/*
+ * Folds cell reports into a report: summary and the files (report.json, junit.xml,
+ * report.html) into dir. report holds scenario, seed, started, duration_s and cells[].
+ */
+int matrix_report_write(json_t *report, const char *dir);
+
+/* Wilson score interval (95%) for k successes in n trials. */
+void matrix_wilson(int k, int n, double *lo, double *hi);
+
+#endif

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+/* The matrix report as one HTML page: inline CSS and SVG, no JavaScript. */
+#ifndef NATLAB_REPORT_HTML_H
+#define NATLAB_REPORT_HTML_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Renders report (the report.json contract) into path. Returns 0 or -errno, with err. */
+int report_html_write(const json_t *report, const char *path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,80 @@
+-- SPDX-License-Identifier: MIT
+-- The NAT matrix: every unordered pair of the seven profiles (28 cells) plus two peers
+-- behind the same NAT and behind the same carrier-grade NAT. Each cell is its own lab:
+-- a relay on the internet, one NAT box per side, a peer behind each, 20 ms RTT between
+-- any two internet attachments (5 ms wires). `natlab run scenarios/matrix.lua` runs the
+-- cells (--jobs, --repeat, --shard, --filter) and folds them into one report.
+local p2p = require("p2p")
+
+local profiles = { "none", "full-cone", "restricted-cone", "port-restricted-cone",
+	"symmetric", "cgnat", "udp-blocked" }
+-- DESIGN.md, expected outcome per NAT pair (upper triangle, row by row).
+local table_rows = {
+	"d d d d d d r",
+	"  d d d d d r",
+	"    d d d d r",
+	"      d r d r",
+	"        r r r",
+	"          d r",
+	"            r",
+}
+local words = { d = "direct", r = "relay" }
+
+local cells = {}
+for i = 1, #profiles do
+	local row = {}
+	for w in table_rows[i]:gmatch("%S") do row[#row + 1] = w end
+	for j = i, #profiles do
+		cells[#cells + 1] = { name = profiles[i] .. "/" .. profiles[j], a = profiles[i],
+			b = profiles[j], expected = words[row[j - i + 1]] }
+	end
+end
+cells[#cells + 1] = { name = "same-nat", a = "same-nat", b = "same-nat", expected = "direct" }
+cells[#cells + 1] = { name = "same-cgn", a = "same-cgn", b = "same-cgn", expected = "direct" }
+
+local cell = natlab.cells(cells)
+local WAN = { delay = "5ms" }
+
+local lab = natlab.lab{ name = "matrix", seed = 1 }
+local inet = lab:internet{}
+local srv = lab:host{ name = "srv", net = inet, link = WAN }
+
+-- One side of a cell: a NAT box of the profile (a CPE under a CGN for cgnat) and a host.
+local function side(tag, profile)
+	if profile == "cgnat" then
+		local isp = lab:nat{ name = "isp" .. tag, net = inet, profile = "cgnat", link = WAN }
+		local cpe = lab:nat{ name = "cpe" .. tag, net = isp, profile = "port-restricted-cone" }
+		return lab:host{ name = "h" .. tag, net = cpe }
+	end
+	local nat = lab:nat{ name = "nat" .. tag, net = inet, profile = profile, link = WAN }
+	return lab:host{ name = "h" .. tag, net = nat }
+end
+
+local a, b
+if cell.name == "same-nat" then
+	local nat = lab:nat{ name = "nat", net = inet, profile = "port-restricted-cone", link = WAN }
+	a = lab:host{ name = "ha", net = nat }
+	b = lab:host{ name = "hb", net = nat }
+elseif cell.name == "same-cgn" then
+	local isp = lab:nat{ name = "isp", net = inet, profile = "cgnat", link = WAN }
+	a = lab:host{ name = "ha", net = lab:nat{ name = "cpea", net = isp, profile = "port-restricted-cone" } }
+	b = lab:host{ name = "hb", net = lab:nat{ name = "cpeb", net = isp, profile = "port-restricted-cone" } }
+else
+	a = side("a", cell.a)
+	b = side("b", cell.b)
+end
+lab:up()
+
+-- TCP 443: the udp-blocked firewall lets nothing else out.
+local relay = p2p.relay(srv, { port = 443 })
+local r = p2p.connect(a, b, relay, { ping = 5, timeout_s = 20 })
+local outcome = (r.status == 0 and r.path) or "fail"
+
+result{
+	cell = cell.name, outcome = outcome, expected = cell.expected,
+	time_to_direct_ms = r.time_to_direct_ms,
+	rtt_direct_ms = r.rtt.direct, rtt_relay_ms = r.rtt.relay,
+	bytes_direct = r.bytes_direct or 0, bytes_relay = r.bytes_relay or 0,
+	reached = r.error or r.last_event,
+}
+expect_eq(outcome, cell.expected, cell.name .. ": " .. cell.expected)
