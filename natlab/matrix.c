@@ -188,6 +188,7 @@ static json_t *cell_fold(json_t *cell, struct matrix_job *jobs, int njobs)
 	const char *name = json_string_value(json_object_get(cell, "name"));
 	const char *expected = json_string_value(json_object_get(cell, "expected"));
 	json_t *ttd = json_array(), *rtt_d = json_array(), *rtt_r = json_array();
+	json_t *secs = json_array();
 	int runs = 0, direct = 0, relay = 0, failed = 0, pass = 1;
 	json_int_t bytes_d = 0, bytes_r = 0;
 	const char *reached = NULL, *dir = NULL;
@@ -202,6 +203,7 @@ static json_t *cell_fold(json_t *cell, struct matrix_job *jobs, int njobs)
 		if (j->cell != cell)
 			continue;
 		runs++;
+		json_array_append_new(secs, json_real(j->secs));
 		r = job_result(j);
 		outcome = json_string_value(json_object_get(r, "outcome"));
 		if (!outcome)
@@ -243,9 +245,12 @@ static json_t *cell_fold(json_t *cell, struct matrix_job *jobs, int njobs)
 			direct >= relay && direct >= failed ? "direct" : relay >= failed ? "relay" : "fail",
 			"reached", pass ? NULL : reached, "dir", dir);
 
+		/* How long each run of the cell took, lab up to teardown. */
+		json_object_set_new(out, "seconds", percentiles(secs));
 		json_decref(ttd);
 		json_decref(rtt_d);
 		json_decref(rtt_r);
+		json_decref(secs);
 		json_decref(last);
 		return out;
 	}
