@@ -9,7 +9,10 @@
 # to the listener's NAT (the direct path but its last LAN hop) and to the relay.
 # Every internet attachment (the relay's host and both NATs' WANs) is a wire with 5 ms
 # each way, so any two of them are 20 ms RTT apart, as issue 5 asks. Target: at most
-# 1.5 RTT + 10 ms.
+# 1.5 RTT + 10 ms. The connector sends its first HELLO right behind its relay AUTH
+# (early data), so part of its setup happens before its `relay_connected`; the time
+# from the connector's start to direct is printed too, as a figure no such overlap
+# can flatter.
 # Run as root from the top of the repository after building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +55,7 @@ abs() {
 		$0 ~ pat {split($2, a, ","); printf "%.3f\n", c + a[1]; exit}' "$1"
 }
 : >"$tmp/ttd"
+: >"$tmp/tts"
 for i in $(seq "$RUNS"); do
 	timeout 30 "$NATLAB" exec "$LAB" fa1 -- "$PEER" --key "$tmp/a.key" --relay "$SRV:3340" --listen \
 		>"$tmp/l$i.out" 2>"$tmp/l$i.err" &
@@ -69,6 +73,7 @@ for i in $(seq "$RUNS"); do
 		exit 1
 	fi
 	awk -v rl="$rl" -v rc="$rc" -v d="$d" 'BEGIN {printf "%.3f\n", d - (rl > rc ? rl : rc)}' >>"$tmp/ttd"
+	awk -v s="$(abs "$tmp/c$i.out" '"event":"started"')" -v d="$d" 'BEGIN {printf "%.3f\n", d - s}' >>"$tmp/tts"
 done
 
 # RTT in the same lab, now: 20 pings each, the median.
@@ -88,3 +93,5 @@ sort -n "$tmp/ttd" | awk -v n="$RUNS" -v rd="$rtt_direct" -v rr="$rtt_relay" '
 		printf "ratio: median time to direct = %.2f x RTT to the peer NAT (%.2f x RTT to the relay)\n", med / rd, med / rr
 		printf "target 1.5 x RTT + 10 ms = %.1f ms: %s\n", 1.5 * rd + 10, med <= 1.5 * rd + 10 ? "met" : "NOT met"
 	}'
+sort -n "$tmp/tts" | awk -v n="$RUNS" '{v[NR] = $1} END {
+	printf "from the connector'"'"'s start (STUN, TCP, relay handshake included): median %.2f ms\n", (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2}'

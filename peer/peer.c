@@ -4,20 +4,21 @@
  * directly once a hole is punched.
  *
  * 1. Relays: connected all at once (relay_conn.c); messages go through the first ready one.
- * 2. Session: the connector sends a sealed HELLO through the relay until the listener
- *    answers; a bound HELLO both ways establishes the session (seal.h).
- * 3. Candidates: local addresses of the UDP socket, and the reflexive address a STUN
+ * 2. Candidates: local addresses of the UDP socket, and the reflexive address a STUN
  *    Binding to the relay's STUN port reports.
- * 4. Punch (DCUtR's shape): the connector sends CONNECT with its candidates and times
- *    the answer (CONNECT with the listener's); that is the relay RTT. It sends SYNC and
- *    starts probing RTT/2 later, the listener starts probing when SYNC arrives, so both
- *    sides' first probes leave at about the same moment. Probes are sealed; a sealed
- *    PROBE_ACK received on UDP validates that address as the direct path.
- * 5. Path: messages go direct while the path is valid; keepalive probes every
+ * 3. Session and first punch in one exchange (ICE's offer/answer, DCUtR's CONNECT):
+ *    the connector's first sealed HELLO carries its candidates (an offer), sent right
+ *    behind its AUTH to the relay; the listener answers with a HELLO carrying its own
+ *    and starts probing the connector's candidates at once; the connector probes the
+ *    listener's as soon as the answer (or a first probe of the listener) arrives. The
+ *    first bound packet each way establishes the session (seal.h). Later rounds are
+ *    the same exchange in CONNECT messages. Probes are sealed; a sealed PROBE_ACK
+ *    received on UDP validates that address as the direct path.
+ * 4. Path: messages go direct while the path is valid; keepalive probes every
  *    PEER_KEEPALIVE_MS keep NAT mappings alive and detect a dead path after
  *    PEER_DEAD_MS of silence, when traffic falls back to the relay and the connector
  *    punches again (backoff between failed rounds).
- * 6. Workloads: ping, transfer, hold, in that order; then BYE both ways and exit.
+ * 5. Workloads: ping, transfer, hold, in that order; then BYE both ways and exit.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -50,7 +51,7 @@
 #define PEER_LINGER_MS		   2000
 #define PEER_RELAY_GIVE_UP_TRIES   5
 
-enum punch_state { PUNCH_IDLE, PUNCH_WAIT_REPLY, PUNCH_WAIT_SYNC, PUNCH_DELAY, PUNCH_PROBING };
+enum punch_state { PUNCH_IDLE, PUNCH_WAIT_REPLY, PUNCH_PROBING };
 enum phase { PHASE_WAIT, PHASE_PING, PHASE_TRANSFER, PHASE_HOLD, PHASE_DONE };
 
 struct peer {
@@ -94,12 +95,14 @@ struct peer {
 	int probes_left;
 	uint64_t connect_sent_ns, relay_rtt_ns, next_punch_ns;
 	uint32_t punch_backoff_ms;
+	int offer_full; /* our last offer had every candidate (STUN was done) */
 	uv_timer_t punch_timer;
 
 	int direct;
 	struct sockaddr_in direct_addr;
 	uint64_t last_direct_rx_ns, last_keepalive_ns, nodirect_since_ns;
 	int reported; /* last path event: 0 none, 1 relay (reported_relay), 2 direct */
+	uint64_t bytes_direct, bytes_relay; /* sealed bytes sent and received, probes aside */
 	int reported_relay;
 
 	uv_timer_t tick;
@@ -202,13 +205,26 @@ static int send_udp(struct peer *p, const struct sockaddr_in *to, const uint8_t 
 	return rc < 0 ? rc : 0;
 }
 
+/* The relay to send through: the current one, else one that took our AUTH (early data). */
+static int relay_out(const struct peer *p)
+{
+	int i;
+
+	if (p->cur_relay >= 0)
+		return p->cur_relay;
+	for (i = 0; i < p->n_relays; i++)
+		if (p->relays[i].state == PEER_RELAY_HANDSHAKE && p->relays[i].auth_sent)
+			return i;
+	return -1;
+}
+
 static int send_relay(struct peer *p, const uint8_t *pkt, size_t len)
 {
-	int rc;
+	int rc, i = relay_out(p);
 
-	if (p->cur_relay < 0)
+	if (i < 0)
 		return -ENOTCONN;
-	rc = peer_relay_send(&p->relays[p->cur_relay], p->peer_key, pkt, len);
+	rc = peer_relay_send(&p->relays[i], p->peer_key, pkt, len);
 	if (rc == 0)
 		p->last_relay_tx_ns = peer_now_ns();
 	return rc;
@@ -216,11 +232,27 @@ static int send_relay(struct peer *p, const uint8_t *pkt, size_t len)
 
 enum via { VIA_PATH, VIA_RELAY, VIA_UDP };
 
+/*
+ * The per-path byte counters of the exit event: sealed packets (what a UDP datagram or
+ * a relay SEND/RECV frame carries for the peer) both ways. Probes are left out: they
+ * go to every candidate whether or not a path exists, so counting them would make a
+ * pair that never went direct look as if some traffic did.
+ */
+static void count_bytes(struct peer *p, int direct, uint8_t type, size_t len)
+{
+	if (type == PEER_MSG_PROBE || type == PEER_MSG_PROBE_ACK)
+		return;
+	if (direct)
+		p->bytes_direct += len;
+	else
+		p->bytes_relay += len;
+}
+
 static int peer_send_via(struct peer *p, enum via via, const struct sockaddr_in *to,
 			 const void *msg, size_t len)
 {
 	uint8_t pkt[PEER_MAX_PKT];
-	int n;
+	int n, rc;
 
 	if (!p->have_peer)
 		return -ENOTCONN;
@@ -237,7 +269,10 @@ static int peer_send_via(struct peer *p, enum via via, const struct sockaddr_in 
 	n = seal_seal(&p->seal, msg, len, pkt, sizeof(pkt));
 	if (n < 0)
 		return n;
-	return via == VIA_UDP ? send_udp(p, to, pkt, (size_t)n) : send_relay(p, pkt, (size_t)n);
+	rc = via == VIA_UDP ? send_udp(p, to, pkt, (size_t)n) : send_relay(p, pkt, (size_t)n);
+	if (rc == 0)
+		count_bytes(p, via == VIA_UDP, ((const uint8_t *)msg)[0], (size_t)n);
+	return rc;
 }
 
 int peer_send(struct peer *p, const void *msg, size_t len)
@@ -301,6 +336,26 @@ static void pick_relay(struct peer *p)
 
 /* --- relay callbacks --- */
 
+static void connector_hello(struct peer *p);
+static void punch_offer(struct peer *p);
+static void punch_maybe(struct peer *p);
+
+/* Connector: the first HELLO goes out as soon as a relay can carry it. */
+static void hello_maybe(struct peer *p)
+{
+	uint64_t now = peer_now_ns();
+
+	if (!p->o->listen && p->have_peer && !p->established && !p->stopping &&
+	    relay_out(p) >= 0 && (!p->last_hello_ns || now - p->last_hello_ns >= PEER_HELLO_MS * MS))
+		connector_hello(p);
+}
+
+void peer_on_relay_auth_sent(struct peer *p, struct peer_relay *r)
+{
+	/* Right behind AUTH (early data): the listener gets it half a relay RTT sooner. */
+	hello_maybe(p);
+}
+
 void peer_on_relay_ready(struct peer *p, struct peer_relay *r)
 {
 	event_emit("relay_connected", "{s:s, s:i, s:i}", "relay", r->text, "index", r->index,
@@ -309,6 +364,8 @@ void peer_on_relay_ready(struct peer *p, struct peer_relay *r)
 	/* A new relay may mean the peer lost us: say hello again through it. */
 	if (p->established && p->cur_relay == r->index)
 		send_simple(p, VIA_RELAY, PEER_MSG_HELLO);
+	hello_maybe(p);
+	punch_maybe(p);
 }
 
 void peer_on_relay_down(struct peer *p, struct peer_relay *r, const char *reason)
@@ -441,6 +498,10 @@ static void stun_finish(struct peer *p)
 	uv_timer_stop(&p->stun_timer);
 	event_emit_obj("candidates", json_pack("{s:s, s:o}", "side", "local", "list",
 					       cands_json(p->local, p->n_local)));
+	/* An offer that went out before STUN answered lacks the reflexive candidate. */
+	if (!p->o->listen && p->punch != PUNCH_IDLE && !p->offer_full && !p->direct)
+		punch_offer(p);
+	punch_maybe(p);
 }
 
 static void stun_send(struct peer *p)
@@ -493,13 +554,23 @@ static void on_stun(struct peer *p, const uint8_t *buf, size_t len, const struct
 
 static void punch_timer_cb(uv_timer_t *t);
 
-static void send_connect(struct peer *p, int reply)
+static int can_punch(const struct peer *p)
+{
+	return !p->o->relay_only && p->udp_open;
+}
+
+/*
+ * An offer: our candidates under the round's punch id, in a HELLO (the connector's first
+ * round, before it knows the listener's session, and the listener's answer to it) or a
+ * CONNECT (later rounds, inside the session). reply 1: the answer to the peer's offer.
+ */
+static void send_offer(struct peer *p, uint8_t type, int reply)
 {
 	uint8_t m[8 + PEER_MAX_CANDS * 7];
 	size_t off = 7;
 	int i;
 
-	m[0] = PEER_MSG_CONNECT;
+	m[0] = type;
 	frame_put_u32(m + 1, p->punch_id);
 	m[5] = (uint8_t)reply;
 	m[6] = (uint8_t)p->n_local;
@@ -533,12 +604,13 @@ static void punch_start_probing(struct peer *p)
 	uv_timer_start(&p->punch_timer, punch_timer_cb, PEER_PROBE_INTERVAL_MS, PEER_PROBE_INTERVAL_MS);
 }
 
-static void punch_event(struct peer *p, const char *role, double delay_ms)
+static void punch_event(struct peer *p, const char *role)
 {
+	/* delay_ms stays for consumers of the old schema: both sides now probe at once. */
 	event_emit_obj("punch", json_pack("{s:i, s:I, s:s, s:f, s:f, s:o}", "attempt",
 					  p->punch_round, "punch_id", (json_int_t)p->punch_id, "role",
 					  role, "relay_rtt_ms", (double)p->relay_rtt_ns / 1e6,
-					  "delay_ms", delay_ms, "targets",
+					  "delay_ms", 0.0, "targets",
 					  cands_json(p->remote, p->n_remote)));
 }
 
@@ -546,7 +618,8 @@ static void punch_failed(struct peer *p)
 {
 	uv_timer_stop(&p->punch_timer);
 	p->punch = PUNCH_IDLE;
-	if (!p->o->listen) {
+	/* Rounds that failed count; an unanswered HELLO only means no listener yet. */
+	if (!p->o->listen && p->established) {
 		p->next_punch_ns = peer_now_ns() + p->punch_backoff_ms * MS;
 		p->punch_backoff_ms = p->punch_backoff_ms * 2 > PEER_PUNCH_BACKOFF_MAX_MS
 					      ? PEER_PUNCH_BACKOFF_MAX_MS
@@ -559,9 +632,6 @@ static void punch_timer_cb(uv_timer_t *t)
 	struct peer *p = container_of(t, struct peer, punch_timer);
 
 	switch (p->punch) {
-	case PUNCH_DELAY:
-		punch_start_probing(p);
-		return;
 	case PUNCH_PROBING:
 		if (p->direct) {
 			uv_timer_stop(t);
@@ -577,7 +647,6 @@ static void punch_timer_cb(uv_timer_t *t)
 		punch_failed(p);
 		return;
 	case PUNCH_WAIT_REPLY:
-	case PUNCH_WAIT_SYNC:
 		/* The other side never answered this round. */
 		punch_failed(p);
 		return;
@@ -587,31 +656,75 @@ static void punch_timer_cb(uv_timer_t *t)
 	}
 }
 
-/* Connector: starts a round. */
-static void punch_begin(struct peer *p)
+/*
+ * Connector: a new round, with a fresh punch id. Before the session is up the offer
+ * rides in the HELLO, so the listener can answer and start probing on the very first
+ * message it gets from us.
+ */
+static void punch_offer(struct peer *p)
 {
-	p->punch_round++;
+	uv_timer_stop(&p->punch_timer);
 	p->punch_id = randombytes_uniform(0x7fffffff) + 1;
 	p->punch = PUNCH_WAIT_REPLY;
 	p->connect_sent_ns = peer_now_ns();
-	send_connect(p, 0);
+	p->offer_full = p->stun_done;
+	send_offer(p, p->established ? PEER_MSG_CONNECT : PEER_MSG_HELLO, 0);
 	uv_timer_start(&p->punch_timer, punch_timer_cb, 3000, 0);
 }
 
-static void on_connect(struct peer *p, const uint8_t *m, size_t len)
+/*
+ * Connector, until the session is up: the HELLO, with our offer when we can punch. A
+ * retransmission repeats the outstanding offer (same punch id), so a listener already
+ * probing for it only answers again.
+ */
+static void connector_hello(struct peer *p)
 {
-	uint32_t id;
-	int reply, n, i;
-	struct sockaddr_in a;
-	double delay_ms;
+	p->last_hello_ns = peer_now_ns();
+	if (!can_punch(p)) {
+		send_simple(p, VIA_RELAY, PEER_MSG_HELLO);
+	} else if (p->punch == PUNCH_WAIT_REPLY) {
+		p->connect_sent_ns = p->last_hello_ns;
+		send_offer(p, PEER_MSG_HELLO, 0);
+	} else {
+		punch_offer(p);
+	}
+}
 
-	if (len < 6)
+/* Connector: a new round when none runs, the path is not direct and the backoff is over. */
+static void punch_maybe(struct peer *p)
+{
+	if (!p->o->listen && p->established && !p->stopping && p->stun_done && !p->direct &&
+	    can_punch(p) && p->punch == PUNCH_IDLE && peer_now_ns() >= p->next_punch_ns &&
+	    p->cur_relay >= 0)
+		punch_offer(p);
+}
+
+/*
+ * Connector: the listener is probing for our current round, which we learn from its
+ * answer or from its first probe, whichever comes first; probe its candidates now.
+ */
+static void punch_round_start(struct peer *p)
+{
+	if (p->n_remote == 0) {
+		punch_failed(p);
 		return;
-	id = frame_get_u32(m);
-	reply = m[4];
+	}
+	p->punch_round++;
+	punch_event(p, "connector");
+	punch_start_probing(p);
+}
+
+/* The offer's candidates into remote; keep the peer-reflexive ones (if keep_prflx). */
+static int offer_parse(struct peer *p, const uint8_t *m, size_t len, int keep_prflx)
+{
+	struct peer_cand old[PEER_MAX_CANDS];
+	struct sockaddr_in a;
+	int i, n, n_old = p->n_remote;
+
 	n = m[5];
 	if (len < 6 + (size_t)n * 7)
-		return;
+		return -EBADMSG;
+	memcpy(old, p->remote, sizeof(old));
 	p->n_remote = 0;
 	for (i = 0; i < n; i++) {
 		const uint8_t *c = m + 6 + i * 7;
@@ -623,43 +736,59 @@ static void on_connect(struct peer *p, const uint8_t *m, size_t len)
 		if (c[0] == PEER_CAND_LOCAL || c[0] == PEER_CAND_REFLEXIVE)
 			cand_add(p->remote, &p->n_remote, c[0], &a);
 	}
+	for (i = 0; keep_prflx && i < n_old; i++)
+		if (old[i].kind == PEER_CAND_PEER_REFLEXIVE)
+			cand_add(p->remote, &p->n_remote, old[i].kind, &old[i].addr);
 	event_emit_obj("candidates", json_pack("{s:s, s:o}", "side", "remote", "list",
 					       cands_json(p->remote, p->n_remote)));
-	if (p->o->relay_only || !p->udp_open)
-		return;
-	if (!reply) {
-		/* Listener: answer at once, so the connector's timing measures the relay. */
-		uv_timer_stop(&p->punch_timer);
-		p->punch_round++;
-		p->punch_id = id;
-		p->punch = PUNCH_WAIT_SYNC;
-		send_connect(p, 1);
-		uv_timer_start(&p->punch_timer, punch_timer_cb, 3000, 0);
-		return;
-	}
-	if (p->punch != PUNCH_WAIT_REPLY || id != p->punch_id)
-		return;
-	p->relay_rtt_ns = peer_now_ns() - p->connect_sent_ns;
-	{
-		uint8_t s[5];
-
-		s[0] = PEER_MSG_SYNC;
-		frame_put_u32(s + 1, id);
-		peer_send_via(p, VIA_RELAY, NULL, s, sizeof(s));
-	}
-	/* SYNC takes half the RTT to reach the listener, who then probes at once. */
-	delay_ms = (double)p->relay_rtt_ns / 2 / 1e6;
-	punch_event(p, "connector", delay_ms);
-	p->punch = PUNCH_DELAY;
-	uv_timer_start(&p->punch_timer, punch_timer_cb, (uint64_t)delay_ms, 0);
+	return 0;
 }
 
-static void on_sync(struct peer *p, const uint8_t *m, size_t len)
+/*
+ * An offer or an answer, in a HELLO or a CONNECT (type). The listener answers an offer
+ * at once with its own candidates and starts probing the connector's at the same
+ * moment (ICE's and DCUtR's shape without a start signal: its first probes open its
+ * NAT towards the connector, whose probes then get through). The connector starts
+ * probing on the answer, unless a probe of the round started it already.
+ */
+static void on_offer(struct peer *p, uint8_t type, const uint8_t *m, size_t len)
 {
-	if (len < 4 || p->punch != PUNCH_WAIT_SYNC || frame_get_u32(m) != p->punch_id)
+	uint32_t id;
+	int reply;
+
+	if (len < 6)
 		return;
-	punch_event(p, "listener", 0);
-	punch_start_probing(p);
+	id = frame_get_u32(m);
+	reply = m[4];
+	if (!reply) {
+		if (p->o->listen && id == p->punch_id && p->punch_round > 0) {
+			/* A retransmission of the offer we answered: answer again only. */
+			send_offer(p, type, 1);
+			return;
+		}
+		if (offer_parse(p, m, len, 0) < 0)
+			return;
+		uv_timer_stop(&p->punch_timer);
+		p->punch = PUNCH_IDLE;
+		p->punch_id = id;
+		send_offer(p, type, 1);
+		if (!can_punch(p) || p->n_remote == 0)
+			return;
+		p->punch_round++;
+		punch_event(p, "listener");
+		punch_start_probing(p);
+		return;
+	}
+	if (p->o->listen || id != p->punch_id || offer_parse(p, m, len, 1) < 0)
+		return;
+	if (type == PEER_MSG_HELLO)
+		/* Bound to the listener's session: its side of the handshake completes too. */
+		send_simple(p, VIA_RELAY, PEER_MSG_HELLO);
+	p->relay_rtt_ns = peer_now_ns() - p->connect_sent_ns;
+	if (p->punch == PUNCH_WAIT_REPLY)
+		punch_round_start(p);
+	else if (p->punch == PUNCH_PROBING)
+		send_probes(p); /* the candidates the round's first probe did not name */
 }
 
 static void go_direct(struct peer *p, const struct sockaddr_in *from, uint64_t rtt_ns)
@@ -693,10 +822,14 @@ static void fall_back(struct peer *p, const char *why)
 	/* Punch again right away; the backoff applies to failed rounds only. */
 	if (!p->o->listen && p->punch == PUNCH_IDLE)
 		p->next_punch_ns = peer_now_ns();
+	punch_maybe(p);
 }
 
 /* --- session and messages --- */
 
+static void workloads_step(struct peer *p, uint64_t now);
+
+/* The first bound packet from the peer: it knows our session, we know its. */
 static void on_established(struct peer *p)
 {
 	p->established = 1;
@@ -704,6 +837,8 @@ static void on_established(struct peer *p)
 	event_emit("connected", "{s:s, s:s}", "peer", p->peer_text, "role",
 		   p->o->listen ? "listener" : "connector");
 	report_path(p);
+	punch_maybe(p);
+	workloads_step(p, peer_now_ns());
 }
 
 /*
@@ -773,31 +908,42 @@ static void handle_sealed(struct peer *p, const uint8_t *pkt, size_t len, const 
 	}
 	if (!bound && m[0] != PEER_MSG_HELLO)
 		return;
+	count_bytes(p, from != NULL, m[0], len);
 	p->last_peer_rx_ns = now;
 	if (from && p->direct && addr_equal(from, &p->direct_addr))
 		p->last_direct_rx_ns = now;
 	if (bound)
 		seal_set_dst(&p->seal, seal_packet_src(pkt));
+	/* Any bound packet (a HELLO answer, or a probe that beat it) completes the handshake. */
+	if (bound && !p->established) {
+		if (m[0] == PEER_MSG_HELLO && n == 1)
+			send_simple(p, VIA_RELAY, PEER_MSG_HELLO);
+		on_established(p);
+		if (p->stopping)
+			return;
+	}
 
 	switch (m[0]) {
 	case PEER_MSG_HELLO:
 		seal_set_dst(&p->seal, seal_packet_src(pkt));
-		if (!bound || !p->established)
+		if (n > 1)
+			on_offer(p, PEER_MSG_HELLO, m + 1, (size_t)n - 1);
+		else if (!bound)
 			send_simple(p, VIA_RELAY, PEER_MSG_HELLO);
-		if (bound && !p->established)
-			on_established(p);
 		break;
 	case PEER_MSG_CONNECT:
-		on_connect(p, m + 1, (size_t)n - 1);
-		break;
-	case PEER_MSG_SYNC:
-		on_sync(p, m + 1, (size_t)n - 1);
+		on_offer(p, PEER_MSG_CONNECT, m + 1, (size_t)n - 1);
 		break;
 	case PEER_MSG_PROBE:
 		m[0] = PEER_MSG_PROBE_ACK;
 		peer_send_via(p, from ? VIA_UDP : VIA_RELAY, from, m, (size_t)n);
-		if (from && !p->direct && !p->o->relay_only)
+		if (from && !p->direct && !p->o->relay_only) {
 			on_peer_reflexive(p, from);
+			/* The listener probes for our round: its answer is on the way. */
+			if (!p->o->listen && p->punch == PUNCH_WAIT_REPLY && n >= 5 &&
+			    frame_get_u32(m + 1) == p->punch_id)
+				punch_round_start(p);
+		}
 		break;
 	case PEER_MSG_PROBE_ACK:
 		on_probe_ack(p, m + 1, (size_t)n - 1, from);
@@ -976,10 +1122,7 @@ static void tick_cb(uv_timer_t *t)
 					   p->o->timeout_s);
 			return;
 		}
-		if (p->cur_relay >= 0 && now - p->last_hello_ns >= PEER_HELLO_MS * MS) {
-			send_simple(p, VIA_RELAY, PEER_MSG_HELLO);
-			p->last_hello_ns = now;
-		}
+		hello_maybe(p);
 	}
 	if (p->established && now - p->last_peer_rx_ns > PEER_LOST_MS * MS && !p->peer_done) {
 		peer_error(p, PEER_EXIT_FAILED, "peer_lost", "nothing from peer %s for %d s",
@@ -1012,9 +1155,7 @@ static void tick_cb(uv_timer_t *t)
 		frame_put_u64(m + 5, now);
 		peer_send_via(p, VIA_RELAY, NULL, m, sizeof(m));
 	}
-	if (!p->o->listen && p->established && p->stun_done && !p->direct && !p->o->relay_only &&
-	    p->udp_open && p->punch == PUNCH_IDLE && now >= p->next_punch_ns && p->cur_relay >= 0)
-		punch_begin(p);
+	punch_maybe(p);
 	workloads_step(p, now);
 }
 
@@ -1040,7 +1181,8 @@ static void peer_stop(struct peer *p, int code)
 		return;
 	p->stopping = 1;
 	p->exit_code = code;
-	event_emit("exit", "{s:i}", "code", code);
+	event_emit("exit", "{s:i, s:I, s:I}", "code", code, "bytes_direct",
+		   (json_int_t)p->bytes_direct, "bytes_relay", (json_int_t)p->bytes_relay);
 	for (i = 0; i < p->n_relays; i++)
 		peer_relay_close(&p->relays[i]);
 	uv_walk(p->loop, close_walk_cb, NULL);

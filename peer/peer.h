@@ -38,9 +38,9 @@ enum peer_exit {
 
 /* Messages inside the seal: a 1-byte type then the fields (big-endian). */
 enum peer_msg_type {
-	PEER_MSG_HELLO = 1,	/* (empty) */
+	PEER_MSG_HELLO = 1,	/* (empty), or an offer as in CONNECT */
 	PEER_MSG_CONNECT = 2,	/* u32 punch | u8 reply | u8 n | n x (u8 kind | ip[4] | u16 port) */
-	PEER_MSG_SYNC = 3,	/* u32 punch */
+	/* 3 was SYNC (the connector's start signal before the listener probed at once). */
 	PEER_MSG_PROBE = 4,	/* u32 punch (0: keepalive) | u64 sent_ns (echoed) */
 	PEER_MSG_PROBE_ACK = 5, /* same as PROBE */
 	PEER_MSG_PING = 6,	/* u32 seq | u64 sent_ns */
@@ -87,6 +87,7 @@ struct peer_relay {
 	uint32_t backoff_ms;
 	uint32_t reconnect_in_ms; /* from RESTARTING, 0 if none */
 	int failures;		  /* consecutive failed attempts */
+	int auth_sent;		  /* HANDSHAKE with AUTH written: early data may follow */
 	int ever_ready;
 	char close_reason[RELAY_CLOSE_TEXT_MAX + 64];
 };
@@ -128,13 +129,18 @@ void event_emit_obj(const char *name, json_t *obj);
 /* --- relay_conn.c --- */
 /* Parses "host:port" and starts connecting. 0 or -errno (nothing started then). */
 int peer_relay_init(struct peer_relay *r, struct peer *p, int index, const char *text);
-/* Sends one packet to key. -ENOTCONN unless ready, -ENOBUFS when the write queue is full. */
+/*
+ * Sends one packet to key. -ENOTCONN unless ready (or AUTH is sent: early data, see
+ * relay_conn.c), -ENOBUFS when the write queue is full.
+ */
 int peer_relay_send(struct peer_relay *r, const uint8_t key[RELAY_KEY_LEN], const void *data,
 		    size_t len);
 /* Closes everything; the relay's handles are closed once the loop runs. */
 void peer_relay_close(struct peer_relay *r);
 
 /* Called by relay_conn.c. */
+/* AUTH went out: the relay forwards what we send from now on unless it refuses us. */
+void peer_on_relay_auth_sent(struct peer *p, struct peer_relay *r);
 void peer_on_relay_ready(struct peer *p, struct peer_relay *r);
 void peer_on_relay_down(struct peer *p, struct peer_relay *r, const char *reason);
 void peer_on_relay_refused(struct peer *p, struct peer_relay *r, uint8_t reason, const char *text);

@@ -5,6 +5,12 @@
  * after the delay a RESTARTING frame suggests). The peer keeps one of these per
  * --relay address, all connected at once, so failing over is only a matter of
  * choosing another ready one.
+ *
+ * Early data: packets may be sent right behind AUTH, before SERVER_INFO comes back.
+ * The relay reads a connection's frames in order and registers the key as it accepts
+ * AUTH, so they are forwarded as if sent after SERVER_INFO, half a relay round trip
+ * sooner; if AUTH is refused they are dropped with the connection (as with TLS 1.3
+ * early data, the sender must be ready to send them again).
  */
 #include <errno.h>
 #include <netdb.h>
@@ -94,7 +100,7 @@ int peer_relay_send(struct peer_relay *r, const uint8_t key[RELAY_KEY_LEN], cons
 	uint8_t frame[FRAME_HEADER_LEN + FRAME_MAX_PAYLOAD];
 	int n;
 
-	if (r->state != PEER_RELAY_READY)
+	if (r->state != PEER_RELAY_READY && !(r->state == PEER_RELAY_HANDSHAKE && r->auth_sent))
 		return -ENOTCONN;
 	n = relay_packet_encode(frame, sizeof(frame), RELAY_FRAME_SEND, key, data, len);
 	if (n < 0)
@@ -123,6 +129,7 @@ static void relay_fail(struct peer_relay *r, const char *reason)
 		return;
 	log_info("relay %s: %s", r->text, reason);
 	r->state = PEER_RELAY_CLOSING;
+	r->auth_sent = 0;
 	uv_timer_stop(&r->timer);
 	uv_close((uv_handle_t *)&r->tcp, relay_closed_cb);
 	if (!was_ready) {
@@ -196,8 +203,12 @@ static void relay_on_frame(struct peer_relay *r, const struct frame *f)
 			return;
 		}
 		n = relay_auth_build(out, sizeof(out), peer_identity(r->peer), &ch, peer_token(r->peer));
-		if (n < 0 || relay_write(r, out, (size_t)n) < 0)
+		if (n < 0 || relay_write(r, out, (size_t)n) < 0) {
 			relay_fail(r, "cannot send auth");
+			return;
+		}
+		r->auth_sent = 1;
+		peer_on_relay_auth_sent(r->peer, r);
 		return;
 	case RELAY_FRAME_SERVER_INFO:
 		if (r->state != PEER_RELAY_HANDSHAKE ||
@@ -206,6 +217,7 @@ static void relay_on_frame(struct peer_relay *r, const struct frame *f)
 			return;
 		}
 		r->state = PEER_RELAY_READY;
+		r->auth_sent = 0;
 		r->failures = 0;
 		r->ever_ready = 1;
 		r->backoff_ms = RELAY_BACKOFF_MIN_MS;
@@ -311,6 +323,7 @@ static void relay_connect(struct peer_relay *r)
 		return;
 	}
 	r->state = PEER_RELAY_CONNECTING;
+	r->auth_sent = 0;
 	rc = uv_tcp_connect(&r->connect_req, &r->tcp, (const struct sockaddr *)&r->addr,
 			    relay_connect_cb);
 	if (rc < 0) {
@@ -328,6 +341,7 @@ void peer_relay_close(struct peer_relay *r)
 		uv_close((uv_handle_t *)&r->timer, NULL);
 	if (r->state != PEER_RELAY_IDLE && r->state != PEER_RELAY_CLOSING) {
 		r->state = PEER_RELAY_CLOSING;
+		r->auth_sent = 0;
 		uv_close((uv_handle_t *)&r->tcp, relay_closed_cb);
 	}
 }

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # natlab-peer in a lab: behind two full-cone NATs the peers go direct; behind two
 # symmetric NATs they stay on the relay (DESIGN.md, expected outcome per NAT pair) and
-# still complete their workloads there.
+# still complete their workloads there. The exit event's per-path byte counters say
+# where the traffic went: the transfer direct in the first pair, all of it through the
+# relay in the second.
 . "$(dirname "$0")/lib/lab.sh"
 . "$(dirname "$0")/lib/peer.sh"
 t_require_root
@@ -41,6 +43,15 @@ t_ok "$(count cfc '"event":"reflexive","addr":"198\.18\.' >/dev/null; echo $?)" 
 t_ok "$(count lfc '"transfer_done","role":"receiver","bytes":2000000,"ok":true' >/dev/null; echo $?)" "full-cone x full-cone: transfer verified"
 ttd=$(awk -F'"t_ms":' '/"relay_connected"/ && !r {split($2,a,","); r=a[1]} /"kind":"direct"/ && !d {split($2,a,","); d=a[1]} END{if (r != "" && d != "") printf "%.1f", d-r}' "$T_TMP/cfc.out")
 t_ok "$([ -n "$ttd" ]; echo $?)" "full-cone x full-cone: time to direct ${ttd} ms after relay_connected"
+# exit_bytes NAME FIELD: bytes_direct or bytes_relay of NAME's exit event (empty if none).
+exit_bytes() { sed -n "s/.*\"event\":\"exit\".*\"$2\":\([0-9]*\).*/\1/p" "$T_TMP/$1.out"; }
+for side in cfc lfc; do
+	bd=$(exit_bytes $side bytes_direct) br=$(exit_bytes $side bytes_relay)
+	t_ok "$([ -n "$bd" ] && [ "$bd" -gt 2000000 ]; echo $?)" \
+		"full-cone x full-cone: $side: the transfer went direct (bytes_direct $bd > 2000000)" "$(events $side exit)"
+	t_ok "$([ -n "$br" ] && [ "$br" -gt 0 ] && [ "$br" -lt 20000 ]; echo $?)" \
+		"full-cone x full-cone: $side: little through the relay (0 < bytes_relay $br < 20000)" "$(events $side exit)"
+done
 
 pair sym sa1 sb1 --ping 3 --transfer 1M --timeout 10
 t_is $? 0 "symmetric x symmetric: connector exits 0"
@@ -48,4 +59,10 @@ t_is "$(count csym '"kind":"direct"')" 0 "symmetric x symmetric: never direct"
 t_ok "$(count csym '"event":"punch"' >/dev/null; echo $?)" "symmetric x symmetric: a punch was attempted"
 t_is "$(count csym '"event":"rtt".*"path":"relay","source":"ping"')" 3 "symmetric x symmetric: pings over the relay"
 t_ok "$(count lsym '"transfer_done","role":"receiver","bytes":1000000,"ok":true' >/dev/null; echo $?)" "symmetric x symmetric: transfer verified over the relay"
+for side in csym lsym; do
+	bd=$(exit_bytes $side bytes_direct) br=$(exit_bytes $side bytes_relay)
+	t_is "$bd" 0 "symmetric x symmetric: $side: bytes_direct 0"
+	t_ok "$([ -n "$br" ] && [ "$br" -gt 1000000 ]; echo $?)" \
+		"symmetric x symmetric: $side: the transfer went through the relay (bytes_relay $br > 1000000)" "$(events $side exit)"
+done
 t_done
