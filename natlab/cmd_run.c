@@ -7,6 +7,7 @@
 #include "natlab/cmd.h"
 #include "natlab/log.h"
 #include "natlab/matrix.h"
+#include "natlab/outdir.h"
 #include "natlab/scenario.h"
 #include "natlab/units.h"
 
@@ -49,24 +50,6 @@ static void run_usage(FILE *f)
 		   RUN_TIMEOUT_DEFAULT);
 }
 
-static int mkdir_p(const char *dir)
-{
-	char buf[PATH_MAX];
-	int n = snprintf(buf, sizeof(buf), "%s", dir);
-
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -errno : 0;
-}
-
 static char *default_out(const char *path)
 {
 	char *copy = strdup(path), *base, *dot, *out = NULL;
@@ -100,7 +83,7 @@ static int run_scenario(struct scenario *s)
 	int rc;
 
 	snprintf(logs, sizeof(logs), "%s/logs", s->out_dir);
-	rc = mkdir_p(logs);
+	rc = lab_mkdir_p(logs);
 	if (rc < 0)
 		log_fatalx("natlab run: out dir %s: %s", logs, strerror(-rc));
 	/* Runs are labs of their own, named after the process, so several run side by side. */
@@ -230,7 +213,7 @@ int cmd_run(int argc, char **argv)
 				.seed_set = seed_set, .pcap = pcap_word, .timeout_s = timeout,
 			};
 
-			rc = mkdir_p(out) < 0 ? -1 : matrix_run(&mo, s.cells);
+			rc = lab_mkdir_p(out) < 0 ? -1 : matrix_run(&mo, s.cells);
 			scenario_close(&s);
 			free(out);
 			return rc == 0 ? 0 : 1;

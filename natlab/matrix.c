@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/matrix.h"
 #include "natlab/log.h"
+#include "natlab/outdir.h"
 #include "natlab/report_html.h"
 
 #include <errno.h>
@@ -62,22 +63,6 @@ static void cell_dirname(const char *name, char *out, size_t len)
 	out[i] = '\0';
 }
 
-static int mkdirs(const char *path)
-{
-	char buf[4096];
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -errno : 0;
-}
-
 static pid_t job_start(const struct matrix_opts *o, struct matrix_job *j)
 {
 	char timeout[32], seed[32], path[4200];
@@ -85,7 +70,7 @@ static pid_t job_start(const struct matrix_opts *o, struct matrix_job *j)
 	int n = 0, out, err;
 	pid_t pid;
 
-	if (mkdirs(j->dir) < 0)
+	if (lab_mkdir_p(j->dir) < 0)
 		return -1;
 	snprintf(timeout, sizeof(timeout), "%.3f", o->timeout_s);
 	snprintf(seed, sizeof(seed), "%llu", o->seed + (unsigned long long)j->run - 1);
@@ -273,18 +258,6 @@ static json_t *summary_of(json_t *cells)
 			 runs ? (double)direct / runs : 0.0);
 }
 
-static void xml_text(FILE *f, const char *s)
-{
-	for (; s && *s; s++)
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		default: fputc(*s, f);
-		}
-}
-
 static int junit_write(json_t *report, const char *dir)
 {
 	json_t *cells = json_object_get(report, "cells"), *c;
@@ -298,7 +271,7 @@ static int junit_write(json_t *report, const char *dir)
 	if (!f)
 		return -errno;
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"");
-	xml_text(f, json_string_value(json_object_get(report, "scenario")));
+	lab_xml_escape(f, json_string_value(json_object_get(report, "scenario")));
 	fprintf(f, "\" tests=\"%lld\" failures=\"%lld\" time=\"%.3f\">\n",
 		json_integer_value(json_object_get(sum, "cells")),
 		json_integer_value(json_object_get(sum, "failed")),
@@ -306,7 +279,7 @@ static int junit_write(json_t *report, const char *dir)
 	json_array_foreach(cells, i, c)
 	{
 		fprintf(f, "  <testcase classname=\"natlab.matrix\" name=\"");
-		xml_text(f, json_string_value(json_object_get(c, "name")));
+		lab_xml_escape(f, json_string_value(json_object_get(c, "name")));
 		if (json_is_true(json_object_get(c, "pass"))) {
 			fprintf(f, "\"/>\n");
 			continue;
@@ -318,9 +291,9 @@ static int junit_write(json_t *report, const char *dir)
 			json_integer_value(json_object_get(c, "relay")),
 			json_integer_value(json_object_get(c, "failed")),
 			json_integer_value(json_object_get(c, "runs")));
-		xml_text(f, json_string_value(json_object_get(c, "reached")) ?: "?");
+		lab_xml_escape(f, json_string_value(json_object_get(c, "reached")) ?: "?");
 		fprintf(f, "; logs and pcaps in ");
-		xml_text(f, json_string_value(json_object_get(c, "dir")));
+		lab_xml_escape(f, json_string_value(json_object_get(c, "dir")));
 		fprintf(f, "</failure>\n  </testcase>\n");
 	}
 	fprintf(f, "</testsuite>\n");

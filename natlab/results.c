@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/results.h"
+#include "natlab/outdir.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -106,19 +107,6 @@ static int write_report(struct results *r, const struct run_info *info, const ch
 	return rc;
 }
 
-static void xml_escaped(FILE *f, const char *s)
-{
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		default: fputc(*s, f);
-		}
-	}
-}
-
 static int write_junit(struct results *r, const struct run_info *info, const char *dir)
 {
 	char path[4096];
@@ -131,21 +119,21 @@ static int write_junit(struct results *r, const struct run_info *info, const cha
 	if (!f)
 		return -errno;
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"");
-	xml_escaped(f, info->scenario);
+	lab_xml_escape(f, info->scenario);
 	fprintf(f, "\" tests=\"%d\" failures=\"%d\" time=\"%.3f\">\n", r->count, r->failed,
 		info->duration_s);
 	json_array_foreach(r->expectations, i, e)
 	{
 		fprintf(f, "  <testcase classname=\"natlab\" name=\"");
-		xml_escaped(f, json_string_value(json_object_get(e, "name")));
+		lab_xml_escape(f, json_string_value(json_object_get(e, "name")));
 		if (json_is_true(json_object_get(e, "ok"))) {
 			fprintf(f, "\"/>\n");
 			continue;
 		}
 		fprintf(f, "\">\n    <failure message=\"");
-		xml_escaped(f, json_string_value(json_object_get(e, "where")));
+		lab_xml_escape(f, json_string_value(json_object_get(e, "where")));
 		fprintf(f, "\">");
-		xml_escaped(f, json_string_value(json_object_get(e, "diag")));
+		lab_xml_escape(f, json_string_value(json_object_get(e, "diag")));
 		fprintf(f, "</failure>\n  </testcase>\n");
 	}
 	fprintf(f, "</testsuite>\n");

@@ -276,9 +276,9 @@ static int captures_start(lua_State *L, struct scenario *s, char *err, size_t er
 	return rc;
 }
 
-static int remove_pcaps_cb(const char *dir)
+static int remove_dir(const char *dir)
 {
-	char cmd_path[4200];
+	char path[4200];
 	DIR *d = opendir(dir);
 	struct dirent *e;
 
@@ -286,8 +286,8 @@ static int remove_pcaps_cb(const char *dir)
 		return -errno;
 	while ((e = readdir(d)))
 		if (e->d_name[0] != '.') {
-			snprintf(cmd_path, sizeof(cmd_path), "%s/%s", dir, e->d_name);
-			unlink(cmd_path);
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			unlink(path);
 		}
 	closedir(d);
 	return rmdir(dir) < 0 ? -errno : 0;
@@ -301,7 +301,7 @@ static void captures_stop(struct scenario *s, int failed)
 	capture_set_stop(&s->captures);
 	snprintf(dir, sizeof(dir), "%s/pcap", s->out_dir);
 	if (s->pcap == PCAP_NONE || (s->pcap == PCAP_FAILED && !failed))
-		remove_pcaps_cb(dir);
+		remove_dir(dir);
 }
 
 /*

@@ -148,32 +148,19 @@ int wire_path_admit(struct wire_path *p, uint64_t now_ns, size_t len, size_t que
 	return n;
 }
 
-static const struct {
-	const char *suffix;
-	double scale;
-} rate_units[] = {
+static const struct lab_unit rate_units[] = {
 	{ "bit", 1 }, { "kbit", 1e3 }, { "mbit", 1e6 }, { "gbit", 1e9 }, { "tbit", 1e12 }, { "", 1 },
 };
 
 int wire_rate_parse(const char *s, uint64_t *bps)
 {
-	char *end;
 	double v;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || errno || !isfinite(v) || v < 0)
+	if (lab_scaled_parse(s, rate_units, sizeof(rate_units) / sizeof(rate_units[0]), 1, &v) < 0 ||
+	    v >= 1.8e19 || (v > 0 && v < 1))
 		return -EINVAL;
-	for (size_t i = 0; i < sizeof(rate_units) / sizeof(rate_units[0]); i++) {
-		if (strcasecmp(end, rate_units[i].suffix) == 0) {
-			v *= rate_units[i].scale;
-			if (v >= 1.8e19 || (v > 0 && v < 1))
-				return -EINVAL;
-			*bps = (uint64_t)v;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	*bps = (uint64_t)v;
+	return 0;
 }
 
 int wire_share_parse(const char *s, double *fraction)
