@@ -24,8 +24,8 @@ done
 lab_relay_start srv 3340
 t_ok $? "relay up on $LAB_SRV" "$(cat relay.err)"
 A=$("$PEER" keygen a.key)
-lab_peer_bg l pa1 110 --key "$T_TMP/a.key" --relay "$LAB_SRV:3340" --listen
-lab_peer_bg c pb1 110 --relay "$LAB_SRV:3340" --connect "$A" --ping 4 --ping-interval 30000
+lab_peer_bg l pa1 120 --key "$T_TMP/a.key" --relay "$LAB_SRV:3340" --listen
+lab_peer_bg c pb1 120 --relay "$LAB_SRV:3340" --connect "$A" --ping 4 --ping-interval 30000 --hold 5
 
 wait_event c '"event":"path","kind":"direct"' 10 && wait_event l '"event":"path","kind":"direct"' 5
 t_ok $? "both peers go direct" "$(show c | tail -5)"
@@ -40,7 +40,7 @@ ttl=$(awk '{print $5}' <<<"$ct" | sort -n | tail -1)
 t_ok "$([ -n "$ttl" ] && [ "$ttl" -le 30 ] && [ "$ttl" -ge 25 ]; echo $?)" \
 	"45 s in, NAT pa still tracks the direct flow to $PB, ${ttl:-no} s left (<= 30)" "$ct"
 
-wait_pid "$c_PID" 60
+wait_pid "$c_PID" 70
 t_is $? 0 "connector exits 0 after 90 s" "$(show c | tail -5)"
 wait_pid "$l_PID" 10
 t_is $? 0 "listener exits 0"
