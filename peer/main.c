@@ -35,6 +35,11 @@ static const char peer_usage[] =
 	"  --hold SECONDS          stay connected this long after the other workloads\n"
 	"  --no-relay              data only on a direct path: fail without one\n"
 	"  --relay-only            never punch: everything through the relay\n"
+	"  --first-punch MODE      connector, first round: eager (default; the listener probes\n"
+	"                          as soon as the offer reaches it) or sync (the listener waits\n"
+	"                          the one-way relay time measured from both sides, so both\n"
+	"                          start together; half an RTT slower). Later rounds are always\n"
+	"                          synchronised by the measured RTT\n"
 	"  --timeout SECONDS       to reach a relay and the peer, and with --no-relay a direct\n"
 	"                          path (default 10)\n"
 	"  -v, --verbose           debug logging on stderr\n"
@@ -58,6 +63,7 @@ enum {
 	OPT_HOLD,
 	OPT_NO_RELAY,
 	OPT_RELAY_ONLY,
+	OPT_FIRST_PUNCH,
 	OPT_TIMEOUT,
 };
 
@@ -76,6 +82,7 @@ static const struct option peer_options[] = {
 	{"hold", required_argument, NULL, OPT_HOLD},
 	{"no-relay", no_argument, NULL, OPT_NO_RELAY},
 	{"relay-only", no_argument, NULL, OPT_RELAY_ONLY},
+	{"first-punch", required_argument, NULL, OPT_FIRST_PUNCH},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
@@ -253,6 +260,12 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_RELAY_ONLY:
 			o.relay_only = 1;
+			break;
+		case OPT_FIRST_PUNCH:
+			if (strcmp(optarg, "eager") != 0 && strcmp(optarg, "sync") != 0)
+				return usage_error("usage", "--first-punch %s: expected eager or sync",
+						   optarg);
+			o.first_punch_sync = optarg[0] == 's';
 			break;
 		case 'v':
 			o.verbose = 1;

@@ -8,11 +8,14 @@
  *    Binding to the relay's STUN port reports.
  * 3. Session and first punch in one exchange (ICE's offer/answer, DCUtR's CONNECT):
  *    the connector's first sealed HELLO carries its candidates (an offer), sent right
- *    behind its AUTH to the relay; the listener answers with a HELLO carrying its own
- *    and starts probing the connector's candidates at once; the connector probes the
- *    listener's as soon as the answer (or a first probe of the listener) arrives. The
- *    first bound packet each way establishes the session (seal.h). Later rounds are
- *    the same exchange in CONNECT messages. Probes are sealed; a sealed PROBE_ACK
+ *    behind its AUTH to the relay; the listener answers with a HELLO carrying its own.
+ *    The first bound packet each way establishes the session (seal.h). Later rounds are
+ *    the same exchange in CONNECT messages. Both sides then probe, starting together as
+ *    the measured relay round trips allow (DCUtR's SYNC, docs/events.md): in later
+ *    rounds the connector starts half a measured round trip after its offer, the
+ *    listener on receipt; in a first round with --first-punch sync the listener waits
+ *    one relay leg after answering, the connector starts on the answer; in an eager
+ *    first round the listener starts on receipt. Probes are sealed; a sealed PROBE_ACK
  *    received on UDP validates that address as the direct path.
  * 4. Path: messages go direct while the path is valid; keepalive probes every
  *    PEER_KEEPALIVE_MS keep NAT mappings alive and detect a dead path after
@@ -51,7 +54,13 @@
 #define PEER_LINGER_MS		   2000
 #define PEER_RELAY_GIVE_UP_TRIES   5
 
-enum punch_state { PUNCH_IDLE, PUNCH_WAIT_REPLY, PUNCH_PROBING };
+/*
+ * WAIT_REPLY: the connector's offer is out, probing starts on the answer (or a first
+ * probe of the round); the timer fails the round. WAIT_START: probing starts when the
+ * timer fires, at the moment the other side is expected to start (or sooner, on its
+ * answer or first probe).
+ */
+enum punch_state { PUNCH_IDLE, PUNCH_WAIT_REPLY, PUNCH_WAIT_START, PUNCH_PROBING };
 enum phase { PHASE_WAIT, PHASE_PING, PHASE_TRANSFER, PHASE_HOLD, PHASE_DONE };
 
 struct peer {
@@ -94,6 +103,7 @@ struct peer {
 	int punch_round;
 	int probes_left;
 	uint64_t connect_sent_ns, relay_rtt_ns, next_punch_ns;
+	uint64_t punch_delay_ns; /* WAIT_START: how long after the offer (or answer) */
 	uint32_t punch_backoff_ms;
 	int offer_full; /* our last offer had every candidate (STUN was done) */
 	uv_timer_t punch_timer;
@@ -559,21 +569,32 @@ static int can_punch(const struct peer *p)
 	return !p->o->relay_only && p->udp_open;
 }
 
+/* Our last measured round trip to the relay we send through, in us; 0 if unknown. */
+static uint32_t own_relay_rtt_us(const struct peer *p)
+{
+	int i = relay_out(p);
+	uint64_t us = i < 0 ? 0 : p->relays[i].rtt_ns / 1000;
+
+	return us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
 /*
  * An offer: our candidates under the round's punch id, in a HELLO (the connector's first
  * round, before it knows the listener's session, and the listener's answer to it) or a
- * CONNECT (later rounds, inside the session). reply 1: the answer to the peer's offer.
+ * CONNECT (later rounds, inside the session), with our relay round trip; flags as
+ * enum peer_offer_flag (ANSWER: the answer to the peer's offer).
  */
-static void send_offer(struct peer *p, uint8_t type, int reply)
+static void send_offer(struct peer *p, uint8_t type, uint8_t flags)
 {
-	uint8_t m[8 + PEER_MAX_CANDS * 7];
-	size_t off = 7;
+	uint8_t m[11 + PEER_MAX_CANDS * 7];
+	size_t off = 11;
 	int i;
 
 	m[0] = type;
 	frame_put_u32(m + 1, p->punch_id);
-	m[5] = (uint8_t)reply;
-	m[6] = (uint8_t)p->n_local;
+	m[5] = flags;
+	frame_put_u32(m + 6, own_relay_rtt_us(p));
+	m[10] = (uint8_t)p->n_local;
 	for (i = 0; i < p->n_local; i++) {
 		m[off] = p->local[i].kind;
 		memcpy(m + off + 1, &p->local[i].addr.sin_addr, 4);
@@ -604,13 +625,16 @@ static void punch_start_probing(struct peer *p)
 	uv_timer_start(&p->punch_timer, punch_timer_cb, PEER_PROBE_INTERVAL_MS, PEER_PROBE_INTERVAL_MS);
 }
 
-static void punch_event(struct peer *p, const char *role)
+/* trigger: what started the round (docs/events.md); delay_ms only for "rtt". */
+static void punch_event(struct peer *p, const char *trigger)
 {
-	/* delay_ms stays for consumers of the old schema: both sides now probe at once. */
-	event_emit_obj("punch", json_pack("{s:i, s:I, s:s, s:f, s:f, s:o}", "attempt",
+	int timed = strcmp(trigger, "rtt") == 0;
+
+	event_emit_obj("punch", json_pack("{s:i, s:I, s:s, s:s, s:f, s:f, s:o}", "attempt",
 					  p->punch_round, "punch_id", (json_int_t)p->punch_id, "role",
-					  role, "relay_rtt_ms", (double)p->relay_rtt_ns / 1e6,
-					  "delay_ms", 0.0, "targets",
+					  p->o->listen ? "listener" : "connector", "start", trigger,
+					  "relay_rtt_ms", (double)p->relay_rtt_ns / 1e6, "delay_ms",
+					  timed ? (double)p->punch_delay_ns / 1e6 : 0.0, "targets",
 					  cands_json(p->remote, p->n_remote)));
 }
 
@@ -626,6 +650,8 @@ static void punch_failed(struct peer *p)
 					      : p->punch_backoff_ms * 2;
 	}
 }
+
+static void punch_begin(struct peer *p, const char *trigger);
 
 static void punch_timer_cb(uv_timer_t *t)
 {
@@ -650,25 +676,47 @@ static void punch_timer_cb(uv_timer_t *t)
 		/* The other side never answered this round. */
 		punch_failed(p);
 		return;
+	case PUNCH_WAIT_START:
+		punch_begin(p, "rtt");
+		return;
 	case PUNCH_IDLE:
 		uv_timer_stop(t);
 		return;
 	}
 }
 
+static uint8_t offer_flags(const struct peer *p)
+{
+	return !p->established && p->o->first_punch_sync ? PEER_OFFER_SYNC : 0;
+}
+
+static uint64_t ms_round(uint64_t ns)
+{
+	return (ns + MS / 2) / MS;
+}
+
 /*
  * Connector: a new round, with a fresh punch id. Before the session is up the offer
  * rides in the HELLO, so the listener can answer and start probing on the very first
- * message it gets from us.
+ * message it gets from us. In later rounds we know the listener's candidates and the
+ * round trip through the relay (measured on the last answer): as DCUtR's SYNC does,
+ * we start probing half that round trip after the offer, when it reaches the listener,
+ * which starts on receipt.
  */
 static void punch_offer(struct peer *p)
 {
 	uv_timer_stop(&p->punch_timer);
 	p->punch_id = randombytes_uniform(0x7fffffff) + 1;
-	p->punch = PUNCH_WAIT_REPLY;
 	p->connect_sent_ns = peer_now_ns();
 	p->offer_full = p->stun_done;
-	send_offer(p, p->established ? PEER_MSG_CONNECT : PEER_MSG_HELLO, 0);
+	send_offer(p, p->established ? PEER_MSG_CONNECT : PEER_MSG_HELLO, offer_flags(p));
+	if (p->established && p->relay_rtt_ns && p->n_remote > 0) {
+		p->punch = PUNCH_WAIT_START;
+		p->punch_delay_ns = p->relay_rtt_ns / 2;
+		uv_timer_start(&p->punch_timer, punch_timer_cb, ms_round(p->punch_delay_ns), 0);
+		return;
+	}
+	p->punch = PUNCH_WAIT_REPLY;
 	uv_timer_start(&p->punch_timer, punch_timer_cb, 3000, 0);
 }
 
@@ -684,7 +732,7 @@ static void connector_hello(struct peer *p)
 		send_simple(p, VIA_RELAY, PEER_MSG_HELLO);
 	} else if (p->punch == PUNCH_WAIT_REPLY) {
 		p->connect_sent_ns = p->last_hello_ns;
-		send_offer(p, PEER_MSG_HELLO, 0);
+		send_offer(p, PEER_MSG_HELLO, offer_flags(p));
 	} else {
 		punch_offer(p);
 	}
@@ -700,17 +748,18 @@ static void punch_maybe(struct peer *p)
 }
 
 /*
- * Connector: the listener is probing for our current round, which we learn from its
- * answer or from its first probe, whichever comes first; probe its candidates now.
+ * Probing for the current round starts: on the timer of a synchronised start, or when
+ * the other side shows it started (its answer, its first probe of the round), or, for
+ * the listener of an eager round, on the offer.
  */
-static void punch_round_start(struct peer *p)
+static void punch_begin(struct peer *p, const char *trigger)
 {
 	if (p->n_remote == 0) {
 		punch_failed(p);
 		return;
 	}
 	p->punch_round++;
-	punch_event(p, "connector");
+	punch_event(p, trigger);
 	punch_start_probing(p);
 }
 
@@ -721,13 +770,13 @@ static int offer_parse(struct peer *p, const uint8_t *m, size_t len, int keep_pr
 	struct sockaddr_in a;
 	int i, n, n_old = p->n_remote;
 
-	n = m[5];
-	if (len < 6 + (size_t)n * 7)
+	n = m[9];
+	if (len < 10 + (size_t)n * 7)
 		return -EBADMSG;
 	memcpy(old, p->remote, sizeof(old));
 	p->n_remote = 0;
 	for (i = 0; i < n; i++) {
-		const uint8_t *c = m + 6 + i * 7;
+		const uint8_t *c = m + 10 + i * 7;
 
 		memset(&a, 0, sizeof(a));
 		a.sin_family = AF_INET;
@@ -745,50 +794,86 @@ static int offer_parse(struct peer *p, const uint8_t *m, size_t len, int keep_pr
 }
 
 /*
- * An offer or an answer, in a HELLO or a CONNECT (type). The listener answers an offer
- * at once with its own candidates and starts probing the connector's at the same
- * moment (ICE's and DCUtR's shape without a start signal: its first probes open its
- * NAT towards the connector, whose probes then get through). The connector starts
- * probing on the answer, unless a probe of the round started it already.
+ * The one-way time of an offer through the relay, as a listener estimates it: half its
+ * own round trip to the relay plus half the connector's (carried in the offer). 0 when
+ * either is unknown.
  */
-static void on_offer(struct peer *p, uint8_t type, const uint8_t *m, size_t len)
+static uint64_t relay_one_way_ns(const struct peer *p, uint32_t peer_rtt_us)
 {
-	uint32_t id;
-	int reply;
+	uint32_t own = own_relay_rtt_us(p);
 
-	if (len < 6)
-		return;
-	id = frame_get_u32(m);
-	reply = m[4];
-	if (!reply) {
-		if (p->o->listen && id == p->punch_id && p->punch_round > 0) {
-			/* A retransmission of the offer we answered: answer again only. */
-			send_offer(p, type, 1);
-			return;
-		}
-		if (offer_parse(p, m, len, 0) < 0)
-			return;
-		uv_timer_stop(&p->punch_timer);
-		p->punch = PUNCH_IDLE;
-		p->punch_id = id;
-		send_offer(p, type, 1);
-		if (!can_punch(p) || p->n_remote == 0)
-			return;
-		p->punch_round++;
-		punch_event(p, "listener");
-		punch_start_probing(p);
+	return own && peer_rtt_us ? ((uint64_t)own + peer_rtt_us) * 1000 / 2 : 0;
+}
+
+/*
+ * The listener gets an offer: it answers at once with its own candidates and starts
+ * probing the connector's. Eagerly, on receipt (ICE's answerer; DCUtR's side that
+ * receives SYNC): its first probes open its NAT towards the connector, whose probes
+ * then get through. Or, when the offer asks for a synchronised start, one relay leg
+ * later, when its answer reaches the connector, which starts on the answer.
+ */
+static void on_offer(struct peer *p, uint8_t type, uint32_t id, uint8_t flags,
+		     uint32_t peer_rtt_us, const uint8_t *m, size_t len)
+{
+	uint64_t wait;
+
+	if (id == p->punch_id) {
+		/* A retransmission of the offer we answered: answer again only. */
+		send_offer(p, type, PEER_OFFER_ANSWER);
 		return;
 	}
-	if (p->o->listen || id != p->punch_id || offer_parse(p, m, len, 1) < 0)
+	if (offer_parse(p, m, len, 0) < 0)
+		return;
+	uv_timer_stop(&p->punch_timer);
+	p->punch = PUNCH_IDLE;
+	p->punch_id = id;
+	send_offer(p, type, PEER_OFFER_ANSWER);
+	if (!can_punch(p) || p->n_remote == 0)
+		return;
+	wait = flags & PEER_OFFER_SYNC ? relay_one_way_ns(p, peer_rtt_us) : 0;
+	p->relay_rtt_ns = 2 * wait;
+	if (!wait) {
+		punch_begin(p, "offer");
+		return;
+	}
+	p->punch = PUNCH_WAIT_START;
+	p->punch_delay_ns = wait;
+	uv_timer_start(&p->punch_timer, punch_timer_cb, ms_round(wait), 0);
+}
+
+/*
+ * The connector gets the answer to its current offer: the listener's candidates and
+ * the round trip through the relay. Probing starts now unless it started already (on
+ * the timer of a synchronised round, or on a first probe of the listener).
+ */
+static void on_answer(struct peer *p, uint8_t type, uint32_t id, const uint8_t *m, size_t len)
+{
+	if (id != p->punch_id || offer_parse(p, m, len, 1) < 0)
 		return;
 	if (type == PEER_MSG_HELLO)
 		/* Bound to the listener's session: its side of the handshake completes too. */
 		send_simple(p, VIA_RELAY, PEER_MSG_HELLO);
 	p->relay_rtt_ns = peer_now_ns() - p->connect_sent_ns;
-	if (p->punch == PUNCH_WAIT_REPLY)
-		punch_round_start(p);
+	if (p->punch == PUNCH_WAIT_REPLY || p->punch == PUNCH_WAIT_START)
+		punch_begin(p, "answer");
 	else if (p->punch == PUNCH_PROBING)
 		send_probes(p); /* the candidates the round's first probe did not name */
+}
+
+/* An offer or an answer, in a HELLO or a CONNECT (type): m is what follows the type. */
+static void on_offer_msg(struct peer *p, uint8_t type, const uint8_t *m, size_t len)
+{
+	uint32_t id;
+	uint8_t flags;
+
+	if (len < 10)
+		return;
+	id = frame_get_u32(m);
+	flags = m[4];
+	if (p->o->listen && !(flags & PEER_OFFER_ANSWER))
+		on_offer(p, type, id, flags, frame_get_u32(m + 5), m, len);
+	else if (!p->o->listen && (flags & PEER_OFFER_ANSWER))
+		on_answer(p, type, id, m, len);
 }
 
 static void go_direct(struct peer *p, const struct sockaddr_in *from, uint64_t rtt_ns)
@@ -927,22 +1012,22 @@ static void handle_sealed(struct peer *p, const uint8_t *pkt, size_t len, const 
 	case PEER_MSG_HELLO:
 		seal_set_dst(&p->seal, seal_packet_src(pkt));
 		if (n > 1)
-			on_offer(p, PEER_MSG_HELLO, m + 1, (size_t)n - 1);
+			on_offer_msg(p, PEER_MSG_HELLO, m + 1, (size_t)n - 1);
 		else if (!bound)
 			send_simple(p, VIA_RELAY, PEER_MSG_HELLO);
 		break;
 	case PEER_MSG_CONNECT:
-		on_offer(p, PEER_MSG_CONNECT, m + 1, (size_t)n - 1);
+		on_offer_msg(p, PEER_MSG_CONNECT, m + 1, (size_t)n - 1);
 		break;
 	case PEER_MSG_PROBE:
 		m[0] = PEER_MSG_PROBE_ACK;
 		peer_send_via(p, from ? VIA_UDP : VIA_RELAY, from, m, (size_t)n);
 		if (from && !p->direct && !p->o->relay_only) {
 			on_peer_reflexive(p, from);
-			/* The listener probes for our round: its answer is on the way. */
-			if (!p->o->listen && p->punch == PUNCH_WAIT_REPLY && n >= 5 &&
-			    frame_get_u32(m + 1) == p->punch_id)
-				punch_round_start(p);
+			/* The other side probes for our round: it has started, so do we. */
+			if ((p->punch == PUNCH_WAIT_REPLY || p->punch == PUNCH_WAIT_START) &&
+			    n >= 5 && frame_get_u32(m + 1) == p->punch_id)
+				punch_begin(p, "probe");
 		}
 		break;
 	case PEER_MSG_PROBE_ACK:

@@ -39,7 +39,8 @@ enum peer_exit {
 /* Messages inside the seal: a 1-byte type then the fields (big-endian). */
 enum peer_msg_type {
 	PEER_MSG_HELLO = 1,	/* (empty), or an offer as in CONNECT */
-	PEER_MSG_CONNECT = 2,	/* u32 punch | u8 reply | u8 n | n x (u8 kind | ip[4] | u16 port) */
+	PEER_MSG_CONNECT = 2,	/* u32 punch | u8 flags | u32 relay_rtt_us | u8 n |
+				 * n x (u8 kind | ip[4] | u16 port) */
 	/* 3 was SYNC (the connector's start signal before the listener probed at once). */
 	PEER_MSG_PROBE = 4,	/* u32 punch (0: keepalive) | u64 sent_ns (echoed) */
 	PEER_MSG_PROBE_ACK = 5, /* same as PROBE */
@@ -52,6 +53,10 @@ enum peer_msg_type {
 	PEER_MSG_BYE = 12,	/* (empty): my workloads are done */
 	PEER_MSG_BYE_ACK = 13,	/* (empty) */
 };
+
+/* Offer flags. SYNC: the listener starts probing one relay leg (estimated from both
+ * sides' relay round trips, relay_rtt_us being the sender's) after it answers. */
+enum peer_offer_flag { PEER_OFFER_ANSWER = 1, PEER_OFFER_SYNC = 2 };
 
 /* Peer-reflexive: where the peer's probes came from (learnt, never sent in CONNECT). */
 enum peer_cand_kind { PEER_CAND_LOCAL = 1, PEER_CAND_REFLEXIVE = 2, PEER_CAND_PEER_REFLEXIVE = 3 };
@@ -84,6 +89,8 @@ struct peer_relay {
 	struct relay_server_info info;
 	uint64_t last_rx_ns;
 	uint64_t last_ping_ns;
+	uint64_t connect_start_ns;
+	uint64_t rtt_ns; /* to the relay: TCP connect, then each keepalive ping; 0: unknown */
 	uint32_t backoff_ms;
 	uint32_t reconnect_in_ms; /* from RESTARTING, 0 if none */
 	int failures;		  /* consecutive failed attempts */
@@ -110,6 +117,7 @@ struct peer_opts {
 	double hold_s;
 	int no_relay;
 	int relay_only;
+	int first_punch_sync; /* --first-punch sync: the listener delays round 1's start */
 	double timeout_s; /* to reach the peer (and a direct path with --no-relay) */
 	int verbose;
 };

@@ -240,6 +240,9 @@ static void relay_on_frame(struct peer_relay *r, const struct frame *f)
 		}
 		return;
 	case RELAY_FRAME_PONG:
+		/* Our keepalive's echo: a fresh round trip to the relay. */
+		if (f->len == RELAY_PING_LEN && frame_get_u64(f->payload) == r->last_ping_ns)
+			r->rtt_ns = peer_now_ns() - r->last_ping_ns;
 		return;
 	case RELAY_FRAME_STATUS:
 		if (f->len >= 1)
@@ -306,6 +309,8 @@ static void relay_connect_cb(uv_connect_t *req, int status)
 		relay_fail(r, uv_strerror(status));
 		return;
 	}
+	/* SYN to SYN-ACK: the first measured round trip to the relay. */
+	r->rtt_ns = peer_now_ns() - r->connect_start_ns;
 	r->state = PEER_RELAY_HANDSHAKE;
 	uv_tcp_nodelay(&r->tcp, 1);
 	rc = uv_read_start((uv_stream_t *)&r->tcp, relay_alloc_cb, relay_read_cb);
@@ -324,6 +329,7 @@ static void relay_connect(struct peer_relay *r)
 	}
 	r->state = PEER_RELAY_CONNECTING;
 	r->auth_sent = 0;
+	r->connect_start_ns = peer_now_ns();
 	rc = uv_tcp_connect(&r->connect_req, &r->tcp, (const struct sockaddr *)&r->addr,
 			    relay_connect_cb);
 	if (rc < 0) {
