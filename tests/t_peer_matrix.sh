@@ -7,6 +7,7 @@
 # sides and end on it; a relay cell must never show a direct path, although the peers
 # lived through at least one whole punch round, and must complete its pings over the
 # relay. The relay listens on TCP 443, which udp-blocked lets through.
+# PEER_FIRST_PUNCH (eager, the default, or sync) is the connectors' --first-punch.
 . "$(dirname "$0")/lib/lab.sh"
 . "$(dirname "$0")/lib/peer.sh"
 t_require_root
@@ -14,6 +15,7 @@ t_require_root
 [ -x "$RELAY" ] || t_skip_all "natlab-relay not built"
 LAB=$(t_lab_name pm)
 PEER_LAB_LIMIT=100
+FIRST_PUNCH=${PEER_FIRST_PUNCH:-eager}
 t_up "$LAB" "$SRC/tests/peer_matrix.lua"
 t_ok $? "lab up" "$(cat "$T_TMP/up-$LAB.log" 2>/dev/null)"
 cd "$T_TMP" || exit 1
@@ -49,7 +51,7 @@ for i in "${!profiles[@]}"; do
 done
 cells+=("samenat sn1 sn2 direct same NAT (port-restricted-cone), local addresses")
 cells+=("samecgn cga1 cga2 direct same CGN (two CPEs), hairpinning")
-t_is "${#cells[@]}" 30 "28 table cells and 2 same-NAT cells"
+t_is "${#cells[@]}" 30 "28 table cells and 2 same-NAT cells (first punch round: $FIRST_PUNCH)"
 
 for c in "${cells[@]}"; do
 	read -r tag la cb _ <<<"$c"
@@ -61,9 +63,10 @@ done
 for c in "${cells[@]}"; do
 	read -r tag la cb _ <<<"$c"
 	lab_peer_bg "c$tag" "$cb" 40 --relay "$LAB_SRV:443" --connect "$(cat "$tag.pub")" \
-		--ping 3 --hold 6 --timeout 15
+		--ping 3 --hold 6 --timeout 15 --first-punch "$FIRST_PUNCH"
 done
 
+starts=""
 for c in "${cells[@]}"; do
 	read -r tag la cb want name <<<"$c"
 	pid_var=c${tag}_PID
@@ -89,7 +92,19 @@ for c in "${cells[@]}"; do
 			"$(show "c$tag" | grep -E '"(path|punch)' | cut -c1-300)"
 	fi
 	t_is "$pings" 3 "$name: 3 pings answered"
+	# How the listener's first round started: on the offer (eager), on its timer (sync).
+	start=$(grep -m1 '"event":"punch","attempt":1,' "l$tag.out" | sed -n 's/.*"start":"\([a-z]*\)".*/\1/p')
+	[ -z "$start" ] || starts="$starts $start"
 done
+# How the listeners' first rounds started: eager, all on the offer; sync, on the timer
+# (or on a probe of the connector that beat it: this lab has no wire delay).
+seen=$(tr ' ' '\n' <<<"$starts" | sed '/^$/d' | sort -u | paste -sd,)
+if [ "$FIRST_PUNCH" = sync ]; then
+	t_ok "$(grep -qxE 'probe,rtt|rtt' <<<"$seen"; echo $?)" \
+		"every listener that punched started its first round on its timer (or the connector's probe): $seen" "$starts"
+else
+	t_is "$seen" offer "every listener that punched started its first round on the offer" "$starts"
+fi
 
 # Same NAT: the path is the peer's LAN address; same CGN: the CGN's public address.
 t_ok "$(count csamenat '"event":"path","kind":"direct","remote":"10\.' >/dev/null; echo $?)" \

@@ -42,6 +42,10 @@ local function peer_args(relay, opts)
 	end
 	if opts.no_relay then args[#args + 1] = "--no-relay" end
 	if opts.relay_only then args[#args + 1] = "--relay-only" end
+	if opts.first_punch then
+		args[#args + 1] = "--first-punch"
+		args[#args + 1] = opts.first_punch
+	end
 	return args
 end
 
