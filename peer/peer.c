@@ -1149,9 +1149,9 @@ static void workloads_step(struct peer *p, uint64_t now)
 		/* fall through */
 	case PHASE_DONE:
 		if (!p->bye_acked && now - p->last_bye_ns >= PEER_BYE_MS * MS) {
+			/* Direct only once direct: the relay steps back. A BYE lost on a path
+			 * that just died is sent again through the relay after the fallback. */
 			send_simple(p, VIA_PATH, PEER_MSG_BYE);
-			if (p->direct) /* the relay too, in case the direct path just died */
-				send_simple(p, VIA_RELAY, PEER_MSG_BYE);
 			p->last_bye_ns = now;
 		}
 		/* Both done; a lost BYE_ACK must not keep us forever. */

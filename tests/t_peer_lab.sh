@@ -4,7 +4,9 @@
 # symmetric NATs they stay on the relay (DESIGN.md, expected outcome per NAT pair) and
 # still complete their workloads there. The exit event's per-path byte counters say
 # where the traffic went: the transfer direct in the first pair, all of it through the
-# relay in the second.
+# relay in the second. The relay's own counter of forwarded frames (/metrics) is the
+# independent check that it steps back: once both peers are direct it forwards nothing
+# more, while it forwards the symmetric pair's traffic.
 . "$(dirname "$0")/lib/lab.sh"
 . "$(dirname "$0")/lib/peer.sh"
 t_require_root
@@ -18,10 +20,18 @@ SRV=$("$NATLAB" ls "$LAB" | awk '$1 == "srv" {print $NF}')
 A=$("$PEER" keygen a.key)
 "$PEER" keygen b.key >/dev/null
 
-timeout 120 "$NATLAB" exec "$LAB" srv -- "$RELAY" --listen "$SRV:3340" --stun "$SRV:3478" --no-auth >relay.out 2>&1 &
+timeout 120 "$NATLAB" exec "$LAB" srv -- "$RELAY" --listen "$SRV:3340" --stun "$SRV:3478" --no-auth \
+	--metrics "$SRV:9090" >relay.out 2>&1 &
 T_PIDS+=("$!")
 for _ in $(seq 100); do grep -q '"ready"' relay.out && break; sleep 0.05; done
 t_ok "$(grep -q '"ready"' relay.out; echo $?)" "relay up on $SRV"
+
+# forwarded: the relay's frames_forwarded_total, read over HTTP inside the relay's host.
+forwarded() {
+	timeout 5 "$NATLAB" exec "$LAB" srv -- bash -c 'exec 3<>"/dev/tcp/$0/9090" &&
+		printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && cat <&3' "$SRV" |
+		awk '$1 == "natlab_relay_frames_forwarded_total" {print $2}'
+}
 
 pair() { # pair TAG HOST_A HOST_B ARGS...: listener in A, connector in B
 	local tag=$1 ha=$2 hb=$3
@@ -53,6 +63,28 @@ for side in cfc lfc; do
 		"full-cone x full-cone: $side: little through the relay (0 < bytes_relay $br < 20000)" "$(events $side exit)"
 done
 
+# The relay steps back: both direct, then 30 pings and a 5 MB transfer, all direct.
+timeout 40 "$NATLAB" exec "$LAB" fa1 -- "$PEER" --key "$T_TMP/a.key" --relay "$SRV:3340" --listen >lsb.out 2>lsb.err &
+lsb_PID=$!
+T_PIDS+=("$lsb_PID")
+timeout 40 "$NATLAB" exec "$LAB" fb1 -- "$PEER" --key "$T_TMP/b.key" --relay "$SRV:3340" --connect "$A" \
+	--ping 30 --ping-interval 100 --transfer 5M >csb.out 2>csb.err &
+csb_PID=$!
+T_PIDS+=("$csb_PID")
+wait_event csb '"event":"path","kind":"direct"' 10 && wait_event lsb '"event":"path","kind":"direct"' 5
+t_ok $? "steps back: both peers direct" "$(show csb | tail -5)"
+sleep 0.2
+f1=$(forwarded)
+wait_pid "$csb_PID" 30
+t_is $? 0 "steps back: connector exits 0 (30 pings, 5 MB transfer)" "$(show csb | tail -5)"
+wait_pid "$lsb_PID" 10
+f2=$(forwarded)
+t_is "$(count csb '"event":"rtt".*"source":"ping"')" 30 "steps back: 30 pings answered"
+t_is "$(sed -n '/"event":"path","kind":"direct"/,$p' csb.out | grep -c '"event":"rtt".*"path":"relay"')" 0 \
+	"steps back: no ping answered through the relay after the path went direct"
+t_ok "$([ -n "$f1" ] && [ -n "$f2" ] && [ "$f1" = "$f2" ]; echo $?)" \
+	"steps back: the relay forwarded no frame after both went direct (frames_forwarded_total $f1 -> $f2)"
+
 pair sym sa1 sb1 --ping 3 --transfer 1M --timeout 10
 t_is $? 0 "symmetric x symmetric: connector exits 0"
 t_is "$(count csym '"kind":"direct"')" 0 "symmetric x symmetric: never direct"
@@ -65,4 +97,7 @@ for side in csym lsym; do
 	t_ok "$([ -n "$br" ] && [ "$br" -gt 1000000 ]; echo $?)" \
 		"symmetric x symmetric: $side: the transfer went through the relay (bytes_relay $br > 1000000)" "$(events $side exit)"
 done
+f3=$(forwarded)
+t_ok "$([ -n "$f3" ] && [ "$f3" -gt $((f2 + 800)) ]; echo $?)" \
+	"control: the relay counted the symmetric pair's frames (frames_forwarded_total $f2 -> $f3)"
 t_done

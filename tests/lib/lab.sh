@@ -32,7 +32,12 @@ t_lab_name() { echo "t$$$1"; }
 t_cleanup() {
 	for p in "${T_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for l in "${T_LABS[@]}"; do timeout 60 "$NATLAB" down "$l" >/dev/null 2>&1; done
-	rm -rf "$T_TMP"
+	# NATLAB_TEST_KEEP=1 keeps the outputs (logs, events, pcaps) for a look afterwards.
+	if [ -n "${NATLAB_TEST_KEEP:-}" ]; then
+		echo "# outputs kept in $T_TMP"
+	else
+		rm -rf "$T_TMP"
+	fi
 }
 trap t_cleanup EXIT
 trap 'exit 130' INT TERM
