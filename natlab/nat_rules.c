@@ -8,7 +8,12 @@
  *   picks ports per connection; so endpoint-independent mapping pins the external port
  *   chosen for an internal endpoint in map eim_udp and reuses it for every destination.
  *   Address-and-port-dependent mapping draws a fresh random or sequential port per
- *   connection.
+ *   connection. Linux also keeps only whole connections unique, so it would hand an
+ *   external port one internal endpoint holds to another endpoint talking to another
+ *   remote (two hosts bound to the same port, say); sets eim_ports_udp and
+ *   eim_owners_udp record who holds which port: a held source port is not preserved,
+ *   and a new mapping that lands on a port someone else holds loses its first packet,
+ *   whose retransmission draws another port.
  * - Filtering. Conntrack alone is address-and-port-dependent filtering. Endpoint-
  *   independent and address-dependent filtering need map fwd_udp (external port ->
  *   internal endpoint) to DNAT unsolicited inbound packets; address-dependent filtering
@@ -50,8 +55,15 @@ static void render_sets(struct render *r)
 			"\t# internal endpoint -> its one external endpoint (EIM)\n"
 			"\tmap eim_udp {\n"
 			"\t\ttype ipv4_addr . inet_service : ipv4_addr . inet_service\n"
+			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n"
+			"\t# external ports held by an internal endpoint, and by which (EIM)\n"
+			"\tset eim_ports_udp {\n"
+			"\t\ttype inet_service\n"
+			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n"
+			"\tset eim_owners_udp {\n"
+			"\t\ttype inet_service . ipv4_addr . inet_service\n"
 			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n",
-			t);
+			t, t, t);
 	if (uses_fwd_map(r->k))
 		fprintf(r->f,
 			"\t# external port -> internal endpoint (inbound filtering, hairpin)\n"
@@ -85,8 +97,11 @@ static void render_prerouting(struct render *r)
 	fprintf(r->f, "\t}\n");
 }
 
-/* The SNAT target for a new UDP mapping, by port strategy. */
-static void render_udp_target(struct render *r)
+/*
+ * The SNAT target for a new UDP mapping, by port strategy. held: the source port is an
+ * external port another endpoint holds, so it must not be kept; a random draw instead.
+ */
+static void render_udp_target(struct render *r, int held)
 {
 	const struct nat_knobs *k = r->k;
 
@@ -100,12 +115,15 @@ static void render_udp_target(struct render *r)
 			fprintf(r->f, "%s%s : %s . %u-%u", i ? ", " : "", sub, r->wan, lo,
 				lo + k->port_block - 1);
 		}
-		fprintf(r->f, " }\n");
+		fprintf(r->f, " }%s\n", held ? " random" : "");
 		return;
 	}
 	switch (k->ports) {
 	case NAT_PORTS_PRESERVE:
-		fprintf(r->f, "snat ip to %s\n", r->wan);
+		if (held)
+			fprintf(r->f, "snat ip to %s : %d-65535 random\n", r->wan, NAT_PORT_BASE);
+		else
+			fprintf(r->f, "snat ip to %s\n", r->wan);
 		break;
 	case NAT_PORTS_RANDOM:
 		fprintf(r->f, "snat ip to %s : %d-65535 random\n", r->wan, NAT_PORT_BASE);
@@ -142,8 +160,14 @@ static void render_postrouting(struct render *r)
 			"\t\toifname \"" WAN_IF "\" ip saddr %s ip saddr . udp sport @eim_udp "
 			"snat ip to ip saddr . udp sport map @eim_udp\n",
 			r->lan);
+	/* Strategies that may keep the source port must not keep one that is held. */
+	if (eim && (r->k->port_block || r->k->ports == NAT_PORTS_PRESERVE)) {
+		fprintf(r->f, "\t\toifname \"" WAN_IF "\" ip saddr %s udp sport @eim_ports_udp ",
+			r->lan);
+		render_udp_target(r, 1);
+	}
 	fprintf(r->f, "\t\toifname \"" WAN_IF "\" ip saddr %s meta l4proto udp ", r->lan);
-	render_udp_target(r);
+	render_udp_target(r, 0);
 	fprintf(r->f, "\t\toifname \"" WAN_IF "\" ip saddr %s snat ip to %s\n\t}\n", r->lan,
 		r->wan);
 }
@@ -154,6 +178,11 @@ static void render_learn(struct render *r)
 		return;
 	fprintf(r->f, "\tchain learn {\n"
 		      "\t\ttype filter hook postrouting priority srcnat + 10; policy accept;\n");
+	/* Before anything is learned from it: a new mapping on a port someone else holds. */
+	if (r->k->mapping == NAT_MAPPING_EIM)
+		fprintf(r->f, "\t\toifname \"" WAN_IF "\" meta l4proto udp ct state new ct status snat "
+			      "ct reply proto-dst @eim_ports_udp ct reply proto-dst . "
+			      "ct original ip saddr . ct original proto-src != @eim_owners_udp drop\n");
 	if (uses_fwd_map(r->k))
 		fprintf(r->f, "\t\toifname \"" WAN_IF "\" meta l4proto udp ct status snat "
 			      "update @fwd_udp { ct reply proto-dst : "
@@ -161,7 +190,12 @@ static void render_learn(struct render *r)
 	if (r->k->mapping == NAT_MAPPING_EIM)
 		fprintf(r->f, "\t\toifname \"" WAN_IF "\" meta l4proto udp ct status snat "
 			      "update @eim_udp { ct original ip saddr . ct original proto-src : "
-			      "ct reply ip daddr . ct reply proto-dst }\n");
+			      "ct reply ip daddr . ct reply proto-dst }\n"
+			      "\t\toifname \"" WAN_IF "\" meta l4proto udp ct status snat "
+			      "update @eim_ports_udp { ct reply proto-dst }\n"
+			      "\t\toifname \"" WAN_IF "\" meta l4proto udp ct status snat "
+			      "update @eim_owners_udp { ct reply proto-dst . ct original ip saddr . "
+			      "ct original proto-src }\n");
 	fprintf(r->f, "\t}\n");
 }
 
