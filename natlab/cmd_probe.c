@@ -9,6 +9,7 @@
 #include "natlab/model.h"
 #include "natlab/netns.h"
 #include "natlab/probe.h"
+#include "natlab/state.h"
 #include "natlab/stun.h"
 #include "natlab/stun_responder.h"
 
@@ -188,6 +189,30 @@ static int declared_matches(json_t *declared, json_t *measured)
 	return 1;
 }
 
+/*
+ * Keeps the measurement with the lab, under the NAT nearest to the host, with the names
+ * of every NAT on the path (stacked NATs are measured together), for the run's report.
+ */
+static void record_measured(const struct lab_model *m, int host, const json_t *out,
+			    const json_t *declared)
+{
+	json_t *rec = json_deep_copy(out);
+	int nat = m->nodes[host].parent;
+	int rc;
+
+	while (nat >= 0 && m->nodes[nat].kind != LAB_NODE_NAT)
+		nat = m->nodes[nat].parent;
+	if (nat < 0 || !rec) {
+		json_decref(rec);
+		return;
+	}
+	json_object_set(rec, "path", json_object_get(declared, "nats"));
+	rc = lab_state_write_measured(m->name, m->nodes[nat].name, rec);
+	if (rc < 0)
+		log_warnx("natlab probe: keeping the measurement with the lab: %s", strerror(-rc));
+	json_decref(rec);
+}
+
 static int probe_host(const struct lab_model *m, int host, int server, uint16_t port)
 {
 	struct probe_options opt = { 0 };
@@ -212,8 +237,9 @@ static int probe_host(const struct lab_model *m, int host, int server, uint16_t 
 	match = declared_matches(declared, out);
 	json_object_set_new(out, "host", json_string(m->nodes[host].name));
 	json_object_set_new(out, "server", json_string(m->nodes[server].name));
-	json_object_set_new(out, "declared", declared);
 	json_object_set_new(out, "match", json_boolean(match));
+	record_measured(m, host, out, declared);
+	json_object_set_new(out, "declared", declared);
 	json_dumpf(out, stdout, JSON_INDENT(2));
 	putchar('\n');
 	json_decref(out);

@@ -108,3 +108,21 @@ json_t *lua_json_from(lua_State *L, int idx, const char *fn)
 {
 	return from_depth(L, lua_absindex(L, idx), fn, 0);
 }
+
+/* natlab.json_decode(text): the JSON document as a Lua value, or nil and the error. */
+int lua_json_decode(lua_State *L)
+{
+	size_t len;
+	const char *text = luaL_checklstring(L, 1, &len);
+	json_error_t err;
+	json_t *j = json_loadb(text, len, JSON_DECODE_ANY, &err);
+
+	if (!j) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "line %d: %s", err.line, err.text);
+		return 2;
+	}
+	lua_json_push(L, j);
+	json_decref(j);
+	return 1;
+}

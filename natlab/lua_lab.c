@@ -5,6 +5,7 @@
  * Each declaration is checked and given its addresses at once, so host.addr can be used
  * right after lab:host{} and errors point at the line that caused them.
  */
+#include "natlab/lua_json.h"
 #include "natlab/lua_node.h"
 #include "natlab/lua_opts.h"
 #include "natlab/nat.h"
@@ -380,6 +381,7 @@ void lua_lab_open(lua_State *L)
 	static const luaL_Reg module[] = { { "lab", natlab_lab },
 					   { "bin", natlab_bin },
 					   { "selected", natlab_selected },
+					   { "json_decode", lua_json_decode },
 					   { NULL, NULL } };
 
 	luaL_newmetatable(L, LAB_MT);

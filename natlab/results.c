@@ -13,6 +13,7 @@ void results_init(struct results *r, FILE *tap)
 	r->tap = tap;
 	r->expectations = json_array();
 	r->records = json_array();
+	r->measured = json_object();
 }
 
 void results_close(struct results *r)
@@ -21,7 +22,8 @@ void results_close(struct results *r)
 		return;
 	json_decref(r->expectations);
 	json_decref(r->records);
-	r->expectations = r->records = NULL;
+	json_decref(r->measured);
+	r->expectations = r->records = r->measured = NULL;
 }
 
 /* TAP descriptions must not break the line or start a directive. */
@@ -62,7 +64,7 @@ void results_record(struct results *r, json_t *obj)
 	json_array_append_new(r->records, obj);
 }
 
-static json_t *nats_json(const struct lab_model *m)
+static json_t *nats_json(const struct lab_model *m, const json_t *measured)
 {
 	json_t *nats = json_array();
 
@@ -73,7 +75,7 @@ static json_t *nats_json(const struct lab_model *m)
 		if (n->kind != LAB_NODE_NAT)
 			continue;
 		json_array_append_new(
-			nats, json_pack("{s:s, s:s, s:o, s:n}", "name", n->name, "profile", n->profile,
+			nats, json_pack("{s:s, s:s, s:o, s:o?}", "name", n->name, "profile", n->profile,
 					"declared",
 					k->translate ? json_pack("{s:s, s:s, s:s, s:b}", "mapping",
 								 nat_mapping_name(k->mapping),
@@ -82,7 +84,7 @@ static json_t *nats_json(const struct lab_model *m)
 								 "ports", nat_ports_name(k->ports),
 								 "hairpin", k->hairpin)
 						     : json_null(),
-					"measured"));
+					"measured", json_incref(json_object_get(measured, n->name))));
 	}
 	return nats;
 }
@@ -97,7 +99,7 @@ static int write_report(struct results *r, const struct run_info *info, const ch
 	root = json_pack("{s:s, s:I, s:s, s:f, s:s?, s:o, s:o, s:o, s:[], s:{s:i, s:i, s:i}}",
 			 "scenario", info->scenario, "seed", (json_int_t)info->seed, "started",
 			 info->started, "duration_s", info->duration_s, "error", info->error, "nats",
-			 nats_json(info->model), "expectations", json_incref(r->expectations),
+			 nats_json(info->model, r->measured), "expectations", json_incref(r->expectations),
 			 "results", json_incref(r->records), "cells", "summary", "expectations",
 			 r->count, "passed", r->count - r->failed, "failed", r->failed);
 	if (!root)

@@ -333,6 +333,8 @@ static void run_teardown(struct scenario *s, int failed)
 	captures_stop(s, failed || s->results.failed);
 	wires_stop(s);
 	lab_topology_down(s->model.name);
+	/* What was measured on the lab goes into the report, which outlives the lab. */
+	json_object_update_new(s->results.measured, lab_state_read_measured(s->model.name));
 	lab_state_remove(s->model.name);
 	s->lab_up = 0;
 }

@@ -293,6 +293,63 @@ out:
 	return rc;
 }
 
+#define MEASURED_PREFIX "measured-"
+#define MEASURED_SUFFIX ".json"
+
+int lab_state_write_measured(const char *lab, const char *nat, const json_t *measured)
+{
+	char file[LAB_NODE_MAX + 32], path[256];
+	char *text;
+	int rc;
+
+	if (snprintf(file, sizeof(file), MEASURED_PREFIX "%s" MEASURED_SUFFIX, nat) >=
+	    (int)sizeof(file))
+		return -ENAMETOOLONG;
+	rc = state_path(lab, file, path, sizeof(path));
+	if (rc < 0)
+		return rc;
+	text = json_dumps(measured, JSON_COMPACT);
+	if (!text)
+		return -ENOMEM;
+	rc = write_file(path, text);
+	free(text);
+	return rc;
+}
+
+/* The NAT name in a measured-<nat>.json file name, into nat; 0 if it is not one. */
+static int measured_nat(const char *file, char *nat, size_t len)
+{
+	size_t n = strlen(file), pre = strlen(MEASURED_PREFIX), suf = strlen(MEASURED_SUFFIX);
+
+	if (n <= pre + suf || n - pre - suf >= len || strncmp(file, MEASURED_PREFIX, pre) ||
+	    strcmp(file + n - suf, MEASURED_SUFFIX))
+		return 0;
+	memcpy(nat, file + pre, n - pre - suf);
+	nat[n - pre - suf] = '\0';
+	return 1;
+}
+
+json_t *lab_state_read_measured(const char *lab)
+{
+	char dir[256], path[512], nat[LAB_NODE_MAX + 1];
+	json_t *all = json_object(), *one;
+	struct dirent *e;
+	DIR *d;
+
+	if (state_path(lab, NULL, dir, sizeof(dir)) < 0 || !(d = opendir(dir)))
+		return all;
+	while ((e = readdir(d))) {
+		if (!measured_nat(e->d_name, nat, sizeof(nat)))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		one = json_load_file(path, 0, NULL);
+		if (one)
+			json_object_set_new(all, nat, one);
+	}
+	closedir(d);
+	return all;
+}
+
 static int remove_entry(const char *dir, const char *name)
 {
 	char path[512];

@@ -16,4 +16,7 @@ void lua_json_push(lua_State *L, const json_t *j);
  */
 json_t *lua_json_from(lua_State *L, int idx, const char *fn);
 
+/* natlab.json_decode(text): the document as a Lua value; nil and a message if invalid. */
+int lua_json_decode(lua_State *L);
+
 #endif

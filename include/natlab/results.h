@@ -15,6 +15,7 @@ struct results {
 	FILE *tap;	   /* where TAP lines go (stdout) */
 	json_t *expectations; /* [{name, ok, where, diag}] */
 	json_t *records;      /* [{...}] from result{} */
+	json_t *measured;     /* {nat: what natlab probe measured through it}, from the lab */
 	int count;
 	int failed;
 };

@@ -11,6 +11,8 @@
 
 #include "natlab/model.h"
 
+#include <jansson.h>
+
 #include <sys/types.h>
 
 #define LAB_STATE_DIR "/run/natlab"
@@ -24,6 +26,13 @@ int lab_state_owner(const char *lab);
 int lab_state_write_model(const char *lab, const struct lab_model *m);
 /* Reads lab.json back into an initialised model. -ENOENT if the lab has none yet. */
 int lab_state_read_model(const char *lab, struct lab_model *m);
+/*
+ * What `natlab probe` measured on the path through nat (measured-<nat>.json), kept with
+ * the lab so that a run's report can show it next to what the NAT declares.
+ */
+int lab_state_write_measured(const char *lab, const char *nat, const json_t *measured);
+/* Every measurement of the lab as an object {nat: measured}; empty when none. */
+json_t *lab_state_read_measured(const char *lab);
 /* Removes the state directory and what is in it. */
 int lab_state_remove(const char *lab);
 /* Calls fn for each lab with a state directory; stops on a non-zero return. */

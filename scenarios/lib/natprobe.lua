@@ -1,0 +1,34 @@
+-- SPDX-License-Identifier: MIT
+-- Measuring a NAT from inside a run: `natlab probe` (RFC 5780 against a responder it
+-- starts on a public host with two addresses) from a host behind it. The measurement
+-- is kept with the lab and shows up in report.json under nats[].measured for the NAT
+-- nearest to the host (its `path` names every NAT crossed), next to `declared`.
+local M = {}
+
+-- probe.path(lab, host, opts): measures the NAT path from host; opts.server (a public
+-- host with addrs = 2; default: the first one), opts.timeout (default "20s"). Returns
+-- the measurement (mapping, filtering, hairpin, mapped_address, udp, match, declared,
+-- ...) or nil and why.
+function M.path(lab, host, opts)
+	opts = opts or {}
+	local args = { natlab.bin("natlab"), "probe", lab.name, host.name, "--port", "0",
+		name = "probe-" .. host.name }
+	if opts.server then
+		args[#args + 1] = "--server"
+		args[#args + 1] = opts.server.name
+	end
+	local p = host:spawn(args)
+	local status, why = p:wait{ timeout = opts.timeout or "20s" }
+	if status == nil then
+		p:kill()
+		return nil, "natlab probe from " .. host.name .. ": " .. why
+	end
+	local m, err = natlab.json_decode(table.concat(p.lines, "\n"))
+	if not m then
+		return nil, "natlab probe from " .. host.name .. " (exit " .. tostring(status) ..
+			"): " .. err .. "; see its log"
+	end
+	return m
+end
+
+return M

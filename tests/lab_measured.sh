@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# report.json's nats[].measured: what `natlab probe` measured through each NAT during
+# the run, next to what the NAT declares. A scenario probes a port-restricted NAT and a
+# CPE under a CGN (require("natprobe")); the report holds both measurements (the CPE's
+# with the path of both NATs), and null for the NAT nobody probed.
+. "$(dirname "$0")/lib/lab.sh"
+t_require_root
+t_require jq
+
+cat >"$T_TMP/measured.lua" <<'LUA'
+local natprobe = require("natprobe")
+local lab = natlab.lab{ name = "measured" }
+local inet = lab:internet{}
+lab:host{ name = "srv", net = inet, addrs = 2 }
+local home = lab:nat{ name = "home", net = inet, profile = "port-restricted-cone" }
+local isp = lab:nat{ name = "isp", net = inet, profile = "cgnat" }
+local cpe = lab:nat{ name = "cpe", net = isp, profile = "port-restricted-cone" }
+lab:nat{ name = "idle", net = inet, profile = "symmetric" }
+local alice = lab:host{ name = "alice", net = home }
+local bob = lab:host{ name = "bob", net = cpe }
+lab:up()
+local a = assert(natprobe.path(lab, alice))
+expect(a.match, "home measures as declared")
+local b = assert(natprobe.path(lab, bob))
+expect(b.match, "the path through cpe and isp measures as declared")
+LUA
+"$NATLAB" run "$T_TMP/measured.lua" --out "$T_TMP/out" >"$T_TMP/run.out" 2>"$T_TMP/run.err"
+t_is $? 0 "the scenario runs and both paths measure as declared" "$(cat "$T_TMP/run.out" "$T_TMP/run.err")"
+R=$T_TMP/out/report.json
+nat() { jq -c --arg n "$1" ".nats[] | select(.name == \$n) | $2" "$R"; }
+t_is "$(nat home '.measured | [.mapping, .filtering, .hairpin, .match]')" \
+	'["endpoint-independent","address-and-port-dependent",true,true]' "home: measured mapping, filtering, hairpin"
+t_is "$(nat home '[.declared.mapping, .declared.filtering]')" \
+	'["endpoint-independent","address-and-port-dependent"]' "home: declared beside it"
+t_is "$(nat home '.measured.host')" '"alice"' "home: measured from alice"
+t_is "$(nat cpe '.measured.path | map(.name)')" '["cpe","isp"]' "cpe: the path names both NATs"
+t_is "$(nat cpe '.measured | [.mapping, .filtering, .match]')" \
+	'["endpoint-independent","address-and-port-dependent",true]' "cpe: measured through the CGN"
+t_is "$(nat idle '.measured')" null "idle: not probed, measured null"
+t_is "$(nat isp '.measured')" null "isp: not probed on its own, measured null"
+t_ok "$(ls "$T_TMP/out/logs" | grep -q '^alice-probe-alice'; echo $?)" "the probe's output is in logs/"
+
+# The CLI on a lab that is up keeps its measurement with the lab until down.
+LAB=$(t_lab_name m)
+sed '/natprobe\|expect(/d' "$T_TMP/measured.lua" >"$T_TMP/up.lua"
+t_up "$LAB" "$T_TMP/up.lua"
+t_ok $? "lab up (natlab up)"
+"$NATLAB" probe "$LAB" alice --port 0 >/dev/null 2>&1
+t_is $? 0 "natlab probe on the lab that is up"
+t_ok "$([ -s "/run/natlab/$LAB/measured-home.json" ]; echo $?)" "the measurement is kept with the lab"
+"$NATLAB" down "$LAB" >/dev/null 2>&1
+t_ok "$([ ! -e "/run/natlab/$LAB" ]; echo $?)" "down removes it with the lab's state"
+t_done
