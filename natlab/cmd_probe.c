@@ -190,8 +190,9 @@ static int declared_matches(json_t *declared, json_t *measured)
 }
 
 /*
- * Keeps the measurement with the lab, under the NAT nearest to the host, with the names
- * of every NAT on the path (stacked NATs are measured together), for the run's report.
+ * Keeps the measurement with the lab, under the NAT nearest to the host, with every NAT
+ * on the path (stacked NATs are measured together) and what the path declares, for the
+ * run's report.
  */
 static void record_measured(const struct lab_model *m, int host, const json_t *out,
 			    const json_t *declared)
@@ -206,6 +207,9 @@ static void record_measured(const struct lab_model *m, int host, const json_t *o
 		json_decref(rec);
 		return;
 	}
+	/* What the path declares (with stacked NATs, not the nearest NAT's knobs alone). */
+	json_object_set_new(rec, "declared", json_deep_copy(declared));
+	json_object_del(json_object_get(rec, "declared"), "nats");
 	json_object_set(rec, "path", json_object_get(declared, "nats"));
 	rc = lab_state_write_measured(m->name, m->nodes[nat].name, rec);
 	if (rc < 0)

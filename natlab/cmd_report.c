@@ -49,6 +49,7 @@ static int merge_one(json_t *merged, const char *dir, const char *out)
 		}
 		json_array_append(cells, c);
 	}
+	matrix_nats_add(json_object_get(merged, "nats"), json_object_get(report, "nats"));
 	json_object_set_new(merged, "duration_s",
 			    json_real(json_number_value(json_object_get(merged, "duration_s")) +
 				      json_number_value(json_object_get(report, "duration_s"))));
@@ -94,7 +95,7 @@ int cmd_report(int argc, char **argv)
 	}
 	if (mkdir(out, 0755) < 0 && errno != EEXIST)
 		log_fatal("natlab report merge: %s", out);
-	merged = json_pack("{s:[], s:f}", "cells", "duration_s", 0.0);
+	merged = json_pack("{s:[], s:[], s:f}", "cells", "nats", "duration_s", 0.0);
 	for (int i = optind; i < argc; i++)
 		merge_one(merged, argv[i], out);
 	json_object_del(merged, "shard");

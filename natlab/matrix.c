@@ -167,6 +167,92 @@ static void append_numbers(json_t *dst, json_t *src)
 			json_array_append(dst, x);
 }
 
+/* "port-restricted-cone under cgnat": the profiles on a measured path, nearest first. */
+static void path_profiles(const json_t *n, const json_t *m, char *out, size_t len)
+{
+	const json_t *path = json_object_get(m, "path"), *hop;
+	size_t i, off = 0;
+
+	snprintf(out, len, "%s", json_string_value(json_object_get(n, "profile")) ?: "?");
+	json_array_foreach(path, i, hop)
+	{
+		const char *p = json_string_value(json_object_get(hop, "profile"));
+		int k = snprintf(out + off, len - off, "%s%s", i ? " under " : "", p ? p : "?");
+
+		if (k < 0 || (size_t)k >= len - off)
+			break;
+		off += (size_t)k;
+	}
+}
+
+static json_t *nats_find(json_t *nats, const char *profile)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(nats, i, e)
+		if (json_is_string(json_object_get(e, "profile")) &&
+		    strcmp(json_string_value(json_object_get(e, "profile")), profile) == 0)
+			return e;
+	return NULL;
+}
+
+void matrix_nats_add(json_t *nats, const json_t *report_nats)
+{
+	const json_t *n, *m;
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(report_nats, i, n)
+	{
+		char profile[256];
+		json_int_t count = 1, matched;
+
+		m = json_object_get(n, "measured");
+		if (!json_is_object(m))
+			continue;
+		/* A folded entry counts its measurements; a run's entry is one, of its path. */
+		if (json_is_integer(json_object_get(n, "measurements"))) {
+			snprintf(profile, sizeof(profile), "%s",
+				 json_string_value(json_object_get(n, "profile")) ?: "?");
+			count = json_integer_value(json_object_get(n, "measurements"));
+			matched = json_integer_value(json_object_get(n, "as_declared"));
+		} else {
+			path_profiles(n, m, profile, sizeof(profile));
+			matched = json_is_true(json_object_get(m, "match"));
+		}
+		e = nats_find(nats, profile);
+		if (!e) {
+			json_array_append_new(
+				nats, json_pack("{s:s, s:s, s:O, s:O, s:I, s:I}", "name", profile,
+						"profile", profile, "declared",
+						json_object_get(m, "declared") ?: json_null(),
+						"measured", m, "measurements", count, "as_declared",
+						matched));
+			continue;
+		}
+		json_object_set_new(e, "measurements",
+				    json_integer(json_integer_value(json_object_get(e, "measurements")) + count));
+		json_object_set_new(e, "as_declared",
+				    json_integer(json_integer_value(json_object_get(e, "as_declared")) + matched));
+	}
+}
+
+/* The measured NATs of every run, from their report.json. */
+static json_t *jobs_nats(const struct matrix_job *jobs, int njobs)
+{
+	json_t *nats = json_array(), *report;
+	char path[4200];
+
+	for (int k = 0; k < njobs; k++) {
+		snprintf(path, sizeof(path), "%s/report.json", jobs[k].dir);
+		report = json_load_file(path, 0, NULL);
+		matrix_nats_add(nats, json_object_get(report, "nats"));
+		json_decref(report);
+	}
+	return nats;
+}
+
 /* Folds the runs of one cell into its entry of cells[]. */
 static json_t *cell_fold(json_t *cell, struct matrix_job *jobs, int njobs)
 {
@@ -459,10 +545,10 @@ int matrix_run(const struct matrix_opts *o, json_t *plan)
 	json_array_foreach(cells, i, c)
 		json_array_append_new(folded, cell_fold(c, jobs, n));
 	tap_cells(folded);
-	report = json_pack("{s:s, s:I, s:s, s:f, s:o, s:[], s:o}", "scenario", o->scenario,
+	report = json_pack("{s:s, s:I, s:s, s:f, s:o, s:o, s:o}", "scenario", o->scenario,
 			   "seed", (json_int_t)o->seed, "started", started, "duration_s",
 			   now_s() - t0, "shard", json_sprintf("%d/%d", o->shard + 1, o->shards),
-			   "nats", "cells", folded);
+			   "nats", jobs_nats(jobs, n), "cells", folded);
 	rc = matrix_report_write(report, o->out_dir);
 	if (rc == 0)
 		rc = (int)json_integer_value(json_object_get(json_object_get(report, "summary"), "failed"));

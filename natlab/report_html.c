@@ -510,7 +510,8 @@ static const char CSS[] =
     "table.kv{border-collapse:collapse}table.kv th{text-align:left;font-weight:600;"
     "color:#555;padding:2px 14px 2px 0;vertical-align:top}table.kv td{padding:2px 0}\n"
     "table.nats{border-collapse:collapse}table.nats td,table.nats th{border-bottom:1px "
-    "solid #eee;padding:3px 10px;text-align:left}\n"
+    "solid #eee;padding:3px 10px;text-align:left}table.nats td.ok{color:#2e7d32;"
+    "font-weight:600}table.nats td.bad{color:#c62828;font-weight:700}\n"
     ".verdict{font-weight:700}.files{margin:6px 0 0}.files li{display:inline;"
     "margin-right:12px}.files ul{display:inline;padding:0;margin:0 0 0 6px}\n"
     "svg.chart{display:block;margin-bottom:6px}\n"
@@ -611,18 +612,45 @@ static void page_title(FILE *f, const json_t *report)
 	failed_list(f, json_object_get(report, "cells"));
 }
 
-/* A NAT's behaviour (an object) as compact JSON in a table cell. */
+/* A NAT's behaviour in words, with the whole object as JSON in the cell's tooltip. */
 static void behaviour_td(FILE *f, const json_t *v)
 {
 	char *s = json_is_object(v) ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	const json_t *hairpin = json_object_get(v, "hairpin");
+	const char *udp = jstr(v, "udp");
 
-	fputs("<td><code>", f);
+	fputs("<td title=\"", f);
 	if (s)
 		esc(f, s);
+	fputs("\">", f);
+	if (!s)
+		fputs("&#8212;", f);
+	else if (udp && strcmp(udp, "blocked") == 0)
+		fputs("UDP blocked", f);
+	else if (json_is_false(json_object_get(v, "nat")))
+		fputs("no translation", f);
 	else
-		esc_json(f, v);
-	fputs("</code></td>", f);
+		escf(f, "%s mapping, %s filtering, hairpin %s", jstr(v, "mapping") ?: "?",
+		     jstr(v, "filtering") ?: "?",
+		     json_is_boolean(hairpin) ? (json_is_true(hairpin) ? "yes" : "no") : "not predicted");
+	fputs("</td>", f);
 	free(s);
+}
+
+/* Whether a NAT measured as declared: counts for a matrix, the probe's verdict for a run. */
+static void as_declared_td(FILE *f, const json_t *n)
+{
+	const json_t *m = json_object_get(n, "measured");
+	long long count = jint(n, "measurements", -1), ok = jint(n, "as_declared", 0);
+
+	if (!json_is_object(m))
+		fputs("<td>not measured</td>", f);
+	else if (count < 0)
+		fputs(json_is_true(json_object_get(m, "match")) ? "<td class=\"ok\">yes</td>"
+								 : "<td class=\"bad\">NO</td>", f);
+	else
+		fprintf(f, "<td class=\"%s\">%s (%lld of %lld)</td>", ok == count ? "ok" : "bad",
+			ok == count ? "yes" : "NO", ok, count);
 }
 
 /* The NAT boxes with declared and measured behaviour, when the report has any. */
@@ -634,7 +662,8 @@ static void nats_table(FILE *f, const json_t *report)
 	if (json_array_size(nats) == 0)
 		return;
 	fputs("<div class=\"panel\"><h3>NATs</h3><table class=\"nats\"><tr><th>name</th>"
-	      "<th>profile</th><th>declared</th><th>measured</th></tr>\n",
+	      "<th>profile</th><th>declared</th><th>measured (RFC 5780)</th><th>as declared</th>"
+	      "</tr>\n",
 	      f);
 	json_array_foreach(nats, i, n)
 	{
@@ -645,6 +674,7 @@ static void nats_table(FILE *f, const json_t *report)
 		fputs("</td>", f);
 		behaviour_td(f, json_object_get(n, "declared"));
 		behaviour_td(f, json_object_get(n, "measured"));
+		as_declared_td(f, n);
 		fputs("</tr>\n", f);
 	}
 	fputs("</table></div>\n", f);

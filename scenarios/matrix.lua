@@ -3,8 +3,12 @@
 -- behind the same NAT and behind the same carrier-grade NAT. Each cell is its own lab:
 -- a relay on the internet, one NAT box per side, a peer behind each, 20 ms RTT between
 -- any two internet attachments (5 ms wires). `natlab run scenarios/matrix.lua` runs the
--- cells (--jobs, --repeat, --shard, --filter) and folds them into one report.
+-- cells (--jobs, --repeat, --shard, --filter) and folds them into one report. The
+-- diagonal cells (both sides of one profile) also measure their NAT path with RFC 5780
+-- (natlab probe), so that the report's nats[] says whether each profile behaved as
+-- declared in this run.
 local p2p = require("p2p")
+local natprobe = require("natprobe")
 
 local profiles = { "none", "full-cone", "restricted-cone", "port-restricted-cone",
 	"symmetric", "cgnat", "udp-blocked" }
@@ -37,7 +41,8 @@ local WAN = { delay = "5ms" }
 
 local lab = natlab.lab{ name = "matrix", seed = 1 }
 local inet = lab:internet{}
-local srv = lab:host{ name = "srv", net = inet, link = WAN }
+-- Two addresses: the RFC 5780 responder of the NAT measurement needs them.
+local srv = lab:host{ name = "srv", net = inet, addrs = 2, link = WAN }
 
 -- One side of a cell: a NAT box of the profile (a CPE under a CGN for cgnat) and a host.
 local function side(tag, profile)
@@ -78,3 +83,9 @@ result{
 	reached = r.error or r.last_event,
 }
 expect_eq(outcome, cell.expected, cell.name .. ": " .. cell.expected)
+
+if cell.a == cell.b and cell.a ~= "same-nat" and cell.a ~= "same-cgn" then
+	-- The measurement itself lands in the report (nats[]); its output in logs/.
+	local m = natprobe.path(lab, a, { server = srv })
+	expect(m and m.match, cell.a .. ": the NAT path measures as declared (RFC 5780)")
+end

@@ -21,6 +21,11 @@ t_is "$(jq -c .summary "$O/report.json")" '{"cells":30,"passed":30,"failed":0,"d
 	"merged summary: 30 cells, all as expected, 20 of 30 direct"
 t_is "$(jq -r '[.cells[] | select(.expected != .outcome)] | length' "$O/report.json")" 0 \
 	"every cell's outcome is DESIGN.md's"
+t_is "$(jq -c '[.nats[] | [.profile, .measurements == .as_declared and .measurements > 0]] | sort' "$O/report.json")" \
+	'[["full-cone",true],["none",true],["port-restricted-cone",true],["port-restricted-cone under cgnat",true],["restricted-cone",true],["symmetric",true],["udp-blocked",true]]' \
+	"merged nats[]: every profile measured (RFC 5780, in its diagonal cell) as declared"
+t_is "$(jq -r '.nats[] | select(.profile == "symmetric") | .measured.mapping' "$O/report.json")" \
+	address-and-port-dependent "symmetric: measured mapping in the report"
 t_is "$(jq -r '.cells[] | select(.name == "same-cgn") | .outcome' "$O/report.json")" direct \
 	"two peers behind one CGN connect directly"
 rtt=$(jq -r '.cells[] | select(.name == "full-cone/full-cone") | .rtt_direct_ms.p50 | floor' "$O/report.json")

@@ -36,6 +36,14 @@ int matrix_run(const struct matrix_opts *o, json_t *cells);
  */
 int matrix_report_write(json_t *report, const char *dir);
 
+/*
+ * Adds the measured NATs of a report (nats[] entries with a measurement: a cell run's,
+ * or a folded matrix report's) into nats, the matrix's nats[]: one entry per profile
+ * with declared, the first measurement, `measurements` (how many) and `as_declared` (how
+ * many matched their declaration).
+ */
+void matrix_nats_add(json_t *nats, const json_t *report_nats);
+
 /* Wilson score interval (95%) for k successes in n trials. */
 void matrix_wilson(int k, int n, double *lo, double *hi);
 
