@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * natlab run FILE.lua: build the lab, run the scenario to its end (TAP on stdout,
- * progress on stderr), tear the lab down, and write report.json, junit.xml and logs/
- * into the out dir. Exits 0 only if every expectation held.
+ * progress on stderr), tear the lab down, and write report.json, report.html, junit.xml
+ * and logs/ into the out dir. Exits 0 only if every expectation held.
  */
 #include "natlab/cmd.h"
 #include "natlab/log.h"
@@ -31,7 +31,8 @@ static void run_usage(FILE *f)
 		   "                  [--jobs N] [--repeat N] [--shard I/N]\n\n"
 		   "Builds the lab FILE describes, runs the scenario to its end and tears the lab\n"
 		   "down, also on errors, time-outs and signals. Expectations are TAP lines on\n"
-		   "stdout; the out dir gets report.json, junit.xml and logs/<host>-<proc>.log.\n"
+		   "stdout; the out dir gets report.json, report.html, junit.xml and\n"
+		   "logs/<host>-<proc>.log.\n"
 		   "Exits 0 only if every expectation held and the scenario ran to its end.\n\n"
 		   "  --out DIR       where results go (default: out/<scenario name>)\n"
 		   "  --seed N        seed for the lab, overriding natlab.lab{ seed = }\n"

@@ -42,10 +42,11 @@ static int lua_expect_eq(lua_State *L)
 	char at[512];
 
 	luaL_checkany(L, 2);
+	/* luaL_tolstring pushes each string: the diagnostic ends up on top. */
 	lua_pushfstring(L, "got:      %s\nexpected: %s", luaL_tolstring(L, 1, NULL),
 			luaL_tolstring(L, 2, NULL));
 	lua_pushboolean(L, results_expect(&s->results, ok, name, where(L, at, sizeof(at)),
-					  lua_tostring(L, -3)));
+					  lua_tostring(L, -1)));
 	return 1;
 }
 

@@ -520,12 +520,20 @@ static const char CSS[] =
     ".chart .none{font-size:11px;fill:#999}\n"
     ".top{font-size:12px}\n";
 
+/* A matrix report has cells; a single run's has none, and expectations instead. */
+static int is_run_report(const json_t *report)
+{
+	return json_array_size(json_object_get(report, "cells")) == 0 &&
+	       json_is_array(json_object_get(report, "expectations"));
+}
+
 static void page_head(FILE *f, const json_t *report)
 {
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
 	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n"
-	      "<title>natlab matrix: ",
+	      "<title>",
 	      f);
+	fputs(is_run_report(report) ? "natlab run: " : "natlab matrix: ", f);
 	esc(f, jstr(report, "scenario") ? jstr(report, "scenario") : "report");
 	fprintf(f, "</title>\n<style>\n%s</style>\n</head>\n<body id=\"top\">\n", CSS);
 }
@@ -568,6 +576,20 @@ static void summary(FILE *f, const json_t *report)
 	stat_box(f, "", "runs direct", buf);
 }
 
+/* A single run's counts: expectations, passed, failed. */
+static void run_summary(FILE *f, const json_t *report)
+{
+	const json_t *s = json_object_get(report, "summary");
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%lld", jint(s, "expectations", 0));
+	stat_box(f, "", "expectations", buf);
+	snprintf(buf, sizeof(buf), "%lld", jint(s, "passed", 0));
+	stat_box(f, "good", "passed", buf);
+	snprintf(buf, sizeof(buf), "%lld", jint(s, "failed", 0));
+	stat_box(f, jint(s, "failed", 0) > 0 ? "bad" : "", "failed", buf);
+}
+
 /* Links to the failed cells, so a red run goes straight to what broke. */
 static void failed_list(FILE *f, const json_t *cells)
 {
@@ -594,7 +616,7 @@ static void page_title(FILE *f, const json_t *report)
 	char dur[32];
 	double d = jnum(report, "duration_s");
 
-	fputs("<h1>NAT matrix: ", f);
+	fputs(is_run_report(report) ? "<h1>Run: " : "<h1>NAT matrix: ", f);
 	esc(f, jstr(report, "scenario") ? jstr(report, "scenario") : "(no scenario)");
 	fputs("</h1>\n<p class=\"meta\">started ", f);
 	esc_json(f, json_object_get(report, "started"));
@@ -607,7 +629,10 @@ static void page_title(FILE *f, const json_t *report)
 	fputs(" &#183; seed ", f);
 	esc_json(f, json_object_get(report, "seed"));
 	fputs("</p>\n<div class=\"stats\">\n", f);
-	summary(f, report);
+	if (is_run_report(report))
+		run_summary(f, report);
+	else
+		summary(f, report);
 	fputs("</div>\n", f);
 	failed_list(f, json_object_get(report, "cells"));
 }
@@ -960,6 +985,74 @@ static void cell_section(struct html *h, const json_t *c, size_t idx)
 	      h->f);
 }
 
+/* A single run: its expectations in order, what it recorded, its NATs and its files. */
+static void run_expectations(FILE *f, const json_t *report)
+{
+	const json_t *e;
+	size_t i;
+
+	fputs("<div class=\"panel\"><h3>Expectations</h3><table class=\"nats\"><tr><th>#</th>"
+	      "<th>result</th><th>expectation</th><th>where</th></tr>\n",
+	      f);
+	json_array_foreach(json_object_get(report, "expectations"), i, e)
+	{
+		int ok = json_is_true(json_object_get(e, "ok"));
+
+		fprintf(f, "<tr><td>%zu</td><td class=\"%s\">%s</td><td>", i + 1, ok ? "ok" : "bad",
+			ok ? "ok" : "NOT OK");
+		esc_json(f, json_object_get(e, "name"));
+		if (json_is_string(json_object_get(e, "diag"))) {
+			fputs("<pre>", f);
+			esc(f, jstr(e, "diag"));
+			fputs("</pre>", f);
+		}
+		fputs("</td><td><code>", f);
+		esc_json(f, json_object_get(e, "where"));
+		fputs("</code></td></tr>\n", f);
+	}
+	fputs("</table></div>\n", f);
+}
+
+static void run_results(FILE *f, const json_t *report)
+{
+	const json_t *r = json_object_get(report, "results"), *x;
+	size_t i;
+
+	if (json_array_size(r) == 0)
+		return;
+	fputs("<div class=\"panel\"><h3>Results</h3>\n", f);
+	json_array_foreach(r, i, x)
+	{
+		char *s = json_dumps(x, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+		fputs("<pre>", f);
+		if (s)
+			esc(f, s);
+		fputs("</pre>\n", f);
+		free(s);
+	}
+	fputs("</div>\n", f);
+}
+
+static int run_page(struct html *h, const json_t *report)
+{
+	page_head(h->f, report);
+	page_title(h->f, report);
+	if (jstr(report, "error")) {
+		fputs("<p class=\"panel bad\"><b>The scenario stopped early:</b> ", h->f);
+		esc(h->f, jstr(report, "error"));
+		fputs("</p>\n", h->f);
+	}
+	run_expectations(h->f, report);
+	nats_table(h->f, report);
+	run_results(h->f, report);
+	fputs("<div class=\"panel files\">", h->f);
+	files_list(h, ".", "logs", "logs");
+	files_list(h, ".", "pcap", "pcaps");
+	fputs("</div>\n</body>\n</html>\n", h->f);
+	return 0;
+}
+
 static int page_body(struct html *h, const json_t *report)
 {
 	struct grid g = {0};
@@ -1021,7 +1114,7 @@ int report_html_write(const json_t *report, const char *path, char *err, size_t 
 		snprintf(err, errlen, "%s: %s", tmp, strerror(-rc));
 		return rc;
 	}
-	rc = page_body(&h, report);
+	rc = is_run_report(report) ? run_page(&h, report) : page_body(&h, report);
 	if (ferror(h.f) && rc == 0)
 		rc = -EIO;
 	if (fclose(h.f) != 0 && rc == 0)

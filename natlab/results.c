@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/results.h"
+#include "natlab/log.h"
+#include "natlab/report_html.h"
 #include "natlab/outdir.h"
 
 #include <errno.h>
@@ -91,7 +93,7 @@ static json_t *nats_json(const struct lab_model *m, const json_t *measured)
 
 static int write_report(struct results *r, const struct run_info *info, const char *dir)
 {
-	char path[4096];
+	char path[4096], err[512];
 	json_t *root;
 	int rc;
 
@@ -105,6 +107,9 @@ static int write_report(struct results *r, const struct run_info *info, const ch
 	if (!root)
 		return -ENOMEM;
 	rc = json_dump_file(root, path, JSON_INDENT(2)) < 0 ? -EIO : 0;
+	snprintf(path, sizeof(path), "%s/report.html", dir);
+	if (rc == 0 && (rc = report_html_write(root, path, err, sizeof(err))) < 0)
+		log_warnx("%s", err);
 	json_decref(root);
 	return rc;
 }

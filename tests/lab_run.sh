@@ -38,6 +38,12 @@ t_is "$(jq -r '.results[0].cell' "$T_TMP/out-pass/report.json")" demo "result{} 
 t_is "$(jq -r '.nats[0].profile' "$T_TMP/out-pass/report.json")" full-cone "report.json lists the NATs"
 grep -q 'tests="2" failures="0"' "$T_TMP/out-pass/junit.xml"
 t_ok $? "junit.xml counts them"
+grep -q '<h1>Run: ' "$T_TMP/out-pass/report.html" && grep -q 'alice-ping.log' "$T_TMP/out-pass/report.html"
+t_ok $? "report.html: the run's page, with links to its logs"
+if command -v xmllint >/dev/null; then
+	xmllint --noout "$T_TMP/out-pass/report.html" 2>"$T_TMP/xmllint.err"
+	t_ok $? "report.html is well-formed" "$(cat "$T_TMP/xmllint.err")"
+fi
 grep -q "1 received" "$T_TMP/out-pass/logs/alice-ping.log"
 t_ok $? "the process's output is in logs/alice-ping.log"
 t_is "$(cat "$T_TMP/out-pass/logs/srv-greeter.log")" "ready
@@ -63,11 +69,18 @@ run filter --filter "*symmetric"; wait $pid
 t_is "$(grep -c "^ok" "$T_TMP/filter.tap") $(grep -c "symmetric" "$T_TMP/filter.tap")" "2 2" \
 	"--filter runs only the selected parts"
 
-scenario fail 'expect(false, "this does not hold")'
+scenario fail 'expect(false, "this does not hold")
+expect_eq(1 + 1, 3, "arithmetic")'
 run fail; wait $pid
 t_is $? 1 "a failed expectation exits 1"
 grep -q "^not ok 1 - this does not hold" "$T_TMP/fail.tap"
 t_ok $? "and prints not ok"
+t_is "$(grep -A3 '^not ok 2 - arithmetic' "$T_TMP/fail.tap" | sed -n '3,4p')" "#   got:      2
+#   expected: 3" "expect_eq says what it got and what it expected"
+t_is "$(jq -r '.expectations[1].diag' "$T_TMP/out-fail/report.json")" "got:      2
+expected: 3" "and so does report.json"
+grep -q 'NOT OK' "$T_TMP/out-fail/report.html"
+t_ok $? "report.html shows the failure"
 grep -q "^#   at .*fail.lua:7" "$T_TMP/fail.tap"
 t_ok $? "with file and line" "$(cat "$T_TMP/fail.tap")"
 [ -s "$T_TMP/out-fail/pcap/alice-eth0.pcap" ]

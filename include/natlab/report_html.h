@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The matrix report as one HTML page: inline CSS and SVG, no JavaScript. */
+/* A report as one HTML page (a matrix, or a single run): inline CSS and SVG, no JavaScript. */
 #ifndef NATLAB_REPORT_HTML_H
 #define NATLAB_REPORT_HTML_H
 
