@@ -109,6 +109,10 @@ kill "$ok4_PID" 2>/dev/null
 peer_bg e5 --key a.key "${common[@]}" --connect 1234
 wait_pid "$e5_PID" 5
 t_is $? 2 "malformed peer key: exit 2"
+peer_bg e6 --key a.key "${common[@]}" --connect "$pub" --first-punch soon
+wait_pid "$e6_PID" 5
+t_is $? 2 "unknown --first-punch mode: exit 2"
+t_ok "$(grep -q 'expected eager or sync' "$T_TMP/e6.err"; echo $?)" "and the message lists the modes"
 "$PEER" --help | grep -q -- '--relay-only'
 t_ok $? "--help describes the options"
 
