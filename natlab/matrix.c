@@ -348,42 +348,34 @@ static int junit_write(json_t *report, const char *dir)
 {
 	json_t *cells = json_object_get(report, "cells"), *c;
 	json_t *sum = json_object_get(report, "summary");
-	char path[4200];
+	char message[256], text[4400];
 	size_t i;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/junit.xml", dir);
-	f = fopen(path, "w");
+	f = lab_junit_open(dir, json_string_value(json_object_get(report, "scenario")),
+			   json_integer_value(json_object_get(sum, "cells")),
+			   json_integer_value(json_object_get(sum, "failed")),
+			   json_number_value(json_object_get(report, "duration_s")));
 	if (!f)
 		return -errno;
-	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"");
-	lab_xml_escape(f, json_string_value(json_object_get(report, "scenario")));
-	fprintf(f, "\" tests=\"%lld\" failures=\"%lld\" time=\"%.3f\">\n",
-		json_integer_value(json_object_get(sum, "cells")),
-		json_integer_value(json_object_get(sum, "failed")),
-		json_number_value(json_object_get(report, "duration_s")));
 	json_array_foreach(cells, i, c)
 	{
-		fprintf(f, "  <testcase classname=\"natlab.matrix\" name=\"");
-		lab_xml_escape(f, json_string_value(json_object_get(c, "name")));
-		if (json_is_true(json_object_get(c, "pass"))) {
-			fprintf(f, "\"/>\n");
-			continue;
-		}
-		fprintf(f, "\">\n    <failure message=\"expected %s, got direct %lld relay %lld failed "
-			   "%lld of %lld\">reached: ",
-			json_string_value(json_object_get(c, "expected")) ?: "?",
-			json_integer_value(json_object_get(c, "direct")),
-			json_integer_value(json_object_get(c, "relay")),
-			json_integer_value(json_object_get(c, "failed")),
-			json_integer_value(json_object_get(c, "runs")));
-		lab_xml_escape(f, json_string_value(json_object_get(c, "reached")) ?: "?");
-		fprintf(f, "; logs and pcaps in ");
-		lab_xml_escape(f, json_string_value(json_object_get(c, "dir")));
-		fprintf(f, "</failure>\n  </testcase>\n");
+		int pass = json_is_true(json_object_get(c, "pass"));
+
+		snprintf(message, sizeof(message), "expected %s, got direct %lld relay %lld failed "
+			 "%lld of %lld",
+			 json_string_value(json_object_get(c, "expected")) ?: "?",
+			 json_integer_value(json_object_get(c, "direct")),
+			 json_integer_value(json_object_get(c, "relay")),
+			 json_integer_value(json_object_get(c, "failed")),
+			 json_integer_value(json_object_get(c, "runs")));
+		snprintf(text, sizeof(text), "reached: %s; logs and pcaps in %s",
+			 json_string_value(json_object_get(c, "reached")) ?: "?",
+			 json_string_value(json_object_get(c, "dir")) ?: "");
+		lab_junit_case(f, "natlab.matrix", json_string_value(json_object_get(c, "name")),
+			       pass ? NULL : message, text);
 	}
-	fprintf(f, "</testsuite>\n");
-	return fclose(f) == 0 ? 0 : -errno;
+	return lab_junit_close(f);
 }
 
 int matrix_report_write(json_t *report, const char *dir)

@@ -116,35 +116,21 @@ static int write_report(struct results *r, const struct run_info *info, const ch
 
 static int write_junit(struct results *r, const struct run_info *info, const char *dir)
 {
-	char path[4096];
+	FILE *f = lab_junit_open(dir, info->scenario, r->count, r->failed, info->duration_s);
 	json_t *e;
 	size_t i;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/junit.xml", dir);
-	f = fopen(path, "w");
 	if (!f)
 		return -errno;
-	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"");
-	lab_xml_escape(f, info->scenario);
-	fprintf(f, "\" tests=\"%d\" failures=\"%d\" time=\"%.3f\">\n", r->count, r->failed,
-		info->duration_s);
 	json_array_foreach(r->expectations, i, e)
 	{
-		fprintf(f, "  <testcase classname=\"natlab\" name=\"");
-		lab_xml_escape(f, json_string_value(json_object_get(e, "name")));
-		if (json_is_true(json_object_get(e, "ok"))) {
-			fprintf(f, "\"/>\n");
-			continue;
-		}
-		fprintf(f, "\">\n    <failure message=\"");
-		lab_xml_escape(f, json_string_value(json_object_get(e, "where")));
-		fprintf(f, "\">");
-		lab_xml_escape(f, json_string_value(json_object_get(e, "diag")));
-		fprintf(f, "</failure>\n  </testcase>\n");
+		int ok = json_is_true(json_object_get(e, "ok"));
+
+		lab_junit_case(f, "natlab", json_string_value(json_object_get(e, "name")),
+			       ok ? NULL : json_string_value(json_object_get(e, "where")) ?: "",
+			       json_string_value(json_object_get(e, "diag")));
 	}
-	fprintf(f, "</testsuite>\n");
-	return fclose(f) == 0 ? 0 : -errno;
+	return lab_junit_close(f);
 }
 
 int results_finish(struct results *r, const struct run_info *info, const char *dir)
