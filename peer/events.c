@@ -65,3 +65,12 @@ void event_emit(const char *name, const char *fmt, ...)
 	}
 	event_emit_obj(name, fields);
 }
+
+void event_error_v(const char *reason, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	event_emit("error", "{s:s, s:s}", "reason", reason, "message", msg);
+	log_warnx("%s", msg);
+}

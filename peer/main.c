@@ -94,14 +94,11 @@ static int usage_error(const char *reason, const char *fmt, ...) __attribute__((
 
 static int usage_error(const char *reason, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	event_error_v(reason, fmt, ap);
 	va_end(ap);
-	event_emit("error", "{s:s, s:s}", "reason", reason, "message", msg);
-	log_warnx("%s", msg);
 	return PEER_EXIT_USAGE;
 }
 

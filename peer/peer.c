@@ -185,14 +185,11 @@ static void peer_error(struct peer *p, int exit_code, const char *reason, const 
 
 static void peer_error(struct peer *p, int exit_code, const char *reason, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	event_error_v(reason, fmt, ap);
 	va_end(ap);
-	event_emit("error", "{s:s, s:s}", "reason", reason, "message", msg);
-	log_warnx("%s", msg);
 	if (exit_code)
 		peer_stop(p, exit_code);
 }

@@ -7,6 +7,7 @@
 #ifndef NATLAB_PEER_PEER_H
 #define NATLAB_PEER_PEER_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -133,6 +134,8 @@ double event_now_ms(void);
 void event_emit(const char *name, const char *fmt, ...);
 /* As event_emit() with the fields of obj (stolen). */
 void event_emit_obj(const char *name, json_t *obj);
+/* An error event with reason and the formatted message, which also goes to the log. */
+void event_error_v(const char *reason, const char *fmt, va_list ap);
 
 /* --- relay_conn.c --- */
 /* Parses "host:port" and starts connecting. 0 or -errno (nothing started then). */
