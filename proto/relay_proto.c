@@ -22,6 +22,7 @@ static const char *const close_reason_names[RELAY_CLOSE_REASON_COUNT] = {
     [RELAY_CLOSE_SERVER_FULL] = "server_full",
     [RELAY_CLOSE_REPLACED] = "replaced",
     [RELAY_CLOSE_SHUTDOWN] = "shutdown",
+    [RELAY_CLOSE_IDLE] = "idle",
 };
 
 const char *relay_close_reason_str(enum relay_close_reason r)

@@ -490,6 +490,7 @@ static void relay_client_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *
 			return;
 		}
 		c->srv->counters[RELAY_C_FRAMES_IN]++;
+		c->last_frame_ms = uv_now(c->srv->loop);
 		relay_client_dispatch(c, &f);
 	}
 	if (c->state == RELAY_CLIENT_ACTIVE)

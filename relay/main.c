@@ -55,6 +55,8 @@ static const char relay_serve_usage[] =
     "  --drain MS                after SIGTERM, wait this long for clients to leave (2000)\n"
     "  --reconnect-in MS         delay suggested to clients in the restarting frame (0)\n"
     "  --keepalive MS            ping interval suggested to clients (30000)\n"
+    "  --idle-timeout MS         close an authenticated client that completes no frame\n"
+    "                            for this long (default 3 x --keepalive; above it)\n"
     "  -v, --verbose             debug logging\n"
     "A JSON line {\"event\":\"ready\",\"listen\":...} is printed on stdout once listening.\n";
 
@@ -116,6 +118,7 @@ enum {
 	OPT_RECONNECT,
 	OPT_KEEPALIVE,
 	OPT_QUEUE_BYTES,
+	OPT_IDLE_TIMEOUT,
 };
 
 static const struct option relay_serve_options[] = {
@@ -135,6 +138,7 @@ static const struct option relay_serve_options[] = {
     {"reconnect-in", required_argument, NULL, OPT_RECONNECT},
     {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
     {"queue-bytes", required_argument, NULL, OPT_QUEUE_BYTES},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -170,6 +174,8 @@ static int relay_serve_number(struct relay_config *cfg, int opt, const char *arg
 		return relay_parse_u32(arg, 0, 600000, &cfg->reconnect_in_ms);
 	case OPT_KEEPALIVE:
 		return relay_parse_u32(arg, 1, 3600000, &cfg->keepalive_ms);
+	case OPT_IDLE_TIMEOUT:
+		return relay_parse_u32(arg, 1, 3 * 3600000, &cfg->idle_timeout_ms);
 	}
 	return -EINVAL;
 }
@@ -250,6 +256,14 @@ static int relay_serve_parse(struct relay_serve_args *a, int argc, char **argv)
 	}
 	if (a->cfg.stun_alt.ss_family != AF_UNSPEC && a->cfg.stun.ss_family == AF_UNSPEC) {
 		log_warnx("--stun-alt needs --stun");
+		return -EINVAL;
+	}
+	if (!a->cfg.idle_timeout_ms)
+		a->cfg.idle_timeout_ms = 3 * a->cfg.keepalive_ms;
+	if (a->cfg.idle_timeout_ms <= a->cfg.keepalive_ms) {
+		log_warnx("--idle-timeout %u must be above --keepalive %u: clients that ping as "
+		          "told would be closed",
+		          a->cfg.idle_timeout_ms, a->cfg.keepalive_ms);
 		return -EINVAL;
 	}
 	return 0;

@@ -227,9 +227,31 @@ static void relay_server_sweep_tokens(struct relay_server *srv, int check_expiry
 	}
 }
 
+/*
+ * Closes every active client that completed no frame for the idle timeout: gone without
+ * a FIN, or holding a partly sent frame (up to 64 KiB of our memory) forever.
+ */
+static void relay_server_sweep_idle(struct relay_server *srv)
+{
+	uint64_t now = uv_now(srv->loop);
+	struct relay_client *c, *next;
+	char why[64];
+
+	for (c = srv->clients; c; c = next) {
+		next = c->next;
+		if (c->state != RELAY_CLIENT_ACTIVE || now - c->last_frame_ms <= srv->cfg.idle_timeout_ms)
+			continue;
+		snprintf(why, sizeof(why), "no complete frame for %u ms", srv->cfg.idle_timeout_ms);
+		relay_client_close(c, RELAY_CLOSE_IDLE, why);
+	}
+}
+
 static void relay_sweep_cb(uv_timer_t *t)
 {
-	relay_server_sweep_tokens(container_of(t, struct relay_server, sweep), 1);
+	struct relay_server *srv = container_of(t, struct relay_server, sweep);
+
+	relay_server_sweep_tokens(srv, 1);
+	relay_server_sweep_idle(srv);
 }
 
 static void relay_revoked_reload(struct relay_server *srv)

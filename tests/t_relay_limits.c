@@ -2,11 +2,14 @@
 /*
  * natlab-relay's limits: the per-client queue drops the oldest frame for a receiver
  * that does not read, the token bucket pauses a fast sender (status frames tell it),
- * the connection cap refuses with server_full, and a well-behaved pair keeps its
- * service while many bad clients are closed and counted.
+ * the connection cap refuses with server_full, a well-behaved pair keeps its
+ * service while many bad clients are closed and counted, and an authenticated client
+ * that completes no frame for the idle timeout (silent, or stuck halfway through a
+ * frame) is closed while one that pings stays.
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -202,6 +205,52 @@ static void test_drain_ends_early(struct rh_relay *r)
 	   rh_now_ms() - t0);
 }
 
+/* --keepalive 100 --idle-timeout 400; the relay sweeps once a second. */
+static void test_idle(struct rh_relay *r)
+{
+	struct rh_client *half = client_new(r->port, 0), *silent = client_new(r->port, 0);
+	struct rh_client *pinger = client_new(r->port, 0);
+	uint8_t hdr[FRAME_HEADER_LEN], ping[FRAME_HEADER_LEN + RELAY_PING_LEN];
+	uint8_t data[RELAY_PING_LEN] = { 0 };
+	int n = relay_ping_encode(ping, sizeof(ping), RELAY_FRAME_PING, data);
+	long long t0;
+
+	is_int(rh_client_handshake(half, NULL, 0, 2000), 0, "half-frame client in");
+	is_int(rh_client_handshake(silent, NULL, 0, 2000), 0, "silent client in");
+	is_int(rh_client_handshake(pinger, NULL, 0, 2000), 0, "pinging client in");
+	/* A SEND announcing 60000 bytes, then only 100 of them: the relay holds a buffer. */
+	frame_header_write(hdr, RELAY_FRAME_SEND, 60000);
+	rh_client_write(half, hdr, sizeof(hdr));
+	rh_client_write(half, half->id.pub, 32);
+	rh_client_write(half, data, sizeof(data));
+	t0 = rh_now_ms();
+	while (rh_now_ms() - t0 < 2500) {
+		rh_client_write(pinger, ping, (size_t)n);
+		usleep(100000);
+	}
+	is_int(rh_client_wait_closed(half, 100), RELAY_CLOSE_IDLE,
+	       "a client stuck halfway through a frame is closed: idle");
+	is_int(rh_client_wait_closed(silent, 100), RELAY_CLOSE_IDLE, "a silent client is closed: idle");
+	rh_client_send_packet(pinger, pinger->id.pub, "me", 2);
+	is_int(rh_client_expect(pinger, RELAY_FRAME_RECV, 2000), 1,
+	       "a client that pings more often than the idle timeout stays");
+	is_int(rh_metric(r->metrics_port, "closes_total{reason=\"idle\"}"), 2,
+	       "idle closes counted");
+	client_free(half);
+	client_free(silent);
+	client_free(pinger);
+}
+
+/* An idle timeout at or below the keepalive the relay advertises is refused at start. */
+static void test_idle_config(void)
+{
+	char cmd[4200];
+
+	snprintf(cmd, sizeof(cmd), "%s/natlab-relay --listen 127.0.0.1:0 --no-auth --keepalive 1000 "
+		 "--idle-timeout 500 >/dev/null 2>&1", getenv("NATLAB_BIN"));
+	ok(WEXITSTATUS(system(cmd)) != 0, "--idle-timeout not above --keepalive: refused");
+}
+
 int main(void)
 {
 	const char *q_args[] = {"--no-auth", "--queue", "8", "--rate", "0", NULL};
@@ -211,6 +260,7 @@ int main(void)
 	const char *m_args[] = {"--no-auth", "--max-clients", "2", NULL};
 	const char *a_args[] = {"--no-auth", "--handshake-timeout", "500", NULL};
 	const char *d_args[] = {"--no-auth", "--drain", "10000", NULL};
+	const char *i_args[] = {"--no-auth", "--keepalive", "100", "--idle-timeout", "400", NULL};
 	struct rh_relay r;
 
 	if (rh_relay_start(&r, q_args) == 0) {
@@ -234,6 +284,11 @@ int main(void)
 		test_under_attack(&r);
 		is_int(rh_relay_stop(&r, 5000), 0, "relay exits cleanly");
 	}
+	if (rh_relay_start(&r, i_args) == 0) {
+		test_idle(&r);
+		is_int(rh_relay_stop(&r, 5000), 0, "relay exits cleanly");
+	}
+	test_idle_config();
 	if (rh_relay_start(&r, d_args) == 0)
 		test_drain_ends_early(&r);
 	return tap_done();

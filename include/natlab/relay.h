@@ -31,6 +31,7 @@ struct relay_config {
 	uint32_t rate_bytes_per_sec; /* 0: unlimited */
 	uint32_t burst_bytes;
 	uint32_t keepalive_ms;
+	uint32_t idle_timeout_ms; /* no complete frame from an active client for this long */
 	uint32_t drain_ms;
 	uint32_t reconnect_in_ms;
 	uint32_t revoked_poll_ms;
@@ -100,6 +101,7 @@ struct relay_client {
 	int pending_closes; /* handles still closing */
 	double tokens;
 	uint64_t refill_ms;
+	uint64_t last_frame_ms; /* uv_now when the last whole frame arrived (or auth) */
 	/* The last few keys that sent to this client: told PEER_GONE when it leaves. */
 	uint8_t watchers[RELAY_WATCHERS][RELAY_KEY_LEN];
 	uint8_t n_watchers;
