@@ -238,6 +238,28 @@ void matrix_nats_add(json_t *nats, const json_t *report_nats)
 	}
 }
 
+/*
+ * The seed the report states: --seed when given (runs then use it, plus the run index
+ * with --repeat); otherwise the one the cells' labs declared, read from the first run's
+ * report (the plan runs before the scenario names its lab).
+ */
+static json_int_t jobs_seed(const struct matrix_opts *o, const struct matrix_job *jobs, int njobs)
+{
+	json_t *report, *seed;
+	char path[4200];
+	json_int_t out = (json_int_t)o->seed;
+
+	if (o->seed_set || o->repeat > 1 || njobs == 0)
+		return out;
+	snprintf(path, sizeof(path), "%s/report.json", jobs[0].dir);
+	report = json_load_file(path, 0, NULL);
+	seed = json_object_get(report, "seed");
+	if (json_is_integer(seed))
+		out = json_integer_value(seed);
+	json_decref(report);
+	return out;
+}
+
 /* The measured NATs of every run, from their report.json. */
 static json_t *jobs_nats(const struct matrix_job *jobs, int njobs)
 {
@@ -538,7 +560,7 @@ int matrix_run(const struct matrix_opts *o, json_t *plan)
 		json_array_append_new(folded, cell_fold(c, jobs, n));
 	tap_cells(folded);
 	report = json_pack("{s:s, s:I, s:s, s:f, s:o, s:o, s:o}", "scenario", o->scenario,
-			   "seed", (json_int_t)o->seed, "started", started, "duration_s",
+			   "seed", jobs_seed(o, jobs, n), "started", started, "duration_s",
 			   now_s() - t0, "shard", json_sprintf("%d/%d", o->shard + 1, o->shards),
 			   "nats", jobs_nats(jobs, n), "cells", folded);
 	rc = matrix_report_write(report, o->out_dir);

@@ -24,6 +24,7 @@ t_is "$(jq -r '[.cells[] | select(.expected != .outcome)] | length' "$O/report.j
 t_is "$(jq -c '[.nats[] | [.profile, .measurements == .as_declared and .measurements > 0]] | sort' "$O/report.json")" \
 	'[["full-cone",true],["none",true],["port-restricted-cone",true],["port-restricted-cone under cgnat",true],["restricted-cone",true],["symmetric",true],["udp-blocked",true]]' \
 	"merged nats[]: every profile measured (RFC 5780, in its diagonal cell) as declared"
+t_is "$(jq .seed "$O/report.json")" 1 "the report states the seed the cells' labs used (matrix.lua's)"
 t_is "$(jq -r '.nats[] | select(.profile == "symmetric") | .measured.mapping' "$O/report.json")" \
 	address-and-port-dependent "symmetric: measured mapping in the report"
 t_is "$(jq -r '.cells[] | select(.name == "same-cgn") | .outcome' "$O/report.json")" direct \
