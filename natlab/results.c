@@ -107,8 +107,9 @@ static int write_report(struct results *r, const struct run_info *info, const ch
 	if (!root)
 		return -ENOMEM;
 	rc = json_dump_file(root, path, JSON_INDENT(2)) < 0 ? -EIO : 0;
+	/* The page is for people: a failure to write it must not cost junit.xml. */
 	snprintf(path, sizeof(path), "%s/report.html", dir);
-	if (rc == 0 && (rc = report_html_write(root, path, err, sizeof(err))) < 0)
+	if (rc == 0 && report_html_write(root, path, err, sizeof(err)) < 0)
 		log_warnx("%s", err);
 	json_decref(root);
 	return rc;

@@ -46,6 +46,7 @@
 #define PEER_PROBE_INTERVAL_MS	   25
 #define PEER_PROBE_COUNT	   40
 #define PEER_PUNCH_GRACE_MS	   500
+#define PEER_SYNC_WAIT_MAX_MS	   1000 /* a synchronised start waits at most this long */
 #define PEER_PUNCH_BACKOFF_MIN_MS  500
 #define PEER_PUNCH_BACKOFF_MAX_MS  8000
 #define PEER_STUN_TRIES		   5
@@ -103,6 +104,8 @@ struct peer {
 	int punch_round;
 	int probes_left;
 	uint64_t connect_sent_ns, relay_rtt_ns, next_punch_ns;
+	int offer_sends;   /* copies of the current offer sent (retransmitted HELLOs) */
+	int offer_sampled; /* its answer gave an RTT sample already */
 	uint64_t punch_delay_ns; /* WAIT_START: how long after the offer (or answer) */
 	uint32_t punch_backoff_ms;
 	int offer_full; /* our last offer had every candidate (STUN was done) */
@@ -687,6 +690,13 @@ static uint8_t offer_flags(const struct peer *p)
 	return !p->established && p->o->first_punch_sync ? PEER_OFFER_SYNC : 0;
 }
 
+/* A synchronised start's wait, capped so that a bad estimate (a huge RTT in an offer, a
+ * TCP connect that needed SYN retransmits) cannot stall a round. */
+static uint64_t sync_wait_ns(uint64_t ns)
+{
+	return ns > PEER_SYNC_WAIT_MAX_MS * MS ? PEER_SYNC_WAIT_MAX_MS * MS : ns;
+}
+
 static uint64_t ms_round(uint64_t ns)
 {
 	return (ns + MS / 2) / MS;
@@ -705,11 +715,13 @@ static void punch_offer(struct peer *p)
 	uv_timer_stop(&p->punch_timer);
 	p->punch_id = randombytes_uniform(0x7fffffff) + 1;
 	p->connect_sent_ns = peer_now_ns();
+	p->offer_sends = 1;
+	p->offer_sampled = 0;
 	p->offer_full = p->stun_done;
 	send_offer(p, p->established ? PEER_MSG_CONNECT : PEER_MSG_HELLO, offer_flags(p));
 	if (p->established && p->relay_rtt_ns && p->n_remote > 0) {
 		p->punch = PUNCH_WAIT_START;
-		p->punch_delay_ns = p->relay_rtt_ns / 2;
+		p->punch_delay_ns = sync_wait_ns(p->relay_rtt_ns / 2);
 		uv_timer_start(&p->punch_timer, punch_timer_cb, ms_round(p->punch_delay_ns), 0);
 		return;
 	}
@@ -728,7 +740,7 @@ static void connector_hello(struct peer *p)
 	if (!can_punch(p)) {
 		send_simple(p, VIA_RELAY, PEER_MSG_HELLO);
 	} else if (p->punch == PUNCH_WAIT_REPLY) {
-		p->connect_sent_ns = p->last_hello_ns;
+		p->offer_sends++;
 		send_offer(p, PEER_MSG_HELLO, offer_flags(p));
 	} else {
 		punch_offer(p);
@@ -827,7 +839,7 @@ static void on_offer(struct peer *p, uint8_t type, uint32_t id, uint8_t flags,
 	send_offer(p, type, PEER_OFFER_ANSWER);
 	if (!can_punch(p) || p->n_remote == 0)
 		return;
-	wait = flags & PEER_OFFER_SYNC ? relay_one_way_ns(p, peer_rtt_us) : 0;
+	wait = flags & PEER_OFFER_SYNC ? sync_wait_ns(relay_one_way_ns(p, peer_rtt_us)) : 0;
 	p->relay_rtt_ns = 2 * wait;
 	if (!wait) {
 		punch_begin(p, "offer");
@@ -850,7 +862,13 @@ static void on_answer(struct peer *p, uint8_t type, uint32_t id, const uint8_t *
 	if (type == PEER_MSG_HELLO)
 		/* Bound to the listener's session: its side of the handshake completes too. */
 		send_simple(p, VIA_RELAY, PEER_MSG_HELLO);
-	p->relay_rtt_ns = peer_now_ns() - p->connect_sent_ns;
+	/*
+	 * One RTT sample per offer, and none from an offer sent more than once: which copy
+	 * an answer belongs to is unknown (Karn's rule); the last good sample stays.
+	 */
+	if (!p->offer_sampled && p->offer_sends == 1)
+		p->relay_rtt_ns = peer_now_ns() - p->connect_sent_ns;
+	p->offer_sampled = 1;
 	if (p->punch == PUNCH_WAIT_REPLY || p->punch == PUNCH_WAIT_START)
 		punch_begin(p, "answer");
 	else if (p->punch == PUNCH_PROBING)

@@ -24,7 +24,7 @@
 
 #define RELAY_BACKOFF_MIN_MS  100
 #define RELAY_BACKOFF_MAX_MS  2000
-#define RELAY_PING_MS	      1000 /* well under any keepalive a relay asks for */
+#define RELAY_PING_MS	      1000 /* at most; twice as often as the relay asks, if faster */
 #define RELAY_DEAD_MS	      4000 /* nothing received for this long: reconnect */
 #define RELAY_WRITE_QUEUE_MAX (4u << 20)
 
@@ -173,6 +173,14 @@ static void relay_timer_cb(uv_timer_t *t)
 	}
 }
 
+/* Pings well within the keepalive the relay advertised (its idle timeout is above it). */
+static uint32_t relay_ping_ms(const struct peer_relay *r)
+{
+	uint32_t half = r->info.keepalive_ms / 2;
+
+	return half && half < RELAY_PING_MS ? half : RELAY_PING_MS;
+}
+
 static void relay_schedule(struct peer_relay *r, uint32_t ms)
 {
 	uv_timer_start(&r->timer, relay_timer_cb, ms, 0);
@@ -221,7 +229,7 @@ static void relay_on_frame(struct peer_relay *r, const struct frame *f)
 		r->failures = 0;
 		r->ever_ready = 1;
 		r->backoff_ms = RELAY_BACKOFF_MIN_MS;
-		uv_timer_start(&r->timer, relay_timer_cb, RELAY_PING_MS, RELAY_PING_MS);
+		uv_timer_start(&r->timer, relay_timer_cb, relay_ping_ms(r), relay_ping_ms(r));
 		peer_on_relay_ready(r->peer, r);
 		return;
 	case RELAY_FRAME_RECV:

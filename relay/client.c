@@ -295,6 +295,8 @@ static void relay_client_resume_cb(uv_timer_t *t)
 		return;
 	}
 	c->paused = 0;
+	/* The idle clock starts again: the pause was ours. */
+	c->last_frame_ms = uv_now(c->srv->loop);
 	relay_client_send_status(c, RELAY_STATUS_HEALTHY);
 	if (c->state == RELAY_CLIENT_ACTIVE)
 		uv_read_start((uv_stream_t *)&c->tcp, relay_client_alloc_cb, relay_client_read_cb);

@@ -239,7 +239,9 @@ static void relay_server_sweep_idle(struct relay_server *srv)
 
 	for (c = srv->clients; c; c = next) {
 		next = c->next;
-		if (c->state != RELAY_CLIENT_ACTIVE || now - c->last_frame_ms <= srv->cfg.idle_timeout_ms)
+		/* A client we paused (rate limit) cannot complete a frame: not its fault. */
+		if (c->state != RELAY_CLIENT_ACTIVE || c->paused ||
+		    now - c->last_frame_ms <= srv->cfg.idle_timeout_ms)
 			continue;
 		snprintf(why, sizeof(why), "no complete frame for %u ms", srv->cfg.idle_timeout_ms);
 		relay_client_close(c, RELAY_CLOSE_IDLE, why);

@@ -75,6 +75,20 @@ t_ok "$([ -n "$gap" ] && [ "$gap" -le 2000 ]; echo $?)" "moved to relay B within
 t_ok "$(count la3 '"transfer_done","role":"receiver","bytes":200000000,"ok":true' >/dev/null; echo $?)" "transfer across the failover verified by the receiver"
 t_ok "$(count cb3 '"transfer_done","role":"sender","bytes":200000000,"ok":true' >/dev/null; echo $?)" "sender sees the verified result"
 
+# --- a relay with a short keepalive: peers ping within it and are not closed as idle ---
+if relay_start R4 --no-auth --keepalive 200 --idle-timeout 300; then
+	short=(--relay "127.0.0.1:$R4_PORT" --stun "127.0.0.1:$R4_STUN" --bind 127.0.0.1 --relay-only)
+	peer_bg kl --key a.key "${short[@]}" --listen
+	peer_bg kc "${short[@]}" --connect "$pub" --hold 1.5
+	wait_pid "$kc_PID" 15
+	t_is $? 0 "idle timeout 300 ms: a held session on the relay completes"
+	wait_pid "$kl_PID" 5
+	t_is "$(count kc '"event":"relay_disconnected"')$(count kl '"event":"relay_disconnected"')" 00 \
+		"neither peer was closed by the relay (they ping every 100 ms, half its keepalive)"
+else
+	t_ok 1 "relay with --keepalive 200 starts"
+fi
+
 # --- bad input ---
 printf 'not a key\n' >bad.key
 peer_bg e1 --key bad.key "${common[@]}" --listen

@@ -218,7 +218,7 @@ static void test_idle(struct rh_relay *r)
 	is_int(rh_client_handshake(half, NULL, 0, 2000), 0, "half-frame client in");
 	is_int(rh_client_handshake(silent, NULL, 0, 2000), 0, "silent client in");
 	is_int(rh_client_handshake(pinger, NULL, 0, 2000), 0, "pinging client in");
-	/* A SEND announcing 60000 bytes, then only 100 of them: the relay holds a buffer. */
+	/* A SEND announcing 60000 bytes, then only 40 of them: the relay holds a buffer. */
 	frame_header_write(hdr, RELAY_FRAME_SEND, 60000);
 	rh_client_write(half, hdr, sizeof(hdr));
 	rh_client_write(half, half->id.pub, 32);
@@ -246,9 +246,23 @@ static void test_idle_config(void)
 {
 	char cmd[4200];
 
-	snprintf(cmd, sizeof(cmd), "%s/natlab-relay --listen 127.0.0.1:0 --no-auth --keepalive 1000 "
-		 "--idle-timeout 500 >/dev/null 2>&1", getenv("NATLAB_BIN"));
-	ok(WEXITSTATUS(system(cmd)) != 0, "--idle-timeout not above --keepalive: refused");
+	char out[512] = "";
+	FILE *f;
+	int status;
+
+	/* Bounded: if the check regressed, the relay would serve until killed. */
+	snprintf(cmd, sizeof(cmd), "timeout 5 %s/natlab-relay --listen 127.0.0.1:0 --no-auth "
+		 "--keepalive 1000 --idle-timeout 500 2>&1 >/dev/null", getenv("NATLAB_BIN"));
+	f = popen(cmd, "r");
+	if (f) {
+		size_t n = fread(out, 1, sizeof(out) - 1, f);
+
+		out[n] = '\0';
+	}
+	status = f ? pclose(f) : -1;
+	is_int(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 2,
+	       "--idle-timeout not above --keepalive: a usage error (exit 2)");
+	ok(strstr(out, "must be above --keepalive") != NULL, "and it says why: %s", out);
 }
 
 int main(void)
@@ -256,7 +270,9 @@ int main(void)
 	const char *q_args[] = {"--no-auth", "--queue", "8", "--rate", "0", NULL};
 	const char *qb_args[] = {"--no-auth", "--queue", "100000", "--queue-bytes",
 	                         "100000",    "--rate",  "0",      NULL};
-	const char *r_args[] = {"--no-auth", "--rate", "100000", "--burst", "70000", NULL};
+	/* A tight idle timeout too: reads the relay paused must not count as idleness. */
+	const char *r_args[] = {"--no-auth", "--rate", "100000", "--burst", "70000",
+	                        "--keepalive", "100", "--idle-timeout", "300", NULL};
 	const char *m_args[] = {"--no-auth", "--max-clients", "2", NULL};
 	const char *a_args[] = {"--no-auth", "--handshake-timeout", "500", NULL};
 	const char *d_args[] = {"--no-auth", "--drain", "10000", NULL};
