@@ -114,9 +114,15 @@ if [ "$capture" = yes ]; then
 	kill -INT "$dumpcap_pid"
 	wait "$dumpcap_pid" 2>/dev/null
 fi
+# Our ports are kernel-picked: one may be registered to another protocol, and tshark would
+# decode it as that (seen once in CI). Tell it they are STUN; its verdicts stay its own.
+decode_as=()
+for port in "$dual_P1" "$dual_P2" "$single_P1" "$single_P2"; do
+	decode_as+=(-d "udp.port==$port,stun")
+done
 frames() { # frames FILTER: how many captured frames match
-	timeout 30 tshark -n -r "$tmp/stun.pcapng" -Y "$1" -T fields -e frame.number 2>/dev/null |
-		wc -l
+	timeout 30 tshark -n "${decode_as[@]}" -r "$tmp/stun.pcapng" -Y "$1" -T fields \
+		-e frame.number 2>/dev/null | wc -l
 }
 if [ "$capture" = yes ]; then
 	sent=$(frames "$ours")

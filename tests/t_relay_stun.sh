@@ -34,6 +34,9 @@ grep -q "\"stun\":\"127.0.0.1:$port\"" "$work/ready"
 ok $? "relay answers STUN on 127.0.0.1:$port"
 
 capture=0
+# Our ports might be registered to another protocol (20000 is DNP3): tell tshark they are
+# STUN, so that its verdicts are about our packets, not its port table.
+decode_as=(-d "udp.port==$port,stun" -d "udp.port==$((port + 1)),stun")
 if command -v tshark >/dev/null && [ "$(id -u)" = 0 ]; then
 	timeout 20 tshark -i lo -f "udp portrange $port-$((port + 1))" -w "$work/stun.pcap" \
 		>/dev/null 2>"$work/tshark.log" &
@@ -76,21 +79,21 @@ if [ $capture = 1 ]; then
 	sleep 1
 	kill "${pids[1]}" 2>/dev/null
 	wait "${pids[1]}" 2>/dev/null
-	total=$(tshark -r "$work/stun.pcap" 2>/dev/null | wc -l)
-	stun=$(tshark -r "$work/stun.pcap" -Y stun 2>/dev/null | wc -l)
-	bad=$(tshark -r "$work/stun.pcap" -Y '_ws.malformed || _ws.expert.severity >= "warning" || stun.att.crc32.bad' 2>/dev/null | wc -l)
+	total=$(tshark "${decode_as[@]}" -r "$work/stun.pcap" 2>/dev/null | wc -l)
+	stun=$(tshark "${decode_as[@]}" -r "$work/stun.pcap" -Y stun 2>/dev/null | wc -l)
+	bad=$(tshark "${decode_as[@]}" -r "$work/stun.pcap" -Y '_ws.malformed || _ws.expert.severity >= "warning" || stun.att.crc32.bad' 2>/dev/null | wc -l)
 	# The first address attribute of a success is XOR-MAPPED-ADDRESS: it must be the
 	# address the response goes to.
-	mismatch=$(tshark -r "$work/stun.pcap" -Y 'stun.type == 0x0101' -T fields -e ip.dst -e udp.dstport \
+	mismatch=$(tshark "${decode_as[@]}" -r "$work/stun.pcap" -Y 'stun.type == 0x0101' -T fields -e ip.dst -e udp.dstport \
 		-e stun.att.ipv4 -e stun.att.port 2>/dev/null |
 		awk -F'\t' '{ split($3, ip, ","); split($4, pt, ","); if (ip[1] != $1 || pt[1] != $2) bad++; n++ }
 			END { print (n ? bad + 0 : -1) }')
-	fp_good=$(tshark -r "$work/stun.pcap" -T fields -e stun.att.crc32.status -Y 'udp.srcport >= '$port' && udp.srcport <= '$((port + 1)) 2>/dev/null | grep -c '^1$')
+	fp_good=$(tshark "${decode_as[@]}" -r "$work/stun.pcap" -T fields -e stun.att.crc32.status -Y 'udp.srcport >= '$port' && udp.srcport <= '$((port + 1)) 2>/dev/null | grep -c '^1$')
 	[ "$total" -gt 0 ] && [ "$total" = "$stun" ]
 	ok $? "tshark decodes all $total captured packets as STUN ($stun)"
 	[ "$bad" = 0 ]
 	ok $? "no malformed packets or expert warnings ($bad)"
-	sent=$(tshark -r "$work/stun.pcap" -Y "udp.srcport >= $port && udp.srcport <= $((port + 1))" 2>/dev/null | wc -l)
+	sent=$(tshark "${decode_as[@]}" -r "$work/stun.pcap" -Y "udp.srcport >= $port && udp.srcport <= $((port + 1))" 2>/dev/null | wc -l)
 	[ "$sent" -gt 0 ] && [ "$fp_good" = "$sent" ]
 	ok $? "every response ($sent) has a good FINGERPRINT ($fp_good)"
 	[ "$mismatch" = 0 ]
