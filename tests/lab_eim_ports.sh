@@ -6,7 +6,10 @@
 # the same port, talks to another server (so Linux's per-connection uniqueness check
 # alone would let it take the same external port). Checked on a full-cone NAT (inbound
 # through each mapping must reach its own host, not the other) and on a port-restricted
-# one (host 1 must keep its mapping towards the server host 2 talked to first).
+# one (host 1 must keep its mapping towards the server host 2 talked to first). Then a
+# CGN with a 16-port block: one subscriber maps 8 source ports to 8 servers; Linux alone
+# hands out ports per connection and would repeat one (P = 88% for 8 random draws from
+# 16); every mapping must get its own port of the block.
 . "$(dirname "$0")/lib/lab.sh"
 t_require_root
 PUNCH=${NATLAB_BIN:-$SRC/build/bin}/../tests/udp_punch
@@ -25,6 +28,8 @@ lab:host{ name = "fc1", net = fc }
 lab:host{ name = "fc2", net = fc }
 lab:host{ name = "pr1", net = pr }
 lab:host{ name = "pr2", net = pr }
+local cg = lab:nat{ name = "cg", net = inet, profile = "cgnat", port_block = 16 }
+lab:host{ name = "cg1", net = cg }
 lab:up()
 LUA
 LAB=$(t_lab_name e)
@@ -45,7 +50,9 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 t_ok "$(grep -q '"ready"' "$T_TMP/relay1.out"; echo $?)" "two STUN servers on $SRV"
-stun() { timeout 5 "$NATLAB" exec "$LAB" "$1" -- "$PUNCH" stun 40000 "$SRV:$2"; }
+stun() { # HOST SERVER_PORT [LOCAL_PORT]: the mapped address
+	timeout 8 "$NATLAB" exec "$LAB" "$1" -- "$PUNCH" stun "${3:-40000}" "$SRV:$2"
+}
 port() { echo "${1##*:}"; }
 
 for nat in fc pr; do
@@ -75,4 +82,23 @@ inbound fc2 "$m2"
 t_is $? 0 "full-cone: a stranger's packet to $m2 reaches host 2"
 inbound fc2 "$m1"
 t_is $? 1 "full-cone: nothing sent to $m1 reaches host 2"
+
+# The CGN block: 8 STUN servers (ports 4000, 4010, ...), one mapping each.
+for i in $(seq 0 7); do
+	timeout 60 "$NATLAB" exec "$LAB" srv -- "$RELAY" --listen "$SRV:$((3400 + i))" \
+		--stun "$SRV:$((4000 + i * 10))" --no-auth >"$T_TMP/cgrelay$i.out" 2>&1 &
+	T_PIDS+=($!)
+done
+for i in $(seq 0 7); do
+	for _ in $(seq 100); do grep -q '"ready"' "$T_TMP/cgrelay$i.out" && break; sleep 0.05; done
+done
+ports=""
+for i in $(seq 0 7); do
+	m=$(stun cg1 $((4000 + i * 10)) $((40001 + i)) 2>/dev/null)
+	ports="$ports $(port "$m")"
+done
+t_is "$(wc -w <<<"$ports")" 8 "cgnat block of 16: 8 mappings made ($ports)"
+t_is "$(tr ' ' '\n' <<<"$ports" | sed '/^$/d' | sort -u | wc -l)" 8 "every mapping has its own external port"
+t_is "$(tr ' ' '\n' <<<"$ports" | sed '/^$/d' | awk '$1 < 1024 || $1 > 1039' | wc -l)" 0 \
+	"all within the subscriber's block 1024-1039"
 t_done

@@ -66,7 +66,8 @@ static int do_stun(int fd, const struct sockaddr_in *server)
 	char addr[INET_ADDRSTRLEN];
 
 	stun_txid_new(txid);
-	for (int attempt = 0; attempt < 8; attempt++) {
+	/* 16 tries, 250 ms apart: a NAT may drop first packets on purpose (EIM port clash). */
+	for (int attempt = 0; attempt < 16; attempt++) {
 		int n = stun_binding_request_encode(buf, sizeof(buf), txid, 0, true);
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 
