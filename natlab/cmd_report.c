@@ -2,7 +2,8 @@
 /* natlab report merge DIR... [--out DIR]: one matrix report from the shards' reports. */
 #include "natlab/cmd.h"
 #include "natlab/log.h"
-#include "natlab/matrix.h"
+#include "natlab/report_fold.h"
+#include "natlab/report_matrix.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -49,7 +50,7 @@ static int merge_one(json_t *merged, const char *dir, const char *out)
 		}
 		json_array_append(cells, c);
 	}
-	matrix_nats_add(json_object_get(merged, "nats"), json_object_get(report, "nats"));
+	report_nats_add(json_object_get(merged, "nats"), json_object_get(report, "nats"));
 	json_object_set_new(merged, "duration_s",
 			    json_real(json_number_value(json_object_get(merged, "duration_s")) +
 				      json_number_value(json_object_get(report, "duration_s"))));
@@ -99,7 +100,7 @@ int cmd_report(int argc, char **argv)
 	for (int i = optind; i < argc; i++)
 		merge_one(merged, argv[i], out);
 	json_object_del(merged, "shard");
-	rc = matrix_report_write(merged, out);
+	rc = report_matrix_write(merged, out);
 	if (rc < 0)
 		log_fatalx("natlab report merge: writing into %s: %s", out, strerror(-rc));
 	fprintf(stderr, "natlab: merged %d shards, %zu cells; report: %s/report.json\n",

@@ -7,6 +7,7 @@
 #include "natlab/cmd.h"
 #include "natlab/log.h"
 #include "natlab/matrix.h"
+#include "natlab/nat.h"
 #include "natlab/outdir.h"
 #include "natlab/scenario.h"
 #include "natlab/units.h"
@@ -76,11 +77,38 @@ static void iso_now(char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* report.json's nats[]: each NAT as declared, and what natlab probe measured through it. */
+static json_t *nats_of(const struct lab_model *m, const json_t *measured)
+{
+	json_t *nats = json_array();
+
+	for (int i = 0; i < m->nnodes; i++) {
+		const struct lab_node *n = &m->nodes[i];
+		const struct nat_knobs *k = &n->knobs;
+
+		if (n->kind != LAB_NODE_NAT)
+			continue;
+		json_array_append_new(
+			nats, json_pack("{s:s, s:s, s:o, s:o?}", "name", n->name, "profile", n->profile,
+					"declared",
+					k->translate ? json_pack("{s:s, s:s, s:s, s:b}", "mapping",
+								 nat_mapping_name(k->mapping),
+								 "filtering",
+								 nat_filtering_name(k->filtering),
+								 "ports", nat_ports_name(k->ports),
+								 "hairpin", k->hairpin)
+						     : json_null(),
+					"measured", json_incref(json_object_get(measured, n->name))));
+	}
+	return nats;
+}
+
 static int run_scenario(struct scenario *s)
 {
 	char logs[PATH_MAX], started[32], lab[32];
 	struct timespec t0, t1;
 	struct run_info info;
+	json_t *nats;
 	int rc;
 
 	snprintf(logs, sizeof(logs), "%s/logs", s->out_dir);
@@ -101,11 +129,12 @@ static int run_scenario(struct scenario *s)
 		.seed = s->model.seed,
 		.started = started,
 		.duration_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
-		.model = &s->model,
+		.nats = nats = nats_of(&s->model, s->results.measured),
 		.error = s->error,
 	};
 	if (results_finish(&s->results, &info, s->out_dir) < 0)
 		log_warn("natlab run: writing the report into %s", s->out_dir);
+	json_decref(nats);
 	fprintf(stderr, "natlab: %d expectations, %d failed, %.1f s; report: %s/report.json\n",
 		s->results.count, s->results.failed, info.duration_s, s->out_dir);
 	return rc == 0 && s->results.failed == 0 ? 0 : 1;

@@ -2,12 +2,13 @@
 #include "natlab/matrix.h"
 #include "natlab/log.h"
 #include "natlab/outdir.h"
-#include "natlab/report_html.h"
+#include "natlab/report_fold.h"
+#include "natlab/report_matrix.h"
+#include "natlab/report_tap.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ struct matrix_job {
 	pid_t pid;
 	int status;
 	double t0, secs;
+	json_t *report; /* its report.json, read once when it ends; NULL if it left none */
 };
 
 static double now_s(void)
@@ -33,24 +35,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-void matrix_wilson(int k, int n, double *lo, double *hi)
-{
-	const double z = 1.959964;
-	double p, denom, center, half;
-
-	if (n <= 0) {
-		*lo = 0;
-		*hi = 1;
-		return;
-	}
-	p = (double)k / n;
-	denom = 1 + z * z / n;
-	center = (p + z * z / (2.0 * n)) / denom;
-	half = z * sqrt(p * (1 - p) / n + z * z / (4.0 * n * n)) / denom;
-	*lo = center - half < 0 ? 0 : center - half;
-	*hi = center + half > 1 ? 1 : center + half;
 }
 
 /* "full-cone/symmetric" -> "full-cone_symmetric": safe as a directory name. */
@@ -107,137 +91,6 @@ static pid_t job_start(const struct matrix_opts *o, struct matrix_job *j)
 	return pid;
 }
 
-/* What one run found: the first result{} with an outcome, from its report.json. */
-static json_t *job_result(const struct matrix_job *j)
-{
-	char path[4200];
-	json_t *report, *r, *out = NULL;
-	size_t i;
-
-	snprintf(path, sizeof(path), "%s/report.json", j->dir);
-	report = json_load_file(path, 0, NULL);
-	json_array_foreach(json_object_get(report, "results"), i, r)
-	{
-		if (json_is_string(json_object_get(r, "outcome"))) {
-			out = json_incref(r);
-			break;
-		}
-	}
-	json_decref(report);
-	return out;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* {p50, p95, samples} of the numbers in arr (nearest rank), or null without any. */
-static json_t *percentiles(json_t *arr)
-{
-	size_t n = json_array_size(arr), i;
-	double *v;
-	json_t *x, *out;
-
-	if (n == 0)
-		return json_null();
-	v = calloc(n, sizeof(*v));
-	if (!v)
-		return json_null();
-	json_array_foreach(arr, i, x)
-		v[i] = json_number_value(x);
-	qsort(v, n, sizeof(*v), cmp_double);
-	out = json_pack("{s:f, s:f, s:O}", "p50", v[(size_t)ceil(0.50 * (double)n) - 1], "p95",
-			v[(size_t)ceil(0.95 * (double)n) - 1], "samples", arr);
-	free(v);
-	return out;
-}
-
-static void append_numbers(json_t *dst, json_t *src)
-{
-	size_t i;
-	json_t *x;
-
-	if (json_is_number(src))
-		json_array_append(dst, src);
-	json_array_foreach(src, i, x)
-		if (json_is_number(x))
-			json_array_append(dst, x);
-}
-
-/* "port-restricted-cone under cgnat": the profiles on a measured path, nearest first. */
-static void path_profiles(const json_t *n, const json_t *m, char *out, size_t len)
-{
-	const json_t *path = json_object_get(m, "path"), *hop;
-	size_t i, off = 0;
-
-	snprintf(out, len, "%s", json_string_value(json_object_get(n, "profile")) ?: "?");
-	json_array_foreach(path, i, hop)
-	{
-		const char *p = json_string_value(json_object_get(hop, "profile"));
-		int k = snprintf(out + off, len - off, "%s%s", i ? " under " : "", p ? p : "?");
-
-		if (k < 0 || (size_t)k >= len - off)
-			break;
-		off += (size_t)k;
-	}
-}
-
-static json_t *nats_find(json_t *nats, const char *profile)
-{
-	json_t *e;
-	size_t i;
-
-	json_array_foreach(nats, i, e)
-		if (json_is_string(json_object_get(e, "profile")) &&
-		    strcmp(json_string_value(json_object_get(e, "profile")), profile) == 0)
-			return e;
-	return NULL;
-}
-
-void matrix_nats_add(json_t *nats, const json_t *report_nats)
-{
-	const json_t *n, *m;
-	json_t *e;
-	size_t i;
-
-	json_array_foreach(report_nats, i, n)
-	{
-		char profile[256];
-		json_int_t count = 1, matched;
-
-		m = json_object_get(n, "measured");
-		if (!json_is_object(m))
-			continue;
-		/* A folded entry counts its measurements; a run's entry is one, of its path. */
-		if (json_is_integer(json_object_get(n, "measurements"))) {
-			snprintf(profile, sizeof(profile), "%s",
-				 json_string_value(json_object_get(n, "profile")) ?: "?");
-			count = json_integer_value(json_object_get(n, "measurements"));
-			matched = json_integer_value(json_object_get(n, "as_declared"));
-		} else {
-			path_profiles(n, m, profile, sizeof(profile));
-			matched = json_is_true(json_object_get(m, "match"));
-		}
-		e = nats_find(nats, profile);
-		if (!e) {
-			json_array_append_new(
-				nats, json_pack("{s:s, s:s, s:O, s:O, s:I, s:I}", "name", profile,
-						"profile", profile, "declared",
-						json_object_get(m, "declared") ?: json_null(),
-						"measured", m, "measurements", count, "as_declared",
-						matched));
-			continue;
-		}
-		json_object_set_new(e, "measurements",
-				    json_integer(json_integer_value(json_object_get(e, "measurements")) + count));
-		json_object_set_new(e, "as_declared",
-				    json_integer(json_integer_value(json_object_get(e, "as_declared")) + matched));
-	}
-}
-
 /*
  * The seed the report states: --seed when given (runs then use it, plus the run index
  * with --repeat); otherwise the one the cells' labs declared, read from the first run's
@@ -245,201 +98,39 @@ void matrix_nats_add(json_t *nats, const json_t *report_nats)
  */
 static json_int_t jobs_seed(const struct matrix_opts *o, const struct matrix_job *jobs, int njobs)
 {
-	json_t *report, *seed;
-	char path[4200];
-	json_int_t out = (json_int_t)o->seed;
+	json_t *seed;
 
 	if (o->seed_set || o->repeat > 1 || njobs == 0)
-		return out;
-	snprintf(path, sizeof(path), "%s/report.json", jobs[0].dir);
-	report = json_load_file(path, 0, NULL);
-	seed = json_object_get(report, "seed");
-	if (json_is_integer(seed))
-		out = json_integer_value(seed);
-	json_decref(report);
-	return out;
+		return (json_int_t)o->seed;
+	seed = json_object_get(jobs[0].report, "seed");
+	return json_is_integer(seed) ? json_integer_value(seed) : (json_int_t)o->seed;
 }
 
-/* The measured NATs of every run, from their report.json. */
+/* The measured NATs of every run. */
 static json_t *jobs_nats(const struct matrix_job *jobs, int njobs)
 {
-	json_t *nats = json_array(), *report;
-	char path[4200];
+	json_t *nats = json_array();
 
-	for (int k = 0; k < njobs; k++) {
-		snprintf(path, sizeof(path), "%s/report.json", jobs[k].dir);
-		report = json_load_file(path, 0, NULL);
-		matrix_nats_add(nats, json_object_get(report, "nats"));
-		json_decref(report);
-	}
+	for (int k = 0; k < njobs; k++)
+		report_nats_add(nats, json_object_get(jobs[k].report, "nats"));
 	return nats;
 }
 
-/* Folds the runs of one cell into its entry of cells[]. */
-static json_t *cell_fold(json_t *cell, struct matrix_job *jobs, int njobs)
+/* Folds the runs of one cell, in run order, into its entry of cells[]. */
+static json_t *cell_fold(const json_t *cell, const struct matrix_job *jobs, int njobs,
+			 struct report_run *runs)
 {
-	const char *name = json_string_value(json_object_get(cell, "name"));
-	const char *expected = json_string_value(json_object_get(cell, "expected"));
-	json_t *ttd = json_array(), *rtt_d = json_array(), *rtt_r = json_array();
-	json_t *secs = json_array();
-	int runs = 0, direct = 0, relay = 0, failed = 0, pass = 1;
-	json_int_t bytes_d = 0, bytes_r = 0;
-	const char *reached = NULL, *dir = NULL;
-	json_t *last = NULL;
-	double lo, hi;
+	size_t n = 0;
 
-	for (int k = 0; k < njobs; k++) {
-		struct matrix_job *j = &jobs[k];
-		json_t *r;
-		const char *outcome;
-
-		if (j->cell != cell)
-			continue;
-		runs++;
-		json_array_append_new(secs, json_real(j->secs));
-		r = job_result(j);
-		outcome = json_string_value(json_object_get(r, "outcome"));
-		if (!outcome)
-			outcome = "fail";
-		direct += strcmp(outcome, "direct") == 0;
-		relay += strcmp(outcome, "relay") == 0;
-		failed += strcmp(outcome, "direct") && strcmp(outcome, "relay");
-		if (!expected || strcmp(outcome, expected) != 0 || j->status != 0) {
-			pass = 0;
-			if (!dir)
-				dir = j->rel;
-		}
-		append_numbers(ttd, json_object_get(r, "time_to_direct_ms"));
-		append_numbers(rtt_d, json_object_get(r, "rtt_direct_ms"));
-		append_numbers(rtt_r, json_object_get(r, "rtt_relay_ms"));
-		bytes_d += json_integer_value(json_object_get(r, "bytes_direct"));
-		bytes_r += json_integer_value(json_object_get(r, "bytes_relay"));
-		if (json_is_string(json_object_get(r, "reached")))
-			reached = json_string_value(json_object_get(r, "reached"));
-
-		json_decref(last);
-		last = r;
-	}
-	for (int k = 0; !dir && k < njobs; k++)
+	for (int k = 0; k < njobs; k++)
 		if (jobs[k].cell == cell)
-			dir = jobs[k].rel;
-	matrix_wilson(direct, runs, &lo, &hi);
-	{
-		json_t *out = json_pack(
-			"{s:s, s:O, s:O, s:s?, s:i, s:i, s:i, s:i, s:f, s:[f,f], s:o, s:o, s:o, s:I, s:I,"
-			" s:b, s:s, s:s?, s:s?}",
-			"name", name, "a", json_object_get(cell, "a") ?: json_null(), "b",
-			json_object_get(cell, "b") ?: json_null(), "expected", expected, "runs", runs,
-			"direct", direct, "relay", relay, "failed", failed, "direct_rate",
-			runs ? (double)direct / runs : 0.0, "direct_rate_ci95", lo, hi,
-			"time_to_direct_ms", percentiles(ttd), "rtt_direct_ms", percentiles(rtt_d),
-			"rtt_relay_ms", percentiles(rtt_r), "bytes_direct", bytes_d, "bytes_relay",
-			bytes_r, "pass", pass, "outcome",
-			direct >= relay && direct >= failed ? "direct" : relay >= failed ? "relay" : "fail",
-			"reached", pass ? NULL : reached, "dir", dir);
-
-		/* How long each run of the cell took, lab up to teardown. */
-		json_object_set_new(out, "seconds", percentiles(secs));
-		json_decref(ttd);
-		json_decref(rtt_d);
-		json_decref(rtt_r);
-		json_decref(secs);
-		json_decref(last);
-		return out;
-	}
-}
-
-static json_t *summary_of(json_t *cells)
-{
-	int passed = 0, runs = 0, direct = 0;
-	size_t i;
-	json_t *c;
-
-	json_array_foreach(cells, i, c)
-	{
-		passed += json_is_true(json_object_get(c, "pass"));
-		runs += (int)json_integer_value(json_object_get(c, "runs"));
-		direct += (int)json_integer_value(json_object_get(c, "direct"));
-	}
-	return json_pack("{s:i, s:i, s:i, s:f}", "cells", (int)json_array_size(cells), "passed",
-			 passed, "failed", (int)json_array_size(cells) - passed, "direct_rate",
-			 runs ? (double)direct / runs : 0.0);
-}
-
-static int junit_write(json_t *report, const char *dir)
-{
-	json_t *cells = json_object_get(report, "cells"), *c;
-	json_t *sum = json_object_get(report, "summary");
-	char message[256], text[4400];
-	size_t i;
-	FILE *f;
-
-	f = lab_junit_open(dir, json_string_value(json_object_get(report, "scenario")),
-			   json_integer_value(json_object_get(sum, "cells")),
-			   json_integer_value(json_object_get(sum, "failed")),
-			   json_number_value(json_object_get(report, "duration_s")));
-	if (!f)
-		return -errno;
-	json_array_foreach(cells, i, c)
-	{
-		int pass = json_is_true(json_object_get(c, "pass"));
-
-		snprintf(message, sizeof(message), "expected %s, got direct %lld relay %lld failed "
-			 "%lld of %lld",
-			 json_string_value(json_object_get(c, "expected")) ?: "?",
-			 json_integer_value(json_object_get(c, "direct")),
-			 json_integer_value(json_object_get(c, "relay")),
-			 json_integer_value(json_object_get(c, "failed")),
-			 json_integer_value(json_object_get(c, "runs")));
-		snprintf(text, sizeof(text), "reached: %s; logs and pcaps in %s",
-			 json_string_value(json_object_get(c, "reached")) ?: "?",
-			 json_string_value(json_object_get(c, "dir")) ?: "");
-		lab_junit_case(f, "natlab.matrix", json_string_value(json_object_get(c, "name")),
-			       pass ? NULL : message, text);
-	}
-	return lab_junit_close(f);
-}
-
-int matrix_report_write(json_t *report, const char *dir)
-{
-	char path[4200], err[256];
-	int rc;
-
-	json_object_set_new(report, "summary", summary_of(json_object_get(report, "cells")));
-	snprintf(path, sizeof(path), "%s/report.json", dir);
-	if (json_dump_file(report, path, JSON_INDENT(2)) < 0)
-		return -EIO;
-	rc = junit_write(report, dir);
-	snprintf(path, sizeof(path), "%s/report.html", dir);
-	if (rc == 0 && (rc = report_html_write(report, path, err, sizeof(err))) < 0)
-		log_warnx("report.html: %s", err);
-	return rc;
-}
-
-/* TAP, one line per cell, in plan order. */
-static void tap_cells(json_t *cells)
-{
-	size_t i;
-	json_t *c;
-
-	json_array_foreach(cells, i, c)
-	{
-		int pass = json_is_true(json_object_get(c, "pass"));
-
-		printf("%s %zu - %s: expected %s, direct %lld/%lld (relay %lld, failed %lld)\n",
-		       pass ? "ok" : "not ok", i + 1, json_string_value(json_object_get(c, "name")),
-		       json_string_value(json_object_get(c, "expected")) ?: "?",
-		       json_integer_value(json_object_get(c, "direct")),
-		       json_integer_value(json_object_get(c, "runs")),
-		       json_integer_value(json_object_get(c, "relay")),
-		       json_integer_value(json_object_get(c, "failed")));
-		if (!pass)
-			printf("#   reached \"%s\"; see %s\n",
-			       json_string_value(json_object_get(c, "reached")) ?: "?",
-			       json_string_value(json_object_get(c, "dir")) ?: "?");
-	}
-	printf("1..%zu\n", json_array_size(cells));
-	fflush(stdout);
+			runs[n++] = (struct report_run){
+				.report = jobs[k].report,
+				.status = jobs[k].status,
+				.secs = jobs[k].secs,
+				.dir = jobs[k].rel,
+			};
+	return report_cell_fold(cell, runs, n);
 }
 
 /* The cells this run takes: --filter, then --shard over what is left, in plan order. */
@@ -491,15 +182,14 @@ static struct matrix_job *jobs_plan(const struct matrix_opts *o, json_t *cells, 
 
 static void job_done(struct matrix_job *j, int status, int done, int total)
 {
-	json_t *r;
-
 	j->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	j->secs = now_s() - j->t0;
-	r = job_result(j);
+	j->report = report_run_load(j->dir);
 	fprintf(stderr, "natlab: [%d/%d] %s%s: %s (%.1f s)\n", done, total,
 		json_string_value(json_object_get(j->cell, "name")), j->run > 1 ? " (again)" : "",
-		json_string_value(json_object_get(r, "outcome")) ?: "no outcome", j->secs);
-	json_decref(r);
+		json_string_value(json_object_get(report_run_result(j->report), "outcome")) ?:
+			"no outcome",
+		j->secs);
 }
 
 /* Runs the jobs, at most o->jobs at a time. */
@@ -543,12 +233,16 @@ int matrix_run(const struct matrix_opts *o, json_t *plan)
 	time_t t = time(NULL);
 	double t0 = now_s();
 	struct matrix_job *jobs;
+	struct report_run *runs;
 	int n, rc;
 	size_t i;
 
 	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 	jobs = jobs_plan(o, cells, &n);
-	if (!jobs) {
+	/* The fold's view of one cell's runs: at most all of them. */
+	runs = jobs ? calloc((size_t)n + 1, sizeof(*runs)) : NULL;
+	if (!runs) {
+		free(jobs);
 		json_decref(cells);
 		json_decref(folded);
 		return -ENOMEM;
@@ -557,13 +251,13 @@ int matrix_run(const struct matrix_opts *o, json_t *plan)
 		o->repeat, o->jobs);
 	jobs_run(o, jobs, n);
 	json_array_foreach(cells, i, c)
-		json_array_append_new(folded, cell_fold(c, jobs, n));
-	tap_cells(folded);
+		json_array_append_new(folded, cell_fold(c, jobs, n, runs));
+	report_tap_cells(stdout, folded);
 	report = json_pack("{s:s, s:I, s:s, s:f, s:o, s:o, s:o}", "scenario", o->scenario,
 			   "seed", jobs_seed(o, jobs, n), "started", started, "duration_s",
 			   now_s() - t0, "shard", json_sprintf("%d/%d", o->shard + 1, o->shards),
 			   "nats", jobs_nats(jobs, n), "cells", folded);
-	rc = matrix_report_write(report, o->out_dir);
+	rc = report_matrix_write(report, o->out_dir);
 	if (rc == 0)
 		rc = (int)json_integer_value(json_object_get(json_object_get(report, "summary"), "failed"));
 	fprintf(stderr, "natlab: %s; report: %s/report.json, %s/report.html\n",
@@ -571,6 +265,9 @@ int matrix_run(const struct matrix_opts *o, json_t *plan)
 		o->out_dir, o->out_dir);
 	json_decref(report);
 	json_decref(cells);
+	for (int k = 0; k < n; k++)
+		json_decref(jobs[k].report);
 	free(jobs);
+	free(runs);
 	return rc;
 }

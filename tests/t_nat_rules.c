@@ -53,25 +53,6 @@ static const struct rules_case cases[] = {
 	{ "port-restricted-block-udp", "port-restricted-cone", block_udp_no_hairpin },
 };
 
-static char *read_all(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = calloc(1, (size_t)n + 1);
-		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-	}
-	fclose(f);
-	return buf;
-}
-
 static char *render(const struct rules_case *c)
 {
 	static struct in_addr subs[3];
@@ -106,7 +87,7 @@ static void check_case(const struct rules_case *c, int regen, int load)
 			fclose(f);
 		}
 	}
-	want = read_all(path);
+	want = tap_slurp(path);
 	ok(got && want && strcmp(got, want) == 0, "%s: ruleset matches %s", c->name, path);
 	if (load) {
 		int rc = got ? nat_ruleset_apply(got, err, sizeof(err)) : -EINVAL;

@@ -135,26 +135,6 @@ static json_t *report_new(int idx[NPROF][NPROF])
 	return r;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
-
 static int count(const char *hay, const char *needle)
 {
 	int n = 0;
@@ -319,7 +299,7 @@ static void test_degraded(void)
 	r = json_pack("{s:[{s:s}, {}, {s:s, s:s, s:s, s:i}]}", "cells", "name", "lonely", "name",
 	              "a/b", "a", "a", "b", "b", "runs", 0);
 	is_int(report_html_write(r, path, err, sizeof(err)), 0, "a report with missing fields");
-	html = slurp(path);
+	html = tap_slurp(path);
 	ok(html && strstr(html, "id=\"cell-2\"") && strstr(html, "(unnamed)"),
 	   "still one section per cell");
 	free(html);
@@ -352,7 +332,7 @@ int main(void)
 	is_int((int)json_array_size(json_object_get(r, "cells")), 30, "30 cells");
 	snprintf(path, sizeof(path), "%s/report.html", tmpdir);
 	is_int(report_html_write(r, path, err, sizeof(err)), 0, "report_html_write");
-	html = slurp(path);
+	html = tap_slurp(path);
 	ok(html != NULL, "the page exists (%s)", path);
 	if (html) {
 		test_text(html);

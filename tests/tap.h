@@ -23,6 +23,8 @@ int tap_int_at(const char *file, int line, long long got, long long want, const 
 int tap_str_at(const char *file, int line, const char *got, const char *want, const char *expr,
 	       const char *name);
 void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The whole file at path as a NUL-terminated string the caller frees; NULL if unreadable. */
+char *tap_slurp(const char *path);
 
 #define ok(cond, ...)		 tap_ok_at(__FILE__, __LINE__, !!(cond), #cond, __VA_ARGS__)
 #define is_int(got, want, name)	 tap_int_at(__FILE__, __LINE__, (got), (want), #got, (name))

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Matrix scenarios (natlab.cells{...}): every cell runs in its own lab, in its own
- * `natlab run --cell NAME` process, with --jobs in parallel and --repeat times; their
- * reports are folded into one report.json (DESIGN.md contract), junit.xml (a testcase per
- * cell), report.html and TAP lines (one per cell).
+ * `natlab run --cell NAME` process, with --jobs in parallel and --repeat times. This is
+ * the job pool; reports/ folds the runs' reports into one report.json (DESIGN.md
+ * contract), junit.xml (a testcase per cell), report.html and TAP lines (one per cell).
  */
 #ifndef NATLAB_MATRIX_H
 #define NATLAB_MATRIX_H
@@ -29,22 +29,5 @@ struct matrix_opts {
  * of cells that did not pass, or -errno.
  */
 int matrix_run(const struct matrix_opts *o, json_t *cells);
-
-/*
- * Folds cell reports into a report: summary and the files (report.json, junit.xml,
- * report.html) into dir. report holds scenario, seed, started, duration_s and cells[].
- */
-int matrix_report_write(json_t *report, const char *dir);
-
-/*
- * Adds the measured NATs of a report (nats[] entries with a measurement: a cell run's,
- * or a folded matrix report's) into nats, the matrix's nats[]: one entry per profile
- * with declared, the first measurement, `measurements` (how many) and `as_declared` (how
- * many matched their declaration).
- */
-void matrix_nats_add(json_t *nats, const json_t *report_nats);
-
-/* Wilson score interval (95%) for k successes in n trials. */
-void matrix_wilson(int k, int n, double *lo, double *hi);
 
 #endif

@@ -1,21 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What a run found: expectations (each a TAP line on stdout as it happens) and recorded
- * figures, written at the end as report.json and junit.xml in the out dir.
+ * figures, written at the end as report.json, junit.xml and report.html in the out dir
+ * (results.c).
  */
 #ifndef NATLAB_RESULTS_H
 #define NATLAB_RESULTS_H
-
-#include "natlab/model.h"
 
 #include <jansson.h>
 #include <stdio.h>
 
 struct results {
-	FILE *tap;	   /* where TAP lines go (stdout) */
+	FILE *tap;            /* where TAP lines go (stdout) */
 	json_t *expectations; /* [{name, ok, where, diag}] */
 	json_t *records;      /* [{...}] from result{} */
-	json_t *measured;     /* {nat: what natlab probe measured through it}, from the lab */
+	json_t *measured;     /* {nat: what natlab probe measured through it}: the harness
+	                       * reads it into run_info's nats[] */
 	int count;
 	int failed;
 };
@@ -28,7 +28,7 @@ void results_close(struct results *r);
  * diag, if not NULL, is printed as a TAP comment under a failure. Returns ok.
  */
 int results_expect(struct results *r, int ok, const char *name, const char *where,
-		   const char *diag);
+                   const char *diag);
 /* Records a figure set; takes ownership of obj. */
 void results_record(struct results *r, json_t *obj);
 
@@ -37,11 +37,14 @@ struct run_info {
 	unsigned long long seed;
 	const char *started; /* ISO 8601, UTC */
 	double duration_s;
-	const struct lab_model *model;
-	const char *error; /* why the scenario stopped early, or NULL */
+	const json_t *nats; /* report.json's nats[] (borrowed), or NULL for none */
+	const char *error;  /* why the scenario stopped early, or NULL */
 };
 
-/* Prints the TAP plan, and writes report.json and junit.xml into dir. Returns 0 or -errno. */
+/*
+ * Prints the TAP plan, and writes report.json, report.html and junit.xml into dir.
+ * Returns 0 or -errno; a report.html that cannot be written is only warned about.
+ */
 int results_finish(struct results *r, const struct run_info *info, const char *dir);
 
 #endif

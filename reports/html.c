@@ -12,6 +12,7 @@
  * pair) is drawn as a tile below the grid. Missing fields render as a dash.
  */
 #include "natlab/report_html.h"
+#include "natlab/report_xml.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -78,29 +79,6 @@ static long long jint(const json_t *o, const char *key, long long dflt)
 	return json_is_number(v) ? (long long)json_number_value(v) : dflt;
 }
 
-/* Text and attribute values: the five specials, and C0 controls XML does not allow. */
-static void esc(FILE *f, const char *s)
-{
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '&')
-			fputs("&amp;", f);
-		else if (c == '<')
-			fputs("&lt;", f);
-		else if (c == '>')
-			fputs("&gt;", f);
-		else if (c == '"')
-			fputs("&quot;", f);
-		else if (c == '\'')
-			fputs("&#39;", f);
-		else if (c < 0x20 && c != '\n' && c != '\t')
-			fputc('?', f);
-		else
-			fputc(c, f);
-	}
-}
-
 /* A relative path as an href: everything but unreserved characters and '/' encoded. */
 static void esc_url(FILE *f, const char *s)
 {
@@ -124,14 +102,14 @@ static void escf(FILE *f, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	esc(f, buf);
+	report_xml_escape(f, buf);
 }
 
 /* Any scalar as text; what is missing or not a scalar is a dash. */
 static void esc_json(FILE *f, const json_t *v)
 {
 	if (json_is_string(v))
-		esc(f, json_string_value(v));
+		report_xml_escape(f, json_string_value(v));
 	else if (json_is_integer(v))
 		fprintf(f, "%lld", (long long)json_integer_value(v));
 	else if (json_is_real(v))
@@ -258,7 +236,7 @@ static void cell_tooltip(FILE *f, const json_t *c)
 	fmt_rate_ci(rate, sizeof(rate), c);
 	fmt_ms(p50, sizeof(p50), jnum(json_object_get(c, "time_to_direct_ms"), "p50"));
 	fputs("<title>", f);
-	esc(f, cell_name(c));
+	report_xml_escape(f, cell_name(c));
 	escf(f, "\nexpected %s, got %s: %s", exp ? exp : "?", got ? got : "?",
 	     verdicts[cell_verdict(c)].label);
 	escf(f, "\nruns %lld: direct %lld, relay %lld, failed %lld", jint(c, "runs", 0),
@@ -283,11 +261,11 @@ static void svg_cell(FILE *f, const json_t *c, size_t idx, int x, int y)
 	        x + 2, y + 2, GRID_CW - 4, GRID_CH - 4, verdicts[v].fill);
 	fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\" class=\"rate\">", x + GRID_CW / 2, y + 21,
 	        verdicts[v].ink);
-	esc(f, rate);
+	report_xml_escape(f, rate);
 	fprintf(f, "</text><text x=\"%d\" y=\"%d\" fill=\"%s\" class=\"sub\">", x + GRID_CW / 2,
 	        y + 36, verdicts[v].ink);
 	if (v == V_DIRECT || v == V_RELAY || v == V_NOTRUN)
-		esc(f, v == V_NOTRUN ? "not run" : got);
+		report_xml_escape(f, v == V_NOTRUN ? "not run" : got);
 	else
 		escf(f, "%s \xe2\x89\xa0 %s", got ? got : "?", exp ? exp : "?");
 	fputs("</text></g></a>\n", f);
@@ -395,11 +373,11 @@ static void grid_labels(FILE *f, const struct grid *g)
 		int x = GRID_LW + (int)i * GRID_CW + GRID_CW / 2;
 
 		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"rowlab\">", GRID_LW - 8, y);
-		esc(f, g->names[i]);
+		report_xml_escape(f, g->names[i]);
 		fprintf(f,
 		        "</text><text transform=\"translate(%d,%d) rotate(-40)\" class=\"collab\">",
 		        x, GRID_TH - 8);
-		esc(f, g->names[i]);
+		report_xml_escape(f, g->names[i]);
 		fputs("</text>\n", f);
 	}
 }
@@ -461,7 +439,7 @@ static void tiles_svg(FILE *f, const json_t *cells, const long *placed)
 		svg_cell(f, c, i, x, y);
 		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"tilelab\">", x + GRID_CW / 2,
 		        y + GRID_CH + 14);
-		esc(f, cell_name(c));
+		report_xml_escape(f, cell_name(c));
 		fputs("</text>\n", f);
 	}
 	fputs("</svg>\n", f);
@@ -472,7 +450,7 @@ static void legend(FILE *f)
 	fputs("<p class=\"legend\">", f);
 	for (size_t v = 0; v < sizeof(verdicts) / sizeof(verdicts[0]); v++) {
 		fprintf(f, "<span><i style=\"background:%s\"></i>", verdicts[v].fill);
-		esc(f, verdicts[v].label);
+		report_xml_escape(f, verdicts[v].label);
 		fputs("</span> ", f);
 	}
 	fputs("<span>Each box: runs that went direct / runs; under it what the cell got "
@@ -534,16 +512,16 @@ static void page_head(FILE *f, const json_t *report)
 	      "<title>",
 	      f);
 	fputs(is_run_report(report) ? "natlab run: " : "natlab matrix: ", f);
-	esc(f, jstr(report, "scenario") ? jstr(report, "scenario") : "report");
+	report_xml_escape(f, jstr(report, "scenario") ? jstr(report, "scenario") : "report");
 	fprintf(f, "</title>\n<style>\n%s</style>\n</head>\n<body id=\"top\">\n", CSS);
 }
 
 static void stat_box(FILE *f, const char *cls, const char *label, const char *value)
 {
 	fprintf(f, "<div class=\"stat %s\"><b>", cls);
-	esc(f, value);
+	report_xml_escape(f, value);
 	fputs("</b>", f);
-	esc(f, label);
+	report_xml_escape(f, label);
 	fputs("</div>\n", f);
 }
 
@@ -603,7 +581,7 @@ static void failed_list(FILE *f, const json_t *cells)
 			continue;
 		fputs(any ? ", " : "<p><b>Failed:</b> ", f);
 		fprintf(f, "<a href=\"#cell-%zu\">", i);
-		esc(f, cell_name(c));
+		report_xml_escape(f, cell_name(c));
 		fputs("</a>", f);
 		any = 1;
 	}
@@ -617,7 +595,7 @@ static void page_title(FILE *f, const json_t *report)
 	double d = jnum(report, "duration_s");
 
 	fputs(is_run_report(report) ? "<h1>Run: " : "<h1>NAT matrix: ", f);
-	esc(f, jstr(report, "scenario") ? jstr(report, "scenario") : "(no scenario)");
+	report_xml_escape(f, jstr(report, "scenario") ? jstr(report, "scenario") : "(no scenario)");
 	fputs("</h1>\n<p class=\"meta\">started ", f);
 	esc_json(f, json_object_get(report, "started"));
 	if (isnan(d))
@@ -625,7 +603,7 @@ static void page_title(FILE *f, const json_t *report)
 	else
 		snprintf(dur, sizeof(dur), "%.1f s", d);
 	fputs(" &#183; duration ", f);
-	esc(f, dur);
+	report_xml_escape(f, dur);
 	fputs(" &#183; seed ", f);
 	esc_json(f, json_object_get(report, "seed"));
 	fputs("</p>\n<div class=\"stats\">\n", f);
@@ -646,7 +624,7 @@ static void behaviour_td(FILE *f, const json_t *v)
 
 	fputs("<td title=\"", f);
 	if (s)
-		esc(f, s);
+		report_xml_escape(f, s);
 	fputs("\">", f);
 	if (!s)
 		fputs("&#8212;", f);
@@ -657,7 +635,8 @@ static void behaviour_td(FILE *f, const json_t *v)
 	else
 		escf(f, "%s mapping, %s filtering, hairpin %s", jstr(v, "mapping") ?: "?",
 		     jstr(v, "filtering") ?: "?",
-		     json_is_boolean(hairpin) ? (json_is_true(hairpin) ? "yes" : "no") : "not predicted");
+		     json_is_boolean(hairpin) ? (json_is_true(hairpin) ? "yes" : "no")
+		                              : "not predicted");
 	fputs("</td>", f);
 	free(s);
 }
@@ -672,10 +651,11 @@ static void as_declared_td(FILE *f, const json_t *n)
 		fputs("<td>not measured</td>", f);
 	else if (count < 0)
 		fputs(json_is_true(json_object_get(m, "match")) ? "<td class=\"ok\">yes</td>"
-								 : "<td class=\"bad\">NO</td>", f);
+		                                                : "<td class=\"bad\">NO</td>",
+		      f);
 	else
 		fprintf(f, "<td class=\"%s\">%s (%lld of %lld)</td>", ok == count ? "ok" : "bad",
-			ok == count ? "yes" : "NO", ok, count);
+		        ok == count ? "yes" : "NO", ok, count);
 }
 
 /* The NAT boxes with declared and measured behaviour, when the report has any. */
@@ -753,7 +733,7 @@ static void chart_mark(FILE *f, const char *q, double v, double max, int y)
 	    "<title>%s ",
 	    chart_x(v, max), chart_x(v, max), y - 9, y + 9,
 	    strcmp(q, "p95") == 0 ? " stroke-dasharray=\"3 2\"" : "", q);
-	esc(f, ms);
+	report_xml_escape(f, ms);
 	fputs("</title></line>", f);
 }
 
@@ -765,7 +745,7 @@ static void chart_row(FILE *f, const struct series *s, double max, int y)
 	size_t i;
 
 	fprintf(f, "<text x=\"0\" y=\"%d\" class=\"lab\">", y + 4);
-	esc(f, s->label);
+	report_xml_escape(f, s->label);
 	fputs("</text>", f);
 	if (isnan(p50) && json_array_size(samples) == 0) {
 		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"none\">no samples</text>\n", CHART_LW,
@@ -818,7 +798,7 @@ static void chart_svg(FILE *f, const char *title, const struct series *s, int n)
 	        "height=\"%d\" viewBox=\"0 0 %d %d\">\n<text x=\"0\" y=\"12\" class=\"lab\" "
 	        "font-weight=\"600\">",
 	        w, h, w, h);
-	esc(f, title);
+	report_xml_escape(f, title);
 	fputs("</text>\n", f);
 	for (int i = 0; i < n; i++)
 		chart_row(f, &s[i], max, 30 + i * CHART_RH);
@@ -845,9 +825,9 @@ static void cell_charts(FILE *f, const json_t *c)
 static void kv_row(FILE *f, const char *key, const char *value)
 {
 	fputs("<tr><th>", f);
-	esc(f, key);
+	report_xml_escape(f, key);
 	fputs("</th><td>", f);
-	esc(f, value);
+	report_xml_escape(f, value);
 	fputs("</td></tr>\n", f);
 }
 
@@ -925,7 +905,7 @@ static void files_list(struct html *h, const char *dir, const char *sub, const c
 		return;
 	}
 	fputs("<div>", h->f);
-	esc(h->f, title);
+	report_xml_escape(h->f, title);
 	fputs(":<ul>", h->f);
 	for (int i = 0; i < n; i++) {
 		fputs("<li><a href=\"", h->f);
@@ -937,7 +917,7 @@ static void files_list(struct html *h, const char *dir, const char *sub, const c
 		}
 		esc_url(h->f, names[i]);
 		fputs("\">", h->f);
-		esc(h->f, names[i]);
+		report_xml_escape(h->f, names[i]);
 		fputs("</a></li>", h->f);
 		free(names[i]);
 	}
@@ -954,7 +934,7 @@ static void cell_files(struct html *h, const json_t *c)
 	fputs("<div class=\"files\">Output: <a href=\"", h->f);
 	esc_url(h->f, dir);
 	fputs("/\"><code>", h->f);
-	esc(h->f, dir);
+	report_xml_escape(h->f, dir);
 	fputs("</code></a>\n", h->f);
 	files_list(h, dir, "", "files");
 	files_list(h, dir, "logs", "logs");
@@ -970,10 +950,10 @@ static void cell_section(struct html *h, const json_t *c, size_t idx)
 	        "<section class=\"panel cell %s\" id=\"cell-%zu\" style=\"border-left-color:%s\">\n"
 	        "<h2><span class=\"sw\" style=\"background:%s\"></span>",
 	        verdicts[v].cls, idx, verdicts[v].fill, verdicts[v].fill);
-	esc(h->f, cell_name(c));
+	report_xml_escape(h->f, cell_name(c));
 	fprintf(h->f, " <span class=\"verdict\" style=\"color:%s\">", verdicts[v].fill);
 	if (v == V_NOTRUN)
-		esc(h->f, verdicts[v].label);
+		report_xml_escape(h->f, verdicts[v].label);
 	else
 		escf(h->f, "%s: %s", cell_pass(c) ? "pass" : "FAIL", verdicts[v].label);
 	fputs("</span></h2>\n<div class=\"cols\"><div>", h->f);
@@ -999,11 +979,11 @@ static void run_expectations(FILE *f, const json_t *report)
 		int ok = json_is_true(json_object_get(e, "ok"));
 
 		fprintf(f, "<tr><td>%zu</td><td class=\"%s\">%s</td><td>", i + 1, ok ? "ok" : "bad",
-			ok ? "ok" : "NOT OK");
+		        ok ? "ok" : "NOT OK");
 		esc_json(f, json_object_get(e, "name"));
 		if (json_is_string(json_object_get(e, "diag"))) {
 			fputs("<pre>", f);
-			esc(f, jstr(e, "diag"));
+			report_xml_escape(f, jstr(e, "diag"));
 			fputs("</pre>", f);
 		}
 		fputs("</td><td><code>", f);
@@ -1027,7 +1007,7 @@ static void run_results(FILE *f, const json_t *report)
 
 		fputs("<pre>", f);
 		if (s)
-			esc(f, s);
+			report_xml_escape(f, s);
 		fputs("</pre>\n", f);
 		free(s);
 	}
@@ -1040,7 +1020,7 @@ static int run_page(struct html *h, const json_t *report)
 	page_title(h->f, report);
 	if (jstr(report, "error")) {
 		fputs("<p class=\"panel bad\"><b>The scenario stopped early:</b> ", h->f);
-		esc(h->f, jstr(report, "error"));
+		report_xml_escape(h->f, jstr(report, "error"));
 		fputs("</p>\n", h->f);
 	}
 	run_expectations(h->f, report);

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+#include "natlab/report_junit.h"
+#include "natlab/report_xml.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+
+FILE *report_junit_open(const char *dir, const char *suite, long long tests, long long failures,
+                        double secs)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/junit.xml", dir) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	f = fopen(path, "w");
+	if (!f)
+		return NULL;
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"");
+	report_xml_escape(f, suite);
+	fprintf(f, "\" tests=\"%lld\" failures=\"%lld\" time=\"%.3f\">\n", tests, failures, secs);
+	return f;
+}
+
+void report_junit_case(FILE *f, const char *classname, const char *name, const char *message,
+                       const char *text)
+{
+	fprintf(f, "  <testcase classname=\"");
+	report_xml_escape(f, classname);
+	fprintf(f, "\" name=\"");
+	report_xml_escape(f, name);
+	if (!message) {
+		fprintf(f, "\"/>\n");
+		return;
+	}
+	fprintf(f, "\">\n    <failure message=\"");
+	report_xml_escape(f, message);
+	fprintf(f, "\">");
+	report_xml_escape(f, text);
+	fprintf(f, "</failure>\n  </testcase>\n");
+}
+
+int report_junit_close(FILE *f)
+{
+	fprintf(f, "</testsuite>\n");
+	return fclose(f) == 0 ? 0 : -errno;
+}

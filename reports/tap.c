@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+#include "natlab/report_tap.h"
+
+#include <string.h>
+
+/* TAP descriptions must not break the line or start a directive. */
+static void tap_name(FILE *f, const char *name)
+{
+	for (const char *p = name; p && *p; p++)
+		fputc(*p == '\n' ? ' ' : *p == '#' ? '_' : *p, f);
+}
+
+/* text as comment lines, so no line of it can be read as a test line. */
+static void tap_comment(FILE *f, const char *text)
+{
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+
+		fprintf(f, "#   %.*s\n", n, p);
+		p += n + (nl ? 1 : 0);
+	}
+}
+
+void report_tap_line(FILE *f, int n, int ok, const char *name, const char *where, const char *diag)
+{
+	fprintf(f, "%s %d - ", ok ? "ok" : "not ok", n);
+	tap_name(f, name);
+	fputc('\n', f);
+	if (!ok && where)
+		fprintf(f, "#   at %s\n", where);
+	if (!ok && diag)
+		tap_comment(f, diag);
+	fflush(f);
+}
+
+void report_tap_cells(FILE *f, const json_t *cells)
+{
+	char line[512], diag[1024];
+	const json_t *c;
+	size_t i;
+
+	json_array_foreach(cells, i, c)
+	{
+		int pass = json_is_true(json_object_get(c, "pass"));
+
+		/* A description cut short still says which cell it is; the report has the rest. */
+		snprintf(line, sizeof(line),
+		         "%s: expected %s, direct %lld/%lld (relay %lld, failed %lld)",
+		         json_string_value(json_object_get(c, "name")) ?: "?",
+		         json_string_value(json_object_get(c, "expected")) ?: "?",
+		         json_integer_value(json_object_get(c, "direct")),
+		         json_integer_value(json_object_get(c, "runs")),
+		         json_integer_value(json_object_get(c, "relay")),
+		         json_integer_value(json_object_get(c, "failed")));
+		snprintf(diag, sizeof(diag), "reached \"%s\"; see %s",
+		         json_string_value(json_object_get(c, "reached")) ?: "?",
+		         json_string_value(json_object_get(c, "dir")) ?: "?");
+		report_tap_line(f, (int)i + 1, pass, line, NULL, diag);
+	}
+	fprintf(f, "1..%zu\n", json_array_size(cells));
+	fflush(f);
+}
