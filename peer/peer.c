@@ -1049,8 +1049,17 @@ static void handle_sealed(struct peer *p, const uint8_t *pkt, size_t len, const 
 		on_probe_ack(p, m + 1, (size_t)n - 1, from);
 		break;
 	case PEER_MSG_PING:
+		/*
+		 * Back on the path the ping came on, as a probe's answer goes: each RTT sample
+		 * is then one path both ways and its label (where the pong arrived) says which.
+		 * On our path of the moment, a ping sent over the relay just before the path
+		 * went direct came back direct, a half-relay sample labelled "direct".
+		 */
 		m[0] = PEER_MSG_PONG;
-		peer_send(p, m, (size_t)n);
+		if (from)
+			peer_send_via(p, VIA_UDP, from, m, (size_t)n);
+		else if (!p->o->no_relay)
+			peer_send_via(p, VIA_RELAY, NULL, m, (size_t)n);
 		break;
 	case PEER_MSG_PONG:
 		on_pong(p, m + 1, (size_t)n - 1, from);

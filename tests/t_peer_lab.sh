@@ -6,7 +6,9 @@
 # where the traffic went: the transfer direct in the first pair, all of it through the
 # relay in the second. The relay's own counter of forwarded frames (/metrics) is the
 # independent check that it steps back: once both peers are direct it forwards nothing
-# more, while it forwards the symmetric pair's traffic.
+# more, while it forwards the symmetric pair's traffic. A ping is answered on the path it
+# came on, so each rtt sample is one path both ways (checked through a far relay, where
+# the direct path validates while the first ping is still on its way through the relay).
 . "$(dirname "$0")/lib/lab.sh"
 . "$(dirname "$0")/lib/peer.sh"
 t_require_root
@@ -36,10 +38,10 @@ forwarded() {
 pair() { # pair TAG HOST_A HOST_B ARGS...: listener in A, connector in B
 	local tag=$1 ha=$2 hb=$3
 	shift 3
-	timeout 40 "$NATLAB" exec "$LAB" "$ha" -- "$PEER" --key "$T_TMP/a.key" --relay "$SRV:3340" --listen >"$T_TMP/l$tag.out" 2>"$T_TMP/l$tag.err" &
+	timeout 40 "$NATLAB" exec "$LAB" "$ha" -- "$PEER" --key "$T_TMP/a.key" --relay "${PAIR_RELAY:-$SRV:3340}" --listen >"$T_TMP/l$tag.out" 2>"$T_TMP/l$tag.err" &
 	local lpid=$!
 	T_PIDS+=("$lpid")
-	timeout 40 "$NATLAB" exec "$LAB" "$hb" -- "$PEER" --key "$T_TMP/b.key" --relay "$SRV:3340" --connect "$A" "$@" >"$T_TMP/c$tag.out" 2>"$T_TMP/c$tag.err"
+	timeout 40 "$NATLAB" exec "$LAB" "$hb" -- "$PEER" --key "$T_TMP/b.key" --relay "${PAIR_RELAY:-$SRV:3340}" --connect "$A" "$@" >"$T_TMP/c$tag.out" 2>"$T_TMP/c$tag.err"
 	local rc=$?
 	wait_pid "$lpid" 10
 	return $rc
@@ -80,10 +82,41 @@ t_is $? 0 "steps back: connector exits 0 (30 pings, 5 MB transfer)" "$(show csb 
 wait_pid "$lsb_PID" 10
 f2=$(forwarded)
 t_is "$(count csb '"event":"rtt".*"source":"ping"')" 30 "steps back: 30 pings answered"
-t_is "$(sed -n '/"event":"path","kind":"direct"/,$p' csb.out | grep -c '"event":"rtt".*"path":"relay"')" 0 \
-	"steps back: no ping answered through the relay after the path went direct"
+# A ping sent (t_ms - ms) once the path was direct goes direct and is answered direct.
+# The first ping goes out over the relay as the session comes up, just before the
+# path validates: its answer comes back over the relay and may arrive after the path
+# event, so what counts is when each ping was sent, not when its answer arrived.
+relay_after=$(awk -F'"t_ms":' '
+	/"event":"path","kind":"direct"/ && d == "" {split($2, a, ","); d = a[1]}
+	/"event":"rtt".*"path":"relay","source":"ping"/ && d != "" {
+		split($2, a, ","); match($0, /"ms":[0-9.e+-]+/); ms = substr($0, RSTART + 5, RLENGTH - 5)
+		if (a[1] - ms >= d) n++
+	}
+	END {print n + 0}' csb.out)
+t_is "$relay_after" 0 "steps back: no ping sent after the path went direct was answered through the relay"
 t_ok "$([ -n "$f1" ] && [ -n "$f2" ] && [ "$f1" = "$f2" ]; echo $?)" \
 	"steps back: the relay forwarded no frame after both went direct (frames_forwarded_total $f1 -> $f2)"
+
+# Through the far relay: the connector's first ping goes out over it as the session
+# comes up (the listener's first probe, a few ms ahead of its answer, brings the session
+# up); both sides validate the direct path within milliseconds, 40 ms before the ping
+# reaches the listener. Answered on the listener's path of the moment, the pong came
+# back direct: a sample half relay, half direct, labelled "direct" (about 40 ms). On the
+# path the ping came on, it is a relay round trip (4 x 20 ms).
+FAR=$("$NATLAB" ls "$LAB" | awk '$1 == "far" {print $NF}')
+timeout 60 "$NATLAB" exec "$LAB" far -- "$RELAY" --listen "$FAR:3340" --stun "$FAR:3478" --no-auth >relayfar.out 2>&1 &
+T_PIDS+=("$!")
+for _ in $(seq 100); do grep -q '"ready"' relayfar.out && break; sleep 0.05; done
+t_ok "$(grep -q '"ready"' relayfar.out; echo $?)" "far relay up on $FAR"
+PAIR_RELAY="$FAR:3340" pair far fa1 fb1 --ping 3 --ping-interval 200
+t_is $? 0 "far relay: connector exits 0" "$(show cfar | tail -5)"
+t_ok "$(count cfar '"event":"path","kind":"direct"' >/dev/null; echo $?)" "far relay: connector goes direct"
+ping0=$(events cfar rtt | grep '"seq":0')
+p0_ms=$(sed -n 's/.*"ms":\([0-9.]*\).*/\1/p' <<<"$ping0")
+t_ok "$(grep -q '"path":"relay"' <<<"$ping0" && awk -v m="$p0_ms" 'BEGIN {exit !(m >= 75)}'; echo $?)" \
+	"far relay: the first ping, sent over the relay, came back over it (a relay round trip >= 75 ms)" "$ping0"
+t_is "$(events cfar rtt | grep -E '"seq":[12]' | grep -c '"path":"direct"')" 2 \
+	"far relay: the later pings went direct" "$(events cfar rtt)"
 
 pair sym sa1 sb1 --ping 3 --transfer 1M --timeout 10
 t_is $? 0 "symmetric x symmetric: connector exits 0"
