@@ -3,6 +3,7 @@
  * RFC 5780 behaviour discovery client (sections 4.3 to 4.5), blocking, with
  * retransmissions: the tests run through real NATs that may drop any packet.
  */
+#include "natlab/addr.h"
 #include "natlab/probe.h"
 
 #include <errno.h>
@@ -136,7 +137,7 @@ static int await(int fd, const uint8_t txid[STUN_TXID_SIZE], enum expect what,
 			continue;
 		if (stun_msg_decode(buf, (size_t)n, out) < 0 || !matches(out, txid, what))
 			continue;
-		if (expect_from && !stun_addr_equal(sa(&src), csa(expect_from)))
+		if (expect_from && !addr_equal(sa(&src), csa(expect_from)))
 			continue;
 		return 1;
 	}
@@ -211,11 +212,11 @@ static enum probe_behaviour classify_mapping(const struct probe *p, int fd,
 	set_port(&a2p1, port_of(&p->opt->server));
 	if (mapping_test(p, fd, &a2p1, &mapped2) < 0)
 		return PROBE_UNKNOWN;
-	if (stun_addr_equal(csa(&mapped2), csa(mapped1)))
+	if (addr_equal(csa(&mapped2), csa(mapped1)))
 		return PROBE_ENDPOINT_INDEPENDENT;
 	if (mapping_test(p, fd, other, &mapped3) < 0)
 		return PROBE_UNKNOWN;
-	if (stun_addr_equal(csa(&mapped3), csa(&mapped2)))
+	if (addr_equal(csa(&mapped3), csa(&mapped2)))
 		return PROBE_ADDRESS_DEPENDENT;
 	return PROBE_ADDRESS_AND_PORT_DEPENDENT;
 }
@@ -312,7 +313,7 @@ int probe_run(const struct probe_options *opt, struct probe_result *res)
 	if (rc < 0 || (rc = mapped_of(&m1, &res->mapped)) < 0)
 		goto out;
 	res->udp_ok = true;
-	res->nat = !stun_addr_equal(csa(&res->mapped), csa(&res->local));
+	res->nat = !addr_equal(csa(&res->mapped), csa(&res->local));
 	if ((m1.present & STUN_HAS_OTHER) && m1.other.ss_family == AF_INET)
 		res->mapping = classify_mapping(&p, fd, &res->mapped, &m1.other);
 	res->hairpin = hairpin_test(&p, fd, &res->mapped);
@@ -341,8 +342,8 @@ json_t *probe_result_json(const struct probe_result *res)
 {
 	char mapped[64], local[64];
 	bool has_mapped =
-	    res->udp_ok && stun_addr_format(csa(&res->mapped), mapped, sizeof(mapped)) == 0;
-	bool has_local = stun_addr_format(csa(&res->local), local, sizeof(local)) == 0;
+	    res->udp_ok && addr_format(csa(&res->mapped), mapped, sizeof(mapped)) == 0;
+	bool has_local = addr_format(csa(&res->local), local, sizeof(local)) == 0;
 
 	return json_pack(
 	    "{s:s?, s:s?, s:b, s:s?, s:s?, s:b, s:s}", "mapping",

@@ -2,6 +2,7 @@
 /*
  * The blocking RFC 5780 responder: sockets and a poll loop around stun_server_handle().
  */
+#include "natlab/addr.h"
 #include "natlab/stun_responder.h"
 
 #include <errno.h>
@@ -126,7 +127,7 @@ static void answer_pending(struct stun_responder *r, enum stun_endpoint ep)
 		if (len <= 0)
 			continue;
 		if (sendto(r->fd[from], out, (size_t)len, 0, (struct sockaddr *)&src, slen) < 0) {
-			if (stun_addr_format((struct sockaddr *)&src, name, sizeof(name)) < 0)
+			if (addr_format((struct sockaddr *)&src, name, sizeof(name)) < 0)
 				strcpy(name, "?");
 			log_warn("stun responder: sendto %s", name);
 		}

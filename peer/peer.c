@@ -32,6 +32,7 @@
 
 #include <sodium.h>
 
+#include "natlab/addr.h"
 #include "natlab/log.h"
 #include "natlab/stun.h"
 #include "peer.h"
@@ -151,33 +152,16 @@ const char *peer_path_name(const struct peer *p)
 	return p->direct ? "direct" : "relay";
 }
 
-/*
- * stun.c reads any address through a struct sockaddr_storage pointer, which needs that
- * type's alignment (8); our sockaddr_in fields (candidates, packed in arrays) only have
- * 4. So every call into it goes through an aligned copy.
- */
-static void addr_copy(struct sockaddr_storage *ss, const struct sockaddr_in *a)
-{
-	memset(ss, 0, sizeof(*ss));
-	memcpy(ss, a, sizeof(*a));
-}
-
+/* An address as text for events and logs; "?" never happens for our IPv4 addresses. */
 static void addr_text(const struct sockaddr_in *a, char *buf, size_t cap)
 {
-	struct sockaddr_storage ss;
-
-	addr_copy(&ss, a);
-	if (stun_addr_format((const struct sockaddr *)&ss, buf, cap) < 0)
+	if (addr_format((const struct sockaddr *)a, buf, cap) < 0)
 		snprintf(buf, cap, "?");
 }
 
-static bool addr_equal(const struct sockaddr_in *a, const struct sockaddr_in *b)
+static bool cand_addr_equal(const struct sockaddr_in *a, const struct sockaddr_in *b)
 {
-	struct sockaddr_storage x, y;
-
-	addr_copy(&x, a);
-	addr_copy(&y, b);
-	return stun_addr_equal((const struct sockaddr *)&x, (const struct sockaddr *)&y);
+	return addr_equal((const struct sockaddr *)a, (const struct sockaddr *)b);
 }
 
 static void peer_stop(struct peer *p, int code);
@@ -442,7 +426,7 @@ static void cand_add(struct peer_cand *list, int *n, uint8_t kind, const struct 
 	int i;
 
 	for (i = 0; i < *n; i++)
-		if (addr_equal(&list[i].addr, a))
+		if (cand_addr_equal(&list[i].addr, a))
 			return;
 	if (*n >= PEER_MAX_CANDS)
 		return;
@@ -956,7 +940,7 @@ static void on_peer_reflexive(struct peer *p, const struct sockaddr_in *from)
 	int i, n = p->n_remote;
 
 	for (i = 0; i < p->n_remote; i++)
-		if (addr_equal(&p->remote[i].addr, from))
+		if (cand_addr_equal(&p->remote[i].addr, from))
 			break;
 	if (i == p->n_remote) {
 		cand_add(p->remote, &p->n_remote, PEER_CAND_PEER_REFLEXIVE, from);
@@ -1010,7 +994,7 @@ static void handle_sealed(struct peer *p, const uint8_t *pkt, size_t len, const 
 		return;
 	count_bytes(p, from != NULL, m[0], len);
 	p->last_peer_rx_ns = now;
-	if (from && p->direct && addr_equal(from, &p->direct_addr))
+	if (from && p->direct && cand_addr_equal(from, &p->direct_addr))
 		p->last_direct_rx_ns = now;
 	if (bound)
 		seal_set_dst(&p->seal, seal_packet_src(pkt));
@@ -1304,7 +1288,7 @@ static int peer_udp_open(struct peer *p)
 
 	memset(&ss, 0, sizeof(ss));
 	if (p->o->bind) {
-		rc = stun_addr_parse(p->o->bind, &ss);
+		rc = addr_parse(p->o->bind, &ss, ADDR_PORT_OPTIONAL);
 		if (rc < 0 || ss.ss_family != AF_INET)
 			return -EINVAL;
 	} else {
@@ -1335,18 +1319,15 @@ static int peer_udp_open(struct peer *p)
 static int peer_stun_setup(struct peer *p)
 {
 	struct sockaddr_storage ss;
-	char text[80];
 	int i, rc;
 
 	for (i = 0; i < (p->o->n_stun ? p->o->n_stun : p->n_relays); i++) {
 		if (p->o->n_stun) {
-			rc = stun_addr_parse(p->o->stun[i], &ss);
+			rc = addr_parse(p->o->stun[i], &ss, ADDR_PORT_REQUIRED);
 		} else {
-			struct sockaddr_in a = *(struct sockaddr_in *)&p->relays[i].addr;
-
-			a.sin_port = htons(PEER_DEFAULT_STUN);
-			addr_text(&a, text, sizeof(text));
-			rc = stun_addr_parse(text, &ss);
+			ss = p->relays[i].addr;
+			((struct sockaddr_in *)&ss)->sin_port = htons(PEER_DEFAULT_STUN);
+			rc = 0;
 		}
 		if (rc < 0 || ss.ss_family != AF_INET ||
 		    ((struct sockaddr_in *)&ss)->sin_port == 0)

@@ -14,6 +14,7 @@
 
 #include <uv.h>
 
+#include "natlab/addr.h"
 #include "natlab/identity.h"
 #include "natlab/log.h"
 #include "natlab/relay.h"
@@ -187,13 +188,13 @@ static int relay_serve_option(struct relay_serve_args *a, int opt, const char *a
 	switch (opt) {
 	case OPT_LISTEN:
 		a->have_listen = 1;
-		return relay_addr_parse(arg, &cfg->listen, 0);
+		return addr_parse(arg, &cfg->listen, ADDR_PORT_REQUIRED);
 	case OPT_STUN:
-		return relay_addr_parse(arg, &cfg->stun, 0);
+		return addr_parse(arg, &cfg->stun, ADDR_PORT_REQUIRED);
 	case OPT_STUN_ALT:
-		return relay_addr_parse(arg, &cfg->stun_alt, 1);
+		return addr_parse(arg, &cfg->stun_alt, ADDR_PORT_OPTIONAL);
 	case OPT_METRICS:
-		return relay_addr_parse(arg, &cfg->metrics, 0);
+		return addr_parse(arg, &cfg->metrics, ADDR_PORT_REQUIRED);
 	case OPT_ISSUER:
 		a->issuer_path = arg;
 		return 0;

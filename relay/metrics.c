@@ -4,6 +4,7 @@
  * connection, the answer, then close. Connections are bounded in number, request size
  * and time, so a scraper gone wrong cannot hurt the relay.
  */
+#include "natlab/addr.h"
 #include "natlab/relay.h"
 
 #include <errno.h>
@@ -289,7 +290,7 @@ int relay_metrics_start(struct relay_server *srv)
 	if (rc == 0)
 		rc = uv_tcp_getsockname(&m->listener, (struct sockaddr *)&srv->cfg.metrics, &len);
 	if (rc < 0) {
-		relay_addr_format((const struct sockaddr *)&srv->cfg.metrics, addr, sizeof(addr));
+		addr_format((const struct sockaddr *)&srv->cfg.metrics, addr, sizeof(addr));
 		log_warnx("metrics on %s: %s", addr, uv_strerror(rc));
 	}
 	return rc;

@@ -3,6 +3,7 @@
  * The relay server: listener, key table, signals, token expiry sweep, revocation
  * reload and the drain after SIGTERM. Per-connection logic lives in client.c.
  */
+#include "natlab/addr.h"
 #include "natlab/relay.h"
 
 #include <errno.h>
@@ -23,67 +24,6 @@
 uint64_t relay_now_unix(void)
 {
 	return (uint64_t)time(NULL);
-}
-
-int relay_addr_parse(const char *text, struct sockaddr_storage *out, int allow_no_port)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *colon, *h = text;
-	size_t hlen;
-	long port = 0;
-	char *end;
-
-	memset(out, 0, sizeof(*out));
-	if (*text == '[') {
-		colon = strchr(text, ']');
-		if (!colon)
-			return -EINVAL;
-		h = text + 1;
-		hlen = (size_t)(colon - h);
-		colon = colon[1] == ':' ? colon + 1 : (colon[1] ? NULL : colon + 1);
-		if (!colon)
-			return -EINVAL;
-	} else {
-		colon = strrchr(text, ':');
-		hlen = colon ? (size_t)(colon - text) : strlen(text);
-	}
-	if (hlen == 0 || hlen >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	if (colon && *colon == ':') {
-		port = strtol(colon + 1, &end, 10);
-		if (!colon[1] || *end || port < 0 || port > 65535)
-			return -EINVAL;
-	} else if (!allow_no_port) {
-		return -EINVAL;
-	}
-	if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) == 0)
-		return 0;
-	if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out) == 0)
-		return 0;
-	return -EINVAL;
-}
-
-int relay_addr_format(const struct sockaddr *sa, char *buf, size_t cap)
-{
-	char host[INET6_ADDRSTRLEN];
-	int n;
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-
-		uv_ip4_name(in, host, sizeof(host));
-		n = snprintf(buf, cap, "%s:%u", host, ntohs(in->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-
-		uv_ip6_name(in6, host, sizeof(host));
-		n = snprintf(buf, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
-	} else {
-		return -EAFNOSUPPORT;
-	}
-	return (n < 0 || (size_t)n >= cap) ? -ENOSPC : 0;
 }
 
 /* Keys are chosen by clients; a keyed hash keeps them from aiming at one bucket. */
@@ -419,7 +359,7 @@ int relay_server_init(struct relay_server *srv, uv_loop_t *loop, const struct re
 		return -ENOMEM;
 	rc = relay_server_listen(srv);
 	if (rc < 0) {
-		relay_addr_format((const struct sockaddr *)&cfg->listen, addr, sizeof(addr));
+		addr_format((const struct sockaddr *)&cfg->listen, addr, sizeof(addr));
 		log_warnx("listen on %s: %s (is another relay on that port?)", addr,
 		          uv_strerror(rc));
 		return rc;
@@ -439,14 +379,14 @@ static void relay_print_ready(struct relay_server *srv)
 	json_t *o = json_object();
 
 	json_object_set_new(o, "event", json_string("ready"));
-	relay_addr_format((const struct sockaddr *)&srv->bound, listen, sizeof(listen));
+	addr_format((const struct sockaddr *)&srv->bound, listen, sizeof(listen));
 	json_object_set_new(o, "listen", json_string(listen));
 	if (srv->cfg.stun.ss_family != AF_UNSPEC) {
-		relay_addr_format((const struct sockaddr *)&srv->cfg.stun, addr, sizeof(addr));
+		addr_format((const struct sockaddr *)&srv->cfg.stun, addr, sizeof(addr));
 		json_object_set_new(o, "stun", json_string(addr));
 	}
 	if (srv->cfg.metrics.ss_family != AF_UNSPEC) {
-		relay_addr_format((const struct sockaddr *)&srv->cfg.metrics, addr, sizeof(addr));
+		addr_format((const struct sockaddr *)&srv->cfg.metrics, addr, sizeof(addr));
 		json_object_set_new(o, "metrics", json_string(addr));
 	}
 	json_object_set_new(o, "auth", json_boolean(!srv->cfg.no_auth));

@@ -4,6 +4,7 @@
  * this file only owns the sockets: A1:P1 alone, or with --stun-alt the four RFC 5780
  * endpoints A1:P1, A1:P2, A2:P1, A2:P2 where P2 = P1 + 1.
  */
+#include "natlab/addr.h"
 #include "natlab/relay.h"
 
 #include <errno.h>
@@ -79,7 +80,7 @@ static int relay_stun_open(struct relay_stun *st, enum stun_endpoint ep)
 	if (rc == 0)
 		rc = uv_udp_recv_start(&e->udp, relay_stun_alloc_cb, relay_stun_recv_cb);
 	if (rc < 0) {
-		relay_addr_format((const struct sockaddr *)&addr, text, sizeof(text));
+		addr_format((const struct sockaddr *)&addr, text, sizeof(text));
 		log_warnx("stun on %s: %s (is the address configured on this host?)", text,
 		          uv_strerror(rc));
 	}

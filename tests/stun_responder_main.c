@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "natlab/addr.h"
 #include "natlab/log.h"
 #include "natlab/stun_responder.h"
 
@@ -24,9 +25,9 @@ static void on_signal(int sig)
 /* A2's port, if given, is P2: stun_server_config ignores the alternate's own port. */
 static int parse_args(int argc, char **argv, struct stun_server_config *cfg)
 {
-	if (argc < 2 || argc > 3 || stun_addr_parse(argv[1], &cfg->primary) < 0)
+	if (argc < 2 || argc > 3 || addr_parse(argv[1], &cfg->primary, ADDR_PORT_OPTIONAL) < 0)
 		return -EINVAL;
-	if (argc == 3 && stun_addr_parse(argv[2], &cfg->alternate) < 0)
+	if (argc == 3 && addr_parse(argv[2], &cfg->alternate, ADDR_PORT_OPTIONAL) < 0)
 		return -EINVAL;
 	cfg->alt_port = ((struct sockaddr_in *)&cfg->alternate)->sin_port;
 	return 0;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "natlab/addr.h"
 #include "natlab/probe.h"
 #include "natlab/stun_responder.h"
 #include "tap.h"
@@ -29,7 +30,7 @@ static struct sockaddr_storage addr(const char *text)
 {
 	struct sockaddr_storage ss;
 
-	stun_addr_parse(text, &ss);
+	addr_parse(text, &ss, ADDR_PORT_OPTIONAL);
 	return ss;
 }
 

@@ -171,8 +171,4 @@ void relay_metrics_stop(struct relay_server *srv);
 int relay_stun_start(struct relay_server *srv);
 void relay_stun_stop(struct relay_server *srv);
 
-/* Parses "a.b.c.d:port" or "[v6]:port" (port may be omitted when allow_no_port). */
-int relay_addr_parse(const char *text, struct sockaddr_storage *out, int allow_no_port);
-int relay_addr_format(const struct sockaddr *sa, char *buf, size_t cap);
-
 #endif

@@ -225,16 +225,4 @@ int stun_server_handle(const struct stun_server_config *cfg, enum stun_endpoint 
                        const uint8_t *req, size_t req_len, const struct sockaddr *src, uint8_t *out,
                        size_t out_cap, enum stun_endpoint *send_ep);
 
-/* Formats "a.b.c.d:port" or "[v6]:port" into buf. Returns 0, -ENOSPC or -EAFNOSUPPORT. */
-int stun_addr_format(const struct sockaddr *sa, char *buf, size_t cap);
-
-/*
- * Parses what stun_addr_format() writes: "a.b.c.d:port" or "[v6]:port"; without the port
- * ("a.b.c.d", "[v6]") the port is 0. Returns 0 or -EINVAL.
- */
-int stun_addr_parse(const char *text, struct sockaddr_storage *out);
-
-/* Whether two addresses have the same family, address and port. */
-bool stun_addr_equal(const struct sockaddr *a, const struct sockaddr *b);
-
 #endif
