@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * natlab-peer internals: the peer (session, candidates, punching, path selection,
- * workloads) in peer.c, its relay connections in relay_conn.c, the reliable transfer
- * in xfer.c, JSON Lines events in events.c, the CLI in main.c.
+ * natlab-peer internals, one concern per file:
+ *   peer.c        the peer's life: start, the tick, relays' callbacks, stop
+ *   session.c     sealed messages: sending on a path, receiving, the HELLO handshake
+ *   candidates.c  our candidates (local addresses, STUN) and the peer's, as events
+ *   punch.c       the punching rounds' decisions, pure (punch.h, tests/t_punch.c)
+ *   punch_io.c    punching on the wire: offers, probes, the round's timer
+ *   path.c        the path messages take: direct validated, lost, relay failover
+ *   workloads.c   ping, transfer, hold, then BYE; xfer.c is the transfer
+ *   relay_conn.c  the relay connections; events.c JSON Lines; main.c the CLI
  */
 #ifndef NATLAB_PEER_PEER_H
 #define NATLAB_PEER_PEER_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -20,44 +27,47 @@
 #include "natlab/relay_proto.h"
 #include "natlab/seal.h"
 
+#include "natlab/stun.h"
 #include "natlab/util.h"
 
-#define PEER_MAX_RELAYS	    8
-#define PEER_MAX_CANDS	    8
-#define PEER_CHUNK	    1216 /* transfer payload per packet: 19 ChaCha20 blocks */
-#define PEER_MAX_MSG	    (PEER_CHUNK + 64)
-#define PEER_MAX_PKT	    (PEER_MAX_MSG + SEAL_OVERHEAD)
-#define PEER_DEFAULT_STUN   3478
+#include "punch.h"
+
+#define PEER_MAX_RELAYS   8
+#define PEER_MAX_CANDS    8
+#define PEER_CHUNK        1216 /* transfer payload per packet: 19 ChaCha20 blocks */
+#define PEER_MAX_MSG      (PEER_CHUNK + 64)
+#define PEER_MAX_PKT      (PEER_MAX_MSG + SEAL_OVERHEAD)
+#define PEER_DEFAULT_STUN 3478
+#define PEER_MS           1000000ull /* nanoseconds per millisecond */
 
 /* Exit codes (docs/events.md). */
 enum peer_exit {
 	PEER_EXIT_OK = 0,
-	PEER_EXIT_FAILED = 1, /* a workload failed: bad checksum, no direct path, peer lost */
-	PEER_EXIT_USAGE = 2,  /* bad arguments or key file */
+	PEER_EXIT_FAILED = 1,  /* a workload failed: bad checksum, no direct path, peer lost */
+	PEER_EXIT_USAGE = 2,   /* bad arguments or key file */
 	PEER_EXIT_REFUSED = 3, /* relay unreachable, token refused, unknown peer */
 };
 
 /* Messages inside the seal: a 1-byte type then the fields (big-endian). */
 enum peer_msg_type {
-	PEER_MSG_HELLO = 1,	/* (empty), or an offer as in CONNECT */
-	PEER_MSG_CONNECT = 2,	/* u32 punch | u8 flags | u32 relay_rtt_us | u8 n |
-				 * n x (u8 kind | ip[4] | u16 port) */
+	PEER_MSG_HELLO = 1,   /* (empty), or an offer as in CONNECT */
+	PEER_MSG_CONNECT = 2, /* u32 punch | u8 flags | u32 relay_rtt_us | u8 n |
+	                       * n x (u8 kind | ip[4] | u16 port) */
 	/* 3 was SYNC (the connector's start signal before the listener probed at once). */
-	PEER_MSG_PROBE = 4,	/* u32 punch (0: keepalive) | u64 sent_ns (echoed) */
+	PEER_MSG_PROBE = 4,     /* u32 punch (0: keepalive) | u64 sent_ns (echoed): a stamp */
 	PEER_MSG_PROBE_ACK = 5, /* same as PROBE */
-	PEER_MSG_PING = 6,	/* u32 seq | u64 sent_ns */
-	PEER_MSG_PONG = 7,	/* same as PING */
-	PEER_MSG_DATA = 8,	/* u64 total | u64 offset | data */
-	PEER_MSG_ACK = 9,	/* u64 next expected offset */
-	PEER_MSG_END = 10,	/* u64 total | blake2b-256 checksum[32] */
-	PEER_MSG_RESULT = 11,	/* u8 ok | u64 bytes received */
-	PEER_MSG_BYE = 12,	/* (empty): my workloads are done */
-	PEER_MSG_BYE_ACK = 13,	/* (empty) */
+	PEER_MSG_PING = 6,      /* u32 seq | u64 sent_ns: a stamp */
+	PEER_MSG_PONG = 7,      /* same as PING */
+	PEER_MSG_DATA = 8,      /* u64 total | u64 offset | data */
+	PEER_MSG_ACK = 9,       /* u64 next expected offset */
+	PEER_MSG_END = 10,      /* u64 total | blake2b-256 checksum[32] */
+	PEER_MSG_RESULT = 11,   /* u8 ok | u64 bytes received */
+	PEER_MSG_BYE = 12,      /* (empty): my workloads are done */
+	PEER_MSG_BYE_ACK = 13,  /* (empty) */
 };
 
-/* Offer flags. SYNC: the listener starts probing one relay leg (estimated from both
- * sides' relay round trips, relay_rtt_us being the sender's) after it answers. */
-enum peer_offer_flag { PEER_OFFER_ANSWER = 1, PEER_OFFER_SYNC = 2 };
+/* PROBE, PROBE_ACK, PING and PONG: the type, a u32 and the send time (u64 ns). */
+#define PEER_STAMP_LEN 13
 
 /* Peer-reflexive: where the peer's probes came from (learnt, never sent in CONNECT). */
 enum peer_cand_kind { PEER_CAND_LOCAL = 1, PEER_CAND_REFLEXIVE = 2, PEER_CAND_PEER_REFLEXIVE = 3 };
@@ -94,8 +104,8 @@ struct peer_relay {
 	uint64_t rtt_ns; /* to the relay: TCP connect, then each keepalive ping; 0: unknown */
 	uint32_t backoff_ms;
 	uint32_t reconnect_in_ms; /* from RESTARTING, 0 if none */
-	int failures;		  /* consecutive failed attempts */
-	int auth_sent;		  /* HANDSHAKE with AUTH written: early data may follow */
+	int failures;             /* consecutive failed attempts */
+	int auth_sent;            /* HANDSHAKE with AUTH written: early data may follow */
 	int ever_ready;
 	char close_reason[RELAY_CLOSE_TEXT_MAX + 64];
 };
@@ -119,8 +129,103 @@ struct peer_opts {
 	int no_relay;
 	int relay_only;
 	int first_punch_sync; /* --first-punch sync: the listener delays round 1's start */
-	double timeout_s; /* to reach the peer (and a direct path with --no-relay) */
+	double timeout_s;     /* to reach the peer (and a direct path with --no-relay) */
 	int verbose;
+};
+
+/* The last `path` event: none yet (or kind none), relay (reported_relay), direct. */
+enum peer_path { PEER_PATH_NONE, PEER_PATH_RELAY, PEER_PATH_DIRECT };
+
+/* How a message goes out: on the current path, through the relay, or by UDP to an address. */
+enum peer_via { PEER_VIA_PATH, PEER_VIA_RELAY, PEER_VIA_UDP };
+
+enum peer_phase {
+	PEER_PHASE_WAIT,
+	PEER_PHASE_PING,
+	PEER_PHASE_TRANSFER,
+	PEER_PHASE_HOLD,
+	PEER_PHASE_DONE
+};
+
+/* --- xfer.c: the transfer workload (go-back-N over whichever path is current) --- */
+struct peer_xfer_tx {
+	int active, done, ok;
+	uint64_t total, acked, next;
+	int dupacks, rewound;
+	uint64_t last_progress_ns, last_end_ns, start_ns;
+	uint8_t sum[32];
+	const char *pattern;
+};
+
+struct peer_xfer_rx {
+	int active, done;
+	uint64_t total, next;
+	uint64_t start_ns;
+	void *hash; /* crypto_generichash_state, allocated */
+	uint8_t sum[32];
+};
+
+struct peer {
+	const struct peer_opts *o;
+	struct identity id;
+	uv_loop_t *loop;
+	int exit_code;
+	int stopping;
+	uint64_t start_ns;
+
+	struct peer_relay relays[PEER_MAX_RELAYS];
+	int n_relays;
+	int cur_relay; /* -1: none ready */
+	int refused;
+
+	/* session.c */
+	int have_peer;
+	uint8_t peer_key[IDENTITY_PUB_LEN];
+	char peer_text[IDENTITY_PUB_TEXT_LEN + 1];
+	struct seal_ctx seal;
+	int established;
+	int peer_not_here;
+	uint64_t last_hello_ns, last_peer_rx_ns, last_relay_tx_ns;
+	uint64_t bytes_direct, bytes_relay; /* sealed bytes sent and received, probes aside */
+
+	uv_udp_t udp;
+	int udp_open;
+	struct sockaddr_in udp_local;
+
+	/* candidates.c */
+	struct sockaddr_in stun_srv[PEER_MAX_RELAYS];
+	int n_stun;
+	uint8_t stun_txid[STUN_TXID_SIZE];
+	int stun_tries;
+	int stun_done;
+	uv_timer_t stun_timer;
+	struct peer_cand local[PEER_MAX_CANDS], remote[PEER_MAX_CANDS];
+	int n_local, n_remote;
+
+	/* punch_io.c */
+	struct punch punch;
+	uv_timer_t punch_timer;
+	uint64_t punch_armed_ns; /* the deadline punch_timer is set for; 0: stopped */
+
+	/* path.c */
+	int direct;
+	struct sockaddr_in direct_addr;
+	uint64_t last_direct_rx_ns, last_keepalive_ns, nodirect_since_ns;
+	enum peer_path reported;
+	int reported_relay;
+
+	uv_timer_t tick;
+	uv_signal_t sigint, sigterm;
+
+	/* workloads.c */
+	enum peer_phase phase;
+	int ping_sent, ping_recv;
+	uint64_t last_ping_ns;
+	struct peer_xfer_tx tx;
+	struct peer_xfer_rx rx;
+	uint64_t hold_until_ns;
+	int my_done, peer_done, bye_acked;
+	uint64_t my_done_ns, last_bye_ns;
 };
 
 /* --- events.c --- */
@@ -145,7 +250,7 @@ int peer_relay_init(struct peer_relay *r, struct peer *p, int index, const char 
  * relay_conn.c), -ENOBUFS when the write queue is full.
  */
 int peer_relay_send(struct peer_relay *r, const uint8_t key[RELAY_KEY_LEN], const void *data,
-		    size_t len);
+                    size_t len);
 /* Closes everything; the relay's handles are closed once the loop runs. */
 void peer_relay_close(struct peer_relay *r);
 
@@ -156,39 +261,98 @@ void peer_on_relay_ready(struct peer *p, struct peer_relay *r);
 void peer_on_relay_down(struct peer *p, struct peer_relay *r, const char *reason);
 void peer_on_relay_refused(struct peer *p, struct peer_relay *r, uint8_t reason, const char *text);
 void peer_on_relay_packet(struct peer *p, struct peer_relay *r, const uint8_t *key,
-			  const uint8_t *data, size_t len);
+                          const uint8_t *data, size_t len);
 void peer_on_relay_peer_gone(struct peer *p, struct peer_relay *r, const uint8_t *key,
-			     uint8_t reason);
+                             uint8_t reason);
 const struct identity *peer_identity(const struct peer *p);
 const char *peer_token(const struct peer *p);
 
 /* --- peer.c --- */
 /* Runs the peer until it is done; returns a peer_exit code. */
 int peer_run(const struct peer_opts *o, const struct identity *id);
+uint64_t peer_now_ns(void);
+/* Ends the run with code: the exit event, every handle closed. Idempotent. */
+void peer_stop(struct peer *p, int code);
+/* An error event, a log line, and (if exit_code is not 0) the exit. */
+void peer_error(struct peer *p, int exit_code, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* An address as text for events and logs. */
+void peer_addr_text(const struct sockaddr_in *a, char *buf, size_t cap);
+/* Whether two candidate addresses are the same (family, address, port). */
+bool peer_addr_equal(const struct sockaddr_in *a, const struct sockaddr_in *b);
+
+/* --- session.c: sealed messages --- */
 /* Sends one sealed message on the current path (direct if valid, else relay). */
 int peer_send(struct peer *p, const void *msg, size_t len);
-uint64_t peer_now_ns(void);
+/* Sends one sealed message via a path; to is the address for PEER_VIA_UDP. */
+int peer_send_via(struct peer *p, enum peer_via via, const struct sockaddr_in *to, const void *msg,
+                  size_t len);
+/* A message that is its type alone (HELLO, BYE, BYE_ACK). */
+void peer_send_type(struct peer *p, enum peer_via via, uint8_t type);
+/* Unsealed bytes by UDP (STUN). */
+int peer_send_udp(struct peer *p, const struct sockaddr_in *to, const uint8_t *pkt, size_t len);
+/* Builds a PROBE, PROBE_ACK, PING or PONG: type, value (punch id or seq), send time. */
+void peer_stamp_build(uint8_t m[PEER_STAMP_LEN], uint8_t type, uint32_t value, uint64_t sent_ns);
+/* The relay to send through: the current one, else one that took our AUTH; -1: none. */
+int peer_relay_out(const struct peer *p);
+/* Connector: the first HELLO goes out as soon as a relay can carry it (then every 300 ms). */
+void peer_hello_maybe(struct peer *p);
+/* A sealed packet from the peer; from is its UDP source, NULL through the relay. */
+void peer_on_sealed(struct peer *p, const uint8_t *pkt, size_t len, const struct sockaddr_in *from);
+
+/* --- candidates.c --- */
+/* Adds a to list unless it is there already or the list is full. */
+void peer_cand_add(struct peer_cand *list, int *n, uint8_t kind, const struct sockaddr_in *a);
+/* The `candidates` event for our list ("local") or the peer's ("remote"). */
+void peer_cands_event(const struct peer *p, const char *side);
+/* The candidates as a JSON array of {kind, addr} (new reference). */
+json_t *peer_cands_json(const struct peer_cand *list, int n);
+/* Our local candidates: the bound address, or every interface's with our port. */
+void peer_cands_gather(struct peer *p);
+/* Starts asking the STUN servers (--stun, or each relay's host on the STUN port). */
+int peer_stun_start(struct peer *p);
+/* A STUN message arrived on our socket. */
+void peer_on_stun(struct peer *p, const uint8_t *buf, size_t len, const struct sockaddr_in *from);
+
+/* --- punch_io.c: punching on the wire, driven by punch.c --- */
+void peer_punch_init(struct peer *p);
+/* Connector: a new round when none runs, the path is not direct and the backoff is over. */
+void peer_punch_maybe(struct peer *p);
+/* Connector, until the session is up: the HELLO, with our offer when we can punch. */
+void peer_punch_hello(struct peer *p);
+/* STUN finished: an offer that lacked the reflexive candidate goes out again. */
+void peer_punch_on_stun_done(struct peer *p);
+/* An offer or an answer, in a HELLO or a CONNECT (type): m is what follows the type. */
+void peer_punch_on_offer_msg(struct peer *p, uint8_t type, const uint8_t *m, size_t len);
+/* A sealed PROBE (m, n bytes, type included) arrived by UDP from an address we are not
+ * direct with: probe it back (peer-reflexive), and start our round if it is its round. */
+void peer_punch_on_probe(struct peer *p, const uint8_t *m, size_t n,
+                         const struct sockaddr_in *from);
+/* The path went direct or was lost: the round ends, or the connector punches again. */
+void peer_punch_on_direct(struct peer *p);
+void peer_punch_on_path_lost(struct peer *p);
+
+/* --- path.c --- */
 /* "direct" or "relay": the path messages go out on now. */
 const char *peer_path_name(const struct peer *p);
+/* The `path` event when the path changed since the last one. */
+void peer_path_report(struct peer *p);
+/* The first ready relay becomes the current one. */
+void peer_path_pick_relay(struct peer *p);
+/* A sealed PROBE_ACK (m after the type) arrived; from: its UDP source, NULL via relay. */
+void peer_path_on_probe_ack(struct peer *p, const uint8_t *m, size_t len,
+                            const struct sockaddr_in *from);
+/* Per tick: keepalives on the path, a silent direct path falls back to the relay. */
+void peer_path_tick(struct peer *p, uint64_t now);
 
-/* --- xfer.c: the transfer workload (go-back-N over whichever path is current) --- */
-struct peer_xfer_tx {
-	int active, done, ok;
-	uint64_t total, acked, next;
-	int dupacks, rewound;
-	uint64_t last_progress_ns, last_end_ns, start_ns;
-	uint8_t sum[32];
-	const char *pattern;
-};
+/* --- workloads.c --- */
+/* Moves the workloads on: pings, transfer, hold, BYE; stops the peer when both are done. */
+void peer_workloads_step(struct peer *p, uint64_t now);
+/* A PING (m, n bytes, type included) to answer; a PONG (m after the type) received. */
+void peer_on_ping(struct peer *p, uint8_t *m, size_t n, const struct sockaddr_in *from);
+void peer_on_pong(struct peer *p, const uint8_t *m, size_t len, const struct sockaddr_in *from);
 
-struct peer_xfer_rx {
-	int active, done;
-	uint64_t total, next;
-	uint64_t start_ns;
-	void *hash; /* crypto_generichash_state, allocated */
-	uint8_t sum[32];
-};
-
+/* --- xfer.c --- */
 int peer_xfer_tx_start(struct peer_xfer_tx *t, uint64_t total, const char *pattern);
 /* Sends what the window allows; retransmits after a timeout. */
 void peer_xfer_tx_pump(struct peer *p, struct peer_xfer_tx *t);

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Candidates: where the other peer may reach us (the local addresses of our UDP socket,
+ * and the reflexive address a STUN Binding to the relay's host reports), and where we
+ * may reach it (from its offers, and peer-reflexive: where its probes came from).
+ */
+#include <errno.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "natlab/addr.h"
+#include "natlab/log.h"
+#include "peer.h"
+
+#define PEER_STUN_TRIES 5
+
+void peer_cand_add(struct peer_cand *list, int *n, uint8_t kind, const struct sockaddr_in *a)
+{
+	int i;
+
+	for (i = 0; i < *n; i++)
+		if (peer_addr_equal(&list[i].addr, a))
+			return;
+	if (*n >= PEER_MAX_CANDS)
+		return;
+	list[*n].kind = kind;
+	list[*n].addr = *a;
+	(*n)++;
+}
+
+static const char *cand_kind_name(uint8_t kind)
+{
+	switch (kind) {
+	case PEER_CAND_LOCAL:
+		return "local";
+	case PEER_CAND_REFLEXIVE:
+		return "reflexive";
+	default:
+		return "peer_reflexive";
+	}
+}
+
+json_t *peer_cands_json(const struct peer_cand *list, int n)
+{
+	json_t *arr = json_array();
+	char a[ADDR_TEXT_MAX];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		peer_addr_text(&list[i].addr, a, sizeof(a));
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:s}", "kind", cand_kind_name(list[i].kind), "addr", a));
+	}
+	return arr;
+}
+
+void peer_cands_event(const struct peer *p, const char *side)
+{
+	int local = strcmp(side, "local") == 0;
+
+	event_emit_obj("candidates", json_pack("{s:s, s:o}", "side", side, "list",
+	                                       local ? peer_cands_json(p->local, p->n_local)
+	                                             : peer_cands_json(p->remote, p->n_remote)));
+}
+
+void peer_cands_gather(struct peer *p)
+{
+	uv_interface_address_t *ifs;
+	struct sockaddr_in a;
+	int i, n;
+
+	if (p->udp_local.sin_addr.s_addr != htonl(INADDR_ANY)) {
+		peer_cand_add(p->local, &p->n_local, PEER_CAND_LOCAL, &p->udp_local);
+		return;
+	}
+	if (uv_interface_addresses(&ifs, &n) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if (ifs[i].is_internal || ifs[i].address.address4.sin_family != AF_INET)
+			continue;
+		a = ifs[i].address.address4;
+		a.sin_port = p->udp_local.sin_port;
+		peer_cand_add(p->local, &p->n_local, PEER_CAND_LOCAL, &a);
+	}
+	uv_free_interface_addresses(ifs, n);
+}
+
+static void stun_finish(struct peer *p)
+{
+	if (p->stun_done)
+		return;
+	p->stun_done = 1;
+	uv_timer_stop(&p->stun_timer);
+	peer_cands_event(p, "local");
+	peer_punch_on_stun_done(p);
+}
+
+static void stun_send(struct peer *p)
+{
+	uint8_t req[STUN_MAX_MESSAGE];
+	int i, n;
+
+	n = stun_binding_request_encode(req, sizeof(req), p->stun_txid, 0, true);
+	if (n < 0)
+		return;
+	for (i = 0; i < p->n_stun; i++)
+		peer_send_udp(p, &p->stun_srv[i], req, (size_t)n);
+}
+
+static void stun_timer_cb(uv_timer_t *t)
+{
+	struct peer *p = container_of(t, struct peer, stun_timer);
+
+	if (p->stun_done)
+		return;
+	if (++p->stun_tries >= PEER_STUN_TRIES) {
+		event_emit("reflexive_failed", "{s:i}", "servers", p->n_stun);
+		log_warnx("no STUN answer from %d server(s): no reflexive candidate", p->n_stun);
+		stun_finish(p);
+		return;
+	}
+	stun_send(p);
+	uv_timer_start(&p->stun_timer, stun_timer_cb, 100u << p->stun_tries, 0);
+}
+
+void peer_on_stun(struct peer *p, const uint8_t *buf, size_t len, const struct sockaddr_in *from)
+{
+	struct stun_msg msg;
+	struct sockaddr_in *x;
+	char a[ADDR_TEXT_MAX], s[ADDR_TEXT_MAX];
+
+	if (p->stun_done || stun_msg_decode(buf, len, &msg) < 0 ||
+	    msg.type != STUN_BINDING_SUCCESS ||
+	    memcmp(msg.txid, p->stun_txid, STUN_TXID_SIZE) != 0 ||
+	    !(msg.present & STUN_HAS_XOR_MAPPED) || msg.xor_mapped.ss_family != AF_INET)
+		return;
+	x = (struct sockaddr_in *)&msg.xor_mapped;
+	peer_addr_text(x, a, sizeof(a));
+	peer_addr_text(from, s, sizeof(s));
+	event_emit("reflexive", "{s:s, s:s}", "addr", a, "server", s);
+	peer_cand_add(p->local, &p->n_local, PEER_CAND_REFLEXIVE, x);
+	stun_finish(p);
+}
+
+int peer_stun_start(struct peer *p)
+{
+	struct sockaddr_storage ss;
+	int i, rc;
+
+	for (i = 0; i < (p->o->n_stun ? p->o->n_stun : p->n_relays); i++) {
+		if (p->o->n_stun) {
+			rc = addr_parse(p->o->stun[i], &ss, ADDR_PORT_REQUIRED);
+		} else {
+			ss = p->relays[i].addr;
+			((struct sockaddr_in *)&ss)->sin_port = htons(PEER_DEFAULT_STUN);
+			rc = 0;
+		}
+		if (rc < 0 || ss.ss_family != AF_INET || ((struct sockaddr_in *)&ss)->sin_port == 0)
+			return -EINVAL;
+		p->stun_srv[p->n_stun++] = *(struct sockaddr_in *)&ss;
+	}
+	stun_txid_new(p->stun_txid);
+	stun_send(p);
+	return uv_timer_start(&p->stun_timer, stun_timer_cb, 100, 0);
+}
