@@ -279,12 +279,44 @@ void peer_stop(struct peer *p, int code)
 	uv_walk(p->loop, close_walk_cb, NULL);
 }
 
+/* Relays, the UDP socket, STUN: 0, or -1 once the error is reported (and the peer stops). */
+static int peer_start(struct peer *p)
+{
+	const struct peer_opts *o = p->o;
+	int i, rc;
+
+	for (i = 0; i < o->n_relays; i++) {
+		rc = peer_relay_init(&p->relays[i], p, i, o->relays[i]);
+		if (rc < 0) {
+			peer_error(p, PEER_EXIT_USAGE, "bad_relay",
+			           "--relay %s: expected HOST:PORT with a resolvable host",
+			           o->relays[i]);
+			return -1;
+		}
+		p->n_relays++;
+	}
+	if (o->relay_only)
+		return 0;
+	rc = peer_udp_open(p);
+	if (rc < 0) {
+		peer_error(p, PEER_EXIT_USAGE, "udp", "UDP socket%s%s: %s", o->bind ? " on " : "",
+		           o->bind ? o->bind : "", rc == -EINVAL ? "bad address" : uv_strerror(rc));
+		return -1;
+	}
+	peer_cands_gather(p);
+	if (peer_stun_start(p) < 0) {
+		peer_error(p, PEER_EXIT_USAGE, "bad_stun", "--stun: expected ADDR:PORT");
+		return -1;
+	}
+	return 0;
+}
+
 int peer_run(const struct peer_opts *o, const struct identity *id)
 {
 	static struct peer peer;
 	struct peer *p = &peer;
 	char pub[IDENTITY_PUB_TEXT_LEN + 1];
-	int i, rc;
+	int i;
 
 	memset(p, 0, sizeof(*p));
 	p->o = o;
@@ -314,34 +346,8 @@ int peer_run(const struct peer_opts *o, const struct identity *id)
 	p->sigint.data = p->sigterm.data = p;
 	uv_signal_start(&p->sigint, signal_cb, SIGINT);
 	uv_signal_start(&p->sigterm, signal_cb, SIGTERM);
-
-	for (i = 0; i < o->n_relays; i++) {
-		rc = peer_relay_init(&p->relays[i], p, i, o->relays[i]);
-		if (rc < 0) {
-			peer_error(p, PEER_EXIT_USAGE, "bad_relay",
-			           "--relay %s: expected HOST:PORT with a resolvable host",
-			           o->relays[i]);
-			goto run;
-		}
-		p->n_relays++;
-	}
-	if (!o->relay_only) {
-		rc = peer_udp_open(p);
-		if (rc < 0) {
-			peer_error(p, PEER_EXIT_USAGE, "udp", "UDP socket%s%s: %s",
-			           o->bind ? " on " : "", o->bind ? o->bind : "",
-			           rc == -EINVAL ? "bad address" : uv_strerror(rc));
-			goto run;
-		}
-		peer_cands_gather(p);
-		rc = peer_stun_start(p);
-		if (rc < 0) {
-			peer_error(p, PEER_EXIT_USAGE, "bad_stun", "--stun: expected ADDR:PORT");
-			goto run;
-		}
-	}
-	uv_timer_start(&p->tick, tick_cb, PEER_TICK_MS, PEER_TICK_MS);
-run:
+	if (peer_start(p) == 0)
+		uv_timer_start(&p->tick, tick_cb, PEER_TICK_MS, PEER_TICK_MS);
 	uv_run(p->loop, UV_RUN_DEFAULT);
 	peer_xfer_rx_free(&p->rx);
 	seal_close(&p->seal);
