@@ -13,6 +13,7 @@
  * Both ends of a pair run `punch` at the same time; the pair is reachable both ways when
  * both exit 0.
  */
+#include "natlab/addr.h"
 #include "natlab/stun.h"
 
 #include <arpa/inet.h>
@@ -24,19 +25,15 @@
 #include <time.h>
 #include <unistd.h>
 
+/* An IPv4 ADDR:PORT (the one address parser, proto/addr.c). */
 static int parse_endpoint(const char *s, struct sockaddr_in *sin)
 {
-	char host[64];
-	const char *colon = strrchr(s, ':');
+	struct sockaddr_storage ss;
 
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
+	if (addr_parse(s, &ss, ADDR_PORT_REQUIRED) < 0 || ss.ss_family != AF_INET)
 		return -1;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)atoi(colon + 1));
-	return inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? 0 : -1;
+	memcpy(sin, &ss, sizeof(*sin));
+	return 0;
 }
 
 static int bound_socket(int port)
