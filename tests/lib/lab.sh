@@ -2,7 +2,9 @@
 # Helpers for shell tests that build labs: TAP output, a lab name unique to this run,
 # and teardown on every exit path (also when a check fails or the test is killed).
 set -u
-NATLAB=${NATLAB_BIN:-$(dirname "$0")/../build/bin}/natlab
+# Absolute paths: tests cd into their temp dir, and teardown must still find natlab.
+NATLAB_BIN=$(cd "${NATLAB_BIN:-$(dirname "$0")/../build/bin}" && pwd) || exit 1
+NATLAB=$NATLAB_BIN/natlab
 SRC=${NATLAB_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 T_COUNT=0
 T_FAILED=0

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 # Helpers for natlab-peer tests on loopback, on top of lab.sh: start a real natlab-relay
 # (with a STUN port), run peers in the background, read their JSON Lines events.
-PEER=${NATLAB_BIN:-$(dirname "$0")/../build/bin}/natlab-peer
-RELAY=${NATLAB_BIN:-$(dirname "$0")/../build/bin}/natlab-relay
+PEER=$NATLAB_BIN/natlab-peer
+RELAY=$NATLAB_BIN/natlab-relay
 
 # relay_start VAR [ARGS...]: starts natlab-relay on 127.0.0.1 (TCP port 0) with a STUN
 # port; sets VAR_PORT, VAR_STUN, VAR_PID. STUN needs a fixed port: retry a few.
