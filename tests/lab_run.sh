@@ -97,6 +97,19 @@ t_ok $? "and a TAP not ok"
 t_is "$(jq -r .error "$T_TMP/out-error/report.json" | grep -c 'error.lua:8')" 1 "report.json says why"
 t_is "$(leftovers $pid)" "" "nothing left after an error"
 
+# Without lab:up() the scenario runs once (natlab run plans first, silently): each TAP
+# line and the error appear once, not twice with the numbering restarted.
+printf '%s\n' 'local lab = natlab.lab{ name = "r" }' 'expect(true, "before up")' \
+	'expect(false, "fails before up")' >"$T_TMP/noup.lua"
+run noup; wait $pid
+t_is $? 1 "a scenario that never calls lab:up() exits 1"
+t_is "$(grep -c '^\(not \)\?ok' "$T_TMP/noup.tap") $(grep -c '^1\.\.' "$T_TMP/noup.tap")" "3 1" \
+	"its TAP lines appear once, with one plan"
+t_is "$(grep -c 'never called lab:up()' "$T_TMP/noup.err")" 1 "and the error is said once"
+echo 'error("boom")' >"$T_TMP/early.lua"
+run early; wait $pid
+t_is "$(grep -c 'early.lua:1: boom' "$T_TMP/early.err")" 1 "an error before lab:up() is said once"
+
 scenario late 'lab:host{ name = "late", net = inet }'
 run late; wait $pid
 t_is $? 1 "declaring a node after lab:up() fails"

@@ -11,7 +11,7 @@
 #include <stdio.h>
 
 struct results {
-	FILE *tap;            /* where TAP lines go (stdout) */
+	FILE *tap;            /* where TAP lines go (stdout; NULL: nowhere) */
 	json_t *expectations; /* [{name, ok, where, diag}] */
 	json_t *records;      /* [{...}] from result{} */
 	json_t *measured;     /* {nat: what natlab probe measured through it}: the harness
