@@ -154,7 +154,7 @@ static int addr_up(struct lab_rtnl *r, int ifindex, const char *addr)
 
 	inet_pton(AF_INET, addr, &a);
 	rc = lab_link_set_up(r, ifindex);
-	return rc < 0 ? rc : lab_addr_add(r, ifindex, a, 24);
+	return rc < 0 ? rc : lab_addr_add(r, ifindex, a, 24, 0);
 }
 
 /* Two namespaces joined by a veth (10.98.0.0/24) and a wire (10.99.0.0/24). */

@@ -191,7 +191,7 @@ static struct nl_addr *addr_build(struct in_addr a, int len)
 	return n;
 }
 
-int lab_addr_add(struct lab_rtnl *r, int ifindex, struct in_addr a, int prefix_len)
+int lab_addr_add(struct lab_rtnl *r, int ifindex, struct in_addr a, int prefix_len, unsigned flags)
 {
 	struct rtnl_addr *ra = rtnl_addr_alloc();
 	struct nl_addr *local = addr_build(a, prefix_len);
@@ -199,6 +199,8 @@ int lab_addr_add(struct lab_rtnl *r, int ifindex, struct in_addr a, int prefix_l
 
 	if (ra && local) {
 		rtnl_addr_set_ifindex(ra, ifindex);
+		if (flags & LAB_ADDR_NOPREFIXROUTE)
+			rtnl_addr_set_flags(ra, IFA_F_NOPREFIXROUTE);
 		rc = nl_to_errno(rtnl_addr_set_local(ra, local));
 		if (rc == 0)
 			rc = nl_to_errno(rtnl_addr_add(r->sk, ra, 0));
@@ -210,22 +212,38 @@ int lab_addr_add(struct lab_rtnl *r, int ifindex, struct in_addr a, int prefix_l
 
 int lab_route_add(struct lab_rtnl *r, struct in_addr prefix, int len, struct in_addr gw)
 {
+	struct lab_route rt = { .dst = prefix, .len = len, .gw = gw };
+
+	return lab_route_add_r(r, &rt);
+}
+
+int lab_route_add_r(struct lab_rtnl *r, const struct lab_route *lr)
+{
 	struct rtnl_route *rt = rtnl_route_alloc();
 	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-	struct nl_addr *dst = addr_build(prefix, len);
-	struct nl_addr *via = addr_build(gw, 32);
+	struct nl_addr *dst = addr_build(lr->dst, lr->len);
+	struct nl_addr *via = lr->gw.s_addr ? addr_build(lr->gw, 32) : NULL;
+	struct nl_addr *src = lr->src.s_addr ? addr_build(lr->src, 32) : NULL;
 	int rc = -ENOMEM;
 
-	if (!rt || !nh || !dst || !via)
+	if (!rt || !nh || !dst || (lr->gw.s_addr && !via) || (lr->src.s_addr && !src))
 		goto out;
 	rtnl_route_set_family(rt, AF_INET);
 	rtnl_route_set_table(rt, RT_TABLE_MAIN);
 	rtnl_route_set_protocol(rt, RTPROT_STATIC);
-	rtnl_route_set_scope(rt, RT_SCOPE_UNIVERSE);
+	/* Without a gateway the destination is on the link (scope link), as `ip route` says. */
+	rtnl_route_set_scope(rt, via ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
 	rc = nl_to_errno(rtnl_route_set_dst(rt, dst));
+	if (rc == 0 && src)
+		rc = nl_to_errno(rtnl_route_set_pref_src(rt, src));
 	if (rc < 0)
 		goto out;
-	rtnl_route_nh_set_gateway(nh, via);
+	if (via)
+		rtnl_route_nh_set_gateway(nh, via);
+	if (lr->oif)
+		rtnl_route_nh_set_ifindex(nh, lr->oif);
+	if (lr->onlink)
+		rtnl_route_nh_set_flags(nh, RTNH_F_ONLINK);
 	rtnl_route_add_nexthop(rt, nh);
 	nh = NULL; /* owned by the route now */
 	rc = nl_to_errno(rtnl_route_add(r->sk, rt, NLM_F_CREATE | NLM_F_EXCL));
@@ -234,6 +252,7 @@ out:
 		rtnl_route_nh_free(nh);
 	nl_addr_put(dst);
 	nl_addr_put(via);
+	nl_addr_put(src);
 	if (rt)
 		rtnl_route_put(rt);
 	return rc;

@@ -115,7 +115,7 @@ static int node_bridge(struct build *b, int i)
 
 	rc = lab_link_bridge_add(b->rtnl[i], internet ? LAB_IF_CORE : LAB_IF_LAN, ifindex);
 	if (rc == 0)
-		rc = lab_addr_add(b->rtnl[i], ifindex, lab_node_gateway(n), n->prefix_len);
+		rc = lab_addr_add(b->rtnl[i], ifindex, lab_node_gateway(n), n->prefix_len, 0);
 	return rc < 0 ? fail(b, rc, n->name, "bridge") : 0;
 }
 
@@ -184,7 +184,7 @@ static int node_uplink(struct build *b, int i)
 	if (rc < 0)
 		return fail(b, rc, n->name, n->has_link ? "wire to its network" : "veth to its network");
 	for (int j = 0; j < n->naddrs && rc == 0; j++)
-		rc = lab_addr_add(b->rtnl[i], uplink, n->addrs[j], p->prefix_len);
+		rc = lab_addr_add(b->rtnl[i], uplink, n->addrs[j], p->prefix_len, 0);
 	if (rc < 0)
 		return fail(b, rc, n->name, "address");
 	rc = lab_route_add(b->rtnl[i], any, 0, lab_node_gateway(p));

@@ -318,7 +318,7 @@ static int setup_ns(int i, int *nsfd, int *tapfd, const char *tap, const char *a
 	if (rc == 0)
 		rc = lab_link_set_up(r, ifindex);
 	if (rc == 0)
-		rc = lab_addr_add(r, ifindex, a, 24);
+		rc = lab_addr_add(r, ifindex, a, 24, 0);
 	lab_rtnl_free(r);
 	return rc;
 }

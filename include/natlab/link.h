@@ -43,8 +43,29 @@ struct lab_veth {
 };
 int lab_link_veth_add(struct lab_rtnl *r, const struct lab_veth *v);
 
-int lab_addr_add(struct lab_rtnl *r, int ifindex, struct in_addr a, int prefix_len);
+/*
+ * Adds address a/prefix_len to ifindex. LAB_ADDR_NOPREFIXROUTE leaves out the route to
+ * the address's network: nothing in it is on the link, everything goes to a gateway.
+ */
+#define LAB_ADDR_NOPREFIXROUTE 1u
+int lab_addr_add(struct lab_rtnl *r, int ifindex, struct in_addr a, int prefix_len, unsigned flags);
 /* Adds a route to prefix/len via gw; len 0 is the default route. */
 int lab_route_add(struct lab_rtnl *r, struct in_addr prefix, int len, struct in_addr gw);
+
+/*
+ * A route to dst/len: via gw (0: the destination is on the link, scope link), out of oif
+ * (0: wherever gw is), onlink (gw is on oif's link even though no address of oif covers
+ * it), with src as the preferred source (0: the kernel picks), which is also the source
+ * of the ICMP errors the router sends along it.
+ */
+struct lab_route {
+	struct in_addr dst;
+	int len;
+	struct in_addr gw;
+	int oif;
+	int onlink;
+	struct in_addr src;
+};
+int lab_route_add_r(struct lab_rtnl *r, const struct lab_route *rt);
 
 #endif
