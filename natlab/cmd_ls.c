@@ -77,6 +77,22 @@ static void print_node(const struct lab_model *m, const struct lab_node *n)
 	       n->kind == LAB_NODE_NAT ? n->profile : "-", lan, n->naddrs ? addrs : "-");
 }
 
+/* The internet's prefix and the routers between two of its attachments, in path order. */
+static void print_internet(const struct lab_model *m)
+{
+	char a[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &m->inet_prefix, a, sizeof(a));
+	printf("internet %s/%d, %d router%s between attachments%s", a, m->inet_len, m->hops,
+	       m->hops == 1 ? "" : "s", m->hops ? ":" : " (one flat bridge)");
+	for (int k = 0; k < m->hops; k++) {
+		struct in_addr h = lab_hop_addr(m, k);
+
+		printf(" %s", inet_ntop(AF_INET, &h, a, sizeof(a)));
+	}
+	putchar('\n');
+}
+
 static int ls_lab(const char *lab, int as_json)
 {
 	struct lab_model m;
@@ -97,6 +113,7 @@ static int ls_lab(const char *lab, int as_json)
 		json_decref(root);
 	} else {
 		printf("lab \"%s\": %s, %d nodes\n", lab, lab_status(owner), m.nnodes);
+		print_internet(&m);
 		printf("%-12s %-8s %-12s %-20s %-18s %s\n", "NODE", "KIND", "NET", "PROFILE", "LAN",
 		       "ADDRS");
 		for (int i = 0; i < m.nnodes; i++)
@@ -111,7 +128,9 @@ static void ls_usage(FILE *f)
 	fprintf(f, "Usage: natlab ls [NAME] [--json]\n\n"
 		   "Without NAME: the labs on this machine, with their status (up, or orphaned\n"
 		   "when the process keeping them died: `natlab cleanup` removes those).\n"
-		   "With NAME: the lab's nodes, their networks, NAT profiles and addresses.\n\n"
+		   "With NAME: the internet's prefix and the routers on a path between two of\n"
+		   "its attachments (the hops), then the lab's nodes, their networks, NAT\n"
+		   "profiles and addresses.\n\n"
 		   "  --json   machine-readable output\n");
 }
 

@@ -123,20 +123,30 @@ static void assign(lua_State *L, struct scenario *s, const char *fn, int i)
 	}
 }
 
+/*
+ * lab:internet{ name, prefix, hops }: the core, its address range and how many routers
+ * (the core and hops - 1 backbone routers) lie between any two attachments.
+ */
 static int lab_internet(lua_State *L)
 {
-	static const char *const keys[] = { "name", NULL };
+	static const char *const keys[] = { "name", "prefix", "hops", NULL };
+	const char *fn = "lab:internet", *prefix;
 	struct scenario *s = check_lab(L);
-	int i;
+	char err[256];
+	int i, hops;
 
 	if (lua_isnoneornil(L, 2))
 		lua_newtable(L);
-	lua_opts_check(L, 2, "lab:internet", keys);
-	check_not_up(L, s, "lab:internet");
+	lua_opts_check(L, 2, fn, keys);
+	check_not_up(L, s, fn);
 	for (i = 0; i < s->model.nnodes; i++)
 		if (s->model.nodes[i].kind == LAB_NODE_INTERNET)
 			luaL_error(L, "lab:internet: a lab has one internet, already declared as \"%s\"",
 				   s->model.nodes[i].name);
+	prefix = lua_opts_string(L, 2, fn, "prefix", NULL);
+	hops = (int)lua_opts_integer(L, 2, fn, "hops", LAB_HOPS_DEFAULT, 0, LAB_HOPS_MAX);
+	if (lab_internet_set(&s->model, prefix, hops, err, sizeof(err)) < 0)
+		luaL_error(L, "%s: %s", fn, err);
 	if (lua_getfield(L, 2, "name") == LUA_TNIL) {
 		lua_pushliteral(L, "internet");
 		lua_setfield(L, 2, "name");

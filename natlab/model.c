@@ -8,12 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CORE_PREFIX	"198.18.0.0"
-#define CORE_LEN	16
-#define ROUTED_PREFIX	"198.19.0.0"
-#define INTERNET_RANGE	"198.18.0.0"
-#define INTERNET_LEN	15
-
 static struct in_addr ip4(const char *s)
 {
 	struct in_addr a;
@@ -30,6 +24,138 @@ static uint32_t mask_of(int len)
 void lab_model_init(struct lab_model *m)
 {
 	memset(m, 0, sizeof(*m));
+	lab_prefix_parse(LAB_INTERNET_DEFAULT, &m->inet_prefix, &m->inet_len);
+	m->hops = LAB_HOPS_DEFAULT;
+}
+
+/*
+ * The internet's second half is cut into blocks: /24s, or eighths of the half when those
+ * are smaller (internets smaller than a /20), so that even a /26 has a hop block and a
+ * few routed LANs.
+ */
+static int block_len(const struct lab_model *m)
+{
+	return m->inet_len + 4 > 24 ? m->inet_len + 4 : 24;
+}
+
+/* Block k of the internet's second half: k = 0 the hop routers, k >= 1 routed LANs. */
+static struct in_addr block_net(const struct lab_model *m, uint32_t k)
+{
+	uint32_t half = 1u << (32 - m->inet_len - 1);
+	struct in_addr a = { htonl(ntohl(m->inet_prefix.s_addr) + half +
+				   (k << (32 - block_len(m)))) };
+
+	return a;
+}
+
+static uint32_t block_count(const struct lab_model *m)
+{
+	return 1u << (block_len(m) - m->inet_len - 1);
+}
+
+void lab_hop_block(const struct lab_model *m, struct in_addr *net, int *len)
+{
+	*net = block_net(m, 0);
+	*len = block_len(m);
+}
+
+struct in_addr lab_hop_addr(const struct lab_model *m, int k)
+{
+	struct in_addr a = { htonl(ntohl(k ? block_net(m, 0).s_addr : m->inet_prefix.s_addr) +
+				   (uint32_t)(k ? k : 1)) };
+
+	return a;
+}
+
+/* Address space an internet must not take: the lab's LANs, or no unicast at all. */
+static const struct {
+	const char *net;
+	int len;
+	const char *what;
+} reserved[] = {
+	{ "10.0.0.0", 8, "private LAN space 10.0.0.0/8 (NAT LANs)" },
+	{ "172.16.0.0", 12, "private LAN space 172.16.0.0/12" },
+	{ "192.168.0.0", 16, "private LAN space 192.168.0.0/16 (NAT LANs)" },
+	{ "100.64.0.0", 10, "the CGNAT shared space 100.64.0.0/10 (CGN LANs)" },
+	{ "0.0.0.0", 8, "\"this network\" 0.0.0.0/8" },
+	{ "127.0.0.0", 8, "loopback 127.0.0.0/8" },
+	{ "169.254.0.0", 16, "link-local 169.254.0.0/16" },
+	{ "224.0.0.0", 3, "multicast and reserved space 224.0.0.0/3" },
+};
+
+static int internet_prefix_parse(const char *s, struct in_addr *net, int *len, char *err,
+				 size_t errlen)
+{
+	char buf[INET_ADDRSTRLEN], a[INET_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	struct in_addr want;
+	char *end;
+	long l = -1;
+
+	if (slash && (size_t)(slash - s) < sizeof(buf)) {
+		memcpy(buf, s, (size_t)(slash - s));
+		buf[slash - s] = '\0';
+		errno = 0;
+		l = strtol(slash + 1, &end, 10);
+		if (errno || *end || end == slash + 1 || inet_pton(AF_INET, buf, net) != 1)
+			l = -1;
+	}
+	if (l < 0 || l > 32) {
+		snprintf(err, errlen, "prefix \"%s\" is not an IPv4 prefix like \"%s\"", s,
+			 LAB_INTERNET_DEFAULT);
+		return -EINVAL;
+	}
+	if (l < 8 || l > LAB_INTERNET_LEN_MAX) {
+		snprintf(err, errlen,
+			 "prefix %s is too %s: the internet takes a /8 to a /%d (half for "
+			 "attachments, half for hop routers and routed LANs)",
+			 s, l < 8 ? "large" : "small for a lab", LAB_INTERNET_LEN_MAX);
+		return -EINVAL;
+	}
+	want.s_addr = htonl(ntohl(net->s_addr) & mask_of((int)l));
+	if (want.s_addr != net->s_addr) {
+		inet_ntop(AF_INET, &want, a, sizeof(a));
+		snprintf(err, errlen,
+			 "prefix %s is not a network address (host bits set; did you mean %s/%ld?)",
+			 s, a, l);
+		return -EINVAL;
+	}
+	*len = (int)l;
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+		if (lab_prefix_overlap(*net, *len, ip4(reserved[i].net), reserved[i].len)) {
+			snprintf(err, errlen,
+				 "prefix %s overlaps %s; use public or documentation space such "
+				 "as 203.0.113.0/24 or %s",
+				 s, reserved[i].what, LAB_INTERNET_DEFAULT);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int lab_internet_set(struct lab_model *m, const char *prefix, int hops, char *err, size_t errlen)
+{
+	struct lab_model t = *m;
+	int room;
+
+	if (prefix && internet_prefix_parse(prefix, &t.inet_prefix, &t.inet_len, err, errlen) < 0)
+		return -EINVAL;
+	room = (1 << (32 - block_len(&t))) - 2;
+	if (hops < 0 || hops > LAB_HOPS_MAX) {
+		snprintf(err, errlen, "hops = %d is out of range (0 to %d)", hops, LAB_HOPS_MAX);
+		return -EINVAL;
+	}
+	if (hops - 1 > room) {
+		snprintf(err, errlen,
+			 "hops = %d needs %d backbone router addresses but internet %s has room "
+			 "for %d; use a larger prefix or fewer hops",
+			 hops, hops - 1, prefix ? prefix : LAB_INTERNET_DEFAULT, room);
+		return -EINVAL;
+	}
+	m->inet_prefix = t.inet_prefix;
+	m->inet_len = t.inet_len;
+	m->hops = hops;
+	return 0;
 }
 
 void lab_model_close(struct lab_model *m)
@@ -147,6 +273,13 @@ int lab_netns_name(const char *lab, const char *node, char *buf, size_t len)
 	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
 
+int lab_hop_netns_name(const char *lab, const char *inet, int k, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, LAB_NETNS_PREFIX "%s.%s.hop%d", lab, inet, k);
+
+	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
 static int prefix_in_use(const struct lab_model *m, struct in_addr p, int len)
 {
 	for (int i = 0; i < m->nnodes; i++) {
@@ -159,16 +292,29 @@ static int prefix_in_use(const struct lab_model *m, struct in_addr p, int len)
 	return 0;
 }
 
-/* Picks a free /24 for a NAT's LAN: 198.19.k (routed), 100.64.k (CGNAT) or 10.k. */
+/*
+ * Picks a free LAN for a router: a /24 10.k (NAT) or 100.64.k (CGNAT), or a routed block
+ * k >= 1 of the internet's second half (profile none: 198.19.k.0/24 by default).
+ */
 static int prefix_allocate(const struct lab_model *m, struct lab_node *n)
 {
-	/* 10.k.0.0/24 steps in the second octet, the others in the third. */
-	const char *base = ROUTED_PREFIX;
+	/* 10.k.0.0/24 steps in the second octet, 100.64.k.0/24 in the third. */
+	const char *base = "100.64.0.0";
 	int shift = 8;
 
-	if (n->knobs.translate && strcmp(n->profile, "cgnat") == 0)
-		base = "100.64.0.0";
-	else if (n->knobs.translate) {
+	if (!n->knobs.translate) {
+		for (uint32_t k = 1; k < block_count(m); k++) {
+			struct in_addr p = block_net(m, k);
+
+			if (!prefix_in_use(m, p, block_len(m))) {
+				n->prefix = p;
+				n->prefix_len = block_len(m);
+				return 0;
+			}
+		}
+		return -ENOSPC;
+	}
+	if (strcmp(n->profile, "cgnat") != 0) {
 		base = "10.0.0.0";
 		shift = 16;
 	}
@@ -219,19 +365,27 @@ static int check_prefix_path(const struct lab_model *m, const struct lab_node *n
 			 a, n->prefix_len, n->name, b, u->prefix_len, u->name);
 		return -EINVAL;
 	}
+	inet_ntop(AF_INET, &m->inet_prefix, a, sizeof(a));
 	if (n->knobs.translate &&
-	    lab_prefix_overlap(n->prefix, n->prefix_len, ip4(INTERNET_RANGE), INTERNET_LEN)) {
-		snprintf(err, errlen,
-			 "lan of NAT \"%s\" overlaps the internet range " INTERNET_RANGE "/%d",
-			 n->name, INTERNET_LEN);
+	    lab_prefix_overlap(n->prefix, n->prefix_len, m->inet_prefix, m->inet_len)) {
+		snprintf(err, errlen, "lan of NAT \"%s\" overlaps the internet range %s/%d",
+			 n->name, a, m->inet_len);
 		return -EINVAL;
 	}
-	if (!n->knobs.translate &&
-	    !lab_prefix_overlap(n->prefix, n->prefix_len, ip4(ROUTED_PREFIX), 16)) {
-		snprintf(err, errlen,
-			 "lan of \"%s\" (profile none, routed) must lie in " ROUTED_PREFIX "/16",
-			 n->name);
-		return -EINVAL;
+	if (!n->knobs.translate) {
+		struct in_addr routed = block_net(m, 0);
+		int in_routed = n->prefix_len > m->inet_len + 1 &&
+				lab_prefix_overlap(n->prefix, n->prefix_len, routed, m->inet_len + 1) &&
+				!lab_prefix_overlap(n->prefix, n->prefix_len, routed, block_len(m));
+
+		if (!in_routed) {
+			inet_ntop(AF_INET, &routed, b, sizeof(b));
+			snprintf(err, errlen,
+				 "lan of \"%s\" (profile none, routed) must lie in the internet's "
+				 "routed half %s/%d, outside its hop block %s/%d",
+				 n->name, b, m->inet_len + 1, b, block_len(m));
+			return -EINVAL;
+		}
 	}
 	return 0;
 }
@@ -239,8 +393,9 @@ static int check_prefix_path(const struct lab_model *m, const struct lab_node *n
 static int assign_network(struct lab_model *m, struct lab_node *n, char *err, size_t errlen)
 {
 	if (n->kind == LAB_NODE_INTERNET) {
-		n->prefix = ip4(CORE_PREFIX);
-		n->prefix_len = CORE_LEN;
+		/* The first half of the internet: the attachment network. */
+		n->prefix = m->inet_prefix;
+		n->prefix_len = m->inet_len + 1;
 		n->next_free = 2;
 		return 0;
 	}
@@ -314,8 +469,20 @@ int lab_model_assign(struct lab_model *m, int i, char *err, size_t errlen)
 	}
 	while (n->naddrs < want) {
 		if (take_next_free(m, i, &n->addrs[n->naddrs]) < 0) {
-			snprintf(err, errlen, "network of \"%s\" has no free address left for \"%s\"",
-				 m->nodes[n->parent].name, n->name);
+			const struct lab_node *p = &m->nodes[n->parent];
+			char a[INET_ADDRSTRLEN];
+
+			inet_ntop(AF_INET, &m->inet_prefix, a, sizeof(a));
+			if (p->kind == LAB_NODE_INTERNET)
+				snprintf(err, errlen,
+					 "internet %s/%d is too small for this lab: its attachment "
+					 "half %s/%d has no free address left for \"%s\"; give "
+					 "lab:internet{} a larger prefix",
+					 a, m->inet_len, a, p->prefix_len, n->name);
+			else
+				snprintf(err, errlen,
+					 "network of \"%s\" has no free address left for \"%s\"",
+					 p->name, n->name);
 			return -EINVAL;
 		}
 		n->naddrs++;

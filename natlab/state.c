@@ -179,6 +179,34 @@ static json_t *node_json(const struct lab_model *m, const struct lab_node *n)
 	return o;
 }
 
+/* The internet's prefix, hop count and the routers a packet meets between attachments. */
+static json_t *internet_json(const struct lab_model *m)
+{
+	json_t *routers = json_array();
+	char prefix[INET_ADDRSTRLEN + 4];
+
+	inet_ntop(AF_INET, &m->inet_prefix, prefix, INET_ADDRSTRLEN);
+	snprintf(prefix + strlen(prefix), 4, "/%d", m->inet_len);
+	for (int k = 0; k < m->hops; k++)
+		json_array_append_new(routers, addr_json(lab_hop_addr(m, k)));
+	return json_pack("{s:s, s:i, s:o}", "prefix", prefix, "hops", m->hops, "routers", routers);
+}
+
+static int internet_read(struct lab_model *m, json_t *o)
+{
+	const char *prefix;
+	int hops;
+	char err[256];
+
+	if (!o) {
+		m->hops = 0; /* written before hops existed: a flat internet at the default prefix */
+		return 0;
+	}
+	if (json_unpack(o, "{s:s, s:i}", "prefix", &prefix, "hops", &hops) < 0)
+		return -EINVAL;
+	return lab_internet_set(m, prefix, hops, err, sizeof(err));
+}
+
 int lab_state_write_model(const char *lab, const struct lab_model *m)
 {
 	json_t *root = json_object(), *nodes = json_array();
@@ -190,6 +218,7 @@ int lab_state_write_model(const char *lab, const struct lab_model *m)
 		json_array_append_new(nodes, node_json(m, &m->nodes[i]));
 	json_object_set_new(root, "name", json_string(m->name));
 	json_object_set_new(root, "seed", json_integer((json_int_t)m->seed));
+	json_object_set_new(root, "internet", internet_json(m));
 	json_object_set_new(root, "nodes", nodes);
 	text = json_dumps(root, JSON_INDENT(2));
 	json_decref(root);
@@ -264,7 +293,7 @@ static int node_read(struct lab_model *m, json_t *o)
 int lab_state_read_model(const char *lab, struct lab_model *m)
 {
 	char path[256];
-	json_t *root, *nodes, *o;
+	json_t *root, *nodes, *o, *inet = NULL;
 	json_error_t jerr;
 	const char *name;
 	size_t i;
@@ -277,9 +306,13 @@ int lab_state_read_model(const char *lab, struct lab_model *m)
 	if (!root)
 		return access(path, F_OK) < 0 ? -ENOENT : -EINVAL;
 	rc = -EINVAL;
-	if (json_unpack(root, "{s:s, s:o}", "name", &name, "nodes", &nodes) < 0)
+	if (json_unpack(root, "{s:s, s:o, s?o}", "name", &name, "nodes", &nodes, "internet",
+			&inet) < 0)
 		goto out;
 	snprintf(m->name, sizeof(m->name), "%s", name);
+	rc = internet_read(m, inet);
+	if (rc < 0)
+		goto out;
 	json_array_foreach(nodes, i, o)
 	{
 		rc = node_read(m, o);

@@ -77,32 +77,47 @@ static int sysctls_write(const char *const (*kv)[2], size_t n, int optional)
 	return 0;
 }
 
+/*
+ * Creates namespace ns with its sysctls (a router's if router, plus the bridge ones if it
+ * has a bridge), opens a routing socket in it and sets lo up. On error *what says which step.
+ */
+static int netns_build(const char *ns, int router, int bridged, int *fd, struct lab_rtnl **rtnl,
+		       const char **what)
+{
+	int rc = lab_netns_create(ns, fd);
+
+	*what = rc == -EEXIST ? "namespace exists" : "create namespace";
+	if (rc < 0)
+		return rc;
+	*what = "sysctls";
+	rc = lab_netns_enter(*fd);
+	if (rc == 0) {
+		rc = sysctls_write(common_sysctls, ARRAY_SIZE(common_sysctls), 0);
+		if (rc == 0 && router)
+			rc = sysctls_write(router_sysctls, ARRAY_SIZE(router_sysctls), 0);
+		if (rc == 0 && bridged)
+			rc = sysctls_write(bridge_sysctls, ARRAY_SIZE(bridge_sysctls), 1);
+		lab_netns_leave();
+	}
+	if (rc < 0)
+		return rc;
+	*what = "loopback up";
+	rc = lab_rtnl_open(*fd, rtnl);
+	return rc < 0 ? rc : lab_link_set_up(*rtnl, 1);
+}
+
 static int node_namespace(struct build *b, int i)
 {
 	const struct lab_node *n = &b->m->nodes[i];
+	const char *what = "namespace name";
 	char ns[128];
 	int rc;
 
 	rc = lab_netns_name(b->m->name, n->name, ns, sizeof(ns));
 	if (rc == 0)
-		rc = lab_netns_create(ns, &b->nsfd[i]);
-	if (rc < 0)
-		return fail(b, rc, n->name, rc == -EEXIST ? "namespace exists" : "create namespace");
-	rc = lab_netns_enter(b->nsfd[i]);
-	if (rc == 0) {
-		rc = sysctls_write(common_sysctls, ARRAY_SIZE(common_sysctls), 0);
-		if (rc == 0 && n->kind != LAB_NODE_HOST)
-			rc = sysctls_write(router_sysctls, ARRAY_SIZE(router_sysctls), 0);
-		if (rc == 0 && n->kind != LAB_NODE_HOST)
-			rc = sysctls_write(bridge_sysctls, ARRAY_SIZE(bridge_sysctls), 1);
-		lab_netns_leave();
-	}
-	if (rc < 0)
-		return fail(b, rc, n->name, "sysctls");
-	rc = lab_rtnl_open(b->nsfd[i], &b->rtnl[i]);
-	if (rc == 0)
-		rc = lab_link_set_up(b->rtnl[i], 1);
-	return rc < 0 ? fail(b, rc, n->name, "loopback up") : 0;
+		rc = netns_build(ns, n->kind != LAB_NODE_HOST, n->kind != LAB_NODE_HOST, &b->nsfd[i],
+				 &b->rtnl[i], &what);
+	return rc < 0 ? fail(b, rc, n->name, what) : 0;
 }
 
 /* The bridge a router's downstream nodes attach to, with the router's address on it. */
@@ -114,8 +129,10 @@ static int node_bridge(struct build *b, int i)
 	int rc;
 
 	rc = lab_link_bridge_add(b->rtnl[i], internet ? LAB_IF_CORE : LAB_IF_LAN, ifindex);
+	/* With a backbone, the core delivers nothing itself: the last backbone router does. */
 	if (rc == 0)
-		rc = lab_addr_add(b->rtnl[i], ifindex, lab_node_gateway(n), n->prefix_len, 0);
+		rc = lab_addr_add(b->rtnl[i], ifindex, lab_node_gateway(n), n->prefix_len,
+				  internet && b->m->hops >= 2 ? LAB_ADDR_NOPREFIXROUTE : 0);
 	return rc < 0 ? fail(b, rc, n->name, "bridge") : 0;
 }
 
@@ -155,6 +172,31 @@ static int node_wire(struct build *b, int i, const char *port, const char *peer,
 	return rc;
 }
 
+/* Node i sits on an internet with hops: no attachment is on another's link. */
+static int routed_attachment(const struct lab_model *m, int i)
+{
+	int p = m->nodes[i].parent;
+
+	return p >= 0 && m->nodes[p].kind == LAB_NODE_INTERNET && m->hops >= 1;
+}
+
+/*
+ * Node i's default route, out of its uplink ifindex. An attachment of an internet with
+ * hops has no route to the attachment network (its addresses carry NOPREFIXROUTE): it
+ * sends everything, even to another attachment, to the core, onlink, so that every path
+ * between two attachments crosses the hops.
+ */
+static int uplink_route(struct lab_rtnl *r, const struct lab_model *m, int i, int ifindex)
+{
+	struct lab_route rt = { .gw = lab_node_gateway(&m->nodes[m->nodes[i].parent]) };
+
+	if (routed_attachment(m, i)) {
+		rt.oif = ifindex;
+		rt.onlink = 1;
+	}
+	return lab_route_add_r(r, &rt);
+}
+
 /* The link from node i up to its parent's bridge, plus i's addresses and default route. */
 static int node_uplink(struct build *b, int i)
 {
@@ -170,7 +212,7 @@ static int node_uplink(struct build *b, int i)
 		.peer_ifindex = IFINDEX_UPLINK,
 		.peer_nsfd = b->nsfd[i],
 	};
-	struct in_addr any = { 0 };
+	unsigned flags = routed_attachment(b->m, i) ? LAB_ADDR_NOPREFIXROUTE : 0;
 	int uplink = IFINDEX_UPLINK, rc;
 
 	snprintf(port, sizeof(port), "p-%s", n->name);
@@ -184,10 +226,10 @@ static int node_uplink(struct build *b, int i)
 	if (rc < 0)
 		return fail(b, rc, n->name, n->has_link ? "wire to its network" : "veth to its network");
 	for (int j = 0; j < n->naddrs && rc == 0; j++)
-		rc = lab_addr_add(b->rtnl[i], uplink, n->addrs[j], p->prefix_len, 0);
+		rc = lab_addr_add(b->rtnl[i], uplink, n->addrs[j], p->prefix_len, flags);
 	if (rc < 0)
 		return fail(b, rc, n->name, "address");
-	rc = lab_route_add(b->rtnl[i], any, 0, lab_node_gateway(p));
+	rc = uplink_route(b->rtnl[i], b->m, i, uplink);
 	return rc < 0 ? fail(b, rc, n->name, "default route") : 0;
 }
 
@@ -291,15 +333,17 @@ int lab_topology_link_set(const struct lab_model *m, int i, int up, char *err, s
 	if (rc == 0)
 		rc = lab_link_index(r, m->nodes[i].kind == LAB_NODE_HOST ? LAB_IF_UPLINK_HOST
 									  : LAB_IF_UPLINK_NAT);
-	if (rc > 0)
-		rc = up ? lab_link_set_up(r, rc) : lab_link_set_down(r, rc);
-	if (rc == 0 && up && m->nodes[i].parent >= 0) {
+	if (rc > 0 && up && m->nodes[i].parent >= 0) {
 		/* Taking a link down drops its routes: the default route comes back with it. */
-		struct in_addr any = { 0 };
+		int ifindex = rc;
 
-		rc = lab_route_add(r, any, 0, lab_node_gateway(&m->nodes[m->nodes[i].parent]));
+		rc = lab_link_set_up(r, ifindex);
+		if (rc == 0)
+			rc = uplink_route(r, m, i, ifindex);
 		if (rc == -EEXIST)
 			rc = 0;
+	} else if (rc > 0) {
+		rc = up ? lab_link_set_up(r, rc) : lab_link_set_down(r, rc);
 	}
 	if (rc < 0)
 		snprintf(err, errlen, "link %s: %s", up ? "up" : "down", strerror(-rc));
@@ -307,20 +351,158 @@ int lab_topology_link_set(const struct lab_model *m, int i, int up, char *err, s
 	return rc;
 }
 
-/* Routed public LANs (profile none) are reached from the core through the router's WAN. */
-static int core_routes(struct build *b, int core)
+/*
+ * Routed public LANs (profile none) are reached through the router's WAN, from the router
+ * that delivers onto the attachment network: the core, or the last backbone router (out
+ * of oif, onlink, with src as source), r.
+ */
+static int routed_lan_routes(struct build *b, int core, struct lab_rtnl *r, int oif,
+			     struct in_addr src)
 {
 	for (int i = 0; i < b->m->nnodes; i++) {
 		const struct lab_node *n = &b->m->nodes[i];
+		struct lab_route rt = { .dst = n->prefix, .len = n->prefix_len, .gw = n->addrs[0],
+					.oif = oif, .onlink = oif != 0, .src = src };
 		int rc;
 
 		if (n->kind != LAB_NODE_NAT || n->knobs.translate || n->parent != core)
 			continue;
-		rc = lab_route_add(b->rtnl[core], n->prefix, n->prefix_len, n->addrs[0]);
+		rc = lab_route_add_r(r, &rt);
 		if (rc < 0)
-			return fail(b, rc, n->name, "route in the core");
+			return fail(b, rc, n->name, "route to its lan in the internet");
 	}
 	return 0;
+}
+
+#define IFINDEX_BB_IN  2 /* backbone router: "in", from the core or the previous router */
+#define IFINDEX_BB_OUT 3 /* core: "bb0" to router 1; router k: "out" to k + 1, or "fab" */
+#define IFINDEX_BB_FAB 4 /* core: "bbfab", the last router's port on the core bridge */
+
+/* Backbone router k's veth to the next router (or, for the last, to the core bridge). */
+static int backbone_link(struct build *b, int core, int k, int *fd, struct lab_rtnl **r)
+{
+	int last = k == b->m->hops - 1;
+	struct lab_veth v = {
+		.name = k == 1 ? "bb0" : "out",
+		.ifindex = IFINDEX_BB_OUT,
+		.peer = "in",
+		.peer_ifindex = IFINDEX_BB_IN,
+		.peer_nsfd = fd[k],
+	};
+	struct lab_veth fab = {
+		.name = "bbfab",
+		.ifindex = IFINDEX_BB_FAB,
+		.master = IFINDEX_UPLINK,
+		.peer = "fab",
+		.peer_ifindex = IFINDEX_BB_OUT,
+		.peer_nsfd = fd[k],
+	};
+	int rc = lab_link_veth_add(k == 1 ? b->rtnl[core] : r[k - 1], &v);
+
+	if (rc == 0)
+		rc = lab_link_set_up(r[k], IFINDEX_BB_IN);
+	if (rc == 0 && last)
+		rc = lab_link_veth_add(b->rtnl[core], &fab);
+	if (rc == 0 && last)
+		rc = lab_link_set_up(r[k], IFINDEX_BB_OUT);
+	return rc;
+}
+
+/*
+ * Backbone router k's routes (k = 0: the core's). Every router but the last sends all
+ * it gets to the next one; the last delivers onto the attachment network and to the
+ * routed LANs behind it. Each route carries the router's own address as source: the
+ * ICMP time exceeded it sends goes that way and names it in a traceroute.
+ */
+static int backbone_routes(struct build *b, int core, int k, struct lab_rtnl *r)
+{
+	const struct lab_model *m = b->m;
+	const struct lab_node *c = &m->nodes[core];
+	struct lab_route rt = { .gw = lab_hop_addr(m, k + 1), .oif = IFINDEX_BB_OUT, .onlink = 1,
+				.src = lab_hop_addr(m, k) };
+
+	if (k < m->hops - 1)
+		return lab_route_add_r(r, &rt);
+	rt = (struct lab_route){ .dst = c->prefix, .len = c->prefix_len, .oif = IFINDEX_BB_OUT,
+				 .src = lab_hop_addr(m, k) };
+	return lab_route_add_r(r, &rt);
+}
+
+/*
+ * The internet's path (hops >= 2): backbone routers 1 .. hops-1 in a chain behind the
+ * core, each in its own namespace with its hop address on lo. The core sends everything
+ * it gets from attachments to router 1 (it has no route to the attachment network),
+ * each router passes it to the next, and the last one, which has a port on the core
+ * bridge, delivers it. So every path between two attachments crosses the core and every
+ * backbone router once, TTL decremented by each: hops - 1 namespaces for the whole lab,
+ * none per attachment. The return path is the same chain: routes on a real path are
+ * asymmetric too, and both directions cross hops routers.
+ */
+/* Names backbone router k (the core for k = 0) in err, as its namespace suffix does. */
+static int backbone_fail(struct build *b, int core, int k, int rc, const char *what)
+{
+	const char *inet = b->m->nodes[core].name;
+	char name[LAB_NODE_MAX + 24];
+	int n = snprintf(name, sizeof(name), "%s.hop%d", inet, k);
+
+	return fail(b, rc, k && n > 0 && (size_t)n < sizeof(name) ? name : inet, what);
+}
+
+static int backbone_up(struct build *b, int core, volatile sig_atomic_t *stop)
+{
+	const struct lab_model *m = b->m;
+	const char *what = "backbone";
+	int n = m->hops, rc = 0, k;
+	int *fd = calloc((size_t)n, sizeof(*fd));
+	struct lab_rtnl **r = calloc((size_t)n, sizeof(*r));
+	char ns[128];
+
+	if (!fd || !r) {
+		rc = backbone_fail(b, core, 0, -ENOMEM, what);
+		goto out;
+	}
+	for (k = 0; k < n; k++)
+		fd[k] = -1;
+	for (k = 1; k < n && rc == 0; k++) {
+		what = "namespace name";
+		rc = lab_hop_netns_name(m->name, m->nodes[core].name, k, ns, sizeof(ns));
+		if (rc == 0)
+			rc = STOPPED(stop) ? -EINTR : netns_build(ns, 1, 0, &fd[k], &r[k], &what);
+		if (rc == 0) {
+			what = "address";
+			rc = lab_addr_add(r[k], 1, lab_hop_addr(m, k), 32, 0);
+		}
+		if (rc == 0) {
+			what = "link to the next router";
+			rc = backbone_link(b, core, k, fd, r);
+		}
+		if (rc < 0)
+			rc = backbone_fail(b, core, k, rc, what);
+	}
+	for (k = 0; k < n && rc == 0; k++)
+		if ((rc = backbone_routes(b, core, k, k ? r[k] : b->rtnl[core])) < 0)
+			rc = backbone_fail(b, core, k, rc, "routes");
+	if (rc == 0)
+		rc = routed_lan_routes(b, core, r[n - 1], IFINDEX_BB_OUT, lab_hop_addr(m, n - 1));
+out:
+	for (k = 0; fd && r && k < n; k++) {
+		lab_rtnl_free(r[k]);
+		if (fd[k] >= 0)
+			close(fd[k]);
+	}
+	free(fd);
+	free(r);
+	return rc;
+}
+
+/* The core's part: a chain behind it, or (hops <= 1) its own routes to the routed LANs. */
+static int internet_up(struct build *b, int core, volatile sig_atomic_t *stop)
+{
+	struct in_addr any = { 0 };
+
+	if (b->m->hops >= 2)
+		return backbone_up(b, core, stop);
+	return routed_lan_routes(b, core, b->rtnl[core], 0, any);
 }
 
 static int build_all(struct build *b, volatile sig_atomic_t *stop)
@@ -333,15 +515,16 @@ static int build_all(struct build *b, volatile sig_atomic_t *stop)
 	for (int i = 0; i < m->nnodes && rc == 0; i++)
 		if (m->nodes[i].kind != LAB_NODE_HOST)
 			rc = STOPPED(stop) ? -EINTR : node_bridge(b, i);
+	/* Before the uplinks: a wire's TAP takes a kernel-chosen ifindex in the core. */
+	for (int i = 0; i < m->nnodes && rc == 0; i++)
+		if (m->nodes[i].kind == LAB_NODE_INTERNET)
+			rc = internet_up(b, i, stop);
 	for (int i = 0; i < m->nnodes && rc == 0; i++)
 		if (m->nodes[i].parent >= 0)
 			rc = STOPPED(stop) ? -EINTR : node_uplink(b, i);
-	for (int i = 0; i < m->nnodes && rc == 0; i++) {
+	for (int i = 0; i < m->nnodes && rc == 0; i++)
 		if (m->nodes[i].kind == LAB_NODE_NAT)
 			rc = STOPPED(stop) ? -EINTR : node_nat(b, i);
-		else if (m->nodes[i].kind == LAB_NODE_INTERNET)
-			rc = core_routes(b, i);
-	}
 	if (rc == -EINTR)
 		snprintf(b->err, b->errlen, "interrupted");
 	return rc;

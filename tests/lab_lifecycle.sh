@@ -42,7 +42,10 @@ t_is "$(echo "$json" | jq '.nodes | length')" 7 "ls --json: 7 nodes"
 t_is "$(echo "$json" | jq -r '.nodes[] | select(.name=="alice") | .addrs[0]')" 10.1.0.2 "alice has 10.1.0.2"
 t_is "$(echo "$json" | jq -r '.nodes[] | select(.name=="cpe") | .net')" isp "cpe sits on isp"
 t_is "$("$NATLAB" ls --json | jq -r ".[] | select(.name==\"$L\") | .status")" up "ls lists the lab"
-t_is "$(ip netns list 2>/dev/null | grep -c "^nl-$L\.")" 7 "one namespace per node, named after the lab"
+hops=$(echo "$json" | jq '.internet.hops')
+nns=$((7 + hops - 1))
+t_is "$(ip netns list 2>/dev/null | grep -c "^nl-$L\.")" "$nns" "one namespace per node and per backbone router ($hops hops), named after the lab"
+t_is "$(ip netns list 2>/dev/null | grep -cE "^nl-$L\.internet\.hop[0-9]+( |\$)")" "$((hops - 1))" "backbone routers are nl-LAB.internet.hopK"
 t_is "$("$NATLAB" exec "$L" home -- ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | sort | tr '\n' ' ')" \
 	"lan lo p-alice wan " "NAT box has lo, wan, lan and a port per host"
 
@@ -65,7 +68,7 @@ t_ok $? "and lists the nodes there are" "$err"
 t_is $? 1 "up with a name in use fails"
 grep -q "exists already" "$T_TMP/dup"
 t_ok $? "and says so" "$(cat "$T_TMP/dup")"
-t_is "$(ip netns list 2>/dev/null | grep -c "^nl-$L\.")" 7 "the first lab is untouched"
+t_is "$(ip netns list 2>/dev/null | grep -c "^nl-$L\.")" "$nns" "the first lab is untouched"
 
 "$NATLAB" exec "$L" alice -- sleep 600 &
 sleeper=$!

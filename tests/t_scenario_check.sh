@@ -7,9 +7,9 @@
 HEAD='local lab = natlab.lab{ name = "c" }
 local inet = lab:internet{}'
 
-check_fails() { # check_fails NAME EXPECTED_MESSAGE_REGEX LUA_BODY
+check_fails() { # check_fails NAME EXPECTED_MESSAGE_REGEX LUA_BODY [HEAD]
 	local f="$T_TMP/$1.lua" out rc
-	printf '%s\n%s\n' "$HEAD" "$3" >"$f"
+	printf '%s\n%s\n' "${4:-$HEAD}" "$3" >"$f"
 	out=$("$NATLAB" check "$f" 2>&1)
 	rc=$?
 	if [ $rc -eq 1 ] && printf '%s' "$out" | grep -Eq -- "$2"; then
@@ -70,6 +70,41 @@ check_fails "port blocks too big" 'lab:up: NAT "isp" \(line 3\): port_block 4000
 lab:host{ name = "a", net = isp }
 lab:host{ name = "b", net = isp }
 lab:up()'
+# lab:internet{ prefix, hops }: the internet's own line is the one named.
+inet_fails() { # inet_fails NAME EXPECTED_MESSAGE_REGEX INTERNET_ARGS [LUA_BODY]
+	check_fails "$1" "$2" "${4:-}
+lab:up()" "local lab = natlab.lab{ name = \"c\" }
+local inet = lab:internet{ $3 }"
+}
+inet_fails "internet prefix with host bits" \
+	':2: lab:internet: prefix 203.0.113.7/24 is not a network address .*did you mean 203.0.113.0/24' \
+	'prefix = "203.0.113.7/24"'
+inet_fails "internet prefix not a prefix" ':2: lab:internet: prefix "203.0.113.0" is not an IPv4 prefix' \
+	'prefix = "203.0.113.0"'
+inet_fails "internet prefix too small" ':2: lab:internet: prefix 192.0.2.0/28 is too small for a lab' \
+	'prefix = "192.0.2.0/28"'
+inet_fails "internet prefix over NAT LAN space" \
+	':2: lab:internet: prefix 192.168.0.0/24 overlaps private LAN space 192.168.0.0/16' \
+	'prefix = "192.168.0.0/24"'
+inet_fails "internet prefix over CGN space" \
+	':2: lab:internet: prefix 100.64.0.0/16 overlaps the CGNAT shared space 100.64.0.0/10' \
+	'prefix = "100.64.0.0/16"'
+inet_fails "hops out of range" ':2: lab:internet: "hops" must be between 0 and 32, got 40' 'hops = 40'
+inet_fails "more hops than the prefix has room for" \
+	':2: lab:internet: hops = 8 needs 7 backbone router addresses but internet 192.0.2.0/26 has room for 2' \
+	'prefix = "192.0.2.0/26", hops = 8'
+inet_fails "internet too small for the lab" \
+	':3: lab:host: internet 192.0.2.0/26 is too small for this lab: .* no free address left for "h30"' \
+	'prefix = "192.0.2.0/26", hops = 2' \
+	'for i = 1, 30 do lab:host{ name = "h" .. i, net = inet } end'
+inet_fails "NAT LAN inside the internet prefix" \
+	':3: lab:nat: lan of NAT "n" overlaps the internet range 198.51.100.0/24' \
+	'prefix = "198.51.100.0/24"' \
+	'lab:nat{ name = "n", net = inet, profile = "full-cone", lan = "198.51.100.200/29" }'
+printf 'local lab = natlab.lab{ name = "c" }\nlocal inet = lab:internet{ prefix = "198.51.100.0/24", hops = 2 }\nlab:host{ name = "h", net = inet }\nlab:up()\n' >"$T_TMP/inet-ok.lua"
+out=$("$NATLAB" check "$T_TMP/inet-ok.lua" 2>&1)
+t_ok $? "an internet on 198.51.100.0/24 with 2 hops passes" "$out"
+
 NATLAB_LUA_MAX_INSNS=1000000 check_fails "endless loop stopped" 'more than 1000000 Lua instructions' \
 	'while true do end'
 

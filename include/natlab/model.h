@@ -4,10 +4,18 @@
  * each sits on, and their addresses. Pure data: the Lua scenario fills it in, the model
  * checks it and assigns addresses, and topology.c builds it. No system calls here.
  *
- * Address plan (DESIGN.md): the internet core bridge is 198.18.0.0/16 with the core at
- * .0.1; routed public LANs (profile "none") come out of 198.19.0.0/16; NAT LANs default to
- * 10.<n>.0.0/24, CGNAT LANs to 100.64.<n>.0/24. Every router is .1 on its LAN; hosts and
- * downstream NATs take the next free addresses in declaration order.
+ * Address plan (DESIGN.md): the internet is 198.18.0.0/15 unless lab:internet{ prefix }
+ * says otherwise. Its first half is the attachment network (the core bridge, the core at
+ * .1, public hosts and NAT WANs from .2 up: 198.18.0.0/16); its second half is cut into
+ * blocks of /24 (or 1/8 of the half, for internets smaller than a /20): block 0 holds the
+ * hop routers' addresses (198.19.0.k), blocks 1.. the routed public LANs of profile "none"
+ * (198.19.k.0/24). NAT LANs default to 10.<n>.0.0/24, CGNAT LANs to 100.64.<n>.0/24.
+ * Every router is .1 on its LAN; hosts and downstream NATs take the next free addresses
+ * in declaration order.
+ *
+ * Hops: a packet between two attachments crosses `hops` routers: the core (at the
+ * attachment network's .1) and hops - 1 backbone routers (at hop block .1, .2, ...).
+ * hops = 0 is one flat bridge, as natlab built it before hops existed.
  */
 #ifndef NATLAB_MODEL_H
 #define NATLAB_MODEL_H
@@ -23,6 +31,11 @@
 #define LAB_NODE_MAX  12 /* node names: [A-Za-z0-9_-], so "c-<node>" fits in IFNAMSIZ */
 #define LAB_ADDRS_MAX 8	 /* addresses per host */
 #define LAB_NODES_MAX 1024
+
+#define LAB_INTERNET_DEFAULT "198.18.0.0/15" /* RFC 2544 benchmarking range */
+#define LAB_INTERNET_LEN_MAX 26		     /* the smallest internet a lab may have */
+#define LAB_HOPS_DEFAULT     8 /* routers between two attachments, as on a real path */
+#define LAB_HOPS_MAX	     32
 
 enum lab_node_kind { LAB_NODE_INTERNET, LAB_NODE_NAT, LAB_NODE_HOST };
 
@@ -58,10 +71,33 @@ struct lab_model {
 	int nnodes;
 	int cap;
 	int built; /* lab:up() has been called */
+
+	/* lab:internet{ prefix, hops }; set by lab_model_init to the defaults. */
+	struct in_addr inet_prefix;
+	int inet_len;
+	int hops;
 };
 
 void lab_model_init(struct lab_model *m);
 void lab_model_close(struct lab_model *m);
+
+/*
+ * Sets the internet's prefix ("a.b.c.d/len"; NULL keeps the default) and hop count,
+ * before the internet node is assigned. Refuses, with a sentence in err, a prefix that
+ * is not a network address, is smaller than a /26 or larger than a /8, overlaps private
+ * LAN space, the CGNAT shared space or non-unicast space, and a hop count outside
+ * 0..LAB_HOPS_MAX or with more routers than the prefix has hop addresses for.
+ */
+int lab_internet_set(struct lab_model *m, const char *prefix, int hops, char *err, size_t errlen);
+
+/*
+ * The address of the k-th router (0 .. hops-1) a packet meets between two attachments:
+ * k = 0 is the core (the attachment network's gateway), k >= 1 backbone router k.
+ */
+struct in_addr lab_hop_addr(const struct lab_model *m, int k);
+
+/* The block of the internet that holds the hop routers' addresses. */
+void lab_hop_block(const struct lab_model *m, struct in_addr *net, int *len);
 
 /* Checks a lab or node name. Returns 0 or -EINVAL with a sentence in err. */
 int lab_name_check(const char *name, size_t max, char *err, size_t errlen);
@@ -95,6 +131,12 @@ int lab_prefix_overlap(struct in_addr a, int alen, struct in_addr b, int blen);
 
 /* The namespace of node n in lab: "nl-<lab>.<node>". Returns 0 or -ENAMETOOLONG. */
 int lab_netns_name(const char *lab, const char *node, char *buf, size_t len);
+/*
+ * The namespace of backbone router k (1 .. hops-1) of internet inet in lab:
+ * "nl-<lab>.<inet>.hop<k>". Node names have no '.', so it never clashes with a node's,
+ * and it carries the lab's prefix, so `natlab down` and `cleanup` find it.
+ */
+int lab_hop_netns_name(const char *lab, const char *inet, int k, char *buf, size_t len);
 #define LAB_NETNS_PREFIX "nl-"
 
 #endif
