@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * natlab.node: a host, NAT box or the internet core, as scenarios see it. Read-only
- * fields: name, kind, addr, addrs, net; routers also lan and gateway; NATs profile.
+ * fields: name, kind, addr, addrs, net; routers also lan and gateway; NATs profile; the
+ * internet prefix, hops and routers.
  */
 #include "natlab/lua_node.h"
 #include "natlab/lua_proc.h"
@@ -208,6 +209,34 @@ static int node_router_field(lua_State *L, const struct lab_node *n, const char 
 	return 0;
 }
 
+/* The internet's prefix, hop count and the routers on a path between two attachments. */
+static int node_internet_field(lua_State *L, const struct lab_model *m, const struct lab_node *n,
+			       const char *k)
+{
+	char s[INET_ADDRSTRLEN];
+
+	if (n->kind != LAB_NODE_INTERNET)
+		return 0;
+	if (strcmp(k, "prefix") == 0) {
+		inet_ntop(AF_INET, &m->inet_prefix, s, sizeof(s));
+		lua_pushfstring(L, "%s/%d", s, m->inet_len);
+		return 1;
+	}
+	if (strcmp(k, "hops") == 0) {
+		lua_pushinteger(L, m->hops);
+		return 1;
+	}
+	if (strcmp(k, "routers") == 0) {
+		lua_createtable(L, m->hops, 0);
+		for (int i = 0; i < m->hops; i++) {
+			push_addr(L, lab_hop_addr(m, i));
+			lua_rawseti(L, -2, i + 1);
+		}
+		return 1;
+	}
+	return 0;
+}
+
 static int node_index(lua_State *L)
 {
 	struct lua_node *ud = luaL_checkudata(L, 1, NODE_MT);
@@ -231,7 +260,7 @@ static int node_index(lua_State *L)
 		;
 	else if (strcmp(k, "net") == 0 && n->parent >= 0)
 		lua_node_push(L, n->parent);
-	else if (!node_router_field(L, n, k))
+	else if (!node_router_field(L, n, k) && !node_internet_field(L, &s->model, n, k))
 		lua_pushnil(L);
 	return 1;
 }
