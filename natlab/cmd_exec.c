@@ -27,7 +27,10 @@ static void remount_sys(void)
 		log_debug("mount /sys: %s", strerror(errno));
 }
 
-/* Moves this process into node of lab, or exits with a message. */
+/*
+ * Moves this process into node of lab, or into backbone router "<internet>.hop<k>", or
+ * exits with a message.
+ */
 static void enter_node(const char *cmd, const char *lab, const char *node)
 {
 	struct lab_model m;
@@ -35,7 +38,9 @@ static void enter_node(const char *cmd, const char *lab, const char *node)
 	int fd, rc;
 
 	cmd_load_lab(cmd, lab, &m);
-	cmd_find_node(cmd, &m, node);
+	/* A backbone router's namespace is named like a node's: nl-<lab>.<inet>.hop<k>. */
+	if (lab_hop_find(&m, node) < 0)
+		cmd_find_node(cmd, &m, node);
 	lab_model_close(&m);
 	if (lab_netns_name(lab, node, ns, sizeof(ns)) < 0)
 		log_fatalx("%s: name too long", cmd);
@@ -56,7 +61,8 @@ static void exec_usage(FILE *f)
 {
 	fprintf(f, "Usage: natlab exec NAME HOST -- CMD [ARGS...]\n\n"
 		   "Runs CMD inside node HOST of lab NAME (its network namespace), with stdin,\n"
-		   "stdout and stderr inherited. The exit code is CMD's; 127 if CMD cannot be run.\n");
+		   "stdout and stderr inherited. The exit code is CMD's; 127 if CMD cannot be run.\n"
+		   "HOST may also be a backbone router of the internet: internet.hop1, ...\n");
 }
 
 int cmd_exec(int argc, char **argv)

@@ -280,6 +280,26 @@ int lab_hop_netns_name(const char *lab, const char *inet, int k, char *buf, size
 	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
 
+int lab_hop_find(const struct lab_model *m, const char *name)
+{
+	const char *dot = strchr(name, '.');
+	char *end;
+	long k;
+
+	if (!dot || strncmp(dot, ".hop", 4) != 0)
+		return -ENOENT;
+	errno = 0;
+	k = strtol(dot + 4, &end, 10);
+	if (errno || *end || end == dot + 4 || dot[4] == '0' || k < 1 || k >= m->hops)
+		return -ENOENT;
+	for (int i = 0; i < m->nnodes; i++)
+		if (m->nodes[i].kind == LAB_NODE_INTERNET &&
+		    strlen(m->nodes[i].name) == (size_t)(dot - name) &&
+		    strncmp(m->nodes[i].name, name, (size_t)(dot - name)) == 0)
+			return (int)k;
+	return -ENOENT;
+}
+
 static int prefix_in_use(const struct lab_model *m, struct in_addr p, int len)
 {
 	for (int i = 0; i < m->nnodes; i++) {

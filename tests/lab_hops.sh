@@ -40,6 +40,11 @@ t_is "${routers[0]}" "$(echo "$json" | jq -r '.nodes[] | select(.name=="internet
 "$NATLAB" ls "$L" | grep -q "internet 198.18.0.0/15, $hops routers between attachments: ${routers[*]}\$"
 t_ok $? "ls shows the prefix and the routers" "$("$NATLAB" ls "$L")"
 
+t_is "$("$NATLAB" exec "$L" "internet.hop$((hops - 1))" -- ip -o -4 addr show dev lo | awk '{ print $4 }' | tr '\n' ' ')" \
+	"127.0.0.1/8 ${routers[hops - 1]}/32 " "exec enters a backbone router: internet.hop$((hops - 1))"
+"$NATLAB" exec "$L" "internet.hop$hops" -- true 2>/dev/null
+t_is $? 1 "there is no internet.hop$hops"
+
 # Count echo requests from nata's WAN arriving at natb's WAN, in natb's namespace.
 "$NATLAB" exec "$L" natb -- nft -f - <<NFT
 table ip hopcount {

@@ -134,6 +134,14 @@ static void test_hops_default(void)
 	is_str(addr(lab_hop_addr(&m, 0)), "198.18.0.1", "router 0 is the core, the gateway");
 	is_str(addr(lab_hop_addr(&m, 1)), "198.19.0.1", "backbone router 1 in the hop block");
 	is_str(addr(lab_hop_addr(&m, 7)), "198.19.0.7", "backbone router 7");
+	add(&m, "inet", LAB_NODE_INTERNET, -1, NULL, 0);
+	is_int(lab_hop_find(&m, "inet.hop1"), 1, "inet.hop1 is backbone router 1");
+	is_int(lab_hop_find(&m, "inet.hop7"), 7, "inet.hop7 is the last");
+	is_int(lab_hop_find(&m, "inet.hop8"), -ENOENT, "there is no router 8 with 8 hops");
+	is_int(lab_hop_find(&m, "inet.hop0"), -ENOENT, "router 0 is the core, not a hop");
+	is_int(lab_hop_find(&m, "inet.hop01"), -ENOENT, "no leading zeros");
+	is_int(lab_hop_find(&m, "internet.hop1"), -ENOENT, "another internet's name");
+	is_int(lab_hop_find(&m, "inet"), -ENOENT, "a node name");
 	lab_model_close(&m);
 }
 

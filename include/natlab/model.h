@@ -137,6 +137,8 @@ int lab_netns_name(const char *lab, const char *node, char *buf, size_t len);
  * and it carries the lab's prefix, so `natlab down` and `cleanup` find it.
  */
 int lab_hop_netns_name(const char *lab, const char *inet, int k, char *buf, size_t len);
+/* The k of "<inet>.hop<k>" naming one of m's backbone routers, or -ENOENT. */
+int lab_hop_find(const struct lab_model *m, const char *name);
 #define LAB_NETNS_PREFIX "nl-"
 
 #endif
