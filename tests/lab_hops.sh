@@ -10,6 +10,13 @@ t_require jq
 t_require traceroute
 t_require nft
 
+lab_up() { # lab_up VAR SUFFIX FILE WHAT: brings a lab up (its name into VAR), its ls --json into $json
+	printf -v "$1" '%s' "$(t_lab_name "$2")"
+	t_up "${!1}" "$3"
+	t_ok $? "$4 is up" "$(cat "$T_TMP/up-${!1}.log")"
+	json=$("$NATLAB" ls "${!1}" --json)
+}
+
 cat >"$T_TMP/default.lua" <<'LUA'
 local lab = natlab.lab{}
 local inet = lab:internet{}
@@ -23,10 +30,7 @@ lab:host{ name = "hd", net = d }
 lab:up()
 LUA
 
-L=$(t_lab_name d)
-t_up "$L" "$T_TMP/default.lua"
-t_ok $? "a lab with the default internet is up" "$(cat "$T_TMP/up-$L.log")"
-json=$("$NATLAB" ls "$L" --json)
+lab_up L d "$T_TMP/default.lua" "a lab with the default internet"
 hops=$(echo "$json" | jq '.internet.hops')
 mapfile -t routers < <(echo "$json" | jq -r '.internet.routers[]')
 addr() { echo "$json" | jq -r ".nodes[] | select(.name==\"$1\") | .addrs[${2:-0}]"; }
@@ -100,10 +104,7 @@ lab:host{ name = "ha", net = a }
 lab:host{ name = "hd", net = d }
 lab:up()
 LUA
-P=$(t_lab_name p)
-t_up "$P" "$T_TMP/prefix.lua"
-t_ok $? "a lab on 203.0.113.0/24 with 3 hops is up" "$(cat "$T_TMP/up-$P.log")"
-json=$("$NATLAB" ls "$P" --json)
+lab_up P p "$T_TMP/prefix.lua" "a lab on 203.0.113.0/24 with 3 hops"
 t_is "$(echo "$json" | jq -r '.internet | "\(.prefix) \(.hops) \(.routers | join(","))"')" \
 	"203.0.113.0/24 3 203.0.113.1,203.0.113.129,203.0.113.130" \
 	"routers: the core at .1, the backbone in the second half's first block"
@@ -134,9 +135,7 @@ expect_eq(ping(), 0, "link_up brings srv back, default route and all")
 LUA
 	out=$("$NATLAB" run "$T_TMP/h$h.lua" --out "$T_TMP/out-h$h" --pcap none 2>&1)
 	t_ok $? "hops = $h: an attachment's link_down and link_up" "$out"
-	H=$(t_lab_name "h$h")
-	t_up "$H" "$T_TMP/h$h-up.lua"
-	json=$("$NATLAB" ls "$H" --json)
+	lab_up H "h$h" "$T_TMP/h$h-up.lua" "hops = $h: the lab"
 	t_is "$(ip netns list 2>/dev/null | grep -c "^nl-$H\.")" $((4 + (h > 1 ? h - 1 : 0))) \
 		"hops = $h: $((h > 1 ? h - 1 : 0)) backbone namespaces"
 	got=$("$NATLAB" exec "$H" ha -- traceroute -n -q 1 -w 1 "$(addr srv)" 2>&1 | awk 'NR > 1 { print $2 }')
