@@ -12,6 +12,7 @@
 #include "natlab/state.h"
 #include "natlab/stun.h"
 #include "natlab/stun_responder.h"
+#include "natlab/units.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -273,9 +274,8 @@ int cmd_probe(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *server = NULL;
-	long port = PROBE_PORT_DEFAULT;
+	long long port = PROBE_PORT_DEFAULT;
 	struct lab_model m;
-	char *end;
 	int c, host, rc;
 
 	while ((c = getopt_long(argc, argv, "s:p:h", opts, NULL)) != -1) {
@@ -284,8 +284,8 @@ int cmd_probe(int argc, char **argv)
 			server = optarg;
 			break;
 		case 'p':
-			port = strtol(optarg, &end, 10);
-			if (*end || port < 0 || port > 65534)
+			/* "" used to read as port 0 (strtol parses nothing and says 0). */
+			if (lab_integer_parse(optarg, 0, 65534, &port) < 0)
 				log_fatalx("natlab probe: --port must be 0-65534, got \"%s\"", optarg);
 			break;
 		case 'h':

@@ -24,6 +24,26 @@
 #include <unistd.h>
 
 #define RUN_TIMEOUT_DEFAULT 600.0
+#define SHARDS_MAX	    100000
+
+/* "I/N" with 1 <= I <= N: shard (0-based) and shards; -EINVAL otherwise. */
+static int shard_parse(const char *s, int *shard, int *shards)
+{
+	const char *slash = strchr(s, '/');
+	char first[16];
+	long long i, n;
+
+	if (!slash || (size_t)(slash - s) >= sizeof(first))
+		return -EINVAL;
+	memcpy(first, s, (size_t)(slash - s));
+	first[slash - s] = '\0';
+	if (lab_integer_parse(first, 1, SHARDS_MAX, &i) < 0 ||
+	    lab_integer_parse(slash + 1, 1, SHARDS_MAX, &n) < 0 || i > n)
+		return -EINVAL;
+	*shard = (int)i - 1;
+	*shards = (int)n;
+	return 0;
+}
 
 static void run_usage(FILE *f)
 {
@@ -111,7 +131,10 @@ static int run_scenario(struct scenario *s)
 	json_t *nats;
 	int rc;
 
-	snprintf(logs, sizeof(logs), "%s/logs", s->out_dir);
+	rc = snprintf(logs, sizeof(logs), "%s/logs", s->out_dir);
+	if (rc < 0 || (size_t)rc >= sizeof(logs))
+		log_fatalx("natlab run: out dir \"%s\": path too long; pick a shorter --out",
+			   s->out_dir);
 	rc = lab_mkdir_p(logs);
 	if (rc < 0)
 		log_fatalx("natlab run: out dir %s: %s", logs, strerror(-rc));
@@ -159,6 +182,7 @@ int cmd_run(int argc, char **argv)
 	char *out = NULL, *end;
 	double timeout = RUN_TIMEOUT_DEFAULT;
 	unsigned long long seed = 0;
+	long long v;
 	int c, seed_set = 0, rc;
 	enum scenario_pcap pcap = PCAP_FAILED;
 	const char *filter = NULL, *cell = NULL, *pcap_word = "failed";
@@ -169,21 +193,20 @@ int cmd_run(int argc, char **argv)
 			filter = optarg;
 			break;
 		case 'j':
-			jobs = (int)strtol(optarg, &end, 10);
-			if (*end || jobs < 1 || jobs > 256)
+			if (lab_integer_parse(optarg, 1, 256, &v) < 0)
 				log_fatalx("natlab run: --jobs must be 1-256, got \"%s\"", optarg);
+			jobs = (int)v;
 			break;
 		case 'r':
-			repeat = (int)strtol(optarg, &end, 10);
-			if (*end || repeat < 1 || repeat > 10000)
+			if (lab_integer_parse(optarg, 1, 10000, &v) < 0)
 				log_fatalx("natlab run: --repeat must be 1-10000, got \"%s\"", optarg);
+			repeat = (int)v;
 			break;
 		case 'S':
-			if (sscanf(optarg, "%d/%d%n", &shard, &shards, &c) != 2 || optarg[c] ||
-			    shards < 1 || shard < 1 || shard > shards)
-				log_fatalx("natlab run: --shard must be I/N with 1 <= I <= N, got \"%s\"",
-					   optarg);
-			shard--;
+			if (shard_parse(optarg, &shard, &shards) < 0)
+				log_fatalx("natlab run: --shard must be I/N with 1 <= I <= N <= %d, got "
+					   "\"%s\"",
+					   SHARDS_MAX, optarg);
 			break;
 		case 'C':
 			cell = optarg;
@@ -207,14 +230,16 @@ int cmd_run(int argc, char **argv)
 		case 's':
 			errno = 0;
 			seed = strtoull(optarg, &end, 10);
-			if (errno || *end || !*optarg)
+			/* strtoull takes "-1" as 2^64-1: a seed is digits only. */
+			if (errno || *end || !(*optarg >= '0' && *optarg <= '9'))
 				log_fatalx("natlab run: --seed must be a number, got \"%s\"", optarg);
 			seed_set = 1;
 			break;
 		case 't':
-			if (lab_duration_parse(optarg, &timeout) < 0)
-				log_fatalx("natlab run: --timeout must be a duration like 90s or 5m, "
-					   "got \"%s\"", optarg);
+			if (lab_duration_parse(optarg, &timeout) < 0 || timeout > LAB_DURATION_MAX)
+				log_fatalx("natlab run: --timeout must be a duration like 90s or 5m "
+					   "(at most %.0f s), got \"%s\"",
+					   LAB_DURATION_MAX, optarg);
 			break;
 		case 'h':
 			run_usage(stdout);

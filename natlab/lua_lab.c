@@ -205,7 +205,9 @@ static void nat_knobs_read(lua_State *L, const char *fn, struct nat_knobs *k)
 	nat_knob_word(L, fn, "ports", (int (*)(const char *, void *))nat_ports_parse, &k->ports);
 	nat_knob_word(L, fn, "block", (int (*)(const char *, void *))nat_block_parse, &k->block);
 	k->hairpin = lua_opts_boolean(L, 2, fn, "hairpin", k->hairpin);
-	k->udp_timeout = (unsigned)(lua_opts_duration(L, 2, fn, "udp_timeout", k->udp_timeout) + 0.5);
+	k->udp_timeout = (unsigned)(lua_opts_duration(L, 2, fn, "udp_timeout", k->udp_timeout,
+						      NAT_UDP_TIMEOUT_MIN, NAT_UDP_TIMEOUT_MAX) +
+				    0.5);
 	k->port_block = (unsigned)lua_opts_integer(L, 2, fn, "port_block", k->port_block, 0, 64512);
 }
 

@@ -3,6 +3,7 @@
 #include "natlab/units.h"
 
 #include <lauxlib.h>
+#include <stdio.h>
 #include <string.h>
 
 void lua_opts_check(lua_State *L, int idx, const char *fn, const char *const *allowed)
@@ -84,7 +85,8 @@ int lua_opts_boolean(lua_State *L, int idx, const char *fn, const char *key, int
 	return v;
 }
 
-double lua_opts_duration(lua_State *L, int idx, const char *fn, const char *key, double def)
+double lua_opts_duration(lua_State *L, int idx, const char *fn, const char *key, double def,
+			 double min, double max)
 {
 	double v = def;
 
@@ -93,8 +95,6 @@ double lua_opts_duration(lua_State *L, int idx, const char *fn, const char *key,
 		break;
 	case LUA_TNUMBER:
 		v = lua_tonumber(L, -1);
-		if (v < 0)
-			luaL_error(L, "%s: \"%s\" must not be negative", fn, key);
 		break;
 	case LUA_TSTRING:
 		if (lab_duration_parse(lua_tostring(L, -1), &v) < 0)
@@ -104,6 +104,17 @@ double lua_opts_duration(lua_State *L, int idx, const char *fn, const char *key,
 	default:
 		luaL_error(L, "%s: \"%s\" must be a duration, got a %s", fn, key,
 			   luaL_typename(L, -1));
+	}
+	/* Checked as parsed, before anyone converts it: NaN fails both comparisons. */
+	if (!(v >= min && v <= max)) {
+		const char *q = lua_type(L, -1) == LUA_TSTRING ? "\"" : "";
+		char lo[32], hi[32];
+
+		/* %.15g says 86400, not Lua's 86400.0; 32 bytes hold any double. */
+		snprintf(lo, sizeof(lo), "%.15g", min);
+		snprintf(hi, sizeof(hi), "%.15g", max);
+		luaL_error(L, "%s: \"%s\" must be between %s s and %s s, got %s%s%s", fn, key, lo,
+			   hi, q, luaL_tolstring(L, -1, NULL), q);
 	}
 	lua_pop(L, 1);
 	return v;

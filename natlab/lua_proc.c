@@ -6,6 +6,7 @@
 #include "natlab/netns.h"
 #include "natlab/runtime.h"
 #include "natlab/scenario.h"
+#include "natlab/units.h"
 #include "natlab/util.h"
 
 #include <errno.h>
@@ -323,7 +324,9 @@ static struct proc_box *check_proc(lua_State *L)
 static void wait_start(lua_State *L, struct lab_proc *p, enum proc_wait what, int opts,
 		       const char *fn)
 {
-	double timeout = lua_istable(L, opts) ? lua_opts_duration(L, opts, fn, "timeout", 0) : 0;
+	double timeout = lua_istable(L, opts)
+				 ? lua_opts_duration(L, opts, fn, "timeout", 0, 0, LAB_DURATION_MAX)
+				 : 0;
 
 	runtime_check_wait(L, fn);
 	p->waiting = what;

@@ -138,8 +138,9 @@ int nat_knobs_validate(const struct nat_knobs *k, unsigned subscribers, char *er
 				      "give every destination the same mapping)");
 		return -EINVAL;
 	}
-	if (k->udp_timeout < 1 || k->udp_timeout > 86400) {
-		snprintf(err, errlen, "udp_timeout must be between 1 and 86400 seconds");
+	if (k->udp_timeout < NAT_UDP_TIMEOUT_MIN || k->udp_timeout > NAT_UDP_TIMEOUT_MAX) {
+		snprintf(err, errlen, "udp_timeout must be between %d and %d seconds",
+			 NAT_UDP_TIMEOUT_MIN, NAT_UDP_TIMEOUT_MAX);
 		return -EINVAL;
 	}
 	if (k->port_block && (k->port_block < 16 ||

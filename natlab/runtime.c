@@ -2,6 +2,7 @@
 #include "natlab/runtime.h"
 #include "natlab/log.h"
 #include "natlab/lua_opts.h"
+#include "natlab/units.h"
 #include "natlab/util.h"
 
 #include <lauxlib.h>
@@ -244,7 +245,7 @@ static int natlab_sleep(lua_State *L)
 	lua_newtable(L);
 	lua_insert(L, 1);
 	lua_setfield(L, 1, "d");
-	s = lua_opts_duration(L, 1, "natlab.sleep", "d", 0);
+	s = lua_opts_duration(L, 1, "natlab.sleep", "d", 0, 0, LAB_DURATION_MAX);
 	runtime_check_wait(L, "natlab.sleep");
 	op = malloc(sizeof(*op));
 	if (!op)

@@ -150,7 +150,8 @@ static int parse_seconds(const char *s, double *out)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || *end || v < 0 || v > 86400 * 7)
+	/* NaN fails both comparisons; "nan" would pass "v < 0 || v > max". */
+	if (errno || end == s || *end || !(v >= 0 && v <= 86400 * 7))
 		return -EINVAL;
 	*out = v;
 	return 0;

@@ -127,6 +127,13 @@ peer_bg e6 --key a.key "${common[@]}" --connect "$pub" --first-punch soon
 wait_pid "$e6_PID" 5
 t_is $? 2 "unknown --first-punch mode: exit 2"
 t_ok "$(grep -q 'expected eager or sync' "$T_TMP/e6.err"; echo $?)" "and the message lists the modes"
+# NaN passed "v < 0 || v > max" and became the hold time; each is checked as parsed now.
+for bad in nan inf 1e9 -1; do
+	peer_bg e7 --key a.key "${common[@]}" --connect "$pub" --hold "$bad"
+	wait_pid "$e7_PID" 5
+	t_is "$? $(grep -c -- "--hold $bad: expected seconds" "$T_TMP/e7.err")" "2 1" \
+		"--hold $bad: a usage error naming it"
+done
 "$PEER" --help | grep -q -- '--relay-only'
 t_ok $? "--help describes the options"
 

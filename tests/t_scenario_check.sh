@@ -44,6 +44,17 @@ check_fails "bad integer" ':3: lab:host: "addrs" must be between 1 and 8, got 0'
 	'lab:host{ name = "h", net = inet, addrs = 0 }'
 check_fails "bad duration" ':3: lab:nat: "udp_timeout" = "soon" is not a duration' \
 	'lab:nat{ name = "n", net = inet, profile = "full-cone", udp_timeout = "soon" }'
+# Ranges are checked on the parsed value, before any cast (issue 20: "71582790m" became
+# 104 s as an unsigned, and "1e308h" was +inf, so natlab.sleep returned at once).
+check_fails "udp_timeout beyond 32 bits" ':3: lab:nat: "udp_timeout" must be between 1 s and 86400 s, got "71582790m"' \
+	'lab:nat{ name = "n", net = inet, profile = "full-cone", udp_timeout = "71582790m" }'
+check_fails "udp_timeout too long" ':3: lab:nat: "udp_timeout" must be between 1 s and 86400 s, got 86401' \
+	'lab:nat{ name = "n", net = inet, profile = "full-cone", udp_timeout = 86401 }'
+check_fails "udp_timeout NaN" ':3: lab:nat: "udp_timeout" must be between 1 s and 86400 s, got -?nan' \
+	'lab:nat{ name = "n", net = inet, profile = "full-cone", udp_timeout = 0/0 }'
+check_fails "infinite sleep" ':3: natlab.sleep: "d" = "1e308h" is not a duration' 'natlab.sleep("1e308h")'
+check_fails "sleep beyond a year" ':3: natlab.sleep: "d" must be between 0 s and 31622400 s, got inf' \
+	'natlab.sleep(math.huge)'
 check_fails "bad knob word" ':3: lab:nat: "mapping" = "sticky" is not a valid value' \
 	'lab:nat{ name = "n", net = inet, profile = "full-cone", mapping = "sticky" }'
 check_fails "impossible knobs" ':3: lab:nat: mapping "address-and-port-dependent" needs ports' \
@@ -109,6 +120,25 @@ NATLAB_LUA_MAX_INSNS=1000000 check_fails "endless loop stopped" 'more than 10000
 	'while true do end'
 
 printf '%s\nlab:host{ name = "h", net = inet }\nlab:up()\n' "$HEAD" >"$T_TMP/good.lua"
+
+# Numeric flags: checked whole and in range before they are narrowed to an int. These fail
+# while parsing arguments, before anything needs root.
+flag_fails() { # flag_fails NAME EXPECTED_MESSAGE_REGEX ARGS...
+	local out rc
+	out=$("$NATLAB" "${@:3}" 2>&1)
+	rc=$?
+	if [ $rc -ne 0 ] && printf '%s' "$out" | grep -Eq -- "$2"; then
+		t_ok 0 "$1"
+	else
+		t_ok 1 "$1" "exit $rc, output: $out"
+	fi
+}
+flag_fails "--jobs 2^32+1 is not 1" '--jobs must be 1-256, got "4294967297"' run "$T_TMP/good.lua" --jobs 4294967297
+flag_fails "--repeat 2^32+2 is not 2" '--repeat must be 1-10000, got "4294967298"' run "$T_TMP/good.lua" --repeat 4294967298
+flag_fails "--shard beyond int" '--shard must be I/N .* got "1/4294967297"' run "$T_TMP/good.lua" --shard 1/4294967297
+flag_fails "--seed -1 is not 2^64-1" '--seed must be a number, got "-1"' run "$T_TMP/good.lua" --seed -1
+flag_fails "--timeout 1e308h" '--timeout must be a duration .* got "1e308h"' run "$T_TMP/good.lua" --timeout 1e308h
+flag_fails "--port empty is not 0" '--port must be 0-65534, got ""' probe lab h --port ""
 out=$("$NATLAB" check "$T_TMP/good.lua" 2>&1)
 t_ok $? "a valid scenario passes" "$out"
 t_is "$out" "$T_TMP/good.lua: ok: lab \"c\", 1 hosts, 0 NATs" "check says what it found"

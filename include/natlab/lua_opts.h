@@ -19,7 +19,11 @@ lua_Integer lua_opts_integer(lua_State *L, int idx, const char *fn, const char *
 			     lua_Integer def, lua_Integer min, lua_Integer max);
 /* Boolean option; also accepts "on"/"off". */
 int lua_opts_boolean(lua_State *L, int idx, const char *fn, const char *key, int def);
-/* Duration option (number of seconds or "30s", "2m", ...), in seconds. */
-double lua_opts_duration(lua_State *L, int idx, const char *fn, const char *key, double def);
+/*
+ * Duration option (number of seconds or "30s", "2m", ...), in seconds, in [min, max] or
+ * def when absent; raises naming the value otherwise (NaN and infinities included).
+ */
+double lua_opts_duration(lua_State *L, int idx, const char *fn, const char *key, double def,
+			 double min, double max);
 
 #endif

@@ -16,6 +16,8 @@ enum nat_ports { NAT_PORTS_PRESERVE, NAT_PORTS_RANDOM, NAT_PORTS_SEQUENTIAL };
 enum nat_block { NAT_BLOCK_NONE, NAT_BLOCK_UDP, NAT_BLOCK_WEB_ONLY };
 
 #define NAT_UDP_TIMEOUT_DEFAULT 120
+#define NAT_UDP_TIMEOUT_MIN	1
+#define NAT_UDP_TIMEOUT_MAX	86400
 /* First external port handed out by sequential allocation and by CGNAT port blocks. */
 #define NAT_PORT_BASE		1024
 #define NAT_SEQUENTIAL_PORTS	1024
