@@ -142,6 +142,7 @@ static void cleanup_usage(FILE *f)
 int cmd_cleanup(int argc, char **argv)
 {
 	struct cleanup c = { 0 };
+	int rc;
 
 	if (cmd_wants_help(argc, argv)) {
 		cleanup_usage(stdout);
@@ -153,6 +154,11 @@ int cmd_cleanup(int argc, char **argv)
 	}
 	cmd_require_admin("natlab cleanup");
 	lab_netns_init();
+	rc = lab_state_remove_unfinished();
+	if (rc > 0)
+		fprintf(stderr, "natlab: removed %d unfinished state director%s\n", rc,
+			rc == 1 ? "y" : "ies");
+	c.labs += rc > 0 ? rc : 0;
 	lab_state_foreach(cleanup_lab_cb, &c);
 	lab_netns_foreach(LAB_NETNS_PREFIX, cleanup_stray_cb, &c);
 	if (c.labs + c.strays == 0 && c.failed == 0)

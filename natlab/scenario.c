@@ -428,7 +428,7 @@ static int build(struct scenario *s, char *err, size_t errlen)
 	struct timespec t0, t1;
 	int rc;
 
-	rc = lab_state_create(lab);
+	rc = lab_state_create(lab, getpid());
 	if (rc == -EEXIST) {
 		snprintf(err, errlen, "a lab named \"%s\" exists already: `natlab down %s` "
 				      "removes it, or pick another --name", lab, lab);
@@ -439,9 +439,7 @@ static int build(struct scenario *s, char *err, size_t errlen)
 			 strerror(-rc));
 		return rc;
 	}
-	rc = lab_state_set_owner(lab, getpid());
-	if (rc == 0)
-		rc = lab_state_write_model(lab, &s->model);
+	rc = lab_state_write_model(lab, &s->model);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot write the state of lab \"%s\": %s", lab, strerror(-rc));
 		lab_state_remove(lab);

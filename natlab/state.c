@@ -21,18 +21,6 @@ static int state_path(const char *lab, const char *file, char *buf, size_t len)
 	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
 
-int lab_state_create(const char *lab)
-{
-	char path[256];
-	int rc = state_path(lab, NULL, path, sizeof(path));
-
-	if (rc < 0)
-		return rc;
-	if (mkdir(LAB_STATE_DIR, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return mkdir(path, 0755) < 0 ? -errno : 0;
-}
-
 unsigned long long lab_proc_starttime(pid_t pid)
 {
 	char path[64], buf[1024];
@@ -92,36 +80,32 @@ static int write_file(const char *path, const char *data)
 	return rc;
 }
 
-int lab_state_set_owner(const char *lab, pid_t pid)
+/* Writes "pid starttime" into dir/owner. */
+static int owner_write(const char *dir, pid_t pid)
 {
-	char path[256], buf[64];
-	int rc = state_path(lab, "owner", path, sizeof(path));
+	char path[300], buf[64];
+	int n = snprintf(path, sizeof(path), "%s/owner", dir);
 
-	if (rc < 0)
-		return rc;
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
 	snprintf(buf, sizeof(buf), "%d %llu\n", (int)pid, lab_proc_starttime(pid));
 	return write_file(path, buf);
 }
 
-int lab_state_owner(const char *lab)
+/* The pid in dir/owner if it is alive (and started when recorded), 0 if not, or -errno. */
+static int owner_read(const char *dir)
 {
-	char path[256];
+	char path[300];
 	unsigned long long start;
-	int pid, rc;
+	int n, pid, rc;
 	FILE *f;
 
-	rc = state_path(lab, "owner", path, sizeof(path));
-	if (rc < 0)
-		return rc;
+	n = snprintf(path, sizeof(path), "%s/owner", dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
 	f = fopen(path, "re");
-	if (!f) {
-		rc = -errno;
-		/* A directory without owner file: its creator died before writing it. */
-		if (rc == -ENOENT && state_path(lab, NULL, path, sizeof(path)) == 0 &&
-		    access(path, F_OK) == 0)
-			return 0;
-		return rc;
-	}
+	if (!f)
+		return -errno;
 	rc = fscanf(f, "%d %llu", &pid, &start);
 	fclose(f);
 	if (rc != 2 || pid <= 0)
@@ -129,6 +113,63 @@ int lab_state_owner(const char *lab)
 	if (kill(pid, 0) < 0 && errno == ESRCH)
 		return 0;
 	return lab_proc_starttime(pid) == start ? pid : 0;
+}
+
+/* Removes dir and the files in it (state directories hold no subdirectories). */
+static int dir_remove(const char *dir);
+
+/*
+ * The directory is built under a hidden name with its owner file inside, then renamed into
+ * place: `natlab cleanup` never sees a lab of ours without a live owner (it took a lab
+ * being built for a dead one in the moment between mkdir and writing the owner).
+ */
+int lab_state_create(const char *lab, pid_t owner)
+{
+	char path[256], tmp[256];
+	int n, rc = state_path(lab, NULL, path, sizeof(path));
+
+	if (rc < 0)
+		return rc;
+	n = snprintf(tmp, sizeof(tmp), LAB_STATE_DIR "/" LAB_STATE_NEW "%s.%d", lab, (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	if (mkdir(LAB_STATE_DIR, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (access(path, F_OK) == 0)
+		return -EEXIST;
+	if (mkdir(tmp, 0755) < 0)
+		return -errno;
+	rc = owner_write(tmp, owner);
+	if (rc == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0)
+		rc = -errno;
+	if (rc < 0)
+		dir_remove(tmp);
+	return rc;
+}
+
+int lab_state_set_owner(const char *lab, pid_t pid)
+{
+	char path[256];
+	int rc = state_path(lab, NULL, path, sizeof(path));
+
+	return rc < 0 ? rc : owner_write(path, pid);
+}
+
+int lab_state_owner(const char *lab)
+{
+	char path[256];
+	int rc = state_path(lab, NULL, path, sizeof(path));
+
+	if (rc < 0)
+		return rc;
+	rc = owner_read(path);
+	/*
+	 * A directory without owner file: a lab made by a natlab older than the rename above
+	 * whose creator died before writing it, or one whose removal was cut short.
+	 */
+	if (rc == -ENOENT && access(path, F_OK) == 0)
+		return 0;
+	return rc;
 }
 
 static json_t *addr_json(struct in_addr a)
@@ -393,23 +434,67 @@ static int remove_entry(const char *dir, const char *name)
 	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
-int lab_state_remove(const char *lab)
+static int dir_remove(const char *dir)
 {
-	char path[256];
 	struct dirent *e;
-	DIR *d;
-	int rc = state_path(lab, NULL, path, sizeof(path));
+	DIR *d = opendir(dir);
 
-	if (rc < 0)
-		return rc;
-	d = opendir(path);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while ((e = readdir(d)))
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			remove_entry(path, e->d_name);
+			remove_entry(dir, e->d_name);
 	closedir(d);
-	return rmdir(path) < 0 && errno != ENOENT ? -errno : 0;
+	return rmdir(dir) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+/*
+ * Renamed out of the way first, so that no one sees the lab without its owner file while
+ * its files go; a remover killed midway leaves a hidden directory for the sweep below.
+ */
+int lab_state_remove(const char *lab)
+{
+	char path[256], old[256];
+	int n, rc = state_path(lab, NULL, path, sizeof(path));
+
+	if (rc < 0)
+		return rc;
+	n = snprintf(old, sizeof(old), LAB_STATE_DIR "/" LAB_STATE_OLD "%s.%d", lab, (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof(old))
+		return -ENAMETOOLONG;
+	if (rename(path, old) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return dir_remove(old);
+}
+
+/* A state directory being made or removed (hidden, not a lab)? */
+static int state_unfinished(const char *name)
+{
+	return strncmp(name, LAB_STATE_NEW, strlen(LAB_STATE_NEW)) == 0 ||
+	       strncmp(name, LAB_STATE_OLD, strlen(LAB_STATE_OLD)) == 0;
+}
+
+int lab_state_remove_unfinished(void)
+{
+	DIR *d = opendir(LAB_STATE_DIR);
+	char path[512];
+	struct dirent *e;
+	int n, removed = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d))) {
+		if (!state_unfinished(e->d_name))
+			continue;
+		n = snprintf(path, sizeof(path), LAB_STATE_DIR "/%s", e->d_name);
+		/* A creator killed between mkdir and writing the owner leaves no owner file. */
+		if (n < 0 || (size_t)n >= sizeof(path) || owner_read(path) > 0)
+			continue;
+		if (dir_remove(path) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
 }
 
 int lab_state_foreach(int (*fn)(const char *lab, void *arg), void *arg)

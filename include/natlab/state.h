@@ -4,7 +4,8 @@
  * `owner` (pid and start time of the process keeping the lab; the start time tells a
  * reused pid apart) and `lab.json` (the model, for ls, exec and probe). The directory
  * is made before anything else of the lab exists, so a lab that died half-built is
- * still found by `natlab cleanup`.
+ * still found by `natlab cleanup`; it appears with its owner file already inside, so a
+ * lab being built is never taken for a dead one.
  */
 #ifndef NATLAB_STATE_H
 #define NATLAB_STATE_H
@@ -16,9 +17,15 @@
 #include <sys/types.h>
 
 #define LAB_STATE_DIR "/run/natlab"
+/* Prefixes of a state directory being made or removed (hidden: lab walks skip them). */
+#define LAB_STATE_NEW ".new-"
+#define LAB_STATE_OLD ".old-"
 
-/* Makes the state directory of lab; -EEXIST if a lab of that name exists. */
-int lab_state_create(const char *lab);
+/*
+ * Makes the state directory of lab with owner recorded in it, atomically (built under a
+ * hidden name and renamed into place); -EEXIST if a lab of that name exists.
+ */
+int lab_state_create(const char *lab, pid_t owner);
 /* Records pid as the lab's owner. */
 int lab_state_set_owner(const char *lab, pid_t pid);
 /* The owner's pid if it is still alive, 0 if it died, -ENOENT if the lab is unknown. */
@@ -33,8 +40,13 @@ int lab_state_read_model(const char *lab, struct lab_model *m);
 int lab_state_write_measured(const char *lab, const char *nat, const json_t *measured);
 /* Every measurement of the lab as an object {nat: measured}; empty when none. */
 json_t *lab_state_read_measured(const char *lab);
-/* Removes the state directory and what is in it. */
+/* Removes the state directory and what is in it (renamed away first, atomically). */
 int lab_state_remove(const char *lab);
+/*
+ * Removes state directories left half-made or half-removed by a process that died
+ * (their owner is dead or was never written); returns how many, or -errno.
+ */
+int lab_state_remove_unfinished(void);
 /* Calls fn for each lab with a state directory; stops on a non-zero return. */
 int lab_state_foreach(int (*fn)(const char *lab, void *arg), void *arg);
 
