@@ -33,6 +33,9 @@ struct proc_box {
 	int64_t status;
 	int term_signal;
 	int pid;
+	int json;    /* stdout is JSON Lines: objects become events */
+	int cursor;  /* wait_line scans lines after this one */
+	int ecursor; /* wait_event scans events after this one */
 };
 
 struct lab_proc {
@@ -49,13 +52,11 @@ struct lab_proc {
 	int log_fd;
 	int open_handles;
 	enum proc_wait waiting;
-	int cursor;	     /* wait_line scans lines after this one */
 	int nlines;
 	int pattern_ref;     /* wait_line pattern, or wait_event matcher */
 	int json;	     /* stdout is JSON Lines: objects become events */
 	int events_ref;	     /* Lua table of decoded events */
 	int nevents;
-	int ecursor;	     /* wait_event scans events after this one */
 	char line[PROC_LINE_MAX];
 	size_t linelen;
 };
@@ -131,10 +132,40 @@ static void wait_done(struct lab_proc *p, int nargs)
 	runtime_resume(p->rt, nargs);
 }
 
+static void split_lines(struct lab_proc *p, const char *data, size_t n);
+static void on_line(struct lab_proc *p, const char *line, size_t len);
+
+/*
+ * What the process wrote before it exited may still sit in the pipe when its exit is
+ * reported: read it now, so that a pending wait_line or wait_event sees those lines
+ * before it is told "exited". The pipe is non-blocking; a child the process left behind
+ * may hold it open (EAGAIN), and then its later lines come through read_cb as usual.
+ */
+static void drain_out(struct lab_proc *p)
+{
+	static char buf[65536];
+	ssize_t n;
+	int fd;
+
+	if (uv_is_closing((uv_handle_t *)&p->out) || uv_fileno((uv_handle_t *)&p->out, &fd) < 0)
+		return;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (write(p->log_fd, buf, (size_t)n) != n)
+			log_debug("proc log: %s", strerror(errno));
+		split_lines(p, buf, (size_t)n);
+	}
+	if (n == 0 && p->linelen) {
+		on_line(p, p->line, p->linelen);
+		p->linelen = 0;
+	}
+}
+
 static void exit_cb(uv_process_t *h, int64_t status, int term_signal)
 {
 	struct lab_proc *p = container_of(h, struct lab_proc, proc);
 
+	if (p->waiting == WAIT_LINE || p->waiting == WAIT_EVENT)
+		drain_out(p);
 	p->box->exited = 1;
 	p->box->status = status;
 	p->box->term_signal = term_signal;
@@ -148,81 +179,92 @@ static void exit_cb(uv_process_t *h, int64_t status, int term_signal)
 	close_handle(p, (uv_handle_t *)&p->timer);
 }
 
-/* Line i (1-based) matches the pattern of the pending wait_line? */
-static int line_matches(struct lab_proc *p, int i)
+/*
+ * Does item i (1-based) of the table at index t match the matcher at index m: a Lua
+ * pattern for lines; for events every field of a match table equal, or a predicate true?
+ */
+static int item_matches(lua_State *L, int t, int i, int m, enum proc_wait what)
 {
-	lua_State *L = p->rt->L;
-	int ok;
-
-	lua_getglobal(L, "string");
-	lua_getfield(L, -1, "find");
-	lua_rawgeti(L, LUA_REGISTRYINDEX, p->lines_ref);
-	lua_rawgeti(L, -1, i);
-	lua_remove(L, -2);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, p->pattern_ref);
-	ok = lua_pcall(L, 2, 1, 0) == LUA_OK && !lua_isnil(L, -1);
-	lua_pop(L, 2);
-	return ok;
-}
-
-static int scan_lines(struct lab_proc *p)
-{
-	while (p->cursor < p->nlines) {
-		p->cursor++;
-		if (line_matches(p, p->cursor)) {
-			lua_rawgeti(p->rt->L, LUA_REGISTRYINDEX, p->lines_ref);
-			lua_rawgeti(p->rt->L, -1, p->cursor);
-			lua_xmove(p->rt->L, p->rt->co, 1);
-			lua_pop(p->rt->L, 1);
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* Does event i match: every field of a match table equal, or a predicate true? */
-static int event_matches(struct lab_proc *p, int i)
-{
-	lua_State *L = p->rt->L;
 	int ok = 1;
 
-	lua_rawgeti(L, LUA_REGISTRYINDEX, p->events_ref);
-	lua_rawgeti(L, -1, i);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, p->pattern_ref);
-	if (lua_isfunction(L, -1)) {
+	lua_rawgeti(L, t, i);
+	if (what == WAIT_LINE) {
+		lua_getglobal(L, "string");
+		lua_getfield(L, -1, "find");
+		lua_remove(L, -2);
+		lua_pushvalue(L, -2);
+		lua_pushvalue(L, m);
+		ok = lua_pcall(L, 2, 1, 0) == LUA_OK && !lua_isnil(L, -1);
+		lua_pop(L, 2);
+		return ok;
+	}
+	if (lua_isfunction(L, m)) {
+		lua_pushvalue(L, m);
 		lua_pushvalue(L, -2);
 		if (lua_pcall(L, 1, 1, 0) != LUA_OK)
 			log_warnx("wait_event predicate: %s", lua_tostring(L, -1));
 		ok = lua_toboolean(L, -1);
-		lua_pop(L, 3);
+		lua_pop(L, 2);
 		return ok;
 	}
 	lua_pushnil(L);
-	while (ok && lua_next(L, -2)) {
+	while (ok && lua_next(L, m)) {
 		lua_pushvalue(L, -2);
-		lua_gettable(L, -5);
+		lua_gettable(L, -4);
 		ok = lua_compare(L, -1, -2, LUA_OPEQ);
 		lua_pop(L, 2);
 	}
 	if (!ok)
 		lua_pop(L, 1); /* the key lua_next left */
-	lua_pop(L, 3);
+	lua_pop(L, 1);
 	return ok;
 }
 
-static int scan_events(struct lab_proc *p)
+/* Scans the items of the table at t after *cursor up to n; pushes the first match. */
+static int scan_table(lua_State *L, int t, int n, int *cursor, int m, enum proc_wait what)
 {
-	while (p->ecursor < p->nevents) {
-		p->ecursor++;
-		if (event_matches(p, p->ecursor)) {
-			lua_rawgeti(p->rt->L, LUA_REGISTRYINDEX, p->events_ref);
-			lua_rawgeti(p->rt->L, -1, p->ecursor);
-			lua_xmove(p->rt->L, p->rt->co, 1);
-			lua_pop(p->rt->L, 1);
+	while (*cursor < n) {
+		(*cursor)++;
+		if (item_matches(L, t, *cursor, m, what)) {
+			lua_rawgeti(L, t, *cursor);
 			return 1;
 		}
 	}
 	return 0;
+}
+
+/* Scans a running process's lines or events for its pending wait; the match goes to co. */
+static int scan_live(struct lab_proc *p, enum proc_wait what)
+{
+	lua_State *L = p->rt->L;
+	int top = lua_gettop(L), found;
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, what == WAIT_LINE ? p->lines_ref : p->events_ref);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, p->pattern_ref);
+	found = scan_table(L, top + 1, what == WAIT_LINE ? p->nlines : p->nevents,
+			   what == WAIT_LINE ? &p->box->cursor : &p->box->ecursor, top + 2, what);
+	if (found)
+		lua_xmove(L, p->rt->co, 1);
+	lua_settop(L, top);
+	return found;
+}
+
+/*
+ * Scans what the process printed, running or gone (then its lines and events live in the
+ * box's user values), with the matcher at index m; pushes the match onto L.
+ */
+static int scan_box(lua_State *L, struct proc_box *b, enum proc_wait what, int m)
+{
+	int t, found;
+
+	if (b->p)
+		return scan_live(b->p, what);
+	lua_getiuservalue(L, 1, what == WAIT_LINE ? 2 : 1);
+	t = lua_gettop(L);
+	found = scan_table(L, t, (int)lua_rawlen(L, t),
+			   what == WAIT_LINE ? &b->cursor : &b->ecursor, m, what);
+	lua_remove(L, t);
+	return found;
 }
 
 /* JSON Lines: each object on stdout becomes an event (other lines stay lines only). */
@@ -240,7 +282,7 @@ static void on_json(struct lab_proc *p, const char *line, size_t len)
 	lua_rawseti(L, -2, ++p->nevents);
 	lua_pop(L, 1);
 	json_decref(j);
-	if (p->waiting == WAIT_EVENT && scan_events(p))
+	if (p->waiting == WAIT_EVENT && scan_live(p, WAIT_EVENT))
 		wait_done(p, 1);
 }
 
@@ -262,7 +304,7 @@ static void on_line(struct lab_proc *p, const char *line, size_t len)
 			lua_pop(L, 1);
 		}
 	}
-	if (p->waiting == WAIT_LINE && scan_lines(p))
+	if (p->waiting == WAIT_LINE && scan_live(p, WAIT_LINE))
 		wait_done(p, 1);
 	if (p->json)
 		on_json(p, line, len);
@@ -349,30 +391,41 @@ static int proc_wait(lua_State *L)
 	return lua_yield(L, 0);
 }
 
+/*
+ * wait_line and wait_event: lines and events printed earlier count, also once the process
+ * has exited (docs/scenarios.md); only when none matches is it "exited", or a wait.
+ */
+static int proc_wait_for(lua_State *L, struct proc_box *b, enum proc_wait what, const char *fn)
+{
+	struct lab_proc *p = b->p;
+
+	lua_getfield(L, 2, "match");
+	if (p) {
+		luaL_unref(L, LUA_REGISTRYINDEX, p->pattern_ref);
+		lua_pushvalue(L, -1);
+		p->pattern_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+	runtime_check_wait(L, fn);
+	if (scan_box(L, b, what, lua_gettop(L)))
+		return 1;
+	if (b->exited)
+		return push_fail(L, "exited");
+	wait_start(L, p, what, 2, fn);
+	return lua_yield(L, 0);
+}
+
 /* proc:wait_line{ match = "lua pattern", timeout = "5s" } -> line | nil, "timeout"|"exited" */
 static int proc_wait_line(lua_State *L)
 {
 	static const char *const keys[] = { "match", "timeout", NULL };
 	struct proc_box *b = check_proc(L);
-	struct lab_proc *p = b->p;
 	const char *pattern;
 
 	lua_opts_check(L, 2, "proc:wait_line", keys);
 	pattern = lua_opts_string(L, 2, "proc:wait_line", "match", NULL);
 	if (!pattern)
 		return luaL_error(L, "proc:wait_line: \"match\" (a Lua pattern) is required");
-	if (!p)
-		return push_fail(L, "exited");
-	luaL_unref(L, LUA_REGISTRYINDEX, p->pattern_ref);
-	lua_pushstring(L, pattern);
-	p->pattern_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	runtime_check_wait(L, "proc:wait_line");
-	if (scan_lines(p))
-		return 1;
-	if (b->exited)
-		return push_fail(L, "exited");
-	wait_start(L, p, WAIT_LINE, 2, "proc:wait_line");
-	return lua_yield(L, 0);
+	return proc_wait_for(L, b, WAIT_LINE, "proc:wait_line");
 }
 
 /*
@@ -384,25 +437,15 @@ static int proc_wait_event(lua_State *L)
 {
 	static const char *const keys[] = { "match", "timeout", NULL };
 	struct proc_box *b = check_proc(L);
-	struct lab_proc *p = b->p;
 
 	lua_opts_check(L, 2, "proc:wait_event", keys);
 	if (lua_getfield(L, 2, "match") != LUA_TTABLE && !lua_isfunction(L, -1))
 		return luaL_error(L, "proc:wait_event: \"match\" must be a table of fields or a "
 				     "function");
-	if (!p)
-		return push_fail(L, "exited");
-	if (!p->json)
+	lua_pop(L, 1);
+	if (!b->json)
 		return luaL_error(L, "proc:wait_event: spawn the process with json = true");
-	luaL_unref(L, LUA_REGISTRYINDEX, p->pattern_ref);
-	p->pattern_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	runtime_check_wait(L, "proc:wait_event");
-	if (scan_events(p))
-		return 1;
-	if (b->exited)
-		return push_fail(L, "exited");
-	wait_start(L, p, WAIT_EVENT, 2, "proc:wait_event");
-	return lua_yield(L, 0);
+	return proc_wait_for(L, b, WAIT_EVENT, "proc:wait_event");
 }
 
 /* proc:kill([signal]) sends a signal (default SIGTERM) to the process. */
@@ -566,6 +609,44 @@ static void proc_init_handles(struct lab_proc *p)
 	runtime_child_add(p->rt, &p->child);
 }
 
+/* The registry references a process holds; released when it is freed. */
+struct proc_refs {
+	struct proc_box *box;
+	int box_ref, lines_ref, events_ref, on_line_ref, json;
+};
+
+/*
+ * The Lua side of a process: the box (left on the stack), its lines and events tables and
+ * the on_line callback, all taken before anything is spawned: a Lua error (a bad option,
+ * out of memory) after uv_spawn would leave a running process behind.
+ */
+static void proc_refs_take(lua_State *L, const char *fn, struct proc_refs *r)
+{
+	r->json = lua_opts_boolean(L, 2, fn, "json", 0);
+	if (lua_getfield(L, 2, "on_line") != LUA_TNIL && !lua_isfunction(L, -1))
+		luaL_error(L, "%s: \"on_line\" must be a function, got a %s", fn,
+			   luaL_typename(L, -1));
+	r->on_line_ref = lua_isnil(L, -1) ? (lua_pop(L, 1), LUA_NOREF)
+					  : luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_newtable(L);
+	r->lines_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_newtable(L);
+	r->events_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	r->box = lua_newuserdatauv(L, sizeof(*r->box), 2);
+	memset(r->box, 0, sizeof(*r->box));
+	luaL_setmetatable(L, PROC_MT);
+	lua_pushvalue(L, -1);
+	r->box_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static void proc_refs_release(lua_State *L, const struct proc_refs *r)
+{
+	luaL_unref(L, LUA_REGISTRYINDEX, r->on_line_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, r->lines_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, r->events_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, r->box_ref);
+}
+
 int lua_proc_spawn(lua_State *L, int node)
 {
 	const char *fn = "host:spawn";
@@ -576,8 +657,8 @@ int lua_proc_spawn(lua_State *L, int node)
 	char ns[128], logpath[4096];
 	uv_process_options_t opt = { 0 };
 	uv_stdio_container_t stdio[3];
+	struct proc_refs refs;
 	struct lab_proc *p;
-	struct proc_box *b;
 	int n, rc;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
@@ -586,25 +667,34 @@ int lua_proc_spawn(lua_State *L, int node)
 	name = lua_opts_string(L, 2, fn, "name", args[3]);
 	if (strchr(name, '/'))
 		name = strrchr(name, '/') + 1;
-	if (lua_getfield(L, 2, "on_line") != LUA_TNIL)
-		luaL_checktype(L, -1, LUA_TFUNCTION);
-	lua_pop(L, 1);
 	opt.env = spawn_env(L, fn);
 	if (s->mode != SCENARIO_RUN || !rt || !s->model.built)
 		return luaL_error(L, "%s: processes need `natlab run` and a lab that is up", fn);
-	lab_netns_name(s->model.name, host, ns, sizeof(ns));
+	if (lab_netns_name(s->model.name, host, ns, sizeof(ns)) < 0)
+		return luaL_error(L, "%s: host \"%s\": namespace name too long", fn, host);
 	args[0] = "natlab";
 	args[1] = "__enter";
 	args[2] = ns;
 	args[n + 3] = NULL;
 
+	proc_refs_take(L, fn, &refs);
 	p = calloc(1, sizeof(*p));
-	if (!p)
+	if (!p) {
+		proc_refs_release(L, &refs);
 		return luaL_error(L, "%s: out of memory", fn);
+	}
+	p->box = refs.box;
+	p->box_ref = refs.box_ref;
+	p->lines_ref = refs.lines_ref;
+	p->events_ref = refs.events_ref;
+	p->on_line_ref = refs.on_line_ref;
+	p->pattern_ref = LUA_NOREF;
+	p->json = refs.json;
 	p->rt = rt;
 	p->log_fd = open_log(s, host, name, logpath, sizeof(logpath));
 	if (p->log_fd < 0) {
 		rc = p->log_fd;
+		proc_refs_release(L, &refs);
 		free(p);
 		return luaL_error(L, "%s: log %s: %s", fn, logpath, strerror(-rc));
 	}
@@ -622,30 +712,16 @@ int lua_proc_spawn(lua_State *L, int node)
 	rc = uv_spawn(&rt->loop, &p->proc, &opt);
 	if (rc < 0) {
 		/* The process handle is initialised even on failure and must be closed. */
-		p->box_ref = p->lines_ref = p->on_line_ref = p->pattern_ref = LUA_NOREF;
-		p->events_ref = LUA_NOREF;
+		p->box = NULL;
 		proc_close_all(&p->child);
 		return luaL_error(L, "%s: %s: %s", fn, args[3], uv_strerror(rc));
 	}
 	uv_read_start((uv_stream_t *)&p->out, alloc_cb, read_cb);
 	uv_read_start((uv_stream_t *)&p->err, alloc_cb, read_cb);
-	b = lua_newuserdatauv(L, sizeof(*b), 2);
-	memset(b, 0, sizeof(*b));
-	b->p = p;
-	b->pid = p->proc.pid;
-	luaL_setmetatable(L, PROC_MT);
-	p->box = b;
-	lua_pushvalue(L, -1);
-	p->box_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	lua_newtable(L);
-	p->lines_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	lua_newtable(L);
-	p->events_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	p->json = lua_opts_boolean(L, 2, fn, "json", 0);
-	p->pattern_ref = LUA_NOREF;
-	lua_getfield(L, 2, "on_line");
-	p->on_line_ref = lua_isnil(L, -1) ? (lua_pop(L, 1), LUA_NOREF) : luaL_ref(L, LUA_REGISTRYINDEX);
-	log_debug("spawned %s in %s (pid %d), log %s", args[3], host, b->pid, logpath);
+	p->box->p = p;
+	p->box->pid = p->proc.pid;
+	p->box->json = p->json;
+	log_debug("spawned %s in %s (pid %d), log %s", args[3], host, p->box->pid, logpath);
 	return 1;
 }
 

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Processes under `natlab run` (issue 19): a bad spawn option leaves no process behind, and
+# wait_line / wait_event count what was printed earlier, also once the process is gone.
+. "$(dirname "$0")/lib/lab.sh"
+t_require_root
+t_require pgrep
+
+# The sleeper's argument is unique to this test run, so pgrep finds only ours.
+MARK=$((600000 + $$ % 100000))
+cat >"$T_TMP/proc.lua" <<LUA
+local lab = natlab.lab{ name = "proc" }
+local inet = lab:internet{}
+local h = lab:host{ name = "h", net = inet }
+lab:up()
+
+local function running(mark)
+	local c = h:spawn{ "pgrep", "-c", "-x", "-f", "sleep " .. mark, name = "pgrep" }
+	c:wait{ timeout = "5s" }
+	return tonumber(c.lines[1])
+end
+
+-- A bad option is an error before anything runs (json was read after uv_spawn).
+for _, bad in ipairs{ { json = "maybe" }, { on_line = 42 } } do
+	local opts = { "sleep", "$MARK" }
+	for k, v in pairs(bad) do opts[k] = v end
+	local ok, err = pcall(h.spawn, h, opts)
+	local k = next(bad)
+	print(err)
+	expect(not ok and err:find(k, 1, true) ~= nil, "spawn with a bad " .. k .. " is an error naming it")
+	expect_eq(running("$MARK"), 0, "and no process of it runs (" .. k .. ")")
+end
+
+-- Lines printed before the process exited count, also after it is gone.
+local p = h:spawn{ "sh", "-c", "echo first; echo port=4242", name = "early" }
+expect_eq(p:wait{ timeout = "5s" }, 0, "the process exits")
+natlab.sleep("200ms")
+expect_eq(p:wait_line{ match = "^port=" }, "port=4242", "wait_line after exit finds an earlier line")
+local line, why = p:wait_line{ match = "^port=" }
+expect_eq(why, "exited", "the same line is not returned twice")
+expect_eq(p:wait_line{ match = "^first" }, nil, "nor an earlier one than the last returned")
+
+local e = h:spawn{ "sh", "-c", [[echo '{"event":"a","n":1}'; echo '{"event":"b","n":2}']],
+	json = true, name = "events" }
+e:wait{ timeout = "5s" }
+natlab.sleep("200ms")
+local ev = e:wait_event{ match = { event = "b" } }
+expect_eq(ev and ev.n, 2, "wait_event after exit finds an earlier event")
+local _, why2 = e:wait_event{ match = { event = "b" } }
+expect_eq(why2, "exited", "and then says exited")
+
+-- A wait pending when the process exits still sees the last lines it wrote: the exit can
+-- be reported before the pipe is read.
+local missed = 0
+for i = 1, 30 do
+	local q = h:spawn{ "sh", "-c", "echo done-" .. i, name = "quick" }
+	if q:wait_line{ match = "^done%-" .. i .. "$", timeout = "5s" } ~= "done-" .. i then
+		missed = missed + 1
+	end
+end
+expect_eq(missed, 0, "30 quick processes: every pending wait_line saw the line")
+LUA
+
+"$NATLAB" run "$T_TMP/proc.lua" --out "$T_TMP/out" >"$T_TMP/proc.tap" 2>"$T_TMP/proc.err"
+rc=$?
+cat "$T_TMP/proc.tap"
+t_ok "$rc" "the scenario passes" "$(tail -5 "$T_TMP/proc.err")"
+t_is "$(grep -c '^not ok' "$T_TMP/proc.tap")" 0 "no expectation failed"
+t_is "$(pgrep -c -x -f "sleep $MARK")" 0 "no sleeper is left"
+t_done
