@@ -165,8 +165,7 @@ static int open_in_ns(struct capture *c, int nsfd, const char *ifname, char *err
 	} else {
 		rc = -EIO;
 	}
-	if (lab_netns_leave() < 0 && rc == 0)
-		rc = -errno;
+	lab_netns_leave();
 	if (rc < 0)
 		snprintf(err, errlen, "%s: %s", ifname, ebuf[0] ? ebuf : strerror(-rc));
 	return rc;

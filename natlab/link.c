@@ -68,8 +68,7 @@ int lab_rtnl_open(int nsfd, struct lab_rtnl **out)
 	rc = lab_netns_enter(nsfd);
 	if (rc == 0) {
 		rc = nl_to_errno(nl_connect(r->sk, NETLINK_ROUTE));
-		if (lab_netns_leave() < 0 && rc == 0)
-			rc = -errno;
+		lab_netns_leave();
 	}
 	if (rc < 0) {
 		lab_rtnl_free(r);

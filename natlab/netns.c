@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/netns.h"
+#include "natlab/log.h"
 #include "natlab/model.h"
 
 #include <dirent.h>
@@ -85,8 +86,7 @@ int lab_netns_create(const char *name, int *fd)
 	}
 	*fd = open(path, O_RDONLY | O_CLOEXEC);
 	rc = *fd < 0 ? -errno : 0;
-	if (lab_netns_leave() < 0 && rc == 0)
-		rc = -errno;
+	lab_netns_leave();
 	return rc;
 }
 
@@ -115,11 +115,18 @@ int lab_netns_enter(int fd)
 	return setns(fd, CLONE_NEWNET) < 0 ? -errno : 0;
 }
 
-int lab_netns_leave(void)
+void lab_netns_leave(void)
 {
+	/*
+	 * A thread stuck in a lab namespace would build the next lab's links, rules and
+	 * sockets in the wrong place, or the root namespace's in a lab: never go on.
+	 */
 	if (home_fd < 0)
-		return -EBADF;
-	return setns(home_fd, CLONE_NEWNET) < 0 ? -errno : 0;
+		log_fatalx("cannot return to the home network namespace: lab_netns_init() was "
+			   "not called (a natlab bug); `natlab down` removes what was built");
+	if (setns(home_fd, CLONE_NEWNET) < 0)
+		log_fatal("cannot return to the home network namespace; `natlab down` removes "
+			  "what was built");
 }
 
 int lab_netns_delete(const char *name)

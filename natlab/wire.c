@@ -98,8 +98,7 @@ int wire_tap_create(int nsfd, const char *ifname, int *fd, int *ifindex)
 out:
 	if (sfd >= 0)
 		close(sfd);
-	if (lab_netns_leave() < 0 && rc == 0)
-		rc = -errno;
+	lab_netns_leave();
 	if (rc == 0)
 		*fd = tfd;
 	else if (tfd >= 0)

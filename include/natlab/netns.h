@@ -20,9 +20,13 @@ int lab_netns_create(const char *name, int *fd);
 int lab_netns_open(const char *name, int *fd);
 /* Opens the namespace of node in lab ("nl-<lab>.<node>"). */
 int lab_node_netns_open(const char *lab, const char *node, int *fd);
-/* Moves the calling thread into the namespace behind fd, or back home. */
+/* Moves the calling thread into the namespace behind fd. */
 int lab_netns_enter(int fd);
-int lab_netns_leave(void);
+/*
+ * Moves the calling thread back home. Failing to is fatal (the process exits with a
+ * message): nothing may go on in a namespace it did not mean to be in.
+ */
+void lab_netns_leave(void);
 /* Unmounts and removes NAME. Processes still inside keep it alive: kill them first. */
 int lab_netns_delete(const char *name);
 
