@@ -2,6 +2,7 @@
 #include "natlab/capture.h"
 #include "natlab/log.h"
 #include "natlab/netns.h"
+#include "natlab/path.h"
 #include "natlab/util.h"
 
 #include <errno.h>
@@ -98,8 +99,9 @@ int capture_set_start(uv_loop_t *loop, const struct lab_model *m, const char *di
 	int rc = 0;
 
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-		return -errno;
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", dir, strerror(-rc));
+		return rc;
 	}
 	set->v = calloc((size_t)m->nnodes * 2, sizeof(*set->v));
 	if (!set->v)
@@ -117,8 +119,13 @@ int capture_set_start(uv_loop_t *loop, const struct lab_model *m, const char *di
 		if (rc < 0)
 			snprintf(err, errlen, "namespace of \"%s\": %s", n->name, strerror(-rc));
 		for (int k = 0; rc == 0 && ifs[k]; k++) {
-			snprintf(path, sizeof(path), "%s/%s-%s.pcap", dir, n->name, ifs[k]);
-			rc = capture_start(loop, fd, ifs[k], path, &set->v[set->n], err, errlen);
+			rc = lab_pathf(path, sizeof(path), "%s/%s-%s.pcap", dir, n->name, ifs[k]);
+			if (rc < 0)
+				snprintf(err, errlen, "%s: path too long for %s-%s.pcap", dir,
+					 n->name, ifs[k]);
+			else
+				rc = capture_start(loop, fd, ifs[k], path, &set->v[set->n], err,
+						   errlen);
 			if (rc == 0)
 				set->n++;
 		}

@@ -9,6 +9,7 @@
 #include "natlab/matrix.h"
 #include "natlab/nat.h"
 #include "natlab/outdir.h"
+#include "natlab/path.h"
 #include "natlab/scenario.h"
 #include "natlab/units.h"
 
@@ -131,10 +132,10 @@ static int run_scenario(struct scenario *s)
 	json_t *nats;
 	int rc;
 
-	rc = snprintf(logs, sizeof(logs), "%s/logs", s->out_dir);
-	if (rc < 0 || (size_t)rc >= sizeof(logs))
-		log_fatalx("natlab run: out dir \"%s\": path too long; pick a shorter --out",
-			   s->out_dir);
+	if (lab_pathf(logs, sizeof(logs), "%s/logs", s->out_dir) < 0)
+		log_fatalx("natlab run: path too long under the out dir (%zu characters); pick a "
+			   "shorter --out",
+			   strlen(s->out_dir));
 	rc = lab_mkdir_p(logs);
 	if (rc < 0)
 		log_fatalx("natlab run: out dir %s: %s", logs, strerror(-rc));
@@ -268,7 +269,11 @@ int cmd_run(int argc, char **argv)
 				.seed_set = seed_set, .pcap = pcap_word, .timeout_s = timeout,
 			};
 
-			rc = lab_mkdir_p(out) < 0 ? -1 : matrix_run(&mo, s.cells);
+			rc = lab_mkdir_p(out);
+			if (rc < 0)
+				log_warn_code(rc, "natlab run: out dir \"%s\"", out);
+			else
+				rc = matrix_run(&mo, s.cells);
 			scenario_close(&s);
 			free(out);
 			return rc == 0 ? 0 : 1;

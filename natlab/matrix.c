@@ -2,6 +2,7 @@
 #include "natlab/matrix.h"
 #include "natlab/log.h"
 #include "natlab/outdir.h"
+#include "natlab/path.h"
 #include "natlab/report_fold.h"
 #include "natlab/report_matrix.h"
 #include "natlab/report_tap.h"
@@ -37,25 +38,50 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* "full-cone/symmetric" -> "full-cone_symmetric": safe as a directory name. */
-static void cell_dirname(const char *name, char *out, size_t len)
+/*
+ * "full-cone/symmetric" -> "full-cone_symmetric": safe as a directory name. -ENAMETOOLONG
+ * rather than a cut name that two cells could share.
+ */
+static int cell_dirname(const char *name, char *out, size_t len)
 {
 	size_t i;
 
 	for (i = 0; name[i] && i + 1 < len; i++)
 		out[i] = (name[i] == '/' || name[i] == ' ') ? '_' : name[i];
 	out[i] = '\0';
+	return name[i] ? -ENAMETOOLONG : 0;
+}
+
+/* Opens dir/name for the job's output; -1 with a warning naming it. */
+static int job_open(const struct matrix_job *j, const char *name)
+{
+	char path[sizeof(j->dir) + 16];
+	int fd = -1;
+
+	if (lab_pathf(path, sizeof(path), "%s/%s", j->dir, name) < 0)
+		errno = ENAMETOOLONG;
+	else
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		log_warn("natlab run: cell %s: %s/%s",
+			 json_string_value(json_object_get(j->cell, "name")), j->dir, name);
+	return fd;
 }
 
 static pid_t job_start(const struct matrix_opts *o, struct matrix_job *j)
 {
-	char timeout[32], seed[32], path[4200];
+	char timeout[32], seed[32];
 	const char *argv[20];
-	int n = 0, out, err;
-	pid_t pid;
+	int n = 0, out = -1, err = -1, rc;
+	pid_t pid = -1;
 
-	if (lab_mkdir_p(j->dir) < 0)
+	rc = lab_mkdir_p(j->dir);
+	if (rc < 0) {
+		log_warn_code(rc, "natlab run: cell %s: out dir %s",
+			      json_string_value(json_object_get(j->cell, "name")), j->dir);
 		return -1;
+	}
+	/* Both fit: the timeout is at most LAB_DURATION_MAX, the seed 20 digits. */
 	snprintf(timeout, sizeof(timeout), "%.3f", o->timeout_s);
 	snprintf(seed, sizeof(seed), "%llu", o->seed + (unsigned long long)j->run - 1);
 	argv[n++] = "natlab";
@@ -74,20 +100,27 @@ static pid_t job_start(const struct matrix_opts *o, struct matrix_job *j)
 		argv[n++] = seed;
 	}
 	argv[n] = NULL;
-	snprintf(path, sizeof(path), "%s/run.tap", j->dir);
-	out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	snprintf(path, sizeof(path), "%s/run.log", j->dir);
-	err = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	out = job_open(j, "run.tap");
+	err = out < 0 ? -1 : job_open(j, "run.log");
+	if (err < 0)
+		goto out;
 	pid = fork();
 	if (pid == 0) {
-		dup2(out, 1);
-		dup2(err, 2);
+		/* Without its own stdout and stderr the cell would write into ours. */
+		if (dup2(out, 1) < 0 || dup2(err, 2) < 0)
+			_exit(127);
 		execv(o->self_exe, (char **)argv);
 		_exit(127);
 	}
-	close(out);
-	close(err);
+	if (pid < 0)
+		log_warn("natlab run: cell %s: fork",
+			 json_string_value(json_object_get(j->cell, "name")));
 	j->t0 = now_s();
+out:
+	if (out >= 0)
+		close(out);
+	if (err >= 0)
+		close(err);
 	return pid;
 }
 
@@ -152,6 +185,7 @@ static json_t *cells_selected(const struct matrix_opts *o, json_t *cells)
 	return out;
 }
 
+/* The jobs for the selected cells; NULL if out of memory or a path does not fit (said). */
 static struct matrix_job *jobs_plan(const struct matrix_opts *o, json_t *cells, int *n)
 {
 	struct matrix_job *jobs = calloc(json_array_size(cells) * (size_t)o->repeat + 1, sizeof(*jobs));
@@ -164,17 +198,25 @@ static struct matrix_job *jobs_plan(const struct matrix_opts *o, json_t *cells, 
 		return NULL;
 	json_array_foreach(cells, i, c)
 	{
-		cell_dirname(json_string_value(json_object_get(c, "name")), base, sizeof(base));
+		int rc = cell_dirname(json_string_value(json_object_get(c, "name")), base,
+				      sizeof(base));
+
 		for (int r = 1; r <= o->repeat; r++) {
 			struct matrix_job *j = &jobs[(*n)++];
 
 			j->cell = c;
 			j->run = r;
-			if (o->repeat > 1)
-				snprintf(j->rel, sizeof(j->rel), "cells/%s-%d", base, r);
-			else
-				snprintf(j->rel, sizeof(j->rel), "cells/%s", base);
-			snprintf(j->dir, sizeof(j->dir), "%s/%s", o->out_dir, j->rel);
+			if (rc < 0 ||
+			    (o->repeat > 1 ? lab_pathf(j->rel, sizeof(j->rel), "cells/%s-%d", base, r)
+					   : lab_pathf(j->rel, sizeof(j->rel), "cells/%s", base)) < 0 ||
+			    lab_pathf(j->dir, sizeof(j->dir), "%s/%s", o->out_dir, j->rel) < 0) {
+				log_warnx("natlab run: cell \"%s\": path too long under the out dir "
+					  "(%zu characters); pick a shorter --out",
+					  json_string_value(json_object_get(c, "name")),
+					  strlen(o->out_dir));
+				free(jobs);
+				return NULL;
+			}
 		}
 	}
 	return jobs;

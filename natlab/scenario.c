@@ -3,6 +3,7 @@
 #include "natlab/capture.h"
 #include "natlab/log.h"
 #include "natlab/netns.h"
+#include "natlab/path.h"
 #include "natlab/lua_json.h"
 #include "natlab/lua_proc.h"
 #include "natlab/lua_results.h"
@@ -160,7 +161,8 @@ static int sandbox_require(lua_State *L)
 	if (lua_getfield(L, -1, name) != LUA_TNIL)
 		return 1;
 	lua_pop(L, 1);
-	snprintf(path, sizeof(path), "%s/%s.lua", dir, name);
+	if (lab_pathf(path, sizeof(path), "%s/%s.lua", dir, name) < 0)
+		return luaL_error(L, "require: library \"%s\" under %s: path too long", name, dir);
 	for (char *c = path + strlen(dir) + 1; *c; c++)
 		if (*c == '.' && strcmp(c, ".lua") != 0)
 			*c = '/';
@@ -274,7 +276,11 @@ static int captures_start(lua_State *L, struct scenario *s, char *err, size_t er
 	char dir[4096];
 	int rc;
 
-	snprintf(dir, sizeof(dir), "%s/pcap", s->out_dir);
+	if (lab_pathf(dir, sizeof(dir), "%s/pcap", s->out_dir) < 0) {
+		snprintf(err, errlen, "path too long under the out dir (%zu characters); pick a "
+			 "shorter --out", strlen(s->out_dir));
+		return -ENAMETOOLONG;
+	}
 	rc = capture_set_start(&rt->loop, &s->model, dir, &s->captures, err, errlen);
 	for (int i = 0; i < s->captures.n; i++)
 		capture_attach(s->captures.v[i], rt);
@@ -290,10 +296,9 @@ static int remove_dir(const char *dir)
 	if (!d)
 		return -errno;
 	while ((e = readdir(d)))
-		if (e->d_name[0] != '.') {
-			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (e->d_name[0] != '.' &&
+		    lab_pathf(path, sizeof(path), "%s/%s", dir, e->d_name) == 0)
 			unlink(path);
-		}
 	closedir(d);
 	return rmdir(dir) < 0 ? -errno : 0;
 }
@@ -304,8 +309,9 @@ static void captures_stop(struct scenario *s, int failed)
 	char dir[4096];
 
 	capture_set_stop(&s->captures);
-	snprintf(dir, sizeof(dir), "%s/pcap", s->out_dir);
-	if (s->pcap == PCAP_NONE || (s->pcap == PCAP_FAILED && !failed))
+	/* A dir too long for the buffer was refused by captures_start: nothing to remove. */
+	if (lab_pathf(dir, sizeof(dir), "%s/pcap", s->out_dir) == 0 &&
+	    (s->pcap == PCAP_NONE || (s->pcap == PCAP_FAILED && !failed)))
 		remove_dir(dir);
 }
 
