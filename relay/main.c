@@ -213,7 +213,7 @@ static int relay_serve_option(struct relay_serve_args *a, int opt, const char *a
 
 static int relay_serve_parse(struct relay_serve_args *a, int argc, char **argv)
 {
-	int opt, rc;
+	int opt, idx, rc;
 
 	memset(a, 0, sizeof(*a));
 	a->cfg = (struct relay_config){
@@ -228,7 +228,8 @@ static int relay_serve_parse(struct relay_serve_args *a, int argc, char **argv)
 	    .revoked_poll_ms = 200,
 	};
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "vh", relay_serve_options, NULL)) != -1) {
+	for (idx = -1; (opt = getopt_long(argc, argv, "vh", relay_serve_options, &idx)) != -1;
+	     idx = -1) {
 		if (opt == 'h') {
 			fputs(relay_serve_usage, stdout);
 			exit(0);
@@ -237,8 +238,9 @@ static int relay_serve_parse(struct relay_serve_args *a, int argc, char **argv)
 			return -EINVAL;
 		rc = relay_serve_option(a, opt, optarg);
 		if (rc < 0) {
+			/* getopt_long says which entry matched; the enum's order is not the table's. */
 			log_warnx("--%s \"%s\": invalid value (see --help)",
-			          relay_serve_options[opt - OPT_LISTEN].name, optarg ? optarg : "");
+			          idx >= 0 ? relay_serve_options[idx].name : "?", optarg ? optarg : "");
 			return rc;
 		}
 	}

@@ -265,6 +265,39 @@ static void test_idle_config(void)
 	ok(strstr(out, "must be above --keepalive") != NULL, "and it says why: %s", out);
 }
 
+/* Each option's bad value is reported under that option's name. */
+static void test_option_names(void)
+{
+	static const char *const opts[] = {
+		"listen", "stun",  "stun-alt", "metrics",      "max-clients", "handshake-timeout",
+		"queue",  "rate",  "burst",    "drain",        "reconnect-in", "keepalive",
+		"queue-bytes",     "idle-timeout",
+	};
+	char cmd[4200], out[512], want[64];
+	int named = 0;
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		FILE *f;
+		size_t n = 0;
+
+		snprintf(cmd, sizeof(cmd), "timeout 5 %s/natlab-relay --no-auth --%s x 2>&1",
+			 getenv("NATLAB_BIN"), opts[i]);
+		f = popen(cmd, "r");
+		if (f) {
+			n = fread(out, 1, sizeof(out) - 1, f);
+			pclose(f);
+		}
+		out[n] = '\0';
+		snprintf(want, sizeof(want), "--%s \"x\": invalid value", opts[i]);
+		if (strstr(out, want))
+			named++;
+		else
+			tap_diag("--%s x said: %s", opts[i], out);
+	}
+	is_int(named, (long long)(sizeof(opts) / sizeof(opts[0])),
+	       "a bad value names its own option, for every option taking one");
+}
+
 int main(void)
 {
 	const char *q_args[] = {"--no-auth", "--queue", "8", "--rate", "0", NULL};
@@ -279,6 +312,7 @@ int main(void)
 	const char *i_args[] = {"--no-auth", "--keepalive", "100", "--idle-timeout", "400", NULL};
 	struct rh_relay r;
 
+	test_option_names();
 	if (rh_relay_start(&r, q_args) == 0) {
 		test_queue_drop(&r);
 		is_int(rh_relay_stop(&r, 5000), 0, "relay exits cleanly");
