@@ -143,14 +143,29 @@ static char *read_file(const char *path, size_t *len)
 }
 
 /*
- * require("name"): loads scenarios/lib/<name>.lua (dots are directories) as text, once;
- * nothing outside the library can be loaded. NATLAB_LIB overrides where it is.
+ * The Lua library: NATLAB_LIB, or NATLAB_LIB_FROM_BIN next to this binary (an install's
+ * share/natlab/lib, or the build tree's link to scenarios/lib).
+ */
+static int lib_dir(const struct scenario *s, char *buf, size_t len)
+{
+	const char *slash = strrchr(s->self_exe, '/');
+
+	if (getenv("NATLAB_LIB"))
+		return lab_pathf(buf, len, "%s", getenv("NATLAB_LIB"));
+	if (!slash)
+		return -ENOENT;
+	return lab_pathf(buf, len, "%.*s/%s", (int)(slash - s->self_exe), s->self_exe,
+			 NATLAB_LIB_FROM_BIN);
+}
+
+/*
+ * require("name"): loads <library>/<name>.lua (dots are directories) as text, once;
+ * nothing outside the library can be loaded.
  */
 static int sandbox_require(lua_State *L)
 {
 	const char *name = luaL_checkstring(L, 1);
-	const char *dir = getenv("NATLAB_LIB") ? getenv("NATLAB_LIB") : NATLAB_SCENARIO_LIB;
-	char path[4096];
+	char dir[4096], path[4096];
 	size_t len = 0;
 	char *src;
 
@@ -161,6 +176,8 @@ static int sandbox_require(lua_State *L)
 	if (lua_getfield(L, -1, name) != LUA_TNIL)
 		return 1;
 	lua_pop(L, 1);
+	if (lib_dir(scenario_from_lua(L), dir, sizeof(dir)) < 0)
+		return luaL_error(L, "require: cannot tell where the Lua library is (set NATLAB_LIB)");
 	if (lab_pathf(path, sizeof(path), "%s/%s.lua", dir, name) < 0)
 		return luaL_error(L, "require: library \"%s\" under %s: path too long", name, dir);
 	for (char *c = path + strlen(dir) + 1; *c; c++)
