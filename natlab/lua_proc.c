@@ -452,10 +452,14 @@ static int proc_wait_event(lua_State *L)
 static int proc_kill(lua_State *L)
 {
 	struct proc_box *b = check_proc(L);
-	int sig = (int)luaL_optinteger(L, 2, SIGTERM);
+	lua_Integer sig = luaL_optinteger(L, 2, SIGTERM);
 
+	/* Checked before the cast: (int)(2^32 + 9) would be SIGKILL. */
+	if (sig < 1 || sig > SIGRTMAX)
+		return luaL_error(L, "proc:kill: signal must be 1-%d, got %I", (int)SIGRTMAX,
+				  (LUAI_UACINT)sig);
 	if (b->p && !b->exited)
-		uv_process_kill(&b->p->proc, sig);
+		uv_process_kill(&b->p->proc, (int)sig);
 	return 0;
 }
 

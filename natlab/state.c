@@ -275,14 +275,19 @@ int lab_state_write_model(const char *lab, const struct lab_model *m)
 static int knobs_read(json_t *o, struct nat_knobs *k)
 {
 	const char *mapping, *filtering, *ports, *block;
-	int hairpin, timeout, port_block;
+	json_int_t timeout, port_block;
+	int hairpin;
 
 	memset(k, 0, sizeof(*k));
 	if (json_is_null(o))
 		return 0;
-	if (json_unpack(o, "{s:s, s:s, s:s, s:b, s:i, s:i, s:s}", "mapping", &mapping,
+	if (json_unpack(o, "{s:s, s:s, s:s, s:b, s:I, s:I, s:s}", "mapping", &mapping,
 			"filtering", &filtering, "ports", &ports, "hairpin", &hairpin,
 			"udp_timeout", &timeout, "port_block", &port_block, "block", &block) < 0)
+		return -EINVAL;
+	/* Ranged before the casts: -1 would become 4294967295. */
+	if (timeout < NAT_UDP_TIMEOUT_MIN || timeout > NAT_UDP_TIMEOUT_MAX || port_block < 0 ||
+	    port_block > 65535)
 		return -EINVAL;
 	k->translate = 1;
 	k->hairpin = hairpin;

@@ -31,6 +31,15 @@ for _, bad in ipairs{ { json = "maybe" }, { on_line = 42 } } do
 	expect_eq(running("$MARK"), 0, "and no process of it runs (" .. k .. ")")
 end
 
+-- A signal number is checked before it is narrowed: 2^32 + 9 is not SIGKILL.
+local s = h:spawn{ "sleep", "$MARK" }
+local ok, err = pcall(s.kill, s, 4294967305)
+expect(not ok and err:find("signal must be 1%-") ~= nil, "kill with signal 2^32+9 is an error")
+natlab.sleep("100ms")
+expect(not s.exited, "and the process was not killed")
+s:kill()
+expect_eq(select(2, s:wait{ timeout = "5s" }), "killed by signal 15", "kill() sends SIGTERM")
+
 -- Lines printed before the process exited count, also after it is gone.
 local p = h:spawn{ "sh", "-c", "echo first; echo port=4242", name = "early" }
 expect_eq(p:wait{ timeout = "5s" }, 0, "the process exits")
