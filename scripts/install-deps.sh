@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Installs the Debian 12 packages natlab needs to build (libraries, CMake) and to run
-# its tests (coturn, tshark, nftables, iproute2, jq, prove). Run as root.
+# its tests (coturn, tshark, nftables, iproute2, jq, prove) and check its format
+# (clang-format). Run as root.
 set -euo pipefail
 
 build_deps=(build-essential cmake pkg-config
