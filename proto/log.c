@@ -22,6 +22,10 @@ void log_set_level(enum log_level level)
 	log_min = level;
 }
 
+/* Checked like printf at each caller (log.h), so fmt is a format here too. */
+static void log_vemit(const char *tag, const char *err, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
 static void log_vemit(const char *tag, const char *err, const char *fmt, va_list ap)
 {
 	struct timespec ts;

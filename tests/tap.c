@@ -41,6 +41,8 @@ void tap_require_root(void)
 		tap_skip_all("needs root (CAP_NET_ADMIN) to build network namespaces");
 }
 
+static void tap_vresult(int cond, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void tap_vresult(int cond, const char *fmt, va_list ap)
 {
 	tap_count++;
