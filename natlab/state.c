@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/state.h"
+#include "natlab/path.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -84,10 +85,10 @@ static int write_file(const char *path, const char *data)
 static int owner_write(const char *dir, pid_t pid)
 {
 	char path[300], buf[64];
-	int n = snprintf(path, sizeof(path), "%s/owner", dir);
+	int rc = lab_pathf(path, sizeof(path), "%s/owner", dir);
 
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
+	if (rc < 0)
+		return rc;
 	snprintf(buf, sizeof(buf), "%d %llu\n", (int)pid, lab_proc_starttime(pid));
 	return write_file(path, buf);
 }
@@ -97,12 +98,12 @@ static int owner_read(const char *dir)
 {
 	char path[300];
 	unsigned long long start;
-	int n, pid, rc;
+	int pid, rc;
 	FILE *f;
 
-	n = snprintf(path, sizeof(path), "%s/owner", dir);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
+	rc = lab_pathf(path, sizeof(path), "%s/owner", dir);
+	if (rc < 0)
+		return rc;
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
@@ -118,6 +119,15 @@ static int owner_read(const char *dir)
 /* Removes dir and the files in it (state directories hold no subdirectories). */
 static int dir_remove(const char *dir);
 
+/* The lab's state directory, and its hidden name under prefix while made or removed. */
+static int state_paths(const char *lab, const char *prefix, char path[256], char aside[256])
+{
+	int rc = state_path(lab, NULL, path, 256);
+
+	return rc < 0 ? rc
+		      : lab_pathf(aside, 256, LAB_STATE_DIR "/%s%s.%d", prefix, lab, (int)getpid());
+}
+
 /*
  * The directory is built under a hidden name with its owner file inside, then renamed into
  * place: `natlab cleanup` never sees a lab of ours without a live owner (it took a lab
@@ -126,17 +136,16 @@ static int dir_remove(const char *dir);
 int lab_state_create(const char *lab, pid_t owner)
 {
 	char path[256], tmp[256];
-	int n, rc = state_path(lab, NULL, path, sizeof(path));
+	int rc = state_paths(lab, LAB_STATE_NEW, path, tmp);
 
 	if (rc < 0)
 		return rc;
-	n = snprintf(tmp, sizeof(tmp), LAB_STATE_DIR "/" LAB_STATE_NEW "%s.%d", lab, (int)getpid());
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return -ENAMETOOLONG;
 	if (mkdir(LAB_STATE_DIR, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	if (access(path, F_OK) == 0)
 		return -EEXIST;
+	/* One under our pid is a leftover of a dead process that had it before us. */
+	dir_remove(tmp);
 	if (mkdir(tmp, 0755) < 0)
 		return -errno;
 	rc = owner_write(tmp, owner);
@@ -460,13 +469,11 @@ static int dir_remove(const char *dir)
 int lab_state_remove(const char *lab)
 {
 	char path[256], old[256];
-	int n, rc = state_path(lab, NULL, path, sizeof(path));
+	int rc = state_paths(lab, LAB_STATE_OLD, path, old);
 
 	if (rc < 0)
 		return rc;
-	n = snprintf(old, sizeof(old), LAB_STATE_DIR "/" LAB_STATE_OLD "%s.%d", lab, (int)getpid());
-	if (n < 0 || (size_t)n >= sizeof(old))
-		return -ENAMETOOLONG;
+	dir_remove(old); /* as in lab_state_create */
 	if (rename(path, old) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	return dir_remove(old);
@@ -484,16 +491,16 @@ int lab_state_remove_unfinished(void)
 	DIR *d = opendir(LAB_STATE_DIR);
 	char path[512];
 	struct dirent *e;
-	int n, removed = 0;
+	int removed = 0;
 
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while ((e = readdir(d))) {
 		if (!state_unfinished(e->d_name))
 			continue;
-		n = snprintf(path, sizeof(path), LAB_STATE_DIR "/%s", e->d_name);
 		/* A creator killed between mkdir and writing the owner leaves no owner file. */
-		if (n < 0 || (size_t)n >= sizeof(path) || owner_read(path) > 0)
+		if (lab_pathf(path, sizeof(path), LAB_STATE_DIR "/%s", e->d_name) < 0 ||
+		    owner_read(path) > 0)
 			continue;
 		if (dir_remove(path) == 0)
 			removed++;

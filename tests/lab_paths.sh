@@ -30,22 +30,21 @@ lab:up()
 result{ cell = c.name, outcome = "direct" }
 LUA
 
+too_long() { # too_long WHAT SCENARIO OUT_LENGTH EXPECTED_MESSAGE
+	local out rc
+	out=$(long_dir "$3")
+	"$NATLAB" run "$T_TMP/$2.lua" --out "$out" >"$T_TMP/$2.tap" 2>"$T_TMP/$2.err"
+	rc=$?
+	t_ok $(( rc == 0 )) "$1 fails" "exit $rc"
+	grep -qF "$4" "$T_TMP/$2.err"
+	t_ok $? "and says why" "$(tail -c 300 "$T_TMP/$2.err")"
+	t_is "$(ls -A "$out")" "" "nothing is written under a cut name"
+}
+t_is "$(long_dir 4092 | wc -c)" 4093 "long_dir makes paths of the length asked"
 # <out>/logs is 4097 bytes: one more than PATH_MAX holds with its NUL.
-out=$(long_dir 4092)
-t_is "${#out}" 4092 "a 4092-character out dir"
-"$NATLAB" run "$T_TMP/one.lua" --out "$out" >"$T_TMP/one.tap" 2>"$T_TMP/one.err"
-rc=$?
-t_ok $(( rc == 0 )) "a run whose logs/ would not fit fails" "exit $rc"
-grep -q "path too long under the out dir (4092 characters); pick a shorter --out" "$T_TMP/one.err"
-t_ok $? "and says why" "$(tail -c 300 "$T_TMP/one.err")"
-t_is "$(ls -A "$out")" "" "nothing is written under a cut name (like .../lo)"
-
+too_long "a run whose logs/ would not fit" one 4092 \
+	"path too long under the out dir (4092 characters); pick a shorter --out"
 # <out>/cells/a_b is 4098 bytes.
-out=$(long_dir 4088)
-"$NATLAB" run "$T_TMP/cells.lua" --out "$out" >"$T_TMP/cells.tap" 2>"$T_TMP/cells.err"
-rc=$?
-t_ok $(( rc == 0 )) "a matrix whose cell dirs would not fit fails" "exit $rc"
-grep -q 'cell "a/b": path too long under the out dir (4088 characters); pick a shorter --out' "$T_TMP/cells.err"
-t_ok $? "and names the cell" "$(tail -c 300 "$T_TMP/cells.err")"
-t_is "$(ls -A "$out")" "" "no cell ran under a cut name"
+too_long "a matrix whose cell dirs would not fit" cells 4088 \
+	'cell "a/b": path too long under the out dir (4088 characters); pick a shorter --out'
 t_done
