@@ -186,35 +186,72 @@ static int lab_host(lua_State *L)
 	return 1;
 }
 
-/* Knobs given directly in lab:nat{...} override the profile's preset. */
-static void nat_knob_word(lua_State *L, const char *fn, const char *key,
-			  int (*parse)(const char *, void *), void *out)
+/* Raises naming fn and the knob's words when s is not one of them. */
+static void nat_knob_bad_word(lua_State *L, const char *fn, const struct nat_knob *kb,
+			      const char *s)
 {
-	const char *v = lua_opts_string(L, 2, fn, key, NULL);
+	luaL_Buffer b;
 
-	if (v && parse(v, out) < 0)
-		luaL_error(L, "%s: \"%s\" = \"%s\" is not a valid value", fn, key, v);
+	luaL_buffinit(L, &b);
+	for (int i = 0; kb->words[i]; i++) {
+		luaL_addstring(&b, i ? ", " : "");
+		luaL_addstring(&b, kb->words[i]);
+	}
+	luaL_pushresult(&b);
+	luaL_error(L, "%s: \"%s\" = \"%s\" is not a valid value (one of: %s)", fn, kb->key, s,
+		   lua_tostring(L, -1));
 }
 
-static void nat_knobs_read(lua_State *L, const char *fn, struct nat_knobs *k)
+/* One knob given at idx overrides the profile's preset in *k; absent, the preset stays. */
+static void nat_knob_read(lua_State *L, int idx, const char *fn, const struct nat_knob *kb,
+			  struct nat_knobs *k)
 {
-	nat_knob_word(L, fn, "mapping", (int (*)(const char *, void *))nat_mapping_parse,
-		      &k->mapping);
-	nat_knob_word(L, fn, "filtering", (int (*)(const char *, void *))nat_filtering_parse,
-		      &k->filtering);
-	nat_knob_word(L, fn, "ports", (int (*)(const char *, void *))nat_ports_parse, &k->ports);
-	nat_knob_word(L, fn, "block", (int (*)(const char *, void *))nat_block_parse, &k->block);
-	k->hairpin = lua_opts_boolean(L, 2, fn, "hairpin", k->hairpin);
-	k->udp_timeout = (unsigned)(lua_opts_duration(L, 2, fn, "udp_timeout", k->udp_timeout,
-						      NAT_UDP_TIMEOUT_MIN, NAT_UDP_TIMEOUT_MAX) +
-				    0.5);
-	k->port_block = (unsigned)lua_opts_integer(L, 2, fn, "port_block", k->port_block, 0, 64512);
+	unsigned v = nat_knob_get(kb, k);
+	const char *w;
+	double d;
+
+	switch (kb->type) {
+	case NAT_KNOB_WORD:
+		w = lua_opts_string(L, idx, fn, kb->key, NULL);
+		if (w && nat_knob_set_word(kb, k, w) < 0)
+			nat_knob_bad_word(L, fn, kb, w);
+		return;
+	case NAT_KNOB_BOOL:
+		v = (unsigned)lua_opts_boolean(L, idx, fn, kb->key, (int)v);
+		break;
+	case NAT_KNOB_SECONDS:
+		d = lua_opts_duration(L, idx, fn, kb->key, v, kb->min, kb->max);
+		v = (unsigned)(d + 0.5);
+		break;
+	case NAT_KNOB_COUNT:
+		v = (unsigned)lua_opts_integer(L, idx, fn, kb->key, v, kb->min, kb->max);
+		break;
+	}
+	if (nat_knob_set(kb, k, v) < 0)
+		luaL_error(L, "%s: \"%s\" = %d is outside %d-%d", fn, kb->key, (int)v, (int)kb->min,
+			   (int)kb->max);
 }
 
-static void nat_profile_read(lua_State *L, const char *fn, struct nat_knobs *k, char *profile,
-			     size_t len)
+/* Checks the keys at idx: those in extra (NULL-terminated, may be NULL), profile, knobs. */
+static void nat_opts_check(lua_State *L, int idx, const char *fn, const char *const *extra)
 {
-	const char *p = lua_opts_string(L, 2, fn, "profile", NULL);
+	const char *keys[32];
+	size_t n = 0;
+
+	for (; extra && extra[n]; n++)
+		keys[n] = extra[n];
+	keys[n++] = "profile";
+	for (const struct nat_knob *kb = nat_knob_table; kb->key && n < 31; kb++)
+		keys[n++] = kb->key;
+	keys[n] = NULL;
+	lua_opts_check(L, idx, fn, keys);
+}
+
+/* Reads the profile at idx, then the knobs given there over its preset. */
+static void nat_read(lua_State *L, int idx, const char *fn, struct nat_knobs *k, char *profile,
+		     size_t len)
+{
+	const char *p = lua_opts_string(L, idx, fn, "profile", NULL);
 	luaL_Buffer b;
 
 	if (!p)
@@ -228,29 +265,32 @@ static void nat_profile_read(lua_State *L, const char *fn, struct nat_knobs *k, 
 		luaL_pushresult(&b);
 		luaL_error(L, "%s: unknown profile \"%s\" (one of: %s)", fn, p, lua_tostring(L, -1));
 	}
-	snprintf(profile, len, "%s", p);
+	if (strlen(p) >= len)
+		luaL_error(L, "%s: profile name \"%s\" is too long", fn, p);
+	for (const struct nat_knob *kb = nat_knob_table; kb->key; kb++) {
+		/* A router that does not translate would silently ignore every knob. */
+		if (!k->translate && lua_getfield(L, idx, kb->key) != LUA_TNIL)
+			luaL_error(L, "%s: profile \"%s\" does not translate, so \"%s\" would do "
+				      "nothing: pick a NAT profile (e.g. \"port-restricted-cone\") "
+				      "or drop \"%s\"",
+				   fn, p, kb->key, kb->key);
+		if (!k->translate)
+			lua_pop(L, 1);
+		nat_knob_read(L, idx, fn, kb, k);
+	}
+	memcpy(profile, p, strlen(p) + 1);
 }
 
 void lua_lab_read_knobs(lua_State *L, int idx, const char *fn, struct nat_knobs *k,
 			char *profile, size_t len)
 {
-	static const char *const keys[] = { "profile", "mapping",    "filtering", "ports",
-					    "hairpin", "udp_timeout", "port_block", "block",
-					    NULL };
-
-	lua_opts_check(L, idx, fn, keys);
-	lua_pushvalue(L, idx);
-	lua_replace(L, 2); /* the readers below look at argument 2 */
-	nat_profile_read(L, fn, k, profile, len);
-	nat_knobs_read(L, fn, k);
+	nat_opts_check(L, idx, fn, NULL);
+	nat_read(L, idx, fn, k, profile, len);
 }
 
 static int lab_nat(lua_State *L)
 {
-	static const char *const keys[] = { "name",	   "net",	  "profile",   "mapping",
-					    "filtering",   "ports",	  "hairpin",   "udp_timeout",
-					    "port_block",  "block",	  "lan",       "addr",
-					    "link",	   NULL };
+	static const char *const keys[] = { "name", "net", "lan", "addr", "link", NULL };
 	const char *fn = "lab:nat", *lan;
 	struct scenario *s = check_lab(L);
 	struct nat_knobs k;
@@ -259,14 +299,13 @@ static int lab_nat(lua_State *L)
 	struct in_addr want;
 	int parent, i, has_link;
 
-	lua_opts_check(L, 2, fn, keys);
+	nat_opts_check(L, 2, fn, keys);
 	check_not_up(L, s, fn);
 	if (lua_getfield(L, 2, "net") == LUA_TNIL)
 		luaL_error(L, "%s: \"net\" is required (the network its WAN sits on)", fn);
 	parent = lua_node_check(L, -1, fn, "net");
 	lua_pop(L, 1);
-	nat_profile_read(L, fn, &k, profile, sizeof(profile));
-	nat_knobs_read(L, fn, &k);
+	nat_read(L, 2, fn, &k, profile, sizeof(profile));
 	if (nat_knobs_validate(&k, 0, err, sizeof(err)) < 0)
 		luaL_error(L, "%s: %s", fn, err);
 	lan = lua_opts_string(L, 2, fn, "lan", NULL);

@@ -93,8 +93,8 @@ static int node_set_profile(lua_State *L)
 {
 	struct scenario *s = scenario_from_lua(L);
 	struct lab_node *n;
-	struct nat_knobs before;
-	char err[512];
+	struct nat_knobs before, k;
+	char err[512], profile[sizeof(n->profile)], old_profile[sizeof(n->profile)];
 	int i;
 
 	n = check_live_node(L, "nat:set_profile", &i);
@@ -104,15 +104,19 @@ static int node_set_profile(lua_State *L)
 		lua_setfield(L, -2, "profile");
 		lua_replace(L, 2);
 	}
-	before = n->knobs;
-	lua_lab_read_knobs(L, 2, "nat:set_profile", &n->knobs, n->profile, sizeof(n->profile));
-	if (!n->knobs.translate || !before.translate) {
-		n->knobs = before;
+	/* Parsed into a copy: a bad table raises before the node is touched. */
+	lua_lab_read_knobs(L, 2, "nat:set_profile", &k, profile, sizeof(profile));
+	if (!k.translate || !n->knobs.translate)
 		return luaL_error(L, "nat:set_profile: cannot switch between NAT and profile \"none\"");
-	}
-	if (nat_knobs_validate(&n->knobs, 0, err, sizeof(err)) < 0 ||
-	    lab_topology_nat_reload(&s->model, i, err, sizeof(err)) < 0) {
+	if (nat_knobs_validate(&k, 0, err, sizeof(err)) < 0)
+		return luaL_error(L, "nat:set_profile: %s", err);
+	before = n->knobs;
+	memcpy(old_profile, n->profile, sizeof(old_profile));
+	n->knobs = k;
+	memcpy(n->profile, profile, sizeof(profile));
+	if (lab_topology_nat_reload(&s->model, i, err, sizeof(err)) < 0) {
 		n->knobs = before;
+		memcpy(n->profile, old_profile, sizeof(old_profile));
 		return luaL_error(L, "nat:set_profile: %s", err);
 	}
 	return 0;

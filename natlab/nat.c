@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The one file that speaks libnftables. */
 #include "natlab/nat.h"
+#include "natlab/netns.h"
 
 #include <errno.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -96,5 +97,36 @@ int nat_conntrack_flush(void)
 	else if ((size_t)n >= sizeof(ack.nh) && ack.nh.nlmsg_type == NLMSG_ERROR)
 		rc = ack.err.error == -ENOENT ? 0 : ack.err.error;
 	close(fd);
+	return rc;
+}
+
+int nat_conntrack_timeouts_set(const struct nat_knobs *k, char *err, size_t errlen)
+{
+	/* Each sysctl and the knob it takes: the ruleset's mapping sets use the same. */
+	const struct {
+		const char *name;
+		unsigned value;
+	} timeouts[] = {
+		{ "udp_timeout", k->udp_timeout },
+		{ "udp_timeout_stream", k->udp_timeout },
+		{ "tcp_timeout_established", k->tcp_timeout },
+		{ "tcp_timeout_syn_sent", k->tcp_transitory_timeout },
+		{ "tcp_timeout_syn_recv", k->tcp_transitory_timeout },
+		{ "tcp_timeout_fin_wait", k->tcp_transitory_timeout },
+		{ "tcp_timeout_close_wait", k->tcp_transitory_timeout },
+		{ "tcp_timeout_last_ack", k->tcp_transitory_timeout },
+		{ "tcp_timeout_time_wait", k->tcp_transitory_timeout },
+	};
+	char key[96], value[16];
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
+		/* Both fit: the names are the constants above, the value an unsigned. */
+		snprintf(key, sizeof(key), "net/netfilter/nf_conntrack_%s", timeouts[i].name);
+		snprintf(value, sizeof(value), "%u", timeouts[i].value);
+		rc = lab_sysctl_write(key, value);
+		if (rc < 0)
+			snprintf(err, errlen, "conntrack %s: %s", timeouts[i].name, strerror(-rc));
+	}
 	return rc;
 }

@@ -3,6 +3,7 @@
 #include "natlab/nat.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,31 +12,33 @@ struct nat_profile {
 	struct nat_knobs knobs;
 };
 
-#define HOME(filt)                                                                                 \
-	{                                                                                          \
-		.translate = 1, .mapping = NAT_MAPPING_EIM, .filtering = (filt),                   \
-		.ports = NAT_PORTS_PRESERVE, .hairpin = 1, .udp_timeout = NAT_UDP_TIMEOUT_DEFAULT, \
-		.block = NAT_BLOCK_NONE                                                            \
+/* The timeouts every profile shares: RFC 4787 REQ-5 for UDP, RFC 5382 REQ-5 for TCP. */
+#define TIMEOUTS                                                                       \
+	.udp_timeout = NAT_UDP_TIMEOUT_DEFAULT, .tcp_timeout = NAT_TCP_TIMEOUT_DEFAULT, \
+	.tcp_transitory_timeout = NAT_TCP_TRANSITORY_TIMEOUT_DEFAULT
+
+#define HOME(filt)                                                                      \
+	{                                                                               \
+		.translate = 1, .mapping = NAT_MAPPING_EIM, .filtering = (filt),        \
+		.ports = NAT_PORTS_PRESERVE, .hairpin = 1, TIMEOUTS, .block = NAT_BLOCK_NONE \
 	}
 
 static const struct nat_profile nat_profiles[] = {
-	{ "none", { .translate = 0, .udp_timeout = NAT_UDP_TIMEOUT_DEFAULT } },
+	{ "none", { .translate = 0, TIMEOUTS } },
 	{ "full-cone", HOME(NAT_FILTER_EIF) },
 	{ "restricted-cone", HOME(NAT_FILTER_ADF) },
 	{ "port-restricted-cone", HOME(NAT_FILTER_APDF) },
 	{ "symmetric",
 	  { .translate = 1, .mapping = NAT_MAPPING_APDM, .filtering = NAT_FILTER_APDF,
-	    .ports = NAT_PORTS_RANDOM, .hairpin = 0, .udp_timeout = NAT_UDP_TIMEOUT_DEFAULT } },
+	    .ports = NAT_PORTS_RANDOM, .hairpin = 0, TIMEOUTS } },
 	/* RFC 6888: EIM, hairpinning, port blocks per subscriber. */
 	{ "cgnat",
 	  { .translate = 1, .mapping = NAT_MAPPING_EIM, .filtering = NAT_FILTER_APDF,
-	    .ports = NAT_PORTS_PRESERVE, .hairpin = 1, .udp_timeout = NAT_UDP_TIMEOUT_DEFAULT,
-	    .port_block = 2048 } },
+	    .ports = NAT_PORTS_PRESERVE, .hairpin = 1, TIMEOUTS, .port_block = 2048 } },
 	/* A strict corporate firewall: it still NATs, but no UDP leaves and TCP only for web. */
 	{ "udp-blocked",
 	  { .translate = 1, .mapping = NAT_MAPPING_EIM, .filtering = NAT_FILTER_APDF,
-	    .ports = NAT_PORTS_PRESERVE, .hairpin = 0, .udp_timeout = NAT_UDP_TIMEOUT_DEFAULT,
-	    .block = NAT_BLOCK_WEB_ONLY } },
+	    .ports = NAT_PORTS_PRESERVE, .hairpin = 0, TIMEOUTS, .block = NAT_BLOCK_WEB_ONLY } },
 };
 
 const char *const nat_profile_names[] = { "none",      "full-cone", "restricted-cone",
@@ -59,53 +62,76 @@ static const char *const filtering_words[] = { "endpoint-independent", "address-
 					       "address-and-port-dependent", NULL };
 static const char *const ports_words[] = { "preserve", "random", "sequential", NULL };
 static const char *const block_words[] = { "none", "udp", "web-only", NULL };
+static const char *const unsolicited_words[] = { "drop", "icmp", NULL };
 
-static int word_index(const char *const *words, const char *s)
+/* The table reads and writes these fields as unsigned int. */
+_Static_assert(sizeof(enum nat_mapping) == sizeof(unsigned) &&
+		       sizeof(enum nat_filtering) == sizeof(unsigned) &&
+		       sizeof(enum nat_ports) == sizeof(unsigned) &&
+		       sizeof(enum nat_block) == sizeof(unsigned) &&
+		       sizeof(enum nat_tcp_unsolicited) == sizeof(unsigned),
+	       "knob enums are stored as unsigned int");
+
+#define WORD(k, w) { #k, NAT_KNOB_WORD, offsetof(struct nat_knobs, k), (w), 0, 0 }
+#define NUMBER(k, t, lo, hi) { #k, (t), offsetof(struct nat_knobs, k), NULL, (lo), (hi) }
+
+const struct nat_knob nat_knob_table[] = {
+	WORD(mapping, mapping_words),
+	WORD(filtering, filtering_words),
+	WORD(ports, ports_words),
+	NUMBER(hairpin, NAT_KNOB_BOOL, 0, 1),
+	NUMBER(udp_timeout, NAT_KNOB_SECONDS, NAT_UDP_TIMEOUT_MIN, NAT_UDP_TIMEOUT_MAX),
+	NUMBER(tcp_timeout, NAT_KNOB_SECONDS, 1, 7 * 86400),
+	NUMBER(tcp_transitory_timeout, NAT_KNOB_SECONDS, 1, 86400),
+	NUMBER(port_block, NAT_KNOB_COUNT, 0, 65536 - NAT_PORT_BASE),
+	WORD(block, block_words),
+	WORD(tcp_unsolicited, unsolicited_words),
+	{ NULL, NAT_KNOB_BOOL, 0, NULL, 0, 0 },
+};
+
+const struct nat_knob *nat_knob_find(const char *key)
 {
-	for (int i = 0; words[i]; i++)
-		if (strcmp(words[i], s) == 0)
-			return i;
+	for (const struct nat_knob *kb = nat_knob_table; kb->key; kb++)
+		if (strcmp(kb->key, key) == 0)
+			return kb;
+	return NULL;
+}
+
+unsigned nat_knob_get(const struct nat_knob *kb, const struct nat_knobs *k)
+{
+	return *(const unsigned *)((const char *)k + kb->offset);
+}
+
+static unsigned knob_max(const struct nat_knob *kb)
+{
+	unsigned n = 0;
+
+	if (kb->type != NAT_KNOB_WORD)
+		return kb->max;
+	while (kb->words[n])
+		n++;
+	return n - 1;
+}
+
+int nat_knob_set(const struct nat_knob *kb, struct nat_knobs *k, unsigned v)
+{
+	if (v < kb->min || v > knob_max(kb))
+		return -ERANGE;
+	*(unsigned *)((char *)k + kb->offset) = v;
+	return 0;
+}
+
+const char *nat_knob_word(const struct nat_knob *kb, const struct nat_knobs *k)
+{
+	return kb->type == NAT_KNOB_WORD ? kb->words[nat_knob_get(kb, k)] : NULL;
+}
+
+int nat_knob_set_word(const struct nat_knob *kb, struct nat_knobs *k, const char *s)
+{
+	for (unsigned i = 0; kb->type == NAT_KNOB_WORD && kb->words[i]; i++)
+		if (strcmp(kb->words[i], s) == 0)
+			return nat_knob_set(kb, k, i);
 	return -EINVAL;
-}
-
-int nat_mapping_parse(const char *s, enum nat_mapping *out)
-{
-	int i = word_index(mapping_words, s);
-
-	if (i < 0)
-		return i;
-	*out = (enum nat_mapping)i;
-	return 0;
-}
-
-int nat_filtering_parse(const char *s, enum nat_filtering *out)
-{
-	int i = word_index(filtering_words, s);
-
-	if (i < 0)
-		return i;
-	*out = (enum nat_filtering)i;
-	return 0;
-}
-
-int nat_ports_parse(const char *s, enum nat_ports *out)
-{
-	int i = word_index(ports_words, s);
-
-	if (i < 0)
-		return i;
-	*out = (enum nat_ports)i;
-	return 0;
-}
-
-int nat_block_parse(const char *s, enum nat_block *out)
-{
-	int i = word_index(block_words, s);
-
-	if (i < 0)
-		return i;
-	*out = (enum nat_block)i;
-	return 0;
 }
 
 const char *nat_mapping_name(enum nat_mapping m)
@@ -123,24 +149,30 @@ const char *nat_ports_name(enum nat_ports p)
 	return ports_words[p];
 }
 
-const char *nat_block_name(enum nat_block b)
-{
-	return block_words[b];
-}
-
 int nat_knobs_validate(const struct nat_knobs *k, unsigned subscribers, char *err, size_t errlen)
 {
 	if (!k->translate)
 		return 0;
-	if (k->mapping == NAT_MAPPING_APDM && k->ports == NAT_PORTS_PRESERVE && !k->port_block) {
-		snprintf(err, errlen, "mapping \"address-and-port-dependent\" needs ports = "
-				      "\"random\" or \"sequential\" (preserving the port would "
-				      "give every destination the same mapping)");
-		return -EINVAL;
+	for (const struct nat_knob *kb = nat_knob_table; kb->key; kb++) {
+		unsigned v = nat_knob_get(kb, k);
+
+		if (v < kb->min || v > knob_max(kb)) {
+			snprintf(err, errlen, "%s = %u is not a value of the knob (%u-%u)", kb->key,
+				 v, kb->min, knob_max(kb));
+			return -EINVAL;
+		}
 	}
-	if (k->udp_timeout < NAT_UDP_TIMEOUT_MIN || k->udp_timeout > NAT_UDP_TIMEOUT_MAX) {
-		snprintf(err, errlen, "udp_timeout must be between %d and %d seconds",
-			 NAT_UDP_TIMEOUT_MIN, NAT_UDP_TIMEOUT_MAX);
+	/*
+	 * The one combination that cannot exist: a port kept for every destination is one
+	 * mapping for all of them, which is endpoint-independent mapping.
+	 */
+	if (k->mapping == NAT_MAPPING_APDM && k->ports == NAT_PORTS_PRESERVE) {
+		snprintf(err, errlen,
+			 "mapping \"address-and-port-dependent\" with ports \"preserve\" cannot be "
+			 "built (keeping the port for every destination is one mapping for all, "
+			 "i.e. endpoint-independent): use ports = \"random\" (a random port%s per "
+			 "destination) or \"sequential\"",
+			 k->port_block ? " of the subscriber's block" : "");
 		return -EINVAL;
 	}
 	if (k->port_block && (k->port_block < 16 ||

@@ -33,6 +33,10 @@
 #define WAN_IF "wan"
 #define LAN_IF "lan"
 
+/* The layer-4 protocols with ports: each gets the same machinery, in sets of its own. */
+enum proto { PROTO_UDP, PROTO_TCP, PROTO_COUNT };
+static const char *const proto_names[PROTO_COUNT] = { "udp", "tcp" };
+
 struct render {
 	FILE *f;
 	const struct nat_knobs *k;
@@ -46,76 +50,128 @@ static int uses_fwd_map(const struct nat_knobs *k)
 	return k->filtering != NAT_FILTER_APDF || k->hairpin;
 }
 
-static void render_sets(struct render *r)
+static int is_eim(const struct render *r)
 {
-	unsigned t = r->k->udp_timeout;
+	return r->k->mapping == NAT_MAPPING_EIM;
+}
 
-	if (r->k->mapping == NAT_MAPPING_EIM)
+/* A set's default timeout: the protocol's mapping lifetime (TCP: an established one). */
+static unsigned set_timeout(const struct render *r, enum proto p)
+{
+	return p == PROTO_TCP ? r->k->tcp_timeout : r->k->udp_timeout;
+}
+
+static void render_sets(struct render *r, enum proto p)
+{
+	const char *n = proto_names[p];
+	unsigned t = set_timeout(r, p);
+
+	if (is_eim(r))
 		fprintf(r->f,
 			"\t# internal endpoint -> its one external endpoint (EIM)\n"
-			"\tmap eim_udp {\n"
+			"\tmap eim_%s {\n"
 			"\t\ttype ipv4_addr . inet_service : ipv4_addr . inet_service\n"
 			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n"
 			"\t# external ports held by an internal endpoint, and by which (EIM)\n"
-			"\tset eim_ports_udp {\n"
+			"\tset eim_ports_%s {\n"
 			"\t\ttype inet_service\n"
 			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n"
-			"\tset eim_owners_udp {\n"
+			"\tset eim_owners_%s {\n"
 			"\t\ttype inet_service . ipv4_addr . inet_service\n"
 			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n",
-			t, t, t);
+			n, t, n, t, n, t);
 	if (uses_fwd_map(r->k))
 		fprintf(r->f,
 			"\t# external port -> internal endpoint (inbound filtering, hairpin)\n"
-			"\tmap fwd_udp {\n"
+			"\tmap fwd_%s {\n"
 			"\t\ttype inet_service : ipv4_addr . inet_service\n"
 			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n",
-			t);
+			n, t);
 	if (r->k->filtering == NAT_FILTER_ADF)
 		fprintf(r->f,
 			"\t# internal endpoint . remote address it has sent to (ADF)\n"
-			"\tset adf_udp {\n"
+			"\tset adf_%s {\n"
 			"\t\ttype ipv4_addr . inet_service . ipv4_addr\n"
 			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n",
-			t);
+			n, t);
+}
+
+static void render_unsolicited_sets(struct render *r)
+{
+	if (r->k->tcp_unsolicited != NAT_TCP_ICMP)
+		return;
+	fprintf(r->f,
+		"\t# unsolicited SYNs (remote endpoint . port) not answered yet (RFC 5382 REQ-4)\n"
+		"\tset syn_wait_tcp {\n"
+		"\t\ttype ipv4_addr . inet_service . inet_service\n"
+		"\t\tflags dynamic,timeout\n\t\ttimeout %ds\n\t}\n"
+		"\t# and those seen at all: a SYN here but no longer above is answered\n"
+		"\tset syn_seen_tcp {\n"
+		"\t\ttype ipv4_addr . inet_service . inet_service\n"
+		"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n",
+		NAT_TCP_UNSOLICITED_WAIT, r->k->tcp_transitory_timeout);
 }
 
 static void render_prerouting(struct render *r)
 {
 	fprintf(r->f, "\tchain prerouting {\n"
 		      "\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
-	if (r->k->filtering != NAT_FILTER_APDF)
-		fprintf(r->f,
-			"\t\tiifname \"" WAN_IF "\" ip daddr %s udp dport @fwd_udp "
-			"dnat ip to udp dport map @fwd_udp\n",
-			r->wan);
-	if (r->k->hairpin)
-		fprintf(r->f,
-			"\t\tiifname \"" LAN_IF "\" ip daddr %s udp dport @fwd_udp "
-			"dnat ip to udp dport map @fwd_udp\n",
-			r->wan);
+	for (enum proto p = 0; p < PROTO_COUNT; p++) {
+		const char *n = proto_names[p];
+
+		if (r->k->filtering != NAT_FILTER_APDF)
+			fprintf(r->f,
+				"\t\tiifname \"" WAN_IF "\" ip daddr %s %s dport @fwd_%s "
+				"dnat ip to %s dport map @fwd_%s\n",
+				r->wan, n, n, n, n);
+		if (r->k->hairpin)
+			fprintf(r->f,
+				"\t\tiifname \"" LAN_IF "\" ip daddr %s %s dport @fwd_%s "
+				"dnat ip to %s dport map @fwd_%s\n",
+				r->wan, n, n, n, n);
+	}
 	fprintf(r->f, "\t}\n");
 }
 
+/* { 0 : lo, 1 : lo + 1, ... }: the ports a `numgen inc mod count` counter walks through. */
+static void render_sequence(struct render *r, unsigned lo, unsigned count)
+{
+	fprintf(r->f, "numgen inc mod %u map { ", count);
+	for (unsigned i = 0; i < count; i++)
+		fprintf(r->f, "%s%u : %u", i ? ", " : "", i, lo + i);
+	fprintf(r->f, " }\n");
+}
+
 /*
- * The SNAT target for a new UDP mapping, by port strategy. held: the source port is an
- * external port another endpoint holds, so it must not be kept; a random draw instead.
+ * The SNAT rules for a new mapping, by port strategy; each starts with rule (the match
+ * so far). held: the source port is an external port another endpoint holds, so it
+ * must not be kept; a random draw instead.
  */
-static void render_udp_target(struct render *r, int held)
+static void render_snat(struct render *r, const char *rule, int held)
 {
 	const struct nat_knobs *k = r->k;
+	char sub[INET_ADDRSTRLEN];
 
+	if (k->port_block && k->ports == NAT_PORTS_SEQUENTIAL) {
+		/* One counter per subscriber: each rule's numgen counts on its own. */
+		for (unsigned i = 0; i < r->a->nsubscribers; i++) {
+			inet_ntop(AF_INET, &r->a->subscribers[i], sub, sizeof(sub));
+			fprintf(r->f, "%sip saddr %s snat ip to %s : ", rule, sub, r->wan);
+			render_sequence(r, NAT_PORT_BASE + i * k->port_block, k->port_block);
+		}
+		return;
+	}
+	fprintf(r->f, "%s", rule);
 	if (k->port_block) {
 		fprintf(r->f, "snat ip to ip saddr map { ");
 		for (unsigned i = 0; i < r->a->nsubscribers; i++) {
-			char sub[INET_ADDRSTRLEN];
 			unsigned lo = NAT_PORT_BASE + i * k->port_block;
 
 			inet_ntop(AF_INET, &r->a->subscribers[i], sub, sizeof(sub));
 			fprintf(r->f, "%s%s : %s . %u-%u", i ? ", " : "", sub, r->wan, lo,
 				lo + k->port_block - 1);
 		}
-		fprintf(r->f, " }%s\n", held ? " random" : "");
+		fprintf(r->f, " }%s\n", held || k->ports == NAT_PORTS_RANDOM ? " random" : "");
 		return;
 	}
 	switch (k->ports) {
@@ -129,74 +185,112 @@ static void render_udp_target(struct render *r, int held)
 		fprintf(r->f, "snat ip to %s : %d-65535 random\n", r->wan, NAT_PORT_BASE);
 		break;
 	case NAT_PORTS_SEQUENTIAL:
-		fprintf(r->f, "snat ip to %s : numgen inc mod %d map { ", r->wan,
-			NAT_SEQUENTIAL_PORTS);
-		for (int i = 0; i < NAT_SEQUENTIAL_PORTS; i++)
-			fprintf(r->f, "%s%d : %d", i ? ", " : "", i, NAT_PORT_BASE + i);
-		fprintf(r->f, " }\n");
+		fprintf(r->f, "snat ip to %s : ", r->wan);
+		render_sequence(r, NAT_PORT_BASE, NAT_SEQUENTIAL_PORTS);
 		break;
 	}
 }
 
 static void render_postrouting(struct render *r)
 {
-	int eim = r->k->mapping == NAT_MAPPING_EIM;
+	char rule[256];
 
 	fprintf(r->f, "\tchain postrouting {\n"
 		      "\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
-	if (r->k->hairpin) {
-		/* Hairpinned packets leave from the external address, so replies come back. */
-		if (eim)
-			fprintf(r->f,
-				"\t\toifname \"" LAN_IF "\" ct status dnat ip saddr %s "
-				"ip saddr . udp sport @eim_udp "
-				"snat ip to ip saddr . udp sport map @eim_udp\n",
-				r->lan);
+	/* Hairpinned packets leave from the external address, so replies come back. */
+	for (enum proto p = 0; r->k->hairpin && is_eim(r) && p < PROTO_COUNT; p++)
+		fprintf(r->f,
+			"\t\toifname \"" LAN_IF "\" ct status dnat ip saddr %s "
+			"ip saddr . %s sport @eim_%s "
+			"snat ip to ip saddr . %s sport map @eim_%s\n",
+			r->lan, proto_names[p], proto_names[p], proto_names[p], proto_names[p]);
+	if (r->k->hairpin)
 		fprintf(r->f, "\t\toifname \"" LAN_IF "\" ct status dnat ip saddr %s snat ip to %s\n",
 			r->lan, r->wan);
+	for (enum proto p = 0; p < PROTO_COUNT; p++) {
+		const char *n = proto_names[p];
+
+		if (is_eim(r))
+			fprintf(r->f,
+				"\t\toifname \"" WAN_IF "\" ip saddr %s ip saddr . %s sport @eim_%s "
+				"snat ip to ip saddr . %s sport map @eim_%s\n",
+				r->lan, n, n, n, n);
+		/* Strategies that may keep the source port must not keep one that is held. */
+		if (is_eim(r) && r->k->ports == NAT_PORTS_PRESERVE) {
+			snprintf(rule, sizeof(rule),
+				 "\t\toifname \"" WAN_IF "\" ip saddr %s %s sport @eim_ports_%s ",
+				 r->lan, n, n);
+			render_snat(r, rule, 1);
+		}
+		snprintf(rule, sizeof(rule), "\t\toifname \"" WAN_IF "\" ip saddr %s meta l4proto %s ",
+			 r->lan, n);
+		render_snat(r, rule, 0);
 	}
-	if (eim)
-		fprintf(r->f,
-			"\t\toifname \"" WAN_IF "\" ip saddr %s ip saddr . udp sport @eim_udp "
-			"snat ip to ip saddr . udp sport map @eim_udp\n",
-			r->lan);
-	/* Strategies that may keep the source port must not keep one that is held. */
-	if (eim && (r->k->port_block || r->k->ports == NAT_PORTS_PRESERVE)) {
-		fprintf(r->f, "\t\toifname \"" WAN_IF "\" ip saddr %s udp sport @eim_ports_udp ",
-			r->lan);
-		render_udp_target(r, 1);
-	}
-	fprintf(r->f, "\t\toifname \"" WAN_IF "\" ip saddr %s meta l4proto udp ", r->lan);
-	render_udp_target(r, 0);
 	fprintf(r->f, "\t\toifname \"" WAN_IF "\" ip saddr %s snat ip to %s\n\t}\n", r->lan,
 		r->wan);
 }
 
+/* The updates of one learning chain; timeout: per element (TCP), 0 for the set's own. */
+/*
+ * The updates of one learning chain; timeout: per element (TCP), 0 for the set's own.
+ * Each rule names its protocol again: nftables types `ct ... proto-src` from it.
+ */
+static void render_learn_chain(struct render *r, const char *chain, enum proto p, unsigned timeout)
+{
+	const char *n = proto_names[p];
+	char t[32] = "";
+
+	if (timeout)
+		snprintf(t, sizeof(t), " timeout %us", timeout);
+	fprintf(r->f, "\tchain %s {\n", chain);
+	if (uses_fwd_map(r->k))
+		fprintf(r->f,
+			"\t\tmeta l4proto %s update @fwd_%s { ct reply proto-dst%s : "
+			"ct original ip saddr . ct original proto-src }\n",
+			n, n, t);
+	if (is_eim(r))
+		fprintf(r->f,
+			"\t\tmeta l4proto %s update @eim_%s { ct original ip saddr . "
+			"ct original proto-src%s : ct reply ip daddr . ct reply proto-dst }\n"
+			"\t\tmeta l4proto %s update @eim_ports_%s { ct reply proto-dst%s }\n"
+			"\t\tmeta l4proto %s update @eim_owners_%s { ct reply proto-dst . "
+			"ct original ip saddr . ct original proto-src%s }\n",
+			n, n, t, n, n, t, n, n, t);
+	if (r->k->filtering == NAT_FILTER_ADF)
+		fprintf(r->f,
+			"\t\tmeta l4proto %s update @adf_%s { ct original ip saddr . "
+			"ct original proto-src . ip daddr%s }\n",
+			n, n, t);
+	fprintf(r->f, "\t}\n");
+}
+
 static void render_learn(struct render *r)
 {
-	if (r->k->mapping != NAT_MAPPING_EIM && !uses_fwd_map(r->k))
+	if (!is_eim(r) && !uses_fwd_map(r->k))
 		return;
 	fprintf(r->f, "\tchain learn {\n"
 		      "\t\ttype filter hook postrouting priority srcnat + 10; policy accept;\n");
 	/* Before anything is learned from it: a new mapping on a port someone else holds. */
-	if (r->k->mapping == NAT_MAPPING_EIM)
-		fprintf(r->f, "\t\toifname \"" WAN_IF "\" meta l4proto udp ct state new ct status snat "
-			      "ct reply proto-dst @eim_ports_udp ct reply proto-dst . "
-			      "ct original ip saddr . ct original proto-src != @eim_owners_udp drop\n");
-	if (uses_fwd_map(r->k))
-		fprintf(r->f, "\t\toifname \"" WAN_IF "\" meta l4proto udp ct status snat "
-			      "update @fwd_udp { ct reply proto-dst : "
-			      "ct original ip saddr . ct original proto-src }\n");
-	if (r->k->mapping == NAT_MAPPING_EIM)
-		fprintf(r->f, "\t\toifname \"" WAN_IF "\" meta l4proto udp ct status snat "
-			      "update @eim_udp { ct original ip saddr . ct original proto-src : "
-			      "ct reply ip daddr . ct reply proto-dst }\n"
-			      "\t\toifname \"" WAN_IF "\" meta l4proto udp ct status snat "
-			      "update @eim_ports_udp { ct reply proto-dst }\n"
-			      "\t\toifname \"" WAN_IF "\" meta l4proto udp ct status snat "
-			      "update @eim_owners_udp { ct reply proto-dst . ct original ip saddr . "
-			      "ct original proto-src }\n");
-	fprintf(r->f, "\t}\n");
+	for (enum proto p = 0; is_eim(r) && p < PROTO_COUNT; p++)
+		fprintf(r->f,
+			"\t\toifname \"" WAN_IF "\" meta l4proto %s ct state new ct status snat "
+			"ct reply proto-dst @eim_ports_%s ct reply proto-dst . "
+			"ct original ip saddr . ct original proto-src != @eim_owners_%s drop\n",
+			proto_names[p], proto_names[p], proto_names[p]);
+	/*
+	 * A TCP mapping lives as long as conntrack keeps its connection: tcp_timeout while
+	 * established, tcp_transitory_timeout while opening or closing.
+	 */
+	fprintf(r->f,
+		"\t\toifname \"" WAN_IF "\" meta l4proto udp ct status snat goto learn_udp\n"
+		"\t\toifname \"" WAN_IF "\" meta l4proto tcp ct status snat ct state established "
+		"tcp flags & (fin | rst) == 0 goto learn_tcp\n"
+		"\t\toifname \"" WAN_IF "\" meta l4proto tcp ct status snat goto "
+		"learn_tcp_transitory\n"
+		"\t}\n");
+	render_learn_chain(r, "learn_udp", PROTO_UDP, 0);
+	render_learn_chain(r, "learn_tcp", PROTO_TCP, r->k->tcp_timeout);
+	render_learn_chain(r, "learn_tcp_transitory", PROTO_TCP, r->k->tcp_transitory_timeout);
 }
 
 static void render_forward(struct render *r)
@@ -210,25 +304,44 @@ static void render_forward(struct render *r)
 	if (r->k->block == NAT_BLOCK_WEB_ONLY)
 		fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF
 			      "\" meta l4proto tcp tcp dport != { 80, 443 } drop\n");
-	if (r->k->filtering == NAT_FILTER_ADF)
-		fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF "\" meta l4proto udp "
-			      "update @adf_udp { ip saddr . udp sport . ip daddr }\n");
 	fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF "\" accept\n");
 	if (r->k->hairpin)
 		fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" LAN_IF "\" accept\n");
 	if (r->k->filtering == NAT_FILTER_EIF)
 		fprintf(r->f, "\t\tiifname \"" WAN_IF "\" ct status dnat accept\n");
-	else if (r->k->filtering == NAT_FILTER_ADF)
-		fprintf(r->f, "\t\tiifname \"" WAN_IF "\" ct status dnat "
-			      "ip daddr . udp dport . ip saddr @adf_udp accept\n");
+	for (enum proto p = 0; r->k->filtering == NAT_FILTER_ADF && p < PROTO_COUNT; p++)
+		fprintf(r->f,
+			"\t\tiifname \"" WAN_IF "\" ct status dnat "
+			"ip daddr . %s dport . ip saddr @adf_%s accept\n",
+			proto_names[p], proto_names[p]);
 	fprintf(r->f, "\t}\n");
 }
 
+/*
+ * New inbound UDP and TCP to the box itself (no mapping took it) is dropped: its
+ * conntrack entry could take a port the next outbound mapping wants, and the box's own
+ * stack would answer a SYN with a RST at once, which no RFC 5382 NAT does. With
+ * tcp_unsolicited = "icmp", a SYN retransmitted after NAT_TCP_UNSOLICITED_WAIT seconds
+ * gets ICMP port unreachable instead (nftables cannot hold a packet back).
+ */
 static void render_input(struct render *r)
 {
+	if (r->k->tcp_unsolicited == NAT_TCP_ICMP)
+		fprintf(r->f, "\tchain unsolicited_tcp {\n"
+			      "\t\tip saddr . tcp sport . tcp dport @syn_wait_tcp drop\n"
+			      "\t\ttcp flags & (syn | ack) == syn ip saddr . tcp sport . tcp dport "
+			      "@syn_seen_tcp reject with icmp type port-unreachable\n"
+			      "\t\ttcp flags & (syn | ack) == syn "
+			      "add @syn_wait_tcp { ip saddr . tcp sport . tcp dport } "
+			      "add @syn_seen_tcp { ip saddr . tcp sport . tcp dport }\n"
+			      "\t}\n");
 	fprintf(r->f, "\tchain input {\n"
 		      "\t\ttype filter hook input priority filter; policy accept;\n"
-		      "\t\tiifname \"" WAN_IF "\" meta l4proto udp ct state new drop\n"
+		      "\t\tiifname \"" WAN_IF "\" meta l4proto udp ct state new drop\n");
+	if (r->k->tcp_unsolicited == NAT_TCP_ICMP)
+		fprintf(r->f, "\t\tiifname \"" WAN_IF "\" meta l4proto tcp ct state new "
+			      "jump unsolicited_tcp\n");
+	fprintf(r->f, "\t\tiifname \"" WAN_IF "\" meta l4proto tcp ct state new,invalid drop\n"
 		      "\t}\n");
 }
 
@@ -254,7 +367,9 @@ int nat_ruleset_render(const struct nat_knobs *k, const struct nat_box_addrs *a,
 			return -EOVERFLOW;
 		}
 		fprintf(r.f, "table ip natlab {\n");
-		render_sets(&r);
+		for (enum proto p = 0; p < PROTO_COUNT; p++)
+			render_sets(&r, p);
+		render_unsolicited_sets(&r);
 		render_prerouting(&r);
 		render_postrouting(&r);
 		render_learn(&r);

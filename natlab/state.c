@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
@@ -191,15 +192,23 @@ static json_t *addr_json(struct in_addr a)
 
 static const char *const kind_names[] = { "internet", "nat", "host" };
 
+/* Every knob of nat_knob_table under its key: words as strings, hairpin a boolean. */
 static json_t *knobs_json(const struct nat_knobs *k)
 {
+	json_t *o;
+
 	if (!k->translate)
 		return json_null();
-	return json_pack("{s:s, s:s, s:s, s:b, s:i, s:i, s:s}", "mapping",
-			 nat_mapping_name(k->mapping), "filtering", nat_filtering_name(k->filtering),
-			 "ports", nat_ports_name(k->ports), "hairpin", k->hairpin, "udp_timeout",
-			 (int)k->udp_timeout, "port_block", (int)k->port_block, "block",
-			 nat_block_name(k->block));
+	o = json_object();
+	for (const struct nat_knob *kb = nat_knob_table; kb->key; kb++) {
+		unsigned v = nat_knob_get(kb, k);
+
+		json_object_set_new(o, kb->key,
+				    kb->type == NAT_KNOB_WORD   ? json_string(nat_knob_word(kb, k))
+				    : kb->type == NAT_KNOB_BOOL ? json_boolean(v)
+								: json_integer(v));
+	}
+	return o;
 }
 
 static json_t *node_json(const struct lab_model *m, const struct lab_node *n)
@@ -283,29 +292,32 @@ int lab_state_write_model(const char *lab, const struct lab_model *m)
 
 static int knobs_read(json_t *o, struct nat_knobs *k)
 {
-	const char *mapping, *filtering, *ports, *block;
-	json_int_t timeout, port_block;
-	int hairpin;
-
 	memset(k, 0, sizeof(*k));
 	if (json_is_null(o))
 		return 0;
-	if (json_unpack(o, "{s:s, s:s, s:s, s:b, s:I, s:I, s:s}", "mapping", &mapping,
-			"filtering", &filtering, "ports", &ports, "hairpin", &hairpin,
-			"udp_timeout", &timeout, "port_block", &port_block, "block", &block) < 0)
-		return -EINVAL;
-	/* Ranged before the casts: -1 would become 4294967295. */
-	if (timeout < NAT_UDP_TIMEOUT_MIN || timeout > NAT_UDP_TIMEOUT_MAX || port_block < 0 ||
-	    port_block > 65535)
+	if (!json_is_object(o))
 		return -EINVAL;
 	k->translate = 1;
-	k->hairpin = hairpin;
-	k->udp_timeout = (unsigned)timeout;
-	k->port_block = (unsigned)port_block;
-	if (nat_mapping_parse(mapping, &k->mapping) < 0 ||
-	    nat_filtering_parse(filtering, &k->filtering) < 0 ||
-	    nat_ports_parse(ports, &k->ports) < 0 || nat_block_parse(block, &k->block) < 0)
-		return -EINVAL;
+	for (const struct nat_knob *kb = nat_knob_table; kb->key; kb++) {
+		json_t *v = json_object_get(o, kb->key);
+		int rc;
+
+		if (!v)
+			return -EINVAL;
+		if (kb->type == NAT_KNOB_WORD)
+			rc = json_is_string(v) ? nat_knob_set_word(kb, k, json_string_value(v))
+					       : -EINVAL;
+		else if (kb->type == NAT_KNOB_BOOL)
+			rc = json_is_boolean(v) ? nat_knob_set(kb, k, json_is_true(v)) : -EINVAL;
+		else
+			/* Ranged before the cast: -1 would become 4294967295. */
+			rc = json_is_integer(v) && json_integer_value(v) >= 0 &&
+					     json_integer_value(v) <= UINT_MAX
+				     ? nat_knob_set(kb, k, (unsigned)json_integer_value(v))
+				     : -EINVAL;
+		if (rc < 0)
+			return -EINVAL;
+	}
 	return 0;
 }
 

@@ -247,14 +247,14 @@ static int nat_subscribers(const struct lab_model *m, int i, struct in_addr **ou
 	return n;
 }
 
-/* Renders node i's ruleset and loads it, with its UDP timeouts, in the current namespace. */
+/* Renders node i's ruleset and loads it, with its conntrack timeouts, in the current namespace. */
 static int nat_apply_here(const struct lab_model *m, int i, int flush, char *err, size_t errlen)
 {
 	const struct lab_node *n = &m->nodes[i];
 	struct nat_box_addrs a = { .wan = n->addrs[0], .lan_prefix = n->prefix,
 				   .lan_len = n->prefix_len };
 	struct in_addr *subs = NULL;
-	char *rules = NULL, timeout[16];
+	char *rules = NULL;
 	int rc;
 
 	rc = nat_subscribers(m, i, &subs);
@@ -269,12 +269,9 @@ static int nat_apply_here(const struct lab_model *m, int i, int flush, char *err
 		rc = nat_ruleset_apply(rules, err, errlen);
 	else
 		snprintf(err, errlen, "ruleset: %s", strerror(-rc));
-	snprintf(timeout, sizeof(timeout), "%u", n->knobs.udp_timeout);
-	/* Conntrack's UDP timeouts are per namespace: they are the mapping lifetime. */
-	if (rc == 0 && n->knobs.translate &&
-	    ((rc = lab_sysctl_write("net/netfilter/nf_conntrack_udp_timeout", timeout)) < 0 ||
-	     (rc = lab_sysctl_write("net/netfilter/nf_conntrack_udp_timeout_stream", timeout)) < 0))
-		snprintf(err, errlen, "conntrack udp timeout: %s", strerror(-rc));
+	/* Conntrack's timeouts are per namespace: they are the mapping lifetimes. */
+	if (rc == 0 && n->knobs.translate)
+		rc = nat_conntrack_timeouts_set(&n->knobs, err, errlen);
 	if (rc == 0 && flush && (rc = nat_conntrack_flush()) < 0)
 		snprintf(err, errlen, "conntrack flush: %s", strerror(-rc));
 out:

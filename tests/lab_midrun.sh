@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Changes mid-run: nat:flush() forgets mappings (a router reboot), nat:set_profile()
-# changes behaviour at once, node:link_down()/link_up() cut and restore a host's link.
+# changes behaviour at once (and a refused one changes nothing), node:link_down()/link_up()
+# cut and restore a host's link.
 . "$(dirname "$0")/lib/lab.sh"
 t_require_root
 PUNCH=$(cd "${NATLAB_BIN:-$SRC/build/bin}/../tests" && pwd)/udp_punch
@@ -39,6 +40,15 @@ home:set_profile{ profile = "port-restricted-cone", filtering = "endpoint-indepe
 expect(reaches("40003", true), "set_profile with knobs: endpoint-independent filtering again")
 local ok, err = pcall(home.set_profile, home, "fullcone")
 expect(not ok and err:match("unknown profile"), "set_profile refuses an unknown profile")
+-- A refused set_profile changes nothing: not the name, not the knobs a reload uses.
+ok, err = pcall(home.set_profile, home, { profile = "symmetric", ports = "preserve" })
+expect(not ok and err:match("cannot be built"), "set_profile refuses APDM with preserved ports")
+expect_eq(home.profile, "port-restricted-cone", "a refused combination keeps the profile name")
+ok, err = pcall(home.set_profile, home, { profile = "symmetric", filtering = "bogus" })
+expect(not ok and err:match("not a valid value"), "set_profile refuses a bad knob word")
+expect_eq(home.profile, "port-restricted-cone", "a refused word keeps the profile name")
+home:flush()
+expect(reaches("40004", true), "a refused set_profile keeps the knobs: still endpoint-independent filtering after a reload")
 
 alice:link_down()
 expect(alice:spawn{ "ping", "-c", "1", "-W", "1", srv.addr }:wait{ timeout = "3s" } ~= 0, "link_down cuts alice off")

@@ -40,6 +40,27 @@ static void block_udp_no_hairpin(struct nat_knobs *k)
 	k->udp_timeout = 30;
 }
 
+/* A symmetric CGN: a random port of the subscriber's block per destination. */
+static void cgn_symmetric(struct nat_knobs *k)
+{
+	k->mapping = NAT_MAPPING_APDM;
+	k->ports = NAT_PORTS_RANDOM;
+	k->port_block = 16;
+}
+
+static void cgn_sequential(struct nat_knobs *k)
+{
+	k->ports = NAT_PORTS_SEQUENTIAL;
+	k->port_block = 16;
+}
+
+static void tcp_icmp(struct nat_knobs *k)
+{
+	k->tcp_unsolicited = NAT_TCP_ICMP;
+	k->tcp_timeout = 600;
+	k->tcp_transitory_timeout = 60;
+}
+
 static const struct rules_case cases[] = {
 	{ "none", "none", NULL },
 	{ "full-cone", "full-cone", NULL },
@@ -51,6 +72,9 @@ static const struct rules_case cases[] = {
 	{ "full-cone-random-ports", "full-cone", ports_random },
 	{ "symmetric-sequential", "symmetric", apdm_sequential },
 	{ "port-restricted-block-udp", "port-restricted-cone", block_udp_no_hairpin },
+	{ "cgnat-symmetric", "cgnat", cgn_symmetric },
+	{ "cgnat-sequential", "cgnat", cgn_sequential },
+	{ "port-restricted-tcp-icmp", "port-restricted-cone", tcp_icmp },
 };
 
 static char *render(const struct rules_case *c)
@@ -114,6 +138,66 @@ static void test_validation(void)
 	is_int(nat_profile_lookup("fullcone", &k), -ENOENT, "unknown profile");
 }
 
+/*
+ * Every combination of the behaviour knobs is either refused with a sentence that names
+ * it and what to use instead, or rendered to a ruleset the kernel loads. (That each one
+ * built behaves as declared is lab_nat_combinations.sh's part.)
+ */
+static void test_combinations(int load)
+{
+	static struct in_addr subs[2];
+	struct nat_box_addrs a = { .lan_len = 24, .subscribers = subs, .nsubscribers = 2 };
+	unsigned built = 0, refused = 0, loaded = 0, bad = 0;
+	char err[1024];
+
+	inet_pton(AF_INET, "198.18.0.4", &a.wan);
+	inet_pton(AF_INET, "10.1.0.0", &a.lan_prefix);
+	inet_pton(AF_INET, "10.1.0.2", &subs[0]);
+	inet_pton(AF_INET, "10.1.0.3", &subs[1]);
+	for (unsigned i = 0; i < 2 * 3 * 3 * 2 * 2 * 3 * 2; i++) {
+		struct nat_knobs k;
+		unsigned v = i;
+		char *rules = NULL;
+
+		nat_profile_lookup("full-cone", &k);
+		k.mapping = (enum nat_mapping)(v % 2), v /= 2;
+		k.filtering = (enum nat_filtering)(v % 3), v /= 3;
+		k.ports = (enum nat_ports)(v % 3), v /= 3;
+		k.hairpin = v % 2, v /= 2;
+		k.port_block = v % 2 ? 64 : 0, v /= 2;
+		k.block = (enum nat_block)(v % 3), v /= 3;
+		k.tcp_unsolicited = (enum nat_tcp_unsolicited)(v % 2);
+		err[0] = '\0';
+		if (nat_knobs_validate(&k, 2, err, sizeof(err)) < 0) {
+			refused++;
+			/* The only refusal: APDM keeping ports; the message says what to use. */
+			if (!(k.mapping == NAT_MAPPING_APDM && k.ports == NAT_PORTS_PRESERVE) ||
+			    !strstr(err, "address-and-port-dependent") || !strstr(err, "preserve") ||
+			    !strstr(err, "use ports = \"random\"")) {
+				bad++;
+				tap_diag("combination %u refused: %s", i, err);
+			}
+			continue;
+		}
+		built++;
+		if (nat_ruleset_render(&k, &a, &rules) < 0 || !rules || !*rules) {
+			bad++;
+			tap_diag("combination %u: no ruleset", i);
+		} else if (load && nat_ruleset_apply(rules, err, sizeof(err)) < 0) {
+			bad++;
+			tap_diag("combination %u: the kernel refuses it: %s", i, err);
+		} else {
+			loaded += load;
+		}
+		free(rules);
+	}
+	is_int(bad, 0, "every combination is refused with what to use instead, or rendered");
+	is_int(built + refused, 432, "all 432 combinations tried");
+	is_int(refused, 72, "72 refused (address-and-port-dependent mapping with ports preserve)");
+	if (load)
+		is_int(loaded, built, "the kernel loads every built combination");
+}
+
 int main(void)
 {
 	const char *regen = getenv("NATLAB_REGEN_GOLDEN");
@@ -124,5 +208,6 @@ int main(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		check_case(&cases[i], regen && *regen, load);
 	test_validation();
+	test_combinations(load);
 	return tap_done();
 }

@@ -57,8 +57,16 @@ check_fails "sleep beyond a year" ':3: natlab.sleep: "d" must be between 0 s and
 	'natlab.sleep(math.huge)'
 check_fails "bad knob word" ':3: lab:nat: "mapping" = "sticky" is not a valid value' \
 	'lab:nat{ name = "n", net = inet, profile = "full-cone", mapping = "sticky" }'
-check_fails "impossible knobs" ':3: lab:nat: mapping "address-and-port-dependent" needs ports' \
+check_fails "impossible knobs" ':3: lab:nat: mapping "address-and-port-dependent" with ports "preserve" cannot be built .*use ports = "random"' \
 	'lab:nat{ name = "n", net = inet, profile = "symmetric", ports = "preserve" }'
+check_fails "impossible knobs in a CGN" 'with ports "preserve" cannot be built .*a random port of the subscriber.s block per destination' \
+	'lab:nat{ name = "n", net = inet, profile = "cgnat", mapping = "address-and-port-dependent" }'
+check_fails "knobs on a router that does not translate" ':3: lab:nat: profile "none" does not translate, so "hairpin" would do nothing' \
+	'lab:nat{ name = "n", net = inet, profile = "none", hairpin = true }'
+check_fails "bad tcp_unsolicited" ':3: lab:nat: "tcp_unsolicited" = "rst" is not a valid value \(one of: drop, icmp\)' \
+	'lab:nat{ name = "n", net = inet, profile = "full-cone", tcp_unsolicited = "rst" }'
+check_fails "tcp_timeout out of range" ':3: lab:nat: "tcp_timeout" must be between 1 and 604800 seconds' \
+	'lab:nat{ name = "n", net = inet, profile = "full-cone", tcp_timeout = 0 }'
 check_fails "bad address" ':3: lab:host: "addr" = "10.0.0.300" is not an IPv4 address' \
 	'lab:host{ name = "h", net = inet, addr = "10.0.0.300" }'
 check_fails "address outside the network" ':3: lab:host: addr 10.9.9.9 of "h" is not a host address' \
@@ -142,6 +150,11 @@ flag_fails "--port empty is not 0" '--port must be 0-65534, got ""' probe lab h 
 out=$("$NATLAB" check "$T_TMP/good.lua" 2>&1)
 t_ok $? "a valid scenario passes" "$out"
 t_is "$out" "$T_TMP/good.lua: ok: lab \"c\", 1 hosts, 0 NATs" "check says what it found"
+# A symmetric CGN: a random port of the subscriber's block per destination.
+printf '%s\nlocal c = lab:nat{ name = "c", net = inet, profile = "cgnat", mapping = "address-and-port-dependent", ports = "random", tcp_unsolicited = "icmp", tcp_timeout = "3h" }\nlab:host{ name = "h", net = c }\nlab:up()\n' \
+	"$HEAD" >"$T_TMP/symcgn.lua"
+out=$("$NATLAB" check "$T_TMP/symcgn.lua" 2>&1)
+t_ok $? "a symmetric CGN passes check" "$out"
 "$NATLAB" check "$SRC/scenarios/example.lua" >/dev/null 2>&1
 t_ok $? "scenarios/example.lua is valid"
 "$NATLAB" check "$T_TMP/missing.lua" 2>"$T_TMP/err"

@@ -14,23 +14,37 @@ enum nat_mapping { NAT_MAPPING_EIM, NAT_MAPPING_APDM };
 enum nat_filtering { NAT_FILTER_EIF, NAT_FILTER_ADF, NAT_FILTER_APDF };
 enum nat_ports { NAT_PORTS_PRESERVE, NAT_PORTS_RANDOM, NAT_PORTS_SEQUENTIAL };
 enum nat_block { NAT_BLOCK_NONE, NAT_BLOCK_UDP, NAT_BLOCK_WEB_ONLY };
+/* What an unsolicited inbound TCP SYN gets (RFC 5382 REQ-4). */
+enum nat_tcp_unsolicited { NAT_TCP_DROP, NAT_TCP_ICMP };
 
 #define NAT_UDP_TIMEOUT_DEFAULT 120
 #define NAT_UDP_TIMEOUT_MIN	1
 #define NAT_UDP_TIMEOUT_MAX	86400
+/* RFC 5382 REQ-5: established at least 2 h 4 min, transitory at least 4 min. */
+#define NAT_TCP_TIMEOUT_DEFAULT		   7440
+#define NAT_TCP_TRANSITORY_TIMEOUT_DEFAULT 240
+/* RFC 5382 REQ-4: an unsolicited SYN is not answered for at least this long. */
+#define NAT_TCP_UNSOLICITED_WAIT 6
 /* First external port handed out by sequential allocation and by CGNAT port blocks. */
 #define NAT_PORT_BASE		1024
 #define NAT_SEQUENTIAL_PORTS	1024
 
+/*
+ * Every field but translate is a knob of nat_knob_table and is accessed through it as
+ * an unsigned int (enums here have no negative values, so their type is unsigned int).
+ */
 struct nat_knobs {
 	int translate; /* 0: a plain router (profile "none"), every other knob unused */
 	enum nat_mapping mapping;
 	enum nat_filtering filtering;
 	enum nat_ports ports;
-	int hairpin;
-	unsigned udp_timeout; /* seconds */
-	unsigned port_block;  /* ports per subscriber, 0 = no blocks */
+	unsigned hairpin;
+	unsigned udp_timeout;		 /* seconds */
+	unsigned tcp_timeout;		 /* seconds, established connections */
+	unsigned tcp_transitory_timeout; /* seconds, connections opening or closing */
+	unsigned port_block;		 /* ports per subscriber, 0 = no blocks */
 	enum nat_block block;
+	enum nat_tcp_unsolicited tcp_unsolicited;
 };
 
 /* Fills *knobs with the preset of a DESIGN.md profile. -ENOENT if the name is unknown. */
@@ -38,18 +52,39 @@ int nat_profile_lookup(const char *name, struct nat_knobs *knobs);
 /* The profile names, NULL-terminated, for help texts and error messages. */
 extern const char *const nat_profile_names[];
 
-/*
- * Parse one knob value given as text ("endpoint-independent", "random", "on", ...).
- * Return 0, or -EINVAL if the value is not one of the knob's words.
- */
-int nat_mapping_parse(const char *s, enum nat_mapping *out);
-int nat_filtering_parse(const char *s, enum nat_filtering *out);
-int nat_ports_parse(const char *s, enum nat_ports *out);
-int nat_block_parse(const char *s, enum nat_block *out);
+enum nat_knob_type {
+	NAT_KNOB_WORD,	  /* one of words[], stored as its index */
+	NAT_KNOB_BOOL,	  /* 0 or 1 */
+	NAT_KNOB_SECONDS, /* a duration in [min, max] seconds */
+	NAT_KNOB_COUNT,	  /* an integer in [min, max] */
+};
+
+/* One knob: its scenario key, what values it takes, and where it lives in nat_knobs. */
+struct nat_knob {
+	const char *key;
+	enum nat_knob_type type;
+	size_t offset;		  /* of its unsigned field in struct nat_knobs */
+	const char *const *words; /* NAT_KNOB_WORD: NULL-terminated, index = value */
+	unsigned min, max;	  /* NAT_KNOB_SECONDS, NAT_KNOB_COUNT */
+};
+
+/* Every knob, in the order they are shown; ends with an entry whose key is NULL. */
+extern const struct nat_knob nat_knob_table[];
+
+/* The knob called key, or NULL. */
+const struct nat_knob *nat_knob_find(const char *key);
+unsigned nat_knob_get(const struct nat_knob *kb, const struct nat_knobs *k);
+/* Stores v; -ERANGE (nothing stored) if v is not a value of the knob. */
+int nat_knob_set(const struct nat_knob *kb, struct nat_knobs *k, unsigned v);
+/* A word knob's value as its word ("endpoint-independent"); NULL for other knobs. */
+const char *nat_knob_word(const struct nat_knob *kb, const struct nat_knobs *k);
+/* Sets a word knob from its word; -EINVAL if s is not one of its words. */
+int nat_knob_set_word(const struct nat_knob *kb, struct nat_knobs *k, const char *s);
+
+/* Words of measured (or declared) behaviour, for reports. */
 const char *nat_mapping_name(enum nat_mapping m);
 const char *nat_filtering_name(enum nat_filtering f);
 const char *nat_ports_name(enum nat_ports p);
-const char *nat_block_name(enum nat_block b);
 
 /*
  * Checks that the knobs make a NAT that can exist. On error returns -EINVAL and writes
@@ -83,5 +118,12 @@ int nat_ruleset_apply(const char *ruleset, char *err, size_t errlen);
 
 /* Flushes the conntrack table of the current namespace: every mapping is forgotten. */
 int nat_conntrack_flush(void);
+
+/*
+ * Sets the conntrack timeouts of the current namespace (they are per namespace) to the
+ * knobs' UDP and TCP timeouts: conntrack entries then live exactly as long as the
+ * ruleset's mapping sets. On failure returns -errno and says which one into err.
+ */
+int nat_conntrack_timeouts_set(const struct nat_knobs *k, char *err, size_t errlen);
 
 #endif
