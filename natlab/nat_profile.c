@@ -175,6 +175,14 @@ int nat_knobs_validate(const struct nat_knobs *k, unsigned subscribers, char *er
 			 k->port_block ? " of the subscriber's block" : "");
 		return -EINVAL;
 	}
+	if (k->tcp_timeout < k->tcp_transitory_timeout) {
+		snprintf(err, errlen,
+			 "tcp_timeout %u s is shorter than tcp_transitory_timeout %u s: an "
+			 "established connection would be dropped before a half-open one; "
+			 "make tcp_timeout at least tcp_transitory_timeout",
+			 k->tcp_timeout, k->tcp_transitory_timeout);
+		return -EINVAL;
+	}
 	if (k->port_block && (k->port_block < 16 ||
 			      (unsigned long)k->port_block * (subscribers ? subscribers : 1) >
 				      65536 - NAT_PORT_BASE)) {

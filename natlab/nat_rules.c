@@ -279,15 +279,18 @@ static void render_learn(struct render *r)
 			proto_names[p], proto_names[p], proto_names[p]);
 	/*
 	 * A TCP mapping lives as long as conntrack keeps its connection: tcp_timeout while
-	 * established, tcp_transitory_timeout while opening or closing.
+	 * established, tcp_transitory_timeout while opening or closing. Conntrack has just
+	 * set the entry's expiration by its TCP state, and only an established one lives
+	 * longer than the transitory timeout (nat_knobs_validate sees to that).
 	 */
 	fprintf(r->f,
 		"\t\toifname \"" WAN_IF "\" meta l4proto udp ct status snat goto learn_udp\n"
-		"\t\toifname \"" WAN_IF "\" meta l4proto tcp ct status snat ct state established "
-		"tcp flags & (fin | rst) == 0 goto learn_tcp\n"
+		"\t\toifname \"" WAN_IF "\" meta l4proto tcp ct status snat "
+		"ct expiration > %us goto learn_tcp\n"
 		"\t\toifname \"" WAN_IF "\" meta l4proto tcp ct status snat goto "
 		"learn_tcp_transitory\n"
-		"\t}\n");
+		"\t}\n",
+		r->k->tcp_transitory_timeout);
 	render_learn_chain(r, "learn_udp", PROTO_UDP, 0);
 	render_learn_chain(r, "learn_tcp", PROTO_TCP, r->k->tcp_timeout);
 	render_learn_chain(r, "learn_tcp_transitory", PROTO_TCP, r->k->tcp_transitory_timeout);

@@ -44,6 +44,15 @@ for _, b in ipairs{ "none", "udp", "web-only" } do
 end end end end end end
 expect_eq(#built + refused, 216, "all 216 combinations tried")
 expect_eq(refused, 36, "36 refused: address-and-port-dependent mapping with ports preserve")
+-- proc's first line matching pat: proc:wait() can return before the last lines are read,
+-- and wait_line does not look at lines read already once the process exited, so poll.
+local function line_of(proc, pat, timeout)
+	proc:wait{ timeout = timeout }
+	for _ = 1, 50 do
+		for _, l in ipairs(proc.lines) do if l:match(pat) then return l end end
+		natlab.sleep("20ms")
+	end
+end
 lab:up()
 
 local server = srv:spawn{ B, "server", srv.addrs[1], srv.addrs[2], "120", name = "server" }
@@ -94,8 +103,7 @@ end
 
 local good, tcp_rst = { udp = 0, tcp = 0 }, 0
 for i, c in ipairs(built) do
-	procs[i]:wait{ timeout = "30s" }
-	local lines = {}
+	local lines = { tcp = line_of(procs[i], "^tcp ", "30s") }
 	for _, l in ipairs(procs[i].lines) do lines[l:match("^(%a+)") or ""] = l end
 	for _, proto in ipairs{ "udp", "tcp" } do
 		local why = judge(c, proto, lines[proto])

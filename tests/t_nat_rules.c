@@ -136,6 +136,14 @@ static void test_validation(void)
 	   "40 subscribers of 2048 ports do not fit: %s", err);
 	ok(nat_knobs_validate(&k, 31, err, sizeof(err)) == 0, "31 subscribers of 2048 ports fit");
 	is_int(nat_profile_lookup("fullcone", &k), -ENOENT, "unknown profile");
+	nat_profile_lookup("full-cone", &k);
+	k.tcp_timeout = 100;
+	ok(nat_knobs_validate(&k, 1, err, sizeof(err)) == -EINVAL && strstr(err, "tcp_transitory_timeout"),
+	   "tcp_timeout under tcp_transitory_timeout rejected: %s", err);
+	k.tcp_timeout = NAT_TCP_TIMEOUT_DEFAULT;
+	k.ports = 7;
+	ok(nat_knobs_validate(&k, 1, err, sizeof(err)) == -EINVAL && strstr(err, "ports = 7"),
+	   "a value outside the knob's words rejected: %s", err);
 }
 
 /*
