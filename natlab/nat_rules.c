@@ -1,27 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * RFC 4787 knobs -> one nftables table per NAT box. Pure text generation, so the
- * rulesets are golden files in the tests. What each piece is for, checked on this
- * kernel with coturn's RFC 5780 client (see DESIGN.md, "NAT profiles"):
+ * RFC 4787 / RFC 5382 knobs -> one nftables table per NAT box. Pure text generation,
+ * so the rulesets are golden files in the tests. UDP and TCP get the same machinery,
+ * each in sets of its own (eim_udp, eim_tcp, ...). What each piece is for, checked on
+ * this kernel with coturn's RFC 5780 client and tests/nat_behave.c (see DESIGN.md, "NAT
+ * profiles", and docs/lab.md, "NAT knobs"):
  *
  * - Mapping. Linux SNAT only keeps a mapping while some conntrack entry uses it, and
  *   picks ports per connection; so endpoint-independent mapping pins the external port
- *   chosen for an internal endpoint in map eim_udp and reuses it for every destination.
- *   Address-and-port-dependent mapping draws a fresh random or sequential port per
- *   connection. Linux also keeps only whole connections unique, so it would hand an
- *   external port one internal endpoint holds to another endpoint talking to another
- *   remote (two hosts bound to the same port, say); sets eim_ports_udp and
- *   eim_owners_udp record who holds which port: a held source port is not preserved,
- *   and a new mapping that lands on a port someone else holds loses its first packet,
- *   whose retransmission draws another port.
+ *   chosen for an internal endpoint in map eim_<proto> and reuses it for every
+ *   destination. Address-and-port-dependent mapping draws a fresh random or sequential
+ *   port per connection (inside the subscriber's block with port_block). Linux also
+ *   keeps only whole connections unique, so it would hand an external port one internal
+ *   endpoint holds to another endpoint talking to another remote (two hosts bound to
+ *   the same port, say); sets eim_ports_<proto> and eim_owners_<proto> record who holds
+ *   which port: a held source port is not preserved, and a new mapping that lands on a
+ *   port someone else holds loses its first packet (or SYN), whose retransmission draws
+ *   another port.
  * - Filtering. Conntrack alone is address-and-port-dependent filtering. Endpoint-
- *   independent and address-dependent filtering need map fwd_udp (external port ->
+ *   independent and address-dependent filtering need map fwd_<proto> (external port ->
  *   internal endpoint) to DNAT unsolicited inbound packets; address-dependent filtering
- *   also checks set adf_udp (internal endpoint . remote address) learned outbound.
- *   The maps are learned after SNAT (priority srcnat + 10) from `ct reply proto-dst`,
- *   the port NAT really chose.
- * - New inbound UDP to the box itself is dropped in input: otherwise its conntrack
- *   entry can take the port the next outbound mapping wanted.
+ *   also checks set adf_<proto> (internal endpoint . remote address). All are learned
+ *   after SNAT (priority srcnat + 10) from `ct reply proto-dst`, the port NAT really
+ *   chose; TCP elements live as long as conntrack keeps the connection.
+ * - New inbound UDP and TCP to the box itself is dropped in input: a conntrack entry of
+ *   it could take the port the next outbound mapping wanted, and the box's stack would
+ *   answer a SYN with a RST.
  */
 #include "natlab/nat.h"
 

@@ -74,6 +74,12 @@ for p, d in pairs(declared) do
 	end
 end
 
+-- ICMP echo is translated too (conntrack keys it on the echo id).
+for p in pairs(declared) do
+	expect_eq(side[p .. "a"].host:spawn{ "ping", "-c", "1", "-W", "2", srv.addr }:wait{ timeout = "4s" }, 0,
+		p .. ": ICMP echo goes out and its reply comes back")
+end
+
 -- 2. Unsolicited SYNs: silence, or ICMP only after 6 s.
 local probes = {}
 for p in pairs(declared) do
