@@ -44,15 +44,7 @@ for _, b in ipairs{ "none", "udp", "web-only" } do
 end end end end end end
 expect_eq(#built + refused, 216, "all 216 combinations tried")
 expect_eq(refused, 36, "36 refused: address-and-port-dependent mapping with ports preserve")
--- proc's first line matching pat: proc:wait() can return before the last lines are read,
--- and wait_line does not look at lines read already once the process exited, so poll.
-local function line_of(proc, pat, timeout)
-	proc:wait{ timeout = timeout }
-	for _ = 1, 50 do
-		for _, l in ipairs(proc.lines) do if l:match(pat) then return l end end
-		natlab.sleep("20ms")
-	end
-end
+$T_LUA_LINE_OF
 lab:up()
 
 local server = srv:spawn{ B, "server", srv.addrs[1], srv.addrs[2], "120", name = "server" }

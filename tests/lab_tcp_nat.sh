@@ -34,15 +34,7 @@ for _, p in ipairs(profiles) do
 end
 local icmp = lab:nat{ name = "icmp", net = inet, profile = "port-restricted-cone", tcp_unsolicited = "icmp" }
 local hicmp = lab:host{ name = "hicmp", net = icmp }
--- proc's first line matching pat: proc:wait() can return before the last lines are read,
--- and wait_line does not look at lines read already once the process exited, so poll.
-local function line_of(proc, pat, timeout)
-	proc:wait{ timeout = timeout }
-	for _ = 1, 50 do
-		for _, l in ipairs(proc.lines) do if l:match(pat) then return l end end
-		natlab.sleep("20ms")
-	end
-end
+$T_LUA_LINE_OF
 lab:up()
 local server = srv:spawn{ B, "server", srv.addrs[1], srv.addrs[2], "120", name = "server" }
 expect(server:wait_line{ match = "^serving", timeout = "5s" }, "nat_behave's server is up")
@@ -87,9 +79,9 @@ for p in pairs(declared) do
 end
 local icmp_probe = srv:spawn{ P, "tcp-connect", icmp.addr .. ":45000", "12", name = "syn" }
 -- REQ-4: a SYN that an outbound SYN for the same connection follows is not answered.
-local early = srv:spawn{ P, "tcp-punch", "46000", icmp.addr .. ":46000", "10", name = "early" }
+local early = srv:spawn{ B, "punch", "46000", icmp.addr .. ":46000", "10", name = "early" }
 natlab.sleep("2s")
-local inside = hicmp:spawn{ P, "tcp-punch", "46000", srv.addr .. ":46000", "8", name = "inside" }
+local inside = hicmp:spawn{ B, "punch", "46000", srv.addr .. ":46000", "8", name = "inside" }
 for p, proc in pairs(probes) do
 	expect_eq(proc:wait{ timeout = "15s" }, 3, p .. ": an unsolicited SYN gets no answer (connect() times out): "
 		.. tostring(proc.lines[1]))
@@ -117,15 +109,15 @@ for i, p in ipairs(profiles) do
 		port = port + 1
 		local a, b = side[p .. "a"], side[q .. "b"]
 		pairs_[#pairs_ + 1] = { p = p, q = q, a = a, b = b, port = tostring(port),
-			ma = a.host:spawn{ P, "tcp-map", tostring(port), srv.addr .. ":443", name = "map" },
-			mb = b.host:spawn{ P, "tcp-map", tostring(port), srv.addr .. ":443", name = "map" } }
+			ma = a.host:spawn{ B, "map", tostring(port), srv.addr .. ":443", name = "map" },
+			mb = b.host:spawn{ B, "map", tostring(port), srv.addr .. ":443", name = "map" } }
 	end
 end
 for _, c in ipairs(pairs_) do
 	local ma, mb = line_of(c.ma, ":%d+$", "10s"), line_of(c.mb, ":%d+$", "10s")
 	expect(ma and mb, c.p .. " x " .. c.q .. ": both sides know their TCP mapping")
-	c.pa = c.a.host:spawn{ P, "tcp-punch", c.port, mb or "0.0.0.0:9", "5", name = "punch" }
-	c.pb = c.b.host:spawn{ P, "tcp-punch", c.port, ma or "0.0.0.0:9", "5", name = "punch" }
+	c.pa = c.a.host:spawn{ B, "punch", c.port, mb or "0.0.0.0:9", "5", name = "punch" }
+	c.pb = c.b.host:spawn{ B, "punch", c.port, ma or "0.0.0.0:9", "5", name = "punch" }
 end
 local direct, want_direct = 0, 0
 for _, c in ipairs(pairs_) do

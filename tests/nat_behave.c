@@ -16,6 +16,15 @@
  * connect() saw: connected, refused (a RST or ICMP error came back) or timeout (the
  * NAT dropped the SYN silently). hairpin=1 if PORT + 1 reached PORT through m1. TCP
  * uses ports 443 and 80 so that a web-only firewall lets it out.
+ *
+ *   nat_behave map PORT SERVER:PORT         asks the server, over TCP from PORT, for the
+ *                                            mapping and prints it
+ *   nat_behave punch PORT PEER:PORT SECS    TCP simultaneous open from PORT, which also
+ *                                            listens (a SYN through a NAT that filters by
+ *                                            address only arrives as a new connection);
+ *                                            dials again 100 ms after each failure; exits
+ *                                            0 once a connection carried "punch" both
+ *                                            ways, 1 if none did
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -483,6 +492,84 @@ static void client_tcp(const char *a, const char *b, int lport)
 	       m1, m2, m3, port, addr, hair, pp, pa);
 }
 
+static int do_map(int port, const struct sockaddr_in *server)
+{
+	struct sockaddr_in any = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	char mapped[64], text[128];
+	int fd = tcp_map(any, server, "map0\n", mapped, sizeof(mapped), text, sizeof(text));
+
+	if (fd < 0 || !*mapped) {
+		fprintf(stderr, "nat_behave: map: no answer from the server\n");
+		return 1;
+	}
+	printf("%s\n", mapped);
+	close(fd);
+	return 0;
+}
+
+/* Both sides say "punch" on the connection: it is really open end to end. */
+static int punch_check(int fd, const char *how)
+{
+	struct sockaddr_in peer;
+	socklen_t len = sizeof(peer);
+	char buf[8], addr[64];
+
+	fcntl(fd, F_SETFL, 0);
+	if (write(fd, "punch", 5) != 5)
+		return 1;
+	tcp_read(fd, 2, buf, 6);
+	if (strcmp(buf, "punch") != 0 || getpeername(fd, (struct sockaddr *)&peer, &len) < 0)
+		return 1;
+	format(&peer, addr, sizeof(addr));
+	printf("connected (%s) with %s\n", how, addr);
+	return 0;
+}
+
+static int do_punch(int port, const struct sockaddr_in *peer, double secs)
+{
+	struct sockaddr_in any = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct pollfd p[2] = { { .fd = bound(SOCK_STREAM, any, 1), .events = POLLIN },
+			       { .fd = -1, .events = POLLOUT } };
+	double end = now() + secs, next_dial = 0;
+
+	if (listen(p[0].fd, 4) < 0) {
+		perror("nat_behave: listen");
+		return 2;
+	}
+	while (now() < end) {
+		int err = 0, c;
+		socklen_t len = sizeof(err);
+
+		/* Dial (again, 100 ms after a failure, as punching stacks do). */
+		if (p[1].fd < 0 && now() >= next_dial) {
+			p[1].fd = bound(SOCK_STREAM, any, 1);
+			if (connect(p[1].fd, (const struct sockaddr *)peer, sizeof(*peer)) < 0 &&
+			    errno != EINPROGRESS) {
+				close(p[1].fd);
+				p[1].fd = -1;
+				next_dial = now() + 0.1;
+			}
+		}
+		if (poll(p, 2, 50) <= 0)
+			continue;
+		if ((p[0].revents & POLLIN) && (c = accept(p[0].fd, NULL, NULL)) >= 0) {
+			if (punch_check(c, "accepted") == 0)
+				return 0;
+			close(c);
+		}
+		if (p[1].fd >= 0 && p[1].revents) {
+			getsockopt(p[1].fd, SOL_SOCKET, SO_ERROR, &err, &len);
+			if (!err && punch_check(p[1].fd, "connect") == 0)
+				return 0;
+			close(p[1].fd);
+			p[1].fd = -1;
+			next_dial = now() + 0.1;
+		}
+	}
+	printf("no connection\n");
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && strcmp(argv[1], "server") == 0)
@@ -493,6 +580,17 @@ int main(int argc, char **argv)
 		client_tcp(argv[2], argv[3], atoi(argv[4]));
 		return 0;
 	}
-	fprintf(stderr, "usage: nat_behave server A B SECS | nat_behave client A B PORT\n");
+	if (argc == 4 && strcmp(argv[1], "map") == 0) {
+		struct sockaddr_in server = parse(argv[3]);
+
+		return do_map(atoi(argv[2]), &server);
+	}
+	if (argc == 5 && strcmp(argv[1], "punch") == 0) {
+		struct sockaddr_in peer = parse(argv[3]);
+
+		return do_punch(atoi(argv[2]), &peer, atof(argv[4]));
+	}
+	fprintf(stderr, "usage: nat_behave server A B SECS | client A B PORT | map PORT SERVER:PORT"
+			" | punch PORT PEER:PORT SECS\n");
 	return 2;
 }

@@ -12,15 +12,6 @@
  *   udp_punch tcp-connect ADDR:PORT SECS      exits 0 if the connection is established,
  *                                              1 if refused (a RST or an ICMP error; prints
  *                                              "refused after S s"), 3 if it timed out
- *   udp_punch tcp-map LOCALPORT SERVER:PORT   asks nat_behave's server, from LOCALPORT,
- *                                              for the mapped address and prints it
- *   udp_punch tcp-punch LOCALPORT PEER:PORT SECS
- *                                              TCP simultaneous open from LOCALPORT, which
- *                                              also listens (a SYN through a NAT that
- *                                              filters by address only arrives as a new
- *                                              connection); connects again after each
- *                                              failure; exits 0 once a connection carried
- *                                              "punch" both ways, 1 if none did
  * Both ends of a pair run `punch` at the same time; the pair is reachable both ways when
  * both exit 0.
  */
@@ -29,7 +20,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,129 +192,6 @@ static int do_tcp_connect(const struct sockaddr_in *to, int secs)
 	return 0;
 }
 
-/* A TCP socket bound to port that a listener and connectors may share. */
-static int tcp_shared(int port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-		perror("udp_punch: tcp bind");
-		exit(2);
-	}
-	return fd;
-}
-
-/* Reads up to len - 1 bytes from fd within secs, NUL-terminated; stops at EOF. */
-static void tcp_read(int fd, double secs, char *buf, size_t len)
-{
-	double end = now() + secs;
-	size_t got = 0;
-
-	while (got + 1 < len && now() < end) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&p, 1, (int)((end - now()) * 1000) + 1) <= 0)
-			break;
-		n = read(fd, buf + got, len - 1 - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-}
-
-static int do_tcp_map(int port, const struct sockaddr_in *server)
-{
-	struct pollfd p = { .fd = tcp_shared(port), .events = POLLOUT };
-	char buf[96], mapped[64];
-	int err = 0;
-	socklen_t len = sizeof(err);
-
-	if ((connect(p.fd, (const struct sockaddr *)server, sizeof(*server)) < 0 &&
-	     errno != EINPROGRESS) ||
-	    poll(&p, 1, 5000) <= 0 || getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ||
-	    err || write(p.fd, "map0\n", 5) != 5) {
-		fprintf(stderr, "udp_punch: tcp-map: no connection\n");
-		return 1;
-	}
-	tcp_read(p.fd, 2, buf, sizeof(buf));
-	if (sscanf(buf, "m %63s", mapped) != 1) {
-		fprintf(stderr, "udp_punch: tcp-map: no answer\n");
-		return 1;
-	}
-	printf("%s\n", mapped);
-	return 0;
-}
-
-/* Both sides say "punch" on the connection: it is really open end to end. */
-static int tcp_punch_check(int fd, const char *how)
-{
-	struct sockaddr_in peer;
-	socklen_t len = sizeof(peer);
-	char buf[8], addr[INET_ADDRSTRLEN];
-
-	if (write(fd, "punch", 5) != 5)
-		return 1;
-	tcp_read(fd, 2, buf, 6);
-	if (strcmp(buf, "punch") != 0 || getpeername(fd, (struct sockaddr *)&peer, &len) < 0)
-		return 1;
-	inet_ntop(AF_INET, &peer.sin_addr, addr, sizeof(addr));
-	printf("connected (%s) with %s:%u\n", how, addr, ntohs(peer.sin_port));
-	return 0;
-}
-
-static int do_tcp_punch(int port, const struct sockaddr_in *peer, double secs)
-{
-	struct pollfd p[2] = { { .fd = tcp_shared(port), .events = POLLIN },
-			       { .fd = -1, .events = POLLOUT } };
-	double end = now() + secs, next_dial = 0;
-
-	if (listen(p[0].fd, 4) < 0) {
-		perror("udp_punch: tcp listen");
-		return 2;
-	}
-	while (now() < end) {
-		int err = 0, c;
-		socklen_t len = sizeof(err);
-
-		/* Dial (again, 100 ms after a failure, as punching stacks do). */
-		if (p[1].fd < 0 && now() >= next_dial) {
-			p[1].fd = tcp_shared(port);
-			if (connect(p[1].fd, (const struct sockaddr *)peer, sizeof(*peer)) < 0 &&
-			    errno != EINPROGRESS) {
-				close(p[1].fd);
-				p[1].fd = -1;
-				next_dial = now() + 0.1;
-			}
-		}
-		if (poll(p, 2, 50) <= 0)
-			continue;
-		if ((p[0].revents & POLLIN) && (c = accept(p[0].fd, NULL, NULL)) >= 0) {
-			fcntl(c, F_SETFL, 0);
-			if (tcp_punch_check(c, "accepted") == 0)
-				return 0;
-			close(c);
-		}
-		if (p[1].fd >= 0 && p[1].revents) {
-			getsockopt(p[1].fd, SOL_SOCKET, SO_ERROR, &err, &len);
-			if (!err) {
-				fcntl(p[1].fd, F_SETFL, 0);
-				if (tcp_punch_check(p[1].fd, "connect") == 0)
-					return 0;
-			}
-			close(p[1].fd);
-			p[1].fd = -1;
-			next_dial = now() + 0.1;
-		}
-	}
-	printf("no connection\n");
-	return 1;
-}
-
 int main(int argc, char **argv)
 {
 	struct sockaddr_in target;
@@ -335,20 +202,12 @@ int main(int argc, char **argv)
 		return do_tcp_listen(atoi(argv[2]), atoi(argv[3]));
 	if (argc == 4 && strcmp(argv[1], "tcp-connect") == 0)
 		return parse_endpoint(argv[2], &target) < 0 ? 2 : do_tcp_connect(&target, atoi(argv[3]));
-	if (argc == 4 && strcmp(argv[1], "tcp-map") == 0)
-		return parse_endpoint(argv[3], &target) < 0 ? 2 : do_tcp_map(atoi(argv[2]), &target);
-	if (argc == 5 && strcmp(argv[1], "tcp-punch") == 0)
-		return parse_endpoint(argv[3], &target) < 0
-			       ? 2
-			       : do_tcp_punch(atoi(argv[2]), &target, atof(argv[4]));
 	if (argc < 4 || parse_endpoint(argv[3], &target) < 0) {
 		fprintf(stderr, "usage: udp_punch stun LOCALPORT SERVER:PORT\n"
 				"       udp_punch punch LOCALPORT PEER:PORT SECONDS\n"
 				"       udp_punch listen LOCALPORT SECONDS\n"
 				"       udp_punch tcp-listen PORT SECONDS\n"
-				"       udp_punch tcp-connect ADDR:PORT SECONDS\n"
-				"       udp_punch tcp-map LOCALPORT SERVER:PORT\n"
-				"       udp_punch tcp-punch LOCALPORT PEER:PORT SECONDS\n");
+				"       udp_punch tcp-connect ADDR:PORT SECONDS\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "stun") == 0)

@@ -52,3 +52,15 @@ t_done() {
 	echo "1..$T_COUNT"
 	[ "$T_FAILED" -eq 0 ]
 }
+
+# Lua for scenarios written by tests (interpolate it into the scenario's text).
+# line_of(proc, pat, timeout): proc's first stdout line matching pat. proc:wait() can
+# return before the last lines are read, and wait_line does not look at lines read
+# already once the process exited, so this polls proc.lines for up to 1 s after wait.
+T_LUA_LINE_OF='local function line_of(proc, pat, timeout)
+	proc:wait{ timeout = timeout }
+	for _ = 1, 50 do
+		for _, l in ipairs(proc.lines) do if l:match(pat) then return l end end
+		natlab.sleep("20ms")
+	end
+end'
