@@ -290,11 +290,19 @@ int lab_state_write_model(const char *lab, const struct lab_model *m)
 	return rc;
 }
 
-static int knobs_read(json_t *o, struct nat_knobs *k)
+/*
+ * A knob missing from lab.json (written before the knob existed) keeps the preset of
+ * the node's profile.
+ */
+static int knobs_read(json_t *o, const char *profile, struct nat_knobs *k)
 {
 	memset(k, 0, sizeof(*k));
-	if (json_is_null(o))
+	if (profile)
+		nat_profile_lookup(profile, k);
+	if (json_is_null(o)) {
+		k->translate = 0;
 		return 0;
+	}
 	if (!json_is_object(o))
 		return -EINVAL;
 	k->translate = 1;
@@ -303,7 +311,7 @@ static int knobs_read(json_t *o, struct nat_knobs *k)
 		int rc;
 
 		if (!v)
-			return -EINVAL;
+			continue;
 		if (kb->type == NAT_KNOB_WORD)
 			rc = json_is_string(v) ? nat_knob_set_word(kb, k, json_string_value(v))
 					       : -EINVAL;
@@ -345,7 +353,7 @@ static int node_read(struct lab_model *m, json_t *o)
 		return -EINVAL;
 	if (profile)
 		snprintf(m->nodes[i].profile, sizeof(m->nodes[i].profile), "%s", profile);
-	if (knobs && knobs_read(knobs, &m->nodes[i].knobs) < 0)
+	if (knobs && knobs_read(knobs, profile, &m->nodes[i].knobs) < 0)
 		return -EINVAL;
 	json_array_foreach(addrs, j, a)
 	{
