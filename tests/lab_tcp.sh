@@ -27,7 +27,7 @@ addr() { echo "$json" | jq -r ".nodes[] | select(.name==\"$1\") | .addrs[0]"; }
 listen_connect() { # listen_connect SERVER_NODE PORT CLIENT_NODE TARGET_ADDR -> listener output
 	"$NATLAB" exec "$L" "$1" -- "$PUNCH" tcp-listen "$2" 2 >"$T_TMP/listen" 2>&1 &
 	local lp=$!
-	for _ in $(seq 1 40); do grep -q listening "$T_TMP/listen" && break; sleep 0.05; done
+	for _ in $(seq 1 100); do grep -q listening "$T_TMP/listen" && break; sleep 0.05; done
 	"$NATLAB" exec "$L" "$3" -- "$PUNCH" tcp-connect "$4:$2" 1
 	local rc=$?
 	wait "$lp"
