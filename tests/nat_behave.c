@@ -26,6 +26,8 @@
  *                                            0 once a connection carried "punch" both
  *                                            ways, 1 if none did
  */
+#include "natlab/addr.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -63,15 +65,18 @@ static struct sockaddr_in endpoint(const char *addr, int port)
 	return sin;
 }
 
-/* "a.b.c.d:port" as printed by format(). */
+/* An IPv4 "a.b.c.d:port" (the one address parser, proto/addr.c); exits if it is not. */
 static struct sockaddr_in parse(const char *s)
 {
-	char host[INET_ADDRSTRLEN] = "";
-	const char *colon = strrchr(s, ':');
+	struct sockaddr_storage ss;
+	struct sockaddr_in sin;
 
-	if (colon && (size_t)(colon - s) < sizeof(host))
-		memcpy(host, s, (size_t)(colon - s));
-	return endpoint(host, colon ? atoi(colon + 1) : 0);
+	if (addr_parse(s, &ss, ADDR_PORT_REQUIRED) < 0 || ss.ss_family != AF_INET) {
+		fprintf(stderr, "nat_behave: \"%s\" is not an IPv4 address:port\n", s);
+		exit(2);
+	}
+	memcpy(&sin, &ss, sizeof(sin));
+	return sin;
 }
 
 static void format(const struct sockaddr_in *sin, char *buf, size_t len)
