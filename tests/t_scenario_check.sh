@@ -65,7 +65,7 @@ check_fails "knobs on a router that does not translate" ':3: lab:nat: profile "n
 	'lab:nat{ name = "n", net = inet, profile = "none", hairpin = true }'
 check_fails "bad tcp_unsolicited" ':3: lab:nat: "tcp_unsolicited" = "rst" is not a valid value \(one of: drop, icmp\)' \
 	'lab:nat{ name = "n", net = inet, profile = "full-cone", tcp_unsolicited = "rst" }'
-check_fails "tcp_timeout out of range" ':3: lab:nat: "tcp_timeout" must be between 1 and 604800 seconds' \
+check_fails "tcp_timeout out of range" ':3: lab:nat: "tcp_timeout" must be between 1 s and 604800 s, got 0' \
 	'lab:nat{ name = "n", net = inet, profile = "full-cone", tcp_timeout = 0 }'
 check_fails "bad address" ':3: lab:host: "addr" = "10.0.0.300" is not an IPv4 address' \
 	'lab:host{ name = "h", net = inet, addr = "10.0.0.300" }'
