@@ -28,7 +28,7 @@ struct probe {
 /* What a transaction waits for: the server's answer, or our own request come back. */
 enum expect { EXPECT_RESPONSE, EXPECT_OWN_REQUEST };
 
-static long long now_ms(void)
+long long probe_now_ms(void)
 {
 	struct timespec ts;
 
@@ -79,8 +79,7 @@ static int udp_open(const struct probe_options *opt, int *fd_out)
  * The address fd reaches the server from. A wildcard bind leaves the address to the
  * routing table, which a connected scratch socket asks without sending anything.
  */
-static int local_address(int fd, const struct sockaddr_storage *server,
-                         struct sockaddr_storage *out)
+int probe_local_address(int fd, const struct sockaddr_storage *server, struct sockaddr_storage *out)
 {
 	struct sockaddr_storage route;
 	socklen_t len = sizeof(*out);
@@ -128,7 +127,7 @@ static int await(int fd, const uint8_t txid[STUN_TXID_SIZE], enum expect what,
 	socklen_t len;
 	ssize_t n;
 
-	while ((left = deadline - now_ms()) > 0) {
+	while ((left = deadline - probe_now_ms()) > 0) {
 		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
 			return -errno;
 		len = sizeof(src);
@@ -149,9 +148,9 @@ static int await(int fd, const uint8_t txid[STUN_TXID_SIZE], enum expect what,
  * answer in *out, -ETIMEDOUT when none came, or -errno. Send errors (an ICMP error, a
  * firewall's EPERM) count as loss: they are what a blocked path looks like.
  */
-static int transact2(const struct probe *p, int fd, int recv_fd,
-                     const struct sockaddr_storage *dst, uint32_t change, enum expect what,
-                     const struct sockaddr_storage *expect_from, struct stun_msg *out)
+static int transact2(const struct probe *p, int fd, int recv_fd, const struct sockaddr_storage *dst,
+                     uint32_t change, enum expect what, const struct sockaddr_storage *expect_from,
+                     struct stun_msg *out)
 {
 	uint8_t txid[STUN_TXID_SIZE], req[STUN_MAX_MESSAGE];
 	int len, rc;
@@ -163,7 +162,7 @@ static int transact2(const struct probe *p, int fd, int recv_fd,
 	for (int i = 0; i < p->tries; i++) {
 		if (sendto(fd, req, (size_t)len, 0, csa(dst), sizeof(struct sockaddr_in)) < 0)
 			log_debug("probe: sendto: %s", strerror(errno));
-		rc = await(recv_fd, txid, what, expect_from, now_ms() + p->interval_ms, out);
+		rc = await(recv_fd, txid, what, expect_from, probe_now_ms() + p->interval_ms, out);
 		if (rc != 0)
 			return rc < 0 ? rc : 0;
 	}
@@ -179,7 +178,7 @@ static int transact(const struct probe *p, int fd, const struct sockaddr_storage
 }
 
 /* A success response's mapped address, XOR-MAPPED-ADDRESS preferred. */
-static int mapped_of(const struct stun_msg *m, struct sockaddr_storage *out)
+int probe_mapped_of(const struct stun_msg *m, struct sockaddr_storage *out)
 {
 	if (m->type != STUN_BINDING_SUCCESS)
 		return -EPROTO;
@@ -199,7 +198,28 @@ static int mapping_test(const struct probe *p, int fd, const struct sockaddr_sto
 	struct stun_msg m;
 	int rc = transact(p, fd, dst, 0, EXPECT_RESPONSE, dst, &m);
 
-	return rc < 0 ? rc : mapped_of(&m, mapped);
+	return rc < 0 ? rc : probe_mapped_of(&m, mapped);
+}
+
+enum probe_behaviour probe_mapping_classify(const struct sockaddr *m1, const struct sockaddr *m2,
+                                            const struct sockaddr *m3)
+{
+	if (addr_equal(m2, m1))
+		return PROBE_ENDPOINT_INDEPENDENT;
+	if (!m3)
+		return PROBE_UNKNOWN;
+	if (addr_equal(m3, m2))
+		return PROBE_ADDRESS_DEPENDENT;
+	return PROBE_ADDRESS_AND_PORT_DEPENDENT;
+}
+
+enum probe_behaviour probe_filtering_classify(int from_other, int from_other_port)
+{
+	if (from_other > 0)
+		return PROBE_ENDPOINT_INDEPENDENT;
+	if (from_other < 0 || from_other_port < 0)
+		return PROBE_UNKNOWN;
+	return from_other_port ? PROBE_ADDRESS_DEPENDENT : PROBE_ADDRESS_AND_PORT_DEPENDENT;
 }
 
 /* Tests II and III (RFC 5780 section 4.3), on the socket test I used. */
@@ -214,11 +234,9 @@ static enum probe_behaviour classify_mapping(const struct probe *p, int fd,
 		return PROBE_UNKNOWN;
 	if (addr_equal(csa(&mapped2), csa(mapped1)))
 		return PROBE_ENDPOINT_INDEPENDENT;
-	if (mapping_test(p, fd, other, &mapped3) < 0)
-		return PROBE_UNKNOWN;
-	if (addr_equal(csa(&mapped3), csa(&mapped2)))
-		return PROBE_ADDRESS_DEPENDENT;
-	return PROBE_ADDRESS_AND_PORT_DEPENDENT;
+	return probe_mapping_classify(csa(mapped1), csa(&mapped2),
+	                              mapping_test(p, fd, other, &mapped3) < 0 ? NULL
+	                                                                       : csa(&mapped3));
 }
 
 /* Whether a CHANGE-REQUEST is answered, from the endpoint it asked for. */
@@ -248,11 +266,9 @@ static enum probe_behaviour classify_filtering(const struct probe *p,
 	if (mapping_test(p, fd, &p->opt->server, &mapped) < 0)
 		goto out;
 	if (change_answered(p, fd, STUN_CHANGE_IP | STUN_CHANGE_PORT, other))
-		b = PROBE_ENDPOINT_INDEPENDENT;
-	else if (change_answered(p, fd, STUN_CHANGE_PORT, &a1p2))
-		b = PROBE_ADDRESS_DEPENDENT;
+		b = probe_filtering_classify(1, -1);
 	else
-		b = PROBE_ADDRESS_AND_PORT_DEPENDENT;
+		b = probe_filtering_classify(0, change_answered(p, fd, STUN_CHANGE_PORT, &a1p2));
 out:
 	close(fd);
 	return b;
@@ -302,7 +318,7 @@ int probe_run(const struct probe_options *opt, struct probe_result *res)
 	rc = udp_open(opt, &fd);
 	if (rc < 0)
 		return rc;
-	rc = local_address(fd, &opt->server, &res->local);
+	rc = probe_local_address(fd, &opt->server, &res->local);
 	if (rc < 0)
 		goto out;
 	rc = transact(&p, fd, &opt->server, 0, EXPECT_RESPONSE, &opt->server, &m1);
@@ -310,10 +326,11 @@ int probe_run(const struct probe_options *opt, struct probe_result *res)
 		rc = 0; /* UDP blocked is an answer too */
 		goto out;
 	}
-	if (rc < 0 || (rc = mapped_of(&m1, &res->mapped)) < 0)
+	if (rc < 0 || (rc = probe_mapped_of(&m1, &res->mapped)) < 0)
 		goto out;
 	res->udp_ok = true;
 	res->nat = !addr_equal(csa(&res->mapped), csa(&res->local));
+	res->port_preserved = port_of(&res->mapped) == port_of(&res->local);
 	if ((m1.present & STUN_HAS_OTHER) && m1.other.ss_family == AF_INET)
 		res->mapping = classify_mapping(&p, fd, &res->mapped, &m1.other);
 	res->hairpin = hairpin_test(&p, fd, &res->mapped);
@@ -346,8 +363,10 @@ json_t *probe_result_json(const struct probe_result *res)
 	bool has_local = addr_format(csa(&res->local), local, sizeof(local)) == 0;
 
 	return json_pack(
-	    "{s:s?, s:s?, s:b, s:s?, s:s?, s:b, s:s}", "mapping",
+	    "{s:s?, s:s?, s:b, s:o, s:s?, s:s?, s:b, s:s}", "mapping",
 	    probe_behaviour_name(res->mapping), "filtering", probe_behaviour_name(res->filtering),
-	    "hairpin", res->hairpin, "mapped_address", has_mapped ? mapped : NULL, "local_address",
-	    has_local ? local : NULL, "nat", res->nat, "udp", res->udp_ok ? "ok" : "blocked");
+	    "hairpin", res->hairpin, "port_preserved",
+	    res->udp_ok ? json_boolean(res->port_preserved) : json_null(), "mapped_address",
+	    has_mapped ? mapped : NULL, "local_address", has_local ? local : NULL, "nat", res->nat,
+	    "udp", res->udp_ok ? "ok" : "blocked");
 }

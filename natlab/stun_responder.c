@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The blocking RFC 5780 responder: sockets and a poll loop around stun_server_handle().
+ * The blocking RFC 5780 responder: sockets and a poll loop around stun_server_handle(),
+ * and the binding of the four endpoints, which the TCP responder shares.
  */
 #include "natlab/addr.h"
 #include "natlab/stun_responder.h"
@@ -43,65 +44,92 @@ static void endpoint_addr(const struct stun_server_config *cfg, enum stun_endpoi
 	*port_of(out) = (ep & 1) ? cfg->alt_port : port;
 }
 
-static int bind_udp(struct sockaddr_storage *addr, int *fd_out)
+/*
+ * TCP listeners share their endpoint with the dial-backs leaving from it: both carry
+ * SO_REUSEADDR and SO_REUSEPORT (same user), which Linux requires of every socket on a
+ * port that has a listener.
+ */
+static int bind_socket(struct sockaddr_storage *addr, int type, int *fd_out)
 {
 	socklen_t len = len_of(addr);
-	int fd, rc;
+	int fd, rc, one = 1;
 
-	fd = socket(addr->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(addr->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	if (type == SOCK_STREAM &&
+	    (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0))
+		goto fail;
 	if (bind(fd, (struct sockaddr *)addr, len) < 0 ||
-	    getsockname(fd, (struct sockaddr *)addr, &len) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
+	    getsockname(fd, (struct sockaddr *)addr, &len) < 0)
+		goto fail;
+	if (type == SOCK_STREAM && listen(fd, 64) < 0)
+		goto fail;
 	*fd_out = fd;
 	return 0;
+fail:
+	rc = -errno;
+	close(fd);
+	return rc;
+}
+
+static void close_all(int fd[STUN_EP_COUNT])
+{
+	for (int i = 0; i < STUN_EP_COUNT; i++) {
+		if (fd[i] >= 0)
+			close(fd[i]);
+		fd[i] = -1;
+	}
 }
 
 /* One attempt at binding every endpoint in order A1:P1, A1:P2, A2:P1, A2:P2, so that
  * the ports picked on A1 are known before A2 needs them. */
-static int bind_all(struct stun_responder *r)
+static int bind_all(struct stun_server_config *cfg, int type, int fd[STUN_EP_COUNT])
 {
-	int n = r->cfg.alternate.ss_family == AF_UNSPEC ? 2 : STUN_EP_COUNT;
+	int n = cfg->alternate.ss_family == AF_UNSPEC ? 2 : STUN_EP_COUNT;
 	struct sockaddr_storage addr;
 	int rc;
 
 	for (int ep = 0; ep < n; ep++) {
-		endpoint_addr(&r->cfg, ep, &addr);
-		rc = bind_udp(&addr, &r->fd[ep]);
+		endpoint_addr(cfg, ep, &addr);
+		rc = bind_socket(&addr, type, &fd[ep]);
 		if (rc < 0)
 			return rc;
 		if (ep == STUN_EP_A1P1)
-			*port_of(&r->cfg.primary) = *port_of(&addr);
+			*port_of(&cfg->primary) = *port_of(&addr);
 		else if (ep == STUN_EP_A1P2)
-			r->cfg.alt_port = *port_of(&addr);
+			cfg->alt_port = *port_of(&addr);
 	}
 	return 0;
 }
 
-int stun_responder_init(struct stun_responder *r, const struct stun_server_config *cfg)
+int stun_endpoints_bind(const struct stun_server_config *cfg, int type,
+                        struct stun_server_config *bound, int fd[STUN_EP_COUNT])
 {
 	bool picking = !*port_of((struct sockaddr_storage *)&cfg->primary) || !cfg->alt_port;
 	int rc = -EADDRINUSE;
 
 	for (int i = 0; i < STUN_EP_COUNT; i++)
-		r->fd[i] = -1;
+		fd[i] = -1;
 	for (int attempt = 0; attempt < PICK_ATTEMPTS && rc == -EADDRINUSE; attempt++) {
-		r->cfg = *cfg;
-		rc = bind_all(r);
+		*bound = *cfg;
+		rc = bind_all(bound, type, fd);
 		if (rc < 0)
-			stun_responder_close(r);
+			close_all(fd);
 		if (!picking)
 			break;
 	}
 	if (rc == 0)
-		rc = stun_server_config_check(&r->cfg);
+		rc = stun_server_config_check(bound);
 	if (rc < 0)
-		stun_responder_close(r);
+		close_all(fd);
 	return rc;
+}
+
+int stun_responder_init(struct stun_responder *r, const struct stun_server_config *cfg)
+{
+	return stun_endpoints_bind(cfg, SOCK_DGRAM, &r->cfg, r->fd);
 }
 
 static void answer_pending(struct stun_responder *r, enum stun_endpoint ep)
@@ -162,9 +190,5 @@ int stun_responder_serve(struct stun_responder *r, volatile sig_atomic_t *stop)
 
 void stun_responder_close(struct stun_responder *r)
 {
-	for (int i = 0; i < STUN_EP_COUNT; i++) {
-		if (r->fd[i] >= 0)
-			close(r->fd[i]);
-		r->fd[i] = -1;
-	}
+	close_all(r->fd);
 }

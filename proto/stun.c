@@ -141,6 +141,18 @@ int stun_header_check(const uint8_t *buf, size_t len, uint16_t *type, uint8_t tx
 	return 0;
 }
 
+int stun_frame_size(const uint8_t *buf, size_t len)
+{
+	size_t body;
+
+	if (len < STUN_HEADER_SIZE)
+		return -EAGAIN;
+	body = rd16(buf + 2);
+	if ((buf[0] & 0xc0) || (body & 3) || rd32(buf + 4) != STUN_MAGIC_COOKIE)
+		return -EBADMSG;
+	return (int)(body + STUN_HEADER_SIZE);
+}
+
 static int decode_addr(const struct stun_msg *msg, const uint8_t *v, size_t n, bool xor,
                        struct sockaddr_storage *out)
 {

@@ -8,88 +8,11 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "natlab/addr.h"
 #include "natlab/probe.h"
-#include "natlab/stun_responder.h"
+#include "probe_fixture.h"
 #include "tap.h"
-
-static volatile sig_atomic_t stop;
-
-static void on_term(int sig)
-{
-	stop = 1;
-}
-
-/* An address from its text; the tests only ever pass good ones. */
-static struct sockaddr_storage addr(const char *text)
-{
-	struct sockaddr_storage ss;
-
-	addr_parse(text, &ss, ADDR_PORT_OPTIONAL);
-	return ss;
-}
-
-/*
- * Binds in the parent (so the ports are known and bound before any probe), serves in a
- * child that dies with us. Returns the child's pid and the bound configuration.
- */
-static pid_t responder_start(bool alternate, struct stun_server_config *bound)
-{
-	struct stun_server_config cfg = {.primary = addr("127.0.0.1:0")};
-	struct sigaction sa = {.sa_handler = on_term};
-	struct stun_responder r;
-	pid_t pid;
-	int rc;
-
-	if (alternate)
-		cfg.alternate = addr("127.0.0.2:0");
-	rc = stun_responder_init(&r, &cfg);
-	if (rc < 0) {
-		tap_diag("stun_responder_init: %s", strerror(-rc));
-		return -1;
-	}
-	*bound = r.cfg;
-	pid = fork();
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		sigaction(SIGTERM, &sa, NULL);
-		if (getppid() == 1)
-			_exit(1);
-		_exit(stun_responder_serve(&r, &stop) < 0 ? 1 : 0);
-	}
-	stun_responder_close(&r);
-	return pid;
-}
-
-/* Stops the child by pid; returns its exit status, or -1 if it did not exit cleanly. */
-static int responder_stop(pid_t pid)
-{
-	int status;
-
-	if (pid <= 0 || kill(pid, SIGTERM) < 0 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static const char *jstr(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	return json_is_string(v) ? json_string_value(v) : json_is_null(v) ? "null" : "(missing)";
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 static void test_two_addresses(void)
 {
@@ -97,7 +20,7 @@ static void test_two_addresses(void)
 	struct stun_server_config cfg;
 	struct probe_result res;
 	char want_mapped[32];
-	pid_t pid = responder_start(true, &cfg);
+	pid_t pid = fixture_responder_start(false, true, &cfg);
 	json_t *j;
 	int rc;
 
@@ -114,16 +37,18 @@ static void test_two_addresses(void)
 	j = probe_result_json(&res);
 	snprintf(want_mapped, sizeof(want_mapped), "127.0.0.1:%u",
 	         ntohs(((struct sockaddr_in *)&res.local)->sin_port));
-	is_str(jstr(j, "mapping"), "endpoint-independent", "JSON mapping");
-	is_str(jstr(j, "filtering"), "endpoint-independent", "JSON filtering");
-	is_str(jstr(j, "mapped_address"), want_mapped, "JSON mapped_address");
-	is_str(jstr(j, "local_address"), want_mapped, "JSON local_address");
-	is_str(jstr(j, "udp"), "ok", "JSON udp");
+	is_str(fixture_jstr(j, "mapping"), "endpoint-independent", "JSON mapping");
+	is_str(fixture_jstr(j, "filtering"), "endpoint-independent", "JSON filtering");
+	is_str(fixture_jstr(j, "mapped_address"), want_mapped, "JSON mapped_address");
+	is_str(fixture_jstr(j, "local_address"), want_mapped, "JSON local_address");
+	is_str(fixture_jstr(j, "udp"), "ok", "JSON udp");
 	ok(json_is_false(json_object_get(j, "nat")), "JSON nat false");
 	ok(json_is_true(json_object_get(j, "hairpin")), "JSON hairpin true");
-	is_int(json_object_size(j), 7, "JSON has exactly 7 keys");
+	ok(res.port_preserved && json_is_true(json_object_get(j, "port_preserved")),
+	   "port preserved (no NAT)");
+	is_int(json_object_size(j), 8, "JSON has exactly 8 keys");
 	json_decref(j);
-	is_int(responder_stop(pid), 0, "responder stops cleanly on SIGTERM");
+	is_int(fixture_responder_stop(pid), 0, "responder stops cleanly on SIGTERM");
 }
 
 static void test_one_address(void)
@@ -131,7 +56,7 @@ static void test_one_address(void)
 	struct probe_options opt = {0};
 	struct stun_server_config cfg;
 	struct probe_result res;
-	pid_t pid = responder_start(false, &cfg);
+	pid_t pid = fixture_responder_start(false, false, &cfg);
 	json_t *j;
 
 	ok(pid > 0, "responder on 127.0.0.1 only started");
@@ -145,13 +70,13 @@ static void test_one_address(void)
 	       json_is_null(json_object_get(j, "filtering")),
 	   "JSON mapping and filtering null");
 	json_decref(j);
-	is_int(responder_stop(pid), 0, "responder stops cleanly");
+	is_int(fixture_responder_stop(pid), 0, "responder stops cleanly");
 }
 
 /* A bound socket nobody reads: requests vanish, as through a UDP-blocking firewall. */
 static void test_blocked(void)
 {
-	struct sockaddr_storage sink = addr("127.0.0.3:0");
+	struct sockaddr_storage sink = fixture_addr("127.0.0.3:0");
 	struct probe_options opt = {0};
 	struct probe_result res;
 	socklen_t len = sizeof(sink);
@@ -163,15 +88,16 @@ static void test_blocked(void)
 	       getsockname(fd, (struct sockaddr *)&sink, &len) == 0,
 	   "silent sink bound on 127.0.0.3");
 	opt.server = sink;
-	t0 = now_ms();
+	t0 = probe_now_ms();
 	is_int(probe_run(&opt, &res), 0, "probe_run against silence");
-	elapsed = now_ms() - t0;
+	elapsed = probe_now_ms() - t0;
 	ok(elapsed >= 900 && elapsed <= 1500, "unanswered test takes about 1 s (%lld ms)", elapsed);
 	ok(!res.udp_ok && !res.nat && !res.hairpin, "UDP blocked");
 	j = probe_result_json(&res);
-	is_str(jstr(j, "udp"), "blocked", "JSON udp blocked");
-	is_str(jstr(j, "mapped_address"), "null", "JSON mapped_address null");
-	is_str(jstr(j, "mapping"), "null", "JSON mapping null");
+	is_str(fixture_jstr(j, "udp"), "blocked", "JSON udp blocked");
+	is_str(fixture_jstr(j, "mapped_address"), "null", "JSON mapped_address null");
+	is_str(fixture_jstr(j, "mapping"), "null", "JSON mapping null");
+	ok(json_is_null(json_object_get(j, "port_preserved")), "JSON port_preserved null");
 	json_decref(j);
 	close(fd);
 }

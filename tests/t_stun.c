@@ -232,6 +232,32 @@ static void test_malformed(void)
 	   "unknown comprehension-optional attribute ignored");
 }
 
+/* Over TCP the header says where a message ends: a stream of two back to back. */
+static void test_frame_size(void)
+{
+	uint8_t buf[512], bad[256];
+	int len = sample(buf, 256), short_ok = 0;
+
+	memcpy(buf + len, buf, (size_t)len);
+	for (int have = 0; have < STUN_HEADER_SIZE; have++)
+		short_ok += stun_frame_size(buf, (size_t)have) == -EAGAIN;
+	is_int(short_ok, STUN_HEADER_SIZE, "short of a header: read more");
+	is_int(stun_frame_size(buf, STUN_HEADER_SIZE), len, "the header alone gives the size");
+	is_int(stun_frame_size(buf, 2 * (size_t)len), len, "the first of two messages");
+	is_int(stun_frame_size(buf + len, (size_t)len), len, "the second one");
+	memcpy(bad, buf, (size_t)len);
+	bad[5] ^= 1;
+	is_int(stun_frame_size(bad, (size_t)len), -EBADMSG, "bad magic cookie: not STUN");
+	memcpy(bad, buf, (size_t)len);
+	bad[0] |= 0x40;
+	is_int(stun_frame_size(bad, (size_t)len), -EBADMSG, "top bits set: not STUN");
+	memcpy(bad, buf, (size_t)len);
+	bad[3] += 2;
+	is_int(stun_frame_size(bad, (size_t)len), -EBADMSG, "length not a multiple of 4");
+	memcpy(bad, "GET / HTTP/1.1\r\nHost: x\r\n", 24);
+	is_int(stun_frame_size(bad, 24), -EBADMSG, "HTTP is not STUN");
+}
+
 /* Random damage must only ever produce 0, -EBADMSG or -EILSEQ (and no ASan report). */
 static void test_mutations(void)
 {
@@ -383,6 +409,7 @@ int main(void)
 	test_rfc5769();
 	test_round_trips();
 	test_malformed();
+	test_frame_size();
 	test_mutations();
 	for (int ep = 0; ep < STUN_EP_COUNT; ep++)
 		for (uint32_t flags = 0; flags <= 6; flags += 2)

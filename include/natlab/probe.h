@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * RFC 5780 NAT behaviour discovery, client side: classifies the NAT (or its absence)
- * between the current network namespace and an RFC 5780 STUN server. Blocking; natlab
- * runs it in a host's namespace to compare measured behaviour with the declared profile.
+ * NAT behaviour discovery, client side: classifies the NAT (or its absence) between the
+ * current network namespace and a STUN server with two addresses, for UDP (RFC 5780) and
+ * for TCP (the same tests over connections, against stun_tcp_responder.h). Blocking;
+ * natlab runs it in a host's namespace to compare measured behaviour with the declared
+ * profile.
  */
 #ifndef NATLAB_PROBE_H
 #define NATLAB_PROBE_H
@@ -28,12 +30,16 @@ struct probe_options {
 	 * unanswered test costs about one second. */
 	int tries;
 	int interval_ms;
+	/* TCP: how long a connection, an answer or a dial-back is waited for; 0 means
+	 * 1500 ms, which leaves room for one retransmitted SYN (the kernel resends after 1 s). */
+	int wait_ms;
 };
 
 struct probe_result {
-	bool udp_ok;  /* test I was answered */
-	bool nat;     /* the mapped address differs from the local one */
-	bool hairpin; /* a request to our own mapped address came back to us */
+	bool udp_ok;         /* test I was answered */
+	bool nat;            /* the mapped address differs from the local one */
+	bool hairpin;        /* a request to our own mapped address came back to us */
+	bool port_preserved; /* the mapped port of test I is the local port */
 	enum probe_behaviour mapping;
 	enum probe_behaviour filtering;
 	struct sockaddr_storage local;  /* the address the server was reached from */
@@ -55,9 +61,67 @@ const char *probe_behaviour_name(enum probe_behaviour b);
 
 /*
  * The result as a JSON object with keys mapping, filtering (strings or null), hairpin,
- * mapped_address ("a.b.c.d:port" or null), local_address, nat and udp ("ok" or
- * "blocked"). The caller owns the returned reference; NULL when out of memory.
+ * port_preserved (null when unanswered), mapped_address ("a.b.c.d:port" or null),
+ * local_address, nat and udp ("ok" or "blocked"). The caller owns the returned
+ * reference; NULL when out of memory.
  */
 json_t *probe_result_json(const struct probe_result *res);
+
+struct probe_tcp_result {
+	bool tcp_ok;         /* a connection to A1:P1 was set up and answered */
+	bool nat;            /* the mapped address differs from the local one */
+	bool port_preserved; /* the mapped port of the first connection is the local port */
+	enum probe_behaviour mapping;
+	enum probe_behaviour filtering;
+	struct sockaddr_storage local;
+	struct sockaddr_storage mapped; /* AF_UNSPEC when test I failed */
+};
+
+/*
+ * The TCP tests, opt->server being the TCP responder's A1:P1. Mapping: connections from
+ * one local port (SO_REUSEADDR, SO_REUSEPORT) to A1:P1, A2:P1 and A2:P2, compared as
+ * RFC 5780 section 4.3 compares UDP mappings. Filtering, from a fresh local port that
+ * only ever connected to A1:P1 and listens as well: over that connection the responder
+ * is asked to dial the mapped address from A2:P2, then from A1:P2; the first dial-back
+ * accepted within opt->wait_ms says endpoint-independent or address-dependent, none
+ * address-and-port-dependent. TCP being blocked (no connection or no answer to test I)
+ * is a result (tcp_ok false). Every wait is bounded: at most about 4 x wait_ms in all.
+ * Returns 0, -EINVAL for bad options, -EPROTO when the server answers with something
+ * that is not a Binding response, or -errno from the socket calls.
+ */
+int probe_tcp_run(const struct probe_options *opt, struct probe_tcp_result *res);
+
+/*
+ * The result as a JSON object with keys status ("ok" or "blocked"), mapping, filtering,
+ * port_preserved, mapped_address, local_address and nat, as probe_result_json() has them.
+ * The caller owns the returned reference; NULL when out of memory.
+ */
+json_t *probe_tcp_result_json(const struct probe_tcp_result *res);
+
+/*
+ * RFC 5780 section 4.3's verdict from the mapped addresses of test I (to A1:P1), II (to
+ * A2:P1) and III (to A2:P2): endpoint-independent when I and II agree, else
+ * address-dependent when II and III agree, else address-and-port-dependent. m3 is NULL
+ * when test III was not run or failed (unknown unless I and II agree).
+ */
+enum probe_behaviour probe_mapping_classify(const struct sockaddr *m1, const struct sockaddr *m2,
+                                            const struct sockaddr *m3);
+
+/*
+ * RFC 5780 section 4.4's verdict from whether anything came from A2:P2 (other) and from
+ * A1:P2 (other port): 1 it came, 0 it did not, -1 the test could not be run.
+ */
+enum probe_behaviour probe_filtering_classify(int from_other, int from_other_port);
+
+/* Shared by the UDP and TCP probes. */
+
+/* The address fd reaches server from (a wildcard bind resolved through the routes). */
+int probe_local_address(int fd, const struct sockaddr_storage *server,
+                        struct sockaddr_storage *out);
+/* A success response's IPv4 mapped address, XOR-MAPPED-ADDRESS preferred; or -EPROTO. */
+struct stun_msg;
+int probe_mapped_of(const struct stun_msg *m, struct sockaddr_storage *out);
+/* Milliseconds of CLOCK_MONOTONIC. */
+long long probe_now_ms(void);
 
 #endif

@@ -25,6 +25,16 @@ struct stun_responder {
 int stun_responder_init(struct stun_responder *r, const struct stun_server_config *cfg);
 
 /*
+ * Binds one socket of type (SOCK_DGRAM, or SOCK_STREAM: listening, with SO_REUSEADDR and
+ * SO_REUSEPORT) per endpoint of cfg, non-blocking, into fd[] (-1 where an endpoint does
+ * not exist), and the configuration with the ports actually bound into *bound. Zero
+ * ports are picked as stun_responder_init() says. Returns 0 or -errno; on failure
+ * nothing stays open.
+ */
+int stun_endpoints_bind(const struct stun_server_config *cfg, int type,
+                        struct stun_server_config *bound, int fd[STUN_EP_COUNT]);
+
+/*
  * Answers Binding requests until *stop becomes non-zero, checked at least every 200 ms.
  * Send errors (an unreachable client) are logged and do not stop serving.
  * Returns 0 once stopped, or -errno if poll fails.

@@ -106,6 +106,15 @@ struct stun_msg {
 int stun_header_check(const uint8_t *buf, size_t len, uint16_t *type, uint8_t txid[STUN_TXID_SIZE]);
 
 /*
+ * Over TCP (RFC 8489 section 6.2.2) STUN messages follow each other without framing of
+ * their own: a message's size is in its header. Given the first len >= STUN_HEADER_SIZE
+ * bytes of a stream, returns the size of the whole message they begin (header included),
+ * or -EBADMSG when they cannot begin a STUN message (the stream is not STUN: close it).
+ * Returns -EAGAIN when len is shorter than a header.
+ */
+int stun_frame_size(const uint8_t *buf, size_t len);
+
+/*
  * Decodes a whole datagram into *msg. Returns 0, -EBADMSG when the message is malformed
  * (header, attribute lengths or values, anything after FINGERPRINT), or -EILSEQ when the
  * FINGERPRINT does not match (the datagram is not STUN or was damaged; RFC 8489 says to

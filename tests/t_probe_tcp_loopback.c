@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The TCP probe and the STUN-over-TCP responder on loopback (127.0.0.1 and 127.0.0.2):
+ * the classifier's verdicts from synthetic observations, the responder's answers and
+ * dial-backs (from the endpoint CHANGE-REQUEST names, to the address the request came
+ * from), a whole probe without NAT, a responder without alternate address, and bounded
+ * failures: nothing listening, a silent server, a server that speaks something else.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "natlab/addr.h"
+#include "natlab/probe.h"
+#include "natlab/stun_tcp_responder.h"
+#include "probe_fixture.h"
+#include "tap.h"
+
+#define SA(ss) ((const struct sockaddr *)(ss))
+
+static void test_classify(void)
+{
+	struct sockaddr_storage a = fixture_addr("198.18.0.2:40000"),
+	                        b = fixture_addr("198.18.0.2:40001"),
+	                        c = fixture_addr("198.18.0.2:40002");
+
+	is_int(probe_mapping_classify(SA(&a), SA(&a), NULL), PROBE_ENDPOINT_INDEPENDENT,
+	       "I = II: endpoint-independent, III not needed");
+	is_int(probe_mapping_classify(SA(&a), SA(&b), SA(&b)), PROBE_ADDRESS_DEPENDENT,
+	       "I != II = III: address-dependent");
+	is_int(probe_mapping_classify(SA(&a), SA(&b), SA(&c)), PROBE_ADDRESS_AND_PORT_DEPENDENT,
+	       "I, II, III all differ: address-and-port-dependent");
+	is_int(probe_mapping_classify(SA(&a), SA(&b), NULL), PROBE_UNKNOWN,
+	       "I != II and III failed: unknown");
+	is_int(probe_filtering_classify(1, -1), PROBE_ENDPOINT_INDEPENDENT,
+	       "came from A2:P2: endpoint-independent");
+	is_int(probe_filtering_classify(1, 0), PROBE_ENDPOINT_INDEPENDENT,
+	       "came late from A2:P2: still endpoint-independent");
+	is_int(probe_filtering_classify(0, 1), PROBE_ADDRESS_DEPENDENT,
+	       "only from A1:P2: address-dependent");
+	is_int(probe_filtering_classify(0, 0), PROBE_ADDRESS_AND_PORT_DEPENDENT,
+	       "from neither: address-and-port-dependent");
+	is_int(probe_filtering_classify(-1, -1), PROBE_UNKNOWN, "not run: unknown");
+	is_int(probe_filtering_classify(0, -1), PROBE_UNKNOWN, "second test not run: unknown");
+}
+
+/* A client socket that also listens on its port, as the probe's filtering test does. */
+static int reusable(const char *local, int *lfd)
+{
+	struct sockaddr_storage ss = fixture_addr(local);
+	socklen_t len = sizeof(ss);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (bind(fd, SA(&ss), sizeof(struct sockaddr_in)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	*lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(*lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(*lfd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (bind(*lfd, SA(&ss), sizeof(struct sockaddr_in)) < 0 || listen(*lfd, 4) < 0)
+		return -1;
+	return fd;
+}
+
+/* Reads one STUN message (blocking, at most 2 s). */
+static int read_msg(int fd, struct stun_msg *m)
+{
+	uint8_t buf[STUN_MAX_MESSAGE];
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	size_t have = 0;
+	ssize_t n;
+	int size;
+
+	while ((size = stun_frame_size(buf, have)) == -EAGAIN ||
+	       (size > 0 && (size_t)size > have)) {
+		if (size > (int)sizeof(buf) || poll(&pfd, 1, 2000) <= 0)
+			return -ETIMEDOUT;
+		n = recv(fd, buf + have, sizeof(buf) - have, 0);
+		if (n <= 0)
+			return -ECONNRESET;
+		have += (size_t)n;
+	}
+	return size < 0 ? size : stun_msg_decode(buf, (size_t)size, m);
+}
+
+/*
+ * Asks for a dial-back with flags over a control connection; checks the control answer,
+ * then that the dial-back comes from `from`, carries the same transaction and the
+ * control connection's own address as mapped address.
+ */
+static void check_dial_back(const struct stun_server_config *cfg, uint32_t flags,
+                            const struct sockaddr_storage *from, const char *what)
+{
+	uint8_t txid[STUN_TXID_SIZE], req[STUN_MAX_MESSAGE];
+	struct sockaddr_storage me, peer;
+	socklen_t len = sizeof(me), plen = sizeof(peer);
+	struct pollfd pfd;
+	struct stun_msg ctl, back;
+	int lfd = -1, fd = reusable("127.0.0.1:0", &lfd), afd = -1, n;
+
+	ok(fd >= 0 && connect(fd, SA(&cfg->primary), sizeof(struct sockaddr_in)) == 0 &&
+	       getsockname(fd, (struct sockaddr *)&me, &len) == 0,
+	   "%s: control connection to A1:P1", what);
+	stun_txid_new(txid);
+	n = stun_binding_request_encode(req, sizeof(req), txid, flags, true);
+	ok(send(fd, req, (size_t)n, 0) == n, "%s: request sent", what);
+	is_int(read_msg(fd, &ctl), 0, "control answer");
+	ok(ctl.type == STUN_BINDING_SUCCESS && !memcmp(ctl.txid, txid, STUN_TXID_SIZE) &&
+	       addr_equal(SA(&ctl.xor_mapped), SA(&me)),
+	   "%s: the control answer maps us", what);
+	pfd = (struct pollfd){.fd = lfd, .events = POLLIN};
+	if (poll(&pfd, 1, 2000) == 1)
+		afd = accept(lfd, (struct sockaddr *)&peer, &plen);
+	ok(afd >= 0, "%s: the dial-back reached our listener", what);
+	ok(afd >= 0 && addr_equal(SA(&peer), SA(from)),
+	   "%s: it came from the changed endpoint", what);
+	ok(afd >= 0 && read_msg(afd, &back) == 0 && back.type == STUN_BINDING_SUCCESS &&
+	       !memcmp(back.txid, txid, STUN_TXID_SIZE) &&
+	       addr_equal(SA(&back.response_origin), SA(from)),
+	   "%s: it carries our transaction, RESPONSE-ORIGIN the changed endpoint", what);
+	if (afd >= 0)
+		close(afd);
+	close(fd);
+	close(lfd);
+}
+
+static void test_dial_backs(void)
+{
+	struct stun_server_config cfg;
+	struct sockaddr_storage a1p2, a2p1, a2p2;
+	pid_t pid = fixture_responder_start(true, true, &cfg);
+	uint8_t junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n", buf[64];
+	struct pollfd pfd;
+	int fd;
+
+	ok(pid > 0, "TCP responder on 127.0.0.1 and 127.0.0.2 started");
+	stun_server_endpoint(&cfg, STUN_EP_A1P2, &a1p2);
+	stun_server_endpoint(&cfg, STUN_EP_A2P1, &a2p1);
+	stun_server_endpoint(&cfg, STUN_EP_A2P2, &a2p2);
+	check_dial_back(&cfg, STUN_CHANGE_IP | STUN_CHANGE_PORT, &a2p2, "change IP and port");
+	check_dial_back(&cfg, STUN_CHANGE_PORT, &a1p2, "change port");
+	check_dial_back(&cfg, STUN_CHANGE_IP, &a2p1, "change IP");
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ok(connect(fd, SA(&cfg.primary), sizeof(struct sockaddr_in)) == 0 &&
+	       send(fd, junk, sizeof(junk) - 1, 0) > 0,
+	   "HTTP sent to the responder");
+	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
+	ok(poll(&pfd, 1, 2000) == 1 && recv(fd, buf, sizeof(buf), 0) == 0,
+	   "a client speaking something else is disconnected without answer");
+	close(fd);
+	check_dial_back(&cfg, STUN_CHANGE_PORT, &a1p2, "after the garbage");
+	is_int(fixture_responder_stop(pid), 0, "responder stops cleanly on SIGTERM");
+}
+
+static void test_probe(void)
+{
+	struct probe_options opt = {0};
+	struct stun_server_config cfg;
+	struct probe_tcp_result res;
+	char want[32];
+	pid_t pid = fixture_responder_start(true, true, &cfg);
+	long long t0 = probe_now_ms();
+	json_t *j;
+
+	ok(pid > 0, "TCP responder started");
+	opt.server = cfg.primary;
+	is_int(probe_tcp_run(&opt, &res), 0, "probe_tcp_run");
+	ok(probe_now_ms() - t0 < 1000, "without NAT nothing is waited for (%lld ms)",
+	   probe_now_ms() - t0);
+	ok(res.tcp_ok && !res.nat && res.port_preserved, "TCP answered, no NAT, port kept");
+	is_str(probe_behaviour_name(res.mapping), "endpoint-independent", "mapping");
+	is_str(probe_behaviour_name(res.filtering), "endpoint-independent", "filtering");
+	j = probe_tcp_result_json(&res);
+	snprintf(want, sizeof(want), "127.0.0.1:%u",
+	         ntohs(((struct sockaddr_in *)&res.local)->sin_port));
+	is_str(fixture_jstr(j, "status"), "ok", "JSON status");
+	is_str(fixture_jstr(j, "mapping"), "endpoint-independent", "JSON mapping");
+	is_str(fixture_jstr(j, "filtering"), "endpoint-independent", "JSON filtering");
+	is_str(fixture_jstr(j, "mapped_address"), want, "JSON mapped_address");
+	is_str(fixture_jstr(j, "local_address"), want, "JSON local_address");
+	ok(json_is_true(json_object_get(j, "port_preserved")), "JSON port_preserved true");
+	ok(json_is_false(json_object_get(j, "nat")), "JSON nat false");
+	is_int(json_object_size(j), 7, "JSON has exactly 7 keys");
+	json_decref(j);
+	is_int(fixture_responder_stop(pid), 0, "responder stops");
+
+	pid = fixture_responder_start(true, false, &cfg);
+	opt.server = cfg.primary;
+	is_int(probe_tcp_run(&opt, &res), 0, "probe_tcp_run without alternate address");
+	ok(res.tcp_ok && res.mapping == PROBE_UNKNOWN && res.filtering == PROBE_UNKNOWN,
+	   "answered, mapping and filtering unknown without OTHER-ADDRESS");
+	is_int(fixture_responder_stop(pid), 0, "responder stops");
+}
+
+/* A server that accepts and writes text at once, from a child. */
+static pid_t talker(struct sockaddr_storage *at)
+{
+	socklen_t len = sizeof(*at);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), fd;
+	pid_t pid;
+
+	*at = fixture_addr("127.0.0.3:0");
+	if (bind(lfd, SA(at), sizeof(struct sockaddr_in)) < 0 || listen(lfd, 1) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)at, &len) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		fd = accept(lfd, NULL, NULL);
+		if (write(fd, "HTTP/1.1 400 Bad Request\r\n\r\n", 28) != 28)
+			_exit(1);
+		sleep(5);
+		_exit(0);
+	}
+	close(lfd);
+	return pid;
+}
+
+static void test_failures(void)
+{
+	struct sockaddr_storage at = fixture_addr("127.0.0.3:0");
+	struct probe_options opt = {.wait_ms = 300};
+	struct probe_tcp_result res;
+	socklen_t len = sizeof(at);
+	long long t0, ms;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	pid_t pid;
+	json_t *j;
+
+	/* Bound, not listening: the kernel refuses, as a NAT's RST would. */
+	ok(bind(fd, SA(&at), sizeof(struct sockaddr_in)) == 0 &&
+	       getsockname(fd, (struct sockaddr *)&at, &len) == 0,
+	   "a closed port on 127.0.0.3");
+	opt.server = at;
+	t0 = probe_now_ms();
+	is_int(probe_tcp_run(&opt, &res), 0, "probe_tcp_run against a closed port");
+	ms = probe_now_ms() - t0;
+	ok(!res.tcp_ok && ms < 200, "refused: TCP blocked at once (%lld ms)", ms);
+	j = probe_tcp_result_json(&res);
+	is_str(fixture_jstr(j, "status"), "blocked", "JSON status blocked");
+	ok(json_is_null(json_object_get(j, "port_preserved")) &&
+	       json_is_null(json_object_get(j, "mapped_address")) &&
+	       json_is_null(json_object_get(j, "mapping")),
+	   "JSON port_preserved, mapped_address and mapping null");
+	json_decref(j);
+
+	/* Listening, never accepting: connected, then nobody answers. */
+	ok(listen(fd, 4) == 0, "a silent server");
+	t0 = probe_now_ms();
+	is_int(probe_tcp_run(&opt, &res), 0, "probe_tcp_run against silence");
+	ms = probe_now_ms() - t0;
+	ok(!res.tcp_ok && ms >= 290 && ms < 800, "unanswered: blocked after wait_ms (%lld ms)", ms);
+	close(fd);
+
+	pid = talker(&at);
+	opt.server = at;
+	is_int(probe_tcp_run(&opt, &res), -EPROTO, "a server speaking HTTP: -EPROTO");
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	opt.server = fixture_addr("127.0.0.1:0");
+	is_int(probe_tcp_run(&opt, &res), -EINVAL, "port 0: -EINVAL");
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	test_classify();
+	test_dial_backs();
+	test_probe();
+	test_failures();
+	return tap_done();
+}
