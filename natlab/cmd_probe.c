@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * natlab probe NAME HOST: classify the NAT path from HOST with RFC 5780 against a
- * responder that natlab starts on a public host with two addresses, and compare the
- * measured behaviour with what the NATs on the path declare.
+ * natlab probe NAME HOST: classify the NAT path from HOST, UDP with RFC 5780 and TCP with
+ * the same tests over connections, against responders that natlab starts on a public
+ * host with two addresses, and compare the measured behaviour with what the NATs on the
+ * path declare.
  */
 #include "natlab/cmd.h"
 #include "natlab/log.h"
@@ -13,8 +14,10 @@
 #include "natlab/stun.h"
 #include "natlab/stun_responder.h"
 #include "natlab/units.h"
+#include "natlab/stun_tcp_responder.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -23,10 +26,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define PROBE_PORT_DEFAULT 3478
+/* TCP on the web ports by default: a firewall that lets only the web out (profile
+ * udp-blocked) can then be measured too. */
+#define PROBE_TCP_PORT1_DEFAULT 443
+#define PROBE_TCP_PORT2_DEFAULT 80
+
+/* One responder: its protocol and the ports P1, P2 (host order, 0: the kernel picks). */
+struct responder_spec {
+	bool tcp;
+	uint16_t port[2];
+};
+
+/* What a responder child reports once bound: 0 and the ports (network order), or -errno. */
+struct responder_ready {
+	int rc;
+	uint16_t port[2];
+};
 
 static volatile sig_atomic_t responder_stop;
 
@@ -49,7 +69,7 @@ static void enter_node_ns(const struct lab_model *m, const char *node)
 
 static struct sockaddr_storage sockaddr_of(struct in_addr a, uint16_t port)
 {
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 
 	sin->sin_family = AF_INET;
@@ -58,36 +78,54 @@ static struct sockaddr_storage sockaddr_of(struct in_addr a, uint16_t port)
 	return ss;
 }
 
-/* Child: serve RFC 5780 from the server node until SIGTERM; reports its port on fd. */
-static void responder_run(const struct lab_model *m, const struct lab_node *srv, uint16_t port,
-			  int fd)
+/*
+ * Child: serves from the server node until SIGTERM (or until natlab dies), after
+ * reporting on fd how binding went.
+ */
+static void responder_run(const struct lab_model *m, const struct lab_node *srv,
+                          const struct responder_spec *spec, int fd)
 {
-	struct stun_server_config cfg = { .software = "natlab probe" };
-	struct stun_responder r;
-	struct sigaction sa = { .sa_handler = responder_stop_cb };
-	uint16_t bound;
+	struct stun_server_config cfg = {.software = "natlab probe"};
+	struct stun_tcp_responder t;
+	struct stun_responder u;
+	struct sigaction sa = {.sa_handler = responder_stop_cb};
+	struct responder_ready ready = {0};
+	const struct stun_server_config *bound;
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	enter_node_ns(m, srv->name);
-	cfg.primary = sockaddr_of(srv->addrs[0], port);
+	cfg.primary = sockaddr_of(srv->addrs[0], spec->port[0]);
 	cfg.alternate = sockaddr_of(srv->addrs[1], 0);
-	cfg.alt_port = port ? htons((uint16_t)(port + 1)) : 0;
-	if (stun_responder_init(&r, &cfg) < 0)
-		_exit(1);
-	bound = ((struct sockaddr_in *)&r.cfg.primary)->sin_port;
-	if (write(fd, &bound, sizeof(bound)) != sizeof(bound))
+	cfg.alt_port = htons(spec->port[1]);
+	ready.rc = spec->tcp ? stun_tcp_responder_init(&t, &cfg) : stun_responder_init(&u, &cfg);
+	bound = spec->tcp ? &t.cfg : &u.cfg;
+	if (ready.rc == 0) {
+		ready.port[0] = ((const struct sockaddr_in *)&bound->primary)->sin_port;
+		ready.port[1] = bound->alt_port;
+	}
+	if (write(fd, &ready, sizeof(ready)) != sizeof(ready) || ready.rc < 0)
 		_exit(1);
 	close(fd);
-	stun_responder_serve(&r, &responder_stop);
-	stun_responder_close(&r);
+	if (spec->tcp) {
+		stun_tcp_responder_serve(&t, &responder_stop);
+		stun_tcp_responder_close(&t);
+	} else {
+		stun_responder_serve(&u, &responder_stop);
+		stun_responder_close(&u);
+	}
 	_exit(0);
 }
 
-/* Starts the responder; returns its pid and the port it serves on (network order). */
+/*
+ * Starts a responder; returns its pid and the ports it serves on (network order). When
+ * it cannot bind, stops the responder already started (pid other, or 0) and exits.
+ */
 static pid_t responder_start(const struct lab_model *m, const struct lab_node *srv,
-			     uint16_t port, uint16_t *bound)
+                             const struct responder_spec *spec, pid_t other, uint16_t bound[2])
 {
+	struct responder_ready ready = {.rc = -EIO};
 	int fds[2];
 	pid_t pid;
 
@@ -98,17 +136,33 @@ static pid_t responder_start(const struct lab_model *m, const struct lab_node *s
 		log_fatal("natlab probe: fork");
 	if (pid == 0) {
 		close(fds[0]);
-		responder_run(m, srv, port, fds[1]);
+		responder_run(m, srv, spec, fds[1]);
 	}
 	close(fds[1]);
-	if (read(fds[0], bound, sizeof(*bound)) != sizeof(*bound)) {
+	if (read(fds[0], &ready, sizeof(ready)) != sizeof(ready) || ready.rc < 0) {
 		waitpid(pid, NULL, 0);
-		log_fatalx("natlab probe: the responder on \"%s\" could not bind port %u "
-			   "(in use? try --port)",
-			   srv->name, port);
+		if (other > 0) {
+			kill(other, SIGTERM);
+			waitpid(other, NULL, 0);
+		}
+		log_fatalx(
+		    "natlab probe: the %s responder on \"%s\" could not bind ports %u and %u: "
+		    "%s (try %s)",
+		    spec->tcp ? "TCP" : "UDP", srv->name, spec->port[0], spec->port[1],
+		    strerror(ready.rc < 0 ? -ready.rc : EIO),
+		    spec->tcp ? "--tcp-ports P1,P2, or 0 to let the kernel pick"
+		              : "--port PORT, or 0 to let the kernel pick");
 	}
 	close(fds[0]);
+	bound[0] = ready.port[0];
+	bound[1] = ready.port[1];
 	return pid;
+}
+
+static void responder_kill(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
 }
 
 static int find_server(const char *want, const struct lab_model *m)
@@ -119,8 +173,8 @@ static int find_server(const char *want, const struct lab_model *m)
 		if (m->nodes[i].kind != LAB_NODE_HOST || m->nodes[i].naddrs < 2 ||
 		    m->nodes[m->nodes[i].parent].kind != LAB_NODE_INTERNET)
 			log_fatalx("natlab probe: server \"%s\" must be a host on the internet "
-				   "with two addresses (addrs = 2)",
-				   want);
+			           "with two addresses (addrs = 2)",
+			           want);
 		return i;
 	}
 	for (int i = 0; i < m->nnodes; i++)
@@ -128,20 +182,28 @@ static int find_server(const char *want, const struct lab_model *m)
 		    m->nodes[m->nodes[i].parent].kind == LAB_NODE_INTERNET)
 			return i;
 	log_fatalx("natlab probe: lab \"%s\" has no public host with two addresses to answer "
-		   "RFC 5780 probes; add lab:host{ net = <internet>, addrs = 2 } or pick one "
-		   "with --server",
-		   m->name);
+	           "RFC 5780 probes; add lab:host{ net = <internet>, addrs = 2 } or pick one "
+	           "with --server",
+	           m->name);
+}
+
+static bool web_port(uint16_t port)
+{
+	return port == 80 || port == 443;
 }
 
 /*
- * What the path from host i should measure: stacked NATs show the stricter behaviour of
- * the two, a blocking firewall anywhere stops UDP. Self-hairpinning is predicted for a
- * single NAT only (through stacked NATs it also depends on the inner box's filtering).
+ * What the path from host i should measure, for UDP at the top level and TCP (to
+ * tcp_port[], host order) under "tcp": stacked NATs show the stricter behaviour of the
+ * two; a blocking firewall anywhere stops UDP, and TCP unless both ports are web ports
+ * where it lets only the web out; a port is preserved only if every NAT preserves it
+ * and none hands out port blocks. Self-hairpinning is predicted for UDP through a single
+ * NAT only (through stacked NATs it also depends on the inner box's filtering).
  */
-static json_t *declared_json(const struct lab_model *m, int i)
+static json_t *declared_json(const struct lab_model *m, int i, const uint16_t tcp_port[2])
 {
-	json_t *nats = json_array();
-	int translating = 0, blocked = 0, hairpin = 0;
+	json_t *nats = json_array(), *udp, *tcp;
+	int translating = 0, blocked = 0, tcp_blocked = 0, hairpin = 0, preserved = 1;
 	enum nat_mapping mapping = NAT_MAPPING_EIM;
 	enum nat_filtering filtering = NAT_FILTER_EIF;
 
@@ -150,34 +212,49 @@ static json_t *declared_json(const struct lab_model *m, int i)
 
 		if (n->kind != LAB_NODE_NAT)
 			continue;
-		json_array_append_new(nats, json_pack("{s:s, s:s}", "name", n->name, "profile",
-						      n->profile));
+		json_array_append_new(
+		    nats, json_pack("{s:s, s:s}", "name", n->name, "profile", n->profile));
 		if (!n->knobs.translate)
 			continue;
 		translating++;
 		blocked |= n->knobs.block != NAT_BLOCK_NONE;
+		tcp_blocked |= n->knobs.block == NAT_BLOCK_WEB_ONLY &&
+		               !(web_port(tcp_port[0]) && web_port(tcp_port[1]));
+		preserved &= n->knobs.ports == NAT_PORTS_PRESERVE && !n->knobs.port_block;
 		hairpin = n->knobs.hairpin;
 		if (n->knobs.mapping > mapping)
 			mapping = n->knobs.mapping;
 		if (n->knobs.filtering > filtering)
 			filtering = n->knobs.filtering;
 	}
-	return json_pack("{s:o, s:b, s:s, s:s?, s:s?, s:o}", "nats", nats, "nat", translating > 0,
-			 "udp", blocked ? "blocked" : "ok", "mapping",
-			 blocked ? NULL : nat_mapping_name(mapping), "filtering",
-			 blocked ? NULL : nat_filtering_name(filtering), "hairpin",
-			 translating == 1 && !blocked ? json_boolean(hairpin) : json_null());
+	tcp = json_pack("{s:s, s:b, s:s?, s:s?, s:o}", "status", tcp_blocked ? "blocked" : "ok",
+	                "nat", translating > 0, "mapping",
+	                tcp_blocked ? NULL : nat_mapping_name(mapping), "filtering",
+	                tcp_blocked ? NULL : nat_filtering_name(filtering), "port_preserved",
+	                tcp_blocked ? json_null() : json_boolean(preserved));
+	udp = json_pack("{s:o, s:b, s:s, s:s?, s:s?, s:o, s:o, s:o}", "nats", nats, "nat",
+	                translating > 0, "udp", blocked ? "blocked" : "ok", "mapping",
+	                blocked ? NULL : nat_mapping_name(mapping), "filtering",
+	                blocked ? NULL : nat_filtering_name(filtering), "hairpin",
+	                translating == 1 && !blocked ? json_boolean(hairpin) : json_null(),
+	                "port_preserved", blocked ? json_null() : json_boolean(preserved), "tcp",
+	                tcp);
+	return udp;
 }
 
-/*
- * Compares each declared field with the measured one. With UDP blocked nothing else can
- * be measured; a null declaration (hairpin through stacked NATs) is not compared.
- */
-static int declared_matches(json_t *declared, json_t *measured)
-{
-	static const char *const keys[] = { "udp", "nat", "mapping", "filtering", "hairpin" };
+static const char *const udp_keys[] = {
+    "udp", "nat", "mapping", "filtering", "hairpin", "port_preserved", NULL};
+static const char *const tcp_keys[] = {"status",         "nat", "mapping", "filtering",
+                                       "port_preserved", NULL};
 
-	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+/*
+ * Compares each declared field in keys (the first says ok or blocked) with the measured
+ * one. Blocked, nothing else can be measured; a null declaration (hairpin through stacked
+ * NATs) is not compared.
+ */
+static int declared_matches(json_t *declared, json_t *measured, const char *const *keys)
+{
+	for (size_t k = 0; keys[k]; k++) {
 		json_t *d = json_object_get(declared, keys[k]);
 
 		if (json_is_null(d))
@@ -196,7 +273,7 @@ static int declared_matches(json_t *declared, json_t *measured)
  * run's report.
  */
 static void record_measured(const struct lab_model *m, int host, const json_t *out,
-			    const json_t *declared)
+                            const json_t *declared)
 {
 	json_t *rec = json_deep_copy(out);
 	int nat = m->nodes[host].parent;
@@ -218,67 +295,125 @@ static void record_measured(const struct lab_model *m, int host, const json_t *o
 	json_decref(rec);
 }
 
-static int probe_host(const struct lab_model *m, int host, int server, uint16_t port)
-{
-	struct probe_options opt = { 0 };
-	struct probe_result res;
-	json_t *out, *declared;
-	uint16_t bound;
-	pid_t pid;
-	int rc, match;
+/* The ports asked for on the command line (host order, 0: the kernel picks). */
+struct probe_ports {
+	uint16_t udp;
+	uint16_t tcp[2];
+};
 
-	pid = responder_start(m, &m->nodes[server], port, &bound);
+/*
+ * Both probes from the host, each against its responder on the server; prints the
+ * result and returns the exit code (0 when everything measured matches the declaration).
+ */
+static int probe_host(const struct lab_model *m, int host, int server,
+                      const struct probe_ports *ports)
+{
+	const struct lab_node *srv = &m->nodes[server];
+	struct responder_spec uspec = {.port = {ports->udp, ports->udp ? ports->udp + 1 : 0}};
+	struct responder_spec tspec = {.tcp = true, .port = {ports->tcp[0], ports->tcp[1]}};
+	struct probe_options opt = {0};
+	struct probe_tcp_result tres;
+	struct probe_result res;
+	json_t *out, *tcp, *declared;
+	uint16_t ubound[2], tbound[2], tcp_port[2];
+	const char *what = "UDP";
+	pid_t upid, tpid;
+	int rc, udp_match, tcp_match;
+
+	upid = responder_start(m, srv, &uspec, 0, ubound);
+	tpid = responder_start(m, srv, &tspec, upid, tbound);
 	enter_node_ns(m, m->nodes[host].name);
-	opt.server = sockaddr_of(m->nodes[server].addrs[0], ntohs(bound));
+	opt.server = sockaddr_of(srv->addrs[0], ntohs(ubound[0]));
 	rc = probe_run(&opt, &res);
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	if (rc == 0) {
+		what = "TCP";
+		opt.server = sockaddr_of(srv->addrs[0], ntohs(tbound[0]));
+		rc = probe_tcp_run(&opt, &tres);
+	}
+	responder_kill(upid);
+	responder_kill(tpid);
 	lab_netns_leave();
 	if (rc < 0)
-		log_fatalx("natlab probe: probing from \"%s\": %s", m->nodes[host].name,
-			   strerror(-rc));
+		log_fatalx("natlab probe: probing %s from \"%s\": %s", what, m->nodes[host].name,
+		           strerror(-rc));
+	tcp_port[0] = ntohs(tbound[0]);
+	tcp_port[1] = ntohs(tbound[1]);
+	declared = declared_json(m, host, tcp_port);
 	out = probe_result_json(&res);
-	declared = declared_json(m, host);
-	match = declared_matches(declared, out);
+	tcp = probe_tcp_result_json(&tres);
+	udp_match = declared_matches(declared, out, udp_keys);
+	tcp_match = declared_matches(json_object_get(declared, "tcp"), tcp, tcp_keys);
+	json_object_set_new(tcp, "match", json_boolean(tcp_match));
+	json_object_set_new(out, "tcp", tcp);
 	json_object_set_new(out, "host", json_string(m->nodes[host].name));
-	json_object_set_new(out, "server", json_string(m->nodes[server].name));
-	json_object_set_new(out, "match", json_boolean(match));
+	json_object_set_new(out, "server", json_string(srv->name));
+	json_object_set_new(out, "udp_match", json_boolean(udp_match));
+	json_object_set_new(out, "match", json_boolean(udp_match && tcp_match));
 	record_measured(m, host, out, declared);
 	json_object_set_new(out, "declared", declared);
 	json_dumpf(out, stdout, JSON_INDENT(2));
 	putchar('\n');
 	json_decref(out);
-	return match ? 0 : 1;
+	return udp_match && tcp_match ? 0 : 1;
 }
 
 static void probe_usage(FILE *f)
 {
-	fprintf(f, "Usage: natlab probe NAME HOST [--server NODE] [--port PORT]\n\n"
-		   "Classifies the NAT path from HOST of lab NAME (RFC 5780: mapping, filtering,\n"
-		   "hairpinning) against a responder natlab starts on a public host with two\n"
-		   "addresses, and prints JSON: mapping, filtering, hairpin, mapped_address,\n"
-		   "local_address, nat, udp, the declared behaviour of the NATs on the path, and\n"
-		   "match. Exits 0 if the measured behaviour matches the declared one, 1 if not.\n\n"
-		   "  --server NODE  the public host to answer (default: the first with addrs = 2)\n"
-		   "  --port PORT    the responder's primary port (default %d; it also uses\n"
-		   "                 PORT+1; 0 lets the kernel pick)\n",
-		   PROBE_PORT_DEFAULT);
+	fprintf(
+	    f,
+	    "Usage: natlab probe NAME HOST [--server NODE] [--port PORT] [--tcp-ports P1,P2]\n\n"
+	    "Classifies the NAT path from HOST of lab NAME, UDP with RFC 5780 (mapping,\n"
+	    "filtering, hairpinning, port preservation) and TCP with the same tests over\n"
+	    "connections (the responder dials back for the filtering tests), against\n"
+	    "responders natlab starts on a public host with two addresses, and prints JSON:\n"
+	    "the UDP fields (mapping, filtering, hairpin, port_preserved, mapped_address,\n"
+	    "local_address, nat, udp), tcp (the same for TCP, with status and match), the\n"
+	    "declared behaviour of the NATs on the path, udp_match and match. Exits 0 if\n"
+	    "everything measured matches the declaration, 1 if not.\n\n"
+	    "  --server NODE       the public host to answer (default: the first with addrs = 2)\n"
+	    "  --port PORT         the UDP responder's primary port (default %d; it also uses\n"
+	    "                      PORT+1; 0 lets the kernel pick)\n"
+	    "  --tcp-ports P1,P2   the TCP responder's ports (default %d,%d: web ports, which a\n"
+	    "                      web-only firewall lets through; 0 lets the kernel pick both)\n",
+	    PROBE_PORT_DEFAULT, PROBE_TCP_PORT1_DEFAULT, PROBE_TCP_PORT2_DEFAULT);
+}
+
+/* "P1,P2" (two different ports) or "0". Exits with a usage error otherwise. */
+static void parse_tcp_ports(const char *arg, uint16_t port[2])
+{
+	unsigned p1, p2;
+	char extra;
+
+	if (strcmp(arg, "0") == 0) {
+		port[0] = port[1] = 0;
+		return;
+	}
+	if (!isdigit((unsigned char)arg[0]) || sscanf(arg, "%5u,%5u%c", &p1, &p2, &extra) != 2 ||
+	    p1 == 0 || p2 == 0 || p1 > 65535 || p2 > 65535 || p1 == p2)
+		log_fatalx("natlab probe: --tcp-ports wants two different ports P1,P2 (1-65535) "
+		           "or 0 for ports the kernel picks, got \"%s\"",
+		           arg);
+	port[0] = (uint16_t)p1;
+	port[1] = (uint16_t)p2;
 }
 
 int cmd_probe(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "server", required_argument, NULL, 's' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"server", required_argument, NULL, 's'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"tcp-ports", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
+	struct probe_ports ports = {PROBE_PORT_DEFAULT,
+	                            {PROBE_TCP_PORT1_DEFAULT, PROBE_TCP_PORT2_DEFAULT}};
 	const char *server = NULL;
-	long long port = PROBE_PORT_DEFAULT;
+	long long port;
 	struct lab_model m;
 	int c, host, rc;
 
-	while ((c = getopt_long(argc, argv, "s:p:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:p:t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			server = optarg;
@@ -287,6 +422,10 @@ int cmd_probe(int argc, char **argv)
 			/* "" used to read as port 0 (strtol parses nothing and says 0). */
 			if (lab_integer_parse(optarg, 0, 65534, &port) < 0)
 				log_fatalx("natlab probe: --port must be 0-65534, got \"%s\"", optarg);
+			ports.udp = (uint16_t)port;
+			break;
+		case 't':
+			parse_tcp_ports(optarg, ports.tcp);
 			break;
 		case 'h':
 			probe_usage(stdout);
@@ -305,10 +444,11 @@ int cmd_probe(int argc, char **argv)
 	host = cmd_find_node("natlab probe", &m, argv[optind + 1]);
 	if (m.nodes[host].kind != LAB_NODE_HOST)
 		log_fatalx("natlab probe: \"%s\" is a %s; probe from a host behind it",
-			   m.nodes[host].name, m.nodes[host].kind == LAB_NODE_NAT ? "NAT" : "router");
+		           m.nodes[host].name,
+		           m.nodes[host].kind == LAB_NODE_NAT ? "NAT" : "router");
 	if (lab_netns_init() < 0)
 		log_fatal("natlab probe: cannot open our own network namespace");
-	rc = probe_host(&m, host, find_server(server, &m), (uint16_t)port);
+	rc = probe_host(&m, host, find_server(server, &m), &ports);
 	lab_model_close(&m);
 	return rc;
 }

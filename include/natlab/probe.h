@@ -82,10 +82,11 @@ struct probe_tcp_result {
  * one local port (SO_REUSEADDR, SO_REUSEPORT) to A1:P1, A2:P1 and A2:P2, compared as
  * RFC 5780 section 4.3 compares UDP mappings. Filtering, from a fresh local port that
  * only ever connected to A1:P1 and listens as well: over that connection the responder
- * is asked to dial the mapped address from A2:P2, then from A1:P2; the first dial-back
- * accepted within opt->wait_ms says endpoint-independent or address-dependent, none
- * address-and-port-dependent. TCP being blocked (no connection or no answer to test I)
- * is a result (tcp_ok false). Every wait is bounded: at most about 4 x wait_ms in all.
+ * is asked to dial the mapped address from A2:P2 and from A1:P2; a dial-back from A2:P2
+ * accepted within opt->wait_ms says endpoint-independent, from A1:P2 only
+ * address-dependent, none address-and-port-dependent. TCP being blocked (no connection
+ * or no answer to test I) is a result (tcp_ok false). Every wait is bounded: a NAT that
+ * filters costs one wait_ms, a blocked path two.
  * Returns 0, -EINVAL for bad options, -EPROTO when the server answers with something
  * that is not a Binding response, or -errno from the socket calls.
  */
