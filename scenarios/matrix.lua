@@ -4,9 +4,9 @@
 -- a relay on the internet, one NAT box per side, a peer behind each, 20 ms RTT between
 -- any two internet attachments (5 ms wires). `natlab run scenarios/matrix.lua` runs the
 -- cells (--jobs, --repeat, --shard, --filter) and folds them into one report. The
--- diagonal cells (both sides of one profile) also measure their NAT path with RFC 5780
--- (natlab probe), so that the report's nats[] says whether each profile behaved as
--- declared in this run.
+-- diagonal cells (both sides of one profile) also measure their NAT path for UDP (RFC
+-- 5780) and TCP (natlab probe), so that the report's nats[] says whether each profile
+-- behaved as declared in this run.
 local p2p = require("p2p")
 local natprobe = require("natprobe")
 
@@ -87,5 +87,6 @@ expect_eq(outcome, cell.expected, cell.name .. ": " .. cell.expected)
 if cell.a == cell.b and cell.a ~= "same-nat" and cell.a ~= "same-cgn" then
 	-- The measurement itself lands in the report (nats[]); its output in logs/.
 	local m = natprobe.path(lab, a, { server = srv })
-	expect(m and m.match, cell.a .. ": the NAT path measures as declared (RFC 5780)")
+	expect(m and m.udp_match, cell.a .. ": the NAT path measures as declared for UDP (RFC 5780)")
+	expect(m and m.tcp.match, cell.a .. ": the NAT path measures as declared for TCP")
 end

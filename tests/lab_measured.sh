@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # report.json's nats[].measured: what `natlab probe` measured through each NAT during
-# the run, next to what the NAT declares. A scenario probes a port-restricted NAT and a
-# CPE under a CGN (require("natprobe")); the report holds both measurements (the CPE's
-# with the path of both NATs), and null for the NAT nobody probed.
+# the run (UDP and TCP), next to what the NAT declares. A scenario probes a
+# port-restricted NAT and a CPE under a CGN (require("natprobe")); the report holds both
+# measurements (the CPE's with the path of both NATs), and null for the NAT nobody probed.
 . "$(dirname "$0")/lib/lab.sh"
 t_require_root
 t_require jq
@@ -21,22 +21,31 @@ local alice = lab:host{ name = "alice", net = home }
 local bob = lab:host{ name = "bob", net = cpe }
 lab:up()
 local a = assert(natprobe.path(lab, alice))
-expect(a.match, "home measures as declared")
+expect(a.udp_match, "home measures as declared for UDP")
+expect(a.tcp.match, "home measures as declared for TCP")
 local b = assert(natprobe.path(lab, bob))
-expect(b.match, "the path through cpe and isp measures as declared")
+expect(b.udp_match, "the path through cpe and isp measures as declared for UDP")
+expect(b.tcp.match, "the path through cpe and isp measures as declared for TCP")
 LUA
 "$NATLAB" run "$T_TMP/measured.lua" --out "$T_TMP/out" >"$T_TMP/run.out" 2>"$T_TMP/run.err"
 t_is $? 0 "the scenario runs and both paths measure as declared" "$(cat "$T_TMP/run.out" "$T_TMP/run.err")"
 R=$T_TMP/out/report.json
 nat() { jq -c --arg n "$1" ".nats[] | select(.name == \$n) | $2" "$R"; }
-t_is "$(nat home '.measured | [.mapping, .filtering, .hairpin, .match]')" \
+t_is "$(nat home '.measured | [.mapping, .filtering, .hairpin, .udp_match]')" \
 	'["endpoint-independent","address-and-port-dependent",true,true]' "home: measured mapping, filtering, hairpin"
 t_is "$(nat home '[.declared.mapping, .declared.filtering]')" \
 	'["endpoint-independent","address-and-port-dependent"]' "home: declared beside it"
 t_is "$(nat home '.measured.host')" '"alice"' "home: measured from alice"
 t_is "$(nat cpe '.measured.path | map(.name)')" '["cpe","isp"]' "cpe: the path names both NATs"
-t_is "$(nat cpe '.measured | [.mapping, .filtering, .match]')" \
-	'["endpoint-independent","address-and-port-dependent",true]' "cpe: measured through the CGN"
+t_is "$(nat cpe '.measured | [.mapping, .filtering, .udp_match]')" \
+	'["endpoint-independent","address-and-port-dependent",true]' "cpe: measured through the CGN (UDP)"
+t_is "$(nat home '.measured.tcp | [.status, .mapping, .filtering, .port_preserved, .match]')" \
+	'["ok","endpoint-independent","address-and-port-dependent",true,true]' "home: TCP measured beside UDP"
+t_is "$(nat home '.measured.declared.tcp | [.mapping, .filtering, .port_preserved]')" \
+	'["endpoint-independent","address-and-port-dependent",true]' "home: TCP declared beside it"
+t_is "$(nat cpe '.measured.tcp | [.mapping, .filtering, .port_preserved, .match]')" \
+	'["endpoint-independent","address-and-port-dependent",false,true]' \
+	"cpe: TCP measured through the CGN (ports from its blocks)"
 t_is "$(nat idle '.measured')" null "idle: not probed, measured null"
 t_is "$(nat isp '.measured')" null "isp: not probed on its own, measured null"
 t_ok "$(ls "$T_TMP/out/logs" | grep -q '^alice-probe-alice'; echo $?)" "the probe's output is in logs/"

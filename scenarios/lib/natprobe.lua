@@ -1,18 +1,21 @@
 -- SPDX-License-Identifier: MIT
--- Measuring a NAT from inside a run: `natlab probe` (RFC 5780 against a responder it
--- starts on a public host with two addresses) from a host behind it. The measurement
--- is kept with the lab and shows up in report.json under nats[].measured for the NAT
--- nearest to the host (its `path` names every NAT crossed), next to `declared`.
+-- Measuring a NAT from inside a run: `natlab probe` (UDP with RFC 5780, TCP with the
+-- same tests over connections, against responders it starts on a public host with two
+-- addresses) from a host behind it. The measurement is kept with the lab and shows up
+-- in report.json under nats[].measured for the NAT nearest to the host (its `path`
+-- names every NAT crossed), next to `declared`.
 local M = {}
 
 -- probe.path(lab, host, opts): measures the NAT path from host; opts.server (a public
--- host with addrs = 2; default: the first one), opts.timeout (default "20s"). Returns
--- the measurement (mapping, filtering, hairpin, mapped_address, udp, match, declared,
--- ...) or nil and why.
+-- host with addrs = 2; default: the first one), opts.tcp_ports ("P1,P2"; default "0":
+-- ports the kernel picks, so that servers of the scenario keep theirs; "443,80" lets a
+-- web-only firewall's TCP be measured), opts.timeout (default "20s"). Returns the
+-- measurement (mapping, filtering, hairpin, port_preserved, mapped_address, udp, tcp,
+-- udp_match, match, declared, ...) or nil and why.
 function M.path(lab, host, opts)
 	opts = opts or {}
 	local args = { natlab.bin("natlab"), "probe", lab.name, host.name, "--port", "0",
-		name = "probe-" .. host.name }
+		"--tcp-ports", opts.tcp_ports or "0", name = "probe-" .. host.name }
 	if opts.server then
 		args[#args + 1] = "--server"
 		args[#args + 1] = opts.server.name
