@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Verify every NAT profile: bring up one NAT box of every profile
 # (scenarios/profiles.lua), classify each from a host behind it with `natlab probe`
-# (RFC 5780), compare with the declared profile, and write a report. Exits 0 only if
+# (UDP with RFC 5780, and TCP), compare with the declared profile, and write a report. Exits 0 only if
 # every NAT behaves as declared.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -39,10 +39,11 @@ duration=$(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $t0 }")
 jq -s --arg started "$started" --arg duration "$duration" '{
 	scenario: "scenarios/profiles.lua", started: $started, duration_s: ($duration | tonumber? // 0),
 	nats: [ .[] | { host, nats: .declared.nats, declared: .declared,
-		measured: { udp, nat, mapping, filtering, hairpin, mapped_address }, match } ],
+		measured: { udp, nat, mapping, filtering, hairpin, port_preserved, mapped_address, tcp },
+		match } ],
 	summary: { nats: length, passed: (map(select(.match)) | length),
 		failed: (map(select(.match | not)) | length) } }' "${results[@]}" >"$OUT/report.json"
-jq -r '.nats[] | "\(if .match then "ok  " else "FAIL" end) \(.host): \(.measured.mapping // "-")/\(.measured.filtering // "-") udp=\(.measured.udp) (declared \(.declared.mapping // "-")/\(.declared.filtering // "-") udp=\(.declared.udp))"' "$OUT/report.json"
+jq -r '.nats[] | "\(if .match then "ok  " else "FAIL" end) \(.host): udp \(.measured.mapping // "-")/\(.measured.filtering // "-") \(.measured.udp), tcp \(.measured.tcp.mapping // "-")/\(.measured.tcp.filtering // "-") \(.measured.tcp.status) port kept \(.measured.tcp.port_preserved) (declared udp \(.declared.mapping // "-")/\(.declared.filtering // "-") \(.declared.udp), tcp \(.declared.tcp.mapping // "-")/\(.declared.tcp.filtering // "-") \(.declared.tcp.status) port kept \(.declared.tcp.port_preserved))"' "$OUT/report.json"
 failed=$(jq .summary.failed "$OUT/report.json")
 echo "verify-nats: $(jq .summary.passed "$OUT/report.json")/$(jq .summary.nats "$OUT/report.json") NAT paths behave as declared; report: $OUT/report.json" >&2
 [ "$failed" -eq 0 ]
