@@ -105,7 +105,12 @@ static void dial_back(struct stun_tcp_responder *r, enum stun_endpoint ep,
 	c->have = len;
 }
 
-/* A dial-back's connect finished: send what it carries, then close (FIN after data). */
+/*
+ * A dial-back's connect finished: send what it carries, then serve the connection like
+ * an accepted one until the client closes it, so that TIME_WAIT stays on the client's
+ * side: a later dial-back to the same mapped address (a NAT that preserves ports) would
+ * otherwise find the connection's address pair still taken here.
+ */
 static void dial_done(struct stun_tcp_conn *c)
 {
 	int err = 0;
@@ -117,6 +122,12 @@ static void dial_done(struct stun_tcp_conn *c)
 		log_debug("stun tcp responder: dial back: %s", strerror(err));
 	else if (!send_whole(c->fd, c->buf, c->have))
 		log_debug("stun tcp responder: dial back: send: %s", strerror(errno));
+	else {
+		c->dialing = false;
+		c->have = 0;
+		c->deadline_ms = now_ms() + STUN_TCP_IDLE_MS;
+		return;
+	}
 	conn_close(c);
 }
 
@@ -196,12 +207,6 @@ int stun_tcp_responder_serve(struct stun_tcp_responder *r, volatile sig_atomic_t
 	while (!*stop) {
 		n = 0;
 		now = now_ms();
-		for (int ep = 0; ep < STUN_EP_COUNT; ep++) {
-			if (r->fd[ep] < 0)
-				continue;
-			pfd[n] = (struct pollfd){.fd = r->fd[ep], .events = POLLIN};
-			who[n++] = ep;
-		}
 		for (int i = 0; i < STUN_TCP_CONNS; i++) {
 			struct stun_tcp_conn *c = &r->conn[i];
 
@@ -215,6 +220,14 @@ int stun_tcp_responder_serve(struct stun_tcp_responder *r, volatile sig_atomic_t
 			pfd[n] =
 			    (struct pollfd){.fd = c->fd, .events = c->dialing ? POLLOUT : POLLIN};
 			who[n++] = -1 - i;
+		}
+		/* With every slot taken, connections wait in the backlog (polling the listeners
+		 * then would only spin). */
+		for (int ep = 0; ep < STUN_EP_COUNT && conn_slot(r); ep++) {
+			if (r->fd[ep] < 0)
+				continue;
+			pfd[n] = (struct pollfd){.fd = r->fd[ep], .events = POLLIN};
+			who[n++] = ep;
 		}
 		if (poll(pfd, n, 200) < 0) {
 			if (errno == EINTR)

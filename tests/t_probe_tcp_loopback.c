@@ -8,6 +8,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -91,23 +93,29 @@ static int read_msg(int fd, struct stun_msg *m)
 }
 
 /*
- * Asks for a dial-back with flags over a control connection; checks the control answer,
- * then that the dial-back comes from `from`, carries the same transaction and the
- * control connection's own address as mapped address.
+ * Asks for a dial-back with flags over a control connection from 127.0.0.1:*port (0: a
+ * fresh port; the port used is written back) to ctl_to; checks the control answer, then
+ * that the dial-back comes from `from`, carries the same transaction and the control
+ * connection's own address as mapped address. The client closes everything first.
  */
-static void check_dial_back(const struct stun_server_config *cfg, uint32_t flags,
+static void check_dial_back(const struct sockaddr_storage *ctl_to, in_port_t *port, uint32_t flags,
                             const struct sockaddr_storage *from, const char *what)
 {
+	char local[32];
+
 	uint8_t txid[STUN_TXID_SIZE], req[STUN_MAX_MESSAGE];
 	struct sockaddr_storage me, peer;
 	socklen_t len = sizeof(me), plen = sizeof(peer);
 	struct pollfd pfd;
 	struct stun_msg ctl, back;
-	int lfd = -1, fd = reusable("127.0.0.1:0", &lfd), afd = -1, n;
+	int lfd = -1, fd, afd = -1, n;
 
-	ok(fd >= 0 && connect(fd, SA(&cfg->primary), sizeof(struct sockaddr_in)) == 0 &&
+	snprintf(local, sizeof(local), "127.0.0.1:%u", ntohs(*port));
+	fd = reusable(local, &lfd);
+	ok(fd >= 0 && connect(fd, SA(ctl_to), sizeof(struct sockaddr_in)) == 0 &&
 	       getsockname(fd, (struct sockaddr *)&me, &len) == 0,
-	   "%s: control connection to A1:P1", what);
+	   "%s: control connection", what);
+	*port = ((struct sockaddr_in *)&me)->sin_port;
 	stun_txid_new(txid);
 	n = stun_binding_request_encode(req, sizeof(req), txid, flags, true);
 	ok(send(fd, req, (size_t)n, 0) == n, "%s: request sent", what);
@@ -131,11 +139,32 @@ static void check_dial_back(const struct stun_server_config *cfg, uint32_t flags
 	close(lfd);
 }
 
+/* How many TIME_WAIT sockets /proc/net/tcp lists with local address `local`. */
+static int time_waits_at(const struct sockaddr_storage *local)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)local;
+	char want[32], line[256], addr[32], st[8];
+	FILE *f = fopen("/proc/net/tcp", "re");
+	int n = 0;
+
+	if (!f)
+		return -1;
+	snprintf(want, sizeof(want), "%08X:%04X", (unsigned)sin->sin_addr.s_addr,
+	         ntohs(sin->sin_port));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " %*s %31s %*s %7s", addr, st) == 2 && !strcmp(addr, want) &&
+		    !strcmp(st, "06"))
+			n++;
+	fclose(f);
+	return n;
+}
+
 static void test_dial_backs(void)
 {
 	struct stun_server_config cfg;
 	struct sockaddr_storage a1p2, a2p1, a2p2;
 	pid_t pid = fixture_responder_start(true, true, &cfg);
+	in_port_t port = 0;
 	uint8_t junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n", buf[64];
 	struct pollfd pfd;
 	int fd;
@@ -144,9 +173,18 @@ static void test_dial_backs(void)
 	stun_server_endpoint(&cfg, STUN_EP_A1P2, &a1p2);
 	stun_server_endpoint(&cfg, STUN_EP_A2P1, &a2p1);
 	stun_server_endpoint(&cfg, STUN_EP_A2P2, &a2p2);
-	check_dial_back(&cfg, STUN_CHANGE_IP | STUN_CHANGE_PORT, &a2p2, "change IP and port");
-	check_dial_back(&cfg, STUN_CHANGE_PORT, &a1p2, "change port");
-	check_dial_back(&cfg, STUN_CHANGE_IP, &a2p1, "change IP");
+	check_dial_back(&cfg.primary, &port, STUN_CHANGE_IP | STUN_CHANGE_PORT, &a2p2,
+	                "change IP and port");
+	/* The client closed first, so TIME_WAIT is on its side: one on the responder's would
+	 * refuse the next dial-back to the same mapped address (tcp_tw_reuse only forgives
+	 * that on loopback, so the check looks at the sockets, not at a second dial-back). */
+	usleep(100 * 1000);
+	is_int(time_waits_at(&a2p2), 0, "no TIME_WAIT left at A2:P2 by the dial-back");
+	check_dial_back(&a2p1, &port, STUN_CHANGE_PORT, &a2p2, "the same dial-back again");
+	port = 0;
+	check_dial_back(&cfg.primary, &port, STUN_CHANGE_PORT, &a1p2, "change port");
+	port = 0;
+	check_dial_back(&cfg.primary, &port, STUN_CHANGE_IP, &a2p1, "change IP");
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ok(connect(fd, SA(&cfg.primary), sizeof(struct sockaddr_in)) == 0 &&
@@ -156,8 +194,74 @@ static void test_dial_backs(void)
 	ok(poll(&pfd, 1, 2000) == 1 && recv(fd, buf, sizeof(buf), 0) == 0,
 	   "a client speaking something else is disconnected without answer");
 	close(fd);
-	check_dial_back(&cfg, STUN_CHANGE_PORT, &a1p2, "after the garbage");
+	port = 0;
+	check_dial_back(&cfg.primary, &port, STUN_CHANGE_PORT, &a1p2, "after the garbage");
 	is_int(fixture_responder_stop(pid), 0, "responder stops cleanly on SIGTERM");
+}
+
+/* CPU ticks (user + system) the process has used so far, from /proc. */
+static long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	/* After the command: state and 10 more fields, then utime and stime. */
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (long)(ut + st);
+}
+
+/*
+ * With every connection slot taken, a new client waits in the listen backlog (the
+ * responder neither drops it nor spins on the listener) and is served once a slot frees.
+ */
+static void test_slots_full(void)
+{
+	struct stun_server_config cfg;
+	pid_t pid = fixture_responder_start(true, true, &cfg);
+	uint8_t txid[STUN_TXID_SIZE], req[STUN_MAX_MESSAGE];
+	int idle[STUN_TCP_CONNS], fd, n, opened = 0;
+	struct pollfd pfd;
+	struct stun_msg m;
+	long t0;
+
+	for (int i = 0; i < STUN_TCP_CONNS; i++) {
+		idle[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		opened += connect(idle[i], SA(&cfg.primary), sizeof(struct sockaddr_in)) == 0;
+	}
+	is_int(opened, STUN_TCP_CONNS, "every slot taken by an idle client");
+	usleep(100 * 1000);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	stun_txid_new(txid);
+	n = stun_binding_request_encode(req, sizeof(req), txid, 0, true);
+	ok(connect(fd, SA(&cfg.primary), sizeof(struct sockaddr_in)) == 0 &&
+	       send(fd, req, (size_t)n, 0) == n,
+	   "one more client connects (backlog) and asks");
+	t0 = cpu_ticks(pid);
+	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
+	is_int(poll(&pfd, 1, 500), 0, "it waits while every slot is taken");
+	ok(t0 >= 0 && cpu_ticks(pid) - t0 < 10, "the responder does not spin meanwhile (%ld ticks)",
+	   cpu_ticks(pid) - t0);
+	close(idle[0]);
+	ok(read_msg(fd, &m) == 0 && m.type == STUN_BINDING_SUCCESS &&
+	       !memcmp(m.txid, txid, STUN_TXID_SIZE),
+	   "a slot frees: it is answered");
+	close(fd);
+	for (int i = 1; i < STUN_TCP_CONNS; i++)
+		close(idle[i]);
+	is_int(fixture_responder_stop(pid), 0, "responder stops");
 }
 
 static void test_probe(void)
@@ -276,6 +380,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	test_classify();
 	test_dial_backs();
+	test_slots_full();
 	test_probe();
 	test_failures();
 	return tap_done();
