@@ -17,6 +17,7 @@
 #include "natlab/stun.h"
 
 #define DEFAULT_WAIT_MS 1500
+#define MAX(a, b)       ((a) > (b) ? (a) : (b))
 
 struct tcp_probe {
 	const struct probe_options *opt;
@@ -327,14 +328,20 @@ int probe_tcp_run(const struct probe_options *opt, struct probe_tcp_result *res)
 	struct sockaddr_storage other;
 	struct stun_msg m1;
 	int fd = -1, rc;
+	long long t0;
 	bool has_other;
 
 	memset(res, 0, sizeof(*res));
 	if (opt->server.ss_family != AF_INET || !port_of(&opt->server) ||
 	    (opt->local.ss_family != AF_UNSPEC && opt->local.ss_family != AF_INET))
 		return -EINVAL;
-	p.wait_ms = opt->wait_ms > 0 ? opt->wait_ms : DEFAULT_WAIT_MS;
+	/* Test I waits for two SYN retransmissions' worth; later waits follow the path's
+	 * round trip as test I saw it (connection and answer), plus one retransmission. */
+	p.wait_ms = opt->wait_ms > 0 ? opt->wait_ms : 2 * DEFAULT_WAIT_MS;
+	t0 = probe_now_ms();
 	rc = mapping_test(&p, 0, &opt->server, &fd, &m1, &res->mapped);
+	if (opt->wait_ms <= 0)
+		p.wait_ms = (int)MAX(DEFAULT_WAIT_MS, 1000 + probe_now_ms() - t0);
 	if (rc < 0 && !path_error(rc))
 		return rc;
 	if (rc < 0) {

@@ -30,8 +30,9 @@ struct probe_options {
 	 * unanswered test costs about one second. */
 	int tries;
 	int interval_ms;
-	/* TCP: how long a connection, an answer or a dial-back is waited for; 0 means
-	 * 1500 ms, which leaves room for one retransmitted SYN (the kernel resends after 1 s). */
+	/* TCP: how long a connection, an answer or a dial-back is waited for. 0 adapts to
+	 * the path: 3 s for test I (two SYN retransmissions), then 1 s (one retransmission:
+	 * the kernel resends after 1 s) plus the time test I took, at least 1.5 s. */
 	int wait_ms;
 };
 
@@ -86,7 +87,7 @@ struct probe_tcp_result {
  * accepted within opt->wait_ms says endpoint-independent, from A1:P2 only
  * address-dependent, none address-and-port-dependent. TCP being blocked (no connection
  * or no answer to test I) is a result (tcp_ok false). Every wait is bounded: a NAT that
- * filters costs one wait_ms, a blocked path two.
+ * filters costs one wait, a blocked path one or two waits of test I.
  * Returns 0, -EINVAL for bad options, -EPROTO when the server answers with something
  * that is not a Binding response, or -errno from the socket calls.
  */
