@@ -192,60 +192,119 @@ static bool web_port(uint16_t port)
 	return port == 80 || port == 443;
 }
 
-/*
- * What the path from host i should measure, for UDP at the top level and TCP (to
- * tcp_port[], host order) under "tcp": stacked NATs show the stricter behaviour of the
- * two; a blocking firewall anywhere stops UDP, and TCP unless both ports are web ports
- * where it lets only the web out; a port is preserved only if every NAT preserves it
- * and none hands out port blocks. Self-hairpinning is predicted for UDP through a single
- * NAT only (through stacked NATs it also depends on the inner box's filtering).
- */
-static json_t *declared_json(const struct lab_model *m, int i, const uint16_t tcp_port[2])
-{
-	json_t *nats = json_array(), *udp, *tcp;
-	int translating = 0, blocked = 0, tcp_blocked = 0, hairpin = 0, preserved = 1;
-	enum nat_mapping mapping = NAT_MAPPING_EIM;
-	enum nat_filtering filtering = NAT_FILTER_EIF;
+/* What the NATs on the path from a host add up to. */
+struct path_decl {
+	json_t *nats; /* {name, profile} of each NAT, nearest first */
+	int translating, udp_blocked, tcp_blocked, hairpin, all_preserve, blocks;
+	enum nat_mapping mapping;
+	enum nat_filtering filtering;
+	/* The port block of the outermost translating NAT, when it hands out blocks. */
+	unsigned block_lo, block_hi;
+};
 
-	for (int up = m->nodes[i].parent; up >= 0; up = m->nodes[up].parent) {
+/*
+ * Node c's place among the subscribers of NAT box nat: the ruleset numbers the LAN's
+ * addresses in model order (topology.c, nat_subscribers), and c uses its first.
+ */
+static unsigned subscriber_index(const struct lab_model *m, int nat, int c)
+{
+	unsigned idx = 0;
+
+	for (int j = 0; j < c; j++)
+		if (m->nodes[j].parent == nat)
+			idx += (unsigned)m->nodes[j].naddrs;
+	return idx;
+}
+
+/*
+ * Walks from host i to the internet: stacked NATs show the stricter behaviour of the
+ * two; a blocking firewall anywhere stops UDP, and TCP unless both of tcp_port[] (host
+ * order) are web ports where it lets only the web out.
+ */
+static void path_walk(const struct lab_model *m, int i, const uint16_t tcp_port[2],
+                      struct path_decl *d)
+{
+	*d = (struct path_decl){.nats = json_array(), .all_preserve = 1};
+	for (int c = i, up = m->nodes[i].parent; up >= 0; c = up, up = m->nodes[up].parent) {
 		const struct lab_node *n = &m->nodes[up];
+		const struct nat_knobs *k = &n->knobs;
 
 		if (n->kind != LAB_NODE_NAT)
 			continue;
 		json_array_append_new(
-		    nats, json_pack("{s:s, s:s}", "name", n->name, "profile", n->profile));
-		if (!n->knobs.translate)
+		    d->nats, json_pack("{s:s, s:s}", "name", n->name, "profile", n->profile));
+		if (!k->translate)
 			continue;
-		translating++;
-		blocked |= n->knobs.block != NAT_BLOCK_NONE;
-		tcp_blocked |= n->knobs.block == NAT_BLOCK_WEB_ONLY &&
-		               !(web_port(tcp_port[0]) && web_port(tcp_port[1]));
-		preserved &= n->knobs.ports == NAT_PORTS_PRESERVE && !n->knobs.port_block;
-		hairpin = n->knobs.hairpin;
-		if (n->knobs.mapping > mapping)
-			mapping = n->knobs.mapping;
-		if (n->knobs.filtering > filtering)
-			filtering = n->knobs.filtering;
+		d->translating++;
+		d->udp_blocked |= k->block != NAT_BLOCK_NONE;
+		d->tcp_blocked |= k->block == NAT_BLOCK_WEB_ONLY &&
+		                  !(web_port(tcp_port[0]) && web_port(tcp_port[1]));
+		d->all_preserve &= k->ports == NAT_PORTS_PRESERVE;
+		d->hairpin = k->hairpin;
+		d->block_lo = d->block_hi = 0;
+		if (k->port_block) {
+			d->blocks++;
+			d->block_lo = NAT_PORT_BASE + subscriber_index(m, up, c) * k->port_block;
+			d->block_hi = d->block_lo + k->port_block - 1;
+		}
+		if (k->mapping > d->mapping)
+			d->mapping = k->mapping;
+		if (k->filtering > d->filtering)
+			d->filtering = k->filtering;
 	}
-	tcp = json_pack("{s:s, s:b, s:s?, s:s?, s:o}", "status", tcp_blocked ? "blocked" : "ok",
-	                "nat", translating > 0, "mapping",
-	                tcp_blocked ? NULL : nat_mapping_name(mapping), "filtering",
-	                tcp_blocked ? NULL : nat_filtering_name(filtering), "port_preserved",
-	                tcp_blocked ? json_null() : json_boolean(preserved));
-	udp = json_pack("{s:o, s:b, s:s, s:s?, s:s?, s:o, s:o, s:o}", "nats", nats, "nat",
-	                translating > 0, "udp", blocked ? "blocked" : "ok", "mapping",
-	                blocked ? NULL : nat_mapping_name(mapping), "filtering",
-	                blocked ? NULL : nat_filtering_name(filtering), "hairpin",
-	                translating == 1 && !blocked ? json_boolean(hairpin) : json_null(),
-	                "port_preserved", blocked ? json_null() : json_boolean(preserved), "tcp",
-	                tcp);
-	return udp;
+}
+
+/*
+ * Whether a source port (host order) comes out unchanged: only if every NAT preserves
+ * ports, and where the outermost hands out a port block, only if the port lies in it.
+ * Null (not predicted) for a blocked protocol or through more than one block.
+ */
+static json_t *preserved_json(const struct path_decl *d, int blocked, unsigned local_port)
+{
+	if (blocked || d->blocks > 1)
+		return json_null();
+	if (!d->all_preserve)
+		return json_false();
+	if (!d->blocks)
+		return json_true();
+	if (!d->block_lo) /* an inner NAT's block: where its ports land is not predicted */
+		return json_null();
+	return json_boolean(local_port >= d->block_lo && local_port <= d->block_hi);
+}
+
+/*
+ * What the path declares, UDP at the top level and TCP under "tcp", for the local ports
+ * the probe used (host order). Self-hairpinning is predicted for UDP through a single
+ * NAT only (through stacked NATs it also depends on the inner box's filtering). Where
+ * the outermost NAT hands out port blocks, "port_block" is the subscriber's block and
+ * every mapped port must lie in it (port_in_block).
+ */
+static json_t *declared_json(const struct path_decl *d, unsigned udp_local, unsigned tcp_local)
+{
+	int ub = d->udp_blocked, tb = d->tcp_blocked, in_block = d->block_lo != 0;
+	json_t *tcp, *o;
+
+	tcp = json_pack("{s:s, s:b, s:s?, s:s?, s:o, s:o}", "status", tb ? "blocked" : "ok", "nat",
+	                d->translating > 0, "mapping", tb ? NULL : nat_mapping_name(d->mapping),
+	                "filtering", tb ? NULL : nat_filtering_name(d->filtering), "port_preserved",
+	                preserved_json(d, tb, tcp_local), "port_in_block",
+	                in_block && !tb ? json_true() : json_null());
+	o = json_pack("{s:O, s:b, s:s, s:s?, s:s?, s:o, s:o, s:o, s:o, s:o}", "nats", d->nats,
+	              "nat", d->translating > 0, "udp", ub ? "blocked" : "ok", "mapping",
+	              ub ? NULL : nat_mapping_name(d->mapping), "filtering",
+	              ub ? NULL : nat_filtering_name(d->filtering), "hairpin",
+	              d->translating == 1 && !ub ? json_boolean(d->hairpin) : json_null(),
+	              "port_preserved", preserved_json(d, ub, udp_local), "port_in_block",
+	              in_block && !ub ? json_true() : json_null(), "port_block",
+	              in_block ? json_pack("[i, i]", d->block_lo, d->block_hi) : json_null(), "tcp",
+	              tcp);
+	return o;
 }
 
 static const char *const udp_keys[] = {
-    "udp", "nat", "mapping", "filtering", "hairpin", "port_preserved", NULL};
-static const char *const tcp_keys[] = {"status",         "nat", "mapping", "filtering",
-                                       "port_preserved", NULL};
+    "udp", "nat", "mapping", "filtering", "hairpin", "port_preserved", "port_in_block", NULL};
+static const char *const tcp_keys[] = {"status",         "nat",           "mapping", "filtering",
+                                       "port_preserved", "port_in_block", NULL};
 
 /*
  * Compares each declared field in keys (the first says ok or blocked) with the measured
@@ -305,6 +364,20 @@ struct probe_ports {
  * Both probes from the host, each against its responder on the server; prints the
  * result and returns the exit code (0 when everything measured matches the declaration).
  */
+/* A port in network order, as host order. */
+static unsigned port_of(const struct sockaddr_storage *ss)
+{
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/* Adds port_in_block to a measurement: whether its mapped port lies in the path's block. */
+static void in_block(json_t *measured, int ok, unsigned port, const struct path_decl *d)
+{
+	json_object_set_new(measured, "port_in_block",
+	                    ok ? json_boolean(port >= d->block_lo && port <= d->block_hi)
+	                       : json_null());
+}
+
 static int probe_host(const struct lab_model *m, int host, int server,
                       const struct probe_ports *ports)
 {
@@ -317,6 +390,7 @@ static int probe_host(const struct lab_model *m, int host, int server,
 	json_t *out, *tcp, *declared;
 	uint16_t ubound[2], tbound[2], tcp_port[2];
 	const char *what = "UDP";
+	struct path_decl d;
 	pid_t upid, tpid;
 	int rc, udp_match, tcp_match;
 
@@ -338,9 +412,15 @@ static int probe_host(const struct lab_model *m, int host, int server,
 		           strerror(-rc));
 	tcp_port[0] = ntohs(tbound[0]);
 	tcp_port[1] = ntohs(tbound[1]);
-	declared = declared_json(m, host, tcp_port);
+	path_walk(m, host, tcp_port, &d);
+	declared = declared_json(&d, port_of(&res.local), port_of(&tres.local));
+	json_decref(d.nats);
 	out = probe_result_json(&res);
 	tcp = probe_tcp_result_json(&tres);
+	if (d.block_lo) {
+		in_block(out, res.udp_ok, port_of(&res.mapped), &d);
+		in_block(tcp, tres.tcp_ok, port_of(&tres.mapped), &d);
+	}
 	udp_match = declared_matches(declared, out, udp_keys);
 	tcp_match = declared_matches(json_object_get(declared, "tcp"), tcp, tcp_keys);
 	json_object_set_new(tcp, "match", json_boolean(tcp_match));

@@ -30,16 +30,17 @@ t_ok $? "lab is up" "$(cat "$T_TMP/up-$L.log")"
 
 EIM=endpoint-independent EIF=endpoint-independent
 ADF=address-dependent APD=address-and-port-dependent
-# host: TCP status, mapping, filtering, port preserved, nat (what the profiles declare)
+# host: TCP status, mapping, filtering, port preserved, nat, mapped port in the CGN's
+# block for this subscriber (what the profiles declare)
 declare -A WANT=(
-	[hpub]="ok $EIM $EIF true false"
-	[hfull]="ok $EIM $EIF true true"
-	[hrest]="ok $EIM $ADF true true"
-	[hprc]="ok $EIM $APD true true"
-	[hsym]="ok $APD $APD false true"
-	[hcgn]="ok $EIM $APD false true"
-	[hblk]="ok $EIM $APD true true"
-	[hcpe]="ok $EIM $APD false true"
+	[hpub]="ok $EIM $EIF true false null"
+	[hfull]="ok $EIM $EIF true true null"
+	[hrest]="ok $EIM $ADF true true null"
+	[hprc]="ok $EIM $APD true true null"
+	[hsym]="ok $APD $APD false true null"
+	[hcgn]="ok $EIM $APD false true true"
+	[hblk]="ok $EIM $APD true true null"
+	[hcpe]="ok $EIM $APD false true true"
 )
 for h in hpub hfull hrest hprc hsym hcgn hblk hcpe; do
 	start=$(date +%s%N)
@@ -47,14 +48,15 @@ for h in hpub hfull hrest hprc hsym hcgn hblk hcpe; do
 	rc=$?
 	ms=$(( ($(date +%s%N) - start) / 1000000 ))
 	t_ok $(( ms > 10000 )) "$h: probed in bounded time ($ms ms)"
-	t_is "$(jq -r '.tcp | "\(.status) \(.mapping) \(.filtering) \(.port_preserved) \(.nat)"' "$T_TMP/$h.json")" \
+	t_is "$(jq -r '.tcp | "\(.status) \(.mapping) \(.filtering) \(.port_preserved) \(.nat) \(.port_in_block)"' "$T_TMP/$h.json")" \
 		"${WANT[$h]}" "$h: TCP measured as the profile declares" 
 	t_is "$(jq -c '[.udp_match, .tcp.match, .match]' "$T_TMP/$h.json")" '[true,true,true]' \
 		"$h: UDP and TCP match the declaration" "$(cat "$T_TMP/$h.err")"
 	t_is "$rc" 0 "$h: exit 0"
 done
-t_is "$(jq -r '.declared.tcp | "\(.status) \(.mapping) \(.filtering) \(.port_preserved)"' "$T_TMP/hcpe.json")" \
-	"ok $EIM $APD false" "hcpe: the path through cpe and cgn declares the CGN's ports for TCP"
+t_is "$(jq -c '[.declared.port_block, .declared.tcp.port_preserved, .declared.tcp.port_in_block]' "$T_TMP/hcpe.json")" \
+	'[[3072,5119],false,true]' "hcpe: cpe is the CGN's second subscriber: its block, for TCP too"
+t_is "$(jq -c '.declared.port_block' "$T_TMP/hcgn.json")" '[1024,3071]' "hcgn: the first subscriber's block"
 t_is "$(jq -r '.udp' "$T_TMP/hblk.json")" blocked "hblk: UDP blocked beside TCP measured"
 
 "$NATLAB" probe "$L" hblk --tcp-ports 0 >"$T_TMP/blk0.json" 2>&1
