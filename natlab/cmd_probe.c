@@ -10,6 +10,7 @@
 #include "natlab/model.h"
 #include "natlab/netns.h"
 #include "natlab/probe.h"
+#include "natlab/probe_path.h"
 #include "natlab/state.h"
 #include "natlab/stun.h"
 #include "natlab/stun_responder.h"
@@ -187,145 +188,6 @@ static int find_server(const char *want, const struct lab_model *m)
 	           m->name);
 }
 
-static bool web_port(uint16_t port)
-{
-	return port == 80 || port == 443;
-}
-
-/* What the NATs on the path from a host add up to. */
-struct path_decl {
-	json_t *nats; /* {name, profile} of each NAT, nearest first */
-	int translating, udp_blocked, tcp_blocked, hairpin, all_preserve, blocks;
-	enum nat_mapping mapping;
-	enum nat_filtering filtering;
-	/* The port block of the outermost translating NAT, when it hands out blocks. */
-	unsigned block_lo, block_hi;
-};
-
-/*
- * Node c's place among the subscribers of NAT box nat: the ruleset numbers the LAN's
- * addresses in model order (topology.c, nat_subscribers), and c uses its first.
- */
-static unsigned subscriber_index(const struct lab_model *m, int nat, int c)
-{
-	unsigned idx = 0;
-
-	for (int j = 0; j < c; j++)
-		if (m->nodes[j].parent == nat)
-			idx += (unsigned)m->nodes[j].naddrs;
-	return idx;
-}
-
-/*
- * Walks from host i to the internet: stacked NATs show the stricter behaviour of the
- * two; a blocking firewall anywhere stops UDP, and TCP unless both of tcp_port[] (host
- * order) are web ports where it lets only the web out.
- */
-static void path_walk(const struct lab_model *m, int i, const uint16_t tcp_port[2],
-                      struct path_decl *d)
-{
-	*d = (struct path_decl){.nats = json_array(), .all_preserve = 1};
-	for (int c = i, up = m->nodes[i].parent; up >= 0; c = up, up = m->nodes[up].parent) {
-		const struct lab_node *n = &m->nodes[up];
-		const struct nat_knobs *k = &n->knobs;
-
-		if (n->kind != LAB_NODE_NAT)
-			continue;
-		json_array_append_new(
-		    d->nats, json_pack("{s:s, s:s}", "name", n->name, "profile", n->profile));
-		if (!k->translate)
-			continue;
-		d->translating++;
-		d->udp_blocked |= k->block != NAT_BLOCK_NONE;
-		d->tcp_blocked |= k->block == NAT_BLOCK_WEB_ONLY &&
-		                  !(web_port(tcp_port[0]) && web_port(tcp_port[1]));
-		d->all_preserve &= k->ports == NAT_PORTS_PRESERVE;
-		d->hairpin = k->hairpin;
-		d->block_lo = d->block_hi = 0;
-		if (k->port_block) {
-			d->blocks++;
-			d->block_lo = NAT_PORT_BASE + subscriber_index(m, up, c) * k->port_block;
-			d->block_hi = d->block_lo + k->port_block - 1;
-		}
-		if (k->mapping > d->mapping)
-			d->mapping = k->mapping;
-		if (k->filtering > d->filtering)
-			d->filtering = k->filtering;
-	}
-}
-
-/*
- * Whether a source port (host order) comes out unchanged: only if every NAT preserves
- * ports, and where the outermost hands out a port block, only if the port lies in it.
- * Null (not predicted) for a blocked protocol or through more than one block.
- */
-static json_t *preserved_json(const struct path_decl *d, int blocked, unsigned local_port)
-{
-	if (blocked || d->blocks > 1)
-		return json_null();
-	if (!d->all_preserve)
-		return json_false();
-	if (!d->blocks)
-		return json_true();
-	if (!d->block_lo) /* an inner NAT's block: where its ports land is not predicted */
-		return json_null();
-	return json_boolean(local_port >= d->block_lo && local_port <= d->block_hi);
-}
-
-/*
- * What the path declares, UDP at the top level and TCP under "tcp", for the local ports
- * the probe used (host order). Self-hairpinning is predicted for UDP through a single
- * NAT only (through stacked NATs it also depends on the inner box's filtering). Where
- * the outermost NAT hands out port blocks, "port_block" is the subscriber's block and
- * every mapped port must lie in it (port_in_block).
- */
-static json_t *declared_json(const struct path_decl *d, unsigned udp_local, unsigned tcp_local)
-{
-	int ub = d->udp_blocked, tb = d->tcp_blocked, in_block = d->block_lo != 0;
-	json_t *tcp, *o;
-
-	tcp = json_pack("{s:s, s:b, s:s?, s:s?, s:o, s:o}", "status", tb ? "blocked" : "ok", "nat",
-	                d->translating > 0, "mapping", tb ? NULL : nat_mapping_name(d->mapping),
-	                "filtering", tb ? NULL : nat_filtering_name(d->filtering), "port_preserved",
-	                preserved_json(d, tb, tcp_local), "port_in_block",
-	                in_block && !tb ? json_true() : json_null());
-	o = json_pack("{s:O, s:b, s:s, s:s?, s:s?, s:o, s:o, s:o, s:o, s:o}", "nats", d->nats,
-	              "nat", d->translating > 0, "udp", ub ? "blocked" : "ok", "mapping",
-	              ub ? NULL : nat_mapping_name(d->mapping), "filtering",
-	              ub ? NULL : nat_filtering_name(d->filtering), "hairpin",
-	              d->translating == 1 && !ub ? json_boolean(d->hairpin) : json_null(),
-	              "port_preserved", preserved_json(d, ub, udp_local), "port_in_block",
-	              in_block && !ub ? json_true() : json_null(), "port_block",
-	              in_block ? json_pack("[i, i]", d->block_lo, d->block_hi) : json_null(), "tcp",
-	              tcp);
-	return o;
-}
-
-static const char *const udp_keys[] = {
-    "udp", "nat", "mapping", "filtering", "hairpin", "port_preserved", "port_in_block", NULL};
-static const char *const tcp_keys[] = {"status",         "nat",           "mapping", "filtering",
-                                       "port_preserved", "port_in_block", NULL};
-
-/*
- * Compares each declared field in keys (the first says ok or blocked) with the measured
- * one. Blocked, nothing else can be measured; a null declaration (hairpin through stacked
- * NATs) is not compared.
- */
-static int declared_matches(json_t *declared, json_t *measured, const char *const *keys)
-{
-	for (size_t k = 0; keys[k]; k++) {
-		json_t *d = json_object_get(declared, keys[k]);
-
-		if (json_is_null(d))
-			continue;
-		if (!json_equal(d, json_object_get(measured, keys[k])))
-			return 0;
-		if (k == 0 && strcmp(json_string_value(d), "blocked") == 0)
-			return 1;
-	}
-	return 1;
-}
-
 /*
  * Keeps the measurement with the lab, under the NAT nearest to the host, with every NAT
  * on the path (stacked NATs are measured together) and what the path declares, for the
@@ -360,24 +222,16 @@ struct probe_ports {
 	uint16_t tcp[2];
 };
 
-/*
- * Both probes from the host, each against its responder on the server; prints the
- * result and returns the exit code (0 when everything measured matches the declaration).
- */
 /* A port in network order, as host order. */
 static unsigned port_of(const struct sockaddr_storage *ss)
 {
 	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
 }
 
-/* Adds port_in_block to a measurement: whether its mapped port lies in the path's block. */
-static void in_block(json_t *measured, int ok, unsigned port, const struct path_decl *d)
-{
-	json_object_set_new(measured, "port_in_block",
-	                    ok ? json_boolean(port >= d->block_lo && port <= d->block_hi)
-	                       : json_null());
-}
-
+/*
+ * Both probes from the host, each against its responder on the server; prints the
+ * result and returns the exit code (0 when everything measured matches the declaration).
+ */
 static int probe_host(const struct lab_model *m, int host, int server,
                       const struct probe_ports *ports)
 {
@@ -387,12 +241,13 @@ static int probe_host(const struct lab_model *m, int host, int server,
 	struct probe_options opt = {0};
 	struct probe_tcp_result tres;
 	struct probe_result res;
+	struct probe_path path;
 	json_t *out, *tcp, *declared;
 	uint16_t ubound[2], tbound[2], tcp_port[2];
 	const char *what = "UDP";
-	struct path_decl d;
 	pid_t upid, tpid;
-	int rc, udp_match, tcp_match;
+	bool udp_match, tcp_match;
+	int rc;
 
 	upid = responder_start(m, srv, &uspec, 0, ubound);
 	tpid = responder_start(m, srv, &tspec, upid, tbound);
@@ -412,17 +267,17 @@ static int probe_host(const struct lab_model *m, int host, int server,
 		           strerror(-rc));
 	tcp_port[0] = ntohs(tbound[0]);
 	tcp_port[1] = ntohs(tbound[1]);
-	path_walk(m, host, tcp_port, &d);
-	declared = declared_json(&d, port_of(&res.local), port_of(&tres.local));
-	json_decref(d.nats);
+	probe_path_walk(m, host, tcp_port, &path);
+	declared = probe_path_declared(&path, port_of(&res.local), port_of(&tres.local));
 	out = probe_result_json(&res);
 	tcp = probe_tcp_result_json(&tres);
-	if (d.block_lo) {
-		in_block(out, res.udp_ok, port_of(&res.mapped), &d);
-		in_block(tcp, tres.tcp_ok, port_of(&tres.mapped), &d);
-	}
-	udp_match = declared_matches(declared, out, udp_keys);
-	tcp_match = declared_matches(json_object_get(declared, "tcp"), tcp, tcp_keys);
+	if (!declared || !out || !tcp)
+		log_fatalx("natlab probe: out of memory");
+	probe_path_mark_block(&path, out, res.udp_ok, port_of(&res.mapped));
+	probe_path_mark_block(&path, tcp, tres.tcp_ok, port_of(&tres.mapped));
+	probe_path_close(&path);
+	udp_match = probe_path_matches(declared, out, false);
+	tcp_match = probe_path_matches(json_object_get(declared, "tcp"), tcp, true);
 	json_object_set_new(tcp, "match", json_boolean(tcp_match));
 	json_object_set_new(out, "tcp", tcp);
 	json_object_set_new(out, "host", json_string(m->nodes[host].name));
