@@ -615,12 +615,18 @@ static void page_title(FILE *f, const json_t *report)
 	failed_list(f, json_object_get(report, "cells"));
 }
 
-/* A NAT's behaviour in words, with the whole object as JSON in the cell's tooltip. */
-static void behaviour_td(FILE *f, const json_t *v)
+/*
+ * One protocol's behaviour in words, with the whole object as JSON in the cell's
+ * tooltip: `status` is the key saying "blocked" ("udp" for UDP, "status" for TCP), proto
+ * the protocol's name. Port preservation, the port allocation and hairpinning are said
+ * when the object has them (hairpin null: not predicted).
+ */
+static void behaviour_td(FILE *f, const json_t *v, const char *status, const char *proto)
 {
 	char *s = json_is_object(v) ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	const json_t *hairpin = json_object_get(v, "hairpin");
-	const char *udp = jstr(v, "udp");
+	const json_t *kept = json_object_get(v, "port_preserved");
+	const char *st = jstr(v, status), *ports = jstr(v, "ports");
 
 	fputs("<td title=\"", f);
 	if (s)
@@ -628,31 +634,46 @@ static void behaviour_td(FILE *f, const json_t *v)
 	fputs("\">", f);
 	if (!s)
 		fputs("&#8212;", f);
-	else if (udp && strcmp(udp, "blocked") == 0)
-		fputs("UDP blocked", f);
+	else if (st && strcmp(st, "blocked") == 0)
+		escf(f, "%s blocked", proto);
 	else if (json_is_false(json_object_get(v, "nat")))
 		fputs("no translation", f);
-	else
-		escf(f, "%s mapping, %s filtering, hairpin %s", jstr(v, "mapping") ?: "?",
-		     jstr(v, "filtering") ?: "?",
-		     json_is_boolean(hairpin) ? (json_is_true(hairpin) ? "yes" : "no")
-		                              : "not predicted");
+	else {
+		escf(f, "%s mapping, %s filtering", jstr(v, "mapping") ?: "?",
+		     jstr(v, "filtering") ?: "?");
+		if (ports)
+			escf(f, ", ports %s", ports);
+		if (json_is_boolean(kept))
+			escf(f, ", port %s", json_is_true(kept) ? "kept" : "changed");
+		if (hairpin)
+			escf(f, ", hairpin %s",
+			     json_is_boolean(hairpin) ? (json_is_true(hairpin) ? "yes" : "no")
+			                              : "not predicted");
+	}
 	fputs("</td>", f);
 	free(s);
 }
 
-/* Whether a NAT measured as declared: counts for a matrix, the probe's verdict for a run. */
+/*
+ * Whether a NAT measured as declared: counts for a matrix; for a run the probe's verdict,
+ * naming the protocol that differs.
+ */
 static void as_declared_td(FILE *f, const json_t *n)
 {
 	const json_t *m = json_object_get(n, "measured");
 	long long count = jint(n, "measurements", -1), ok = jint(n, "as_declared", 0);
+	int udp = !json_is_false(json_object_get(m, "udp_match"));
+	int tcp = !json_is_false(json_object_get(json_object_get(m, "tcp"), "match"));
 
 	if (!json_is_object(m))
 		fputs("<td>not measured</td>", f);
+	else if (count < 0 && json_is_true(json_object_get(m, "match")))
+		fputs("<td class=\"ok\">yes</td>", f);
 	else if (count < 0)
-		fputs(json_is_true(json_object_get(m, "match")) ? "<td class=\"ok\">yes</td>"
-		                                                : "<td class=\"bad\">NO</td>",
-		      f);
+		fprintf(f, "<td class=\"bad\">NO%s</td>",
+		        udp == tcp ? ""
+		        : !udp     ? " (UDP)"
+		                   : " (TCP)");
 	else
 		fprintf(f, "<td class=\"%s\">%s (%lld of %lld)</td>", ok == count ? "ok" : "bad",
 		        ok == count ? "yes" : "NO", ok, count);
@@ -667,7 +688,8 @@ static void nats_table(FILE *f, const json_t *report)
 	if (json_array_size(nats) == 0)
 		return;
 	fputs("<div class=\"panel\"><h3>NATs</h3><table class=\"nats\"><tr><th>name</th>"
-	      "<th>profile</th><th>declared</th><th>measured (RFC 5780)</th><th>as declared</th>"
+	      "<th>profile</th><th>declared</th><th>measured UDP (RFC 5780)</th>"
+	      "<th>measured TCP</th><th>as declared</th>"
 	      "</tr>\n",
 	      f);
 	json_array_foreach(nats, i, n)
@@ -677,8 +699,10 @@ static void nats_table(FILE *f, const json_t *report)
 		fputs("</td><td>", f);
 		esc_json(f, json_object_get(n, "profile"));
 		fputs("</td>", f);
-		behaviour_td(f, json_object_get(n, "declared"));
-		behaviour_td(f, json_object_get(n, "measured"));
+		behaviour_td(f, json_object_get(n, "declared"), "udp", "UDP");
+		behaviour_td(f, json_object_get(n, "measured"), "udp", "UDP");
+		behaviour_td(f, json_object_get(json_object_get(n, "measured"), "tcp"), "status",
+		             "TCP");
 		as_declared_td(f, n);
 		fputs("</tr>\n", f);
 	}

@@ -289,6 +289,70 @@ static void test_xmllint(const char *path)
 	ok(system(cmd) != 0, "xmllint --html: no errors but unknown SVG tags");
 }
 
+/* The cell of the NAT table row named name: its columns from the first <td> on. */
+static char *nat_row(const char *html, const char *name)
+{
+	char needle[64];
+	const char *p, *end;
+
+	snprintf(needle, sizeof(needle), "<tr><td>%s</td>", name);
+	p = strstr(html, needle);
+	end = p ? strstr(p, "</tr>") : NULL;
+	return end ? strndup(p, (size_t)(end - p)) : strdup("");
+}
+
+/* A run's NAT table: UDP and TCP measured side by side, the verdict naming what differs. */
+static void test_nats(void)
+{
+	char path[512], err[256] = "", *html, *row;
+	json_t *r = json_loads(
+	    "{\"scenario\": \"run.lua\", \"expectations\": [], \"nats\": ["
+	    " {\"name\": \"home\", \"profile\": \"full-cone\","
+	    "  \"declared\": {\"mapping\": \"endpoint-independent\", \"filtering\":"
+	    "   \"endpoint-independent\", \"ports\": \"preserve\", \"hairpin\": true},"
+	    "  \"measured\": {\"udp\": \"ok\", \"mapping\": \"endpoint-independent\","
+	    "   \"filtering\": \"endpoint-independent\", \"nat\": true, \"hairpin\": true,"
+	    "   \"port_preserved\": true, \"udp_match\": true, \"match\": false,"
+	    "   \"tcp\": {\"status\": \"ok\", \"mapping\": \"endpoint-independent\","
+	    "    \"filtering\": \"address-and-port-dependent\", \"port_preserved\": true,"
+	    "    \"nat\": true, \"match\": false}}},"
+	    " {\"name\": \"idle\", \"profile\": \"symmetric\", \"declared\": null,"
+	    "  \"measured\": null},"
+	    " {\"name\": \"fw\", \"profile\": \"udp-blocked\", \"declared\": null,"
+	    "  \"measured\": {\"udp\": \"blocked\", \"nat\": false, \"udp_match\": true,"
+	    "   \"match\": true, \"tcp\": {\"status\": \"ok\", \"mapping\":"
+	    "    \"endpoint-independent\", \"filtering\": \"address-and-port-dependent\","
+	    "    \"port_preserved\": false, \"nat\": true, \"match\": true}}}]}",
+	    0, NULL);
+
+	snprintf(path, sizeof(path), "%s/nats.html", tmpdir);
+	ok(r != NULL, "a run report with three NATs");
+	is_int(report_html_write(r, path, err, sizeof(err)), 0, "report_html_write");
+	html = tap_slurp(path);
+	ok(html && strstr(html, "<th>measured UDP (RFC 5780)</th><th>measured TCP</th>"),
+	   "UDP and TCP have a column each");
+	row = nat_row(html ? html : "", "home");
+	ok(strstr(row, ">endpoint-independent mapping, endpoint-independent filtering, port kept, "
+	               "hairpin yes</td><td") != NULL,
+	   "home: UDP measured in words");
+	ok(strstr(row, ">endpoint-independent mapping, address-and-port-dependent filtering, "
+	               "port kept</td><td class=\"bad\">NO (TCP)</td>") != NULL,
+	   "home: TCP beside it, and the verdict names TCP (%s)", row);
+	free(row);
+	row = nat_row(html ? html : "", "idle");
+	is_int(count(row, "&#8212;"), 3, "idle: nothing declared, nothing measured for UDP or TCP");
+	ok(strstr(row, "not measured") != NULL, "idle: not measured");
+	free(row);
+	row = nat_row(html ? html : "", "fw");
+	ok(strstr(row, ">UDP blocked</td><td") &&
+	       strstr(row, ">endpoint-independent mapping, address-and-port-dependent filtering, "
+	                   "port changed</td><td class=\"ok\">yes</td>"),
+	   "fw: UDP blocked, TCP measured through it (%s)", row);
+	free(row);
+	free(html);
+	json_decref(r);
+}
+
 static void test_degraded(void)
 {
 	char path[512], err[256] = "";
@@ -342,6 +406,7 @@ int main(void)
 	}
 	test_xmllint(path);
 	test_degraded();
+	test_nats();
 	free(html);
 	json_decref(r);
 	if (getenv("T_REPORT_HTML_KEEP")) {
