@@ -618,14 +618,15 @@ static void page_title(FILE *f, const json_t *report)
 /*
  * One protocol's behaviour in words, with the whole object as JSON in the cell's
  * tooltip: `status` is the key saying "blocked" ("udp" for UDP, "status" for TCP), proto
- * the protocol's name. Port preservation, the port allocation and hairpinning are said
- * when the object has them (hairpin null: not predicted).
+ * the protocol's name. Port preservation, the port block, the port allocation and
+ * hairpinning are said when the object has them (hairpin null: not predicted).
  */
 static void behaviour_td(FILE *f, const json_t *v, const char *status, const char *proto)
 {
 	char *s = json_is_object(v) ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	const json_t *hairpin = json_object_get(v, "hairpin");
 	const json_t *kept = json_object_get(v, "port_preserved");
+	const json_t *in_block = json_object_get(v, "port_in_block");
 	const char *st = jstr(v, status), *ports = jstr(v, "ports");
 
 	fputs("<td title=\"", f);
@@ -645,6 +646,9 @@ static void behaviour_td(FILE *f, const json_t *v, const char *status, const cha
 			escf(f, ", ports %s", ports);
 		if (json_is_boolean(kept))
 			escf(f, ", port %s", json_is_true(kept) ? "kept" : "changed");
+		if (json_is_boolean(in_block))
+			escf(f, ", %s its port block",
+			     json_is_true(in_block) ? "inside" : "OUTSIDE");
 		if (hairpin)
 			escf(f, ", hairpin %s",
 			     json_is_boolean(hairpin) ? (json_is_true(hairpin) ? "yes" : "no")

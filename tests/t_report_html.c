@@ -315,7 +315,7 @@ static void test_nats(void)
 	    "   \"port_preserved\": true, \"udp_match\": true, \"match\": false,"
 	    "   \"tcp\": {\"status\": \"ok\", \"mapping\": \"endpoint-independent\","
 	    "    \"filtering\": \"address-and-port-dependent\", \"port_preserved\": true,"
-	    "    \"nat\": true, \"match\": false}}},"
+	    "    \"port_in_block\": false, \"nat\": true, \"match\": false}}},"
 	    " {\"name\": \"idle\", \"profile\": \"symmetric\", \"declared\": null,"
 	    "  \"measured\": null},"
 	    " {\"name\": \"fw\", \"profile\": \"udp-blocked\", \"declared\": null,"
@@ -336,7 +336,8 @@ static void test_nats(void)
 	               "hairpin yes</td><td") != NULL,
 	   "home: UDP measured in words");
 	ok(strstr(row, ">endpoint-independent mapping, address-and-port-dependent filtering, "
-	               "port kept</td><td class=\"bad\">NO (TCP)</td>") != NULL,
+	               "port kept, OUTSIDE its port block</td><td class=\"bad\">NO "
+	               "(TCP)</td>") != NULL,
 	   "home: TCP beside it, and the verdict names TCP (%s)", row);
 	free(row);
 	row = nat_row(html ? html : "", "idle");
