@@ -658,6 +658,23 @@ static void behaviour_td(FILE *f, const json_t *v, const char *status, const cha
 	free(s);
 }
 
+/* "cpe under isp": the NATs a measurement crossed, nearest first; nothing for one NAT. */
+static void path_words(FILE *f, const json_t *measured)
+{
+	const json_t *path = json_object_get(measured, "path"), *p;
+	size_t i;
+
+	if (json_array_size(path) < 2)
+		return;
+	fputs("<br/><small>measured through ", f);
+	json_array_foreach(path, i, p)
+	{
+		fputs(i ? " under " : "", f);
+		esc_json(f, json_object_get(p, "name"));
+	}
+	fputs("</small>", f);
+}
+
 /*
  * Whether a NAT measured as declared: counts for a matrix; for a run the probe's verdict,
  * naming the protocol that differs.
@@ -700,6 +717,7 @@ static void nats_table(FILE *f, const json_t *report)
 	{
 		fputs("<tr><td>", f);
 		esc_json(f, json_object_get(n, "name"));
+		path_words(f, json_object_get(n, "measured"));
 		fputs("</td><td>", f);
 		esc_json(f, json_object_get(n, "profile"));
 		fputs("</td>", f);

@@ -289,13 +289,13 @@ static void test_xmllint(const char *path)
 	ok(system(cmd) != 0, "xmllint --html: no errors but unknown SVG tags");
 }
 
-/* The cell of the NAT table row named name: its columns from the first <td> on. */
+/* The NAT table row of the NAT called name, from its first <td> on. */
 static char *nat_row(const char *html, const char *name)
 {
 	char needle[64];
 	const char *p, *end;
 
-	snprintf(needle, sizeof(needle), "<tr><td>%s</td>", name);
+	snprintf(needle, sizeof(needle), "<tr><td>%s<", name);
 	p = strstr(html, needle);
 	end = p ? strstr(p, "</tr>") : NULL;
 	return end ? strndup(p, (size_t)(end - p)) : strdup("");
@@ -313,6 +313,7 @@ static void test_nats(void)
 	    "  \"measured\": {\"udp\": \"ok\", \"mapping\": \"endpoint-independent\","
 	    "   \"filtering\": \"endpoint-independent\", \"nat\": true, \"hairpin\": true,"
 	    "   \"port_preserved\": true, \"udp_match\": true, \"match\": false,"
+	    "   \"path\": [{\"name\": \"home\"}, {\"name\": \"isp\"}],"
 	    "   \"tcp\": {\"status\": \"ok\", \"mapping\": \"endpoint-independent\","
 	    "    \"filtering\": \"address-and-port-dependent\", \"port_preserved\": true,"
 	    "    \"port_in_block\": false, \"nat\": true, \"match\": false}}},"
@@ -320,6 +321,7 @@ static void test_nats(void)
 	    "  \"measured\": null},"
 	    " {\"name\": \"fw\", \"profile\": \"udp-blocked\", \"declared\": null,"
 	    "  \"measured\": {\"udp\": \"blocked\", \"nat\": false, \"udp_match\": true,"
+	    "   \"path\": [{\"name\": \"fw\"}],"
 	    "   \"match\": true, \"tcp\": {\"status\": \"ok\", \"mapping\":"
 	    "    \"endpoint-independent\", \"filtering\": \"address-and-port-dependent\","
 	    "    \"port_preserved\": false, \"nat\": true, \"match\": true}}}]}",
@@ -339,6 +341,14 @@ static void test_nats(void)
 	               "port kept, OUTSIDE its port block</td><td class=\"bad\">NO "
 	               "(TCP)</td>") != NULL,
 	   "home: TCP beside it, and the verdict names TCP (%s)", row);
+	free(row);
+	row = nat_row(html ? html : "", "home");
+	ok(strstr(row, "<tr><td>home<br/><small>measured through home under isp</small></td>") !=
+	       NULL,
+	   "home: the measured path names what lies on it");
+	free(row);
+	row = nat_row(html ? html : "", "fw");
+	ok(strstr(row, "<small>") == NULL, "fw: a path of one NAT needs no words");
 	free(row);
 	row = nat_row(html ? html : "", "idle");
 	is_int(count(row, "&#8212;"), 3, "idle: nothing declared, nothing measured for UDP or TCP");
