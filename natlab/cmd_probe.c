@@ -27,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -80,6 +82,29 @@ static struct sockaddr_storage sockaddr_of(struct in_addr a, uint16_t port)
 }
 
 /*
+ * Two natlab probes on one lab must not both listen on the same TCP ports (SO_REUSEPORT
+ * would let them share, and each would answer part of the other's connections): the TCP
+ * responder checks for a listener and binds under this lock, held for those few
+ * microseconds only. Returns the locked fd, or -1 (then the check alone must do).
+ */
+static int bind_lock(const struct lab_model *m)
+{
+	char path[PATH_MAX];
+	int fd, n = snprintf(path, sizeof(path), LAB_STATE_DIR "/%s/probe-tcp.lock", m->name);
+
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		log_warn("natlab probe: %s", path);
+	return fd;
+}
+
+/*
  * Child: serves from the server node until SIGTERM (or until natlab dies), after
  * reporting on fd how binding went.
  */
@@ -92,6 +117,7 @@ static void responder_run(const struct lab_model *m, const struct lab_node *srv,
 	struct sigaction sa = {.sa_handler = responder_stop_cb};
 	struct responder_ready ready = {0};
 	const struct stun_server_config *bound;
+	int lock;
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
@@ -100,7 +126,14 @@ static void responder_run(const struct lab_model *m, const struct lab_node *srv,
 	cfg.primary = sockaddr_of(srv->addrs[0], spec->port[0]);
 	cfg.alternate = sockaddr_of(srv->addrs[1], 0);
 	cfg.alt_port = htons(spec->port[1]);
-	ready.rc = spec->tcp ? stun_tcp_responder_init(&t, &cfg) : stun_responder_init(&u, &cfg);
+	if (spec->tcp) {
+		lock = bind_lock(m);
+		ready.rc = stun_tcp_responder_init(&t, &cfg);
+		if (lock >= 0)
+			close(lock);
+	} else {
+		ready.rc = stun_responder_init(&u, &cfg);
+	}
 	bound = spec->tcp ? &t.cfg : &u.cfg;
 	if (ready.rc == 0) {
 		ready.port[0] = ((const struct sockaddr_in *)&bound->primary)->sin_port;

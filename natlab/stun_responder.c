@@ -45,15 +45,36 @@ static void endpoint_addr(const struct stun_server_config *cfg, enum stun_endpoi
 }
 
 /*
+ * Whether a TCP listener holds addr already. SO_REUSEPORT would let ours join its group
+ * and the kernel share the connections between two responders; a socket with only
+ * SO_REUSEADDR cannot bind next to a listener, but can next to connections in TIME_WAIT.
+ */
+static int listener_present(const struct sockaddr_storage *addr)
+{
+	int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (const struct sockaddr *)addr, len_of(addr)) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/*
  * TCP listeners share their endpoint with the dial-backs leaving from it: both carry
  * SO_REUSEADDR and SO_REUSEPORT (same user), which Linux requires of every socket on a
- * port that has a listener.
+ * port that has a listener. A port already listened on is refused (-EADDRINUSE) all the
+ * same, as it would be without SO_REUSEPORT.
  */
 static int bind_socket(struct sockaddr_storage *addr, int type, int *fd_out)
 {
 	socklen_t len = len_of(addr);
 	int fd, rc, one = 1;
 
+	if (type == SOCK_STREAM && *port_of(addr) && (rc = listener_present(addr)) < 0)
+		return rc;
 	fd = socket(addr->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

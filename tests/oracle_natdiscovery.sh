@@ -70,7 +70,8 @@ for e in "${expect[@]}"; do
 	[ -x "$RELAY" ] && ("$NATLAB" exec "$L" "$1" -- timeout 30 turnutils_natdiscovery -m -f -p 3490 198.18.0.2 >"$T_TMP/r-$1" 2>&1
 	 "$NATLAB" exec "$L" "$1" -- timeout 30 turnutils_natdiscovery -H -p 3490 198.18.0.2 >"$T_TMP/r-$1.H" 2>&1) &
 	jobs_+=($!)
-	"$NATLAB" probe "$L" "$1" --port $((3500 + 2 * k)) >"$T_TMP/p-$1" 2>"$T_TMP/p-$1.err" &
+	# Probes run side by side: each its own UDP ports, TCP ports the kernel picks.
+	"$NATLAB" probe "$L" "$1" --port $((3500 + 2 * k)) --tcp-ports 0 >"$T_TMP/p-$1" 2>"$T_TMP/p-$1.err" &
 	jobs_+=($!)
 	k=$((k + 1))
 done
@@ -92,7 +93,8 @@ for e in "${expect[@]}"; do
 	if [ -x "$RELAY" ]; then
 		t_is "$(coturn_class "$T_TMP/r-$host")" "$c" "$host: coturn's client finds the same against natlab-relay"
 	fi
-	t_is "$(jq -r .match "$T_TMP/p-$host")" true "$host: natlab probe matches the declared profile" \
+	# coturn judges UDP; lab_probe_tcp judges TCP.
+	t_is "$(jq -r .udp_match "$T_TMP/p-$host")" true "$host: natlab probe matches the declared profile (UDP)" \
 		|| cat "$T_TMP/p-$host" "$T_TMP/p-$host.err" | sed 's/^/# /'
 done
 t_done

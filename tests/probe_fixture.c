@@ -34,6 +34,7 @@ pid_t fixture_responder_start(bool tcp, bool alternate, struct stun_server_confi
 	struct sigaction sa = {.sa_handler = on_term};
 	struct stun_tcp_responder t;
 	struct stun_responder u;
+	sigset_t term, old;
 	pid_t pid;
 	int rc;
 
@@ -45,15 +46,22 @@ pid_t fixture_responder_start(bool tcp, bool alternate, struct stun_server_confi
 		return -1;
 	}
 	*bound = tcp ? t.cfg : u.cfg;
+	/* SIGTERM waits until the child's handler is in place: a stop right after the start
+	 * would otherwise kill it before it could exit cleanly. */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, &old);
 	pid = fork();
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		sigaction(SIGTERM, &sa, NULL);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		if (getppid() == 1)
 			_exit(1);
 		rc = tcp ? stun_tcp_responder_serve(&t, &stop) : stun_responder_serve(&u, &stop);
 		_exit(rc < 0 ? 1 : 0);
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (tcp)
 		stun_tcp_responder_close(&t);
 	else

@@ -127,8 +127,8 @@ static void check_dial_back(const struct sockaddr_storage *ctl_to, in_port_t *po
 	if (poll(&pfd, 1, 2000) == 1)
 		afd = accept(lfd, (struct sockaddr *)&peer, &plen);
 	ok(afd >= 0, "%s: the dial-back reached our listener", what);
-	ok(afd >= 0 && addr_equal(SA(&peer), SA(from)),
-	   "%s: it came from the changed endpoint", what);
+	ok(afd >= 0 && addr_equal(SA(&peer), SA(from)), "%s: it came from the changed endpoint",
+	   what);
 	ok(afd >= 0 && read_msg(afd, &back) == 0 && back.type == STUN_BINDING_SUCCESS &&
 	       !memcmp(back.txid, txid, STUN_TXID_SIZE) &&
 	       addr_equal(SA(&back.response_origin), SA(from)),
@@ -264,6 +264,26 @@ static void test_slots_full(void)
 	is_int(fixture_responder_stop(pid), 0, "responder stops");
 }
 
+/*
+ * A second responder on the ports of a running one is refused: with SO_REUSEPORT on both
+ * the kernel would have shared the connections between them.
+ */
+static void test_port_taken(void)
+{
+	struct stun_server_config cfg, again;
+	struct stun_tcp_responder r;
+	pid_t pid = fixture_responder_start(true, true, &cfg);
+
+	again = cfg;
+	again.software = NULL;
+	is_int(stun_tcp_responder_init(&r, &again), -EADDRINUSE,
+	       "the ports of a running responder: -EADDRINUSE");
+	stun_tcp_responder_close(&r);
+	is_int(fixture_responder_stop(pid), 0, "the first one stops");
+	is_int(stun_tcp_responder_init(&r, &again), 0, "once it is gone, the ports are free");
+	stun_tcp_responder_close(&r);
+}
+
 static void test_probe(void)
 {
 	struct probe_options opt = {0};
@@ -381,6 +401,7 @@ int main(void)
 	test_classify();
 	test_dial_backs();
 	test_slots_full();
+	test_port_taken();
 	test_probe();
 	test_failures();
 	return tap_done();
