@@ -372,8 +372,7 @@ json_t *probe_tcp_result_json(const struct probe_tcp_result *res)
 	char mapped[64], local[64];
 	bool has_mapped =
 	    res->tcp_ok && addr_format(csa(&res->mapped), mapped, sizeof(mapped)) == 0;
-	bool has_local =
-	    res->tcp_ok && addr_format(csa(&res->local), local, sizeof(local)) == 0;
+	bool has_local = res->tcp_ok && addr_format(csa(&res->local), local, sizeof(local)) == 0;
 
 	return json_pack(
 	    "{s:s, s:s?, s:s?, s:o, s:s?, s:s?, s:b}", "status", res->tcp_ok ? "ok" : "blocked",
