@@ -2,6 +2,7 @@
 /* natlab ls [NAME] [--json]: the labs, or one lab's nodes and addresses. */
 #include "natlab/cmd.h"
 #include "natlab/log.h"
+#include "natlab/nat_json.h"
 #include "natlab/model.h"
 #include "natlab/state.h"
 
@@ -93,6 +94,28 @@ static void print_internet(const struct lab_model *m)
 	putchar('\n');
 }
 
+/*
+ * Every knob of every NAT as built: the profile's preset and what the scenario changed
+ * (marked), so that nothing in force hides behind a profile name.
+ */
+static void print_knobs(const struct lab_model *m)
+{
+	char line[1024];
+	int any = 0;
+
+	for (int i = 0; i < m->nnodes; i++) {
+		const struct lab_node *n = &m->nodes[i];
+
+		if (n->kind != LAB_NODE_NAT)
+			continue;
+		if (!any++)
+			printf("\nNAT knobs as built (* set by the scenario, not the profile's):\n");
+		if (nat_knobs_format(n->profile, &n->knobs, line, sizeof(line)) < 0)
+			log_fatalx("natlab ls: the knobs of \"%s\" do not fit in a line", n->name);
+		printf("%-12s %s\n", n->name, line);
+	}
+}
+
 static int ls_lab(const char *lab, int as_json)
 {
 	struct lab_model m;
@@ -118,6 +141,7 @@ static int ls_lab(const char *lab, int as_json)
 		       "ADDRS");
 		for (int i = 0; i < m.nnodes; i++)
 			print_node(&m, &m.nodes[i]);
+		print_knobs(&m);
 	}
 	lab_model_close(&m);
 	return 0;
@@ -130,7 +154,9 @@ static void ls_usage(FILE *f)
 		   "when the process keeping them died: `natlab cleanup` removes those).\n"
 		   "With NAME: the internet's prefix and the routers on a path between two of\n"
 		   "its attachments (the hops), then the lab's nodes, their networks, NAT\n"
-		   "profiles and addresses.\n\n"
+		   "profiles and addresses, and every knob of every NAT as built (those the\n"
+		   "scenario set marked *; with --json, each NAT's knobs and their\n"
+		   "\"overrides\").\n\n"
 		   "  --json   machine-readable output\n");
 }
 

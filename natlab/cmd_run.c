@@ -6,6 +6,7 @@
  */
 #include "natlab/cmd.h"
 #include "natlab/log.h"
+#include "natlab/nat_json.h"
 #include "natlab/matrix.h"
 #include "natlab/nat.h"
 #include "natlab/outdir.h"
@@ -98,28 +99,24 @@ static void iso_now(char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* report.json's nats[]: each NAT as declared, and what natlab probe measured through it. */
+/*
+ * report.json's nats[]: each NAT as declared (every knob as built, with the scenario's
+ * overrides of its profile), and what natlab probe measured through it.
+ */
 static json_t *nats_of(const struct lab_model *m, const json_t *measured)
 {
 	json_t *nats = json_array();
 
 	for (int i = 0; i < m->nnodes; i++) {
 		const struct lab_node *n = &m->nodes[i];
-		const struct nat_knobs *k = &n->knobs;
 
 		if (n->kind != LAB_NODE_NAT)
 			continue;
-		json_array_append_new(
-			nats, json_pack("{s:s, s:s, s:o, s:o?}", "name", n->name, "profile", n->profile,
-					"declared",
-					k->translate ? json_pack("{s:s, s:s, s:s, s:b}", "mapping",
-								 nat_mapping_name(k->mapping),
-								 "filtering",
-								 nat_filtering_name(k->filtering),
-								 "ports", nat_ports_name(k->ports),
-								 "hairpin", k->hairpin)
-						     : json_null(),
-					"measured", json_incref(json_object_get(measured, n->name))));
+		json_array_append_new(nats, json_pack("{s:s, s:s, s:o?, s:o?}", "name", n->name,
+						      "profile", n->profile, "declared",
+						      nat_knobs_json(n->profile, &n->knobs),
+						      "measured",
+						      json_incref(json_object_get(measured, n->name))));
 	}
 	return nats;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The behaviour the NATs on a probed path declare, and whether a measurement matches it. */
 #include "natlab/probe_path.h"
+#include "natlab/nat_json.h"
 
 #include <string.h>
 
@@ -33,8 +34,9 @@ void probe_path_walk(const struct lab_model *m, int host, const uint16_t tcp_por
 
 		if (n->kind != LAB_NODE_NAT)
 			continue;
-		json_array_append_new(
-		    p->nats, json_pack("{s:s, s:s}", "name", n->name, "profile", n->profile));
+		json_array_append_new(p->nats, json_pack("{s:s, s:s, s:o?}", "name", n->name,
+		                                         "profile", n->profile, "knobs",
+		                                         nat_knobs_json(n->profile, k)));
 		if (!k->translate)
 			continue;
 		p->translating++;

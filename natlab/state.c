@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/state.h"
 #include "natlab/path.h"
+#include "natlab/nat_json.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -192,25 +193,6 @@ static json_t *addr_json(struct in_addr a)
 
 static const char *const kind_names[] = { "internet", "nat", "host" };
 
-/* Every knob of nat_knob_table under its key: words as strings, hairpin a boolean. */
-static json_t *knobs_json(const struct nat_knobs *k)
-{
-	json_t *o;
-
-	if (!k->translate)
-		return json_null();
-	o = json_object();
-	for (const struct nat_knob *kb = nat_knob_table; kb->key; kb++) {
-		unsigned v = nat_knob_get(kb, k);
-
-		json_object_set_new(o, kb->key,
-				    kb->type == NAT_KNOB_WORD   ? json_string(nat_knob_word(kb, k))
-				    : kb->type == NAT_KNOB_BOOL ? json_boolean(v)
-								: json_integer(v));
-	}
-	return o;
-}
-
 static json_t *node_json(const struct lab_model *m, const struct lab_node *n)
 {
 	json_t *o = json_object(), *addrs = json_array();
@@ -233,7 +215,7 @@ static json_t *node_json(const struct lab_model *m, const struct lab_node *n)
 	}
 	if (n->kind == LAB_NODE_NAT) {
 		json_object_set_new(o, "profile", json_string(n->profile));
-		json_object_set_new(o, "knobs", knobs_json(&n->knobs));
+		json_object_set_new(o, "knobs", nat_knobs_json(n->profile, &n->knobs));
 	}
 	return o;
 }

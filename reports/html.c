@@ -619,9 +619,12 @@ static void page_title(FILE *f, const json_t *report)
  * One protocol's behaviour in words, with the whole object as JSON in the cell's
  * tooltip: `status` is the key saying "blocked" ("udp" for UDP, "status" for TCP), proto
  * the protocol's name. Port preservation, the port block, the port allocation and
- * hairpinning are said when the object has them (hairpin null: not predicted).
+ * hairpinning are said when the object has them (hairpin null: not predicted). more, when
+ * not NULL, adds to the cell: it gets v and more_arg.
  */
-static void behaviour_td(FILE *f, const json_t *v, const char *status, const char *proto)
+static void behaviour_td(FILE *f, const json_t *v, const char *status, const char *proto,
+                         void (*more)(FILE *, const json_t *, const json_t *),
+                         const json_t *more_arg)
 {
 	char *s = json_is_object(v) ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	const json_t *hairpin = json_object_get(v, "hairpin");
@@ -654,8 +657,78 @@ static void behaviour_td(FILE *f, const json_t *v, const char *status, const cha
 			     json_is_boolean(hairpin) ? (json_is_true(hairpin) ? "yes" : "no")
 			                              : "not predicted");
 	}
+	if (more)
+		more(f, v, more_arg);
 	fputs("</td>", f);
 	free(s);
+}
+
+/* One knob's value in words: hairpin on/off, timeouts in seconds with an s. */
+static void knob_value(FILE *f, const char *key, const json_t *v)
+{
+	if (json_is_string(v))
+		report_xml_escape(f, json_string_value(v));
+	else if (json_is_boolean(v))
+		fputs(json_is_true(v) ? "on" : "off", f);
+	else
+		fprintf(f, "%lld%s", (long long)json_integer_value(v),
+		        strstr(key, "timeout") ? "s" : "");
+}
+
+/* Every knob of one NAT as built ("key=value"), the scenario's overrides in bold with a *. */
+static void knob_list(FILE *f, const json_t *knobs)
+{
+	const json_t *overrides = json_object_get(knobs, "overrides"), *v, *o;
+	const char *key;
+	size_t i;
+
+	json_object_foreach((json_t *)knobs, key, v)
+	{
+		int over = 0;
+
+		if (strcmp(key, "overrides") == 0)
+			continue;
+		json_array_foreach(overrides, i, o) over |= strcmp(json_string_value(o) ?: "", key) == 0;
+		fputs(over ? " <b>" : " ", f);
+		report_xml_escape(f, key);
+		fputc('=', f);
+		knob_value(f, key, v);
+		fputs(over ? "*</b>" : "", f);
+	}
+}
+
+/*
+ * The knobs as built, folded under a line: a run's NAT declares its own (with
+ * "overrides"); a matrix's entry has them for every NAT of its measured path.
+ */
+static void knobs_details(FILE *f, const json_t *declared, const json_t *measured)
+{
+	const json_t *path = json_object_get(measured, "path"), *p;
+	size_t i;
+
+	if (json_is_array(json_object_get(declared, "overrides"))) {
+		fprintf(f, "<details><summary>every knob (%zu set by the scenario: *)</summary>",
+		        json_array_size(json_object_get(declared, "overrides")));
+		knob_list(f, declared);
+		fputs("</details>", f);
+		return;
+	}
+	if (!json_object_get(json_array_get(path, 0), "knobs"))
+		return;
+	fputs("<details><summary>every knob on the path (set by the scenario: *)</summary>", f);
+	json_array_foreach(path, i, p)
+	{
+		fputs(i ? "<br/>" : "", f);
+		esc_json(f, json_object_get(p, "name"));
+		fputs(" (", f);
+		esc_json(f, json_object_get(p, "profile"));
+		fputs("):", f);
+		if (json_is_object(json_object_get(p, "knobs")))
+			knob_list(f, json_object_get(p, "knobs"));
+		else
+			fputs(" no translation", f);
+	}
+	fputs("</details>", f);
 }
 
 /* "cpe under isp": the NATs a measurement crossed, nearest first; nothing for one NAT. */
@@ -721,10 +794,11 @@ static void nats_table(FILE *f, const json_t *report)
 		fputs("</td><td>", f);
 		esc_json(f, json_object_get(n, "profile"));
 		fputs("</td>", f);
-		behaviour_td(f, json_object_get(n, "declared"), "udp", "UDP");
-		behaviour_td(f, json_object_get(n, "measured"), "udp", "UDP");
+		behaviour_td(f, json_object_get(n, "declared"), "udp", "UDP", knobs_details,
+		             json_object_get(n, "measured"));
+		behaviour_td(f, json_object_get(n, "measured"), "udp", "UDP", NULL, NULL);
 		behaviour_td(f, json_object_get(json_object_get(n, "measured"), "tcp"), "status",
-		             "TCP");
+		             "TCP", NULL, NULL);
 		as_declared_td(f, n);
 		fputs("</tr>\n", f);
 	}

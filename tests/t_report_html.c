@@ -309,7 +309,8 @@ static void test_nats(void)
 	    "{\"scenario\": \"run.lua\", \"expectations\": [], \"nats\": ["
 	    " {\"name\": \"home\", \"profile\": \"full-cone\","
 	    "  \"declared\": {\"mapping\": \"endpoint-independent\", \"filtering\":"
-	    "   \"endpoint-independent\", \"ports\": \"preserve\", \"hairpin\": true},"
+	    "   \"endpoint-independent\", \"ports\": \"preserve\", \"hairpin\": true,"
+	    "   \"udp_timeout\": 60, \"overrides\": [\"udp_timeout\"]},"
 	    "  \"measured\": {\"udp\": \"ok\", \"mapping\": \"endpoint-independent\","
 	    "   \"filtering\": \"endpoint-independent\", \"nat\": true, \"hairpin\": true,"
 	    "   \"port_preserved\": true, \"udp_match\": true, \"match\": false,"
@@ -346,6 +347,12 @@ static void test_nats(void)
 	ok(strstr(row, "<tr><td>home<br/><small>measured through home under isp</small></td>") !=
 	       NULL,
 	   "home: the measured path names what lies on it");
+	free(row);
+	row = nat_row(html ? html : "", "home");
+	ok(strstr(row, "<details><summary>every knob (1 set by the scenario: *)</summary> "
+	               "mapping=endpoint-independent") &&
+	       strstr(row, " <b>udp_timeout=60s*</b>") && strstr(row, " hairpin=on "),
+	   "home: every knob as built, the scenario's override in bold (%s)", row);
 	free(row);
 	row = nat_row(html ? html : "", "fw");
 	ok(strstr(row, "<small>") == NULL, "fw: a path of one NAT needs no words");

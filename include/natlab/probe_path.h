@@ -16,7 +16,7 @@
 
 /* What the NATs on the path from a host add up to. */
 struct probe_path {
-	json_t *nats;    /* [{name, profile}] of every NAT on the path, nearest first */
+	json_t *nats;    /* [{name, profile, knobs}] of every NAT on the path, nearest first */
 	int translating; /* NATs that translate (profile "none" does not) */
 	bool udp_blocked, tcp_blocked, hairpin, all_preserve;
 	int blocks; /* translating NATs with port blocks */
