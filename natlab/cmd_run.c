@@ -51,7 +51,7 @@ static void run_usage(FILE *f)
 {
 	fprintf(f, "Usage: natlab run FILE.lua [--out DIR] [--seed N] [--timeout DURATION]\n"
 		   "                  [--pcap all|failed|none] [--filter PATTERN]\n"
-		   "                  [--jobs N] [--repeat N] [--shard I/N]\n\n"
+		   "                  [--jobs N] [--repeat N] [--shard I/N] [--param KEY=VALUE]...\n\n"
 		   "Builds the lab FILE describes, runs the scenario to its end and tears the lab\n"
 		   "down, also on errors, time-outs and signals. Expectations are TAP lines on\n"
 		   "stdout; the out dir gets report.json, report.html, junit.xml and\n"
@@ -66,6 +66,8 @@ static void run_usage(FILE *f)
 		   "  --filter GLOB   run only the parts the scenario marks with names matching\n"
 		   "                  GLOB (natlab.selected(name) in Lua), e.g. \"*symmetric*\";\n"
 		   "                  for a matrix (natlab.cells{...}), only the matching cells\n"
+		   "  --param K=V     a string the scenario reads as natlab.params.K (repeatable;\n"
+		   "                  e.g. adapter=socat for scenarios/matrix.lua)\n"
 		   "Matrix scenarios run every cell in its own lab and fold the results into one\n"
 		   "report (report.json, report.html, junit.xml, TAP line per cell):\n"
 		   "  --jobs N        cells in parallel (default: the number of cores)\n"
@@ -173,6 +175,7 @@ int cmd_run(int argc, char **argv)
 		{ "repeat", required_argument, NULL, 'r' },
 		{ "shard", required_argument, NULL, 'S' },
 		{ "cell", required_argument, NULL, 'C' },
+		{ "param", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -184,8 +187,10 @@ int cmd_run(int argc, char **argv)
 	int c, seed_set = 0, rc;
 	enum scenario_pcap pcap = PCAP_FAILED;
 	const char *filter = NULL, *cell = NULL, *pcap_word = "failed";
+	const char *params[MATRIX_PARAMS_MAX];
+	int nparams = 0;
 	int jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), repeat = 1, shard = 0, shards = 1;
-	while ((c = getopt_long(argc, argv, "o:s:t:p:f:j:r:S:C:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:s:t:p:f:j:r:S:C:P:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			filter = optarg;
@@ -208,6 +213,12 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'C':
 			cell = optarg;
+			break;
+		case 'P':
+			if (!strchr(optarg, '=') || optarg[0] == '=' || nparams == MATRIX_PARAMS_MAX)
+				log_fatalx("natlab run: --param must be KEY=VALUE (at most %d), got \"%s\"",
+					   MATRIX_PARAMS_MAX, optarg);
+			params[nparams++] = optarg;
 			break;
 		case 'p':
 			pcap_word = optarg;
@@ -257,11 +268,13 @@ int cmd_run(int argc, char **argv)
 	if (!cell) {
 		/* Plan first: a matrix scenario declares its cells before building anything. */
 		scenario_init(&s, SCENARIO_PLAN, argv[optind]);
+		s.params = params;
+		s.nparams = nparams;
 		rc = scenario_run(&s);
 		if (rc == 0 && s.cells) {
 			struct matrix_opts mo = {
 				.scenario = argv[optind], .self_exe = s.self_exe, .out_dir = out,
-				.filter = filter, .jobs = jobs, .repeat = repeat, .shard = shard,
+				.filter = filter, .params = params, .nparams = nparams, .jobs = jobs, .repeat = repeat, .shard = shard,
 				.shards = shards, .seed = seed_set ? seed : s.model.seed,
 				.seed_set = seed_set, .pcap = pcap_word, .timeout_s = timeout,
 			};
@@ -285,6 +298,8 @@ int cmd_run(int argc, char **argv)
 	s.pcap = pcap;
 	s.filter = filter;
 	s.cell = cell;
+	s.params = params;
+	s.nparams = nparams;
 	rc = run_scenario(&s);
 	scenario_close(&s);
 	free(out);

@@ -408,7 +408,10 @@ static int natlab_selected(lua_State *L)
 	return 1;
 }
 
-/* natlab.out: the run's out dir (logs/, report.json), or nil outside `natlab run`. */
+/*
+ * natlab.out: the run's out dir (logs/, report.json), or nil outside `natlab run`;
+ * natlab.filter: --filter; natlab.params: the --param KEY=VALUE pairs as a table.
+ */
 static int natlab_index(lua_State *L)
 {
 	struct scenario *s = scenario_from_lua(L);
@@ -418,6 +421,17 @@ static int natlab_index(lua_State *L)
 		lua_pushstring(L, s->out_dir);
 	else if (strcmp(k, "filter") == 0 && s->filter)
 		lua_pushstring(L, s->filter);
+	else if (strcmp(k, "params") == 0) {
+		/* A fresh table each time: a scenario cannot change what the CLI said. */
+		lua_newtable(L);
+		for (int i = 0; i < s->nparams; i++) {
+			const char *eq = strchr(s->params[i], '=');
+
+			lua_pushlstring(L, s->params[i], (size_t)(eq - s->params[i]));
+			lua_pushstring(L, eq + 1);
+			lua_settable(L, -3);
+		}
+	}
 	else
 		lua_pushnil(L);
 	return 1;

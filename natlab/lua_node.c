@@ -8,6 +8,7 @@
 #include "natlab/lua_proc.h"
 #include "natlab/topology.h"
 #include "natlab/wire.h"
+#include "natlab/wire_count.h"
 
 #include <string.h>
 #include "natlab/scenario.h"
@@ -166,6 +167,55 @@ static int node_link_up(lua_State *L)
 	return node_link(L, 1);
 }
 
+/*
+ * node:wire_load(text): the node's wire counters (the body of table ip natlab_wire, with
+ * named counters), replacing the previous ones. scenarios/lib/wire.lua writes them.
+ */
+static int node_wire_load(lua_State *L)
+{
+	struct scenario *s = scenario_from_lua(L);
+	const char *text;
+	char err[1024];
+	struct lab_node *n;
+	int i;
+
+	n = check_live_node(L, "node:wire_load", &i);
+	text = luaL_checkstring(L, 2);
+	if (lab_wire_count_load(&s->model, i, text, err, sizeof(err)) < 0)
+		return luaL_error(L, "node:wire_load: \"%s\": %s", n->name, err);
+	return 0;
+}
+
+static int wire_counter_cb(const char *name, uint64_t packets, uint64_t bytes, void *arg)
+{
+	lua_State *L = arg;
+
+	lua_createtable(L, 0, 2);
+	lua_pushinteger(L, (lua_Integer)packets);
+	lua_setfield(L, -2, "packets");
+	lua_pushinteger(L, (lua_Integer)bytes);
+	lua_setfield(L, -2, "bytes");
+	lua_setfield(L, -2, name);
+	return 0;
+}
+
+/* node:wire_read(): { [counter name] = { packets = P, bytes = B } } of its wire counters. */
+static int node_wire_read(lua_State *L)
+{
+	struct scenario *s = scenario_from_lua(L);
+	char err[1024];
+	struct lab_node *n;
+	int i;
+
+	n = check_live_node(L, "node:wire_read", &i);
+	lua_settop(L, 1);
+	lua_newtable(L);
+	if (lab_wire_count_read(&s->model, i, wire_counter_cb, L, err, sizeof(err)) < 0)
+		return luaL_error(L, "node:wire_read: \"%s\": %s (load counters with "
+				     "node:wire_load first)", n->name, err);
+	return 1;
+}
+
 static int node_method(lua_State *L, const struct lab_node *n, const char *k)
 {
 	static const struct {
@@ -176,6 +226,7 @@ static int node_method(lua_State *L, const struct lab_node *n, const char *k)
 		{ "spawn", node_spawn, 0 },	      { "flush", node_flush, 1 },
 		{ "set_profile", node_set_profile, 1 }, { "link_down", node_link_down, 0 },
 		{ "link_up", node_link_up, 0 },	      { "set_link", node_set_link, 0 },
+		{ "wire_load", node_wire_load, 0 },     { "wire_read", node_wire_read, 0 },
 	};
 
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {

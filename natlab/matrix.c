@@ -71,7 +71,7 @@ static int job_open(const struct matrix_job *j, const char *name)
 static pid_t job_start(const struct matrix_opts *o, struct matrix_job *j)
 {
 	char timeout[32], seed[32];
-	const char *argv[20];
+	const char *argv[24 + 2 * MATRIX_PARAMS_MAX];
 	int n = 0, out = -1, err = -1, rc;
 	pid_t pid = -1;
 
@@ -98,6 +98,10 @@ static pid_t job_start(const struct matrix_opts *o, struct matrix_job *j)
 	if (o->seed_set || o->repeat > 1) {
 		argv[n++] = "--seed";
 		argv[n++] = seed;
+	}
+	for (int k = 0; k < o->nparams; k++) {
+		argv[n++] = "--param";
+		argv[n++] = o->params[k];
 	}
 	argv[n] = NULL;
 	out = job_open(j, "run.tap");

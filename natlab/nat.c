@@ -4,6 +4,7 @@
 #include "natlab/netns.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netlink.h>
@@ -14,19 +15,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Replaces any previous natlab table in one transaction, so a profile change is atomic. */
-static char *ruleset_with_reset(const char *ruleset)
+/*
+ * Replaces any previous table `ip NAME` in one transaction, so a profile change (or a new
+ * set of wire counters) is atomic.
+ */
+static char *ruleset_with_reset(const char *table, const char *ruleset)
 {
-	static const char reset[] = "table ip natlab\ndelete table ip natlab\n";
-	size_t n = strlen(reset) + strlen(ruleset) + 1;
+	size_t n = 2 * strlen(table) + strlen(ruleset) + 64;
 	char *buf = malloc(n);
+	int len;
 
-	if (buf)
-		snprintf(buf, n, "%s%s", reset, ruleset);
+	if (!buf)
+		return NULL;
+	len = snprintf(buf, n, "table ip %s\ndelete table ip %s\n%s", table, table, ruleset);
+	if (len < 0 || (size_t)len >= n) {
+		free(buf);
+		return NULL;
+	}
 	return buf;
 }
 
-int nat_ruleset_apply(const char *ruleset, char *err, size_t errlen)
+/* A context bound to the current namespace that keeps its messages for us. */
+static struct nft_ctx *ctx_new(char *err, size_t errlen)
+{
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+
+	if (!ctx) {
+		snprintf(err, errlen, "nftables: cannot create a context");
+		return NULL;
+	}
+	if (nft_ctx_buffer_error(ctx) < 0 || nft_ctx_buffer_output(ctx) < 0) {
+		snprintf(err, errlen, "nftables: cannot buffer messages");
+		nft_ctx_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+static int table_load(const char *table, const char *ruleset, char *err, size_t errlen)
 {
 	struct nft_ctx *ctx;
 	char *buf = NULL;
@@ -34,17 +60,10 @@ int nat_ruleset_apply(const char *ruleset, char *err, size_t errlen)
 
 	if (!*ruleset)
 		return 0;
-	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-	if (!ctx) {
-		snprintf(err, errlen, "nftables: cannot create a context");
+	ctx = ctx_new(err, errlen);
+	if (!ctx)
 		return -ENOMEM;
-	}
-	if (nft_ctx_buffer_error(ctx) < 0 || nft_ctx_buffer_output(ctx) < 0) {
-		rc = -ENOMEM;
-		snprintf(err, errlen, "nftables: cannot buffer messages");
-		goto out;
-	}
-	buf = ruleset_with_reset(ruleset);
+	buf = ruleset_with_reset(table, ruleset);
 	if (!buf) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "nftables: out of memory");
@@ -58,6 +77,58 @@ int nat_ruleset_apply(const char *ruleset, char *err, size_t errlen)
 	}
 out:
 	free(buf);
+	nft_ctx_free(ctx);
+	return rc;
+}
+
+int nat_ruleset_apply(const char *ruleset, char *err, size_t errlen)
+{
+	return table_load("natlab", ruleset, err, errlen);
+}
+
+int nat_wire_apply(const char *ruleset, char *err, size_t errlen)
+{
+	return table_load(NAT_WIRE_TABLE, ruleset, err, errlen);
+}
+
+int nat_wire_read(nat_counter_cb fn, void *arg, char *err, size_t errlen)
+{
+	struct nft_ctx *ctx = ctx_new(err, errlen);
+	json_t *doc = NULL, *items, *item;
+	json_error_t jerr;
+	size_t i;
+	int rc = 0;
+
+	if (!ctx)
+		return -ENOMEM;
+	nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON);
+	if (nft_run_cmd_from_buffer(ctx, "list counters table ip " NAT_WIRE_TABLE) != 0) {
+		const char *msg = nft_ctx_get_error_buffer(ctx);
+
+		snprintf(err, errlen, "nftables: %s", msg && *msg ? msg : "cannot list counters");
+		rc = -ENOENT;
+		goto out;
+	}
+	doc = json_loads(nft_ctx_get_output_buffer(ctx), 0, &jerr);
+	items = json_object_get(doc, "nftables");
+	if (!json_is_array(items)) {
+		snprintf(err, errlen, "nftables: unreadable counter listing: %s", jerr.text);
+		rc = -EPROTO;
+		goto out;
+	}
+	json_array_foreach(items, i, item) {
+		json_t *c = json_object_get(item, "counter");
+		const char *name = json_string_value(json_object_get(c, "name"));
+
+		if (!name)
+			continue;
+		rc = fn(name, (uint64_t)json_integer_value(json_object_get(c, "packets")),
+			(uint64_t)json_integer_value(json_object_get(c, "bytes")), arg);
+		if (rc < 0)
+			goto out;
+	}
+out:
+	json_decref(doc);
 	nft_ctx_free(ctx);
 	return rc;
 }

@@ -70,19 +70,28 @@ else
 end
 lab:up()
 
+-- The stack under test: natlab-peer unless `--param adapter=NAME` names another shipped
+-- adapter (scenarios/lib/adapters.lua, docs/adapters.md).
+local adapters = require("adapters")
+local adapter = adapters.get(natlab.params.adapter or "natlab-peer")
 -- TCP 443: the udp-blocked firewall lets nothing else out.
-local relay = p2p.relay(srv, { port = 443 })
-local r = p2p.connect(a, b, relay, { ping = 5, timeout_s = 20 })
-local outcome = (r.status == 0 and r.path) or "fail"
+local relay = p2p.relay(srv, { port = 443, adapter = adapter })
+-- `--param wire=off` leaves the wire uncounted (bench/wire_overhead.sh compares).
+local r = p2p.run(a, b, relay, { adapter = adapter, ping = 5, timeout_s = 20,
+	wire = natlab.params.wire ~= "off" })
+local outcome = (r.status == 0 and r.outcome) or "fail"
 
 result{
-	cell = cell.name, outcome = outcome, expected = cell.expected,
+	cell = cell.name, outcome = outcome, expected = cell.expected, adapter = r.adapter,
+	claim = r.claim, wire = r.wire, agree = r.agree,
 	time_to_direct_ms = r.time_to_direct_ms,
 	rtt_direct_ms = r.rtt.direct, rtt_relay_ms = r.rtt.relay,
 	bytes_direct = r.bytes_direct or 0, bytes_relay = r.bytes_relay or 0,
-	reached = r.error or r.last_event,
+	reached = r.reason or r.error or r.last_event,
 }
 expect_eq(outcome, cell.expected, cell.name .. ": " .. cell.expected)
+expect(r.agree ~= false, cell.name .. ": the stack's claim (" .. tostring(r.claim) ..
+	") agrees with the wire (" .. (r.wire and r.wire.verdict or "?") .. ")")
 
 if cell.a == cell.b and cell.a ~= "same-nat" and cell.a ~= "same-cgn" then
 	-- The measurement itself lands in the report (nats[]); its output in logs/.

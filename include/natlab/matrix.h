@@ -10,11 +10,16 @@
 
 #include <jansson.h>
 
+/* How many --param KEY=VALUE a run takes. */
+#define MATRIX_PARAMS_MAX 16
+
 struct matrix_opts {
 	const char *scenario; /* the scenario file */
 	const char *self_exe; /* natlab, to run each cell */
 	const char *out_dir;
 	const char *filter; /* glob on cell names, or NULL */
+	const char *const *params; /* --param KEY=VALUE words, passed to every cell */
+	int nparams;               /* at most MATRIX_PARAMS_MAX */
 	int jobs;
 	int repeat;
 	int shard, shards; /* run cells whose index % shards == shard (0-based) */

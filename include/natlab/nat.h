@@ -8,6 +8,7 @@
 #define NATLAB_NAT_H
 
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stddef.h>
 
 enum nat_mapping { NAT_MAPPING_EIM, NAT_MAPPING_APDM };
@@ -115,6 +116,29 @@ int nat_ruleset_render(const struct nat_knobs *k, const struct nat_box_addrs *a,
  * nftables' own message into err.
  */
 int nat_ruleset_apply(const char *ruleset, char *err, size_t errlen);
+
+/*
+ * Wire accounting: the scenario's own nftables table (`table ip natlab_wire`) beside the
+ * NAT's, with named counters. It is loaded and replaced on its own, so a profile change
+ * keeps the counters and new counters keep the NAT's state.
+ */
+#define NAT_WIRE_TABLE "natlab_wire"
+
+/*
+ * Loads `ruleset`, the body of table ip natlab_wire and nothing else, into the current
+ * namespace, replacing the previous one atomically (counters restart at zero). Errors as
+ * nat_ruleset_apply.
+ */
+int nat_wire_apply(const char *ruleset, char *err, size_t errlen);
+
+typedef int (*nat_counter_cb)(const char *name, uint64_t packets, uint64_t bytes, void *arg);
+
+/*
+ * Calls fn for each named counter of table ip natlab_wire in the current namespace; a
+ * negative return from fn stops the walk and is returned. -ENOENT (with nftables'
+ * message in err) if there is no such table.
+ */
+int nat_wire_read(nat_counter_cb fn, void *arg, char *err, size_t errlen);
 
 /* Flushes the conntrack table of the current namespace: every mapping is forgotten. */
 int nat_conntrack_flush(void);

@@ -48,6 +48,8 @@ struct scenario {
 	enum scenario_pcap pcap; /* which captures to keep */
 	const char *filter;	 /* --filter glob: natlab.selected(name) tells the scenario */
 	json_t *cells;		 /* PLAN: the cells natlab.cells{} declared, or NULL */
+	const char *const *params; /* --param KEY=VALUE words (borrowed): natlab.params */
+	int nparams;
 	const char *cell;	 /* RUN of one cell: the name natlab.cells{} returns */
 	struct capture_set captures;
 	struct lab_wires wire_fds; /* TAP fds of wired links, until a forwarder owns them */

@@ -6,15 +6,18 @@
 --   local relay = p2p.relay(srv)                        -- on a public host
 --   local r = p2p.connect(alice, bob, relay, { ping = 5 })
 --   expect_eq(r.path, "direct", "alice and bob punch through")
+local wire = require("wire")
 local M = {}
 
 local RELAY_PORT = 7000
 local STUN_PORT = 3478
 
 -- Starts natlab-relay on host (no auth) with STUN on port 3478 (RFC 5780 when the host
--- has two addresses). Returns { proc, addr = "ip:port", host }.
+-- has two addresses), or the relay of opts.adapter when it brings one (see M.adapter).
+-- Returns { proc, addr = "ip:port", host }.
 function M.relay(host, opts)
 	opts = opts or {}
+	if opts.adapter and M.adapter(opts.adapter).relay then return M.adapter_relay(host, opts) end
 	local port = opts.port or RELAY_PORT
 	local args = { natlab.bin("natlab-relay"), "--listen", host.addr .. ":" .. port,
 		"--stun", host.addr .. ":" .. STUN_PORT, "--no-auth",
@@ -103,20 +106,303 @@ function M.summary(proc)
 	return s
 end
 
--- Runs a listener on b and a connector on a, both through relay, with the workload of
--- opts (ping = N, transfer = bytes, ...), and returns the connector's summary plus
--- `status` (its exit code) and `listener` (the listener's summary).
-function M.connect(a, b, relay, opts)
+
+--[[
+Adapters: any stack that can be started by command joins a cell (docs/adapters.md).
+An adapter is a table:
+  name     what it is called in logs and reports (required)
+  listen   the command of the side that waits (b), connect the side that dials (a):
+           a list of strings with placeholders, or a function(ctx) returning that list
+  relay    optional: the stack's own relay, started by p2p.relay(host, { adapter = })
+  ready    optional: when the connector may start: a table of event fields the listener
+           prints (needs events), or a Lua pattern for one of its stdout lines
+  events   true if it prints JSON Lines events (natlab-peer's names) on stdout: then
+           every non-empty stdout line must be a JSON object
+Placeholders, in `{}`: relay (ip:port of the relay), relay_addr, relay_port, self (this
+side's address), peer (the other side's address), peer_public (the other side's public
+address: the WAN of the outermost NAT above it), port and peer_port (this and the other
+side's UDP/TCP port for stacks that need fixed ports: 40001 for the listener, 40002 for
+the connector), timeout_s, ping, transfer, hold (the workload), out (the run's out dir),
+side (listen or connect), bin:NAME (natlab.bin(NAME)), listen.FIELD (connector only: the
+first value of FIELD in the listener's events, or listen.line: its ready line).
+]]
+local ADAPTER_KEYS = { name = true, listen = true, connect = true, relay = true, ready = true,
+	events = true }
+local LISTEN_PORT, CONNECT_PORT = 40001, 40002
+
+M.adapters = {}
+
+-- Checks an adapter table (or looks up a shipped one by name) and returns it.
+function M.adapter(ad)
+	if type(ad) == "string" then
+		local found = M.adapters[ad]
+		if not found then
+			local names = {}
+			for n in pairs(M.adapters) do names[#names + 1] = n end
+			table.sort(names)
+			error(("p2p: no adapter named %q (shipped: %s; or pass an adapter table)")
+				:format(ad, table.concat(names, ", ")), 3)
+		end
+		return found
+	end
+	if type(ad) ~= "table" then error("p2p: an adapter is a name or a table, got " .. type(ad), 3) end
+	for k in pairs(ad) do
+		if not ADAPTER_KEYS[k] then error(("p2p: adapter %s: unknown key %q"):format(tostring(ad.name), tostring(k)), 3) end
+	end
+	if type(ad.name) ~= "string" then error("p2p: an adapter needs a name", 3) end
+	for _, k in ipairs{ "listen", "connect" } do
+		if type(ad[k]) ~= "table" and type(ad[k]) ~= "function" then
+			error(("p2p: adapter %s: %q must be a command (a list of strings) or a function"):format(ad.name, k), 3)
+		end
+	end
+	return ad
+end
+
+-- A duration as natlab takes them ("500ms", "30s", "2m" or seconds) in seconds.
+local UNITS = { ms = 0.001, s = 1, m = 60 }
+local function seconds(d)
+	if type(d) == "number" then return d end
+	local n, u = tostring(d):match("^([%d.]+)(%a*)$")
+	if not n or (u ~= "" and not UNITS[u]) then error(("p2p: %q is not a duration"):format(tostring(d)), 3) end
+	return tonumber(n) * (UNITS[u] or 1)
+end
+
+-- The outermost public address of a host: the WAN of the last translating NAT above it.
+local function public_addr(host)
+	local addr, n = host.addr, host.net
+	while n and n.kind == "nat" do
+		if n.profile ~= "none" then addr = n.addr end
+		n = n.net
+	end
+	return addr
+end
+
+local function expand(ad, what, argv, ctx)
+	if type(argv) == "function" then argv = argv(ctx) end
+	local out = {}
+	for i, arg in ipairs(argv) do
+		out[i] = tostring(arg):gsub("{([%w_.:%-]+)}", function(key)
+			local v
+			if key:sub(1, 4) == "bin:" then
+				v = natlab.bin(key:sub(5))
+			elseif key:sub(1, 7) == "listen." then
+				v = ctx.listen and ctx.listen[key:sub(8)]
+			else
+				v = ctx[key]
+			end
+			if v == nil then
+				error(("p2p: adapter %s: placeholder {%s} in its %s command has no value here")
+					:format(ad.name, key, what), 0)
+			end
+			return tostring(v)
+		end)
+	end
+	return out
+end
+
+local function context(self, other, relay, opts, side, port, peer_port)
+	local ra, rp = relay.addr:match("^(.*):(%d+)$")
+	return { relay = relay.addr, relay_addr = ra, relay_port = rp, self = self.addr,
+		peer = other.addr, peer_public = public_addr(other), port = port, peer_port = peer_port,
+		timeout_s = opts.timeout_s or 20, ping = opts.ping, transfer = opts.transfer,
+		hold = opts.hold, out = natlab.out, side = side, opts = opts }
+end
+
+local function log_of(host, name)
+	return "logs/" .. host.name .. "-" .. name .. ".log"
+end
+
+-- Spawns one side; on a bad placeholder returns nil and the reason.
+local function spawn_side(ad, what, host, ctx)
+	local ok, argv = pcall(expand, ad, what, ad[what], ctx)
+	if not ok then return nil, argv end
+	if #argv == 0 then return nil, ("p2p: adapter %s: its %s command is empty"):format(ad.name, what) end
+	local name = ad.name .. "-" .. what
+	argv.name, argv.json = name, ad.events and true or false
+	local sok, proc = pcall(host.spawn, host, argv)
+	if not sok then return nil, ("adapter %s: %s: %s"):format(ad.name, what, proc) end
+	return proc, nil, log_of(host, name)
+end
+
+-- Why a process that should still run has exited, in words.
+local function exited_why(proc, what, log)
+	if proc.status == 127 then
+		return ("%s: command not found (exit 127); see %s"):format(what, log)
+	end
+	return ("%s exited with status %s before it was ready; see %s"):format(what, tostring(proc.status), log)
+end
+
+-- Waits until the listener is ready (ad.ready); returns nil or the reason it is not.
+local function wait_ready(ad, proc, log, timeout)
+	if not ad.ready then
+		natlab.sleep("50ms")
+		if proc.exited then return nil, exited_why(proc, "listener", log) end
+		return {}
+	end
+	local got
+	if type(ad.ready) == "table" then
+		got = proc:wait_event{ match = ad.ready, timeout = timeout }
+	else
+		local line = proc:wait_line{ match = ad.ready, timeout = timeout }
+		got = line and { line = line }
+	end
+	if got then return got end
+	if proc.exited then return nil, exited_why(proc, "listener", log) end
+	return nil, ("listener: not ready within %s (waiting for %s); see %s"):format(tostring(timeout),
+		type(ad.ready) == "table" and "an event like that" or ("a line matching " .. ad.ready), log)
+end
+
+-- With events, every non-empty stdout line is a JSON object; returns the first that is not.
+local function garbage(proc)
+	for i, l in ipairs(proc.lines or {}) do
+		if l:match("%S") then
+			local v = natlab.json_decode(l)
+			if type(v) ~= "table" then return i, l end
+		end
+	end
+end
+
+-- The first value of each field over the listener's events: what {listen.FIELD} says.
+local function listener_fields(proc, ready)
+	local f = {}
+	for _, ev in ipairs(proc.events or {}) do
+		for k, v in pairs(ev) do
+			if f[k] == nil and type(v) ~= "table" then f[k] = v end
+		end
+	end
+	for k, v in pairs(ready) do f[k] = f[k] == nil and v or f[k] end
+	return f
+end
+
+local function stop(proc, grace)
+	if not proc or proc.exited then return end
+	proc:wait{ timeout = grace or "0s" }
+	if not proc.exited then
+		proc:kill()
+		if not proc:wait{ timeout = "2s" } and not proc.exited then proc:kill(9) end
+	end
+end
+
+-- The stack's claim (its last path event) against the wire's verdict.
+local WIRE_WORD = { direct = "direct", relayed = "relay", none = "fail" }
+
+--[[
+Runs one cell's connection with an adapter: the listener on b, the connector on a,
+through relay (p2p.relay's table), the workload of opts (ping, transfer, hold,
+timeout_s, and timeout for the connector's whole run, default "30s"), counting the wire
+between them (opts.wire = false: not). Never raises for what the stack does: a missing
+command, an early exit, garbage on stdout or a hang make `outcome` "fail" with `reason`
+naming the side and its log. Returns the connector's summary (M.summary when it prints
+events) plus: adapter, status (the connector's exit status or nil), claim (its last path
+kind, or nil), wire (wire.lua's verdict), outcome (direct/relay/fail: the claim when
+there is one, else the wire's), agree (false when claim and wire differ), reason,
+logs ({ listen = , connect = }), listener (the listener's summary).
+]]
+function M.run(a, b, relay, opts)
 	opts = opts or {}
-	local listener = M.listen(b, relay, opts)
-	local dialer = M.dial(a, relay, listener, opts)
-	local status = dialer:wait{ timeout = opts.timeout or "30s" }
-	listener.proc:wait{ timeout = "5s" }
-	if listener.proc.exited == false then listener.proc:kill() end
-	local s = M.summary(dialer)
-	s.status = status
-	s.listener = M.summary(listener.proc)
-	return s
+	local ad = M.adapter(opts.adapter or "natlab-peer")
+	local r = { adapter = ad.name, logs = {}, rtt = { direct = {}, relay = {} }, punches = 0 }
+	local w = opts.wire ~= false and wire.watch(a, b, { relay.host }) or nil
+	local lctx = context(b, a, relay, opts, "listen", LISTEN_PORT, CONNECT_PORT)
+	local listener, why, llog = spawn_side(ad, "listen", b, lctx)
+	local dialer, clog, ready
+	r.logs.listen = llog
+	if listener then
+		ready, why = wait_ready(ad, listener, llog, opts.ready_timeout or "5s")
+	end
+	if ready then
+		local cctx = context(a, b, relay, opts, "connect", CONNECT_PORT, LISTEN_PORT)
+		cctx.listen = listener_fields(listener, ready)
+		dialer, why, clog = spawn_side(ad, "connect", a, cctx)
+		r.logs.connect = clog
+	end
+	if dialer then
+		local t_end = natlab.time() + seconds(opts.timeout or "30s")
+		while not dialer.exited and natlab.time() < t_end do
+			if w then w:sample() end
+			natlab.sleep(opts.sample or "100ms")
+		end
+		if not dialer.exited then
+			why = ("connector: did not exit within %s, killed; see %s"):format(tostring(opts.timeout or "30s"), clog)
+			stop(dialer)
+		end
+	end
+	stop(listener, "5s")
+	if w then
+		w:sample()
+		r.wire = w:verdict()
+	end
+	if dialer then
+		if ad.events then
+			for k, v in pairs(M.summary(dialer)) do r[k] = v end
+			r.claim = r.path
+			local n, line = garbage(dialer)
+			if n and not why then
+				why = ("connector: stdout line %d is not a JSON event (%q); see %s"):format(n, line:sub(1, 80), clog)
+			end
+		end
+		r.status = dialer.status
+		if not why and r.status ~= 0 then
+			why = ("connector exited with status %s%s; see %s"):format(tostring(r.status),
+				r.error and (" (" .. r.error .. ")") or "", clog)
+		end
+	end
+	if listener and ad.events then r.listener = M.summary(listener) end
+	if why then
+		r.outcome, r.reason = "fail", why
+	elseif r.claim then
+		r.outcome = r.claim
+	elseif r.wire then
+		r.outcome = WIRE_WORD[r.wire.verdict]
+		if r.outcome == "fail" then r.reason = "connector exited 0, but the wire saw no traffic between the sides" end
+	else
+		r.outcome = "fail"
+		r.reason = "connector exited 0, but neither its events nor the wire say how it connected"
+	end
+	if r.wire then
+		r.wire.claim = r.claim
+		r.agree = r.claim == nil or WIRE_WORD[r.wire.verdict] == r.claim
+		r.wire.agree = r.agree
+	end
+	return r
+end
+
+-- Starts an adapter's own relay on host: its `relay` command with the placeholders addr,
+-- addr2 (second address or nil), port (opts.port or 7000), bin:NAME, out.
+function M.adapter_relay(host, opts)
+	local ad = M.adapter(opts.adapter)
+	local port = opts.port or RELAY_PORT
+	local ctx = { addr = host.addr, addr2 = host.addrs[2], port = port, out = natlab.out,
+		relay = host.addr .. ":" .. port }
+	local proc, why, log = spawn_side(ad, "relay", host, ctx)
+	if not proc then error(why, 2) end
+	local ready, rwhy = wait_ready(ad, proc, log, opts.timeout or "5s")
+	if not ready then error(("adapter %s: its relay on %s: %s"):format(ad.name, host.name, rwhy), 2) end
+	return { proc = proc, addr = host.addr .. ":" .. port, host = host }
+end
+
+-- natlab-peer, as an adapter like any other.
+M.adapters["natlab-peer"] = {
+	name = "natlab-peer",
+	events = true,
+	ready = { event = "relay_connected" },
+	listen = function(ctx)
+		local args = peer_args({ addr = ctx.relay }, ctx.opts)
+		args[#args + 1] = "--listen"
+		return args
+	end,
+	connect = function(ctx)
+		local args = peer_args({ addr = ctx.relay }, ctx.opts)
+		args[#args + 1] = "--connect"
+		args[#args + 1] = ctx.listen.key
+		return args
+	end,
+}
+
+-- Runs natlab-peer between a (connector) and b (listener): M.run with the natlab-peer
+-- adapter unless opts.adapter names another.
+function M.connect(a, b, relay, opts)
+	return M.run(a, b, relay, opts)
 end
 
 return M

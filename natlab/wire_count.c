@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* Wire counters in a node's namespace: enter it, let nat.c speak nftables, come back. */
+#include "natlab/wire_count.h"
+#include "natlab/netns.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int node_enter(const struct lab_model *m, int i, char *err, size_t errlen)
+{
+	int fd, rc;
+
+	rc = lab_node_netns_open(m->name, m->nodes[i].name, &fd);
+	if (rc < 0) {
+		snprintf(err, errlen, "namespace of \"%s\": %s", m->nodes[i].name, strerror(-rc));
+		return rc;
+	}
+	rc = lab_netns_enter(fd);
+	close(fd);
+	if (rc < 0)
+		snprintf(err, errlen, "setns into \"%s\": %s", m->nodes[i].name, strerror(-rc));
+	return rc;
+}
+
+int lab_wire_count_load(const struct lab_model *m, int i, const char *ruleset, char *err,
+			size_t errlen)
+{
+	int rc = node_enter(m, i, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	rc = nat_wire_apply(ruleset, err, errlen);
+	lab_netns_leave();
+	return rc;
+}
+
+int lab_wire_count_read(const struct lab_model *m, int i, nat_counter_cb fn, void *arg,
+			char *err, size_t errlen)
+{
+	int rc = node_enter(m, i, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	rc = nat_wire_read(fn, arg, err, errlen);
+	lab_netns_leave();
+	return rc;
+}

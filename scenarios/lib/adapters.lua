@@ -1,0 +1,67 @@
+-- SPDX-License-Identifier: MIT
+-- The adapters natlab ships (docs/adapters.md), by name: `natlab run scenarios/matrix.lua
+-- --param adapter=NAME` runs the matrix with one of them.
+--   natlab-peer        the bundled peer (relay, punching, fallback)
+--   socat              a raw UDP pair: each side sends to the other's public address on
+--                      a fixed port and waits for a datagram back; no relay, no STUN,
+--                      so it connects only where both NATs keep its port
+--   natlab-peer-lying  natlab-peer --relay-only, its path events rewritten to claim
+--                      direct: what the wire's verdict is for
+local p2p = require("p2p")
+local M = {}
+
+-- The peer's arguments for a workload, as p2p builds them.
+local function peer_cmd(ctx, extra)
+	local args = { natlab.bin("natlab-peer"), "--relay", ctx.relay, "--timeout", tostring(ctx.timeout_s) }
+	if ctx.ping then
+		args[#args + 1] = "--ping"
+		args[#args + 1] = tostring(ctx.ping)
+	end
+	for _, a in ipairs(extra) do args[#args + 1] = a end
+	return args
+end
+
+-- A shell-quoted command line.
+local function sh_words(args)
+	local q = {}
+	for i, a in ipairs(args) do q[i] = "'" .. a:gsub("'", "'\\''") .. "'" end
+	return table.concat(q, " ")
+end
+
+local function lying(role_args)
+	return function(ctx)
+		local extra = { "--relay-only" }
+		for _, a in ipairs(role_args(ctx)) do extra[#extra + 1] = a end
+		-- sed -u: the events must arrive as they happen, not when the pipe fills.
+		return { "sh", "-c", sh_words(peer_cmd(ctx, extra)) ..
+			[[ | sed -u 's/"kind":"relay"/"kind":"direct"/']] }
+	end
+end
+
+p2p.adapters["natlab-peer-lying"] = {
+	name = "natlab-peer-lying",
+	events = true,
+	ready = { event = "relay_connected" },
+	listen = lying(function() return { "--listen" } end),
+	connect = lying(function(ctx) return { "--connect", ctx.listen.key } end),
+}
+
+-- Sends a datagram every 200 ms for 4 s from the fixed port and exits 0 once one from
+-- the other side has arrived. socat's UDP: connects its socket, so only the other side's
+-- public address and port get through.
+local SOCAT = [[
+i=0; while [ $i -lt 20 ]; do echo "hello from $0"; sleep 0.2; i=$((i+1)); done |
+  socat -T 4 - "UDP:$1:$2,bind=0.0.0.0:$3" | grep -m1 '^hello from']]
+
+p2p.adapters.socat = {
+	name = "socat",
+	listen = { "sh", "-c", SOCAT, "{side}", "{peer_public}", "{peer_port}", "{port}" },
+	connect = { "sh", "-c", SOCAT, "{side}", "{peer_public}", "{peer_port}", "{port}" },
+}
+
+-- The adapter called name (see p2p.adapter for tables).
+function M.get(name)
+	return p2p.adapter(name)
+end
+
+return M

@@ -1,0 +1,238 @@
+-- SPDX-License-Identifier: MIT
+-- The wire's verdict: what went directly between two peers and what went through a
+-- relay host, counted by nftables on the boxes the traffic crosses, whatever the peers
+-- say about it (docs/adapters.md, "The wire's verdict").
+--
+--   local wire = require("wire")
+--   local w = wire.watch(a, b, { relay_host })    -- before the peers start
+--   ... w:sample() now and then while they run ...
+--   local v = w:verdict()                           -- { verdict = "direct", switch_ms = ... }
+--
+-- Each side is counted on its box: the NAT its host sits behind (forward hook), or the
+-- host itself when it sits on the internet (input and output hooks). On that box a
+-- packet is direct when it goes between the side's host and the other side (its host
+-- address or any WAN address of the NATs above it: its public mapping, or a CGN's
+-- hairpin); it is relayed when it goes between the side's host and a relay host. The
+-- counting chain runs at priority 100, after the NAT's filter (priority 0), so what it
+-- counts inbound got through the NAT: a punch the NAT dropped is not counted.
+local M = {}
+
+-- The node that carries the side's traffic to the world, and the hooks to count on.
+local function side_box(host)
+	local net = host.net
+	if net and net.kind == "nat" then return net, { "forward" } end
+	return host, { "output", "input" }
+end
+
+-- The addresses the other side can be reached at: its own, and each NAT's WAN above it.
+local function side_addrs(host)
+	local set = {}
+	for _, a in ipairs(host.addrs) do set[#set + 1] = a end
+	local n = host.net
+	while n and n.kind == "nat" do
+		set[#set + 1] = n.addr
+		n = n.net
+	end
+	return set
+end
+
+local function nft_set(addrs)
+	local seen, list = {}, {}
+	for _, a in ipairs(addrs) do
+		if not seen[a] then seen[a], list[#list + 1] = true, a end
+	end
+	return "{ " .. table.concat(list, ", ") .. " }"
+end
+
+-- Counter names allow letters, digits and underscores.
+local function cname(...)
+	return (table.concat({ ... }, "_"):gsub("[^%w_]", "_"))
+end
+
+-- The rules that count one side (tag "a" or "b") on its box, for each hook.
+local function side_rules(tag, host, other, relays, hooks)
+	local me = nft_set(host.addrs)
+	local direct = nft_set(side_addrs(other))
+	local counters, rules = {}, {}
+	local function count(name, out_match, in_match)
+		counters[#counters + 1] = name .. "_out"
+		counters[#counters + 1] = name .. "_in"
+		rules[#rules + 1] = { out = out_match, name = name .. "_out" }
+		rules[#rules + 1] = { inn = in_match, name = name .. "_in" }
+	end
+	count(cname(tag, "direct"), direct, direct)
+	for _, r in ipairs(relays) do
+		local set = nft_set(r.addrs)
+		count(cname(tag, "relay", r.name), set, set)
+	end
+	local by_hook = {}
+	for _, hook in ipairs(hooks) do
+		local lines = {}
+		for _, r in ipairs(rules) do
+			-- forward sees both directions; output only what leaves, input what arrives.
+			if r.out and hook ~= "input" then
+				lines[#lines + 1] = ("ip saddr %s ip daddr %s counter name %s"):format(me, r.out, r.name)
+			elseif r.inn and hook ~= "output" then
+				lines[#lines + 1] = ("ip daddr %s ip saddr %s counter name %s"):format(me, r.inn, r.name)
+			end
+		end
+		by_hook[hook] = lines
+	end
+	return counters, by_hook
+end
+
+-- The text of table ip natlab_wire for one box, from the sides counted on it.
+local function box_ruleset(parts)
+	local out, hooks = {}, {}
+	for _, p in ipairs(parts) do
+		for _, c in ipairs(p.counters) do out[#out + 1] = "\tcounter " .. c .. " { }" end
+		for hook, lines in pairs(p.by_hook) do
+			hooks[hook] = hooks[hook] or {}
+			for _, l in ipairs(lines) do table.insert(hooks[hook], l) end
+		end
+	end
+	local names = {}
+	for hook in pairs(hooks) do names[#names + 1] = hook end
+	table.sort(names)
+	for _, hook in ipairs(names) do
+		out[#out + 1] = ("\tchain count_%s {\n\t\ttype filter hook %s priority 100; policy accept;")
+			:format(hook, hook)
+		for _, l in ipairs(hooks[hook]) do out[#out + 1] = "\t\t" .. l end
+		out[#out + 1] = "\t}"
+	end
+	return "table ip natlab_wire {\n" .. table.concat(out, "\n") .. "\n}\n"
+end
+
+local Watch = {}
+Watch.__index = Watch
+
+-- Starts counting between hosts a and b and through each relay host (a list of hosts).
+-- Loads the counters at once (they start at zero) and takes the first sample.
+function M.watch(a, b, relays)
+	local w = setmetatable({ a = a, b = b, relays = relays or {}, boxes = {}, samples = {} }, Watch)
+	local by_box = {}
+	for _, side in ipairs{ { "a", a, b }, { "b", b, a } } do
+		local box, hooks = side_box(side[2])
+		local counters, by_hook = side_rules(side[1], side[2], side[3], w.relays, hooks)
+		if not by_box[box.name] then
+			by_box[box.name] = { node = box, parts = {} }
+			w.boxes[#w.boxes + 1] = by_box[box.name]
+		end
+		table.insert(by_box[box.name].parts, { counters = counters, by_hook = by_hook })
+	end
+	for _, bx in ipairs(w.boxes) do bx.node:wire_load(box_ruleset(bx.parts)) end
+	w.t0 = natlab.time()
+	w:sample()
+	return w
+end
+
+-- Reads every box's counters, stamped with the time since watch().
+function Watch:sample()
+	local s = { t_ms = math.floor((natlab.time() - self.t0) * 1000 + 0.5), c = {} }
+	for _, bx in ipairs(self.boxes) do
+		for name, v in pairs(bx.node:wire_read()) do s.c[name] = v end
+	end
+	self.samples[#self.samples + 1] = s
+	return s
+end
+
+local function get(s, name, field)
+	local v = s.c[name]
+	return v and v[field or "bytes"] or 0
+end
+
+-- Relay bytes of a sample: every relay host, both sides; those that arrived at the
+-- sides from a relay host (`only_in`), or both ways.
+function Watch:relay_bytes(s, only_in)
+	local n = 0
+	for _, tag in ipairs{ "a", "b" } do
+		for _, r in ipairs(self.relays) do
+			local name = cname(tag, "relay", r.name)
+			n = n + get(s, name .. "_in") + (only_in and 0 or get(s, name .. "_out"))
+		end
+	end
+	return n
+end
+
+-- Delivered direct bytes of a sample: what came in to each side from the other.
+local function direct_bytes(s)
+	return get(s, "a_direct_in") + get(s, "b_direct_in")
+end
+
+local function delivered_both(s)
+	return get(s, "a_direct_in") > 0 and get(s, "b_direct_in") > 0
+end
+
+local function relayed_both(self, s)
+	local ok = { a = false, b = false }
+	for _, tag in ipairs{ "a", "b" } do
+		for _, r in ipairs(self.relays) do
+			local n = cname(tag, "relay", r.name)
+			if get(s, n .. "_out") > 0 and get(s, n .. "_in") > 0 then ok[tag] = true end
+		end
+	end
+	return ok.a and ok.b
+end
+
+--[[
+The verdict, from the samples (take one last sample first):
+- up: the first sample where both sides had exchanged bytes with a relay host, or with
+  each other directly, whichever came first;
+- switch: the first sample where direct bytes had arrived at both sides;
+- direct: there was a switch, and from it to the end at least as many bytes arrived at
+  the sides directly as arrived from the relay hosts (a stack that punches and then keeps its data on
+  the relay is relayed);
+- relayed: otherwise, if both sides exchanged bytes with a relay host;
+- none: neither.
+switch_ms is the time from up to switch, at the sampling interval's resolution.
+]]
+function Watch:verdict()
+	local last = self.samples[#self.samples]
+	local up, switch
+	for _, s in ipairs(self.samples) do
+		if not up and (relayed_both(self, s) or delivered_both(s)) then up = s end
+		if not switch and delivered_both(s) then switch = s end
+	end
+	local v = { verdict = "none", samples = #self.samples }
+	if switch then
+		local d = direct_bytes(last) - direct_bytes(switch)
+		local r = self:relay_bytes(last, true) - self:relay_bytes(switch, true)
+		v.direct_after_switch, v.relay_after_switch = d, r
+		if d >= r then v.verdict = "direct" end
+		v.switch_ms = switch.t_ms - up.t_ms
+	end
+	if v.verdict ~= "direct" and relayed_both(self, last) then v.verdict = "relayed" end
+	if up then v.up_ms = up.t_ms end
+	v.a_to_b = {
+		sent = { bytes = get(last, "a_direct_out"), packets = get(last, "a_direct_out", "packets") },
+		delivered = { bytes = get(last, "b_direct_in"), packets = get(last, "b_direct_in", "packets") },
+	}
+	v.b_to_a = {
+		sent = { bytes = get(last, "b_direct_out"), packets = get(last, "b_direct_out", "packets") },
+		delivered = { bytes = get(last, "a_direct_in"), packets = get(last, "a_direct_in", "packets") },
+	}
+	v.relays = {}
+	for _, r in ipairs(self.relays) do
+		local e = { host = r.name }
+		for _, tag in ipairs{ "a", "b" } do
+			for _, dir in ipairs{ "out", "in" } do
+				local n = cname(tag, "relay", r.name) .. "_" .. dir
+				e[tag .. "_" .. dir] = { bytes = get(last, n), packets = get(last, n, "packets") }
+			end
+		end
+		v.relays[#v.relays + 1] = e
+	end
+	v.bytes_direct = direct_bytes(last)
+	v.bytes_relay = self:relay_bytes(last)
+	-- Over time: the samples where anything changed, as [t_ms, direct, relay] bytes.
+	v.timeline = {}
+	local prev
+	for _, s in ipairs(self.samples) do
+		local row = { s.t_ms, direct_bytes(s), self:relay_bytes(s) }
+		if not prev or row[2] ~= prev[2] or row[3] ~= prev[3] then v.timeline[#v.timeline + 1] = row end
+		prev = row
+	end
+	return v
+end
+
+return M
