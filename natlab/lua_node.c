@@ -168,7 +168,7 @@ static int node_link_up(lua_State *L)
 }
 
 /*
- * node:wire_load(text): the node's wire counters (the body of table ip natlab_wire, with
+ * node:wire_load(text): the node's wire counters (tables ip and bridge natlab_wire, with
  * named counters), replacing the previous ones. scenarios/lib/wire.lua writes them.
  */
 static int node_wire_load(lua_State *L)
@@ -190,6 +190,15 @@ static int wire_counter_cb(const char *name, uint64_t packets, uint64_t bytes, v
 {
 	lua_State *L = arg;
 
+	/* The same name in the ip and the bridge table counts one thing: add them up. */
+	if (lua_getfield(L, -1, name) == LUA_TTABLE) {
+		lua_getfield(L, -1, "packets");
+		packets += (uint64_t)lua_tointeger(L, -1);
+		lua_getfield(L, -2, "bytes");
+		bytes += (uint64_t)lua_tointeger(L, -1);
+		lua_pop(L, 2);
+	}
+	lua_pop(L, 1);
 	lua_createtable(L, 0, 2);
 	lua_pushinteger(L, (lua_Integer)packets);
 	lua_setfield(L, -2, "packets");
@@ -199,7 +208,10 @@ static int wire_counter_cb(const char *name, uint64_t packets, uint64_t bytes, v
 	return 0;
 }
 
-/* node:wire_read(): { [counter name] = { packets = P, bytes = B } } of its wire counters. */
+/*
+ * node:wire_read(): { [counter name] = { packets = P, bytes = B } } of its wire counters,
+ * a name's ip and bridge counters summed.
+ */
 static int node_wire_read(lua_State *L)
 {
 	struct scenario *s = scenario_from_lua(L);

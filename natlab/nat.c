@@ -16,18 +16,30 @@
 #include <string.h>
 
 /*
- * Replaces any previous table `ip NAME` in one transaction, so a profile change (or a new
- * set of wire counters) is atomic.
+ * Replaces any previous table NAME of each family in `families` (space-separated) in one
+ * transaction, so a profile change (or a new set of wire counters) is atomic.
  */
-static char *ruleset_with_reset(const char *table, const char *ruleset)
+static char *ruleset_with_reset(const char *families, const char *table, const char *ruleset)
 {
-	size_t n = 2 * strlen(table) + strlen(ruleset) + 64;
-	char *buf = malloc(n);
-	int len;
+	char reset[256], fam[16];
+	const char *p = families;
+	size_t used = 0, n;
+	char *buf;
+	int len, k;
 
+	while (sscanf(p, "%15s%n", fam, &k) == 1) {
+		len = snprintf(reset + used, sizeof(reset) - used, "table %s %s\ndelete table %s %s\n",
+			       fam, table, fam, table);
+		if (len < 0 || (size_t)len >= sizeof(reset) - used)
+			return NULL;
+		used += (size_t)len;
+		p += k;
+	}
+	n = used + strlen(ruleset) + 1;
+	buf = malloc(n);
 	if (!buf)
 		return NULL;
-	len = snprintf(buf, n, "table ip %s\ndelete table ip %s\n%s", table, table, ruleset);
+	len = snprintf(buf, n, "%s%s", reset, ruleset);
 	if (len < 0 || (size_t)len >= n) {
 		free(buf);
 		return NULL;
@@ -52,7 +64,8 @@ static struct nft_ctx *ctx_new(char *err, size_t errlen)
 	return ctx;
 }
 
-static int table_load(const char *table, const char *ruleset, char *err, size_t errlen)
+static int table_load(const char *families, const char *table, const char *ruleset, char *err,
+		      size_t errlen)
 {
 	struct nft_ctx *ctx;
 	char *buf = NULL;
@@ -63,7 +76,7 @@ static int table_load(const char *table, const char *ruleset, char *err, size_t 
 	ctx = ctx_new(err, errlen);
 	if (!ctx)
 		return -ENOMEM;
-	buf = ruleset_with_reset(table, ruleset);
+	buf = ruleset_with_reset(families, table, ruleset);
 	if (!buf) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "nftables: out of memory");
@@ -83,12 +96,12 @@ out:
 
 int nat_ruleset_apply(const char *ruleset, char *err, size_t errlen)
 {
-	return table_load("natlab", ruleset, err, errlen);
+	return table_load("ip", "natlab", ruleset, err, errlen);
 }
 
 int nat_wire_apply(const char *ruleset, char *err, size_t errlen)
 {
-	return table_load(NAT_WIRE_TABLE, ruleset, err, errlen);
+	return table_load("ip bridge", NAT_WIRE_TABLE, ruleset, err, errlen);
 }
 
 int nat_wire_read(nat_counter_cb fn, void *arg, char *err, size_t errlen)
@@ -102,7 +115,7 @@ int nat_wire_read(nat_counter_cb fn, void *arg, char *err, size_t errlen)
 	if (!ctx)
 		return -ENOMEM;
 	nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON);
-	if (nft_run_cmd_from_buffer(ctx, "list counters table ip " NAT_WIRE_TABLE) != 0) {
+	if (nft_run_cmd_from_buffer(ctx, "list counters") != 0) {
 		const char *msg = nft_ctx_get_error_buffer(ctx);
 
 		snprintf(err, errlen, "nftables: %s", msg && *msg ? msg : "cannot list counters");
@@ -119,8 +132,9 @@ int nat_wire_read(nat_counter_cb fn, void *arg, char *err, size_t errlen)
 	json_array_foreach(items, i, item) {
 		json_t *c = json_object_get(item, "counter");
 		const char *name = json_string_value(json_object_get(c, "name"));
+		const char *table = json_string_value(json_object_get(c, "table"));
 
-		if (!name)
+		if (!name || !table || strcmp(table, NAT_WIRE_TABLE) != 0)
 			continue;
 		rc = fn(name, (uint64_t)json_integer_value(json_object_get(c, "packets")),
 			(uint64_t)json_integer_value(json_object_get(c, "bytes")), arg);

@@ -118,25 +118,26 @@ int nat_ruleset_render(const struct nat_knobs *k, const struct nat_box_addrs *a,
 int nat_ruleset_apply(const char *ruleset, char *err, size_t errlen);
 
 /*
- * Wire accounting: the scenario's own nftables table (`table ip natlab_wire`) beside the
- * NAT's, with named counters. It is loaded and replaced on its own, so a profile change
+ * Wire accounting: the scenario's own nftables tables (`table ip natlab_wire` for routed
+ * traffic, `table bridge natlab_wire` for traffic between two hosts on one LAN) beside
+ * the NAT's, with named counters. It is loaded and replaced on its own, so a profile change
  * keeps the counters and new counters keep the NAT's state.
  */
 #define NAT_WIRE_TABLE "natlab_wire"
 
 /*
- * Loads `ruleset`, the body of table ip natlab_wire and nothing else, into the current
- * namespace, replacing the previous one atomically (counters restart at zero). Errors as
- * nat_ruleset_apply.
+ * Loads `ruleset` (tables ip and bridge natlab_wire and nothing else) into the current
+ * namespace, replacing the previous ones atomically (counters restart at zero). Errors
+ * as nat_ruleset_apply.
  */
 int nat_wire_apply(const char *ruleset, char *err, size_t errlen);
 
 typedef int (*nat_counter_cb)(const char *name, uint64_t packets, uint64_t bytes, void *arg);
 
 /*
- * Calls fn for each named counter of table ip natlab_wire in the current namespace; a
- * negative return from fn stops the walk and is returned. -ENOENT (with nftables'
- * message in err) if there is no such table.
+ * Calls fn for each named counter of the natlab_wire tables (of any family) in the
+ * current namespace; a name in two tables comes twice. A negative return from fn stops
+ * the walk and is returned.
  */
 int nat_wire_read(nat_counter_cb fn, void *arg, char *err, size_t errlen);
 

@@ -317,10 +317,13 @@ function M.run(a, b, relay, opts)
 		r.logs.connect = clog
 	end
 	if dialer then
-		local t_end = natlab.time() + seconds(opts.timeout or "30s")
+		local t0 = natlab.time()
+		local t_end = t0 + seconds(opts.timeout or "30s")
+		-- Counters are read every 20 ms while a switch is likely (the first 2 s), then
+		-- every 100 ms: one read of two boxes takes about 1 ms.
 		while not dialer.exited and natlab.time() < t_end do
 			if w then w:sample() end
-			natlab.sleep(opts.sample or "100ms")
+			natlab.sleep(opts.sample or (natlab.time() - t0 < 2 and 0.02 or 0.1))
 		end
 		if not dialer.exited then
 			why = ("connector: did not exit within %s, killed; see %s"):format(tostring(opts.timeout or "30s"), clog)

@@ -12,7 +12,9 @@
 -- host itself when it sits on the internet (input and output hooks). On that box a
 -- packet is direct when it goes between the side's host and the other side (its host
 -- address or any WAN address of the NATs above it: its public mapping, or a CGN's
--- hairpin); it is relayed when it goes between the side's host and a relay host. The
+-- hairpin); it is relayed when it goes between the side's host and a relay host. Two
+-- hosts on one NAT's LAN talk through its bridge: those frames are counted by a bridge
+-- table (their routed copies, which br_netfilter shows the ip hooks only in part, not). The
 -- counting chain runs at priority 100, after the NAT's filter (priority 0), so what it
 -- counts inbound got through the NAT: a punch the NAT dropped is not counted.
 local M = {}
@@ -49,10 +51,20 @@ local function cname(...)
 	return (table.concat({ ... }, "_"):gsub("[^%w_]", "_"))
 end
 
--- The rules that count one side (tag "a" or "b") on its box, for each hook.
+-- The rules that count one side (tag "a" or "b") on its box, for each hook; and for two
+-- hosts on one NAT's LAN, the bridge rules: frames between them are bridged, not routed.
 local function side_rules(tag, host, other, relays, hooks)
 	local me = nft_set(host.addrs)
-	local direct = nft_set(side_addrs(other))
+	local same_lan = hooks[1] == "forward" and other.net and other.net.name == host.net.name
+	local others = side_addrs(other)
+	local bridge = {}
+	if same_lan then
+		local them = nft_set(other.addrs)
+		bridge[1] = ("ip saddr %s ip daddr %s counter name %s"):format(me, them, cname(tag, "direct_out"))
+		bridge[2] = ("ip daddr %s ip saddr %s counter name %s"):format(me, them, cname(tag, "direct_in"))
+		others = { table.unpack(others, #other.addrs + 1) }
+	end
+	local direct = nft_set(others)
 	local counters, rules = {}, {}
 	local function count(name, out_match, in_match)
 		counters[#counters + 1] = name .. "_out"
@@ -78,19 +90,21 @@ local function side_rules(tag, host, other, relays, hooks)
 		end
 		by_hook[hook] = lines
 	end
-	return counters, by_hook
+	return counters, by_hook, bridge
 end
 
--- The text of table ip natlab_wire for one box, from the sides counted on it.
+-- The text of tables ip and bridge natlab_wire for one box, from the sides counted on it.
 local function box_ruleset(parts)
-	local out, hooks = {}, {}
+	local out, hooks, bridge = {}, {}, {}
 	for _, p in ipairs(parts) do
 		for _, c in ipairs(p.counters) do out[#out + 1] = "\tcounter " .. c .. " { }" end
 		for hook, lines in pairs(p.by_hook) do
 			hooks[hook] = hooks[hook] or {}
 			for _, l in ipairs(lines) do table.insert(hooks[hook], l) end
 		end
+		for _, l in ipairs(p.bridge) do bridge[#bridge + 1] = l end
 	end
+	local counters = table.concat(out, "\n")
 	local names = {}
 	for hook in pairs(hooks) do names[#names + 1] = hook end
 	table.sort(names)
@@ -100,7 +114,13 @@ local function box_ruleset(parts)
 		for _, l in ipairs(hooks[hook]) do out[#out + 1] = "\t\t" .. l end
 		out[#out + 1] = "\t}"
 	end
-	return "table ip natlab_wire {\n" .. table.concat(out, "\n") .. "\n}\n"
+	local text = "table ip natlab_wire {\n" .. table.concat(out, "\n") .. "\n}\n"
+	if #bridge > 0 then
+		text = text .. "table bridge natlab_wire {\n" .. counters ..
+			"\n\tchain count_forward {\n\t\ttype filter hook forward priority 100; policy accept;\n\t\t" ..
+			table.concat(bridge, "\n\t\t") .. "\n\t}\n}\n"
+	end
+	return text
 end
 
 local Watch = {}
@@ -113,12 +133,12 @@ function M.watch(a, b, relays)
 	local by_box = {}
 	for _, side in ipairs{ { "a", a, b }, { "b", b, a } } do
 		local box, hooks = side_box(side[2])
-		local counters, by_hook = side_rules(side[1], side[2], side[3], w.relays, hooks)
+		local counters, by_hook, bridge = side_rules(side[1], side[2], side[3], w.relays, hooks)
 		if not by_box[box.name] then
 			by_box[box.name] = { node = box, parts = {} }
 			w.boxes[#w.boxes + 1] = by_box[box.name]
 		end
-		table.insert(by_box[box.name].parts, { counters = counters, by_hook = by_hook })
+		table.insert(by_box[box.name].parts, { counters = counters, by_hook = by_hook, bridge = bridge })
 	end
 	for _, bx in ipairs(w.boxes) do bx.node:wire_load(box_ruleset(bx.parts)) end
 	w.t0 = natlab.time()
