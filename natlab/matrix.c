@@ -170,6 +170,66 @@ static json_t *cell_fold(const json_t *cell, const struct matrix_job *jobs, int 
 	return report_cell_fold(cell, runs, n);
 }
 
+/* Appends " 'word'" (quoted for a POSIX shell) at buf + *off. */
+static int sh_quote(char *buf, size_t len, size_t *off, const char *word)
+{
+	size_t o = *off;
+
+	if (o + 4 > len)
+		return -ENAMETOOLONG;
+	buf[o++] = ' ';
+	buf[o++] = '\'';
+	for (const char *p = word; *p; p++) {
+		size_t n = *p == '\'' ? 4 : 1;
+
+		if (o + n + 2 > len)
+			return -ENAMETOOLONG;
+		memcpy(buf + o, *p == '\'' ? "'\\''" : p, n);
+		o += n;
+	}
+	buf[o++] = '\'';
+	buf[o] = '\0';
+	*off = o;
+	return 0;
+}
+
+/*
+ * The command that reruns the cell's run the report points at (its first failed run,
+ * else its first), with the seed that run really had: a CI user pastes it to reproduce.
+ */
+static void cell_reproduce(const struct matrix_opts *o, json_t *folded)
+{
+	const json_t *seed = json_object_get(folded, "seed");
+	const char *name = json_string_value(json_object_get(folded, "name"));
+	char buf[4096], num[32];
+	size_t off = 0;
+	int rc;
+
+	if (!name || !json_is_integer(seed))
+		return;
+	snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(seed));
+	rc = snprintf(buf, sizeof(buf), "natlab run");
+	off = rc > 0 ? (size_t)rc : 0;
+	rc = sh_quote(buf, sizeof(buf), &off, o->scenario);
+	if (rc == 0)
+		rc = sh_quote(buf, sizeof(buf), &off, "--filter");
+	/* A cell name with glob characters is matched by itself through brackets. */
+	if (rc == 0 && strpbrk(name, "*?[") == NULL)
+		rc = sh_quote(buf, sizeof(buf), &off, name);
+	else if (rc == 0)
+		rc = -EINVAL;
+	if (rc == 0)
+		rc = sh_quote(buf, sizeof(buf), &off, "--seed");
+	if (rc == 0)
+		rc = sh_quote(buf, sizeof(buf), &off, num);
+	for (int k = 0; rc == 0 && k < o->nparams; k++) {
+		rc = sh_quote(buf, sizeof(buf), &off, "--param");
+		if (rc == 0)
+			rc = sh_quote(buf, sizeof(buf), &off, o->params[k]);
+	}
+	json_object_set_new(folded, "reproduce", rc == 0 ? json_string(buf) : json_null());
+}
+
 /* The cells this run takes: --filter, then --shard over what is left, in plan order. */
 static json_t *cells_selected(const struct matrix_opts *o, json_t *cells)
 {
@@ -297,7 +357,12 @@ int matrix_run(const struct matrix_opts *o, json_t *plan)
 		o->repeat, o->jobs);
 	jobs_run(o, jobs, n);
 	json_array_foreach(cells, i, c)
-		json_array_append_new(folded, cell_fold(c, jobs, n, runs));
+	{
+		json_t *f = cell_fold(c, jobs, n, runs);
+
+		cell_reproduce(o, f);
+		json_array_append_new(folded, f);
+	}
 	report_tap_cells(stdout, folded);
 	report = json_pack("{s:s, s:I, s:s, s:f, s:o, s:o, s:o}", "scenario", o->scenario,
 			   "seed", jobs_seed(o, jobs, n), "started", started, "duration_s",

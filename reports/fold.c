@@ -26,7 +26,34 @@ struct cell_acc {
 	int runs, direct, relay, failed, pass;
 	json_int_t bytes_d, bytes_r;
 	const char *reached, *dir;
+	json_t *seeds, *seed; /* every run's seed; the seed of the run `dir` names */
+	/* The wire's verdicts (runs that counted it), and runs whose claim differed. */
+	int wire_runs, wire_direct, wire_relayed, wire_none, disagree;
+	json_t *switch_ms;
+	json_int_t wire_bytes_d, wire_bytes_r;
+	char disagree_note[160];
 };
+
+/* A run's `wire` (scenarios/lib/wire.lua's verdict) into the cell's wire figures. */
+static void wire_add(struct cell_acc *a, const json_t *w)
+{
+	const char *verdict = json_string_value(json_object_get(w, "verdict"));
+
+	if (!verdict)
+		return;
+	a->wire_runs++;
+	a->wire_direct += strcmp(verdict, "direct") == 0;
+	a->wire_relayed += strcmp(verdict, "relayed") == 0;
+	a->wire_none += strcmp(verdict, "direct") && strcmp(verdict, "relayed");
+	report_numbers_append(a->switch_ms, json_object_get(w, "switch_ms"));
+	a->wire_bytes_d += json_integer_value(json_object_get(w, "bytes_direct"));
+	a->wire_bytes_r += json_integer_value(json_object_get(w, "bytes_relay"));
+	if (json_is_false(json_object_get(w, "agree"))) {
+		if (!a->disagree++)
+			snprintf(a->disagree_note, sizeof(a->disagree_note), "claimed %s, wire %s",
+			         json_string_value(json_object_get(w, "claim")) ?: "nothing", verdict);
+	}
+}
 
 static void cell_add(struct cell_acc *a, const char *expected, const struct report_run *run)
 {
@@ -40,10 +67,16 @@ static void cell_add(struct cell_acc *a, const char *expected, const struct repo
 	a->direct += strcmp(outcome, "direct") == 0;
 	a->relay += strcmp(outcome, "relay") == 0;
 	a->failed += strcmp(outcome, "direct") && strcmp(outcome, "relay");
-	if (!expected || strcmp(outcome, expected) != 0 || run->status != 0) {
+	json_array_append(a->seeds, json_object_get(run->report, "seed") ?: json_null());
+	wire_add(a, json_object_get(r, "wire"));
+	/* A claim the wire contradicts fails the run, whatever the stack said about it. */
+	if (!expected || strcmp(outcome, expected) != 0 || run->status != 0 ||
+	    json_is_false(json_object_get(json_object_get(r, "wire"), "agree"))) {
 		a->pass = 0;
-		if (!a->dir)
+		if (!a->dir) {
 			a->dir = run->dir;
+			a->seed = json_object_get(run->report, "seed");
+		}
 	}
 	report_numbers_append(a->ttd, json_object_get(r, "time_to_direct_ms"));
 	report_numbers_append(a->rtt_d, json_object_get(r, "rtt_direct_ms"));
@@ -69,15 +102,20 @@ json_t *report_cell_fold(const json_t *cell, const struct report_run *runs, size
 	    .rtt_d = json_array(),
 	    .rtt_r = json_array(),
 	    .secs = json_array(),
+	    .seeds = json_array(),
+	    .switch_ms = json_array(),
 	    .pass = 1,
 	};
+	json_t *flags = json_array();
 	double lo, hi;
 	json_t *out;
 
 	for (size_t k = 0; k < nruns; k++)
 		cell_add(&a, expected, &runs[k]);
-	if (!a.dir && nruns > 0)
+	if (!a.dir && nruns > 0) {
 		a.dir = runs[0].dir;
+		a.seed = json_object_get(runs[0].report, "seed");
+	}
 	report_wilson(a.direct, a.runs, &lo, &hi);
 	out = json_pack("{s:s, s:O, s:O, s:s?, s:i, s:i, s:i, s:i, s:f, s:[f,f], s:o, s:o, s:o,"
 	                " s:I, s:I, s:b, s:s, s:s?, s:s?, s:o}",
@@ -92,10 +130,37 @@ json_t *report_cell_fold(const json_t *cell, const struct report_run *runs, size
 	                "outcome", majority(&a), "reached", a.pass ? NULL : a.reached, "dir", a.dir,
 	                /* How long each run of the cell took, lab up to teardown. */
 	                "seconds", report_percentiles(a.secs));
+	/* Neither always nor never direct over repeats: the cell's result is a coin toss. */
+	if (a.direct > 0 && a.direct < a.runs)
+		json_array_append_new(flags, json_string("flaky"));
+	if (a.disagree)
+		json_array_append_new(flags, json_string("wire_disagrees"));
+	json_object_set_new(out, "flaky", json_boolean(a.direct > 0 && a.direct < a.runs));
+	json_object_set_new(out, "flags", flags);
+	json_object_set_new(out, "seeds", a.seeds);
+	json_object_set(out, "seed", a.seed ?: json_null());
+	json_object_set_new(
+	    out, "wire",
+	    a.wire_runs ? json_pack("{s:i, s:i, s:i, s:i, s:i, s:s?, s:o, s:I, s:I}", "runs",
+	                            a.wire_runs, "direct", a.wire_direct, "relayed",
+	                            a.wire_relayed, "none", a.wire_none, "disagree", a.disagree,
+	                            "disagree_note", a.disagree ? a.disagree_note : NULL,
+	                            "switch_ms", report_percentiles(a.switch_ms), "bytes_direct",
+	                            a.wire_bytes_d, "bytes_relay", a.wire_bytes_r)
+	                : json_null());
+	/* The stack's own last word is beside the point when the wire contradicts it. */
+	if (a.disagree) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "the wire disagrees with the stack in %d of %d runs (%s)",
+		         a.disagree, a.runs, a.disagree_note);
+		json_object_set_new(out, "reached", json_string(why));
+	}
 	json_decref(a.ttd);
 	json_decref(a.rtt_d);
 	json_decref(a.rtt_r);
 	json_decref(a.secs);
+	json_decref(a.switch_ms);
 	return out;
 }
 

@@ -12,6 +12,7 @@
  * pair) is drawn as a tile below the grid. Missing fields render as a dash.
  */
 #include "natlab/report_html.h"
+#include "natlab/report_tap.h"
 #include "natlab/report_xml.h"
 
 #include <dirent.h>
@@ -45,6 +46,20 @@ static const struct {
     [V_RELAY] = {"relay", "#3366b8", "#ffffff", "as expected, relay (or no path)"},
     [V_BETTER] = {"better", "#e39b1b", "#222222", "direct where relay was expected"},
     [V_MISMATCH] = {"mismatch", "#c62828", "#ffffff", "not as expected / failed"},
+};
+
+/*
+ * Direct cells as expected are shaded by their time-to-direct p50: the darker, the
+ * faster. A direct cell without a time keeps the plain direct green.
+ */
+static const struct {
+	double upto_ms;
+	const char *fill, *ink, *label;
+} ttd_shades[] = {
+    {100, "#1b5e20", "#ffffff", "direct in \xe2\x89\xa4 100 ms"},
+    {300, "#2e8b4e", "#ffffff", "\xe2\x89\xa4 300 ms"},
+    {1000, "#66bb6a", "#1d2329", "\xe2\x89\xa4 1 s"},
+    {1e300, "#b9e4bb", "#1d2329", "> 1 s"},
 };
 
 struct html {
@@ -227,6 +242,17 @@ static const char *cell_name(const json_t *c)
 	return jstr(c, "name") ? jstr(c, "name") : "(unnamed)";
 }
 
+static int cell_has_flag(const json_t *c, const char *flag)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(c, "flags"), i, e) if (json_is_string(e) &&
+	                                                          strcmp(json_string_value(e),
+	                                                                 flag) == 0) return 1;
+	return 0;
+}
+
 /* The tooltip: the whole cell in a few lines of plain text. */
 static void cell_tooltip(FILE *f, const json_t *c)
 {
@@ -244,26 +270,53 @@ static void cell_tooltip(FILE *f, const json_t *c)
 	escf(f, "\ndirect rate %s\ntime to direct p50 %s", rate, p50);
 	if (!cell_pass(c) && jstr(c, "reached"))
 		escf(f, "\nreached %s", jstr(c, "reached"));
+	if (cell_has_flag(c, "flaky"))
+		escf(f, "\nflaky: direct in some runs, not all");
 	fputs("</title>", f);
+}
+
+/* The shade of a cell: by time to direct for a direct cell as expected. */
+static void cell_colours(const json_t *c, enum verdict v, const char **fill, const char **ink)
+{
+	const json_t *p50 = json_object_get(json_object_get(c, "time_to_direct_ms"), "p50");
+
+	*fill = verdicts[v].fill;
+	*ink = verdicts[v].ink;
+	if (v != V_DIRECT || !json_is_number(p50))
+		return;
+	for (size_t k = 0; k < sizeof(ttd_shades) / sizeof(ttd_shades[0]); k++)
+		if (json_number_value(p50) <= ttd_shades[k].upto_ms) {
+			*fill = ttd_shades[k].fill;
+			*ink = ttd_shades[k].ink;
+			return;
+		}
 }
 
 /* One coloured box with its rate and what it got, linked to the cell's section. */
 static void svg_cell(FILE *f, const json_t *c, size_t idx, int x, int y)
 {
 	enum verdict v = cell_verdict(c);
-	const char *got = cell_got(c), *exp = jstr(c, "expected");
+	const char *got = cell_got(c), *exp = jstr(c, "expected"), *fill, *ink;
 	char rate[48];
 
+	cell_colours(c, v, &fill, &ink);
 	fmt_rate(rate, sizeof(rate), c);
 	fprintf(f, "<a href=\"#cell-%zu\"><g class=\"hm %s\">", idx, verdicts[v].cls);
 	cell_tooltip(f, c);
 	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"4\" fill=\"%s\"/>",
-	        x + 2, y + 2, GRID_CW - 4, GRID_CH - 4, verdicts[v].fill);
+	        x + 2, y + 2, GRID_CW - 4, GRID_CH - 4, fill);
+	/* Corner marks: the wire contradicts the stack (!), the cell is flaky (~). */
+	if (cell_has_flag(c, "wire_disagrees"))
+		fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\" class=\"flag\">!</text>",
+		        x + GRID_CW - 10, y + 14, ink);
+	if (cell_has_flag(c, "flaky"))
+		fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\" class=\"flag\">~</text>", x + 10,
+		        y + 14, ink);
 	fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"%s\" class=\"rate\">", x + GRID_CW / 2, y + 21,
-	        verdicts[v].ink);
+	        ink);
 	report_xml_escape(f, rate);
 	fprintf(f, "</text><text x=\"%d\" y=\"%d\" fill=\"%s\" class=\"sub\">", x + GRID_CW / 2,
-	        y + 36, verdicts[v].ink);
+	        y + 36, ink);
 	if (v == V_DIRECT || v == V_RELAY || v == V_NOTRUN)
 		report_xml_escape(f, v == V_NOTRUN ? "not run" : got);
 	else
@@ -453,9 +506,16 @@ static void legend(FILE *f)
 		report_xml_escape(f, verdicts[v].label);
 		fputs("</span> ", f);
 	}
-	fputs("<span>Each box: runs that went direct / runs; under it what the cell got "
-	      "(\xe2\x89\xa0 what was expected). Hover for details, click for the cell.</span>"
-	      "</p>\n",
+	fputs("<br/><span>Direct cells by time to direct (p50):</span> ", f);
+	for (size_t k = 0; k < sizeof(ttd_shades) / sizeof(ttd_shades[0]); k++) {
+		fprintf(f, "<span><i style=\"background:%s\"></i>", ttd_shades[k].fill);
+		report_xml_escape(f, ttd_shades[k].label);
+		fputs("</span> ", f);
+	}
+	fputs("<br/><span>Each box: runs that went direct / runs; under it what the cell got "
+	      "(\xe2\x89\xa0 what was expected); ! the wire's verdict contradicts the stack's "
+	      "claim; ~ flaky (direct in some runs, not all). Hover for details, click for the "
+	      "cell.</span></p>\n",
 	      f);
 }
 
@@ -475,7 +535,8 @@ static const char CSS[] =
     ".rowlab{font-size:13px;text-anchor:end;fill:#333}"
     ".collab{font-size:13px;text-anchor:start;fill:#333}\n"
     ".rate{font-size:15px;font-weight:700;text-anchor:middle}"
-    ".sub{font-size:10px;text-anchor:middle}\n"
+    ".sub{font-size:10px;text-anchor:middle}"
+    ".flag{font-size:13px;font-weight:700;text-anchor:middle}\n"
     ".tilelab{font-size:12px;text-anchor:middle;fill:#333}\n"
     ".hole{fill:none;stroke:#c9ccd1;stroke-dasharray:4 3}\n"
     ".hm:hover rect{stroke:#111;stroke-width:2}\n"
@@ -951,6 +1012,28 @@ static void kv_row(FILE *f, const char *key, const char *value)
 	fputs("</td></tr>\n", f);
 }
 
+/* The wire's verdicts beside the stack's outcomes, and when the wire saw the switch. */
+static void wire_rows(FILE *f, const json_t *c)
+{
+	const json_t *w = json_object_get(c, "wire");
+	char buf[256], p50[32];
+
+	if (!json_is_object(w))
+		return;
+	snprintf(buf, sizeof(buf), "%lld direct, %lld relayed, %lld none of %lld runs",
+	         jint(w, "direct", 0), jint(w, "relayed", 0), jint(w, "none", 0), jint(w, "runs", 0));
+	kv_row(f, "wire", buf);
+	if (json_is_object(json_object_get(w, "switch_ms"))) {
+		fmt_ms(p50, sizeof(p50), jnum(json_object_get(w, "switch_ms"), "p50"));
+		kv_row(f, "switch on the wire (p50)", p50);
+	}
+	if (jint(w, "disagree", 0) > 0) {
+		snprintf(buf, sizeof(buf), "DISAGREES in %lld runs: %s", jint(w, "disagree", 0),
+		         jstr(w, "disagree_note") ? jstr(w, "disagree_note") : "?");
+		kv_row(f, "claim vs wire", buf);
+	}
+}
+
 static void cell_table(FILE *f, const json_t *c)
 {
 	const char *exp = jstr(c, "expected"), *got = cell_got(c);
@@ -973,6 +1056,16 @@ static void cell_table(FILE *f, const json_t *c)
 	kv_row(f, "bytes relay", b);
 	if ((!cell_pass(c) && cell_verdict(c) != V_NOTRUN) || jstr(c, "reached"))
 		kv_row(f, "reached", jstr(c, "reached") ? jstr(c, "reached") : "\xe2\x80\x93");
+	wire_rows(f, c);
+	report_cell_flags(buf, sizeof(buf), c);
+	if (buf[0])
+		kv_row(f, "flags", buf + 1);
+	if (json_is_integer(json_object_get(c, "seed"))) {
+		snprintf(buf, sizeof(buf), "%lld", jint(c, "seed", 0));
+		kv_row(f, "seed", buf);
+	}
+	if (jstr(c, "reproduce"))
+		kv_row(f, "reproduce", jstr(c, "reproduce"));
 	fputs("</table>\n", f);
 }
 

@@ -4,6 +4,7 @@
 #include "natlab/report_fold.h"
 #include "natlab/report_html.h"
 #include "natlab/report_junit.h"
+#include "natlab/report_tap.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -22,7 +23,7 @@ static int junit_write(const json_t *report, const char *dir)
 {
 	const json_t *cells = json_object_get(report, "cells"), *c;
 	const json_t *sum = json_object_get(report, "summary");
-	char message[256], text[4400];
+	char message[384], text[8600], flags[128];
 	size_t i;
 	FILE *f;
 
@@ -36,17 +37,21 @@ static int junit_write(const json_t *report, const char *dir)
 	{
 		int pass = json_is_true(json_object_get(c, "pass"));
 
+		const char *repro = json_string_value(json_object_get(c, "reproduce"));
+
+		report_cell_flags(flags, sizeof(flags), c);
 		/* Cut short, a message still says what failed; report.json has the rest. */
 		snprintf(message, sizeof(message),
-		         "expected %s, got direct %lld relay %lld failed %lld of %lld",
+		         "expected %s, got direct %lld relay %lld failed %lld of %lld%s",
 		         json_string_value(json_object_get(c, "expected")) ?: "?",
 		         json_integer_value(json_object_get(c, "direct")),
 		         json_integer_value(json_object_get(c, "relay")),
 		         json_integer_value(json_object_get(c, "failed")),
-		         json_integer_value(json_object_get(c, "runs")));
-		snprintf(text, sizeof(text), "reached: %s; logs and pcaps in %s",
+		         json_integer_value(json_object_get(c, "runs")), flags);
+		snprintf(text, sizeof(text), "reached: %s; logs and pcaps in %s%s%s",
 		         json_string_value(json_object_get(c, "reached")) ?: "?",
-		         json_string_value(json_object_get(c, "dir")) ?: "");
+		         json_string_value(json_object_get(c, "dir")) ?: "",
+		         repro ? "\nreproduce: " : "", repro ? repro : "");
 		report_junit_case(f, "natlab.matrix", json_string_value(json_object_get(c, "name")),
 		                  pass ? NULL : message, text);
 	}

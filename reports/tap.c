@@ -34,28 +34,50 @@ void report_tap_line(FILE *f, int n, int ok, const char *name, const char *where
 	fflush(f);
 }
 
+void report_cell_flags(char *buf, size_t len, const json_t *cell)
+{
+	const json_t *flag;
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	json_array_foreach(json_object_get(cell, "flags"), i, flag)
+	{
+		int k = snprintf(buf + off, len - off, " [%s]",
+		                 strcmp(json_string_value(flag) ?: "", "wire_disagrees") == 0
+		                     ? "wire disagrees"
+		                     : json_string_value(flag) ?: "?");
+
+		if (k < 0 || (size_t)k >= len - off)
+			break;
+		off += (size_t)k;
+	}
+}
+
 void report_tap_cells(FILE *f, const json_t *cells)
 {
-	char line[512], diag[1024];
+	char line[512], diag[4600], flags[128];
 	const json_t *c;
 	size_t i;
 
 	json_array_foreach(cells, i, c)
 	{
 		int pass = json_is_true(json_object_get(c, "pass"));
+		const char *repro = json_string_value(json_object_get(c, "reproduce"));
 
+		report_cell_flags(flags, sizeof(flags), c);
 		/* A description cut short still says which cell it is; the report has the rest. */
 		snprintf(line, sizeof(line),
-		         "%s: expected %s, direct %lld/%lld (relay %lld, failed %lld)",
+		         "%s: expected %s, direct %lld/%lld (relay %lld, failed %lld)%s",
 		         json_string_value(json_object_get(c, "name")) ?: "?",
 		         json_string_value(json_object_get(c, "expected")) ?: "?",
 		         json_integer_value(json_object_get(c, "direct")),
 		         json_integer_value(json_object_get(c, "runs")),
 		         json_integer_value(json_object_get(c, "relay")),
-		         json_integer_value(json_object_get(c, "failed")));
-		snprintf(diag, sizeof(diag), "reached \"%s\"; see %s",
+		         json_integer_value(json_object_get(c, "failed")), flags);
+		snprintf(diag, sizeof(diag), "reached \"%s\"; see %s%s%s",
 		         json_string_value(json_object_get(c, "reached")) ?: "?",
-		         json_string_value(json_object_get(c, "dir")) ?: "?");
+		         json_string_value(json_object_get(c, "dir")) ?: "?",
+		         repro ? "\nreproduce: " : "", repro ? repro : "");
 		report_tap_line(f, (int)i + 1, pass, line, NULL, diag);
 	}
 	fprintf(f, "1..%zu\n", json_array_size(cells));

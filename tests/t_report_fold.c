@@ -2,7 +2,8 @@
 /*
  * The pure fold of reports/ (report_fold.h, report_stats.h): Wilson intervals against
  * published values, nearest-rank percentiles, a cell's runs folded into its cells[] entry
- * (counts, pass, majority, reached, dir, samples, bytes), measured NATs folded by the
+ * (counts, pass, majority, reached, dir, samples, bytes, the wire's verdicts, flaky,
+ * seeds), measured NATs folded by the
  * profiles on their path, and the summary. Links natlab_reports only: the fold needs no lab.
  */
 #include <math.h>
@@ -210,6 +211,69 @@ static void test_fold_edges(void)
 	json_decref(cell);
 }
 
+/* A run's report with a seed and the wire's verdict beside the stack's claim. */
+static json_t *wire_run(const char *outcome, json_int_t seed, const char *verdict, int agree,
+                        double switch_ms)
+{
+	json_t *rep = run_report(outcome, "ping_done", 0, 10);
+	json_t *res = json_array_get(json_object_get(rep, "results"), 1);
+
+	json_object_set_new(rep, "seed", json_integer(seed));
+	json_object_set_new(res, "wire",
+	                    json_pack("{s:s, s:s, s:b, s:I, s:I}", "verdict", verdict, "claim",
+	                              outcome, "agree", agree, "bytes_direct", (json_int_t)100,
+	                              "bytes_relay", (json_int_t)50));
+	if (switch_ms >= 0)
+		json_object_set_new(json_object_get(res, "wire"), "switch_ms", json_real(switch_ms));
+	return rep;
+}
+
+static void test_fold_wire(void)
+{
+	json_t *cell = cell_new("direct"), *out, *w;
+	json_t *r[3] = {wire_run("direct", 7, "direct", 1, 60), wire_run("direct", 8, "relayed", 0, -1),
+	                wire_run("relay", 9, "relayed", 1, -1)};
+	struct report_run runs[3] = {
+	    {.report = r[0], .dir = "cells/w-1"},
+	    {.report = r[1], .dir = "cells/w-2"},
+	    {.report = r[2], .dir = "cells/w-3"},
+	};
+
+	out = report_cell_fold(cell, runs, 1);
+	w = json_object_get(out, "wire");
+	ok(json_is_true(json_object_get(out, "pass")), "claim and wire agree: the cell passes");
+	is_int(jint(w, "direct"), 1, "wire: one direct run");
+	is_int(jint(w, "disagree"), 0, "wire: no disagreement");
+	ok(jnum(json_object_get(w, "switch_ms"), "p50") == 60, "wire: switch time p50");
+	ok(json_is_false(json_object_get(out, "flaky")), "one direct run of one: not flaky");
+	is_int(json_array_size(json_object_get(out, "flags")), 0, "no flags");
+	is_int(jint(out, "seed"), 7, "seed: the run's own");
+	json_decref(out);
+
+	out = report_cell_fold(cell, runs, 3);
+	w = json_object_get(out, "wire");
+	ok(json_is_false(json_object_get(out, "pass")), "a claim the wire contradicts fails the cell");
+	is_int(jint(w, "disagree"), 1, "wire: one run disagrees");
+	is_int(jint(w, "relayed"), 2, "wire: two relayed");
+	is_str(jstr(w, "disagree_note"), "claimed direct, wire relayed", "wire: what disagreed");
+	is_str(jstr(out, "reached"),
+	       "the wire disagrees with the stack in 1 of 3 runs (claimed direct, wire relayed)",
+	       "reached: the disagreement");
+	is_str(jstr(out, "dir"), "cells/w-2", "dir: the run that disagreed");
+	is_int(jint(out, "seed"), 8, "seed: of that run");
+	is_int(json_array_size(json_object_get(out, "seeds")), 3, "every run's seed");
+	is_int(jint(w, "bytes_direct"), 300, "wire bytes summed");
+	ok(json_is_true(json_object_get(out, "flaky")), "direct in 2 of 3 runs: flaky");
+	is_str(json_string_value(json_array_get(json_object_get(out, "flags"), 0)), "flaky",
+	       "flags: flaky");
+	is_str(json_string_value(json_array_get(json_object_get(out, "flags"), 1)), "wire_disagrees",
+	       "flags: wire_disagrees");
+	json_decref(out);
+	for (int k = 0; k < 3; k++)
+		json_decref(r[k]);
+	json_decref(cell);
+}
+
 static json_t *run_nat(const char *profile, const char *outer, int match)
 {
 	json_t *path = json_pack("[{s:s}]", "profile", profile);
@@ -273,6 +337,7 @@ int main(void)
 	test_fold_missing_run();
 	test_fold_counts();
 	test_fold_edges();
+	test_fold_wire();
 	test_nats();
 	test_summary();
 	return tap_done();

@@ -18,7 +18,8 @@
 #include "natlab/report_html.h"
 #include "tap.h"
 
-#define GREEN "#2e8b4e"
+#define GREEN "#1b5e20" /* direct as expected, in at most 100 ms */
+#define SLOW_GREEN "#b9e4bb" /* direct as expected, after more than a second */
 #define BLUE  "#3366b8"
 #define AMBER "#e39b1b"
 #define RED   "#c62828"
@@ -223,6 +224,21 @@ static void test_colours(const char *html, int idx[NPROF][NPROF])
 	check_box(html, idx[4][4], AMBER, "the surprise direct");
 	check_box(html, idx[5][6], "#c9ccd1", "the cell not run");
 	check_box(html, 28, GREEN, "same-cgn");
+	check_box(html, idx[0][2], SLOW_GREEN, "a direct pass after 1.5 s");
+	{
+		char *box = cell_box(html, idx[0][1]), *plain = cell_box(html, idx[0][0]);
+
+		ok(strstr(box, "class=\"flag\">!</text>") && strstr(box, "class=\"flag\">~</text>"),
+		   "a flagged cell is marked ! (wire) and ~ (flaky)");
+		ok(!strstr(plain, "class=\"flag\""), "an unflagged cell is not");
+		free(box);
+		free(plain);
+	}
+	ok(strstr(html, "claim vs wire</th><td>DISAGREES in 5 runs: claimed direct, wire relayed"),
+	   "the cell's section says the wire disagrees");
+	ok(strstr(html, "flags</th><td>[flaky] [wire disagrees]"), "and lists its flags");
+	ok(strstr(html, "Direct cells by time to direct") && strstr(html, "background:#b9e4bb"),
+	   "the legend explains the shades of direct");
 	ok(strstr(html, "relay \xe2\x89\xa0 direct") != NULL, "the failure says got != expected");
 	snprintf(want, sizeof(want), "class=\"panel cell mismatch\" id=\"cell-%d\"", idx[1][4]);
 	ok(strstr(html, want) != NULL, "the failure's section is marked mismatch");
@@ -412,6 +428,15 @@ int main(void)
 	make_files();
 	r = report_new(idx);
 	is_int((int)json_array_size(json_object_get(r, "cells")), 30, "30 cells");
+	/* A slow direct cell, and one the wire contradicts that is also flaky. */
+	json_object_set_new(json_array_get(json_object_get(r, "cells"), (size_t)idx[0][2]),
+	                    "time_to_direct_ms", json_pack("{s:f, s:f}", "p50", 1500.0, "p95", 2000.0));
+	json_object_set_new(json_array_get(json_object_get(r, "cells"), (size_t)idx[0][1]), "flags",
+	                    json_pack("[s, s]", "flaky", "wire_disagrees"));
+	json_object_set_new(json_array_get(json_object_get(r, "cells"), (size_t)idx[0][1]), "wire",
+	                    json_pack("{s:i, s:i, s:i, s:i, s:i, s:s}", "runs", 5, "direct", 0,
+	                              "relayed", 5, "none", 0, "disagree", 5, "disagree_note",
+	                              "claimed direct, wire relayed"));
 	snprintf(path, sizeof(path), "%s/report.html", tmpdir);
 	is_int(report_html_write(r, path, err, sizeof(err)), 0, "report_html_write");
 	html = tap_slurp(path);

@@ -53,6 +53,23 @@ int main(void)
 	       "1..2\n",
 	       "cell lines, then the plan");
 	json_decref(cells);
+
+	cells = json_pack("[{s:s, s:s, s:b, s:i, s:i, s:i, s:i, s:s, s:s, s:[s, s], s:s}]", "name",
+	                  "x/y", "expected", "direct", "pass", 0, "runs", 4, "direct", 2, "relay",
+	                  2, "failed", 0, "reached", "the wire disagrees", "dir", "cells/x", "flags",
+	                  "flaky", "wire_disagrees", "reproduce",
+	                  "natlab run 'm.lua' '--filter' 'x/y' '--seed' '3'");
+	f = out_open();
+	report_tap_cells(f, cells);
+	fclose(f);
+	is_str(buf,
+	       "not ok 1 - x/y: expected direct, direct 2/4 (relay 2, failed 0) [flaky] [wire "
+	       "disagrees]\n"
+	       "#   reached \"the wire disagrees\"; see cells/x\n"
+	       "#   reproduce: natlab run 'm.lua' '--filter' 'x/y' '--seed' '3'\n"
+	       "1..1\n",
+	       "flags on the line, the command that reproduces the cell under it");
+	json_decref(cells);
 	free(buf);
 	return tap_done();
 }
