@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: MIT
 -- The adapters natlab ships (docs/adapters.md), by name: `natlab run scenarios/matrix.lua
--- --param adapter=NAME` runs the matrix with one of them.
+-- --param adapter=NAME` runs the matrix with one of them (or with adapters/NAME.lua).
 --   natlab-peer        the bundled peer (relay, punching, fallback)
 --   socat              a raw UDP pair: each side sends to the other's public address on
 --                      a fixed port and waits for a datagram back; no relay, no STUN,
@@ -59,9 +59,23 @@ p2p.adapters.socat = {
 	connect = { "sh", "-c", SOCAT, "{side}", "{peer_public}", "{peer_port}", "{port}" },
 }
 
--- The adapter called name (see p2p.adapter for tables).
+-- The adapter called name: a shipped one, else the table that the library file
+-- adapters/NAME.lua returns (a directory of your own through NATLAB_LIB, see
+-- docs/adapters.md). Checked by p2p.adapter.
 function M.get(name)
-	return p2p.adapter(name)
+	if p2p.adapters[name] then return p2p.adapter(name) end
+	if not tostring(name):match("^[%w_-]+$") then
+		error(("adapters: %q is not an adapter name (letters, digits, - and _)"):format(tostring(name)), 2)
+	end
+	local ok, ad = pcall(require, "adapters." .. name)
+	if not ok then
+		local names = {}
+		for n in pairs(p2p.adapters) do names[#names + 1] = n end
+		table.sort(names)
+		error(("adapters: no adapter named %q: shipped are %s, and adapters/%s.lua in the "
+			.. "library did not load (%s)"):format(name, table.concat(names, ", "), name, tostring(ad)), 2)
+	end
+	return p2p.adapter(ad)
 end
 
 return M

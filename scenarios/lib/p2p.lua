@@ -274,9 +274,11 @@ local function listener_fields(proc, ready)
 	return f
 end
 
+-- Stops proc after up to grace for it to exit by itself (a wait without a time-out
+-- would wait as long as the scenario may run).
 local function stop(proc, grace)
 	if not proc or proc.exited then return end
-	proc:wait{ timeout = grace or "0s" }
+	if grace then proc:wait{ timeout = grace } end
 	if not proc.exited then
 		proc:kill()
 		if not proc:wait{ timeout = "2s" } and not proc.exited then proc:kill(9) end

@@ -1,0 +1,83 @@
+-- SPDX-License-Identifier: MIT
+-- Adapters (scenarios/lib/p2p.lua, docs/adapters.md) in one lab: natlab-peer through the
+-- adapter path, a stack that lies about its path, the raw UDP pair, and every kind of
+-- broken adapter: each fails its connection with the reason and its log, and the next
+-- one runs as if nothing happened.
+local p2p = require("p2p")
+require("adapters")
+
+local lab = natlab.lab{ name = "adapters", seed = 3 }
+local inet = lab:internet{}
+local srv = lab:host{ name = "srv", net = inet, addrs = 2 }
+local home = lab:nat{ name = "home", net = inet, profile = "full-cone" }
+local office = lab:nat{ name = "office", net = inet, profile = "port-restricted-cone" }
+local corp = lab:nat{ name = "corp", net = inet, profile = "symmetric" }
+local alice = lab:host{ name = "alice", net = home }
+local bob = lab:host{ name = "bob", net = office }
+local carol = lab:host{ name = "carol", net = corp }
+lab:up()
+local relay = p2p.relay(srv)
+
+local r = p2p.run(alice, bob, relay, { adapter = "natlab-peer", ping = 3 })
+expect_eq(r.outcome, "direct", "natlab-peer: direct")
+expect_eq(r.wire.verdict, "direct", "natlab-peer: the wire saw it direct")
+expect(r.agree, "natlab-peer: claim and wire agree")
+expect(r.wire.a_to_b.delivered.bytes > 0 and r.wire.b_to_a.delivered.bytes > 0,
+	"natlab-peer: direct bytes arrived both ways")
+expect(r.wire.switch_ms and r.wire.switch_ms < 1000, "natlab-peer: the wire saw the switch within 1 s")
+
+r = p2p.run(alice, bob, relay, { adapter = "natlab-peer-lying", ping = 3 })
+expect_eq(r.claim, "direct", "the liar claims direct")
+expect_eq(r.wire.verdict, "relayed", "the wire saw everything go through the relay")
+expect_eq(r.agree, false, "claim and wire disagree")
+expect_eq(r.wire.bytes_direct, 0, "not one byte went direct")
+
+r = p2p.run(alice, bob, relay, { adapter = "socat" })
+expect_eq(r.status, 0, "socat: both datagrams arrived")
+expect_eq(r.claim, nil, "socat: no events, no claim")
+expect_eq(r.outcome, "direct", "socat full-cone/port-restricted-cone: direct, by the wire")
+r = p2p.run(alice, carol, relay, { adapter = "socat" })
+expect_eq(r.outcome, "fail", "socat full-cone/symmetric: the symmetric NAT picks another port")
+expect(r.reason and r.reason:match("^connector exited with status 1"), "and the reason says so: " .. tostring(r.reason))
+
+-- Broken adapters. Each is its own stack, so the lab has nothing left of the last one.
+local function broken(name, listen, connect, extra)
+	local ad = { name = name, listen = listen, connect = connect or listen }
+	for k, v in pairs(extra or {}) do ad[k] = v end
+	return ad
+end
+
+r = p2p.run(alice, bob, relay, { adapter = broken("missing", { "/nonexistent/stack", "{relay}" }) })
+expect_eq(r.outcome, "fail", "a missing command fails")
+expect_eq(r.reason, "listener: command not found (exit 127); see logs/bob-missing-listen.log",
+	"and says which side, why and where its log is")
+
+r = p2p.run(alice, bob, relay, { adapter = broken("quits", { "sh", "-c", "echo bye; exit 4" }, nil,
+	{ ready = "^listening" }) })
+expect_eq(r.reason, "listener exited with status 4 before it was ready; see logs/bob-quits-listen.log",
+	"a stack that exits at once: its status and log")
+
+r = p2p.run(alice, bob, relay, { adapter = broken("garbage",
+	{ "sh", "-c", "echo '{\"event\":\"started\"}'; sleep 0.2" },
+	{ "sh", "-c", "echo '{\"event\":\"path\",\"kind\":\"direct\"}'; echo 'Segmentation fault (core dumped)'" },
+	{ events = true }) })
+expect_eq(r.outcome, "fail", "garbage on stdout fails")
+expect_eq(r.reason, 'connector: stdout line 2 is not a JSON event ("Segmentation fault (core dumped)"); '
+	.. "see logs/alice-garbage-connect.log", "naming the line")
+
+local t = natlab.time()
+r = p2p.run(alice, bob, relay, { adapter = broken("hangs", { "sleep", "600" }), timeout = "1s" })
+expect(natlab.time() - t < 10, "a stack that never exits is killed after its time-out")
+expect_eq(r.reason, "connector: did not exit within 1s, killed; see logs/alice-hangs-connect.log",
+	"and the reason says so")
+
+local ok, err = pcall(p2p.run, alice, bob, relay, { adapter = broken("typo", { "x", "{relay_adr}" }) })
+expect(ok, "a bad placeholder is not a Lua error")
+r = err
+expect_eq(r.reason, "p2p: adapter typo: placeholder {relay_adr} in its listen command has no value here",
+	"it names the adapter and the placeholder")
+ok, err = pcall(p2p.adapter, { name = "x", listen = { "a" }, connect = { "b" }, lisen = 1 })
+expect(not ok and err:match('adapter x: unknown key "lisen"'), "an unknown adapter key is an error: " .. tostring(err))
+
+r = p2p.run(alice, bob, relay, { adapter = "natlab-peer", ping = 2 })
+expect_eq(r.outcome, "direct", "after all that, natlab-peer still goes direct")
