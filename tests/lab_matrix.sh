@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The NAT matrix (scenarios/matrix.lua): run as two shards and merged, every cell must
-# match DESIGN.md's table; --repeat gives counts and a Wilson interval; a cell whose
+# match DESIGN.md's table and the wire's verdict must agree with the peer's; --repeat gives counts and a Wilson interval; a cell whose
 # expectation is wrong fails, says how far it got and keeps its logs and captures.
 . "$(dirname "$0")/lib/lab.sh"
 t_require_root
@@ -24,6 +24,13 @@ t_is "$(jq -r '[.cells[] | select(.expected != .outcome)] | length' "$O/report.j
 t_is "$(jq -c '[.nats[] | [.profile, .measurements == .as_declared and .measurements > 0]] | sort' "$O/report.json")" \
 	'[["full-cone",true],["none",true],["port-restricted-cone",true],["port-restricted-cone under cgnat",true],["restricted-cone",true],["symmetric",true],["udp-blocked",true]]' \
 	"merged nats[]: every profile measured (RFC 5780, in its diagonal cell) as declared"
+t_is "$(jq -c '[.cells[] | select(.wire.runs != .runs or .wire.disagree != 0 or .wire.direct != .direct
+	or .wire.relayed != .relay) | .name]' "$O/report.json")" '[]' \
+	"the wire's verdict (nftables counters on the NAT boxes) agrees with natlab-peer in every cell"
+t_is "$(jq -c '[.cells[] | select(.direct > 0 and .wire.switch_ms == null) | .name]' "$O/report.json")" '[]' \
+	"every direct cell has a switch time seen on the wire"
+t_is "$(jq -c '[.cells[] | .seeds == [1] and (.reproduce | test("--seed. .1.$"))] | unique' "$O/report.json")" '[true]' \
+	"every cell states the seed it ran with and the command that reproduces it"
 t_is "$(jq .seed "$O/report.json")" 1 "the report states the seed the cells' labs used (matrix.lua's)"
 t_is "$(jq -r '.nats[] | select(.profile == "symmetric") | .measured.mapping' "$O/report.json")" \
 	address-and-port-dependent "symmetric: measured mapping in the report"
