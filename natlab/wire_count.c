@@ -25,7 +25,7 @@ static int node_enter(const struct lab_model *m, int i, char *err, size_t errlen
 }
 
 int lab_wire_count_load(const struct lab_model *m, int i, const char *ruleset, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	int rc = node_enter(m, i, err, errlen);
 
@@ -36,8 +36,8 @@ int lab_wire_count_load(const struct lab_model *m, int i, const char *ruleset, c
 	return rc;
 }
 
-int lab_wire_count_read(const struct lab_model *m, int i, nat_counter_cb fn, void *arg,
-			char *err, size_t errlen)
+int lab_wire_count_read(const struct lab_model *m, int i, nat_counter_cb fn, void *arg, char *err,
+                        size_t errlen)
 {
 	int rc = node_enter(m, i, err, errlen);
 

@@ -30,19 +30,20 @@ static int outcome_rank(const json_t *v)
 }
 
 static void change(json_t *out, const char *cell, const char *what, const json_t *old,
-		   const json_t *new, int regression)
+                   const json_t *new, int regression)
 {
 	json_array_append_new(out, json_pack("{s:s, s:s, s:O, s:O, s:b}", "cell", cell, "what",
-					     what, "old", old ? old : json_null(), "new",
-					     new ? new : json_null(), "regression", regression));
+	                                     what, "old", old ? old : json_null(), "new",
+	                                     new ? new : json_null(), "regression", regression));
 }
 
 static void cell_diff(json_t *out, const char *name, const json_t *a, const json_t *b,
-		      const struct report_diff_opts *o)
+                      const struct report_diff_opts *o)
 {
 	const json_t *ta = json_object_get(json_object_get(a, "time_to_direct_ms"), "p50");
 	const json_t *tb = json_object_get(json_object_get(b, "time_to_direct_ms"), "p50");
-	const json_t *ra = json_object_get(a, "direct_rate"), *rb = json_object_get(b, "direct_rate");
+	const json_t *ra = json_object_get(a, "direct_rate"),
+	             *rb = json_object_get(b, "direct_rate");
 	const json_t *oa = json_object_get(a, "outcome"), *ob = json_object_get(b, "outcome");
 
 	if (!json_equal(json_object_get(a, "pass"), json_object_get(b, "pass")))
@@ -52,7 +53,8 @@ static void cell_diff(json_t *out, const char *name, const json_t *a, const json
 		change(out, name, "outcome", oa, ob, outcome_rank(ob) < outcome_rank(oa));
 	if (json_is_number(ra) && json_is_number(rb) &&
 	    fabs(json_number_value(rb) - json_number_value(ra)) > o->rate)
-		change(out, name, "direct_rate", ra, rb, json_number_value(rb) < json_number_value(ra));
+		change(out, name, "direct_rate", ra, rb,
+		       json_number_value(rb) < json_number_value(ra));
 	if (json_is_number(ta) && json_is_number(tb)) {
 		double x = json_number_value(ta), y = json_number_value(tb);
 

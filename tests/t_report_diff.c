@@ -26,10 +26,9 @@ static const json_t *find(const json_t *d, const char *name, const char *what)
 	const json_t *c;
 	size_t i;
 
-	json_array_foreach(d, i, c) if (strcmp(json_string_value(json_object_get(c, "cell")), name) ==
-	                                     0 &&
-	                                 strcmp(json_string_value(json_object_get(c, "what")), what) ==
-	                                     0) return c;
+	json_array_foreach(
+	    d, i, c) if (strcmp(json_string_value(json_object_get(c, "cell")), name) == 0 &&
+	                 strcmp(json_string_value(json_object_get(c, "what")), what) == 0) return c;
 	return NULL;
 }
 
@@ -41,14 +40,16 @@ static int regression(const json_t *d, const char *name, const char *what)
 int main(void)
 {
 	struct report_diff_opts o = {.rate = 0.2, .time = 0.5, .time_min_ms = 50};
-	json_t *old = json_pack("{s:[o, o, o, o, o, o]}", "cells", cell("same", "direct", 1, 1, 40),
-	                        cell("worse", "direct", 1, 1, 40), cell("better", "relay", 0, 0, 0),
-	                        cell("slower", "direct", 1, 1, 40), cell("noisy", "direct", 1, 0.9, 40),
-	                        cell("gone", "relay", 1, 0, 0));
-	json_t *new = json_pack("{s:[o, o, o, o, o, o]}", "cells", cell("same", "direct", 1, 1, 41),
-	                        cell("worse", "relay", 0, 0, 0), cell("better", "direct", 1, 1, 30),
-	                        cell("slower", "direct", 1, 1, 400), cell("noisy", "direct", 1, 0.8, 70),
-	                        cell("new", "direct", 1, 1, 40));
+	json_t *old =
+	    json_pack("{s:[o, o, o, o, o, o]}", "cells", cell("same", "direct", 1, 1, 40),
+	              cell("worse", "direct", 1, 1, 40), cell("better", "relay", 0, 0, 0),
+	              cell("slower", "direct", 1, 1, 40), cell("noisy", "direct", 1, 0.9, 40),
+	              cell("gone", "relay", 1, 0, 0));
+	json_t *new =
+	    json_pack("{s:[o, o, o, o, o, o]}", "cells", cell("same", "direct", 1, 1, 41),
+	              cell("worse", "relay", 0, 0, 0), cell("better", "direct", 1, 1, 30),
+	              cell("slower", "direct", 1, 1, 400), cell("noisy", "direct", 1, 0.8, 70),
+	              cell("new", "direct", 1, 1, 40));
 	json_t *d = report_diff(old, new, &o);
 
 	ok(find(d, "same", "outcome") == NULL && find(d, "same", "time_to_direct_ms") == NULL,
@@ -58,11 +59,14 @@ int main(void)
 	ok(regression(d, "worse", "direct_rate"), "direct rate 1 -> 0 is a regression");
 	ok(find(d, "better", "outcome") && !regression(d, "better", "outcome"),
 	   "relay -> direct is listed, not a regression");
-	ok(regression(d, "slower", "time_to_direct_ms"), "time to direct 40 -> 400 ms is a regression");
+	ok(regression(d, "slower", "time_to_direct_ms"),
+	   "time to direct 40 -> 400 ms is a regression");
 	ok(find(d, "noisy", "direct_rate") == NULL, "a rate change of 0.1 is under the threshold");
 	ok(find(d, "noisy", "time_to_direct_ms") == NULL, "40 -> 70 ms is under 50 ms: noise");
-	ok(find(d, "new", "added") && !regression(d, "new", "added"), "an added cell is no regression");
-	ok(regression(d, "gone", "removed"), "a removed cell is a regression (it may hide a failure)");
+	ok(find(d, "new", "added") && !regression(d, "new", "added"),
+	   "an added cell is no regression");
+	ok(regression(d, "gone", "removed"),
+	   "a removed cell is a regression (it may hide a failure)");
 	is_int((int)json_array_size(d), 9, "nine changes in all (better: pass, outcome, rate)");
 	json_decref(d);
 	o.rate = 0.05;

@@ -9,8 +9,8 @@
 #include <jansson.h>
 
 struct report_diff_opts {
-	double rate;	 /* a direct rate change larger than this counts (0.2: 20 points) */
-	double time;	 /* a time-to-direct p50 change larger than this share counts (0.5) */
+	double rate;        /* a direct rate change larger than this counts (0.2: 20 points) */
+	double time;        /* a time-to-direct p50 change larger than this share counts (0.5) */
 	double time_min_ms; /* ... and larger than this many ms (50), so noise does not */
 };
 

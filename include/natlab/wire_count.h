@@ -18,10 +18,10 @@
  * its previous counters. Returns 0, or -errno with the cause in err.
  */
 int lab_wire_count_load(const struct lab_model *m, int i, const char *ruleset, char *err,
-			size_t errlen);
+                        size_t errlen);
 
 /* Calls fn for every counter of node i's natlab_wire table (see nat_wire_read). */
-int lab_wire_count_read(const struct lab_model *m, int i, nat_counter_cb fn, void *arg,
-			char *err, size_t errlen);
+int lab_wire_count_read(const struct lab_model *m, int i, nat_counter_cb fn, void *arg, char *err,
+                        size_t errlen);
 
 #endif
