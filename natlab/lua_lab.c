@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <lauxlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -410,7 +411,8 @@ static int natlab_selected(lua_State *L)
 
 /*
  * natlab.out: the run's out dir (logs/, report.json), or nil outside `natlab run`;
- * natlab.filter: --filter; natlab.params: the --param KEY=VALUE pairs as a table.
+ * natlab.filter: --filter; natlab.params: the --param KEY=VALUE pairs as a table;
+ * natlab.lib: the library directory require() loads from (for files beside a library).
  */
 static int natlab_index(lua_State *L)
 {
@@ -421,6 +423,8 @@ static int natlab_index(lua_State *L)
 		lua_pushstring(L, s->out_dir);
 	else if (strcmp(k, "filter") == 0 && s->filter)
 		lua_pushstring(L, s->filter);
+	else if (strcmp(k, "lib") == 0)
+		lua_pushstring(L, getenv("NATLAB_LIB") ? getenv("NATLAB_LIB") : NATLAB_SCENARIO_LIB);
 	else if (strcmp(k, "params") == 0) {
 		/* A fresh table each time: a scenario cannot change what the CLI said. */
 		lua_newtable(L);

@@ -9,6 +9,8 @@
 --                      direct: what the wire's verdict is for
 local p2p = require("p2p")
 local M = {}
+-- webrtc-peer.js sits beside this file, in the library directory.
+local WEBRTC_JS = natlab.lib .. "/adapters/webrtc-peer.js"
 
 -- The peer's arguments for a workload, as p2p builds them.
 local function peer_cmd(ctx, extra)
@@ -57,6 +59,31 @@ p2p.adapters.socat = {
 	name = "socat",
 	listen = { "sh", "-c", SOCAT, "{side}", "{peer_public}", "{peer_port}", "{port}" },
 	connect = { "sh", "-c", SOCAT, "{side}", "{peer_public}", "{peer_port}", "{port}" },
+}
+
+-- A WebRTC data channel (libwebrtc through Node's @roamhq/wrtc) with coturn as its STUN
+-- and TURN server on the relay host: ICE picks the path, its selected candidate pair is
+-- the claim. Offer and answer go through files in the run's out dir (no signalling
+-- server). Needs node, coturn and `npm install @roamhq/wrtc` in the directory that
+-- `--param webrtc_modules=DIR` names (its node_modules), default /opt/natlab-webrtc.
+local function webrtc_cmd(ctx)
+	local modules = (natlab.params.webrtc_modules or "/opt/natlab-webrtc") .. "/node_modules"
+	return { "env", "NODE_PATH=" .. modules, "node", WEBRTC_JS, ctx.side, ctx.out, ctx.relay,
+		tostring(ctx.ping or 5), tostring(ctx.timeout_s) }
+end
+
+p2p.adapters.webrtc = {
+	name = "webrtc",
+	events = true,
+	ready = { event = "relay_connected" },
+	listen = webrtc_cmd,
+	connect = webrtc_cmd,
+	relay = { "turnserver", "-n", "--listening-ip", "{addr}", "--listening-port", "{port}",
+		"--relay-ip", "{addr}", "--external-ip", "{addr}", "--lt-cred-mech", "--user",
+		"natlab:natlab", "--realm", "natlab", "--no-tls", "--no-dtls", "--no-cli",
+		"--fingerprint", "--log-file", "stdout", "--simple-log", "--allow-loopback-peers",
+		"--min-port", "49152", "--max-port", "49999" },
+	relay_ready = "IO method %(auth thread%)",
 }
 
 -- The adapter called name: a shipped one, else the table that the library file

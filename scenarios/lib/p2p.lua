@@ -113,7 +113,8 @@ An adapter is a table:
   name     what it is called in logs and reports (required)
   listen   the command of the side that waits (b), connect the side that dials (a):
            a list of strings with placeholders, or a function(ctx) returning that list
-  relay    optional: the stack's own relay, started by p2p.relay(host, { adapter = })
+  relay    optional: the stack's own relay, started by p2p.relay(host, { adapter = }),
+           ready when a stdout line matches relay_ready (a Lua pattern), if given
   ready    optional: when the connector may start: a table of event fields the listener
            prints (needs events), or a Lua pattern for one of its stdout lines
   events   true if it prints JSON Lines events (natlab-peer's names) on stdout: then
@@ -127,7 +128,7 @@ side (listen or connect), bin:NAME (natlab.bin(NAME)), listen.FIELD (connector o
 first value of FIELD in the listener's events, or listen.line: its ready line).
 ]]
 local ADAPTER_KEYS = { name = true, listen = true, connect = true, relay = true, ready = true,
-	events = true }
+	events = true, relay_ready = true }
 local LISTEN_PORT, CONNECT_PORT = 40001, 40002
 
 M.adapters = {}
@@ -379,9 +380,10 @@ function M.adapter_relay(host, opts)
 	local port = opts.port or RELAY_PORT
 	local ctx = { addr = host.addr, addr2 = host.addrs[2], port = port, out = natlab.out,
 		relay = host.addr .. ":" .. port }
-	local proc, why, log = spawn_side(ad, "relay", host, ctx)
+	local rad = { name = ad.name, relay = ad.relay, ready = ad.relay_ready }
+	local proc, why, log = spawn_side(rad, "relay", host, ctx)
 	if not proc then error(why, 2) end
-	local ready, rwhy = wait_ready(ad, proc, log, opts.timeout or "5s")
+	local ready, rwhy = wait_ready(rad, proc, log, opts.timeout or "5s")
 	if not ready then error(("adapter %s: its relay on %s: %s"):format(ad.name, host.name, rwhy), 2) end
 	return { proc = proc, addr = host.addr .. ":" .. port, host = host }
 end

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: MIT
+// A WebRTC data channel between two lab hosts (@roamhq/wrtc, libwebrtc), for the
+// "webrtc" adapter (docs/adapters.md): ICE with a STUN and TURN server (coturn on the
+// relay host), non-trickle offer and answer exchanged through files in the run's out
+// dir, N pings over the channel, and natlab-peer's events on stdout.
+//   node webrtc-peer.js listen|connect OUTDIR TURN_HOST:PORT PINGS TIMEOUT_S
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const wrtc = require('@roamhq/wrtc');
+
+const [role, outdir, turn, pingsArg, timeoutArg] = process.argv.slice(2);
+const pings = Number(pingsArg || 5);
+const t0 = process.hrtime.bigint();
+const ms = () => Number(process.hrtime.bigint() - t0) / 1e6;
+const emit = (event, fields) =>
+	process.stdout.write(JSON.stringify({ t_ms: ms(), event, ...fields }) + '\n');
+const offerFile = path.join(outdir, 'webrtc-offer.json');
+const answerFile = path.join(outdir, 'webrtc-answer.json');
+
+function fail(reason, code) {
+	emit('error', { reason });
+	emit('exit', { code });
+	process.exit(code);
+}
+setTimeout(() => fail('timeout', 1), Number(timeoutArg || 20) * 1000);
+
+const pc = new wrtc.RTCPeerConnection({
+	iceServers: [
+		{ urls: `stun:${turn}` },
+		{ urls: [`turn:${turn}?transport=udp`, `turn:${turn}?transport=tcp`],
+		  username: 'natlab', credential: 'natlab' },
+	],
+});
+
+// Candidates are sent in one go (no trickle): wait for the end of gathering, or at most
+// 3 s (libwebrtc keeps gathering on interfaces that will never answer).
+function gathered() {
+	return new Promise((resolve) => {
+		if (pc.iceGatheringState === 'complete') return resolve();
+		pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && resolve();
+		setTimeout(resolve, 3000);
+	});
+}
+
+async function waitFile(file) {
+	for (;;) {
+		try {
+			return JSON.parse(fs.readFileSync(file, 'utf8'));
+		} catch (e) {
+			await new Promise((r) => setTimeout(r, 20));
+		}
+	}
+}
+
+// The path ICE chose: through TURN if either end of the pair is a relay candidate.
+async function pathKind() {
+	const stats = await pc.getStats();
+	let pair;
+	stats.forEach((s) => {
+		if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId);
+	});
+	if (!pair) stats.forEach((s) => { if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s; });
+	if (!pair) return { kind: 'none' };
+	const l = stats.get(pair.localCandidateId), r = stats.get(pair.remoteCandidateId);
+	const relay = (l && l.candidateType === 'relay') || (r && r.candidateType === 'relay');
+	return { kind: relay ? 'relay' : 'direct',
+		 remote: r ? `${r.address || r.ip}:${r.port}` : null };
+}
+
+function serve(dc) {
+	dc.onmessage = (m) => dc.send(m.data); // the listener echoes pings
+}
+
+async function ping(dc) {
+	const p = await pathKind();
+	emit('path', p);
+	let got = 0;
+	for (let seq = 0; seq < pings; seq++) {
+		const sent = ms();
+		await new Promise((resolve) => {
+			dc.onmessage = () => resolve();
+			dc.send(String(seq));
+		});
+		got++;
+		emit('rtt', { ms: ms() - sent, path: p.kind, source: 'ping', seq });
+		await new Promise((r) => setTimeout(r, 100));
+	}
+	emit('ping_done', { sent: pings, received: got });
+	emit('exit', { code: 0 });
+	pc.close();
+	process.exit(0);
+}
+
+(async () => {
+	emit('started', { role: role === 'listen' ? 'listener' : 'connector' });
+	emit('relay_connected', { relay: turn });
+	if (role === 'listen') {
+		pc.ondatachannel = (e) => serve(e.channel);
+		const offer = await waitFile(offerFile);
+		fs.unlinkSync(offerFile);
+		await pc.setRemoteDescription(offer);
+		await pc.setLocalDescription(await pc.createAnswer());
+		await gathered();
+		fs.writeFileSync(answerFile + '.tmp', JSON.stringify(pc.localDescription));
+		fs.renameSync(answerFile + '.tmp', answerFile);
+		pc.onconnectionstatechange = () => {
+			if (pc.connectionState === 'closed' || pc.connectionState === 'failed') process.exit(0);
+		};
+		return;
+	}
+	try { fs.unlinkSync(answerFile); } catch (e) { /* none left from an earlier run */ }
+	const dc = pc.createDataChannel('natlab');
+	await pc.setLocalDescription(await pc.createOffer());
+	await gathered();
+	fs.writeFileSync(offerFile + '.tmp', JSON.stringify(pc.localDescription));
+	fs.renameSync(offerFile + '.tmp', offerFile);
+	const answer = await waitFile(answerFile);
+	fs.unlinkSync(answerFile);
+	await pc.setRemoteDescription(answer);
+	dc.onopen = () => ping(dc).catch((e) => fail(String(e), 1));
+})().catch((e) => fail(String(e), 1));
