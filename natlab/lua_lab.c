@@ -423,8 +423,13 @@ static int natlab_index(lua_State *L)
 		lua_pushstring(L, s->out_dir);
 	else if (strcmp(k, "filter") == 0 && s->filter)
 		lua_pushstring(L, s->filter);
-	else if (strcmp(k, "lib") == 0)
-		lua_pushstring(L, getenv("NATLAB_LIB") ? getenv("NATLAB_LIB") : NATLAB_SCENARIO_LIB);
+	else if (strcmp(k, "lib") == 0) {
+		char dir[4096];
+
+		if (scenario_lib_dir(s, dir, sizeof(dir)) < 0)
+			return luaL_error(L, "natlab.lib: cannot tell where the Lua library is (set NATLAB_LIB)");
+		lua_pushstring(L, dir);
+	}
 	else if (strcmp(k, "params") == 0) {
 		/* A fresh table each time: a scenario cannot change what the CLI said. */
 		lua_newtable(L);

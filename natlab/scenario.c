@@ -142,11 +142,8 @@ static char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
-/*
- * The Lua library: NATLAB_LIB, or NATLAB_LIB_FROM_BIN next to this binary (an install's
- * share/natlab/lib, or the build tree's link to scenarios/lib).
- */
-static int lib_dir(const struct scenario *s, char *buf, size_t len)
+/* NATLAB_LIB_FROM_BIN: an install's share/natlab/lib, or the build tree's link to scenarios/lib. */
+int scenario_lib_dir(const struct scenario *s, char *buf, size_t len)
 {
 	const char *slash = strrchr(s->self_exe, '/');
 
@@ -176,7 +173,7 @@ static int sandbox_require(lua_State *L)
 	if (lua_getfield(L, -1, name) != LUA_TNIL)
 		return 1;
 	lua_pop(L, 1);
-	if (lib_dir(scenario_from_lua(L), dir, sizeof(dir)) < 0)
+	if (scenario_lib_dir(scenario_from_lua(L), dir, sizeof(dir)) < 0)
 		return luaL_error(L, "require: cannot tell where the Lua library is (set NATLAB_LIB)");
 	if (lab_pathf(path, sizeof(path), "%s/%s.lua", dir, name) < 0)
 		return luaL_error(L, "require: library \"%s\" under %s: path too long", name, dir);

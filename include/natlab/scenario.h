@@ -70,6 +70,11 @@ int scenario_run(struct scenario *s);
 
 /* Where the Lua bindings find their scenario (stored in the registry). */
 struct scenario *scenario_from_lua(struct lua_State *L);
+/*
+ * Writes the Lua library's directory into buf: NATLAB_LIB if set, else the one next to
+ * this binary. 0, -ENOENT if the binary's path is unknown, -ENAMETOOLONG.
+ */
+int scenario_lib_dir(const struct scenario *s, char *buf, size_t len);
 
 /* Called by lab:up(); builds (or only checks) the lab. Raises a Lua error on failure. */
 int scenario_lab_up(struct lua_State *L, struct scenario *s);
