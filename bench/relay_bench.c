@@ -96,7 +96,7 @@ static int nl_recv(struct end *e, uint8_t type, struct frame *f, int timeout_ms)
 				return (int)f->len;
 			continue;
 		}
-		struct pollfd pfd = {.fd = e->fd, .events = POLLIN};
+		struct pollfd pfd = { .fd = e->fd, .events = POLLIN };
 		if (poll(&pfd, 1, timeout_ms) <= 0)
 			return -1;
 		ssize_t n = recv(e->fd, e->buf, sizeof(e->buf), 0);
@@ -133,7 +133,7 @@ static int nl_connect(struct end *e)
 static int turn_transact(uint8_t *msg, int len, uint8_t *resp, size_t cap)
 {
 	ssize_t n;
-	struct pollfd pfd = {.fd = A.fd, .events = POLLIN};
+	struct pollfd pfd = { .fd = A.fd, .events = POLLIN };
 
 	if (sendto(A.fd, msg, (size_t)len, 0, (struct sockaddr *)&relay_addr, sizeof(relay_addr)) <
 	    0)
@@ -171,7 +171,7 @@ static int turn_relayed(const uint8_t *m, int len, struct sockaddr_in *out)
 
 static int udp_socket(void)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct sockaddr_in sin = { .sin_family = AF_INET };
 	int fd = socket(AF_INET, SOCK_DGRAM, 0), big = 4 << 20;
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -267,7 +267,7 @@ static int send_pkt(struct end *e, const uint8_t *data)
 static int recv_pkt(struct end *e, uint8_t *data, int timeout_ms)
 {
 	static __thread uint8_t in[2048];
-	struct pollfd pfd = {.fd = e->fd, .events = POLLIN};
+	struct pollfd pfd = { .fd = e->fd, .events = POLLIN };
 	struct frame f;
 	ssize_t n;
 
@@ -303,7 +303,7 @@ static void *receiver_main(void *arg)
 
 static double throughput(double seconds)
 {
-	uint8_t data[PKT] = {0};
+	uint8_t data[PKT] = { 0 };
 	long long t0, t_end, t_last;
 	pthread_t th;
 	long long sent = 0;
@@ -348,7 +348,7 @@ static int cmp_ll(const void *a, const void *b)
 static int latency(double *p50_us, double *p99_us)
 {
 	static long long rtt[RTT_SAMPLES];
-	uint8_t data[PKT] = {0}, back[PKT];
+	uint8_t data[PKT] = { 0 }, back[PKT];
 	pthread_t th;
 	int i, n = 0;
 

@@ -115,7 +115,7 @@ static double measure(struct flow *f)
 	while (mono_ns() < end) {
 		for (int i = 0; i < 64; i++) {
 			if (sendto(f->tx, buf, sizeof(buf), 0, (struct sockaddr *)&f->to,
-				   sizeof(f->to)) == (ssize_t)sizeof(buf))
+			           sizeof(f->to)) == (ssize_t)sizeof(buf))
 				f->sent++;
 		}
 	}
@@ -174,10 +174,10 @@ static int build(int nsfd[2])
 	}
 	if (rc == 0)
 		rc = lab_link_veth_add(r[0], &(struct lab_veth){ .name = "v0",
-								 .ifindex = 10,
-								 .peer = "v1",
-								 .peer_ifindex = 10,
-								 .peer_nsfd = nsfd[1] });
+		                                                 .ifindex = 10,
+		                                                 .peer = "v1",
+		                                                 .peer_ifindex = 10,
+		                                                 .peer_nsfd = nsfd[1] });
 	if (rc == 0)
 		rc = addr_up(r[0], 10, "10.98.0.1");
 	if (rc == 0)

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct stun_server_config cfg;
 	static int ready;
-	struct sockaddr_in src = {.sin_family = AF_INET, .sin_port = htons(40000)};
+	struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = htons(40000) };
 	uint8_t out[STUN_MAX_MESSAGE];
 	enum stun_endpoint ep, send_ep;
 	struct stun_msg msg;

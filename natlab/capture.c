@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #define CAPTURE_SNAPLEN 65535
-#define CAPTURE_BUFFER	(512 * 1024) /* kernel ring per interface; labs have hundreds */
+#define CAPTURE_BUFFER  (512 * 1024) /* kernel ring per interface; labs have hundreds */
 
 struct capture {
 	struct runtime_child child;
@@ -91,7 +91,7 @@ void capture_attach(struct capture *c, struct runtime *rt)
 }
 
 int capture_set_start(uv_loop_t *loop, const struct lab_model *m, const char *dir,
-		      struct capture_set *set, char *err, size_t errlen)
+                      struct capture_set *set, char *err, size_t errlen)
 {
 	static const char *const nat_ifs[] = { "wan", "lan", NULL };
 	static const char *const host_ifs[] = { "eth0", NULL };
@@ -109,8 +109,8 @@ int capture_set_start(uv_loop_t *loop, const struct lab_model *m, const char *di
 	for (int i = 0; i < m->nnodes && rc == 0; i++) {
 		const struct lab_node *n = &m->nodes[i];
 		const char *const *ifs = n->kind == LAB_NODE_NAT    ? nat_ifs
-					 : n->kind == LAB_NODE_HOST ? host_ifs
-								    : NULL;
+		                         : n->kind == LAB_NODE_HOST ? host_ifs
+		                                                    : NULL;
 		int fd;
 
 		if (!ifs)
@@ -122,10 +122,10 @@ int capture_set_start(uv_loop_t *loop, const struct lab_model *m, const char *di
 			rc = lab_pathf(path, sizeof(path), "%s/%s-%s.pcap", dir, n->name, ifs[k]);
 			if (rc < 0)
 				snprintf(err, errlen, "%s: path too long for %s-%s.pcap", dir,
-					 n->name, ifs[k]);
+				         n->name, ifs[k]);
 			else
 				rc = capture_start(loop, fd, ifs[k], path, &set->v[set->n], err,
-						   errlen);
+				                   errlen);
 			if (rc == 0)
 				set->n++;
 		}
@@ -150,8 +150,7 @@ unsigned long capture_packets(const struct capture *c)
 }
 
 /* pcap binds its packet socket to the namespace of the thread that activates it. */
-static int open_in_ns(struct capture *c, int nsfd, const char *ifname, char *err,
-		      size_t errlen)
+static int open_in_ns(struct capture *c, int nsfd, const char *ifname, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	int rc = lab_netns_enter(nsfd);
@@ -179,7 +178,7 @@ static int open_in_ns(struct capture *c, int nsfd, const char *ifname, char *err
 }
 
 int capture_start(uv_loop_t *loop, int nsfd, const char *ifname, const char *path,
-		  struct capture **out, char *err, size_t errlen)
+                  struct capture **out, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE];
 	struct capture *c = calloc(1, sizeof(*c));

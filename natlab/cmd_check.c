@@ -7,10 +7,11 @@
 
 static void check_usage(FILE *f)
 {
-	fprintf(f, "Usage: natlab check FILE.lua\n\n"
-		   "Runs the scenario's topology description and checks it (keys, values,\n"
-		   "profiles, prefixes, names) without creating anything. Needs no privileges.\n"
-		   "Exits 0 if the scenario is valid, 1 with file:line of the first error if not.\n");
+	fprintf(f,
+	        "Usage: natlab check FILE.lua\n\n"
+	        "Runs the scenario's topology description and checks it (keys, values,\n"
+	        "profiles, prefixes, names) without creating anything. Needs no privileges.\n"
+	        "Exits 0 if the scenario is valid, 1 with file:line of the first error if not.\n");
 }
 
 int cmd_check(int argc, char **argv)

@@ -34,8 +34,8 @@ void cmd_require_admin(const char *cmd)
 
 	if ((effective_caps() & need) != need)
 		log_fatalx("%s: needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to manage network "
-			   "namespaces; run it as root, e.g. with sudo",
-			   cmd);
+		           "namespaces; run it as root, e.g. with sudo",
+		           cmd);
 }
 
 int cmd_wants_help(int argc, char **argv)
@@ -59,7 +59,7 @@ void cmd_load_lab(const char *cmd, const char *lab, struct lab_model *m)
 		log_fatalx("%s: no lab named \"%s\" is up; `natlab ls` lists the labs", cmd, lab);
 	if (rc < 0)
 		log_fatalx("%s: cannot read the state of lab \"%s\" (" LAB_STATE_DIR "/%s): %s",
-			   cmd, lab, lab, strerror(-rc));
+		           cmd, lab, lab, strerror(-rc));
 }
 
 int cmd_find_node(const char *cmd, const struct lab_model *m, const char *name)
@@ -72,7 +72,7 @@ int cmd_find_node(const char *cmd, const struct lab_model *m, const char *name)
 		return i;
 	for (int j = 0; j < m->nnodes && off < sizeof(list) - 1; j++) {
 		int n = snprintf(list + off, sizeof(list) - off, "%s%s", j ? ", " : "",
-				 m->nodes[j].name);
+		                 m->nodes[j].name);
 		if (n < 0)
 			break;
 		off += (size_t)n;

@@ -46,9 +46,9 @@ static int lab_netns_count(const char *lab)
 static void down_usage(FILE *f)
 {
 	fprintf(f, "Usage: natlab down NAME\n\n"
-		   "Tears lab NAME down: stops its daemon, kills every process inside its\n"
-		   "namespaces, removes the namespaces (with their links and NAT rules) and its\n"
-		   "state under " LAB_STATE_DIR ".\n");
+	           "Tears lab NAME down: stops its daemon, kills every process inside its\n"
+	           "namespaces, removes the namespaces (with their links and NAT rules) and its\n"
+	           "state under " LAB_STATE_DIR ".\n");
 }
 
 int cmd_down(int argc, char **argv)
@@ -75,7 +75,7 @@ int cmd_down(int argc, char **argv)
 	rc = cmd_lab_remove(lab);
 	if (rc < 0)
 		log_fatalx("natlab down: lab \"%s\": %s; `natlab cleanup` retries", lab,
-			   strerror(-rc));
+		           strerror(-rc));
 	fprintf(stderr, "natlab: lab \"%s\" is down (%d namespaces removed)\n", lab, rc);
 	return 0;
 }
@@ -134,9 +134,9 @@ static int cleanup_stray_cb(const char *ns, void *arg)
 static void cleanup_usage(FILE *f)
 {
 	fprintf(f, "Usage: natlab cleanup\n\n"
-		   "Removes what is left of labs whose owner died (a killed `natlab up` or run,\n"
-		   "or a killed lab daemon): their processes, namespaces and state. Labs whose\n"
-		   "owner is alive are left alone. Exits 1 if something could not be removed.\n");
+	           "Removes what is left of labs whose owner died (a killed `natlab up` or run,\n"
+	           "or a killed lab daemon): their processes, namespaces and state. Labs whose\n"
+	           "owner is alive are left alone. Exits 1 if something could not be removed.\n");
 }
 
 int cmd_cleanup(int argc, char **argv)
@@ -157,7 +157,7 @@ int cmd_cleanup(int argc, char **argv)
 	rc = lab_state_remove_unfinished();
 	if (rc > 0)
 		fprintf(stderr, "natlab: removed %d unfinished state director%s\n", rc,
-			rc == 1 ? "y" : "ies");
+		        rc == 1 ? "y" : "ies");
 	c.labs += rc > 0 ? rc : 0;
 	lab_state_foreach(cleanup_lab_cb, &c);
 	lab_netns_foreach(LAB_NETNS_PREFIX, cleanup_stray_cb, &c);

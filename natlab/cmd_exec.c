@@ -46,8 +46,8 @@ static void enter_node(const char *cmd, const char *lab, const char *node)
 		log_fatalx("%s: name too long", cmd);
 	rc = lab_netns_open(ns, &fd);
 	if (rc < 0)
-		log_fatalx("%s: netns \"%s\": %s; is the lab half torn down? `natlab cleanup`",
-			   cmd, ns, strerror(-rc));
+		log_fatalx("%s: netns \"%s\": %s; is the lab half torn down? `natlab cleanup`", cmd,
+		           ns, strerror(-rc));
 	rc = lab_netns_enter(fd);
 	if (rc < 0)
 		log_fatalx("%s: netns \"%s\": setns: %s", cmd, ns, strerror(-rc));
@@ -59,10 +59,11 @@ static void enter_node(const char *cmd, const char *lab, const char *node)
 
 static void exec_usage(FILE *f)
 {
-	fprintf(f, "Usage: natlab exec NAME HOST -- CMD [ARGS...]\n\n"
-		   "Runs CMD inside node HOST of lab NAME (its network namespace), with stdin,\n"
-		   "stdout and stderr inherited. The exit code is CMD's; 127 if CMD cannot be run.\n"
-		   "HOST may also be a backbone router of the internet: internet.hop1, ...\n");
+	fprintf(f,
+	        "Usage: natlab exec NAME HOST -- CMD [ARGS...]\n\n"
+	        "Runs CMD inside node HOST of lab NAME (its network namespace), with stdin,\n"
+	        "stdout and stderr inherited. The exit code is CMD's; 127 if CMD cannot be run.\n"
+	        "HOST may also be a backbone router of the internet: internet.hop1, ...\n");
 }
 
 int cmd_exec(int argc, char **argv)
@@ -87,8 +88,8 @@ int cmd_exec(int argc, char **argv)
 static void shell_usage(FILE *f)
 {
 	fprintf(f, "Usage: natlab shell NAME HOST\n\n"
-		   "Opens an interactive shell ($SHELL, else /bin/bash) inside node HOST of lab\n"
-		   "NAME. The prompt names the lab and node; exit leaves it.\n");
+	           "Opens an interactive shell ($SHELL, else /bin/bash) inside node HOST of lab\n"
+	           "NAME. The prompt names the lab and node; exit leaves it.\n");
 }
 
 int cmd_shell(int argc, char **argv)

@@ -29,8 +29,8 @@ static int count_cb(const char *lab, void *arg)
 	lab_model_init(&m);
 	lab_state_read_model(lab, &m);
 	json_array_append_new(labs, json_pack("{s:s, s:s, s:i, s:i}", "name", lab, "status",
-					      lab_status(owner), "owner_pid", owner > 0 ? owner : 0,
-					      "nodes", m.nnodes));
+	                                      lab_status(owner), "owner_pid", owner > 0 ? owner : 0,
+	                                      "nodes", m.nnodes));
 	lab_model_close(&m);
 	return 0;
 }
@@ -48,12 +48,11 @@ static int ls_labs(int as_json)
 		printf("no labs\n");
 	} else {
 		printf("%-24s %-9s %6s %8s\n", "NAME", "STATUS", "NODES", "OWNER");
-		json_array_foreach(labs, i, l)
-			printf("%-24s %-9s %6lld %8lld\n",
-			       json_string_value(json_object_get(l, "name")),
-			       json_string_value(json_object_get(l, "status")),
-			       json_integer_value(json_object_get(l, "nodes")),
-			       json_integer_value(json_object_get(l, "owner_pid")));
+		json_array_foreach(labs, i, l) printf(
+		    "%-24s %-9s %6lld %8lld\n", json_string_value(json_object_get(l, "name")),
+		    json_string_value(json_object_get(l, "status")),
+		    json_integer_value(json_object_get(l, "nodes")),
+		    json_integer_value(json_object_get(l, "owner_pid")));
 	}
 	json_decref(labs);
 	return 0;
@@ -67,7 +66,7 @@ static void print_node(const struct lab_model *m, const struct lab_node *n)
 	for (int j = 0; j < n->naddrs; j++) {
 		inet_ntop(AF_INET, &n->addrs[j], a, sizeof(a));
 		snprintf(addrs + strlen(addrs), sizeof(addrs) - strlen(addrs), "%s%s", j ? "," : "",
-			 a);
+		         a);
 	}
 	if (n->kind != LAB_NODE_HOST) {
 		inet_ntop(AF_INET, &n->prefix, a, sizeof(a));
@@ -109,7 +108,8 @@ static void print_knobs(const struct lab_model *m)
 		if (n->kind != LAB_NODE_NAT)
 			continue;
 		if (!any++)
-			printf("\nNAT knobs as built (* set by the scenario, not the profile's):\n");
+			printf(
+			    "\nNAT knobs as built (* set by the scenario, not the profile's):\n");
 		if (nat_knobs_format(n->profile, &n->knobs, line, sizeof(line)) < 0)
 			log_fatalx("natlab ls: the knobs of \"%s\" do not fit in a line", n->name);
 		printf("%-12s %s\n", n->name, line);
@@ -150,14 +150,14 @@ static int ls_lab(const char *lab, int as_json)
 static void ls_usage(FILE *f)
 {
 	fprintf(f, "Usage: natlab ls [NAME] [--json]\n\n"
-		   "Without NAME: the labs on this machine, with their status (up, or orphaned\n"
-		   "when the process keeping them died: `natlab cleanup` removes those).\n"
-		   "With NAME: the internet's prefix and the routers on a path between two of\n"
-		   "its attachments (the hops), then the lab's nodes, their networks, NAT\n"
-		   "profiles and addresses, and every knob of every NAT as built (those the\n"
-		   "scenario set marked *; with --json, each NAT's knobs and their\n"
-		   "\"overrides\").\n\n"
-		   "  --json   machine-readable output\n");
+	           "Without NAME: the labs on this machine, with their status (up, or orphaned\n"
+	           "when the process keeping them died: `natlab cleanup` removes those).\n"
+	           "With NAME: the internet's prefix and the routers on a path between two of\n"
+	           "its attachments (the hops), then the lab's nodes, their networks, NAT\n"
+	           "profiles and addresses, and every knob of every NAT as built (those the\n"
+	           "scenario set marked *; with --json, each NAT's knobs and their\n"
+	           "\"overrides\").\n\n"
+	           "  --json   machine-readable output\n");
 }
 
 int cmd_ls(int argc, char **argv)

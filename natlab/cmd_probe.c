@@ -72,7 +72,7 @@ static void enter_node_ns(const struct lab_model *m, const char *node)
 
 static struct sockaddr_storage sockaddr_of(struct in_addr a, uint16_t port)
 {
-	struct sockaddr_storage ss = {0};
+	struct sockaddr_storage ss = { 0 };
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 
 	sin->sin_family = AF_INET;
@@ -111,11 +111,11 @@ static int bind_lock(const struct lab_model *m)
 static void responder_run(const struct lab_model *m, const struct lab_node *srv,
                           const struct responder_spec *spec, int fd)
 {
-	struct stun_server_config cfg = {.software = "natlab probe"};
+	struct stun_server_config cfg = { .software = "natlab probe" };
 	struct stun_tcp_responder t;
 	struct stun_responder u;
-	struct sigaction sa = {.sa_handler = responder_stop_cb};
-	struct responder_ready ready = {0};
+	struct sigaction sa = { .sa_handler = responder_stop_cb };
+	struct responder_ready ready = { 0 };
 	const struct stun_server_config *bound;
 	int lock;
 
@@ -159,7 +159,7 @@ static void responder_run(const struct lab_model *m, const struct lab_node *srv,
 static pid_t responder_start(const struct lab_model *m, const struct lab_node *srv,
                              const struct responder_spec *spec, pid_t other, uint16_t bound[2])
 {
-	struct responder_ready ready = {.rc = -EIO};
+	struct responder_ready ready = { .rc = -EIO };
 	int fds[2];
 	pid_t pid;
 
@@ -269,9 +269,9 @@ static int probe_host(const struct lab_model *m, int host, int server,
                       const struct probe_ports *ports)
 {
 	const struct lab_node *srv = &m->nodes[server];
-	struct responder_spec uspec = {.port = {ports->udp, ports->udp ? ports->udp + 1 : 0}};
-	struct responder_spec tspec = {.tcp = true, .port = {ports->tcp[0], ports->tcp[1]}};
-	struct probe_options opt = {0};
+	struct responder_spec uspec = { .port = { ports->udp, ports->udp ? ports->udp + 1 : 0 } };
+	struct responder_spec tspec = { .tcp = true, .port = { ports->tcp[0], ports->tcp[1] } };
+	struct probe_options opt = { 0 };
 	struct probe_tcp_result tres;
 	struct probe_result res;
 	struct probe_path path;
@@ -368,14 +368,14 @@ static void parse_tcp_ports(const char *arg, uint16_t port[2])
 int cmd_probe(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"server", required_argument, NULL, 's'},
-	    {"port", required_argument, NULL, 'p'},
-	    {"tcp-ports", required_argument, NULL, 't'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "server", required_argument, NULL, 's' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "tcp-ports", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
-	struct probe_ports ports = {PROBE_PORT_DEFAULT,
-	                            {PROBE_TCP_PORT1_DEFAULT, PROBE_TCP_PORT2_DEFAULT}};
+	struct probe_ports ports = { PROBE_PORT_DEFAULT,
+		                     { PROBE_TCP_PORT1_DEFAULT, PROBE_TCP_PORT2_DEFAULT } };
 	const char *server = NULL;
 	long long port;
 	struct lab_model m;
@@ -389,7 +389,8 @@ int cmd_probe(int argc, char **argv)
 		case 'p':
 			/* "" used to read as port 0 (strtol parses nothing and says 0). */
 			if (lab_integer_parse(optarg, 0, 65534, &port) < 0)
-				log_fatalx("natlab probe: --port must be 0-65534, got \"%s\"", optarg);
+				log_fatalx("natlab probe: --port must be 0-65534, got \"%s\"",
+				           optarg);
 			ports.udp = (uint16_t)port;
 			break;
 		case 't':

@@ -20,16 +20,16 @@
 static void report_usage(FILE *f)
 {
 	fprintf(f, "Usage: natlab report merge DIR... [--out DIR]\n"
-		   "       natlab report diff OLD NEW [--rate R] [--time SHARE] [--time-min MS]\n\n"
-		   "Joins the report.json of matrix runs split with --shard I/N (one DIR each)\n"
-		   "into one report.json, junit.xml and report.html in --out (default: the\n"
-		   "current directory). Cell directories stay where they are; links point\n"
-		   "to them relative to --out only if the shards sit below it.\n\n"
-		   "diff compares two matrix reports (a report.json or its directory) cell by\n"
-		   "cell and prints what changed: outcome, pass, direct rate (by more than R,\n"
-		   "default 0.2), time-to-direct p50 (by more than SHARE of the old, default\n"
-		   "0.5, and more than MS, default 50), cells added or removed. Exits 1 if any\n"
-		   "change is a regression, 0 if none, 2 on bad input.\n");
+	           "       natlab report diff OLD NEW [--rate R] [--time SHARE] [--time-min MS]\n\n"
+	           "Joins the report.json of matrix runs split with --shard I/N (one DIR each)\n"
+	           "into one report.json, junit.xml and report.html in --out (default: the\n"
+	           "current directory). Cell directories stay where they are; links point\n"
+	           "to them relative to --out only if the shards sit below it.\n\n"
+	           "diff compares two matrix reports (a report.json or its directory) cell by\n"
+	           "cell and prints what changed: outcome, pass, direct rate (by more than R,\n"
+	           "default 0.2), time-to-direct p50 (by more than SHARE of the old, default\n"
+	           "0.5, and more than MS, default 50), cells added or removed. Exits 1 if any\n"
+	           "change is a regression, 0 if none, 2 on bad input.\n");
 }
 
 /* Adds the cells of one shard; a cell in two shards is an error (shards are disjoint). */
@@ -50,21 +50,22 @@ static int merge_one(json_t *merged, const char *dir, const char *out)
 	{
 		json_t *d;
 
-		json_array_foreach(cells, k, d)
-			if (json_equal(json_object_get(c, "name"), json_object_get(d, "name")))
-				log_fatalx("natlab report merge: cell \"%s\" is in two shards (%s)",
-					   json_string_value(json_object_get(c, "name")), dir);
+		json_array_foreach(cells, k, d) if (json_equal(json_object_get(c, "name"),
+		                                               json_object_get(d, "name")))
+		    log_fatalx("natlab report merge: cell \"%s\" is in two shards (%s)",
+		               json_string_value(json_object_get(c, "name")), dir);
 		/* Cell directories are relative to their shard; make them relative to --out. */
 		if (json_is_string(json_object_get(c, "dir")) && strcmp(out, ".") == 0) {
-			snprintf(rel, sizeof(rel), "%s/%s", dir, json_string_value(json_object_get(c, "dir")));
+			snprintf(rel, sizeof(rel), "%s/%s", dir,
+			         json_string_value(json_object_get(c, "dir")));
 			json_object_set_new(c, "dir", json_string(rel));
 		}
 		json_array_append(cells, c);
 	}
 	report_nats_add(json_object_get(merged, "nats"), json_object_get(report, "nats"));
 	json_object_set_new(merged, "duration_s",
-			    json_real(json_number_value(json_object_get(merged, "duration_s")) +
-				      json_number_value(json_object_get(report, "duration_s"))));
+	                    json_real(json_number_value(json_object_get(merged, "duration_s")) +
+	                              json_number_value(json_object_get(report, "duration_s"))));
 	json_decref(report);
 	return 0;
 }
@@ -84,7 +85,7 @@ static json_t *report_load(const char *path)
 	r = json_load_file(path, 0, &jerr);
 	if (!r || !json_is_array(json_object_get(r, "cells"))) {
 		fprintf(stderr, "natlab report diff: %s: %s\n", path,
-			r ? "not a matrix report (no cells[])" : jerr.text);
+		        r ? "not a matrix report (no cells[])" : jerr.text);
 		json_decref(r);
 		return NULL;
 	}
@@ -109,7 +110,8 @@ static int diff_number(const char *flag, const char *s, double *out)
 
 	*out = strtod(s, &end);
 	if (*end || end == s || *out < 0) {
-		fprintf(stderr, "natlab report diff: %s must be a number >= 0, got \"%s\"\n", flag, s);
+		fprintf(stderr, "natlab report diff: %s must be a number >= 0, got \"%s\"\n", flag,
+		        s);
 		return -EINVAL;
 	}
 	return 0;
@@ -157,14 +159,16 @@ static int report_diff_cmd(int argc, char **argv)
 		int reg = json_is_true(json_object_get(ch, "regression"));
 
 		regressions += reg;
-		printf("%s %s: %s ", reg ? "REGRESSION" : "changed", json_string_value(json_object_get(ch, "cell")),
+		printf("%s %s: %s ", reg ? "REGRESSION" : "changed",
+		       json_string_value(json_object_get(ch, "cell")),
 		       json_string_value(json_object_get(ch, "what")));
 		value_print(json_object_get(ch, "old"));
 		printf(" -> ");
 		value_print(json_object_get(ch, "new"));
 		printf("\n");
 	}
-	printf("natlab report diff: %zu changes, %d regressions\n", json_array_size(d), regressions);
+	printf("natlab report diff: %zu changes, %d regressions\n", json_array_size(d),
+	       regressions);
 	rc = regressions ? 1 : 0;
 out:
 	json_decref(a);
@@ -221,7 +225,7 @@ int cmd_report(int argc, char **argv)
 	if (rc < 0)
 		log_fatalx("natlab report merge: writing into %s: %s", out, strerror(-rc));
 	fprintf(stderr, "natlab: merged %d shards, %zu cells; report: %s/report.json\n",
-		argc - optind, json_array_size(json_object_get(merged, "cells")), out);
+	        argc - optind, json_array_size(json_object_get(merged, "cells")), out);
 	rc = (int)json_integer_value(json_object_get(json_object_get(merged, "summary"), "failed"));
 	json_decref(merged);
 	return rc ? 1 : 0;

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #define RUN_TIMEOUT_DEFAULT 600.0
-#define SHARDS_MAX	    100000
+#define SHARDS_MAX          100000
 
 /* "I/N" with 1 <= I <= N: shard (0-based) and shards; -EINVAL otherwise. */
 static int shard_parse(const char *s, int *shard, int *shards)
@@ -49,31 +49,32 @@ static int shard_parse(const char *s, int *shard, int *shards)
 
 static void run_usage(FILE *f)
 {
-	fprintf(f, "Usage: natlab run FILE.lua [--out DIR] [--seed N] [--timeout DURATION]\n"
-		   "                  [--pcap all|failed|none] [--filter PATTERN]\n"
-		   "                  [--jobs N] [--repeat N] [--shard I/N] [--param KEY=VALUE]...\n\n"
-		   "Builds the lab FILE describes, runs the scenario to its end and tears the lab\n"
-		   "down, also on errors, time-outs and signals. Expectations are TAP lines on\n"
-		   "stdout; the out dir gets report.json, report.html, junit.xml and\n"
-		   "logs/<host>-<proc>.log.\n"
-		   "Exits 0 only if every expectation held and the scenario ran to its end.\n\n"
-		   "  --out DIR       where results go (default: out/<scenario name>)\n"
-		   "  --seed N        seed for the lab, overriding natlab.lab{ seed = }\n"
-		   "  --timeout D     time limit for the whole scenario (default %.0fs)\n"
-		   "  --pcap WHICH    captures on both sides of every NAT and on every host, in\n"
-		   "                  <out>/pcap/<node>-<interface>.pcap: kept for all runs, only\n"
-		   "                  failed ones (default), or none taken\n"
-		   "  --filter GLOB   run only the parts the scenario marks with names matching\n"
-		   "                  GLOB (natlab.selected(name) in Lua), e.g. \"*symmetric*\";\n"
-		   "                  for a matrix (natlab.cells{...}), only the matching cells\n"
-		   "  --param K=V     a string the scenario reads as natlab.params.K (repeatable;\n"
-		   "                  e.g. adapter=socat for scenarios/matrix.lua)\n"
-		   "Matrix scenarios run every cell in its own lab and fold the results into one\n"
-		   "report (report.json, report.html, junit.xml, TAP line per cell):\n"
-		   "  --jobs N        cells in parallel (default: the number of cores)\n"
-		   "  --repeat N      runs per cell; rates get a 95%% Wilson interval\n"
-		   "  --shard I/N     this runner's share of the cells (natlab report merge joins)\n",
-		   RUN_TIMEOUT_DEFAULT);
+	fprintf(f,
+	        "Usage: natlab run FILE.lua [--out DIR] [--seed N] [--timeout DURATION]\n"
+	        "                  [--pcap all|failed|none] [--filter PATTERN]\n"
+	        "                  [--jobs N] [--repeat N] [--shard I/N] [--param KEY=VALUE]...\n\n"
+	        "Builds the lab FILE describes, runs the scenario to its end and tears the lab\n"
+	        "down, also on errors, time-outs and signals. Expectations are TAP lines on\n"
+	        "stdout; the out dir gets report.json, report.html, junit.xml and\n"
+	        "logs/<host>-<proc>.log.\n"
+	        "Exits 0 only if every expectation held and the scenario ran to its end.\n\n"
+	        "  --out DIR       where results go (default: out/<scenario name>)\n"
+	        "  --seed N        seed for the lab, overriding natlab.lab{ seed = }\n"
+	        "  --timeout D     time limit for the whole scenario (default %.0fs)\n"
+	        "  --pcap WHICH    captures on both sides of every NAT and on every host, in\n"
+	        "                  <out>/pcap/<node>-<interface>.pcap: kept for all runs, only\n"
+	        "                  failed ones (default), or none taken\n"
+	        "  --filter GLOB   run only the parts the scenario marks with names matching\n"
+	        "                  GLOB (natlab.selected(name) in Lua), e.g. \"*symmetric*\";\n"
+	        "                  for a matrix (natlab.cells{...}), only the matching cells\n"
+	        "  --param K=V     a string the scenario reads as natlab.params.K (repeatable;\n"
+	        "                  e.g. adapter=socat for scenarios/matrix.lua)\n"
+	        "Matrix scenarios run every cell in its own lab and fold the results into one\n"
+	        "report (report.json, report.html, junit.xml, TAP line per cell):\n"
+	        "  --jobs N        cells in parallel (default: the number of cores)\n"
+	        "  --repeat N      runs per cell; rates get a 95%% Wilson interval\n"
+	        "  --shard I/N     this runner's share of the cells (natlab report merge joins)\n",
+	        RUN_TIMEOUT_DEFAULT);
 }
 
 static char *default_out(const char *path)
@@ -114,11 +115,10 @@ static json_t *nats_of(const struct lab_model *m, const json_t *measured)
 
 		if (n->kind != LAB_NODE_NAT)
 			continue;
-		json_array_append_new(nats, json_pack("{s:s, s:s, s:o?, s:o?}", "name", n->name,
-						      "profile", n->profile, "declared",
-						      nat_knobs_json(n->profile, &n->knobs),
-						      "measured",
-						      json_incref(json_object_get(measured, n->name))));
+		json_array_append_new(
+		    nats, json_pack("{s:s, s:s, s:o?, s:o?}", "name", n->name, "profile",
+		                    n->profile, "declared", nat_knobs_json(n->profile, &n->knobs),
+		                    "measured", json_incref(json_object_get(measured, n->name))));
 	}
 	return nats;
 }
@@ -133,8 +133,8 @@ static int run_scenario(struct scenario *s)
 
 	if (lab_pathf(logs, sizeof(logs), "%s/logs", s->out_dir) < 0)
 		log_fatalx("natlab run: path too long under the out dir (%zu characters); pick a "
-			   "shorter --out",
-			   strlen(s->out_dir));
+		           "shorter --out",
+		           strlen(s->out_dir));
 	rc = lab_mkdir_p(logs);
 	if (rc < 0)
 		log_fatalx("natlab run: out dir %s: %s", logs, strerror(-rc));
@@ -151,7 +151,8 @@ static int run_scenario(struct scenario *s)
 		.scenario = s->path,
 		.seed = s->model.seed,
 		.started = started,
-		.duration_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+		.duration_s =
+		    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 		.nats = nats = nats_of(&s->model, s->results.measured),
 		.error = s->error,
 	};
@@ -159,7 +160,7 @@ static int run_scenario(struct scenario *s)
 		log_warn("natlab run: writing the report into %s", s->out_dir);
 	json_decref(nats);
 	fprintf(stderr, "natlab: %d expectations, %d failed, %.1f s; report: %s/report.json\n",
-		s->results.count, s->results.failed, info.duration_s, s->out_dir);
+	        s->results.count, s->results.failed, info.duration_s, s->out_dir);
 	return rc == 0 && s->results.failed == 0 ? 0 : 1;
 }
 
@@ -202,22 +203,26 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'r':
 			if (lab_integer_parse(optarg, 1, 10000, &v) < 0)
-				log_fatalx("natlab run: --repeat must be 1-10000, got \"%s\"", optarg);
+				log_fatalx("natlab run: --repeat must be 1-10000, got \"%s\"",
+				           optarg);
 			repeat = (int)v;
 			break;
 		case 'S':
 			if (shard_parse(optarg, &shard, &shards) < 0)
-				log_fatalx("natlab run: --shard must be I/N with 1 <= I <= N <= %d, got "
-					   "\"%s\"",
-					   SHARDS_MAX, optarg);
+				log_fatalx(
+				    "natlab run: --shard must be I/N with 1 <= I <= N <= %d, got "
+				    "\"%s\"",
+				    SHARDS_MAX, optarg);
 			break;
 		case 'C':
 			cell = optarg;
 			break;
 		case 'P':
-			if (!strchr(optarg, '=') || optarg[0] == '=' || nparams == MATRIX_PARAMS_MAX)
-				log_fatalx("natlab run: --param must be KEY=VALUE (at most %d), got \"%s\"",
-					   MATRIX_PARAMS_MAX, optarg);
+			if (!strchr(optarg, '=') || optarg[0] == '=' ||
+			    nparams == MATRIX_PARAMS_MAX)
+				log_fatalx(
+				    "natlab run: --param must be KEY=VALUE (at most %d), got \"%s\"",
+				    MATRIX_PARAMS_MAX, optarg);
 			params[nparams++] = optarg;
 			break;
 		case 'p':
@@ -229,8 +234,9 @@ int cmd_run(int argc, char **argv)
 			else if (strcmp(optarg, "none") == 0)
 				pcap = PCAP_NONE;
 			else
-				log_fatalx("natlab run: --pcap must be all, failed or none, got \"%s\"",
-					   optarg);
+				log_fatalx(
+				    "natlab run: --pcap must be all, failed or none, got \"%s\"",
+				    optarg);
 			break;
 		case 'o':
 			free(out);
@@ -241,14 +247,16 @@ int cmd_run(int argc, char **argv)
 			seed = strtoull(optarg, &end, 10);
 			/* strtoull takes "-1" as 2^64-1: a seed is digits only. */
 			if (errno || *end || !(*optarg >= '0' && *optarg <= '9'))
-				log_fatalx("natlab run: --seed must be a number, got \"%s\"", optarg);
+				log_fatalx("natlab run: --seed must be a number, got \"%s\"",
+				           optarg);
 			seed_set = 1;
 			break;
 		case 't':
 			if (lab_duration_parse(optarg, &timeout) < 0 || timeout > LAB_DURATION_MAX)
-				log_fatalx("natlab run: --timeout must be a duration like 90s or 5m "
-					   "(at most %.0f s), got \"%s\"",
-					   LAB_DURATION_MAX, optarg);
+				log_fatalx(
+				    "natlab run: --timeout must be a duration like 90s or 5m "
+				    "(at most %.0f s), got \"%s\"",
+				    LAB_DURATION_MAX, optarg);
 			break;
 		case 'h':
 			run_usage(stdout);
@@ -273,10 +281,20 @@ int cmd_run(int argc, char **argv)
 		rc = scenario_run(&s);
 		if (rc == 0 && s.cells) {
 			struct matrix_opts mo = {
-				.scenario = argv[optind], .self_exe = s.self_exe, .out_dir = out,
-				.filter = filter, .params = params, .nparams = nparams, .jobs = jobs, .repeat = repeat, .shard = shard,
-				.shards = shards, .seed = seed_set ? seed : s.model.seed,
-				.seed_set = seed_set, .pcap = pcap_word, .timeout_s = timeout,
+				.scenario = argv[optind],
+				.self_exe = s.self_exe,
+				.out_dir = out,
+				.filter = filter,
+				.params = params,
+				.nparams = nparams,
+				.jobs = jobs,
+				.repeat = repeat,
+				.shard = shard,
+				.shards = shards,
+				.seed = seed_set ? seed : s.model.seed,
+				.seed_set = seed_set,
+				.pcap = pcap_word,
+				.timeout_s = timeout,
 			};
 
 			rc = lab_mkdir_p(out);

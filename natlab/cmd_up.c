@@ -26,15 +26,16 @@
 
 static void up_usage(FILE *f)
 {
-	fprintf(f, "Usage: natlab up FILE.lua --name NAME [--pcap DIR]\n\n"
-		   "Builds the topology FILE describes (namespaces, links, NATs) as lab NAME and\n"
-		   "leaves it running: `natlab ls NAME` shows it, `natlab exec NAME HOST -- CMD`\n"
-		   "runs commands in it, `natlab down NAME` removes it.\n\n"
-		   "  -n, --name NAME   lab name (letters, digits, '_', '-'; at most %d)\n"
-		   "  -p, --pcap DIR    capture both sides of every NAT and every host into\n"
-		   "                    DIR/<node>-<interface>.pcap until `natlab down`\n"
-		   "  -h, --help        this text\n",
-		   LAB_NAME_MAX);
+	fprintf(f,
+	        "Usage: natlab up FILE.lua --name NAME [--pcap DIR]\n\n"
+	        "Builds the topology FILE describes (namespaces, links, NATs) as lab NAME and\n"
+	        "leaves it running: `natlab ls NAME` shows it, `natlab exec NAME HOST -- CMD`\n"
+	        "runs commands in it, `natlab down NAME` removes it.\n\n"
+	        "  -n, --name NAME   lab name (letters, digits, '_', '-'; at most %d)\n"
+	        "  -p, --pcap DIR    capture both sides of every NAT and every host into\n"
+	        "                    DIR/<node>-<interface>.pcap until `natlab down`\n"
+	        "  -h, --help        this text\n",
+	        LAB_NAME_MAX);
 }
 
 static void keeper_stop_cb(uv_signal_t *sig, int signum)
@@ -47,7 +48,7 @@ static void keeper_stop_cb(uv_signal_t *sig, int signum)
  * SIGINT, which `natlab down` sends. It never tears the lab down itself.
  */
 static void keeper_run(const struct scenario *s, struct lab_wires *fds, const char *pcap_dir,
-		       int ready_fd)
+                       int ready_fd)
 {
 	struct capture_set captures = { 0 };
 	struct wire **wires = calloc((size_t)s->model.nnodes, sizeof(*wires));
@@ -70,8 +71,8 @@ static void keeper_run(const struct scenario *s, struct lab_wires *fds, const ch
 	uv_signal_start(&intr, keeper_stop_cb, SIGINT);
 	if (lab_wires_start(&loop, &s->model, fds, wires, err, sizeof(err)) < 0)
 		_exit(1);
-	if (pcap_dir && capture_set_start(&loop, &s->model, pcap_dir, &captures, err,
-					  sizeof(err)) < 0)
+	if (pcap_dir &&
+	    capture_set_start(&loop, &s->model, pcap_dir, &captures, err, sizeof(err)) < 0)
 		_exit(1);
 	if (lab_state_set_owner(s->model.name, getpid()) < 0 || write(ready_fd, "k", 1) != 1)
 		_exit(1);
@@ -129,14 +130,15 @@ static int up_run(const char *path, const char *name, const char *pcap_dir)
 	keeper = keeper_start(&s, pcap_dir);
 	if (keeper < 0) {
 		log_warn_code(keeper, "lab \"%s\": cannot start the daemon that keeps it",
-			      s.model.name);
+		              s.model.name);
 		cmd_lab_remove(s.model.name);
 		scenario_close(&s);
 		return 1;
 	}
-	fprintf(stderr, "natlab: lab \"%s\" is up: %d nodes (daemon pid %d). "
-			"`natlab ls %s` shows it, `natlab down %s` removes it.\n",
-		s.model.name, s.model.nnodes, keeper, s.model.name, s.model.name);
+	fprintf(stderr,
+	        "natlab: lab \"%s\" is up: %d nodes (daemon pid %d). "
+	        "`natlab ls %s` shows it, `natlab down %s` removes it.\n",
+	        s.model.name, s.model.nnodes, keeper, s.model.name, s.model.name);
 	scenario_close(&s);
 	return 0;
 }
@@ -171,7 +173,8 @@ int cmd_up(int argc, char **argv)
 	}
 	if (optind != argc - 1 || !name) {
 		fprintf(stderr, "natlab up: %s\n\n",
-			!name ? "--name NAME is required" : "exactly one scenario FILE is required");
+		        !name ? "--name NAME is required"
+		              : "exactly one scenario FILE is required");
 		up_usage(stderr);
 		return 2;
 	}

@@ -7,7 +7,7 @@
 #include <string.h>
 
 int lab_wires_start(uv_loop_t *loop, const struct lab_model *m, struct lab_wires *fds,
-		    struct wire **wires, char *err, size_t errlen)
+                    struct wire **wires, char *err, size_t errlen)
 {
 	int rc = 0;
 
@@ -17,10 +17,10 @@ int lab_wires_start(uv_loop_t *loop, const struct lab_model *m, struct lab_wires
 		struct wire *w;
 
 		rc = wire_new(loop, f->fd_parent, f->fd_child,
-			      m->seed * 1000003u + (uint64_t)f->node, &w);
+		              m->seed * 1000003u + (uint64_t)f->node, &w);
 		f->fd_parent = f->fd_child = -1; /* the wire owns them now, also on failure */
 		if (rc == 0 && ((rc = wire_set_impairment(w, WIRE_A_TO_B, &n->link)) < 0 ||
-				(rc = wire_set_impairment(w, WIRE_B_TO_A, &n->link)) < 0))
+		                (rc = wire_set_impairment(w, WIRE_B_TO_A, &n->link)) < 0))
 			wire_free(w);
 		else if (rc == 0)
 			wires[f->node] = w;

@@ -78,7 +78,8 @@ static json_t *table_from(lua_State *L, int idx, const char *fn, int depth)
 			json_decref(out);
 			luaL_error(L, "%s: keys must be strings (or a plain list)", fn);
 		}
-		json_object_set_new(out, lua_tostring(L, -2), from_depth(L, lua_gettop(L), fn, depth + 1));
+		json_object_set_new(out, lua_tostring(L, -2),
+		                    from_depth(L, lua_gettop(L), fn, depth + 1));
 		lua_pop(L, 1);
 	}
 	return out;
@@ -93,7 +94,7 @@ static json_t *from_depth(lua_State *L, int idx, const char *fn, int depth)
 		return json_boolean(lua_toboolean(L, idx));
 	case LUA_TNUMBER:
 		return lua_isinteger(L, idx) ? json_integer(lua_tointeger(L, idx))
-					     : json_real(lua_tonumber(L, idx));
+		                             : json_real(lua_tonumber(L, idx));
 	case LUA_TSTRING:
 		return json_string(lua_tostring(L, idx));
 	case LUA_TTABLE:

@@ -64,11 +64,15 @@ void lua_lab_read_link(lua_State *L, int idx, const char *fn, struct wire_impair
 			luaL_error(L, "%s: link \"%s\" must be a string or a number", fn, k);
 		rc = wire_impairment_set(imp, k, lua_tostring(L, -1));
 		if (rc == -ENOENT)
-			luaL_error(L, "%s: unknown link key \"%s\" (delay, jitter, loss, duplicate, "
-				      "reorder, rate, limit)", fn, k);
+			luaL_error(L,
+			           "%s: unknown link key \"%s\" (delay, jitter, loss, duplicate, "
+			           "reorder, rate, limit)",
+			           fn, k);
 		if (rc < 0)
-			luaL_error(L, "%s: link %s = \"%s\" is not valid (e.g. delay = \"30ms\", "
-				      "loss = \"1%%\", rate = \"10mbit\")", fn, k, lua_tostring(L, -1));
+			luaL_error(L,
+			           "%s: link %s = \"%s\" is not valid (e.g. delay = \"30ms\", "
+			           "loss = \"1%%\", rate = \"10mbit\")",
+			           fn, k, lua_tostring(L, -1));
 		lua_pop(L, 1);
 	}
 }
@@ -85,7 +89,7 @@ static int read_link(lua_State *L, const char *fn, struct wire_impairment *imp)
 }
 
 static int add_node(lua_State *L, struct scenario *s, const char *fn, enum lab_node_kind kind,
-		    int parent)
+                    int parent)
 {
 	char err[256];
 	const char *name = lua_opts_string(L, 2, fn, "name", NULL);
@@ -94,8 +98,9 @@ static int add_node(lua_State *L, struct scenario *s, const char *fn, enum lab_n
 	if (!name)
 		luaL_error(L, "%s: \"name\" is required", fn);
 	if (parent >= 0 && s->model.nodes[parent].kind == LAB_NODE_HOST)
-		luaL_error(L, "%s: \"net\" must be a network (lab:internet or lab:nat), not host \"%s\"",
-			   fn, s->model.nodes[parent].name);
+		luaL_error(
+		    L, "%s: \"net\" must be a network (lab:internet or lab:nat), not host \"%s\"",
+		    fn, s->model.nodes[parent].name);
 	i = lab_model_add(&s->model, name, kind, parent, err, sizeof(err));
 	if (i < 0)
 		luaL_error(L, "%s: %s", fn, err);
@@ -142,8 +147,9 @@ static int lab_internet(lua_State *L)
 	check_not_up(L, s, fn);
 	for (i = 0; i < s->model.nnodes; i++)
 		if (s->model.nodes[i].kind == LAB_NODE_INTERNET)
-			luaL_error(L, "lab:internet: a lab has one internet, already declared as \"%s\"",
-				   s->model.nodes[i].name);
+			luaL_error(
+			    L, "lab:internet: a lab has one internet, already declared as \"%s\"",
+			    s->model.nodes[i].name);
 	prefix = lua_opts_string(L, 2, fn, "prefix", NULL);
 	hops = (int)lua_opts_integer(L, 2, fn, "hops", LAB_HOPS_DEFAULT, 0, LAB_HOPS_MAX);
 	if (lab_internet_set(&s->model, prefix, hops, err, sizeof(err)) < 0)
@@ -189,7 +195,7 @@ static int lab_host(lua_State *L)
 
 /* Raises naming fn and the knob's words when s is not one of them. */
 static void nat_knob_bad_word(lua_State *L, const char *fn, const struct nat_knob *kb,
-			      const char *s)
+                              const char *s)
 {
 	luaL_Buffer b;
 
@@ -200,12 +206,12 @@ static void nat_knob_bad_word(lua_State *L, const char *fn, const struct nat_kno
 	}
 	luaL_pushresult(&b);
 	luaL_error(L, "%s: \"%s\" = \"%s\" is not a valid value (one of: %s)", fn, kb->key, s,
-		   lua_tostring(L, -1));
+	           lua_tostring(L, -1));
 }
 
 /* One knob given at idx overrides the profile's preset in *k; absent, the preset stays. */
 static void nat_knob_read(lua_State *L, int idx, const char *fn, const struct nat_knob *kb,
-			  struct nat_knobs *k)
+                          struct nat_knobs *k)
 {
 	unsigned v = nat_knob_get(kb, k);
 	const char *w;
@@ -230,7 +236,7 @@ static void nat_knob_read(lua_State *L, int idx, const char *fn, const struct na
 	}
 	if (nat_knob_set(kb, k, v) < 0)
 		luaL_error(L, "%s: \"%s\" = %d is outside %d-%d", fn, kb->key, (int)v, (int)kb->min,
-			   (int)kb->max);
+		           (int)kb->max);
 }
 
 /* Checks the keys at idx: those in extra (NULL-terminated, may be NULL), profile, knobs. */
@@ -250,7 +256,7 @@ static void nat_opts_check(lua_State *L, int idx, const char *fn, const char *co
 
 /* Reads the profile at idx, then the knobs given there over its preset. */
 static void nat_read(lua_State *L, int idx, const char *fn, struct nat_knobs *k, char *profile,
-		     size_t len)
+                     size_t len)
 {
 	const char *p = lua_opts_string(L, idx, fn, "profile", NULL);
 	luaL_Buffer b;
@@ -264,17 +270,19 @@ static void nat_read(lua_State *L, int idx, const char *fn, struct nat_knobs *k,
 			luaL_addstring(&b, nat_profile_names[i]);
 		}
 		luaL_pushresult(&b);
-		luaL_error(L, "%s: unknown profile \"%s\" (one of: %s)", fn, p, lua_tostring(L, -1));
+		luaL_error(L, "%s: unknown profile \"%s\" (one of: %s)", fn, p,
+		           lua_tostring(L, -1));
 	}
 	if (strlen(p) >= len)
 		luaL_error(L, "%s: profile name \"%s\" is too long", fn, p);
 	for (const struct nat_knob *kb = nat_knob_table; kb->key; kb++) {
 		/* A router that does not translate would silently ignore every knob. */
 		if (!k->translate && lua_getfield(L, idx, kb->key) != LUA_TNIL)
-			luaL_error(L, "%s: profile \"%s\" does not translate, so \"%s\" would do "
-				      "nothing: pick a NAT profile (e.g. \"port-restricted-cone\") "
-				      "or drop \"%s\"",
-				   fn, p, kb->key, kb->key);
+			luaL_error(L,
+			           "%s: profile \"%s\" does not translate, so \"%s\" would do "
+			           "nothing: pick a NAT profile (e.g. \"port-restricted-cone\") "
+			           "or drop \"%s\"",
+			           fn, p, kb->key, kb->key);
 		if (!k->translate)
 			lua_pop(L, 1);
 		nat_knob_read(L, idx, fn, kb, k);
@@ -282,8 +290,8 @@ static void nat_read(lua_State *L, int idx, const char *fn, struct nat_knobs *k,
 	memcpy(profile, p, strlen(p) + 1);
 }
 
-void lua_lab_read_knobs(lua_State *L, int idx, const char *fn, struct nat_knobs *k,
-			char *profile, size_t len)
+void lua_lab_read_knobs(lua_State *L, int idx, const char *fn, struct nat_knobs *k, char *profile,
+                        size_t len)
 {
 	nat_opts_check(L, idx, fn, NULL);
 	nat_read(L, idx, fn, k, profile, len);
@@ -319,10 +327,13 @@ static int lab_nat(lua_State *L)
 	s->model.nodes[i].want_addr = want;
 	snprintf(s->model.nodes[i].profile, sizeof(s->model.nodes[i].profile), "%s", profile);
 	if (lan) {
-		if (lab_prefix_parse(lan, &s->model.nodes[i].prefix, &s->model.nodes[i].prefix_len) < 0) {
+		if (lab_prefix_parse(lan, &s->model.nodes[i].prefix,
+		                     &s->model.nodes[i].prefix_len) < 0) {
 			s->model.nnodes--;
-			luaL_error(L, "%s: \"lan\" = \"%s\" is not a prefix like \"192.168.1.0/24\" "
-				      "(length 8-30, host bits zero)", fn, lan);
+			luaL_error(L,
+			           "%s: \"lan\" = \"%s\" is not a prefix like \"192.168.1.0/24\" "
+			           "(length 8-30, host bits zero)",
+			           fn, lan);
 		}
 		s->model.nodes[i].prefix_fixed = 1;
 	}
@@ -372,7 +383,8 @@ static int natlab_lab(lua_State *L)
 	if (lab_name_check(name, LAB_NAME_MAX, err, sizeof(err)) < 0)
 		luaL_error(L, "natlab.lab: %s", err);
 	snprintf(s->model.name, sizeof(s->model.name), "%s", name);
-	s->model.seed = (uint64_t)lua_opts_integer(L, 1, "natlab.lab", "seed", 1, 0, LUA_MAXINTEGER);
+	s->model.seed =
+	    (uint64_t)lua_opts_integer(L, 1, "natlab.lab", "seed", 1, 0, LUA_MAXINTEGER);
 	s->have_lab = 1;
 	lua_newuserdatauv(L, sizeof(struct lua_lab), 0);
 	luaL_setmetatable(L, LAB_MT);
@@ -389,10 +401,10 @@ static int natlab_bin(lua_State *L)
 	if (strchr(name, '/') || !slash)
 		return luaL_error(L, "natlab.bin: \"%s\" is not a binary name", name);
 	lua_pushfstring(L, "%s/%s", lua_pushlstring(L, s->self_exe, (size_t)(slash - s->self_exe)),
-			name);
+	                name);
 	if (access(lua_tostring(L, -1), X_OK) != 0)
 		return luaL_error(L, "natlab.bin: %s is not there; build it (cmake --build build)",
-				  lua_tostring(L, -1));
+		                  lua_tostring(L, -1));
 	return 1;
 }
 
@@ -427,10 +439,10 @@ static int natlab_index(lua_State *L)
 		char dir[4096];
 
 		if (scenario_lib_dir(s, dir, sizeof(dir)) < 0)
-			return luaL_error(L, "natlab.lib: cannot tell where the Lua library is (set NATLAB_LIB)");
+			return luaL_error(
+			    L, "natlab.lib: cannot tell where the Lua library is (set NATLAB_LIB)");
 		lua_pushstring(L, dir);
-	}
-	else if (strcmp(k, "params") == 0) {
+	} else if (strcmp(k, "params") == 0) {
 		/* A fresh table each time: a scenario cannot change what the CLI said. */
 		lua_newtable(L);
 		for (int i = 0; i < s->nparams; i++) {
@@ -440,8 +452,7 @@ static int natlab_index(lua_State *L)
 			lua_pushstring(L, eq + 1);
 			lua_settable(L, -3);
 		}
-	}
-	else
+	} else
 		lua_pushnil(L);
 	return 1;
 }
@@ -449,14 +460,17 @@ static int natlab_index(lua_State *L)
 void lua_lab_open(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
-		{ "internet", lab_internet }, { "host", lab_host }, { "nat", lab_nat },
-		{ "up", lab_up },	      { NULL, NULL },
+		{ "internet", lab_internet },
+		{ "host", lab_host },
+		{ "nat", lab_nat },
+		{ "up", lab_up },
+		{ NULL, NULL },
 	};
 	static const luaL_Reg module[] = { { "lab", natlab_lab },
-					   { "bin", natlab_bin },
-					   { "selected", natlab_selected },
-					   { "json_decode", lua_json_decode },
-					   { NULL, NULL } };
+		                           { "bin", natlab_bin },
+		                           { "selected", natlab_selected },
+		                           { "json_decode", lua_json_decode },
+		                           { NULL, NULL } };
 
 	luaL_newmetatable(L, LAB_MT);
 	lua_pushcfunction(L, lab_index);

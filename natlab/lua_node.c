@@ -37,7 +37,7 @@ int lua_node_check(lua_State *L, int idx, const char *fn, const char *key)
 
 	if (!n)
 		luaL_error(L, "%s: \"%s\" must be a network (lab:internet or lab:nat), got a %s",
-			   fn, key, luaL_typename(L, idx));
+		           fn, key, luaL_typename(L, idx));
 	return n->index;
 }
 
@@ -108,7 +108,8 @@ static int node_set_profile(lua_State *L)
 	/* Parsed into a copy: a bad table raises before the node is touched. */
 	lua_lab_read_knobs(L, 2, "nat:set_profile", &k, profile, sizeof(profile));
 	if (!k.translate || !n->knobs.translate)
-		return luaL_error(L, "nat:set_profile: cannot switch between NAT and profile \"none\"");
+		return luaL_error(
+		    L, "nat:set_profile: cannot switch between NAT and profile \"none\"");
 	if (nat_knobs_validate(&k, 0, err, sizeof(err)) < 0)
 		return luaL_error(L, "nat:set_profile: %s", err);
 	before = n->knobs;
@@ -146,8 +147,10 @@ static int node_set_link(lua_State *L)
 	n = check_live_node(L, "node:set_link", &i);
 	lua_lab_read_link(L, 2, "node:set_link", &imp);
 	if (!s->wires || !s->wires[i])
-		return luaL_error(L, "node:set_link: \"%s\" has no wire; declare it with link = {} "
-				     "(under natlab run)", n->name);
+		return luaL_error(L,
+		                  "node:set_link: \"%s\" has no wire; declare it with link = {} "
+		                  "(under natlab run)",
+		                  n->name);
 	rc = wire_set_impairment(s->wires[i], WIRE_A_TO_B, &imp);
 	if (rc == 0)
 		rc = wire_set_impairment(s->wires[i], WIRE_B_TO_A, &imp);
@@ -223,8 +226,10 @@ static int node_wire_read(lua_State *L)
 	lua_settop(L, 1);
 	lua_newtable(L);
 	if (lab_wire_count_read(&s->model, i, wire_counter_cb, L, err, sizeof(err)) < 0)
-		return luaL_error(L, "node:wire_read: \"%s\": %s (load counters with "
-				     "node:wire_load first)", n->name, err);
+		return luaL_error(L,
+		                  "node:wire_read: \"%s\": %s (load counters with "
+		                  "node:wire_load first)",
+		                  n->name, err);
 	return 1;
 }
 
@@ -235,10 +240,14 @@ static int node_method(lua_State *L, const struct lab_node *n, const char *k)
 		lua_CFunction fn;
 		int nat_only;
 	} methods[] = {
-		{ "spawn", node_spawn, 0 },	      { "flush", node_flush, 1 },
-		{ "set_profile", node_set_profile, 1 }, { "link_down", node_link_down, 0 },
-		{ "link_up", node_link_up, 0 },	      { "set_link", node_set_link, 0 },
-		{ "wire_load", node_wire_load, 0 },     { "wire_read", node_wire_read, 0 },
+		{ "spawn", node_spawn, 0 },
+		{ "flush", node_flush, 1 },
+		{ "set_profile", node_set_profile, 1 },
+		{ "link_down", node_link_down, 0 },
+		{ "link_up", node_link_up, 0 },
+		{ "set_link", node_set_link, 0 },
+		{ "wire_load", node_wire_load, 0 },
+		{ "wire_read", node_wire_read, 0 },
 	};
 
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
@@ -278,7 +287,7 @@ static int node_router_field(lua_State *L, const struct lab_node *n, const char 
 
 /* The internet's prefix, hop count and the routers on a path between two attachments. */
 static int node_internet_field(lua_State *L, const struct lab_model *m, const struct lab_node *n,
-			       const char *k)
+                               const char *k)
 {
 	char s[INET_ADDRSTRLEN];
 
@@ -338,7 +347,7 @@ static int node_tostring(lua_State *L)
 	struct scenario *s = scenario_from_lua(L);
 
 	lua_pushfstring(L, "%s \"%s\"", kind_names[s->model.nodes[ud->index].kind],
-			s->model.nodes[ud->index].name);
+	                s->model.nodes[ud->index].name);
 	return 1;
 }
 

@@ -17,7 +17,7 @@ void lua_opts_check(lua_State *L, int idx, const char *fn, const char *const *al
 		lua_pop(L, 1);
 		if (lua_type(L, -1) != LUA_TSTRING)
 			luaL_error(L, "%s: option keys must be names, got a %s", fn,
-				   luaL_typename(L, -1));
+			           luaL_typename(L, -1));
 		k = lua_tostring(L, -1);
 		for (int i = 0; allowed[i] && !ok; i++)
 			ok = strcmp(allowed[i], k) == 0;
@@ -26,15 +26,14 @@ void lua_opts_check(lua_State *L, int idx, const char *fn, const char *const *al
 	}
 }
 
-const char *lua_opts_string(lua_State *L, int idx, const char *fn, const char *key,
-			    const char *def)
+const char *lua_opts_string(lua_State *L, int idx, const char *fn, const char *key, const char *def)
 {
 	const char *v = def;
 
 	if (lua_getfield(L, idx, key) != LUA_TNIL) {
 		if (lua_type(L, -1) != LUA_TSTRING)
 			luaL_error(L, "%s: \"%s\" must be a string, got a %s", fn, key,
-				   luaL_typename(L, -1));
+			           luaL_typename(L, -1));
 		v = lua_tostring(L, -1);
 	}
 	/* The string stays reachable from the option table, so popping it is safe. */
@@ -43,7 +42,7 @@ const char *lua_opts_string(lua_State *L, int idx, const char *fn, const char *k
 }
 
 lua_Integer lua_opts_integer(lua_State *L, int idx, const char *fn, const char *key,
-			     lua_Integer def, lua_Integer min, lua_Integer max)
+                             lua_Integer def, lua_Integer min, lua_Integer max)
 {
 	lua_Integer v = def;
 	int isint;
@@ -54,7 +53,7 @@ lua_Integer lua_opts_integer(lua_State *L, int idx, const char *fn, const char *
 			luaL_error(L, "%s: \"%s\" must be an integer", fn, key);
 		if (v < min || v > max)
 			luaL_error(L, "%s: \"%s\" must be between %I and %I, got %I", fn, key,
-				   (LUAI_UACINT)min, (LUAI_UACINT)max, (LUAI_UACINT)v);
+			           (LUAI_UACINT)min, (LUAI_UACINT)max, (LUAI_UACINT)v);
 	}
 	lua_pop(L, 1);
 	return v;
@@ -86,7 +85,7 @@ int lua_opts_boolean(lua_State *L, int idx, const char *fn, const char *key, int
 }
 
 double lua_opts_duration(lua_State *L, int idx, const char *fn, const char *key, double def,
-			 double min, double max)
+                         double min, double max)
 {
 	double v = def;
 
@@ -98,12 +97,13 @@ double lua_opts_duration(lua_State *L, int idx, const char *fn, const char *key,
 		break;
 	case LUA_TSTRING:
 		if (lab_duration_parse(lua_tostring(L, -1), &v) < 0)
-			luaL_error(L, "%s: \"%s\" = \"%s\" is not a duration (e.g. \"30s\", \"2m\")",
-				   fn, key, lua_tostring(L, -1));
+			luaL_error(L,
+			           "%s: \"%s\" = \"%s\" is not a duration (e.g. \"30s\", \"2m\")",
+			           fn, key, lua_tostring(L, -1));
 		break;
 	default:
 		luaL_error(L, "%s: \"%s\" must be a duration, got a %s", fn, key,
-			   luaL_typename(L, -1));
+		           luaL_typename(L, -1));
 	}
 	/* Checked as parsed, before anyone converts it: NaN fails both comparisons. */
 	if (!(v >= min && v <= max)) {
@@ -114,7 +114,7 @@ double lua_opts_duration(lua_State *L, int idx, const char *fn, const char *key,
 		snprintf(lo, sizeof(lo), "%.15g", min);
 		snprintf(hi, sizeof(hi), "%.15g", max);
 		luaL_error(L, "%s: \"%s\" must be between %s s and %s s, got %s%s%s", fn, key, lo,
-			   hi, q, luaL_tolstring(L, -1, NULL), q);
+		           hi, q, luaL_tolstring(L, -1, NULL), q);
 	}
 	lua_pop(L, 1);
 	return v;

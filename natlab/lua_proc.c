@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PROC_MT	       "natlab.proc"
+#define PROC_MT        "natlab.proc"
 #define PROC_ARGS_MAX  256
 #define PROC_LINES_MAX 100000 /* kept for wait_line; older lines are dropped */
 #define PROC_LINE_MAX  65536
@@ -46,16 +46,16 @@ struct lab_proc {
 	uv_timer_t timer;
 	struct runtime *rt;
 	struct proc_box *box;
-	int box_ref;	 /* keeps the box alive while the process runs */
-	int lines_ref;	 /* Lua table of stdout lines */
+	int box_ref;     /* keeps the box alive while the process runs */
+	int lines_ref;   /* Lua table of stdout lines */
 	int on_line_ref; /* callback or LUA_NOREF */
 	int log_fd;
 	int open_handles;
 	enum proc_wait waiting;
 	int nlines;
-	int pattern_ref;     /* wait_line pattern, or wait_event matcher */
-	int json;	     /* stdout is JSON Lines: objects become events */
-	int events_ref;	     /* Lua table of decoded events */
+	int pattern_ref; /* wait_line pattern, or wait_event matcher */
+	int json;        /* stdout is JSON Lines: objects become events */
+	int events_ref;  /* Lua table of decoded events */
 	int nevents;
 	char line[PROC_LINE_MAX];
 	size_t linelen;
@@ -170,7 +170,7 @@ static void exit_cb(uv_process_t *h, int64_t status, int term_signal)
 	p->box->status = status;
 	p->box->term_signal = term_signal;
 	log_debug("process %d exited: status %lld, signal %d", p->box->pid, (long long)status,
-		  term_signal);
+	          term_signal);
 	if (p->waiting == WAIT_EXIT)
 		wait_done(p, push_exit(p->rt->co, p->box));
 	else if (p->waiting == WAIT_LINE || p->waiting == WAIT_EVENT)
@@ -242,7 +242,7 @@ static int scan_live(struct lab_proc *p, enum proc_wait what)
 	lua_rawgeti(L, LUA_REGISTRYINDEX, what == WAIT_LINE ? p->lines_ref : p->events_ref);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, p->pattern_ref);
 	found = scan_table(L, top + 1, what == WAIT_LINE ? p->nlines : p->nevents,
-			   what == WAIT_LINE ? &p->box->cursor : &p->box->ecursor, top + 2, what);
+	                   what == WAIT_LINE ? &p->box->cursor : &p->box->ecursor, top + 2, what);
 	if (found)
 		lua_xmove(L, p->rt->co, 1);
 	lua_settop(L, top);
@@ -262,7 +262,7 @@ static int scan_box(lua_State *L, struct proc_box *b, enum proc_wait what, int m
 	lua_getiuservalue(L, 1, what == WAIT_LINE ? 2 : 1);
 	t = lua_gettop(L);
 	found = scan_table(L, t, (int)lua_rawlen(L, t),
-			   what == WAIT_LINE ? &b->cursor : &b->ecursor, m, what);
+	                   what == WAIT_LINE ? &b->cursor : &b->ecursor, m, what);
 	lua_remove(L, t);
 	return found;
 }
@@ -364,11 +364,11 @@ static struct proc_box *check_proc(lua_State *L)
 }
 
 static void wait_start(lua_State *L, struct lab_proc *p, enum proc_wait what, int opts,
-		       const char *fn)
+                       const char *fn)
 {
 	double timeout = lua_istable(L, opts)
-				 ? lua_opts_duration(L, opts, fn, "timeout", 0, 0, LAB_DURATION_MAX)
-				 : 0;
+	                     ? lua_opts_duration(L, opts, fn, "timeout", 0, 0, LAB_DURATION_MAX)
+	                     : 0;
 
 	runtime_check_wait(L, fn);
 	p->waiting = what;
@@ -441,7 +441,7 @@ static int proc_wait_event(lua_State *L)
 	lua_opts_check(L, 2, "proc:wait_event", keys);
 	if (lua_getfield(L, 2, "match") != LUA_TTABLE && !lua_isfunction(L, -1))
 		return luaL_error(L, "proc:wait_event: \"match\" must be a table of fields or a "
-				     "function");
+		                     "function");
 	lua_pop(L, 1);
 	if (!b->json)
 		return luaL_error(L, "proc:wait_event: spawn the process with json = true");
@@ -457,7 +457,7 @@ static int proc_kill(lua_State *L)
 	/* Checked before the cast: (int)(2^32 + 9) would be SIGKILL. */
 	if (sig < 1 || sig > SIGRTMAX)
 		return luaL_error(L, "proc:kill: signal must be 1-%d, got %I", (int)SIGRTMAX,
-				  (LUAI_UACINT)sig);
+		                  (LUAI_UACINT)sig);
 	if (b->p && !b->exited)
 		uv_process_kill(&b->p->proc, (int)sig);
 	return 0;
@@ -474,7 +474,7 @@ static int proc_index(lua_State *L)
 		lua_pushboolean(L, b->exited);
 	else if (strcmp(k, "events") == 0 && b->p)
 		b->p->json ? (void)lua_rawgeti(L, LUA_REGISTRYINDEX, b->p->events_ref)
-			   : lua_pushnil(L);
+		           : lua_pushnil(L);
 	else if (strcmp(k, "events") == 0)
 		lua_getiuservalue(L, 1, 1);
 	else if (strcmp(k, "lines") == 0 && b->p)
@@ -514,7 +514,8 @@ static int spawn_args(lua_State *L, const char *fn, const char **args, int max)
 	int n = (int)lua_rawlen(L, 2);
 
 	if (n < 1)
-		luaL_error(L, "%s: the command is missing: host:spawn{ \"cmd\", \"arg\", ... }", fn);
+		luaL_error(L, "%s: the command is missing: host:spawn{ \"cmd\", \"arg\", ... }",
+		           fn);
 	if (n > max)
 		luaL_error(L, "%s: at most %d arguments", fn, max);
 	for (int i = 1; i <= n; i++) {
@@ -580,8 +581,7 @@ static char **spawn_env(lua_State *L, const char *fn)
 	return env;
 }
 
-static int open_log(struct scenario *s, const char *host, const char *name, char *path,
-		    size_t len)
+static int open_log(struct scenario *s, const char *host, const char *name, char *path, size_t len)
 {
 	int n = snprintf(path, len, "%s/logs/%s-%s.log", s->out_dir, host, name);
 
@@ -629,9 +629,9 @@ static void proc_refs_take(lua_State *L, const char *fn, struct proc_refs *r)
 	r->json = lua_opts_boolean(L, 2, fn, "json", 0);
 	if (lua_getfield(L, 2, "on_line") != LUA_TNIL && !lua_isfunction(L, -1))
 		luaL_error(L, "%s: \"on_line\" must be a function, got a %s", fn,
-			   luaL_typename(L, -1));
-	r->on_line_ref = lua_isnil(L, -1) ? (lua_pop(L, 1), LUA_NOREF)
-					  : luaL_ref(L, LUA_REGISTRYINDEX);
+		           luaL_typename(L, -1));
+	r->on_line_ref =
+	    lua_isnil(L, -1) ? (lua_pop(L, 1), LUA_NOREF) : luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_newtable(L);
 	r->lines_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_newtable(L);

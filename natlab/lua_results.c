@@ -10,7 +10,6 @@
 #include <lauxlib.h>
 #include <string.h>
 
-
 static const char *where(lua_State *L, char *buf, size_t len)
 {
 	lua_Debug ar;
@@ -30,7 +29,7 @@ static int lua_expect(lua_State *L)
 
 	luaL_checkany(L, 1);
 	lua_pushboolean(L, results_expect(&s->results, lua_toboolean(L, 1), name,
-					  where(L, at, sizeof(at)), NULL));
+	                                  where(L, at, sizeof(at)), NULL));
 	return 1;
 }
 
@@ -44,9 +43,9 @@ static int lua_expect_eq(lua_State *L)
 	luaL_checkany(L, 2);
 	/* luaL_tolstring pushes each string: the diagnostic ends up on top. */
 	lua_pushfstring(L, "got:      %s\nexpected: %s", luaL_tolstring(L, 1, NULL),
-			luaL_tolstring(L, 2, NULL));
+	                luaL_tolstring(L, 2, NULL));
 	lua_pushboolean(L, results_expect(&s->results, ok, name, where(L, at, sizeof(at)),
-					  lua_tostring(L, -1)));
+	                                  lua_tostring(L, -1)));
 	return 1;
 }
 

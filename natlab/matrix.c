@@ -20,9 +20,9 @@
 
 /* One run of one cell. */
 struct matrix_job {
-	json_t *cell; /* borrowed from the plan */
-	int run;      /* 1..repeat */
-	char rel[1024];	/* its out dir, relative to the matrix's */
+	json_t *cell;   /* borrowed from the plan */
+	int run;        /* 1..repeat */
+	char rel[1024]; /* its out dir, relative to the matrix's */
 	char dir[4096];
 	pid_t pid;
 	int status;
@@ -64,7 +64,7 @@ static int job_open(const struct matrix_job *j, const char *name)
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		log_warn("natlab run: cell %s: %s/%s",
-			 json_string_value(json_object_get(j->cell, "name")), j->dir, name);
+		         json_string_value(json_object_get(j->cell, "name")), j->dir, name);
 	return fd;
 }
 
@@ -78,7 +78,7 @@ static pid_t job_start(const struct matrix_opts *o, struct matrix_job *j)
 	rc = lab_mkdir_p(j->dir);
 	if (rc < 0) {
 		log_warn_code(rc, "natlab run: cell %s: out dir %s",
-			      json_string_value(json_object_get(j->cell, "name")), j->dir);
+		              json_string_value(json_object_get(j->cell, "name")), j->dir);
 		return -1;
 	}
 	/* Both fit: the timeout is at most LAB_DURATION_MAX, the seed 20 digits. */
@@ -118,7 +118,7 @@ static pid_t job_start(const struct matrix_opts *o, struct matrix_job *j)
 	}
 	if (pid < 0)
 		log_warn("natlab run: cell %s: fork",
-			 json_string_value(json_object_get(j->cell, "name")));
+		         json_string_value(json_object_get(j->cell, "name")));
 	j->t0 = now_s();
 out:
 	if (out >= 0)
@@ -155,7 +155,7 @@ static json_t *jobs_nats(const struct matrix_job *jobs, int njobs)
 
 /* Folds the runs of one cell, in run order, into its entry of cells[]. */
 static json_t *cell_fold(const json_t *cell, const struct matrix_job *jobs, int njobs,
-			 struct report_run *runs)
+                         struct report_run *runs)
 {
 	size_t n = 0;
 
@@ -252,7 +252,8 @@ static json_t *cells_selected(const struct matrix_opts *o, json_t *cells)
 /* The jobs for the selected cells; NULL if out of memory or a path does not fit (said). */
 static struct matrix_job *jobs_plan(const struct matrix_opts *o, json_t *cells, int *n)
 {
-	struct matrix_job *jobs = calloc(json_array_size(cells) * (size_t)o->repeat + 1, sizeof(*jobs));
+	struct matrix_job *jobs =
+	    calloc(json_array_size(cells) * (size_t)o->repeat + 1, sizeof(*jobs));
 	char base[900];
 	size_t i;
 	json_t *c;
@@ -262,8 +263,8 @@ static struct matrix_job *jobs_plan(const struct matrix_opts *o, json_t *cells, 
 		return NULL;
 	json_array_foreach(cells, i, c)
 	{
-		int rc = cell_dirname(json_string_value(json_object_get(c, "name")), base,
-				      sizeof(base));
+		int rc =
+		    cell_dirname(json_string_value(json_object_get(c, "name")), base, sizeof(base));
 
 		for (int r = 1; r <= o->repeat; r++) {
 			struct matrix_job *j = &jobs[(*n)++];
@@ -271,13 +272,15 @@ static struct matrix_job *jobs_plan(const struct matrix_opts *o, json_t *cells, 
 			j->cell = c;
 			j->run = r;
 			if (rc < 0 ||
-			    (o->repeat > 1 ? lab_pathf(j->rel, sizeof(j->rel), "cells/%s-%d", base, r)
-					   : lab_pathf(j->rel, sizeof(j->rel), "cells/%s", base)) < 0 ||
+			    (o->repeat > 1
+			         ? lab_pathf(j->rel, sizeof(j->rel), "cells/%s-%d", base, r)
+			         : lab_pathf(j->rel, sizeof(j->rel), "cells/%s", base)) < 0 ||
 			    lab_pathf(j->dir, sizeof(j->dir), "%s/%s", o->out_dir, j->rel) < 0) {
-				log_warnx("natlab run: cell \"%s\": path too long under the out dir "
-					  "(%zu characters); pick a shorter --out",
-					  json_string_value(json_object_get(c, "name")),
-					  strlen(o->out_dir));
+				log_warnx(
+				    "natlab run: cell \"%s\": path too long under the out dir "
+				    "(%zu characters); pick a shorter --out",
+				    json_string_value(json_object_get(c, "name")),
+				    strlen(o->out_dir));
 				free(jobs);
 				return NULL;
 			}
@@ -292,10 +295,10 @@ static void job_done(struct matrix_job *j, int status, int done, int total)
 	j->secs = now_s() - j->t0;
 	j->report = report_run_load(j->dir);
 	fprintf(stderr, "natlab: [%d/%d] %s%s: %s (%.1f s)\n", done, total,
-		json_string_value(json_object_get(j->cell, "name")), j->run > 1 ? " (again)" : "",
-		json_string_value(json_object_get(report_run_result(j->report), "outcome")) ?:
-			"no outcome",
-		j->secs);
+	        json_string_value(json_object_get(j->cell, "name")), j->run > 1 ? " (again)" : "",
+	        json_string_value(json_object_get(report_run_result(j->report), "outcome"))
+	            ?: "no outcome",
+	        j->secs);
 }
 
 /* Runs the jobs, at most o->jobs at a time. */
@@ -354,7 +357,7 @@ int matrix_run(const struct matrix_opts *o, json_t *plan)
 		return -ENOMEM;
 	}
 	fprintf(stderr, "natlab: %zu cells x %d runs, %d at a time\n", json_array_size(cells),
-		o->repeat, o->jobs);
+	        o->repeat, o->jobs);
 	jobs_run(o, jobs, n);
 	json_array_foreach(cells, i, c)
 	{
@@ -364,16 +367,19 @@ int matrix_run(const struct matrix_opts *o, json_t *plan)
 		json_array_append_new(folded, f);
 	}
 	report_tap_cells(stdout, folded);
-	report = json_pack("{s:s, s:I, s:s, s:f, s:o, s:o, s:o}", "scenario", o->scenario,
-			   "seed", jobs_seed(o, jobs, n), "started", started, "duration_s",
-			   now_s() - t0, "shard", json_sprintf("%d/%d", o->shard + 1, o->shards),
-			   "nats", jobs_nats(jobs, n), "cells", folded);
+	report = json_pack("{s:s, s:I, s:s, s:f, s:o, s:o, s:o}", "scenario", o->scenario, "seed",
+	                   jobs_seed(o, jobs, n), "started", started, "duration_s", now_s() - t0,
+	                   "shard", json_sprintf("%d/%d", o->shard + 1, o->shards), "nats",
+	                   jobs_nats(jobs, n), "cells", folded);
 	rc = report_matrix_write(report, o->out_dir);
 	if (rc == 0)
-		rc = (int)json_integer_value(json_object_get(json_object_get(report, "summary"), "failed"));
+		rc = (int)json_integer_value(
+		    json_object_get(json_object_get(report, "summary"), "failed"));
 	fprintf(stderr, "natlab: %s; report: %s/report.json, %s/report.html\n",
-		rc > 0 ? "some cells failed" : rc == 0 ? "every cell as expected" : "writing failed",
-		o->out_dir, o->out_dir);
+	        rc > 0    ? "some cells failed"
+	        : rc == 0 ? "every cell as expected"
+	                  : "writing failed",
+	        o->out_dir, o->out_dir);
 	json_decref(report);
 	json_decref(cells);
 	for (int k = 0; k < n; k++)

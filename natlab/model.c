@@ -43,7 +43,7 @@ static struct in_addr block_net(const struct lab_model *m, uint32_t k)
 {
 	uint32_t half = 1u << (32 - m->inet_len - 1);
 	struct in_addr a = { htonl(ntohl(m->inet_prefix.s_addr) + half +
-				   (k << (32 - block_len(m)))) };
+		                   (k << (32 - block_len(m)))) };
 
 	return a;
 }
@@ -62,7 +62,7 @@ void lab_hop_block(const struct lab_model *m, struct in_addr *net, int *len)
 struct in_addr lab_hop_addr(const struct lab_model *m, int k)
 {
 	struct in_addr a = { htonl(ntohl(k ? block_net(m, 0).s_addr : m->inet_prefix.s_addr) +
-				   (uint32_t)(k ? k : 1)) };
+		                   (uint32_t)(k ? k : 1)) };
 
 	return a;
 }
@@ -84,7 +84,7 @@ static const struct {
 };
 
 static int internet_prefix_parse(const char *s, struct in_addr *net, int *len, char *err,
-				 size_t errlen)
+                                 size_t errlen)
 {
 	char buf[INET_ADDRSTRLEN], a[INET_ADDRSTRLEN];
 	const char *slash = strchr(s, '/');
@@ -102,31 +102,31 @@ static int internet_prefix_parse(const char *s, struct in_addr *net, int *len, c
 	}
 	if (l < 0 || l > 32) {
 		snprintf(err, errlen, "prefix \"%s\" is not an IPv4 prefix like \"%s\"", s,
-			 LAB_INTERNET_DEFAULT);
+		         LAB_INTERNET_DEFAULT);
 		return -EINVAL;
 	}
 	if (l < 8 || l > LAB_INTERNET_LEN_MAX) {
 		snprintf(err, errlen,
-			 "prefix %s is too %s: the internet takes a /8 to a /%d (half for "
-			 "attachments, half for hop routers and routed LANs)",
-			 s, l < 8 ? "large" : "small for a lab", LAB_INTERNET_LEN_MAX);
+		         "prefix %s is too %s: the internet takes a /8 to a /%d (half for "
+		         "attachments, half for hop routers and routed LANs)",
+		         s, l < 8 ? "large" : "small for a lab", LAB_INTERNET_LEN_MAX);
 		return -EINVAL;
 	}
 	want.s_addr = htonl(ntohl(net->s_addr) & mask_of((int)l));
 	if (want.s_addr != net->s_addr) {
 		inet_ntop(AF_INET, &want, a, sizeof(a));
 		snprintf(err, errlen,
-			 "prefix %s is not a network address (host bits set; did you mean %s/%ld?)",
-			 s, a, l);
+		         "prefix %s is not a network address (host bits set; did you mean %s/%ld?)",
+		         s, a, l);
 		return -EINVAL;
 	}
 	*len = (int)l;
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
 		if (lab_prefix_overlap(*net, *len, ip4(reserved[i].net), reserved[i].len)) {
 			snprintf(err, errlen,
-				 "prefix %s overlaps %s; use public or documentation space such "
-				 "as 203.0.113.0/24 or %s",
-				 s, reserved[i].what, LAB_INTERNET_DEFAULT);
+			         "prefix %s overlaps %s; use public or documentation space such "
+			         "as 203.0.113.0/24 or %s",
+			         s, reserved[i].what, LAB_INTERNET_DEFAULT);
 			return -EINVAL;
 		}
 	}
@@ -147,9 +147,9 @@ int lab_internet_set(struct lab_model *m, const char *prefix, int hops, char *er
 	}
 	if (hops - 1 > room) {
 		snprintf(err, errlen,
-			 "hops = %d needs %d backbone router addresses but internet %s has room "
-			 "for %d; use a larger prefix or fewer hops",
-			 hops, hops - 1, prefix ? prefix : LAB_INTERNET_DEFAULT, room);
+		         "hops = %d needs %d backbone router addresses but internet %s has room "
+		         "for %d; use a larger prefix or fewer hops",
+		         hops, hops - 1, prefix ? prefix : LAB_INTERNET_DEFAULT, room);
 		return -EINVAL;
 	}
 	m->inet_prefix = t.inet_prefix;
@@ -178,7 +178,7 @@ int lab_name_check(const char *name, size_t max, char *err, size_t errlen)
 	for (size_t i = 0; i < n; i++) {
 		if (!isalnum((unsigned char)name[i]) && name[i] != '_' && name[i] != '-') {
 			snprintf(err, errlen,
-				 "name \"%s\" may only use letters, digits, '_' and '-'", name);
+			         "name \"%s\" may only use letters, digits, '_' and '-'", name);
 			return -EINVAL;
 		}
 	}
@@ -194,7 +194,7 @@ int lab_model_find(const struct lab_model *m, const char *name)
 }
 
 int lab_model_add(struct lab_model *m, const char *name, enum lab_node_kind kind, int parent,
-		  char *err, size_t errlen)
+                  char *err, size_t errlen)
 {
 	struct lab_node *n;
 	int rc;
@@ -369,7 +369,7 @@ static int addr_taken(const struct lab_model *m, int parent, struct in_addr a, i
 }
 
 static int check_prefix_path(const struct lab_model *m, const struct lab_node *n, char *err,
-			     size_t errlen)
+                             size_t errlen)
 {
 	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
 
@@ -381,29 +381,30 @@ static int check_prefix_path(const struct lab_model *m, const struct lab_node *n
 		inet_ntop(AF_INET, &n->prefix, a, sizeof(a));
 		inet_ntop(AF_INET, &u->prefix, b, sizeof(b));
 		snprintf(err, errlen,
-			 "lan %s/%d of \"%s\" overlaps %s/%d of \"%s\" on its way to the internet",
-			 a, n->prefix_len, n->name, b, u->prefix_len, u->name);
+		         "lan %s/%d of \"%s\" overlaps %s/%d of \"%s\" on its way to the internet",
+		         a, n->prefix_len, n->name, b, u->prefix_len, u->name);
 		return -EINVAL;
 	}
 	inet_ntop(AF_INET, &m->inet_prefix, a, sizeof(a));
 	if (n->knobs.translate &&
 	    lab_prefix_overlap(n->prefix, n->prefix_len, m->inet_prefix, m->inet_len)) {
 		snprintf(err, errlen, "lan of NAT \"%s\" overlaps the internet range %s/%d",
-			 n->name, a, m->inet_len);
+		         n->name, a, m->inet_len);
 		return -EINVAL;
 	}
 	if (!n->knobs.translate) {
 		struct in_addr routed = block_net(m, 0);
-		int in_routed = n->prefix_len > m->inet_len + 1 &&
-				lab_prefix_overlap(n->prefix, n->prefix_len, routed, m->inet_len + 1) &&
-				!lab_prefix_overlap(n->prefix, n->prefix_len, routed, block_len(m));
+		int in_routed =
+		    n->prefix_len > m->inet_len + 1 &&
+		    lab_prefix_overlap(n->prefix, n->prefix_len, routed, m->inet_len + 1) &&
+		    !lab_prefix_overlap(n->prefix, n->prefix_len, routed, block_len(m));
 
 		if (!in_routed) {
 			inet_ntop(AF_INET, &routed, b, sizeof(b));
 			snprintf(err, errlen,
-				 "lan of \"%s\" (profile none, routed) must lie in the internet's "
-				 "routed half %s/%d, outside its hop block %s/%d",
-				 n->name, b, m->inet_len + 1, b, block_len(m));
+			         "lan of \"%s\" (profile none, routed) must lie in the internet's "
+			         "routed half %s/%d, outside its hop block %s/%d",
+			         n->name, b, m->inet_len + 1, b, block_len(m));
 			return -EINVAL;
 		}
 	}
@@ -459,7 +460,7 @@ static int assign_fixed(struct lab_model *m, int i, char *err, size_t errlen)
 	if (!lab_prefix_overlap(n->want_addr, 32, p->prefix, p->prefix_len) || host == 0 ||
 	    host == ~mask_of(p->prefix_len)) {
 		snprintf(err, errlen, "addr %s of \"%s\" is not a host address of \"%s\"", a,
-			 n->name, p->name);
+		         n->name, p->name);
 		return -EINVAL;
 	}
 	if (addr_taken(m, n->parent, n->want_addr, i)) {
@@ -495,14 +496,14 @@ int lab_model_assign(struct lab_model *m, int i, char *err, size_t errlen)
 			inet_ntop(AF_INET, &m->inet_prefix, a, sizeof(a));
 			if (p->kind == LAB_NODE_INTERNET)
 				snprintf(err, errlen,
-					 "internet %s/%d is too small for this lab: its attachment "
-					 "half %s/%d has no free address left for \"%s\"; give "
-					 "lab:internet{} a larger prefix",
-					 a, m->inet_len, a, p->prefix_len, n->name);
+				         "internet %s/%d is too small for this lab: its attachment "
+				         "half %s/%d has no free address left for \"%s\"; give "
+				         "lab:internet{} a larger prefix",
+				         a, m->inet_len, a, p->prefix_len, n->name);
 			else
 				snprintf(err, errlen,
-					 "network of \"%s\" has no free address left for \"%s\"",
-					 p->name, n->name);
+				         "network of \"%s\" has no free address left for \"%s\"",
+				         p->name, n->name);
 			return -EINVAL;
 		}
 		n->naddrs++;

@@ -28,8 +28,8 @@ static char *ruleset_with_reset(const char *families, const char *table, const c
 	int len, k;
 
 	while (sscanf(p, "%15s%n", fam, &k) == 1) {
-		len = snprintf(reset + used, sizeof(reset) - used, "table %s %s\ndelete table %s %s\n",
-			       fam, table, fam, table);
+		len = snprintf(reset + used, sizeof(reset) - used,
+		               "table %s %s\ndelete table %s %s\n", fam, table, fam, table);
 		if (len < 0 || (size_t)len >= sizeof(reset) - used)
 			return NULL;
 		used += (size_t)len;
@@ -65,7 +65,7 @@ static struct nft_ctx *ctx_new(char *err, size_t errlen)
 }
 
 static int table_load(const char *families, const char *table, const char *ruleset, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	struct nft_ctx *ctx;
 	char *buf = NULL;
@@ -129,7 +129,8 @@ int nat_wire_read(nat_counter_cb fn, void *arg, char *err, size_t errlen)
 		rc = -EPROTO;
 		goto out;
 	}
-	json_array_foreach(items, i, item) {
+	json_array_foreach(items, i, item)
+	{
 		json_t *c = json_object_get(item, "counter");
 		const char *name = json_string_value(json_object_get(c, "name"));
 		const char *table = json_string_value(json_object_get(c, "table"));
@@ -137,7 +138,7 @@ int nat_wire_read(nat_counter_cb fn, void *arg, char *err, size_t errlen)
 		if (!name || !table || strcmp(table, NAT_WIRE_TABLE) != 0)
 			continue;
 		rc = fn(name, (uint64_t)json_integer_value(json_object_get(c, "packets")),
-			(uint64_t)json_integer_value(json_object_get(c, "bytes")), arg);
+		        (uint64_t)json_integer_value(json_object_get(c, "bytes")), arg);
 		if (rc < 0)
 			goto out;
 	}
@@ -159,9 +160,9 @@ int nat_conntrack_flush(void)
 		struct nfgenmsg nfg;
 	} req = {
 		.nh = { .nlmsg_len = sizeof(req),
-			.nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE,
-			.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
-			.nlmsg_seq = 1 },
+		        .nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE,
+		        .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
+		        .nlmsg_seq = 1 },
 		.nfg = { .nfgen_family = AF_INET, .version = NFNETLINK_V0 },
 	};
 	struct {

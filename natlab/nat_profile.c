@@ -13,14 +13,14 @@ struct nat_profile {
 };
 
 /* The timeouts every profile shares: RFC 4787 REQ-5 for UDP, RFC 5382 REQ-5 for TCP. */
-#define TIMEOUTS                                                                       \
-	.udp_timeout = NAT_UDP_TIMEOUT_DEFAULT, .tcp_timeout = NAT_TCP_TIMEOUT_DEFAULT, \
+#define TIMEOUTS                                                                                   \
+	.udp_timeout = NAT_UDP_TIMEOUT_DEFAULT, .tcp_timeout = NAT_TCP_TIMEOUT_DEFAULT,            \
 	.tcp_transitory_timeout = NAT_TCP_TRANSITORY_TIMEOUT_DEFAULT
 
-#define HOME(filt)                                                                      \
-	{                                                                               \
-		.translate = 1, .mapping = NAT_MAPPING_EIM, .filtering = (filt),        \
-		.ports = NAT_PORTS_PRESERVE, .hairpin = 1, TIMEOUTS, .block = NAT_BLOCK_NONE \
+#define HOME(filt)                                                                                 \
+	{                                                                                          \
+		.translate = 1, .mapping = NAT_MAPPING_EIM, .filtering = (filt),                   \
+		.ports = NAT_PORTS_PRESERVE, .hairpin = 1, TIMEOUTS, .block = NAT_BLOCK_NONE       \
 	}
 
 static const struct nat_profile nat_profiles[] = {
@@ -29,21 +29,36 @@ static const struct nat_profile nat_profiles[] = {
 	{ "restricted-cone", HOME(NAT_FILTER_ADF) },
 	{ "port-restricted-cone", HOME(NAT_FILTER_APDF) },
 	{ "symmetric",
-	  { .translate = 1, .mapping = NAT_MAPPING_APDM, .filtering = NAT_FILTER_APDF,
-	    .ports = NAT_PORTS_RANDOM, .hairpin = 0, TIMEOUTS } },
+	  { .translate = 1,
+	    .mapping = NAT_MAPPING_APDM,
+	    .filtering = NAT_FILTER_APDF,
+	    .ports = NAT_PORTS_RANDOM,
+	    .hairpin = 0,
+	    TIMEOUTS } },
 	/* RFC 6888: EIM, hairpinning, port blocks per subscriber. */
 	{ "cgnat",
-	  { .translate = 1, .mapping = NAT_MAPPING_EIM, .filtering = NAT_FILTER_APDF,
-	    .ports = NAT_PORTS_PRESERVE, .hairpin = 1, TIMEOUTS, .port_block = 2048 } },
+	  { .translate = 1,
+	    .mapping = NAT_MAPPING_EIM,
+	    .filtering = NAT_FILTER_APDF,
+	    .ports = NAT_PORTS_PRESERVE,
+	    .hairpin = 1,
+	    TIMEOUTS,
+	    .port_block = 2048 } },
 	/* A strict corporate firewall: it still NATs, but no UDP leaves and TCP only for web. */
 	{ "udp-blocked",
-	  { .translate = 1, .mapping = NAT_MAPPING_EIM, .filtering = NAT_FILTER_APDF,
-	    .ports = NAT_PORTS_PRESERVE, .hairpin = 0, TIMEOUTS, .block = NAT_BLOCK_WEB_ONLY } },
+	  { .translate = 1,
+	    .mapping = NAT_MAPPING_EIM,
+	    .filtering = NAT_FILTER_APDF,
+	    .ports = NAT_PORTS_PRESERVE,
+	    .hairpin = 0,
+	    TIMEOUTS,
+	    .block = NAT_BLOCK_WEB_ONLY } },
 };
 
-const char *const nat_profile_names[] = { "none",      "full-cone", "restricted-cone",
-					  "port-restricted-cone", "symmetric", "cgnat",
-					  "udp-blocked", NULL };
+const char *const nat_profile_names[] = {
+	"none",      "full-cone", "restricted-cone", "port-restricted-cone",
+	"symmetric", "cgnat",     "udp-blocked",     NULL
+};
 
 int nat_profile_lookup(const char *name, struct nat_knobs *knobs)
 {
@@ -56,24 +71,30 @@ int nat_profile_lookup(const char *name, struct nat_knobs *knobs)
 	return -ENOENT;
 }
 
-static const char *const mapping_words[] = { "endpoint-independent",
-					     "address-and-port-dependent", NULL };
+static const char *const mapping_words[] = { "endpoint-independent", "address-and-port-dependent",
+	                                     NULL };
 static const char *const filtering_words[] = { "endpoint-independent", "address-dependent",
-					       "address-and-port-dependent", NULL };
+	                                       "address-and-port-dependent", NULL };
 static const char *const ports_words[] = { "preserve", "random", "sequential", NULL };
 static const char *const block_words[] = { "none", "udp", "web-only", NULL };
 static const char *const unsolicited_words[] = { "drop", "icmp", NULL };
 
 /* The table reads and writes these fields as unsigned int. */
 _Static_assert(sizeof(enum nat_mapping) == sizeof(unsigned) &&
-		       sizeof(enum nat_filtering) == sizeof(unsigned) &&
-		       sizeof(enum nat_ports) == sizeof(unsigned) &&
-		       sizeof(enum nat_block) == sizeof(unsigned) &&
-		       sizeof(enum nat_tcp_unsolicited) == sizeof(unsigned),
-	       "knob enums are stored as unsigned int");
+                   sizeof(enum nat_filtering) == sizeof(unsigned) &&
+                   sizeof(enum nat_ports) == sizeof(unsigned) &&
+                   sizeof(enum nat_block) == sizeof(unsigned) &&
+                   sizeof(enum nat_tcp_unsolicited) == sizeof(unsigned),
+               "knob enums are stored as unsigned int");
 
-#define WORD(k, w) { #k, NAT_KNOB_WORD, offsetof(struct nat_knobs, k), (w), 0, 0 }
-#define NUMBER(k, t, lo, hi) { #k, (t), offsetof(struct nat_knobs, k), NULL, (lo), (hi) }
+#define WORD(k, w)                                                                                 \
+	{                                                                                          \
+#k, NAT_KNOB_WORD, offsetof(struct nat_knobs, k), (w), 0, 0                        \
+	}
+#define NUMBER(k, t, lo, hi)                                                                       \
+	{                                                                                          \
+#k, (t), offsetof(struct nat_knobs, k), NULL, (lo), (hi)                           \
+	}
 
 const struct nat_knob nat_knob_table[] = {
 	WORD(mapping, mapping_words),
@@ -158,7 +179,7 @@ int nat_knobs_validate(const struct nat_knobs *k, unsigned subscribers, char *er
 
 		if (v < kb->min || v > knob_max(kb)) {
 			snprintf(err, errlen, "%s = %u is not a value of the knob (%u-%u)", kb->key,
-				 v, kb->min, knob_max(kb));
+			         v, kb->min, knob_max(kb));
 			return -EINVAL;
 		}
 	}
@@ -168,28 +189,28 @@ int nat_knobs_validate(const struct nat_knobs *k, unsigned subscribers, char *er
 	 */
 	if (k->mapping == NAT_MAPPING_APDM && k->ports == NAT_PORTS_PRESERVE) {
 		snprintf(err, errlen,
-			 "mapping \"address-and-port-dependent\" with ports \"preserve\" cannot be "
-			 "built (keeping the port for every destination is one mapping for all, "
-			 "i.e. endpoint-independent): use ports = \"random\" (a random port%s per "
-			 "destination) or \"sequential\"",
-			 k->port_block ? " of the subscriber's block" : "");
+		         "mapping \"address-and-port-dependent\" with ports \"preserve\" cannot be "
+		         "built (keeping the port for every destination is one mapping for all, "
+		         "i.e. endpoint-independent): use ports = \"random\" (a random port%s per "
+		         "destination) or \"sequential\"",
+		         k->port_block ? " of the subscriber's block" : "");
 		return -EINVAL;
 	}
 	if (k->tcp_timeout < k->tcp_transitory_timeout) {
 		snprintf(err, errlen,
-			 "tcp_timeout %u s is shorter than tcp_transitory_timeout %u s: an "
-			 "established connection would be dropped before a half-open one; "
-			 "make tcp_timeout at least tcp_transitory_timeout",
-			 k->tcp_timeout, k->tcp_transitory_timeout);
+		         "tcp_timeout %u s is shorter than tcp_transitory_timeout %u s: an "
+		         "established connection would be dropped before a half-open one; "
+		         "make tcp_timeout at least tcp_transitory_timeout",
+		         k->tcp_timeout, k->tcp_transitory_timeout);
 		return -EINVAL;
 	}
-	if (k->port_block && (k->port_block < 16 ||
-			      (unsigned long)k->port_block * (subscribers ? subscribers : 1) >
-				      65536 - NAT_PORT_BASE)) {
+	if (k->port_block &&
+	    (k->port_block < 16 || (unsigned long)k->port_block * (subscribers ? subscribers : 1) >
+	                               65536 - NAT_PORT_BASE)) {
 		snprintf(err, errlen,
-			 "port_block %u with %u subscribers does not fit in ports %d-65535 "
-			 "(at least 16 ports each)",
-			 k->port_block, subscribers, NAT_PORT_BASE);
+		         "port_block %u with %u subscribers does not fit in ports %d-65535 "
+		         "(at least 16 ports each)",
+		         k->port_block, subscribers, NAT_PORT_BASE);
 		return -EINVAL;
 	}
 	return 0;

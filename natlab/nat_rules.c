@@ -72,32 +72,32 @@ static void render_sets(struct render *r, enum proto p)
 
 	if (is_eim(r))
 		fprintf(r->f,
-			"\t# internal endpoint -> its one external endpoint (EIM)\n"
-			"\tmap eim_%s {\n"
-			"\t\ttype ipv4_addr . inet_service : ipv4_addr . inet_service\n"
-			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n"
-			"\t# external ports held by an internal endpoint, and by which (EIM)\n"
-			"\tset eim_ports_%s {\n"
-			"\t\ttype inet_service\n"
-			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n"
-			"\tset eim_owners_%s {\n"
-			"\t\ttype inet_service . ipv4_addr . inet_service\n"
-			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n",
-			n, t, n, t, n, t);
+		        "\t# internal endpoint -> its one external endpoint (EIM)\n"
+		        "\tmap eim_%s {\n"
+		        "\t\ttype ipv4_addr . inet_service : ipv4_addr . inet_service\n"
+		        "\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n"
+		        "\t# external ports held by an internal endpoint, and by which (EIM)\n"
+		        "\tset eim_ports_%s {\n"
+		        "\t\ttype inet_service\n"
+		        "\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n"
+		        "\tset eim_owners_%s {\n"
+		        "\t\ttype inet_service . ipv4_addr . inet_service\n"
+		        "\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n",
+		        n, t, n, t, n, t);
 	if (uses_fwd_map(r->k))
 		fprintf(r->f,
-			"\t# external port -> internal endpoint (inbound filtering, hairpin)\n"
-			"\tmap fwd_%s {\n"
-			"\t\ttype inet_service : ipv4_addr . inet_service\n"
-			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n",
-			n, t);
+		        "\t# external port -> internal endpoint (inbound filtering, hairpin)\n"
+		        "\tmap fwd_%s {\n"
+		        "\t\ttype inet_service : ipv4_addr . inet_service\n"
+		        "\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n",
+		        n, t);
 	if (r->k->filtering == NAT_FILTER_ADF)
 		fprintf(r->f,
-			"\t# internal endpoint . remote address it has sent to (ADF)\n"
-			"\tset adf_%s {\n"
-			"\t\ttype ipv4_addr . inet_service . ipv4_addr\n"
-			"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n",
-			n, t);
+		        "\t# internal endpoint . remote address it has sent to (ADF)\n"
+		        "\tset adf_%s {\n"
+		        "\t\ttype ipv4_addr . inet_service . ipv4_addr\n"
+		        "\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n",
+		        n, t);
 }
 
 static void render_unsolicited_sets(struct render *r)
@@ -105,34 +105,34 @@ static void render_unsolicited_sets(struct render *r)
 	if (r->k->tcp_unsolicited != NAT_TCP_ICMP)
 		return;
 	fprintf(r->f,
-		"\t# unsolicited SYNs (remote endpoint . port) not answered yet (RFC 5382 REQ-4)\n"
-		"\tset syn_wait_tcp {\n"
-		"\t\ttype ipv4_addr . inet_service . inet_service\n"
-		"\t\tflags dynamic,timeout\n\t\ttimeout %ds\n\t}\n"
-		"\t# and those seen at all: a SYN here but no longer above is answered\n"
-		"\tset syn_seen_tcp {\n"
-		"\t\ttype ipv4_addr . inet_service . inet_service\n"
-		"\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n",
-		NAT_TCP_UNSOLICITED_WAIT, r->k->tcp_transitory_timeout);
+	        "\t# unsolicited SYNs (remote endpoint . port) not answered yet (RFC 5382 REQ-4)\n"
+	        "\tset syn_wait_tcp {\n"
+	        "\t\ttype ipv4_addr . inet_service . inet_service\n"
+	        "\t\tflags dynamic,timeout\n\t\ttimeout %ds\n\t}\n"
+	        "\t# and those seen at all: a SYN here but no longer above is answered\n"
+	        "\tset syn_seen_tcp {\n"
+	        "\t\ttype ipv4_addr . inet_service . inet_service\n"
+	        "\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n",
+	        NAT_TCP_UNSOLICITED_WAIT, r->k->tcp_transitory_timeout);
 }
 
 static void render_prerouting(struct render *r)
 {
 	fprintf(r->f, "\tchain prerouting {\n"
-		      "\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
+	              "\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
 	for (enum proto p = 0; p < PROTO_COUNT; p++) {
 		const char *n = proto_names[p];
 
 		if (r->k->filtering != NAT_FILTER_APDF)
 			fprintf(r->f,
-				"\t\tiifname \"" WAN_IF "\" ip daddr %s %s dport @fwd_%s "
-				"dnat ip to %s dport map @fwd_%s\n",
-				r->wan, n, n, n, n);
+			        "\t\tiifname \"" WAN_IF "\" ip daddr %s %s dport @fwd_%s "
+			        "dnat ip to %s dport map @fwd_%s\n",
+			        r->wan, n, n, n, n);
 		if (r->k->hairpin)
 			fprintf(r->f,
-				"\t\tiifname \"" LAN_IF "\" ip daddr %s %s dport @fwd_%s "
-				"dnat ip to %s dport map @fwd_%s\n",
-				r->wan, n, n, n, n);
+			        "\t\tiifname \"" LAN_IF "\" ip daddr %s %s dport @fwd_%s "
+			        "dnat ip to %s dport map @fwd_%s\n",
+			        r->wan, n, n, n, n);
 	}
 	fprintf(r->f, "\t}\n");
 }
@@ -173,7 +173,7 @@ static void render_snat(struct render *r, const char *rule, int held)
 
 			inet_ntop(AF_INET, &r->a->subscribers[i], sub, sizeof(sub));
 			fprintf(r->f, "%s%s : %s . %u-%u", i ? ", " : "", sub, r->wan, lo,
-				lo + k->port_block - 1);
+			        lo + k->port_block - 1);
 		}
 		fprintf(r->f, " }%s\n", held || k->ports == NAT_PORTS_RANDOM ? " random" : "");
 		return;
@@ -200,38 +200,40 @@ static void render_postrouting(struct render *r)
 	char rule[256];
 
 	fprintf(r->f, "\tchain postrouting {\n"
-		      "\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+	              "\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
 	/* Hairpinned packets leave from the external address, so replies come back. */
 	for (enum proto p = 0; r->k->hairpin && is_eim(r) && p < PROTO_COUNT; p++)
 		fprintf(r->f,
-			"\t\toifname \"" LAN_IF "\" ct status dnat ip saddr %s "
-			"ip saddr . %s sport @eim_%s "
-			"snat ip to ip saddr . %s sport map @eim_%s\n",
-			r->lan, proto_names[p], proto_names[p], proto_names[p], proto_names[p]);
+		        "\t\toifname \"" LAN_IF "\" ct status dnat ip saddr %s "
+		        "ip saddr . %s sport @eim_%s "
+		        "snat ip to ip saddr . %s sport map @eim_%s\n",
+		        r->lan, proto_names[p], proto_names[p], proto_names[p], proto_names[p]);
 	if (r->k->hairpin)
-		fprintf(r->f, "\t\toifname \"" LAN_IF "\" ct status dnat ip saddr %s snat ip to %s\n",
-			r->lan, r->wan);
+		fprintf(r->f,
+		        "\t\toifname \"" LAN_IF "\" ct status dnat ip saddr %s snat ip to %s\n",
+		        r->lan, r->wan);
 	for (enum proto p = 0; p < PROTO_COUNT; p++) {
 		const char *n = proto_names[p];
 
 		if (is_eim(r))
 			fprintf(r->f,
-				"\t\toifname \"" WAN_IF "\" ip saddr %s ip saddr . %s sport @eim_%s "
-				"snat ip to ip saddr . %s sport map @eim_%s\n",
-				r->lan, n, n, n, n);
+			        "\t\toifname \"" WAN_IF
+			        "\" ip saddr %s ip saddr . %s sport @eim_%s "
+			        "snat ip to ip saddr . %s sport map @eim_%s\n",
+			        r->lan, n, n, n, n);
 		/* Strategies that may keep the source port must not keep one that is held. */
 		if (is_eim(r) && r->k->ports == NAT_PORTS_PRESERVE) {
 			snprintf(rule, sizeof(rule),
-				 "\t\toifname \"" WAN_IF "\" ip saddr %s %s sport @eim_ports_%s ",
-				 r->lan, n, n);
+			         "\t\toifname \"" WAN_IF "\" ip saddr %s %s sport @eim_ports_%s ",
+			         r->lan, n, n);
 			render_snat(r, rule, 1);
 		}
-		snprintf(rule, sizeof(rule), "\t\toifname \"" WAN_IF "\" ip saddr %s meta l4proto %s ",
-			 r->lan, n);
+		snprintf(rule, sizeof(rule),
+		         "\t\toifname \"" WAN_IF "\" ip saddr %s meta l4proto %s ", r->lan, n);
 		render_snat(r, rule, 0);
 	}
 	fprintf(r->f, "\t\toifname \"" WAN_IF "\" ip saddr %s snat ip to %s\n\t}\n", r->lan,
-		r->wan);
+	        r->wan);
 }
 
 /* The updates of one learning chain; timeout: per element (TCP), 0 for the set's own. */
@@ -249,22 +251,22 @@ static void render_learn_chain(struct render *r, const char *chain, enum proto p
 	fprintf(r->f, "\tchain %s {\n", chain);
 	if (uses_fwd_map(r->k))
 		fprintf(r->f,
-			"\t\tmeta l4proto %s update @fwd_%s { ct reply proto-dst%s : "
-			"ct original ip saddr . ct original proto-src }\n",
-			n, n, t);
+		        "\t\tmeta l4proto %s update @fwd_%s { ct reply proto-dst%s : "
+		        "ct original ip saddr . ct original proto-src }\n",
+		        n, n, t);
 	if (is_eim(r))
 		fprintf(r->f,
-			"\t\tmeta l4proto %s update @eim_%s { ct original ip saddr . "
-			"ct original proto-src%s : ct reply ip daddr . ct reply proto-dst }\n"
-			"\t\tmeta l4proto %s update @eim_ports_%s { ct reply proto-dst%s }\n"
-			"\t\tmeta l4proto %s update @eim_owners_%s { ct reply proto-dst . "
-			"ct original ip saddr . ct original proto-src%s }\n",
-			n, n, t, n, n, t, n, n, t);
+		        "\t\tmeta l4proto %s update @eim_%s { ct original ip saddr . "
+		        "ct original proto-src%s : ct reply ip daddr . ct reply proto-dst }\n"
+		        "\t\tmeta l4proto %s update @eim_ports_%s { ct reply proto-dst%s }\n"
+		        "\t\tmeta l4proto %s update @eim_owners_%s { ct reply proto-dst . "
+		        "ct original ip saddr . ct original proto-src%s }\n",
+		        n, n, t, n, n, t, n, n, t);
 	if (r->k->filtering == NAT_FILTER_ADF)
 		fprintf(r->f,
-			"\t\tmeta l4proto %s update @adf_%s { ct original ip saddr . "
-			"ct original proto-src . ip daddr%s }\n",
-			n, n, t);
+		        "\t\tmeta l4proto %s update @adf_%s { ct original ip saddr . "
+		        "ct original proto-src . ip daddr%s }\n",
+		        n, n, t);
 	fprintf(r->f, "\t}\n");
 }
 
@@ -273,14 +275,14 @@ static void render_learn(struct render *r)
 	if (!is_eim(r) && !uses_fwd_map(r->k))
 		return;
 	fprintf(r->f, "\tchain learn {\n"
-		      "\t\ttype filter hook postrouting priority srcnat + 10; policy accept;\n");
+	              "\t\ttype filter hook postrouting priority srcnat + 10; policy accept;\n");
 	/* Before anything is learned from it: a new mapping on a port someone else holds. */
 	for (enum proto p = 0; is_eim(r) && p < PROTO_COUNT; p++)
 		fprintf(r->f,
-			"\t\toifname \"" WAN_IF "\" meta l4proto %s ct state new ct status snat "
-			"ct reply proto-dst @eim_ports_%s ct reply proto-dst . "
-			"ct original ip saddr . ct original proto-src != @eim_owners_%s drop\n",
-			proto_names[p], proto_names[p], proto_names[p]);
+		        "\t\toifname \"" WAN_IF "\" meta l4proto %s ct state new ct status snat "
+		        "ct reply proto-dst @eim_ports_%s ct reply proto-dst . "
+		        "ct original ip saddr . ct original proto-src != @eim_owners_%s drop\n",
+		        proto_names[p], proto_names[p], proto_names[p]);
 	/*
 	 * A TCP mapping lives as long as conntrack keeps its connection: tcp_timeout while
 	 * established, tcp_transitory_timeout while opening or closing. Conntrack has just
@@ -288,13 +290,13 @@ static void render_learn(struct render *r)
 	 * longer than the transitory timeout (nat_knobs_validate sees to that).
 	 */
 	fprintf(r->f,
-		"\t\toifname \"" WAN_IF "\" meta l4proto udp ct status snat goto learn_udp\n"
-		"\t\toifname \"" WAN_IF "\" meta l4proto tcp ct status snat "
-		"ct expiration > %us goto learn_tcp\n"
-		"\t\toifname \"" WAN_IF "\" meta l4proto tcp ct status snat goto "
-		"learn_tcp_transitory\n"
-		"\t}\n",
-		r->k->tcp_transitory_timeout);
+	        "\t\toifname \"" WAN_IF "\" meta l4proto udp ct status snat goto learn_udp\n"
+	        "\t\toifname \"" WAN_IF "\" meta l4proto tcp ct status snat "
+	        "ct expiration > %us goto learn_tcp\n"
+	        "\t\toifname \"" WAN_IF "\" meta l4proto tcp ct status snat goto "
+	        "learn_tcp_transitory\n"
+	        "\t}\n",
+	        r->k->tcp_transitory_timeout);
 	render_learn_chain(r, "learn_udp", PROTO_UDP, 0);
 	render_learn_chain(r, "learn_tcp", PROTO_TCP, r->k->tcp_timeout);
 	render_learn_chain(r, "learn_tcp_transitory", PROTO_TCP, r->k->tcp_transitory_timeout);
@@ -303,14 +305,14 @@ static void render_learn(struct render *r)
 static void render_forward(struct render *r)
 {
 	fprintf(r->f, "\tchain forward {\n"
-		      "\t\ttype filter hook forward priority filter; policy drop;\n"
-		      "\t\tct state established,related accept\n");
+	              "\t\ttype filter hook forward priority filter; policy drop;\n"
+	              "\t\tct state established,related accept\n");
 	if (r->k->block != NAT_BLOCK_NONE)
-		fprintf(r->f,
-			"\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF "\" meta l4proto udp drop\n");
+		fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF
+		              "\" meta l4proto udp drop\n");
 	if (r->k->block == NAT_BLOCK_WEB_ONLY)
 		fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF
-			      "\" meta l4proto tcp tcp dport != { 80, 443 } drop\n");
+		              "\" meta l4proto tcp tcp dport != { 80, 443 } drop\n");
 	fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF "\" accept\n");
 	if (r->k->hairpin)
 		fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" LAN_IF "\" accept\n");
@@ -318,9 +320,9 @@ static void render_forward(struct render *r)
 		fprintf(r->f, "\t\tiifname \"" WAN_IF "\" ct status dnat accept\n");
 	for (enum proto p = 0; r->k->filtering == NAT_FILTER_ADF && p < PROTO_COUNT; p++)
 		fprintf(r->f,
-			"\t\tiifname \"" WAN_IF "\" ct status dnat "
-			"ip daddr . %s dport . ip saddr @adf_%s accept\n",
-			proto_names[p], proto_names[p]);
+		        "\t\tiifname \"" WAN_IF "\" ct status dnat "
+		        "ip daddr . %s dport . ip saddr @adf_%s accept\n",
+		        proto_names[p], proto_names[p]);
 	fprintf(r->f, "\t}\n");
 }
 
@@ -335,21 +337,21 @@ static void render_input(struct render *r)
 {
 	if (r->k->tcp_unsolicited == NAT_TCP_ICMP)
 		fprintf(r->f, "\tchain unsolicited_tcp {\n"
-			      "\t\tip saddr . tcp sport . tcp dport @syn_wait_tcp drop\n"
-			      "\t\ttcp flags & (syn | ack) == syn ip saddr . tcp sport . tcp dport "
-			      "@syn_seen_tcp reject with icmp type port-unreachable\n"
-			      "\t\ttcp flags & (syn | ack) == syn "
-			      "add @syn_wait_tcp { ip saddr . tcp sport . tcp dport } "
-			      "add @syn_seen_tcp { ip saddr . tcp sport . tcp dport }\n"
-			      "\t}\n");
+		              "\t\tip saddr . tcp sport . tcp dport @syn_wait_tcp drop\n"
+		              "\t\ttcp flags & (syn | ack) == syn ip saddr . tcp sport . tcp dport "
+		              "@syn_seen_tcp reject with icmp type port-unreachable\n"
+		              "\t\ttcp flags & (syn | ack) == syn "
+		              "add @syn_wait_tcp { ip saddr . tcp sport . tcp dport } "
+		              "add @syn_seen_tcp { ip saddr . tcp sport . tcp dport }\n"
+		              "\t}\n");
 	fprintf(r->f, "\tchain input {\n"
-		      "\t\ttype filter hook input priority filter; policy accept;\n"
-		      "\t\tiifname \"" WAN_IF "\" meta l4proto udp ct state new drop\n");
+	              "\t\ttype filter hook input priority filter; policy accept;\n"
+	              "\t\tiifname \"" WAN_IF "\" meta l4proto udp ct state new drop\n");
 	if (r->k->tcp_unsolicited == NAT_TCP_ICMP)
 		fprintf(r->f, "\t\tiifname \"" WAN_IF "\" meta l4proto tcp ct state new "
-			      "jump unsolicited_tcp\n");
+		              "jump unsolicited_tcp\n");
 	fprintf(r->f, "\t\tiifname \"" WAN_IF "\" meta l4proto tcp ct state new,invalid drop\n"
-		      "\t}\n");
+	              "\t}\n");
 }
 
 int nat_ruleset_render(const struct nat_knobs *k, const struct nat_box_addrs *a, char **out)

@@ -123,10 +123,10 @@ void lab_netns_leave(void)
 	 */
 	if (home_fd < 0)
 		log_fatalx("cannot return to the home network namespace: lab_netns_init() was "
-			   "not called (a natlab bug); `natlab down` removes what was built");
+		           "not called (a natlab bug); `natlab down` removes what was built");
 	if (setns(home_fd, CLONE_NEWNET) < 0)
 		log_fatal("cannot return to the home network namespace; `natlab down` removes "
-			  "what was built");
+		          "what was built");
 }
 
 int lab_netns_delete(const char *name)

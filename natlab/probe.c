@@ -58,7 +58,7 @@ static in_port_t port_of(const struct sockaddr_storage *ss)
 
 static int udp_open(const struct probe_options *opt, int *fd_out)
 {
-	struct sockaddr_in local = {.sin_family = AF_INET, .sin_addr.s_addr = INADDR_ANY};
+	struct sockaddr_in local = { .sin_family = AF_INET, .sin_addr.s_addr = INADDR_ANY };
 	int fd, rc;
 
 	if (opt->local.ss_family == AF_INET)
@@ -122,7 +122,7 @@ static int await(int fd, const uint8_t txid[STUN_TXID_SIZE], enum expect what,
 {
 	uint8_t buf[STUN_MAX_MESSAGE];
 	struct sockaddr_storage src;
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	long long left;
 	socklen_t len;
 	ssize_t n;

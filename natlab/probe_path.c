@@ -27,7 +27,7 @@ static unsigned subscriber_index(const struct lab_model *m, int nat, int c)
 void probe_path_walk(const struct lab_model *m, int host, const uint16_t tcp_port[2],
                      struct probe_path *p)
 {
-	*p = (struct probe_path){.nats = json_array(), .all_preserve = true};
+	*p = (struct probe_path){ .nats = json_array(), .all_preserve = true };
 	for (int c = host, up = m->nodes[host].parent; up >= 0; c = up, up = m->nodes[up].parent) {
 		const struct lab_node *n = &m->nodes[up];
 		const struct nat_knobs *k = &n->knobs;
@@ -111,11 +111,12 @@ void probe_path_mark_block(const struct probe_path *p, json_t *measured, bool ok
 
 bool probe_path_matches(const json_t *declared, const json_t *measured, bool tcp)
 {
-	static const char *const udp_keys[] = {"udp",           "nat",     "mapping",
-	                                       "filtering",     "hairpin", "port_preserved",
-	                                       "port_in_block", NULL};
+	static const char *const udp_keys[] = { "udp",           "nat",     "mapping",
+		                                "filtering",     "hairpin", "port_preserved",
+		                                "port_in_block", NULL };
 	static const char *const tcp_keys[] = {
-	    "status", "nat", "mapping", "filtering", "port_preserved", "port_in_block", NULL};
+		"status", "nat", "mapping", "filtering", "port_preserved", "port_in_block", NULL
+	};
 	const char *const *keys = tcp ? tcp_keys : udp_keys;
 
 	for (size_t k = 0; keys[k]; k++) {

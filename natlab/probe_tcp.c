@@ -48,7 +48,7 @@ static void close_fd(int *fd)
  */
 static int tcp_socket(const struct probe_options *opt, in_port_t port, int *fd_out)
 {
-	struct sockaddr_in local = {.sin_family = AF_INET, .sin_addr.s_addr = INADDR_ANY};
+	struct sockaddr_in local = { .sin_family = AF_INET, .sin_addr.s_addr = INADDR_ANY };
 	int fd, rc, one = 1;
 
 	if (opt->local.ss_family == AF_INET)
@@ -71,7 +71,7 @@ static int tcp_socket(const struct probe_options *opt, in_port_t port, int *fd_o
 /* Waits for events on fd until deadline. Returns 1 when they came, 0 on timeout. */
 static int wait_fd(int fd, short events, long long deadline)
 {
-	struct pollfd pfd = {.fd = fd, .events = events};
+	struct pollfd pfd = { .fd = fd, .events = events };
 	long long left;
 	int n;
 
@@ -285,9 +285,9 @@ static int await_dial_back(const struct tcp_probe *p, int lfd,
  */
 static enum probe_behaviour classify_filtering(const struct tcp_probe *p)
 {
-	static const uint32_t change[2] = {STUN_CHANGE_IP | STUN_CHANGE_PORT, STUN_CHANGE_PORT};
+	static const uint32_t change[2] = { STUN_CHANGE_IP | STUN_CHANGE_PORT, STUN_CHANGE_PORT };
 	uint8_t txids[2][STUN_TXID_SIZE];
-	int passed[2] = {0, 0};
+	int passed[2] = { 0, 0 };
 	struct sockaddr_storage local;
 	enum probe_behaviour b = PROBE_UNKNOWN;
 	int cfd = -1, lfd = -1, got;
@@ -324,7 +324,7 @@ out:
 
 int probe_tcp_run(const struct probe_options *opt, struct probe_tcp_result *res)
 {
-	struct tcp_probe p = {.opt = opt};
+	struct tcp_probe p = { .opt = opt };
 	struct sockaddr_storage other;
 	struct stun_msg m1;
 	int fd = -1, rc;

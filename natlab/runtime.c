@@ -52,7 +52,7 @@ static void deadline_cb(uv_timer_t *t)
 	char why[128];
 
 	snprintf(why, sizeof(why), "the scenario ran past its time limit of %.0f s",
-		 (double)uv_timer_get_repeat(t) / 1000.0);
+	         (double)uv_timer_get_repeat(t) / 1000.0);
 	stop_with(rt, why);
 }
 
@@ -72,7 +72,7 @@ static void wake_cb(uv_async_t *a)
 		return;
 	rt->signals++;
 	log_warnx("%s: stopping the scenario and tearing the lab down",
-		  signum == SIGINT ? "interrupted" : "terminated");
+	          signum == SIGINT ? "interrupted" : "terminated");
 	stop_with(rt, signum == SIGINT ? "interrupted (SIGINT)" : "terminated by a signal");
 }
 
@@ -158,7 +158,8 @@ int runtime_run(struct runtime *rt)
 	if (runtime_signal && !rt->finished)
 		wake_cb(&rt->wake);
 	while (!rt->finished && !rt->stopped) {
-		/* Only the scenario's waits keep the loop alive: if none is pending, it is stuck. */
+		/* Only the scenario's waits keep the loop alive: if none is pending, it is stuck.
+		 */
 		if (uv_run(&rt->loop, UV_RUN_DEFAULT) == 0 && !rt->finished && !rt->stopped)
 			stop_with(rt, "the scenario waits for nothing that can happen");
 	}

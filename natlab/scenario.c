@@ -23,7 +23,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
-#define HOOK_EVERY	  10000
+#define HOOK_EVERY        10000
 #define DEFAULT_MAX_INSNS 2000000000LL
 static const char scenario_key = 'S';
 /* Raised by lab:up() in check mode: the description is complete, nothing more to run. */
@@ -79,8 +79,10 @@ static void count_hook(lua_State *L, lua_Debug *ar)
 	if (s->stop && *s->stop)
 		luaL_error(L, "interrupted by a signal");
 	if (s->instructions > s->max_instructions)
-		luaL_error(L, "scenario ran more than %I Lua instructions; is there an endless "
-			      "loop?", (LUAI_UACINT)s->max_instructions);
+		luaL_error(L,
+		           "scenario ran more than %I Lua instructions; is there an endless "
+		           "loop?",
+		           (LUAI_UACINT)s->max_instructions);
 }
 
 /* print() writes TAP comment lines, so it never breaks the TAP stream on stdout. */
@@ -152,7 +154,7 @@ int scenario_lib_dir(const struct scenario *s, char *buf, size_t len)
 	if (!slash)
 		return -ENOENT;
 	return lab_pathf(buf, len, "%.*s/%s", (int)(slash - s->self_exe), s->self_exe,
-			 NATLAB_LIB_FROM_BIN);
+	                 NATLAB_LIB_FROM_BIN);
 }
 
 /*
@@ -167,14 +169,16 @@ static int sandbox_require(lua_State *L)
 	char *src;
 
 	for (const char *c = name; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '.'))
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+		      *c == '.'))
 			return luaL_error(L, "require: \"%s\" is not a library name", name);
 	lua_getfield(L, LUA_REGISTRYINDEX, "natlab.loaded");
 	if (lua_getfield(L, -1, name) != LUA_TNIL)
 		return 1;
 	lua_pop(L, 1);
 	if (scenario_lib_dir(scenario_from_lua(L), dir, sizeof(dir)) < 0)
-		return luaL_error(L, "require: cannot tell where the Lua library is (set NATLAB_LIB)");
+		return luaL_error(L,
+		                  "require: cannot tell where the Lua library is (set NATLAB_LIB)");
 	if (lab_pathf(path, sizeof(path), "%s/%s.lua", dir, name) < 0)
 		return luaL_error(L, "require: library \"%s\" under %s: path too long", name, dir);
 	for (char *c = path + strlen(dir) + 1; *c; c++)
@@ -202,9 +206,12 @@ static int sandbox_require(lua_State *L)
 static void sandbox_open(lua_State *L)
 {
 	static const luaL_Reg libs[] = {
-		{ LUA_GNAME, luaopen_base },	     { LUA_TABLIBNAME, luaopen_table },
-		{ LUA_STRLIBNAME, luaopen_string },  { LUA_MATHLIBNAME, luaopen_math },
-		{ LUA_UTF8LIBNAME, luaopen_utf8 },   { LUA_COLIBNAME, luaopen_coroutine },
+		{ LUA_GNAME, luaopen_base },
+		{ LUA_TABLIBNAME, luaopen_table },
+		{ LUA_STRLIBNAME, luaopen_string },
+		{ LUA_MATHLIBNAME, luaopen_math },
+		{ LUA_UTF8LIBNAME, luaopen_utf8 },
+		{ LUA_COLIBNAME, luaopen_coroutine },
 		{ NULL, NULL },
 	};
 
@@ -225,7 +232,6 @@ static void sandbox_open(lua_State *L)
 	lua_pushcfunction(L, sandbox_require);
 	lua_setglobal(L, "require");
 }
-
 
 /* Prints the first line of a Lua error as the message and the rest as a traceback. */
 static void report_error(const struct scenario *s, const char *msg)
@@ -291,8 +297,10 @@ static int captures_start(lua_State *L, struct scenario *s, char *err, size_t er
 	int rc;
 
 	if (lab_pathf(dir, sizeof(dir), "%s/pcap", s->out_dir) < 0) {
-		snprintf(err, errlen, "path too long under the out dir (%zu characters); pick a "
-			 "shorter --out", strlen(s->out_dir));
+		snprintf(err, errlen,
+		         "path too long under the out dir (%zu characters); pick a "
+		         "shorter --out",
+		         strlen(s->out_dir));
 		return -ENAMETOOLONG;
 	}
 	rc = capture_set_start(&rt->loop, &s->model, dir, &s->captures, err, errlen);
@@ -339,7 +347,7 @@ static int wires_start(lua_State *L, struct scenario *s, char *err, size_t errle
 	if (!s->wires)
 		return -ENOMEM;
 	return lab_wires_start(&runtime_from_lua(L)->loop, &s->model, &s->wire_fds, s->wires, err,
-			       errlen);
+	                       errlen);
 }
 
 static void wires_stop(struct scenario *s)
@@ -381,7 +389,7 @@ static int finish(struct scenario *s, struct runtime *rt, int rc)
 		return 0; /* cells recorded, or none: then the run pass finds what is missing */
 	if (rc == 0 && (!s->have_lab || !s->model.built)) {
 		log_warnx("%s: the scenario never called %s", s->path,
-			  s->have_lab ? "lab:up()" : "natlab.lab{...} and lab:up()");
+		          s->have_lab ? "lab:up()" : "natlab.lab{...} and lab:up()");
 		s->error = strdup("the scenario never called lab:up()");
 		return -1;
 	}
@@ -434,10 +442,11 @@ static int check_port_blocks(lua_State *L, struct scenario *s)
 		if (n->kind != LAB_NODE_NAT)
 			continue;
 		for (int j = 0; j < s->model.nnodes; j++)
-			subs += s->model.nodes[j].parent == i ? (unsigned)s->model.nodes[j].naddrs : 0;
+			subs +=
+			    s->model.nodes[j].parent == i ? (unsigned)s->model.nodes[j].naddrs : 0;
 		if (nat_knobs_validate(&n->knobs, subs, err, sizeof(err)) < 0)
 			return luaL_error(L, "lab:up: NAT \"%s\" (line %d): %s", n->name, n->line,
-					  err);
+			                  err);
 	}
 	return 0;
 }
@@ -450,18 +459,21 @@ static int build(struct scenario *s, char *err, size_t errlen)
 
 	rc = lab_state_create(lab, getpid());
 	if (rc == -EEXIST) {
-		snprintf(err, errlen, "a lab named \"%s\" exists already: `natlab down %s` "
-				      "removes it, or pick another --name", lab, lab);
+		snprintf(err, errlen,
+		         "a lab named \"%s\" exists already: `natlab down %s` "
+		         "removes it, or pick another --name",
+		         lab, lab);
 		return rc;
 	}
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot record lab \"%s\" under " LAB_STATE_DIR ": %s", lab,
-			 strerror(-rc));
+		         strerror(-rc));
 		return rc;
 	}
 	rc = lab_state_write_model(lab, &s->model);
 	if (rc < 0) {
-		snprintf(err, errlen, "cannot write the state of lab \"%s\": %s", lab, strerror(-rc));
+		snprintf(err, errlen, "cannot write the state of lab \"%s\": %s", lab,
+		         strerror(-rc));
 		lab_state_remove(lab);
 		return rc;
 	}
@@ -470,8 +482,9 @@ static int build(struct scenario *s, char *err, size_t errlen)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc == 0)
 		log_info("lab \"%s\" is up: %d nodes, %d wires, built in %.0f ms", lab,
-			 s->model.nnodes, s->wire_fds.n,
-			 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+		         s->model.nnodes, s->wire_fds.n,
+		         (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		             (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	if (rc < 0) {
 		lab_wires_close(&s->wire_fds);
 		lab_topology_down(lab);
@@ -494,10 +507,12 @@ static int natlab_cells(lua_State *L)
 	cells = lua_json_from(L, 1, "natlab.cells");
 	if (!json_is_array(cells) || json_array_size(cells) == 0) {
 		json_decref(cells);
-		return luaL_error(L, "natlab.cells: give a list of cells, each { name = \"...\", ... }");
+		return luaL_error(
+		    L, "natlab.cells: give a list of cells, each { name = \"...\", ... }");
 	}
 	for (i = 0; i < json_array_size(cells); i++) {
-		const char *name = json_string_value(json_object_get(json_array_get(cells, i), "name"));
+		const char *name =
+		    json_string_value(json_object_get(json_array_get(cells, i), "name"));
 
 		if (!name || strchr(name, '\n')) {
 			json_decref(cells);
@@ -516,8 +531,9 @@ static int natlab_cells(lua_State *L)
 		return 1;
 	}
 	if (!s->cell)
-		return luaL_error(L, "natlab.cells: a matrix scenario runs under `natlab run`, which "
-				     "runs each cell in its own lab");
+		return luaL_error(L,
+		                  "natlab.cells: a matrix scenario runs under `natlab run`, which "
+		                  "runs each cell in its own lab");
 	for (lua_Integer k = 1; lua_rawgeti(L, 1, k) == LUA_TTABLE; k++) {
 		lua_getfield(L, -1, "name");
 		if (lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), s->cell) == 0) {

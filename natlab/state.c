@@ -19,7 +19,7 @@
 static int state_path(const char *lab, const char *file, char *buf, size_t len)
 {
 	int n = file ? snprintf(buf, len, LAB_STATE_DIR "/%s/%s", lab, file)
-		     : snprintf(buf, len, LAB_STATE_DIR "/%s", lab);
+	             : snprintf(buf, len, LAB_STATE_DIR "/%s", lab);
 
 	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
@@ -127,7 +127,7 @@ static int state_paths(const char *lab, const char *prefix, char path[256], char
 	int rc = state_path(lab, NULL, path, 256);
 
 	return rc < 0 ? rc
-		      : lab_pathf(aside, 256, LAB_STATE_DIR "/%s%s.%d", prefix, lab, (int)getpid());
+	              : lab_pathf(aside, 256, LAB_STATE_DIR "/%s%s.%d", prefix, lab, (int)getpid());
 }
 
 /*
@@ -240,7 +240,8 @@ static int internet_read(struct lab_model *m, json_t *o)
 	char err[256];
 
 	if (!o) {
-		m->hops = 0; /* written before hops existed: a flat internet at the default prefix */
+		m->hops =
+		    0; /* written before hops existed: a flat internet at the default prefix */
 		return 0;
 	}
 	if (json_unpack(o, "{s:s, s:i}", "prefix", &prefix, "hops", &hops) < 0)
@@ -296,15 +297,15 @@ static int knobs_read(json_t *o, const char *profile, struct nat_knobs *k)
 			continue;
 		if (kb->type == NAT_KNOB_WORD)
 			rc = json_is_string(v) ? nat_knob_set_word(kb, k, json_string_value(v))
-					       : -EINVAL;
+			                       : -EINVAL;
 		else if (kb->type == NAT_KNOB_BOOL)
 			rc = json_is_boolean(v) ? nat_knob_set(kb, k, json_is_true(v)) : -EINVAL;
 		else
 			/* Ranged before the cast: -1 would become 4294967295. */
 			rc = json_is_integer(v) && json_integer_value(v) >= 0 &&
-					     json_integer_value(v) <= UINT_MAX
-				     ? nat_knob_set(kb, k, (unsigned)json_integer_value(v))
-				     : -EINVAL;
+			             json_integer_value(v) <= UINT_MAX
+			         ? nat_knob_set(kb, k, (unsigned)json_integer_value(v))
+			         : -EINVAL;
 		if (rc < 0)
 			return -EINVAL;
 	}
@@ -320,15 +321,15 @@ static int node_read(struct lab_model *m, json_t *o)
 	int k, i;
 
 	if (json_unpack(o, "{s:s, s:s, s?s, s:o, s?s, s?s, s?o}", "name", &name, "kind", &kind,
-			"net", &net, "addrs", &addrs, "lan", &lan, "profile", &profile, "knobs",
-			&knobs) < 0)
+	                "net", &net, "addrs", &addrs, "lan", &lan, "profile", &profile, "knobs",
+	                &knobs) < 0)
 		return -EINVAL;
 	for (k = 0; k < 3 && strcmp(kind_names[k], kind) != 0; k++)
 		;
 	if (k == 3)
 		return -EINVAL;
 	i = lab_model_add(m, name, (enum lab_node_kind)k, net ? lab_model_find(m, net) : -1, err,
-			  sizeof(err));
+	                  sizeof(err));
 	if (i < 0)
 		return i;
 	if (lan && lab_prefix_parse(lan, &m->nodes[i].prefix, &m->nodes[i].prefix_len) < 0)
@@ -364,7 +365,7 @@ int lab_state_read_model(const char *lab, struct lab_model *m)
 		return access(path, F_OK) < 0 ? -ENOENT : -EINVAL;
 	rc = -EINVAL;
 	if (json_unpack(root, "{s:s, s:o, s?o}", "name", &name, "nodes", &nodes, "internet",
-			&inet) < 0)
+	                &inet) < 0)
 		goto out;
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	rc = internet_read(m, inet);

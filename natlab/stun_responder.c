@@ -192,7 +192,7 @@ int stun_responder_serve(struct stun_responder *r, volatile sig_atomic_t *stop)
 	for (int ep = 0; ep < STUN_EP_COUNT; ep++) {
 		if (r->fd[ep] < 0)
 			continue;
-		pfd[n] = (struct pollfd){.fd = r->fd[ep], .events = POLLIN};
+		pfd[n] = (struct pollfd){ .fd = r->fd[ep], .events = POLLIN };
 		ep_of[n++] = ep;
 	}
 	while (!*stop) {

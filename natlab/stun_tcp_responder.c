@@ -192,8 +192,9 @@ static void accept_pending(struct stun_tcp_responder *r, enum stun_endpoint ep)
 				log_warn("stun tcp responder: accept");
 			return;
 		}
-		*c = (struct stun_tcp_conn){
-		    .fd = fd, .ep = ep, .deadline_ms = now_ms() + STUN_TCP_IDLE_MS};
+		*c = (struct stun_tcp_conn){ .fd = fd,
+			                     .ep = ep,
+			                     .deadline_ms = now_ms() + STUN_TCP_IDLE_MS };
 	}
 }
 
@@ -218,7 +219,7 @@ int stun_tcp_responder_serve(struct stun_tcp_responder *r, volatile sig_atomic_t
 			if (c->fd < 0)
 				continue;
 			pfd[n] =
-			    (struct pollfd){.fd = c->fd, .events = c->dialing ? POLLOUT : POLLIN};
+			    (struct pollfd){ .fd = c->fd, .events = c->dialing ? POLLOUT : POLLIN };
 			who[n++] = -1 - i;
 		}
 		/* With every slot taken, connections wait in the backlog (polling the listeners
@@ -226,7 +227,7 @@ int stun_tcp_responder_serve(struct stun_tcp_responder *r, volatile sig_atomic_t
 		for (int ep = 0; ep < STUN_EP_COUNT && conn_slot(r); ep++) {
 			if (r->fd[ep] < 0)
 				continue;
-			pfd[n] = (struct pollfd){.fd = r->fd[ep], .events = POLLIN};
+			pfd[n] = (struct pollfd){ .fd = r->fd[ep], .events = POLLIN };
 			who[n++] = ep;
 		}
 		if (poll(pfd, n, 200) < 0) {

@@ -18,7 +18,7 @@
 #define IFINDEX_LAN    3
 #define IFINDEX_PORT0  10
 /* A signal arrived (stop may be NULL when the caller handles signals itself). */
-#define STOPPED(stop)  ((stop) && *(stop))
+#define STOPPED(stop) ((stop) && *(stop))
 
 struct build {
 	const struct lab_model *m;
@@ -82,7 +82,7 @@ static int sysctls_write(const char *const (*kv)[2], size_t n, int optional)
  * has a bridge), opens a routing socket in it and sets lo up. On error *what says which step.
  */
 static int netns_build(const char *ns, int router, int bridged, int *fd, struct lab_rtnl **rtnl,
-		       const char **what)
+                       const char **what)
 {
 	int rc = lab_netns_create(ns, fd);
 
@@ -115,8 +115,8 @@ static int node_namespace(struct build *b, int i)
 
 	rc = lab_netns_name(b->m->name, n->name, ns, sizeof(ns));
 	if (rc == 0)
-		rc = netns_build(ns, n->kind != LAB_NODE_HOST, n->kind != LAB_NODE_HOST, &b->nsfd[i],
-				 &b->rtnl[i], &what);
+		rc = netns_build(ns, n->kind != LAB_NODE_HOST, n->kind != LAB_NODE_HOST,
+		                 &b->nsfd[i], &b->rtnl[i], &what);
 	return rc < 0 ? fail(b, rc, n->name, what) : 0;
 }
 
@@ -132,7 +132,7 @@ static int node_bridge(struct build *b, int i)
 	/* With a backbone, the core delivers nothing itself: the last backbone router does. */
 	if (rc == 0)
 		rc = lab_addr_add(b->rtnl[i], ifindex, lab_node_gateway(n), n->prefix_len,
-				  internet && b->m->hops >= 2 ? LAB_ADDR_NOPREFIXROUTE : 0);
+		                  internet && b->m->hops >= 2 ? LAB_ADDR_NOPREFIXROUTE : 0);
 	return rc < 0 ? fail(b, rc, n->name, "bridge") : 0;
 }
 
@@ -151,7 +151,7 @@ void lab_wires_close(struct lab_wires *w)
 
 /* A TAP pair instead of a veth: created here, forwarded by whoever keeps the lab. */
 static int node_wire(struct build *b, int i, const char *port, const char *peer, int master,
-		     int *child_ifindex)
+                     int *child_ifindex)
 {
 	const struct lab_node *n = &b->m->nodes[i];
 	struct lab_wire_fds *v = realloc(b->wires->v, (size_t)(b->wires->n + 1) * sizeof(*v));
@@ -224,7 +224,8 @@ static int node_uplink(struct build *b, int i)
 			rc = lab_link_set_up(b->rtnl[i], IFINDEX_UPLINK);
 	}
 	if (rc < 0)
-		return fail(b, rc, n->name, n->has_link ? "wire to its network" : "veth to its network");
+		return fail(b, rc, n->name,
+		            n->has_link ? "wire to its network" : "veth to its network");
 	for (int j = 0; j < n->naddrs && rc == 0; j++)
 		rc = lab_addr_add(b->rtnl[i], uplink, n->addrs[j], p->prefix_len, flags);
 	if (rc < 0)
@@ -251,8 +252,9 @@ static int nat_subscribers(const struct lab_model *m, int i, struct in_addr **ou
 static int nat_apply_here(const struct lab_model *m, int i, int flush, char *err, size_t errlen)
 {
 	const struct lab_node *n = &m->nodes[i];
-	struct nat_box_addrs a = { .wan = n->addrs[0], .lan_prefix = n->prefix,
-				   .lan_len = n->prefix_len };
+	struct nat_box_addrs a = { .wan = n->addrs[0],
+		                   .lan_prefix = n->prefix,
+		                   .lan_len = n->prefix_len };
 	struct in_addr *subs = NULL;
 	char *rules = NULL;
 	int rc;
@@ -329,7 +331,7 @@ int lab_topology_link_set(const struct lab_model *m, int i, int up, char *err, s
 	/* A wired uplink is a TAP whose ifindex the kernel chose: find it by name. */
 	if (rc == 0)
 		rc = lab_link_index(r, m->nodes[i].kind == LAB_NODE_HOST ? LAB_IF_UPLINK_HOST
-									  : LAB_IF_UPLINK_NAT);
+		                                                         : LAB_IF_UPLINK_NAT);
 	if (rc > 0 && up && m->nodes[i].parent >= 0) {
 		/* Taking a link down drops its routes: the default route comes back with it. */
 		int ifindex = rc;
@@ -354,12 +356,16 @@ int lab_topology_link_set(const struct lab_model *m, int i, int up, char *err, s
  * of oif, onlink, with src as source), r.
  */
 static int routed_lan_routes(struct build *b, int core, struct lab_rtnl *r, int oif,
-			     struct in_addr src)
+                             struct in_addr src)
 {
 	for (int i = 0; i < b->m->nnodes; i++) {
 		const struct lab_node *n = &b->m->nodes[i];
-		struct lab_route rt = { .dst = n->prefix, .len = n->prefix_len, .gw = n->addrs[0],
-					.oif = oif, .onlink = oif != 0, .src = src };
+		struct lab_route rt = { .dst = n->prefix,
+			                .len = n->prefix_len,
+			                .gw = n->addrs[0],
+			                .oif = oif,
+			                .onlink = oif != 0,
+			                .src = src };
 		int rc;
 
 		if (n->kind != LAB_NODE_NAT || n->knobs.translate || n->parent != core)
@@ -415,13 +421,17 @@ static int backbone_routes(struct build *b, int core, int k, struct lab_rtnl *r)
 {
 	const struct lab_model *m = b->m;
 	const struct lab_node *c = &m->nodes[core];
-	struct lab_route rt = { .gw = lab_hop_addr(m, k + 1), .oif = IFINDEX_BB_OUT, .onlink = 1,
-				.src = lab_hop_addr(m, k) };
+	struct lab_route rt = { .gw = lab_hop_addr(m, k + 1),
+		                .oif = IFINDEX_BB_OUT,
+		                .onlink = 1,
+		                .src = lab_hop_addr(m, k) };
 
 	if (k < m->hops - 1)
 		return lab_route_add_r(r, &rt);
-	rt = (struct lab_route){ .dst = c->prefix, .len = c->prefix_len, .oif = IFINDEX_BB_OUT,
-				 .src = lab_hop_addr(m, k) };
+	rt = (struct lab_route){ .dst = c->prefix,
+		                 .len = c->prefix_len,
+		                 .oif = IFINDEX_BB_OUT,
+		                 .src = lab_hop_addr(m, k) };
 	return lab_route_add_r(r, &rt);
 }
 
@@ -527,8 +537,8 @@ static int build_all(struct build *b, volatile sig_atomic_t *stop)
 	return rc;
 }
 
-int lab_topology_up(const struct lab_model *m, volatile sig_atomic_t *stop,
-		    struct lab_wires *wires, char *err, size_t errlen)
+int lab_topology_up(const struct lab_model *m, volatile sig_atomic_t *stop, struct lab_wires *wires,
+                    char *err, size_t errlen)
 {
 	struct build b = { .m = m, .wires = wires, .err = err, .errlen = errlen };
 	int rc;

@@ -12,7 +12,7 @@ static const struct lab_unit duration_units[] = {
 };
 
 int lab_scaled_parse(const char *s, const struct lab_unit *units, size_t n, int ignore_case,
-		     double *out)
+                     double *out)
 {
 	char *end;
 	double v;
@@ -22,7 +22,8 @@ int lab_scaled_parse(const char *s, const struct lab_unit *units, size_t n, int 
 	if (end == s || errno || !isfinite(v) || v < 0)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		if ((ignore_case ? strcasecmp(end, units[i].suffix) : strcmp(end, units[i].suffix)) == 0) {
+		if ((ignore_case ? strcasecmp(end, units[i].suffix)
+		                 : strcmp(end, units[i].suffix)) == 0) {
 			/* "1e308h" is finite until scaled: check what the caller gets. */
 			v *= units[i].scale;
 			if (!isfinite(v))
@@ -52,6 +53,6 @@ int lab_integer_parse(const char *s, long long min, long long max, long long *ou
 
 int lab_duration_parse(const char *s, double *seconds)
 {
-	return lab_scaled_parse(s, duration_units, sizeof(duration_units) / sizeof(duration_units[0]),
-				0, seconds);
+	return lab_scaled_parse(s, duration_units,
+	                        sizeof(duration_units) / sizeof(duration_units[0]), 0, seconds);
 }

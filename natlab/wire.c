@@ -283,7 +283,7 @@ static void timer_poll_cb(uv_poll_t *p, int status, int events)
 }
 
 static int half_init(struct wire *w, uv_loop_t *loop, enum wire_dir dir, int in_fd, int out_fd,
-		     uint64_t seed)
+                     uint64_t seed)
 {
 	struct wire_half *h = &w->half[dir];
 	int rc;
@@ -422,7 +422,7 @@ void wire_free(struct wire *w)
 	for (int d = 0; d < 2; d++) {
 		struct wire_half *h = &w->half[d];
 		uv_handle_t *handles[2] = { (uv_handle_t *)&h->in_poll,
-					    (uv_handle_t *)&h->timer_poll };
+			                    (uv_handle_t *)&h->timer_poll };
 
 		heap_clear(h, NULL);
 		for (int i = 0; i < 2; i++) {

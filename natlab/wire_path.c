@@ -96,7 +96,7 @@ static uint64_t serialization(const struct wire_impairment *imp, size_t len)
 }
 
 int wire_path_admit(struct wire_path *p, uint64_t now_ns, size_t len, size_t queued,
-		    uint64_t depart[2])
+                    uint64_t depart[2])
 {
 	const struct wire_impairment *imp = &p->imp;
 	size_t limit = imp->limit ? imp->limit : WIRE_LIMIT_DEFAULT;
@@ -129,8 +129,8 @@ int wire_path_admit(struct wire_path *p, uint64_t now_ns, size_t len, size_t que
 			continue;
 		}
 		/* Serialization: after whatever the link is still sending. */
-		sent = (p->link_free_ns > now_ns ? p->link_free_ns : now_ns) +
-		       serialization(imp, len);
+		sent =
+		    (p->link_free_ns > now_ns ? p->link_free_ns : now_ns) + serialization(imp, len);
 		p->link_free_ns = sent;
 		if (i == 0 && u_reorder < imp->reorder) {
 			p->st.reordered++;
@@ -149,14 +149,16 @@ int wire_path_admit(struct wire_path *p, uint64_t now_ns, size_t len, size_t que
 }
 
 static const struct lab_unit rate_units[] = {
-	{ "bit", 1 }, { "kbit", 1e3 }, { "mbit", 1e6 }, { "gbit", 1e9 }, { "tbit", 1e12 }, { "", 1 },
+	{ "bit", 1 },    { "kbit", 1e3 },  { "mbit", 1e6 },
+	{ "gbit", 1e9 }, { "tbit", 1e12 }, { "", 1 },
 };
 
 int wire_rate_parse(const char *s, uint64_t *bps)
 {
 	double v;
 
-	if (lab_scaled_parse(s, rate_units, sizeof(rate_units) / sizeof(rate_units[0]), 1, &v) < 0 ||
+	if (lab_scaled_parse(s, rate_units, sizeof(rate_units) / sizeof(rate_units[0]), 1, &v) <
+	        0 ||
 	    v >= 1.8e19 || (v > 0 && v < 1))
 		return -EINVAL;
 	*bps = (uint64_t)v;

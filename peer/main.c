@@ -14,39 +14,39 @@
 #include "peer.h"
 
 static const char peer_usage[] =
-	"usage: natlab-peer keygen FILE         write an identity (FILE, FILE.pub); print the public key\n"
-	"       natlab-peer --relay HOST:PORT[,HOST:PORT...] (--listen | --connect PUBKEY) [options]\n"
-	"\n"
-	"  --key FILE              identity (64 hex chars of Ed25519 seed, as keygen writes);\n"
-	"                          without it a fresh identity is used (see the started event)\n"
-	"  --relay LIST            relays, comma-separated; all are connected, the first ready\n"
-	"                          one carries traffic, the next takes over when it fails\n"
-	"  --token TOKEN           relay access token (natlab-relay token)\n"
-	"  --stun LIST             STUN servers ADDR:PORT, comma-separated\n"
-	"                          (default: each relay's host, port 3478)\n"
-	"  --bind ADDR[:PORT]      UDP socket address (default 0.0.0.0, any port); a specific\n"
-	"                          address is also the only local candidate\n"
-	"  --listen                wait for a peer to connect (the first one is served)\n"
-	"  --connect PUBKEY        connect to the peer with this public key (64 hex chars)\n"
-	"  --ping N                N sealed pings on the current path (rtt events)\n"
-	"  --ping-interval MS      between pings (default 100)\n"
-	"  --transfer BYTES        send BYTES (suffix k, M, G) with a checksum verified by the peer\n"
-	"  --pattern TEXT          transfer TEXT repeated instead of a pseudo-random stream\n"
-	"  --hold SECONDS          stay connected this long after the other workloads\n"
-	"  --no-relay              data only on a direct path: fail without one\n"
-	"  --relay-only            never punch: everything through the relay\n"
-	"  --first-punch MODE      connector, first round: eager (default; the listener probes\n"
-	"                          as soon as the offer reaches it) or sync (the listener waits\n"
-	"                          the one-way relay time measured from both sides, so both\n"
-	"                          start together; half an RTT slower). Later rounds are always\n"
-	"                          synchronised by the measured RTT\n"
-	"  --timeout SECONDS       to reach a relay and the peer, and with --no-relay a direct\n"
-	"                          path (default 10)\n"
-	"  -v, --verbose           debug logging on stderr\n"
-	"  -h, --help              this help\n"
-	"\n"
-	"Events are JSON Lines on stdout (docs/events.md). Exit status: 0 ok, 1 a workload\n"
-	"failed, 2 bad arguments or key file, 3 relay unreachable, token refused or unknown peer.\n";
+    "usage: natlab-peer keygen FILE         write an identity (FILE, FILE.pub); print the public key\n"
+    "       natlab-peer --relay HOST:PORT[,HOST:PORT...] (--listen | --connect PUBKEY) [options]\n"
+    "\n"
+    "  --key FILE              identity (64 hex chars of Ed25519 seed, as keygen writes);\n"
+    "                          without it a fresh identity is used (see the started event)\n"
+    "  --relay LIST            relays, comma-separated; all are connected, the first ready\n"
+    "                          one carries traffic, the next takes over when it fails\n"
+    "  --token TOKEN           relay access token (natlab-relay token)\n"
+    "  --stun LIST             STUN servers ADDR:PORT, comma-separated\n"
+    "                          (default: each relay's host, port 3478)\n"
+    "  --bind ADDR[:PORT]      UDP socket address (default 0.0.0.0, any port); a specific\n"
+    "                          address is also the only local candidate\n"
+    "  --listen                wait for a peer to connect (the first one is served)\n"
+    "  --connect PUBKEY        connect to the peer with this public key (64 hex chars)\n"
+    "  --ping N                N sealed pings on the current path (rtt events)\n"
+    "  --ping-interval MS      between pings (default 100)\n"
+    "  --transfer BYTES        send BYTES (suffix k, M, G) with a checksum verified by the peer\n"
+    "  --pattern TEXT          transfer TEXT repeated instead of a pseudo-random stream\n"
+    "  --hold SECONDS          stay connected this long after the other workloads\n"
+    "  --no-relay              data only on a direct path: fail without one\n"
+    "  --relay-only            never punch: everything through the relay\n"
+    "  --first-punch MODE      connector, first round: eager (default; the listener probes\n"
+    "                          as soon as the offer reaches it) or sync (the listener waits\n"
+    "                          the one-way relay time measured from both sides, so both\n"
+    "                          start together; half an RTT slower). Later rounds are always\n"
+    "                          synchronised by the measured RTT\n"
+    "  --timeout SECONDS       to reach a relay and the peer, and with --no-relay a direct\n"
+    "                          path (default 10)\n"
+    "  -v, --verbose           debug logging on stderr\n"
+    "  -h, --help              this help\n"
+    "\n"
+    "Events are JSON Lines on stdout (docs/events.md). Exit status: 0 ok, 1 a workload\n"
+    "failed, 2 bad arguments or key file, 3 relay unreachable, token refused or unknown peer.\n";
 
 enum {
 	OPT_KEY = 256,
@@ -68,29 +68,30 @@ enum {
 };
 
 static const struct option peer_options[] = {
-	{"key", required_argument, NULL, OPT_KEY},
-	{"relay", required_argument, NULL, OPT_RELAY},
-	{"token", required_argument, NULL, OPT_TOKEN},
-	{"stun", required_argument, NULL, OPT_STUN},
-	{"bind", required_argument, NULL, OPT_BIND},
-	{"listen", no_argument, NULL, OPT_LISTEN},
-	{"connect", required_argument, NULL, OPT_CONNECT},
-	{"ping", required_argument, NULL, OPT_PING},
-	{"ping-interval", required_argument, NULL, OPT_PING_INTERVAL},
-	{"transfer", required_argument, NULL, OPT_TRANSFER},
-	{"pattern", required_argument, NULL, OPT_PATTERN},
-	{"hold", required_argument, NULL, OPT_HOLD},
-	{"no-relay", no_argument, NULL, OPT_NO_RELAY},
-	{"relay-only", no_argument, NULL, OPT_RELAY_ONLY},
-	{"first-punch", required_argument, NULL, OPT_FIRST_PUNCH},
-	{"timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "relay", required_argument, NULL, OPT_RELAY },
+	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "stun", required_argument, NULL, OPT_STUN },
+	{ "bind", required_argument, NULL, OPT_BIND },
+	{ "listen", no_argument, NULL, OPT_LISTEN },
+	{ "connect", required_argument, NULL, OPT_CONNECT },
+	{ "ping", required_argument, NULL, OPT_PING },
+	{ "ping-interval", required_argument, NULL, OPT_PING_INTERVAL },
+	{ "transfer", required_argument, NULL, OPT_TRANSFER },
+	{ "pattern", required_argument, NULL, OPT_PATTERN },
+	{ "hold", required_argument, NULL, OPT_HOLD },
+	{ "no-relay", no_argument, NULL, OPT_NO_RELAY },
+	{ "relay-only", no_argument, NULL, OPT_RELAY_ONLY },
+	{ "first-punch", required_argument, NULL, OPT_FIRST_PUNCH },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
 };
 
 /* A usage error: an error event (harnesses read stdout), a message, exit 2. */
-static int usage_error(const char *reason, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static int usage_error(const char *reason, const char *fmt, ...)
 {
@@ -130,10 +131,18 @@ static int parse_u64(const char *s, uint64_t max, int suffixes, uint64_t *out)
 		return -EINVAL;
 	if (suffixes && *end) {
 		switch (*end) {
-		case 'k': case 'K': mul = 1000; break;
-		case 'M': mul = 1000 * 1000; break;
-		case 'G': mul = 1000 * 1000 * 1000; break;
-		default: return -EINVAL;
+		case 'k':
+		case 'K':
+			mul = 1000;
+			break;
+		case 'M':
+			mul = 1000 * 1000;
+			break;
+		case 'G':
+			mul = 1000 * 1000 * 1000;
+			break;
+		default:
+			return -EINVAL;
 		}
 		end++;
 	}
@@ -187,7 +196,7 @@ static int cmd_help(int argc, char **argv)
 
 static int cmd_run(int argc, char **argv)
 {
-	struct peer_opts o = {.ping_interval_ms = 100, .timeout_s = 10};
+	struct peer_opts o = { .ping_interval_ms = 100, .timeout_s = 10 };
 	struct identity id;
 	uint64_t v;
 	int opt, rc;
@@ -202,14 +211,16 @@ static int cmd_run(int argc, char **argv)
 		case OPT_RELAY:
 			o.n_relays = split_list(optarg, o.relays, PEER_MAX_RELAYS);
 			if (o.n_relays < 0)
-				return usage_error("usage", "--relay: 1 to %d HOST:PORT, comma-separated",
-						   PEER_MAX_RELAYS);
+				return usage_error("usage",
+				                   "--relay: 1 to %d HOST:PORT, comma-separated",
+				                   PEER_MAX_RELAYS);
 			break;
 		case OPT_STUN:
 			o.n_stun = split_list(optarg, o.stun, PEER_MAX_RELAYS);
 			if (o.n_stun < 0)
-				return usage_error("usage", "--stun: 1 to %d ADDR:PORT, comma-separated",
-						   PEER_MAX_RELAYS);
+				return usage_error("usage",
+				                   "--stun: 1 to %d ADDR:PORT, comma-separated",
+				                   PEER_MAX_RELAYS);
 			break;
 		case OPT_TOKEN:
 			o.token = optarg;
@@ -230,14 +241,14 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_PING_INTERVAL:
 			if (parse_u64(optarg, 60000, 0, &v) < 0)
-				return usage_error("usage", "--ping-interval %s: expected milliseconds",
-						   optarg);
+				return usage_error(
+				    "usage", "--ping-interval %s: expected milliseconds", optarg);
 			o.ping_interval_ms = (uint32_t)v;
 			break;
 		case OPT_TRANSFER:
 			if (parse_u64(optarg, (uint64_t)1 << 38, 1, &v) < 0)
-				return usage_error("usage", "--transfer %s: expected bytes (k, M, G)",
-						   optarg);
+				return usage_error(
+				    "usage", "--transfer %s: expected bytes (k, M, G)", optarg);
 			o.transfer = v;
 			break;
 		case OPT_PATTERN:
@@ -251,7 +262,8 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_TIMEOUT:
 			if (parse_seconds(optarg, &o.timeout_s) < 0 || o.timeout_s == 0)
-				return usage_error("usage", "--timeout %s: expected seconds", optarg);
+				return usage_error("usage", "--timeout %s: expected seconds",
+				                   optarg);
 			break;
 		case OPT_NO_RELAY:
 			o.no_relay = 1;
@@ -261,8 +273,8 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_FIRST_PUNCH:
 			if (strcmp(optarg, "eager") != 0 && strcmp(optarg, "sync") != 0)
-				return usage_error("usage", "--first-punch %s: expected eager or sync",
-						   optarg);
+				return usage_error(
+				    "usage", "--first-punch %s: expected eager or sync", optarg);
 			o.first_punch_sync = optarg[0] == 's';
 			break;
 		case 'v':
@@ -278,7 +290,8 @@ static int cmd_run(int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		return usage_error("usage", "unexpected argument \"%s\" (see --help)", argv[optind]);
+		return usage_error("usage", "unexpected argument \"%s\" (see --help)",
+		                   argv[optind]);
 	if (!o.n_relays)
 		return usage_error("usage", "--relay HOST:PORT is required (see --help)");
 	if (o.listen == !!connect)
@@ -287,21 +300,23 @@ static int cmd_run(int argc, char **argv)
 		return usage_error("usage", "--no-relay and --relay-only exclude each other");
 	if (connect) {
 		if (identity_pub_parse(o.peer_key, connect) < 0)
-			return usage_error("bad_peer_key",
-					   "--connect %s: expected a public key of 64 hex characters",
-					   connect);
+			return usage_error(
+			    "bad_peer_key",
+			    "--connect %s: expected a public key of 64 hex characters", connect);
 		o.have_peer_key = 1;
 	}
 	if (o.key_path) {
 		rc = identity_load(&id, o.key_path);
 		if (rc < 0)
-			return usage_error("bad_key", "key file \"%s\": %s", o.key_path,
-					   rc == -EINVAL ? "not a natlab key (64 hex characters of seed expected)"
-							 : strerror(-rc));
+			return usage_error(
+			    "bad_key", "key file \"%s\": %s", o.key_path,
+			    rc == -EINVAL ? "not a natlab key (64 hex characters of seed expected)"
+			                  : strerror(-rc));
 	} else {
 		rc = identity_generate(&id);
 		if (rc < 0)
-			return usage_error("bad_key", "cannot generate an identity: %s", strerror(-rc));
+			return usage_error("bad_key", "cannot generate an identity: %s",
+			                   strerror(-rc));
 	}
 	if (o.have_peer_key && memcmp(o.peer_key, id.pub, IDENTITY_PUB_LEN) == 0)
 		return usage_error("bad_peer_key", "--connect names our own key");
@@ -317,9 +332,9 @@ struct peer_cmd {
 };
 
 static const struct peer_cmd peer_cmds[] = {
-	{"keygen", cmd_keygen, "write an identity key file and print its public key"},
-	{"help", cmd_help, "show the help"},
-	{"run", cmd_run, "run the peer (the default when the first argument is an option)"},
+	{ "keygen", cmd_keygen, "write an identity key file and print its public key" },
+	{ "help", cmd_help, "show the help" },
+	{ "run", cmd_run, "run the peer (the default when the first argument is an option)" },
 };
 
 int main(int argc, char **argv)

@@ -241,7 +241,7 @@ void event_emit(const char *name, const char *fmt, ...);
 void event_emit_obj(const char *name, json_t *obj);
 /* An error event with reason and the formatted message, which also goes to the log. */
 void event_error_v(const char *reason, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
+    __attribute__((format(printf, 2, 0)));
 
 /* --- relay_conn.c --- */
 /* Parses "host:port" and starts connecting. 0 or -errno (nothing started then). */

@@ -294,7 +294,7 @@ void peer_punch_on_probe(struct peer *p, const uint8_t *m, size_t n, const struc
 
 void peer_punch_on_direct(struct peer *p)
 {
-	struct punch_out out = {0};
+	struct punch_out out = { 0 };
 
 	punch_on_direct(&p->punch);
 	punch_apply(p, &out, peer_now_ns());

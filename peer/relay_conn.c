@@ -24,8 +24,8 @@
 
 #define RELAY_BACKOFF_MIN_MS  100
 #define RELAY_BACKOFF_MAX_MS  2000
-#define RELAY_PING_MS	      1000 /* at most; twice as often as the relay asks, if faster */
-#define RELAY_DEAD_MS	      4000 /* nothing received for this long: reconnect */
+#define RELAY_PING_MS         1000 /* at most; twice as often as the relay asks, if faster */
+#define RELAY_DEAD_MS         4000 /* nothing received for this long: reconnect */
 #define RELAY_WRITE_QUEUE_MAX (4u << 20)
 
 struct relay_write {
@@ -39,7 +39,7 @@ static void relay_connect(struct peer_relay *r);
 
 int peer_relay_init(struct peer_relay *r, struct peer *p, int index, const char *text)
 {
-	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res = NULL;
 	char host[64];
 	const char *colon = strrchr(text, ':');
 	int rc;
@@ -95,7 +95,7 @@ static int relay_write(struct peer_relay *r, const uint8_t *data, size_t len)
 }
 
 int peer_relay_send(struct peer_relay *r, const uint8_t key[RELAY_KEY_LEN], const void *data,
-		    size_t len)
+                    size_t len)
 {
 	uint8_t frame[FRAME_HEADER_LEN + FRAME_MAX_PAYLOAD];
 	int n;
@@ -135,7 +135,7 @@ static void relay_fail(struct peer_relay *r, const char *reason)
 	if (!was_ready) {
 		r->failures++;
 		r->backoff_ms = r->backoff_ms * 2 > RELAY_BACKOFF_MAX_MS ? RELAY_BACKOFF_MAX_MS
-									 : r->backoff_ms * 2;
+		                                                         : r->backoff_ms * 2;
 	}
 	peer_on_relay_down(r->peer, r, reason);
 }
@@ -206,11 +206,13 @@ static void relay_on_frame(struct peer_relay *r, const struct frame *f)
 
 	switch (f->type) {
 	case RELAY_FRAME_CHALLENGE:
-		if (r->state != PEER_RELAY_HANDSHAKE || relay_challenge_decode(&ch, f->payload, f->len) < 0) {
+		if (r->state != PEER_RELAY_HANDSHAKE ||
+		    relay_challenge_decode(&ch, f->payload, f->len) < 0) {
 			relay_fail(r, "bad challenge");
 			return;
 		}
-		n = relay_auth_build(out, sizeof(out), peer_identity(r->peer), &ch, peer_token(r->peer));
+		n = relay_auth_build(out, sizeof(out), peer_identity(r->peer), &ch,
+		                     peer_token(r->peer));
 		if (n < 0 || relay_write(r, out, (size_t)n) < 0) {
 			relay_fail(r, "cannot send auth");
 			return;
@@ -233,7 +235,8 @@ static void relay_on_frame(struct peer_relay *r, const struct frame *f)
 		peer_on_relay_ready(r->peer, r);
 		return;
 	case RELAY_FRAME_RECV:
-		if (r->state == PEER_RELAY_READY && relay_packet_decode(&pkt, f->payload, f->len) == 0)
+		if (r->state == PEER_RELAY_READY &&
+		    relay_packet_decode(&pkt, f->payload, f->len) == 0)
 			peer_on_relay_packet(r->peer, r, pkt.key, pkt.data, pkt.len);
 		return;
 	case RELAY_FRAME_PEER_GONE:
@@ -255,7 +258,8 @@ static void relay_on_frame(struct peer_relay *r, const struct frame *f)
 	case RELAY_FRAME_STATUS:
 		if (f->len >= 1)
 			log_info("relay %s: status %s", r->text,
-				 f->payload[0] == RELAY_STATUS_RATE_LIMITED ? "rate-limited" : "healthy");
+			         f->payload[0] == RELAY_STATUS_RATE_LIMITED ? "rate-limited"
+			                                                    : "healthy");
 		return;
 	case RELAY_FRAME_RESTARTING:
 		if (relay_restarting_decode(&in_ms, &try_ms, f->payload, f->len) == 0) {
@@ -274,7 +278,7 @@ static void relay_on_frame(struct peer_relay *r, const struct frame *f)
 			return;
 		}
 		n = snprintf(r->close_reason, sizeof(r->close_reason), "closed by relay: %s%s%s",
-			     relay_close_reason_str(reason), text[0] ? ": " : "", text);
+		             relay_close_reason_str(reason), text[0] ? ": " : "", text);
 		if (n < 0 || (size_t)n >= sizeof(r->close_reason))
 			snprintf(r->close_reason, sizeof(r->close_reason), "closed by relay");
 		relay_fail(r, r->close_reason);
@@ -339,7 +343,7 @@ static void relay_connect(struct peer_relay *r)
 	r->auth_sent = 0;
 	r->connect_start_ns = peer_now_ns();
 	rc = uv_tcp_connect(&r->connect_req, &r->tcp, (const struct sockaddr *)&r->addr,
-			    relay_connect_cb);
+	                    relay_connect_cb);
 	if (rc < 0) {
 		relay_fail(r, uv_strerror(rc));
 		return;

@@ -15,13 +15,14 @@
 #include "natlab/log.h"
 #include "peer.h"
 
-#define XFER_WINDOW   64 /* chunks in flight: fits a default 208 KiB socket buffer */
-#define XFER_DUPACKS  3  /* duplicate acks that mean a gap: go back at once */
-#define XFER_RTO_NS   (300ull * 1000000)
-#define XFER_END_NS   (200ull * 1000000)
+#define XFER_WINDOW  64 /* chunks in flight: fits a default 208 KiB socket buffer */
+#define XFER_DUPACKS 3  /* duplicate acks that mean a gap: go back at once */
+#define XFER_RTO_NS  (300ull * 1000000)
+#define XFER_END_NS  (200ull * 1000000)
 
 /* A fixed key: the stream only needs to be incompressible and reproducible. */
-static const uint8_t xfer_key[crypto_stream_chacha20_ietf_KEYBYTES] = "natlab-peer transfer stream v1";
+static const uint8_t xfer_key[crypto_stream_chacha20_ietf_KEYBYTES] =
+    "natlab-peer transfer stream v1";
 static const uint8_t xfer_nonce[crypto_stream_chacha20_ietf_NONCEBYTES];
 
 void peer_xfer_fill(uint8_t *out, size_t len, uint64_t offset, const char *pattern)
@@ -37,7 +38,7 @@ void peer_xfer_fill(uint8_t *out, size_t len, uint64_t offset, const char *patte
 	/* Offsets are multiples of PEER_CHUNK, itself a multiple of the 64-byte block. */
 	memset(out, 0, len);
 	crypto_stream_chacha20_ietf_xor_ic(out, out, len, xfer_nonce, (uint32_t)(offset / 64),
-					   xfer_key);
+	                                   xfer_key);
 }
 
 int peer_xfer_tx_start(struct peer_xfer_tx *t, uint64_t total, const char *pattern)
@@ -121,7 +122,7 @@ void peer_xfer_tx_on_ack(struct peer *p, struct peer_xfer_tx *t, const uint8_t *
 		t->dupacks = 0;
 		t->rewound = 0;
 	} else if (next == t->acked && t->next > t->acked && !t->rewound &&
-		   ++t->dupacks >= XFER_DUPACKS) {
+	           ++t->dupacks >= XFER_DUPACKS) {
 		/* The receiver keeps asking for the same offset: a packet was lost. The
 		 * acks for the rest of the old flight must not rewind again. */
 		t->next = t->acked;
@@ -143,8 +144,8 @@ int peer_xfer_tx_on_result(struct peer *p, struct peer_xfer_tx *t, const uint8_t
 	bytes = frame_get_u64(m + 1);
 	secs = (double)(peer_now_ns() - t->start_ns) / 1e9;
 	event_emit("transfer_done", "{s:s, s:I, s:b, s:f, s:f}", "role", "sender", "bytes",
-		   (json_int_t)bytes, "ok", t->ok, "secs", secs,
-		   "mbit_s", secs > 0 ? (double)bytes * 8 / secs / 1e6 : 0.0);
+	           (json_int_t)bytes, "ok", t->ok, "secs", secs, "mbit_s",
+	           secs > 0 ? (double)bytes * 8 / secs / 1e6 : 0.0);
 	return 1;
 }
 
@@ -210,11 +211,11 @@ void peer_xfer_rx_on_end(struct peer *p, struct peer_xfer_rx *x, const uint8_t *
 
 		x->done = 1;
 		event_emit("transfer_done", "{s:s, s:I, s:b, s:f, s:f}", "role", "receiver",
-			   "bytes", (json_int_t)x->total, "ok", ok, "secs", secs, "mbit_s",
-			   secs > 0 ? (double)x->total * 8 / secs / 1e6 : 0.0);
+		           "bytes", (json_int_t)x->total, "ok", ok, "secs", secs, "mbit_s",
+		           secs > 0 ? (double)x->total * 8 / secs / 1e6 : 0.0);
 		if (!ok)
 			log_warnx("transfer: checksum mismatch after %llu bytes",
-				  (unsigned long long)x->total);
+			          (unsigned long long)x->total);
 	}
 	/* Answered every time: the sender repeats END until a RESULT gets through. */
 	r[0] = PEER_MSG_RESULT;

@@ -24,7 +24,7 @@ void log_set_level(enum log_level level)
 
 /* Checked like printf at each caller (log.h), so fmt is a format here too. */
 static void log_vemit(const char *tag, const char *err, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 
 static void log_vemit(const char *tag, const char *err, const char *fmt, va_list ap)
 {
@@ -34,7 +34,7 @@ static void log_vemit(const char *tag, const char *err, const char *fmt, va_list
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	fprintf(stderr, "%s: [%ld.%06ld] %s%s%s%s\n", log_progname, (long)ts.tv_sec,
-		ts.tv_nsec / 1000, tag, msg, err ? ": " : "", err ? err : "");
+	        ts.tv_nsec / 1000, tag, msg, err ? ": " : "", err ? err : "");
 }
 
 #define LOG_BODY(level, tag, err)                                                                  \

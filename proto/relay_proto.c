@@ -6,23 +6,23 @@
 #include <string.h>
 
 static const char *const close_reason_names[RELAY_CLOSE_REASON_COUNT] = {
-    [RELAY_CLOSE_NONE] = "none",
-    [RELAY_CLOSE_PROTOCOL] = "malformed",
-    [RELAY_CLOSE_OVERSIZED] = "oversized",
-    [RELAY_CLOSE_UNEXPECTED] = "unexpected_frame",
-    [RELAY_CLOSE_HANDSHAKE_TIMEOUT] = "handshake_timeout",
-    [RELAY_CLOSE_BAD_SIGNATURE] = "bad_signature",
-    [RELAY_CLOSE_NO_TOKEN] = "no_token",
-    [RELAY_CLOSE_TOKEN_MALFORMED] = "token_malformed",
-    [RELAY_CLOSE_TOKEN_FOREIGN] = "token_foreign",
-    [RELAY_CLOSE_TOKEN_BAD_SIGNATURE] = "token_bad_signature",
-    [RELAY_CLOSE_TOKEN_EXPIRED] = "token_expired",
-    [RELAY_CLOSE_TOKEN_REVOKED] = "token_revoked",
-    [RELAY_CLOSE_TOKEN_WRONG_PEER] = "token_wrong_peer",
-    [RELAY_CLOSE_SERVER_FULL] = "server_full",
-    [RELAY_CLOSE_REPLACED] = "replaced",
-    [RELAY_CLOSE_SHUTDOWN] = "shutdown",
-    [RELAY_CLOSE_IDLE] = "idle",
+	[RELAY_CLOSE_NONE] = "none",
+	[RELAY_CLOSE_PROTOCOL] = "malformed",
+	[RELAY_CLOSE_OVERSIZED] = "oversized",
+	[RELAY_CLOSE_UNEXPECTED] = "unexpected_frame",
+	[RELAY_CLOSE_HANDSHAKE_TIMEOUT] = "handshake_timeout",
+	[RELAY_CLOSE_BAD_SIGNATURE] = "bad_signature",
+	[RELAY_CLOSE_NO_TOKEN] = "no_token",
+	[RELAY_CLOSE_TOKEN_MALFORMED] = "token_malformed",
+	[RELAY_CLOSE_TOKEN_FOREIGN] = "token_foreign",
+	[RELAY_CLOSE_TOKEN_BAD_SIGNATURE] = "token_bad_signature",
+	[RELAY_CLOSE_TOKEN_EXPIRED] = "token_expired",
+	[RELAY_CLOSE_TOKEN_REVOKED] = "token_revoked",
+	[RELAY_CLOSE_TOKEN_WRONG_PEER] = "token_wrong_peer",
+	[RELAY_CLOSE_SERVER_FULL] = "server_full",
+	[RELAY_CLOSE_REPLACED] = "replaced",
+	[RELAY_CLOSE_SHUTDOWN] = "shutdown",
+	[RELAY_CLOSE_IDLE] = "idle",
 };
 
 const char *relay_close_reason_str(enum relay_close_reason r)
@@ -35,8 +35,8 @@ const char *relay_close_reason_str(enum relay_close_reason r)
 const char *relay_frame_type_str(uint8_t type)
 {
 	static const char *const names[] = {
-	    "invalid",   "challenge", "auth", "server_info", "send",       "recv",
-	    "peer_gone", "ping",      "pong", "status",      "restarting", "close",
+		"invalid",   "challenge", "auth", "server_info", "send",       "recv",
+		"peer_gone", "ping",      "pong", "status",      "restarting", "close",
 	};
 
 	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "unknown";

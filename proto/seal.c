@@ -12,7 +12,7 @@ static const uint8_t zero_session[SEAL_SESSION_LEN];
 
 /* The per-session key: the static direction key bound to the sender's session id. */
 static void seal_session_key(uint8_t out[SEAL_KEY_LEN], const uint8_t base[SEAL_KEY_LEN],
-			     const uint8_t session[SEAL_SESSION_LEN])
+                             const uint8_t session[SEAL_SESSION_LEN])
 {
 	crypto_generichash_state st;
 
@@ -43,9 +43,11 @@ int seal_init(struct seal_ctx *s, const struct identity *me, const uint8_t peer[
 	}
 	s->dir = cmp < 0 ? 0 : 1;
 	if (s->dir == 0)
-		rc = crypto_kx_client_session_keys(s->rx_static, s->tx_static, my_pk, my_sk, peer_pk);
+		rc = crypto_kx_client_session_keys(s->rx_static, s->tx_static, my_pk, my_sk,
+		                                   peer_pk);
 	else
-		rc = crypto_kx_server_session_keys(s->rx_static, s->tx_static, my_pk, my_sk, peer_pk);
+		rc = crypto_kx_server_session_keys(s->rx_static, s->tx_static, my_pk, my_sk,
+		                                   peer_pk);
 	if (rc != 0) {
 		rc = -EINVAL;
 		goto out;
@@ -70,7 +72,7 @@ void seal_close(struct seal_ctx *s)
 }
 
 static void seal_nonce(uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES], uint8_t dir,
-		       uint64_t counter)
+                       uint64_t counter)
 {
 	memset(nonce, 0, crypto_aead_chacha20poly1305_ietf_NPUBBYTES);
 	nonce[0] = dir;
@@ -93,7 +95,7 @@ int seal_seal(struct seal_ctx *s, const void *msg, size_t len, uint8_t *out, siz
 	seal_nonce(nonce, s->dir, s->tx_counter);
 	s->tx_counter++;
 	crypto_aead_chacha20poly1305_ietf_encrypt(out + SEAL_HEADER_LEN, &clen, msg, len, out,
-						  SEAL_HEADER_LEN, NULL, nonce, s->tx_key);
+	                                          SEAL_HEADER_LEN, NULL, nonce, s->tx_key);
 	return (int)(SEAL_HEADER_LEN + clen);
 }
 
@@ -127,7 +129,7 @@ static void window_mark(struct seal_ctx *s, uint64_t c)
 }
 
 int seal_open(struct seal_ctx *s, const uint8_t *pkt, size_t len, uint8_t *out, size_t cap,
-	      int *bound)
+              int *bound)
 {
 	uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES], key[SEAL_KEY_LEN];
 	const uint8_t *src = pkt + 1, *dst = pkt + 1 + SEAL_SESSION_LEN;
@@ -155,8 +157,8 @@ int seal_open(struct seal_ctx *s, const uint8_t *pkt, size_t len, uint8_t *out, 
 		seal_session_key(key, s->rx_static, src);
 	seal_nonce(nonce, s->dir ^ 1, counter);
 	if (crypto_aead_chacha20poly1305_ietf_decrypt(out, &mlen, NULL, pkt + SEAL_HEADER_LEN,
-						      len - SEAL_HEADER_LEN, pkt, SEAL_HEADER_LEN,
-						      nonce, key) != 0) {
+	                                              len - SEAL_HEADER_LEN, pkt, SEAL_HEADER_LEN,
+	                                              nonce, key) != 0) {
 		sodium_memzero(key, sizeof(key));
 		return -EBADMSG;
 	}

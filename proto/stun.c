@@ -68,7 +68,7 @@ static bool comprehension_required(uint16_t attr)
  * assume to be 8-byte aligned.
  */
 _Static_assert(offsetof(struct sockaddr_in, sin_port) == offsetof(struct sockaddr_in6, sin6_port),
-	       "IPv4 and IPv6 ports sit at the same offset");
+               "IPv4 and IPv6 ports sit at the same offset");
 static uint16_t sa_port(const void *sa)
 {
 	sa_family_t family;
@@ -234,12 +234,12 @@ static const struct {
 	bool xor ;
 	size_t field;
 } addr_attrs[] = {
-    {STUN_ATTR_MAPPED_ADDRESS, STUN_HAS_MAPPED, false, offsetof(struct stun_msg, mapped)},
-    {STUN_ATTR_XOR_MAPPED_ADDRESS, STUN_HAS_XOR_MAPPED, true,
-     offsetof(struct stun_msg, xor_mapped)},
-    {STUN_ATTR_OTHER_ADDRESS, STUN_HAS_OTHER, false, offsetof(struct stun_msg, other)},
-    {STUN_ATTR_RESPONSE_ORIGIN, STUN_HAS_RESPONSE_ORIGIN, false,
-     offsetof(struct stun_msg, response_origin)},
+	{ STUN_ATTR_MAPPED_ADDRESS, STUN_HAS_MAPPED, false, offsetof(struct stun_msg, mapped) },
+	{ STUN_ATTR_XOR_MAPPED_ADDRESS, STUN_HAS_XOR_MAPPED, true,
+	  offsetof(struct stun_msg, xor_mapped) },
+	{ STUN_ATTR_OTHER_ADDRESS, STUN_HAS_OTHER, false, offsetof(struct stun_msg, other) },
+	{ STUN_ATTR_RESPONSE_ORIGIN, STUN_HAS_RESPONSE_ORIGIN, false,
+	  offsetof(struct stun_msg, response_origin) },
 };
 
 /* Returns -ENOENT when attr is no address attribute. The first occurrence wins. */
@@ -571,10 +571,10 @@ static int reply_success(const struct stun_server_config *cfg, const struct stun
 {
 	struct sockaddr_storage origin, other;
 	struct stun_binding_response r = {
-	    .txid = msg->txid,
-	    .mapped = src,
-	    .origin = (const struct sockaddr *)&origin,
-	    .software = cfg->software,
+		.txid = msg->txid,
+		.mapped = src,
+		.origin = (const struct sockaddr *)&origin,
+		.software = cfg->software,
 	};
 
 	stun_server_endpoint(cfg, from, &origin);

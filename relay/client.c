@@ -319,10 +319,10 @@ static void relay_client_rate_account(struct relay_client *c, size_t n)
 }
 
 static const enum relay_close_reason verdict_reason[] = {
-    [TOKEN_OK] = RELAY_CLOSE_NONE,
-    [TOKEN_FOREIGN] = RELAY_CLOSE_TOKEN_FOREIGN,
-    [TOKEN_BAD_SIGNATURE] = RELAY_CLOSE_TOKEN_BAD_SIGNATURE,
-    [TOKEN_EXPIRED] = RELAY_CLOSE_TOKEN_EXPIRED,
+	[TOKEN_OK] = RELAY_CLOSE_NONE,
+	[TOKEN_FOREIGN] = RELAY_CLOSE_TOKEN_FOREIGN,
+	[TOKEN_BAD_SIGNATURE] = RELAY_CLOSE_TOKEN_BAD_SIGNATURE,
+	[TOKEN_EXPIRED] = RELAY_CLOSE_TOKEN_EXPIRED,
 };
 
 /* Checks the token of an AUTH frame; returns the refusal reason or RELAY_CLOSE_NONE. */
@@ -354,14 +354,14 @@ static void relay_client_send_info(struct relay_client *c)
 {
 	const struct relay_config *cfg = &c->srv->cfg;
 	struct relay_server_info si = {
-	    .version = RELAY_PROTO_VERSION,
-	    .max_packet = RELAY_MAX_PACKET,
-	    .queue_frames = cfg->queue_frames,
-	    .queue_bytes = cfg->queue_bytes,
-	    .rate_bytes_per_sec = cfg->rate_bytes_per_sec,
-	    .burst_bytes = cfg->burst_bytes,
-	    .keepalive_ms = cfg->keepalive_ms,
-	    .token_expiry = c->token_expiry,
+		.version = RELAY_PROTO_VERSION,
+		.max_packet = RELAY_MAX_PACKET,
+		.queue_frames = cfg->queue_frames,
+		.queue_bytes = cfg->queue_bytes,
+		.rate_bytes_per_sec = cfg->rate_bytes_per_sec,
+		.burst_bytes = cfg->burst_bytes,
+		.keepalive_ms = cfg->keepalive_ms,
+		.token_expiry = c->token_expiry,
 	};
 	uint8_t frame[FRAME_HEADER_LEN + RELAY_SERVER_INFO_LEN];
 	int len = relay_server_info_encode(frame, sizeof(frame), &si);
@@ -506,7 +506,7 @@ static void relay_client_handshake_timeout_cb(uv_timer_t *t)
 
 void relay_client_start(struct relay_client *c)
 {
-	struct relay_challenge ch = {.version = RELAY_PROTO_VERSION};
+	struct relay_challenge ch = { .version = RELAY_PROTO_VERSION };
 	uint8_t frame[FRAME_HEADER_LEN + 2 + RELAY_NONCE_LEN];
 	int len;
 

@@ -51,12 +51,12 @@ static const char relay_token_usage[] =
     "in revocation files; a random one is chosen if omitted.\n";
 
 static const struct option relay_token_options[] = {
-    {"issuer-key", required_argument, NULL, 'k'},
-    {"peer", required_argument, NULL, 'p'},
-    {"ttl", required_argument, NULL, 't'},
-    {"id", required_argument, NULL, 'i'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+	{ "issuer-key", required_argument, NULL, 'k' },
+	{ "peer", required_argument, NULL, 'p' },
+	{ "ttl", required_argument, NULL, 't' },
+	{ "id", required_argument, NULL, 'i' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
 };
 
 struct relay_token_args {

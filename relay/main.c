@@ -31,11 +31,12 @@ struct relay_command {
 };
 
 static const struct relay_command relay_commands[] = {
-    {"serve", relay_cmd_serve, "run the relay (the default when the first argument is an option)"},
-    {"keygen", relay_cmd_keygen, "FILE: write an issuer key pair to FILE and FILE.pub"},
-    {"token", relay_cmd_token,
-     "--issuer-key FILE --peer PUBKEY --ttl SECONDS [--id ID]: issue a token"},
-    {"help", relay_cmd_help, "show this help"},
+	{ "serve", relay_cmd_serve,
+	  "run the relay (the default when the first argument is an option)" },
+	{ "keygen", relay_cmd_keygen, "FILE: write an issuer key pair to FILE and FILE.pub" },
+	{ "token", relay_cmd_token,
+	  "--issuer-key FILE --peer PUBKEY --ttl SECONDS [--id ID]: issue a token" },
+	{ "help", relay_cmd_help, "show this help" },
 };
 
 static const char relay_serve_usage[] =
@@ -123,26 +124,26 @@ enum {
 };
 
 static const struct option relay_serve_options[] = {
-    {"listen", required_argument, NULL, OPT_LISTEN},
-    {"stun", required_argument, NULL, OPT_STUN},
-    {"stun-alt", required_argument, NULL, OPT_STUN_ALT},
-    {"metrics", required_argument, NULL, OPT_METRICS},
-    {"issuer-key", required_argument, NULL, OPT_ISSUER},
-    {"no-auth", no_argument, NULL, OPT_NO_AUTH},
-    {"revoked", required_argument, NULL, OPT_REVOKED},
-    {"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
-    {"handshake-timeout", required_argument, NULL, OPT_HS_TIMEOUT},
-    {"queue", required_argument, NULL, OPT_QUEUE},
-    {"rate", required_argument, NULL, OPT_RATE},
-    {"burst", required_argument, NULL, OPT_BURST},
-    {"drain", required_argument, NULL, OPT_DRAIN},
-    {"reconnect-in", required_argument, NULL, OPT_RECONNECT},
-    {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
-    {"queue-bytes", required_argument, NULL, OPT_QUEUE_BYTES},
-    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "stun", required_argument, NULL, OPT_STUN },
+	{ "stun-alt", required_argument, NULL, OPT_STUN_ALT },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "issuer-key", required_argument, NULL, OPT_ISSUER },
+	{ "no-auth", no_argument, NULL, OPT_NO_AUTH },
+	{ "revoked", required_argument, NULL, OPT_REVOKED },
+	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+	{ "handshake-timeout", required_argument, NULL, OPT_HS_TIMEOUT },
+	{ "queue", required_argument, NULL, OPT_QUEUE },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "burst", required_argument, NULL, OPT_BURST },
+	{ "drain", required_argument, NULL, OPT_DRAIN },
+	{ "reconnect-in", required_argument, NULL, OPT_RECONNECT },
+	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
+	{ "queue-bytes", required_argument, NULL, OPT_QUEUE_BYTES },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
 };
 
 struct relay_serve_args {
@@ -217,15 +218,15 @@ static int relay_serve_parse(struct relay_serve_args *a, int argc, char **argv)
 
 	memset(a, 0, sizeof(*a));
 	a->cfg = (struct relay_config){
-	    .max_clients = 16384,
-	    .handshake_timeout_ms = 5000,
-	    .queue_frames = 256,
-	    .queue_bytes = 4u << 20,
-	    .rate_bytes_per_sec = 32u << 20,
-	    .burst_bytes = 1u << 20,
-	    .keepalive_ms = 30000,
-	    .drain_ms = 2000,
-	    .revoked_poll_ms = 200,
+		.max_clients = 16384,
+		.handshake_timeout_ms = 5000,
+		.queue_frames = 256,
+		.queue_bytes = 4u << 20,
+		.rate_bytes_per_sec = 32u << 20,
+		.burst_bytes = 1u << 20,
+		.keepalive_ms = 30000,
+		.drain_ms = 2000,
+		.revoked_poll_ms = 200,
 	};
 	optind = 1;
 	for (idx = -1; (opt = getopt_long(argc, argv, "vh", relay_serve_options, &idx)) != -1;
@@ -238,9 +239,11 @@ static int relay_serve_parse(struct relay_serve_args *a, int argc, char **argv)
 			return -EINVAL;
 		rc = relay_serve_option(a, opt, optarg);
 		if (rc < 0) {
-			/* getopt_long says which entry matched; the enum's order is not the table's. */
+			/* getopt_long says which entry matched; the enum's order is not the
+			 * table's. */
 			log_warnx("--%s \"%s\": invalid value (see --help)",
-			          idx >= 0 ? relay_serve_options[idx].name : "?", optarg ? optarg : "");
+			          idx >= 0 ? relay_serve_options[idx].name : "?",
+			          optarg ? optarg : "");
 			return rc;
 		}
 	}

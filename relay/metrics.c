@@ -38,22 +38,22 @@ struct relay_http_conn {
 };
 
 static const char *const counter_names[RELAY_C_COUNT] = {
-    [RELAY_C_ACCEPTED] = "connections_accepted_total",
-    [RELAY_C_AUTH_OK] = "auth_ok_total",
-    [RELAY_C_FRAMES_IN] = "frames_received_total",
-    [RELAY_C_BYTES_IN] = "bytes_received_total",
-    [RELAY_C_FRAMES_FORWARDED] = "frames_forwarded_total",
-    [RELAY_C_BYTES_FORWARDED] = "bytes_forwarded_total",
-    [RELAY_C_DROP_QUEUE_FULL] = "drops_total{reason=\"queue_full\"}",
-    [RELAY_C_DROP_NO_PEER] = "drops_total{reason=\"peer_not_here\"}",
-    [RELAY_C_RATE_LIMIT_PAUSES] = "rate_limit_pauses_total",
-    [RELAY_C_PINGS] = "pings_total",
-    [RELAY_C_DISCONNECT_EOF] = "disconnects_total{reason=\"client_closed\"}",
-    [RELAY_C_DISCONNECT_ERROR] = "disconnects_total{reason=\"io_error\"}",
-    [RELAY_C_STUN_REQUESTS] = "stun_requests_total",
-    [RELAY_C_STUN_RESPONSES] = "stun_responses_total",
-    [RELAY_C_STUN_DROPPED] = "stun_dropped_total",
-    [RELAY_C_HTTP_REQUESTS] = "http_requests_total",
+	[RELAY_C_ACCEPTED] = "connections_accepted_total",
+	[RELAY_C_AUTH_OK] = "auth_ok_total",
+	[RELAY_C_FRAMES_IN] = "frames_received_total",
+	[RELAY_C_BYTES_IN] = "bytes_received_total",
+	[RELAY_C_FRAMES_FORWARDED] = "frames_forwarded_total",
+	[RELAY_C_BYTES_FORWARDED] = "bytes_forwarded_total",
+	[RELAY_C_DROP_QUEUE_FULL] = "drops_total{reason=\"queue_full\"}",
+	[RELAY_C_DROP_NO_PEER] = "drops_total{reason=\"peer_not_here\"}",
+	[RELAY_C_RATE_LIMIT_PAUSES] = "rate_limit_pauses_total",
+	[RELAY_C_PINGS] = "pings_total",
+	[RELAY_C_DISCONNECT_EOF] = "disconnects_total{reason=\"client_closed\"}",
+	[RELAY_C_DISCONNECT_ERROR] = "disconnects_total{reason=\"io_error\"}",
+	[RELAY_C_STUN_REQUESTS] = "stun_requests_total",
+	[RELAY_C_STUN_RESPONSES] = "stun_responses_total",
+	[RELAY_C_STUN_DROPPED] = "stun_dropped_total",
+	[RELAY_C_HTTP_REQUESTS] = "http_requests_total",
 };
 
 /* Whether a close reason is an authentication refusal (also exported as such). */
@@ -168,7 +168,7 @@ static void relay_http_written_cb(uv_write_t *req, int status)
 static void relay_http_respond(struct relay_http_conn *hc, int code, const char *ctype,
                                const char *body, size_t body_len)
 {
-	struct relay_text t = {0};
+	struct relay_text t = { 0 };
 	uv_buf_t b;
 
 	relay_text_add(&t,
@@ -195,7 +195,7 @@ static void relay_http_respond(struct relay_http_conn *hc, int code, const char 
 static void relay_http_route(struct relay_http_conn *hc)
 {
 	struct relay_server *srv = hc->m->srv;
-	struct relay_text t = {0};
+	struct relay_text t = { 0 };
 
 	srv->counters[RELAY_C_HTTP_REQUESTS]++;
 	if (strncmp(hc->req, "GET ", 4) != 0) {

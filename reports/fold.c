@@ -51,7 +51,8 @@ static void wire_add(struct cell_acc *a, const json_t *w)
 	if (json_is_false(json_object_get(w, "agree"))) {
 		if (!a->disagree++)
 			snprintf(a->disagree_note, sizeof(a->disagree_note), "claimed %s, wire %s",
-			         json_string_value(json_object_get(w, "claim")) ?: "nothing", verdict);
+			         json_string_value(json_object_get(w, "claim")) ?: "nothing",
+			         verdict);
 	}
 }
 
@@ -98,13 +99,13 @@ json_t *report_cell_fold(const json_t *cell, const struct report_run *runs, size
 {
 	const char *expected = json_string_value(json_object_get(cell, "expected"));
 	struct cell_acc a = {
-	    .ttd = json_array(),
-	    .rtt_d = json_array(),
-	    .rtt_r = json_array(),
-	    .secs = json_array(),
-	    .seeds = json_array(),
-	    .switch_ms = json_array(),
-	    .pass = 1,
+		.ttd = json_array(),
+		.rtt_d = json_array(),
+		.rtt_r = json_array(),
+		.secs = json_array(),
+		.seeds = json_array(),
+		.switch_ms = json_array(),
+		.pass = 1,
 	};
 	json_t *flags = json_array();
 	double lo, hi;
@@ -142,18 +143,19 @@ json_t *report_cell_fold(const json_t *cell, const struct report_run *runs, size
 	json_object_set_new(
 	    out, "wire",
 	    a.wire_runs ? json_pack("{s:i, s:i, s:i, s:i, s:i, s:s?, s:o, s:I, s:I}", "runs",
-	                            a.wire_runs, "direct", a.wire_direct, "relayed",
-	                            a.wire_relayed, "none", a.wire_none, "disagree", a.disagree,
-	                            "disagree_note", a.disagree ? a.disagree_note : NULL,
-	                            "switch_ms", report_percentiles(a.switch_ms), "bytes_direct",
-	                            a.wire_bytes_d, "bytes_relay", a.wire_bytes_r)
+	                            a.wire_runs, "direct", a.wire_direct, "relayed", a.wire_relayed,
+	                            "none", a.wire_none, "disagree", a.disagree, "disagree_note",
+	                            a.disagree ? a.disagree_note : NULL, "switch_ms",
+	                            report_percentiles(a.switch_ms), "bytes_direct", a.wire_bytes_d,
+	                            "bytes_relay", a.wire_bytes_r)
 	                : json_null());
 	/* The stack's own last word is beside the point when the wire contradicts it. */
 	if (a.disagree) {
 		char why[256];
 
-		snprintf(why, sizeof(why), "the wire disagrees with the stack in %d of %d runs (%s)",
-		         a.disagree, a.runs, a.disagree_note);
+		snprintf(why, sizeof(why),
+		         "the wire disagrees with the stack in %d of %d runs (%s)", a.disagree,
+		         a.runs, a.disagree_note);
 		json_object_set_new(out, "reached", json_string(why));
 	}
 	json_decref(a.ttd);

@@ -41,11 +41,11 @@ enum verdict { V_NOTRUN, V_DIRECT, V_RELAY, V_BETTER, V_MISMATCH };
 static const struct {
 	const char *cls, *fill, *ink, *label;
 } verdicts[] = {
-    [V_NOTRUN] = {"notrun", "#c9ccd1", "#333333", "not run"},
-    [V_DIRECT] = {"direct", "#2e8b4e", "#ffffff", "as expected, direct"},
-    [V_RELAY] = {"relay", "#3366b8", "#ffffff", "as expected, relay (or no path)"},
-    [V_BETTER] = {"better", "#e39b1b", "#222222", "direct where relay was expected"},
-    [V_MISMATCH] = {"mismatch", "#c62828", "#ffffff", "not as expected / failed"},
+	[V_NOTRUN] = { "notrun", "#c9ccd1", "#333333", "not run" },
+	[V_DIRECT] = { "direct", "#2e8b4e", "#ffffff", "as expected, direct" },
+	[V_RELAY] = { "relay", "#3366b8", "#ffffff", "as expected, relay (or no path)" },
+	[V_BETTER] = { "better", "#e39b1b", "#222222", "direct where relay was expected" },
+	[V_MISMATCH] = { "mismatch", "#c62828", "#ffffff", "not as expected / failed" },
 };
 
 /*
@@ -56,10 +56,10 @@ static const struct {
 	double upto_ms;
 	const char *fill, *ink, *label;
 } ttd_shades[] = {
-    {100, "#1b5e20", "#ffffff", "direct in \xe2\x89\xa4 100 ms"},
-    {300, "#2e8b4e", "#ffffff", "\xe2\x89\xa4 300 ms"},
-    {1000, "#66bb6a", "#1d2329", "\xe2\x89\xa4 1 s"},
-    {1e300, "#b9e4bb", "#1d2329", "> 1 s"},
+	{ 100, "#1b5e20", "#ffffff", "direct in \xe2\x89\xa4 100 ms" },
+	{ 300, "#2e8b4e", "#ffffff", "\xe2\x89\xa4 300 ms" },
+	{ 1000, "#66bb6a", "#1d2329", "\xe2\x89\xa4 1 s" },
+	{ 1e300, "#b9e4bb", "#1d2329", "> 1 s" },
 };
 
 struct html {
@@ -153,7 +153,7 @@ static void fmt_pct(char *buf, size_t len, double v)
 
 static void fmt_bytes(char *buf, size_t len, double v)
 {
-	static const char *units[] = {"KiB", "MiB", "GiB", "TiB"};
+	static const char *units[] = { "KiB", "MiB", "GiB", "TiB" };
 	double x = v;
 	int u = -1;
 
@@ -247,9 +247,9 @@ static int cell_has_flag(const json_t *c, const char *flag)
 	const json_t *e;
 	size_t i;
 
-	json_array_foreach(json_object_get(c, "flags"), i, e) if (json_is_string(e) &&
-	                                                          strcmp(json_string_value(e),
-	                                                                 flag) == 0) return 1;
+	json_array_foreach(json_object_get(c, "flags"), i,
+	                   e) if (json_is_string(e) &&
+	                          strcmp(json_string_value(e), flag) == 0) return 1;
 	return 0;
 }
 
@@ -749,7 +749,8 @@ static void knob_list(FILE *f, const json_t *knobs)
 
 		if (strcmp(key, "overrides") == 0)
 			continue;
-		json_array_foreach(overrides, i, o) over |= strcmp(json_string_value(o) ?: "", key) == 0;
+		json_array_foreach(overrides, i, o) over |=
+		    strcmp(json_string_value(o) ?: "", key) == 0;
 		fputs(over ? " <b>" : " ", f);
 		report_xml_escape(f, key);
 		fputc('=', f);
@@ -887,7 +888,7 @@ static double series_max(const struct series *s)
 /* 1, 2 or 5 times a power of ten, at least x: a round end for the axis. */
 static double nice_ceil(double x)
 {
-	double p = pow(10, floor(log10(x))), steps[] = {1, 2, 5, 10};
+	double p = pow(10, floor(log10(x))), steps[] = { 1, 2, 5, 10 };
 
 	for (int i = 0; i < 4; i++)
 		if (x <= steps[i] * p)
@@ -990,11 +991,11 @@ static void chart_svg(FILE *f, const char *title, const struct series *s, int n)
 static void cell_charts(FILE *f, const json_t *c)
 {
 	struct series ttd[] = {
-	    {"direct", json_object_get(c, "time_to_direct_ms"), "#2e8b4e"},
+		{ "direct", json_object_get(c, "time_to_direct_ms"), "#2e8b4e" },
 	};
 	struct series rtt[] = {
-	    {"direct", json_object_get(c, "rtt_direct_ms"), "#2e8b4e"},
-	    {"relay", json_object_get(c, "rtt_relay_ms"), "#3366b8"},
+		{ "direct", json_object_get(c, "rtt_direct_ms"), "#2e8b4e" },
+		{ "relay", json_object_get(c, "rtt_relay_ms"), "#3366b8" },
 	};
 
 	fputs("<div>", f);
@@ -1021,7 +1022,8 @@ static void wire_rows(FILE *f, const json_t *c)
 	if (!json_is_object(w))
 		return;
 	snprintf(buf, sizeof(buf), "%lld direct, %lld relayed, %lld none of %lld runs",
-	         jint(w, "direct", 0), jint(w, "relayed", 0), jint(w, "none", 0), jint(w, "runs", 0));
+	         jint(w, "direct", 0), jint(w, "relayed", 0), jint(w, "none", 0),
+	         jint(w, "runs", 0));
 	kv_row(f, "wire", buf);
 	if (json_is_object(json_object_get(w, "switch_ms"))) {
 		fmt_ms(p50, sizeof(p50), jnum(json_object_get(w, "switch_ms"), "p50"));
@@ -1248,7 +1250,7 @@ static int run_page(struct html *h, const json_t *report)
 
 static int page_body(struct html *h, const json_t *report)
 {
-	struct grid g = {0};
+	struct grid g = { 0 };
 	const json_t *c;
 	long *placed = calloc(json_array_size(h->cells) + 1, sizeof(*placed));
 	size_t i;
@@ -1286,7 +1288,7 @@ static void report_dir(char *buf, size_t len, const char *path)
 
 int report_html_write(const json_t *report, const char *path, char *err, size_t errlen)
 {
-	struct html h = {0};
+	struct html h = { 0 };
 	char tmp[4200];
 	int rc;
 

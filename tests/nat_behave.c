@@ -39,12 +39,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define UDP_P	  3478
-#define UDP_Q	  3479
-#define TCP_P	  443
-#define TCP_Q	  80
+#define UDP_P     3478
+#define UDP_Q     3479
+#define TCP_P     443
+#define TCP_Q     80
 #define TCP_PROBE 444
-#define SLOTS	  1024
+#define SLOTS     1024
 
 static double now(void)
 {
@@ -109,12 +109,12 @@ enum slot_kind { SLOT_FREE, SLOT_UDP, SLOT_LISTEN, SLOT_CONN, SLOT_PROBE, SLOT_W
 struct slot {
 	enum slot_kind kind;
 	int fd;
-	int udp_main;	  /* SLOT_UDP: A:3478, whose "map" triggers the probes */
-	int owner;	  /* SLOT_PROBE: the SLOT_CONN it reports to */
-	const char *tag;  /* SLOT_PROBE: "port" or "addr" */
-	double deadline;  /* SLOT_PROBE */
+	int udp_main;       /* SLOT_UDP: A:3478, whose "map" triggers the probes */
+	int owner;          /* SLOT_PROBE: the SLOT_CONN it reports to */
+	const char *tag;    /* SLOT_PROBE: "port" or "addr" */
+	double deadline;    /* SLOT_PROBE */
 	char result[2][16]; /* SLOT_CONN: what its two probes saw */
-	int pending;	  /* SLOT_CONN: probes not finished */
+	int pending;        /* SLOT_CONN: probes not finished */
 };
 
 static struct slot slots[SLOTS];
@@ -144,7 +144,7 @@ static void conn_finish(int c)
 {
 	char buf[96];
 	int n = snprintf(buf, sizeof(buf), "probe port %s\nprobe addr %s\n", slots[c].result[0],
-			 slots[c].result[1]);
+	                 slots[c].result[1]);
 
 	if (write(slots[c].fd, buf, (size_t)n) < 0)
 		perror("nat_behave: write");
@@ -164,7 +164,7 @@ static void probe_done(int p, const char *result)
 }
 
 static void probe_start(int c, struct sockaddr_in from, const char *tag,
-			const struct sockaddr_in *to)
+                        const struct sockaddr_in *to)
 {
 	int fd, p;
 
@@ -291,9 +291,9 @@ static int do_server(const char *a, const char *b, double secs)
 				break;
 			case SLOT_PROBE:
 				getsockopt(slots[i].fd, SOL_SOCKET, SO_ERROR, &err, &len);
-				probe_done(i, err == 0		      ? "connected"
-					      : err == ECONNREFUSED ? "refused"
-								    : "error");
+				probe_done(i, err == 0              ? "connected"
+				              : err == ECONNREFUSED ? "refused"
+				                                    : "error");
 				break;
 			default:
 				break;
@@ -353,7 +353,7 @@ static void udp_collect(int fd, double secs, int *port, int *addr, int *hair)
 static void client_udp(const char *a, const char *b, int lport)
 {
 	struct sockaddr_in any = { .sin_family = AF_INET }, ap = endpoint(a, UDP_P),
-			   bp = endpoint(b, UDP_P), bq = endpoint(b, UDP_Q), m1a;
+	                   bp = endpoint(b, UDP_P), bq = endpoint(b, UDP_Q), m1a;
 	char m1[64], m2[64], m3[64];
 	int u1, u2, port = 0, addr = 0, hair = 0, junk = 0;
 
@@ -422,7 +422,7 @@ static void tcp_read(int fd, double secs, char *buf, size_t len)
  * text gets everything read so far (the probe results may follow at once).
  */
 static int tcp_map(struct sockaddr_in from, const struct sockaddr_in *to, const char *msg,
-		   char *out, size_t len, char *text, size_t textlen)
+                   char *out, size_t len, char *text, size_t textlen)
 {
 	int fd = tcp_dial(from, to, 4);
 
@@ -440,7 +440,7 @@ static int tcp_map(struct sockaddr_in from, const struct sockaddr_in *to, const 
 static void client_tcp(const char *a, const char *b, int lport)
 {
 	struct sockaddr_in any = { .sin_family = AF_INET }, ap = endpoint(a, TCP_P),
-			   bp = endpoint(b, TCP_P), bq = endpoint(b, TCP_Q), m1a;
+	                   bp = endpoint(b, TCP_P), bq = endpoint(b, TCP_Q), m1a;
 	char m1[64], m2[64], m3[64], rest[256], tag[8], pp[16] = "none", pa[16] = "none", *s;
 	int lis, c1, c2, port = 0, addr = 0, hair = 0;
 	double end;
@@ -493,8 +493,8 @@ static void client_tcp(const char *a, const char *b, int lport)
 			close(c);
 		close(c2);
 	}
-	printf("tcp m1=%s m2=%s m3=%s port=%d addr=%d hairpin=%d probe_port=%s probe_addr=%s\n",
-	       m1, m2, m3, port, addr, hair, pp, pa);
+	printf("tcp m1=%s m2=%s m3=%s port=%d addr=%d hairpin=%d probe_port=%s probe_addr=%s\n", m1,
+	       m2, m3, port, addr, hair, pp, pa);
 }
 
 static int do_map(int port, const struct sockaddr_in *server)
@@ -534,7 +534,7 @@ static int do_punch(int port, const struct sockaddr_in *peer, double secs)
 {
 	struct sockaddr_in any = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	struct pollfd p[2] = { { .fd = bound(SOCK_STREAM, any, 1), .events = POLLIN },
-			       { .fd = -1, .events = POLLOUT } };
+		               { .fd = -1, .events = POLLOUT } };
 	double end = now() + secs, next_dial = 0;
 
 	if (listen(p[0].fd, 4) < 0) {
@@ -596,6 +596,6 @@ int main(int argc, char **argv)
 		return do_punch(atoi(argv[2]), &peer, atof(argv[4]));
 	}
 	fprintf(stderr, "usage: nat_behave server A B SECS | client A B PORT | map PORT SERVER:PORT"
-			" | punch PORT PEER:PORT SECS\n");
+	                " | punch PORT PEER:PORT SECS\n");
 	return 2;
 }

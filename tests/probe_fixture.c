@@ -30,8 +30,8 @@ struct sockaddr_storage fixture_addr(const char *text)
 
 pid_t fixture_responder_start(bool tcp, bool alternate, struct stun_server_config *bound)
 {
-	struct stun_server_config cfg = {.primary = fixture_addr("127.0.0.1:0"), .software = "t"};
-	struct sigaction sa = {.sa_handler = on_term};
+	struct stun_server_config cfg = { .primary = fixture_addr("127.0.0.1:0"), .software = "t" };
+	struct sigaction sa = { .sa_handler = on_term };
 	struct stun_tcp_responder t;
 	struct stun_responder u;
 	sigset_t term, old;

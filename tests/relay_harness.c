@@ -37,7 +37,7 @@ static int rh_read_line(int fd, char *line, size_t cap, int timeout_ms)
 	size_t len = 0;
 
 	while (len + 1 < cap) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		int left = (int)(deadline - rh_now_ms());
 
 		if (left <= 0 || poll(&pfd, 1, left) <= 0)
@@ -135,7 +135,7 @@ int rh_relay_stop(struct rh_relay *r, int timeout_ms)
 
 int rh_client_connect(struct rh_client *c, uint16_t port, int rcvbuf)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
 	int one = 1;
 
 	memset(c, 0, offsetof(struct rh_client, buf));
@@ -185,7 +185,7 @@ int rh_client_recv(struct rh_client *c, int timeout_ms)
 	int rc;
 
 	for (;;) {
-		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 		ssize_t n;
 		int left;
 
@@ -288,7 +288,7 @@ int rh_http_get(uint16_t port, const char *path, char *body, size_t cap)
 	if (rh_client_write(&c, req, strlen(req)) < 0)
 		goto out;
 	for (;;) {
-		struct pollfd pfd = {.fd = c.fd, .events = POLLIN};
+		struct pollfd pfd = { .fd = c.fd, .events = POLLIN };
 		ssize_t n;
 
 		if (poll(&pfd, 1, 3000) <= 0)

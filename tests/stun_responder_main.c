@@ -35,8 +35,8 @@ static int parse_args(int argc, char **argv, struct stun_server_config *cfg)
 
 int main(int argc, char **argv)
 {
-	struct stun_server_config cfg = {.software = "natlab stun-responder"};
-	struct sigaction sa = {.sa_handler = on_signal};
+	struct stun_server_config cfg = { .software = "natlab stun-responder" };
+	struct sigaction sa = { .sa_handler = on_signal };
 	struct stun_responder r;
 	int rc;
 

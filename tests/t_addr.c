@@ -24,12 +24,12 @@ static const char *fmt(const struct sockaddr *sa)
 
 static void test_round_trip(void)
 {
-	static const char *good[] = {"192.0.2.1:32853",
-	                             "[2001:db8::1]:3478",
-	                             "10.0.0.1:0",
-	                             "0.0.0.0:65535",
-	                             "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535",
-	                             "[::ffff:192.0.2.1]:1"};
+	static const char *good[] = { "192.0.2.1:32853",
+		                      "[2001:db8::1]:3478",
+		                      "10.0.0.1:0",
+		                      "0.0.0.0:65535",
+		                      "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535",
+		                      "[::ffff:192.0.2.1]:1" };
 	struct sockaddr_storage ss;
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -61,23 +61,23 @@ static void test_port_rule(void)
 
 static void test_rejects(void)
 {
-	static const char *bad[] = {"",
-	                            "1.2.3.4:",
-	                            "1.2.3.4:70000",
-	                            "1.2.3.4:-1",
-	                            "1.2.3:5",
-	                            "[::1",
-	                            "[::1]x",
-	                            "::1",
-	                            "::1:80",
-	                            "1.2.3.4:5x",
-	                            "1.2.3.4: 5",
-	                            "1.2.3.4:+5",
-	                            ":80",
-	                            "[]:80",
-	                            "[1.2.3.4]:80",
-	                            "host.example:80",
-	                            "1.2.3.4:99999999999999999999"};
+	static const char *bad[] = { "",
+		                     "1.2.3.4:",
+		                     "1.2.3.4:70000",
+		                     "1.2.3.4:-1",
+		                     "1.2.3:5",
+		                     "[::1",
+		                     "[::1]x",
+		                     "::1",
+		                     "::1:80",
+		                     "1.2.3.4:5x",
+		                     "1.2.3.4: 5",
+		                     "1.2.3.4:+5",
+		                     ":80",
+		                     "[]:80",
+		                     "[1.2.3.4]:80",
+		                     "host.example:80",
+		                     "1.2.3.4:99999999999999999999" };
 	struct sockaddr_storage ss;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -87,7 +87,7 @@ static void test_rejects(void)
 static void test_format_errors(void)
 {
 	struct sockaddr_storage ss;
-	struct sockaddr un = {.sa_family = AF_UNIX};
+	struct sockaddr un = { .sa_family = AF_UNIX };
 	char small[8];
 
 	addr_parse("192.0.2.1:32853", &ss, ADDR_PORT_REQUIRED);
@@ -103,7 +103,7 @@ static void test_equal(void)
 		struct sockaddr_in a[2];
 	} packed;
 	struct sockaddr_storage x, y;
-	struct sockaddr un = {.sa_family = AF_UNIX};
+	struct sockaddr un = { .sa_family = AF_UNIX };
 
 	addr_parse("192.0.2.1:5", &x, ADDR_PORT_REQUIRED);
 	memcpy(&packed.a[0], &x, sizeof(packed.a[0]));

@@ -64,7 +64,7 @@ static int feed_in_steps(const uint8_t *stream, size_t len, size_t step, int *ba
 static void test_reader_split(void)
 {
 	static uint8_t stream[5 * (FRAME_HEADER_LEN + 400)];
-	size_t len = 0, steps[] = {1, 2, 3, 5, 7, 64, 4096};
+	size_t len = 0, steps[] = { 1, 2, 3, 5, 7, 64, 4096 };
 	int i, bad;
 
 	for (i = 0; i < 5; i++) {
@@ -82,9 +82,9 @@ static void test_reader_split(void)
 
 static void test_reader_oversized(void)
 {
-	const uint8_t big[] = {4, 0x00, 0x01, 0x00, 0x01}; /* 65537 */
-	const uint8_t huge[] = {4, 0xff, 0xff, 0xff, 0xff};
-	const uint8_t small_limit[] = {2, 0x00, 0x00, 0x04, 0x01}; /* 1025 */
+	const uint8_t big[] = { 4, 0x00, 0x01, 0x00, 0x01 }; /* 65537 */
+	const uint8_t huge[] = { 4, 0xff, 0xff, 0xff, 0xff };
+	const uint8_t small_limit[] = { 2, 0x00, 0x00, 0x04, 0x01 }; /* 1025 */
 	struct frame_reader r;
 	struct frame f;
 	const uint8_t *p;
@@ -108,7 +108,7 @@ static void test_reader_oversized(void)
 
 static void test_reader_truncated(void)
 {
-	const uint8_t part[] = {5, 0, 0, 0, 10, 'a', 'b', 'c'};
+	const uint8_t part[] = { 5, 0, 0, 0, 10, 'a', 'b', 'c' };
 	struct frame_reader r;
 	struct frame f;
 	const uint8_t *p = part;

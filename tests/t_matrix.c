@@ -99,16 +99,16 @@ static json_t *plan_new(void)
 static int run_matrix(json_t *plan, const char *self)
 {
 	struct matrix_opts o = {
-	    .scenario = "fake.lua",
-	    .self_exe = self,
-	    .out_dir = tmpdir,
-	    .jobs = 2,
-	    .repeat = 2,
-	    .shards = 1,
-	    .seed = 41,
-	    .seed_set = 1,
-	    .pcap = "failed",
-	    .timeout_s = 10,
+		.scenario = "fake.lua",
+		.self_exe = self,
+		.out_dir = tmpdir,
+		.jobs = 2,
+		.repeat = 2,
+		.shards = 1,
+		.seed = 41,
+		.seed_set = 1,
+		.pcap = "failed",
+		.timeout_s = 10,
 	};
 	char path[512];
 	int fd, saved, rc;

@@ -20,7 +20,7 @@ static const char *addr(struct in_addr a)
 }
 
 static int add(struct lab_model *m, const char *name, enum lab_node_kind kind, int parent,
-	       const char *profile, int naddrs)
+               const char *profile, int naddrs)
 {
 	int i = lab_model_add(m, name, kind, parent, err, sizeof(err));
 
@@ -49,7 +49,7 @@ static void test_address_plan(void)
 	bob = add(&m, "bob", LAB_NODE_HOST, cpe, NULL, 1);
 	pub = add(&m, "dmz", LAB_NODE_NAT, inet, "none", 0);
 	ok(inet >= 0 && srv >= 0 && home >= 0 && isp >= 0 && cpe >= 0 && alice >= 0 && bob >= 0 &&
-		   pub >= 0,
+	       pub >= 0,
 	   "example topology is accepted (%s)", err);
 	is_str(addr(lab_node_gateway(&m.nodes[inet])), "198.18.0.1", "core router is .1");
 	is_str(addr(m.nodes[srv].addrs[0]), "198.18.0.2", "srv first address");
@@ -72,10 +72,10 @@ static void test_errors(void)
 	lab_model_init(&m);
 	inet = add(&m, "internet", LAB_NODE_INTERNET, -1, NULL, 0);
 	ok(lab_model_add(&m, "internet", LAB_NODE_HOST, inet, err, sizeof(err)) < 0 &&
-		   strstr(err, "already exists"),
+	       strstr(err, "already exists"),
 	   "duplicate name rejected: %s", err);
 	ok(lab_model_add(&m, "averyveryverylongname", LAB_NODE_HOST, inet, err, sizeof(err)) < 0 &&
-		   strstr(err, "1 to 12"),
+	       strstr(err, "1 to 12"),
 	   "long name rejected: %s", err);
 	ok(lab_model_add(&m, "bad/name", LAB_NODE_HOST, inet, err, sizeof(err)) < 0,
 	   "bad character rejected: %s", err);
@@ -203,8 +203,8 @@ static void test_internet_prefix(void)
 	}
 	ok(srv >= 0, "29 hosts fit (%s)", err);
 	ok(add(&m, "h29", LAB_NODE_HOST, inet, NULL, 1) < 0 &&
-		   strstr(err, "internet 192.0.2.0/26 is too small for this lab") &&
-		   strstr(err, "\"h29\""),
+	       strstr(err, "internet 192.0.2.0/26 is too small for this lab") &&
+	       strstr(err, "\"h29\""),
 	   "the 30th is refused: %s", err);
 	lab_model_close(&m);
 }
@@ -216,7 +216,8 @@ static void test_internet_errors(void)
 		int hops;
 		const char *want;
 	} bad[] = {
-		{ "203.0.113.1/24", 8, "not a network address (host bits set; did you mean 203.0.113.0/24?)" },
+		{ "203.0.113.1/24", 8,
+		  "not a network address (host bits set; did you mean 203.0.113.0/24?)" },
 		{ "203.0.113.0", 8, "not an IPv4 prefix" },
 		{ "203.0.113.0/x", 8, "not an IPv4 prefix" },
 		{ "192.0.2.0/27", 1, "too small for a lab" },
@@ -229,7 +230,8 @@ static void test_internet_errors(void)
 		{ "224.0.0.0/8", 8, "multicast" },
 		{ "198.18.0.0/15", 33, "hops = 33 is out of range (0 to 32)" },
 		{ "198.18.0.0/15", -1, "out of range" },
-		{ "192.0.2.0/26", 4, "hops = 4 needs 3 backbone router addresses but internet 192.0.2.0/26 has room for 2" },
+		{ "192.0.2.0/26", 4,
+		  "hops = 4 needs 3 backbone router addresses but internet 192.0.2.0/26 has room for 2" },
 	};
 	struct lab_model m;
 
@@ -237,9 +239,9 @@ static void test_internet_errors(void)
 		lab_model_init(&m);
 		err[0] = '\0';
 		ok(lab_internet_set(&m, bad[i].prefix, bad[i].hops, err, sizeof(err)) == -EINVAL &&
-			   strstr(err, bad[i].want) && m.hops == LAB_HOPS_DEFAULT &&
-			   m.inet_len == 15,
-		   "prefix %s, hops %d refused, nothing changed: %s", bad[i].prefix, bad[i].hops, err);
+		       strstr(err, bad[i].want) && m.hops == LAB_HOPS_DEFAULT && m.inet_len == 15,
+		   "prefix %s, hops %d refused, nothing changed: %s", bad[i].prefix, bad[i].hops,
+		   err);
 		lab_model_close(&m);
 	}
 	lab_model_init(&m);

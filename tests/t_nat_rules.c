@@ -102,7 +102,7 @@ static void check_case(const struct rules_case *c, int regen, int load)
 	char *got = render(c), *want;
 
 	snprintf(path, sizeof(path), "%s/tests/golden/nat/%s.nft",
-		 getenv("NATLAB_SRC") ? getenv("NATLAB_SRC") : ".", c->name);
+	         getenv("NATLAB_SRC") ? getenv("NATLAB_SRC") : ".", c->name);
 	if (regen && got) {
 		FILE *f = fopen(path, "w");
 
@@ -116,7 +116,8 @@ static void check_case(const struct rules_case *c, int regen, int load)
 	if (load) {
 		int rc = got ? nat_ruleset_apply(got, err, sizeof(err)) : -EINVAL;
 
-		ok(rc == 0, "%s: the kernel accepts it%s%s", c->name, rc ? ": " : "", rc ? err : "");
+		ok(rc == 0, "%s: the kernel accepts it%s%s", c->name, rc ? ": " : "",
+		   rc ? err : "");
 	}
 	free(got);
 	free(want);
@@ -138,7 +139,8 @@ static void test_validation(void)
 	is_int(nat_profile_lookup("fullcone", &k), -ENOENT, "unknown profile");
 	nat_profile_lookup("full-cone", &k);
 	k.tcp_timeout = 100;
-	ok(nat_knobs_validate(&k, 1, err, sizeof(err)) == -EINVAL && strstr(err, "tcp_transitory_timeout"),
+	ok(nat_knobs_validate(&k, 1, err, sizeof(err)) == -EINVAL &&
+	       strstr(err, "tcp_transitory_timeout"),
 	   "tcp_timeout under tcp_transitory_timeout rejected: %s", err);
 	k.tcp_timeout = NAT_TCP_TIMEOUT_DEFAULT;
 	k.ports = 7;
@@ -180,8 +182,8 @@ static void test_combinations(int load)
 			refused++;
 			/* The only refusal: APDM keeping ports; the message says what to use. */
 			if (!(k.mapping == NAT_MAPPING_APDM && k.ports == NAT_PORTS_PRESERVE) ||
-			    !strstr(err, "address-and-port-dependent") || !strstr(err, "preserve") ||
-			    !strstr(err, "use ports = \"random\"")) {
+			    !strstr(err, "address-and-port-dependent") ||
+			    !strstr(err, "preserve") || !strstr(err, "use ports = \"random\"")) {
 				bad++;
 				tap_diag("combination %u refused: %s", i, err);
 			}

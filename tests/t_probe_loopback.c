@@ -16,7 +16,7 @@
 
 static void test_two_addresses(void)
 {
-	struct probe_options opt = {0};
+	struct probe_options opt = { 0 };
 	struct stun_server_config cfg;
 	struct probe_result res;
 	char want_mapped[32];
@@ -53,7 +53,7 @@ static void test_two_addresses(void)
 
 static void test_one_address(void)
 {
-	struct probe_options opt = {0};
+	struct probe_options opt = { 0 };
 	struct stun_server_config cfg;
 	struct probe_result res;
 	pid_t pid = fixture_responder_start(false, false, &cfg);
@@ -77,7 +77,7 @@ static void test_one_address(void)
 static void test_blocked(void)
 {
 	struct sockaddr_storage sink = fixture_addr("127.0.0.3:0");
-	struct probe_options opt = {0};
+	struct probe_options opt = { 0 };
 	struct probe_result res;
 	socklen_t len = sizeof(sink);
 	long long t0, elapsed;

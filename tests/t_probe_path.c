@@ -17,20 +17,20 @@ static const struct {
 	const char *name, *parent, *profile;
 	enum lab_node_kind kind;
 } lab[] = {
-    {"internet", NULL, NULL, LAB_NODE_INTERNET},
-    {"home", "internet", "port-restricted-cone", LAB_NODE_NAT},
-    {"isp", "internet", "cgnat", LAB_NODE_NAT},
-    {"cpe1", "isp", "full-cone", LAB_NODE_NAT},
-    {"cpe2", "isp", "restricted-cone", LAB_NODE_NAT},
-    {"direct", "isp", NULL, LAB_NODE_HOST},
-    {"fw", "internet", "udp-blocked", LAB_NODE_NAT},
-    {"full", "internet", "full-cone", LAB_NODE_NAT},
-    {"sym", "full", "symmetric", LAB_NODE_NAT},
-    {"alice", "home", NULL, LAB_NODE_HOST},
-    {"bob", "cpe2", NULL, LAB_NODE_HOST},
-    {"carol", "fw", NULL, LAB_NODE_HOST},
-    {"dave", "sym", NULL, LAB_NODE_HOST},
-    {"eve", "cpe1", NULL, LAB_NODE_HOST},
+	{ "internet", NULL, NULL, LAB_NODE_INTERNET },
+	{ "home", "internet", "port-restricted-cone", LAB_NODE_NAT },
+	{ "isp", "internet", "cgnat", LAB_NODE_NAT },
+	{ "cpe1", "isp", "full-cone", LAB_NODE_NAT },
+	{ "cpe2", "isp", "restricted-cone", LAB_NODE_NAT },
+	{ "direct", "isp", NULL, LAB_NODE_HOST },
+	{ "fw", "internet", "udp-blocked", LAB_NODE_NAT },
+	{ "full", "internet", "full-cone", LAB_NODE_NAT },
+	{ "sym", "full", "symmetric", LAB_NODE_NAT },
+	{ "alice", "home", NULL, LAB_NODE_HOST },
+	{ "bob", "cpe2", NULL, LAB_NODE_HOST },
+	{ "carol", "fw", NULL, LAB_NODE_HOST },
+	{ "dave", "sym", NULL, LAB_NODE_HOST },
+	{ "eve", "cpe1", NULL, LAB_NODE_HOST },
 };
 
 /* Builds the lab into m; returns how many nodes were accepted, with err for the first not. */
@@ -62,7 +62,7 @@ static const char *declared(const struct lab_model *m, int host, uint16_t p1, ui
                             unsigned udp_local, unsigned tcp_local, json_t **out)
 {
 	static char text[2048];
-	uint16_t ports[2] = {p1, p2};
+	uint16_t ports[2] = { p1, p2 };
 	struct probe_path path;
 	json_t *d;
 	char *s;
@@ -85,7 +85,7 @@ static void test_declared(void)
 {
 	struct lab_model m;
 	char err[256] = "";
-	uint16_t web[2] = {443, 80};
+	uint16_t web[2] = { 443, 80 };
 	struct probe_path path;
 	int alice, bob, carol, dave, eve, direct;
 

@@ -75,7 +75,7 @@ static int reusable(const char *local, int *lfd)
 static int read_msg(int fd, struct stun_msg *m)
 {
 	uint8_t buf[STUN_MAX_MESSAGE];
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	size_t have = 0;
 	ssize_t n;
 	int size;
@@ -123,7 +123,7 @@ static void check_dial_back(const struct sockaddr_storage *ctl_to, in_port_t *po
 	ok(ctl.type == STUN_BINDING_SUCCESS && !memcmp(ctl.txid, txid, STUN_TXID_SIZE) &&
 	       addr_equal(SA(&ctl.xor_mapped), SA(&me)),
 	   "%s: the control answer maps us", what);
-	pfd = (struct pollfd){.fd = lfd, .events = POLLIN};
+	pfd = (struct pollfd){ .fd = lfd, .events = POLLIN };
 	if (poll(&pfd, 1, 2000) == 1)
 		afd = accept(lfd, (struct sockaddr *)&peer, &plen);
 	ok(afd >= 0, "%s: the dial-back reached our listener", what);
@@ -190,7 +190,7 @@ static void test_dial_backs(void)
 	ok(connect(fd, SA(&cfg.primary), sizeof(struct sockaddr_in)) == 0 &&
 	       send(fd, junk, sizeof(junk) - 1, 0) > 0,
 	   "HTTP sent to the responder");
-	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
 	ok(poll(&pfd, 1, 2000) == 1 && recv(fd, buf, sizeof(buf), 0) == 0,
 	   "a client speaking something else is disconnected without answer");
 	close(fd);
@@ -250,7 +250,7 @@ static void test_slots_full(void)
 	       send(fd, req, (size_t)n, 0) == n,
 	   "one more client connects (backlog) and asks");
 	t0 = cpu_ticks(pid);
-	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
 	is_int(poll(&pfd, 1, 500), 0, "it waits while every slot is taken");
 	ok(t0 >= 0 && cpu_ticks(pid) - t0 < 10, "the responder does not spin meanwhile (%ld ticks)",
 	   cpu_ticks(pid) - t0);
@@ -286,7 +286,7 @@ static void test_port_taken(void)
 
 static void test_probe(void)
 {
-	struct probe_options opt = {0};
+	struct probe_options opt = { 0 };
 	struct stun_server_config cfg;
 	struct probe_tcp_result res;
 	char want[32];
@@ -351,7 +351,7 @@ static pid_t talker(struct sockaddr_storage *at)
 static void test_failures(void)
 {
 	struct sockaddr_storage at = fixture_addr("127.0.0.3:0");
-	struct probe_options opt = {.wait_ms = 300};
+	struct probe_options opt = { .wait_ms = 300 };
 	struct probe_tcp_result res;
 	socklen_t len = sizeof(at);
 	long long t0, ms;

@@ -53,7 +53,8 @@ static void test_connector_first_round(void)
 	int bursts = 1 + run_timer(&pp, false, &now);
 
 	is_int(bursts, PUNCH_PROBE_COUNT, "40 bursts in a round");
-	is_int(now - start, ((PUNCH_PROBE_COUNT - 1) * PUNCH_PROBE_INTERVAL_MS + PUNCH_GRACE_MS) * MS,
+	is_int(now - start,
+	       ((PUNCH_PROBE_COUNT - 1) * PUNCH_PROBE_INTERVAL_MS + PUNCH_GRACE_MS) * MS,
 	       "the round fails 975 ms + 500 ms grace after it started");
 	is_int(pp.state, PUNCH_IDLE, "failed round: idle");
 	is_int(pp.next_round_ns, 0, "before the session is up a failed round sets no backoff");
@@ -69,7 +70,7 @@ static void test_first_round_sync_flag(void)
 	is_int(out.offer_flags, PUNCH_OFFER_SYNC, "--first-punch sync: the offer asks for SYNC");
 	punch_set_established(&pp);
 	punch_on_answer(&pp, T0 + MS, 1, &out);
-	run_timer(&pp, false, &(uint64_t){T0});
+	run_timer(&pp, false, &(uint64_t){ T0 });
 	punch_offer(&pp, T0 + 10000 * MS, 2, true, 1, &out);
 	is_int(out.offer_flags, 0, "later rounds never ask for SYNC");
 	is_int(out.offer_msg, PUNCH_OFFER_CONNECT, "later rounds go in CONNECT");
@@ -80,7 +81,7 @@ static void test_backoff(void)
 	struct punch pp;
 	struct punch_out out;
 	uint64_t now = T0;
-	static const uint32_t want[] = {500, 1000, 2000, 4000, 8000, 8000};
+	static const uint32_t want[] = { 500, 1000, 2000, 4000, 8000, 8000 };
 
 	punch_init(&pp, false, false);
 	punch_set_established(&pp);
@@ -89,7 +90,8 @@ static void test_backoff(void)
 		punch_offer(&pp, now, (uint32_t)i + 1, true, 0, &out);
 		run_timer(&pp, false, &now); /* no answer: fails after 3 s */
 		is_int(pp.next_round_ns - now, want[i] * MS, "backoff after a failed round");
-		ok(!punch_round_due(&pp, pp.next_round_ns - 1), "not due 1 ns before the backoff ends");
+		ok(!punch_round_due(&pp, pp.next_round_ns - 1),
+		   "not due 1 ns before the backoff ends");
 		now = pp.next_round_ns;
 	}
 	punch_on_direct(&pp);
@@ -121,7 +123,8 @@ static void test_later_round_synchronised(void)
 	punch_set_established(&pp);
 	pp.relay_rtt_ns = 5000 * MS;
 	punch_offer(&pp, now, 4, true, 2, &out);
-	is_int(pp.deadline_ns - now, PUNCH_SYNC_WAIT_MAX_MS * MS, "a synchronised wait is capped at 1 s");
+	is_int(pp.deadline_ns - now, PUNCH_SYNC_WAIT_MAX_MS * MS,
+	       "a synchronised wait is capped at 1 s");
 
 	punch_init(&pp, false, false);
 	punch_set_established(&pp);
@@ -238,7 +241,8 @@ static void test_direct_and_loss(void)
 	punch_set_established(&pp);
 	punch_offer(&pp, now, 41, true, 0, &out);
 	punch_on_answer(&pp, now + MS, 2, &out);
-	is_int(run_timer(&pp, true, &now), 1, "a path validated meanwhile: the timer stops probing");
+	is_int(run_timer(&pp, true, &now), 1,
+	       "a path validated meanwhile: the timer stops probing");
 	is_int(pp.state, PUNCH_IDLE, "idle");
 	is_int(pp.next_round_ns, 0, "no backoff: the round did not fail");
 

@@ -80,7 +80,7 @@ static void test_forwarding(void)
 static void test_peer_unknown_and_ping(void)
 {
 	struct rh_client *a = client_new();
-	uint8_t nobody[32] = {1, 2, 3}, frame[16];
+	uint8_t nobody[32] = { 1, 2, 3 }, frame[16];
 	long long before = rh_metric(relay.metrics_port, "drops_total{reason=\"peer_not_here\"}");
 
 	is_int(rh_client_handshake(a, NULL, 0, 2000), 0, "handshake");
@@ -118,12 +118,12 @@ static int close_reason_for(const void *bytes, size_t len, int handshake_first)
 static void test_bad_input(void)
 {
 	const char http[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-	const uint8_t oversized[] = {RELAY_FRAME_SEND, 0x00, 0x01, 0x00, 0x01};
-	const uint8_t ping_long[] = {RELAY_FRAME_PING, 0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9};
-	const uint8_t send_short[] = {RELAY_FRAME_SEND, 0, 0, 0, 2, 1, 2};
-	const uint8_t server_frame[] = {RELAY_FRAME_SERVER_INFO, 0, 0, 0, 0};
-	const uint8_t auth_early_big[] = {RELAY_FRAME_AUTH, 0, 0, 0x08, 0x00};
-	const uint8_t auth_bad[] = {RELAY_FRAME_AUTH, 0, 0, 0, 3, 1, 2, 3};
+	const uint8_t oversized[] = { RELAY_FRAME_SEND, 0x00, 0x01, 0x00, 0x01 };
+	const uint8_t ping_long[] = { RELAY_FRAME_PING, 0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+	const uint8_t send_short[] = { RELAY_FRAME_SEND, 0, 0, 0, 2, 1, 2 };
+	const uint8_t server_frame[] = { RELAY_FRAME_SERVER_INFO, 0, 0, 0, 0 };
+	const uint8_t auth_early_big[] = { RELAY_FRAME_AUTH, 0, 0, 0x08, 0x00 };
+	const uint8_t auth_bad[] = { RELAY_FRAME_AUTH, 0, 0, 0, 3, 1, 2, 3 };
 	long long before = rh_metric(relay.metrics_port, "closes_total{reason=\"oversized\"}");
 
 	is_int(close_reason_for(http, strlen(http), 0), RELAY_CLOSE_OVERSIZED,
@@ -214,7 +214,7 @@ static void test_restarting(void)
 
 int main(void)
 {
-	const char *args[] = {"--no-auth", "--handshake-timeout", "300", "--drain", "800", NULL};
+	const char *args[] = { "--no-auth", "--handshake-timeout", "300", "--drain", "800", NULL };
 
 	if (rh_relay_start(&relay, args) < 0) {
 		ok(0, "relay starts");

@@ -70,14 +70,14 @@ static void test_refusals(void)
 		const char *metric;
 		int reason;
 	} counted[] = {
-	    {"bad_signature", RELAY_CLOSE_BAD_SIGNATURE},
-	    {"no_token", RELAY_CLOSE_NO_TOKEN},
-	    {"token_malformed", RELAY_CLOSE_TOKEN_MALFORMED},
-	    {"token_foreign", RELAY_CLOSE_TOKEN_FOREIGN},
-	    {"token_bad_signature", RELAY_CLOSE_TOKEN_BAD_SIGNATURE},
-	    {"token_expired", RELAY_CLOSE_TOKEN_EXPIRED},
-	    {"token_revoked", RELAY_CLOSE_TOKEN_REVOKED},
-	    {"token_wrong_peer", RELAY_CLOSE_TOKEN_WRONG_PEER},
+		{ "bad_signature", RELAY_CLOSE_BAD_SIGNATURE },
+		{ "no_token", RELAY_CLOSE_NO_TOKEN },
+		{ "token_malformed", RELAY_CLOSE_TOKEN_MALFORMED },
+		{ "token_foreign", RELAY_CLOSE_TOKEN_FOREIGN },
+		{ "token_bad_signature", RELAY_CLOSE_TOKEN_BAD_SIGNATURE },
+		{ "token_expired", RELAY_CLOSE_TOKEN_EXPIRED },
+		{ "token_revoked", RELAY_CLOSE_TOKEN_REVOKED },
+		{ "token_wrong_peer", RELAY_CLOSE_TOKEN_WRONG_PEER },
 	};
 
 	is_int(try_auth(&issuer, 60, "good-1", 0, 0), 0, "valid token accepted");
@@ -104,7 +104,7 @@ static void test_refusals(void)
 
 	/* Token bytes that do not parse: build the auth frame by hand. */
 	{
-		uint8_t frame[256], junk[10] = {9, 9, 9};
+		uint8_t frame[256], junk[10] = { 9, 9, 9 };
 		struct relay_challenge ch;
 		int len;
 
@@ -196,7 +196,7 @@ static void test_expiry_during_session(void)
 int main(void)
 {
 	char issuer_path[256], pub_arg[300];
-	const char *args[] = {"--issuer-key", pub_arg, "--revoked", revoked_path, NULL};
+	const char *args[] = { "--issuer-key", pub_arg, "--revoked", revoked_path, NULL };
 	int status;
 
 	if (identity_generate(&issuer) < 0 || identity_generate(&foreign) < 0 || !mkdtemp(dir))

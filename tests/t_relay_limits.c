@@ -108,8 +108,8 @@ static void test_max_clients(struct rh_relay *r)
 /* Opens a bad client of kind k and does its bad thing (without waiting). */
 static struct rh_client *bad_client(uint16_t port, int k)
 {
-	static const uint8_t oversized[] = {RELAY_FRAME_SEND, 0xff, 0xff, 0xff, 0xff};
-	static const uint8_t unexpected[] = {RELAY_FRAME_RESTARTING, 0, 0, 0, 0};
+	static const uint8_t oversized[] = { RELAY_FRAME_SEND, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t unexpected[] = { RELAY_FRAME_RESTARTING, 0, 0, 0, 0 };
 	struct rh_client *c = client_new(port, 0);
 	char garbage[512];
 
@@ -230,7 +230,8 @@ static void test_idle(struct rh_relay *r)
 	}
 	is_int(rh_client_wait_closed(half, 100), RELAY_CLOSE_IDLE,
 	       "a client stuck halfway through a frame is closed: idle");
-	is_int(rh_client_wait_closed(silent, 100), RELAY_CLOSE_IDLE, "a silent client is closed: idle");
+	is_int(rh_client_wait_closed(silent, 100), RELAY_CLOSE_IDLE,
+	       "a silent client is closed: idle");
 	rh_client_send_packet(pinger, pinger->id.pub, "me", 2);
 	is_int(rh_client_expect(pinger, RELAY_FRAME_RECV, 2000), 1,
 	       "a client that pings more often than the idle timeout stays");
@@ -251,8 +252,10 @@ static void test_idle_config(void)
 	int status;
 
 	/* Bounded: if the check regressed, the relay would serve until killed. */
-	snprintf(cmd, sizeof(cmd), "timeout 5 %s/natlab-relay --listen 127.0.0.1:0 --no-auth "
-		 "--keepalive 1000 --idle-timeout 500 2>&1 >/dev/null", getenv("NATLAB_BIN"));
+	snprintf(cmd, sizeof(cmd),
+	         "timeout 5 %s/natlab-relay --listen 127.0.0.1:0 --no-auth "
+	         "--keepalive 1000 --idle-timeout 500 2>&1 >/dev/null",
+	         getenv("NATLAB_BIN"));
 	f = popen(cmd, "r");
 	if (f) {
 		size_t n = fread(out, 1, sizeof(out) - 1, f);
@@ -269,9 +272,11 @@ static void test_idle_config(void)
 static void test_option_names(void)
 {
 	static const char *const opts[] = {
-		"listen", "stun",  "stun-alt", "metrics",      "max-clients", "handshake-timeout",
-		"queue",  "rate",  "burst",    "drain",        "reconnect-in", "keepalive",
-		"queue-bytes",     "idle-timeout",
+		"listen",      "stun",         "stun-alt",
+		"metrics",     "max-clients",  "handshake-timeout",
+		"queue",       "rate",         "burst",
+		"drain",       "reconnect-in", "keepalive",
+		"queue-bytes", "idle-timeout",
 	};
 	char cmd[4200], out[512], want[64];
 	int named = 0;
@@ -281,7 +286,7 @@ static void test_option_names(void)
 		size_t n = 0;
 
 		snprintf(cmd, sizeof(cmd), "timeout 5 %s/natlab-relay --no-auth --%s x 2>&1",
-			 getenv("NATLAB_BIN"), opts[i]);
+		         getenv("NATLAB_BIN"), opts[i]);
 		f = popen(cmd, "r");
 		if (f) {
 			n = fread(out, 1, sizeof(out) - 1, f);
@@ -300,16 +305,16 @@ static void test_option_names(void)
 
 int main(void)
 {
-	const char *q_args[] = {"--no-auth", "--queue", "8", "--rate", "0", NULL};
-	const char *qb_args[] = {"--no-auth", "--queue", "100000", "--queue-bytes",
-	                         "100000",    "--rate",  "0",      NULL};
+	const char *q_args[] = { "--no-auth", "--queue", "8", "--rate", "0", NULL };
+	const char *qb_args[] = { "--no-auth", "--queue", "100000", "--queue-bytes",
+		                  "100000",    "--rate",  "0",      NULL };
 	/* A tight idle timeout too: reads the relay paused must not count as idleness. */
-	const char *r_args[] = {"--no-auth", "--rate", "100000", "--burst", "70000",
-	                        "--keepalive", "100", "--idle-timeout", "300", NULL};
-	const char *m_args[] = {"--no-auth", "--max-clients", "2", NULL};
-	const char *a_args[] = {"--no-auth", "--handshake-timeout", "500", NULL};
-	const char *d_args[] = {"--no-auth", "--drain", "10000", NULL};
-	const char *i_args[] = {"--no-auth", "--keepalive", "100", "--idle-timeout", "400", NULL};
+	const char *r_args[] = { "--no-auth",   "--rate", "100000",         "--burst", "70000",
+		                 "--keepalive", "100",    "--idle-timeout", "300",     NULL };
+	const char *m_args[] = { "--no-auth", "--max-clients", "2", NULL };
+	const char *a_args[] = { "--no-auth", "--handshake-timeout", "500", NULL };
+	const char *d_args[] = { "--no-auth", "--drain", "10000", NULL };
+	const char *i_args[] = { "--no-auth", "--keepalive", "100", "--idle-timeout", "400", NULL };
 	struct rh_relay r;
 
 	test_option_names();

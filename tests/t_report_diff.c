@@ -39,7 +39,7 @@ static int regression(const json_t *d, const char *name, const char *what)
 
 int main(void)
 {
-	struct report_diff_opts o = {.rate = 0.2, .time = 0.5, .time_min_ms = 50};
+	struct report_diff_opts o = { .rate = 0.2, .time = 0.5, .time_min_ms = 50 };
 	json_t *old =
 	    json_pack("{s:[o, o, o, o, o, o]}", "cells", cell("same", "direct", 1, 1, 40),
 	              cell("worse", "direct", 1, 1, 40), cell("better", "relay", 0, 0, 0),

@@ -35,11 +35,11 @@ static void test_run(void)
 	json_t *nats = json_pack("[{s:s, s:s}]", "name", "home", "profile", "full-cone"), *rep;
 	struct results r;
 	struct run_info info = {
-	    .scenario = "s.lua",
-	    .seed = 7,
-	    .started = "2026-12-01T07:00:00Z",
-	    .duration_s = 2.5,
-	    .nats = nats,
+		.scenario = "s.lua",
+		.seed = 7,
+		.started = "2026-12-01T07:00:00Z",
+		.duration_s = 2.5,
+		.nats = nats,
 	};
 
 	results_init(&r, f);

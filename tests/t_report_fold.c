@@ -133,8 +133,8 @@ static void test_fold_missing_run(void)
 {
 	json_t *cell = cell_new("direct"), *r1 = run_report("fail", "punch", 0, 0), *out;
 	struct report_run runs[] = {
-	    {.report = r1, .status = 1, .secs = 3, .dir = "cells/x-1"},
-	    {.report = NULL, .status = 134, .secs = 1, .dir = "cells/x-2"},
+		{ .report = r1, .status = 1, .secs = 3, .dir = "cells/x-1" },
+		{ .report = NULL, .status = 134, .secs = 1, .dir = "cells/x-2" },
 	};
 
 	out = report_cell_fold(cell, runs, 2);
@@ -154,12 +154,12 @@ static void test_fold_missing_run(void)
 static void test_fold_counts(void)
 {
 	json_t *cell = cell_new("direct"), *out;
-	json_t *r[3] = {run_report("direct", NULL, 40, 100), run_report("direct", "x", 60, 200),
-	                run_report("relay", "punch", 0, 0)};
+	json_t *r[3] = { run_report("direct", NULL, 40, 100), run_report("direct", "x", 60, 200),
+		         run_report("relay", "punch", 0, 0) };
 	struct report_run runs[3] = {
-	    {.report = r[0], .dir = "cells/c-1"},
-	    {.report = r[1], .status = 1, .dir = "cells/c-2"},
-	    {.report = r[2], .dir = "cells/c-3"},
+		{ .report = r[0], .dir = "cells/c-1" },
+		{ .report = r[1], .status = 1, .dir = "cells/c-2" },
+		{ .report = r[2], .dir = "cells/c-3" },
 	};
 
 	out = report_cell_fold(cell, runs, 3);
@@ -196,7 +196,7 @@ static void test_fold_counts(void)
 static void test_fold_edges(void)
 {
 	json_t *cell = cell_new(NULL), *rep = run_report("relay", NULL, 0, 0), *out;
-	struct report_run run = {.report = rep, .dir = "cells/n"};
+	struct report_run run = { .report = rep, .dir = "cells/n" };
 
 	out = report_cell_fold(cell, &run, 1);
 	ok(json_is_false(json_object_get(out, "pass")), "a cell without expected cannot pass");
@@ -224,19 +224,21 @@ static json_t *wire_run(const char *outcome, json_int_t seed, const char *verdic
 	                              outcome, "agree", agree, "bytes_direct", (json_int_t)100,
 	                              "bytes_relay", (json_int_t)50));
 	if (switch_ms >= 0)
-		json_object_set_new(json_object_get(res, "wire"), "switch_ms", json_real(switch_ms));
+		json_object_set_new(json_object_get(res, "wire"), "switch_ms",
+		                    json_real(switch_ms));
 	return rep;
 }
 
 static void test_fold_wire(void)
 {
 	json_t *cell = cell_new("direct"), *out, *w;
-	json_t *r[3] = {wire_run("direct", 7, "direct", 1, 60), wire_run("direct", 8, "relayed", 0, -1),
-	                wire_run("relay", 9, "relayed", 1, -1)};
+	json_t *r[3] = { wire_run("direct", 7, "direct", 1, 60),
+		         wire_run("direct", 8, "relayed", 0, -1),
+		         wire_run("relay", 9, "relayed", 1, -1) };
 	struct report_run runs[3] = {
-	    {.report = r[0], .dir = "cells/w-1"},
-	    {.report = r[1], .dir = "cells/w-2"},
-	    {.report = r[2], .dir = "cells/w-3"},
+		{ .report = r[0], .dir = "cells/w-1" },
+		{ .report = r[1], .dir = "cells/w-2" },
+		{ .report = r[2], .dir = "cells/w-3" },
 	};
 
 	out = report_cell_fold(cell, runs, 1);
@@ -252,7 +254,8 @@ static void test_fold_wire(void)
 
 	out = report_cell_fold(cell, runs, 3);
 	w = json_object_get(out, "wire");
-	ok(json_is_false(json_object_get(out, "pass")), "a claim the wire contradicts fails the cell");
+	ok(json_is_false(json_object_get(out, "pass")),
+	   "a claim the wire contradicts fails the cell");
 	is_int(jint(w, "disagree"), 1, "wire: one run disagrees");
 	is_int(jint(w, "relayed"), 2, "wire: two relayed");
 	is_str(jstr(w, "disagree_note"), "claimed direct, wire relayed", "wire: what disagreed");
@@ -266,8 +269,8 @@ static void test_fold_wire(void)
 	ok(json_is_true(json_object_get(out, "flaky")), "direct in 2 of 3 runs: flaky");
 	is_str(json_string_value(json_array_get(json_object_get(out, "flags"), 0)), "flaky",
 	       "flags: flaky");
-	is_str(json_string_value(json_array_get(json_object_get(out, "flags"), 1)), "wire_disagrees",
-	       "flags: wire_disagrees");
+	is_str(json_string_value(json_array_get(json_object_get(out, "flags"), 1)),
+	       "wire_disagrees", "flags: wire_disagrees");
 	json_decref(out);
 	for (int k = 0; k < 3; k++)
 		json_decref(r[k]);

@@ -18,15 +18,16 @@
 #include "natlab/report_html.h"
 #include "tap.h"
 
-#define GREEN "#1b5e20" /* direct as expected, in at most 100 ms */
+#define GREEN      "#1b5e20" /* direct as expected, in at most 100 ms */
 #define SLOW_GREEN "#b9e4bb" /* direct as expected, after more than a second */
-#define BLUE  "#3366b8"
-#define AMBER "#e39b1b"
-#define RED   "#c62828"
+#define BLUE       "#3366b8"
+#define AMBER      "#e39b1b"
+#define RED        "#c62828"
 
 static const char *profiles[] = {
-    "none",      "full-cone", "restricted-cone", "port-restricted-cone",
-    "symmetric", "cgnat",     "udp-blocked"};
+	"none",      "full-cone", "restricted-cone", "port-restricted-cone",
+	"symmetric", "cgnat",     "udp-blocked"
+};
 #define NPROF 7
 
 static char tmpdir[] = "/tmp/t_report_html.XXXXXX";
@@ -159,8 +160,8 @@ static void touch(const char *rel)
 static void make_files(void)
 {
 	char path[512];
-	const char *dirs[] = {"cells", "cells/full-cone_symmetric",
-	                      "cells/full-cone_symmetric/logs", "cells/full-cone_symmetric/pcap"};
+	const char *dirs[] = { "cells", "cells/full-cone_symmetric",
+		               "cells/full-cone_symmetric/logs", "cells/full-cone_symmetric/pcap" };
 
 	for (int i = 0; i < 4; i++) {
 		snprintf(path, sizeof(path), "%s/%s", tmpdir, dirs[i]);
@@ -430,7 +431,8 @@ int main(void)
 	is_int((int)json_array_size(json_object_get(r, "cells")), 30, "30 cells");
 	/* A slow direct cell, and one the wire contradicts that is also flaky. */
 	json_object_set_new(json_array_get(json_object_get(r, "cells"), (size_t)idx[0][2]),
-	                    "time_to_direct_ms", json_pack("{s:f, s:f}", "p50", 1500.0, "p95", 2000.0));
+	                    "time_to_direct_ms",
+	                    json_pack("{s:f, s:f}", "p50", 1500.0, "p95", 2000.0));
 	json_object_set_new(json_array_get(json_object_get(r, "cells"), (size_t)idx[0][1]), "flags",
 	                    json_pack("[s, s]", "flaky", "wire_disagrees"));
 	json_object_set_new(json_array_get(json_object_get(r, "cells"), (size_t)idx[0][1]), "wire",

@@ -56,8 +56,8 @@ int main(void)
 
 	cells = json_pack("[{s:s, s:s, s:b, s:i, s:i, s:i, s:i, s:s, s:s, s:[s, s], s:s}]", "name",
 	                  "x/y", "expected", "direct", "pass", 0, "runs", 4, "direct", 2, "relay",
-	                  2, "failed", 0, "reached", "the wire disagrees", "dir", "cells/x", "flags",
-	                  "flaky", "wire_disagrees", "reproduce",
+	                  2, "failed", 0, "reached", "the wire disagrees", "dir", "cells/x",
+	                  "flags", "flaky", "wire_disagrees", "reproduce",
 	                  "natlab run 'm.lua' '--filter' 'x/y' '--seed' '3'");
 	f = out_open();
 	report_tap_cells(f, cells);

@@ -36,7 +36,7 @@ static int roundtrip(struct seal_ctx *from, struct seal_ctx *to, const char *tex
 static void test_keys(void)
 {
 	struct seal_ctx a, b, c;
-	uint8_t low_order[32] = {0};
+	uint8_t low_order[32] = { 0 };
 	int bound = -1;
 
 	is_int(seal_init(&a, &alice, bob.pub), 0, "alice derives keys for bob");
@@ -77,7 +77,8 @@ static void test_tamper(void)
 	pair(&a, &b);
 	n = seal_seal(&a, text, strlen(text), pkt, sizeof(pkt));
 	is_int(n, (int)(strlen(text) + SEAL_OVERHEAD), "packet length is plaintext + overhead");
-	ok(memmem(pkt, (size_t)n, text, strlen(text)) == NULL, "plaintext does not appear in the packet");
+	ok(memmem(pkt, (size_t)n, text, strlen(text)) == NULL,
+	   "plaintext does not appear in the packet");
 	for (i = 0; i < n; i++) {
 		memcpy(bad, pkt, (size_t)n);
 		bad[i] ^= 0x40;
@@ -126,7 +127,8 @@ static void test_replay(void)
 	/* Move the window far ahead: an old packet is refused even if never seen. */
 	a.tx_counter = 100000;
 	n = seal_seal(&a, "y", 1, pkt, sizeof(pkt));
-	is_int(seal_open(&b, pkt, (size_t)n, out, sizeof(out), &bound), 1, "a jump ahead is accepted");
+	is_int(seal_open(&b, pkt, (size_t)n, out, sizeof(out), &bound), 1,
+	       "a jump ahead is accepted");
 	a.tx_counter = 100000 - SEAL_WINDOW;
 	n = seal_seal(&a, "z", 1, pkt, sizeof(pkt));
 	is_int(seal_open(&b, pkt, (size_t)n, out, sizeof(out), &bound), -EALREADY,
@@ -163,7 +165,8 @@ static void test_sessions(void)
 
 	pair(&a, &b);
 	n_old = seal_seal(&a, "old", 3, old, sizeof(old));
-	is_int(seal_open(&b, old, (size_t)n_old, out, sizeof(out), &bound), 3, "old session packet");
+	is_int(seal_open(&b, old, (size_t)n_old, out, sizeof(out), &bound), 3,
+	       "old session packet");
 
 	/* bob restarts: a new process, same identity, new session. */
 	seal_close(&b);

@@ -30,8 +30,8 @@ static const char *rfc5769_response_v6 =
     "74 65 73 74 20 76 65 63 74 6f 72 20 00 20 00 14 00 02 a1 47 01 13 a9 fa"
     "a5 d3 f1 79 bc 25 f4 b5 be d2 b9 d9 00 08 00 14 a3 82 95 4e 4b e6 7b f1"
     "17 84 c9 7c 82 92 c2 75 bf e3 ed 41 80 28 00 04 c8 fb 0b 4c";
-static const uint8_t rfc5769_txid[STUN_TXID_SIZE] = {0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34,
-                                                     0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae};
+static const uint8_t rfc5769_txid[STUN_TXID_SIZE] = { 0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34,
+	                                              0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae };
 
 static size_t unhex(const char *s, uint8_t *out, size_t cap)
 {
@@ -71,7 +71,7 @@ static const char *fmt(const struct sockaddr_storage *ss)
 static void test_rfc5769(void)
 {
 	uint8_t buf[256], out[STUN_MAX_MESSAGE];
-	struct stun_server_config cfg = {.primary = addr("192.0.2.10:3478")};
+	struct stun_server_config cfg = { .primary = addr("192.0.2.10:3478") };
 	struct sockaddr_storage src = addr("192.0.2.1:32853");
 	enum stun_endpoint from;
 	struct stun_msg m;
@@ -113,8 +113,8 @@ static void test_round_trips(void)
 	                        origin = addr("198.18.0.1:3478");
 	struct sockaddr_storage v6 = addr("[2001:db8::1]:9");
 	uint8_t txid[STUN_TXID_SIZE], buf[STUN_MAX_MESSAGE];
-	uint16_t unknown[] = {STUN_ATTR_CHANGE_REQUEST, 0x7777};
-	struct stun_binding_response r = {txid, SA(&mapped), SA(&other), SA(&origin), "natlab"};
+	uint16_t unknown[] = { STUN_ATTR_CHANGE_REQUEST, 0x7777 };
+	struct stun_binding_response r = { txid, SA(&mapped), SA(&other), SA(&origin), "natlab" };
 	struct stun_msg m;
 	int len;
 
@@ -139,7 +139,7 @@ static void test_round_trips(void)
 	is_str(m.software, "natlab", "SOFTWARE round trip (padded)");
 	ok(m.present & STUN_HAS_FINGERPRINT, "success response carries FINGERPRINT");
 
-	r = (struct stun_binding_response){.txid = txid, .mapped = SA(&v6)};
+	r = (struct stun_binding_response){ .txid = txid, .mapped = SA(&v6) };
 	len = stun_binding_success_encode(buf, sizeof(buf), &r);
 	ok(len > 0 && stun_msg_decode(buf, (size_t)len, &m) == 0 &&
 	       addr_equal(SA(&m.xor_mapped), SA(&v6)),
@@ -152,14 +152,14 @@ static void test_round_trips(void)
 	   "420 error response round trip");
 	is_int(stun_binding_error_encode(buf, sizeof(buf), txid, 200, "no", NULL, 0, NULL), -EINVAL,
 	       "error code outside 300..699 refused");
-	r = (struct stun_binding_response){txid, SA(&mapped), SA(&other), SA(&origin), "natlab"};
+	r = (struct stun_binding_response){ txid, SA(&mapped), SA(&other), SA(&origin), "natlab" };
 	is_int(stun_binding_success_encode(buf, 40, &r), -ENOBUFS, "short buffer: -ENOBUFS");
 }
 
 /* A valid request carrying SOFTWARE and FINGERPRINT, to damage in various ways. */
 static int sample(uint8_t *buf, size_t cap)
 {
-	uint8_t txid[STUN_TXID_SIZE] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+	uint8_t txid[STUN_TXID_SIZE] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
 	struct stun_writer w;
 
 	stun_writer_init(&w, buf, cap, STUN_BINDING_REQUEST, txid);
@@ -170,7 +170,7 @@ static int sample(uint8_t *buf, size_t cap)
 /* One attribute in a request without FINGERPRINT, so its value can be anything. */
 static int with_attr(uint8_t *buf, size_t cap, uint16_t attr, const char *hex)
 {
-	uint8_t txid[STUN_TXID_SIZE] = {0}, v[64];
+	uint8_t txid[STUN_TXID_SIZE] = { 0 }, v[64];
 	struct stun_writer w;
 
 	stun_writer_init(&w, buf, cap, STUN_BINDING_REQUEST, txid);
@@ -283,9 +283,9 @@ static void test_mutations(void)
 static struct stun_server_config config(bool alternate)
 {
 	struct stun_server_config cfg = {
-	    .primary = addr("198.18.0.1:3478"),
-	    .alt_port = htons(3479),
-	    .software = "natlab test",
+		.primary = addr("198.18.0.1:3478"),
+		.alt_port = htons(3479),
+		.software = "natlab test",
 	};
 
 	if (alternate)
@@ -296,14 +296,14 @@ static struct stun_server_config config(bool alternate)
 /* Asks local_ep with the given flags; checks sender, mapped, origin and other address. */
 static void check_change(enum stun_endpoint local_ep, uint32_t flags)
 {
-	static const char *names[] = {"A1:P1", "A1:P2", "A2:P1", "A2:P2"};
+	static const char *names[] = { "A1:P1", "A1:P2", "A2:P1", "A2:P2" };
 	struct stun_server_config cfg = config(true);
 	struct sockaddr_storage src = addr("203.0.113.9:40000"), want_origin, want_other;
 	enum stun_endpoint want = local_ep ^ ((flags & STUN_CHANGE_IP) ? 2 : 0) ^
 	                          ((flags & STUN_CHANGE_PORT) ? 1 : 0),
 	                   from = STUN_EP_COUNT;
 	uint8_t txid[STUN_TXID_SIZE], req[64], out[STUN_MAX_MESSAGE];
-	struct stun_msg m = {0};
+	struct stun_msg m = { 0 };
 	int len, rc;
 
 	stun_txid_new(txid);
@@ -315,8 +315,7 @@ static void check_change(enum stun_endpoint local_ep, uint32_t flags)
 	stun_server_endpoint(&cfg, want, &want_origin);
 	stun_server_endpoint(&cfg, local_ep ^ 3, &want_other);
 	ok(rc > 0 && from == want && m.type == STUN_BINDING_SUCCESS &&
-	       !memcmp(m.txid, txid, STUN_TXID_SIZE) &&
-	       addr_equal(SA(&m.xor_mapped), SA(&src)) &&
+	       !memcmp(m.txid, txid, STUN_TXID_SIZE) && addr_equal(SA(&m.xor_mapped), SA(&src)) &&
 	       addr_equal(SA(&m.response_origin), SA(&want_origin)) &&
 	       addr_equal(SA(&m.other), SA(&want_other)),
 	   "received on %s, change%s%s: answered from %s (got %s, origin %s)", names[local_ep],
@@ -340,7 +339,7 @@ static int handle(const struct stun_server_config *cfg, enum stun_endpoint ep, c
 static void test_responder_single(void)
 {
 	struct stun_server_config cfg = config(false);
-	uint8_t txid[STUN_TXID_SIZE] = {0}, req[64];
+	uint8_t txid[STUN_TXID_SIZE] = { 0 }, req[64];
 	struct stun_writer w;
 	enum stun_endpoint from;
 	struct stun_msg m;
@@ -373,7 +372,7 @@ static void test_responder_single(void)
 static void test_responder_ignores(void)
 {
 	struct stun_server_config cfg = config(true);
-	uint8_t txid[STUN_TXID_SIZE] = {0}, buf[64], out[8];
+	uint8_t txid[STUN_TXID_SIZE] = { 0 }, buf[64], out[8];
 	struct sockaddr_storage src = addr("203.0.113.9:40000");
 	enum stun_endpoint from;
 	struct stun_writer w;

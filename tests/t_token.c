@@ -100,7 +100,7 @@ static void test_token_roundtrip(void)
 
 static void test_auth(void)
 {
-	struct relay_challenge c = {.version = 1, .flags = 1}, c2;
+	struct relay_challenge c = { .version = 1, .flags = 1 }, c2;
 	uint8_t frame[512], chal[64];
 	char text[TOKEN_TEXT_MAX];
 	struct relay_auth a;
@@ -134,8 +134,9 @@ static void test_auth(void)
 
 static void test_messages(void)
 {
-	struct relay_server_info si = {1, 65504, 256, 1000, 70000, 30000, 123456789012ull, 4194304},
-	                         si2;
+	struct relay_server_info
+	    si = { 1, 65504, 256, 1000, 70000, 30000, 123456789012ull, 4194304 },
+	    si2;
 	uint8_t out[128], reason = 0;
 	const uint8_t *key;
 	struct relay_packet pkt;

@@ -59,7 +59,7 @@ static void test_prng(void)
 
 /* Runs NFRAMES frames through a fresh path and records which were delivered. */
 static int run_path(uint64_t seed, const struct wire_impairment *imp, unsigned char *kept,
-		    struct wire_stats *st)
+                    struct wire_stats *st)
 {
 	struct wire_path p;
 	uint64_t depart[2];
@@ -97,10 +97,10 @@ static void test_loss(void)
 	{
 		struct wire_impairment imp = { .loss = 0.05 };
 		struct wire_impairment more = { .loss = 0.05,
-						.delay_ns = 30000000,
-						.jitter_ns = 5000000,
-						.duplicate = 0.1,
-						.rate_bps = 1000000000 };
+			                        .delay_ns = 30000000,
+			                        .jitter_ns = 5000000,
+			                        .duplicate = 0.1,
+			                        .rate_bps = 1000000000 };
 
 		run_path(7, &imp, k1, NULL);
 		run_path(7, &imp, k2, NULL);
@@ -400,7 +400,7 @@ static void test_forward_delay(void)
 		return;
 	}
 	is_int(wire_set_impairment(t.w, WIRE_A_TO_B,
-				   &(struct wire_impairment){ .delay_ns = 20000000 }),
+	                           &(struct wire_impairment){ .delay_ns = 20000000 }),
 	       0, "set delay 20ms");
 	harness_send(&t);
 	harness_run(&t, 1, 2000);

@@ -175,7 +175,7 @@ static int echo_fd, sink_fd;
 static void *echo_main(void *arg)
 {
 	struct pollfd p[2] = { { .fd = echo_fd, .events = POLLIN },
-			       { .fd = sink_fd, .events = POLLIN } };
+		               { .fd = sink_fd, .events = POLLIN } };
 	char buf[2048];
 
 	while (!atomic_load(&echo_stop)) {
@@ -185,7 +185,7 @@ static void *echo_main(void *arg)
 			struct sockaddr_in from;
 			socklen_t fl = sizeof(from);
 			ssize_t n = recvfrom(echo_fd, buf, sizeof(buf), MSG_DONTWAIT,
-					     (struct sockaddr *)&from, &fl);
+			                     (struct sockaddr *)&from, &fl);
 
 			if (n > 0)
 				sendto(echo_fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
@@ -329,7 +329,7 @@ int main(void)
 	pthread_t loop_thread, echo_thread;
 	int loop_started = 0, echo_started = 0;
 	struct sockaddr_in echo_to = sockaddr_of("10.99.0.2", 7),
-			   sink_to = sockaddr_of("10.99.0.2", 9);
+	                   sink_to = sockaddr_of("10.99.0.2", 9);
 	struct wire_stats st;
 	double rtt[300];
 	uint64_t t0;

@@ -41,7 +41,8 @@ void tap_require_root(void)
 		tap_skip_all("needs root (CAP_NET_ADMIN) to build network namespaces");
 }
 
-static void tap_vresult(int cond, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void tap_vresult(int cond, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 static void tap_vresult(int cond, const char *fmt, va_list ap)
 {
@@ -76,7 +77,7 @@ static int tap_result(int cond, const char *name)
 }
 
 int tap_int_at(const char *file, int line, long long got, long long want, const char *expr,
-	       const char *name)
+               const char *name)
 {
 	int cond = got == want;
 
@@ -89,14 +90,14 @@ int tap_int_at(const char *file, int line, long long got, long long want, const 
 }
 
 int tap_str_at(const char *file, int line, const char *got, const char *want, const char *expr,
-	       const char *name)
+               const char *name)
 {
 	int cond = (got && want) ? strcmp(got, want) == 0 : got == want;
 
 	tap_result(cond, name);
 	if (!cond)
-		printf("#   failed at %s:%d: %s\n#        got: \"%s\"\n#   expected: \"%s\"\n", file,
-		       line, expr, got ? got : "(null)", want ? want : "(null)");
+		printf("#   failed at %s:%d: %s\n#        got: \"%s\"\n#   expected: \"%s\"\n",
+		       file, line, expr, got ? got : "(null)", want ? want : "(null)");
 	fflush(stdout);
 	return cond;
 }

@@ -17,17 +17,17 @@ void tap_skip_all(const char *reason) __attribute__((noreturn));
 void tap_require_root(void);
 
 int tap_ok_at(const char *file, int line, int cond, const char *expr, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 int tap_int_at(const char *file, int line, long long got, long long want, const char *expr,
-	       const char *name);
+               const char *name);
 int tap_str_at(const char *file, int line, const char *got, const char *want, const char *expr,
-	       const char *name);
+               const char *name);
 void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The whole file at path as a NUL-terminated string the caller frees; NULL if unreadable. */
 char *tap_slurp(const char *path);
 
-#define ok(cond, ...)		 tap_ok_at(__FILE__, __LINE__, !!(cond), #cond, __VA_ARGS__)
-#define is_int(got, want, name)	 tap_int_at(__FILE__, __LINE__, (got), (want), #got, (name))
-#define is_str(got, want, name)	 tap_str_at(__FILE__, __LINE__, (got), (want), #got, (name))
+#define ok(cond, ...)           tap_ok_at(__FILE__, __LINE__, !!(cond), #cond, __VA_ARGS__)
+#define is_int(got, want, name) tap_int_at(__FILE__, __LINE__, (got), (want), #got, (name))
+#define is_str(got, want, name) tap_str_at(__FILE__, __LINE__, (got), (want), #got, (name))
 
 #endif

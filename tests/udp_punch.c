@@ -75,7 +75,8 @@ static int do_stun(int fd, const struct sockaddr_in *server)
 			continue;
 		n = (int)recv(fd, buf, sizeof(buf), 0);
 		if (n > 0 && stun_msg_decode(buf, (size_t)n, &msg) == 0 &&
-		    memcmp(msg.txid, txid, sizeof(txid)) == 0 && (msg.present & STUN_HAS_XOR_MAPPED)) {
+		    memcmp(msg.txid, txid, sizeof(txid)) == 0 &&
+		    (msg.present & STUN_HAS_XOR_MAPPED)) {
 			struct sockaddr_in *m = (struct sockaddr_in *)&msg.xor_mapped;
 
 			inet_ntop(AF_INET, &m->sin_addr, addr, sizeof(addr));
@@ -108,7 +109,8 @@ static int do_punch(int fd, const struct sockaddr_in *peer, double secs)
 			socklen_t len = sizeof(from);
 			char buf[64];
 
-			if (recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len) == 5 &&
+			if (recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len) ==
+			        5 &&
 			    memcmp(buf, "punch", 5) == 0) {
 				heard = from;
 				received++;
@@ -157,7 +159,8 @@ static int do_tcp_listen(int port, int secs)
 	}
 	printf("listening\n");
 	fflush(stdout);
-	if (poll(&p, 1, secs * 1000) <= 0 || (c = accept(p.fd, (struct sockaddr *)&sin, &len)) < 0) {
+	if (poll(&p, 1, secs * 1000) <= 0 ||
+	    (c = accept(p.fd, (struct sockaddr *)&sin, &len)) < 0) {
 		printf("no connection\n");
 		return 1;
 	}
@@ -201,13 +204,15 @@ int main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "tcp-listen") == 0)
 		return do_tcp_listen(atoi(argv[2]), atoi(argv[3]));
 	if (argc == 4 && strcmp(argv[1], "tcp-connect") == 0)
-		return parse_endpoint(argv[2], &target) < 0 ? 2 : do_tcp_connect(&target, atoi(argv[3]));
+		return parse_endpoint(argv[2], &target) < 0
+		           ? 2
+		           : do_tcp_connect(&target, atoi(argv[3]));
 	if (argc < 4 || parse_endpoint(argv[3], &target) < 0) {
 		fprintf(stderr, "usage: udp_punch stun LOCALPORT SERVER:PORT\n"
-				"       udp_punch punch LOCALPORT PEER:PORT SECONDS\n"
-				"       udp_punch listen LOCALPORT SECONDS\n"
-				"       udp_punch tcp-listen PORT SECONDS\n"
-				"       udp_punch tcp-connect ADDR:PORT SECONDS\n");
+		                "       udp_punch punch LOCALPORT PEER:PORT SECONDS\n"
+		                "       udp_punch listen LOCALPORT SECONDS\n"
+		                "       udp_punch tcp-listen PORT SECONDS\n"
+		                "       udp_punch tcp-connect ADDR:PORT SECONDS\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "stun") == 0)

@@ -16,7 +16,7 @@ struct capture;
  * readable by tshark), read from loop. Returns 0 or -errno, with libpcap's message in err.
  */
 int capture_start(uv_loop_t *loop, int nsfd, const char *ifname, const char *path,
-		  struct capture **out, char *err, size_t errlen);
+                  struct capture **out, char *err, size_t errlen);
 
 /* Registers c with rt, so that runtime_close stops it if nobody else did. */
 void capture_attach(struct capture *c, struct runtime *rt);
@@ -32,7 +32,7 @@ struct capture_set {
  * captures already started stay in *set for capture_set_stop.
  */
 int capture_set_start(uv_loop_t *loop, const struct lab_model *m, const char *dir,
-		      struct capture_set *set, char *err, size_t errlen);
+                      struct capture_set *set, char *err, size_t errlen);
 /* Flushes and stops every capture of the set. */
 void capture_set_stop(struct capture_set *set);
 

@@ -16,8 +16,8 @@ struct nat_knobs;
  * Reads { profile = ..., knob = ... } at idx into *k and profile (lua_lab.c); unknown
  * keys and bad values raise errors naming fn.
  */
-void lua_lab_read_knobs(lua_State *L, int idx, const char *fn, struct nat_knobs *k,
-			char *profile, size_t len);
+void lua_lab_read_knobs(lua_State *L, int idx, const char *fn, struct nat_knobs *k, char *profile,
+                        size_t len);
 
 struct wire_impairment;
 /* Reads a link table at idx into *imp (lua_lab.c); bad keys and values raise errors. */

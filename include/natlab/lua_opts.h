@@ -13,10 +13,10 @@
 void lua_opts_check(lua_State *L, int idx, const char *fn, const char *const *allowed);
 /* String option or def when absent; raises if present with another type. */
 const char *lua_opts_string(lua_State *L, int idx, const char *fn, const char *key,
-			    const char *def);
+                            const char *def);
 /* Integer option in [min, max] or def when absent. */
 lua_Integer lua_opts_integer(lua_State *L, int idx, const char *fn, const char *key,
-			     lua_Integer def, lua_Integer min, lua_Integer max);
+                             lua_Integer def, lua_Integer min, lua_Integer max);
 /* Boolean option; also accepts "on"/"off". */
 int lua_opts_boolean(lua_State *L, int idx, const char *fn, const char *key, int def);
 /*
@@ -24,6 +24,6 @@ int lua_opts_boolean(lua_State *L, int idx, const char *fn, const char *key, int
  * def when absent; raises naming the value otherwise (NaN and infinities included).
  */
 double lua_opts_duration(lua_State *L, int idx, const char *fn, const char *key, double def,
-			 double min, double max);
+                         double min, double max);
 
 #endif

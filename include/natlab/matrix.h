@@ -17,7 +17,7 @@ struct matrix_opts {
 	const char *scenario; /* the scenario file */
 	const char *self_exe; /* natlab, to run each cell */
 	const char *out_dir;
-	const char *filter; /* glob on cell names, or NULL */
+	const char *filter;        /* glob on cell names, or NULL */
 	const char *const *params; /* --param KEY=VALUE words, passed to every cell */
 	int nparams;               /* at most MATRIX_PARAMS_MAX */
 	int jobs;
@@ -25,8 +25,8 @@ struct matrix_opts {
 	int shard, shards; /* run cells whose index % shards == shard (0-based) */
 	unsigned long long seed;
 	int seed_set;
-	const char *pcap;   /* all | failed | none, passed to the cells */
-	double timeout_s;   /* per cell run */
+	const char *pcap; /* all | failed | none, passed to the cells */
+	double timeout_s; /* per cell run */
 };
 
 /*

@@ -29,28 +29,28 @@
 
 #define LAB_NAME_MAX  24 /* lab names: [A-Za-z0-9_-], namespace "nl-<lab>.<node>" */
 #define LAB_NODE_MAX  12 /* node names: [A-Za-z0-9_-], so "c-<node>" fits in IFNAMSIZ */
-#define LAB_ADDRS_MAX 8	 /* addresses per host */
+#define LAB_ADDRS_MAX 8  /* addresses per host */
 #define LAB_NODES_MAX 1024
 
 #define LAB_INTERNET_DEFAULT "198.18.0.0/15" /* RFC 2544 benchmarking range */
-#define LAB_INTERNET_LEN_MAX 26		     /* the smallest internet a lab may have */
+#define LAB_INTERNET_LEN_MAX 26              /* the smallest internet a lab may have */
 #define LAB_HOPS_DEFAULT     8 /* routers between two attachments, as on a real path */
-#define LAB_HOPS_MAX	     32
+#define LAB_HOPS_MAX         32
 
 enum lab_node_kind { LAB_NODE_INTERNET, LAB_NODE_NAT, LAB_NODE_HOST };
 
 struct lab_node {
 	char name[LAB_NODE_MAX + 1];
 	enum lab_node_kind kind;
-	int parent;   /* index of the node whose network this one sits on; -1 for the core */
-	int line;     /* scenario line that declared it, for error messages */
+	int parent; /* index of the node whose network this one sits on; -1 for the core */
+	int line;   /* scenario line that declared it, for error messages */
 	char profile[32];
 	struct nat_knobs knobs;
 
 	/* Addresses on the parent's network: a host's (one or more), a NAT's WAN (one). */
 	struct in_addr addrs[LAB_ADDRS_MAX];
 	int naddrs;
-	int want_naddrs;	  /* how many addresses a host asked for */
+	int want_naddrs;          /* how many addresses a host asked for */
 	struct in_addr want_addr; /* a fixed first address asked for, or 0 */
 
 	/* link = {...}: the uplink is a wire (TAP pair and forwarder) with these impairments. */
@@ -60,7 +60,7 @@ struct lab_node {
 	/* The network this node provides (core or NAT LAN); unused for hosts. */
 	struct in_addr prefix;
 	int prefix_len;
-	int prefix_fixed; /* given in the scenario rather than allocated */
+	int prefix_fixed;   /* given in the scenario rather than allocated */
 	uint32_t next_free; /* next host number to hand out on this network */
 };
 
@@ -108,7 +108,7 @@ int lab_name_check(const char *name, size_t max, char *err, size_t errlen);
  * with a sentence in err (duplicate name, bad parent, too many nodes).
  */
 int lab_model_add(struct lab_model *m, const char *name, enum lab_node_kind kind, int parent,
-		  char *err, size_t errlen);
+                  char *err, size_t errlen);
 
 /* Finds a node by name; -ENOENT if there is none. */
 int lab_model_find(const struct lab_model *m, const char *name);

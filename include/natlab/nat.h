@@ -19,16 +19,16 @@ enum nat_block { NAT_BLOCK_NONE, NAT_BLOCK_UDP, NAT_BLOCK_WEB_ONLY };
 enum nat_tcp_unsolicited { NAT_TCP_DROP, NAT_TCP_ICMP };
 
 #define NAT_UDP_TIMEOUT_DEFAULT 120
-#define NAT_UDP_TIMEOUT_MIN	1
-#define NAT_UDP_TIMEOUT_MAX	86400
+#define NAT_UDP_TIMEOUT_MIN     1
+#define NAT_UDP_TIMEOUT_MAX     86400
 /* RFC 5382 REQ-5: established at least 2 h 4 min, transitory at least 4 min. */
-#define NAT_TCP_TIMEOUT_DEFAULT		   7440
+#define NAT_TCP_TIMEOUT_DEFAULT            7440
 #define NAT_TCP_TRANSITORY_TIMEOUT_DEFAULT 240
 /* RFC 5382 REQ-4: an unsolicited SYN is not answered for at least this long. */
 #define NAT_TCP_UNSOLICITED_WAIT 6
 /* First external port handed out by sequential allocation and by CGNAT port blocks. */
-#define NAT_PORT_BASE		1024
-#define NAT_SEQUENTIAL_PORTS	1024
+#define NAT_PORT_BASE        1024
+#define NAT_SEQUENTIAL_PORTS 1024
 
 /*
  * Every field but translate is a knob of nat_knob_table and is accessed through it as
@@ -40,10 +40,10 @@ struct nat_knobs {
 	enum nat_filtering filtering;
 	enum nat_ports ports;
 	unsigned hairpin;
-	unsigned udp_timeout;		 /* seconds */
-	unsigned tcp_timeout;		 /* seconds, established connections */
+	unsigned udp_timeout;            /* seconds */
+	unsigned tcp_timeout;            /* seconds, established connections */
 	unsigned tcp_transitory_timeout; /* seconds, connections opening or closing */
-	unsigned port_block;		 /* ports per subscriber, 0 = no blocks */
+	unsigned port_block;             /* ports per subscriber, 0 = no blocks */
 	enum nat_block block;
 	enum nat_tcp_unsolicited tcp_unsolicited;
 };
@@ -54,19 +54,19 @@ int nat_profile_lookup(const char *name, struct nat_knobs *knobs);
 extern const char *const nat_profile_names[];
 
 enum nat_knob_type {
-	NAT_KNOB_WORD,	  /* one of words[], stored as its index */
-	NAT_KNOB_BOOL,	  /* 0 or 1 */
+	NAT_KNOB_WORD,    /* one of words[], stored as its index */
+	NAT_KNOB_BOOL,    /* 0 or 1 */
 	NAT_KNOB_SECONDS, /* a duration in [min, max] seconds */
-	NAT_KNOB_COUNT,	  /* an integer in [min, max] */
+	NAT_KNOB_COUNT,   /* an integer in [min, max] */
 };
 
 /* One knob: its scenario key, what values it takes, and where it lives in nat_knobs. */
 struct nat_knob {
 	const char *key;
 	enum nat_knob_type type;
-	size_t offset;		  /* of its unsigned field in struct nat_knobs */
+	size_t offset;            /* of its unsigned field in struct nat_knobs */
 	const char *const *words; /* NAT_KNOB_WORD: NULL-terminated, index = value */
-	unsigned min, max;	  /* NAT_KNOB_SECONDS, NAT_KNOB_COUNT */
+	unsigned min, max;        /* NAT_KNOB_SECONDS, NAT_KNOB_COUNT */
 };
 
 /* Every knob, in the order they are shown; ends with an entry whose key is NULL. */
@@ -95,7 +95,7 @@ int nat_knobs_validate(const struct nat_knobs *k, unsigned subscribers, char *er
 
 /* What a ruleset is rendered from: the knobs and the addresses of one NAT box. */
 struct nat_box_addrs {
-	struct in_addr wan;	   /* the box's external address */
+	struct in_addr wan;        /* the box's external address */
 	struct in_addr lan_prefix; /* its LAN, network address */
 	int lan_len;
 	const struct in_addr *subscribers; /* LAN addresses of attached nodes, for port blocks */

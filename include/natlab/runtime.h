@@ -25,9 +25,9 @@ struct runtime {
 	lua_State *L;  /* the main state */
 	lua_State *co; /* the scenario coroutine */
 	int co_ref;
-	int finished;	    /* the coroutine returned or failed */
-	char *error;	    /* malloc'd message (first line file:line) if it failed */
-	char *stopped;	    /* malloc'd reason if the run was cut short (limit, signal) */
+	int finished;  /* the coroutine returned or failed */
+	char *error;   /* malloc'd message (first line file:line) if it failed */
+	char *stopped; /* malloc'd reason if the run was cut short (limit, signal) */
 	uv_timer_t deadline;
 	uv_async_t wake; /* a signal arrived */
 	int signals;

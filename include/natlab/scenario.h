@@ -21,10 +21,10 @@ enum scenario_pcap { PCAP_FAILED, PCAP_ALL, PCAP_NONE };
 
 enum scenario_mode {
 	SCENARIO_CHECK, /* lab:up() only validates: nothing is created */
-	SCENARIO_UP,	/* lab:up() builds the lab and records it under /run/natlab */
-	SCENARIO_RUN,	/* as UP, then the script goes on (processes, waits) and the lab
-			   is torn down when it ends */
-	SCENARIO_PLAN,	/* stops at natlab.cells{...} (recording the cells) or lab:up() */
+	SCENARIO_UP,    /* lab:up() builds the lab and records it under /run/natlab */
+	SCENARIO_RUN,   /* as UP, then the script goes on (processes, waits) and the lab
+	                   is torn down when it ends */
+	SCENARIO_PLAN,  /* stops at natlab.cells{...} (recording the cells) or lab:up() */
 };
 
 struct scenario {
@@ -34,28 +34,28 @@ struct scenario {
 	volatile sig_atomic_t *stop;
 	struct lab_model model;
 	int have_lab;
-	int lab_up;		/* lab:up() succeeded: there is something to tear down */
+	int lab_up; /* lab:up() succeeded: there is something to tear down */
 	long long max_instructions;
 	long long instructions;
 
 	/* For SCENARIO_RUN. */
-	const char *out_dir;	/* logs/, report.json, junit.xml go here */
-	char self_exe[4096];	/* this binary: processes run through `natlab __enter`, and
-				   natlab.bin() finds natlab-relay and natlab-peer beside it */
-	double timeout_s;	/* the whole scenario's time limit; 0 = none */
-	int seed_set;		/* --seed given: it overrides natlab.lab{ seed = } */
+	const char *out_dir; /* logs/, report.json, junit.xml go here */
+	char self_exe[4096]; /* this binary: processes run through `natlab __enter`, and
+	                        natlab.bin() finds natlab-relay and natlab-peer beside it */
+	double timeout_s;    /* the whole scenario's time limit; 0 = none */
+	int seed_set;        /* --seed given: it overrides natlab.lab{ seed = } */
 	unsigned long long seed;
-	enum scenario_pcap pcap; /* which captures to keep */
-	const char *filter;	 /* --filter glob: natlab.selected(name) tells the scenario */
-	json_t *cells;		 /* PLAN: the cells natlab.cells{} declared, or NULL */
+	enum scenario_pcap pcap;   /* which captures to keep */
+	const char *filter;        /* --filter glob: natlab.selected(name) tells the scenario */
+	json_t *cells;             /* PLAN: the cells natlab.cells{} declared, or NULL */
 	const char *const *params; /* --param KEY=VALUE words (borrowed): natlab.params */
 	int nparams;
-	const char *cell;	 /* RUN of one cell: the name natlab.cells{} returns */
+	const char *cell; /* RUN of one cell: the name natlab.cells{} returns */
 	struct capture_set captures;
 	struct lab_wires wire_fds; /* TAP fds of wired links, until a forwarder owns them */
-	struct wire **wires;	   /* per node, under natlab run; NULL where no wire */
+	struct wire **wires;       /* per node, under natlab run; NULL where no wire */
 	struct results results;
-	char *error;		/* why the scenario failed (first line), for the report */
+	char *error; /* why the scenario failed (first line), for the report */
 };
 
 void scenario_init(struct scenario *s, enum scenario_mode mode, const char *path);

@@ -17,8 +17,8 @@
 
 #define LAB_IF_UPLINK_HOST "eth0"
 #define LAB_IF_UPLINK_NAT  "wan"
-#define LAB_IF_LAN	   "lan"
-#define LAB_IF_CORE	   "core"
+#define LAB_IF_LAN         "lan"
+#define LAB_IF_CORE        "core"
 
 /* A wire's two TAP fds, for the process that will forward between them. */
 struct lab_wire_fds {
@@ -44,17 +44,17 @@ struct uv_loop_s;
  * err and the wires already started stay in wires[] for the caller to free.
  */
 int lab_wires_start(struct uv_loop_s *loop, const struct lab_model *m, struct lab_wires *fds,
-		    struct wire **wires, char *err, size_t errlen);
+                    struct wire **wires, char *err, size_t errlen);
 
 /*
  * Builds every node of m. Stops early with -EINTR when *stop becomes non-zero (a
- * signal); stop may be NULL. On error returns -errno and writes what failed into err; whatever was built
- * stays for the caller to tear down with lab_topology_down. Nodes with a link table get
- * their uplink as two TAP devices whose fds are added to *wires: the devices live as long
- * as the fds, and nothing crosses until a forwarder (wire.h) joins them.
+ * signal); stop may be NULL. On error returns -errno and writes what failed into err; whatever was
+ * built stays for the caller to tear down with lab_topology_down. Nodes with a link table get their
+ * uplink as two TAP devices whose fds are added to *wires: the devices live as long as the fds, and
+ * nothing crosses until a forwarder (wire.h) joins them.
  */
-int lab_topology_up(const struct lab_model *m, volatile sig_atomic_t *stop,
-		    struct lab_wires *wires, char *err, size_t errlen);
+int lab_topology_up(const struct lab_model *m, volatile sig_atomic_t *stop, struct lab_wires *wires,
+                    char *err, size_t errlen);
 
 /*
  * Reloads NAT node i's ruleset (from its knobs, which may have changed) and flushes its

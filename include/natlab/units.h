@@ -17,7 +17,7 @@ struct lab_unit {
  * also when the scaled value is not finite. Callers check the range of what it returns.
  */
 int lab_scaled_parse(const char *s, const struct lab_unit *units, size_t n, int ignore_case,
-		     double *out);
+                     double *out);
 
 /*
  * A decimal integer in [min, max], the whole string, range-checked before anyone narrows

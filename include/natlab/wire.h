@@ -44,14 +44,14 @@ struct wire_impairment {
 	double duplicate;
 	double reorder;
 	uint64_t rate_bps; /* bits per second counting the Ethernet header; 0 = unlimited */
-	uint32_t limit;	   /* frames waiting at most; 0 = WIRE_LIMIT_DEFAULT */
+	uint32_t limit;    /* frames waiting at most; 0 = WIRE_LIMIT_DEFAULT */
 };
 
 struct wire_stats {
 	uint64_t rx_frames, rx_bytes; /* read from the sending side */
 	uint64_t tx_frames, tx_bytes; /* written to the receiving side, duplicates included */
-	uint64_t lost;		      /* dropped by the loss knob */
-	uint64_t duplicated;	      /* extra copies made */
+	uint64_t lost;                /* dropped by the loss knob */
+	uint64_t duplicated;          /* extra copies made */
 	uint64_t reordered;
 	uint64_t dropped_down; /* read or queued while the link was down */
 	uint64_t dropped_full; /* copies refused because the queue held limit frames */
@@ -73,7 +73,7 @@ struct wire_path {
 	struct wire_impairment imp;
 	struct wire_prng prng;
 	bool up;
-	uint64_t link_free_ns;	 /* when the serializer has sent what it was given */
+	uint64_t link_free_ns;   /* when the serializer has sent what it was given */
 	uint64_t last_depart_ns; /* the latest in-order departure, to keep order under jitter */
 	struct wire_stats st;
 };
@@ -88,7 +88,7 @@ int wire_path_set(struct wire_path *p, const struct wire_impairment *imp);
  * depart[], in order. Updates the counters, except tx_* and tx_errors.
  */
 int wire_path_admit(struct wire_path *p, uint64_t now_ns, size_t len, size_t queued,
-		    uint64_t depart[2]);
+                    uint64_t depart[2]);
 /* Link up or down; going down forgets the serializer's backlog. */
 void wire_path_set_up(struct wire_path *p, bool up);
 

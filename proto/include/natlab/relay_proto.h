@@ -94,10 +94,10 @@ struct relay_server_info {
 	uint32_t keepalive_ms;       /* ping at least this often to stay counted alive */
 	uint64_t token_expiry;
 	uint32_t queue_bytes;
-	    /* per-client queue bytes before the oldest is dropped; 0 if not sent */ /* unix
-	                                                                                seconds; 0
-	                                                                                without auth
-	                                                                              */
+	/* per-client queue bytes before the oldest is dropped; 0 if not sent */ /* unix
+	                                                                            seconds; 0
+	                                                                            without auth
+	                                                                          */
 };
 #define RELAY_SERVER_INFO_LEN 33
 /* Relays before queue_bytes sent 29 bytes; decoders accept that. */

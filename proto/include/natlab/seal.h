@@ -31,20 +31,20 @@
 
 #include "natlab/identity.h"
 
-#define SEAL_MAGIC	 0xA1 /* top bits set: never mistaken for STUN (RFC 8489 section 5) */
+#define SEAL_MAGIC       0xA1 /* top bits set: never mistaken for STUN (RFC 8489 section 5) */
 #define SEAL_SESSION_LEN 8
-#define SEAL_HEADER_LEN	 (1 + 2 * SEAL_SESSION_LEN + 8)
-#define SEAL_TAG_LEN	 16
-#define SEAL_OVERHEAD	 (SEAL_HEADER_LEN + SEAL_TAG_LEN)
-#define SEAL_KEY_LEN	 32
-#define SEAL_WINDOW	 8192 /* replay bitmap bits; SEAL_WINDOW - 64 counters may arrive late */
+#define SEAL_HEADER_LEN  (1 + 2 * SEAL_SESSION_LEN + 8)
+#define SEAL_TAG_LEN     16
+#define SEAL_OVERHEAD    (SEAL_HEADER_LEN + SEAL_TAG_LEN)
+#define SEAL_KEY_LEN     32
+#define SEAL_WINDOW      8192 /* replay bitmap bits; SEAL_WINDOW - 64 counters may arrive late */
 #define SEAL_KDF_CONTEXT "natlab-peer seal v1"
 
 struct seal_ctx {
-	uint8_t dir;			   /* our direction bit: 0 if we are the kx client */
-	uint8_t tx_static[SEAL_KEY_LEN];   /* crypto_kx tx key */
-	uint8_t rx_static[SEAL_KEY_LEN];   /* crypto_kx rx key */
-	uint8_t tx_key[SEAL_KEY_LEN];	   /* tx_static bound to my_session */
+	uint8_t dir;                     /* our direction bit: 0 if we are the kx client */
+	uint8_t tx_static[SEAL_KEY_LEN]; /* crypto_kx tx key */
+	uint8_t rx_static[SEAL_KEY_LEN]; /* crypto_kx rx key */
+	uint8_t tx_key[SEAL_KEY_LEN];    /* tx_static bound to my_session */
 	uint8_t my_session[SEAL_SESSION_LEN];
 	uint8_t dst_session[SEAL_SESSION_LEN]; /* put in outgoing packets; zero until known */
 	uint64_t tx_counter;
@@ -80,7 +80,7 @@ int seal_seal(struct seal_ctx *s, const void *msg, size_t len, uint8_t *out, siz
  * peer restarted. A packet that fails leaves the state untouched.
  */
 int seal_open(struct seal_ctx *s, const uint8_t *pkt, size_t len, uint8_t *out, size_t cap,
-	      int *bound);
+              int *bound);
 
 /* The session id of the sender of a packet that seal_open() accepted. */
 const uint8_t *seal_packet_src(const uint8_t *pkt);
