@@ -94,14 +94,19 @@ for c in "${cells[@]}"; do
 	t_is "$pings" 3 "$name: 3 pings answered"
 	# How the listener's first round started: on the offer (eager), on its timer (sync).
 	start=$(grep -m1 '"event":"punch","attempt":1,' "l$tag.out" | sed -n 's/.*"start":"\([a-z]*\)".*/\1/p')
+	# An offer the connector sent before its STUN answered is sent again once it has
+	# (docs/events.md): that CONNECT follows the later rounds' rule, so a listener whose
+	# synchronised wait it cut short starts on receipt. Seen on a slow (ASan) run.
+	offers=$(sed '/"event":"punch"/q' "l$tag.out" | grep -c '"event":"candidates","side":"remote"')
+	[ "$FIRST_PUNCH" = sync ] && [ "$start" = offer ] && [ "$offers" -ge 2 ] && start=reoffer
 	[ -z "$start" ] || starts="$starts $start"
 done
 # How the listeners' first rounds started: eager, all on the offer; sync, on the timer
 # (or on a probe of the connector that beat it: this lab has no wire delay).
 seen=$(tr ' ' '\n' <<<"$starts" | sed '/^$/d' | sort -u | paste -sd,)
 if [ "$FIRST_PUNCH" = sync ]; then
-	t_ok "$(grep -qxE 'probe,rtt|rtt' <<<"$seen"; echo $?)" \
-		"every listener that punched started its first round on its timer (or the connector's probe): $seen" "$starts"
+	t_ok "$(grep -qxE '(probe,)?(reoffer,)?rtt' <<<"$seen"; echo $?)" \
+		"every listener that punched started its first round on its timer (or the connector's probe, or a re-sent offer): $seen" "$starts"
 else
 	t_is "$seen" offer "every listener that punched started its first round on the offer" "$starts"
 fi
