@@ -115,6 +115,22 @@ int lab_netns_enter(int fd)
 	return setns(fd, CLONE_NEWNET) < 0 ? -errno : 0;
 }
 
+int lab_node_netns_enter(const char *lab, const char *node, char *err, size_t errlen)
+{
+	int fd, rc;
+
+	rc = lab_node_netns_open(lab, node, &fd);
+	if (rc < 0) {
+		snprintf(err, errlen, "namespace of \"%s\": %s", node, strerror(-rc));
+		return rc;
+	}
+	rc = lab_netns_enter(fd);
+	close(fd);
+	if (rc < 0)
+		snprintf(err, errlen, "setns into \"%s\": %s", node, strerror(-rc));
+	return rc;
+}
+
 void lab_netns_leave(void)
 {
 	/*

@@ -298,19 +298,10 @@ static int node_nat(struct build *b, int i)
 
 int lab_topology_nat_reload(const struct lab_model *m, int i, char *err, size_t errlen)
 {
-	int fd, rc;
+	int rc = lab_node_netns_enter(m->name, m->nodes[i].name, err, errlen);
 
-	rc = lab_node_netns_open(m->name, m->nodes[i].name, &fd);
-	if (rc < 0) {
-		snprintf(err, errlen, "namespace of \"%s\": %s", m->nodes[i].name, strerror(-rc));
+	if (rc < 0)
 		return rc;
-	}
-	rc = lab_netns_enter(fd);
-	close(fd);
-	if (rc < 0) {
-		snprintf(err, errlen, "setns: %s", strerror(-rc));
-		return rc;
-	}
 	rc = nat_apply_here(m, i, 1, err, errlen);
 	lab_netns_leave();
 	return rc;

@@ -8,26 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-static int node_enter(const struct lab_model *m, int i, char *err, size_t errlen)
-{
-	int fd, rc;
-
-	rc = lab_node_netns_open(m->name, m->nodes[i].name, &fd);
-	if (rc < 0) {
-		snprintf(err, errlen, "namespace of \"%s\": %s", m->nodes[i].name, strerror(-rc));
-		return rc;
-	}
-	rc = lab_netns_enter(fd);
-	close(fd);
-	if (rc < 0)
-		snprintf(err, errlen, "setns into \"%s\": %s", m->nodes[i].name, strerror(-rc));
-	return rc;
-}
-
 int lab_wire_count_load(const struct lab_model *m, int i, const char *ruleset, char *err,
                         size_t errlen)
 {
-	int rc = node_enter(m, i, err, errlen);
+	int rc = lab_node_netns_enter(m->name, m->nodes[i].name, err, errlen);
 
 	if (rc < 0)
 		return rc;
@@ -39,7 +23,7 @@ int lab_wire_count_load(const struct lab_model *m, int i, const char *ruleset, c
 int lab_wire_count_read(const struct lab_model *m, int i, nat_counter_cb fn, void *arg, char *err,
                         size_t errlen)
 {
-	int rc = node_enter(m, i, err, errlen);
+	int rc = lab_node_netns_enter(m->name, m->nodes[i].name, err, errlen);
 
 	if (rc < 0)
 		return rc;

@@ -23,6 +23,11 @@ int lab_node_netns_open(const char *lab, const char *node, int *fd);
 /* Moves the calling thread into the namespace behind fd. */
 int lab_netns_enter(int fd);
 /*
+ * Moves the calling thread into the namespace of node in lab; on failure returns -errno
+ * and writes a sentence naming the node into err. lab_netns_leave() comes back.
+ */
+int lab_node_netns_enter(const char *lab, const char *node, char *err, size_t errlen);
+/*
  * Moves the calling thread back home. Failing to is fatal (the process exits with a
  * message): nothing may go on in a namespace it did not mean to be in.
  */
