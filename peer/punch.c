@@ -98,6 +98,8 @@ void punch_offer(struct punch *pp, uint64_t now, uint32_t id, bool stun_done, in
                  struct punch_out *out)
 {
 	out_clear(out);
+	/* Before the session is up, every offer belongs to one first contact. */
+	pp->first_id = pp->established ? 0 : pp->id;
 	pp->id = id;
 	pp->offer_ns = now;
 	pp->offer_sends = 1;
@@ -184,11 +186,26 @@ void punch_on_answer(struct punch *pp, uint64_t now, int n_remote, struct punch_
 		    PUNCH_ACT_PROBE; /* the candidates the round's first probe did not name */
 }
 
+/*
+ * Whether the other side probes for a round of ours that has not started: the current
+ * offer's, or (before the session is up) the first contact's earlier offer, which a
+ * full offer replaced once STUN answered or whose HELLO went unanswered for a while.
+ * Once the session is up, a probe of a failed round must not start a synchronised one.
+ */
+static bool probe_starts_round(const struct punch *pp, uint32_t id)
+{
+	bool ours = id == pp->id || (pp->first_id && id == pp->first_id);
+	bool waiting = pp->state == PUNCH_WAIT_REPLY || pp->state == PUNCH_WAIT_START ||
+	               (pp->state == PUNCH_IDLE && !pp->listener && !pp->established);
+
+	return id && ours && waiting;
+}
+
 void punch_on_probe(struct punch *pp, uint64_t now, uint32_t id, int n_remote,
                     struct punch_out *out)
 {
 	out_clear(out);
-	if ((pp->state == PUNCH_WAIT_REPLY || pp->state == PUNCH_WAIT_START) && id == pp->id)
+	if (probe_starts_round(pp, id))
 		round_begin(pp, now, PUNCH_BY_PROBE, n_remote, out);
 }
 

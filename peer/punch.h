@@ -69,6 +69,7 @@ struct punch {
 	bool established; /* the session is up: offers go in CONNECT, failed rounds back off */
 	enum punch_state state;
 	uint32_t id;        /* the current round's punch id, 0 before any */
+	uint32_t first_id;  /* connector: the earlier offer of this first contact, 0: none */
 	int round;          /* rounds started (the `punch` event's `attempt`) */
 	int probes_left;    /* PROBING: bursts still to send */
 	uint64_t offer_ns;  /* connector: when the current offer first went out */

@@ -33,8 +33,10 @@ t_is $? 0 "listener exits 0 once the connector is done"
 t_is "$(count cb '"event":"relay_connected"')" 1 "relay_connected"
 t_ok "$(count cb '"event":"reflexive","addr":"127.0.0.1:[0-9]+"' >/dev/null; echo $?)" "reflexive address from the relay's STUN port"
 t_ok "$(count cb '"event":"candidates","side":"remote"' >/dev/null; echo $?)" "candidates received from the peer"
-t_ok "$(count cb '"event":"punch".*"role":"connector"' >/dev/null; echo $?)" "connector punch event"
-t_ok "$(count la '"event":"punch".*"role":"listener"' >/dev/null; echo $?)" "listener punch event"
+# Both event logs, lines cut short, to tell afterwards which side started what.
+both_logs=$(cut -c1-180 "$T_TMP/cb.out" "$T_TMP/la.out")
+t_ok "$(count cb '"event":"punch".*"role":"connector"' >/dev/null; echo $?)" "connector punch event" "$both_logs"
+t_ok "$(count la '"event":"punch".*"role":"listener"' >/dev/null; echo $?)" "listener punch event" "$both_logs"
 t_ok "$(count cb '"event":"path","kind":"direct","remote":"127.0.0.1:' >/dev/null; echo $?)" "connector goes direct"
 t_ok "$(count la '"event":"path","kind":"direct"' >/dev/null; echo $?)" "listener goes direct"
 t_is "$(count cb '"event":"rtt".*"source":"ping"')" 5 "five rtt samples from --ping 5"

@@ -231,6 +231,45 @@ static void test_probe_starts_round(void)
 	is_int(pp.round, 1, "one round");
 }
 
+/*
+ * Before the session is up the connector may offer more than once for one first
+ * contact: a HELLO sent before STUN answered is followed by a full offer with a new id,
+ * and a HELLO that stays unanswered past PUNCH_REPLY_WAIT_MS ends its round. The listener
+ * may already probe for the earlier offer; those probes are for this first contact, so
+ * they start the round (t_peer_loopback once saw the connector go direct through the
+ * listener's probes without a round, and so without a `punch` event).
+ */
+static void test_probe_for_superseded_first_offer(void)
+{
+	struct punch pp;
+	struct punch_out out;
+
+	punch_init(&pp, false, false);
+	punch_hello(&pp, T0, 41, false, 0, &out);
+	punch_on_stun_done(&pp, T0 + 5 * MS, 42, false, 0, &out);
+	is_int(pp.id, 42, "STUN done: a full offer with a new id");
+	punch_on_probe(&pp, T0 + 6 * MS, 41, 1, &out);
+	is_int(out.act, PUNCH_ACT_BEGIN | PUNCH_ACT_PROBE,
+	       "a probe for the offer the full one replaced starts the round");
+	is_int(out.trigger, PUNCH_BY_PROBE, "started by the probe");
+
+	punch_init(&pp, false, false);
+	punch_hello(&pp, T0, 51, true, 0, &out);
+	punch_on_timer(&pp, T0 + PUNCH_REPLY_WAIT_MS * MS, false, 0, &out);
+	is_int(pp.state, PUNCH_IDLE, "an unanswered HELLO ends its round");
+	punch_on_probe(&pp, T0 + (PUNCH_REPLY_WAIT_MS + 1) * MS, 51, 1, &out);
+	is_int(out.act, PUNCH_ACT_BEGIN | PUNCH_ACT_PROBE,
+	       "a late probe for that HELLO still starts a round before the session is up");
+
+	punch_init(&pp, false, false);
+	punch_set_established(&pp);
+	punch_offer(&pp, T0, 61, true, 0, &out);
+	punch_on_timer(&pp, T0 + PUNCH_REPLY_WAIT_MS * MS, false, 0, &out);
+	punch_offer(&pp, T0 + 10000 * MS, 62, true, 0, &out);
+	punch_on_probe(&pp, T0 + 10001 * MS, 61, 1, &out);
+	is_int(out.act, 0, "once the session is up, a failed round's probe starts nothing");
+}
+
 static void test_direct_and_loss(void)
 {
 	struct punch pp;
@@ -272,6 +311,7 @@ int main(void)
 	test_stun_done();
 	test_listener();
 	test_probe_starts_round();
+	test_probe_for_superseded_first_offer();
 	test_direct_and_loss();
 	return tap_done();
 }
