@@ -33,9 +33,10 @@ struct proc_box {
 	int64_t status;
 	int term_signal;
 	int pid;
-	int json;    /* stdout is JSON Lines: objects become events */
-	int cursor;  /* wait_line scans lines after this one */
-	int ecursor; /* wait_event scans events after this one */
+	int json;              /* stdout is JSON Lines: objects become events */
+	int cursor;            /* wait_line scans lines after this one */
+	int ecursor;           /* wait_event scans events after this one */
+	char match_error[256]; /* why the last scan stopped: its match function raised */
 };
 
 struct lab_proc {
@@ -179,11 +180,24 @@ static void exit_cb(uv_process_t *h, int64_t status, int term_signal)
 	close_handle(p, (uv_handle_t *)&p->timer);
 }
 
+/* Pops the item and the error under it; says what went wrong in err. */
+static int match_raised(lua_State *L, const char *what, char *err, size_t errlen)
+{
+	const char *why = lua_tostring(L, -1);
+
+	snprintf(err, errlen, "%s: %s", what, why ? why : "(an error that is not a string)");
+	lua_pop(L, 2);
+	return -1;
+}
+
 /*
  * Does item i (1-based) of the table at index t match the matcher at index m: a Lua
  * pattern for lines; for events every field of a match table equal, or a predicate true?
+ * -1 when the pattern or predicate raised: the message goes to err, and the wait ends
+ * with it (a predicate's message, a string, must never read as true).
  */
-static int item_matches(lua_State *L, int t, int i, int m, enum proc_wait what)
+static int item_matches(lua_State *L, int t, int i, int m, enum proc_wait what, char *err,
+                        size_t errlen)
 {
 	int ok = 1;
 
@@ -194,7 +208,9 @@ static int item_matches(lua_State *L, int t, int i, int m, enum proc_wait what)
 		lua_remove(L, -2);
 		lua_pushvalue(L, -2);
 		lua_pushvalue(L, m);
-		ok = lua_pcall(L, 2, 1, 0) == LUA_OK && !lua_isnil(L, -1);
+		if (lua_pcall(L, 2, 1, 0) != LUA_OK)
+			return match_raised(L, "bad match pattern", err, errlen);
+		ok = !lua_isnil(L, -1);
 		lua_pop(L, 2);
 		return ok;
 	}
@@ -202,7 +218,7 @@ static int item_matches(lua_State *L, int t, int i, int m, enum proc_wait what)
 		lua_pushvalue(L, m);
 		lua_pushvalue(L, -2);
 		if (lua_pcall(L, 1, 1, 0) != LUA_OK)
-			log_warnx("wait_event predicate: %s", lua_tostring(L, -1));
+			return match_raised(L, "match function raised", err, errlen);
 		ok = lua_toboolean(L, -1);
 		lua_pop(L, 2);
 		return ok;
@@ -220,12 +236,21 @@ static int item_matches(lua_State *L, int t, int i, int m, enum proc_wait what)
 	return ok;
 }
 
-/* Scans the items of the table at t after *cursor up to n; pushes the first match. */
-static int scan_table(lua_State *L, int t, int n, int *cursor, int m, enum proc_wait what)
+/*
+ * Scans the items of the table at t after *cursor up to n; pushes the first match (1).
+ * -1: the match function raised, b->match_error says how.
+ */
+static int scan_table(lua_State *L, int t, int n, struct proc_box *b, int m, enum proc_wait what)
 {
+	int *cursor = what == WAIT_LINE ? &b->cursor : &b->ecursor;
+	int r;
+
 	while (*cursor < n) {
 		(*cursor)++;
-		if (item_matches(L, t, *cursor, m, what)) {
+		r = item_matches(L, t, *cursor, m, what, b->match_error, sizeof(b->match_error));
+		if (r < 0)
+			return -1;
+		if (r) {
 			lua_rawgeti(L, t, *cursor);
 			return 1;
 		}
@@ -233,7 +258,10 @@ static int scan_table(lua_State *L, int t, int n, int *cursor, int m, enum proc_
 	return 0;
 }
 
-/* Scans a running process's lines or events for its pending wait; the match goes to co. */
+/*
+ * Scans a running process's lines or events for its pending wait; the match goes to co
+ * (1). -1: the match function raised (box->match_error).
+ */
 static int scan_live(struct lab_proc *p, enum proc_wait what)
 {
 	lua_State *L = p->rt->L;
@@ -241,9 +269,9 @@ static int scan_live(struct lab_proc *p, enum proc_wait what)
 
 	lua_rawgeti(L, LUA_REGISTRYINDEX, what == WAIT_LINE ? p->lines_ref : p->events_ref);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, p->pattern_ref);
-	found = scan_table(L, top + 1, what == WAIT_LINE ? p->nlines : p->nevents,
-	                   what == WAIT_LINE ? &p->box->cursor : &p->box->ecursor, top + 2, what);
-	if (found)
+	found = scan_table(L, top + 1, what == WAIT_LINE ? p->nlines : p->nevents, p->box, top + 2,
+	                   what);
+	if (found > 0)
 		lua_xmove(L, p->rt->co, 1);
 	lua_settop(L, top);
 	return found;
@@ -251,7 +279,8 @@ static int scan_live(struct lab_proc *p, enum proc_wait what)
 
 /*
  * Scans what the process printed, running or gone (then its lines and events live in the
- * box's user values), with the matcher at index m; pushes the match onto L.
+ * box's user values), with the matcher at index m; pushes the match onto L (1); -1 when
+ * the matcher raised (b->match_error).
  */
 static int scan_box(lua_State *L, struct proc_box *b, enum proc_wait what, int m)
 {
@@ -261,10 +290,20 @@ static int scan_box(lua_State *L, struct proc_box *b, enum proc_wait what, int m
 		return scan_live(b->p, what);
 	lua_getiuservalue(L, 1, what == WAIT_LINE ? 2 : 1);
 	t = lua_gettop(L);
-	found = scan_table(L, t, (int)lua_rawlen(L, t),
-	                   what == WAIT_LINE ? &b->cursor : &b->ecursor, m, what);
+	found = scan_table(L, t, (int)lua_rawlen(L, t), b, m, what);
 	lua_remove(L, t);
 	return found;
+}
+
+/* A new line or event for the pending wait: it ends on a match or a raising matcher. */
+static void scan_pending(struct lab_proc *p, enum proc_wait what)
+{
+	int found = scan_live(p, what);
+
+	if (found > 0)
+		wait_done(p, 1);
+	else if (found < 0)
+		wait_done(p, push_fail(p->rt->co, p->box->match_error));
 }
 
 /* JSON Lines: each object on stdout becomes an event (other lines stay lines only). */
@@ -282,8 +321,8 @@ static void on_json(struct lab_proc *p, const char *line, size_t len)
 	lua_rawseti(L, -2, ++p->nevents);
 	lua_pop(L, 1);
 	json_decref(j);
-	if (p->waiting == WAIT_EVENT && scan_live(p, WAIT_EVENT))
-		wait_done(p, 1);
+	if (p->waiting == WAIT_EVENT)
+		scan_pending(p, WAIT_EVENT);
 }
 
 static void on_line(struct lab_proc *p, const char *line, size_t len)
@@ -304,8 +343,8 @@ static void on_line(struct lab_proc *p, const char *line, size_t len)
 			lua_pop(L, 1);
 		}
 	}
-	if (p->waiting == WAIT_LINE && scan_live(p, WAIT_LINE))
-		wait_done(p, 1);
+	if (p->waiting == WAIT_LINE)
+		scan_pending(p, WAIT_LINE);
 	if (p->json)
 		on_json(p, line, len);
 }
@@ -398,6 +437,7 @@ static int proc_wait(lua_State *L)
 static int proc_wait_for(lua_State *L, struct proc_box *b, enum proc_wait what, const char *fn)
 {
 	struct lab_proc *p = b->p;
+	int found;
 
 	lua_getfield(L, 2, "match");
 	if (p) {
@@ -406,7 +446,10 @@ static int proc_wait_for(lua_State *L, struct proc_box *b, enum proc_wait what, 
 		p->pattern_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
 	runtime_check_wait(L, fn);
-	if (scan_box(L, b, what, lua_gettop(L)))
+	found = scan_box(L, b, what, lua_gettop(L));
+	if (found < 0)
+		return push_fail(L, b->match_error);
+	if (found)
 		return 1;
 	if (b->exited)
 		return push_fail(L, "exited");

@@ -58,6 +58,23 @@ expect_eq(ev and ev.n, 2, "wait_event after exit finds an earlier event")
 local _, why2 = e:wait_event{ match = { event = "b" } }
 expect_eq(why2, "exited", "and then says exited")
 
+-- A match function that raises is the scenario's bug: the wait ends with the error, it
+-- never counts as a match (the error message, a string, used to read as true).
+local r = h:spawn{ "sh", "-c", [[echo '{"event":"c"}'; sleep 0.3; echo '{"event":"d"}']],
+	json = true, name = "raising" }
+local hit, why3 = r:wait_event{ match = function(x) return x.no.such end, timeout = "2s" }
+expect_eq(hit, nil, "a raising match function matches nothing")
+expect_eq(type(why3) == "string" and why3:find("match function raised", 1, true) ~= nil, true,
+	"and the wait says why: " .. tostring(why3))
+r:wait{ timeout = "5s" }
+local hit2, why4 = r:wait_event{ match = function(x) error("boom") end }
+expect_eq(hit2, nil, "also once the process is gone")
+expect_eq(type(why4) == "string" and why4:find("boom", 1, true) ~= nil, true,
+	"with the function's message: " .. tostring(why4))
+local _, why5 = r:wait_line{ match = "%" }
+expect_eq(type(why5) == "string" and why5:find("bad match pattern", 1, true) ~= nil, true,
+	"a malformed line pattern ends the wait with Lua's message: " .. tostring(why5))
+
 -- A wait pending when the process exits still sees the last lines it wrote: the exit can
 -- be reported before the pipe is read.
 local missed = 0
