@@ -25,13 +25,14 @@ static const struct command commands[] = {
 	{ "cleanup", cmd_cleanup, "remove leftovers of labs whose owner died" },
 	{ "check", cmd_check, "validate a scenario without running it" },
 	{ "report", cmd_report, "merge the reports of sharded matrix runs" },
+	{ "turn-cred", cmd_turn_cred, "mint TURN REST credentials for coturn's auth secret" },
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: natlab COMMAND [ARGS...]\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\n`natlab COMMAND --help` tells more. natlab %s\n", NATLAB_VERSION);
 }
 

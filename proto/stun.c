@@ -171,6 +171,15 @@ static int decode_addr(const struct stun_msg *msg, const uint8_t *v, size_t n, b
 	return 0;
 }
 
+int stun_attr_addr_decode(const uint8_t txid[STUN_TXID_SIZE], const uint8_t *v, size_t n, bool xor,
+                          struct sockaddr_storage *out)
+{
+	struct stun_msg msg;
+
+	memcpy(msg.txid, txid, STUN_TXID_SIZE);
+	return decode_addr(&msg, v, n, xor, out);
+}
+
 static void copy_text(char *dst, const uint8_t *v, size_t n)
 {
 	if (n > STUN_TEXT_MAX)

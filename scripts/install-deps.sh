@@ -7,7 +7,7 @@ set -euo pipefail
 
 build_deps=(build-essential cmake pkg-config
 	libnl-3-dev libnl-route-3-dev libnftables-dev libpcap-dev liblua5.4-dev
-	libuv1-dev libsodium-dev libjansson-dev)
+	libuv1-dev libsodium-dev libjansson-dev libssl-dev)
 test_deps=(coturn tshark nftables iproute2 iputils-ping traceroute jq perl procps util-linux clang
 	clang-format socat)
 

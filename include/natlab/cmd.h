@@ -13,6 +13,7 @@ int cmd_cleanup(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_turn_cred(int argc, char **argv);
 
 /*
  * Shared by the commands: exits with a clear message unless the process may create

@@ -126,6 +126,13 @@ int stun_frame_size(const uint8_t *buf, size_t len);
  */
 int stun_msg_decode(const uint8_t *buf, size_t len, struct stun_msg *msg);
 
+/*
+ * Decodes the value (n bytes at v) of an address attribute of the message with txid:
+ * XOR-encoded when xor (XOR-MAPPED-, XOR-PEER-, XOR-RELAYED-ADDRESS). 0 or -EBADMSG.
+ */
+int stun_attr_addr_decode(const uint8_t txid[STUN_TXID_SIZE], const uint8_t *v, size_t n, bool xor,
+                          struct sockaddr_storage *out);
+
 /* Fills txid with random bytes (libsodium). */
 void stun_txid_new(uint8_t txid[STUN_TXID_SIZE]);
 
