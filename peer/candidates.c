@@ -35,6 +35,8 @@ static const char *cand_kind_name(uint8_t kind)
 		return "local";
 	case PEER_CAND_REFLEXIVE:
 		return "reflexive";
+	case PEER_CAND_RELAYED:
+		return "relayed";
 	default:
 		return "peer_reflexive";
 	}
@@ -89,10 +91,21 @@ static void stun_finish(struct peer *p)
 {
 	if (p->stun_done)
 		return;
-	p->stun_done = 1;
 	uv_timer_stop(&p->stun_timer);
+	/* The offer waits for the relayed candidate too: the TURN path needs it. */
+	if (peer_turn_gathering(p)) {
+		p->turn.stun_finished = 1;
+		return;
+	}
+	p->stun_done = 1;
 	peer_cands_event(p, "local");
 	peer_punch_on_stun_done(p);
+}
+
+void peer_cands_turn_done(struct peer *p)
+{
+	if (p->turn.stun_finished)
+		stun_finish(p);
 }
 
 static void stun_send(struct peer *p)

@@ -42,11 +42,20 @@ static const char peer_usage[] =
     "                          synchronised by the measured RTT\n"
     "  --timeout SECONDS       to reach a relay and the peer, and with --no-relay a direct\n"
     "                          path (default 10)\n"
+    "  --turn ADDR:PORT        also relay through this TURN server (coturn): a relayed\n"
+    "                          candidate, used instead of the relay when no direct path\n"
+    "  --turn-transport T      udp (default) or tcp to the TURN server\n"
+    "  --turn-user USER        TURN username; with --turn-secret the user part of it\n"
+    "  --turn-pass PASSWORD    TURN password (long-term credentials)\n"
+    "  --turn-secret SECRET    mint REST credentials (coturn static-auth-secret) instead\n"
+    "  --turn-ttl SECONDS      lifetime of minted credentials (default 86400; negative:\n"
+    "                          already expired, for tests)\n"
     "  -v, --verbose           debug logging on stderr\n"
     "  -h, --help              this help\n"
     "\n"
     "Events are JSON Lines on stdout (docs/events.md). Exit status: 0 ok, 1 a workload\n"
-    "failed, 2 bad arguments or key file, 3 relay unreachable, token refused or unknown peer.\n";
+    "failed, 2 bad arguments or key file, 3 relay unreachable, token refused or unknown peer,\n"
+    "or the TURN server unreachable or refusing us.\n";
 
 enum {
 	OPT_KEY = 256,
@@ -65,6 +74,12 @@ enum {
 	OPT_RELAY_ONLY,
 	OPT_FIRST_PUNCH,
 	OPT_TIMEOUT,
+	OPT_TURN,
+	OPT_TURN_TRANSPORT,
+	OPT_TURN_USER,
+	OPT_TURN_PASS,
+	OPT_TURN_SECRET,
+	OPT_TURN_TTL,
 };
 
 static const struct option peer_options[] = {
@@ -84,6 +99,12 @@ static const struct option peer_options[] = {
 	{ "relay-only", no_argument, NULL, OPT_RELAY_ONLY },
 	{ "first-punch", required_argument, NULL, OPT_FIRST_PUNCH },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "turn", required_argument, NULL, OPT_TURN },
+	{ "turn-transport", required_argument, NULL, OPT_TURN_TRANSPORT },
+	{ "turn-user", required_argument, NULL, OPT_TURN_USER },
+	{ "turn-pass", required_argument, NULL, OPT_TURN_PASS },
+	{ "turn-secret", required_argument, NULL, OPT_TURN_SECRET },
+	{ "turn-ttl", required_argument, NULL, OPT_TURN_TTL },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -196,7 +217,7 @@ static int cmd_help(int argc, char **argv)
 
 static int cmd_run(int argc, char **argv)
 {
-	struct peer_opts o = { .ping_interval_ms = 100, .timeout_s = 10 };
+	struct peer_opts o = { .ping_interval_ms = 100, .timeout_s = 10, .turn.ttl_s = 86400 };
 	struct identity id;
 	uint64_t v;
 	int opt, rc;
@@ -277,6 +298,36 @@ static int cmd_run(int argc, char **argv)
 				    "usage", "--first-punch %s: expected eager or sync", optarg);
 			o.first_punch_sync = optarg[0] == 's';
 			break;
+		case OPT_TURN:
+			o.turn.server = optarg;
+			break;
+		case OPT_TURN_TRANSPORT:
+			if (strcmp(optarg, "udp") != 0 && strcmp(optarg, "tcp") != 0)
+				return usage_error("usage", "--turn-transport %s: expected udp or tcp",
+				                   optarg);
+			o.turn.transport = optarg[0] == 't' ? PEER_TURN_TCP : PEER_TURN_UDP;
+			break;
+		case OPT_TURN_USER:
+			o.turn.user = optarg;
+			break;
+		case OPT_TURN_PASS:
+			o.turn.password = optarg;
+			break;
+		case OPT_TURN_SECRET:
+			if (!optarg[0])
+				return usage_error("usage", "--turn-secret: must not be empty");
+			o.turn.secret = optarg;
+			break;
+		case OPT_TURN_TTL: {
+			char *end;
+
+			errno = 0;
+			o.turn.ttl_s = strtoll(optarg, &end, 10);
+			if (errno || end == optarg || *end)
+				return usage_error("usage", "--turn-ttl %s: expected whole seconds",
+				                   optarg);
+			break;
+		}
 		case 'v':
 			o.verbose = 1;
 			log_set_level(LOG_LEVEL_DEBUG);
@@ -298,6 +349,10 @@ static int cmd_run(int argc, char **argv)
 		return usage_error("usage", "give exactly one of --listen and --connect PUBKEY");
 	if (o.no_relay && o.relay_only)
 		return usage_error("usage", "--no-relay and --relay-only exclude each other");
+	if (o.turn.server && !o.turn.secret && (!o.turn.user || !o.turn.password))
+		return usage_error("usage", "--turn needs --turn-secret, or --turn-user and --turn-pass");
+	if (o.turn.server && o.turn.secret && o.turn.password)
+		return usage_error("usage", "--turn-secret and --turn-pass exclude each other");
 	if (connect) {
 		if (identity_pub_parse(o.peer_key, connect) < 0)
 			return usage_error(

@@ -40,6 +40,8 @@ void peer_path_report(struct peer *p)
 		event_emit("path", "{s:s, s:s}", "kind", "direct", "remote", a);
 		return;
 	}
+	if (!p->o->no_relay && peer_turn_path_report(p))
+		return;
 	if (p->o->no_relay || p->cur_relay < 0) {
 		report_none(p);
 		return;
@@ -48,8 +50,8 @@ void peer_path_report(struct peer *p)
 		return;
 	p->reported = PEER_PATH_RELAY;
 	p->reported_relay = p->cur_relay;
-	event_emit("path", "{s:s, s:s, s:i}", "kind", "relay", "remote",
-	           p->relays[p->cur_relay].text, "relay", p->cur_relay);
+	event_emit("path", "{s:s, s:s, s:i, s:s}", "kind", "relay", "remote",
+	           p->relays[p->cur_relay].text, "relay", p->cur_relay, "relay_kind", "natlab");
 }
 
 void peer_path_pick_relay(struct peer *p)

@@ -245,6 +245,9 @@ static void tick_cb(uv_timer_t *t)
 		           p->o->timeout_s);
 		return;
 	}
+	peer_turn_tick(p, now);
+	if (p->stopping)
+		return;
 	peer_path_tick(p, now);
 	peer_punch_maybe(p);
 	peer_workloads_step(p, now);
@@ -272,8 +275,10 @@ void peer_stop(struct peer *p, int code)
 		return;
 	p->stopping = 1;
 	p->exit_code = code;
-	event_emit("exit", "{s:i, s:I, s:I}", "code", code, "bytes_direct",
-	           (json_int_t)p->bytes_direct, "bytes_relay", (json_int_t)p->bytes_relay);
+	event_emit("exit", "{s:i, s:I, s:I, s:I}", "code", code, "bytes_direct",
+	           (json_int_t)p->bytes_direct, "bytes_relay", (json_int_t)p->bytes_relay,
+	           "bytes_turn", (json_int_t)peer_turn_bytes(p));
+	peer_turn_close(p);
 	for (i = 0; i < p->n_relays; i++)
 		peer_relay_close(&p->relays[i]);
 	uv_walk(p->loop, close_walk_cb, NULL);
@@ -295,6 +300,8 @@ static int peer_start(struct peer *p)
 		}
 		p->n_relays++;
 	}
+	if (peer_turn_start(p, &p->turn, &o->turn) < 0)
+		return -1;
 	if (o->relay_only)
 		return 0;
 	rc = peer_udp_open(p);

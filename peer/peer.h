@@ -31,6 +31,7 @@
 #include "natlab/util.h"
 
 #include "punch.h"
+#include "turn.h"
 
 #define PEER_MAX_RELAYS   8
 #define PEER_MAX_CANDS    8
@@ -70,7 +71,13 @@ enum peer_msg_type {
 #define PEER_STAMP_LEN 13
 
 /* Peer-reflexive: where the peer's probes came from (learnt, never sent in CONNECT). */
-enum peer_cand_kind { PEER_CAND_LOCAL = 1, PEER_CAND_REFLEXIVE = 2, PEER_CAND_PEER_REFLEXIVE = 3 };
+/* Relayed: our TURN allocation's address (turn.h); offered, never probed. */
+enum peer_cand_kind {
+	PEER_CAND_LOCAL = 1,
+	PEER_CAND_REFLEXIVE = 2,
+	PEER_CAND_PEER_REFLEXIVE = 3,
+	PEER_CAND_RELAYED = 4,
+};
 
 struct peer_cand {
 	uint8_t kind;
@@ -131,13 +138,14 @@ struct peer_opts {
 	int first_punch_sync; /* --first-punch sync: the listener delays round 1's start */
 	double timeout_s;     /* to reach the peer (and a direct path with --no-relay) */
 	int verbose;
+	struct peer_turn_opts turn; /* --turn* */
 };
 
 /* The last `path` event: none yet (or kind none), relay (reported_relay), direct. */
 enum peer_path { PEER_PATH_NONE, PEER_PATH_RELAY, PEER_PATH_DIRECT };
 
 /* How a message goes out: on the current path, through the relay, or by UDP to an address. */
-enum peer_via { PEER_VIA_PATH, PEER_VIA_RELAY, PEER_VIA_UDP };
+enum peer_via { PEER_VIA_PATH, PEER_VIA_RELAY, PEER_VIA_UDP, PEER_VIA_TURN };
 
 enum peer_phase {
 	PEER_PHASE_WAIT,
@@ -226,6 +234,9 @@ struct peer {
 	uint64_t hold_until_ns;
 	int my_done, peer_done, bye_acked;
 	uint64_t my_done_ns, last_bye_ns;
+
+	/* turn.c */
+	struct peer_turn turn;
 };
 
 /* --- events.c --- */
@@ -312,6 +323,8 @@ json_t *peer_cands_json(const struct peer_cand *list, int n);
 void peer_cands_gather(struct peer *p);
 /* Starts asking the STUN servers (--stun, or each relay's host on the STUN port). */
 int peer_stun_start(struct peer *p);
+/* TURN's allocation ended (made or failed): the candidates may be complete. */
+void peer_cands_turn_done(struct peer *p);
 /* A STUN message arrived on our socket. */
 void peer_on_stun(struct peer *p, const uint8_t *buf, size_t len, const struct sockaddr_in *from);
 

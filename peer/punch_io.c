@@ -104,7 +104,8 @@ static int offer_parse(struct peer *p, const uint8_t *m, size_t len, int keep_pr
 		a.sin_family = AF_INET;
 		memcpy(&a.sin_addr, c + 1, 4);
 		memcpy(&a.sin_port, c + 5, 2);
-		if (c[0] == PEER_CAND_LOCAL || c[0] == PEER_CAND_REFLEXIVE)
+		if (c[0] == PEER_CAND_LOCAL || c[0] == PEER_CAND_REFLEXIVE ||
+		    c[0] == PEER_CAND_RELAYED)
 			peer_cand_add(p->remote, &p->n_remote, c[0], &a);
 	}
 	for (i = 0; keep_prflx && i < n_old; i++)
@@ -127,7 +128,8 @@ static void send_probes(struct peer *p)
 	int i;
 
 	for (i = 0; i < p->n_remote; i++)
-		send_probe(p, &p->remote[i].addr);
+		if (p->remote[i].kind != PEER_CAND_RELAYED) /* reached through TURN (turn.c) */
+			send_probe(p, &p->remote[i].addr);
 }
 
 static void punch_event(struct peer *p, enum punch_trigger trigger)

@@ -58,6 +58,12 @@ static int send_relay(struct peer *p, const uint8_t *pkt, size_t len)
 {
 	int rc, i = peer_relay_out(p);
 
+	if (peer_turn_usable(p)) {
+		rc = peer_turn_send(p, pkt, len);
+		if (rc == 0)
+			p->last_relay_tx_ns = peer_now_ns();
+		return rc;
+	}
 	if (i < 0)
 		return -ENOTCONN;
 	rc = peer_relay_send(&p->relays[i], p->peer_key, pkt, len);
@@ -103,8 +109,9 @@ int peer_send_via(struct peer *p, enum peer_via via, const struct sockaddr_in *t
 	n = seal_seal(&p->seal, msg, len, pkt, sizeof(pkt));
 	if (n < 0)
 		return n;
-	rc = via == PEER_VIA_UDP ? peer_send_udp(p, to, pkt, (size_t)n)
-	                         : send_relay(p, pkt, (size_t)n);
+	rc = via == PEER_VIA_UDP    ? peer_send_udp(p, to, pkt, (size_t)n)
+	     : via == PEER_VIA_TURN ? peer_turn_send(p, pkt, (size_t)n)
+	                            : send_relay(p, pkt, (size_t)n);
 	if (rc == 0)
 		count_bytes(p, via == PEER_VIA_UDP, ((const uint8_t *)msg)[0], (size_t)n);
 	return rc;

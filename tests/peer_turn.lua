@@ -1,0 +1,16 @@
+-- SPDX-License-Identifier: MIT
+-- Topology for t_peer_turn.sh: natlab-relay on srv, coturn on turn (both public), and
+-- one peer host behind each of a full-cone, two symmetric and a udp-blocked NAT.
+local lab  = natlab.lab{ name = "peerturn" }
+local inet = lab:internet{}
+lab:host{ name = "srv", net = inet }
+lab:host{ name = "turn", net = inet }
+local fa = lab:nat{ name = "fa", net = inet, profile = "full-cone" }
+local sa = lab:nat{ name = "sa", net = inet, profile = "symmetric" }
+local sb = lab:nat{ name = "sb", net = inet, profile = "symmetric" }
+local ub = lab:nat{ name = "ub", net = inet, profile = "udp-blocked" }
+lab:host{ name = "fa1", net = fa }
+lab:host{ name = "sa1", net = sa }
+lab:host{ name = "sb1", net = sb }
+lab:host{ name = "ub1", net = ub }
+lab:up()
