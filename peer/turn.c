@@ -30,6 +30,11 @@
 #define PEER_TURN_MAX_QUEUE   (1u << 20) /* TCP write queue: beyond it sends fail */
 #define PEER_TURN_STALE_TRIES 3
 #define PEER_TURN_SOFTWARE    "natlab-peer"
+/* Nothing from the peer through TURN this long while we probe it every
+ * PEER_TURN_PROBE_MS: the path is not trusted until something comes back (traffic moves
+ * to natlab-relay), and a Refresh checks that the server is still there. */
+#define PEER_TURN_SILENT_MS 1500
+#define PEER_TURN_IDLE_MS   500 /* nothing from the peer this long: probe it */
 
 static const char *transport_name(const struct peer_turn *t)
 {
@@ -58,6 +63,20 @@ static int credentials_make(struct peer_turn *t)
 		return rc;
 	strcpy(t->auth.username, username);
 	return 0;
+}
+
+/*
+ * The expiry a REST username carries ("expiry" or "expiry:user"), or 0 when it is no
+ * REST username: a 401 to expired credentials is then told from one to wrong ones.
+ */
+static long long rest_expiry(const char *username)
+{
+	long long v = 0;
+	const char *s;
+
+	for (s = username; *s >= '0' && *s <= '9' && s - username < 18; s++)
+		v = v * 10 + (*s - '0');
+	return s > username && (*s == ':' || !*s) ? v : 0;
 }
 
 /* The key for the realm the server named (RFC 8489 section 9.2.2). */
@@ -141,6 +160,7 @@ static int tx_write(struct peer_turn *t, uint32_t lifetime)
 	if (n < 0)
 		return n;
 	t->tx_sent_ns = peer_now_ns();
+	log_debug("TURN %s to %s (try %d)", method_name(t->tx_type), t->text, t->tx_tries);
 	return wire_send(t, buf, (size_t)n);
 }
 
@@ -151,6 +171,7 @@ static void tx_start(struct peer_turn *t, uint16_t type)
 	t->tx_tries = 1;
 	stun_txid_new(t->txid);
 	tx_write(t, PEER_TURN_LIFETIME);
+	t->tx_first_ns = t->tx_sent_ns;
 }
 
 /* --- failures --- */
@@ -182,6 +203,7 @@ static void turn_fail(struct peer_turn *t, const char *reason, const char *fmt, 
 static void error_answer(struct peer_turn *t, const struct turn_msg *m, int had_auth)
 {
 	int code = m->stun.error_code;
+	long long expiry;
 	const char *what = method_name(t->tx_type), *why = m->stun.error_reason;
 
 	switch (code) {
@@ -201,11 +223,17 @@ static void error_answer(struct peer_turn *t, const struct turn_msg *m, int had_
 			tx_write(t, PEER_TURN_LIFETIME);
 			return;
 		}
-		turn_fail(t,
-		          t->state == PEER_TURN_READY ? "turn_credentials_expired"
-		                                      : "turn_unauthorized",
-		          "%s refused: 401 %s (wrong or expired credentials for user \"%s\"%s)",
-		          what, why, t->auth.username,
+		expiry = rest_expiry(t->auth.username);
+		if (t->state == PEER_TURN_READY || (expiry && expiry < (long long)time(NULL))) {
+			turn_fail(t, "turn_credentials_expired",
+			          "%s refused: 401 %s (username \"%s\" expired %lld s ago%s)", what,
+			          why, t->auth.username, (long long)time(NULL) - expiry,
+			          t->o->secret ? "" : ": mint new ones, or give --turn-secret");
+			return;
+		}
+		turn_fail(t, "turn_unauthorized",
+		          "%s refused: 401 %s (wrong credentials for user \"%s\"%s)", what, why,
+		          t->auth.username,
 		          t->o->secret ? ": check --turn-secret against coturn's static-auth-secret"
 		                       : "");
 		return;
@@ -304,6 +332,8 @@ static void on_response(struct peer_turn *t, const uint8_t *buf, size_t len,
 		          t->text, method_name(t->tx_type));
 		return;
 	}
+	log_debug("TURN %s answered: %d %s", method_name(t->tx_type), m->stun.error_code,
+	          m->stun.error_reason);
 	if (STUN_CLASS(m->stun.type) == STUN_CLASS_ERROR) {
 		error_answer(t, m, had_auth);
 		return;
@@ -322,6 +352,7 @@ static void on_peer_data(struct peer_turn *t, const uint8_t *data, size_t len)
 	if (!p->have_peer || len < 1 || data[0] != SEAL_MAGIC)
 		return;
 	t->bytes += len;
+	t->last_rx_ns = peer_now_ns();
 	if (!t->validated) {
 		t->validated = 1;
 		log_info("TURN path through %s validated", t->text);
@@ -442,6 +473,14 @@ static int open_udp(struct peer_turn *t)
 	rc = uv_udp_bind(&t->udp, (const struct sockaddr *)&any, 0);
 	if (rc < 0)
 		return rc;
+	{
+		/* As the peer's own socket: a transfer window in flight must fit. */
+		int size = 1 << 20;
+
+		uv_recv_buffer_size((uv_handle_t *)&t->udp, &size);
+		size = 1 << 20;
+		uv_send_buffer_size((uv_handle_t *)&t->udp, &size);
+	}
 	rc = uv_udp_recv_start(&t->udp, alloc_cb, udp_recv_cb);
 	if (rc < 0)
 		return rc;
@@ -521,7 +560,7 @@ static void retransmit(struct peer_turn *t, uint64_t now)
 	}
 	turn_fail(t, t->state == PEER_TURN_READY ? "turn_lost" : "turn_unreachable",
 	          "no answer to %s within %.1f s", method_name(t->tx_type),
-	          (double)(now - t->start_ns) / 1e9);
+	          (double)(now - t->tx_first_ns) / 1e9);
 }
 
 /* The other peer's relayed candidate, once its offer named one. */
@@ -542,10 +581,36 @@ static void learn_peer(struct peer_turn *t)
 	}
 }
 
+/*
+ * While no direct path exists: probe the peer through TURN (punch 0, a keepalive it
+ * answers on its own path) until something comes back, and when it has been quiet a
+ * while; a silent TURN path is no longer used, and a Refresh checks the server.
+ */
+static void watch_path(struct peer_turn *t, uint64_t now)
+{
+	struct peer *p = t->p;
+	uint8_t m[PEER_STAMP_LEN];
+
+	if (t->validated && now - t->last_rx_ns > PEER_TURN_SILENT_MS * PEER_MS) {
+		log_info("TURN path through %s silent for %d ms: back to the relay", t->text,
+		         PEER_TURN_SILENT_MS);
+		t->validated = 0;
+		if (!t->tx_active)
+			t->refresh_at_ns = now;
+		peer_path_report(p);
+	}
+	if (t->perm_ok && p->established && !p->direct && !p->o->no_relay &&
+	    (!t->validated || now - t->last_rx_ns > PEER_TURN_IDLE_MS * PEER_MS) &&
+	    now - t->last_probe_ns >= PEER_TURN_PROBE_MS * PEER_MS) {
+		t->last_probe_ns = now;
+		peer_stamp_build(m, PEER_MSG_PROBE, 0, now);
+		peer_send_via(p, PEER_VIA_TURN, NULL, m, sizeof(m));
+	}
+}
+
 void peer_turn_tick(struct peer *p, uint64_t now)
 {
 	struct peer_turn *t = &p->turn;
-	uint8_t m[PEER_STAMP_LEN];
 
 	if (t->state == PEER_TURN_CONNECTING &&
 	    now - t->start_ns > PEER_TURN_TCP_WAIT_MS * PEER_MS) {
@@ -553,27 +618,22 @@ void peer_turn_tick(struct peer *p, uint64_t now)
 		          PEER_TURN_TCP_WAIT_MS / 1000);
 		return;
 	}
+	if (t->state == PEER_TURN_READY) {
+		learn_peer(t);
+		watch_path(t, now);
+	}
 	if (t->tx_active) {
 		retransmit(t, now);
 		return;
 	}
 	if (t->state != PEER_TURN_READY)
 		return;
-	learn_peer(t);
 	if (now >= t->refresh_at_ns)
 		tx_start(t, TURN_REFRESH);
 	else if (t->have_peer && (!t->perm_ok || now >= t->perm_at_ns))
 		tx_start(t, TURN_CREATE_PERMISSION);
 	else if (t->have_peer && (!t->chan_ok || now >= t->chan_at_ns))
 		tx_start(t, TURN_CHANNEL_BIND);
-	else if (t->perm_ok && !t->validated && p->established && !p->o->no_relay &&
-	         now - t->last_probe_ns >= PEER_TURN_PROBE_MS * PEER_MS) {
-		/* Until something comes back the peer's permission may be missing: a keepalive
-		 * probe (punch 0), which the peer answers on its own path. */
-		t->last_probe_ns = now;
-		peer_stamp_build(m, PEER_MSG_PROBE, 0, now);
-		peer_send_via(p, PEER_VIA_TURN, NULL, m, sizeof(m));
-	}
 }
 
 /* --- data --- */

@@ -67,7 +67,7 @@ struct peer_turn {
 	uint16_t tx_type;
 	uint8_t txid[STUN_TXID_SIZE];
 	int tx_tries, stale_tries, auth_tries;
-	uint64_t tx_sent_ns;
+	uint64_t tx_sent_ns, tx_first_ns;
 
 	struct sockaddr_in relayed, mapped;
 	uint32_t lifetime;
@@ -75,7 +75,7 @@ struct peer_turn {
 	struct sockaddr_in peer_addr; /* the other peer's relayed address */
 	int have_peer, perm_ok, chan_ok;
 	int validated; /* something came back from the peer through TURN */
-	uint64_t last_probe_ns;
+	uint64_t last_probe_ns, last_rx_ns;
 	uint64_t start_ns, allocated_ns;
 	uint64_t bytes;    /* sealed bytes through TURN, both ways */
 	int reported;      /* the path event named TURN last */
