@@ -106,3 +106,26 @@ t_ms() {
 		$0 ~ pat {split($2, a, ","); v = a[1]; if (which == "first") {print v; exit}}
 		END {if (which == "last" && v != "") print v}' "$T_TMP/$1.out"
 }
+
+# lab_coturn_start NAME HOST PORT [ARGS...]: coturn (turnserver) inside HOST on its
+# address, UDP and TCP on PORT, REST credentials under $TURN_SECRET (use-auth-secret),
+# relay ports 49152-65535 unless ARGS say otherwise; log in $T_TMP/NAME.log, sets
+# NAME_PID and LAB_TURN (the address). Bounded by PEER_LAB_LIMIT seconds like the relay.
+TURN_SECRET=${TURN_SECRET:-natlab-lab-secret}
+lab_coturn_start() {
+	local name=$1 host=$2 port=$3
+	shift 3
+	LAB_TURN=$("$NATLAB" ls "$LAB" | awk -v h="$host" '$1 == h {print $NF}')
+	timeout "${PEER_LAB_LIMIT:-150}" "$NATLAB" exec "$LAB" "$host" -- turnserver -n \
+		--listening-ip="$LAB_TURN" --relay-ip="$LAB_TURN" --listening-port="$port" \
+		--use-auth-secret --static-auth-secret="$TURN_SECRET" --realm=natlab \
+		--no-tls --no-dtls --no-cli --fingerprint --log-file=stdout --simple-log \
+		--userdb="$T_TMP/$name.db" --pidfile="$T_TMP/$name.pid" "$@" >"$T_TMP/$name.log" 2>&1 &
+	printf -v "${name}_PID" %s "$!"
+	T_PIDS+=("$!")
+	for _ in $(seq 100); do
+		grep -q 'Total General servers' "$T_TMP/$name.log" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
