@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Installs the Debian 12 packages natlab needs to build (libraries, CMake) and to run
-# its tests (coturn, tshark, nftables, iproute2, traceroute, jq, prove, socat: the raw
-# UDP adapter) and check its format (clang-format). Run as root.
+# its tests (coturn, tshark, openssl: the TLS oracle, nftables, iproute2, traceroute, jq,
+# prove, socat: the raw UDP adapter) and check its format (clang-format). Run as root.
 set -euo pipefail
 
 build_deps=(build-essential cmake pkg-config
 	libnl-3-dev libnl-route-3-dev libnftables-dev libpcap-dev liblua5.4-dev
 	libuv1-dev libsodium-dev libjansson-dev libssl-dev)
-test_deps=(coturn tshark nftables iproute2 iputils-ping traceroute jq perl procps util-linux clang
+test_deps=(coturn tshark openssl nftables iproute2 iputils-ping traceroute jq perl procps util-linux clang
 	clang-format socat)
 
 if [ "$(id -u)" -ne 0 ]; then
