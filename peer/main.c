@@ -44,12 +44,15 @@ static const char peer_usage[] =
     "                          path (default 10)\n"
     "  --turn ADDR:PORT        also relay through this TURN server (coturn): a relayed\n"
     "                          candidate, used instead of the relay when no direct path\n"
-    "  --turn-transport T      udp (default) or tcp to the TURN server\n"
+    "  --turn-transport T      udp (default), tcp or tls to the TURN server\n"
     "  --turn-user USER        TURN username; with --turn-secret the user part of it\n"
     "  --turn-pass PASSWORD    TURN password (long-term credentials)\n"
     "  --turn-secret SECRET    mint REST credentials (coturn static-auth-secret) instead\n"
     "  --turn-ttl SECONDS      lifetime of minted credentials (default 86400; negative:\n"
     "                          already expired, for tests)\n"
+    "  --turn-ca FILE          TLS: trust this PEM certificate (it must name the server's\n"
+    "                          address)\n"
+    "  --turn-pin SHA256       TLS: or pin the server certificate's SHA-256 fingerprint\n"
     "  -v, --verbose           debug logging on stderr\n"
     "  -h, --help              this help\n"
     "\n"
@@ -80,6 +83,8 @@ enum {
 	OPT_TURN_PASS,
 	OPT_TURN_SECRET,
 	OPT_TURN_TTL,
+	OPT_TURN_CA,
+	OPT_TURN_PIN,
 };
 
 static const struct option peer_options[] = {
@@ -105,6 +110,8 @@ static const struct option peer_options[] = {
 	{ "turn-pass", required_argument, NULL, OPT_TURN_PASS },
 	{ "turn-secret", required_argument, NULL, OPT_TURN_SECRET },
 	{ "turn-ttl", required_argument, NULL, OPT_TURN_TTL },
+	{ "turn-ca", required_argument, NULL, OPT_TURN_CA },
+	{ "turn-pin", required_argument, NULL, OPT_TURN_PIN },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -302,10 +309,22 @@ static int cmd_run(int argc, char **argv)
 			o.turn.server = optarg;
 			break;
 		case OPT_TURN_TRANSPORT:
-			if (strcmp(optarg, "udp") != 0 && strcmp(optarg, "tcp") != 0)
-				return usage_error("usage", "--turn-transport %s: expected udp or tcp",
+			if (!strcmp(optarg, "udp"))
+				o.turn.transport = PEER_TURN_UDP;
+			else if (!strcmp(optarg, "tcp"))
+				o.turn.transport = PEER_TURN_TCP;
+			else if (!strcmp(optarg, "tls"))
+				o.turn.transport = PEER_TURN_TLS;
+			else
+				return usage_error("usage",
+				                   "--turn-transport %s: expected udp, tcp or tls",
 				                   optarg);
-			o.turn.transport = optarg[0] == 't' ? PEER_TURN_TCP : PEER_TURN_UDP;
+			break;
+		case OPT_TURN_CA:
+			o.turn.ca = optarg;
+			break;
+		case OPT_TURN_PIN:
+			o.turn.pin = optarg;
 			break;
 		case OPT_TURN_USER:
 			o.turn.user = optarg;
@@ -351,6 +370,9 @@ static int cmd_run(int argc, char **argv)
 		return usage_error("usage", "--no-relay and --relay-only exclude each other");
 	if (o.turn.server && !o.turn.secret && (!o.turn.user || !o.turn.password))
 		return usage_error("usage", "--turn needs --turn-secret, or --turn-user and --turn-pass");
+	if (o.turn.transport == PEER_TURN_TLS && !o.turn.ca && !o.turn.pin)
+		return usage_error("usage", "--turn-transport tls needs --turn-ca FILE or --turn-pin "
+		                            "SHA256 (no unverified TLS)");
 	if (o.turn.server && o.turn.secret && o.turn.password)
 		return usage_error("usage", "--turn-secret and --turn-pass exclude each other");
 	if (connect) {

@@ -357,6 +357,7 @@ int peer_run(const struct peer_opts *o, const struct identity *id)
 		uv_timer_start(&p->tick, tick_cb, PEER_TICK_MS, PEER_TICK_MS);
 	uv_run(p->loop, UV_RUN_DEFAULT);
 	peer_xfer_rx_free(&p->rx);
+	peer_turn_free(p);
 	seal_close(&p->seal);
 	for (i = 0; i < p->n_relays; i++)
 		frame_reader_close(&p->relays[i].reader);

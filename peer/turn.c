@@ -8,6 +8,7 @@
  * (RFC 8489 section 6.2.1, with a shorter total so a vanished server is reported within
  * seconds); over TCP a request unanswered in PEER_TURN_TCP_WAIT_MS is a lost server.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,7 +39,15 @@
 
 static const char *transport_name(const struct peer_turn *t)
 {
-	return t->o->transport == PEER_TURN_TCP ? "tcp" : "udp";
+	return t->o->transport == PEER_TURN_TLS   ? "tls"
+	       : t->o->transport == PEER_TURN_TCP ? "tcp"
+	                                          : "udp";
+}
+
+/* TCP or TLS: messages on a byte stream, ChannelData padded. */
+static bool stream(const struct peer_turn *t)
+{
+	return t->o->transport != PEER_TURN_UDP;
 }
 
 /* --- credentials --- */
@@ -97,9 +106,39 @@ static void write_cb(uv_write_t *req, int status)
 	free(req);
 }
 
-static int wire_send(struct peer_turn *t, const uint8_t *buf, size_t len)
+/* Queues len bytes on the TCP connection (copied). */
+static int tcp_send(struct peer_turn *t, const uint8_t *buf, size_t len)
 {
 	struct write_req *w;
+	uv_buf_t b;
+	int rc;
+
+	w = malloc(sizeof(*w) + len);
+	if (!w)
+		return -ENOMEM;
+	memcpy(w->data, buf, len);
+	b = uv_buf_init((char *)w->data, (unsigned)len);
+	rc = uv_write(&w->req, (uv_stream_t *)&t->tcp, &b, 1, write_cb);
+	if (rc < 0)
+		free(w);
+	return rc;
+}
+
+/* Sends what TLS has pending (handshake, records, alerts). */
+static int tls_flush(struct peer_turn *t)
+{
+	uint8_t buf[16384];
+	size_t n;
+	int rc;
+
+	while ((n = tls_conn_take(t->tls, buf, sizeof(buf))) > 0)
+		if ((rc = tcp_send(t, buf, n)) < 0)
+			return rc;
+	return 0;
+}
+
+static int wire_send(struct peer_turn *t, const uint8_t *buf, size_t len)
+{
 	uv_buf_t b;
 	int rc;
 
@@ -110,15 +149,10 @@ static int wire_send(struct peer_turn *t, const uint8_t *buf, size_t len)
 	}
 	if (uv_stream_get_write_queue_size((uv_stream_t *)&t->tcp) > PEER_TURN_MAX_QUEUE)
 		return -ENOBUFS;
-	w = malloc(sizeof(*w) + len);
-	if (!w)
-		return -ENOMEM;
-	memcpy(w->data, buf, len);
-	b = uv_buf_init((char *)w->data, (unsigned)len);
-	rc = uv_write(&w->req, (uv_stream_t *)&t->tcp, &b, 1, write_cb);
-	if (rc < 0)
-		free(w);
-	return rc;
+	if (!t->tls)
+		return tcp_send(t, buf, len);
+	rc = tls_conn_write(t->tls, buf, len);
+	return rc < 0 ? rc : tls_flush(t);
 }
 
 static const char *method_name(uint16_t type)
@@ -412,8 +446,49 @@ static void udp_recv_cb(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
 static void tcp_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct peer_turn *t = container_of(h, struct peer_turn, tcp);
+	static char cipher[65536];
 
-	*buf = uv_buf_init((char *)t->rbuf + t->rlen, (unsigned)(sizeof(t->rbuf) - t->rlen));
+	/* TCP reads straight into the message buffer; TLS records go through the wrapper. */
+	if (t->tls)
+		*buf = uv_buf_init(cipher, sizeof(cipher));
+	else
+		*buf =
+		    uv_buf_init((char *)t->rbuf + t->rlen, (unsigned)(sizeof(t->rbuf) - t->rlen));
+}
+
+static void allocate_start(struct peer_turn *t)
+{
+	t->state = PEER_TURN_ALLOCATING;
+	tx_start(t, TURN_ALLOCATE);
+}
+
+/* Ciphertext in: the handshake moves on, plaintext joins rbuf. 0, or -1 once failed. */
+static int tls_input(struct peer_turn *t, const uv_buf_t *buf, size_t nread)
+{
+	int rc = tls_conn_feed(t->tls, buf->base, nread);
+
+	if (rc == 0 && !tls_conn_established(t->tls)) {
+		rc = tls_conn_handshake(t->tls);
+		if (rc == 1) {
+			log_info("TURN server %s: %s", t->text, tls_conn_version(t->tls));
+			tls_flush(t);
+			allocate_start(t);
+		}
+	}
+	while (rc >= 0 && tls_conn_established(t->tls) && t->rlen < sizeof(t->rbuf)) {
+		rc = tls_conn_read(t->tls, t->rbuf + t->rlen, sizeof(t->rbuf) - t->rlen);
+		if (rc <= 0)
+			break;
+		t->rlen += (size_t)rc;
+	}
+	tls_flush(t);
+	if (rc < 0) {
+		turn_fail(t, rc == -EKEYREJECTED ? "turn_tls_refused" : "turn_unreachable",
+		          "TLS: %s",
+		          tls_conn_error(t->tls)[0] ? tls_conn_error(t->tls) : strerror(-rc));
+		return -1;
+	}
+	return 0;
 }
 
 static void tcp_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -429,7 +504,12 @@ static void tcp_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		          nread == UV_EOF ? "closed by the server" : uv_strerror((int)nread));
 		return;
 	}
-	t->rlen += (size_t)nread;
+	if (t->tls) {
+		if (tls_input(t, buf, (size_t)nread) < 0)
+			return;
+	} else {
+		t->rlen += (size_t)nread;
+	}
 	while (t->state != PEER_TURN_DOWN) {
 		n = turn_frame_size(t->rbuf + off, t->rlen - off);
 		if (n == -EAGAIN || (n > 0 && (size_t)n > t->rlen - off))
@@ -448,6 +528,8 @@ static void tcp_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 static void connect_cb(uv_connect_t *req, int status)
 {
 	struct peer_turn *t = container_of(req, struct peer_turn, connect_req);
+	char host[INET_ADDRSTRLEN];
+	int rc;
 
 	if (status == UV_ECANCELED || t->state != PEER_TURN_CONNECTING)
 		return;
@@ -456,8 +538,18 @@ static void connect_cb(uv_connect_t *req, int status)
 		return;
 	}
 	uv_read_start((uv_stream_t *)&t->tcp, tcp_alloc_cb, tcp_read_cb);
-	t->state = PEER_TURN_ALLOCATING;
-	tx_start(t, TURN_ALLOCATE);
+	if (t->o->transport != PEER_TURN_TLS) {
+		allocate_start(t);
+		return;
+	}
+	/* The certificate must name the address we dialled (CA mode) or match the pin. */
+	inet_ntop(AF_INET, &t->server.sin_addr, host, sizeof(host));
+	rc = tls_conn_new(&t->tls, t->tls_ctx, host);
+	if (rc < 0) {
+		turn_fail(t, "turn_unreachable", "TLS: %s", strerror(-rc));
+		return;
+	}
+	tls_flush(t);
 }
 
 static int open_udp(struct peer_turn *t)
@@ -469,7 +561,6 @@ static int open_udp(struct peer_turn *t)
 	rc = uv_udp_init(p->loop, &t->udp);
 	if (rc < 0)
 		return rc;
-	t->handles = 1;
 	rc = uv_udp_bind(&t->udp, (const struct sockaddr *)&any, 0);
 	if (rc < 0)
 		return rc;
@@ -495,7 +586,6 @@ static int open_tcp(struct peer_turn *t)
 
 	if (rc < 0)
 		return rc;
-	t->handles = 1;
 	uv_tcp_nodelay(&t->tcp, 1);
 	t->state = PEER_TURN_CONNECTING;
 	return uv_tcp_connect(&t->connect_req, &t->tcp, (const struct sockaddr *)&t->server,
@@ -513,8 +603,8 @@ int peer_turn_start(struct peer *p, struct peer_turn *t, const struct peer_turn_
 	if (!o->server)
 		return 0;
 	t->start_ns = peer_now_ns();
-	snprintf(t->text, sizeof(t->text), "%s", o->server);
-	if (addr_parse(o->server, &ss, ADDR_PORT_REQUIRED) < 0 || ss.ss_family != AF_INET) {
+	if ((size_t)snprintf(t->text, sizeof(t->text), "%s", o->server) >= sizeof(t->text) ||
+	    addr_parse(o->server, &ss, ADDR_PORT_REQUIRED) < 0 || ss.ss_family != AF_INET) {
 		peer_error(p, PEER_EXIT_USAGE, "bad_turn", "--turn %s: expected IPv4ADDR:PORT",
 		           o->server);
 		return -1;
@@ -527,7 +617,18 @@ int peer_turn_start(struct peer *p, struct peer_turn *t, const struct peer_turn_
 		           rc == -EINVAL ? "the user must not contain ':'" : strerror(-rc));
 		return -1;
 	}
-	rc = o->transport == PEER_TURN_TCP ? open_tcp(t) : open_udp(t);
+	if (o->transport == PEER_TURN_TLS) {
+		struct tls_config cfg = { .role = TLS_ROLE_CLIENT,
+			                  .ca_file = o->ca,
+			                  .pin = o->pin };
+		char err[TLS_ERR_MAX];
+
+		if (tls_ctx_new(&t->tls_ctx, &cfg, err, sizeof(err)) < 0) {
+			peer_error(p, PEER_EXIT_USAGE, "bad_turn", "--turn-transport tls: %s", err);
+			return -1;
+		}
+	}
+	rc = o->transport == PEER_TURN_UDP ? open_udp(t) : open_tcp(t);
 	if (rc < 0) {
 		peer_error(p, PEER_EXIT_REFUSED, "turn_unreachable", "TURN server %s (%s): %s",
 		           t->text, transport_name(t), uv_strerror(rc));
@@ -547,9 +648,8 @@ int peer_turn_gathering(const struct peer *p)
 
 static void retransmit(struct peer_turn *t, uint64_t now)
 {
-	uint64_t wait = t->o->transport == PEER_TURN_TCP
-	                    ? PEER_TURN_TCP_WAIT_MS * PEER_MS
-	                    : ((uint64_t)PEER_TURN_RTO_MS << (t->tx_tries - 1)) * PEER_MS;
+	uint64_t wait = stream(t) ? PEER_TURN_TCP_WAIT_MS * PEER_MS
+	                          : ((uint64_t)PEER_TURN_RTO_MS << (t->tx_tries - 1)) * PEER_MS;
 
 	if (now - t->tx_sent_ns < wait)
 		return;
@@ -655,7 +755,7 @@ int peer_turn_send(struct peer *p, const uint8_t *pkt, size_t len)
 		return -ENOTCONN;
 	if (t->chan_ok)
 		n = turn_channel_data_encode(buf, sizeof(buf), PEER_TURN_CHANNEL, pkt, len,
-		                             t->o->transport == PEER_TURN_TCP);
+		                             stream(t));
 	else
 		n = turn_send_encode(buf, sizeof(buf), (const struct sockaddr *)&t->peer_addr, pkt,
 		                     len);
@@ -703,4 +803,12 @@ void peer_turn_close(struct peer *p)
 		tx_write(t, 0);
 	}
 	t->state = PEER_TURN_DOWN;
+}
+
+void peer_turn_free(struct peer *p)
+{
+	tls_conn_free(p->turn.tls);
+	tls_ctx_free(p->turn.tls_ctx);
+	p->turn.tls = NULL;
+	p->turn.tls_ctx = NULL;
 }

@@ -18,11 +18,12 @@
 
 #include <uv.h>
 
+#include "natlab/tls.h"
 #include "natlab/turn.h"
 
 struct peer;
 
-enum peer_turn_transport { PEER_TURN_UDP, PEER_TURN_TCP };
+enum peer_turn_transport { PEER_TURN_UDP, PEER_TURN_TCP, PEER_TURN_TLS };
 
 /* What --turn* asked for; parsed by main.c. */
 struct peer_turn_opts {
@@ -32,6 +33,8 @@ struct peer_turn_opts {
 	const char *password; /* explicit credentials */
 	const char *secret;   /* REST: credentials minted from this (coturn static-auth-secret) */
 	long long ttl_s;      /* REST credentials' lifetime */
+	const char *ca;       /* TLS: trust this PEM certificate file (the server's, self-signed) */
+	const char *pin;      /* TLS: or the SHA-256 fingerprint of the server's certificate */
 };
 
 enum peer_turn_state {
@@ -51,8 +54,8 @@ struct peer_turn {
 	uv_udp_t udp;
 	uv_tcp_t tcp;
 	uv_connect_t connect_req;
-	uv_timer_t timer; /* request retransmissions and timeouts */
-	int handles;      /* handles initialised, for the close */
+	struct tls_ctx *tls_ctx; /* TLS to the server: the context and the connection */
+	struct tls_conn *tls;
 	uint8_t rbuf[2 * 65536];
 	size_t rlen;
 
@@ -97,7 +100,9 @@ int peer_turn_send(struct peer *p, const uint8_t *pkt, size_t len);
 int peer_turn_path_report(struct peer *p);
 /* Sealed bytes through TURN (for the exit event). */
 uint64_t peer_turn_bytes(const struct peer *p);
-/* Deletes the allocation (Refresh 0, best effort) and closes the handles. */
+/* Deletes the allocation (Refresh 0, best effort); the loop closes the handles. */
 void peer_turn_close(struct peer *p);
+/* Frees the TLS state once the loop has ended. */
+void peer_turn_free(struct peer *p);
 
 #endif

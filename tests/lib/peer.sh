@@ -119,7 +119,7 @@ lab_coturn_start() {
 	timeout "${PEER_LAB_LIMIT:-150}" "$NATLAB" exec "$LAB" "$host" -- turnserver -n \
 		--listening-ip="$LAB_TURN" --relay-ip="$LAB_TURN" --listening-port="$port" \
 		--use-auth-secret --static-auth-secret="$TURN_SECRET" --realm=natlab \
-		--no-tls --no-dtls --no-cli --fingerprint --log-file=stdout --simple-log \
+		--no-dtls --no-cli --fingerprint --log-file=stdout --simple-log \
 		--userdb="$T_TMP/$name.db" --pidfile="$T_TMP/$name.pid" "$@" >"$T_TMP/$name.log" 2>&1 &
 	printf -v "${name}_PID" %s "$!"
 	T_PIDS+=("$!")
