@@ -171,6 +171,16 @@ static const char *method_name(uint16_t type)
 	}
 }
 
+/*
+ * Permissions are per IP address (RFC 8656 section 9). Until the peer's relayed address
+ * is known we permit our own relay address: every allocation on this server shares it,
+ * so a peer on the same server reaches us before either has the other's offer.
+ */
+static const struct sockaddr_in *perm_target(const struct peer_turn *t)
+{
+	return t->have_peer ? &t->peer_addr : &t->relayed;
+}
+
 /* (Re)sends the request in flight, built afresh: credentials may have changed. */
 static int tx_write(struct peer_turn *t, uint32_t lifetime)
 {
@@ -188,7 +198,7 @@ static int tx_write(struct peer_turn *t, uint32_t lifetime)
 		r.lifetime = lifetime;
 	}
 	if (t->tx_type == TURN_CREATE_PERMISSION || t->tx_type == TURN_CHANNEL_BIND)
-		r.peer = (const struct sockaddr *)&t->peer_addr;
+		r.peer = (const struct sockaddr *)perm_target(t);
 	r.channel = PEER_TURN_CHANNEL;
 	n = turn_request_encode(buf, sizeof(buf), &r);
 	if (n < 0)
@@ -340,6 +350,7 @@ static void success_answer(struct peer_turn *t, const struct turn_msg *m, uint64
 		break;
 	case TURN_CREATE_PERMISSION:
 		t->perm_ok = 1;
+		t->perm_ip = perm_target(t)->sin_addr;
 		t->perm_at_ns = now + PEER_TURN_PERM_S * 1000 * PEER_MS;
 		break;
 	case TURN_CHANNEL_BIND:
@@ -378,21 +389,35 @@ static void on_response(struct peer_turn *t, const uint8_t *buf, size_t len,
 	success_answer(t, m, now);
 }
 
-/* Sealed bytes from the other peer's relayed address, through our allocation. */
-static void on_peer_data(struct peer_turn *t, const uint8_t *data, size_t len)
+/*
+ * Bytes from from (an address on the TURN server) through our allocation. Only what
+ * opens under the session counts; the first such packet tells us the peer's relayed
+ * address if no offer did yet, and validates the path.
+ */
+static void on_peer_data(struct peer_turn *t, const uint8_t *data, size_t len,
+                         const struct sockaddr_in *from)
 {
 	struct peer *p = t->p;
+	uint64_t before = p->last_peer_rx_ns;
 
 	if (!p->have_peer || len < 1 || data[0] != SEAL_MAGIC)
 		return;
+	peer_on_sealed(p, data, len, NULL);
+	if (p->last_peer_rx_ns == before || p->stopping)
+		return; /* did not open: not from our peer */
 	t->bytes += len;
 	t->last_rx_ns = peer_now_ns();
-	if (!t->validated) {
+	if (!t->have_peer) {
+		t->peer_addr = *from;
+		t->have_peer = 1;
+		t->chan_ok = 0;
+		t->perm_ok = t->perm_ok && t->perm_ip.s_addr == from->sin_addr.s_addr;
+	}
+	if (!t->validated && peer_addr_equal(from, &t->peer_addr)) {
 		t->validated = 1;
 		log_info("TURN path through %s validated", t->text);
 		peer_path_report(p);
 	}
-	peer_on_sealed(p, data, len, NULL);
 }
 
 /* One STUN message or ChannelData from the server. */
@@ -406,16 +431,16 @@ static void on_message(struct peer_turn *t, const uint8_t *buf, size_t len)
 	if (turn_is_channel_data(buf, len)) {
 		if (turn_channel_data_decode(buf, len, &ch, &d, &n) == 0 &&
 		    ch == PEER_TURN_CHANNEL && t->chan_ok)
-			on_peer_data(t, d, n);
+			on_peer_data(t, d, n, &t->peer_addr);
 		return;
 	}
 	if (turn_msg_decode(buf, len, &m) < 0)
 		return;
 	if (m.stun.type == (TURN_DATA | STUN_CLASS_INDICATION)) {
-		if ((m.present & TURN_HAS_DATA) && (m.present & TURN_HAS_PEER) && t->have_peer &&
-		    addr_equal((const struct sockaddr *)&m.peer,
-		               (const struct sockaddr *)&t->peer_addr))
-			on_peer_data(t, m.data, m.data_len);
+		/* Our permission let it in; the seal says whether it is the peer's. */
+		if ((m.present & TURN_HAS_DATA) && (m.present & TURN_HAS_PEER) &&
+		    m.peer.ss_family == AF_INET)
+			on_peer_data(t, m.data, m.data_len, (const struct sockaddr_in *)&m.peer);
 		return;
 	}
 	if (STUN_CLASS(m.stun.type) == STUN_CLASS_SUCCESS ||
@@ -676,7 +701,8 @@ static void learn_peer(struct peer_turn *t)
 			return;
 		t->peer_addr = p->remote[i].addr;
 		t->have_peer = 1;
-		t->perm_ok = t->chan_ok = t->validated = 0;
+		t->perm_ok = t->perm_ok && t->perm_ip.s_addr == t->peer_addr.sin_addr.s_addr;
+		t->chan_ok = t->validated = 0;
 		return;
 	}
 }
@@ -730,7 +756,7 @@ void peer_turn_tick(struct peer *p, uint64_t now)
 		return;
 	if (now >= t->refresh_at_ns)
 		tx_start(t, TURN_REFRESH);
-	else if (t->have_peer && (!t->perm_ok || now >= t->perm_at_ns))
+	else if (!t->perm_ok || now >= t->perm_at_ns)
 		tx_start(t, TURN_CREATE_PERMISSION);
 	else if (t->have_peer && (!t->chan_ok || now >= t->chan_at_ns))
 		tx_start(t, TURN_CHANNEL_BIND);

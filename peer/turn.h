@@ -77,7 +77,8 @@ struct peer_turn {
 	uint64_t refresh_at_ns, perm_at_ns, chan_at_ns;
 	struct sockaddr_in peer_addr; /* the other peer's relayed address */
 	int have_peer, perm_ok, chan_ok;
-	int validated; /* something came back from the peer through TURN */
+	struct in_addr perm_ip; /* the address the permission is for */
+	int validated;          /* something came back from the peer through TURN */
 	uint64_t last_probe_ns, last_rx_ns;
 	uint64_t start_ns, allocated_ns;
 	uint64_t bytes;    /* sealed bytes through TURN, both ways */

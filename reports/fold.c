@@ -32,6 +32,7 @@ struct cell_acc {
 	json_t *switch_ms;
 	json_int_t wire_bytes_d, wire_bytes_r;
 	char disagree_note[160];
+	const char *relay_via; /* the last relayed run's relay and transport ("turn/tls") */
 };
 
 /* A run's `wire` (scenarios/lib/wire.lua's verdict) into the cell's wire figures. */
@@ -86,6 +87,8 @@ static void cell_add(struct cell_acc *a, const char *expected, const struct repo
 	a->bytes_r += json_integer_value(json_object_get(r, "bytes_relay"));
 	if (json_is_string(json_object_get(r, "reached")))
 		a->reached = json_string_value(json_object_get(r, "reached"));
+	if (json_is_string(json_object_get(r, "relay_via")))
+		a->relay_via = json_string_value(json_object_get(r, "relay_via"));
 }
 
 static const char *majority(const struct cell_acc *a)
@@ -138,6 +141,8 @@ json_t *report_cell_fold(const json_t *cell, const struct report_run *runs, size
 		json_array_append_new(flags, json_string("wire_disagrees"));
 	json_object_set_new(out, "flaky", json_boolean(a.direct > 0 && a.direct < a.runs));
 	json_object_set_new(out, "flags", flags);
+	if (a.relay_via)
+		json_object_set_new(out, "relay_via", json_string(a.relay_via));
 	json_object_set_new(out, "seeds", a.seeds);
 	json_object_set(out, "seed", a.seed ?: json_null());
 	json_object_set_new(

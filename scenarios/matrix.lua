@@ -6,7 +6,10 @@
 -- cells (--jobs, --repeat, --shard, --filter) and folds them into one report. The
 -- diagonal cells (both sides of one profile) also measure their NAT path for UDP (RFC
 -- 5780) and TCP (natlab probe), so that the report's nats[] says whether each profile
--- behaved as declared in this run.
+-- behaved as declared in this run. `--param relay=turn` runs it the WebRTC way: coturn
+-- on a second public host relays (natlab-relay still carries the offers), each side on
+-- TURN over UDP, the udp-blocked side over TLS 443; cells[].relay_via says which relay
+-- and transport carried a relayed cell.
 local p2p = require("p2p")
 local natprobe = require("natprobe")
 
@@ -43,6 +46,11 @@ local lab = natlab.lab{ name = "matrix", seed = 1 }
 local inet = lab:internet{}
 -- Two addresses: the RFC 5780 responder of the NAT measurement needs them.
 local srv = lab:host{ name = "srv", net = inet, addrs = 2, link = WAN }
+local use_turn = natlab.params.relay == "turn"
+if natlab.params.relay and not use_turn and natlab.params.relay ~= "natlab" then
+	error(("--param relay=%s: expected natlab or turn"):format(natlab.params.relay))
+end
+local thost = use_turn and lab:host{ name = "turn", net = inet, link = WAN } or nil
 
 -- One side of a cell: a NAT box of the profile (a CPE under a CGN for cgnat) and a host.
 local function side(tag, profile)
@@ -76,10 +84,25 @@ local adapters = require("adapters")
 local adapter = adapters.get(natlab.params.adapter or "natlab-peer")
 -- TCP 443: the udp-blocked firewall lets nothing else out.
 local relay = p2p.relay(srv, { port = 443, adapter = adapter })
+local ts, tt
+if use_turn then
+	ts = require("turn").server(thost, { tls_port = 443 })
+	-- What a WebRTC client behind each firewall ends up on: UDP, or TLS 443 when only
+	-- TCP 80/443 leaves.
+	tt = { listen = cell.b == "udp-blocked" and "tls" or "udp",
+		connect = cell.a == "udp-blocked" and "tls" or "udp" }
+end
 -- `--param wire=off` leaves the wire uncounted (bench/wire_overhead.sh compares).
 local r = p2p.run(a, b, relay, { adapter = adapter, ping = 5, timeout_s = 20,
-	wire = natlab.params.wire ~= "off" })
+	wire = natlab.params.wire ~= "off", turn = ts, turn_transport = tt })
 local outcome = (r.status == 0 and r.outcome) or "fail"
+-- The relay and transport each side's last path event named: "turn/tls" when both
+-- agree, else "a turn/udp, b turn/tls".
+local function relay_via(run)
+	local va, vb = run.relay_via, run.listener and run.listener.relay_via
+	if not va or not vb or va == vb then return va or vb end
+	return "a " .. va .. ", b " .. vb
+end
 
 result{
 	cell = cell.name, outcome = outcome, expected = cell.expected, adapter = r.adapter,
@@ -88,6 +111,7 @@ result{
 	rtt_direct_ms = r.rtt.direct, rtt_relay_ms = r.rtt.relay,
 	bytes_direct = r.bytes_direct or 0, bytes_relay = r.bytes_relay or 0,
 	reached = r.reason or r.error or r.last_event,
+	relay_via = outcome == "relay" and relay_via(r) or nil,
 }
 expect_eq(outcome, cell.expected, cell.name .. ": " .. cell.expected)
 expect(r.agree ~= false, cell.name .. ": the stack's claim (" .. tostring(r.claim) ..

@@ -7,6 +7,7 @@
 --   local r = p2p.connect(alice, bob, relay, { ping = 5 })
 --   expect_eq(r.path, "direct", "alice and bob punch through")
 local wire = require("wire")
+local turn = require("turn")
 local M = {}
 
 local RELAY_PORT = 7000
@@ -89,6 +90,10 @@ function M.summary(proc)
 		if ev.event == "punch" then s.punches = s.punches + 1 end
 		if ev.event == "path" and ev.kind ~= "none" then
 			s.path = ev.kind
+			-- Which relay carried the traffic: "turn/tls", "natlab/tcp", ...
+			if ev.kind == "relay" then
+				s.relay_via = (ev.relay_kind or "natlab") .. "/" .. (ev.transport or "tcp")
+			end
 			if ev.kind == "direct" and not s.time_to_direct_ms and t_relay then
 				s.time_to_direct_ms = ev.t_ms - t_relay
 			end
@@ -305,7 +310,8 @@ function M.run(a, b, relay, opts)
 	opts = opts or {}
 	local ad = M.adapter(opts.adapter or "natlab-peer")
 	local r = { adapter = ad.name, logs = {}, rtt = { direct = {}, relay = {} }, punches = 0 }
-	local w = opts.wire ~= false and wire.watch(a, b, { relay.host }) or nil
+	-- A TURN server relays too: the wire counts what goes through its host as relayed.
+	local w = opts.wire ~= false and wire.watch(a, b, { relay.host, opts.turn and opts.turn.host }) or nil
 	local lctx = context(b, a, relay, opts, "listen", LISTEN_PORT, CONNECT_PORT)
 	local listener, why, llog = spawn_side(ad, "listen", b, lctx)
 	local dialer, clog, ready
@@ -388,18 +394,28 @@ function M.adapter_relay(host, opts)
 	return { proc = proc, addr = host.addr .. ":" .. port, host = host }
 end
 
+-- With opts.turn (turn.server's table): the TURN arguments for one side, over
+-- opts.turn_transport (a transport for both, or { listen = , connect = }, default udp).
+local function turn_args(args, opts, side)
+	if not opts.turn then return args end
+	local t = opts.turn_transport
+	if type(t) == "table" then t = t[side] end
+	for _, a in ipairs(turn.peer_args(opts.turn, t)) do args[#args + 1] = a end
+	return args
+end
+
 -- natlab-peer, as an adapter like any other.
 M.adapters["natlab-peer"] = {
 	name = "natlab-peer",
 	events = true,
 	ready = { event = "relay_connected" },
 	listen = function(ctx)
-		local args = peer_args({ addr = ctx.relay }, ctx.opts)
+		local args = turn_args(peer_args({ addr = ctx.relay }, ctx.opts), ctx.opts, "listen")
 		args[#args + 1] = "--listen"
 		return args
 	end,
 	connect = function(ctx)
-		local args = peer_args({ addr = ctx.relay }, ctx.opts)
+		local args = turn_args(peer_args({ addr = ctx.relay }, ctx.opts), ctx.opts, "connect")
 		args[#args + 1] = "--connect"
 		args[#args + 1] = ctx.listen.key
 		return args
