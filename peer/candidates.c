@@ -142,7 +142,7 @@ void peer_on_stun(struct peer *p, const uint8_t *buf, size_t len, const struct s
 	struct sockaddr_in *x;
 	char a[ADDR_TEXT_MAX], s[ADDR_TEXT_MAX];
 
-	if (p->stun_done || stun_msg_decode(buf, len, &msg) < 0 ||
+	if (p->stun_done || p->turn.stun_finished || stun_msg_decode(buf, len, &msg) < 0 ||
 	    msg.type != STUN_BINDING_SUCCESS ||
 	    memcmp(msg.txid, p->stun_txid, STUN_TXID_SIZE) != 0 ||
 	    !(msg.present & STUN_HAS_XOR_MAPPED) || msg.xor_mapped.ss_family != AF_INET)

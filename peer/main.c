@@ -53,6 +53,8 @@ static const char peer_usage[] =
     "  --turn-ca FILE          TLS: trust this PEM certificate (it must name the server's\n"
     "                          address)\n"
     "  --turn-pin SHA256       TLS: or pin the server certificate's SHA-256 fingerprint\n"
+    "  --turn-only             TURN instead of the relay for data (the relay carries only\n"
+    "                          the offers): workloads wait for a direct or TURN path\n"
     "  -v, --verbose           debug logging on stderr\n"
     "  -h, --help              this help\n"
     "\n"
@@ -85,6 +87,7 @@ enum {
 	OPT_TURN_TTL,
 	OPT_TURN_CA,
 	OPT_TURN_PIN,
+	OPT_TURN_ONLY,
 };
 
 static const struct option peer_options[] = {
@@ -112,6 +115,7 @@ static const struct option peer_options[] = {
 	{ "turn-ttl", required_argument, NULL, OPT_TURN_TTL },
 	{ "turn-ca", required_argument, NULL, OPT_TURN_CA },
 	{ "turn-pin", required_argument, NULL, OPT_TURN_PIN },
+	{ "turn-only", no_argument, NULL, OPT_TURN_ONLY },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -326,6 +330,9 @@ static int cmd_run(int argc, char **argv)
 		case OPT_TURN_PIN:
 			o.turn.pin = optarg;
 			break;
+		case OPT_TURN_ONLY:
+			o.turn.only = 1;
+			break;
 		case OPT_TURN_USER:
 			o.turn.user = optarg;
 			break;
@@ -370,6 +377,8 @@ static int cmd_run(int argc, char **argv)
 		return usage_error("usage", "--no-relay and --relay-only exclude each other");
 	if (o.turn.server && !o.turn.secret && (!o.turn.user || !o.turn.password))
 		return usage_error("usage", "--turn needs --turn-secret, or --turn-user and --turn-pass");
+	if (o.turn.only && (!o.turn.server || o.no_relay || o.relay_only))
+		return usage_error("usage", "--turn-only needs --turn, without --no-relay or --relay-only");
 	if (o.turn.transport == PEER_TURN_TLS && !o.turn.ca && !o.turn.pin)
 		return usage_error("usage", "--turn-transport tls needs --turn-ca FILE or --turn-pin "
 		                            "SHA256 (no unverified TLS)");

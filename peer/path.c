@@ -42,7 +42,7 @@ void peer_path_report(struct peer *p)
 	}
 	if (!p->o->no_relay && peer_turn_path_report(p))
 		return;
-	if (p->o->no_relay || p->cur_relay < 0) {
+	if (p->o->no_relay || p->o->turn.only || p->cur_relay < 0) {
 		report_none(p);
 		return;
 	}

@@ -245,6 +245,13 @@ static void tick_cb(uv_timer_t *t)
 		           p->o->timeout_s);
 		return;
 	}
+	if (p->o->turn.only && p->established && !p->direct && !peer_turn_usable(p) &&
+	    now - p->nodirect_since_ns > timeout) {
+		peer_error(p, PEER_EXIT_FAILED, "no_turn_path",
+		           "no direct or TURN path to %s within %.1f s (--turn-only)", p->peer_text,
+		           p->o->timeout_s);
+		return;
+	}
 	peer_turn_tick(p, now);
 	if (p->stopping)
 		return;

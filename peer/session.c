@@ -100,7 +100,8 @@ int peer_send_via(struct peer *p, enum peer_via via, const struct sockaddr_in *t
 		if (p->direct) {
 			via = PEER_VIA_UDP;
 			to = &p->direct_addr;
-		} else if (p->o->no_relay && msg_is_workload(((const uint8_t *)msg)[0])) {
+		} else if ((p->o->no_relay || (p->o->turn.only && !peer_turn_usable(p))) &&
+		           msg_is_workload(((const uint8_t *)msg)[0])) {
 			return -ENETUNREACH;
 		} else {
 			via = PEER_VIA_RELAY;

@@ -254,7 +254,7 @@ static void error_answer(struct peer_turn *t, const struct turn_msg *m, int had_
 	case 401:
 		if (!had_auth && turn_auth_challenge(&t->auth, m) == 0 && credentials_key(t) == 0) {
 			t->have_auth = 1;
-			tx_write(t, PEER_TURN_LIFETIME);
+			tx_start(t, t->tx_type); /* a new transaction (RFC 8489 9.2.3) */
 			return;
 		}
 		/* Refused with credentials: minted ones may have expired mid-session. */
@@ -264,7 +264,7 @@ static void error_answer(struct peer_turn *t, const struct turn_msg *m, int had_
 			event_emit("turn_credentials", "{s:s, s:s, s:I}", "server", t->text,
 			           "username", t->auth.username, "expiry",
 			           (json_int_t)t->cred_expiry);
-			tx_write(t, PEER_TURN_LIFETIME);
+			tx_start(t, t->tx_type);
 			return;
 		}
 		expiry = rest_expiry(t->auth.username);
@@ -284,7 +284,7 @@ static void error_answer(struct peer_turn *t, const struct turn_msg *m, int had_
 	case 438:
 		if (++t->stale_tries <= PEER_TURN_STALE_TRIES &&
 		    turn_auth_challenge(&t->auth, m) == 0 && credentials_key(t) == 0) {
-			tx_write(t, PEER_TURN_LIFETIME);
+			tx_start(t, t->tx_type);
 			return;
 		}
 		turn_fail(t, "turn_stale_nonce", "%s refused: 438 %s, %d times", what, why,

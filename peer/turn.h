@@ -35,6 +35,7 @@ struct peer_turn_opts {
 	long long ttl_s;      /* REST credentials' lifetime */
 	const char *ca;       /* TLS: trust this PEM certificate file (the server's, self-signed) */
 	const char *pin;      /* TLS: or the SHA-256 fingerprint of the server's certificate */
+	int only;             /* --turn-only: natlab-relay carries the offers, never data */
 };
 
 enum peer_turn_state {

@@ -54,7 +54,8 @@ void peer_workloads_step(struct peer *p, uint64_t now)
 {
 	switch (p->phase) {
 	case PEER_PHASE_WAIT:
-		if (!p->established || (p->o->no_relay && !p->direct))
+		if (!p->established || (p->o->no_relay && !p->direct) ||
+		    (p->o->turn.only && !p->direct && !peer_turn_usable(p)))
 			return;
 		p->phase = PEER_PHASE_PING;
 		/* fall through */

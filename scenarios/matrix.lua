@@ -7,7 +7,8 @@
 -- diagonal cells (both sides of one profile) also measure their NAT path for UDP (RFC
 -- 5780) and TCP (natlab probe), so that the report's nats[] says whether each profile
 -- behaved as declared in this run. `--param relay=turn` runs it the WebRTC way: coturn
--- on a second public host relays (natlab-relay still carries the offers), each side on
+-- on a second public host relays instead of natlab-relay (which carries only the
+-- offers, as a signalling server: --turn-only), each side on
 -- TURN over UDP, the udp-blocked side over TLS 443; cells[].relay_via says which relay
 -- and transport carried a relayed cell.
 local p2p = require("p2p")
@@ -94,7 +95,7 @@ if use_turn then
 end
 -- `--param wire=off` leaves the wire uncounted (bench/wire_overhead.sh compares).
 local r = p2p.run(a, b, relay, { adapter = adapter, ping = 5, timeout_s = 20,
-	wire = natlab.params.wire ~= "off", turn = ts, turn_transport = tt })
+	wire = natlab.params.wire ~= "off", turn = ts, turn_transport = tt, turn_only = use_turn })
 local outcome = (r.status == 0 and r.outcome) or "fail"
 -- The relay and transport each side's last path event named: "turn/tls" when both
 -- agree, else "a turn/udp, b turn/tls".

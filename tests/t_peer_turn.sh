@@ -57,14 +57,11 @@ lab_peer_bg ub ub1 40 --key a.key "${R[@]}" --listen --turn "$TURN:443" --turn-t
 lab_peer_bg tl sb1 40 --key d.key "${R[@]}" --listen --turn "$TURN:3478" --turn-transport tcp \
 	"${rest[@]}"
 lab_peer_bg dl fa1 40 --key b.key "${R[@]}" --listen --turn "$TURN:3478" "${rest[@]}"
-lab_peer_bg kl sa1 40 --key c.key "${R[@]}" --listen --turn "$TURN:3481" "${rest[@]}"
 sleep 0.3
 lab_peer_bg sy sa1 40 "${R[@]}" --connect "$A" --turn "$TURN:3478" "${rest[@]}" --turn-user sy \
 	--ping 3 --transfer 2M
 lab_peer_bg tc sa1 40 "${R[@]}" --connect "$D" --turn "$TURN:3478" "${rest[@]}" --transfer 1M
 lab_peer_bg dc sb1 40 "${R[@]}" --connect "$B" --turn "$TURN:3478" "${rest[@]}" --transfer 2M
-lab_peer_bg kc sb1 40 "${R[@]}" --connect "$C" --turn "$TURN:3481" "${rest[@]}" \
-	--ping 150 --ping-interval 100
 
 # --- refusals, each a peer of its own ---
 refuse() { # NAME HOST ARGS...: a listener that must be refused
@@ -80,6 +77,9 @@ refuse badcert ub1 --turn "$TURN:443" --turn-transport tls --turn-pin "$(printf 
 	"${rest[@]}"
 refuse noudp fa1 --turn "$TURN:3490" "${rest[@]}"
 refuse notcp ub1 --turn "$TURN:3490" --turn-transport tcp "${rest[@]}"
+# Far away, the unauthenticated Allocate is sent twice before its 401 arrives: the
+# answer to the second copy must not pass for a refusal of the authenticated retry.
+lab_peer_bg far far 30 "${R[@]}" --listen --turn "$TURN:3478" "${rest[@]}"
 lab_peer_bg hold fa1 40 "${R[@]}" --listen --turn "$TURN:3479" "${rest[@]}" --turn-user q1
 wait_event hold turn_allocated 5
 t_ok $? "the quota's one allocation is made" "$(show hold)"
@@ -102,7 +102,14 @@ expect_refused noudp turn_unreachable
 expect_refused notcp turn_unreachable
 expect_refused badcert turn_tls_refused
 
+wait_event far turn_allocated 6
+t_ok $? "an Allocate retransmitted before its 401 arrived still succeeds" "$(show far | tail -3)"
+
 # --- coturn killed under a TURN path ---
+lab_peer_bg kl sa1 40 --key c.key "${R[@]}" --listen --turn "$TURN:3481" "${rest[@]}"
+sleep 0.3
+lab_peer_bg kc sb1 40 "${R[@]}" --connect "$C" --turn "$TURN:3481" "${rest[@]}" \
+	--ping 150 --ping-interval 100
 wait_event kc '"relay_kind":"turn"' 10
 t_ok $? "kill pair on the TURN path" "$(show kc | tail -5)"
 kill "$turn3_PID"

@@ -395,12 +395,14 @@ function M.adapter_relay(host, opts)
 end
 
 -- With opts.turn (turn.server's table): the TURN arguments for one side, over
--- opts.turn_transport (a transport for both, or { listen = , connect = }, default udp).
+-- opts.turn_transport (a transport for both, or { listen = , connect = }, default udp);
+-- opts.turn_only: data never through natlab-relay (--turn-only).
 local function turn_args(args, opts, side)
 	if not opts.turn then return args end
 	local t = opts.turn_transport
 	if type(t) == "table" then t = t[side] end
 	for _, a in ipairs(turn.peer_args(opts.turn, t)) do args[#args + 1] = a end
+	if opts.turn_only then args[#args + 1] = "--turn-only" end
 	return args
 end
 
