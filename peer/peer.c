@@ -149,6 +149,16 @@ static void udp_recv_cb(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
 		peer_on_sealed(p, d, (size_t)nread, &from);
 }
 
+void peer_udp_buffers(uv_udp_t *u)
+{
+	/* Best effort: a transfer window in flight should not overflow the buffers. */
+	int size = 1 << 20;
+
+	uv_recv_buffer_size((uv_handle_t *)u, &size);
+	size = 1 << 20;
+	uv_send_buffer_size((uv_handle_t *)u, &size);
+}
+
 static int peer_udp_open(struct peer *p)
 {
 	struct sockaddr_storage ss;
@@ -169,14 +179,7 @@ static int peer_udp_open(struct peer *p)
 	rc = uv_udp_bind(&p->udp, (const struct sockaddr *)&ss, 0);
 	if (rc < 0)
 		return rc;
-	/* Best effort: a transfer window in flight should not overflow the buffers. */
-	{
-		int size = 1 << 20;
-
-		uv_recv_buffer_size((uv_handle_t *)&p->udp, &size);
-		size = 1 << 20;
-		uv_send_buffer_size((uv_handle_t *)&p->udp, &size);
-	}
+	peer_udp_buffers(&p->udp);
 	rc = uv_udp_getsockname(&p->udp, (struct sockaddr *)&p->udp_local, &len);
 	if (rc < 0)
 		return rc;

@@ -288,6 +288,8 @@ void peer_stop(struct peer *p, int code);
 /* An error event, a log line, and (if exit_code is not 0) the exit. */
 void peer_error(struct peer *p, int exit_code, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* 1 MiB socket buffers on a UDP socket that carries transfers (best effort). */
+void peer_udp_buffers(uv_udp_t *u);
 /* An address as text for events and logs. */
 void peer_addr_text(const struct sockaddr_in *a, char *buf, size_t cap);
 /* Whether two candidate addresses are the same (family, address, port). */

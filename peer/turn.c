@@ -589,14 +589,7 @@ static int open_udp(struct peer_turn *t)
 	rc = uv_udp_bind(&t->udp, (const struct sockaddr *)&any, 0);
 	if (rc < 0)
 		return rc;
-	{
-		/* As the peer's own socket: a transfer window in flight must fit. */
-		int size = 1 << 20;
-
-		uv_recv_buffer_size((uv_handle_t *)&t->udp, &size);
-		size = 1 << 20;
-		uv_send_buffer_size((uv_handle_t *)&t->udp, &size);
-	}
+	peer_udp_buffers(&t->udp);
 	rc = uv_udp_recv_start(&t->udp, alloc_cb, udp_recv_cb);
 	if (rc < 0)
 		return rc;

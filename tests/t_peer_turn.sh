@@ -26,7 +26,7 @@ cd "$T_TMP" || exit 1
 lab_relay_start srv 443
 t_ok $? "natlab-relay up on $LAB_SRV:443" "$(cat relay.err)"
 # A self-signed certificate for the TURN host's address, as a lab deployment would make.
-TURN_ADDR=$("$NATLAB" ls "$LAB" | awk '$1 == "turn" {print $NF}')
+TURN_ADDR=$(lab_addr turn)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$TURN_ADDR" \
 	-addext "subjectAltName=IP:$TURN_ADDR" -days 1 -keyout turn.key -out turn.crt 2>openssl.err
 t_ok $? "self-signed certificate for $TURN_ADDR" "$(cat openssl.err)"

@@ -11,6 +11,7 @@
 
 #include "natlab/addr.h"
 #include "natlab/stun.h"
+#include "hexaddr.h"
 #include "tap.h"
 
 /* The RFC 5769 listings, as printed there, so nothing is transcribed into another shape. */
@@ -32,39 +33,6 @@ static const char *rfc5769_response_v6 =
     "17 84 c9 7c 82 92 c2 75 bf e3 ed 41 80 28 00 04 c8 fb 0b 4c";
 static const uint8_t rfc5769_txid[STUN_TXID_SIZE] = { 0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34,
 	                                              0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae };
-
-static size_t unhex(const char *s, uint8_t *out, size_t cap)
-{
-	size_t n = 0;
-	unsigned v;
-	int used;
-
-	while (n < cap && sscanf(s, " %2x%n", &v, &used) == 1) {
-		out[n++] = (uint8_t)v;
-		s += used;
-	}
-	return n;
-}
-
-/* An address from its text; the tests only ever pass good ones. */
-static struct sockaddr_storage addr(const char *text)
-{
-	struct sockaddr_storage ss;
-
-	addr_parse(text, &ss, ADDR_PORT_OPTIONAL);
-	return ss;
-}
-
-static const char *fmt(const struct sockaddr_storage *ss)
-{
-	static char bufs[4][64];
-	static int i;
-	char *b = bufs[i++ % 4];
-
-	if (addr_format((const struct sockaddr *)ss, b, 64) < 0)
-		strcpy(b, "(none)");
-	return b;
-}
 
 #define SA(ss) ((const struct sockaddr *)(ss))
 

@@ -12,6 +12,7 @@
 #include "natlab/addr.h"
 #include "natlab/digest.h"
 #include "natlab/turn.h"
+#include "hexaddr.h"
 #include "tap.h"
 
 /* RFC 5769 section 2.4, as printed there. */
@@ -25,38 +26,6 @@ static const char *rfc5769_long_term =
 /* U+30DE U+30C8 U+30EA U+30C3 U+30AF U+30B9 in UTF-8. */
 static const char *rfc5769_user = "\xe3\x83\x9e\xe3\x83\x88\xe3\x83\xaa\xe3\x83\x83\xe3\x82\xaf"
                                   "\xe3\x82\xb9";
-
-static size_t unhex(const char *s, uint8_t *out, size_t cap)
-{
-	size_t n = 0;
-	unsigned v;
-	int used;
-
-	while (n < cap && sscanf(s, " %2x%n", &v, &used) == 1) {
-		out[n++] = (uint8_t)v;
-		s += used;
-	}
-	return n;
-}
-
-static struct sockaddr_storage addr(const char *text)
-{
-	struct sockaddr_storage ss;
-
-	addr_parse(text, &ss, ADDR_PORT_OPTIONAL);
-	return ss;
-}
-
-static const char *fmt(const struct sockaddr_storage *ss)
-{
-	static char bufs[4][64];
-	static int i;
-	char *b = bufs[i++ % 4];
-
-	if (addr_format((const struct sockaddr *)ss, b, 64) < 0)
-		strcpy(b, "(none)");
-	return b;
-}
 
 #define SA(ss) ((const struct sockaddr *)(ss))
 

@@ -73,13 +73,16 @@ show() { sed 's/^/#   /' "$T_TMP/$1.out" "$T_TMP/$1.err"; }
 
 # --- in a lab (after t_up): LAB set, keys and outputs in $T_TMP ---
 
+# lab_addr HOST: the host's (first) address, from natlab ls.
+lab_addr() { "$NATLAB" ls "$LAB" | awk -v h="$1" '$1 == h {print $NF}'; }
+
 # lab_relay_start HOST PORT [ARGS...]: natlab-relay inside HOST on its address, TCP PORT,
 # STUN on 3478 (the peer's default); sets LAB_SRV (the address). Bounded by
 # PEER_LAB_LIMIT seconds (default 150) so a stuck relay cannot outlive the test.
 lab_relay_start() {
 	local host=$1 port=$2
 	shift 2
-	LAB_SRV=$("$NATLAB" ls "$LAB" | awk -v h="$host" '$1 == h {print $NF}')
+	LAB_SRV=$(lab_addr "$host")
 	timeout "${PEER_LAB_LIMIT:-150}" "$NATLAB" exec "$LAB" "$host" -- "$RELAY" --listen "$LAB_SRV:$port" \
 		--stun "$LAB_SRV:3478" --no-auth "$@" >"$T_TMP/relay.out" 2>"$T_TMP/relay.err" &
 	T_PIDS+=("$!")
@@ -115,7 +118,7 @@ TURN_SECRET=${TURN_SECRET:-natlab-lab-secret}
 lab_coturn_start() {
 	local name=$1 host=$2 port=$3
 	shift 3
-	LAB_TURN=$("$NATLAB" ls "$LAB" | awk -v h="$host" '$1 == h {print $NF}')
+	LAB_TURN=$(lab_addr "$host")
 	timeout "${PEER_LAB_LIMIT:-150}" "$NATLAB" exec "$LAB" "$host" -- turnserver -n \
 		--listening-ip="$LAB_TURN" --relay-ip="$LAB_TURN" --listening-port="$port" \
 		--use-auth-secret --static-auth-secret="$TURN_SECRET" --realm=natlab \
