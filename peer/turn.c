@@ -310,6 +310,21 @@ static void error_answer(struct peer_turn *t, const struct turn_msg *m, int had_
 	}
 }
 
+/* The next request the allocation needs, if any (none while one is in flight). */
+static void next_request(struct peer_turn *t, uint64_t now)
+{
+	if (t->tx_active || t->state != PEER_TURN_READY)
+		return;
+	if (now >= t->refresh_at_ns)
+		tx_start(t, TURN_REFRESH);
+	else if (!t->perm_ok || now >= t->perm_at_ns)
+		tx_start(t, TURN_CREATE_PERMISSION);
+	else if (t->have_peer && (!t->chan_ok || now >= t->chan_at_ns))
+		tx_start(t, TURN_CHANNEL_BIND);
+}
+
+static void learn_peer(struct peer_turn *t);
+
 /* --- answers --- */
 
 static void on_allocated(struct peer_turn *t, const struct turn_msg *m, uint64_t now)
@@ -387,6 +402,10 @@ static void on_response(struct peer_turn *t, const uint8_t *buf, size_t len,
 	t->stale_tries = 0;
 	t->renewed = 0;
 	success_answer(t, m, now);
+	/* At once rather than on the next tick: the path waits for these. */
+	if (t->state == PEER_TURN_READY)
+		learn_peer(t);
+	next_request(t, now);
 }
 
 /*
@@ -745,14 +764,7 @@ void peer_turn_tick(struct peer *p, uint64_t now)
 		retransmit(t, now);
 		return;
 	}
-	if (t->state != PEER_TURN_READY)
-		return;
-	if (now >= t->refresh_at_ns)
-		tx_start(t, TURN_REFRESH);
-	else if (!t->perm_ok || now >= t->perm_at_ns)
-		tx_start(t, TURN_CREATE_PERMISSION);
-	else if (t->have_peer && (!t->chan_ok || now >= t->chan_at_ns))
-		tx_start(t, TURN_CHANNEL_BIND);
+	next_request(t, now);
 }
 
 /* --- data --- */
