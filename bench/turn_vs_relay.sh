@@ -75,6 +75,6 @@ printf 'symmetric x symmetric, %s transfers, %d runs (medians), same lab and run
 for v in natlab turn-udp turn-tls; do
 	m=$(col $v 1) r=$(col $v 2) t=$(col $v 3)
 	printf '%-9s goodput %7.1f Mbit/s (x%.2f)  ping RTT p50 %6.3f ms (+%.3f ms)  first relayed byte %7.1f ms\n' \
-		"$v" "$m" "$(awk -v a="$m" -v b="$base_m" 'BEGIN { print b > 0 ? a / b : 0 }')" "$r" \
+		"$v" "$m" "$(awk -v a="$m" -v b="$base_m" 'BEGIN { print (b > 0 ? a / b : 0) }')" "$r" \
 		"$(awk -v a="$r" -v b="$base_r" 'BEGIN { print a - b }')" "$t"
 done
