@@ -376,12 +376,15 @@ static int cmd_run(int argc, char **argv)
 	if (o.no_relay && o.relay_only)
 		return usage_error("usage", "--no-relay and --relay-only exclude each other");
 	if (o.turn.server && !o.turn.secret && (!o.turn.user || !o.turn.password))
-		return usage_error("usage", "--turn needs --turn-secret, or --turn-user and --turn-pass");
+		return usage_error("usage",
+		                   "--turn needs --turn-secret, or --turn-user and --turn-pass");
 	if (o.turn.only && (!o.turn.server || o.no_relay || o.relay_only))
-		return usage_error("usage", "--turn-only needs --turn, without --no-relay or --relay-only");
+		return usage_error("usage",
+		                   "--turn-only needs --turn, without --no-relay or --relay-only");
 	if (o.turn.transport == PEER_TURN_TLS && !o.turn.ca && !o.turn.pin)
-		return usage_error("usage", "--turn-transport tls needs --turn-ca FILE or --turn-pin "
-		                            "SHA256 (no unverified TLS)");
+		return usage_error("usage",
+		                   "--turn-transport tls needs --turn-ca FILE or --turn-pin "
+		                   "SHA256 (no unverified TLS)");
 	if (o.turn.server && o.turn.secret && o.turn.password)
 		return usage_error("usage", "--turn-secret and --turn-pass exclude each other");
 	if (connect) {
