@@ -8,8 +8,8 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=${NATLAB_FUZZ_BUILD:-$src/build-fuzz}
 command -v clang >/dev/null || { echo "fuzz: clang not found (apt-get install clang)" >&2; exit 77; }
 CC=clang cmake -S "$src" -B "$build" -DNATLAB_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build "$build" -j2 --target fuzz_frame fuzz_stun
-for t in frame stun; do
+cmake --build "$build" -j2 --target fuzz_frame fuzz_stun fuzz_turn
+for t in frame stun turn; do
 	corpus=$(mktemp -d)
 	cp "$src/fuzz/corpus/$t/"* "$corpus/" 2>/dev/null || true
 	echo "fuzz_$t: ${secs}s"
