@@ -56,6 +56,7 @@ static bool stream(const struct peer_turn *t)
 static int credentials_make(struct peer_turn *t)
 {
 	char username[TURN_TEXT_MAX + 1];
+	uint64_t expiry;
 	int rc;
 
 	if (!t->o->secret) {
@@ -65,7 +66,9 @@ static int credentials_make(struct peer_turn *t)
 		strcpy(t->password, t->o->password);
 		return 0;
 	}
-	t->cred_expiry = (uint64_t)((long long)time(NULL) + t->o->ttl_s);
+	expiry = (uint64_t)((long long)time(NULL) + t->o->ttl_s);
+	/* Minted again within the same second: still a username the server has not seen. */
+	t->cred_expiry = t->cred_expiry && expiry <= t->cred_expiry ? t->cred_expiry + 1 : expiry;
 	rc = turn_rest_credentials(t->o->secret, t->o->user ? t->o->user : "", t->cred_expiry,
 	                           username, sizeof(username), t->password, sizeof(t->password));
 	if (rc < 0)

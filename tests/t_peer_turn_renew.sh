@@ -1,0 +1,59 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Credentials that expire under a live allocation (on loopback, against tests/turn_fake.c,
+# which refuses a Refresh with the username the allocation was made with: coturn only
+# checks a REST username's expiry at Allocate). With --turn-secret natlab-peer mints new
+# credentials and the Refresh goes through (turn_credentials event); with explicit
+# credentials it reports turn_credentials_expired and carries on without TURN.
+. "$(dirname "$0")/lib/lab.sh"
+. "$(dirname "$0")/lib/peer.sh"
+FAKE=$NATLAB_BIN/../tests/turn_fake
+[ -x "$PEER" ] && [ -x "$FAKE" ] || t_skip_all "natlab-peer or tests/turn_fake not built"
+cd "$T_TMP" || exit 1
+relay_start R --no-auth
+t_ok $? "relay up" "$(cat relay-R.err 2>/dev/null)"
+
+fake_start() { # NAME: turn_fake on a free port; sets NAME_TURN
+	local i port
+	for i in 1 2 3 4 5; do
+		port=$((20000 + (RANDOM * 7 + $$ + i * 577) % 40000))
+		"$FAKE" "$port" s3cret >"$1.fake" 2>&1 &
+		T_PIDS+=("$!")
+		wait_event_file "$1.fake" '^ready' 2 && { printf -v "${1}_TURN" %s "127.0.0.1:$port"; return 0; }
+	done
+	return 1
+}
+wait_event_file() { # FILE PATTERN SECONDS
+	local i
+	for i in $(seq $(($3 * 20))); do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+fake_start a
+t_ok $? "fake TURN server up at $a_TURN"
+peer_bg minted --relay "127.0.0.1:$R_PORT" --stun "127.0.0.1:$R_STUN" --listen \
+	--turn "$a_TURN" --turn-secret s3cret --turn-ttl 60
+# The allocation's lifetime is 1 s: the first Refresh goes out after 0.5 s.
+wait_event minted '"event":"turn_credentials"' 5
+t_ok $? "minted: new credentials after the Refresh was refused" "$(show minted | tail -5)"
+wait_event_file a.fake '^renewed ' 3
+t_ok $? "minted: the server saw the Refresh with the new username" "$(cat a.fake)"
+sleep 1.2
+t_is "$(count minted '"event":"error"')" 0 "minted: no error, the allocation lives on"
+t_ok "$([ "$(grep -c '^renewed ' a.fake)" -ge 2 ]; echo $?)" \
+	"minted: later Refreshes go through with the new username ($(grep -c '^renewed ' a.fake) so far)" "$(cat a.fake)"
+
+fake_start b
+t_ok $? "second fake TURN server up at $b_TURN"
+pass=$("$NATLAB_BIN/natlab" turn-cred --secret s3cret --user bob --ttl 60 | sed -n 2p)
+user=$("$NATLAB_BIN/natlab" turn-cred --secret s3cret --user bob --ttl 60 | sed -n 1p)
+peer_bg given --relay "127.0.0.1:$R_PORT" --stun "127.0.0.1:$R_STUN" --listen \
+	--turn "$b_TURN" --turn-user "$user" --turn-pass "$pass"
+wait_event given '"reason":"turn_credentials_expired"' 5
+t_ok $? "given: the refused Refresh is reported as expired credentials" "$(show given | tail -5)"
+t_ok "$(kill -0 "$given_PID" 2>/dev/null; echo $?)" "given: the peer carries on without TURN"
+t_is "$(count given '"event":"exit"')" 0 "given: no exit event"
+t_done
