@@ -4,11 +4,14 @@
 # which refuses a Refresh with the username the allocation was made with: coturn only
 # checks a REST username's expiry at Allocate). With --turn-secret natlab-peer mints new
 # credentials and the Refresh goes through (turn_credentials event); with explicit
-# credentials it reports turn_credentials_expired and carries on without TURN.
+# credentials it reports turn_credentials_expired and carries on without TURN. And
+# natlab turn-cred's credentials against openssl.
 . "$(dirname "$0")/lib/lab.sh"
 . "$(dirname "$0")/lib/peer.sh"
 FAKE=$NATLAB_BIN/../tests/turn_fake
 [ -x "$PEER" ] && [ -x "$FAKE" ] || t_skip_all "natlab-peer or tests/turn_fake not built"
+t_require openssl
+t_require jq
 cd "$T_TMP" || exit 1
 relay_start R --no-auth
 t_ok $? "relay up" "$(cat relay-R.err 2>/dev/null)"
@@ -45,6 +48,17 @@ sleep 1.2
 t_is "$(count minted '"event":"error"')" 0 "minted: no error, the allocation lives on"
 t_ok "$([ "$(grep -c '^renewed ' a.fake)" -ge 2 ]; echo $?)" \
 	"minted: later Refreshes go through with the new username ($(grep -c '^renewed ' a.fake) so far)" "$(cat a.fake)"
+
+# natlab turn-cred: what a backend hands out, checked with openssl as an oracle.
+json=$("$NATLAB_BIN/natlab" turn-cred --secret s3cret --user bob --ttl 60 --json)
+u=$(printf '%s' "$json" | jq -r .username) p=$(printf '%s' "$json" | jq -r .password)
+t_ok "$([ "${u%%:*}" -ge $(($(date +%s) + 58)) ] && [ "${u#*:}" = bob ]; echo $?)" \
+	"turn-cred: username expiry:user, 60 s ahead ($u)"
+t_is "$p" "$(printf '%s' "$u" | openssl dgst -sha1 -hmac s3cret -binary | base64)" \
+	"turn-cred: password is base64(HMAC-SHA1(secret, username)) as openssl computes it"
+out=$("$NATLAB_BIN/natlab" turn-cred --secret s3cret --user a:b 2>&1)
+t_ok "$([ $? = 1 ] && [[ $out == *"--user must not contain ':'"* ]]; echo $?)" \
+	"turn-cred: a user with ':' is refused, naming the option" "$out"
 
 fake_start b
 t_ok $? "second fake TURN server up at $b_TURN"
