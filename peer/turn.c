@@ -509,8 +509,14 @@ static void allocate_start(struct peer_turn *t)
 	tx_start(t, TURN_ALLOCATE);
 }
 
-/* Ciphertext in: the handshake moves on, plaintext joins rbuf. 0, or -1 once failed. */
-static int tls_input(struct peer_turn *t, const uv_buf_t *buf, size_t nread)
+static void tls_fail(struct peer_turn *t, int rc)
+{
+	turn_fail(t, rc == -EKEYREJECTED ? "turn_tls_refused" : "turn_unreachable", "TLS: %s",
+	          tls_conn_error(t->tls)[0] ? tls_conn_error(t->tls) : strerror(-rc));
+}
+
+/* Ciphertext in: the handshake moves on. 0, or -1 once failed. */
+static int tls_feed(struct peer_turn *t, const uv_buf_t *buf, size_t nread)
 {
 	int rc = tls_conn_feed(t->tls, buf->base, nread);
 
@@ -522,7 +528,20 @@ static int tls_input(struct peer_turn *t, const uv_buf_t *buf, size_t nread)
 			allocate_start(t);
 		}
 	}
-	while (rc >= 0 && tls_conn_established(t->tls) && t->rlen < sizeof(t->rbuf)) {
+	tls_flush(t);
+	if (rc < 0) {
+		tls_fail(t, rc);
+		return -1;
+	}
+	return 0;
+}
+
+/* Plaintext into rbuf: 1 when rbuf filled up (more may wait), 0 when drained, -1 failed. */
+static int tls_pull(struct peer_turn *t)
+{
+	int rc = 0;
+
+	while (tls_conn_established(t->tls) && t->rlen < sizeof(t->rbuf)) {
 		rc = tls_conn_read(t->tls, t->rbuf + t->rlen, sizeof(t->rbuf) - t->rlen);
 		if (rc <= 0)
 			break;
@@ -530,19 +549,38 @@ static int tls_input(struct peer_turn *t, const uv_buf_t *buf, size_t nread)
 	}
 	tls_flush(t);
 	if (rc < 0) {
-		turn_fail(t, rc == -EKEYREJECTED ? "turn_tls_refused" : "turn_unreachable",
-		          "TLS: %s",
-		          tls_conn_error(t->tls)[0] ? tls_conn_error(t->tls) : strerror(-rc));
+		tls_fail(t, rc);
 		return -1;
 	}
+	return t->rlen == sizeof(t->rbuf);
+}
+
+/* The whole messages at the start of rbuf, each handled. 0, or -1 once failed. */
+static int take_frames(struct peer_turn *t)
+{
+	size_t off = 0;
+	int n;
+
+	while (t->state != PEER_TURN_DOWN) {
+		n = turn_frame_size(t->rbuf + off, t->rlen - off);
+		if (n == -EAGAIN || (n > 0 && (size_t)n > t->rlen - off))
+			break;
+		if (n < 0) {
+			turn_fail(t, "turn_error", "the server sent neither STUN nor ChannelData");
+			return -1;
+		}
+		on_message(t, t->rbuf + off, (size_t)n);
+		off += (size_t)n;
+	}
+	memmove(t->rbuf, t->rbuf + off, t->rlen - off);
+	t->rlen -= off;
 	return 0;
 }
 
 static void tcp_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct peer_turn *t = container_of(s, struct peer_turn, tcp);
-	size_t off = 0;
-	int n;
+	int more = 0;
 
 	if (nread < 0) {
 		uv_read_stop(s);
@@ -551,25 +589,17 @@ static void tcp_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		          nread == UV_EOF ? "closed by the server" : uv_strerror((int)nread));
 		return;
 	}
-	if (t->tls) {
-		if (tls_input(t, buf, (size_t)nread) < 0)
-			return;
-	} else {
+	if (!t->tls)
 		t->rlen += (size_t)nread;
-	}
-	while (t->state != PEER_TURN_DOWN) {
-		n = turn_frame_size(t->rbuf + off, t->rlen - off);
-		if (n == -EAGAIN || (n > 0 && (size_t)n > t->rlen - off))
-			break;
-		if (n < 0) {
-			turn_fail(t, "turn_error", "the server sent neither STUN nor ChannelData");
+	else if (tls_feed(t, buf, (size_t)nread) < 0)
+		return;
+	/* With TLS, plaintext beyond what rbuf holds waits in the wrapper: drain it all. */
+	do {
+		if (t->tls && (more = tls_pull(t)) < 0)
 			return;
-		}
-		on_message(t, t->rbuf + off, (size_t)n);
-		off += (size_t)n;
-	}
-	memmove(t->rbuf, t->rbuf + off, t->rlen - off);
-	t->rlen -= off;
+		if (take_frames(t) < 0)
+			return;
+	} while (more && t->state != PEER_TURN_DOWN);
 }
 
 static void connect_cb(uv_connect_t *req, int status)
