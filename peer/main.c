@@ -378,9 +378,14 @@ static int cmd_run(int argc, char **argv)
 	if (o.turn.server && !o.turn.secret && (!o.turn.user || !o.turn.password))
 		return usage_error("usage",
 		                   "--turn needs --turn-secret, or --turn-user and --turn-pass");
-	if (o.turn.only && (!o.turn.server || o.no_relay || o.relay_only))
+	/* --relay-only sends no offers, so the peer would never learn our relayed address;
+	 * --no-relay keeps data off every relay, TURN included. */
+	if (o.turn.server && (o.relay_only || o.no_relay))
 		return usage_error("usage",
-		                   "--turn-only needs --turn, without --no-relay or --relay-only");
+		                   "--turn excludes --relay-only and --no-relay (--turn-only "
+		                   "relays through TURN alone)");
+	if (o.turn.only && !o.turn.server)
+		return usage_error("usage", "--turn-only needs --turn");
 	if (o.turn.transport == PEER_TURN_TLS && !o.turn.ca && !o.turn.pin)
 		return usage_error("usage",
 		                   "--turn-transport tls needs --turn-ca FILE or --turn-pin "

@@ -60,6 +60,22 @@ out=$("$NATLAB_BIN/natlab" turn-cred --secret s3cret --user a:b 2>&1)
 t_ok "$([ $? = 1 ] && [[ $out == *"--user must not contain ':'"* ]]; echo $?)" \
 	"turn-cred: a user with ':' is refused, naming the option" "$out"
 
+# Bad combinations are usage errors (exit 2), each naming what to give instead.
+usage() { # WANT_SUBSTRING ARGS...
+	local want=$1 out rc
+	shift
+	out=$("$PEER" --relay 127.0.0.1:1 --listen "$@" 2>/dev/null)
+	rc=$?
+	t_ok "$([ $rc = 2 ] && [[ $out == *'"reason":"usage"'*"$want"* ]]; echo $?)" \
+		"usage: $* -> $want" "exit $rc: $out"
+}
+usage "--turn needs --turn-secret" --turn 127.0.0.1:3478
+usage "--turn excludes --relay-only" --turn 127.0.0.1:3478 --turn-secret s --relay-only
+usage "--turn excludes --relay-only and --no-relay" --turn 127.0.0.1:3478 --turn-secret s --no-relay
+usage "needs --turn-ca FILE or --turn-pin" --turn 127.0.0.1:3478 --turn-secret s --turn-transport tls
+usage "--turn-only needs --turn" --turn-only
+usage "expected udp, tcp or tls" --turn 127.0.0.1:3478 --turn-secret s --turn-transport sctp
+
 fake_start b
 t_ok $? "second fake TURN server up at $b_TURN"
 pass=$("$NATLAB_BIN/natlab" turn-cred --secret s3cret --user bob --ttl 60 | sed -n 2p)
