@@ -55,6 +55,7 @@ static const char peer_usage[] =
     "  --turn-pin SHA256       TLS: or pin the server certificate's SHA-256 fingerprint\n"
     "  --turn-only             TURN instead of the relay for data (the relay carries only\n"
     "                          the offers): workloads wait for a direct or TURN path\n"
+    "  --turn-byte-cap BYTES   relay at most BYTES (both ways) through TURN, then stop using it\n"
     "  -v, --verbose           debug logging on stderr\n"
     "  -h, --help              this help\n"
     "\n"
@@ -88,6 +89,7 @@ enum {
 	OPT_TURN_CA,
 	OPT_TURN_PIN,
 	OPT_TURN_ONLY,
+	OPT_TURN_BYTE_CAP,
 };
 
 static const struct option peer_options[] = {
@@ -116,6 +118,7 @@ static const struct option peer_options[] = {
 	{ "turn-ca", required_argument, NULL, OPT_TURN_CA },
 	{ "turn-pin", required_argument, NULL, OPT_TURN_PIN },
 	{ "turn-only", no_argument, NULL, OPT_TURN_ONLY },
+	{ "turn-byte-cap", required_argument, NULL, OPT_TURN_BYTE_CAP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -332,6 +335,13 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_TURN_ONLY:
 			o.turn.only = 1;
+			break;
+		case OPT_TURN_BYTE_CAP:
+			if (parse_u64(optarg, (uint64_t)1 << 40, 1, &v) < 0 || v == 0)
+				return usage_error("usage",
+				                   "--turn-byte-cap %s: expected bytes (k, M, G)",
+				                   optarg);
+			o.turn.byte_cap = v;
 			break;
 		case OPT_TURN_USER:
 			o.turn.user = optarg;

@@ -221,6 +221,24 @@ static void tx_start(struct peer_turn *t, uint16_t type)
 	t->tx_first_ns = t->tx_sent_ns;
 }
 
+/*
+ * Sealed bytes through TURN, both ways. At --turn-byte-cap the session stops relaying
+ * through TURN (reported once): traffic moves to natlab-relay or, with --turn-only,
+ * nowhere (no_turn_path).
+ */
+static void count_bytes(struct peer_turn *t, size_t len)
+{
+	t->bytes += len;
+	if (!t->o->byte_cap || t->capped || t->bytes < t->o->byte_cap)
+		return;
+	t->capped = 1;
+	peer_error(t->p, 0, "turn_byte_cap",
+	           "TURN server %s: %llu bytes relayed, --turn-byte-cap %llu reached: TURN is no "
+	           "longer used",
+	           t->text, (unsigned long long)t->bytes, (unsigned long long)t->o->byte_cap);
+	peer_path_report(t->p);
+}
+
 /* --- failures --- */
 
 /*
@@ -427,7 +445,7 @@ static void on_peer_data(struct peer_turn *t, const uint8_t *data, size_t len,
 	peer_on_sealed(p, data, len, NULL);
 	if (p->last_peer_rx_ns == before || p->stopping)
 		return; /* did not open: not from our peer */
-	t->bytes += len;
+	count_bytes(t, len);
 	t->last_rx_ns = peer_now_ns();
 	if (!t->have_peer) {
 		t->peer_addr = *from;
@@ -770,7 +788,7 @@ static void watch_path(struct peer_turn *t, uint64_t now)
 			t->refresh_at_ns = now;
 		peer_path_report(p);
 	}
-	if (t->perm_ok && p->established && !p->direct && !p->o->no_relay &&
+	if (t->perm_ok && p->established && !p->direct && !p->o->no_relay && !t->capped &&
 	    (!t->validated || now - t->last_rx_ns > PEER_TURN_IDLE_MS * PEER_MS) &&
 	    now - t->last_probe_ns >= PEER_TURN_PROBE_MS * PEER_MS) {
 		t->last_probe_ns = now;
@@ -806,7 +824,8 @@ int peer_turn_usable(const struct peer *p)
 {
 	const struct peer_turn *t = &p->turn;
 
-	return t->state == PEER_TURN_READY && t->have_peer && t->perm_ok && t->validated;
+	return t->state == PEER_TURN_READY && t->have_peer && t->perm_ok && t->validated &&
+	       !t->capped;
 }
 
 int peer_turn_send(struct peer *p, const uint8_t *pkt, size_t len)
@@ -827,7 +846,7 @@ int peer_turn_send(struct peer *p, const uint8_t *pkt, size_t len)
 		return n;
 	rc = wire_send(t, buf, (size_t)n);
 	if (rc == 0)
-		t->bytes += len;
+		count_bytes(t, len);
 	return rc;
 }
 

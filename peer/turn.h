@@ -36,6 +36,7 @@ struct peer_turn_opts {
 	const char *ca;       /* TLS: trust this PEM certificate file (the server's, self-signed) */
 	const char *pin;      /* TLS: or the SHA-256 fingerprint of the server's certificate */
 	int only;             /* --turn-only: natlab-relay carries the offers, never data */
+	uint64_t byte_cap;    /* --turn-byte-cap: relay at most this much through TURN; 0 none */
 };
 
 enum peer_turn_state {
@@ -85,6 +86,7 @@ struct peer_turn {
 	uint64_t bytes;    /* sealed bytes through TURN, both ways */
 	int reported;      /* the path event named TURN last */
 	int stun_finished; /* STUN ended while the allocation was being made (candidates.c) */
+	int capped;        /* --turn-byte-cap reached */
 };
 
 /* Starts allocating (nothing when o->server is NULL). 0, or -1 once the error is

@@ -48,7 +48,7 @@ sleep 0.5
 rest=(--turn-secret "$TURN_SECRET")
 R=(--relay "$LAB_SRV:443")
 A=$("$PEER" keygen a.key) B=$("$PEER" keygen b.key) C=$("$PEER" keygen c.key)
-D=$("$PEER" keygen d.key)
+D=$("$PEER" keygen d.key) E=$("$PEER" keygen e.key)
 
 # --- relayed over TURN: udp-blocked (TLS) x symmetric (UDP), symmetric (TCP) x symmetric
 # (UDP); direct: full-cone x symmetric ---
@@ -57,11 +57,16 @@ lab_peer_bg ub ub1 40 --key a.key "${R[@]}" --listen --turn "$TURN:443" --turn-t
 lab_peer_bg tl sb1 40 --key d.key "${R[@]}" --listen --turn "$TURN:3478" --turn-transport tcp \
 	"${rest[@]}"
 lab_peer_bg dl fa1 40 --key b.key "${R[@]}" --listen --turn "$TURN:3478" "${rest[@]}"
+# A byte cap: TURN until 200 kB went through it, natlab-relay after.
+lab_peer_bg bl sb1 40 --key e.key "${R[@]}" --listen --turn "$TURN:3478" "${rest[@]}" \
+	--turn-byte-cap 200k
 sleep 0.3
 lab_peer_bg sy sa1 40 "${R[@]}" --connect "$A" --turn "$TURN:3478" "${rest[@]}" --turn-user sy \
 	--ping 3 --transfer 2M
 lab_peer_bg tc sa1 40 "${R[@]}" --connect "$D" --turn "$TURN:3478" "${rest[@]}" --transfer 1M
 lab_peer_bg dc sb1 40 "${R[@]}" --connect "$B" --turn "$TURN:3478" "${rest[@]}" --transfer 2M
+lab_peer_bg bc sa1 40 "${R[@]}" --connect "$E" --turn "$TURN:3478" "${rest[@]}" \
+	--turn-byte-cap 200k --transfer 1M
 
 # --- refusals, each a peer of its own ---
 refuse() { # NAME HOST ARGS...: a listener that must be refused
@@ -119,7 +124,7 @@ t_ok $? "turn_lost reported after coturn was killed" "$(show kl | tail -5)"
 tail -n +"$((cut + 1))" kc.out | grep -q '"kind":"relay".*"relay_kind":"natlab"'
 t_ok $? "connector falls back to natlab-relay" "$(show kc | tail -8)"
 
-for n in sy ub tc tl dc dl kc kl; do
+for n in sy ub tc tl dc dl bc bl kc kl; do
 	wait_pid "$(eval echo "\$${n}_PID")" 30
 	t_is "$?" 0 "$n exits 0"
 done
@@ -143,6 +148,16 @@ read -r d t < <(events dc exit | sed -n 's/.*"bytes_direct":\([0-9]*\).*"bytes_t
 t_ok "$([ "${d:-0}" -ge 2000000 ] && [ "${t:-1}" -le $((d / 50)) ]; echo $?)" \
 	"direct preferred: $d bytes direct, $t through TURN" "$(show dc | tail -3)"
 echo "# kill pair: pings $(events kc ping_done)"
+# Byte cap: reported, then natlab-relay; the transfer still arrives whole.
+t_ok "$(count bc '"reason":"turn_byte_cap"' >/dev/null; echo $?)" "byte cap reported" "$(show bc | tail -5)"
+capped=$(grep -n '"reason":"turn_byte_cap"' bc.out | head -1 | cut -d: -f1)
+tail -n +"${capped:-1}" bc.out | grep -q '"event":"path","kind":"relay".*"relay_kind":"natlab"'
+t_ok $? "after the cap the path is natlab-relay" "$(show bc | tail -5)"
+t_ok "$(count bl '"event":"transfer_done","role":"receiver","bytes":1000000,"ok":true' >/dev/null; echo $?)" \
+	"capped pair: 1 MB arrives, checksum verified" "$(show bl | tail -5)"
+read -r cr ct < <(events bc exit | sed -n 's/.*"bytes_relay":\([0-9]*\),"bytes_turn":\([0-9]*\).*/\1 \2/p')
+t_ok "$([ "${ct:-0}" -ge 200000 ] && [ "${ct:-0}" -lt 400000 ] && [ "${cr:-0}" -gt "${ct:-0}" ]; echo $?)" \
+	"capped pair: $ct bytes through TURN (cap 200k), $cr through relays in all"
 
 # --- tshark decodes what natlab-peer sent to coturn ---
 kill "$DUMPCAP" 2>/dev/null

@@ -396,13 +396,18 @@ end
 
 -- With opts.turn (turn.server's table): the TURN arguments for one side, over
 -- opts.turn_transport (a transport for both, or { listen = , connect = }, default udp);
--- opts.turn_only: data never through natlab-relay (--turn-only).
+-- opts.turn_only: data never through natlab-relay (--turn-only); opts.turn_byte_cap:
+-- --turn-byte-cap.
 local function turn_args(args, opts, side)
 	if not opts.turn then return args end
 	local t = opts.turn_transport
 	if type(t) == "table" then t = t[side] end
 	for _, a in ipairs(turn.peer_args(opts.turn, t)) do args[#args + 1] = a end
 	if opts.turn_only then args[#args + 1] = "--turn-only" end
+	if opts.turn_byte_cap then
+		args[#args + 1] = "--turn-byte-cap"
+		args[#args + 1] = tostring(opts.turn_byte_cap)
+	end
 	return args
 end
 
