@@ -6,6 +6,7 @@
  */
 #include "natlab/lua_node.h"
 #include "natlab/lua_proc.h"
+#include "natlab/portmap.h"
 #include "natlab/topology.h"
 #include "natlab/wire.h"
 #include "natlab/wire_count.h"
@@ -73,7 +74,7 @@ static struct lab_node *check_live_node(lua_State *L, const char *fn, int *index
 	return &s->model.nodes[ud->index];
 }
 
-/* nat:flush(): forget every mapping, as a router reboot does. */
+/* nat:flush(): forget every mapping, as a router reboot does, port mappings too. */
 static int node_flush(lua_State *L)
 {
 	struct scenario *s = scenario_from_lua(L);
@@ -83,6 +84,8 @@ static int node_flush(lua_State *L)
 	check_live_node(L, "nat:flush", &i);
 	if (lab_topology_nat_reload(&s->model, i, err, sizeof(err)) < 0)
 		return luaL_error(L, "nat:flush: %s", err);
+	if (nat_knobs_portmap(&s->model.nodes[i].knobs))
+		portmap_restart(L, s, i);
 	return 0;
 }
 
@@ -121,6 +124,9 @@ static int node_set_profile(lua_State *L)
 		memcpy(n->profile, old_profile, sizeof(old_profile));
 		return luaL_error(L, "nat:set_profile: %s", err);
 	}
+	/* A new profile drops every mapping: the gateway restarts (or stops) with it. */
+	if (nat_knobs_portmap(&before) || nat_knobs_portmap(&k))
+		portmap_restart(L, s, i);
 	return 0;
 }
 

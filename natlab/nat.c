@@ -64,34 +64,57 @@ static struct nft_ctx *ctx_new(char *err, size_t errlen)
 	return ctx;
 }
 
-static int table_load(const char *families, const char *table, const char *ruleset, char *err,
-                      size_t errlen)
+/* Runs nft commands in one transaction in the current namespace. */
+static int commands_run(const char *cmds, char *err, size_t errlen)
 {
-	struct nft_ctx *ctx;
-	char *buf = NULL;
+	struct nft_ctx *ctx = ctx_new(err, errlen);
 	int rc = 0;
 
-	if (!*ruleset)
-		return 0;
-	ctx = ctx_new(err, errlen);
 	if (!ctx)
 		return -ENOMEM;
-	buf = ruleset_with_reset(families, table, ruleset);
-	if (!buf) {
-		rc = -ENOMEM;
-		snprintf(err, errlen, "nftables: out of memory");
-		goto out;
-	}
-	if (nft_run_cmd_from_buffer(ctx, buf) != 0) {
+	if (nft_run_cmd_from_buffer(ctx, cmds) != 0) {
 		const char *msg = nft_ctx_get_error_buffer(ctx);
 
 		snprintf(err, errlen, "nftables: %s", msg && *msg ? msg : "ruleset rejected");
 		rc = -EINVAL;
 	}
-out:
-	free(buf);
 	nft_ctx_free(ctx);
 	return rc;
+}
+
+static int table_load(const char *families, const char *table, const char *ruleset, char *err,
+                      size_t errlen)
+{
+	char *buf;
+	int rc;
+
+	if (!*ruleset)
+		return 0;
+	buf = ruleset_with_reset(families, table, ruleset);
+	if (!buf) {
+		snprintf(err, errlen, "nftables: out of memory");
+		return -ENOMEM;
+	}
+	rc = commands_run(buf, err, errlen);
+	free(buf);
+	return rc;
+}
+
+int nat_portmap_apply(int on, char *err, size_t errlen)
+{
+	if (on)
+		return commands_run(nat_portmap_ruleset(), err, errlen);
+	return commands_run("table inet " NAT_PORTMAP_TABLE "\n"
+	                    "delete table inet " NAT_PORTMAP_TABLE "\n",
+	                    err, errlen);
+}
+
+int nat_portmap_flush(char *err, size_t errlen)
+{
+	return commands_run("flush chain inet " NAT_PORTMAP_TABLE " " NAT_PORTMAP_FORWARD_CHAIN "\n"
+	                    "flush chain inet " NAT_PORTMAP_TABLE " " NAT_PORTMAP_DNAT_CHAIN "\n"
+	                    "flush chain inet " NAT_PORTMAP_TABLE " " NAT_PORTMAP_SNAT_CHAIN "\n",
+	                    err, errlen);
 }
 
 int nat_ruleset_apply(const char *ruleset, char *err, size_t errlen)

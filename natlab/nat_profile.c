@@ -12,10 +12,12 @@ struct nat_profile {
 	struct nat_knobs knobs;
 };
 
-/* The timeouts every profile shares: RFC 4787 REQ-5 for UDP, RFC 5382 REQ-5 for TCP. */
+/* The timeouts every profile shares: RFC 4787 REQ-5 for UDP, RFC 5382 REQ-5 for TCP, and the
+ * longest port-mapping lease (used only where upnp, natpmp or pcp is on). */
 #define TIMEOUTS                                                                                   \
 	.udp_timeout = NAT_UDP_TIMEOUT_DEFAULT, .tcp_timeout = NAT_TCP_TIMEOUT_DEFAULT,            \
-	.tcp_transitory_timeout = NAT_TCP_TRANSITORY_TIMEOUT_DEFAULT
+	.tcp_transitory_timeout = NAT_TCP_TRANSITORY_TIMEOUT_DEFAULT,                              \
+	.portmap_lease = NAT_PORTMAP_LEASE_DEFAULT
 
 #define HOME(filt)                                                                                 \
 	{                                                                                          \
@@ -107,6 +109,10 @@ const struct nat_knob nat_knob_table[] = {
 	NUMBER(port_block, NAT_KNOB_COUNT, 0, 65536 - NAT_PORT_BASE),
 	WORD(block, block_words),
 	WORD(tcp_unsolicited, unsolicited_words),
+	NUMBER(upnp, NAT_KNOB_BOOL, 0, 1),
+	NUMBER(natpmp, NAT_KNOB_BOOL, 0, 1),
+	NUMBER(pcp, NAT_KNOB_BOOL, 0, 1),
+	NUMBER(portmap_lease, NAT_KNOB_SECONDS, 2, NAT_PORTMAP_LEASE_MAX),
 	{ NULL, NAT_KNOB_BOOL, 0, NULL, 0, 0 },
 };
 
@@ -170,8 +176,19 @@ const char *nat_ports_name(enum nat_ports p)
 	return ports_words[p];
 }
 
+int nat_knobs_portmap(const struct nat_knobs *k)
+{
+	return k->upnp || k->natpmp || k->pcp;
+}
+
 int nat_knobs_validate(const struct nat_knobs *k, unsigned subscribers, char *err, size_t errlen)
 {
+	if (!k->translate && nat_knobs_portmap(k)) {
+		snprintf(err, errlen,
+		         "upnp, natpmp and pcp open ports on a NAT, and profile \"none\" does not "
+		         "translate: choose a NAT profile, or turn them off");
+		return -EINVAL;
+	}
 	if (!k->translate)
 		return 0;
 	for (const struct nat_knob *kb = nat_knob_table; kb->key; kb++) {

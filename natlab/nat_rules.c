@@ -323,7 +323,23 @@ static void render_forward(struct render *r)
 		        "\t\tiifname \"" WAN_IF "\" ct status dnat "
 		        "ip daddr . %s dport . ip saddr @adf_%s accept\n",
 		        proto_names[p], proto_names[p]);
+	if (nat_knobs_portmap(r->k))
+		fprintf(r->f, "\t\tiifname \"" WAN_IF "\" ct mark 0x%x accept\n", NAT_PORTMAP_MARK);
 	fprintf(r->f, "\t}\n");
+}
+
+/*
+ * NAT-PMP and PCP share UDP port 5351 and one daemon (miniupnpd answers both); the
+ * first byte of a request is its version (NAT-PMP 0, PCP 2), so a box that speaks only
+ * one of them drops the other's requests, as a gateway without it would not answer.
+ */
+static void render_portmap_versions(struct render *r)
+{
+	if (r->k->natpmp == r->k->pcp)
+		return;
+	fprintf(r->f, "\t\tiifname \"" LAN_IF "\" udp dport %d @th,64,8 %d drop\n",
+	        NAT_PORTMAP_PORT,
+	        r->k->natpmp ? NAT_PORTMAP_VERSION_PCP : NAT_PORTMAP_VERSION_NATPMP);
 }
 
 /*
@@ -350,8 +366,40 @@ static void render_input(struct render *r)
 	if (r->k->tcp_unsolicited == NAT_TCP_ICMP)
 		fprintf(r->f, "\t\tiifname \"" WAN_IF "\" meta l4proto tcp ct state new "
 		              "jump unsolicited_tcp\n");
-	fprintf(r->f, "\t\tiifname \"" WAN_IF "\" meta l4proto tcp ct state new,invalid drop\n"
-	              "\t}\n");
+	fprintf(r->f, "\t\tiifname \"" WAN_IF "\" meta l4proto tcp ct state new,invalid drop\n");
+	render_portmap_versions(r);
+	fprintf(r->f, "\t}\n");
+}
+
+/*
+ * The table miniupnpd writes its mappings into: chains named in its configuration
+ * (portmap.c), hooked just before natlab's own (priorities - 10) so that a mapping's
+ * DNAT wins over natlab's. A connection a mapping took in keeps NAT_PORTMAP_MARK, which
+ * natlab's forward chain accepts whatever the filtering (its policy is drop, and a drop
+ * in any table is final). `add` only: loading it again keeps the daemon's rules.
+ */
+const char *nat_portmap_ruleset(void)
+{
+	return "add table inet " NAT_PORTMAP_TABLE "\n"
+	       "add chain inet " NAT_PORTMAP_TABLE " " NAT_PORTMAP_FORWARD_CHAIN "\n"
+	       "add chain inet " NAT_PORTMAP_TABLE " " NAT_PORTMAP_DNAT_CHAIN "\n"
+	       "add chain inet " NAT_PORTMAP_TABLE " " NAT_PORTMAP_SNAT_CHAIN "\n"
+	       "add chain inet " NAT_PORTMAP_TABLE " prerouting "
+	       "{ type nat hook prerouting priority dstnat - 10; policy accept; }\n"
+	       "add chain inet " NAT_PORTMAP_TABLE " postrouting "
+	       "{ type nat hook postrouting priority srcnat - 10; policy accept; }\n"
+	       "add chain inet " NAT_PORTMAP_TABLE " forward "
+	       "{ type filter hook forward priority filter - 10; policy accept; }\n"
+	       "flush chain inet " NAT_PORTMAP_TABLE " prerouting\n"
+	       "flush chain inet " NAT_PORTMAP_TABLE " postrouting\n"
+	       "flush chain inet " NAT_PORTMAP_TABLE " forward\n"
+	       "add rule inet " NAT_PORTMAP_TABLE " prerouting iifname \"" WAN_IF
+	       "\" ct mark set " NAT_PORTMAP_MARK_TEXT " jump " NAT_PORTMAP_DNAT_CHAIN "\n"
+	       "add rule inet " NAT_PORTMAP_TABLE " prerouting iifname \"" WAN_IF
+	       "\" ct mark set 0\n"
+	       "add rule inet " NAT_PORTMAP_TABLE " postrouting jump " NAT_PORTMAP_SNAT_CHAIN "\n"
+	       "add rule inet " NAT_PORTMAP_TABLE " forward iifname \"" WAN_IF
+	       "\" jump " NAT_PORTMAP_FORWARD_CHAIN "\n";
 }
 
 int nat_ruleset_render(const struct nat_knobs *k, const struct nat_box_addrs *a, char **out)

@@ -234,7 +234,7 @@ static int node_uplink(struct build *b, int i)
 	return rc < 0 ? fail(b, rc, n->name, "default route") : 0;
 }
 
-static int nat_subscribers(const struct lab_model *m, int i, struct in_addr **out)
+int lab_nat_subscribers(const struct lab_model *m, int i, struct in_addr **out)
 {
 	struct in_addr *subs = calloc((size_t)m->nnodes, sizeof(*subs));
 	int n = 0;
@@ -259,7 +259,7 @@ static int nat_apply_here(const struct lab_model *m, int i, int flush, char *err
 	char *rules = NULL;
 	int rc;
 
-	rc = nat_subscribers(m, i, &subs);
+	rc = lab_nat_subscribers(m, i, &subs);
 	if (rc < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
@@ -271,6 +271,9 @@ static int nat_apply_here(const struct lab_model *m, int i, int flush, char *err
 		rc = nat_ruleset_apply(rules, err, errlen);
 	else
 		snprintf(err, errlen, "ruleset: %s", strerror(-rc));
+	/* Its own table, so a profile change keeps the port mappings granted so far. */
+	if (rc == 0 && n->knobs.translate)
+		rc = nat_portmap_apply(nat_knobs_portmap(&n->knobs), err, errlen);
 	/* Conntrack's timeouts are per namespace: they are the mapping lifetimes. */
 	if (rc == 0 && n->knobs.translate)
 		rc = nat_conntrack_timeouts_set(&n->knobs, err, errlen);

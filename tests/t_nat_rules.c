@@ -7,10 +7,12 @@
  * namespace, so a golden file the kernel would refuse cannot pass.
  */
 #include "natlab/nat.h"
+#include "natlab/portmap.h"
 #include "tap.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <nftables/libnftables.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +63,20 @@ static void tcp_icmp(struct nat_knobs *k)
 	k->tcp_transitory_timeout = 60;
 }
 
+/* A home router answering UPnP-IGD and NAT-PMP, not PCP (PCP requests dropped). */
+static void upnp_natpmp(struct nat_knobs *k)
+{
+	k->upnp = 1;
+	k->natpmp = 1;
+	k->portmap_lease = 600;
+}
+
+/* A carrier NAT answering PCP only. */
+static void pcp_only(struct nat_knobs *k)
+{
+	k->pcp = 1;
+}
+
 static const struct rules_case cases[] = {
 	{ "none", "none", NULL },
 	{ "full-cone", "full-cone", NULL },
@@ -75,6 +91,8 @@ static const struct rules_case cases[] = {
 	{ "cgnat-symmetric", "cgnat", cgn_symmetric },
 	{ "cgnat-sequential", "cgnat", cgn_sequential },
 	{ "port-restricted-tcp-icmp", "port-restricted-cone", tcp_icmp },
+	{ "symmetric-upnp-natpmp", "symmetric", upnp_natpmp },
+	{ "cgnat-pcp", "cgnat", pcp_only },
 };
 
 static char *render(const struct rules_case *c)
@@ -146,6 +164,73 @@ static void test_validation(void)
 	k.ports = 7;
 	ok(nat_knobs_validate(&k, 1, err, sizeof(err)) == -EINVAL && strstr(err, "ports = 7"),
 	   "a value outside the knob's words rejected: %s", err);
+	nat_profile_lookup("none", &k);
+	k.upnp = 1;
+	ok(nat_knobs_validate(&k, 1, err, sizeof(err)) == -EINVAL && strstr(err, "\"none\""),
+	   "port mapping on a box that does not translate rejected: %s", err);
+}
+
+/* Runs one nft command in the current namespace; 0 or -1. */
+static int nft_cmd(const char *cmd)
+{
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	int rc;
+
+	nft_ctx_buffer_error(ctx);
+	rc = nft_run_cmd_from_buffer(ctx, cmd);
+	nft_ctx_free(ctx);
+	return rc ? -1 : 0;
+}
+
+/* `nft list WHAT` as text (malloc'd), NULL when nft refuses (no such table). */
+static char *nft_list(const char *what)
+{
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	char cmd[256], *out = NULL;
+
+	nft_ctx_buffer_output(ctx);
+	nft_ctx_buffer_error(ctx);
+	snprintf(cmd, sizeof(cmd), "list %s", what);
+	if (nft_run_cmd_from_buffer(ctx, cmd) == 0)
+		out = strdup(nft_ctx_get_output_buffer(ctx));
+	nft_ctx_free(ctx);
+	return out;
+}
+
+/* Whether a listing holds a rule. */
+static int rules_in(const char *list, const char *rule)
+{
+	return list && strstr(list, rule) != NULL;
+}
+
+/*
+ * The port-mapping table as miniupnpd finds it: loading it again (a profile change)
+ * keeps the daemon's rules, a flush (a router reboot) removes them, off removes it.
+ */
+static void test_portmap_table(void)
+{
+	char err[1024], *list = NULL;
+	const char *dnat = "iif \"lo\" udp dport 6000 dnat ip to 10.1.0.2:6000";
+	int rc;
+
+	rc = nat_portmap_apply(1, err, sizeof(err));
+	ok(rc == 0, "the port-mapping table loads%s%s", rc ? ": " : "", rc ? err : "");
+	rc = nft_cmd("add rule inet " NAT_PORTMAP_TABLE " " NAT_PORTMAP_DNAT_CHAIN " "
+	             "iif lo udp dport 6000 dnat ip to 10.1.0.2:6000");
+	ok(rc == 0, "a mapping as miniupnpd writes it goes into its chain");
+	nat_portmap_apply(1, err, sizeof(err));
+	list = nft_list("table inet " NAT_PORTMAP_TABLE);
+	ok(rules_in(list, dnat), "loading the table again keeps the mapping");
+	free(list);
+	nat_portmap_flush(err, sizeof(err));
+	list = nft_list("table inet " NAT_PORTMAP_TABLE);
+	ok(list && !rules_in(list, dnat) && strstr(list, "chain " NAT_PORTMAP_DNAT_CHAIN),
+	   "a flush empties the daemon's chains and keeps them");
+	free(list);
+	nat_portmap_apply(0, err, sizeof(err));
+	list = nft_list("table inet " NAT_PORTMAP_TABLE);
+	ok(!list, "off removes the table");
+	free(list);
 }
 
 /*
@@ -164,7 +249,7 @@ static void test_combinations(int load)
 	inet_pton(AF_INET, "10.1.0.0", &a.lan_prefix);
 	inet_pton(AF_INET, "10.1.0.2", &subs[0]);
 	inet_pton(AF_INET, "10.1.0.3", &subs[1]);
-	for (unsigned i = 0; i < 2 * 3 * 3 * 2 * 2 * 3 * 2; i++) {
+	for (unsigned i = 0; i < 2 * 3 * 3 * 2 * 2 * 3 * 2 * 3; i++) {
 		struct nat_knobs k;
 		unsigned v = i;
 		char *rules = NULL;
@@ -176,7 +261,8 @@ static void test_combinations(int load)
 		k.hairpin = v % 2, v /= 2;
 		k.port_block = v % 2 ? 64 : 0, v /= 2;
 		k.block = (enum nat_block)(v % 3), v /= 3;
-		k.tcp_unsolicited = (enum nat_tcp_unsolicited)(v % 2);
+		k.tcp_unsolicited = (enum nat_tcp_unsolicited)(v % 2), v /= 2;
+		k.natpmp = v % 3 == 1, k.pcp = v % 3 == 2; /* none, NAT-PMP only, PCP only */
 		err[0] = '\0';
 		if (nat_knobs_validate(&k, 2, err, sizeof(err)) < 0) {
 			refused++;
@@ -202,10 +288,55 @@ static void test_combinations(int load)
 		free(rules);
 	}
 	is_int(bad, 0, "every combination is refused with what to use instead, or rendered");
-	is_int(built + refused, 432, "all 432 combinations tried");
-	is_int(refused, 72, "72 refused (address-and-port-dependent mapping with ports preserve)");
+	is_int(built + refused, 1296, "all 1296 combinations tried");
+	is_int(refused, 216,
+	       "216 refused (address-and-port-dependent mapping with ports preserve)");
 	if (load)
 		is_int(loaded, built, "the kernel loads every built combination");
+}
+
+/* miniupnpd's configuration: protocols, lease floor under the cap, who may map what. */
+static void test_portmap_conf(void)
+{
+	static struct in_addr subs[2];
+	struct nat_box_addrs a = { .lan_len = 24, .subscribers = subs, .nsubscribers = 2 };
+	struct nat_knobs k;
+	char *conf = NULL;
+
+	inet_pton(AF_INET, "20.0.0.4", &a.wan);
+	inet_pton(AF_INET, "100.64.1.0", &a.lan_prefix);
+	inet_pton(AF_INET, "100.64.1.2", &subs[0]);
+	inet_pton(AF_INET, "100.64.1.3", &subs[1]);
+	nat_profile_lookup("cgnat", &k);
+	k.port_block = 1024;
+	k.pcp = 1;
+	k.portmap_lease = 2;
+	ok(portmap_conf_render(&k, &a, "cgn", 7, &conf) == 0 && conf,
+	   "a CGN's configuration renders");
+	ok(conf && strstr(conf, "enable_upnp=no\n") && strstr(conf, "enable_natpmp=yes\n"),
+	   "PCP only: UPnP off, the NAT-PMP/PCP listener on");
+	ok(conf && strstr(conf, "min_lifetime=1\n") && strstr(conf, "max_lifetime=2\n"),
+	   "a 2 s cap: floor 1 s (miniupnpd wants it below the cap)");
+	ok(conf && strstr(conf, "allow 1024-2047 100.64.1.2/32 1-65535\n") &&
+	       strstr(conf, "allow 2048-3071 100.64.1.3/32 1-65535\n"),
+	   "each subscriber may map its own block only");
+	ok(conf && strstr(conf, "\ndeny 0-65535 0.0.0.0/0 0-65535\n"), "everything else denied");
+	ok(conf && strstr(conf, "upnp_nat_chain=" NAT_PORTMAP_DNAT_CHAIN "\n"),
+	   "its mappings go to natlab's chain");
+	free(conf);
+	nat_profile_lookup("symmetric", &k);
+	k.upnp = 1;
+	inet_pton(AF_INET, "10.1.0.0", &a.lan_prefix);
+	ok(portmap_conf_render(&k, &a, "gw", 7, &conf) == 0 && conf &&
+	       strstr(conf, "allow 1024-65535 10.1.0.0/24 1-65535\n") &&
+	       strstr(conf, "min_lifetime=120\nmax_lifetime=3600\n"),
+	   "a home box: its LAN maps 1024-65535; leases 120 s - 1 h");
+	free(conf);
+	ok(portmap_addr_reserved(a.wan) == 0, "20.0.0.4 is public for miniupnpd");
+	inet_pton(AF_INET, "198.19.255.1", &a.wan);
+	ok(portmap_addr_reserved(a.wan), "198.18.0.0/15 (natlab's default internet) is reserved");
+	inet_pton(AF_INET, "100.127.0.1", &a.wan);
+	ok(portmap_addr_reserved(a.wan), "100.64.0.0/10 (a CGN's side) is reserved");
 }
 
 int main(void)
@@ -218,6 +349,9 @@ int main(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		check_case(&cases[i], regen && *regen, load);
 	test_validation();
+	test_portmap_conf();
+	if (load)
+		test_portmap_table();
 	test_combinations(load);
 	return tap_done();
 }

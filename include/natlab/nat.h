@@ -29,6 +29,9 @@ enum nat_tcp_unsolicited { NAT_TCP_DROP, NAT_TCP_ICMP };
 /* First external port handed out by sequential allocation and by CGNAT port blocks. */
 #define NAT_PORT_BASE        1024
 #define NAT_SEQUENTIAL_PORTS 1024
+/* Port mapping (UPnP-IGD, NAT-PMP, PCP): the longest lease the gateway grants. */
+#define NAT_PORTMAP_LEASE_DEFAULT 3600
+#define NAT_PORTMAP_LEASE_MAX     604800
 
 /*
  * Every field but translate is a knob of nat_knob_table and is accessed through it as
@@ -46,7 +49,14 @@ struct nat_knobs {
 	unsigned port_block;             /* ports per subscriber, 0 = no blocks */
 	enum nat_block block;
 	enum nat_tcp_unsolicited tcp_unsolicited;
+	unsigned upnp;          /* UPnP-IGD served by miniupnpd in the box (portmap.c) */
+	unsigned natpmp;        /* NAT-PMP (RFC 6886), same daemon */
+	unsigned pcp;           /* PCP (RFC 6887), same daemon */
+	unsigned portmap_lease; /* seconds: the longest lease granted */
 };
+
+/* Whether the box answers any port-mapping protocol. */
+int nat_knobs_portmap(const struct nat_knobs *k);
 
 /* Fills *knobs with the preset of a DESIGN.md profile. -ENOENT if the name is unknown. */
 int nat_profile_lookup(const char *name, struct nat_knobs *knobs);
@@ -108,6 +118,33 @@ struct nat_box_addrs {
  * translate it is an empty string. Returns 0 or -errno.
  */
 int nat_ruleset_render(const struct nat_knobs *k, const struct nat_box_addrs *a, char **out);
+
+/*
+ * Port mapping (portmap.c): miniupnpd keeps its mappings in chains of its own table; the
+ * names are in its configuration. NAT-PMP and PCP share one UDP port and tell each other
+ * apart by the version, the first byte of a request.
+ */
+#define NAT_PORTMAP_TABLE          "natlab_portmap"
+#define NAT_PORTMAP_FORWARD_CHAIN  "miniupnpd"
+#define NAT_PORTMAP_DNAT_CHAIN     "prerouting_miniupnpd"
+#define NAT_PORTMAP_SNAT_CHAIN     "postrouting_miniupnpd"
+#define NAT_PORTMAP_MARK           0x706d
+#define NAT_PORTMAP_MARK_TEXT      "0x706d"
+#define NAT_PORTMAP_PORT           5351
+#define NAT_PORTMAP_VERSION_NATPMP 0
+#define NAT_PORTMAP_VERSION_PCP    2
+
+/* The port-mapping table's commands (`nft -f` syntax; loading them again keeps mappings). */
+const char *nat_portmap_ruleset(void);
+
+/*
+ * In the current namespace: on, loads nat_portmap_ruleset() (the daemon's mappings stay);
+ * off, removes the table with every mapping. Errors as nat_ruleset_apply.
+ */
+int nat_portmap_apply(int on, char *err, size_t errlen);
+
+/* Empties the chains the daemon writes: every port mapping is gone. */
+int nat_portmap_flush(char *err, size_t errlen);
 
 /*
  * Loads a ruleset into the network namespace the caller is in now (the libnftables

@@ -57,6 +57,12 @@ int lab_topology_up(const struct lab_model *m, volatile sig_atomic_t *stop, stru
                     char *err, size_t errlen);
 
 /*
+ * The LAN addresses of the nodes attached to NAT node i, in model order (a CGN's port
+ * blocks follow it): *out is malloc'd; returns how many, or -ENOMEM.
+ */
+int lab_nat_subscribers(const struct lab_model *m, int i, struct in_addr **out);
+
+/*
  * Reloads NAT node i's ruleset (from its knobs, which may have changed) and flushes its
  * conntrack table: every mapping is forgotten, as when a router reboots.
  */

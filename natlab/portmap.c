@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The port-mapping gateway of NAT boxes: miniupnpd started inside the box as one of the
+ * scenario's processes (so it is logged, and ends with the run), and restarted empty on
+ * a reboot (nat:flush()). Its configuration comes from portmap_conf.c.
+ */
+#include "natlab/portmap.h"
+#include "natlab/log.h"
+#include "natlab/lua_proc.h"
+#include "natlab/netns.h"
+#include "natlab/runtime.h"
+#include "natlab/scenario.h"
+#include "natlab/topology.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <lauxlib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Registry key of the table node index -> the gateway's proc object. */
+#define PORTMAP_PROCS "natlab.portmap"
+#define READY_WAIT_MS 5000
+#define STOP_WAIT_MS  2000
+#define POLL_MS       10
+
+/* The blocks miniupnpd counts as private or reserved (its getifaddr.c; RFC 6890). */
+static const struct {
+	uint32_t net;
+	int len;
+} reserved[] = {
+	{ 0x00000000, 8 },  { 0x0a000000, 8 },  { 0x64400000, 10 }, { 0x7f000000, 8 },
+	{ 0xa9fe0000, 16 }, { 0xac100000, 12 }, { 0xc0000000, 24 }, { 0xc0000200, 24 },
+	{ 0xc01fc400, 24 }, { 0xc034c100, 24 }, { 0xc0586300, 24 }, { 0xc0a80000, 16 },
+	{ 0xc0af3000, 24 }, { 0xc6120000, 15 }, { 0xc6336400, 24 }, { 0xcb007100, 24 },
+	{ 0xe0000000, 4 },  { 0xf0000000, 4 },
+};
+
+int portmap_addr_reserved(struct in_addr addr)
+{
+	uint32_t a = ntohl(addr.s_addr);
+
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if ((a >> (32 - reserved[i].len)) == (reserved[i].net >> (32 - reserved[i].len)))
+			return 1;
+	return 0;
+}
+
+/*
+ * Waits ms while the loop reads what processes print (so the daemon's own words reach its
+ * log) and wires forward. Nothing waits in the scenario now: it is the one calling us.
+ */
+static void pause_ms(lua_State *L, int ms)
+{
+	struct timespec ts = { 0, ms * 1000000L };
+
+	uv_run(&runtime_from_lua(L)->loop, UV_RUN_NOWAIT);
+	nanosleep(&ts, NULL);
+	uv_run(&runtime_from_lua(L)->loop, UV_RUN_NOWAIT);
+}
+
+/* Whether pid still runs (a zombie has ended: only its parent's loop has not reaped it). */
+static int running(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	int alive = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[1] == ' ')
+		alive = p[2] != 'Z' && p[2] != 'X';
+	fclose(f);
+	return alive;
+}
+
+/*
+ * Whether a socket of pid's namespace listens on port: in /proc/PID/net/udp or tcp
+ * (file), a local address ending in :PORT (hex) in state st (UDP 07, TCP LISTEN 0A).
+ */
+static int listening(pid_t pid, const char *file, unsigned port, const char *st)
+{
+	char path[64], line[256], want[16], local[64], state[8];
+	FILE *f;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/net/%s", (int)pid, file);
+	snprintf(want, sizeof(want), ":%04X", port);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%*s %63s %*s %7s", local, state) == 2 &&
+		        strstr(local, want) && strcmp(state, st) == 0;
+	fclose(f);
+	return found;
+}
+
+static int ready(pid_t pid, const struct nat_knobs *k)
+{
+	if ((k->natpmp || k->pcp) && !listening(pid, "udp", NAT_PORTMAP_PORT, "07"))
+		return 0;
+	/* Its HTTP socket is IPv6 (dual-stack) where the box has IPv6, else IPv4. */
+	return !k->upnp || listening(pid, "tcp", PORTMAP_HTTP_PORT, "0A") ||
+	       listening(pid, "tcp6", PORTMAP_HTTP_PORT, "0A");
+}
+
+static int conf_write(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	size_t len = strlen(text);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, len);
+	if (close(fd) < 0 || n < 0)
+		return n < 0 ? -errno : -EIO;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+/*
+ * Writes node i's configuration to logs/<nat>-miniupnpd.conf; path gets its name, pid the
+ * daemon's pid file beside it (its default, /var/run/miniupnpd.pid, is the host's, and a
+ * second daemon would find the first one's there and exit).
+ */
+static int conf_make(struct scenario *s, int i, char *path, size_t len, char *pid, char *err,
+                     size_t errlen)
+{
+	const struct lab_node *n = &s->model.nodes[i];
+	struct nat_box_addrs a = { .wan = n->addrs[0],
+		                   .lan_prefix = n->prefix,
+		                   .lan_len = n->prefix_len };
+	struct in_addr *subs = NULL;
+	char *text = NULL;
+	int rc, w;
+
+	w = snprintf(path, len, "%s/logs/%s-miniupnpd.conf", s->out_dir, n->name);
+	if (w >= 0 && (size_t)w < len)
+		w = snprintf(pid, len, "%s/logs/%s-miniupnpd.pid", s->out_dir, n->name);
+	if (w < 0 || (size_t)w >= len)
+		return snprintf(err, errlen, "configuration path too long"), -ENAMETOOLONG;
+	rc = lab_nat_subscribers(&s->model, i, &subs);
+	if (rc >= 0) {
+		a.subscribers = subs;
+		a.nsubscribers = (unsigned)rc;
+		rc = portmap_conf_render(&n->knobs, &a, n->name,
+		                         s->model.seed * 1000003u + (unsigned)i, &text);
+	}
+	if (rc == 0)
+		rc = conf_write(path, text);
+	if (rc < 0)
+		snprintf(err, errlen, "configuration %s: %s", path, strerror(-rc));
+	free(text);
+	free(subs);
+	return rc;
+}
+
+/* lua_call()ed with (node index, spawn table): host:spawn{} for a NAT box. */
+static int spawn_in_box(lua_State *L)
+{
+	return lua_proc_spawn(L, (int)lua_tointeger(L, 1));
+}
+
+/* Pushes the gateway's proc object for node i (nil if none), after the procs table. */
+static void procs_push(lua_State *L, int i)
+{
+	if (lua_getfield(L, LUA_REGISTRYINDEX, PORTMAP_PROCS) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		lua_newtable(L);
+		lua_pushvalue(L, -1);
+		lua_setfield(L, LUA_REGISTRYINDEX, PORTMAP_PROCS);
+	}
+	lua_rawgeti(L, -1, i);
+}
+
+static pid_t proc_pid(lua_State *L, int idx)
+{
+	pid_t pid;
+
+	lua_getfield(L, idx, "pid");
+	pid = (pid_t)lua_tointeger(L, -1);
+	lua_pop(L, 1);
+	return pid;
+}
+
+/* Waits until the daemon listens; raises with its log's name if it ends or never does. */
+static void wait_ready(lua_State *L, const struct lab_node *n, pid_t pid, const char *conf)
+{
+	for (int waited = 0; !ready(pid, &n->knobs); waited += POLL_MS) {
+		if (!running(pid) || waited >= READY_WAIT_MS)
+			luaL_error(
+			    L,
+			    "nat \"%s\": miniupnpd %s (configuration %s; its log is beside it, "
+			    "%s-miniupnpd.log)",
+			    n->name, running(pid) ? "does not listen after 5 s" : "ended at once",
+			    conf, n->name);
+		pause_ms(L, POLL_MS);
+	}
+}
+
+static void start(lua_State *L, struct scenario *s, int i)
+{
+	const struct lab_node *n = &s->model.nodes[i];
+	char conf[4096], pidfile[4096], err[512];
+	pid_t pid;
+
+	if (conf_make(s, i, conf, sizeof(conf), pidfile, err, sizeof(err)) < 0)
+		luaL_error(L, "nat \"%s\": %s", n->name, err);
+	if (portmap_addr_reserved(n->addrs[0])) {
+		char wan[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &n->addrs[0], wan, sizeof(wan));
+		log_warnx(
+		    "nat \"%s\": its WAN address %s is private or reserved, so miniupnpd will "
+		    "refuse every mapping (as behind a CGN); for a gateway that grants them, "
+		    "give its network a public prefix, e.g. lab:internet{ prefix = "
+		    "\"20.0.0.0/16\" }",
+		    n->name, wan);
+	}
+	procs_push(L, i);
+	lua_pop(L, 1);
+	lua_pushcfunction(L, spawn_in_box);
+	lua_pushinteger(L, i);
+	lua_createtable(L, 6, 1);
+	lua_pushliteral(L, "miniupnpd"), lua_rawseti(L, -2, 1);
+	lua_pushliteral(L, "-d"), lua_rawseti(L, -2, 2); /* in the foreground, logs to stderr */
+	lua_pushliteral(L, "-f"), lua_rawseti(L, -2, 3);
+	lua_pushstring(L, conf), lua_rawseti(L, -2, 4);
+	lua_pushliteral(L, "-P"), lua_rawseti(L, -2, 5);
+	lua_pushstring(L, pidfile), lua_rawseti(L, -2, 6);
+	lua_pushliteral(L, "miniupnpd"), lua_setfield(L, -2, "name");
+	lua_call(L, 2, 1);
+	pid = proc_pid(L, -1);
+	lua_rawseti(L, -2, i); /* procs[i] = proc */
+	lua_pop(L, 1);
+	log_debug("nat \"%s\": miniupnpd pid %d, %s", n->name, (int)pid, conf);
+	wait_ready(L, n, pid, conf);
+}
+
+void portmap_start_all(lua_State *L, struct scenario *s)
+{
+	for (int i = 0; i < s->model.nnodes; i++)
+		if (s->model.nodes[i].kind == LAB_NODE_NAT &&
+		    nat_knobs_portmap(&s->model.nodes[i].knobs))
+			start(L, s, i);
+}
+
+/* Ends node i's daemon, if one runs: SIGTERM, then SIGKILL after STOP_WAIT_MS. */
+static void stop(lua_State *L, int i)
+{
+	pid_t pid;
+
+	procs_push(L, i);
+	pid = lua_isnil(L, -1) ? 0 : proc_pid(L, -1);
+	lua_pop(L, 1);
+	lua_pushnil(L);
+	lua_rawseti(L, -2, i);
+	lua_pop(L, 1);
+	if (pid <= 0 || !running(pid))
+		return;
+	kill(pid, SIGTERM);
+	for (int waited = 0; running(pid) && waited < STOP_WAIT_MS; waited += POLL_MS)
+		pause_ms(L, POLL_MS);
+	if (running(pid))
+		kill(pid, SIGKILL);
+}
+
+void portmap_restart(lua_State *L, struct scenario *s, int i)
+{
+	const struct lab_node *n = &s->model.nodes[i];
+	char err[512];
+	int rc;
+
+	stop(L, i);
+	rc = lab_node_netns_enter(s->model.name, n->name, err, sizeof(err));
+	if (rc == 0) {
+		rc = nat_portmap_apply(nat_knobs_portmap(&n->knobs), err, sizeof(err));
+		if (rc == 0 && nat_knobs_portmap(&n->knobs))
+			rc = nat_portmap_flush(err, sizeof(err));
+		lab_netns_leave();
+	}
+	if (rc < 0)
+		luaL_error(L, "nat \"%s\": port mappings: %s", n->name, err);
+	if (nat_knobs_portmap(&n->knobs))
+		start(L, s, i);
+}
