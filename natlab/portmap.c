@@ -139,20 +139,22 @@ static int conf_make(struct scenario *s, int i, char *path, size_t len, char *pi
 		                   .lan_prefix = n->prefix,
 		                   .lan_len = n->prefix_len };
 	struct in_addr *subs = NULL;
-	char *text = NULL;
+	char *text = NULL, sock[108]; /* a unix socket path's limit */
 	int rc, w;
 
 	w = snprintf(path, len, "%s/logs/%s-miniupnpd.conf", s->out_dir, n->name);
 	if (w >= 0 && (size_t)w < len)
 		w = snprintf(pid, len, "%s/logs/%s-miniupnpd.pid", s->out_dir, n->name);
-	if (w < 0 || (size_t)w >= len)
+	if (w >= 0 && (size_t)w < len)
+		w = snprintf(sock, sizeof(sock), "%s/logs/%s-minissdpd.sock", s->out_dir, n->name);
+	if (w < 0 || (size_t)w >= len || (size_t)w >= sizeof(sock))
 		return snprintf(err, errlen, "configuration path too long"), -ENAMETOOLONG;
 	rc = lab_nat_subscribers(&s->model, i, &subs);
 	if (rc >= 0) {
 		a.subscribers = subs;
 		a.nsubscribers = (unsigned)rc;
 		rc = portmap_conf_render(&n->knobs, &a, n->name,
-		                         s->model.seed * 1000003u + (unsigned)i, &text);
+		                         s->model.seed * 1000003u + (unsigned)i, sock, &text);
 	}
 	if (rc == 0)
 		rc = conf_write(path, text);

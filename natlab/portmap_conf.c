@@ -39,7 +39,7 @@ static void render_permissions(FILE *f, const struct nat_knobs *k, const struct 
 }
 
 int portmap_conf_render(const struct nat_knobs *k, const struct nat_box_addrs *a, const char *name,
-                        uint64_t seed, char **out)
+                        uint64_t seed, const char *minissdpd, char **out)
 {
 	/* miniupnpd wants its floor below its cap (the knob's range keeps the cap >= 2). */
 	unsigned min_lease =
@@ -68,10 +68,11 @@ int portmap_conf_render(const struct nat_knobs *k, const struct nat_box_addrs *a
 	        "secure_mode=yes\n"
 	        "system_uptime=no\n"
 	        "notify_interval=60\n"
+	        "minissdpdsocket=%s\n"
 	        "friendly_name=natlab %s\n"
 	        "uuid=%08x-6e61-746c-6162-%012llx\n",
 	        name, k->upnp ? "yes" : "no", k->natpmp || k->pcp ? "yes" : "no", PORTMAP_HTTP_PORT,
-	        min_lease, k->portmap_lease, name, (unsigned)(seed & 0xffffffffu),
+	        min_lease, k->portmap_lease, minissdpd, name, (unsigned)(seed & 0xffffffffu),
 	        (unsigned long long)(seed >> 16) & 0xffffffffffffull);
 	render_permissions(f, k, a);
 	if (fclose(f) != 0) {

@@ -311,7 +311,7 @@ static void test_portmap_conf(void)
 	k.port_block = 1024;
 	k.pcp = 1;
 	k.portmap_lease = 2;
-	ok(portmap_conf_render(&k, &a, "cgn", 7, &conf) == 0 && conf,
+	ok(portmap_conf_render(&k, &a, "cgn", 7, "/x/cgn.sock", &conf) == 0 && conf,
 	   "a CGN's configuration renders");
 	ok(conf && strstr(conf, "enable_upnp=no\n") && strstr(conf, "enable_natpmp=yes\n"),
 	   "PCP only: UPnP off, the NAT-PMP/PCP listener on");
@@ -327,7 +327,7 @@ static void test_portmap_conf(void)
 	nat_profile_lookup("symmetric", &k);
 	k.upnp = 1;
 	inet_pton(AF_INET, "10.1.0.0", &a.lan_prefix);
-	ok(portmap_conf_render(&k, &a, "gw", 7, &conf) == 0 && conf &&
+	ok(portmap_conf_render(&k, &a, "gw", 7, "/x/gw.sock", &conf) == 0 && conf &&
 	       strstr(conf, "allow 1024-65535 10.1.0.0/24 1-65535\n") &&
 	       strstr(conf, "min_lifetime=120\nmax_lifetime=3600\n"),
 	   "a home box: its LAN maps 1024-65535; leases 120 s - 1 h");

@@ -16,10 +16,11 @@
 
 /*
  * Renders miniupnpd's configuration for one box (name: the node's, for messages; seed
- * makes its UPnP uuid). *out is malloc'd; 0 or -errno.
+ * makes its UPnP uuid; minissdpd: where it looks for a minissdpd socket, in the run's
+ * own directory, since its default is the host's /var/run). *out is malloc'd; 0 or -errno.
  */
 int portmap_conf_render(const struct nat_knobs *k, const struct nat_box_addrs *a, const char *name,
-                        uint64_t seed, char **out);
+                        uint64_t seed, const char *minissdpd, char **out);
 
 /*
  * Whether miniupnpd takes addr for a private or reserved one (it then refuses to map
