@@ -95,18 +95,29 @@ static const struct rules_case cases[] = {
 	{ "cgnat-pcp", "cgnat", pcp_only },
 };
 
+/*
+ * A box on WAN wan with LAN prefix/24 whose n subscribers are .2, .3, ... of that LAN
+ * (subs holds them, at least n long).
+ */
+static struct nat_box_addrs box_addrs(const char *wan, const char *prefix, struct in_addr *subs,
+                                      unsigned n)
+{
+	struct nat_box_addrs a = { .lan_len = 24, .subscribers = subs, .nsubscribers = n };
+
+	inet_pton(AF_INET, wan, &a.wan);
+	inet_pton(AF_INET, prefix, &a.lan_prefix);
+	for (unsigned i = 0; i < n; i++)
+		subs[i].s_addr = htonl(ntohl(a.lan_prefix.s_addr) + 2 + i);
+	return a;
+}
+
 static char *render(const struct rules_case *c)
 {
 	static struct in_addr subs[3];
-	struct nat_box_addrs a = { .lan_len = 24, .subscribers = subs, .nsubscribers = 3 };
+	struct nat_box_addrs a = box_addrs("198.18.0.4", "10.1.0.0", subs, 3);
 	struct nat_knobs k;
 	char *out = NULL;
 
-	inet_pton(AF_INET, "198.18.0.4", &a.wan);
-	inet_pton(AF_INET, "10.1.0.0", &a.lan_prefix);
-	inet_pton(AF_INET, "10.1.0.2", &subs[0]);
-	inet_pton(AF_INET, "10.1.0.3", &subs[1]);
-	inet_pton(AF_INET, "10.1.0.4", &subs[2]);
 	if (nat_profile_lookup(c->profile, &k) < 0)
 		return NULL;
 	if (c->tweak)
@@ -241,14 +252,10 @@ static void test_portmap_table(void)
 static void test_combinations(int load)
 {
 	static struct in_addr subs[2];
-	struct nat_box_addrs a = { .lan_len = 24, .subscribers = subs, .nsubscribers = 2 };
+	struct nat_box_addrs a = box_addrs("198.18.0.4", "10.1.0.0", subs, 2);
 	unsigned built = 0, refused = 0, loaded = 0, bad = 0;
 	char err[1024];
 
-	inet_pton(AF_INET, "198.18.0.4", &a.wan);
-	inet_pton(AF_INET, "10.1.0.0", &a.lan_prefix);
-	inet_pton(AF_INET, "10.1.0.2", &subs[0]);
-	inet_pton(AF_INET, "10.1.0.3", &subs[1]);
 	for (unsigned i = 0; i < 2 * 3 * 3 * 2 * 2 * 3 * 2 * 3; i++) {
 		struct nat_knobs k;
 		unsigned v = i;
@@ -299,14 +306,10 @@ static void test_combinations(int load)
 static void test_portmap_conf(void)
 {
 	static struct in_addr subs[2];
-	struct nat_box_addrs a = { .lan_len = 24, .subscribers = subs, .nsubscribers = 2 };
+	struct nat_box_addrs a = box_addrs("20.0.0.4", "100.64.1.0", subs, 2);
 	struct nat_knobs k;
 	char *conf = NULL;
 
-	inet_pton(AF_INET, "20.0.0.4", &a.wan);
-	inet_pton(AF_INET, "100.64.1.0", &a.lan_prefix);
-	inet_pton(AF_INET, "100.64.1.2", &subs[0]);
-	inet_pton(AF_INET, "100.64.1.3", &subs[1]);
 	nat_profile_lookup("cgnat", &k);
 	k.port_block = 1024;
 	k.pcp = 1;
