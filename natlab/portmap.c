@@ -159,7 +159,7 @@ static int conf_make(struct scenario *s, int i, char *path, size_t len, char *pi
 	if (rc == 0)
 		rc = conf_write(path, text);
 	if (rc < 0)
-		snprintf(err, errlen, "configuration %s: %s", path, strerror(-rc));
+		snprintf(err, errlen, "configuration %.400s: %s", path, strerror(-rc));
 	free(text);
 	free(subs);
 	return rc;
