@@ -329,23 +329,32 @@ static const enum relay_close_reason verdict_reason[] = {
 static enum relay_close_reason relay_client_check_token(struct relay_client *c,
                                                         const struct relay_auth *a)
 {
+	struct relay_server *srv = c->srv;
+	enum relay_close_reason why;
 	struct token t;
 	enum token_verdict v;
 
-	if (c->srv->cfg.no_auth)
+	if (!c->auth_required)
 		return RELAY_CLOSE_NONE;
+	/* Fail closed: without its lists the relay cannot tell a revoked token. */
+	if (srv->auth_failed)
+		return RELAY_CLOSE_SERVER_FULL;
 	if (!a->token_len)
 		return RELAY_CLOSE_NO_TOKEN;
 	if (token_decode(&t, a->token, a->token_len) < 0)
 		return RELAY_CLOSE_TOKEN_MALFORMED;
-	v = token_verify(&t, c->srv->cfg.issuer, relay_now_unix());
+	if (!relay_issuers_has(&srv->issuers, t.issuer))
+		return RELAY_CLOSE_TOKEN_FOREIGN;
+	v = token_verify(&t, t.issuer, relay_now_unix());
 	if (v != TOKEN_OK)
 		return verdict_reason[v];
 	if (memcmp(t.peer, a->key, RELAY_KEY_LEN) != 0)
 		return RELAY_CLOSE_TOKEN_WRONG_PEER;
-	if (relay_server_is_revoked(c->srv, t.id))
-		return RELAY_CLOSE_TOKEN_REVOKED;
+	why = relay_auth_check_new(srv, &t);
+	if (why != RELAY_CLOSE_NONE)
+		return why;
 	memcpy(c->token_id, t.id, sizeof(c->token_id));
+	memcpy(c->token_issuer, t.issuer, RELAY_KEY_LEN);
 	c->token_expiry = t.expiry;
 	return RELAY_CLOSE_NONE;
 }
@@ -385,6 +394,12 @@ static void relay_client_auth(struct relay_client *c, const struct frame *f)
 		return;
 	}
 	why = relay_client_check_token(c, &a);
+	if (why == RELAY_CLOSE_SERVER_FULL) {
+		relay_client_close(c, why,
+		                   "relay cannot read its issuer keys or revocation list; try "
+		                   "another relay");
+		return;
+	}
 	if (why != RELAY_CLOSE_NONE) {
 		relay_client_close(c, why, "access token refused; ask the issuer for a new one");
 		return;
@@ -513,7 +528,9 @@ void relay_client_start(struct relay_client *c)
 	frame_reader_init(&c->reader, RELAY_HANDSHAKE_MAX_PAYLOAD);
 	randombytes_buf(c->nonce, sizeof(c->nonce));
 	memcpy(ch.nonce, c->nonce, sizeof(ch.nonce));
-	ch.flags = c->srv->cfg.no_auth ? 0 : RELAY_CHALLENGE_AUTH_REQUIRED;
+	/* The switch (SIGUSR1/SIGUSR2) applies from the next challenge on. */
+	c->auth_required = c->srv->auth_on;
+	ch.flags = c->auth_required ? RELAY_CHALLENGE_AUTH_REQUIRED : 0;
 	len = relay_challenge_encode(frame, sizeof(frame), &ch);
 	uv_tcp_nodelay(&c->tcp, 1);
 	/* Dead peers (no FIN, no RST) are found by TCP keepalive, not by us. */

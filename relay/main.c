@@ -45,9 +45,13 @@ static const char relay_serve_usage[] =
     "  --stun ADDR:PORT          answer STUN Binding requests on UDP\n"
     "  --stun-alt ADDR           second address for RFC 5780 (uses ports P and P+1)\n"
     "  --metrics ADDR:PORT       HTTP /healthz and /metrics (Prometheus text)\n"
-    "  --issuer-key FILE.pub     accept tokens signed by this issuer\n"
-    "  --no-auth                 accept any client key without a token\n"
-    "  --revoked FILE            token ids to refuse, one per line, reloaded live\n"
+    "  --issuer-key PATH         accept tokens of these issuers: a FILE.pub (one key a\n"
+    "                            line) or a directory of *.pub files, reloaded live\n"
+    "  --no-auth                 accept any client key without a token (with\n"
+    "                            --issuer-key: start so; SIGUSR2 requires tokens, SIGUSR1\n"
+    "                            stops requiring them, for new handshakes)\n"
+    "  --revoked FILE            token ids and key:PUBKEY issuer keys to refuse, one per\n"
+    "                            line, reloaded live; unreadable: new sessions refused\n"
     "  --max-clients N           connections at once (16384)\n"
     "  --handshake-timeout MS    time to authenticate (5000)\n"
     "  --queue N                 frames queued per receiver, then the oldest drops (256)\n"
@@ -148,7 +152,6 @@ static const struct option relay_serve_options[] = {
 
 struct relay_serve_args {
 	struct relay_config cfg;
-	const char *issuer_path;
 	int have_listen;
 };
 
@@ -197,7 +200,7 @@ static int relay_serve_option(struct relay_serve_args *a, int opt, const char *a
 	case OPT_METRICS:
 		return addr_parse(arg, &cfg->metrics, ADDR_PORT_REQUIRED);
 	case OPT_ISSUER:
-		a->issuer_path = arg;
+		cfg->issuer_path = arg;
 		return 0;
 	case OPT_NO_AUTH:
 		cfg->no_auth = 1;
@@ -255,9 +258,9 @@ static int relay_serve_parse(struct relay_serve_args *a, int argc, char **argv)
 		log_warnx("--listen ADDR:PORT is required (e.g. --listen 127.0.0.1:3340)");
 		return -EINVAL;
 	}
-	if (!a->cfg.no_auth == !a->issuer_path) {
-		log_warnx(
-		    "give exactly one of --issuer-key FILE.pub (tokens required) or --no-auth");
+	if (!a->cfg.no_auth && !a->cfg.issuer_path) {
+		log_warnx("give --issuer-key PATH (tokens required), --no-auth, or both (tokens "
+		          "not required until SIGUSR2)");
 		return -EINVAL;
 	}
 	if (a->cfg.stun_alt.ss_family != AF_UNSPEC && a->cfg.stun.ss_family == AF_UNSPEC) {
@@ -288,15 +291,6 @@ static int relay_cmd_serve(int argc, char **argv)
 	if (identity_init() < 0) {
 		log_warnx("libsodium failed to initialise");
 		return 1;
-	}
-	if (a.issuer_path) {
-		rc = identity_pub_load(a.cfg.issuer, a.issuer_path);
-		if (rc < 0) {
-			log_warn_code(rc,
-			              "issuer key \"%s\" (write one with natlab-relay keygen FILE)",
-			              a.issuer_path);
-			return 1;
-		}
 	}
 	relay_raise_nofile();
 	srv = calloc(1, sizeof(*srv));

@@ -115,7 +115,14 @@ static void relay_metrics_render(const struct relay_server *srv, struct relay_te
 	relay_text_add(t, "# TYPE %sconnections gauge\n%sconnections %u\n", p, p, srv->n_conns);
 	relay_text_add(t, "# TYPE %sdraining gauge\n%sdraining %d\n", p, p, srv->draining ? 1 : 0);
 	relay_text_add(t, "# TYPE %srevoked_tokens gauge\n%srevoked_tokens %zu\n", p, p,
-	               srv->n_revoked);
+	               srv->revoked.n_ids);
+	relay_text_add(t, "# TYPE %sissuer_keys gauge\n%sissuer_keys %zu\n", p, p, srv->issuers.n);
+	relay_text_add(t, "# TYPE %srevoked_keys gauge\n%srevoked_keys %zu\n", p, p,
+	               srv->revoked.n_keys);
+	relay_text_add(t, "# TYPE %sauth_required gauge\n%sauth_required %d\n", p, p,
+	               srv->auth_on ? 1 : 0);
+	relay_text_add(t, "# TYPE %sauth_lists_failed gauge\n%sauth_lists_failed %d\n", p, p,
+	               srv->auth_failed ? 1 : 0);
 	for (i = 0; i < RELAY_C_COUNT; i++) {
 		const char *name = counter_names[i];
 		size_t base = relay_family_len(name);
@@ -202,10 +209,19 @@ static void relay_http_route(struct relay_http_conn *hc)
 		relay_http_respond(hc, 400, "text/plain", "GET only\n", 9);
 	} else if (strncmp(hc->req + 4, "/healthz ", 9) == 0 ||
 	           strncmp(hc->req + 4, "/healthz?", 9) == 0) {
-		if (srv->draining)
+		if (srv->draining) {
 			relay_http_respond(hc, 503, "text/plain", "draining\n", 9);
-		else
+		} else if (srv->auth_on && srv->auth_failed) {
+			/* Failing closed: a directory or balancer should send peers elsewhere. */
+			relay_text_add(&t, "refusing new sessions: %s\n", srv->auth_error);
+			if (t.err)
+				relay_http_close(hc);
+			else
+				relay_http_respond(hc, 503, "text/plain", t.buf, t.len);
+			free(t.buf);
+		} else {
 			relay_http_respond(hc, 200, "text/plain", "ok\n", 3);
+		}
 	} else if (strncmp(hc->req + 4, "/metrics ", 9) == 0 ||
 	           strncmp(hc->req + 4, "/metrics?", 9) == 0) {
 		relay_metrics_render(srv, &t);

@@ -71,26 +71,6 @@ void relay_server_unregister(struct relay_server *srv, struct relay_client *c)
 	}
 }
 
-int relay_server_is_revoked(const struct relay_server *srv, const char *token_id)
-{
-	size_t lo = 0, hi = srv->n_revoked;
-
-	if (!token_id[0])
-		return 0;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int cmp = strcmp(token_id, srv->revoked[mid]);
-
-		if (!cmp)
-			return 1;
-		if (cmp < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return 0;
-}
-
 static void relay_server_finish(struct relay_server *srv);
 
 /* Called by client.c once a connection's handles are closed, before it is freed. */
@@ -150,23 +130,6 @@ static void relay_accept_cb(uv_stream_t *listener, int status)
 	relay_client_start(c);
 }
 
-/* Closes every connection whose token has expired or been revoked. */
-static void relay_server_sweep_tokens(struct relay_server *srv, int check_expiry)
-{
-	uint64_t now = relay_now_unix();
-	struct relay_client *c, *next;
-
-	for (c = srv->clients; c; c = next) {
-		next = c->next;
-		if (c->state != RELAY_CLIENT_ACTIVE || !c->token_id[0])
-			continue;
-		if (relay_server_is_revoked(srv, c->token_id))
-			relay_client_close(c, RELAY_CLOSE_TOKEN_REVOKED, "token revoked");
-		else if (check_expiry && c->token_expiry && c->token_expiry <= now)
-			relay_client_close(c, RELAY_CLOSE_TOKEN_EXPIRED, "token expired");
-	}
-}
-
 /*
  * Closes every active client that completed no frame for the idle timeout: gone without
  * a FIN, or holding a partly sent frame (up to 64 KiB of our memory) forever.
@@ -192,32 +155,8 @@ static void relay_sweep_cb(uv_timer_t *t)
 {
 	struct relay_server *srv = container_of(t, struct relay_server, sweep);
 
-	relay_server_sweep_tokens(srv, 1);
+	relay_auth_sweep(srv, 1);
 	relay_server_sweep_idle(srv);
-}
-
-static void relay_revoked_reload(struct relay_server *srv)
-{
-	char **ids = NULL;
-	size_t n = 0;
-	int rc = relay_revoked_load(srv->cfg.revoked_path, &ids, &n);
-
-	if (rc < 0) {
-		log_warn_code(rc, "revocation file \"%s\": keeping the previous list",
-		              srv->cfg.revoked_path);
-		return;
-	}
-	relay_revoked_free(srv->revoked, srv->n_revoked);
-	srv->revoked = ids;
-	srv->n_revoked = n;
-	log_info("revocation file \"%s\": %zu token ids", srv->cfg.revoked_path, n);
-	relay_server_sweep_tokens(srv, 0);
-}
-
-static void relay_revoked_cb(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
-                             const uv_stat_t *cur)
-{
-	relay_revoked_reload(container_of(h, struct relay_server, revoked_poll));
 }
 
 static void relay_handle_close_noop_cb(uv_handle_t *h)
@@ -232,8 +171,7 @@ static void relay_server_close_handles(struct relay_server *srv)
 	uv_unref((uv_handle_t *)&srv->sigint);
 	uv_close((uv_handle_t *)&srv->sweep, relay_handle_close_noop_cb);
 	uv_close((uv_handle_t *)&srv->drain, relay_handle_close_noop_cb);
-	if (srv->revoked_polling)
-		uv_close((uv_handle_t *)&srv->revoked_poll, relay_handle_close_noop_cb);
+	relay_auth_stop(srv);
 	relay_stun_stop(srv);
 	relay_metrics_stop(srv);
 }
@@ -308,29 +246,6 @@ out:
 	return rc;
 }
 
-/* Loads the revocation list and watches the file; a missing file is an empty list. */
-static int relay_server_watch_revoked(struct relay_server *srv)
-{
-	const char *path = srv->cfg.revoked_path;
-	int rc;
-
-	if (!path)
-		return 0;
-	rc = relay_revoked_load(path, &srv->revoked, &srv->n_revoked);
-	if (rc < 0) {
-		log_warn_code(rc, "revocation file \"%s\"", path);
-		return rc;
-	}
-	uv_fs_poll_init(srv->loop, &srv->revoked_poll);
-	rc = uv_fs_poll_start(&srv->revoked_poll, relay_revoked_cb, path, srv->cfg.revoked_poll_ms);
-	if (rc < 0) {
-		log_warnx("revocation file \"%s\": cannot watch it: %s", path, uv_strerror(rc));
-		return rc;
-	}
-	srv->revoked_polling = 1;
-	return 0;
-}
-
 static void relay_server_start_timers(struct relay_server *srv)
 {
 	uv_signal_init(srv->loop, &srv->sigterm);
@@ -365,7 +280,7 @@ int relay_server_init(struct relay_server *srv, uv_loop_t *loop, const struct re
 		return rc;
 	}
 	relay_server_start_timers(srv);
-	rc = relay_server_watch_revoked(srv);
+	rc = relay_auth_start(srv);
 	if (rc == 0)
 		rc = relay_stun_start(srv);
 	if (rc == 0)
@@ -389,12 +304,12 @@ static void relay_print_ready(struct relay_server *srv)
 		addr_format((const struct sockaddr *)&srv->cfg.metrics, addr, sizeof(addr));
 		json_object_set_new(o, "metrics", json_string(addr));
 	}
-	json_object_set_new(o, "auth", json_boolean(!srv->cfg.no_auth));
+	json_object_set_new(o, "auth", json_boolean(srv->auth_on));
 	json_dumpf(o, stdout, JSON_COMPACT);
 	fputc('\n', stdout);
 	fflush(stdout);
 	json_decref(o);
-	log_info("listening on %s (%s)", listen, srv->cfg.no_auth ? "no auth" : "tokens required");
+	log_info("listening on %s (%s)", listen, srv->auth_on ? "tokens required" : "no auth");
 }
 
 int relay_server_run(struct relay_server *srv)
@@ -408,17 +323,19 @@ int relay_server_run(struct relay_server *srv)
 	sigemptyset(&late);
 	sigaddset(&late, SIGTERM);
 	sigaddset(&late, SIGINT);
+	sigaddset(&late, SIGUSR1);
+	sigaddset(&late, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &late, NULL);
 	uv_close((uv_handle_t *)&srv->sigterm, relay_handle_close_noop_cb);
 	uv_close((uv_handle_t *)&srv->sigint, relay_handle_close_noop_cb);
+	relay_auth_close_signals(srv);
 	uv_run(srv->loop, UV_RUN_DEFAULT);
 	return rc;
 }
 
 void relay_server_free(struct relay_server *srv)
 {
-	relay_revoked_free(srv->revoked, srv->n_revoked);
-	srv->revoked = NULL;
+	relay_auth_free(srv);
 	free(srv->table);
 	srv->table = NULL;
 }

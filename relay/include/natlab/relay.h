@@ -15,15 +15,16 @@
 
 #include "natlab/frame.h"
 #include "natlab/relay_proto.h"
+#include "natlab/token.h"
 
 struct relay_config {
 	struct sockaddr_storage listen;
 	struct sockaddr_storage stun;     /* AF_UNSPEC when no --stun */
 	struct sockaddr_storage stun_alt; /* AF_UNSPEC when no --stun-alt */
 	struct sockaddr_storage metrics;  /* AF_UNSPEC when no --metrics */
-	int no_auth;
-	uint8_t issuer[RELAY_KEY_LEN];
-	const char *revoked_path; /* NULL: no revocation list */
+	int no_auth;                      /* at start; SIGUSR1/SIGUSR2 change it live */
+	const char *issuer_path;          /* file or directory of issuer public keys, or NULL */
+	const char *revoked_path;         /* NULL: no revocation list */
 	uint32_t max_clients;
 	uint32_t handshake_timeout_ms;
 	uint32_t queue_frames;
@@ -79,6 +80,19 @@ enum relay_client_state {
 
 struct relay_server;
 
+/* Sorted lists, for bsearch. */
+struct relay_revoked {
+	char **ids;
+	size_t n_ids;
+	uint8_t (*keys)[RELAY_KEY_LEN]; /* revoked issuer keys */
+	size_t n_keys;
+};
+
+struct relay_issuers {
+	uint8_t (*keys)[RELAY_KEY_LEN];
+	size_t n;
+};
+
 struct relay_client {
 	uv_tcp_t tcp;     /* first: the close callback frees the client */
 	uv_timer_t timer; /* handshake timeout, later the rate-limit resume */
@@ -102,6 +116,8 @@ struct relay_client {
 	double tokens;
 	uint64_t refill_ms;
 	uint64_t last_frame_ms; /* uv_now when the last whole frame arrived (or auth) */
+	uint8_t token_issuer[RELAY_KEY_LEN]; /* the issuer of token_id */
+	int auth_required;                   /* as announced in this connection's CHALLENGE */
 	/* The last few keys that sent to this client: told PEER_GONE when it leaves. */
 	uint8_t watchers[RELAY_WATCHERS][RELAY_KEY_LEN];
 	uint8_t n_watchers;
@@ -113,12 +129,8 @@ struct relay_server {
 	struct relay_config cfg;
 	uv_tcp_t listener;
 	uv_signal_t sigterm, sigint;
-	uv_timer_t sweep; /* token expiry */
-	uv_timer_t drain; /* ends the drain after SIGTERM */
-	uv_fs_poll_t revoked_poll;
-	int revoked_polling;
-	char **revoked; /* sorted token ids */
-	size_t n_revoked;
+	uv_timer_t sweep;            /* token expiry */
+	uv_timer_t drain;            /* ends the drain after SIGTERM */
 	struct relay_client **table; /* ACTIVE clients by key */
 	size_t table_size;
 	uint8_t hash_key[16];
@@ -134,6 +146,15 @@ struct relay_server {
 	 * idle clients then hold no buffer at all. */
 	uint8_t readbuf[FRAME_MAX_PAYLOAD + FRAME_HEADER_LEN];
 	struct sockaddr_storage bound; /* the listener's actual address */
+	/* auth.c: the live lists, the live auth switch, and why new sessions are refused */
+	struct relay_issuers issuers;
+	struct relay_revoked revoked;
+	int auth_on;
+	int auth_failed;
+	char auth_error[512];
+	uv_timer_t auth_timer;
+	int auth_timer_on;
+	uv_signal_t sigusr1, sigusr2;
 };
 
 /* server.c */
@@ -146,7 +167,6 @@ struct relay_client *relay_server_lookup(struct relay_server *srv,
 int relay_server_register(struct relay_server *srv, struct relay_client *c);
 void relay_server_unregister(struct relay_server *srv, struct relay_client *c);
 void relay_server_client_gone(struct relay_server *srv, struct relay_client *c);
-int relay_server_is_revoked(const struct relay_server *srv, const char *token_id);
 uint64_t relay_now_unix(void);
 
 /* client.c */
@@ -159,9 +179,51 @@ int relay_client_send(struct relay_client *c, const uint8_t *frame, size_t len);
 int relay_client_forward(struct relay_client *c, const uint8_t src[RELAY_KEY_LEN],
                          const uint8_t *data, size_t len);
 
-/* revoked.c: loads path into a sorted list; a missing file is an empty list. */
-int relay_revoked_load(const char *path, char ***ids, size_t *n);
-void relay_revoked_free(char **ids, size_t n);
+/* listfile.c: reads a regular file of at most max bytes into *out (NUL-terminated,
+ * caller frees). -EISDIR, -ENOTSUP (not a regular file: /dev/zero, a FIFO), -EFBIG, or
+ * the open/read error. */
+#define RELAY_LISTFILE_MAX      (1024 * 1024)
+#define RELAY_LISTFILE_MAX_TEXT "1 MiB"
+int relay_listfile_read(const char *path, size_t max, char **out, size_t *out_len);
+const char *relay_listfile_strerror(int rc);
+/* Reads path as above and calls line_cb with each line that is not blank or a '#'
+ * comment, stripped, and its number; a negative return (with the cause in why) stops
+ * and becomes the error, written to err as: what "path" line N: why. */
+int relay_listfile_each(const char *path, const char *what,
+                        int (*line_cb)(void *arg, char *word, size_t lineno, char *why,
+                                       size_t whylen),
+                        void *arg, char *err, size_t errlen);
+
+/* revoked.c: loads path into *out (sorted ids and keys); on error fills err with a
+ * message naming the file (and line) and returns -errno. A missing file is an error. */
+int relay_revoked_load(const char *path, struct relay_revoked *out, char *err, size_t errlen);
+void relay_revoked_clear(struct relay_revoked *r);
+int relay_revoked_has_id(const struct relay_revoked *r, const char *token_id);
+/* Strips surrounding blanks (and a trailing CR) in place; returns the start. */
+char *relay_strip(char *s);
+/* A growable sorted key array, shared by the issuer set and the revoked keys. */
+int relay_keys_add(uint8_t (**keys)[RELAY_KEY_LEN], size_t *n, size_t *cap,
+                   const uint8_t key[RELAY_KEY_LEN]);
+void relay_keys_sort(uint8_t (*keys)[RELAY_KEY_LEN], size_t n);
+int relay_keys_find(const uint8_t (*keys)[RELAY_KEY_LEN], size_t n,
+                    const uint8_t key[RELAY_KEY_LEN]);
+
+/* issuers.c: loads a key file or a directory of *.pub files (see docs/relay.md). */
+int relay_issuers_load(const char *path, struct relay_issuers *out, char *err, size_t errlen);
+void relay_issuers_clear(struct relay_issuers *is);
+int relay_issuers_has(const struct relay_issuers *is, const uint8_t key[RELAY_KEY_LEN]);
+
+/* auth.c */
+int relay_auth_start(struct relay_server *srv);
+void relay_auth_stop(struct relay_server *srv);
+void relay_auth_close_signals(struct relay_server *srv);
+void relay_auth_free(struct relay_server *srv);
+/* Re-reads the lists now; returns 1 if they changed (sessions were swept). */
+int relay_auth_reload(struct relay_server *srv);
+/* Closes sessions whose token or issuer is revoked (and expired ones if check_expiry). */
+void relay_auth_sweep(struct relay_server *srv, int check_expiry);
+/* Revocation verdict for a token presented in a new handshake. */
+enum relay_close_reason relay_auth_check_new(const struct relay_server *srv, const struct token *t);
 
 /* metrics.c */
 int relay_metrics_start(struct relay_server *srv);
