@@ -22,6 +22,8 @@ static const char peer_usage[] =
     "  --relay LIST            relays, comma-separated; all are connected, the first ready\n"
     "                          one carries traffic, the next takes over when it fails\n"
     "  --token TOKEN           relay access token (natlab-relay token)\n"
+    "  --token-cmd CMD         run CMD (sh -c) for the token instead, and again before\n"
+    "                          it expires: the renewed token is presented to the relays\n"
     "  --stun LIST             STUN servers ADDR:PORT, comma-separated\n"
     "                          (default: each relay's host, port 3478)\n"
     "  --bind ADDR[:PORT]      UDP socket address (default 0.0.0.0, any port); a specific\n"
@@ -90,6 +92,7 @@ enum {
 	OPT_TURN_PIN,
 	OPT_TURN_ONLY,
 	OPT_TURN_BYTE_CAP,
+	OPT_TOKEN_CMD,
 };
 
 static const struct option peer_options[] = {
@@ -119,6 +122,7 @@ static const struct option peer_options[] = {
 	{ "turn-pin", required_argument, NULL, OPT_TURN_PIN },
 	{ "turn-only", no_argument, NULL, OPT_TURN_ONLY },
 	{ "turn-byte-cap", required_argument, NULL, OPT_TURN_BYTE_CAP },
+	{ "token-cmd", required_argument, NULL, OPT_TOKEN_CMD },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -259,6 +263,11 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_TOKEN:
 			o.token = optarg;
+			break;
+		case OPT_TOKEN_CMD:
+			if (!optarg[0])
+				return usage_error("usage", "--token-cmd: must not be empty");
+			o.token_cmd = optarg;
 			break;
 		case OPT_BIND:
 			o.bind = optarg;
@@ -402,6 +411,8 @@ static int cmd_run(int argc, char **argv)
 		                   "SHA256 (no unverified TLS)");
 	if (o.turn.server && o.turn.secret && o.turn.password)
 		return usage_error("usage", "--turn-secret and --turn-pass exclude each other");
+	if (o.token && o.token_cmd)
+		return usage_error("usage", "--token and --token-cmd exclude each other");
 	if (connect) {
 		if (identity_pub_parse(o.peer_key, connect) < 0)
 			return usage_error(

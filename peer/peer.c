@@ -46,7 +46,9 @@ const struct identity *peer_identity(const struct peer *p)
 
 const char *peer_token(const struct peer *p)
 {
-	return p->o->token;
+	const char *renewed = peer_token_cmd_token(p);
+
+	return renewed ? renewed : p->o->token;
 }
 
 void peer_addr_text(const struct sockaddr_in *a, char *buf, size_t cap)
@@ -285,6 +287,7 @@ void peer_stop(struct peer *p, int code)
 		return;
 	p->stopping = 1;
 	p->exit_code = code;
+	peer_token_cmd_stop(p);
 	event_emit("exit", "{s:i, s:I, s:I, s:I}", "code", code, "bytes_direct",
 	           (json_int_t)p->bytes_direct, "bytes_relay", (json_int_t)p->bytes_relay,
 	           "bytes_turn", (json_int_t)peer_turn_bytes(p));
@@ -363,9 +366,10 @@ int peer_run(const struct peer_opts *o, const struct identity *id)
 	p->sigint.data = p->sigterm.data = p;
 	uv_signal_start(&p->sigint, signal_cb, SIGINT);
 	uv_signal_start(&p->sigterm, signal_cb, SIGTERM);
-	if (peer_start(p) == 0)
+	if ((!o->token_cmd || peer_token_cmd_start(p) == 0) && peer_start(p) == 0)
 		uv_timer_start(&p->tick, tick_cb, PEER_TICK_MS, PEER_TICK_MS);
 	uv_run(p->loop, UV_RUN_DEFAULT);
+	free(p->token_cmd);
 	peer_xfer_rx_free(&p->rx);
 	peer_turn_free(p);
 	seal_close(&p->seal);

@@ -115,11 +115,13 @@ struct peer_relay {
 	int auth_sent;            /* HANDSHAKE with AUTH written: early data may follow */
 	int ever_ready;
 	char close_reason[RELAY_CLOSE_TEXT_MAX + 64];
+	struct relay_challenge challenge; /* this connection's, for token renewals */
 };
 
 struct peer_opts {
 	const char *key_path;
 	const char *token;
+	const char *token_cmd; /* --token-cmd: prints a token; run again before it expires */
 	const char *relays[PEER_MAX_RELAYS];
 	int n_relays;
 	const char *stun[PEER_MAX_RELAYS];
@@ -237,6 +239,9 @@ struct peer {
 
 	/* turn.c */
 	struct peer_turn turn;
+
+	/* token_cmd.c */
+	struct peer_token_cmd *token_cmd;
 };
 
 /* --- events.c --- */
@@ -278,6 +283,21 @@ void peer_on_relay_peer_gone(struct peer *p, struct peer_relay *r, const uint8_t
                              uint8_t reason);
 const struct identity *peer_identity(const struct peer *p);
 const char *peer_token(const struct peer *p);
+/* Presents the current token again on a ready connection (a second AUTH): -errno or 0. */
+int peer_relay_renew(struct peer_relay *r);
+/* The relay accepted a renewal: r->info.token_expiry is the new expiry. */
+void peer_on_relay_renewed(struct peer *p, struct peer_relay *r);
+
+/* --- token_cmd.c: --token-cmd --- */
+/*
+ * Runs o->token_cmd once and waits for its token (bounded): 0, or -1 after an error
+ * event. Then keeps renewing it on p->loop: at half the time left to its expiry, the
+ * command runs again and the new token is presented on every ready relay.
+ */
+int peer_token_cmd_start(struct peer *p);
+/* The current token text, or NULL before the first one. */
+const char *peer_token_cmd_token(const struct peer *p);
+void peer_token_cmd_stop(struct peer *p);
 
 /* --- peer.c --- */
 /* Runs the peer until it is done; returns a peer_exit code. */

@@ -108,6 +108,18 @@ int peer_relay_send(struct peer_relay *r, const uint8_t key[RELAY_KEY_LEN], cons
 	return relay_write(r, frame, (size_t)n);
 }
 
+int peer_relay_renew(struct peer_relay *r)
+{
+	uint8_t out[FRAME_HEADER_LEN + 512];
+	int n;
+
+	if (r->state != PEER_RELAY_READY)
+		return -ENOTCONN;
+	n = relay_auth_build(out, sizeof(out), peer_identity(r->peer), &r->challenge,
+	                     peer_token(r->peer));
+	return n < 0 ? n : relay_write(r, out, (size_t)n);
+}
+
 static void relay_closed_cb(uv_handle_t *h)
 {
 	struct peer_relay *r = container_of((uv_tcp_t *)h, struct peer_relay, tcp);
@@ -218,9 +230,19 @@ static void relay_on_frame(struct peer_relay *r, const struct frame *f)
 			return;
 		}
 		r->auth_sent = 1;
+		r->challenge = ch; /* signs token renewals on this connection */
 		peer_on_relay_auth_sent(r->peer, r);
 		return;
 	case RELAY_FRAME_SERVER_INFO:
+		if (r->state == PEER_RELAY_READY) {
+			/* The answer to a renewal (peer_relay_renew): the new expiry. */
+			if (relay_server_info_decode(&r->info, f->payload, f->len) < 0) {
+				relay_fail(r, "bad server info");
+				return;
+			}
+			peer_on_relay_renewed(r->peer, r);
+			return;
+		}
 		if (r->state != PEER_RELAY_HANDSHAKE ||
 		    relay_server_info_decode(&r->info, f->payload, f->len) < 0) {
 			relay_fail(r, "bad server info");

@@ -378,32 +378,48 @@ static void relay_client_send_info(struct relay_client *c)
 	relay_client_send(c, frame, (size_t)len);
 }
 
+/*
+ * Decodes an AUTH frame and checks its signature over this connection's challenge and
+ * its token. Returns 0, or closes c with the reason and returns -1. A renewal must
+ * also come from the key that authenticated.
+ */
+static int relay_client_auth_check(struct relay_client *c, const struct frame *f,
+                                   struct relay_auth *a, int renewal)
+{
+	enum relay_close_reason why;
+
+	if (relay_auth_decode(a, f->payload, f->len) < 0) {
+		relay_client_close(c, RELAY_CLOSE_PROTOCOL, "malformed auth frame");
+		return -1;
+	}
+	if (relay_auth_verify(a, c->nonce) != 0) {
+		relay_client_close(c, RELAY_CLOSE_BAD_SIGNATURE,
+		                   "challenge signature does not verify for this key");
+		return -1;
+	}
+	if (renewal && memcmp(a->key, c->key, RELAY_KEY_LEN) != 0) {
+		relay_client_close(c, RELAY_CLOSE_UNEXPECTED,
+		                   "a renewal must come from the key that authenticated");
+		return -1;
+	}
+	why = relay_client_check_token(c, a);
+	if (why == RELAY_CLOSE_NONE)
+		return 0;
+	relay_client_close(c, why,
+	                   why == RELAY_CLOSE_SERVER_FULL
+	                       ? "relay cannot read its issuer keys or revocation list; try "
+	                         "another relay"
+	                       : "access token refused; ask the issuer for a new one");
+	return -1;
+}
+
 static void relay_client_auth(struct relay_client *c, const struct frame *f)
 {
 	struct relay_client *old;
-	enum relay_close_reason why;
 	struct relay_auth a;
 
-	if (relay_auth_decode(&a, f->payload, f->len) < 0) {
-		relay_client_close(c, RELAY_CLOSE_PROTOCOL, "malformed auth frame");
+	if (relay_client_auth_check(c, f, &a, 0) < 0)
 		return;
-	}
-	if (relay_auth_verify(&a, c->nonce) != 0) {
-		relay_client_close(c, RELAY_CLOSE_BAD_SIGNATURE,
-		                   "challenge signature does not verify for this key");
-		return;
-	}
-	why = relay_client_check_token(c, &a);
-	if (why == RELAY_CLOSE_SERVER_FULL) {
-		relay_client_close(c, why,
-		                   "relay cannot read its issuer keys or revocation list; try "
-		                   "another relay");
-		return;
-	}
-	if (why != RELAY_CLOSE_NONE) {
-		relay_client_close(c, why, "access token refused; ask the issuer for a new one");
-		return;
-	}
 	memcpy(c->key, a.key, RELAY_KEY_LEN);
 	old = relay_server_lookup(c->srv, c->key);
 	if (old)
@@ -415,6 +431,21 @@ static void relay_client_auth(struct relay_client *c, const struct frame *f)
 	c->refill_ms = uv_now(c->srv->loop);
 	relay_server_register(c->srv, c);
 	c->srv->counters[RELAY_C_AUTH_OK]++;
+	relay_client_send_info(c);
+}
+
+/*
+ * A second AUTH on an authenticated connection renews its token (same key, signed over
+ * the same challenge, checked as at the handshake); SERVER_INFO answers with the new
+ * expiry. A refusal closes the session as at the handshake.
+ */
+static void relay_client_renew(struct relay_client *c, const struct frame *f)
+{
+	struct relay_auth a;
+
+	if (relay_client_auth_check(c, f, &a, 1) < 0)
+		return;
+	c->srv->counters[RELAY_C_TOKEN_RENEWALS]++;
 	relay_client_send_info(c);
 }
 
@@ -466,6 +497,9 @@ static void relay_client_dispatch(struct relay_client *c, const struct frame *f)
 		relay_client_send(c, frame, (size_t)len);
 		break;
 	case RELAY_FRAME_PONG:
+		break;
+	case RELAY_FRAME_AUTH:
+		relay_client_renew(c, f);
 		break;
 	default:
 		relay_client_close(c, RELAY_CLOSE_UNEXPECTED,

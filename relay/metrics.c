@@ -54,6 +54,7 @@ static const char *const counter_names[RELAY_C_COUNT] = {
 	[RELAY_C_STUN_RESPONSES] = "stun_responses_total",
 	[RELAY_C_STUN_DROPPED] = "stun_dropped_total",
 	[RELAY_C_HTTP_REQUESTS] = "http_requests_total",
+	[RELAY_C_TOKEN_RENEWALS] = "token_renewals_total",
 };
 
 /* Whether a close reason is an authentication refusal (also exported as such). */

@@ -5,7 +5,7 @@
  * the log saying why, open sessions kept, no hang), several issuer keys from a key
  * directory reloaded live, revoking a key (removed, or "key:" in the revocation
  * file) closes its sessions within 1 s, and auth switched off and on by signal
- * affects new handshakes only.
+ * affects new handshakes only; a second AUTH on an open session renews its token.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -254,6 +254,54 @@ static void test_keys(struct rh_relay *r)
 	rh_client_close(&d);
 }
 
+/* An AUTH frame for c over challenge ch with a token by `by` for `for_key`. */
+static int send_auth(struct rh_client *c, const struct relay_challenge *ch,
+                     const struct identity *by, const uint8_t for_key[32], long ttl, const char *id,
+                     uint64_t *expiry)
+{
+	char tok[TOKEN_TEXT_MAX];
+	uint8_t frame[512];
+	int len;
+
+	make_token(tok, by, for_key, ttl, id);
+	*expiry = (uint64_t)((long)time(NULL) + ttl);
+	len = relay_auth_build(frame, sizeof(frame), &c->id, ch, tok);
+	return len < 0 ? len : rh_client_write(c, frame, (size_t)len);
+}
+
+/* A second AUTH on an open session renews its token: the session outlives the first. */
+static void test_renewal(struct rh_relay *r)
+{
+	static struct rh_client c;
+	struct relay_server_info si = { 0 };
+	struct relay_challenge ch;
+	struct identity other;
+	uint64_t expiry;
+
+	identity_generate(&other);
+	rh_client_connect(&c, r->port, 0);
+	if (rh_client_recv(&c, 2000) != 1 ||
+	    relay_challenge_decode(&ch, c.f.payload, c.f.len) < 0) {
+		ok(0, "challenge received");
+		return;
+	}
+	send_auth(&c, &ch, &k3, c.id.pub, 2, "renew-1", &expiry);
+	is_int(rh_client_expect(&c, RELAY_FRAME_SERVER_INFO, 2000), 1, "in with a 2 s token");
+	send_auth(&c, &ch, &k3, c.id.pub, 60, "renew-2", &expiry);
+	is_int(rh_client_expect(&c, RELAY_FRAME_SERVER_INFO, 2000), 1,
+	       "a second AUTH with a 60 s token: SERVER_INFO again");
+	relay_server_info_decode(&si, c.f.payload, c.f.len);
+	ok(si.token_expiry == expiry || si.token_expiry + 1 == expiry, "with the new expiry (%llu)",
+	   (unsigned long long)si.token_expiry);
+	sleep(3);
+	ok(served(&c), "the session outlives its first token");
+	is_int(rh_metric(r->metrics_port, "token_renewals_total"), 1, "token_renewals_total 1");
+	send_auth(&c, &ch, &k3, other.pub, 60, "renew-3", &expiry);
+	is_int(rh_client_wait_closed(&c, 2000), RELAY_CLOSE_TOKEN_WRONG_PEER,
+	       "a renewal with another key's token: closed (token_wrong_peer)");
+	rh_client_close(&c);
+}
+
 static void test_toggle(void)
 {
 	static struct rh_client a, b, c;
@@ -313,6 +361,7 @@ int main(void)
 	}
 	test_fail_closed(&relay);
 	test_keys(&relay);
+	test_renewal(&relay);
 	is_int(rh_relay_stop(&relay, 5000), 0, "relay exits cleanly");
 	test_toggle();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

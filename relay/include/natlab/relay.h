@@ -56,6 +56,7 @@ enum relay_counter {
 	RELAY_C_STUN_RESPONSES,
 	RELAY_C_STUN_DROPPED,
 	RELAY_C_HTTP_REQUESTS,
+	RELAY_C_TOKEN_RENEWALS, /* a second AUTH on a session accepted */
 	RELAY_C_COUNT
 };
 
