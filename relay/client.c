@@ -67,6 +67,7 @@ void relay_client_close(struct relay_client *c, enum relay_close_reason reason, 
 	if (c->state == RELAY_CLIENT_CLOSING)
 		return;
 	c->state = RELAY_CLIENT_CLOSING;
+	relay_server_handshake_end(c->srv, c);
 	if (reason != RELAY_CLOSE_NONE) {
 		c->srv->closes[reason]++;
 		/* Best effort, and only between frames: never cut into a partial write. */
@@ -422,6 +423,12 @@ static void relay_client_auth(struct relay_client *c, const struct frame *f)
 		return;
 	memcpy(c->key, a.key, RELAY_KEY_LEN);
 	old = relay_server_lookup(c->srv, c->key);
+	/* Authenticated clients alone count toward --max-clients; replacing is not growing. */
+	if (!old && c->srv->n_active >= c->srv->cfg.max_clients) {
+		relay_client_close(c, RELAY_CLOSE_SERVER_FULL, "relay is full, try another relay");
+		return;
+	}
+	relay_server_handshake_end(c->srv, c);
 	if (old)
 		relay_client_close(old, RELAY_CLOSE_REPLACED, "the same key connected again");
 	uv_timer_stop(&c->timer);

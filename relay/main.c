@@ -52,7 +52,10 @@ static const char relay_serve_usage[] =
     "                            stops requiring them, for new handshakes)\n"
     "  --revoked FILE            token ids and key:PUBKEY issuer keys to refuse, one per\n"
     "                            line, reloaded live; unreadable: new sessions refused\n"
-    "  --max-clients N           connections at once (16384)\n"
+    "  --max-clients N           authenticated clients at once (16384)\n"
+    "  --max-handshakes N        connections not yet authenticated, at once (1024)\n"
+    "  --source-handshakes N     of those, from one address (64)\n"
+    "  --source-rate N           new connections per second from one address, 0 = off (200)\n"
     "  --handshake-timeout MS    time to authenticate (5000)\n"
     "  --queue N                 frames queued per receiver, then the oldest drops (256)\n"
     "  --queue-bytes BYTES       and at most this many bytes queued per receiver (4194304)\n"
@@ -125,6 +128,9 @@ enum {
 	OPT_KEEPALIVE,
 	OPT_QUEUE_BYTES,
 	OPT_IDLE_TIMEOUT,
+	OPT_MAX_HANDSHAKES,
+	OPT_SOURCE_HANDSHAKES,
+	OPT_SOURCE_RATE,
 };
 
 static const struct option relay_serve_options[] = {
@@ -145,6 +151,9 @@ static const struct option relay_serve_options[] = {
 	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
 	{ "queue-bytes", required_argument, NULL, OPT_QUEUE_BYTES },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES },
+	{ "source-handshakes", required_argument, NULL, OPT_SOURCE_HANDSHAKES },
+	{ "source-rate", required_argument, NULL, OPT_SOURCE_RATE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -181,6 +190,12 @@ static int relay_serve_number(struct relay_config *cfg, int opt, const char *arg
 		return relay_parse_u32(arg, 1, 3600000, &cfg->keepalive_ms);
 	case OPT_IDLE_TIMEOUT:
 		return relay_parse_u32(arg, 1, 3 * 3600000, &cfg->idle_timeout_ms);
+	case OPT_MAX_HANDSHAKES:
+		return relay_parse_u32(arg, 1, 1000000, &cfg->max_handshakes);
+	case OPT_SOURCE_HANDSHAKES:
+		return relay_parse_u32(arg, 1, 1000000, &cfg->source_handshakes);
+	case OPT_SOURCE_RATE:
+		return relay_parse_u32(arg, 0, 1000000, &cfg->source_rate);
 	}
 	return -EINVAL;
 }
@@ -230,6 +245,9 @@ static int relay_serve_parse(struct relay_serve_args *a, int argc, char **argv)
 		.keepalive_ms = 30000,
 		.drain_ms = 2000,
 		.revoked_poll_ms = 200,
+		.max_handshakes = 1024,
+		.source_handshakes = 64,
+		.source_rate = 200,
 	};
 	optind = 1;
 	for (idx = -1; (opt = getopt_long(argc, argv, "vh", relay_serve_options, &idx)) != -1;

@@ -55,6 +55,7 @@ static const char *const counter_names[RELAY_C_COUNT] = {
 	[RELAY_C_STUN_DROPPED] = "stun_dropped_total",
 	[RELAY_C_HTTP_REQUESTS] = "http_requests_total",
 	[RELAY_C_TOKEN_RENEWALS] = "token_renewals_total",
+	[RELAY_C_SOURCE_REFUSALS] = "source_refusals_total",
 };
 
 /* Whether a close reason is an authentication refusal (also exported as such). */
@@ -114,6 +115,7 @@ static void relay_metrics_render(const struct relay_server *srv, struct relay_te
 
 	relay_text_add(t, "# TYPE %sclients gauge\n%sclients %u\n", p, p, srv->n_active);
 	relay_text_add(t, "# TYPE %sconnections gauge\n%sconnections %u\n", p, p, srv->n_conns);
+	relay_text_add(t, "# TYPE %shandshakes gauge\n%shandshakes %u\n", p, p, srv->n_handshakes);
 	relay_text_add(t, "# TYPE %sdraining gauge\n%sdraining %d\n", p, p, srv->draining ? 1 : 0);
 	relay_text_add(t, "# TYPE %srevoked_tokens gauge\n%srevoked_tokens %zu\n", p, p,
 	               srv->revoked.n_ids);

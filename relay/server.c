@@ -19,7 +19,8 @@
 
 #include "natlab/log.h"
 
-#define RELAY_TABLE_MIN 1024
+#define RELAY_TABLE_MIN      1024
+#define RELAY_LISTEN_BACKLOG 4096
 
 uint64_t relay_now_unix(void)
 {
@@ -87,10 +88,31 @@ void relay_server_client_gone(struct relay_server *srv, struct relay_client *c)
 		relay_server_finish(srv);
 }
 
+void relay_server_handshake_end(struct relay_server *srv, struct relay_client *c)
+{
+	if (c->handshaking) {
+		c->handshaking = 0;
+		srv->n_handshakes--;
+	}
+	relay_sources_release(c);
+}
+
+/* The per-address limits; NULL when admitted. */
+static const char *relay_server_source_check(struct relay_server *srv, struct relay_client *c)
+{
+	struct sockaddr_storage peer;
+	int len = sizeof(peer);
+
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &len) < 0)
+		return NULL; /* gone already: the first read will say so */
+	return relay_sources_admit(srv, c, &peer);
+}
+
 static void relay_accept_cb(uv_stream_t *listener, int status)
 {
 	struct relay_server *srv = container_of(listener, struct relay_server, listener);
 	struct relay_client *c;
+	const char *why;
 	int rc;
 
 	if (status < 0) {
@@ -123,10 +145,20 @@ static void relay_accept_cb(uv_stream_t *listener, int status)
 		relay_client_close(c, RELAY_CLOSE_SHUTDOWN, "relay is restarting");
 		return;
 	}
-	if (srv->n_conns > srv->cfg.max_clients) {
-		relay_client_close(c, RELAY_CLOSE_SERVER_FULL, "relay is full, try another relay");
+	/* Handshakes have their own slots: a storm of them cannot fill --max-clients. */
+	if (srv->n_handshakes >= srv->cfg.max_handshakes) {
+		relay_client_close(c, RELAY_CLOSE_SERVER_FULL,
+		                   "too many handshakes in progress, try again or another relay");
 		return;
 	}
+	why = relay_server_source_check(srv, c);
+	if (why) {
+		srv->counters[RELAY_C_SOURCE_REFUSALS]++;
+		relay_client_close(c, RELAY_CLOSE_SERVER_FULL, why);
+		return;
+	}
+	c->handshaking = 1;
+	srv->n_handshakes++;
 	relay_client_start(c);
 }
 
@@ -157,6 +189,7 @@ static void relay_sweep_cb(uv_timer_t *t)
 
 	relay_auth_sweep(srv, 1);
 	relay_server_sweep_idle(srv);
+	relay_sources_sweep(srv);
 }
 
 static void relay_handle_close_noop_cb(uv_handle_t *h)
@@ -238,7 +271,9 @@ static int relay_server_listen(struct relay_server *srv)
 	rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&srv->cfg.listen, 0);
 	if (rc < 0)
 		goto out;
-	rc = uv_listen((uv_stream_t *)&srv->listener, 1024, relay_accept_cb);
+	/* A deep accept queue (the kernel caps it at net.core.somaxconn): while a storm
+	 * fills it, honest SYNs are dropped and wait a second for their retransmission. */
+	rc = uv_listen((uv_stream_t *)&srv->listener, RELAY_LISTEN_BACKLOG, relay_accept_cb);
 	if (rc < 0)
 		goto out;
 	rc = uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&srv->bound, &len);
@@ -270,7 +305,7 @@ int relay_server_init(struct relay_server *srv, uv_loop_t *loop, const struct re
 	for (srv->table_size = RELAY_TABLE_MIN; srv->table_size < cfg->max_clients;)
 		srv->table_size *= 2;
 	srv->table = calloc(srv->table_size, sizeof(*srv->table));
-	if (!srv->table)
+	if (!srv->table || relay_sources_init(&srv->sources) < 0)
 		return -ENOMEM;
 	rc = relay_server_listen(srv);
 	if (rc < 0) {
@@ -336,6 +371,7 @@ int relay_server_run(struct relay_server *srv)
 void relay_server_free(struct relay_server *srv)
 {
 	relay_auth_free(srv);
+	relay_sources_free(&srv->sources);
 	free(srv->table);
 	srv->table = NULL;
 }

@@ -135,10 +135,19 @@ int rh_relay_stop(struct rh_relay *r, int timeout_ms)
 
 int rh_client_connect(struct rh_client *c, uint16_t port, int rcvbuf)
 {
+	return rh_client_connect_from(c, port, rcvbuf, NULL);
+}
+
+int rh_client_connect_from(struct rh_client *c, uint16_t port, int rcvbuf, const char *src)
+{
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in from = { .sin_family = AF_INET };
 	int one = 1;
 
 	memset(c, 0, offsetof(struct rh_client, buf));
+	/* Behind buf: a reused client must not parse the bytes its predecessor left. */
+	c->p = NULL;
+	c->n = 0;
 	identity_generate(&c->id);
 	frame_reader_init(&c->reader, 0);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -148,6 +157,10 @@ int rh_client_connect(struct rh_client *c, uint16_t port, int rcvbuf)
 	if (rcvbuf > 0)
 		setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (src && inet_pton(AF_INET, src, &from.sin_addr) != 1)
+		return -EINVAL;
+	if (src && bind(c->fd, (struct sockaddr *)&from, sizeof(from)) < 0)
+		return -errno;
 	if (connect(c->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
 		return -errno;
 	return 0;

@@ -43,6 +43,8 @@ struct rh_client {
 
 /* Connects to 127.0.0.1:port with a fresh identity. rcvbuf > 0 shrinks SO_RCVBUF. */
 int rh_client_connect(struct rh_client *c, uint16_t port, int rcvbuf);
+/* The same from source address src (a 127.x.y.z address, any port). */
+int rh_client_connect_from(struct rh_client *c, uint16_t port, int rcvbuf, const char *src);
 void rh_client_close(struct rh_client *c);
 int rh_client_write(struct rh_client *c, const void *data, size_t len);
 /* Receives one frame into c->f: 1, 0 on timeout, -EPIPE on EOF or reset. */

@@ -36,6 +36,9 @@ struct relay_config {
 	uint32_t drain_ms;
 	uint32_t reconnect_in_ms;
 	uint32_t revoked_poll_ms;
+	uint32_t max_handshakes;    /* connections not yet authenticated, at once */
+	uint32_t source_handshakes; /* of those, from one address */
+	uint32_t source_rate;       /* new connections per second from one address; 0: off */
 };
 
 /* Counters exported by /metrics. Each drop or refusal reason has its own. */
@@ -56,7 +59,8 @@ enum relay_counter {
 	RELAY_C_STUN_RESPONSES,
 	RELAY_C_STUN_DROPPED,
 	RELAY_C_HTTP_REQUESTS,
-	RELAY_C_TOKEN_RENEWALS, /* a second AUTH on a session accepted */
+	RELAY_C_TOKEN_RENEWALS,  /* a second AUTH on a session accepted */
+	RELAY_C_SOURCE_REFUSALS, /* connections refused by the per-address limits */
 	RELAY_C_COUNT
 };
 
@@ -94,6 +98,16 @@ struct relay_issuers {
 	size_t n;
 };
 
+/* sources.c: per-address handshake counts and connection rate. */
+#define RELAY_SOURCES_SLOTS 4096
+#define RELAY_SOURCES_MAX   65536
+struct relay_source;
+struct relay_sources {
+	struct relay_source **slots;
+	size_t size, n;
+	uint8_t hash_key[16];
+};
+
 struct relay_client {
 	uv_tcp_t tcp;     /* first: the close callback frees the client */
 	uv_timer_t timer; /* handshake timeout, later the rate-limit resume */
@@ -119,6 +133,8 @@ struct relay_client {
 	uint64_t last_frame_ms; /* uv_now when the last whole frame arrived (or auth) */
 	uint8_t token_issuer[RELAY_KEY_LEN]; /* the issuer of token_id */
 	int auth_required;                   /* as announced in this connection's CHALLENGE */
+	struct relay_source *source;         /* while handshaking: its address's entry */
+	int handshaking;                     /* counted in n_handshakes */
 	/* The last few keys that sent to this client: told PEER_GONE when it leaves. */
 	uint8_t watchers[RELAY_WATCHERS][RELAY_KEY_LEN];
 	uint8_t n_watchers;
@@ -156,6 +172,9 @@ struct relay_server {
 	uv_timer_t auth_timer;
 	int auth_timer_on;
 	uv_signal_t sigusr1, sigusr2;
+	/* sources.c and the handshake cap */
+	struct relay_sources sources;
+	uint32_t n_handshakes;
 };
 
 /* server.c */
@@ -168,6 +187,8 @@ struct relay_client *relay_server_lookup(struct relay_server *srv,
 int relay_server_register(struct relay_server *srv, struct relay_client *c);
 void relay_server_unregister(struct relay_server *srv, struct relay_client *c);
 void relay_server_client_gone(struct relay_server *srv, struct relay_client *c);
+/* c's handshake is over (authenticated or closed): frees its handshake slots. */
+void relay_server_handshake_end(struct relay_server *srv, struct relay_client *c);
 uint64_t relay_now_unix(void);
 
 /* client.c */
@@ -213,6 +234,18 @@ int relay_keys_find(const uint8_t (*keys)[RELAY_KEY_LEN], size_t n,
 int relay_issuers_load(const char *path, struct relay_issuers *out, char *err, size_t errlen);
 void relay_issuers_clear(struct relay_issuers *is);
 int relay_issuers_has(const struct relay_issuers *is, const uint8_t key[RELAY_KEY_LEN]);
+
+/* sources.c */
+int relay_sources_init(struct relay_sources *s);
+void relay_sources_free(struct relay_sources *s);
+/* Charges a new connection from peer to its address: NULL if admitted (c->source is
+ * set), else why it is refused. */
+const char *relay_sources_admit(struct relay_server *srv, struct relay_client *c,
+                                const struct sockaddr_storage *peer);
+/* The connection's handshake is over (authenticated or closed). Idempotent. */
+void relay_sources_release(struct relay_client *c);
+/* Frees entries with no handshake open and a full bucket. */
+void relay_sources_sweep(struct relay_server *srv);
 
 /* auth.c */
 int relay_auth_start(struct relay_server *srv);
