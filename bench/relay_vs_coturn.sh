@@ -17,12 +17,12 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-cc -O2 -I "$src/include" "$src/bench/relay_bench.c" "$build/proto/libnatlab_proto.a" \
+cc -O2 -I "$src/include" -I "$src/proto/include" "$src/bench/relay_bench.c" "$build/proto/libnatlab_proto.a" \
 	$(pkg-config --libs libsodium) -lpthread -o "$work/relay_bench"
 ulimit -n "$(ulimit -Hn)"
 
 start_natlab() {
-	"$build/bin/natlab-relay" --no-auth --listen 127.0.0.1:0 --rate 0 \
+	"$build/bin/natlab-relay" --no-auth --listen 127.0.0.1:0 --rate 0 --source-rate 0 \
 		--max-clients $((idle + 100)) >"$work/ready" 2>"$work/relay.log" &
 	pids+=($!)
 	relay_pid=$!

@@ -18,6 +18,9 @@
 #define RELAY_WRITE_BATCH           64
 /* Frames handed to the kernel in one write stop growing past this many bytes. */
 #define RELAY_WRITE_BATCH_BYTES (256 * 1024)
+/* Frames at least this large skip the batch when the socket is idle: the syscall is
+ * cheap next to the copy it saves. */
+#define RELAY_DIRECT_WRITE_MIN 4096
 
 static void relay_out_free_list(struct relay_out *o)
 {
@@ -35,6 +38,7 @@ static void relay_client_closed_cb(uv_handle_t *h)
 
 	if (--c->pending_closes > 0)
 		return;
+	relay_batch_forget(c->srv, c);
 	frame_reader_close(&c->reader);
 	relay_out_free_list(c->q_head);
 	relay_out_free_list(c->inflight);
@@ -72,6 +76,8 @@ void relay_client_close(struct relay_client *c, enum relay_close_reason reason, 
 		c->srv->closes[reason]++;
 		/* Best effort, and only between frames: never cut into a partial write. */
 		len = relay_close_encode(frame, sizeof(frame), (uint8_t)reason, text);
+		/* Whole frames still batched go first (SERVER_INFO before a later refusal). */
+		relay_client_flush(c);
 		if (len > 0 && !c->writing && !c->q_head) {
 			uv_buf_t b = uv_buf_init((char *)frame, (unsigned)len);
 
@@ -92,8 +98,6 @@ void relay_client_close(struct relay_client *c, enum relay_close_reason reason, 
 	uv_close((uv_handle_t *)&c->timer, relay_client_closed_cb);
 }
 
-static void relay_client_flush(struct relay_client *c);
-
 static void relay_client_write_cb(uv_write_t *req, int status)
 {
 	struct relay_client *c = container_of(req, struct relay_client, wreq);
@@ -111,37 +115,83 @@ static void relay_client_write_cb(uv_write_t *req, int status)
 	relay_client_flush(c);
 }
 
-/* Hands up to RELAY_WRITE_BATCH queued frames to libuv in one write. */
-static void relay_client_flush(struct relay_client *c)
+/* Frees the first n bytes of queued frames: whole frames go, a partly written one keeps
+ * its rest at the front. */
+static void relay_client_consume(struct relay_client *c, size_t n)
+{
+	while (n && c->q_head) {
+		struct relay_out *o = c->q_head;
+
+		if (n < o->len) {
+			memmove(o->data, o->data + n, o->len - n);
+			o->len -= (uint32_t)n;
+			c->q_bytes -= (uint32_t)n;
+			return;
+		}
+		n -= o->len;
+		c->q_head = o->next;
+		if (!c->q_head)
+			c->q_tail = NULL;
+		c->q_len--;
+		c->q_bytes -= o->len;
+		free(o);
+	}
+}
+
+/*
+ * Writes queued frames, up to RELAY_WRITE_BATCH (or RELAY_WRITE_BATCH_BYTES) to a
+ * writev, for as long as the socket takes them; what it does not take is handed to libuv
+ * in one write, and the rest waits for its callback. A partly written frame is never
+ * dropped: once any of it is out, it is in flight.
+ */
+void relay_client_flush(struct relay_client *c)
 {
 	uv_buf_t bufs[RELAY_WRITE_BATCH];
-	struct relay_out *o, *last = NULL;
-	size_t bytes = 0;
-	unsigned n = 0;
+	struct relay_out *o, *last;
+	size_t bytes;
+	unsigned n;
 	int rc;
 
-	if (c->writing || !c->q_head || c->state == RELAY_CLIENT_CLOSING)
-		return;
-	for (o = c->q_head; o && n < RELAY_WRITE_BATCH && bytes < RELAY_WRITE_BATCH_BYTES;
-	     o = o->next) {
-		bufs[n++] = uv_buf_init((char *)o->data, o->len);
-		bytes += o->len;
-		last = o;
+	while (!c->writing && c->q_head && c->state != RELAY_CLIENT_CLOSING) {
+		bytes = 0;
+		n = 0;
+		last = NULL;
+		for (o = c->q_head; o && n < RELAY_WRITE_BATCH && bytes < RELAY_WRITE_BATCH_BYTES;
+		     o = o->next) {
+			bufs[n++] = uv_buf_init((char *)o->data, o->len);
+			bytes += o->len;
+			last = o;
+		}
+		rc = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+		if (rc == (int)bytes) {
+			relay_client_consume(c, bytes);
+			continue;
+		}
+		if (rc < 0 && rc != UV_EAGAIN) {
+			c->srv->counters[RELAY_C_DISCONNECT_ERROR]++;
+			relay_client_close(c, RELAY_CLOSE_NONE, NULL);
+			return;
+		}
+		if (rc > 0) {
+			relay_client_consume(c, (size_t)rc);
+			continue; /* the kernel is full now: the next try_write says EAGAIN */
+		}
+		/* EAGAIN: this batch goes to libuv as a whole and leaves the queue. */
+		c->inflight = c->q_head;
+		c->q_head = last->next;
+		if (!c->q_head)
+			c->q_tail = NULL;
+		last->next = NULL;
+		c->q_len -= n;
+		c->q_bytes -= (uint32_t)bytes;
+		rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, n, relay_client_write_cb);
+		if (rc < 0) {
+			c->srv->counters[RELAY_C_DISCONNECT_ERROR]++;
+			relay_client_close(c, RELAY_CLOSE_NONE, NULL);
+			return;
+		}
+		c->writing = 1;
 	}
-	c->inflight = c->q_head;
-	c->q_head = last->next;
-	if (!c->q_head)
-		c->q_tail = NULL;
-	last->next = NULL;
-	c->q_len -= n;
-	c->q_bytes -= bytes;
-	rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, n, relay_client_write_cb);
-	if (rc < 0) {
-		c->srv->counters[RELAY_C_DISCONNECT_ERROR]++;
-		relay_client_close(c, RELAY_CLOSE_NONE, NULL);
-		return;
-	}
-	c->writing = 1;
 }
 
 /* Queues o, first dropping the oldest frames while either limit would be exceeded. */
@@ -171,8 +221,10 @@ static void relay_client_enqueue(struct relay_client *c, struct relay_out *o)
 }
 
 /*
- * Writes bufs now if nothing is waiting; whatever the socket did not take is queued
- * and handed to libuv at once, so a partly written frame is never dropped.
+ * Queues a frame (bufs, copied) for c. Frames to one receiver are written in batches:
+ * once RELAY_WRITE_BATCH are queued, else at the end of the loop iteration
+ * (relay_batch_flush), so a burst of small frames costs one writev, not one write each.
+ * A large frame to an idle socket is written at once, from bufs, without a copy.
  */
 static int relay_client_write(struct relay_client *c, const uv_buf_t *bufs, unsigned nbufs)
 {
@@ -185,7 +237,7 @@ static int relay_client_write(struct relay_client *c, const uv_buf_t *bufs, unsi
 		return -ECANCELED;
 	for (i = 0; i < nbufs; i++)
 		total += bufs[i].len;
-	if (!c->writing && !c->q_head) {
+	if (!c->writing && !c->q_head && total >= RELAY_DIRECT_WRITE_MIN) {
 		rc = uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs);
 		if (rc == (int)total)
 			return 0;
@@ -212,7 +264,11 @@ static int relay_client_write(struct relay_client *c, const uv_buf_t *bufs, unsi
 		total += len - off;
 	}
 	relay_client_enqueue(c, o);
-	relay_client_flush(c);
+	/* A partly written frame must follow at once; a full batch need not wait. */
+	if (rc > 0 || c->q_len >= RELAY_WRITE_BATCH || c->q_bytes >= RELAY_WRITE_BATCH_BYTES)
+		relay_client_flush(c);
+	else
+		relay_batch_add(c->srv, c);
 	return 0;
 }
 
@@ -526,7 +582,8 @@ static void relay_client_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *
 {
 	struct relay_client *c = s->data;
 	const uint8_t *p = (const uint8_t *)buf->base;
-	size_t n = (size_t)(nread > 0 ? nread : 0);
+	size_t n = (size_t)(nread > 0 ? nread : 0), charge = n;
+	uint32_t cost = c->srv->cfg.frame_cost;
 	struct frame f;
 	int rc;
 
@@ -549,10 +606,13 @@ static void relay_client_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *
 		}
 		c->srv->counters[RELAY_C_FRAMES_IN]++;
 		c->last_frame_ms = uv_now(c->srv->loop);
+		/* A frame costs the relay work whatever its size: small ones pay a minimum. */
+		if (FRAME_HEADER_LEN + f.len < cost)
+			charge += cost - (FRAME_HEADER_LEN + f.len);
 		relay_client_dispatch(c, &f);
 	}
 	if (c->state == RELAY_CLIENT_ACTIVE)
-		relay_client_rate_account(c, (size_t)nread);
+		relay_client_rate_account(c, charge);
 }
 
 static void relay_client_handshake_timeout_cb(uv_timer_t *t)

@@ -61,6 +61,7 @@ static const char relay_serve_usage[] =
     "  --queue-bytes BYTES       and at most this many bytes queued per receiver (4194304)\n"
     "  --rate BYTES              per-client read rate, bytes/s, 0 = unlimited (33554432)\n"
     "  --burst BYTES             token bucket size (1048576)\n"
+    "  --frame-cost BYTES        each frame counts as at least this many bytes (512)\n"
     "  --drain MS                after SIGTERM, wait this long for clients to leave (2000)\n"
     "  --reconnect-in MS         delay suggested to clients in the restarting frame (0)\n"
     "  --keepalive MS            ping interval suggested to clients (30000)\n"
@@ -131,6 +132,7 @@ enum {
 	OPT_MAX_HANDSHAKES,
 	OPT_SOURCE_HANDSHAKES,
 	OPT_SOURCE_RATE,
+	OPT_FRAME_COST,
 };
 
 static const struct option relay_serve_options[] = {
@@ -154,6 +156,7 @@ static const struct option relay_serve_options[] = {
 	{ "max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES },
 	{ "source-handshakes", required_argument, NULL, OPT_SOURCE_HANDSHAKES },
 	{ "source-rate", required_argument, NULL, OPT_SOURCE_RATE },
+	{ "frame-cost", required_argument, NULL, OPT_FRAME_COST },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -196,6 +199,9 @@ static int relay_serve_number(struct relay_config *cfg, int opt, const char *arg
 		return relay_parse_u32(arg, 1, 1000000, &cfg->source_handshakes);
 	case OPT_SOURCE_RATE:
 		return relay_parse_u32(arg, 0, 1000000, &cfg->source_rate);
+	case OPT_FRAME_COST:
+		return relay_parse_u32(arg, 0, FRAME_MAX_PAYLOAD + FRAME_HEADER_LEN,
+		                       &cfg->frame_cost);
 	}
 	return -EINVAL;
 }
@@ -248,6 +254,7 @@ static int relay_serve_parse(struct relay_serve_args *a, int argc, char **argv)
 		.max_handshakes = 1024,
 		.source_handshakes = 64,
 		.source_rate = 200,
+		.frame_cost = 512,
 	};
 	optind = 1;
 	for (idx = -1; (opt = getopt_long(argc, argv, "vh", relay_serve_options, &idx)) != -1;

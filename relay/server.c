@@ -205,6 +205,7 @@ static void relay_server_close_handles(struct relay_server *srv)
 	uv_close((uv_handle_t *)&srv->sweep, relay_handle_close_noop_cb);
 	uv_close((uv_handle_t *)&srv->drain, relay_handle_close_noop_cb);
 	relay_auth_stop(srv);
+	relay_batch_stop(srv);
 	relay_stun_stop(srv);
 	relay_metrics_stop(srv);
 }
@@ -315,7 +316,9 @@ int relay_server_init(struct relay_server *srv, uv_loop_t *loop, const struct re
 		return rc;
 	}
 	relay_server_start_timers(srv);
-	rc = relay_auth_start(srv);
+	rc = relay_batch_start(srv);
+	if (rc == 0)
+		rc = relay_auth_start(srv);
 	if (rc == 0)
 		rc = relay_stun_start(srv);
 	if (rc == 0)

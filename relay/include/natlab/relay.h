@@ -39,6 +39,7 @@ struct relay_config {
 	uint32_t max_handshakes;    /* connections not yet authenticated, at once */
 	uint32_t source_handshakes; /* of those, from one address */
 	uint32_t source_rate;       /* new connections per second from one address; 0: off */
+	uint32_t frame_cost;        /* bytes charged to the rate limit at least, per frame */
 };
 
 /* Counters exported by /metrics. Each drop or refusal reason has its own. */
@@ -135,6 +136,8 @@ struct relay_client {
 	int auth_required;                   /* as announced in this connection's CHALLENGE */
 	struct relay_source *source;         /* while handshaking: its address's entry */
 	int handshaking;                     /* counted in n_handshakes */
+	struct relay_client *batch_next;     /* batch.c: waiting for the end of the iteration */
+	int batched;
 	/* The last few keys that sent to this client: told PEER_GONE when it leaves. */
 	uint8_t watchers[RELAY_WATCHERS][RELAY_KEY_LEN];
 	uint8_t n_watchers;
@@ -175,6 +178,10 @@ struct relay_server {
 	/* sources.c and the handshake cap */
 	struct relay_sources sources;
 	uint32_t n_handshakes;
+	/* batch.c */
+	uv_check_t batch_check;
+	struct relay_client *batch_head;
+	int batch_on;
 };
 
 /* server.c */
@@ -197,6 +204,8 @@ void relay_client_start(struct relay_client *c);
 void relay_client_close(struct relay_client *c, enum relay_close_reason reason, const char *text);
 /* Queues a whole frame (copied). Drops the oldest queued frame if the queue is full. */
 int relay_client_send(struct relay_client *c, const uint8_t *frame, size_t len);
+/* Writes c's queued frames now (batched, as much as the socket takes). */
+void relay_client_flush(struct relay_client *c);
 /* Forwards data from src to c as a RECV frame without an intermediate copy if it can. */
 int relay_client_forward(struct relay_client *c, const uint8_t src[RELAY_KEY_LEN],
                          const uint8_t *data, size_t len);
@@ -246,6 +255,13 @@ const char *relay_sources_admit(struct relay_server *srv, struct relay_client *c
 void relay_sources_release(struct relay_client *c);
 /* Frees entries with no handshake open and a full bucket. */
 void relay_sources_sweep(struct relay_server *srv);
+
+/* batch.c: clients whose queued frames are written at the end of the iteration. */
+int relay_batch_start(struct relay_server *srv);
+void relay_batch_stop(struct relay_server *srv);
+void relay_batch_add(struct relay_server *srv, struct relay_client *c);
+/* Before c is freed. */
+void relay_batch_forget(struct relay_server *srv, struct relay_client *c);
 
 /* auth.c */
 int relay_auth_start(struct relay_server *srv);
