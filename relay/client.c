@@ -70,14 +70,19 @@ void relay_client_close(struct relay_client *c, enum relay_close_reason reason, 
 
 	if (c->state == RELAY_CLIENT_CLOSING)
 		return;
+	/* Whole frames still batched go first (SERVER_INFO before a later refusal); a
+	 * write error there closes c already. */
+	if (reason != RELAY_CLOSE_NONE) {
+		relay_client_flush(c);
+		if (c->state == RELAY_CLIENT_CLOSING)
+			return;
+	}
 	c->state = RELAY_CLIENT_CLOSING;
 	relay_server_handshake_end(c->srv, c);
 	if (reason != RELAY_CLOSE_NONE) {
 		c->srv->closes[reason]++;
 		/* Best effort, and only between frames: never cut into a partial write. */
 		len = relay_close_encode(frame, sizeof(frame), (uint8_t)reason, text);
-		/* Whole frames still batched go first (SERVER_INFO before a later refusal). */
-		relay_client_flush(c);
 		if (len > 0 && !c->writing && !c->q_head) {
 			uv_buf_t b = uv_buf_init((char *)frame, (unsigned)len);
 

@@ -4,7 +4,8 @@
  * to its sender's token bucket (a PING flood is paused like a byte flood), and frames
  * to one receiver are written in batches (a burst of 2000 PONGs or RECVs costs the
  * relay a few dozen write syscalls, not 2000; counted in /proc/PID/io). The fairness
- * figures themselves come from bench/relay_fairness.sh.
+ * figures themselves come from bench/relay_fairness.sh. Batched frames still go out
+ * before a CLOSE that follows them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -57,6 +58,31 @@ static int count_frames(struct rh_client *c, uint8_t type, int want, int timeout
 	return got;
 }
 
+/* AUTH and a malformed frame in one write: SERVER_INFO (batched) still comes before the
+ * CLOSE, as it did when every frame was written at once. */
+static void test_batch_then_close(struct rh_relay *r)
+{
+	static struct rh_client c;
+	struct relay_challenge ch;
+	uint8_t out[512];
+	int len;
+
+	rh_client_connect(&c, r->port, 0);
+	if (rh_client_recv(&c, 2000) != 1 ||
+	    relay_challenge_decode(&ch, c.f.payload, c.f.len) < 0) {
+		ok(0, "challenge received");
+		return;
+	}
+	len = relay_auth_build(out, sizeof(out), &c.id, &ch, NULL);
+	frame_header_write(out + len, RELAY_FRAME_SEND, 3); /* shorter than a key */
+	memset(out + len + FRAME_HEADER_LEN, 0, 3);
+	rh_client_write(&c, out, (size_t)len + FRAME_HEADER_LEN + 3);
+	is_int(rh_client_recv(&c, 2000), 1, "a frame arrives");
+	is_int(c.f.type, RELAY_FRAME_SERVER_INFO, "SERVER_INFO first");
+	is_int(rh_client_wait_closed(&c, 2000), RELAY_CLOSE_PROTOCOL, "then CLOSE malformed");
+	rh_client_close(&c);
+}
+
 static void test_batching(void)
 {
 	const char *args[] = { "--no-auth", "--rate", "0", NULL };
@@ -103,6 +129,7 @@ static void test_batching(void)
 	free(sends);
 	rh_client_close(&a);
 	rh_client_close(&b);
+	test_batch_then_close(&r);
 	is_int(rh_relay_stop(&r, 5000), 0, "relay exits cleanly");
 }
 
