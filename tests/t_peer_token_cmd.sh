@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # natlab-peer --token-cmd against natlab-relay on loopback: a 60 s relayed session on
 # 5 s tokens (each renewed on the open connection before it expires, none dropped),
-# and a command that fails, prints junk or a token for another key (error event,
-# exit 3), or is given with --token (exit 2).
+# a command that fails, prints junk or a token for another key (error event, exit 3),
+# one that fails only at renewal (reported, then the session ends at expiry), and
+# --token with --token-cmd (exit 2).
 . "$(dirname "$0")/lib/lab.sh"
 . "$(dirname "$0")/lib/peer.sh"
 [ -x "$PEER" ] || t_skip_all "natlab-peer not built"
@@ -63,6 +64,22 @@ bad fails 'echo no >&2; exit 4' 'exited with status 4' "a failing command"
 bad junk 'echo not-a-token' 'not a token' "junk output"
 bad other "$(cmd_for "$B")" 'for another key' "a token for another key"
 bad big 'head -c 5000 /dev/zero | tr "\0" A' 'more than 1024 bytes' "too much output"
+# A command that works once, then fails: the renewal failure is reported (no exit), and
+# the relay ends the session when the first token expires (token_refused, exit 3).
+cat >once.sh <<EOS
+#!/bin/sh
+[ -e "$T_TMP/once.used" ] && { echo "issuer unreachable" >&2; exit 5; }
+touch "$T_TMP/once.used"
+$(cmd_for "$A")
+EOS
+chmod +x once.sh
+t0=$(date +%s)
+peer_bg once --key a.key "${common[@]}" --listen --token-cmd "$T_TMP/once.sh"
+wait_pid "$once_PID" 20
+t_is $? 3 "renewal failing: exit 3 once the token expires" "$(show once)"
+t_ok "$(count once '"event":"error","reason":"token_cmd".*exited with status 5' >/dev/null; echo $?)" "each failed renewal reported"
+t_ok "$(count once '"event":"error","reason":"token_refused".*token_expired' >/dev/null; echo $?)" "then the relay's token_expired"
+t_ok "$([ $(($(date +%s) - t0)) -le 8 ]; echo $?)" "within the token's 5 s (and the relay's 1 s sweep)"
 peer_bg both --key a.key "${common[@]}" --listen --token x --token-cmd true
 wait_pid "$both_PID" 10
 t_is $? 2 "--token with --token-cmd: usage error"

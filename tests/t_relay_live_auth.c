@@ -302,6 +302,24 @@ static void test_renewal(struct rh_relay *r)
 	rh_client_close(&c);
 }
 
+/* Without --issuer-key there is nothing to check tokens against: SIGUSR2 is refused. */
+static void test_toggle_without_keys(void)
+{
+	const char *args[] = { "--no-auth", NULL };
+	struct rh_relay r;
+
+	if (rh_relay_start(&r, args) < 0) {
+		ok(0, "relay starts with --no-auth");
+		return;
+	}
+	kill(r.pid, SIGUSR2);
+	usleep(200000);
+	is_int(rh_metric(r.metrics_port, "auth_required"), 0,
+	       "--no-auth alone: SIGUSR2 leaves auth off");
+	is_int(try_join(r.port, NULL, NULL), 0, "a client without a token still gets in");
+	is_int(rh_relay_stop(&r, 5000), 0, "relay exits cleanly");
+}
+
 static void test_toggle(void)
 {
 	static struct rh_client a, b, c;
@@ -329,6 +347,7 @@ static void test_toggle(void)
 	rh_client_close(&b);
 	rh_client_close(&c);
 	is_int(rh_relay_stop(&r, 5000), 0, "relay exits cleanly");
+	test_toggle_without_keys();
 }
 
 int main(void)
