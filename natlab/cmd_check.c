@@ -28,6 +28,7 @@ int cmd_check(int argc, char **argv)
 		check_usage(stderr);
 		return 2;
 	}
+	cmd_require_scenario_file("natlab check", argv[1]);
 	scenario_init(&s, SCENARIO_CHECK, argv[1]);
 	rc = scenario_run(&s);
 	if (rc == 0) {

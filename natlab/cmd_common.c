@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define CAP_NET_ADMIN_BIT 12
 #define CAP_SYS_ADMIN_BIT 21
@@ -34,8 +36,28 @@ void cmd_require_admin(const char *cmd)
 
 	if ((effective_caps() & need) != need)
 		log_fatalx("%s: needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to manage network "
-		           "namespaces; run it as root, e.g. with sudo",
+		           "namespaces: run it as root (sudo), or rootless in namespaces of "
+		           "your own: unshare -Urnm sh -c 'mount -t tmpfs tmpfs /run && natlab "
+		           "...' (docs/lab.md, \"Rootless\")",
 		           cmd);
+}
+
+void cmd_require_scenario_file(const char *cmd, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		log_fatalx("%s: scenario \"%s\": %s%s", cmd, path, strerror(errno),
+		           errno == ENOENT ? "; give the path of a .lua scenario" : "");
+	if (S_ISDIR(st.st_mode))
+		log_fatalx("%s: scenario \"%s\" is a directory; give a scenario file "
+		           "(.lua) in it",
+		           cmd, path);
+	if (!S_ISREG(st.st_mode))
+		log_fatalx("%s: scenario \"%s\" is not a regular file; give a .lua file", cmd,
+		           path);
+	if (access(path, R_OK) < 0)
+		log_fatalx("%s: scenario \"%s\": %s", cmd, path, strerror(errno));
 }
 
 int cmd_wants_help(int argc, char **argv)

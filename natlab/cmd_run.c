@@ -270,6 +270,7 @@ int cmd_run(int argc, char **argv)
 		run_usage(stderr);
 		return 2;
 	}
+	cmd_require_scenario_file("natlab run", argv[optind]);
 	cmd_require_admin("natlab run");
 	if (!out)
 		out = default_out(argv[optind]);

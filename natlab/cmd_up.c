@@ -178,6 +178,7 @@ int cmd_up(int argc, char **argv)
 		up_usage(stderr);
 		return 2;
 	}
+	cmd_require_scenario_file("natlab up", argv[optind]);
 	cmd_require_admin("natlab up");
 	/* The daemon works from /: it needs the directory's absolute path. */
 	if (pcap && ((mkdir(pcap, 0755) < 0 && errno != EEXIST) || !realpath(pcap, pcap_dir)))

@@ -205,6 +205,16 @@ static void nat_knob_bad_word(lua_State *L, const char *fn, const struct nat_kno
 		luaL_addstring(&b, kb->words[i]);
 	}
 	luaL_pushresult(&b);
+	{
+		struct nat_knobs k;
+
+		/* mapping = "symmetric" is a common slip: say where the word belongs. */
+		if (nat_profile_lookup(s, &k) == 0)
+			luaL_error(L,
+			           "%s: \"%s\" = \"%s\" is not a valid value (one of: %s); "
+			           "\"%s\" is a profile: profile = \"%s\"",
+			           fn, kb->key, s, lua_tostring(L, -1), s, s);
+	}
 	luaL_error(L, "%s: \"%s\" = \"%s\" is not a valid value (one of: %s)", fn, kb->key, s,
 	           lua_tostring(L, -1));
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PROC_MT        "natlab.proc"
@@ -624,6 +625,47 @@ static char **spawn_env(lua_State *L, const char *fn)
 	return env;
 }
 
+/*
+ * Finds the program as execvp in `natlab __enter` will (hosts share our file system), so
+ * a missing one is an error naming it at the spawn's line, not an exit status of 127.
+ * Returns 0, or -errno with why in buf.
+ */
+static int spawn_find_program(const char *prog, char **env, char *buf, size_t len)
+{
+	const char *path = "/usr/local/bin:/usr/bin:/bin";
+	struct stat st;
+	char full[4096];
+
+	if (strchr(prog, '/')) {
+		if (stat(prog, &st) < 0 || access(prog, X_OK) < 0) {
+			snprintf(buf, len, "program \"%s\": %s", prog, strerror(errno));
+			return -errno;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			snprintf(buf, len, "program \"%s\" is not a file", prog);
+			return -EACCES;
+		}
+		return 0;
+	}
+	for (char **e = env; *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0) {
+			path = *e + 5;
+			break;
+		}
+	for (const char *dir = path; *dir;) {
+		size_t n = strcspn(dir, ":");
+		int w =
+		    snprintf(full, sizeof(full), "%.*s/%s", (int)(n ? n : 1), n ? dir : ".", prog);
+
+		if (w > 0 && (size_t)w < sizeof(full) && stat(full, &st) == 0 &&
+		    S_ISREG(st.st_mode) && access(full, X_OK) == 0)
+			return 0;
+		dir += n + (dir[n] == ':');
+	}
+	snprintf(buf, len, "no program \"%s\" on PATH (%s)", prog, path);
+	return -ENOENT;
+}
+
 static int open_log(struct scenario *s, const char *host, const char *name, char *path, size_t len)
 {
 	int n = snprintf(path, len, "%s/logs/%s-%s.log", s->out_dir, host, name);
@@ -719,6 +761,8 @@ int lua_proc_spawn(lua_State *L, int node)
 		return luaL_error(L, "%s: processes need `natlab run` and a lab that is up", fn);
 	if (lab_netns_name(s->model.name, host, ns, sizeof(ns)) < 0)
 		return luaL_error(L, "%s: host \"%s\": namespace name too long", fn, host);
+	if (spawn_find_program(args[3], opt.env, logpath, sizeof(logpath)) < 0)
+		return luaL_error(L, "%s: %s", fn, logpath);
 	args[0] = "natlab";
 	args[1] = "__enter";
 	args[2] = ns;

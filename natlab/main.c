@@ -30,17 +30,31 @@ static const struct command commands[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: natlab COMMAND [ARGS...]\n\nCommands:\n");
+	fprintf(f, "Usage: natlab [-v] COMMAND [ARGS...]\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
-	fprintf(f, "\n`natlab COMMAND --help` tells more. natlab %s\n", NATLAB_VERSION);
+	fprintf(f,
+	        "\n  -v, --verbose  debug messages, each with a monotonic timestamp (seconds\n"
+	        "                 since boot, as in captures); also NATLAB_DEBUG=1\n"
+	        "\n`natlab COMMAND --help` tells more. natlab %s\n",
+	        NATLAB_VERSION);
 }
 
 int main(int argc, char **argv)
 {
-	const char *verbose = getenv("NATLAB_DEBUG");
+	const char *debug = getenv("NATLAB_DEBUG");
+	int verbose = debug && *debug;
 
-	log_init("natlab", verbose && *verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	if (argc > 1 && (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "--verbose") == 0)) {
+		/* Through the environment, so the cells a matrix spawns are verbose too. */
+		setenv("NATLAB_DEBUG", "1", 1);
+		verbose = 1;
+		argc--;
+		argv++;
+	}
+	log_init("natlab", verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	/* A person reads these messages: timestamps only when debugging. */
+	log_set_stamps(verbose);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

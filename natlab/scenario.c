@@ -130,8 +130,16 @@ static char *read_file(const char *path, size_t *len)
 	char *buf = NULL;
 	long n;
 
+	struct stat st;
+
 	if (!f)
 		return NULL;
+	/* A directory opens, and its size reads as 2^63: refuse it by name, not by ENOMEM. */
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+		fclose(f);
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		return NULL;
+	}
 	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
 		buf = malloc((size_t)n + 1);
 		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
@@ -260,7 +268,9 @@ static int load_chunk(lua_State *L, struct scenario *s)
 
 	src = read_file(s->path, &len);
 	if (!src) {
-		log_warn("scenario \"%s\"", s->path);
+		/* The plan pass is silent: the run that follows it says the same, once. */
+		if (s->mode != SCENARIO_PLAN)
+			log_warn("scenario \"%s\"", s->path);
 		s->error = strdup("cannot read the scenario file");
 		return -1;
 	}

@@ -223,6 +223,12 @@ static int node_uplink(struct build *b, int i)
 		if (rc == 0)
 			rc = lab_link_set_up(b->rtnl[i], IFINDEX_UPLINK);
 	}
+	/* Rootless, a wire's TAP needs /dev/net/tun open to the user, which not every host allows.
+	 */
+	if (rc == -EACCES && n->has_link)
+		return fail(b, rc, n->name,
+		            "wire to its network (its link = {...} needs /dev/net/tun read-write "
+		            "for this user)");
 	if (rc < 0)
 		return fail(b, rc, n->name,
 		            n->has_link ? "wire to its network" : "veth to its network");

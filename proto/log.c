@@ -10,6 +10,7 @@
 
 static const char *log_progname = "natlab";
 static enum log_level log_min = LOG_LEVEL_INFO;
+static int log_stamps = 1;
 
 void log_init(const char *progname, enum log_level level)
 {
@@ -22,6 +23,11 @@ void log_set_level(enum log_level level)
 	log_min = level;
 }
 
+void log_set_stamps(int on)
+{
+	log_stamps = on;
+}
+
 /* Checked like printf at each caller (log.h), so fmt is a format here too. */
 static void log_vemit(const char *tag, const char *err, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
@@ -31,8 +37,13 @@ static void log_vemit(const char *tag, const char *err, const char *fmt, va_list
 	struct timespec ts;
 	char msg[2048];
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (!log_stamps) {
+		fprintf(stderr, "%s: %s%s%s%s\n", log_progname, tag, msg, err ? ": " : "",
+		        err ? err : "");
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	fprintf(stderr, "%s: [%ld.%06ld] %s%s%s%s\n", log_progname, (long)ts.tv_sec,
 	        ts.tv_nsec / 1000, tag, msg, err ? ": " : "", err ? err : "");
 }

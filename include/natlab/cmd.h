@@ -20,6 +20,12 @@ int cmd_turn_cred(int argc, char **argv);
  * namespaces (CAP_NET_ADMIN and CAP_SYS_ADMIN).
  */
 void cmd_require_admin(const char *cmd);
+/*
+ * Exits with one message naming the file and what to do unless path is a readable
+ * regular file: a missing scenario, a directory or an unreadable file is the user's
+ * mistake, not a failed run (no report is written for it).
+ */
+void cmd_require_scenario_file(const char *cmd, const char *path);
 /* True if argv holds -h or --help before any "--". */
 int cmd_wants_help(int argc, char **argv);
 /* Loads the model of a running lab or exits with a message naming what to do. */

@@ -12,6 +12,11 @@ enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN };
 /* Sets the program name printed on each line and the lowest level shown. */
 void log_init(const char *progname, enum log_level level);
 void log_set_level(enum log_level level);
+/*
+ * Timestamps on (the default: daemons' logs line up with captures) or off (a command's
+ * messages to the person who typed it, where a raw uptime only gets in the way).
+ */
+void log_set_stamps(int on);
 
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
