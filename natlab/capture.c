@@ -144,6 +144,15 @@ void capture_set_stop(struct capture_set *set)
 	set->n = 0;
 }
 
+void capture_set_flush(struct capture_set *set)
+{
+	for (int i = 0; i < set->n; i++) {
+		drain(set->v[i]);
+		if (set->v[i]->dump)
+			pcap_dump_flush(set->v[i]->dump);
+	}
+}
+
 unsigned long capture_packets(const struct capture *c)
 {
 	return c->packets;

@@ -2,6 +2,7 @@
 #include "natlab/scenario.h"
 #include "natlab/portmap.h"
 #include "natlab/capture.h"
+#include "natlab/keep.h"
 #include "natlab/log.h"
 #include "natlab/netns.h"
 #include "natlab/path.h"
@@ -307,7 +308,9 @@ static int captures_start(lua_State *L, struct scenario *s, char *err, size_t er
 	char dir[4096];
 	int rc;
 
-	if (lab_pathf(dir, sizeof(dir), "%s/pcap", s->out_dir) < 0) {
+	if (s->pcap_dir && lab_pathf(dir, sizeof(dir), "%s", s->pcap_dir) < 0)
+		return -ENAMETOOLONG;
+	if (!s->pcap_dir && lab_pathf(dir, sizeof(dir), "%s/pcap", s->out_dir) < 0) {
 		snprintf(err, errlen,
 		         "path too long under the out dir (%zu characters); pick a "
 		         "shorter --out",
@@ -343,7 +346,7 @@ static void captures_stop(struct scenario *s, int failed)
 
 	capture_set_stop(&s->captures);
 	/* A dir too long for the buffer was refused by captures_start: nothing to remove. */
-	if (lab_pathf(dir, sizeof(dir), "%s/pcap", s->out_dir) == 0 &&
+	if (!s->pcap_dir && lab_pathf(dir, sizeof(dir), "%s/pcap", s->out_dir) == 0 &&
 	    (s->pcap == PCAP_NONE || (s->pcap == PCAP_FAILED && !failed)))
 		remove_dir(dir);
 }
@@ -436,6 +439,22 @@ int scenario_run(struct scenario *s)
 		}
 		rc = finish(s, &rt, rc);
 	}
+	if (keep_wanted(s, rc)) {
+		int keeper = keep_start(s, &rt);
+
+		if (keeper > 0) {
+			json_object_update_new(s->results.measured,
+			                       lab_state_read_measured(s->model.name));
+			/*
+			 * The loop, its handles and the Lua state are the keeper's now. Ours stay
+			 * as they are until we exit: closing them would drain the captures and
+			 * wires the keeper reads.
+			 */
+			return rc;
+		}
+		log_warn_code(keeper, "lab \"%s\": cannot start the daemon that keeps it",
+		              s->model.name);
+	}
 	run_teardown(s, rc < 0);
 	runtime_close(&rt);
 	lua_close(L);
@@ -465,10 +484,22 @@ static int check_port_blocks(lua_State *L, struct scenario *s)
 static int build(struct scenario *s, char *err, size_t errlen)
 {
 	const char *lab = s->model.name;
+	char wish[LAB_NAME_MAX + 1];
 	struct timespec t0, t1;
 	int rc;
 
 	rc = lab_state_create(lab, getpid());
+	/* A name that was only a wish (run without --name) takes the first free -N. */
+	snprintf(wish, sizeof(wish), "%s", lab);
+	for (int k = 2; rc == -EEXIST && s->lab_name_unique && k < 1000; k++) {
+		char suffix[8];
+		int n = snprintf(suffix, sizeof(suffix), "-%d", k);
+		int keep =
+		    (int)strlen(wish) + n > LAB_NAME_MAX ? LAB_NAME_MAX - n : (int)strlen(wish);
+
+		snprintf(s->model.name, sizeof(s->model.name), "%.*s%s", keep, wish, suffix);
+		rc = lab_state_create(lab, getpid());
+	}
 	if (rc == -EEXIST) {
 		snprintf(err, errlen,
 		         "a lab named \"%s\" exists already: `natlab down %s` "

@@ -8,9 +8,13 @@
 t_require_root
 t_require jq
 
-leftovers() { # namespaces or state of run labs started by pid $1
-	ip netns list 2>/dev/null | grep "^nl-run$1\." || true
-	[ -e "/run/natlab/run$1" ] && echo "state of run$1"
+lab_of() { sed -n 's/^natlab: lab "\([^"]*\)" is up.*/\1/p' "$T_TMP/$1.err"; }
+leftovers() { # namespaces or state of the lab of run $1 (named after its scenario)
+	local l
+	l=$(lab_of "$1")
+	[ -n "$l" ] || { echo "no lab name in $1.err"; return; }
+	ip netns list 2>/dev/null | grep "^nl-$l\." || true
+	[ -e "/run/natlab/$l" ] && echo "state of $l"
 }
 HEAD='local lab = natlab.lab{ name = "r" }
 local inet = lab:internet{}
@@ -48,7 +52,7 @@ grep -q "1 received" "$T_TMP/out-pass/logs/alice-ping.log"
 t_ok $? "the process's output is in logs/alice-ping.log"
 t_is "$(cat "$T_TMP/out-pass/logs/srv-greeter.log")" "ready
 hi" "named processes log under their name"
-t_is "$(leftovers $pid)" "" "nothing left after a passing run"
+t_is "$(leftovers pass)" "" "nothing left after a passing run"
 [ -e "$T_TMP/out-pass/pcap" ]
 t_ok $(( $? == 0 )) "--pcap failed (the default) keeps no captures of a passing run"
 
@@ -95,7 +99,7 @@ t_ok $? "the message names file and line" "$(cat "$T_TMP/error.err")"
 grep -q "^not ok .* - the scenario runs to its end" "$T_TMP/error.tap"
 t_ok $? "and a TAP not ok"
 t_is "$(jq -r .error "$T_TMP/out-error/report.json" | grep -c 'error.lua:8')" 1 "report.json says why"
-t_is "$(leftovers $pid)" "" "nothing left after an error"
+t_is "$(leftovers error)" "" "nothing left after an error"
 
 # Without lab:up() the scenario runs once (natlab run plans first, silently): each TAP
 # line and the error appear once, not twice with the numbering restarted.
@@ -126,7 +130,7 @@ grep -q "^ok 1 - a process that never exits is a timeout" "$T_TMP/hang.tap"
 t_ok $? "wait{timeout} returns on time"
 grep -q "time limit of 2 s" "$T_TMP/hang.err"
 t_ok $? "the time limit is named" "$(cat "$T_TMP/hang.err")"
-t_is "$(leftovers $pid)" "" "the sleeping process and the lab are gone"
+t_is "$(leftovers hang)" "" "the sleeping process and the lab are gone"
 
 scenario sigint 'local p = alice:spawn{ "sleep", "600" }
 print("sleeper", p.pid)
@@ -137,15 +141,16 @@ kill -INT $pid; wait $pid
 t_is $? 1 "SIGINT mid-run exits 1"
 grep -q "interrupted" "$T_TMP/sigint.err"
 t_ok $? "and says it was interrupted"
-t_is "$(leftovers $pid)" "" "and tears the lab down"
+t_is "$(leftovers sigint)" "" "and tears the lab down"
 
 run sigint
-for _ in $(seq 1 100); do [ -e "/run/natlab/run$pid" ] && [ -e "$T_TMP/out-sigint/logs/alice-sleep.log" ] && break; sleep 0.05; done
+for _ in $(seq 1 100); do [ -n "$(lab_of sigint)" ] && [ -e "$T_TMP/out-sigint/logs/alice-sleep.log" ] && break; sleep 0.05; done
 sleep 0.2
 kill -9 $pid; wait $pid 2>/dev/null
-"$NATLAB" cleanup >"$T_TMP/cleanup.log" 2>&1
-t_ok $? "cleanup after kill -9 mid-run"
-t_is "$(leftovers $pid)" "" "no namespace or state remains"
+# natlab down NAME, not cleanup: other labs on the machine may be someone else's.
+"$NATLAB" down "$(lab_of sigint)" >"$T_TMP/cleanup.log" 2>&1
+t_ok $? "down of the orphaned lab after kill -9 mid-run" "$(cat "$T_TMP/cleanup.log")"
+t_is "$(leftovers sigint)" "" "no namespace or state remains"
 sleeper=$(sed -n 's/^# sleeper\t//p' "$T_TMP/sigint.tap")
 gone() { # a process is gone once it no longer exists or is a zombie waiting for pid 1
 	for _ in $(seq 1 40); do

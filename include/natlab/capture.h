@@ -33,6 +33,11 @@ struct capture_set {
  */
 int capture_set_start(uv_loop_t *loop, const struct lab_model *m, const char *dir,
                       struct capture_set *set, char *err, size_t errlen);
+/*
+ * Writes what the kernel holds and what is buffered to the files, so that a fork can
+ * hand the captures on with nothing written twice.
+ */
+void capture_set_flush(struct capture_set *set);
 /* Flushes and stops every capture of the set. */
 void capture_set_stop(struct capture_set *set);
 

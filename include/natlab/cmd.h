@@ -33,6 +33,13 @@ struct lab_model;
 void cmd_load_lab(const char *cmd, const char *lab, struct lab_model *m);
 /* Finds node name in m or exits listing the nodes there are. */
 int cmd_find_node(const char *cmd, const struct lab_model *m, const char *name);
+/*
+ * Runs s (initialised for SCENARIO_RUN, with out_dir set) as lab name (NULL: the
+ * scenario's, made unique), prints TAP and writes the report into the out dir; the lab
+ * is kept as s->keep says. 0 if every expectation held, else 1.
+ */
+struct scenario;
+int cmd_run_scenario(struct scenario *s, const char *name);
 /* Tears a lab down (processes, namespaces, state); returns namespaces removed or -errno. */
 int cmd_lab_remove(const char *lab);
 

@@ -19,6 +19,14 @@ struct lua_State;
 
 enum scenario_pcap { PCAP_FAILED, PCAP_ALL, PCAP_NONE };
 
+/* Whether a run's lab outlives its scenario (kept by a daemon until `natlab down`). */
+enum scenario_keep {
+	KEEP_NEVER,
+	KEEP_ALWAYS,     /* run --keep */
+	KEEP_ON_FAILURE, /* run --keep-on-failure: an expectation failed or the scenario did */
+	KEEP_COMPLETED,  /* up: the scenario ran to its end (failed expectations or not) */
+};
+
 enum scenario_mode {
 	SCENARIO_CHECK, /* lab:up() only validates: nothing is created */
 	SCENARIO_UP,    /* lab:up() builds the lab and records it under /run/natlab */
@@ -56,6 +64,10 @@ struct scenario {
 	struct wire **wires;       /* per node, under natlab run; NULL where no wire */
 	struct results results;
 	char *error; /* why the scenario failed (first line), for the report */
+	enum scenario_keep keep;
+	int lab_name_unique;  /* lab_name (or the scenario's) is a wish: -2, -3... if taken */
+	const char *pcap_dir; /* captures go here (always kept) instead of <out>/pcap */
+	int keeper;           /* pid of the daemon keeping the lab after the run, or 0 */
 };
 
 void scenario_init(struct scenario *s, enum scenario_mode mode, const char *path);
