@@ -153,6 +153,22 @@ void capture_set_flush(struct capture_set *set)
 	}
 }
 
+void capture_set_release(struct capture_set *set)
+{
+	for (int i = 0; i < set->n; i++) {
+		struct capture *c = set->v[i];
+
+		runtime_child_remove(&c->child);
+		if (c->polling)
+			uv_close((uv_handle_t *)&c->poll, close_cb);
+		else
+			capture_free(c);
+	}
+	free(set->v);
+	set->v = NULL;
+	set->n = 0;
+}
+
 unsigned long capture_packets(const struct capture *c)
 {
 	return c->packets;

@@ -446,10 +446,15 @@ int scenario_run(struct scenario *s)
 			json_object_update_new(s->results.measured,
 			                       lab_state_read_measured(s->model.name));
 			/*
-			 * The loop, its handles and the Lua state are the keeper's now. Ours stay
-			 * as they are until we exit: closing them would drain the captures and
-			 * wires the keeper reads.
+			 * The lab, its captures and wires are the keeper's now: ours are let go
+			 * without a last read (which would take packets from the keeper) and
+			 * without tearing anything down.
 			 */
+			capture_set_release(&s->captures);
+			wires_stop(s);
+			s->lab_up = 0;
+			runtime_close(&rt);
+			lua_close(L);
 			return rc;
 		}
 		log_warn_code(keeper, "lab \"%s\": cannot start the daemon that keeps it",

@@ -38,6 +38,11 @@ int capture_set_start(uv_loop_t *loop, const struct lab_model *m, const char *di
  * hand the captures on with nothing written twice.
  */
 void capture_set_flush(struct capture_set *set);
+/*
+ * Lets go of every capture of the set without reading or writing (after a fork handed
+ * them on, flushed, to the process that goes on capturing).
+ */
+void capture_set_release(struct capture_set *set);
 /* Flushes and stops every capture of the set. */
 void capture_set_stop(struct capture_set *set);
 
