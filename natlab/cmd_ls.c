@@ -3,6 +3,8 @@
 #include "natlab/cmd.h"
 #include "natlab/log.h"
 #include "natlab/nat_json.h"
+#include "natlab/nat_state.h"
+#include "natlab/netns.h"
 #include "natlab/model.h"
 #include "natlab/state.h"
 
@@ -147,9 +149,41 @@ static int ls_lab(const char *lab, int as_json)
 	return 0;
 }
 
+/* natlab ls NAME NAT --mappings: what the box holds now. */
+static int ls_mappings(const char *lab, const char *nat, int as_json)
+{
+	struct lab_model m;
+	char err[256];
+	json_t *st;
+	int i;
+
+	cmd_require_admin("natlab ls --mappings");
+	if (lab_netns_init() < 0)
+		log_fatal("natlab ls: cannot hold on to the current network namespace");
+	cmd_load_lab("natlab ls", lab, &m);
+	i = cmd_find_node("natlab ls", &m, nat);
+	if (m.nodes[i].kind != LAB_NODE_NAT)
+		log_fatalx("natlab ls: \"%s\" in lab \"%s\" is a %s, not a NAT; --mappings "
+		           "reads a NAT box",
+		           nat, lab, kind_names[m.nodes[i].kind]);
+	st = nat_state_read_node(&m, i, err, sizeof(err));
+	if (!st)
+		log_fatalx("natlab ls: NAT \"%s\" of lab \"%s\": %s", nat, lab, err);
+	if (as_json) {
+		json_dumpf(st, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		nat_state_print(stdout, nat, st);
+	}
+	json_decref(st);
+	lab_model_close(&m);
+	return 0;
+}
+
 static void ls_usage(FILE *f)
 {
-	fprintf(f, "Usage: natlab ls [NAME] [--json]\n\n"
+	fprintf(f, "Usage: natlab ls [NAME] [--json]\n"
+	           "       natlab ls NAME NAT --mappings [--json]\n\n"
 	           "Without NAME: the labs on this machine, with their status (up, or orphaned\n"
 	           "when the process keeping them died: `natlab cleanup` removes those).\n"
 	           "With NAME: the internet's prefix and the routers on a path between two of\n"
@@ -157,21 +191,29 @@ static void ls_usage(FILE *f)
 	           "profiles and addresses, and every knob of every NAT as built (those the\n"
 	           "scenario set marked *; with --json, each NAT's knobs and their\n"
 	           "\"overrides\").\n\n"
-	           "  --json   machine-readable output\n");
+	           "With NAME NAT --mappings: what NAT holds now: its mapping table (conntrack:\n"
+	           "original and reply tuples, the translated endpoint), each rule with the\n"
+	           "packets it matched (drops included; \"policy drop\" counts what the chain's\n"
+	           "policy dropped) and the sets and maps its rules learned.\n\n"
+	           "  --json       machine-readable output\n"
+	           "  --mappings   a NAT's state (needs root)\n");
 }
 
 int cmd_ls(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "mappings", no_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int as_json = 0, c;
+	int as_json = 0, mappings = 0, c;
 
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jmh", opts, NULL)) != -1) {
 		if (c == 'j')
 			as_json = 1;
+		else if (c == 'm')
+			mappings = 1;
 		else if (c == 'h') {
 			ls_usage(stdout);
 			return 0;
@@ -180,9 +222,11 @@ int cmd_ls(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (argc - optind > 1) {
+	if (mappings != (argc - optind == 2) || argc - optind > 2) {
 		ls_usage(stderr);
 		return 2;
 	}
+	if (mappings)
+		return ls_mappings(argv[optind], argv[optind + 1], as_json);
 	return optind < argc ? ls_lab(argv[optind], as_json) : ls_labs(as_json);
 }

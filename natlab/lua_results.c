@@ -21,6 +21,21 @@ static const char *where(lua_State *L, char *buf, size_t len)
 	return NULL;
 }
 
+/* A failed expectation: what the NATs hold at that moment, to read beside it. */
+static int expect_done(lua_State *L, struct scenario *s, int ok, const char *name, const char *at)
+{
+	if (!ok) {
+		char file[32], reason[1024];
+
+		snprintf(file, sizeof(file), "fail-%d", s->results.count);
+		snprintf(reason, sizeof(reason), "expectation %d failed: %s%s%s", s->results.count,
+		         name, at ? " at " : "", at ? at : "");
+		scenario_nat_snapshot(s, file, reason);
+	}
+	lua_pushboolean(L, ok);
+	return 1;
+}
+
 static int lua_expect(lua_State *L)
 {
 	struct scenario *s = scenario_from_lua(L);
@@ -28,9 +43,10 @@ static int lua_expect(lua_State *L)
 	char at[512];
 
 	luaL_checkany(L, 1);
-	lua_pushboolean(L, results_expect(&s->results, lua_toboolean(L, 1), name,
-	                                  where(L, at, sizeof(at)), NULL));
-	return 1;
+	return expect_done(
+	    L, s,
+	    results_expect(&s->results, lua_toboolean(L, 1), name, where(L, at, sizeof(at)), NULL),
+	    name, where(L, at, sizeof(at)));
 }
 
 static int lua_expect_eq(lua_State *L)
@@ -44,9 +60,10 @@ static int lua_expect_eq(lua_State *L)
 	/* luaL_tolstring pushes each string: the diagnostic ends up on top. */
 	lua_pushfstring(L, "got:      %s\nexpected: %s", luaL_tolstring(L, 1, NULL),
 	                luaL_tolstring(L, 2, NULL));
-	lua_pushboolean(L, results_expect(&s->results, ok, name, where(L, at, sizeof(at)),
-	                                  lua_tostring(L, -1)));
-	return 1;
+	return expect_done(
+	    L, s,
+	    results_expect(&s->results, ok, name, where(L, at, sizeof(at)), lua_tostring(L, -1)),
+	    name, where(L, at, sizeof(at)));
 }
 
 /* result{ name = "x", rtt_ms = 3.2, ... } records the table into report.json. */

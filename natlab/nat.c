@@ -47,6 +47,97 @@ static char *ruleset_with_reset(const char *families, const char *table, const c
 	return buf;
 }
 
+/* Words that start a rule's statements; "ct status snat" is a match, not one. */
+static int statement_at(const char *tok, size_t len, const char *prev, size_t prevlen)
+{
+	static const char *const words[] = { "snat",   "dnat",   "masquerade", "redirect", "drop",
+		                             "accept", "reject", "goto",       "jump",     "return",
+		                             "update", "add",    "queue",      NULL };
+
+	if (prevlen == 6 && strncmp(prev, "status", 6) == 0)
+		return 0;
+	for (int i = 0; words[i]; i++)
+		if (strlen(words[i]) == len && strncmp(tok, words[i], len) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The ruleset as loaded: a counter in every rule, before its first statement (so it
+ * counts the packets the rule matched), and a last rule of only a counter in each chain
+ * whose policy drops (what reached the policy). A drop is then attributed to the rule,
+ * or the policy, that made it: `natlab ls NAME NAT --mappings` and the run's NAT
+ * snapshots show them. The rendered ruleset (tests/golden/nat/) stays without.
+ */
+static char *ruleset_with_counters(const char *ruleset)
+{
+	size_t cap = strlen(ruleset) * 2 + 4096, used = 0;
+	char *out = malloc(cap);
+	int in_chain = 0, policy_drop = 0;
+
+	if (!out)
+		return NULL;
+	for (const char *line = ruleset; *line;) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) + 1 : strlen(line);
+		const char *t = line + strspn(line, " \t");
+		const char *ins = NULL;
+
+		if (used + len + 128 >= cap) {
+			char *bigger = realloc(out, cap * 2);
+
+			if (!bigger) {
+				free(out);
+				return NULL;
+			}
+			out = bigger;
+			cap *= 2;
+		}
+		if (strncmp(t, "chain ", 6) == 0) {
+			in_chain = 1;
+			policy_drop = 0;
+		} else if (in_chain && *t == '}') {
+			if (policy_drop)
+				used += (size_t)sprintf(out + used,
+				                        "\t\tcounter comment \"policy drop\"\n");
+			in_chain = 0;
+		} else if (in_chain && strncmp(t, "type ", 5) == 0) {
+			policy_drop =
+			    strstr(t, "policy drop") && strstr(t, "policy drop") < line + len;
+		} else if (in_chain && *t != '#' && *t != '\n' && *t) {
+			const char *prev = t;
+			size_t prevlen = 0;
+
+			for (const char *w = t; w < line + len && !ins;) {
+				size_t wl = strcspn(w, " \t\n");
+
+				if (statement_at(w, wl, prev, prevlen))
+					ins = w;
+				prev = w;
+				prevlen = wl;
+				w += wl;
+				w += strspn(w, " \t");
+				if (*w == '\n')
+					break;
+			}
+		}
+		if (ins) {
+			memcpy(out + used, line, (size_t)(ins - line));
+			used += (size_t)(ins - line);
+			memcpy(out + used, "counter ", 8);
+			used += 8;
+			memcpy(out + used, ins, len - (size_t)(ins - line));
+			used += len - (size_t)(ins - line);
+		} else {
+			memcpy(out + used, line, len);
+			used += len;
+		}
+		line += len;
+	}
+	out[used] = '\0';
+	return out;
+}
+
 /* A context bound to the current namespace that keeps its messages for us. */
 static struct nft_ctx *ctx_new(char *err, size_t errlen)
 {
@@ -119,7 +210,116 @@ int nat_portmap_flush(char *err, size_t errlen)
 
 int nat_ruleset_apply(const char *ruleset, char *err, size_t errlen)
 {
-	return table_load("ip", "natlab", ruleset, err, errlen);
+	char *counted = ruleset_with_counters(ruleset);
+	int rc;
+
+	if (!counted) {
+		snprintf(err, errlen, "nftables: out of memory");
+		return -ENOMEM;
+	}
+	rc = table_load("ip", "natlab", counted, err, errlen);
+	free(counted);
+	return rc;
+}
+
+/* "counter packets P bytes B " taken out of a listed rule, its figures kept. */
+static void rule_take_counter(char *rule, json_int_t *packets, json_int_t *bytes)
+{
+	char *c = strstr(rule, "counter packets ");
+	long long p = 0, b = 0;
+	int n = 0;
+
+	*packets = *bytes = 0;
+	if (!c || sscanf(c, "counter packets %lld bytes %lld%n", &p, &b, &n) != 2)
+		return;
+	*packets = p;
+	*bytes = b;
+	c[n] == ' ' ? n++ : 0;
+	memmove(c, c + n, strlen(c + n) + 1);
+	for (size_t l = strlen(rule); l && (rule[l - 1] == ' ' || rule[l - 1] == '\n'); l--)
+		rule[l - 1] = '\0';
+}
+
+/* Splits a set's elements ("a, b, c" inside "elements = { ... }") into arr. */
+static void elements_add(json_t *arr, const char *text)
+{
+	const char *p = text;
+
+	while (*p) {
+		size_t n;
+
+		p += strspn(p, " \t\n,");
+		n = strcspn(p, ",}");
+		while (n && (p[n - 1] == ' ' || p[n - 1] == '\n' || p[n - 1] == '\t'))
+			n--;
+		if (n)
+			json_array_append_new(arr, json_stringn(p, n));
+		p += strcspn(p, ",}");
+		if (*p == '}')
+			break;
+	}
+}
+
+/* Walks nft's listing of table ip natlab: rules with their counters, sets' elements. */
+static void listing_parse(const char *text, json_t *rules, json_t *sets)
+{
+	char chain[64] = "", set[64] = "", *copy = strdup(text), *save = NULL;
+	json_t *elems = NULL;
+	int in_elements = 0;
+
+	for (char *line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *t = line + strspn(line, " \t");
+
+		if (in_elements) {
+			elements_add(elems, t);
+			in_elements = !strchr(t, '}');
+		} else if (sscanf(t, "chain %63s {", chain) == 1) {
+			set[0] = '\0';
+		} else if (sscanf(t, "set %63s {", set) == 1 || sscanf(t, "map %63s {", set) == 1) {
+			chain[0] = '\0';
+			elems = json_array();
+			json_object_set_new(sets, set, elems);
+		} else if (set[0] && strncmp(t, "elements = {", 12) == 0) {
+			elements_add(elems, t + 12);
+			in_elements = !strchr(t + 12, '}');
+		} else if (*t == '}') {
+			chain[0] = set[0] = '\0';
+		} else if (chain[0] && strncmp(t, "type ", 5) != 0 && *t != '#' && *t) {
+			json_int_t packets, bytes;
+
+			rule_take_counter(t, &packets, &bytes);
+			json_array_append_new(rules, json_pack("{s:s, s:s, s:I, s:I}", "chain",
+			                                       chain, "rule", t, "packets", packets,
+			                                       "bytes", bytes));
+		}
+	}
+	free(copy);
+}
+
+int nat_state_read(json_t **out, char *err, size_t errlen)
+{
+	struct nft_ctx *ctx = ctx_new(err, errlen);
+	json_t *rules, *sets;
+	int rc = 0;
+
+	*out = NULL;
+	if (!ctx)
+		return -ENOMEM;
+	if (nft_run_cmd_from_buffer(ctx, "list table ip natlab") != 0) {
+		const char *msg = nft_ctx_get_error_buffer(ctx);
+
+		snprintf(err, errlen, "nftables: %s", msg && *msg ? msg : "no table ip natlab");
+		rc = -ENOENT;
+		goto out;
+	}
+	rules = json_array();
+	sets = json_object();
+	listing_parse(nft_ctx_get_output_buffer(ctx), rules, sets);
+	*out = json_pack("{s:o, s:o}", "rules", rules, "sets", sets);
+out:
+	nft_ctx_free(ctx);
+	return rc;
 }
 
 int nat_wire_apply(const char *ruleset, char *err, size_t errlen)

@@ -4,6 +4,7 @@
 #include "natlab/capture.h"
 #include "natlab/keep.h"
 #include "natlab/log.h"
+#include "natlab/nat_state.h"
 #include "natlab/netns.h"
 #include "natlab/path.h"
 #include "natlab/lua_json.h"
@@ -372,6 +373,21 @@ static void wires_stop(struct scenario *s)
 	s->wires = NULL;
 }
 
+void scenario_nat_snapshot(struct scenario *s, const char *name, const char *reason)
+{
+	struct runtime *rt = s->rt;
+	char dir[4096];
+	int rc;
+
+	if (s->mode != SCENARIO_RUN || !s->lab_up || !s->out_dir)
+		return;
+	rc = lab_pathf(dir, sizeof(dir), "%s/nat", s->out_dir);
+	if (rc == 0)
+		rc = nat_state_snapshot(&s->model, dir, name, reason, rt ? runtime_now_ms(rt) : 0);
+	if (rc < 0)
+		log_warn_code(rc, "NAT state \"%s\" into %s/nat", name, s->out_dir);
+}
+
 /* A run ends with the lab gone: processes first, so their handles can close. */
 static void run_teardown(struct scenario *s, int failed)
 {
@@ -428,6 +444,7 @@ int scenario_run(struct scenario *s)
 	}
 	if (!s->stop)
 		s->stop = runtime_stop_flag();
+	s->rt = &rt;
 	open_modules(L, s, &rt);
 	rc = load_chunk(L, s);
 	if (rc == 0) {
@@ -439,6 +456,10 @@ int scenario_run(struct scenario *s)
 		}
 		rc = finish(s, &rt, rc);
 	}
+	scenario_nat_snapshot(s, "end",
+	                      rc < 0 || s->results.failed ? "the end of the run (failed)"
+	                                                  : "the end of the run");
+	s->rt = NULL;
 	if (keep_wanted(s, rc)) {
 		int keeper = keep_start(s, &rt);
 

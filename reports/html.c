@@ -1154,6 +1154,7 @@ static void cell_files(struct html *h, const json_t *c)
 	files_list(h, dir, "", "files");
 	files_list(h, dir, "logs", "logs");
 	files_list(h, dir, "pcap", "pcaps");
+	files_list(h, dir, "nat", "NAT state (end, and at each failed expectation)");
 	fputs("</div>\n", h->f);
 }
 
@@ -1244,6 +1245,7 @@ static int run_page(struct html *h, const json_t *report)
 	fputs("<div class=\"panel files\">", h->f);
 	files_list(h, ".", "logs", "logs");
 	files_list(h, ".", "pcap", "pcaps");
+	files_list(h, ".", "nat", "NAT state (end, and at each failed expectation)");
 	fputs("</div>\n</body>\n</html>\n", h->f);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #define NATLAB_NAT_H
 
 #include <netinet/in.h>
+#include <jansson.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -177,6 +178,15 @@ typedef int (*nat_counter_cb)(const char *name, uint64_t packets, uint64_t bytes
  * the walk and is returned.
  */
 int nat_wire_read(nat_counter_cb fn, void *arg, char *err, size_t errlen);
+
+/*
+ * The NAT's state in the current namespace as nftables holds it: {"rules": [{chain, rule,
+ * packets, bytes}], "sets": {name: ["element", ...]}} (every rule counts what it matched;
+ * a chain whose policy drops ends in a rule `comment "policy drop"` counting what reached
+ * the policy; set elements as nft prints them, with their expiry). 0 or -errno with a
+ * sentence in err; *out is a new reference.
+ */
+int nat_state_read(json_t **out, char *err, size_t errlen);
 
 /* Flushes the conntrack table of the current namespace: every mapping is forgotten. */
 int nat_conntrack_flush(void);

@@ -16,6 +16,7 @@
 #include <signal.h>
 
 struct lua_State;
+struct runtime;
 
 enum scenario_pcap { PCAP_FAILED, PCAP_ALL, PCAP_NONE };
 
@@ -68,6 +69,7 @@ struct scenario {
 	int lab_name_unique;  /* lab_name (or the scenario's) is a wish: -2, -3... if taken */
 	const char *pcap_dir; /* captures go here (always kept) instead of <out>/pcap */
 	int keeper;           /* pid of the daemon keeping the lab after the run, or 0 */
+	struct runtime *rt;   /* while scenario_run runs: its loop and clock */
 };
 
 void scenario_init(struct scenario *s, enum scenario_mode mode, const char *path);
@@ -90,6 +92,12 @@ int scenario_lib_dir(const struct scenario *s, char *buf, size_t len);
 
 /* Called by lab:up(); builds (or only checks) the lab. Raises a Lua error on failure. */
 int scenario_lab_up(struct lua_State *L, struct scenario *s);
+
+/*
+ * Under natlab run with the lab up: writes what every NAT holds now into
+ * <out>/nat/<name>.json and .txt (nat_state.h), with reason; a failure is only logged.
+ */
+void scenario_nat_snapshot(struct scenario *s, const char *name, const char *reason);
 
 /* Registers natlab.cells (scenario.c). */
 void scenario_lua_cells_open(struct lua_State *L);
