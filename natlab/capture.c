@@ -3,6 +3,7 @@
 #include "natlab/log.h"
 #include "natlab/netns.h"
 #include "natlab/path.h"
+#include "natlab/pcapng.h"
 #include "natlab/util.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define CAPTURE_SNAPLEN 65535
@@ -20,7 +22,9 @@ struct capture {
 	struct runtime_child child;
 	uv_poll_t poll;
 	pcap_t *pcap;
-	pcap_dumper_t *dump;
+	pcap_dumper_t *dump; /* the classic per-interface file, or NULL */
+	struct pcapng *ng;   /* the lab's one capture, or NULL */
+	int ng_if;           /* this interface's id in it */
 	unsigned long packets;
 	int polling;
 };
@@ -29,7 +33,10 @@ static void dump_cb(u_char *user, const struct pcap_pkthdr *h, const u_char *byt
 {
 	struct capture *c = (struct capture *)user;
 
-	pcap_dump((u_char *)c->dump, h, bytes);
+	if (c->dump)
+		pcap_dump((u_char *)c->dump, h, bytes);
+	if (c->ng)
+		pcapng_packet(c->ng, c->ng_if, &h->ts, bytes, h->caplen, h->len, NULL);
 	c->packets++;
 }
 
@@ -90,11 +97,30 @@ void capture_attach(struct capture *c, struct runtime *rt)
 	runtime_child_add(rt, &c->child);
 }
 
+/* Names the capture's interface in the lab's pcapng ("home/wan"). */
+static int capture_name(struct capture_set *set, struct capture *c, const char *node,
+                        const char *ifname, char *err, size_t errlen)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s/%s", node, ifname);
+	c->ng = set->ng;
+	c->ng_if = pcapng_interface(set->ng, name, pcap_datalink(c->pcap), CAPTURE_SNAPLEN);
+	if (c->ng_if < 0) {
+		snprintf(err, errlen, "%s: %s", CAPTURE_PCAPNG, strerror(-c->ng_if));
+		c->ng = NULL;
+		return c->ng_if;
+	}
+	return 0;
+}
+
 int capture_set_start(uv_loop_t *loop, const struct lab_model *m, const char *dir,
                       struct capture_set *set, char *err, size_t errlen)
 {
 	static const char *const nat_ifs[] = { "wan", "lan", NULL };
 	static const char *const host_ifs[] = { "eth0", NULL };
+	/* The internet's core: every packet between attachments crosses its bridge. */
+	static const char *const core_ifs[] = { "core", NULL };
 	char path[4200];
 	int rc = 0;
 
@@ -106,33 +132,58 @@ int capture_set_start(uv_loop_t *loop, const struct lab_model *m, const char *di
 	set->v = calloc((size_t)m->nnodes * 2, sizeof(*set->v));
 	if (!set->v)
 		return -ENOMEM;
+	rc = lab_pathf(path, sizeof(path), "%s/%s", dir, CAPTURE_PCAPNG);
+	if (rc == 0)
+		rc = pcapng_open(path, "natlab " NATLAB_VERSION, &set->ng);
+	if (rc == 0)
+		rc = set->events_if = pcapng_interface(set->ng, CAPTURE_EVENTS_IF,
+		                                       PCAPNG_LINKTYPE_USER0, CAPTURE_SNAPLEN);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s/%s: %s", dir, CAPTURE_PCAPNG, strerror(-rc));
+		return rc;
+	}
 	for (int i = 0; i < m->nnodes && rc == 0; i++) {
 		const struct lab_node *n = &m->nodes[i];
 		const char *const *ifs = n->kind == LAB_NODE_NAT    ? nat_ifs
 		                         : n->kind == LAB_NODE_HOST ? host_ifs
-		                                                    : NULL;
+		                                                    : core_ifs;
 		int fd;
 
-		if (!ifs)
-			continue;
 		rc = lab_node_netns_open(m->name, n->name, &fd);
 		if (rc < 0)
 			snprintf(err, errlen, "namespace of \"%s\": %s", n->name, strerror(-rc));
 		for (int k = 0; rc == 0 && ifs[k]; k++) {
-			rc = lab_pathf(path, sizeof(path), "%s/%s-%s.pcap", dir, n->name, ifs[k]);
-			if (rc < 0)
+			/* The core is in the lab's pcapng only: the classic files stay as they
+			 * were. */
+			if (n->kind == LAB_NODE_INTERNET)
+				rc = capture_start(loop, fd, ifs[k], NULL, &set->v[set->n], err,
+				                   errlen);
+			else if ((rc = lab_pathf(path, sizeof(path), "%s/%s-%s.pcap", dir, n->name,
+			                         ifs[k])) < 0)
 				snprintf(err, errlen, "%s: path too long for %s-%s.pcap", dir,
 				         n->name, ifs[k]);
 			else
 				rc = capture_start(loop, fd, ifs[k], path, &set->v[set->n], err,
 				                   errlen);
 			if (rc == 0)
-				set->n++;
+				rc = capture_name(set, set->v[set->n++], n->name, ifs[k], err,
+				                  errlen);
 		}
 		if (fd >= 0)
 			close(fd);
 	}
 	return rc;
+}
+
+void capture_set_comment(struct capture_set *set, const char *text)
+{
+	struct timeval now;
+
+	if (!set->ng)
+		return;
+	gettimeofday(&now, NULL);
+	pcapng_packet(set->ng, set->events_if, &now, (const uint8_t *)text, (uint32_t)strlen(text),
+	              (uint32_t)strlen(text), text);
 }
 
 void capture_set_stop(struct capture_set *set)
@@ -142,6 +193,8 @@ void capture_set_stop(struct capture_set *set)
 	free(set->v);
 	set->v = NULL;
 	set->n = 0;
+	pcapng_close(set->ng);
+	set->ng = NULL;
 }
 
 void capture_set_flush(struct capture_set *set)
@@ -151,6 +204,7 @@ void capture_set_flush(struct capture_set *set)
 		if (set->v[i]->dump)
 			pcap_dump_flush(set->v[i]->dump);
 	}
+	pcapng_flush(set->ng);
 }
 
 void capture_set_release(struct capture_set *set)
@@ -167,6 +221,9 @@ void capture_set_release(struct capture_set *set)
 	free(set->v);
 	set->v = NULL;
 	set->n = 0;
+	/* Flushed before the fork: closing writes nothing the other process writes too. */
+	pcapng_close(set->ng);
+	set->ng = NULL;
 }
 
 unsigned long capture_packets(const struct capture *c)
@@ -175,7 +232,8 @@ unsigned long capture_packets(const struct capture *c)
 }
 
 /* pcap binds its packet socket to the namespace of the thread that activates it. */
-static int open_in_ns(struct capture *c, int nsfd, const char *ifname, char *err, size_t errlen)
+static int open_in_ns(struct capture *c, int nsfd, const char *ifname, int promisc, char *err,
+                      size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	int rc = lab_netns_enter(nsfd);
@@ -189,6 +247,8 @@ static int open_in_ns(struct capture *c, int nsfd, const char *ifname, char *err
 		pcap_set_snaplen(c->pcap, CAPTURE_SNAPLEN);
 		pcap_set_buffer_size(c->pcap, CAPTURE_BUFFER);
 		pcap_set_immediate_mode(c->pcap, 1);
+		/* A bridge passes up what it forwards between its ports only when promiscuous. */
+		pcap_set_promisc(c->pcap, promisc);
 		if (pcap_activate(c->pcap) < 0) {
 			snprintf(ebuf, sizeof(ebuf), "%s", pcap_geterr(c->pcap));
 			rc = -EIO;
@@ -212,7 +272,8 @@ int capture_start(uv_loop_t *loop, int nsfd, const char *ifname, const char *pat
 	*out = NULL;
 	if (!c)
 		return -ENOMEM;
-	rc = open_in_ns(c, nsfd, ifname, err, errlen);
+	/* Without a file of its own it is the core's bridge: see what it forwards too. */
+	rc = open_in_ns(c, nsfd, ifname, !path, err, errlen);
 	if (rc < 0)
 		goto fail;
 	rc = -EIO;
@@ -220,8 +281,8 @@ int capture_start(uv_loop_t *loop, int nsfd, const char *ifname, const char *pat
 		snprintf(err, errlen, "%s: %s", ifname, ebuf);
 		goto fail;
 	}
-	c->dump = pcap_dump_open(c->pcap, path);
-	if (!c->dump) {
+	c->dump = path ? pcap_dump_open(c->pcap, path) : NULL;
+	if (path && !c->dump) {
 		snprintf(err, errlen, "%s: %s", path, pcap_geterr(c->pcap));
 		goto fail;
 	}

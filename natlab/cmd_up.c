@@ -33,7 +33,8 @@ static void up_usage(FILE *f)
 	        "  -o, --out DIR     report, junit.xml and logs/<host>-<proc>.log of the\n"
 	        "                    scenario's processes (default: out/NAME)\n"
 	        "  -p, --pcap DIR    capture both sides of every NAT and every host into\n"
-	        "                    DIR/<node>-<interface>.pcap until `natlab down`\n"
+	        "                    DIR/<node>-<interface>.pcap, and the whole lab into\n"
+	        "                    DIR/lab.pcapng, until `natlab down`\n"
 	        "  -h, --help        this text\n",
 	        LAB_NAME_MAX);
 }

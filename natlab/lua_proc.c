@@ -59,6 +59,7 @@ struct lab_proc {
 	int json;        /* stdout is JSON Lines: objects become events */
 	int events_ref;  /* Lua table of decoded events */
 	int nevents;
+	char label[64]; /* "host/name", for the events it writes into the lab's capture */
 	char line[PROC_LINE_MAX];
 	size_t linelen;
 };
@@ -321,6 +322,13 @@ static void on_json(struct lab_proc *p, const char *line, size_t len)
 	lua_json_push(L, j);
 	lua_rawseti(L, -2, ++p->nevents);
 	lua_pop(L, 1);
+	/* An event (punch, path, ...) is a comment at its moment in the lab's pcapng. */
+	if (json_object_get(j, "event")) {
+		char text[PROC_LINE_MAX + 80];
+
+		snprintf(text, sizeof(text), "%s: %.*s", p->label, (int)len, line);
+		capture_set_comment(&scenario_from_lua(L)->captures, text);
+	}
 	json_decref(j);
 	if (p->waiting == WAIT_EVENT)
 		scan_pending(p, WAIT_EVENT);
@@ -782,6 +790,7 @@ int lua_proc_spawn(lua_State *L, int node)
 	p->pattern_ref = LUA_NOREF;
 	p->json = refs.json;
 	p->rt = rt;
+	snprintf(p->label, sizeof(p->label), "%s/%s", host, name);
 	p->log_fd = open_log(s, host, name, logpath, sizeof(logpath));
 	if (p->log_fd < 0) {
 		rc = p->log_fd;

@@ -24,12 +24,14 @@ static const char *where(lua_State *L, char *buf, size_t len)
 /* A failed expectation: what the NATs hold at that moment, to read beside it. */
 static int expect_done(lua_State *L, struct scenario *s, int ok, const char *name, const char *at)
 {
-	if (!ok) {
-		char file[32], reason[1024];
+	char file[32], reason[1024];
 
+	snprintf(reason, sizeof(reason), "expectation %d %s: %s%s%s", s->results.count,
+	         ok ? "held" : "failed", name, at && !ok ? " at " : "", at && !ok ? at : "");
+	/* Expectations are moments in the lab's capture, beside the packets around them. */
+	capture_set_comment(&s->captures, reason);
+	if (!ok) {
 		snprintf(file, sizeof(file), "fail-%d", s->results.count);
-		snprintf(reason, sizeof(reason), "expectation %d failed: %s%s%s", s->results.count,
-		         name, at ? " at " : "", at ? at : "");
 		scenario_nat_snapshot(s, file, reason);
 	}
 	lua_pushboolean(L, ok);

@@ -100,7 +100,7 @@ T_LABS+=("$LC")
 "$NATLAB" up "$SRC/scenarios/example.lua" --name "$LC" --pcap "$T_TMP/cap" >/dev/null 2>&1
 "$NATLAB" exec "$LC" alice -- ping -c 2 -i 0.2 198.18.0.2 >/dev/null
 "$NATLAB" down "$LC" >/dev/null 2>&1
-t_is "$(ls "$T_TMP/cap" | wc -l)" 9 "up --pcap: both sides of 3 NATs and 3 hosts"
+t_is "$(ls "$T_TMP/cap" | wc -l)" 10 "up --pcap: both sides of 3 NATs and 3 hosts, and lab.pcapng"
 if command -v tshark >/dev/null; then
 	t_is "$(tshark -r "$T_TMP/cap/home-wan.pcap" -Y 'icmp.type == 8' 2>/dev/null | wc -l)" 2 \
 		"the daemon's capture holds alice's pings, written out at down"

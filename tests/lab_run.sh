@@ -57,8 +57,8 @@ t_is "$(leftovers pass)" "" "nothing left after a passing run"
 t_ok $(( $? == 0 )) "--pcap failed (the default) keeps no captures of a passing run"
 
 run pass --pcap all; wait $pid
-t_is "$(cd "$T_TMP/out-pass/pcap" && ls | tr '\n' ' ')" "alice-eth0.pcap home-lan.pcap home-wan.pcap srv-eth0.pcap " \
-	"--pcap all: both sides of the NAT and every host"
+t_is "$(cd "$T_TMP/out-pass/pcap" && ls | tr '\n' ' ')" "alice-eth0.pcap home-lan.pcap home-wan.pcap lab.pcapng srv-eth0.pcap " \
+	"--pcap all: both sides of the NAT and every host, and the lab's pcapng"
 if command -v tshark >/dev/null; then
 	t_is "$(tshark -r "$T_TMP/out-pass/pcap/home-wan.pcap" -Y 'icmp.type == 8' -T fields -e ip.src 2>/dev/null | sort -u)" \
 		198.18.0.3 "tshark reads the WAN capture: pings leave from the NAT's address"

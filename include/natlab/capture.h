@@ -13,7 +13,8 @@ struct capture;
 
 /*
  * Starts capturing on ifname inside the namespace behind nsfd into path (pcap format,
- * readable by tshark), read from loop. Returns 0 or -errno, with libpcap's message in err.
+ * readable by tshark; NULL: no file of its own, and promiscuous, for the internet's core
+ * bridge), read from loop. Returns 0 or -errno, with libpcap's message in err.
  */
 int capture_start(uv_loop_t *loop, int nsfd, const char *ifname, const char *path,
                   struct capture **out, char *err, size_t errlen);
@@ -21,15 +22,27 @@ int capture_start(uv_loop_t *loop, int nsfd, const char *ifname, const char *pat
 /* Registers c with rt, so that runtime_close stops it if nobody else did. */
 void capture_attach(struct capture *c, struct runtime *rt);
 
-/* A lab's captures: both sides of every NAT, every host's uplink. */
+/* The lab's one capture, in the capture dir, and its interface of events. */
+#define CAPTURE_PCAPNG    "lab.pcapng"
+#define CAPTURE_EVENTS_IF "natlab/events"
+
+struct pcapng;
+
+/*
+ * A lab's captures: both sides of every NAT, every host's uplink (each also in a classic
+ * <node>-<interface>.pcap), and the internet's core, all in one pcapng with each
+ * interface named <node>/<interface>, and an interface of events (natlab/events).
+ */
 struct capture_set {
 	struct capture **v;
 	int n;
+	struct pcapng *ng;
+	int events_if;
 };
 
 /*
- * Captures lab m into dir/<node>-<interface>.pcap (dir is created). On error the
- * captures already started stay in *set for capture_set_stop.
+ * Captures lab m into dir/<node>-<interface>.pcap and dir/lab.pcapng (dir is created).
+ * On error the captures already started stay in *set for capture_set_stop.
  */
 int capture_set_start(uv_loop_t *loop, const struct lab_model *m, const char *dir,
                       struct capture_set *set, char *err, size_t errlen);
@@ -45,6 +58,12 @@ void capture_set_flush(struct capture_set *set);
 void capture_set_release(struct capture_set *set);
 /* Flushes and stops every capture of the set. */
 void capture_set_stop(struct capture_set *set);
+
+/*
+ * Records text in the lab's pcapng at this moment: a packet on natlab/events carrying
+ * text, with text as its frame comment. Nothing without a pcapng.
+ */
+void capture_set_comment(struct capture_set *set, const char *text);
 
 /* Writes what is still buffered, closes the file and frees the capture. */
 void capture_stop(struct capture *c);
