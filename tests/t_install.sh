@@ -11,7 +11,7 @@ P=$T_TMP/prefix
 cmake --install "$BUILD" --prefix "$P" >"$T_TMP/install.log" 2>&1
 t_ok $? "cmake --install into a temporary prefix" "$(tail -5 "$T_TMP/install.log")"
 for f in bin/natlab bin/natlab-relay bin/natlab-peer share/natlab/lib/p2p.lua \
-	share/natlab/lib/natprobe.lua share/natlab/scenarios/matrix.lua \
+	share/natlab/lib/natprobe.lua share/natlab/scenarios/matrix.lua share/natlab/wireshark/natlab.lua \
 	share/doc/natlab/README.md share/doc/natlab/scenarios.md; do
 	[ -s "$P/$f" ]
 	t_ok $? "installs $f"
