@@ -22,9 +22,12 @@ struct capture {
 	struct runtime_child child;
 	uv_poll_t poll;
 	pcap_t *pcap;
-	pcap_dumper_t *dump; /* the classic per-interface file, or NULL */
-	struct pcapng *ng;   /* the lab's one capture, or NULL */
-	int ng_if;           /* this interface's id in it */
+	pcap_dumper_t *dump;           /* the classic per-interface file, or NULL */
+	struct pcapng *ng;             /* the lab's one capture, or NULL */
+	int ng_if;                     /* this interface's id in it */
+	const struct capture_set *set; /* for on_packet; NULL for the core */
+	int node;
+	const char *ifname; /* one of the static names of capture_set_start */
 	unsigned long packets;
 	int polling;
 };
@@ -37,6 +40,9 @@ static void dump_cb(u_char *user, const struct pcap_pkthdr *h, const u_char *byt
 		pcap_dump((u_char *)c->dump, h, bytes);
 	if (c->ng)
 		pcapng_packet(c->ng, c->ng_if, &h->ts, bytes, h->caplen, h->len, NULL);
+	if (c->set && c->set->on_packet)
+		c->set->on_packet(c->set->on_packet_arg, c->node, c->ifname, &h->ts, bytes,
+		                  h->caplen);
 	c->packets++;
 }
 
@@ -165,6 +171,11 @@ int capture_set_start(uv_loop_t *loop, const struct lab_model *m, const char *di
 			else
 				rc = capture_start(loop, fd, ifs[k], path, &set->v[set->n], err,
 				                   errlen);
+			if (rc == 0 && n->kind != LAB_NODE_INTERNET) {
+				set->v[set->n]->set = set;
+				set->v[set->n]->node = i;
+				set->v[set->n]->ifname = ifs[k];
+			}
 			if (rc == 0)
 				rc = capture_name(set, set->v[set->n++], n->name, ifs[k], err,
 				                  errlen);

@@ -94,6 +94,7 @@ int cmd_run_scenario(struct scenario *s, const char *name)
 		    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 		.nats = nats = nats_of(&s->model, s->results.measured),
 		.error = s->error,
+		.timeline = s->timeline.items,
 	};
 	if (results_finish(&s->results, &info, s->out_dir) < 0)
 		log_warn("natlab run: writing the report into %s", s->out_dir);

@@ -328,6 +328,10 @@ static void on_json(struct lab_proc *p, const char *line, size_t len)
 
 		snprintf(text, sizeof(text), "%s: %.*s", p->label, (int)len, line);
 		capture_set_comment(&scenario_from_lua(L)->captures, text);
+		if (json_is_string(json_object_get(j, "event")))
+			timeline_event(&scenario_from_lua(L)->timeline, p->label,
+			               json_string_value(json_object_get(j, "event")),
+			               text + strlen(p->label) + 2);
 	}
 	json_decref(j);
 	if (p->waiting == WAIT_EVENT)

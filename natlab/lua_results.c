@@ -30,6 +30,7 @@ static int expect_done(lua_State *L, struct scenario *s, int ok, const char *nam
 	         ok ? "held" : "failed", name, at && !ok ? " at " : "", at && !ok ? at : "");
 	/* Expectations are moments in the lab's capture, beside the packets around them. */
 	capture_set_comment(&s->captures, reason);
+	timeline_event(&s->timeline, "scenario", ok ? "held" : "failed", reason);
 	if (!ok) {
 		snprintf(file, sizeof(file), "fail-%d", s->results.count);
 		scenario_nat_snapshot(s, file, reason);

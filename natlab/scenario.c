@@ -44,6 +44,7 @@ void scenario_init(struct scenario *s, enum scenario_mode mode, const char *path
 	if (getenv("NATLAB_LUA_MAX_INSNS"))
 		s->max_instructions = atoll(getenv("NATLAB_LUA_MAX_INSNS"));
 	lab_model_init(&s->model);
+	timeline_init(&s->timeline);
 	/* The plan pass may run a whole scenario that never calls lab:up(): no TAP from it. */
 	results_init(&s->results, mode == SCENARIO_PLAN ? NULL : stdout);
 	n = readlink("/proc/self/exe", s->self_exe, sizeof(s->self_exe) - 1);
@@ -53,6 +54,7 @@ void scenario_init(struct scenario *s, enum scenario_mode mode, const char *path
 void scenario_close(struct scenario *s)
 {
 	lab_model_close(&s->model);
+	timeline_close(&s->timeline);
 	lab_wires_close(&s->wire_fds);
 	free(s->wires);
 	s->wires = NULL;
@@ -318,6 +320,8 @@ static int captures_start(lua_State *L, struct scenario *s, char *err, size_t er
 		         strlen(s->out_dir));
 		return -ENAMETOOLONG;
 	}
+	s->captures.on_packet = timeline_packet_cb;
+	s->captures.on_packet_arg = &s->timeline;
 	rc = capture_set_start(&rt->loop, &s->model, dir, &s->captures, err, errlen);
 	for (int i = 0; i < s->captures.n; i++)
 		capture_attach(s->captures.v[i], rt);
@@ -445,6 +449,7 @@ int scenario_run(struct scenario *s)
 	if (!s->stop)
 		s->stop = runtime_stop_flag();
 	s->rt = &rt;
+	timeline_start(&s->timeline, &s->model, &rt);
 	open_modules(L, s, &rt);
 	rc = load_chunk(L, s);
 	if (rc == 0) {

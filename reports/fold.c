@@ -26,7 +26,8 @@ struct cell_acc {
 	int runs, direct, relay, failed, pass;
 	json_int_t bytes_d, bytes_r;
 	const char *reached, *dir;
-	json_t *seeds, *seed; /* every run's seed; the seed of the run `dir` names */
+	const json_t *timeline; /* of the run `dir` names */
+	json_t *seeds, *seed;   /* every run's seed; the seed of the run `dir` names */
 	/* The wire's verdicts (runs that counted it), and runs whose claim differed. */
 	int wire_runs, wire_direct, wire_relayed, wire_none, disagree;
 	json_t *switch_ms;
@@ -78,6 +79,7 @@ static void cell_add(struct cell_acc *a, const char *expected, const struct repo
 		if (!a->dir) {
 			a->dir = run->dir;
 			a->seed = json_object_get(run->report, "seed");
+			a->timeline = json_object_get(run->report, "timeline");
 		}
 	}
 	report_numbers_append(a->ttd, json_object_get(r, "time_to_direct_ms"));
@@ -119,6 +121,7 @@ json_t *report_cell_fold(const json_t *cell, const struct report_run *runs, size
 	if (!a.dir && nruns > 0) {
 		a.dir = runs[0].dir;
 		a.seed = json_object_get(runs[0].report, "seed");
+		a.timeline = json_object_get(runs[0].report, "timeline");
 	}
 	report_wilson(a.direct, a.runs, &lo, &hi);
 	out = json_pack("{s:s, s:O, s:O, s:s?, s:i, s:i, s:i, s:i, s:f, s:[f,f], s:o, s:o, s:o,"
@@ -145,6 +148,9 @@ json_t *report_cell_fold(const json_t *cell, const struct report_run *runs, size
 		json_object_set_new(out, "relay_via", json_string(a.relay_via));
 	json_object_set_new(out, "seeds", a.seeds);
 	json_object_set(out, "seed", a.seed ?: json_null());
+	/* The run `dir` names (the first that failed, else the first), on one time axis. */
+	if (a.timeline)
+		json_object_set(out, "timeline", (json_t *)a.timeline);
 	json_object_set_new(
 	    out, "wire",
 	    a.wire_runs ? json_pack("{s:i, s:i, s:i, s:i, s:i, s:s?, s:o, s:I, s:I}", "runs",

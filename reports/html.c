@@ -13,6 +13,7 @@
  */
 #include "natlab/report_html.h"
 #include "natlab/report_tap.h"
+#include "natlab/report_timeline.h"
 #include "natlab/report_xml.h"
 
 #include <dirent.h>
@@ -557,7 +558,11 @@ static const char CSS[] =
     ".chart .ax{stroke:#999}.chart .tick{font-size:10px;fill:#666;text-anchor:middle}"
     ".chart .lab{font-size:12px;fill:#333}.chart .q{font-size:11px;fill:#333}"
     ".chart .none{font-size:11px;fill:#999}\n"
-    ".top{font-size:12px}\n";
+    ".top{font-size:12px}\n"
+    ".tl .ax{stroke:#999}.tl .grid{stroke:#eef0f2}.tl .lane{stroke:#dde1e6}"
+    ".tl .tick{font-size:10px;fill:#666;text-anchor:middle}.tl .lab{font-size:12px;"
+    "fill:#333}.tl .lanelab{font-size:11px;fill:#333;text-anchor:end}"
+    ".tl .ev{font-size:10px;fill:#333}.legend.tl{font-size:12px;margin:2px 0 8px}\n";
 
 /* A matrix report has cells; a single run's has none, and expectations instead. */
 static int is_run_report(const json_t *report)
@@ -1177,8 +1182,9 @@ static void cell_section(struct html *h, const json_t *c, size_t idx)
 	cell_files(h, c);
 	fputs("</div>\n", h->f);
 	cell_charts(h->f, c);
-	fputs("</div>\n<p class=\"top\"><a href=\"#top\">back to the matrix</a></p>\n</section>\n",
-	      h->f);
+	fputs("</div>\n", h->f);
+	report_timeline_svg(h->f, json_object_get(c, "timeline"));
+	fputs("<p class=\"top\"><a href=\"#top\">back to the matrix</a></p>\n</section>\n", h->f);
 }
 
 /* A single run: its expectations in order, what it recorded, its NATs and its files. */
@@ -1242,6 +1248,11 @@ static int run_page(struct html *h, const json_t *report)
 	run_expectations(h->f, report);
 	nats_table(h->f, report);
 	run_results(h->f, report);
+	if (json_array_size(json_object_get(report, "timeline"))) {
+		fputs("<div class=\"panel\">", h->f);
+		report_timeline_svg(h->f, json_object_get(report, "timeline"));
+		fputs("</div>\n", h->f);
+	}
 	fputs("<div class=\"panel files\">", h->f);
 	files_list(h, ".", "logs", "logs");
 	files_list(h, ".", "pcap", "pcaps");

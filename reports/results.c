@@ -64,6 +64,8 @@ static int write_report(struct results *r, const struct run_info *info, const ch
 	                 "passed", r->count - r->failed, "failed", r->failed);
 	if (!root)
 		return -ENOMEM;
+	if (info->timeline)
+		json_object_set_new(root, "timeline", json_deep_copy(info->timeline));
 	rc = json_dump_file(root, path, JSON_INDENT(2)) < 0 ? -EIO : 0;
 	/* The page is for people: a failure to write it must not cost junit.xml. */
 	snprintf(path, sizeof(path), "%s/report.html", dir); /* fits: checked above */

@@ -9,6 +9,9 @@
 #include "natlab/model.h"
 #include "natlab/runtime.h"
 
+#include <stdint.h>
+#include <sys/time.h>
+
 struct capture;
 
 /*
@@ -38,6 +41,10 @@ struct capture_set {
 	int n;
 	struct pcapng *ng;
 	int events_if;
+	/* Called for each packet captured on a node's interface (not the core's), if set. */
+	void (*on_packet)(void *arg, int node, const char *ifname, const struct timeval *ts,
+	                  const uint8_t *pkt, uint32_t caplen);
+	void *on_packet_arg;
 };
 
 /*

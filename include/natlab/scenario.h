@@ -11,6 +11,7 @@
 #include "natlab/model.h"
 #include "natlab/capture.h"
 #include "natlab/results.h"
+#include "natlab/timeline.h"
 #include "natlab/topology.h"
 
 #include <signal.h>
@@ -66,10 +67,11 @@ struct scenario {
 	struct results results;
 	char *error; /* why the scenario failed (first line), for the report */
 	enum scenario_keep keep;
-	int lab_name_unique;  /* lab_name (or the scenario's) is a wish: -2, -3... if taken */
-	const char *pcap_dir; /* captures go here (always kept) instead of <out>/pcap */
-	int keeper;           /* pid of the daemon keeping the lab after the run, or 0 */
-	struct runtime *rt;   /* while scenario_run runs: its loop and clock */
+	int lab_name_unique;      /* lab_name (or the scenario's) is a wish: -2, -3... if taken */
+	const char *pcap_dir;     /* captures go here (always kept) instead of <out>/pcap */
+	int keeper;               /* pid of the daemon keeping the lab after the run, or 0 */
+	struct runtime *rt;       /* while scenario_run runs: its loop and clock */
+	struct timeline timeline; /* events, expectations and key packets of a run */
 };
 
 void scenario_init(struct scenario *s, enum scenario_mode mode, const char *path);

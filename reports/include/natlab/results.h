@@ -37,8 +37,9 @@ struct run_info {
 	unsigned long long seed;
 	const char *started; /* ISO 8601, UTC */
 	double duration_s;
-	const json_t *nats; /* report.json's nats[] (borrowed), or NULL for none */
-	const char *error;  /* why the scenario stopped early, or NULL */
+	const json_t *nats;     /* report.json's nats[] (borrowed), or NULL for none */
+	const char *error;      /* why the scenario stopped early, or NULL */
+	const json_t *timeline; /* report.json's timeline (borrowed), or NULL */
 };
 
 /*
