@@ -7,6 +7,7 @@
  */
 #include "natlab/lua_json.h"
 #include "natlab/lua_node.h"
+#include "natlab/link_preset.h"
 #include "natlab/lua_opts.h"
 #include "natlab/nat.h"
 #include "natlab/scenario.h"
@@ -51,14 +52,41 @@ static int current_line(lua_State *L)
  * Reads a link table ({ delay = "30ms", loss = "1%", rate = "10mbit", ... }; numbers are
  * seconds, fractions and bits/s) into *imp. Any link table, even empty, makes a wire.
  */
+/* link = "4g", or { preset = "4g", ... }: the preset's impairments, under any others. */
+static void read_link_preset(lua_State *L, int idx, const char *fn, struct wire_impairment *imp)
+{
+	const char *name = lua_tostring(L, idx);
+
+	if (link_preset_apply(name, imp) < 0)
+		luaL_error(L,
+		           "%s: unknown link preset \"%s\" (one of: %s; or a table of delay, "
+		           "jitter, loss, ...)",
+		           fn, name, link_preset_names());
+}
+
 void lua_lab_read_link(lua_State *L, int idx, const char *fn, struct wire_impairment *imp)
 {
 	idx = lua_absindex(L, idx);
+	if (lua_type(L, idx) == LUA_TSTRING) {
+		read_link_preset(L, idx, fn, imp);
+		return;
+	}
 	luaL_checktype(L, idx, LUA_TTABLE);
+	if (lua_getfield(L, idx, "preset") != LUA_TNIL) {
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "%s: link preset must be a name, e.g. preset = \"4g\"", fn);
+		read_link_preset(L, -1, fn, imp);
+	}
+	lua_pop(L, 1);
 	lua_pushnil(L);
 	while (lua_next(L, idx)) {
 		const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
 		int rc;
+
+		if (strcmp(k, "preset") == 0) {
+			lua_pop(L, 1);
+			continue;
+		}
 
 		if (!lua_isstring(L, -1))
 			luaL_error(L, "%s: link \"%s\" must be a string or a number", fn, k);
@@ -66,7 +94,7 @@ void lua_lab_read_link(lua_State *L, int idx, const char *fn, struct wire_impair
 		if (rc == -ENOENT)
 			luaL_error(L,
 			           "%s: unknown link key \"%s\" (delay, jitter, loss, duplicate, "
-			           "reorder, rate, limit)",
+			           "reorder, rate, limit, preset)",
 			           fn, k);
 		if (rc < 0)
 			luaL_error(L,

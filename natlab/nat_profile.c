@@ -55,11 +55,49 @@ static const struct nat_profile nat_profiles[] = {
 	    .hairpin = 0,
 	    TIMEOUTS,
 	    .block = NAT_BLOCK_WEB_ONLY } },
+	/*
+	 * Presets of boxes met in the field; docs/scenarios.md ("NAT presets") gives each
+	 * one's source and what is natlab's choice.
+	 */
+	/* Linux masquerade as consumer routers (OpenWrt and most firmware) run it. */
+	{ "home-router", HOME(NAT_FILTER_APDF) },
+	/* A mobile carrier's CGN: a random port of the subscriber's block per destination. */
+	{ "mobile-cgn",
+	  { .translate = 1,
+	    .mapping = NAT_MAPPING_APDM,
+	    .filtering = NAT_FILTER_APDF,
+	    .ports = NAT_PORTS_RANDOM,
+	    .hairpin = 0,
+	    .udp_timeout = 30,
+	    .tcp_timeout = NAT_TCP_TIMEOUT_DEFAULT,
+	    .tcp_transitory_timeout = NAT_TCP_TRANSITORY_TIMEOUT_DEFAULT,
+	    .port_block = 2048 } },
+	/* A guest network's gateway: random ports, and guests never reach each other through it. */
+	{ "hotel-wifi",
+	  { .translate = 1,
+	    .mapping = NAT_MAPPING_EIM,
+	    .filtering = NAT_FILTER_APDF,
+	    .ports = NAT_PORTS_RANDOM,
+	    .hairpin = 0,
+	    .udp_timeout = 60,
+	    .tcp_timeout = NAT_TCP_TIMEOUT_DEFAULT,
+	    .tcp_transitory_timeout = NAT_TCP_TRANSITORY_TIMEOUT_DEFAULT } },
+	/* A stateful enterprise firewall with dynamic IP and port NAT and short UDP sessions. */
+	{ "enterprise-firewall",
+	  { .translate = 1,
+	    .mapping = NAT_MAPPING_APDM,
+	    .filtering = NAT_FILTER_APDF,
+	    .ports = NAT_PORTS_RANDOM,
+	    .hairpin = 0,
+	    .udp_timeout = 30,
+	    .tcp_timeout = 3600,
+	    .tcp_transitory_timeout = NAT_TCP_TRANSITORY_TIMEOUT_DEFAULT } },
 };
 
 const char *const nat_profile_names[] = {
-	"none",      "full-cone", "restricted-cone", "port-restricted-cone",
-	"symmetric", "cgnat",     "udp-blocked",     NULL
+	"none",       "full-cone",  "restricted-cone",     "port-restricted-cone",
+	"symmetric",  "cgnat",      "udp-blocked",         "home-router",
+	"mobile-cgn", "hotel-wifi", "enterprise-firewall", NULL
 };
 
 int nat_profile_lookup(const char *name, struct nat_knobs *knobs)
