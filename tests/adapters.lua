@@ -49,8 +49,8 @@ end
 
 r = p2p.run(alice, bob, relay, { adapter = broken("missing", { "/nonexistent/stack", "{relay}" }) })
 expect_eq(r.outcome, "fail", "a missing command fails")
-expect_eq(r.reason, "listener: command not found (exit 127); see logs/bob-missing-listen.log",
-	"and says which side, why and where its log is")
+expect_eq(r.reason, "listener: program \"/nonexistent/stack\": No such file or directory",
+	"and says which side and which program")
 
 r = p2p.run(alice, bob, relay, { adapter = broken("quits", { "sh", "-c", "echo bye; exit 4" }, nil,
 	{ ready = "^listening" }) })

@@ -226,7 +226,14 @@ local function spawn_side(ad, what, host, ctx)
 	local name = ad.name .. "-" .. what
 	argv.name, argv.json = name, ad.events and true or false
 	local sok, proc = pcall(host.spawn, host, argv)
-	if not sok then return nil, ("adapter %s: %s: %s"):format(ad.name, what, proc) end
+	if not sok then
+		-- A program that does not exist is refused by spawn itself, by name.
+		local missing = tostring(proc):match("host:spawn: (.*program .*)$")
+		if missing then
+			return nil, ("%s: %s"):format(what == "listen" and "listener" or "connector", missing)
+		end
+		return nil, ("adapter %s: %s: %s"):format(ad.name, what, proc)
+	end
 	return proc, nil, log_of(host, name)
 end
 
