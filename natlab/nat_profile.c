@@ -71,6 +71,7 @@ static const struct nat_profile nat_profiles[] = {
 	    .udp_timeout = 30,
 	    .tcp_timeout = NAT_TCP_TIMEOUT_DEFAULT,
 	    .tcp_transitory_timeout = NAT_TCP_TRANSITORY_TIMEOUT_DEFAULT,
+	    .portmap_lease = NAT_PORTMAP_LEASE_DEFAULT,
 	    .port_block = 2048 } },
 	/* A guest network's gateway: random ports, and guests never reach each other through it. */
 	{ "hotel-wifi",
@@ -81,7 +82,8 @@ static const struct nat_profile nat_profiles[] = {
 	    .hairpin = 0,
 	    .udp_timeout = 60,
 	    .tcp_timeout = NAT_TCP_TIMEOUT_DEFAULT,
-	    .tcp_transitory_timeout = NAT_TCP_TRANSITORY_TIMEOUT_DEFAULT } },
+	    .tcp_transitory_timeout = NAT_TCP_TRANSITORY_TIMEOUT_DEFAULT,
+	    .portmap_lease = NAT_PORTMAP_LEASE_DEFAULT } },
 	/* A stateful enterprise firewall with dynamic IP and port NAT and short UDP sessions. */
 	{ "enterprise-firewall",
 	  { .translate = 1,
@@ -91,7 +93,8 @@ static const struct nat_profile nat_profiles[] = {
 	    .hairpin = 0,
 	    .udp_timeout = 30,
 	    .tcp_timeout = 3600,
-	    .tcp_transitory_timeout = NAT_TCP_TRANSITORY_TIMEOUT_DEFAULT } },
+	    .tcp_transitory_timeout = NAT_TCP_TRANSITORY_TIMEOUT_DEFAULT,
+	    .portmap_lease = NAT_PORTMAP_LEASE_DEFAULT } },
 };
 
 const char *const nat_profile_names[] = {
