@@ -626,22 +626,6 @@ void scenario_lua_cells_open(lua_State *L)
 	lua_pop(L, 1);
 }
 
-/*
- * The port-mapping daemon is one of the scenario's processes, which `natlab up` does not
- * keep: a box that asks for one is refused there rather than built without it.
- */
-static void portmap_refuse_up(lua_State *L, struct scenario *s)
-{
-	for (int i = 0; i < s->model.nnodes; i++)
-		if (s->model.nodes[i].kind == LAB_NODE_NAT &&
-		    nat_knobs_portmap(&s->model.nodes[i].knobs))
-			luaL_error(
-			    L,
-			    "lab:up: nat \"%s\": upnp, natpmp and pcp run miniupnpd with the "
-			    "scenario: use `natlab run` (with --keep-on-failure to look inside)",
-			    s->model.nodes[i].name);
-}
-
 int scenario_lab_up(lua_State *L, struct scenario *s)
 {
 	char err[1024];
@@ -653,8 +637,6 @@ int scenario_lab_up(lua_State *L, struct scenario *s)
 	if (inet < 0)
 		return luaL_error(L, "lab:up: the lab has no lab:internet{}");
 	check_port_blocks(L, s);
-	if (s->mode == SCENARIO_UP)
-		portmap_refuse_up(L, s);
 	if (s->seed_set)
 		s->model.seed = s->seed;
 	if (s->mode != SCENARIO_CHECK && s->mode != SCENARIO_PLAN && build(s, err, sizeof(err)) < 0)

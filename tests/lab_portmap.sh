@@ -146,8 +146,13 @@ t_ok "$([ "$pmp" -gt 0 ] && [ "$pcp" -gt 0 ] && [ "$ssdp" -gt 0 ]; echo $?)" \
 	"tshark decodes NAT-PMP ($pmp), PCP ($pcp) and SSDP ($ssdp) packets" "$(ls "$T_TMP"/out/pcap | head)"
 t_is "$bad" 0 "none of them malformed"
 
-# natlab up does not keep a scenario's processes: a box with a gateway is refused there.
-"$NATLAB" up "$T_TMP/portmap.lua" --name "$(t_lab_name up)" >/dev/null 2>"$T_TMP/up.err"
-t_ok "$([ $? -ne 0 ] && grep -q 'natlab run' "$T_TMP/up.err"; echo $?)" \
-	"natlab up refuses a box with a gateway, pointing at natlab run" "$(cat "$T_TMP/up.err")"
+# natlab up runs the scenario and keeps what it left running: the gateway daemon too.
+UP=$(t_lab_name up)
+T_LABS+=("$UP")
+"$NATLAB" up "$T_TMP/portmap.lua" --name "$UP" --out "$T_TMP/up" >/dev/null 2>"$T_TMP/up.err"
+t_is $? 0 "natlab up of a box with a gateway runs it and keeps the lab" "$(tail -3 "$T_TMP/up.err")"
+in_ns='me=$(readlink /proc/self/ns/net); for p in /proc/[0-9]*; do [ "$(readlink $p/ns/net 2>/dev/null)" = "$me" ] && tr "\0" " " 2>/dev/null <$p/comm; done'
+"$NATLAB" exec "$UP" gw -- sh -c "$in_ns" 2>/dev/null | grep -q miniupnpd
+t_ok $? "its miniupnpd still runs in the kept box"
+"$NATLAB" down "$UP" >/dev/null 2>&1
 t_done

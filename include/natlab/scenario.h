@@ -31,9 +31,9 @@ enum scenario_keep {
 
 enum scenario_mode {
 	SCENARIO_CHECK, /* lab:up() only validates: nothing is created */
-	SCENARIO_UP,    /* lab:up() builds the lab and records it under /run/natlab */
-	SCENARIO_RUN,   /* as UP, then the script goes on (processes, waits) and the lab
-	                   is torn down when it ends */
+	SCENARIO_RUN,   /* lab:up() builds the lab and records it under /run/natlab, the
+	                   script goes on (processes, waits) and the lab is torn down when it
+	                   ends, or kept (natlab up, run --keep) */
 	SCENARIO_PLAN,  /* stops at natlab.cells{...} (recording the cells) or lab:up() */
 };
 
