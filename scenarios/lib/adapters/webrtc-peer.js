@@ -33,13 +33,30 @@ const pc = new wrtc.RTCPeerConnection({
 	],
 });
 
-// Candidates are sent in one go (no trickle): wait for the end of gathering, or at most
-// 3 s (libwebrtc keeps gathering on interfaces that will never answer).
+// Candidates are sent in one go (no trickle). libwebrtc reports the end of gathering
+// seconds after its last candidate (it keeps trying on interfaces that never answer,
+// such as loopback), so the description is sent once a relay candidate is in and no new
+// candidate came for 300 ms, at the end of gathering, or after 5 s, whichever is first.
+// Every candidate (with the time it came) goes to stderr, the adapter's log.
 function gathered() {
 	return new Promise((resolve) => {
-		if (pc.iceGatheringState === 'complete') return resolve();
-		pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && resolve();
-		setTimeout(resolve, 3000);
+		let idle = null, relay = false, sent = false;
+		const done = (why) => {
+			if (sent) return;
+			sent = true;
+			clearTimeout(idle);
+			process.stderr.write(`${ms().toFixed(0)} ms: candidates sent (${why})\n`);
+			resolve();
+		};
+		pc.onicecandidate = (e) => {
+			if (!e.candidate) return;
+			process.stderr.write(`${ms().toFixed(0)} ms: ${e.candidate.candidate}\n`);
+			relay = relay || / typ relay /.test(e.candidate.candidate);
+			clearTimeout(idle);
+			if (relay) idle = setTimeout(() => done('quiet after a relay candidate'), 300);
+		};
+		pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && done('complete');
+		setTimeout(() => done('5 s'), 5000);
 	});
 }
 
@@ -65,18 +82,37 @@ async function pathKind() {
 	const l = stats.get(pair.localCandidateId), r = stats.get(pair.remoteCandidateId);
 	const relay = (l && l.candidateType === 'relay') || (r && r.candidateType === 'relay');
 	return { kind: relay ? 'relay' : 'direct',
-		 remote: r ? `${r.address || r.ip}:${r.port}` : null };
+		 // A peer-reflexive remote (learnt from its checks) has no address in the stats.
+		 remote: r && (r.address || r.ip) ? `${r.address || r.ip}:${r.port}` : null };
 }
 
+// The listener echoes pings and exits when the connector says it is done: ICE would
+// notice the connector's end only after its consent timeout, seconds later.
 function serve(dc) {
-	dc.onmessage = (m) => dc.send(m.data); // the listener echoes pings
+	dc.onmessage = (m) => {
+		if (m.data !== 'bye') return dc.send(m.data);
+		emit('exit', { code: 0 });
+		pc.close();
+		process.exit(0);
+	};
+}
+
+// ICE opens the channel on the first pair that works (often the TURN one, since a
+// punch needs both sides' checks) and moves to a better pair when one succeeds: the
+// selected pair is read before every ping and once after the last, and each change is a
+// path event, so the last one is the path the workload ended on.
+let lastPath = null;
+async function trackPath() {
+	const p = await pathKind();
+	if (!lastPath || p.kind !== lastPath.kind || p.remote !== lastPath.remote) emit('path', p);
+	lastPath = p;
+	return p;
 }
 
 async function ping(dc) {
-	const p = await pathKind();
-	emit('path', p);
 	let got = 0;
 	for (let seq = 0; seq < pings; seq++) {
+		const p = await trackPath();
 		const sent = ms();
 		await new Promise((resolve) => {
 			dc.onmessage = () => resolve();
@@ -86,7 +122,11 @@ async function ping(dc) {
 		emit('rtt', { ms: ms() - sent, path: p.kind, source: 'ping', seq });
 		await new Promise((r) => setTimeout(r, 100));
 	}
+	await trackPath();
 	emit('ping_done', { sent: pings, received: got });
+	dc.send('bye');
+	// Give the bye its way out before the connection closes.
+	await new Promise((r) => setTimeout(r, 50));
 	emit('exit', { code: 0 });
 	pc.close();
 	process.exit(0);
