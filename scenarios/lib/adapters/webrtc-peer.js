@@ -7,7 +7,6 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const wrtc = require('@roamhq/wrtc');
 
 const [role, outdir, turn, pingsArg, timeoutArg] = process.argv.slice(2);
 const pings = Number(pingsArg || 5);
@@ -22,6 +21,15 @@ function fail(reason, code) {
 	emit('error', { reason });
 	emit('exit', { code });
 	process.exit(code);
+}
+
+let wrtc;
+try {
+	wrtc = require('@roamhq/wrtc');
+} catch (e) {
+	process.stderr.write(`${e}\n`);
+	fail(`@roamhq/wrtc does not load from NODE_PATH ${process.env.NODE_PATH}: run `
+		+ 'scripts/install-deps.sh, or pass --param webrtc_modules=DIR (DIR/node_modules)', 3);
 }
 setTimeout(() => fail('timeout', 1), Number(timeoutArg || 20) * 1000);
 
