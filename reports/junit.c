@@ -25,22 +25,43 @@ FILE *report_junit_open(const char *dir, const char *suite, long long tests, lon
 	return f;
 }
 
-void report_junit_case(FILE *f, const char *classname, const char *name, const char *message,
-                       const char *text)
+void report_junit_case_flags(FILE *f, const char *classname, const char *name, const char *message,
+                             const char *text, const char *const *flags)
 {
 	fprintf(f, "  <testcase classname=\"");
 	report_xml_escape(f, classname);
 	fprintf(f, "\" name=\"");
 	report_xml_escape(f, name);
-	if (!message) {
+	if (!message && !(flags && *flags)) {
 		fprintf(f, "\"/>\n");
 		return;
 	}
-	fprintf(f, "\">\n    <failure message=\"");
-	report_xml_escape(f, message);
-	fprintf(f, "\">");
-	report_xml_escape(f, text);
-	fprintf(f, "</failure>\n  </testcase>\n");
+	fprintf(f, "\">\n");
+	/* Per-testcase properties, as pytest's record_property writes them: widgets that
+	 * read them can list flaky cells without parsing the failure message. */
+	if (flags && *flags) {
+		fprintf(f, "    <properties>\n");
+		for (; *flags; flags++) {
+			fprintf(f, "      <property name=\"");
+			report_xml_escape(f, *flags);
+			fprintf(f, "\" value=\"true\"/>\n");
+		}
+		fprintf(f, "    </properties>\n");
+	}
+	if (message) {
+		fprintf(f, "    <failure message=\"");
+		report_xml_escape(f, message);
+		fprintf(f, "\">");
+		report_xml_escape(f, text);
+		fprintf(f, "</failure>\n");
+	}
+	fprintf(f, "  </testcase>\n");
+}
+
+void report_junit_case(FILE *f, const char *classname, const char *name, const char *message,
+                       const char *text)
+{
+	report_junit_case_flags(f, classname, name, message, text, NULL);
 }
 
 int report_junit_close(FILE *f)

@@ -21,7 +21,7 @@ json_t *report_run_load(const char *dir)
 
 static int junit_write(const json_t *report, const char *dir)
 {
-	const json_t *cells = json_object_get(report, "cells"), *c;
+	const json_t *cells = json_object_get(report, "cells"), *c, *flag;
 	const json_t *sum = json_object_get(report, "summary");
 	char message[384], text[8600], flags[128];
 	size_t i;
@@ -36,6 +36,9 @@ static int junit_write(const json_t *report, const char *dir)
 	json_array_foreach(cells, i, c)
 	{
 		int pass = json_is_true(json_object_get(c, "pass"));
+		/* flaky and wire_disagrees, and room for a few more words. */
+		const char *words[8];
+		size_t nwords = 0, k;
 
 		const char *repro = json_string_value(json_object_get(c, "reproduce"));
 
@@ -52,8 +55,15 @@ static int junit_write(const json_t *report, const char *dir)
 		         json_string_value(json_object_get(c, "reached")) ?: "?",
 		         json_string_value(json_object_get(c, "dir")) ?: "",
 		         repro ? "\nreproduce: " : "", repro ? repro : "");
-		report_junit_case(f, "natlab.matrix", json_string_value(json_object_get(c, "name")),
-		                  pass ? NULL : message, text);
+		json_array_foreach(json_object_get(c, "flags"), k, flag)
+		{
+			if (json_is_string(flag) && nwords < sizeof(words) / sizeof(words[0]) - 1)
+				words[nwords++] = json_string_value(flag);
+		}
+		words[nwords] = NULL;
+		report_junit_case_flags(f, "natlab.matrix",
+		                        json_string_value(json_object_get(c, "name")),
+		                        pass ? NULL : message, text, words);
 	}
 	return report_junit_close(f);
 }

@@ -82,13 +82,13 @@ static void test_run(void)
 static void test_matrix(void)
 {
 	json_t *report = json_pack(
-	    "{s:s, s:i, s:s, s:f, s:[], s:[{s:s, s:s, s:b, s:i, s:i, s:i, s:i, s:s, s:s},"
+	    "{s:s, s:i, s:s, s:f, s:[], s:[{s:s, s:s, s:b, s:i, s:i, s:i, s:i, s:s, s:s, s:[s]},"
 	    " {s:s, s:s, s:b, s:i, s:i, s:i, s:i, s:n, s:s}]}",
 	    "scenario", "m.lua", "seed", 3, "started", "2026-12-01T07:00:00Z", "duration_s", 9.0,
 	    "nats", "cells", "name", "a/b", "expected", "direct", "pass", 0, "runs", 2, "direct", 1,
-	    "relay", 1, "failed", 0, "reached", "punch", "dir", "cells/a_b", "name", "c/d",
-	    "expected", "relay", "pass", 1, "runs", 2, "direct", 0, "relay", 2, "failed", 0,
-	    "reached", "dir", "cells/c_d");
+	    "relay", 1, "failed", 0, "reached", "punch", "dir", "cells/a_b", "flags", "flaky",
+	    "name", "c/d", "expected", "relay", "pass", 1, "runs", 2, "direct", 0, "relay", 2,
+	    "failed", 0, "reached", "dir", "cells/c_d");
 	json_t *back;
 	char *junit;
 
@@ -100,11 +100,14 @@ static void test_matrix(void)
 	       0.25,
 	   "summary: direct rate 1 of 4 runs");
 	junit = slurp(tmpdir, "junit.xml");
-	ok(junit &&
-	       strstr(junit, "<testcase classname=\"natlab.matrix\" name=\"a/b\">\n    <failure "
-	                     "message=\"expected direct, got direct 1 relay 1 failed 0 of 2\">"
-	                     "reached: punch; logs and pcaps in cells/a_b</failure>"),
-	   "junit.xml: a failed cell");
+	ok(junit && strstr(junit, "<testcase classname=\"natlab.matrix\" name=\"a/b\">\n"
+	                          "    <properties>\n"
+	                          "      <property name=\"flaky\" value=\"true\"/>\n"
+	                          "    </properties>\n    <failure "
+	                          "message=\"expected direct, got direct 1 relay 1 failed 0 of 2 "
+	                          "[flaky]\">"
+	                          "reached: punch; logs and pcaps in cells/a_b</failure>"),
+	   "junit.xml: a failed cell, flaky: a property and its message say so");
 	ok(junit && strstr(junit, "<testcase classname=\"natlab.matrix\" name=\"c/d\"/>"),
 	   "junit.xml: a passed cell");
 	free(junit);
