@@ -2,7 +2,7 @@
 -- Adapters (scenarios/lib/p2p.lua, docs/adapters.md) in one lab: natlab-peer through the
 -- adapter path, a stack that lies about its path, the raw UDP pair, and every kind of
 -- broken adapter: each fails its connection with the reason and its log, and the next
--- one runs as if nothing happened.
+-- one runs as if nothing happened; and the adapters' expectation tables.
 local p2p = require("p2p")
 require("adapters")
 
@@ -81,3 +81,31 @@ expect(not ok and err:match('adapter x: unknown key "lisen"'), "an unknown adapt
 
 r = p2p.run(alice, bob, relay, { adapter = "natlab-peer", ping = 2 })
 expect_eq(r.outcome, "direct", "after all that, natlab-peer still goes direct")
+
+-- Expectation tables (docs/adapters.md): what a stack should reach in a matrix cell.
+local function cellof(a, b) return { name = a .. "/" .. b, a = a, b = b } end
+local tabled = { name = "tabled", listen = { "a" }, connect = { "b" },
+	expect = { default = "relay", ["x/y"] = "direct" } }
+expect_eq(p2p.expected(tabled, cellof("x", "y")), "direct", "expect: a cell named in the table")
+expect_eq(p2p.expected(tabled, cellof("y", "x")), "direct", "expect: in either order")
+expect_eq(p2p.expected(tabled, { name = "same-nat", a = "same-nat", b = "same-nat" }), "relay",
+	"expect: the default for a cell it does not name")
+expect_eq(p2p.expected("natlab-peer", cellof("none", "none")), nil,
+	"natlab-peer declares none: the matrix's own table holds")
+expect_eq(p2p.expected("socat", cellof("full-cone", "port-restricted-cone")), "direct",
+	"socat: direct between two NATs that keep its port")
+expect_eq(p2p.expected("socat", cellof("none", "full-cone")), "fail", "socat: nothing else")
+expect_eq(p2p.expected("webrtc", cellof("symmetric", "port-restricted-cone")), "relay",
+	"webrtc: its table, either order")
+expect_eq(p2p.expected("webrtc", cellof("restricted-cone", "cgnat")), "direct", "webrtc: its default")
+ok, err = pcall(p2p.adapter, { name = "x", listen = { "a" }, connect = { "b" },
+	expect = { ["a/b"] = "drect" } })
+expect(not ok and err:match('adapter x: expect%["a/b"%] is "drect": direct, relay or fail'),
+	"a bad outcome in an expect table is an error: " .. tostring(err))
+ok, err = pcall(p2p.expected, { name = "x", listen = { "a" }, connect = { "b" },
+	expect = function() return "sometimes" end }, cellof("a", "b"))
+expect(not ok and err:match('adapter x expects "sometimes" in cell a/b'),
+	"so is a bad answer of an expect function: " .. tostring(err))
+ok, err = pcall(p2p.adapter, { name = "x", listen = { "a" }, connect = { "b" }, expect = "direct" })
+expect(not ok and err:match("adapter x: expect must be a table of cell names or a function"),
+	"and an expect that is neither: " .. tostring(err))

@@ -4,7 +4,8 @@
 # a stack that lies about its path, run as a matrix, is flagged in report.json, TAP,
 # junit.xml and report.html; a broken adapter of the user's own (NATLAB_LIB) fails each
 # cell with its reason and log while the matrix goes on; the reproduce command of a cell
-# reruns it with its seed; report diff gates on the regression between two reports.
+# reruns it with its seed; report diff gates on the regression between two reports; the
+# raw UDP pair's matrix row of full-cone is judged by socat's own expectation table.
 . "$(dirname "$0")/lib/lab.sh"
 t_require_root
 t_require jq
@@ -28,6 +29,17 @@ grep -q 'failure message="[^"]*\[wire disagrees\]"' "$O/liar/junit.xml"
 t_ok $? "junit.xml: the failure says so" "$(cat "$O/liar/junit.xml")"
 grep -q 'class="flag">!</text>' "$O/liar/report.html" && grep -q 'DISAGREES in 1 runs' "$O/liar/report.html"
 t_ok $? "report.html: the cell is marked and its section says it"
+
+# socat by its own table: direct where both NATs keep its port, failed elsewhere (not
+# DESIGN.md's table, which would fail the three cells it cannot reach).
+"$NATLAB" run "$SRC/scenarios/matrix.lua" --param adapter=socat --filter 'full-cone/*' --jobs 2 \
+	--out "$O/socat" --pcap none >"$T_TMP/socat.tap" 2>&1
+t_ok $? "socat's row of full-cone: every cell as its table says" "$(grep -v '^ok' "$T_TMP/socat.tap")"
+t_is "$(jq -c '[.cells[] | [.name, .expected, .outcome]]' "$O/socat/report.json")" \
+	'[["full-cone/full-cone","direct","direct"],["full-cone/restricted-cone","direct","direct"],["full-cone/port-restricted-cone","direct","direct"],["full-cone/symmetric","fail","fail"],["full-cone/cgnat","fail","fail"],["full-cone/udp-blocked","fail","fail"]]' \
+	"direct exactly where both sides keep the port: its table, not DESIGN.md's"
+t_is "$(jq -c '[.cells[] | select(.outcome == "direct") | .wire.direct == .runs] | unique' "$O/socat/report.json")" \
+	'[true]' "and the wire saw those direct"
 
 # The same cell with the honest peer agrees with the wire.
 "$NATLAB" run "$SRC/scenarios/matrix.lua" --filter 'full-cone/full-cone' --seed 5 --out "$O/honest" \

@@ -55,10 +55,19 @@ local SOCAT = [[
 i=0; while [ $i -lt 20 ]; do echo "hello from $0"; sleep 0.2; i=$((i+1)); done |
   socat -T 4 - "UDP:$1:$2,bind=0.0.0.0:$3" | grep -m1 '^hello from']]
 
+-- Its theory (docs/adapters.md, Results): direct where both sides sit behind distinct NATs
+-- that map endpoint-independently and keep the port (no random ports, no CGN port
+-- block); nothing else. A side on the internet or a hairpin lets the ICMP port
+-- unreachable of an early datagram through, which ends socat's connected socket.
+local KEEPS_PORT = { ["full-cone"] = true, ["restricted-cone"] = true, ["port-restricted-cone"] = true }
+
 p2p.adapters.socat = {
 	name = "socat",
 	listen = { "sh", "-c", SOCAT, "{side}", "{peer_public}", "{peer_port}", "{port}" },
 	connect = { "sh", "-c", SOCAT, "{side}", "{peer_public}", "{peer_port}", "{port}" },
+	expect = function(cell)
+		return KEEPS_PORT[cell.a] and KEEPS_PORT[cell.b] and "direct" or "fail"
+	end,
 }
 
 -- A WebRTC data channel (libwebrtc through Node's @roamhq/wrtc) with coturn as its STUN
@@ -84,6 +93,23 @@ p2p.adapters.webrtc = {
 		"--fingerprint", "--log-file", "stdout", "--simple-log", "--allow-loopback-peers",
 		"--min-port", "49152", "--max-port", "49999" },
 	relay_ready = "IO method %(auth thread%)",
+	-- ICE's floor, as measured (docs/adapters.md, Results): through TURN over TCP where
+	-- a side blocks UDP, through TURN where a symmetric side meets a side that filters
+	-- by port, direct everywhere else, after a start on the TURN pair where both sides
+	-- filter.
+	expect = {
+		default = "direct",
+		["none/udp-blocked"] = "relay",
+		["full-cone/udp-blocked"] = "relay",
+		["restricted-cone/udp-blocked"] = "relay",
+		["port-restricted-cone/udp-blocked"] = "relay",
+		["symmetric/udp-blocked"] = "relay",
+		["cgnat/udp-blocked"] = "relay",
+		["udp-blocked/udp-blocked"] = "relay",
+		["port-restricted-cone/symmetric"] = "relay",
+		["symmetric/symmetric"] = "relay",
+		["symmetric/cgnat"] = "relay",
+	},
 }
 
 -- The adapter called name: a shipped one, else the table that the library file

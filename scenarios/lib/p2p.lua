@@ -124,6 +124,9 @@ An adapter is a table:
            prints (needs events), or a Lua pattern for one of its stdout lines
   events   true if it prints JSON Lines events (natlab-peer's names) on stdout: then
            every non-empty stdout line must be a JSON object
+  expect   optional: the outcome (direct, relay or fail) the stack should reach in a
+           matrix cell: a function(cell) or a table of cell names ("a/b" in either
+           order, "same-nat") with an optional default; see M.expected
 Placeholders, in `{}`: relay (ip:port of the relay), relay_addr, relay_port, self (this
 side's address), peer (the other side's address), peer_public (the other side's public
 address: the WAN of the outermost NAT above it), port and peer_port (this and the other
@@ -133,7 +136,8 @@ side (listen or connect), bin:NAME (natlab.bin(NAME)), listen.FIELD (connector o
 first value of FIELD in the listener's events, or listen.line: its ready line).
 ]]
 local ADAPTER_KEYS = { name = true, listen = true, connect = true, relay = true, ready = true,
-	events = true, relay_ready = true }
+	events = true, relay_ready = true, expect = true }
+local OUTCOMES = { direct = true, relay = true, fail = true }
 local LISTEN_PORT, CONNECT_PORT = 40001, 40002
 
 M.adapters = {}
@@ -161,7 +165,37 @@ function M.adapter(ad)
 			error(("p2p: adapter %s: %q must be a command (a list of strings) or a function"):format(ad.name, k), 3)
 		end
 	end
+	if type(ad.expect) == "table" then
+		for cell, v in pairs(ad.expect) do
+			if not OUTCOMES[v] then
+				error(("p2p: adapter %s: expect[%q] is %q: direct, relay or fail")
+					:format(ad.name, tostring(cell), tostring(v)), 3)
+			end
+		end
+	elseif ad.expect ~= nil and type(ad.expect) ~= "function" then
+		error(("p2p: adapter %s: expect must be a table of cell names or a function(cell)"):format(ad.name), 3)
+	end
 	return ad
+end
+
+-- The outcome adapter ad (a name or a table) declares for a matrix cell ({ name, a, b }):
+-- its expect function's answer, or its expect table's entry for the cell's name, for
+-- "b/a", else its default. nil when it declares none: the matrix's own table holds.
+function M.expected(ad, cell)
+	ad = M.adapter(ad)
+	local e, v = ad.expect, nil
+	if type(e) == "function" then
+		v = e(cell)
+	elseif type(e) == "table" then
+		v = e[cell.name]
+		if v == nil and cell.a and cell.b then v = e[cell.b .. "/" .. cell.a] end
+		if v == nil then v = e.default end
+	end
+	if v ~= nil and not OUTCOMES[v] then
+		error(("p2p: adapter %s expects %q in cell %s: direct, relay or fail")
+			:format(ad.name, tostring(v), tostring(cell.name)), 2)
+	end
+	return v
 end
 
 -- A duration as natlab takes them ("500ms", "30s", "2m" or seconds) in seconds.
