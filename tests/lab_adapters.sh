@@ -5,7 +5,8 @@
 # junit.xml and report.html; a broken adapter of the user's own (NATLAB_LIB) fails each
 # cell with its reason and log while the matrix goes on; the reproduce command of a cell
 # reruns it with its seed; report diff gates on the regression between two reports; the
-# raw UDP pair's matrix row of full-cone is judged by socat's own expectation table.
+# raw UDP pair's matrix row of full-cone is judged by socat's own expectation table; a
+# cell direct in some runs only is marked flaky in every format.
 . "$(dirname "$0")/lib/lab.sh"
 t_require_root
 t_require jq
@@ -72,6 +73,29 @@ t_is "$(jq -c '[.cells[] | [.name, .failed, .reached]]' "$O/hangs/report.json")"
 true &&
 	[ -e "$O/hangs/cells/full-cone_full-cone/logs/ha-hangs-connect.log" ]
 t_ok $? "the log named is there"
+
+# A flaky stack: socat that fails in whichever of two runs comes second (mkdir is
+# atomic), so the cell goes direct in 1 of 2 runs. Every format marks it.
+cat >"$T_TMP/lib/adapters/flip.lua" <<LUA
+local p2p = require("p2p")
+require("adapters")
+local socat = p2p.adapters.socat
+local connect = { "sh", "-c", 'mkdir "\$0" 2>/dev/null || exit 1; exec "\$@"', "$T_TMP/flipped" }
+for _, a in ipairs(socat.connect) do connect[#connect + 1] = a end
+return { name = "flip", listen = socat.listen, connect = connect }
+LUA
+NATLAB_LIB=$T_TMP/lib "$NATLAB" run "$SRC/scenarios/matrix.lua" --param adapter=flip --repeat 2 \
+	--filter 'full-cone/full-cone' --jobs 2 --out "$O/flip" --pcap none >"$T_TMP/flip.tap" 2>&1
+t_is $? 1 "a cell direct in 1 of 2 runs fails"
+t_is "$(jq -c '.cells[0] | [.direct, .failed, .flaky, .flags]' "$O/flip/report.json")" '[1,1,true,["flaky"]]' \
+	"report.json: flaky"
+grep -q '^not ok 1 - full-cone/full-cone: expected direct, direct 1/2 (relay 0, failed 1) \[flaky\]$' "$T_TMP/flip.tap"
+t_ok $? "TAP: [flaky] on the cell's line" "$(cat "$T_TMP/flip.tap")"
+grep -q 'failure message="[^"]* \[flaky\]"' "$O/flip/junit.xml" &&
+	grep -q '<property name="flaky" value="true"/>' "$O/flip/junit.xml"
+t_ok $? "junit.xml: a flaky property and [flaky] in the failure" "$(cat "$O/flip/junit.xml")"
+grep -q 'class="flag">~</text>' "$O/flip/report.html" && grep -q 'flaky: direct in some runs, not all' "$O/flip/report.html"
+t_ok $? "report.html: ~ on the cell and its tooltip says why"
 
 # The CI gate: the honest report against the lying one.
 "$NATLAB" report diff "$O/honest" "$O/liar" >"$T_TMP/diff.out" 2>&1

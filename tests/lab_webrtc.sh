@@ -7,7 +7,8 @@
 # reach what the adapter's expectation table says, the wire must agree with ICE's
 # selected pair in every cell, the RTTs must be those of the path taken, and report diff
 # must pass the report against itself and fail it against a last report where a cell did
-# better. Two cells at a time: about 50 s on an idle 2-core machine.
+# better; without its npm module it fails saying how to install it. Two cells at a time:
+# about 55 s on an idle 2-core machine, 115 s beside four busy loops.
 . "$(dirname "$0")/lib/lab.sh"
 t_require_root
 t_require jq
@@ -80,4 +81,13 @@ jq '(.cells[] | select(.name == "symmetric/symmetric")) |= (.outcome = "direct" 
 t_is $? 1 "report diff fails the pipeline when a cell got worse"
 grep -q '^REGRESSION symmetric/symmetric: outcome direct -> relay$' diff1.out
 t_ok $? "and names the cell and what got worse" "$(cat diff1.out)"
+
+# Without its module, the stack says how to install it, and the cell fails naming the log.
+"$NATLAB" run "$SRC/scenarios/matrix.lua" --param adapter=webrtc --param webrtc_modules="$T_TMP/none" \
+	--filter 'none/none' --out out/nomod --pcap none >nomod.tap 2>&1
+t_is $? 1 "webrtc without @roamhq/wrtc fails its cell"
+t_is "$(jq -r '.cells[0].reached' out/nomod/report.json)" \
+	"listener exited with status 3 before it was ready; see logs/hb-webrtc-listen.log" "naming the side and its log"
+grep -q 'does not load from NODE_PATH .*: run scripts/install-deps.sh' out/nomod/cells/none_none/logs/hb-webrtc-listen.log
+t_ok $? "which says how to install it" "$(cat out/nomod/cells/none_none/logs/hb-webrtc-listen.log)"
 t_done
