@@ -39,6 +39,10 @@ expect_eq(r.outcome, "direct", "socat full-cone/port-restricted-cone: direct, by
 r = p2p.run(alice, carol, relay, { adapter = "socat" })
 expect_eq(r.outcome, "fail", "socat full-cone/symmetric: the symmetric NAT picks another port")
 expect(r.reason and r.reason:match("^connector exited with status 1"), "and the reason says so: " .. tostring(r.reason))
+-- carol's datagram reached alice; alice's were dropped by corp, and alice's host answered
+-- carol's with an ICMP port unreachable (its socket is connected elsewhere): the one
+-- packet each side received directly is no connection.
+expect_eq(r.wire.verdict, "none", "socat full-cone/symmetric: an ICMP error is no direct delivery")
 
 -- Broken adapters. Each is its own stack, so the lab has nothing left of the last one.
 local function broken(name, listen, connect, extra)

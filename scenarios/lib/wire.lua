@@ -51,6 +51,11 @@ local function cname(...)
 	return (table.concat({ ... }, "_"):gsub("[^%w_]", "_"))
 end
 
+-- UDP and TCP only: an ICMP error that a host or NAT sends back (port unreachable for a
+-- datagram that came too early or to a socket connected elsewhere) crosses the same
+-- addresses but is not the stack's traffic, and would make one stray datagram a switch.
+local L4 = "meta l4proto { tcp, udp } "
+
 -- The rules that count one side (tag "a" or "b") on its box, for each hook; and for two
 -- hosts on one NAT's LAN, the bridge rules: frames between them are bridged, not routed.
 local function side_rules(tag, host, other, relays, hooks)
@@ -60,8 +65,8 @@ local function side_rules(tag, host, other, relays, hooks)
 	local bridge = {}
 	if same_lan then
 		local them = nft_set(other.addrs)
-		bridge[1] = ("ip saddr %s ip daddr %s counter name %s"):format(me, them, cname(tag, "direct_out"))
-		bridge[2] = ("ip daddr %s ip saddr %s counter name %s"):format(me, them, cname(tag, "direct_in"))
+		bridge[1] = (L4 .. "ip saddr %s ip daddr %s counter name %s"):format(me, them, cname(tag, "direct_out"))
+		bridge[2] = (L4 .. "ip daddr %s ip saddr %s counter name %s"):format(me, them, cname(tag, "direct_in"))
 		others = { table.unpack(others, #other.addrs + 1) }
 	end
 	local direct = nft_set(others)
@@ -83,9 +88,9 @@ local function side_rules(tag, host, other, relays, hooks)
 		for _, r in ipairs(rules) do
 			-- forward sees both directions; output only what leaves, input what arrives.
 			if r.out and hook ~= "input" then
-				lines[#lines + 1] = ("ip saddr %s ip daddr %s counter name %s"):format(me, r.out, r.name)
+				lines[#lines + 1] = (L4 .. "ip saddr %s ip daddr %s counter name %s"):format(me, r.out, r.name)
 			elseif r.inn and hook ~= "output" then
-				lines[#lines + 1] = ("ip daddr %s ip saddr %s counter name %s"):format(me, r.inn, r.name)
+				lines[#lines + 1] = (L4 .. "ip daddr %s ip saddr %s counter name %s"):format(me, r.inn, r.name)
 			end
 		end
 		by_hook[hook] = lines
