@@ -37,6 +37,17 @@ static const struct nat_profile nat_profiles[] = {
 	    .ports = NAT_PORTS_RANDOM,
 	    .hairpin = 0,
 	    TIMEOUTS } },
+	/*
+	 * A sequential allocator (many enterprise and carrier NATs): a mapping per
+	 * destination, on the next port of one counter that every subscriber shares.
+	 */
+	{ "symmetric-sequential",
+	  { .translate = 1,
+	    .mapping = NAT_MAPPING_APDM,
+	    .filtering = NAT_FILTER_APDF,
+	    .ports = NAT_PORTS_SEQUENTIAL,
+	    .hairpin = 0,
+	    TIMEOUTS } },
 	/* RFC 6888: EIM, hairpinning, port blocks per subscriber. */
 	{ "cgnat",
 	  { .translate = 1,
@@ -100,7 +111,8 @@ static const struct nat_profile nat_profiles[] = {
 const char *const nat_profile_names[] = {
 	"none",       "full-cone",  "restricted-cone",     "port-restricted-cone",
 	"symmetric",  "cgnat",      "udp-blocked",         "home-router",
-	"mobile-cgn", "hotel-wifi", "enterprise-firewall", NULL
+	"mobile-cgn", "hotel-wifi", "enterprise-firewall", "symmetric-sequential",
+	NULL
 };
 
 int nat_profile_lookup(const char *name, struct nat_knobs *knobs)

@@ -87,7 +87,7 @@ void peer_cands_gather(struct peer *p)
 	uv_free_interface_addresses(ifs, n);
 }
 
-static void stun_finish(struct peer *p)
+void peer_stun_finish(struct peer *p)
 {
 	if (p->stun_done)
 		return;
@@ -105,7 +105,7 @@ static void stun_finish(struct peer *p)
 void peer_cands_turn_done(struct peer *p)
 {
 	if (p->turn.stun_finished)
-		stun_finish(p);
+		peer_stun_finish(p);
 }
 
 static void stun_send(struct peer *p)
@@ -129,7 +129,7 @@ static void stun_timer_cb(uv_timer_t *t)
 	if (++p->stun_tries >= PEER_STUN_TRIES) {
 		event_emit("reflexive_failed", "{s:i}", "servers", p->n_stun);
 		log_warnx("no STUN answer from %d server(s): no reflexive candidate", p->n_stun);
-		stun_finish(p);
+		peer_stun_finish(p);
 		return;
 	}
 	stun_send(p);
@@ -142,8 +142,8 @@ void peer_on_stun(struct peer *p, const uint8_t *buf, size_t len, const struct s
 	struct sockaddr_in *x;
 	char a[ADDR_TEXT_MAX], s[ADDR_TEXT_MAX];
 
-	if (p->stun_done || p->turn.stun_finished || stun_msg_decode(buf, len, &msg) < 0 ||
-	    msg.type != STUN_BINDING_SUCCESS ||
+	if (stun_msg_decode(buf, len, &msg) < 0 || msg.type != STUN_BINDING_SUCCESS ||
+	    peer_hardnat_on_stun(p, &msg, from) || p->stun_done || p->turn.stun_finished ||
 	    memcmp(msg.txid, p->stun_txid, STUN_TXID_SIZE) != 0 ||
 	    !(msg.present & STUN_HAS_XOR_MAPPED) || msg.xor_mapped.ss_family != AF_INET)
 		return;
@@ -152,7 +152,8 @@ void peer_on_stun(struct peer *p, const uint8_t *buf, size_t len, const struct s
 	peer_addr_text(from, s, sizeof(s));
 	event_emit("reflexive", "{s:s, s:s}", "addr", a, "server", s);
 	peer_cand_add(p->local, &p->n_local, PEER_CAND_REFLEXIVE, x);
-	stun_finish(p);
+	if (!peer_hardnat_on_reflexive(p, &msg, from))
+		peer_stun_finish(p);
 }
 
 int peer_stun_start(struct peer *p)

@@ -58,6 +58,12 @@ static const char peer_usage[] =
     "  --turn-only             TURN instead of the relay for data (the relay carries only\n"
     "                          the offers): workloads wait for a direct or TURN path\n"
     "  --turn-byte-cap BYTES   relay at most BYTES (both ways) through TURN, then stop using it\n"
+    "  --hard-nat on|off       NAT type detection and the hard-NAT techniques (birthday\n"
+    "                          probing, port prediction); off: the textbook floor (default on)\n"
+    "  --hard-nat-sockets K    sockets the hard side opens (default 256, at most 1024)\n"
+    "  --hard-nat-rate N       probes per second of the easy side (default 400)\n"
+    "  --hard-nat-probes N     probes of the easy side at most (default 2000)\n"
+    "  --hard-nat-time SECONDS an attempt gives up after this (default 8)\n"
     "  -v, --verbose           debug logging on stderr\n"
     "  -h, --help              this help\n"
     "\n"
@@ -93,6 +99,11 @@ enum {
 	OPT_TURN_ONLY,
 	OPT_TURN_BYTE_CAP,
 	OPT_TOKEN_CMD,
+	OPT_HARD_NAT,
+	OPT_HARD_NAT_SOCKETS,
+	OPT_HARD_NAT_RATE,
+	OPT_HARD_NAT_PROBES,
+	OPT_HARD_NAT_TIME,
 };
 
 static const struct option peer_options[] = {
@@ -123,6 +134,11 @@ static const struct option peer_options[] = {
 	{ "turn-only", no_argument, NULL, OPT_TURN_ONLY },
 	{ "turn-byte-cap", required_argument, NULL, OPT_TURN_BYTE_CAP },
 	{ "token-cmd", required_argument, NULL, OPT_TOKEN_CMD },
+	{ "hard-nat", required_argument, NULL, OPT_HARD_NAT },
+	{ "hard-nat-sockets", required_argument, NULL, OPT_HARD_NAT_SOCKETS },
+	{ "hard-nat-rate", required_argument, NULL, OPT_HARD_NAT_RATE },
+	{ "hard-nat-probes", required_argument, NULL, OPT_HARD_NAT_PROBES },
+	{ "hard-nat-time", required_argument, NULL, OPT_HARD_NAT_TIME },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -235,7 +251,13 @@ static int cmd_help(int argc, char **argv)
 
 static int cmd_run(int argc, char **argv)
 {
-	struct peer_opts o = { .ping_interval_ms = 100, .timeout_s = 10, .turn.ttl_s = 86400 };
+	struct peer_opts o = { .ping_interval_ms = 100,
+		               .timeout_s = 10,
+		               .turn.ttl_s = 86400,
+		               .hn_sockets = HARDNAT_SOCKETS_DEFAULT,
+		               .hn_rate = HARDNAT_RATE_DEFAULT,
+		               .hn_probes = HARDNAT_PROBES_DEFAULT,
+		               .hn_time_s = HARDNAT_TIME_DEFAULT_MS / 1000.0 };
 	struct identity id;
 	uint64_t v;
 	int opt, rc;
@@ -373,6 +395,42 @@ static int cmd_run(int argc, char **argv)
 				                   optarg);
 			break;
 		}
+		case OPT_HARD_NAT:
+			if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
+				return usage_error("usage", "--hard-nat %s: expected on or off",
+				                   optarg);
+			o.hard_nat_off = strcmp(optarg, "off") == 0;
+			break;
+		case OPT_HARD_NAT_SOCKETS:
+			if (parse_u64(optarg, 1024, 0, &v) < 0 || v == 0)
+				return usage_error(
+				    "usage", "--hard-nat-sockets %s: expected 1 to 1024 sockets",
+				    optarg);
+			o.hn_sockets = (uint32_t)v;
+			break;
+		case OPT_HARD_NAT_RATE:
+			if (parse_u64(optarg, 10000, 0, &v) < 0 || v == 0)
+				return usage_error(
+				    "usage",
+				    "--hard-nat-rate %s: expected 1 to 10000 probes per "
+				    "second",
+				    optarg);
+			o.hn_rate = (uint32_t)v;
+			break;
+		case OPT_HARD_NAT_PROBES:
+			if (parse_u64(optarg, HARDNAT_PORT_COUNT, 0, &v) < 0 || v == 0)
+				return usage_error("usage",
+				                   "--hard-nat-probes %s: expected 1 to %d probes",
+				                   optarg, HARDNAT_PORT_COUNT);
+			o.hn_probes = (uint32_t)v;
+			break;
+		case OPT_HARD_NAT_TIME:
+			if (parse_seconds(optarg, &o.hn_time_s) < 0 || o.hn_time_s == 0 ||
+			    o.hn_time_s > 600)
+				return usage_error(
+				    "usage", "--hard-nat-time %s: expected seconds (at most 600)",
+				    optarg);
+			break;
 		case 'v':
 			o.verbose = 1;
 			log_set_level(LOG_LEVEL_DEBUG);

@@ -73,8 +73,11 @@ static void go_direct(struct peer *p, const struct sockaddr_in *from, uint64_t r
 
 	p->direct = 1;
 	p->direct_addr = *from;
+	/* The socket the answer came in on: one of hardnat.c's keeps that 4-tuple. */
+	p->direct_sock = p->rx_sock != &p->udp ? p->rx_sock : NULL;
 	p->last_direct_rx_ns = p->last_keepalive_ns = peer_now_ns();
 	peer_punch_on_direct(p);
+	peer_hardnat_on_direct(p);
 	peer_addr_text(from, a, sizeof(a));
 	log_info("direct path to %s validated (%.3f ms)", a, (double)rtt_ns / 1e6);
 	peer_path_report(p);

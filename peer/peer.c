@@ -147,8 +147,13 @@ static void udp_recv_cb(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
 		peer_on_stun(p, d, (size_t)nread, &from);
 		return;
 	}
-	if (p->have_peer && d[0] == SEAL_MAGIC)
+	if (p->have_peer && d[0] == SEAL_MAGIC) {
+		p->rx_sock = u;
+		p->rx_from = &from;
 		peer_on_sealed(p, d, (size_t)nread, &from);
+		p->rx_sock = NULL;
+		p->rx_from = NULL;
+	}
 }
 
 void peer_udp_buffers(uv_udp_t *u)
@@ -262,6 +267,7 @@ static void tick_cb(uv_timer_t *t)
 		return;
 	peer_path_tick(p, now);
 	peer_punch_maybe(p);
+	peer_hardnat_tick(p, now);
 	peer_workloads_step(p, now);
 }
 
@@ -361,6 +367,7 @@ int peer_run(const struct peer_opts *o, const struct identity *id)
 	uv_timer_init(p->loop, &p->tick);
 	uv_timer_init(p->loop, &p->stun_timer);
 	peer_punch_init(p);
+	peer_hardnat_init(p);
 	uv_signal_init(p->loop, &p->sigint);
 	uv_signal_init(p->loop, &p->sigterm);
 	p->sigint.data = p->sigterm.data = p;
@@ -370,6 +377,7 @@ int peer_run(const struct peer_opts *o, const struct identity *id)
 		uv_timer_start(&p->tick, tick_cb, PEER_TICK_MS, PEER_TICK_MS);
 	uv_run(p->loop, UV_RUN_DEFAULT);
 	free(p->token_cmd);
+	peer_hardnat_free(p);
 	peer_xfer_rx_free(&p->rx);
 	peer_turn_free(p);
 	seal_close(&p->seal);

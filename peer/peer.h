@@ -9,6 +9,8 @@
  *   path.c        the path messages take: direct validated, lost, relay failover
  *   workloads.c   ping, transfer, hold, then BYE; xfer.c is the transfer
  *   relay_conn.c  the relay connections; events.c JSON Lines; main.c the CLI
+ *   hardnat.c     hard NATs: type detection, birthday probing, port prediction
+ *                 (hardnat_plan.c decides, pure: tests/t_hardnat_plan.c)
  */
 #ifndef NATLAB_PEER_PEER_H
 #define NATLAB_PEER_PEER_H
@@ -30,6 +32,7 @@
 #include "natlab/stun.h"
 #include "natlab/util.h"
 
+#include "hardnat_plan.h"
 #include "punch.h"
 #include "turn.h"
 
@@ -65,6 +68,7 @@ enum peer_msg_type {
 	PEER_MSG_RESULT = 11,   /* u8 ok | u64 bytes received */
 	PEER_MSG_BYE = 12,      /* (empty): my workloads are done */
 	PEER_MSG_BYE_ACK = 13,  /* (empty) */
+	PEER_MSG_HARDNAT = 14,  /* TLVs: our NAT type, our prediction port (hardnat.c) */
 };
 
 /* PROBE, PROBE_ACK, PING and PONG: the type, a u32 and the send time (u64 ns). */
@@ -141,6 +145,11 @@ struct peer_opts {
 	double timeout_s;     /* to reach the peer (and a direct path with --no-relay) */
 	int verbose;
 	struct peer_turn_opts turn; /* --turn* */
+	int hard_nat_off;     /* --hard-nat off: no detection, no technique (the textbook floor) */
+	uint32_t hn_sockets;  /* --hard-nat-sockets: the hard side's K */
+	uint32_t hn_rate;     /* --hard-nat-rate: the easy side's probes per second */
+	uint32_t hn_probes;   /* --hard-nat-probes: the easy side's probes at most */
+	double hn_time_s;     /* --hard-nat-time: an attempt gives up after this */
 };
 
 /* The last `path` event: none yet (or kind none), relay (reported_relay), direct. */
@@ -242,6 +251,12 @@ struct peer {
 
 	/* token_cmd.c */
 	struct peer_token_cmd *token_cmd;
+	/* hardnat.c: the socket a packet being handled came in on (NULL: the main one, or
+	 * none), and the socket the direct path uses (NULL: the main one). */
+	struct peer_hardnat *hardnat;
+	uv_udp_t *rx_sock;
+	const struct sockaddr_in *rx_from;
+	uv_udp_t *direct_sock;
 };
 
 /* --- events.c --- */
@@ -349,6 +364,8 @@ int peer_stun_start(struct peer *p);
 void peer_cands_turn_done(struct peer *p);
 /* A STUN message arrived on our socket. */
 void peer_on_stun(struct peer *p, const uint8_t *buf, size_t len, const struct sockaddr_in *from);
+/* The reflexive candidate is settled (hardnat.c calls it once the NAT type is known). */
+void peer_stun_finish(struct peer *p);
 
 /* --- punch_io.c: punching on the wire, driven by punch.c --- */
 void peer_punch_init(struct peer *p);
@@ -367,6 +384,29 @@ void peer_punch_on_probe(struct peer *p, const uint8_t *m, size_t n,
 /* The path went direct or was lost: the round ends, or the connector punches again. */
 void peer_punch_on_direct(struct peer *p);
 void peer_punch_on_path_lost(struct peer *p);
+
+/* --- hardnat.c: hard NATs (docs/events.md, "Hard NATs") --- */
+void peer_hardnat_init(struct peer *p);
+/* After the loop ended: frees what the sockets used (their handles are closed by then). */
+void peer_hardnat_free(struct peer *p);
+/* The first STUN answer (msg from server from): 1 if detection goes on and will call
+ * peer_stun_finish(), 0 if the caller finishes now (--hard-nat off). */
+int peer_hardnat_on_reflexive(struct peer *p, const struct stun_msg *msg,
+                              const struct sockaddr_in *from);
+/* A STUN answer: 1 if it was detection's or prediction's (consumed), else 0. */
+int peer_hardnat_on_stun(struct peer *p, const struct stun_msg *msg, const struct sockaddr_in *from);
+/* Our NAT type as TLVs for an offer (after its candidates) into m; returns the bytes. */
+size_t peer_hardnat_offer_put(const struct peer *p, uint8_t *m, size_t cap);
+/* An offer's bytes after its candidates, and a HARDNAT message (m after the type). */
+void peer_hardnat_offer_parse(struct peer *p, const uint8_t *m, size_t len);
+void peer_hardnat_on_msg(struct peer *p, const uint8_t *m, size_t len);
+/* Per tick: detection retries, the technique's start and its pacing. */
+void peer_hardnat_tick(struct peer *p, uint64_t now);
+/* A direct path was validated (p->direct_sock set): the attempt ends, sockets close. */
+void peer_hardnat_on_direct(struct peer *p);
+/* The socket a UDP packet to to goes out on: the one a packet from to came in on while
+ * it is handled, the direct path's for its address, else the main one. */
+uv_udp_t *peer_hardnat_sock_for(struct peer *p, const struct sockaddr_in *to);
 
 /* --- path.c --- */
 /* "direct" or "relay": the path messages go out on now. */

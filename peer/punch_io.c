@@ -20,6 +20,8 @@ _Static_assert((int)PUNCH_OFFER_HELLO == (int)PEER_MSG_HELLO &&
 /* An offer: u32 punch | u8 flags | u32 relay_rtt_us | u8 n | n x (u8 kind | ip[4] | u16 port) */
 #define OFFER_HEAD 10
 #define OFFER_CAND 7
+/* After the candidates, TLVs (u8 tag | u8 len | value) that older peers ignore. */
+#define OFFER_TLVS_MAX 32
 
 static int can_punch(const struct peer *p)
 {
@@ -66,7 +68,7 @@ static uint64_t relay_one_way_ns(const struct peer *p, uint32_t peer_rtt_us)
  */
 static void send_offer(struct peer *p, uint8_t type, uint8_t flags)
 {
-	uint8_t m[1 + OFFER_HEAD + PEER_MAX_CANDS * OFFER_CAND];
+	uint8_t m[1 + OFFER_HEAD + PEER_MAX_CANDS * OFFER_CAND + OFFER_TLVS_MAX];
 	size_t off = 1 + OFFER_HEAD;
 	int i;
 
@@ -81,6 +83,7 @@ static void send_offer(struct peer *p, uint8_t type, uint8_t flags)
 		memcpy(m + off + 5, &p->local[i].addr.sin_port, 2);
 		off += OFFER_CAND;
 	}
+	off += peer_hardnat_offer_put(p, m + off, sizeof(m) - off);
 	peer_send_via(p, PEER_VIA_RELAY, NULL, m, off);
 }
 
@@ -108,6 +111,8 @@ static int offer_parse(struct peer *p, const uint8_t *m, size_t len, int keep_pr
 		    c[0] == PEER_CAND_RELAYED)
 			peer_cand_add(p->remote, &p->n_remote, c[0], &a);
 	}
+	peer_hardnat_offer_parse(p, m + OFFER_HEAD + n * OFFER_CAND,
+	                         len - OFFER_HEAD - (size_t)n * OFFER_CAND);
 	for (i = 0; keep_prflx && i < n_old; i++)
 		if (old[i].kind == PEER_CAND_PEER_REFLEXIVE)
 			peer_cand_add(p->remote, &p->n_remote, old[i].kind, &old[i].addr);

@@ -38,7 +38,7 @@ int peer_send_udp(struct peer *p, const struct sockaddr_in *to, const uint8_t *p
 
 	if (!p->udp_open)
 		return -ENOTCONN;
-	rc = uv_udp_try_send(&p->udp, &b, 1, (const struct sockaddr *)to);
+	rc = uv_udp_try_send(peer_hardnat_sock_for(p, to), &b, 1, (const struct sockaddr *)to);
 	return rc < 0 ? rc : 0;
 }
 
@@ -228,6 +228,9 @@ static void dispatch(struct peer *p, uint8_t *m, size_t n, int bound,
 		break;
 	case PEER_MSG_BYE_ACK:
 		p->bye_acked = 1;
+		break;
+	case PEER_MSG_HARDNAT:
+		peer_hardnat_on_msg(p, m + 1, n - 1);
 		break;
 	default:
 		log_debug("unknown message type %u", m[0]);

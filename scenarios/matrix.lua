@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- The NAT matrix: every unordered pair of the seven profiles (28 cells) plus two peers
+-- The NAT matrix: every unordered pair of the eight profiles (36 cells) plus two peers
 -- behind the same NAT and behind the same carrier-grade NAT. Each cell is its own lab:
 -- a relay on the internet, one NAT box per side, a peer behind each, 20 ms RTT between
 -- any two internet attachments (5 ms wires). `natlab run scenarios/matrix.lua` runs the
@@ -15,17 +15,35 @@ local p2p = require("p2p")
 local natprobe = require("natprobe")
 
 local profiles = { "none", "full-cone", "restricted-cone", "port-restricted-cone",
-	"symmetric", "cgnat", "udp-blocked" }
--- DESIGN.md, expected outcome per NAT pair (upper triangle, row by row).
-local table_rows = {
-	"d d d d d d r",
-	"  d d d d d r",
-	"    d d d d r",
-	"      d r d r",
-	"        r r r",
-	"          d r",
-	"            r",
+	"symmetric", "cgnat", "udp-blocked", "symmetric-sequential" }
+-- `--param hard_nat=off` runs the peer without NAT type detection, birthday probing and
+-- port prediction: DESIGN.md's table, the textbook floor (upper triangle, row by row).
+local floor_rows = {
+	"d d d d d d r d",
+	"  d d d d d r d",
+	"    d d d d r d",
+	"      d r d r r",
+	"        r r r r",
+	"          d r r",
+	"            r r",
+	"              r",
 }
+-- With them (the default), the floor this peer reaches: one hard side is beaten by
+-- birthday probing (port-restricted x symmetric, symmetric x cgnat, and the sequential
+-- allocator against every easy NAT), two sequential allocators by port prediction;
+-- symmetric x symmetric (random ports) stays on the relay.
+local hard_rows = {
+	"d d d d d d r d",
+	"  d d d d d r d",
+	"    d d d d r d",
+	"      d d d r d",
+	"        r d r r",
+	"          d r d",
+	"            r r",
+	"              d",
+}
+local hard_off = natlab.params.hard_nat == "off"
+local table_rows = hard_off and floor_rows or hard_rows
 local words = { d = "direct", r = "relay" }
 
 local cells = {}
@@ -98,7 +116,8 @@ if use_turn then
 end
 -- `--param wire=off` leaves the wire uncounted (bench/wire_overhead.sh compares).
 local r = p2p.run(a, b, relay, { adapter = adapter, ping = 5, timeout_s = 20,
-	wire = natlab.params.wire ~= "off", turn = ts, turn_transport = tt, turn_only = use_turn })
+	wire = natlab.params.wire ~= "off", turn = ts, turn_transport = tt, turn_only = use_turn,
+	hard_nat = hard_off and "off" or nil })
 local outcome = (r.status == 0 and r.outcome) or "fail"
 -- The relay and transport each side's last path event named: "turn/tls" when both
 -- agree, else "a turn/udp, b turn/tls".

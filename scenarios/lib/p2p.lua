@@ -50,6 +50,11 @@ local function peer_args(relay, opts)
 		args[#args + 1] = "--first-punch"
 		args[#args + 1] = opts.first_punch
 	end
+	-- hard_nat = "off": no NAT type detection, no birthday probing or prediction.
+	if opts.hard_nat then
+		args[#args + 1] = "--hard-nat"
+		args[#args + 1] = opts.hard_nat
+	end
 	return args
 end
 
