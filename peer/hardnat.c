@@ -678,6 +678,13 @@ void peer_hardnat_on_direct(struct peer *p)
 	finish(hn, "direct", json_pack("{s:s, s:b}", "remote_addr", a, "found", ours));
 }
 
+bool peer_hardnat_busy(const struct peer *p)
+{
+	const struct peer_hardnat *hn = p->hardnat;
+
+	return hn && hn->started && !hn->over && hn->tech != HARDNAT_TECH_NONE && !p->stopping;
+}
+
 uv_udp_t *peer_hardnat_sock_for(struct peer *p, const struct sockaddr_in *to)
 {
 	if (p->rx_sock && p->rx_from && peer_addr_equal(to, p->rx_from))

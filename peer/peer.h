@@ -402,6 +402,8 @@ void peer_hardnat_offer_parse(struct peer *p, const uint8_t *m, size_t len);
 void peer_hardnat_on_msg(struct peer *p, const uint8_t *m, size_t len);
 /* Per tick: detection retries, the technique's start and its pacing. */
 void peer_hardnat_tick(struct peer *p, uint64_t now);
+/* Whether an attempt is under way (started, not over): the workloads wait for it. */
+bool peer_hardnat_busy(const struct peer *p);
 /* A direct path was validated (p->direct_sock set): the attempt ends, sockets close. */
 void peer_hardnat_on_direct(struct peer *p);
 /* The socket a UDP packet to to goes out on: the one a packet from to came in on while

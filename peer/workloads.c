@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Workloads, in order once connected (with --no-relay, once direct): ping, transfer
- * (xfer.c), hold; then BYE both ways and exit.
+ * (xfer.c), hold; then, once a hard-NAT attempt under way has ended (hardnat.c), BYE
+ * both ways and exit.
  */
 #include "peer.h"
 
@@ -79,7 +80,8 @@ void peer_workloads_step(struct peer *p, uint64_t now)
 		p->hold_until_ns = now + (uint64_t)(p->o->hold_s * 1e9);
 		/* fall through */
 	case PEER_PHASE_HOLD:
-		if (now < p->hold_until_ns)
+		/* A hard-NAT attempt under way ends first (bounded by --hard-nat-time). */
+		if (now < p->hold_until_ns || peer_hardnat_busy(p))
 			return;
 		p->phase = PEER_PHASE_DONE;
 		p->my_done = 1;

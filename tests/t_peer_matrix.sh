@@ -8,6 +8,8 @@
 # lived through at least one whole punch round, and must complete its pings over the
 # relay. The relay listens on TCP 443, which udp-blocked lets through.
 # PEER_FIRST_PUNCH (eager, the default, or sync) is the connectors' --first-punch.
+# The peers run with --hard-nat off: this is the textbook floor; the hard-NAT techniques
+# that beat it are tests/t_peer_hardnat.sh's.
 . "$(dirname "$0")/lib/lab.sh"
 . "$(dirname "$0")/lib/peer.sh"
 t_require_root
@@ -56,14 +58,15 @@ t_is "${#cells[@]}" 30 "28 table cells and 2 same-NAT cells (first punch round: 
 for c in "${cells[@]}"; do
 	read -r tag la cb _ <<<"$c"
 	"$PEER" keygen "$tag.key" >"$tag.pub"
-	lab_peer_bg "l$tag" "$la" 40 --key "$T_TMP/$tag.key" --relay "$LAB_SRV:443" --listen
+	lab_peer_bg "l$tag" "$la" 40 --key "$T_TMP/$tag.key" --relay "$LAB_SRV:443" --listen \
+		--hard-nat off
 done
 # Connectors: pings, then held long enough for a whole punch round to run and fail
 # (1 s of probes, 0.5 s grace) even where STUN times out first (udp-blocked: ~3 s).
 for c in "${cells[@]}"; do
 	read -r tag la cb _ <<<"$c"
 	lab_peer_bg "c$tag" "$cb" 40 --relay "$LAB_SRV:443" --connect "$(cat "$tag.pub")" \
-		--ping 3 --hold 6 --timeout 15 --first-punch "$FIRST_PUNCH"
+		--ping 3 --hold 6 --timeout 15 --first-punch "$FIRST_PUNCH" --hard-nat off
 done
 
 starts=""

@@ -107,6 +107,9 @@ function M.summary(proc)
 			table.insert(s.rtt[ev.path], ev.ms)
 		end
 		if ev.event == "transfer_done" then s.transfer = { bytes = ev.bytes, ok = ev.ok } end
+		-- Hard NATs: the NAT type detected, and the last state of the technique's attempt.
+		if ev.event == "nat_type" then s.nat_type = ev.type end
+		if ev.event == "hard_nat" then s.hard_nat = ev end
 		if ev.event == "error" then s.error = ev.reason end
 		if ev.event == "exit" then
 			s.exit = ev.code
