@@ -34,6 +34,9 @@ struct cell_acc {
 	json_int_t wire_bytes_d, wire_bytes_r;
 	char disagree_note[160];
 	const char *relay_via; /* the last relayed run's relay and transport ("turn/tls") */
+	/* expected_rate of a probabilistic cell (0: none): relay runs do not fail it. */
+	double rate;
+	char rate_note[160];
 };
 
 /* A run's `wire` (scenarios/lib/wire.lua's verdict) into the cell's wire figures. */
@@ -72,8 +75,11 @@ static void cell_add(struct cell_acc *a, const char *expected, const struct repo
 	a->failed += strcmp(outcome, "direct") && strcmp(outcome, "relay");
 	json_array_append(a->seeds, json_object_get(run->report, "seed") ?: json_null());
 	wire_add(a, json_object_get(r, "wire"));
-	/* A claim the wire contradicts fails the run, whatever the stack said about it. */
-	if (!expected || strcmp(outcome, expected) != 0 || run->status != 0 ||
+	/* A claim the wire contradicts fails the run, whatever the stack said about it. A
+	 * probabilistic cell's relay run is judged with the others, by the rate. */
+	if (!expected ||
+	    (strcmp(outcome, expected) != 0 && !(a->rate > 0 && strcmp(outcome, "relay") == 0)) ||
+	    run->status != 0 ||
 	    json_is_false(json_object_get(json_object_get(r, "wire"), "agree"))) {
 		a->pass = 0;
 		if (!a->dir) {
@@ -111,6 +117,7 @@ json_t *report_cell_fold(const json_t *cell, const struct report_run *runs, size
 		.seeds = json_array(),
 		.switch_ms = json_array(),
 		.pass = 1,
+		.rate = json_number_value(json_object_get(cell, "expected_rate")),
 	};
 	json_t *flags = json_array();
 	double lo, hi;
@@ -118,12 +125,24 @@ json_t *report_cell_fold(const json_t *cell, const struct report_run *runs, size
 
 	for (size_t k = 0; k < nruns; k++)
 		cell_add(&a, expected, &runs[k]);
+	report_wilson(a.direct, a.runs, &lo, &hi);
+	/*
+	 * Probabilistic (expected_rate): the direct rate must not be significantly below the
+	 * expectation, i.e. the upper bound of its 95% Wilson interval reaches it.
+	 */
+	if (a.rate > 0 && a.pass && (a.runs == 0 || hi < a.rate)) {
+		a.pass = 0;
+		snprintf(
+		    a.rate_note, sizeof(a.rate_note),
+		    "direct %d of %d: Wilson 95%% [%.3f, %.3f] is below the expected rate %.3f",
+		    a.direct, a.runs, lo, hi, a.rate);
+		a.reached = a.rate_note;
+	}
 	if (!a.dir && nruns > 0) {
 		a.dir = runs[0].dir;
 		a.seed = json_object_get(runs[0].report, "seed");
 		a.timeline = json_object_get(runs[0].report, "timeline");
 	}
-	report_wilson(a.direct, a.runs, &lo, &hi);
 	out = json_pack("{s:s, s:O, s:O, s:s?, s:i, s:i, s:i, s:i, s:f, s:[f,f], s:o, s:o, s:o,"
 	                " s:I, s:I, s:b, s:s, s:s?, s:s?, s:o}",
 	                "name", json_string_value(json_object_get(cell, "name")), "a",
@@ -143,6 +162,8 @@ json_t *report_cell_fold(const json_t *cell, const struct report_run *runs, size
 	if (a.disagree)
 		json_array_append_new(flags, json_string("wire_disagrees"));
 	json_object_set_new(out, "flaky", json_boolean(a.direct > 0 && a.direct < a.runs));
+	if (a.rate > 0)
+		json_object_set_new(out, "expected_rate", json_real(a.rate));
 	json_object_set_new(out, "flags", flags);
 	if (a.relay_via)
 		json_object_set_new(out, "relay_via", json_string(a.relay_via));

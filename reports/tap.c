@@ -55,7 +55,7 @@ void report_cell_flags(char *buf, size_t len, const json_t *cell)
 
 void report_tap_cells(FILE *f, const json_t *cells)
 {
-	char line[512], diag[4600], flags[128];
+	char line[512], diag[4600], flags[128], rate[96];
 	const json_t *c;
 	size_t i;
 
@@ -64,12 +64,21 @@ void report_tap_cells(FILE *f, const json_t *cells)
 		int pass = json_is_true(json_object_get(c, "pass"));
 		const char *repro = json_string_value(json_object_get(c, "reproduce"));
 
+		const json_t *ci = json_object_get(c, "direct_rate_ci95");
+
 		report_cell_flags(flags, sizeof(flags), c);
+		rate[0] = '\0';
+		if (json_is_number(json_object_get(c, "expected_rate")))
+			snprintf(rate, sizeof(rate),
+			         " at a rate of %.2f (Wilson 95%% [%.3f, %.3f])",
+			         json_number_value(json_object_get(c, "expected_rate")),
+			         json_number_value(json_array_get(ci, 0)),
+			         json_number_value(json_array_get(ci, 1)));
 		/* A description cut short still says which cell it is; the report has the rest. */
 		snprintf(line, sizeof(line),
-		         "%s: expected %s, direct %lld/%lld (relay %lld, failed %lld)%s",
+		         "%s: expected %s%s, direct %lld/%lld (relay %lld, failed %lld)%s",
 		         json_string_value(json_object_get(c, "name")) ?: "?",
-		         json_string_value(json_object_get(c, "expected")) ?: "?",
+		         json_string_value(json_object_get(c, "expected")) ?: "?", rate,
 		         json_integer_value(json_object_get(c, "direct")),
 		         json_integer_value(json_object_get(c, "runs")),
 		         json_integer_value(json_object_get(c, "relay")),

@@ -43,16 +43,27 @@ local hard_rows = {
 	"              d",
 }
 local hard_off = natlab.params.hard_nat == "off"
-local table_rows = hard_off and floor_rows or hard_rows
 local words = { d = "direct", r = "relay" }
+-- A cell above the floor is probabilistic (random ports, other subscribers' mappings):
+-- over --repeat N it passes while the upper bound of its direct rate's 95% Wilson
+-- interval reaches HARD_RATE (issue 11's target); a single relay run fails it.
+local HARD_RATE = 0.95
+
+local function row_words(line)
+	local row = {}
+	for w in line:gmatch("%S") do row[#row + 1] = w end
+	return row
+end
 
 local cells = {}
 for i = 1, #profiles do
-	local row = {}
-	for w in table_rows[i]:gmatch("%S") do row[#row + 1] = w end
+	local floor, hard = row_words(floor_rows[i]), row_words(hard_rows[i])
 	for j = i, #profiles do
-		cells[#cells + 1] = { name = profiles[i] .. "/" .. profiles[j], a = profiles[i],
-			b = profiles[j], expected = words[row[j - i + 1]] }
+		local f, h = floor[j - i + 1], hard[j - i + 1]
+		local c = { name = profiles[i] .. "/" .. profiles[j], a = profiles[i], b = profiles[j],
+			expected = words[hard_off and f or h] }
+		if not hard_off and f ~= h then c.expected_rate = HARD_RATE end
+		cells[#cells + 1] = c
 	end
 end
 cells[#cells + 1] = { name = "same-nat", a = "same-nat", b = "same-nat", expected = "direct" }
@@ -115,7 +126,10 @@ if use_turn then
 		connect = cell.a == "udp-blocked" and "tls" or "udp" }
 end
 -- `--param wire=off` leaves the wire uncounted (bench/wire_overhead.sh compares).
+-- A cell above the floor holds the session 1 s after its pings: its path may be found
+-- as the 5 pings (0.5 s) end, and the wire judges where the traffic went after it.
 local r = p2p.run(a, b, relay, { adapter = adapter, ping = 5, timeout_s = 20,
+	hold = cell.expected_rate and 1 or nil,
 	wire = natlab.params.wire ~= "off", turn = ts, turn_transport = tt, turn_only = use_turn,
 	hard_nat = hard_off and "off" or nil })
 local outcome = (r.status == 0 and r.outcome) or "fail"
@@ -135,8 +149,17 @@ result{
 	bytes_direct = r.bytes_direct or 0, bytes_relay = r.bytes_relay or 0,
 	reached = r.reason or r.error or r.last_event,
 	relay_via = outcome == "relay" and relay_via(r) or nil,
+	-- natlab-peer's hard-NAT attempt (docs/events.md, "Hard NATs"), either side's.
+	hard_nat = r.hard_nat and r.hard_nat.technique or r.listener and r.listener.hard_nat and
+		r.listener.hard_nat.technique or nil,
 }
-expect_eq(outcome, cell.expected, cell.name .. ": " .. cell.expected)
+if cell.expected_rate then
+	-- Probabilistic: a run may end on the relay; the cell's direct rate is judged.
+	expect(outcome == "direct" or outcome == "relay", cell.name .. ": direct or relay (" ..
+		outcome .. "), the direct rate judged over the runs")
+else
+	expect_eq(outcome, cell.expected, cell.name .. ": " .. cell.expected)
+end
 expect(r.agree ~= false, cell.name .. ": the stack's claim (" .. tostring(r.claim) ..
 	") agrees with the wire (" .. (r.wire and r.wire.verdict or "?") .. ")")
 

@@ -211,6 +211,52 @@ static void test_fold_edges(void)
 	json_decref(cell);
 }
 
+/*
+ * A probabilistic cell (expected "direct" with expected_rate): it passes while the upper
+ * bound of its direct rate's Wilson interval reaches the rate; relay runs are allowed,
+ * failed runs are not.
+ */
+static void test_fold_expected_rate(void)
+{
+	json_t *cell = cell_new("direct"), *d = run_report("direct", NULL, 40, 1),
+	       *r = run_report("relay", "hard_nat", 0, 0), *f = run_report("fail", "x", 0, 0), *out;
+	struct report_run runs[20];
+	int k;
+
+	json_object_set_new(cell, "expected_rate", json_real(0.95));
+	for (k = 0; k < 20; k++)
+		runs[k] = (struct report_run){ .report = k < 18 ? d : r, .dir = "cells/c" };
+	out = report_cell_fold(cell, runs, 20);
+	ok(json_is_true(json_object_get(out, "pass")),
+	   "18 of 20 direct, rate 0.95: Wilson [0.699, 0.972] reaches it, the cell passes");
+	near(jnum(out, "expected_rate"), 0.95, "the report states the expected rate");
+	ok(json_is_null(json_object_get(out, "reached")), "a passing cell's reached is null");
+	json_decref(out);
+	runs[17].report = r;
+	out = report_cell_fold(cell, runs, 20);
+	ok(json_is_false(json_object_get(out, "pass")),
+	   "17 of 20: Wilson [0.640, 0.948] falls short of 0.95, the cell fails");
+	ok(jstr(out, "reached") && strstr(jstr(out, "reached"), "below the expected rate"),
+	   "and says why: %s", jstr(out, "reached") ? jstr(out, "reached") : "(null)");
+	json_decref(out);
+	runs[17].report = d;
+	runs[0].report = f;
+	out = report_cell_fold(cell, runs, 20);
+	ok(json_is_false(json_object_get(out, "pass")), "a failed run fails it, rate or not");
+	json_decref(out);
+	out = report_cell_fold(cell, runs + 18, 1);
+	ok(json_is_false(json_object_get(out, "pass")),
+	   "one relay run alone: [0, 0.793] is below 0.95, the cell fails");
+	json_decref(out);
+	out = report_cell_fold(cell, runs + 1, 1);
+	ok(json_is_true(json_object_get(out, "pass")), "one direct run alone passes");
+	json_decref(out);
+	json_decref(cell);
+	json_decref(d);
+	json_decref(r);
+	json_decref(f);
+}
+
 /* A run's report with a seed and the wire's verdict beside the stack's claim. */
 static json_t *wire_run(const char *outcome, json_int_t seed, const char *verdict, int agree,
                         double switch_ms)
@@ -334,6 +380,7 @@ static void test_summary(void)
 int main(void)
 {
 	test_wilson();
+	test_fold_expected_rate();
 	test_percentiles();
 	test_numbers();
 	test_run_result();
