@@ -145,11 +145,11 @@ struct peer_opts {
 	double timeout_s;     /* to reach the peer (and a direct path with --no-relay) */
 	int verbose;
 	struct peer_turn_opts turn; /* --turn* */
-	int hard_nat_off;     /* --hard-nat off: no detection, no technique (the textbook floor) */
-	uint32_t hn_sockets;  /* --hard-nat-sockets: the hard side's K */
-	uint32_t hn_rate;     /* --hard-nat-rate: the easy side's probes per second */
-	uint32_t hn_probes;   /* --hard-nat-probes: the easy side's probes at most */
-	double hn_time_s;     /* --hard-nat-time: an attempt gives up after this */
+	int hard_nat_off;    /* --hard-nat off: no detection, no technique (the textbook floor) */
+	uint32_t hn_sockets; /* --hard-nat-sockets: the hard side's K */
+	uint32_t hn_rate;    /* --hard-nat-rate: the easy side's probes per second */
+	uint32_t hn_probes;  /* --hard-nat-probes: the easy side's probes at most */
+	double hn_time_s;    /* --hard-nat-time: an attempt gives up after this */
 };
 
 /* The last `path` event: none yet (or kind none), relay (reported_relay), direct. */
@@ -394,7 +394,8 @@ void peer_hardnat_free(struct peer *p);
 int peer_hardnat_on_reflexive(struct peer *p, const struct stun_msg *msg,
                               const struct sockaddr_in *from);
 /* A STUN answer: 1 if it was detection's or prediction's (consumed), else 0. */
-int peer_hardnat_on_stun(struct peer *p, const struct stun_msg *msg, const struct sockaddr_in *from);
+int peer_hardnat_on_stun(struct peer *p, const struct stun_msg *msg,
+                         const struct sockaddr_in *from);
 /* Our NAT type as TLVs for an offer (after its candidates) into m; returns the bytes. */
 size_t peer_hardnat_offer_put(const struct peer *p, uint8_t *m, size_t cap);
 /* An offer's bytes after its candidates, and a HARDNAT message (m after the type). */
