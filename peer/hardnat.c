@@ -467,6 +467,22 @@ static const struct peer_cand *peer_reflexive(const struct peer *p)
 	return NULL;
 }
 
+/* Whether a's address is one of our relays' or STUN servers'. */
+static bool is_server_addr(const struct peer *p, const struct sockaddr_in *a)
+{
+	int i;
+
+	for (i = 0; i < p->n_relays; i++)
+		if (p->relays[i].addr.ss_family == AF_INET &&
+		    ((const struct sockaddr_in *)&p->relays[i].addr)->sin_addr.s_addr ==
+		        a->sin_addr.s_addr)
+			return true;
+	for (i = 0; i < p->n_stun; i++)
+		if (p->stun_srv[i].sin_addr.s_addr == a->sin_addr.s_addr)
+			return true;
+	return false;
+}
+
 static int socks_alloc(struct peer_hardnat *hn, int n)
 {
 	hn->socks = calloc((size_t)n, sizeof(*hn->socks));
@@ -553,6 +569,14 @@ static void start(struct peer_hardnat *hn, uint64_t now)
 		return;
 	}
 	hn->target = rx->addr;
+	if (is_server_addr(hn->p, &hn->target)) {
+		hn->tech = HARDNAT_TECH_NONE;
+		hn->reason = "the peer's reflexive address is a relay's or STUN server's: "
+		             "probing it would spray that server";
+		hn->over = true;
+		hn_event(hn, "skipped", NULL);
+		return;
+	}
 	hn->start_ns = now;
 	if (hn->tech == HARDNAT_TECH_BIRTHDAY_HARD)
 		rc = start_birthday_hard(hn);
