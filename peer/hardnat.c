@@ -203,7 +203,9 @@ int peer_hardnat_on_stun(struct peer *p, const struct stun_msg *msg, const struc
 
 	if (!enabled(p) || !(msg->present & STUN_HAS_XOR_MAPPED) || x->sin_family != AF_INET)
 		return 0;
-	if (hn->detecting && memcmp(msg->txid, hn->det_txid, STUN_TXID_SIZE) == 0) {
+	/* The first request went to every server: their answers are observations too. */
+	if (hn->detecting && (memcmp(msg->txid, hn->det_txid, STUN_TXID_SIZE) == 0 ||
+	                      memcmp(msg->txid, p->stun_txid, STUN_TXID_SIZE) == 0)) {
 		for (i = 1; i < hn->n_targets; i++)
 			if (peer_addr_equal(&hn->det_to[i], from) && !hn->got[i]) {
 				obs_of(&hn->obs[i], x);
@@ -213,15 +215,6 @@ int peer_hardnat_on_stun(struct peer *p, const struct stun_msg *msg, const struc
 			;
 		if (i == hn->n_targets)
 			detect_finish(hn);
-		return 1;
-	}
-	if (hn->detecting && memcmp(msg->txid, p->stun_txid, STUN_TXID_SIZE) == 0) {
-		/* The first request went to every server: their answers are observations too. */
-		for (i = 1; i < hn->n_targets; i++)
-			if (peer_addr_equal(&hn->det_to[i], from) && !hn->got[i]) {
-				obs_of(&hn->obs[i], x);
-				hn->got[i] = true;
-			}
 		return 1;
 	}
 	if (hn->pred_asked && !hn->have_pred &&
@@ -324,17 +317,7 @@ static void hn_recv_cb(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const st
 	if (nread <= 0 || !addr || addr->sa_family != AF_INET || (flags & UV_UDP_PARTIAL))
 		return;
 	memcpy(&from, addr, sizeof(from));
-	if (stun_header_check(d, (size_t)nread, NULL, NULL) == 0) {
-		peer_on_stun(p, d, (size_t)nread, &from);
-		return;
-	}
-	if (!p->have_peer || d[0] != SEAL_MAGIC)
-		return;
-	p->rx_sock = u;
-	p->rx_from = &from;
-	peer_on_sealed(p, d, (size_t)nread, &from);
-	p->rx_sock = NULL;
-	p->rx_from = NULL;
+	peer_on_udp(p, u, d, (size_t)nread, &from);
 }
 
 static int sock_open(struct peer_hardnat *hn, struct hn_sock *s)

@@ -137,20 +137,26 @@ static void udp_recv_cb(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
                         const struct sockaddr *addr, unsigned flags)
 {
 	struct peer *p = container_of(u, struct peer, udp);
-	const uint8_t *d = (const uint8_t *)buf->base;
 	struct sockaddr_in from;
 
 	if (nread <= 0 || !addr || addr->sa_family != AF_INET || (flags & UV_UDP_PARTIAL))
 		return;
 	memcpy(&from, addr, sizeof(from));
-	if (stun_header_check(d, (size_t)nread, NULL, NULL) == 0) {
-		peer_on_stun(p, d, (size_t)nread, &from);
+	peer_on_udp(p, u, (const uint8_t *)buf->base, (size_t)nread, &from);
+}
+
+void peer_on_udp(struct peer *p, uv_udp_t *u, const uint8_t *d, size_t n,
+                 const struct sockaddr_in *from)
+{
+	if (stun_header_check(d, n, NULL, NULL) == 0) {
+		peer_on_stun(p, d, n, from);
 		return;
 	}
 	if (p->have_peer && d[0] == SEAL_MAGIC) {
+		/* Answers to from go out on the socket this came in on (hardnat.c's or ours). */
 		p->rx_sock = u;
-		p->rx_from = &from;
-		peer_on_sealed(p, d, (size_t)nread, &from);
+		p->rx_from = from;
+		peer_on_sealed(p, d, n, from);
 		p->rx_sock = NULL;
 		p->rx_from = NULL;
 	}

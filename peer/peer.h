@@ -320,6 +320,10 @@ int peer_run(const struct peer_opts *o, const struct identity *id);
 uint64_t peer_now_ns(void);
 /* Ends the run with code: the exit event, every handle closed. Idempotent. */
 void peer_stop(struct peer *p, int code);
+/* A datagram from on socket u (ours, or one of hardnat.c's): STUN, or sealed for the
+ * session. */
+void peer_on_udp(struct peer *p, uv_udp_t *u, const uint8_t *d, size_t n,
+                 const struct sockaddr_in *from);
 /* An error event, a log line, and (if exit_code is not 0) the exit. */
 void peer_error(struct peer *p, int exit_code, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -91,13 +91,7 @@ local thost = use_turn and lab:host{ name = "turn", net = inet, link = WAN } or 
 
 -- One side of a cell: a NAT box of the profile (a CPE under a CGN for cgnat) and a host.
 local function side(tag, profile)
-	if profile == "cgnat" then
-		local isp = lab:nat{ name = "isp" .. tag, net = inet, profile = "cgnat", link = WAN }
-		local cpe = lab:nat{ name = "cpe" .. tag, net = isp, profile = "port-restricted-cone" }
-		return lab:host{ name = "h" .. tag, net = cpe }
-	end
-	local nat = lab:nat{ name = "nat" .. tag, net = inet, profile = profile, link = WAN }
-	return lab:host{ name = "h" .. tag, net = nat }
+	return p2p.side(lab, inet, tag, profile, WAN)
 end
 
 local a, b

@@ -26,16 +26,7 @@ local WAN = { delay = "5ms" }
 local lab = natlab.lab{ name = "hardnat", seed = 1 }
 local inet = lab:internet{}
 local srv = lab:host{ name = "srv", net = inet, addrs = 2, link = WAN }
-local function side(tag, profile)
-	if profile == "cgnat" then
-		local isp = lab:nat{ name = "isp" .. tag, net = inet, profile = "cgnat", link = WAN }
-		local cpe = lab:nat{ name = "cpe" .. tag, net = isp, profile = "port-restricted-cone" }
-		return lab:host{ name = "h" .. tag, net = cpe }
-	end
-	local nat = lab:nat{ name = "nat" .. tag, net = inet, profile = profile, link = WAN }
-	return lab:host{ name = "h" .. tag, net = nat }
-end
-local a, b = side("a", cell.a), side("b", cell.b)
+local a, b = p2p.side(lab, inet, "a", cell.a, WAN), p2p.side(lab, inet, "b", cell.b, WAN)
 lab:up()
 
 local relay = p2p.relay(srv, { port = 443 })

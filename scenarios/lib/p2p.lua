@@ -58,6 +58,19 @@ local function peer_args(relay, opts)
 	return args
 end
 
+-- One side of a matrix cell on net: a NAT box "nat<tag>" of profile with link, and host
+-- "h<tag>" behind it; for "cgnat", a CGN "isp<tag>" (with link) and a port-restricted
+-- CPE "cpe<tag>" under it. Returns the host.
+function M.side(lab, net, tag, profile, link)
+	if profile == "cgnat" then
+		local isp = lab:nat{ name = "isp" .. tag, net = net, profile = "cgnat", link = link }
+		local cpe = lab:nat{ name = "cpe" .. tag, net = isp, profile = "port-restricted-cone" }
+		return lab:host{ name = "h" .. tag, net = cpe }
+	end
+	local nat = lab:nat{ name = "nat" .. tag, net = net, profile = profile, link = link }
+	return lab:host{ name = "h" .. tag, net = nat }
+end
+
 -- Starts a listening peer on host; returns { proc, key }.
 function M.listen(host, relay, opts)
 	opts = opts or {}
