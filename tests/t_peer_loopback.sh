@@ -136,7 +136,20 @@ for bad in nan inf 1e9 -1; do
 	t_is "$? $(grep -c -- "--hold $bad: expected seconds" "$T_TMP/e7.err")" "2 1" \
 		"--hold $bad: a usage error naming it"
 done
+# The hard-NAT options: each bad value is a usage error naming the option and what it takes.
+for bad in "--hard-nat maybe|expected on or off" "--hard-nat-sockets 0|expected 1 to 1024 sockets" \
+	"--hard-nat-sockets 1025|expected 1 to 1024" "--hard-nat-rate 0|expected 1 to 10000 probes per second" \
+	"--hard-nat-probes 64513|expected 1 to 64512 probes" "--hard-nat-time 0|expected seconds" \
+	"--hard-nat-time 601|expected seconds (at most 600)"; do
+	arg=${bad%%|*} want=${bad#*|}
+	# shellcheck disable=SC2086
+	peer_bg e8 --key a.key "${common[@]}" --connect "$pub" $arg
+	wait_pid "$e8_PID" 5
+	t_is "$? $(grep -c -- "$arg: $want" "$T_TMP/e8.err")" "2 1" "$arg: a usage error naming it"
+done
 "$PEER" --help | grep -q -- '--relay-only'
 t_ok $? "--help describes the options"
+"$PEER" --help | grep -q -- '--hard-nat on|off'
+t_ok $? "--help describes --hard-nat"
 
 t_done
