@@ -511,7 +511,8 @@ static int start_predict(struct peer_hardnat *hn)
 {
 	int rc;
 
-	rc = socks_alloc(hn, 1);
+	/* The sweeper (connector) probes from this socket; the fan (listener) from S more. */
+	rc = socks_alloc(hn, 1 + (hn->p->o->listen ? HARDNAT_PREDICT_SPAN : 0));
 	if (rc == 0)
 		rc = sock_open(hn, &hn->socks[0]);
 	if (rc < 0)
@@ -607,7 +608,9 @@ static void tick_birthday_hard(struct peer_hardnat *hn)
 static void tick_predict(struct peer_hardnat *hn, uint64_t now)
 {
 	struct sockaddr_in to = hn->target;
-	int j;
+	bool sweep = !hn->p->o->listen;
+	struct hn_sock *s;
+	int i;
 
 	if (!hn->have_pred && now - hn->pred_sent_ns > HN_DETECT_RETRY_MS * PEER_MS) {
 		predict_ask(hn);
@@ -616,12 +619,18 @@ static void tick_predict(struct peer_hardnat *hn, uint64_t now)
 	if (!hn->have_pred || !hn->have_peer_pred ||
 	    now - hn->pred_probe_ns < HN_PREDICT_RESEND_MS * PEER_MS)
 		return;
+	/* The fan's sockets open only now: their mappings must come after the observed one. */
+	for (i = 1; !sweep && !hn->pred_probe_ns && i < hn->n_socks; i++)
+		if (sock_open(hn, &hn->socks[i]) < 0)
+			sock_close(&hn->socks[i]);
 	hn->pred_probe_ns = now;
-	/* In order: our j-th new mapping is the one the peer's j-th probe is aimed at. */
-	for (j = 1; j <= HARDNAT_PREDICT_WINDOW; j++) {
-		to.sin_port = htons(hardnat_predict_port(
-		    hn->peer_pred_port, hn->peer_pred_step > 0 ? hn->peer_pred_step : 1, j));
-		send_probe(hn, &hn->socks[0].udp, &to);
+	/* In order: our k-th new mapping is the one the peer's probes may be aimed at. */
+	for (i = 0; i < HARDNAT_PREDICT_SPAN; i++) {
+		s = &hn->socks[sweep ? 0 : 1 + i];
+		to.sin_port =
+		    htons(hardnat_predict_target(sweep, hn->peer_pred_port, hn->peer_pred_step, i));
+		if (s->open)
+			send_probe(hn, &s->udp, &to);
 	}
 }
 

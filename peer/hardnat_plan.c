@@ -157,3 +157,9 @@ uint16_t hardnat_predict_port(uint16_t last, int step, int j)
 {
 	return (uint16_t)(last + step * j);
 }
+
+uint16_t hardnat_predict_target(bool sweep, uint16_t peer_port, int step, int i)
+{
+	return hardnat_predict_port(peer_port, step > 0 ? step : 1,
+	                            sweep ? i + 1 : HARDNAT_PREDICT_SPAN);
+}

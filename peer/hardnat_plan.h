@@ -15,9 +15,12 @@
  *   public address, without repeating one, at a bounded rate, until one of them is a
  *   mapping (then a socket of the hard side answers and that 4-tuple is the path).
  * - prediction (both hard, both allocating sequentially): each side observes the port
- *   its NAT gives a fresh socket, tells the other, and both send from that socket to the
- *   other's next ports in order: the i-th new mapping of each side is the 4-tuple the
- *   other's i-th names.
+ *   its NAT gives a fresh socket (p and q) and tells the other. The connector sweeps:
+ *   from that socket to q + 1, ..., q + S in order (S new mappings, on ports p + o + 1,
+ *   ...: o is how many mappings others made meanwhile). The listener fans: S more fresh
+ *   sockets all aimed at p + S (its l-th on port q + o' + l). The connector's k-th and
+ *   the listener's l-th are one 4-tuple when k = S - o and l = k - o': whenever the
+ *   others' mappings on both sides add up to less than S, some pair matches.
  * - none: both hard and one allocates random ports (the relay stays), or neither is
  *   hard (ordinary punching does it).
  */
@@ -45,7 +48,7 @@ enum hardnat_kind {
 #define HARDNAT_RATE_DEFAULT    400  /* easy side: probes per second */
 #define HARDNAT_PROBES_DEFAULT  2000 /* easy side: probes at most per attempt */
 #define HARDNAT_TIME_DEFAULT_MS 8000 /* either side: an attempt gives up after this */
-#define HARDNAT_PREDICT_WINDOW  4    /* prediction: next ports of the other side probed */
+#define HARDNAT_PREDICT_SPAN    16   /* prediction: the sweep's ports, the fan's sockets */
 
 /* One reflexive address a STUN endpoint reported for one local socket (host order). */
 struct hardnat_obs {
@@ -110,5 +113,12 @@ double hardnat_birthday_p(uint32_t k, uint32_t ports, uint32_t n);
 
 /* Prediction: the port of the other side's j-th next mapping (j >= 1). */
 uint16_t hardnat_predict_port(uint16_t last, int step, int j);
+
+/*
+ * Prediction: where probe i (0 .. HARDNAT_PREDICT_SPAN - 1) goes, given the port the
+ * peer observed (peer_port) and its step: the sweeper's i-th new mapping aims at the
+ * peer's (i + 1)-th next port; every socket of the fan aims at the sweeper's S-th.
+ */
+uint16_t hardnat_predict_target(bool sweep, uint16_t peer_port, int step, int i);
 
 #endif

@@ -3,7 +3,8 @@
 -- cell per lab as scenarios/matrix.lua builds them (a relay with two addresses, so RFC
 -- 5780's OTHER-ADDRESS, 5 ms wires). One side hard (symmetric, random ports) against an
 -- easy one goes direct by birthday probing, two sequential allocators by port
--- prediction; symmetric x symmetric stays on the relay and says why; with --hard-nat
+-- prediction, also with a neighbour's mappings coming in between; symmetric x symmetric
+-- stays on the relay and says why; with --hard-nat
 -- off port-restricted x symmetric is the textbook floor again (relay). In the first
 -- cell a sampler counts the hard side's UDP sockets (/proc/net/udp) while the peer runs: 256 more
 -- while it probes, back to two (the main one and the one the path kept) once direct.
@@ -17,6 +18,9 @@ local cell = natlab.cells{
 	{ name = "full-cone/symmetric", a = "full-cone", b = "symmetric", expected = "direct" },
 	{ name = "symmetric-sequential/symmetric-sequential", a = "symmetric-sequential",
 	  b = "symmetric-sequential", expected = "direct", technique = "prediction" },
+	-- A neighbour behind the listener's NAT makes a new mapping every 10 ms meanwhile.
+	{ name = "noisy:symmetric-sequential/symmetric-sequential", a = "symmetric-sequential",
+	  b = "symmetric-sequential", expected = "direct", technique = "prediction", noisy = true },
 	{ name = "symmetric/symmetric", a = "symmetric", b = "symmetric", expected = "relay",
 	  technique = "none" },
 	{ name = "off:port-restricted-cone/symmetric", a = "port-restricted-cone",
@@ -27,7 +31,13 @@ local lab = natlab.lab{ name = "hardnat", seed = 1 }
 local inet = lab:internet{}
 local srv = lab:host{ name = "srv", net = inet, addrs = 2, link = WAN }
 local a, b = p2p.side(lab, inet, "a", cell.a, WAN), p2p.side(lab, inet, "b", cell.b, WAN)
+local neighbour = cell.noisy and lab:host{ name = "hn", net = b.net }
 lab:up()
+if neighbour then
+	-- bash's /dev/udp: a fresh socket, so a fresh mapping, per datagram.
+	neighbour:spawn{ "bash", "-c", "for i in $(seq 3000); do echo x > /dev/udp/" .. srv.addr ..
+		"/$((20000 + i)); sleep 0.01; done", name = "noise" }
+end
 
 local relay = p2p.relay(srv, { port = 443 })
 local sampler

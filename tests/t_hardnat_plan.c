@@ -135,6 +135,47 @@ static void test_predict(void)
 	is_int(hardnat_predict_port(65535, 1, 1), 0, "wraps");
 }
 
+/*
+ * Two sequential NATs (steps 1 and 2) and others' mappings on each, oa and ob, between
+ * each side's observation and its probes: the sweeper's k-th new mapping (k from 1) is
+ * on port pa + step * (oa + k) towards its k-th target, the fan's l-th on
+ * pb + step * (ob + l). A pair is one 4-tuple when each aims at the other's port.
+ */
+static bool predict_meets(int step, int oa, int ob)
+{
+	uint16_t pa = 3000, pb = 1030;
+	int k, l;
+
+	for (k = 1; k <= HARDNAT_PREDICT_SPAN; k++)
+		for (l = 1; l <= HARDNAT_PREDICT_SPAN; l++) {
+			uint16_t a_port = (uint16_t)(pa + step * (oa + k));
+			uint16_t b_port = (uint16_t)(pb + step * (ob + l));
+
+			if (hardnat_predict_target(true, pb, step, k - 1) == b_port &&
+			    hardnat_predict_target(false, pa, step, l - 1) == a_port)
+				return true;
+		}
+	return false;
+}
+
+static void test_predict_meets(void)
+{
+	int step, oa, ob, wrong = 0;
+
+	for (step = 1; step <= 2; step++)
+		for (oa = 0; oa <= 20; oa++)
+			for (ob = 0; ob <= 20; ob++)
+				wrong +=
+				    predict_meets(step, oa, ob) != (oa + ob < HARDNAT_PREDICT_SPAN);
+	is_int(wrong, 0,
+	       "sweep and fan meet exactly when others' mappings on both sides add up to "
+	       "less than the span (0-20 each, steps 1 and 2)");
+	ok(predict_meets(1, 0, 0), "no one else: they meet");
+	ok(predict_meets(1, 15, 0) && predict_meets(1, 0, 15) && predict_meets(1, 7, 8),
+	   "15 others' mappings, on either side or split: still");
+	ok(!predict_meets(1, 8, 8), "16: no more");
+}
+
 int main(void)
 {
 	test_classify();
@@ -143,5 +184,6 @@ int main(void)
 	test_due();
 	test_birthday();
 	test_predict();
+	test_predict_meets();
 	return tap_done();
 }
