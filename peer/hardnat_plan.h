@@ -38,7 +38,6 @@ enum hardnat_kind {
 	HARDNAT_HARD_RAND = 3, /* a mapping per destination, on unrelated ports */
 };
 
-#define HARDNAT_MAX_OBS      4
 #define HARDNAT_SEQ_MAX_STEP 16   /* successive mappings further apart are not sequential */
 #define HARDNAT_PORT_LO      1024 /* the easy side probes ports HARDNAT_PORT_LO-65535 */
 #define HARDNAT_PORT_COUNT   (65536 - HARDNAT_PORT_LO)
