@@ -109,9 +109,9 @@ static const struct nat_profile nat_profiles[] = {
 };
 
 const char *const nat_profile_names[] = {
-	"none",       "full-cone",  "restricted-cone",     "port-restricted-cone",
-	"symmetric",  "cgnat",      "udp-blocked",         "home-router",
-	"mobile-cgn", "hotel-wifi", "enterprise-firewall", "symmetric-sequential",
+	"none",        "full-cone",  "restricted-cone", "port-restricted-cone",
+	"symmetric",   "cgnat",      "udp-blocked",     "symmetric-sequential",
+	"home-router", "mobile-cgn", "hotel-wifi",      "enterprise-firewall",
 	NULL
 };
 
