@@ -22,8 +22,9 @@ cleanup() { [ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null; wait 2>/dev/nu
 trap cleanup EXIT
 
 cc -O2 -I "$src/include" -I "$src/proto/include" -I "$src/tests" "$src/bench/relay_fairness.c" \
-	"$src/tests/relay_harness.c" "$src/tests/tap.c" "$build/proto/libnatlab_proto.a" \
-	$(pkg-config --libs libsodium) -lpthread -o "$work/relay_fairness"
+	"$src/tests/relay_harness.c" "$src/tests/tap.c" "$build/proto/libnatlab_tls.a" \
+	"$build/proto/libnatlab_proto.a" $(pkg-config --libs libsodium openssl) -lpthread \
+	-o "$work/relay_fairness"
 "$build/bin/natlab-relay" --no-auth --listen 127.0.0.1:0 "$@" >"$work/ready" 2>"$work/relay.log" &
 relay_pid=$!
 for _ in $(seq 50); do [ -s "$work/ready" ] && break; sleep 0.1; done

@@ -23,6 +23,7 @@ static const char *const close_reason_names[RELAY_CLOSE_REASON_COUNT] = {
 	[RELAY_CLOSE_REPLACED] = "replaced",
 	[RELAY_CLOSE_SHUTDOWN] = "shutdown",
 	[RELAY_CLOSE_IDLE] = "idle",
+	[RELAY_CLOSE_BYTE_CAP] = "byte_cap",
 };
 
 const char *relay_close_reason_str(enum relay_close_reason r)

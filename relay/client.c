@@ -40,6 +40,7 @@ static void relay_client_closed_cb(uv_handle_t *h)
 		return;
 	relay_batch_forget(c->srv, c);
 	frame_reader_close(&c->reader);
+	tls_conn_free(c->tls);
 	relay_out_free_list(c->q_head);
 	relay_out_free_list(c->inflight);
 	relay_server_client_gone(c->srv, c);
@@ -83,7 +84,9 @@ void relay_client_close(struct relay_client *c, enum relay_close_reason reason, 
 		c->srv->closes[reason]++;
 		/* Best effort, and only between frames: never cut into a partial write. */
 		len = relay_close_encode(frame, sizeof(frame), (uint8_t)reason, text);
-		if (len > 0 && !c->writing && !c->q_head) {
+		if (len > 0 && !c->writing && !c->q_head && c->tls) {
+			relay_tls_try_close(c, frame, (size_t)len);
+		} else if (len > 0 && !c->writing && !c->q_head) {
 			uv_buf_t b = uv_buf_init((char *)frame, (unsigned)len);
 
 			uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
@@ -144,10 +147,56 @@ static void relay_client_consume(struct relay_client *c, size_t n)
 }
 
 /*
+ * A TLS client's queued frames go to its session, plaintext, sealed together up to
+ * 16 KiB per record (relay_tls_seal; only once the handshake is done), and the
+ * ciphertext with any handshake bytes is written as plain frames are: as far as the
+ * socket takes it at once, the rest to libuv in one write. Frames queued meanwhile stay
+ * whole and plaintext, so a slow receiver still loses whole frames only.
+ */
+static void relay_client_flush_tls(struct relay_client *c)
+{
+	struct relay_out *o;
+	uv_buf_t b;
+	int rc;
+
+	while (!c->writing && c->state != RELAY_CLIENT_CLOSING) {
+		o = relay_tls_seal(c);
+		if (!o)
+			return; /* nothing to send, or c was closed */
+		b = uv_buf_init((char *)o->data, o->len);
+		rc = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+		if (rc == (int)o->len) {
+			free(o);
+			continue;
+		}
+		if (rc < 0 && rc != UV_EAGAIN) {
+			free(o);
+			c->srv->counters[RELAY_C_DISCONNECT_ERROR]++;
+			relay_client_close(c, RELAY_CLOSE_NONE, NULL);
+			return;
+		}
+		if (rc > 0) {
+			memmove(o->data, o->data + rc, o->len - (uint32_t)rc);
+			o->len -= (uint32_t)rc;
+			b = uv_buf_init((char *)o->data, o->len);
+		}
+		c->inflight = o;
+		rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, relay_client_write_cb);
+		if (rc < 0) {
+			c->srv->counters[RELAY_C_DISCONNECT_ERROR]++;
+			relay_client_close(c, RELAY_CLOSE_NONE, NULL);
+			return;
+		}
+		c->writing = 1;
+	}
+}
+
+/*
  * Writes queued frames, up to RELAY_WRITE_BATCH (or RELAY_WRITE_BATCH_BYTES) to a
  * writev, for as long as the socket takes them; what it does not take is handed to libuv
  * in one write, and the rest waits for its callback. A partly written frame is never
- * dropped: once any of it is out, it is in flight.
+ * dropped: once any of it is out, it is in flight. A TLS client's frames go to its
+ * session instead (relay_client_flush_tls).
  */
 void relay_client_flush(struct relay_client *c)
 {
@@ -157,6 +206,10 @@ void relay_client_flush(struct relay_client *c)
 	unsigned n;
 	int rc;
 
+	if (c->tls) {
+		relay_client_flush_tls(c);
+		return;
+	}
 	while (!c->writing && c->q_head && c->state != RELAY_CLIENT_CLOSING) {
 		bytes = 0;
 		n = 0;
@@ -242,7 +295,8 @@ static int relay_client_write(struct relay_client *c, const uv_buf_t *bufs, unsi
 		return -ECANCELED;
 	for (i = 0; i < nbufs; i++)
 		total += bufs[i].len;
-	if (!c->writing && !c->q_head && total >= RELAY_DIRECT_WRITE_MIN) {
+	/* TLS frames stay whole in the queue until sealed: no partial plaintext write. */
+	if (!c->writing && !c->q_head && !c->tls && total >= RELAY_DIRECT_WRITE_MIN) {
 		rc = uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs);
 		if (rc == (int)total)
 			return 0;
@@ -517,6 +571,24 @@ static void relay_client_renew(struct relay_client *c, const struct frame *f)
 	relay_client_send_info(c);
 }
 
+/*
+ * Counts len relayed bytes against c's session; past --byte-cap the session is closed
+ * (1), so one session cannot take the relay's bandwidth for ever.
+ */
+static int relay_client_over_cap(struct relay_client *c, size_t len)
+{
+	uint64_t cap = c->srv->cfg.byte_cap;
+	char why[96];
+
+	c->relayed += len;
+	if (!cap || c->relayed <= cap)
+		return 0;
+	snprintf(why, sizeof(why), "session relayed %llu bytes, the cap is %llu",
+	         (unsigned long long)c->relayed, (unsigned long long)cap);
+	relay_client_close(c, RELAY_CLOSE_BYTE_CAP, why);
+	return 1;
+}
+
 static void relay_client_on_send(struct relay_client *c, const struct frame *f)
 {
 	uint8_t frame[FRAME_HEADER_LEN + RELAY_KEY_LEN + 1];
@@ -536,7 +608,10 @@ static void relay_client_on_send(struct relay_client *c, const struct frame *f)
 		relay_client_send(c, frame, (size_t)len);
 		return;
 	}
+	if (relay_client_over_cap(c, pkt.len))
+		return;
 	relay_client_forward(dst, c->key, pkt.data, pkt.len);
+	relay_client_over_cap(dst, pkt.len);
 }
 
 static void relay_client_dispatch(struct relay_client *c, const struct frame *f)
@@ -583,22 +658,13 @@ static void relay_client_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)c->srv->readbuf, sizeof(c->srv->readbuf));
 }
 
-static void relay_client_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+size_t relay_client_on_plain(struct relay_client *c, const uint8_t *p, size_t n)
 {
-	struct relay_client *c = s->data;
-	const uint8_t *p = (const uint8_t *)buf->base;
-	size_t n = (size_t)(nread > 0 ? nread : 0), charge = n;
 	uint32_t cost = c->srv->cfg.frame_cost;
+	size_t extra = 0;
 	struct frame f;
 	int rc;
 
-	if (nread < 0) {
-		c->srv->counters[nread == UV_EOF ? RELAY_C_DISCONNECT_EOF
-		                                 : RELAY_C_DISCONNECT_ERROR]++;
-		relay_client_close(c, RELAY_CLOSE_NONE, NULL);
-		return;
-	}
-	c->srv->counters[RELAY_C_BYTES_IN] += n;
 	while (c->state != RELAY_CLIENT_CLOSING) {
 		rc = frame_reader_next(&c->reader, &p, &n, &f);
 		if (rc == 0)
@@ -607,15 +673,35 @@ static void relay_client_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *
 			relay_client_close(
 			    c, rc == -EMSGSIZE ? RELAY_CLOSE_OVERSIZED : RELAY_CLOSE_PROTOCOL,
 			    rc == -EMSGSIZE ? "frame longer than allowed" : "out of memory");
-			return;
+			break;
 		}
 		c->srv->counters[RELAY_C_FRAMES_IN]++;
 		c->last_frame_ms = uv_now(c->srv->loop);
 		/* A frame costs the relay work whatever its size: small ones pay a minimum. */
 		if (FRAME_HEADER_LEN + f.len < cost)
-			charge += cost - (FRAME_HEADER_LEN + f.len);
+			extra += cost - (FRAME_HEADER_LEN + f.len);
 		relay_client_dispatch(c, &f);
 	}
+	return extra;
+}
+
+static void relay_client_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct relay_client *c = s->data;
+	const uint8_t *p = (const uint8_t *)buf->base;
+	size_t n = (size_t)(nread > 0 ? nread : 0), charge = n;
+
+	if (nread < 0) {
+		c->srv->counters[nread == UV_EOF ? RELAY_C_DISCONNECT_EOF
+		                                 : RELAY_C_DISCONNECT_ERROR]++;
+		relay_client_close(c, RELAY_CLOSE_NONE, NULL);
+		return;
+	}
+	c->srv->counters[RELAY_C_BYTES_IN] += n;
+	if (c->tls)
+		charge += relay_tls_on_read(c, p, n);
+	else
+		charge += relay_client_on_plain(c, p, n);
 	if (c->state == RELAY_CLIENT_ACTIVE)
 		relay_client_rate_account(c, charge);
 }

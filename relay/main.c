@@ -21,6 +21,7 @@
 
 int relay_cmd_keygen(int argc, char **argv);
 int relay_cmd_token(int argc, char **argv);
+int relay_cmd_tls_cert(int argc, char **argv);
 static int relay_cmd_serve(int argc, char **argv);
 static int relay_cmd_help(int argc, char **argv);
 
@@ -36,6 +37,8 @@ static const struct relay_command relay_commands[] = {
 	{ "keygen", relay_cmd_keygen, "FILE: write an issuer key pair to FILE and FILE.pub" },
 	{ "token", relay_cmd_token,
 	  "--issuer-key FILE --peer PUBKEY --ttl SECONDS [--id ID]: issue a token" },
+	{ "tls-cert", relay_cmd_tls_cert,
+	  "FILE [--name NAMES] [--days N]: self-signed FILE.crt and FILE.key for --tls-listen" },
 	{ "help", relay_cmd_help, "show this help" },
 };
 
@@ -67,6 +70,11 @@ static const char relay_serve_usage[] =
     "  --keepalive MS            ping interval suggested to clients (30000)\n"
     "  --idle-timeout MS         close an authenticated client that completes no frame\n"
     "                            for this long (default 3 x --keepalive; above it)\n"
+    "  --tls-listen ADDR:PORT    the relay protocol over TLS as well (needs --tls-cert/-key)\n"
+    "  --tls-cert FILE           PEM certificate (chain) for --tls-listen\n"
+    "  --tls-key FILE            PEM private key for --tls-listen\n"
+    "  --byte-cap BYTES          close a session once it relayed this many data bytes,\n"
+    "                            sent and received together (0 = no cap, the default)\n"
     "  -v, --verbose             debug logging\n"
     "A JSON line {\"event\":\"ready\",\"listen\":...} is printed on stdout once listening.\n";
 
@@ -97,6 +105,19 @@ static int relay_parse_u32(const char *text, uint32_t min, uint32_t max, uint32_
 	if (errno || end == text || *end || *text == '-' || v < min || v > max)
 		return -EINVAL;
 	*out = (uint32_t)v;
+	return 0;
+}
+
+static int relay_parse_u64(const char *text, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || end == text || *end || *text == '-')
+		return -EINVAL;
+	*out = v;
 	return 0;
 }
 
@@ -133,6 +154,10 @@ enum {
 	OPT_SOURCE_HANDSHAKES,
 	OPT_SOURCE_RATE,
 	OPT_FRAME_COST,
+	OPT_TLS_LISTEN,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_BYTE_CAP,
 };
 
 static const struct option relay_serve_options[] = {
@@ -157,6 +182,10 @@ static const struct option relay_serve_options[] = {
 	{ "source-handshakes", required_argument, NULL, OPT_SOURCE_HANDSHAKES },
 	{ "source-rate", required_argument, NULL, OPT_SOURCE_RATE },
 	{ "frame-cost", required_argument, NULL, OPT_FRAME_COST },
+	{ "tls-listen", required_argument, NULL, OPT_TLS_LISTEN },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+	{ "byte-cap", required_argument, NULL, OPT_BYTE_CAP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -229,6 +258,16 @@ static int relay_serve_option(struct relay_serve_args *a, int opt, const char *a
 	case OPT_REVOKED:
 		cfg->revoked_path = arg;
 		return 0;
+	case OPT_TLS_LISTEN:
+		return addr_parse(arg, &cfg->tls_listen, ADDR_PORT_REQUIRED);
+	case OPT_TLS_CERT:
+		cfg->tls_cert = arg;
+		return 0;
+	case OPT_TLS_KEY:
+		cfg->tls_key = arg;
+		return 0;
+	case OPT_BYTE_CAP:
+		return relay_parse_u64(arg, &cfg->byte_cap);
 	case 'v':
 		log_set_level(LOG_LEVEL_DEBUG);
 		return 0;
@@ -292,6 +331,13 @@ static int relay_serve_parse(struct relay_serve_args *a, int argc, char **argv)
 		log_warnx("--stun-alt needs --stun");
 		return -EINVAL;
 	}
+	if ((a->cfg.tls_listen.ss_family != AF_UNSPEC) !=
+	        (a->cfg.tls_cert != NULL || a->cfg.tls_key != NULL) ||
+	    (a->cfg.tls_listen.ss_family != AF_UNSPEC && (!a->cfg.tls_cert || !a->cfg.tls_key))) {
+		log_warnx("--tls-listen, --tls-cert and --tls-key go together (make a pair with "
+		          "natlab-relay tls-cert FILE)");
+		return -EINVAL;
+	}
 	if (!a->cfg.idle_timeout_ms)
 		a->cfg.idle_timeout_ms = 3 * a->cfg.keepalive_ms;
 	if (a->cfg.idle_timeout_ms <= a->cfg.keepalive_ms) {
@@ -307,7 +353,7 @@ static int relay_cmd_serve(int argc, char **argv)
 {
 	struct relay_serve_args a;
 	struct relay_server *srv;
-	uv_loop_t loop;
+	static uv_loop_t loop; /* still reachable when a failed init ends the process */
 	int rc;
 
 	rc = relay_serve_parse(&a, argc, argv);
@@ -322,11 +368,13 @@ static int relay_cmd_serve(int argc, char **argv)
 	if (!srv || uv_loop_init(&loop) < 0)
 		return 1;
 	rc = relay_server_init(srv, &loop, &a.cfg);
-	if (rc == 0)
-		rc = relay_server_run(srv);
+	/* A failed init leaves handles open inside srv and the loop: the process is ending,
+	 * and freeing srv under them would make uv_loop_close read freed memory. */
+	if (rc < 0)
+		return 1;
+	rc = relay_server_run(srv);
 	relay_server_free(srv);
 	free(srv);
-	/* A failed init leaves handles open; the process is ending anyway. */
 	if (uv_loop_close(&loop) < 0 && rc == 0)
 		log_debug("loop closed with handles open");
 	return rc < 0 ? 1 : 0;

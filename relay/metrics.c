@@ -56,6 +56,8 @@ static const char *const counter_names[RELAY_C_COUNT] = {
 	[RELAY_C_HTTP_REQUESTS] = "http_requests_total",
 	[RELAY_C_TOKEN_RENEWALS] = "token_renewals_total",
 	[RELAY_C_SOURCE_REFUSALS] = "source_refusals_total",
+	[RELAY_C_TLS_HANDSHAKES] = "tls_handshakes_total",
+	[RELAY_C_TLS_FAILURES] = "tls_failures_total",
 };
 
 /* Whether a close reason is an authentication refusal (also exported as such). */

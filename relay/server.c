@@ -108,21 +108,15 @@ static const char *relay_server_source_check(struct relay_server *srv, struct re
 	return relay_sources_admit(srv, c, &peer);
 }
 
-static void relay_accept_cb(uv_stream_t *listener, int status)
+struct relay_client *relay_server_accept(struct relay_server *srv, uv_stream_t *listener)
 {
-	struct relay_server *srv = container_of(listener, struct relay_server, listener);
 	struct relay_client *c;
-	const char *why;
 	int rc;
 
-	if (status < 0) {
-		log_warnx("accept: %s", uv_strerror(status));
-		return;
-	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		log_warnx("accept: out of memory");
-		return;
+		return NULL;
 	}
 	c->srv = srv;
 	uv_tcp_init(srv->loop, &c->tcp);
@@ -138,9 +132,16 @@ static void relay_accept_cb(uv_stream_t *listener, int status)
 	if (rc < 0) {
 		log_warnx("accept: %s", uv_strerror(rc));
 		relay_client_close(c, RELAY_CLOSE_NONE, NULL);
-		return;
+		return NULL;
 	}
 	srv->counters[RELAY_C_ACCEPTED]++;
+	return c;
+}
+
+void relay_server_admit(struct relay_server *srv, struct relay_client *c)
+{
+	const char *why;
+
 	if (srv->draining) {
 		relay_client_close(c, RELAY_CLOSE_SHUTDOWN, "relay is restarting");
 		return;
@@ -160,6 +161,20 @@ static void relay_accept_cb(uv_stream_t *listener, int status)
 	c->handshaking = 1;
 	srv->n_handshakes++;
 	relay_client_start(c);
+}
+
+static void relay_accept_cb(uv_stream_t *listener, int status)
+{
+	struct relay_server *srv = container_of(listener, struct relay_server, listener);
+	struct relay_client *c;
+
+	if (status < 0) {
+		log_warnx("accept: %s", uv_strerror(status));
+		return;
+	}
+	c = relay_server_accept(srv, listener);
+	if (c)
+		relay_server_admit(srv, c);
 }
 
 /*
@@ -208,6 +223,7 @@ static void relay_server_close_handles(struct relay_server *srv)
 	relay_batch_stop(srv);
 	relay_stun_stop(srv);
 	relay_metrics_stop(srv);
+	relay_tls_stop(srv);
 }
 
 /* The drain is over: everything still open is closed and the loop runs dry. */
@@ -247,6 +263,7 @@ static void relay_signal_cb(uv_signal_t *s, int signum)
 	srv->draining = 1;
 	log_info("signal %d: restarting, draining for at most %u ms", signum, srv->cfg.drain_ms);
 	uv_close((uv_handle_t *)&srv->listener, relay_handle_close_noop_cb);
+	relay_tls_stop(srv);
 	len = relay_restarting_encode(frame, sizeof(frame), srv->cfg.reconnect_in_ms,
 	                              srv->cfg.drain_ms);
 	for (c = srv->clients; c; c = next) {
@@ -323,6 +340,8 @@ int relay_server_init(struct relay_server *srv, uv_loop_t *loop, const struct re
 		rc = relay_stun_start(srv);
 	if (rc == 0)
 		rc = relay_metrics_start(srv);
+	if (rc == 0)
+		rc = relay_tls_start(srv);
 	return rc;
 }
 
@@ -343,6 +362,10 @@ static void relay_print_ready(struct relay_server *srv)
 		json_object_set_new(o, "metrics", json_string(addr));
 	}
 	json_object_set_new(o, "auth", json_boolean(srv->auth_on));
+	if (srv->tls_listening) {
+		addr_format((const struct sockaddr *)&srv->tls_bound, addr, sizeof(addr));
+		json_object_set_new(o, "tls_listen", json_string(addr));
+	}
 	json_dumpf(o, stdout, JSON_COMPACT);
 	fputc('\n', stdout);
 	fflush(stdout);
@@ -377,4 +400,6 @@ void relay_server_free(struct relay_server *srv)
 	relay_sources_free(&srv->sources);
 	free(srv->table);
 	srv->table = NULL;
+	tls_ctx_free(srv->tls);
+	srv->tls = NULL;
 }

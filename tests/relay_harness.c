@@ -107,6 +107,7 @@ int rh_relay_start(struct rh_relay *r, const char *const *args)
 	r->port = rh_ready_port(line, "listen");
 	r->metrics_port = rh_ready_port(line, "metrics");
 	r->stun_port = rh_ready_port(line, "stun");
+	r->tls_port = rh_ready_port(line, "tls_listen");
 	return r->port ? 0 : -EPROTO;
 }
 
@@ -148,6 +149,7 @@ int rh_client_connect_from(struct rh_client *c, uint16_t port, int rcvbuf, const
 	/* Behind buf: a reused client must not parse the bytes its predecessor left. */
 	c->p = NULL;
 	c->n = 0;
+	c->tls = NULL; /* after the buffers, which are not cleared */
 	identity_generate(&c->id);
 	frame_reader_init(&c->reader, 0);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -172,12 +174,77 @@ void rh_client_close(struct rh_client *c)
 		close(c->fd);
 	c->fd = -1;
 	frame_reader_close(&c->reader);
+	tls_conn_free(c->tls);
+	c->tls = NULL;
+}
+
+/* Sends all the ciphertext the TLS connection has pending. */
+static int rh_client_tls_flush(struct rh_client *c)
+{
+	uint8_t out[16384];
+	size_t n;
+
+	while ((n = tls_conn_take(c->tls, out, sizeof(out))) > 0) {
+		const uint8_t *p = out;
+
+		while (n) {
+			ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return -errno;
+			p += w;
+			n -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+/* Reads what the socket has into c->buf by the deadline: > 0 bytes, 0 timeout, -EPIPE. */
+static ssize_t rh_client_fill(struct rh_client *c, long long deadline)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	int left = (int)(deadline - rh_now_ms());
+	ssize_t n;
+
+	if (left <= 0 || poll(&pfd, 1, left) <= 0)
+		return 0;
+	n = recv(c->fd, c->buf, sizeof(c->buf), 0);
+	return n <= 0 ? -EPIPE : n;
+}
+
+int rh_client_tls(struct rh_client *c, struct tls_ctx *ctx, const char *name, int timeout_ms)
+{
+	long long deadline = rh_now_ms() + timeout_ms;
+	int rc = tls_conn_new(&c->tls, ctx, name);
+	ssize_t n;
+
+	while (rc == 0) {
+		rh_client_tls_flush(c);
+		n = rh_client_fill(c, deadline);
+		if (n <= 0)
+			return (int)n;
+		tls_conn_feed(c->tls, c->buf, (size_t)n);
+		rc = tls_conn_handshake(c->tls);
+	}
+	if (rc < 0)
+		tap_diag("TLS: %s", c->tls ? tls_conn_error(c->tls) : strerror(-rc));
+	/* The finished message, or the alert that tells the relay why we refused. */
+	if (c->tls)
+		rh_client_tls_flush(c);
+	return rc;
 }
 
 int rh_client_write(struct rh_client *c, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 
+	if (c->tls) {
+		int rc = tls_conn_write(c->tls, data, len);
+
+		return rc < 0 ? rc : rh_client_tls_flush(c);
+	}
 	while (len) {
 		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
 
@@ -198,21 +265,33 @@ int rh_client_recv(struct rh_client *c, int timeout_ms)
 	int rc;
 
 	for (;;) {
-		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 		ssize_t n;
-		int left;
 
 		rc = frame_reader_next(&c->reader, &c->p, &c->n, &c->f);
 		if (rc != 0)
 			break;
-		left = (int)(deadline - rh_now_ms());
-		if (left <= 0 || poll(&pfd, 1, left) <= 0)
-			return 0;
-		n = recv(c->fd, c->buf, sizeof(c->buf), 0);
+		if (c->tls) {
+			/* Plaintext TLS holds already (a record at a time) before the socket. */
+			n = tls_conn_read(c->tls, c->plain, sizeof(c->plain));
+			rh_client_tls_flush(c);
+			if (n < 0)
+				return -EPIPE;
+			if (n > 0) {
+				c->p = c->plain;
+				c->n = (size_t)n;
+				continue;
+			}
+		}
+		n = rh_client_fill(c, deadline);
 		if (n <= 0)
-			return -EPIPE;
+			return (int)n;
 		c->p = c->buf;
 		c->n = (size_t)n;
+		if (c->tls) {
+			/* Ciphertext in; the frames come from the plaintext, above. */
+			tls_conn_feed(c->tls, c->buf, (size_t)n);
+			c->n = 0;
+		}
 	}
 	if (rc == 1 && c->f.type == RELAY_FRAME_CLOSE)
 		relay_close_decode(&c->close_reason, c->close_text, sizeof(c->close_text),

@@ -14,6 +14,7 @@
 #include "natlab/frame.h"
 #include "natlab/identity.h"
 #include "natlab/relay_proto.h"
+#include "natlab/tls.h"
 
 struct rh_relay {
 	pid_t pid;
@@ -21,6 +22,7 @@ struct rh_relay {
 	uint16_t metrics_port;
 	uint16_t stun_port;
 	int out_fd;
+	uint16_t tls_port; /* --tls-listen's, 0 without */
 };
 
 /* Starts natlab-relay --listen 127.0.0.1:0 --metrics 127.0.0.1:0 ARGS... (NULL-ended).
@@ -39,6 +41,8 @@ struct rh_client {
 	struct frame f; /* the last frame received */
 	uint8_t close_reason;
 	char close_text[RELAY_CLOSE_TEXT_MAX + 1];
+	struct tls_conn *tls; /* set by rh_client_tls: every read and write goes through it */
+	uint8_t plain[FRAME_MAX_PAYLOAD + FRAME_HEADER_LEN];
 };
 
 /* Connects to 127.0.0.1:port with a fresh identity. rcvbuf > 0 shrinks SO_RCVBUF. */
@@ -46,6 +50,9 @@ int rh_client_connect(struct rh_client *c, uint16_t port, int rcvbuf);
 /* The same from source address src (a 127.x.y.z address, any port). */
 int rh_client_connect_from(struct rh_client *c, uint16_t port, int rcvbuf, const char *src);
 void rh_client_close(struct rh_client *c);
+/* TLS on a connected client (a client ctx, server_name as tls_conn_new): 1 when the
+ * handshake completed, 0 on timeout, or the wrapper's error (-EKEYREJECTED, ...). */
+int rh_client_tls(struct rh_client *c, struct tls_ctx *ctx, const char *name, int timeout_ms);
 int rh_client_write(struct rh_client *c, const void *data, size_t len);
 /* Receives one frame into c->f: 1, 0 on timeout, -EPIPE on EOF or reset. */
 int rh_client_recv(struct rh_client *c, int timeout_ms);

@@ -69,6 +69,7 @@ enum relay_close_reason {
 	RELAY_CLOSE_REPLACED = 14, /* the same key connected again */
 	RELAY_CLOSE_SHUTDOWN = 15, /* drain ended */
 	RELAY_CLOSE_IDLE = 16,     /* no complete frame for --idle-timeout */
+	RELAY_CLOSE_BYTE_CAP = 17, /* the session relayed --byte-cap bytes */
 	RELAY_CLOSE_REASON_COUNT
 };
 

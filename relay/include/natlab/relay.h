@@ -16,6 +16,7 @@
 #include "natlab/frame.h"
 #include "natlab/relay_proto.h"
 #include "natlab/token.h"
+#include "natlab/tls.h"
 
 struct relay_config {
 	struct sockaddr_storage listen;
@@ -40,6 +41,11 @@ struct relay_config {
 	uint32_t source_handshakes; /* of those, from one address */
 	uint32_t source_rate;       /* new connections per second from one address; 0: off */
 	uint32_t frame_cost;        /* bytes charged to the rate limit at least, per frame */
+	/* TLS on a second protocol port (tls.c); AF_UNSPEC when no --tls-listen. */
+	struct sockaddr_storage tls_listen;
+	const char *tls_cert;
+	const char *tls_key;
+	uint64_t byte_cap; /* relayed data bytes per session, both ways; 0: no cap */
 };
 
 /* Counters exported by /metrics. Each drop or refusal reason has its own. */
@@ -62,6 +68,8 @@ enum relay_counter {
 	RELAY_C_HTTP_REQUESTS,
 	RELAY_C_TOKEN_RENEWALS,  /* a second AUTH on a session accepted */
 	RELAY_C_SOURCE_REFUSALS, /* connections refused by the per-address limits */
+	RELAY_C_TLS_HANDSHAKES,  /* TLS handshakes completed */
+	RELAY_C_TLS_FAILURES,    /* TLS connections that failed (handshake or records) */
 	RELAY_C_COUNT
 };
 
@@ -142,6 +150,8 @@ struct relay_client {
 	uint8_t watchers[RELAY_WATCHERS][RELAY_KEY_LEN];
 	uint8_t n_watchers;
 	uint8_t watcher_next;
+	struct tls_conn *tls; /* NULL on the plain TCP port */
+	uint64_t relayed;     /* data bytes relayed from and to this session */
 };
 
 struct relay_server {
@@ -182,6 +192,10 @@ struct relay_server {
 	uv_check_t batch_check;
 	struct relay_client *batch_head;
 	int batch_on;
+	uv_tcp_t tls_listener; /* --tls-listen (tls.c) */
+	int tls_listening;
+	struct tls_ctx *tls;
+	struct sockaddr_storage tls_bound;
 };
 
 /* server.c */
@@ -197,6 +211,10 @@ void relay_server_client_gone(struct relay_server *srv, struct relay_client *c);
 /* c's handshake is over (authenticated or closed): frees its handshake slots. */
 void relay_server_handshake_end(struct relay_server *srv, struct relay_client *c);
 uint64_t relay_now_unix(void);
+/* A new connection on listener, counted and linked in; NULL if it failed (logged). */
+struct relay_client *relay_server_accept(struct relay_server *srv, uv_stream_t *listener);
+/* Refuses it while draining or full, else starts its handshake. */
+void relay_server_admit(struct relay_server *srv, struct relay_client *c);
 
 /* client.c */
 void relay_client_start(struct relay_client *c);
@@ -204,7 +222,7 @@ void relay_client_start(struct relay_client *c);
 void relay_client_close(struct relay_client *c, enum relay_close_reason reason, const char *text);
 /* Queues a whole frame (copied). Drops the oldest queued frame if the queue is full. */
 int relay_client_send(struct relay_client *c, const uint8_t *frame, size_t len);
-/* Writes c's queued frames now (batched, as much as the socket takes). */
+/* Writes c's queued frames now (batched, as much as the socket takes; TLS: sealed). */
 void relay_client_flush(struct relay_client *c);
 /* Forwards data from src to c as a RECV frame without an intermediate copy if it can. */
 int relay_client_forward(struct relay_client *c, const uint8_t src[RELAY_KEY_LEN],
@@ -274,6 +292,25 @@ int relay_auth_reload(struct relay_server *srv);
 void relay_auth_sweep(struct relay_server *srv, int check_expiry);
 /* Revocation verdict for a token presented in a new handshake. */
 enum relay_close_reason relay_auth_check_new(const struct relay_server *srv, const struct token *t);
+
+/* Runs the frames in n bytes of plaintext p from the client (both ports); returns the
+ * bytes they are charged to the rate limit beyond their size (--frame-cost). */
+size_t relay_client_on_plain(struct relay_client *c, const uint8_t *p, size_t n);
+
+/* tls.c: the TLS port. Starts it if --tls-listen was given; 0 or -errno (logged). */
+int relay_tls_start(struct relay_server *srv);
+void relay_tls_stop(struct relay_server *srv);
+/* Ciphertext read from c: decrypts it and consumes the frames; may close c. Returns
+ * what relay_client_on_plain returned for them, summed. */
+size_t relay_tls_on_read(struct relay_client *c, const uint8_t *buf, size_t n);
+/*
+ * Seals c's queued frames (all of them once the handshake is done; none before) and
+ * returns the ciphertext waiting to go out, handshake bytes included, as one
+ * relay_out the caller owns; NULL when there is nothing to send (or c was closed).
+ */
+struct relay_out *relay_tls_seal(struct relay_client *c);
+/* Best effort, as for plain CLOSE: seals frame, adds close_notify, tries to write it. */
+void relay_tls_try_close(struct relay_client *c, const uint8_t *frame, size_t len);
 
 /* metrics.c */
 int relay_metrics_start(struct relay_server *srv);
