@@ -64,6 +64,12 @@ static const char peer_usage[] =
     "  --hard-nat-rate N       probes per second of the easy side (default 400)\n"
     "  --hard-nat-probes N     probes of the easy side at most (default 2000)\n"
     "  --hard-nat-time SECONDS an attempt gives up after this (default 8)\n"
+    "  --relay-ca FILE         TLS to every relay, its certificate verified by this CA\n"
+    "                          file (PEM) and the relay address it is dialled by\n"
+    "  --relay-pin SHA256      TLS to every relay, its certificate's SHA-256 fingerprint\n"
+    "                          pinned (natlab-relay tls-cert prints it); with --relay-ca\n"
+    "                          both must hold. There is no fallback to plain TCP\n"
+    "  --proxy HOST:PORT       reach the relays through this HTTP CONNECT proxy\n"
     "  -v, --verbose           debug logging on stderr\n"
     "  -h, --help              this help\n"
     "\n"
@@ -104,6 +110,9 @@ enum {
 	OPT_HARD_NAT_RATE,
 	OPT_HARD_NAT_PROBES,
 	OPT_HARD_NAT_TIME,
+	OPT_RELAY_CA,
+	OPT_RELAY_PIN,
+	OPT_PROXY,
 };
 
 static const struct option peer_options[] = {
@@ -139,6 +148,9 @@ static const struct option peer_options[] = {
 	{ "hard-nat-rate", required_argument, NULL, OPT_HARD_NAT_RATE },
 	{ "hard-nat-probes", required_argument, NULL, OPT_HARD_NAT_PROBES },
 	{ "hard-nat-time", required_argument, NULL, OPT_HARD_NAT_TIME },
+	{ "relay-ca", required_argument, NULL, OPT_RELAY_CA },
+	{ "relay-pin", required_argument, NULL, OPT_RELAY_PIN },
+	{ "proxy", required_argument, NULL, OPT_PROXY },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -430,6 +442,15 @@ static int cmd_run(int argc, char **argv)
 				return usage_error(
 				    "usage", "--hard-nat-time %s: expected seconds (at most 600)",
 				    optarg);
+			break;
+		case OPT_RELAY_CA:
+			o.relay_ca = optarg;
+			break;
+		case OPT_RELAY_PIN:
+			o.relay_pin = optarg;
+			break;
+		case OPT_PROXY:
+			o.proxy = optarg;
 			break;
 		case 'v':
 			o.verbose = 1;

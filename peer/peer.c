@@ -84,8 +84,13 @@ void peer_on_relay_auth_sent(struct peer *p, struct peer_relay *r)
 
 void peer_on_relay_ready(struct peer *p, struct peer_relay *r)
 {
-	event_emit("relay_connected", "{s:s, s:i, s:i}", "relay", r->text, "index", r->index,
-	           "keepalive_ms", (int)r->info.keepalive_ms);
+	if (r->tls)
+		event_emit("relay_connected", "{s:s, s:i, s:i, s:s}", "relay", r->text, "index",
+		           r->index, "keepalive_ms", (int)r->info.keepalive_ms, "tls",
+		           tls_conn_version(r->tls));
+	else
+		event_emit("relay_connected", "{s:s, s:i, s:i}", "relay", r->text, "index",
+		           r->index, "keepalive_ms", (int)r->info.keepalive_ms);
 	peer_path_pick_relay(p);
 	/* A new relay may mean the peer lost us: say hello again through it. */
 	if (p->established && p->cur_relay == r->index)
@@ -107,6 +112,12 @@ void peer_on_relay_refused(struct peer *p, struct peer_relay *r, uint8_t reason,
 	p->refused = 1;
 	peer_error(p, PEER_EXIT_REFUSED, "token_refused", "relay %s refused us: %s%s%s", r->text,
 	           relay_close_reason_str(reason), text[0] ? ": " : "", text);
+}
+
+void peer_on_relay_capped(struct peer *p, struct peer_relay *r, const char *text)
+{
+	peer_error(p, 0, "relay_byte_cap", "relay %s closed our session at its byte cap: %s",
+	           r->text, text);
 }
 
 void peer_on_relay_peer_gone(struct peer *p, struct peer_relay *r, const uint8_t *key,
@@ -249,7 +260,9 @@ static void tick_cb(uv_timer_t *t)
 		}
 		peer_hello_maybe(p);
 	}
-	if (p->established && now - p->last_peer_rx_ns > PEER_LOST_MS * PEER_MS && !p->peer_done) {
+	/* A peer that said BYE still owes the ACKs of a transfer we are sending. */
+	if (p->established && now - p->last_peer_rx_ns > PEER_LOST_MS * PEER_MS &&
+	    (!p->peer_done || (p->tx.active && !p->tx.done))) {
 		peer_error(p, PEER_EXIT_FAILED, "peer_lost", "nothing from peer %s for %d s",
 		           p->peer_text, PEER_LOST_MS / 1000);
 		return;
@@ -315,6 +328,8 @@ static int peer_start(struct peer *p)
 	const struct peer_opts *o = p->o;
 	int i, rc;
 
+	if (peer_tls_setup(p) < 0 || peer_proxy_setup(p) < 0)
+		return -1;
 	for (i = 0; i < o->n_relays; i++) {
 		rc = peer_relay_init(&p->relays[i], p, i, o->relays[i]);
 		if (rc < 0) {
@@ -387,8 +402,11 @@ int peer_run(const struct peer_opts *o, const struct identity *id)
 	peer_xfer_rx_free(&p->rx);
 	peer_turn_free(p);
 	seal_close(&p->seal);
-	for (i = 0; i < p->n_relays; i++)
+	for (i = 0; i < p->n_relays; i++) {
 		frame_reader_close(&p->relays[i].reader);
+		tls_conn_free(p->relays[i].tls);
+	}
+	tls_ctx_free(p->tls);
 	uv_loop_close(p->loop);
 	sodium_memzero(&p->id, sizeof(p->id));
 	return p->exit_code;

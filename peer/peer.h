@@ -28,6 +28,7 @@
 #include "natlab/identity.h"
 #include "natlab/relay_proto.h"
 #include "natlab/seal.h"
+#include "natlab/tls.h"
 
 #include "natlab/stun.h"
 #include "natlab/util.h"
@@ -120,6 +121,13 @@ struct peer_relay {
 	int ever_ready;
 	char close_reason[RELAY_CLOSE_TEXT_MAX + 64];
 	struct relay_challenge challenge; /* this connection's, for token renewals */
+	/* relay_tls.c, relay_proxy.c */
+	char host[64];        /* the host part of text: TLS server name, CONNECT target */
+	struct tls_conn *tls; /* this connection's TLS (--relay-ca/--relay-pin), else NULL */
+	int proxy_wait;       /* CONNECT sent, the proxy's answer not complete yet */
+	char proxy_buf[1024]; /* the proxy's answer so far */
+	size_t proxy_len;
+	int capped; /* closed by the relay's byte cap: not reconnected */
 };
 
 struct peer_opts {
@@ -145,11 +153,14 @@ struct peer_opts {
 	double timeout_s;     /* to reach the peer (and a direct path with --no-relay) */
 	int verbose;
 	struct peer_turn_opts turn; /* --turn* */
-	int hard_nat_off;    /* --hard-nat off: no detection, no technique (the textbook floor) */
-	uint32_t hn_sockets; /* --hard-nat-sockets: the hard side's K */
-	uint32_t hn_rate;    /* --hard-nat-rate: the easy side's probes per second */
-	uint32_t hn_probes;  /* --hard-nat-probes: the easy side's probes at most */
-	double hn_time_s;    /* --hard-nat-time: an attempt gives up after this */
+	int hard_nat_off;      /* --hard-nat off: no detection, no technique (the textbook floor) */
+	uint32_t hn_sockets;   /* --hard-nat-sockets: the hard side's K */
+	uint32_t hn_rate;      /* --hard-nat-rate: the easy side's probes per second */
+	uint32_t hn_probes;    /* --hard-nat-probes: the easy side's probes at most */
+	double hn_time_s;      /* --hard-nat-time: an attempt gives up after this */
+	const char *relay_ca;  /* TLS to every relay, verified by this CA file */
+	const char *relay_pin; /* ... or by this certificate fingerprint (or both) */
+	const char *proxy;     /* HTTP CONNECT proxy HOST:PORT for relay connections */
 };
 
 /* The last `path` event: none yet (or kind none), relay (reported_relay), direct. */
@@ -257,6 +268,10 @@ struct peer {
 	uv_udp_t *rx_sock;
 	const struct sockaddr_in *rx_from;
 	uv_udp_t *direct_sock;
+	/* relay_tls.c, relay_proxy.c */
+	struct tls_ctx *tls; /* NULL: relays in plain TCP */
+	struct sockaddr_storage proxy_addr;
+	int have_proxy;
 };
 
 /* --- events.c --- */
@@ -285,6 +300,34 @@ int peer_relay_send(struct peer_relay *r, const uint8_t key[RELAY_KEY_LEN], cons
                     size_t len);
 /* Closes everything; the relay's handles are closed once the loop runs. */
 void peer_relay_close(struct peer_relay *r);
+/* Writes bytes as they are onto the relay's TCP stream (TLS records, proxy request). */
+int peer_relay_write_raw(struct peer_relay *r, const uint8_t *data, size_t len);
+/* The relay protocol's bytes arrived (plaintext): frames are handled. */
+void peer_relay_on_bytes(struct peer_relay *r, const uint8_t *p, size_t n);
+/* Drops the connection with reason and reconnects after the backoff. */
+void peer_relay_fail(struct peer_relay *r, const char *reason);
+
+/* --- relay_tls.c: TLS to the relays (proto/tls.c) --- */
+/* The TLS context from --relay-ca/--relay-pin: 0, or -1 once reported (exit 2). */
+int peer_tls_setup(struct peer *p);
+/* TLS on a new connection: the ClientHello goes out. 0 or -errno (reason in r). */
+int peer_relay_tls_start(struct peer_relay *r);
+/* Plaintext frames out through TLS. */
+int peer_relay_tls_write(struct peer_relay *r, const uint8_t *data, size_t len);
+/* Ciphertext in: frames to peer_relay_on_bytes; a refused certificate ends the run. */
+void peer_relay_tls_on_read(struct peer_relay *r, const uint8_t *buf, size_t n);
+
+/* --- relay_proxy.c: HTTP CONNECT to reach relays through a proxy --- */
+/* Resolves --proxy: 0, or -1 once reported (exit 2). */
+int peer_proxy_setup(struct peer *p);
+/* Sends CONNECT host:port for r. */
+int peer_relay_proxy_request(struct peer_relay *r);
+/*
+ * The proxy's answer so far: 1 when it accepted (*p, *n advanced past its headers to
+ * what the relay sent behind them), 0 when more is needed, -1 when it refused (reason
+ * in r->close_reason).
+ */
+int peer_relay_proxy_on_read(struct peer_relay *r, const uint8_t **p, size_t *n);
 
 /* Called by relay_conn.c. */
 /* AUTH went out: the relay forwards what we send from now on unless it refuses us. */
@@ -292,6 +335,8 @@ void peer_on_relay_auth_sent(struct peer *p, struct peer_relay *r);
 void peer_on_relay_ready(struct peer *p, struct peer_relay *r);
 void peer_on_relay_down(struct peer *p, struct peer_relay *r, const char *reason);
 void peer_on_relay_refused(struct peer *p, struct peer_relay *r, uint8_t reason, const char *text);
+/* The relay closed our session at its byte cap: reported, and that relay is not retried. */
+void peer_on_relay_capped(struct peer *p, struct peer_relay *r, const char *text);
 void peer_on_relay_packet(struct peer *p, struct peer_relay *r, const uint8_t *key,
                           const uint8_t *data, size_t len);
 void peer_on_relay_peer_gone(struct peer *p, struct peer_relay *r, const uint8_t *key,

@@ -54,6 +54,7 @@ int peer_relay_init(struct peer_relay *r, struct peer *p, int index, const char 
 		return -EINVAL;
 	memcpy(host, text, (size_t)(colon - text));
 	host[colon - text] = '\0';
+	memcpy(r->host, host, sizeof(r->host));
 	rc = getaddrinfo(host, colon + 1, &hints, &res);
 	if (rc != 0 || !res)
 		return -EINVAL;
@@ -74,13 +75,11 @@ static void relay_write_cb(uv_write_t *req, int status)
 	free(container_of(req, struct relay_write, req));
 }
 
-static int relay_write(struct peer_relay *r, const uint8_t *data, size_t len)
+int peer_relay_write_raw(struct peer_relay *r, const uint8_t *data, size_t len)
 {
 	struct relay_write *w;
 	int rc;
 
-	if (r->state != PEER_RELAY_HANDSHAKE && r->state != PEER_RELAY_READY)
-		return -ENOTCONN;
 	if (uv_stream_get_write_queue_size((uv_stream_t *)&r->tcp) > RELAY_WRITE_QUEUE_MAX)
 		return -ENOBUFS;
 	w = malloc(sizeof(*w) + len);
@@ -92,6 +91,15 @@ static int relay_write(struct peer_relay *r, const uint8_t *data, size_t len)
 	if (rc < 0)
 		free(w);
 	return rc;
+}
+
+static int relay_write(struct peer_relay *r, const uint8_t *data, size_t len)
+{
+	if (r->state != PEER_RELAY_HANDSHAKE && r->state != PEER_RELAY_READY)
+		return -ENOTCONN;
+	if (r->tls)
+		return peer_relay_tls_write(r, data, len);
+	return peer_relay_write_raw(r, data, len);
 }
 
 int peer_relay_send(struct peer_relay *r, const uint8_t key[RELAY_KEY_LEN], const void *data,
@@ -126,14 +134,16 @@ static void relay_closed_cb(uv_handle_t *h)
 
 	frame_reader_close(&r->reader);
 	frame_reader_init(&r->reader, 0);
+	tls_conn_free(r->tls);
+	r->tls = NULL;
+	r->proxy_wait = 0;
 	r->state = PEER_RELAY_IDLE;
-	if (r->peer)
+	if (r->peer && !r->capped)
 		relay_schedule(r, r->reconnect_in_ms ? r->reconnect_in_ms : r->backoff_ms);
 	r->reconnect_in_ms = 0;
 }
 
-/* Drops the connection and reconnects after the backoff. */
-static void relay_fail(struct peer_relay *r, const char *reason)
+void peer_relay_fail(struct peer_relay *r, const char *reason)
 {
 	int was_ready = r->state == PEER_RELAY_READY;
 
@@ -164,14 +174,14 @@ static void relay_timer_cb(uv_timer_t *t)
 		relay_connect(r);
 		break;
 	case PEER_RELAY_CONNECTING:
-		relay_fail(r, "connect timed out");
+		peer_relay_fail(r, "connect timed out");
 		break;
 	case PEER_RELAY_HANDSHAKE:
-		relay_fail(r, "handshake timed out");
+		peer_relay_fail(r, "handshake timed out");
 		break;
 	case PEER_RELAY_READY:
 		if (now - r->last_rx_ns > (uint64_t)RELAY_DEAD_MS * 1000000) {
-			relay_fail(r, "no answer to keepalives");
+			peer_relay_fail(r, "no answer to keepalives");
 			break;
 		}
 		frame_put_u64(data, now);
@@ -220,13 +230,13 @@ static void relay_on_frame(struct peer_relay *r, const struct frame *f)
 	case RELAY_FRAME_CHALLENGE:
 		if (r->state != PEER_RELAY_HANDSHAKE ||
 		    relay_challenge_decode(&ch, f->payload, f->len) < 0) {
-			relay_fail(r, "bad challenge");
+			peer_relay_fail(r, "bad challenge");
 			return;
 		}
 		n = relay_auth_build(out, sizeof(out), peer_identity(r->peer), &ch,
 		                     peer_token(r->peer));
 		if (n < 0 || relay_write(r, out, (size_t)n) < 0) {
-			relay_fail(r, "cannot send auth");
+			peer_relay_fail(r, "cannot send auth");
 			return;
 		}
 		r->auth_sent = 1;
@@ -237,7 +247,7 @@ static void relay_on_frame(struct peer_relay *r, const struct frame *f)
 		if (r->state == PEER_RELAY_READY) {
 			/* The answer to a renewal (peer_relay_renew): the new expiry. */
 			if (relay_server_info_decode(&r->info, f->payload, f->len) < 0) {
-				relay_fail(r, "bad server info");
+				peer_relay_fail(r, "bad server info");
 				return;
 			}
 			peer_on_relay_renewed(r->peer, r);
@@ -245,7 +255,7 @@ static void relay_on_frame(struct peer_relay *r, const struct frame *f)
 		}
 		if (r->state != PEER_RELAY_HANDSHAKE ||
 		    relay_server_info_decode(&r->info, f->payload, f->len) < 0) {
-			relay_fail(r, "bad server info");
+			peer_relay_fail(r, "bad server info");
 			return;
 		}
 		r->state = PEER_RELAY_READY;
@@ -291,7 +301,14 @@ static void relay_on_frame(struct peer_relay *r, const struct frame *f)
 		return;
 	case RELAY_FRAME_CLOSE:
 		if (relay_close_decode(&reason, text, sizeof(text), f->payload, f->len) < 0) {
-			relay_fail(r, "bad close frame");
+			peer_relay_fail(r, "bad close frame");
+			return;
+		}
+		if (reason == RELAY_CLOSE_BYTE_CAP) {
+			/* A new session would start a new count: that is not what the cap means. */
+			r->capped = 1;
+			peer_on_relay_capped(r->peer, r, text);
+			peer_relay_fail(r, "closed by relay: byte_cap");
 			return;
 		}
 		if (reason >= RELAY_CLOSE_BAD_SIGNATURE && reason <= RELAY_CLOSE_TOKEN_WRONG_PEER) {
@@ -303,10 +320,37 @@ static void relay_on_frame(struct peer_relay *r, const struct frame *f)
 		             relay_close_reason_str(reason), text[0] ? ": " : "", text);
 		if (n < 0 || (size_t)n >= sizeof(r->close_reason))
 			snprintf(r->close_reason, sizeof(r->close_reason), "closed by relay");
-		relay_fail(r, r->close_reason);
+		peer_relay_fail(r, r->close_reason);
 		return;
 	default:
 		log_debug("relay %s: ignoring frame type %u", r->text, f->type);
+	}
+}
+
+void peer_relay_on_bytes(struct peer_relay *r, const uint8_t *p, size_t n)
+{
+	struct frame f;
+	int rc;
+
+	while ((rc = frame_reader_next(&r->reader, &p, &n, &f)) == 1) {
+		relay_on_frame(r, &f);
+		if (r->state == PEER_RELAY_CLOSING || r->state == PEER_RELAY_IDLE)
+			return;
+	}
+	if (rc < 0)
+		peer_relay_fail(r, "malformed frame");
+}
+
+/* TCP is up (and the proxy's tunnel, if any): the relay handshake starts. */
+static void relay_on_transport(struct peer_relay *r)
+{
+	int rc;
+
+	r->state = PEER_RELAY_HANDSHAKE;
+	if (r->peer->tls) {
+		rc = peer_relay_tls_start(r);
+		if (rc < 0)
+			peer_relay_fail(r, r->close_reason);
 	}
 }
 
@@ -315,21 +359,29 @@ static void relay_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	struct peer_relay *r = container_of((uv_tcp_t *)s, struct peer_relay, tcp);
 	const uint8_t *p = (const uint8_t *)buf->base;
 	size_t n = nread > 0 ? (size_t)nread : 0;
-	struct frame f;
 	int rc;
 
 	if (nread < 0) {
-		relay_fail(r, nread == UV_EOF ? "connection closed" : uv_strerror((int)nread));
+		peer_relay_fail(r, nread == UV_EOF ? (r->proxy_wait ? "proxy closed the connection"
+		                                                    : "connection closed")
+		                                   : uv_strerror((int)nread));
 		return;
 	}
 	r->last_rx_ns = peer_now_ns();
-	while ((rc = frame_reader_next(&r->reader, &p, &n, &f)) == 1) {
-		relay_on_frame(r, &f);
-		if (r->state == PEER_RELAY_CLOSING || r->state == PEER_RELAY_IDLE)
+	if (r->proxy_wait) {
+		rc = peer_relay_proxy_on_read(r, &p, &n);
+		if (rc < 0)
+			peer_relay_fail(r, r->close_reason);
+		if (rc <= 0)
+			return;
+		relay_on_transport(r);
+		if (r->state != PEER_RELAY_HANDSHAKE)
 			return;
 	}
-	if (rc < 0)
-		relay_fail(r, "malformed frame");
+	if (r->tls)
+		peer_relay_tls_on_read(r, p, n);
+	else
+		peer_relay_on_bytes(r, p, n);
 }
 
 static void relay_connect_cb(uv_connect_t *req, int status)
@@ -340,16 +392,24 @@ static void relay_connect_cb(uv_connect_t *req, int status)
 	if (r->state != PEER_RELAY_CONNECTING)
 		return;
 	if (status < 0) {
-		relay_fail(r, uv_strerror(status));
+		peer_relay_fail(r, uv_strerror(status));
 		return;
 	}
-	/* SYN to SYN-ACK: the first measured round trip to the relay. */
+	/* SYN to SYN-ACK: the first measured round trip to the relay (or its proxy). */
 	r->rtt_ns = peer_now_ns() - r->connect_start_ns;
-	r->state = PEER_RELAY_HANDSHAKE;
 	uv_tcp_nodelay(&r->tcp, 1);
 	rc = uv_read_start((uv_stream_t *)&r->tcp, relay_alloc_cb, relay_read_cb);
-	if (rc < 0)
-		relay_fail(r, uv_strerror(rc));
+	if (rc < 0) {
+		peer_relay_fail(r, uv_strerror(rc));
+		return;
+	}
+	if (r->peer->have_proxy) {
+		rc = peer_relay_proxy_request(r);
+		if (rc < 0)
+			peer_relay_fail(r, "cannot send the CONNECT request to the proxy");
+		return;
+	}
+	relay_on_transport(r);
 }
 
 static void relay_connect(struct peer_relay *r)
@@ -364,10 +424,12 @@ static void relay_connect(struct peer_relay *r)
 	r->state = PEER_RELAY_CONNECTING;
 	r->auth_sent = 0;
 	r->connect_start_ns = peer_now_ns();
-	rc = uv_tcp_connect(&r->connect_req, &r->tcp, (const struct sockaddr *)&r->addr,
-	                    relay_connect_cb);
+	rc = uv_tcp_connect(
+	    &r->connect_req, &r->tcp,
+	    (const struct sockaddr *)(r->peer->have_proxy ? &r->peer->proxy_addr : &r->addr),
+	    relay_connect_cb);
 	if (rc < 0) {
-		relay_fail(r, uv_strerror(rc));
+		peer_relay_fail(r, uv_strerror(rc));
 		return;
 	}
 	/* Covers both the connect and the handshake. */
