@@ -131,7 +131,7 @@ static const char *const mapping_words[] = { "endpoint-independent", "address-an
 static const char *const filtering_words[] = { "endpoint-independent", "address-dependent",
 	                                       "address-and-port-dependent", NULL };
 static const char *const ports_words[] = { "preserve", "random", "sequential", NULL };
-static const char *const block_words[] = { "none", "udp", "web-only", NULL };
+static const char *const block_words[] = { "none", "udp", "web-only", "https-only", NULL };
 static const char *const unsolicited_words[] = { "drop", "icmp", NULL };
 
 /* The table reads and writes these fields as unsigned int. */

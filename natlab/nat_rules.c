@@ -313,6 +313,12 @@ static void render_forward(struct render *r)
 	if (r->k->block == NAT_BLOCK_WEB_ONLY)
 		fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF
 		              "\" meta l4proto tcp tcp dport != { 80, 443 } drop\n");
+	/* The corporate network whose only way out is TLS on 443 (or a proxy inside it). */
+	if (r->k->block == NAT_BLOCK_HTTPS_ONLY)
+		fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF
+		              "\" meta l4proto != tcp drop\n"
+		              "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF
+		              "\" tcp dport != 443 drop\n");
 	fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF "\" accept\n");
 	if (r->k->hairpin)
 		fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" LAN_IF "\" accept\n");

@@ -43,6 +43,8 @@ void probe_path_walk(const struct lab_model *m, int host, const uint16_t tcp_por
 		p->udp_blocked |= k->block != NAT_BLOCK_NONE;
 		p->tcp_blocked |= k->block == NAT_BLOCK_WEB_ONLY &&
 		                  !(web_port(tcp_port[0]) && web_port(tcp_port[1]));
+		/* The probe needs two TCP ports, and only 443 gets out. */
+		p->tcp_blocked |= k->block == NAT_BLOCK_HTTPS_ONLY;
 		p->all_preserve &= k->ports == NAT_PORTS_PRESERVE;
 		p->hairpin = k->hairpin;
 		p->block_lo = p->block_hi = 0;

@@ -42,6 +42,12 @@ static void block_udp_no_hairpin(struct nat_knobs *k)
 	k->udp_timeout = 30;
 }
 
+/* The corporate network: nothing but TCP to port 443 leaves it. */
+static void https_only(struct nat_knobs *k)
+{
+	k->block = NAT_BLOCK_HTTPS_ONLY;
+}
+
 /* A symmetric CGN: a random port of the subscriber's block per destination. */
 static void cgn_symmetric(struct nat_knobs *k)
 {
@@ -93,6 +99,7 @@ static const struct rules_case cases[] = {
 	{ "port-restricted-tcp-icmp", "port-restricted-cone", tcp_icmp },
 	{ "symmetric-upnp-natpmp", "symmetric", upnp_natpmp },
 	{ "cgnat-pcp", "cgnat", pcp_only },
+	{ "port-restricted-https-only", "port-restricted-cone", https_only },
 };
 
 /*

@@ -15,7 +15,8 @@
 enum nat_mapping { NAT_MAPPING_EIM, NAT_MAPPING_APDM };
 enum nat_filtering { NAT_FILTER_EIF, NAT_FILTER_ADF, NAT_FILTER_APDF };
 enum nat_ports { NAT_PORTS_PRESERVE, NAT_PORTS_RANDOM, NAT_PORTS_SEQUENTIAL };
-enum nat_block { NAT_BLOCK_NONE, NAT_BLOCK_UDP, NAT_BLOCK_WEB_ONLY };
+/* What the NAT lets out of its LAN: all, no UDP, only TCP 80/443, only TCP 443. */
+enum nat_block { NAT_BLOCK_NONE, NAT_BLOCK_UDP, NAT_BLOCK_WEB_ONLY, NAT_BLOCK_HTTPS_ONLY };
 /* What an unsolicited inbound TCP SYN gets (RFC 5382 REQ-4). */
 enum nat_tcp_unsolicited { NAT_TCP_DROP, NAT_TCP_ICMP };
 
