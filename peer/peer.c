@@ -70,6 +70,9 @@ void peer_error(struct peer *p, int exit_code, const char *reason, const char *f
 	va_start(ap, fmt);
 	event_error_v(reason, fmt, ap);
 	va_end(ap);
+	/* A failed run is failed on both sides: the peer learns it now, not at its timeout. */
+	if (exit_code && p->established && !p->stopping && strcmp(reason, "peer_failed") != 0)
+		peer_send_abort(p, exit_code, reason);
 	if (exit_code)
 		peer_stop(p, exit_code);
 }

@@ -70,7 +70,10 @@ enum peer_msg_type {
 	PEER_MSG_BYE = 12,      /* (empty): my workloads are done */
 	PEER_MSG_BYE_ACK = 13,  /* (empty) */
 	PEER_MSG_HARDNAT = 14,  /* TLVs: our NAT type, our prediction port (hardnat.c) */
+	PEER_MSG_ABORT = 15,    /* u8 exit code | reason (text, at most 32 bytes): I failed */
 };
+
+#define PEER_ABORT_REASON_MAX 32
 
 /* PROBE, PROBE_ACK, PING and PONG: the type, a u32 and the send time (u64 ns). */
 #define PEER_STAMP_LEN 13
@@ -380,6 +383,8 @@ void peer_addr_text(const struct sockaddr_in *a, char *buf, size_t cap);
 bool peer_addr_equal(const struct sockaddr_in *a, const struct sockaddr_in *b);
 
 /* --- session.c: sealed messages --- */
+/* Tells the peer we are ending the run with code for reason (an error reason word). */
+void peer_send_abort(struct peer *p, int code, const char *reason);
 /* Sends one sealed message on the current path (direct if valid, else relay). */
 int peer_send(struct peer *p, const void *msg, size_t len);
 /* Sends one sealed message via a path; to is the address for PEER_VIA_UDP. */

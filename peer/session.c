@@ -179,6 +179,38 @@ static void on_established(struct peer *p)
 }
 
 /* Where each message goes once opened; m[0] is the type, n counts it. */
+/* The peer failed (its ABORT): we fail with its code, so both sides agree. */
+static void on_abort(struct peer *p, const uint8_t *m, size_t len)
+{
+	char reason[PEER_ABORT_REASON_MAX + 1];
+	size_t i, n = len > 1 ? len - 1 : 0;
+	int code = len ? m[0] : PEER_EXIT_FAILED;
+
+	if (n > PEER_ABORT_REASON_MAX)
+		n = PEER_ABORT_REASON_MAX;
+	for (i = 0; i < n; i++)
+		reason[i] = m[1 + i] >= 0x20 && m[1 + i] < 0x7f ? (char)m[1 + i] : '?';
+	reason[n] = '\0';
+	if (code <= PEER_EXIT_OK || code > PEER_EXIT_REFUSED)
+		code = PEER_EXIT_FAILED;
+	peer_error(p, code, "peer_failed", "peer %s ended its run with %s (exit %d)", p->peer_text,
+	           n ? reason : "an error", code);
+}
+
+void peer_send_abort(struct peer *p, int code, const char *reason)
+{
+	uint8_t m[2 + PEER_ABORT_REASON_MAX];
+	size_t n = strnlen(reason, PEER_ABORT_REASON_MAX);
+
+	m[0] = PEER_MSG_ABORT;
+	m[1] = (uint8_t)code;
+	memcpy(m + 2, reason, n);
+	/* Through the relay (it also carries --no-relay's signalling) and on a direct path. */
+	peer_send_via(p, PEER_VIA_RELAY, NULL, m, 2 + n);
+	if (p->direct)
+		peer_send_via(p, PEER_VIA_UDP, &p->direct_addr, m, 2 + n);
+}
+
 static void dispatch(struct peer *p, uint8_t *m, size_t n, int bound,
                      const struct sockaddr_in *from)
 {
@@ -231,6 +263,9 @@ static void dispatch(struct peer *p, uint8_t *m, size_t n, int bound,
 		break;
 	case PEER_MSG_HARDNAT:
 		peer_hardnat_on_msg(p, m + 1, n - 1);
+		break;
+	case PEER_MSG_ABORT:
+		on_abort(p, m + 1, n - 1);
 		break;
 	default:
 		log_debug("unknown message type %u", m[0]);
