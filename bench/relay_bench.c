@@ -5,6 +5,9 @@
  *   natlab HOST:PORT  both are natlab-relay clients (TCP), A -> relay -> B
  *   turn HOST:PORT    A holds a TURN allocation (UDP, ChannelData), B is its peer:
  *                     A -> turnserver -> B and back, the same one relay hop each way
+ *   natlab-tls HOST:PORT SECONDS CERT   the same over natlab-relay's TLS port (CERT pinned)
+ *   turn-tls HOST:PORT SECONDS CERT     A's allocation over TLS (TURN over TLS, RFC 8656:
+ *                     STUN and ChannelData framed on the stream), B plain UDP
  *   direct            A and B talk over UDP directly: the latency baseline
  *   idle HOST:PORT N PID  N authenticated idle natlab clients; prints relay RSS per client
  * Throughput: A sends as fast as the transport lets it for --seconds, B counts what
@@ -30,6 +33,7 @@
 
 #include "natlab/relay_proto.h"
 #include "natlab/stun.h"
+#include "natlab/tls.h"
 
 #define PKT         1200
 #define RTT_SAMPLES 5000
@@ -44,9 +48,12 @@ struct end {
 	const uint8_t *p;
 	size_t n;
 	struct sockaddr_in to; /* UDP: where packets go */
+	struct tls_conn *tls;  /* TLS modes: the stream goes through it */
+	uint8_t *plain;        /* TLS modes: one record's plaintext */
 };
 
 static enum mode mode;
+static struct tls_ctx *tls_ctx; /* TLS modes: pins the relay's certificate */
 static struct end A, B;
 static struct sockaddr_in relay_addr, relayed; /* TURN: A's relayed address */
 static volatile int sending;
@@ -66,7 +73,7 @@ static void die(const char *what)
 	exit(1);
 }
 
-static int write_all(int fd, const void *data, size_t len)
+static int send_all(int fd, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 
@@ -83,6 +90,89 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* Sends what TLS has pending on e's socket. */
+static int tls_flush(struct end *e)
+{
+	static __thread uint8_t out[1 << 17];
+	size_t n;
+
+	while ((n = tls_conn_take(e->tls, out, sizeof(out))) > 0)
+		if (send_all(e->fd, out, n) < 0)
+			return -1;
+	return 0;
+}
+
+/* Writes a whole message on e's stream: in TLS records when e has TLS. */
+static int write_all(struct end *e, const void *data, size_t len)
+{
+	if (!e->tls)
+		return send_all(e->fd, data, len);
+	if (tls_conn_write(e->tls, data, len) < 0)
+		return -1;
+	return tls_flush(e);
+}
+
+/*
+ * The next bytes of e's stream into e->p/e->n within timeout_ms: plaintext TLS holds
+ * first, then the socket. 0, or -1 on timeout, EOF or a TLS failure.
+ */
+static int stream_fill(struct end *e, int timeout_ms)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = e->fd, .events = POLLIN };
+		ssize_t n;
+
+		if (e->tls) {
+			int k = tls_conn_read(e->tls, e->plain, FRAME_MAX_PAYLOAD);
+
+			tls_flush(e);
+			if (k < 0)
+				return -1;
+			if (k > 0) {
+				e->p = e->plain;
+				e->n = (size_t)k;
+				return 0;
+			}
+		}
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return -1;
+		n = recv(e->fd, e->buf, sizeof(e->buf), 0);
+		if (n <= 0)
+			return -1;
+		if (!e->tls) {
+			e->p = e->buf;
+			e->n = (size_t)n;
+			return 0;
+		}
+		tls_conn_feed(e->tls, e->buf, (size_t)n);
+	}
+}
+
+/* TLS on e's connected socket, the handshake done. */
+static int tls_start(struct end *e)
+{
+	e->plain = malloc(FRAME_MAX_PAYLOAD);
+	if (!e->plain || tls_conn_new(&e->tls, tls_ctx, NULL) < 0)
+		return -1;
+	while (tls_conn_handshake(e->tls) == 0) {
+		struct pollfd pfd = { .fd = e->fd, .events = POLLIN };
+		ssize_t n;
+
+		tls_flush(e);
+		if (poll(&pfd, 1, 5000) <= 0)
+			return -1;
+		n = recv(e->fd, e->buf, sizeof(e->buf), 0);
+		if (n <= 0)
+			return -1;
+		tls_conn_feed(e->tls, e->buf, (size_t)n);
+	}
+	if (!tls_conn_established(e->tls)) {
+		fprintf(stderr, "relay_bench: TLS: %s\n", tls_conn_error(e->tls));
+		return -1;
+	}
+	return tls_flush(e);
+}
+
 /* natlab: next frame of type want (others skipped); returns payload length or -1. */
 static int nl_recv(struct end *e, uint8_t type, struct frame *f, int timeout_ms)
 {
@@ -96,14 +186,8 @@ static int nl_recv(struct end *e, uint8_t type, struct frame *f, int timeout_ms)
 				return (int)f->len;
 			continue;
 		}
-		struct pollfd pfd = { .fd = e->fd, .events = POLLIN };
-		if (poll(&pfd, 1, timeout_ms) <= 0)
+		if (stream_fill(e, timeout_ms) < 0)
 			return -1;
-		ssize_t n = recv(e->fd, e->buf, sizeof(e->buf), 0);
-		if (n <= 0)
-			return -1;
-		e->p = e->buf;
-		e->n = (size_t)n;
 	}
 }
 
@@ -120,13 +204,52 @@ static int nl_connect(struct end *e)
 	setsockopt(e->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(e->fd, (struct sockaddr *)&relay_addr, sizeof(relay_addr)) < 0)
 		return -1;
+	if (tls_ctx && tls_start(e) < 0)
+		return -1;
 	if (nl_recv(e, RELAY_FRAME_CHALLENGE, &f, 5000) < 0 ||
 	    relay_challenge_decode(&ch, f.payload, f.len) < 0)
 		return -1;
 	len = relay_auth_build(out, sizeof(out), &e->id, &ch, NULL);
-	if (len < 0 || write_all(e->fd, out, (size_t)len) < 0)
+	if (len < 0 || write_all(e, out, (size_t)len) < 0)
 		return -1;
 	return nl_recv(e, RELAY_FRAME_SERVER_INFO, &f, 5000) < 0 ? -1 : 0;
+}
+
+/*
+ * TURN over a stream (TLS): the next STUN message or ChannelData (padded to 4 bytes on
+ * streams, RFC 8656 section 12.5) from A into msg; returns its length (ChannelData: the
+ * 4-byte header and data, padding dropped), or -1.
+ */
+static int turn_stream_recv(uint8_t *msg, size_t cap, int timeout_ms)
+{
+	size_t have = 0, want = 4;
+
+	for (;;) {
+		while (A.n && have < want) {
+			size_t k = want - have < A.n ? want - have : A.n;
+
+			if (have + k > cap)
+				return -1;
+			memcpy(msg + have, A.p, k);
+			have += k;
+			A.p += k;
+			A.n -= k;
+		}
+		if (have == want) {
+			size_t body = (size_t)(msg[2] << 8 | msg[3]);
+
+			if (want == 4) {
+				/* ChannelData: 0b01 first bits; STUN: 0b00, 20-byte header. */
+				want = (msg[0] & 0xc0) == 0x40 ? 4 + ((body + 3) & ~(size_t)3)
+				                               : 20 + body;
+				if (want > 4)
+					continue;
+			}
+			return (msg[0] & 0xc0) == 0x40 ? (int)(4 + body) : (int)want;
+		}
+		if (stream_fill(&A, timeout_ms) < 0)
+			return -1;
+	}
 }
 
 /* TURN: one request/response on A's socket; returns the response length. */
@@ -135,6 +258,11 @@ static int turn_transact(uint8_t *msg, int len, uint8_t *resp, size_t cap)
 	ssize_t n;
 	struct pollfd pfd = { .fd = A.fd, .events = POLLIN };
 
+	if (A.tls) {
+		if (write_all(&A, msg, (size_t)len) < 0)
+			return -1;
+		return turn_stream_recv(resp, cap, 3000);
+	}
 	if (sendto(A.fd, msg, (size_t)len, 0, (struct sockaddr *)&relay_addr, sizeof(relay_addr)) <
 	    0)
 		return -1;
@@ -190,7 +318,17 @@ static int turn_setup(void)
 	socklen_t blen = sizeof(baddr);
 	int len;
 
-	A.fd = udp_socket();
+	if (tls_ctx) {
+		/* A's control and data go over TLS to the server; the relayed side stays UDP. */
+		A.fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(A.fd, (struct sockaddr *)&relay_addr, sizeof(relay_addr)) < 0 ||
+		    tls_start(&A) < 0) {
+			fprintf(stderr, "relay_bench: TLS to turnserver failed\n");
+			return -1;
+		}
+	} else {
+		A.fd = udp_socket();
+	}
 	B.fd = udp_socket();
 	getsockname(B.fd, (struct sockaddr *)&baddr, &blen);
 	stun_txid_new(txid);
@@ -243,11 +381,14 @@ static int send_pkt(struct end *e, const uint8_t *data)
 	case MODE_NATLAB:
 		len = relay_packet_encode(out, sizeof(out), RELAY_FRAME_SEND, other->id.pub, data,
 		                          PKT);
-		return write_all(e->fd, out, (size_t)len);
+		return write_all(e, out, (size_t)len);
 	case MODE_TURN:
 		if (e == &A) {
 			out[0] = 0x40, out[1] = 0x00, out[2] = PKT >> 8, out[3] = PKT & 0xff;
 			memcpy(out + 4, data, PKT);
+			/* PKT is a multiple of 4: no stream padding. */
+			if (e->tls)
+				return write_all(e, out, PKT + 4);
 			return sendto(e->fd, out, PKT + 4, 0, (struct sockaddr *)&e->to,
 			              sizeof(e->to)) < 0
 			           ? -1
@@ -275,6 +416,15 @@ static int recv_pkt(struct end *e, uint8_t *data, int timeout_ms)
 		if (nl_recv(e, RELAY_FRAME_RECV, &f, timeout_ms) != RELAY_KEY_LEN + PKT)
 			return -1;
 		memcpy(data, f.payload + RELAY_KEY_LEN, PKT);
+		return 0;
+	}
+	if (mode == MODE_TURN && e->tls) {
+		do {
+			n = turn_stream_recv(in, sizeof(in), timeout_ms);
+			if (n < 0)
+				return -1;
+		} while (n != PKT + 4 || in[0] != 0x40);
+		memcpy(data, in + 4, PKT);
 		return 0;
 	}
 	for (;;) {
@@ -437,6 +587,7 @@ int main(int argc, char **argv)
 
 	if (argc < 2 || !strcmp(argv[1], "--help")) {
 		fprintf(stderr, "usage: relay_bench natlab|turn HOST:PORT [SECONDS]\n"
+		                "       relay_bench natlab-tls|turn-tls HOST:PORT SECONDS CERT\n"
 		                "       relay_bench direct\n"
 		                "       relay_bench idle HOST:PORT COUNT RELAY_PID\n");
 		return argc < 2 ? 2 : 0;
@@ -452,9 +603,26 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(argv[1], "idle"))
 			return idle(argc > 3 ? atoi(argv[3]) : 10000, argc > 4 ? atoi(argv[4]) : 0);
-		mode = !strcmp(argv[1], "turn") ? MODE_TURN : MODE_NATLAB;
+		mode = !strncmp(argv[1], "turn", 4) ? MODE_TURN : MODE_NATLAB;
 		if (argc > 3)
 			seconds = atof(argv[3]);
+		if (strstr(argv[1], "-tls")) {
+			uint8_t fp[TLS_FP_LEN];
+			char pin[TLS_FP_TEXT_LEN + 1], err[TLS_ERR_MAX];
+			struct tls_config cfg = { .role = TLS_ROLE_CLIENT, .pin = pin };
+
+			if (argc < 5 || tls_cert_fp(argv[4], fp, err, sizeof(err)) < 0) {
+				fprintf(stderr,
+				        "relay_bench: %s needs the server's certificate: %s\n",
+				        argv[1], argc < 5 ? "missing" : err);
+				return 2;
+			}
+			tls_fp_format(fp, pin);
+			if (tls_ctx_new(&tls_ctx, &cfg, err, sizeof(err)) < 0) {
+				fprintf(stderr, "relay_bench: %s\n", err);
+				return 2;
+			}
+		}
 		rc = mode == MODE_TURN ? turn_setup() : (nl_connect(&A) || nl_connect(&B));
 		if (rc) {
 			fprintf(stderr, "relay_bench: setup failed\n");

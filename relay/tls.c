@@ -61,25 +61,59 @@ size_t relay_tls_on_read(struct relay_client *c, const uint8_t *buf, size_t n)
 	return extra;
 }
 
+/* Takes the head of c's queue off it (it is sealed) and frees it. */
+static void relay_tls_pop(struct relay_client *c)
+{
+	struct relay_out *o = c->q_head;
+
+	c->q_head = o->next;
+	if (!c->q_head)
+		c->q_tail = NULL;
+	c->q_len--;
+	c->q_bytes -= o->len;
+	free(o);
+}
+
+/*
+ * Seals the queued frames. Small frames share records (one seal per 16 KiB, not one
+ * per 1.2 KiB frame): copied into batch, sealed when it is full and at the end.
+ */
+static int relay_tls_seal_queue(struct relay_client *c)
+{
+	static uint8_t batch[RELAY_TLS_CHUNK];
+	size_t used = 0;
+	int rc = 0;
+
+	while (rc == 0 && tls_conn_established(c->tls) && c->q_head) {
+		struct relay_out *o = c->q_head;
+
+		if (used && used + o->len > sizeof(batch)) {
+			rc = tls_conn_write(c->tls, batch, used);
+			used = 0;
+			continue;
+		}
+		if (o->len > sizeof(batch)) {
+			rc = tls_conn_write(c->tls, o->data, o->len);
+		} else {
+			memcpy(batch + used, o->data, o->len);
+			used += o->len;
+		}
+		if (rc == 0)
+			relay_tls_pop(c);
+	}
+	if (rc == 0 && used)
+		rc = tls_conn_write(c->tls, batch, used);
+	return rc;
+}
+
 struct relay_out *relay_tls_seal(struct relay_client *c)
 {
 	struct relay_out *o;
 	size_t pending;
-	int rc;
 
-	while (tls_conn_established(c->tls) && c->q_head) {
-		o = c->q_head;
-		rc = tls_conn_write(c->tls, o->data, o->len);
-		if (rc < 0) {
-			relay_tls_fail(c, "write");
-			return NULL;
-		}
-		c->q_head = o->next;
-		if (!c->q_head)
-			c->q_tail = NULL;
-		c->q_len--;
-		c->q_bytes -= o->len;
-		free(o);
+	if (relay_tls_seal_queue(c) < 0) {
+		relay_tls_fail(c, "write");
+		return NULL;
 	}
 	pending = tls_conn_pending(c->tls);
 	if (!pending)
