@@ -142,6 +142,13 @@ static void test_declared(void)
 	   "web-only firewall, other TCP ports: TCP blocked");
 	ok(strstr(declared(&m, carol, 443, 8443, 1, 1, NULL), "\"status\":\"blocked\"") != NULL,
 	   "one web port is not enough (the mapping test needs both)");
+	m.nodes[lab_model_find(&m, "fw")].knobs.block = NAT_BLOCK_HTTPS_ONLY;
+	ok(strstr(declared(&m, carol, 443, 80, 40000, 40001, NULL), "\"udp\":\"blocked\"") !=
+	           NULL &&
+	       strstr(declared(&m, carol, 443, 80, 40000, 40001, NULL),
+	              "\"tcp\":{\"status\":\"blocked\"") != NULL,
+	   "https-only firewall: UDP blocked, TCP blocked even on 443 and 80 (two ports needed)");
+	m.nodes[lab_model_find(&m, "fw")].knobs.block = NAT_BLOCK_WEB_ONLY;
 	ok(strstr(declared(&m, dave, 443, 80, 40000, 40001, NULL),
 	          "\"mapping\":\"address-and-port-dependent\",\"filtering\":"
 	          "\"address-and-port-dependent\",\"hairpin\":null,\"port_preserved\":false") !=
