@@ -123,9 +123,7 @@ static void relay_client_write_cb(uv_write_t *req, int status)
 	relay_client_flush(c);
 }
 
-/* Frees the first n bytes of queued frames: whole frames go, a partly written one keeps
- * its rest at the front. */
-static void relay_client_consume(struct relay_client *c, size_t n)
+void relay_client_consume(struct relay_client *c, size_t n)
 {
 	while (n && c->q_head) {
 		struct relay_out *o = c->q_head;

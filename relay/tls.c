@@ -61,19 +61,6 @@ size_t relay_tls_on_read(struct relay_client *c, const uint8_t *buf, size_t n)
 	return extra;
 }
 
-/* Takes the head of c's queue off it (it is sealed) and frees it. */
-static void relay_tls_pop(struct relay_client *c)
-{
-	struct relay_out *o = c->q_head;
-
-	c->q_head = o->next;
-	if (!c->q_head)
-		c->q_tail = NULL;
-	c->q_len--;
-	c->q_bytes -= o->len;
-	free(o);
-}
-
 /*
  * Seals the queued frames. Small frames share records (one seal per 16 KiB, not one
  * per 1.2 KiB frame): copied into batch, sealed when it is full and at the end.
@@ -99,7 +86,7 @@ static int relay_tls_seal_queue(struct relay_client *c)
 			used += o->len;
 		}
 		if (rc == 0)
-			relay_tls_pop(c);
+			relay_client_consume(c, o->len); /* sealed: it leaves the queue */
 	}
 	if (rc == 0 && used)
 		rc = tls_conn_write(c->tls, batch, used);

@@ -222,6 +222,9 @@ void relay_client_start(struct relay_client *c);
 void relay_client_close(struct relay_client *c, enum relay_close_reason reason, const char *text);
 /* Queues a whole frame (copied). Drops the oldest queued frame if the queue is full. */
 int relay_client_send(struct relay_client *c, const uint8_t *frame, size_t len);
+/* Frees the first n bytes of c's queued frames (written or sealed): whole frames go, a
+ * partly written one keeps its rest at the front. */
+void relay_client_consume(struct relay_client *c, size_t n);
 /* Writes c's queued frames now (batched, as much as the socket takes; TLS: sealed). */
 void relay_client_flush(struct relay_client *c);
 /* Forwards data from src to c as a RECV frame without an intermediate copy if it can. */
