@@ -5,7 +5,9 @@
  * is refused by its own check; plaintext at the TLS port and a silent TLS client are
  * closed and counted; a stalled TLS receiver still loses whole frames only (the stream
  * stays decodable); bad TLS options stop the relay with a clear message; a session
- * that relays more than --byte-cap is closed with CLOSE byte_cap, on either port.
+ * that relays more than --byte-cap is closed with CLOSE byte_cap, on either port; bursts
+ * of small frames to a TLS client (batched, sealed together) arrive whole and in order,
+ * and --frame-cost charges frames read over TLS.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -255,6 +257,94 @@ static void test_bad_options(void)
 	unlink(errfile);
 }
 
+/* A relay with a TLS port and extra options (NULL-terminated, at most 8). */
+static int tls_relay_start(struct rh_relay *r, const char *const *extra)
+{
+	const char *args[16] = { "--no-auth",  "--tls-listen", "127.0.0.1:0",
+		                 "--tls-cert", cert,           "--tls-key",
+		                 key };
+	size_t n = 7;
+
+	while (*extra && n < 15)
+		args[n++] = *extra++;
+	args[n] = NULL;
+	return rh_relay_start(r, args);
+}
+
+/*
+ * Small frames to a TLS client go through the batched write path: a burst of 2000 PONGs
+ * and of 2000 one-byte RECVs (queued together, sealed together) all arrive whole and in
+ * order; and every frame read over TLS is charged --frame-cost as on the plain port
+ * (300 PINGs, each alone in its record, at 1000 bytes each and 100 kB/s: paused).
+ */
+static void test_small_frames(void)
+{
+	static const char *const fast[] = { "--rate", "0", NULL };
+	static const char *const costly[] = { "--rate",       "100000", "--burst", "70000",
+		                              "--frame-cost", "1000",   NULL };
+	uint8_t ping[FRAME_HEADER_LEN + RELAY_PING_LEN], pdata[RELAY_PING_LEN] = { 0 };
+	static uint8_t burst[2000 * sizeof(ping)], sends[2000 * 38];
+	struct rh_client *a, *b;
+	int i, got = 0, order = 1, limited = 0;
+	size_t slen = 0;
+	struct rh_relay r;
+	long long t0, dt;
+
+	relay_ping_encode(ping, sizeof(ping), RELAY_FRAME_PING, pdata);
+	for (i = 0; i < 2000; i++)
+		memcpy(burst + (size_t)i * sizeof(ping), ping, sizeof(ping));
+	if (tls_relay_start(&r, fast) < 0) {
+		ok(0, "relay starts");
+		return;
+	}
+	a = tls_client_new(&r, 0);
+	b = tls_client_new(&r, 0);
+	rh_client_handshake(a, NULL, 0, 2000);
+	rh_client_handshake(b, NULL, 0, 2000);
+	rh_client_write(a, burst, sizeof(burst));
+	while (got < 2000 && rh_client_recv(a, 3000) == 1)
+		got += a->f.type == RELAY_FRAME_PONG;
+	is_int(got, 2000, "TLS: 2000 PINGs in one write, 2000 PONGs");
+	for (i = 0; i < 2000; i++) {
+		uint8_t v = (uint8_t)i;
+
+		slen += (size_t)relay_packet_encode(sends + slen, 38, RELAY_FRAME_SEND, b->id.pub,
+		                                    &v, 1);
+	}
+	rh_client_write(a, sends, slen);
+	for (got = 0; got < 2000 && rh_client_recv(b, 3000) == 1; got++)
+		order &= b->f.type == RELAY_FRAME_RECV && b->f.len == 33 &&
+		         b->f.payload[32] == (uint8_t)got;
+	is_int(got, 2000, "TLS: 2000 one-byte SENDs, 2000 RECVs");
+	ok(order, "whole and in order");
+	is_int(rh_metric(r.metrics_port, "drops_total{reason=\"queue_full\"}"), 0,
+	       "nothing dropped");
+	client_free(a);
+	client_free(b);
+	is_int(rh_relay_stop(&r, 5000), 0, "relay exits cleanly");
+
+	if (tls_relay_start(&r, costly) < 0) {
+		ok(0, "relay starts");
+		return;
+	}
+	a = tls_client_new(&r, 0);
+	rh_client_handshake(a, NULL, 0, 2000);
+	t0 = rh_now_ms();
+	for (i = got = 0; i < 300; i++) {
+		rh_client_write(a, ping, sizeof(ping));
+		while (rh_client_recv(a, 6000) == 1 && a->f.type != RELAY_FRAME_PONG)
+			limited += a->f.type == RELAY_FRAME_STATUS &&
+			           a->f.payload[0] == RELAY_STATUS_RATE_LIMITED;
+		got += a->f.type == RELAY_FRAME_PONG;
+	}
+	dt = rh_now_ms() - t0;
+	is_int(got, 300, "TLS: every PING answered");
+	ok(limited > 0, "TLS: --frame-cost charged, rate_limited received (%d)", limited);
+	ok(dt >= 1500 && dt < 6000, "300 PINGs at 1000 bytes each, 100 kB/s: %lld ms", dt);
+	client_free(a);
+	is_int(rh_relay_stop(&r, 5000), 0, "relay exits cleanly");
+}
+
 int main(void)
 {
 	static const char *args[] = {
@@ -292,6 +382,7 @@ int main(void)
 	test_stalled_receiver(&r);
 	is_int(rh_relay_stop(&r, 5000), 0, "relay drains and exits 0");
 	test_byte_cap();
+	test_small_frames();
 	test_bad_options();
 	tls_ctx_free(pinned);
 	tls_ctx_free(ca);
