@@ -59,10 +59,14 @@ json_t *peer_cands_json(const struct peer_cand *list, int n)
 void peer_cands_event(const struct peer *p, const char *side)
 {
 	int local = strcmp(side, "local") == 0;
+	json_t *o = json_pack("{s:s, s:o}", "side", side, "list",
+	                      local ? peer_cands_json(p->local, p->n_local)
+	                            : peer_cands_json(p->remote, p->n_remote)),
+	       *relays = local ? NULL : peer_home_peer_relays_json(p);
 
-	event_emit_obj("candidates", json_pack("{s:s, s:o}", "side", side, "list",
-	                                       local ? peer_cands_json(p->local, p->n_local)
-	                                             : peer_cands_json(p->remote, p->n_remote)));
+	if (relays)
+		json_object_set_new(o, "relays", relays);
+	event_emit_obj("candidates", o);
 }
 
 void peer_cands_gather(struct peer *p)
@@ -161,7 +165,7 @@ int peer_stun_start(struct peer *p)
 	struct sockaddr_storage ss;
 	int i, rc;
 
-	for (i = 0; i < (p->o->n_stun ? p->o->n_stun : p->n_relays); i++) {
+	for (i = 0; i < (p->o->n_stun ? p->o->n_stun : p->n_relays) && i < PEER_MAX_RELAYS; i++) {
 		if (p->o->n_stun) {
 			rc = addr_parse(p->o->stun[i], &ss, ADDR_PORT_REQUIRED);
 		} else {

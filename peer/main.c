@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "natlab/log.h"
+#include "natlab/relay_addr.h"
 #include "peer.h"
 
 static const char peer_usage[] =
@@ -19,8 +20,9 @@ static const char peer_usage[] =
     "\n"
     "  --key FILE              identity (64 hex chars of Ed25519 seed, as keygen writes);\n"
     "                          without it a fresh identity is used (see the started event)\n"
-    "  --relay LIST            relays, comma-separated; all are connected, the first ready\n"
-    "                          one carries traffic, the next takes over when it fails\n"
+    "  --relay LIST            relays, comma-separated; all are connected, the nearest\n"
+    "                          ready one (by RTT) is the home relay, the peer's relay\n"
+    "                          carries traffic, another takes over when it fails\n"
     "  --token TOKEN           relay access token (natlab-relay token)\n"
     "  --token-cmd CMD         run CMD (sh -c) for the token instead, and again before\n"
     "                          it expires: the renewed token is presented to the relays\n"
@@ -29,7 +31,9 @@ static const char peer_usage[] =
     "  --bind ADDR[:PORT]      UDP socket address (default 0.0.0.0, any port); a specific\n"
     "                          address is also the only local candidate\n"
     "  --listen                wait for a peer to connect (the first one is served)\n"
-    "  --connect PUBKEY        connect to the peer with this public key (64 hex chars)\n"
+    "  --connect PUBKEY        connect to the peer with this public key (64 hex chars),\n"
+    "                          or with its relay address relay://HOST:PORT/PUBKEY (the\n"
+    "                          listener's home_relay event): that relay is dialled too\n"
     "  --ping N                N sealed pings on the current path (rtt events)\n"
     "  --ping-interval MS      between pings (default 100)\n"
     "  --transfer BYTES        send BYTES (suffix k, M, G) with a checksum verified by the peer\n"
@@ -467,10 +471,21 @@ static int cmd_run(int argc, char **argv)
 	if (optind < argc)
 		return usage_error("usage", "unexpected argument \"%s\" (see --help)",
 		                   argv[optind]);
-	if (!o.n_relays)
-		return usage_error("usage", "--relay HOST:PORT is required (see --help)");
 	if (o.listen == !!connect)
 		return usage_error("usage", "give exactly one of --listen and --connect PUBKEY");
+	if (connect && relay_addr_is(connect)) {
+		/* A relay address: the listener's key, and its relay, dialled if not ours. */
+		static char hostport[RELAY_ADDR_HOSTPORT_MAX];
+		const char *why = NULL;
+
+		if (relay_addr_parse(connect, hostport, sizeof(hostport), o.peer_key, &why) < 0)
+			return usage_error("bad_peer_key", "--connect %s: %s", connect, why);
+		o.connect_relay = hostport;
+		o.have_peer_key = 1;
+	}
+	if (!o.n_relays && !o.connect_relay)
+		return usage_error("usage", "--relay HOST:PORT (or --connect with a relay address) "
+		                            "is required (see --help)");
 	if (o.no_relay && o.relay_only)
 		return usage_error("usage", "--no-relay and --relay-only exclude each other");
 	if (o.turn.server && !o.turn.secret && (!o.turn.user || !o.turn.password))
@@ -492,7 +507,7 @@ static int cmd_run(int argc, char **argv)
 		return usage_error("usage", "--turn-secret and --turn-pass exclude each other");
 	if (o.token && o.token_cmd)
 		return usage_error("usage", "--token and --token-cmd exclude each other");
-	if (connect) {
+	if (connect && !o.have_peer_key) {
 		if (identity_pub_parse(o.peer_key, connect) < 0)
 			return usage_error(
 			    "bad_peer_key",

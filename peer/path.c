@@ -3,7 +3,7 @@
  * The path messages take. Direct once a sealed probe answer came back by UDP, while the
  * path stays valid: keepalive probes every PEER_KEEPALIVE_MS keep NAT mappings alive and
  * detect a dead path after PEER_DEAD_MS of silence, when traffic falls back to the relay
- * and the connector punches again. Otherwise the first ready relay, in --relay order.
+ * and the connector punches again. Otherwise a relay where the peer is (home.c).
  */
 #include "natlab/addr.h"
 #include "natlab/log.h"
@@ -56,14 +56,8 @@ void peer_path_report(struct peer *p)
 
 void peer_path_pick_relay(struct peer *p)
 {
-	int i;
-
-	p->cur_relay = -1;
-	for (i = 0; i < p->n_relays; i++)
-		if (p->relays[i].state == PEER_RELAY_READY) {
-			p->cur_relay = i;
-			break;
-		}
+	peer_home_update(p);
+	p->cur_relay = peer_home_pick(p);
 	peer_path_report(p);
 }
 

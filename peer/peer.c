@@ -23,11 +23,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <netdb.h>
 
 #include <sodium.h>
 
 #include "natlab/addr.h"
 #include "natlab/log.h"
+#include "natlab/relay_addr.h"
 #include "peer.h"
 
 #define PEER_TICK_MS             10
@@ -88,12 +90,13 @@ void peer_on_relay_auth_sent(struct peer *p, struct peer_relay *r)
 void peer_on_relay_ready(struct peer *p, struct peer_relay *r)
 {
 	if (r->tls)
-		event_emit("relay_connected", "{s:s, s:i, s:i, s:s}", "relay", r->text, "index",
-		           r->index, "keepalive_ms", (int)r->info.keepalive_ms, "tls",
-		           tls_conn_version(r->tls));
+		event_emit("relay_connected", "{s:s, s:i, s:i, s:s, s:s}", "relay", r->text,
+		           "index", r->index, "keepalive_ms", (int)r->info.keepalive_ms, "source",
+		           peer_relay_source_name(r->source), "tls", tls_conn_version(r->tls));
 	else
-		event_emit("relay_connected", "{s:s, s:i, s:i}", "relay", r->text, "index",
-		           r->index, "keepalive_ms", (int)r->info.keepalive_ms);
+		event_emit("relay_connected", "{s:s, s:i, s:i, s:s}", "relay", r->text, "index",
+		           r->index, "keepalive_ms", (int)r->info.keepalive_ms, "source",
+		           peer_relay_source_name(r->source));
 	peer_path_pick_relay(p);
 	/* A new relay may mean the peer lost us: say hello again through it. */
 	if (p->established && p->cur_relay == r->index)
@@ -128,8 +131,10 @@ void peer_on_relay_peer_gone(struct peer *p, struct peer_relay *r, const uint8_t
 {
 	if (!p->have_peer || memcmp(key, p->peer_key, IDENTITY_PUB_LEN) != 0)
 		return;
-	if (reason == RELAY_PEER_GONE_NOT_HERE)
+	if (reason == RELAY_PEER_GONE_NOT_HERE) {
 		p->peer_not_here = 1;
+		peer_home_on_not_here(p, r);
+	}
 	if (p->established)
 		event_emit("peer_gone", "{s:s, s:s}", "relay", r->text, "reason",
 		           reason == RELAY_PEER_GONE_NOT_HERE ? "not_here" : "disconnected");
@@ -325,6 +330,32 @@ void peer_stop(struct peer *p, int code)
 	uv_walk(p->loop, close_walk_cb, NULL);
 }
 
+/* The relay of a --connect relay address: one of ours, or dialled for the peer. */
+static int peer_start_connect_relay(struct peer *p)
+{
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res = NULL;
+	int i = -1, rc;
+	char host[RELAY_ADDR_HOSTPORT_MAX];
+	const char *hp = p->o->connect_relay, *colon = strrchr(hp, ':');
+
+	/* Already one of ours (the same address, however it was written): use it. */
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - hp), hp);
+	if (getaddrinfo(host, colon + 1, &hints, &res) == 0 && res) {
+		i = peer_relay_find(p, (const struct sockaddr_in *)res->ai_addr);
+		freeaddrinfo(res);
+	}
+	rc = i >= 0 ? i : peer_relay_add(p, hp, PEER_RELAY_ADDRESS);
+	if (rc < 0) {
+		peer_error(p, PEER_EXIT_USAGE, "bad_relay",
+		           "--connect relay://%s/...: the relay's HOST:PORT %s", hp,
+		           rc == -ENOSPC ? "does not fit: too many relays"
+		                         : "does not resolve (an IPv4 address or name expected)");
+		return -1;
+	}
+	p->peer_home = rc;
+	return 0;
+}
+
 /* Relays, the UDP socket, STUN: 0, or -1 once the error is reported (and the peer stops). */
 static int peer_start(struct peer *p)
 {
@@ -334,16 +365,17 @@ static int peer_start(struct peer *p)
 	if (peer_tls_setup(p) < 0 || peer_proxy_setup(p) < 0)
 		return -1;
 	for (i = 0; i < o->n_relays; i++) {
-		rc = peer_relay_init(&p->relays[i], p, i, o->relays[i]);
+		rc = peer_relay_add(p, o->relays[i], PEER_RELAY_CONFIG);
 		if (rc < 0) {
 			peer_error(p, PEER_EXIT_USAGE, "bad_relay",
 			           "--relay %s: expected HOST:PORT with a resolvable host",
 			           o->relays[i]);
 			return -1;
 		}
-		p->n_relays++;
 	}
 	if (peer_turn_start(p, &p->turn, &o->turn) < 0)
+		return -1;
+	if (o->connect_relay && peer_start_connect_relay(p) < 0)
 		return -1;
 	if (o->relay_only)
 		return 0;
@@ -374,6 +406,7 @@ int peer_run(const struct peer_opts *o, const struct identity *id)
 	p->loop = uv_default_loop();
 	p->start_ns = peer_now_ns();
 	p->cur_relay = -1;
+	p->home = p->peer_home = p->peer_heard = -1;
 	identity_pub_format(id->pub, pub);
 	event_emit("started", "{s:s, s:s, s:f}", "key", pub, "role",
 	           o->listen ? "listener" : "connector", "clock_ms", event_t0_ms());

@@ -11,6 +11,7 @@
  *   relay_conn.c  the relay connections; events.c JSON Lines; main.c the CLI
  *   hardnat.c     hard NATs: type detection, birthday probing, port prediction
  *                 (hardnat_plan.c decides, pure: tests/t_hardnat_plan.c)
+ *   home.c        the home relay (nearest by RTT), relay addresses, relays dialled on demand
  */
 #ifndef NATLAB_PEER_PEER_H
 #define NATLAB_PEER_PEER_H
@@ -38,6 +39,7 @@
 #include "turn.h"
 
 #define PEER_MAX_RELAYS   8
+#define PEER_MAX_SLOTS    16 /* relay connections: --relay, on demand, from a directory */
 #define PEER_MAX_CANDS    8
 #define PEER_CHUNK        1216 /* transfer payload per packet: 19 ChaCha20 blocks */
 #define PEER_MAX_MSG      (PEER_CHUNK + 64)
@@ -131,6 +133,18 @@ struct peer_relay {
 	char proxy_buf[1024]; /* the proxy's answer so far */
 	size_t proxy_len;
 	int capped; /* closed by the relay's byte cap: not reconnected */
+	int source;              /* enum peer_relay_source */
+	uint64_t peer_absent_ns; /* when it last said PEER_GONE not_here for the peer; 0: never */
+	int dropped;             /* closed for good (a directory stopped listing it) */
+	uint64_t auth_sent_ns;   /* AUTH went out: SERVER_INFO back is an RTT sample */
+};
+
+/* Why a relay connection exists (the relay_connected event's `source`). */
+enum peer_relay_source {
+	PEER_RELAY_CONFIG,    /* --relay */
+	PEER_RELAY_ADDRESS,   /* the relay of a --connect relay address */
+	PEER_RELAY_PEER,      /* the peer announced it as its home relay: dialled on demand */
+	PEER_RELAY_DIRECTORY, /* one of the nearest relays a --directory listed */
 };
 
 struct peer_opts {
@@ -164,6 +178,7 @@ struct peer_opts {
 	const char *relay_ca;  /* TLS to every relay, verified by this CA file */
 	const char *relay_pin; /* ... or by this certificate fingerprint (or both) */
 	const char *proxy;     /* HTTP CONNECT proxy HOST:PORT for relay connections */
+	const char *connect_relay; /* --connect relay://HOST:PORT/KEY: HOST:PORT; else NULL */
 };
 
 /* The last `path` event: none yet (or kind none), relay (reported_relay), direct. */
@@ -206,7 +221,7 @@ struct peer {
 	int stopping;
 	uint64_t start_ns;
 
-	struct peer_relay relays[PEER_MAX_RELAYS];
+	struct peer_relay relays[PEER_MAX_SLOTS];
 	int n_relays;
 	int cur_relay; /* -1: none ready */
 	int refused;
@@ -275,6 +290,13 @@ struct peer {
 	struct tls_ctx *tls; /* NULL: relays in plain TCP */
 	struct sockaddr_storage proxy_addr;
 	int have_proxy;
+	/* home.c; relay indexes, -1: none */
+	int home;       /* our home relay: the nearest ready one of our own */
+	int peer_home;  /* the peer's home relay (its relay address, or its offer), if dialled */
+	int peer_heard; /* the relay the peer's last relayed packet came through */
+	uint32_t advertised; /* bit i: relay i was in the last home_relay event's addrs */
+	struct sockaddr_in peer_relays[PEER_MAX_CANDS]; /* the peer's, from its last offer */
+	int n_peer_relays;
 };
 
 /* --- events.c --- */
@@ -361,6 +383,30 @@ int peer_token_cmd_start(struct peer *p);
 /* The current token text, or NULL before the first one. */
 const char *peer_token_cmd_token(const struct peer *p);
 void peer_token_cmd_stop(struct peer *p);
+
+/* --- home.c: home relay, relay addresses, relays dialled on demand --- */
+/* Adds a relay connection (text is "host:port") and starts it: its index, or -errno
+ * (-EINVAL: does not parse or resolve, -ENOSPC: no slot left). */
+int peer_relay_add(struct peer *p, const char *text, enum peer_relay_source source);
+/* The relay connection to this address, or -1. */
+int peer_relay_find(const struct peer *p, const struct sockaddr_in *a);
+/* Chooses the home relay again (after an RTT sample, a relay ready or lost): the
+ * `home_relay` event when it or the set of advertised relays changed. */
+void peer_home_update(struct peer *p);
+/* The relay to carry traffic to the peer (docs/events.md, "Relays"); -1: none ready. */
+int peer_home_pick(const struct peer *p);
+/* Appends our relays (home first) to an offer: bytes written (0 if none fit). */
+size_t peer_home_offer_tail(const struct peer *p, uint8_t *out, size_t cap);
+/* The relays after the candidates of the peer's offer or answer; connector: dials the
+ * peer's home relay if we have no connection to it. */
+void peer_home_on_offer_tail(struct peer *p, const uint8_t *m, size_t len);
+/* The peer's relay addresses, home first, as a JSON array (new reference), or NULL. */
+json_t *peer_home_peer_relays_json(const struct peer *p);
+/* A packet from the peer came through r; r said the peer is not there. */
+void peer_home_on_heard(struct peer *p, struct peer_relay *r);
+void peer_home_on_not_here(struct peer *p, struct peer_relay *r);
+/* The name of a source, for events. */
+const char *peer_relay_source_name(int source);
 
 /* --- peer.c --- */
 /* Runs the peer until it is done; returns a peer_exit code. */

@@ -68,7 +68,7 @@ static uint64_t relay_one_way_ns(const struct peer *p, uint32_t peer_rtt_us)
  */
 static void send_offer(struct peer *p, uint8_t type, uint8_t flags)
 {
-	uint8_t m[1 + OFFER_HEAD + PEER_MAX_CANDS * OFFER_CAND + OFFER_TLVS_MAX];
+	uint8_t m[1 + OFFER_HEAD + PEER_MAX_CANDS * OFFER_CAND + OFFER_TLVS_MAX + 1 + PEER_MAX_CANDS * 6];
 	size_t off = 1 + OFFER_HEAD;
 	int i;
 
@@ -84,6 +84,8 @@ static void send_offer(struct peer *p, uint8_t type, uint8_t flags)
 		off += OFFER_CAND;
 	}
 	off += peer_hardnat_offer_put(p, m + off, sizeof(m) - off);
+	/* Our relays, home first (home.c): older peers ignore bytes after the candidates. */
+	off += peer_home_offer_tail(p, m + off, sizeof(m) - off);
 	peer_send_via(p, PEER_VIA_RELAY, NULL, m, off);
 }
 
@@ -116,6 +118,8 @@ static int offer_parse(struct peer *p, const uint8_t *m, size_t len, int keep_pr
 	for (i = 0; keep_prflx && i < n_old; i++)
 		if (old[i].kind == PEER_CAND_PEER_REFLEXIVE)
 			peer_cand_add(p->remote, &p->n_remote, old[i].kind, &old[i].addr);
+	peer_home_on_offer_tail(p, m + OFFER_HEAD + (size_t)n * OFFER_CAND,
+	                        len - OFFER_HEAD - (size_t)n * OFFER_CAND);
 	peer_cands_event(p, "remote");
 	return 0;
 }

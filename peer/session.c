@@ -162,6 +162,7 @@ void peer_on_relay_packet(struct peer *p, struct peer_relay *r, const uint8_t *k
 	}
 	if (memcmp(key, p->peer_key, IDENTITY_PUB_LEN) != 0)
 		return;
+	peer_home_on_heard(p, r);
 	peer_on_sealed(p, data, len, NULL);
 }
 

@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Home relays and relay addresses (libp2p's circuit relays with autorelay, iroh's home
+ * relay). A peer's home relay is the nearest of its own ready relays by measured round
+ * trip (the TCP connect, then each keepalive ping), not the first in list order; its
+ * relay address, relay://HOST:PORT/KEY (relay_addr.h), is how another peer finds it.
+ * Each offer and answer carries the sender's relays, home first, after its candidates.
+ *
+ * Traffic to the peer goes where the peer is known to be: a connector uses the peer's
+ * home relay (from a --connect relay address, or from the listener's answer), dialling it
+ * on demand when it is not one of its own; a listener answers on the relay the
+ * connector's last packet came through. So two peers whose relay lists differ, or do
+ * not overlap at all, meet on the listener's home relay, and both report it in `path`.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "natlab/addr.h"
+#include "natlab/relay_addr.h"
+#include "peer.h"
+
+/* A relay later in the list is the home only when nearer than the earlier ones by this
+ * much: equally near relays (on loopback, or side by side) keep list order, whichever
+ * answered first, instead of flapping with each sample. */
+#define HOME_MARGIN_MIN_NS (1 * PEER_MS)
+#define HOME_MARGIN_DIV    5 /* or a fifth of the current RTT, if more */
+#define OFFER_RELAY        6 /* ip[4] | port[2] */
+
+const char *peer_relay_source_name(int source)
+{
+	switch (source) {
+	case PEER_RELAY_ADDRESS:
+		return "address";
+	case PEER_RELAY_PEER:
+		return "peer";
+	case PEER_RELAY_DIRECTORY:
+		return "directory";
+	default:
+		return "config";
+	}
+}
+
+static int relay_ok(const struct peer *p, int i)
+{
+	return i >= 0 && i < p->n_relays && !p->relays[i].dropped &&
+	       p->relays[i].state == PEER_RELAY_READY;
+}
+
+/* One of our own relays (not one dialled for the peer), ready, with an RTT sample. */
+static int home_eligible(const struct peer *p, int i)
+{
+	const struct peer_relay *r = &p->relays[i];
+
+	return relay_ok(p, i) && r->rtt_ns &&
+	       (r->source == PEER_RELAY_CONFIG || r->source == PEER_RELAY_DIRECTORY);
+}
+
+/* Whether b is nearer than a by more than the margin. */
+static int nearer(const struct peer_relay *b, const struct peer_relay *a)
+{
+	uint64_t margin = a->rtt_ns / HOME_MARGIN_DIV;
+
+	if (margin < HOME_MARGIN_MIN_NS)
+		margin = HOME_MARGIN_MIN_NS;
+	return b->rtt_ns + margin < a->rtt_ns;
+}
+
+int peer_relay_find(const struct peer *p, const struct sockaddr_in *a)
+{
+	int i;
+
+	for (i = 0; i < p->n_relays; i++)
+		if (!p->relays[i].dropped && p->relays[i].addr.ss_family == AF_INET &&
+		    peer_addr_equal((const struct sockaddr_in *)&p->relays[i].addr, a))
+			return i;
+	return -1;
+}
+
+int peer_relay_add(struct peer *p, const char *text, enum peer_relay_source source)
+{
+	int i = p->n_relays, rc;
+
+	if (i == PEER_MAX_SLOTS)
+		return -ENOSPC;
+	rc = peer_relay_init(&p->relays[i], p, i, text);
+	if (rc < 0)
+		return rc;
+	p->relays[i].source = source;
+	p->n_relays++;
+	return i;
+}
+
+static void home_event(struct peer *p, uint32_t adv)
+{
+	char addr[RELAY_ADDR_TEXT_MAX];
+	json_t *addrs = json_array(), *o;
+	int i;
+
+	for (i = -1; i < p->n_relays; i++) {
+		/* The home first, then the others in list order. */
+		int j = i < 0 ? p->home : i;
+
+		if (j < 0 || (i >= 0 && j == p->home) || !(adv & (1u << j)))
+			continue;
+		if (relay_addr_format(p->relays[j].text, p->id.pub, addr, sizeof(addr)) == 0)
+			json_array_append_new(addrs, json_string(addr));
+	}
+	if (p->home < 0) {
+		o = json_pack("{s:n, s:i, s:o}", "relay", "index", -1, "addrs", addrs);
+	} else {
+		relay_addr_format(p->relays[p->home].text, p->id.pub, addr, sizeof(addr));
+		o = json_pack("{s:s, s:i, s:f, s:s, s:o}", "relay", p->relays[p->home].text,
+		              "index", p->home, "rtt_ms", (double)p->relays[p->home].rtt_ns / 1e6,
+		              "addr", addr, "addrs", addrs);
+	}
+	event_emit_obj("home_relay", o);
+}
+
+void peer_home_update(struct peer *p)
+{
+	uint32_t adv = 0;
+	int i, best = -1;
+
+	if (p->stopping)
+		return;
+	for (i = 0; i < p->n_relays; i++) {
+		if (!home_eligible(p, i))
+			continue;
+		adv |= 1u << i;
+		if (best < 0 || nearer(&p->relays[i], &p->relays[best]))
+			best = i;
+	}
+	if (best == p->home && adv == p->advertised)
+		return;
+	p->home = best;
+	p->advertised = adv;
+	home_event(p, adv);
+}
+
+int peer_home_pick(const struct peer *p)
+{
+	int i;
+
+#define USABLE(i) (relay_ok(p, (i)) && !p->relays[(i)].peer_absent_ns)
+	if (!p->o->listen && USABLE(p->peer_home))
+		return p->peer_home;
+	if (relay_ok(p, p->peer_heard))
+		return p->peer_heard;
+	if (USABLE(p->home))
+		return p->home;
+	for (i = 0; i < p->n_relays; i++)
+		if (USABLE(i))
+			return i;
+	for (i = 0; i < p->n_relays; i++)
+		if (relay_ok(p, i))
+			return i;
+#undef USABLE
+	return -1;
+}
+
+size_t peer_home_offer_tail(const struct peer *p, uint8_t *out, size_t cap)
+{
+	const struct sockaddr_in *a;
+	size_t off = 1;
+	int i;
+
+	if (cap < 1)
+		return 0;
+	out[0] = 0;
+	for (i = -1; i < p->n_relays; i++) {
+		int j = i < 0 ? p->home : i;
+
+		if (j < 0 || (i >= 0 && j == p->home) || !(p->advertised & (1u << j)) ||
+		    p->relays[j].addr.ss_family != AF_INET || off + OFFER_RELAY > cap ||
+		    out[0] == PEER_MAX_CANDS)
+			continue;
+		a = (const struct sockaddr_in *)&p->relays[j].addr;
+		memcpy(out + off, &a->sin_addr, 4);
+		memcpy(out + off + 4, &a->sin_port, 2);
+		off += OFFER_RELAY;
+		out[0]++;
+	}
+	return off;
+}
+
+/* The connector reaches the listener where the listener lives: dial its home relay. */
+static void dial_peer_home(struct peer *p, const struct sockaddr_in *a)
+{
+	char text[ADDR_TEXT_MAX];
+	int i = peer_relay_find(p, a);
+
+	if (i < 0) {
+		peer_addr_text(a, text, sizeof(text));
+		i = peer_relay_add(p, text, PEER_RELAY_PEER);
+		if (i < 0) {
+			peer_error(p, 0, "bad_relay", "the peer's home relay %s: %s", text,
+			           i == -ENOSPC ? "no relay slot left" : "cannot connect");
+			return;
+		}
+	}
+	if (p->peer_home != i) {
+		p->peer_home = i;
+		peer_path_pick_relay(p);
+	}
+}
+
+void peer_home_on_offer_tail(struct peer *p, const uint8_t *m, size_t len)
+{
+	struct sockaddr_in a;
+	int i, n;
+
+	if (len < 1)
+		return; /* an older peer: no relays announced */
+	n = m[0];
+	if (n > PEER_MAX_CANDS || len < 1 + (size_t)n * OFFER_RELAY)
+		return;
+	p->n_peer_relays = 0;
+	for (i = 0; i < n; i++) {
+		memset(&a, 0, sizeof(a));
+		a.sin_family = AF_INET;
+		memcpy(&a.sin_addr, m + 1 + i * OFFER_RELAY, 4);
+		memcpy(&a.sin_port, m + 1 + i * OFFER_RELAY + 4, 2);
+		if (a.sin_port == 0 || a.sin_addr.s_addr == 0)
+			continue;
+		p->peer_relays[p->n_peer_relays++] = a;
+	}
+	if (!p->o->listen && p->n_peer_relays > 0)
+		dial_peer_home(p, &p->peer_relays[0]);
+}
+
+json_t *peer_home_peer_relays_json(const struct peer *p)
+{
+	char hp[ADDR_TEXT_MAX], addr[RELAY_ADDR_TEXT_MAX];
+	json_t *arr;
+	int i;
+
+	if (!p->n_peer_relays)
+		return NULL;
+	arr = json_array();
+	for (i = 0; i < p->n_peer_relays; i++) {
+		peer_addr_text(&p->peer_relays[i], hp, sizeof(hp));
+		if (relay_addr_format(hp, p->peer_key, addr, sizeof(addr)) == 0)
+			json_array_append_new(arr, json_string(addr));
+	}
+	return arr;
+}
+
+void peer_home_on_heard(struct peer *p, struct peer_relay *r)
+{
+	r->peer_absent_ns = 0;
+	if (p->peer_heard == r->index)
+		return;
+	p->peer_heard = r->index;
+	peer_path_pick_relay(p);
+}
+
+void peer_home_on_not_here(struct peer *p, struct peer_relay *r)
+{
+	int i;
+
+	r->peer_absent_ns = peer_now_ns();
+	if (p->peer_heard == r->index)
+		p->peer_heard = -1;
+	/* Every ready relay said so: forget the others' answers, so the next HELLO tries
+	 * them again (the peer may have connected since), this one last. */
+	for (i = 0; i < p->n_relays; i++)
+		if (relay_ok(p, i) && !p->relays[i].peer_absent_ns)
+			break;
+	if (i == p->n_relays)
+		for (i = 0; i < p->n_relays; i++)
+			if (i != r->index)
+				p->relays[i].peer_absent_ns = 0;
+	peer_path_pick_relay(p);
+}
