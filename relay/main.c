@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "natlab/addr.h"
+#include "natlab/directory.h"
 #include "natlab/identity.h"
 #include "natlab/log.h"
 #include "natlab/relay.h"
@@ -40,6 +41,10 @@ static const struct relay_command relay_commands[] = {
 	{ "tls-cert", relay_cmd_tls_cert,
 	  "FILE [--name NAMES] [--days N]: self-signed FILE.crt and FILE.key for --tls-listen" },
 	{ "help", relay_cmd_help, "show this help" },
+	{ "directory", relay_cmd_directory,
+	  "--listen ADDR:PORT --state DIR: run a relay directory (enrollment, health, list)" },
+	{ "directory-token", relay_cmd_directory_token,
+	  "--state DIR [--ttl SECONDS]: issue a one-time enrollment token" },
 };
 
 static const char relay_serve_usage[] =
@@ -75,6 +80,12 @@ static const char relay_serve_usage[] =
     "  --tls-key FILE            PEM private key for --tls-listen\n"
     "  --byte-cap BYTES          close a session once it relayed this many data bytes,\n"
     "                            sent and received together (0 = no cap, the default)\n"
+    "  --directory ADDR:PORT     enroll with this relay directory once listening (needs\n"
+    "                            --metrics: the directory polls /healthz)\n"
+    "  --enroll-token TOKEN      one-time enrollment token (natlab-relay directory-token)\n"
+    "  --enroll-state FILE       the enrollment is saved here; a re-run that finds it\n"
+    "                            re-registers without a token\n"
+    "  --advertise ADDR:PORT     the relay address peers use (default: --listen's)\n"
     "  -v, --verbose             debug logging\n"
     "A JSON line {\"event\":\"ready\",\"listen\":...} is printed on stdout once listening.\n";
 
@@ -158,6 +169,10 @@ enum {
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_BYTE_CAP,
+	OPT_DIRECTORY,
+	OPT_ENROLL_TOKEN,
+	OPT_ENROLL_STATE,
+	OPT_ADVERTISE,
 };
 
 static const struct option relay_serve_options[] = {
@@ -186,6 +201,10 @@ static const struct option relay_serve_options[] = {
 	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 	{ "byte-cap", required_argument, NULL, OPT_BYTE_CAP },
+	{ "directory", required_argument, NULL, OPT_DIRECTORY },
+	{ "enroll-token", required_argument, NULL, OPT_ENROLL_TOKEN },
+	{ "enroll-state", required_argument, NULL, OPT_ENROLL_STATE },
+	{ "advertise", required_argument, NULL, OPT_ADVERTISE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -194,6 +213,7 @@ static const struct option relay_serve_options[] = {
 struct relay_serve_args {
 	struct relay_config cfg;
 	int have_listen;
+	struct relay_enroll enroll;
 };
 
 /* Applies one numeric option; returns 0 or -EINVAL. */
@@ -271,6 +291,18 @@ static int relay_serve_option(struct relay_serve_args *a, int opt, const char *a
 	case 'v':
 		log_set_level(LOG_LEVEL_DEBUG);
 		return 0;
+	case OPT_DIRECTORY:
+		a->enroll.directory = arg;
+		return 0;
+	case OPT_ENROLL_TOKEN:
+		a->enroll.token = arg;
+		return 0;
+	case OPT_ENROLL_STATE:
+		a->enroll.state_path = arg;
+		return 0;
+	case OPT_ADVERTISE:
+		a->enroll.advertise = arg;
+		return 0;
 	}
 	return relay_serve_number(cfg, opt, arg);
 }
@@ -338,6 +370,17 @@ static int relay_serve_parse(struct relay_serve_args *a, int argc, char **argv)
 		          "natlab-relay tls-cert FILE)");
 		return -EINVAL;
 	}
+	if (a->enroll.directory &&
+	    (!a->enroll.state_path || a->cfg.metrics.ss_family == AF_UNSPEC)) {
+		log_warnx("--directory needs --enroll-state FILE (where the enrollment is kept) "
+		          "and --metrics ADDR:PORT (the directory polls its /healthz)");
+		return -EINVAL;
+	}
+	if (!a->enroll.directory &&
+	    (a->enroll.token || a->enroll.state_path || a->enroll.advertise)) {
+		log_warnx("--enroll-token, --enroll-state and --advertise go with --directory");
+		return -EINVAL;
+	}
 	if (!a->cfg.idle_timeout_ms)
 		a->cfg.idle_timeout_ms = 3 * a->cfg.keepalive_ms;
 	if (a->cfg.idle_timeout_ms <= a->cfg.keepalive_ms) {
@@ -372,7 +415,11 @@ static int relay_cmd_serve(int argc, char **argv)
 	 * and freeing srv under them would make uv_loop_close read freed memory. */
 	if (rc < 0)
 		return 1;
-	rc = relay_server_run(srv);
+	if (a.enroll.directory)
+		rc = relay_enroll_run(&loop, &a.enroll, (const struct sockaddr *)&srv->bound,
+		                      (const struct sockaddr *)&srv->cfg.metrics);
+	if (rc == 0)
+		rc = relay_server_run(srv);
 	relay_server_free(srv);
 	free(srv);
 	if (uv_loop_close(&loop) < 0 && rc == 0)
