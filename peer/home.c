@@ -47,6 +47,20 @@ static int relay_ok(const struct peer *p, int i)
 	       p->relays[i].state == PEER_RELAY_READY;
 }
 
+/* The smoothed round trip (RFC 6298's SRTT, 1/8 gain): one slow sample on a busy
+ * machine must not move the home. */
+static uint64_t relay_rtt(const struct peer_relay *r)
+{
+	return r->srtt_ns ? r->srtt_ns : r->rtt_ns;
+}
+
+void peer_home_on_rtt(struct peer_relay *r)
+{
+	r->srtt_ns = r->srtt_ns ? (7 * r->srtt_ns + r->rtt_ns) / 8 : r->rtt_ns;
+	if (r->peer)
+		peer_home_update(r->peer);
+}
+
 /* One of our own relays (not one dialled for the peer), ready, with an RTT sample. */
 static int home_eligible(const struct peer *p, int i)
 {
@@ -59,11 +73,11 @@ static int home_eligible(const struct peer *p, int i)
 /* Whether b is nearer than a by more than the margin. */
 static int nearer(const struct peer_relay *b, const struct peer_relay *a)
 {
-	uint64_t margin = a->rtt_ns / HOME_MARGIN_DIV;
+	uint64_t margin = relay_rtt(a) / HOME_MARGIN_DIV;
 
 	if (margin < HOME_MARGIN_MIN_NS)
 		margin = HOME_MARGIN_MIN_NS;
-	return b->rtt_ns + margin < a->rtt_ns;
+	return relay_rtt(b) + margin < relay_rtt(a);
 }
 
 int peer_relay_find(const struct peer *p, const struct sockaddr_in *a)
@@ -77,18 +91,24 @@ int peer_relay_find(const struct peer *p, const struct sockaddr_in *a)
 	return -1;
 }
 
-int peer_relay_add(struct peer *p, const char *text, enum peer_relay_source source)
+int peer_relay_add_at(struct peer *p, int i, const char *text, enum peer_relay_source source)
 {
-	int i = p->n_relays, rc;
+	int rc;
 
-	if (i == PEER_MAX_SLOTS)
+	if (i < 0 || i >= PEER_MAX_SLOTS || i > p->n_relays)
 		return -ENOSPC;
 	rc = peer_relay_init(&p->relays[i], p, i, text);
 	if (rc < 0)
 		return rc;
 	p->relays[i].source = source;
-	p->n_relays++;
+	if (i == p->n_relays)
+		p->n_relays++;
 	return i;
+}
+
+int peer_relay_add(struct peer *p, const char *text, enum peer_relay_source source)
+{
+	return peer_relay_add_at(p, p->n_relays, text, source);
 }
 
 static void home_event(struct peer *p, uint32_t adv)
@@ -111,8 +131,9 @@ static void home_event(struct peer *p, uint32_t adv)
 	} else {
 		relay_addr_format(p->relays[p->home].text, p->id.pub, addr, sizeof(addr));
 		o = json_pack("{s:s, s:i, s:f, s:s, s:o}", "relay", p->relays[p->home].text,
-		              "index", p->home, "rtt_ms", (double)p->relays[p->home].rtt_ns / 1e6,
-		              "addr", addr, "addrs", addrs);
+		              "index", p->home, "rtt_ms",
+		              (double)relay_rtt(&p->relays[p->home]) / 1e6, "addr", addr, "addrs",
+		              addrs);
 	}
 	event_emit_obj("home_relay", o);
 }

@@ -74,6 +74,10 @@ static const char peer_usage[] =
     "                          pinned (natlab-relay tls-cert prints it); with --relay-ca\n"
     "                          both must hold. There is no fallback to plain TCP\n"
     "  --proxy HOST:PORT       reach the relays through this HTTP CONNECT proxy\n"
+    "  --directory ADDR:PORT   a relay directory: hold connections to the nearest of the\n"
+    "                          healthy relays it lists (by RTT), as well as any --relay\n"
+    "  --directory-relays N    how many of them (default 3, at most 8)\n"
+    "  --directory-poll MS     ask the directory this often (default 2000)\n"
     "  -v, --verbose           debug logging on stderr\n"
     "  -h, --help              this help\n"
     "\n"
@@ -117,6 +121,9 @@ enum {
 	OPT_RELAY_CA,
 	OPT_RELAY_PIN,
 	OPT_PROXY,
+	OPT_DIRECTORY,
+	OPT_DIRECTORY_RELAYS,
+	OPT_DIRECTORY_POLL,
 };
 
 static const struct option peer_options[] = {
@@ -155,6 +162,9 @@ static const struct option peer_options[] = {
 	{ "relay-ca", required_argument, NULL, OPT_RELAY_CA },
 	{ "relay-pin", required_argument, NULL, OPT_RELAY_PIN },
 	{ "proxy", required_argument, NULL, OPT_PROXY },
+	{ "directory", required_argument, NULL, OPT_DIRECTORY },
+	{ "directory-relays", required_argument, NULL, OPT_DIRECTORY_RELAYS },
+	{ "directory-poll", required_argument, NULL, OPT_DIRECTORY_POLL },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -273,7 +283,9 @@ static int cmd_run(int argc, char **argv)
 		               .hn_sockets = HARDNAT_SOCKETS_DEFAULT,
 		               .hn_rate = HARDNAT_RATE_DEFAULT,
 		               .hn_probes = HARDNAT_PROBES_DEFAULT,
-		               .hn_time_s = HARDNAT_TIME_DEFAULT_MS / 1000.0 };
+		               .hn_time_s = HARDNAT_TIME_DEFAULT_MS / 1000.0,
+		               .directory_relays = 3,
+		               .directory_poll_ms = 2000 };
 	struct identity id;
 	uint64_t v;
 	int opt, rc;
@@ -447,6 +459,23 @@ static int cmd_run(int argc, char **argv)
 				    "usage", "--hard-nat-time %s: expected seconds (at most 600)",
 				    optarg);
 			break;
+		case OPT_DIRECTORY:
+			o.directory = optarg;
+			break;
+		case OPT_DIRECTORY_RELAYS:
+			if (parse_u64(optarg, 8, 0, &v) < 0 || v == 0)
+				return usage_error(
+				    "usage", "--directory-relays %s: expected 1 to 8", optarg);
+			o.directory_relays = (int)v;
+			break;
+		case OPT_DIRECTORY_POLL:
+			if (parse_u64(optarg, 3600000, 0, &v) < 0 || v < 100)
+				return usage_error(
+				    "usage",
+				    "--directory-poll %s: expected milliseconds, at least 100",
+				    optarg);
+			o.directory_poll_ms = (uint32_t)v;
+			break;
 		case OPT_RELAY_CA:
 			o.relay_ca = optarg;
 			break;
@@ -483,9 +512,9 @@ static int cmd_run(int argc, char **argv)
 		o.connect_relay = hostport;
 		o.have_peer_key = 1;
 	}
-	if (!o.n_relays && !o.connect_relay)
-		return usage_error("usage", "--relay HOST:PORT (or --connect with a relay address) "
-		                            "is required (see --help)");
+	if (!o.n_relays && !o.connect_relay && !o.directory)
+		return usage_error("usage", "--relay HOST:PORT, --directory ADDR:PORT or --connect "
+		                            "with a relay address is required (see --help)");
 	if (o.no_relay && o.relay_only)
 		return usage_error("usage", "--no-relay and --relay-only exclude each other");
 	if (o.turn.server && !o.turn.secret && (!o.turn.user || !o.turn.password))

@@ -224,6 +224,8 @@ static int relays_all_failed(const struct peer *p)
 {
 	int i;
 
+	if (p->n_relays == 0)
+		return 0; /* a directory has not listed any yet: --timeout decides */
 	for (i = 0; i < p->n_relays; i++)
 		if (p->relays[i].ever_ready || p->relays[i].failures < PEER_RELAY_GIVE_UP_TRIES)
 			return 0;
@@ -249,7 +251,8 @@ static void tick_cb(uv_timer_t *t)
 		return;
 	if (!relays_ever_ready(p) && (relays_all_failed(p) || now - p->start_ns > timeout)) {
 		peer_error(p, PEER_EXIT_REFUSED, "relay_unreachable",
-		           "cannot reach any relay (%s%s): %s", p->relays[0].text,
+		           "cannot reach any relay (%s%s): %s",
+		           p->n_relays ? p->relays[0].text : "none listed by the directory",
 		           p->n_relays > 1 ? ", ..." : "",
 		           p->relays[0].close_reason[0] ? p->relays[0].close_reason : "no answer");
 		return;
@@ -325,8 +328,10 @@ void peer_stop(struct peer *p, int code)
 	           (json_int_t)p->bytes_direct, "bytes_relay", (json_int_t)p->bytes_relay,
 	           "bytes_turn", (json_int_t)peer_turn_bytes(p));
 	peer_turn_close(p);
+	peer_dir_stop(p);
 	for (i = 0; i < p->n_relays; i++)
-		peer_relay_close(&p->relays[i]);
+		if (!p->relays[i].dropped)
+			peer_relay_close(&p->relays[i]);
 	uv_walk(p->loop, close_walk_cb, NULL);
 }
 
@@ -377,6 +382,11 @@ static int peer_start(struct peer *p)
 		return -1;
 	if (o->connect_relay && peer_start_connect_relay(p) < 0)
 		return -1;
+	if (o->directory && peer_dir_start(p) < 0) {
+		peer_error(p, PEER_EXIT_USAGE, "bad_directory",
+		           "--directory %s: expected ADDR:PORT (a.b.c.d:port)", o->directory);
+		return -1;
+	}
 	if (o->relay_only)
 		return 0;
 	rc = peer_udp_open(p);

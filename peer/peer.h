@@ -137,6 +137,8 @@ struct peer_relay {
 	uint64_t peer_absent_ns; /* when it last said PEER_GONE not_here for the peer; 0: never */
 	int dropped;             /* closed for good (a directory stopped listing it) */
 	uint64_t auth_sent_ns;   /* AUTH went out: SERVER_INFO back is an RTT sample */
+	uint64_t dropped_ns;     /* when it was dropped: its slot is reused a while later */
+	uint64_t srtt_ns;        /* smoothed rtt_ns (home.c) */
 };
 
 /* Why a relay connection exists (the relay_connected event's `source`). */
@@ -179,6 +181,9 @@ struct peer_opts {
 	const char *relay_pin; /* ... or by this certificate fingerprint (or both) */
 	const char *proxy;     /* HTTP CONNECT proxy HOST:PORT for relay connections */
 	const char *connect_relay; /* --connect relay://HOST:PORT/KEY: HOST:PORT; else NULL */
+	const char *directory;     /* --directory ADDR:PORT */
+	int directory_relays;      /* --directory-relays: how many of its relays to hold */
+	uint32_t directory_poll_ms;
 };
 
 /* The last `path` event: none yet (or kind none), relay (reported_relay), direct. */
@@ -388,11 +393,15 @@ void peer_token_cmd_stop(struct peer *p);
 /* Adds a relay connection (text is "host:port") and starts it: its index, or -errno
  * (-EINVAL: does not parse or resolve, -ENOSPC: no slot left). */
 int peer_relay_add(struct peer *p, const char *text, enum peer_relay_source source);
+/* The same into slot i (n_relays, or a dropped relay's slot whose handles are closed). */
+int peer_relay_add_at(struct peer *p, int i, const char *text, enum peer_relay_source source);
 /* The relay connection to this address, or -1. */
 int peer_relay_find(const struct peer *p, const struct sockaddr_in *a);
 /* Chooses the home relay again (after an RTT sample, a relay ready or lost): the
  * `home_relay` event when it or the set of advertised relays changed. */
 void peer_home_update(struct peer *p);
+/* A keepalive's PONG gave r a fresh rtt_ns: smooth it, choose the home again. */
+void peer_home_on_rtt(struct peer_relay *r);
 /* The relay to carry traffic to the peer (docs/events.md, "Relays"); -1: none ready. */
 int peer_home_pick(const struct peer *p);
 /* Appends our relays (home first) to an offer: bytes written (0 if none fit). */
@@ -407,6 +416,12 @@ void peer_home_on_heard(struct peer *p, struct peer_relay *r);
 void peer_home_on_not_here(struct peer *p, struct peer_relay *r);
 /* The name of a source, for events. */
 const char *peer_relay_source_name(int source);
+
+/* --- directory.c: relays from a --directory --- */
+/* Starts polling the directory: 0, or -EINVAL (its address does not parse). */
+int peer_dir_start(struct peer *p);
+/* Abandons requests and probes in flight (the peer stops). */
+void peer_dir_stop(struct peer *p);
 
 /* --- peer.c --- */
 /* Runs the peer until it is done; returns a peer_exit code. */

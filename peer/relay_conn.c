@@ -299,7 +299,7 @@ static void relay_on_frame(struct peer_relay *r, const struct frame *f)
 		/* Our keepalive's echo: a fresh round trip to the relay. */
 		if (f->len == RELAY_PING_LEN && frame_get_u64(f->payload) == r->last_ping_ns) {
 			r->rtt_ns = peer_now_ns() - r->last_ping_ns;
-			peer_home_update(r->peer);
+			peer_home_on_rtt(r);
 		}
 		return;
 	case RELAY_FRAME_STATUS:

@@ -47,8 +47,7 @@ int dir_token_issue(const char *dir, uint32_t ttl, char *out)
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2base64(out, DIR_TOKEN_MAX + 1, raw, sizeof(raw),
 	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	n = snprintf(line, sizeof(line), "%s %llu\n", out,
-	             (unsigned long long)time(NULL) + ttl);
+	n = snprintf(line, sizeof(line), "%s %llu\n", out, (unsigned long long)time(NULL) + ttl);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return -EOVERFLOW;
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);

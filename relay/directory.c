@@ -98,10 +98,10 @@ static int dir_save(struct directory *d)
 
 	for (i = 0; i < d->n_relays; i++) {
 		sodium_bin2hex(hash, sizeof(hash), d->relays[i].secret_hash, 32);
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "id", d->relays[i].id,
-		                                     "secret_hash", hash, "relay",
-		                                     d->relays[i].relay, "health",
-		                                     d->relays[i].health));
+		json_array_append_new(arr,
+		                      json_pack("{s:s, s:s, s:s, s:s}", "id", d->relays[i].id,
+		                                "secret_hash", hash, "relay", d->relays[i].relay,
+		                                "health", d->relays[i].health));
 	}
 	if (snprintf(path, sizeof(path), "%s/relays", d->dir) >= (int)sizeof(path) ||
 	    snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
@@ -153,8 +153,8 @@ static int dir_load(struct directory *d)
 	json_array_foreach(arr, i, o)
 	{
 		r = &d->relays[d->n_relays];
-		if (json_unpack(o, "{s:s, s:s, s:s, s:s}", "id", &id, "secret_hash", &hash,
-		                "relay", &relay, "health", &health) < 0 ||
+		if (json_unpack(o, "{s:s, s:s, s:s, s:s}", "id", &id, "secret_hash", &hash, "relay",
+		                &relay, "health", &health) < 0 ||
 		    strlen(id) != DIR_ID_LEN ||
 		    sodium_hex2bin(r->secret_hash, 32, hash, strlen(hash), NULL, NULL, NULL) < 0 ||
 		    dir_relay_set(r, relay, health) < 0)
@@ -253,8 +253,10 @@ static void dir_written_cb(uv_write_t *w, int status)
 static void dir_respond(struct dir_conn *c, int code, json_t *o)
 {
 	char *body = json_dumps(o, JSON_COMPACT);
-	const char *text = code == 200 ? "OK" : code == 403 ? "Forbidden" : code == 404 ? "Not Found"
-	                                                                                : "Bad Request";
+	const char *text = code == 200   ? "OK"
+	                   : code == 403 ? "Forbidden"
+	                   : code == 404 ? "Not Found"
+	                                 : "Bad Request";
 	uv_buf_t b;
 	int n;
 
@@ -315,9 +317,10 @@ static void dir_enroll_token(struct dir_conn *c, const char *token, const char *
 	case 0:
 		break;
 	case -EALREADY:
-		dir_refuse(c, 403, "token_used",
-		           "this enrollment token was used already: each is good for one enrollment "
-		           "(issue another with natlab-relay directory-token)");
+		dir_refuse(
+		    c, 403, "token_used",
+		    "this enrollment token was used already: each is good for one enrollment "
+		    "(issue another with natlab-relay directory-token)");
 		return;
 	case -ETIME:
 		dir_refuse(c, 403, "token_expired",
@@ -326,7 +329,8 @@ static void dir_enroll_token(struct dir_conn *c, const char *token, const char *
 		return;
 	case -ENOENT:
 	case -EINVAL:
-		dir_refuse(c, 403, "token_unknown", "this directory never issued that enrollment token");
+		dir_refuse(c, 403, "token_unknown",
+		           "this directory never issued that enrollment token");
 		return;
 	default:
 		log_warn_code(rc, "directory \"%s\": tokens", d->dir);
@@ -367,8 +371,8 @@ static void dir_enroll_again(struct dir_conn *c, const char *id, const char *sec
 	}
 	dir_relay_set(r, relay, health);
 	dir_save(c->d);
-	dir_emit(json_pack("{s:s, s:s, s:s, s:b}", "event", "enrolled", "id", r->id, "relay",
-	                   relay, "reused", 1));
+	dir_emit(json_pack("{s:s, s:s, s:s, s:b}", "event", "enrolled", "id", r->id, "relay", relay,
+	                   "reused", 1));
 	r->fails = 0;
 	dir_poll_one(c->d, r);
 	dir_respond(c, 200, json_pack("{s:s}", "id", r->id));
@@ -380,8 +384,9 @@ static void dir_enroll(struct dir_conn *c, const char *body)
 	json_error_t err;
 	json_t *o = json_loads(body, 0, &err);
 
-	if (!o || json_unpack(o, "{s?s, s?s, s?s, s:s, s:s}", "token", &token, "id", &id, "secret",
-	                      &secret, "relay", &relay, "health", &health) < 0 ||
+	if (!o ||
+	    json_unpack(o, "{s?s, s?s, s?s, s:s, s:s}", "token", &token, "id", &id, "secret",
+	                &secret, "relay", &relay, "health", &health) < 0 ||
 	    !token == !(id && secret)) {
 		dir_refuse(c, 400, "bad_request",
 		           "expected a JSON object with relay, health and either token or id and "
@@ -540,9 +545,12 @@ static int dir_state_dir_ok(const char *dir)
 int relay_cmd_directory(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, 'l' }, { "state", required_argument, NULL, 's' },
-		{ "poll", required_argument, NULL, 'p' },   { "fail", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "state", required_argument, NULL, 's' },
+		{ "poll", required_argument, NULL, 'p' },
+		{ "fail", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct directory d = { .poll_ms = 1000, .fail_max = 2 };
 	struct sockaddr_storage listen = { 0 };
@@ -564,7 +572,8 @@ int relay_cmd_directory(int argc, char **argv)
 			break;
 		case 'p':
 			if (dir_parse_u32(optarg, 50, 600000, &d.poll_ms) < 0) {
-				log_warnx("--poll \"%s\": expected milliseconds, 50..600000", optarg);
+				log_warnx("--poll \"%s\": expected milliseconds, 50..600000",
+				          optarg);
 				return 2;
 			}
 			break;

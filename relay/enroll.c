@@ -51,10 +51,10 @@ static int enroll_load(const char *path, const char **id, const char **secret, j
 	return 1;
 }
 
-static int enroll_save(const char *path, const char *directory, const char *id,
-                       const char *secret)
+static int enroll_save(const char *path, const char *directory, const char *id, const char *secret)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s}", "directory", directory, "id", id, "secret", secret);
+	json_t *o =
+	    json_pack("{s:s, s:s, s:s}", "directory", directory, "id", id, "secret", secret);
 	char *text = json_dumps(o, JSON_INDENT(1));
 	char tmp[4096];
 	int fd, rc = 0, n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -102,8 +102,8 @@ static int enroll_addrs(const struct relay_enroll *e, const struct sockaddr *lis
 	return addr_format(health, hp, cap) < 0 ? -EINVAL : 0;
 }
 
-int relay_enroll_run(uv_loop_t *loop, const struct relay_enroll *e,
-                     const struct sockaddr *listen, const struct sockaddr *health)
+int relay_enroll_run(uv_loop_t *loop, const struct relay_enroll *e, const struct sockaddr *listen,
+                     const struct sockaddr *health)
 {
 	struct enroll_state st = { 0 };
 	struct sockaddr_storage dir;
@@ -123,9 +123,10 @@ int relay_enroll_run(uv_loop_t *loop, const struct relay_enroll *e,
 	}
 	reuse = enroll_load(e->state_path, &id, &secret, &saved);
 	if (reuse < 0) {
-		log_warnx("--enroll-state \"%s\": not an enrollment state (JSON with id and secret); "
-		          "remove it to enroll again with a new token",
-		          e->state_path);
+		log_warnx(
+		    "--enroll-state \"%s\": not an enrollment state (JSON with id and secret); "
+		    "remove it to enroll again with a new token",
+		    e->state_path);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -136,13 +137,13 @@ int relay_enroll_run(uv_loop_t *loop, const struct relay_enroll *e,
 		rc = -EINVAL;
 		goto out;
 	}
-	body = reuse ? json_pack("{s:s, s:s, s:s, s:s}", "id", id, "secret", secret, "relay", relay,
-	                         "health", hp)
-	             : json_pack("{s:s, s:s, s:s}", "token", e->token, "relay", relay, "health", hp);
+	body = reuse
+	           ? json_pack("{s:s, s:s, s:s, s:s}", "id", id, "secret", secret, "relay", relay,
+	                       "health", hp)
+	           : json_pack("{s:s, s:s, s:s}", "token", e->token, "relay", relay, "health", hp);
 	text = json_dumps(body, JSON_COMPACT);
-	if (!text ||
-	    !http_client_request(loop, (const struct sockaddr *)&dir, "POST", "/enroll", text,
-	                         ENROLL_TIMEOUT_MS, enroll_cb, &st)) {
+	if (!text || !http_client_request(loop, (const struct sockaddr *)&dir, "POST", "/enroll",
+	                                  text, ENROLL_TIMEOUT_MS, enroll_cb, &st)) {
 		rc = -errno;
 		log_warn_code(rc, "directory %s", e->directory);
 		goto out;
@@ -161,7 +162,8 @@ int relay_enroll_run(uv_loop_t *loop, const struct relay_enroll *e,
 		goto out;
 	}
 	if (!reuse) {
-		if (!st.answer || json_unpack(st.answer, "{s:s, s:s}", "id", &id, "secret", &secret) < 0 ||
+		if (!st.answer ||
+		    json_unpack(st.answer, "{s:s, s:s}", "id", &id, "secret", &secret) < 0 ||
 		    strlen(id) != DIR_ID_LEN || strlen(secret) != DIR_SECRET_LEN) {
 			log_warnx("directory %s: its answer to the enrollment has no id and secret "
 			          "(is it a natlab relay directory?)",

@@ -50,7 +50,7 @@ struct relay_enroll {
  * answers /healthz on `health`. Prints the `enrolled` line. 0, or -errno after logging
  * why (the relay then exits 1).
  */
-int relay_enroll_run(uv_loop_t *loop, const struct relay_enroll *e,
-                     const struct sockaddr *listen, const struct sockaddr *health);
+int relay_enroll_run(uv_loop_t *loop, const struct relay_enroll *e, const struct sockaddr *listen,
+                     const struct sockaddr *health);
 
 #endif
