@@ -5,7 +5,7 @@
 # --directory hold the three nearest (r1, r2, r3), take r1 as their home relay and meet
 # through it (--relay-only). When r1 stops, the directory takes it off its list; the
 # peers drop it, take r4 to hold three again, choose r2 as their new home, and their
-# path moves off r1 while pings go on.
+# path moves off r1 while pings go on. Then scenarios/relay_directory.lua runs.
 . "$(dirname "$0")/lib/lab.sh"
 . "$(dirname "$0")/lib/peer.sh"
 t_require_root
@@ -83,4 +83,8 @@ t_ok "$(grep '"event":"path"' c.out | tail -1 | grep -vq "\"remote\":\"${RA[r1]}
 wait_pid "$c_PID" 30
 t_is $? 0 "connector exits 0 (pings answered across the move)" "$(show c | grep -v rtt | tail -20)"
 t_ok "$(events c ping_done | grep -qE '"received":(3[6-9][0-9]|400)'; echo $?)" "at least 360 of 400 pings answered" "$(events c ping_done)"
+
+# The deployment as a scenario (docs/relay.md): it must run as documented.
+out=$("$NATLAB" run "$SRC/scenarios/relay_directory.lua" --out "$T_TMP/scenario" --pcap none 2>&1)
+t_ok $? "scenarios/relay_directory.lua passes" "$out"
 t_done
