@@ -16,7 +16,8 @@
 
 static const char peer_usage[] =
     "usage: natlab-peer keygen FILE         write an identity (FILE, FILE.pub); print the public key\n"
-    "       natlab-peer --relay HOST:PORT[,HOST:PORT...] (--listen | --connect PUBKEY) [options]\n"
+    "       natlab-peer (--relay HOST:PORT[,...] | --directory ADDR:PORT)\n"
+    "                   (--listen | --connect PUBKEY | --connect relay://HOST:PORT/PUBKEY) [options]\n"
     "\n"
     "  --key FILE              identity (64 hex chars of Ed25519 seed, as keygen writes);\n"
     "                          without it a fresh identity is used (see the started event)\n"

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Relay discovery by RTT in a lab (docs/relay.md, "Relay directory"): four relays enroll
+# Home relays and relay discovery by RTT in a lab (docs/relay.md, "Relay directory"):
+# a peer given --relay r4,r3,r2,r1 takes r1 (the nearest) as its home. Four relays enroll
 # with a directory; they sit 1, 8, 20 and 35 ms (one way) away. Two peers given only
 # --directory hold the three nearest (r1, r2, r3), take r1 as their home relay and meet
 # through it (--relay-only). When r1 stops, the directory takes it off its list; the
@@ -38,6 +39,15 @@ for r in r1 r2 r3 r4; do
 done
 t_is "$(cat r1.out r2.out r3.out r4.out | grep -c '"event":"enrolled"')" 4 "four relays enrolled" "$(cat r*.err)"
 for _ in $(seq 40); do [ "$(grep -c '"healthy":true' dir.out)" -ge 4 ] && break; sleep 0.05; done
+
+# --relay in reverse order of distance: the home is still the nearest, not the first.
+lab_peer_bg o fa1 10 --relay "${RA[r4]}:3340,${RA[r3]}:3340,${RA[r2]}:3340,${RA[r1]}:3340" --listen --relay-only
+sleep 2.5
+kill "$o_PID" 2>/dev/null
+home=$(grep '"event":"home_relay"' o.out | tail -1 | sed -n 's/.*"relay":"\([^"]*\)".*/\1/p')
+t_is "$home" "${RA[r1]}:3340" "--relay r4,r3,r2,r1: the home relay is r1, the nearest, not the first" "$(events o home_relay)"
+t_ok "$(grep '"event":"home_relay"' o.out | tail -1 | grep -q "\"addrs\":\[\"relay://${RA[r1]}:3340/[0-9a-f]*\",\"relay://${RA[r4]}:3340/"; echo $?)" \
+	"its addrs: the home first, then the others in list order"
 
 A=$("$PEER" keygen a.key)
 dopts=(--directory "$DIRA:8000" --directory-poll 300 --relay-only)
