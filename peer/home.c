@@ -8,8 +8,9 @@
  *
  * Traffic to the peer goes where the peer is known to be: a connector uses the peer's
  * home relay (from a --connect relay address, or from the listener's answer), dialling it
- * on demand when it is not one of its own; a listener answers on the relay the
- * connector's last packet came through. So two peers whose relay lists differ, or do
+ * on demand when it is not one of its own, else its own home relay unless that one said
+ * the peer is not there; a listener answers on the relay the connector's last packet
+ * came through. So two peers whose relay lists differ, or do
  * not overlap at all, meet on the listener's home relay, and both report it in `path`.
  */
 #include <errno.h>
@@ -26,6 +27,9 @@
 #define HOME_MARGIN_MIN_NS (1 * PEER_MS)
 #define HOME_MARGIN_DIV    5 /* or a fifth of the current RTT, if more */
 #define OFFER_RELAY        6 /* ip[4] | port[2] */
+/* A relay's "the peer is not here" holds this long: the peer may connect to it later
+ * (both sides start at once: the connector's first HELLO can beat the listener). */
+#define ABSENT_MS 1000
 
 const char *peer_relay_source_name(int source)
 {
@@ -57,8 +61,9 @@ static uint64_t relay_rtt(const struct peer_relay *r)
 void peer_home_on_rtt(struct peer_relay *r)
 {
 	r->srtt_ns = r->srtt_ns ? (7 * r->srtt_ns + r->rtt_ns) / 8 : r->rtt_ns;
+	/* Also the moment to look again at relays whose "not here" has lapsed. */
 	if (r->peer)
-		peer_home_update(r->peer);
+		peer_path_pick_relay(r->peer);
 }
 
 /* One of our own relays (not one dialled for the peer), ready, with an RTT sample. */
@@ -159,13 +164,25 @@ void peer_home_update(struct peer *p)
 	home_event(p, adv);
 }
 
+static int absent(const struct peer *p, int i, uint64_t now)
+{
+	uint64_t t = p->relays[i].peer_absent_ns;
+
+	return t && now - t < ABSENT_MS * PEER_MS;
+}
+
 int peer_home_pick(const struct peer *p)
 {
+	uint64_t now = peer_now_ns();
 	int i;
 
-#define USABLE(i) (relay_ok(p, (i)) && !p->relays[(i)].peer_absent_ns)
+#define USABLE(i) (relay_ok(p, (i)) && !absent(p, (i), now))
 	if (!p->o->listen && USABLE(p->peer_home))
 		return p->peer_home;
+	/* The connector sends through its own home while the peer is there (the listener
+	 * follows it), not wherever its first HELLO happened to go out. */
+	if (!p->o->listen && USABLE(p->home))
+		return p->home;
 	if (relay_ok(p, p->peer_heard))
 		return p->peer_heard;
 	if (USABLE(p->home))
@@ -286,7 +303,7 @@ void peer_home_on_not_here(struct peer *p, struct peer_relay *r)
 	/* Every ready relay said so: forget the others' answers, so the next HELLO tries
 	 * them again (the peer may have connected since), this one last. */
 	for (i = 0; i < p->n_relays; i++)
-		if (relay_ok(p, i) && !p->relays[i].peer_absent_ns)
+		if (relay_ok(p, i) && !absent(p, i, r->peer_absent_ns))
 			break;
 	if (i == p->n_relays)
 		for (i = 0; i < p->n_relays; i++)

@@ -275,6 +275,7 @@ static void relay_on_frame(struct peer_relay *r, const struct frame *f)
 		 * delayed by our own start-up work; a ping at once gives a third. */
 		if (peer_now_ns() - r->auth_sent_ns < r->rtt_ns)
 			r->rtt_ns = peer_now_ns() - r->auth_sent_ns;
+		r->srtt_ns = r->rtt_ns; /* pings smooth it from here (home.c) */
 		relay_ping(r, peer_now_ns());
 		uv_timer_start(&r->timer, relay_timer_cb, relay_ping_ms(r), relay_ping_ms(r));
 		peer_on_relay_ready(r->peer, r);
