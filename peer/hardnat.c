@@ -32,8 +32,8 @@
 #define HN_TARGETS           3  /* the first answer, and two more endpoints */
 #define HN_REFRESH_SOCKETS   1  /* hard side: sockets re-probing per tick (keeps mappings) */
 #define HN_PREDICT_RESEND_MS 50 /* prediction: the window again this often */
-#define HN_TLV_TYPE          1  /* u8 kind | i8 step | u16 last port */
-#define HN_TLV_PREDICT       2  /* u16 port of the prediction socket | i8 step */
+#define HN_TLV_TYPE          PEER_TLV_HARDNAT_TYPE /* peer.h: the offer's TLV tags */
+#define HN_TLV_PREDICT       PEER_TLV_HARDNAT_PREDICT
 
 /* A socket opened for a technique: birthday's K, or prediction's one. */
 struct hn_sock {

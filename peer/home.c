@@ -26,7 +26,7 @@
  * answered first, instead of flapping with each sample. */
 #define HOME_MARGIN_MIN_NS (1 * PEER_MS)
 #define HOME_MARGIN_DIV    5 /* or a fifth of the current RTT, if more */
-#define OFFER_RELAY        6 /* ip[4] | port[2] */
+#define OFFER_RELAY        6 /* ip[4] | port[2], in a PEER_TLV_RELAYS */
 /* A relay's "the peer is not here" holds this long: the peer may connect to it later
  * (both sides start at once: the connector's first HELLO can beat the listener). */
 #define ABSENT_MS 1000
@@ -200,25 +200,26 @@ int peer_home_pick(const struct peer *p)
 size_t peer_home_offer_tail(const struct peer *p, uint8_t *out, size_t cap)
 {
 	const struct sockaddr_in *a;
-	size_t off = 1;
+	size_t off = 2;
 	int i;
 
-	if (cap < 1)
+	/* Sent even when empty: "no relays" clears what an earlier offer announced. */
+	if (cap < 2)
 		return 0;
-	out[0] = 0;
+	out[0] = PEER_TLV_RELAYS;
 	for (i = -1; i < p->n_relays; i++) {
 		int j = i < 0 ? p->home : i;
 
 		if (j < 0 || (i >= 0 && j == p->home) || !(p->advertised & (1u << j)) ||
 		    p->relays[j].addr.ss_family != AF_INET || off + OFFER_RELAY > cap ||
-		    out[0] == PEER_MAX_CANDS)
+		    off - 2 == PEER_MAX_CANDS * OFFER_RELAY)
 			continue;
 		a = (const struct sockaddr_in *)&p->relays[j].addr;
 		memcpy(out + off, &a->sin_addr, 4);
 		memcpy(out + off + 4, &a->sin_port, 2);
 		off += OFFER_RELAY;
-		out[0]++;
 	}
+	out[1] = (uint8_t)(off - 2);
 	return off;
 }
 
@@ -246,19 +247,29 @@ static void dial_peer_home(struct peer *p, const struct sockaddr_in *a)
 void peer_home_on_offer_tail(struct peer *p, const uint8_t *m, size_t len)
 {
 	struct sockaddr_in a;
+	const uint8_t *v = NULL;
 	int i, n;
 
-	if (len < 1)
+	/* Skip the TLVs of others (hardnat's type) and of later versions. */
+	while (len >= 2 && (size_t)m[1] + 2 <= len && !v) {
+		if (m[0] == PEER_TLV_RELAYS)
+			v = m + 2;
+		else {
+			len -= (size_t)m[1] + 2;
+			m += (size_t)m[1] + 2;
+		}
+	}
+	if (!v)
 		return; /* an older peer: no relays announced */
-	n = m[0];
-	if (n > PEER_MAX_CANDS || len < 1 + (size_t)n * OFFER_RELAY)
-		return;
+	n = m[1] / OFFER_RELAY;
+	if (n > PEER_MAX_CANDS)
+		n = PEER_MAX_CANDS;
 	p->n_peer_relays = 0;
 	for (i = 0; i < n; i++) {
 		memset(&a, 0, sizeof(a));
 		a.sin_family = AF_INET;
-		memcpy(&a.sin_addr, m + 1 + i * OFFER_RELAY, 4);
-		memcpy(&a.sin_port, m + 1 + i * OFFER_RELAY + 4, 2);
+		memcpy(&a.sin_addr, v + i * OFFER_RELAY, 4);
+		memcpy(&a.sin_port, v + i * OFFER_RELAY + 4, 2);
 		if (a.sin_port == 0 || a.sin_addr.s_addr == 0)
 			continue;
 		p->peer_relays[p->n_peer_relays++] = a;

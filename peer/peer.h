@@ -77,6 +77,17 @@ enum peer_msg_type {
 
 #define PEER_ABORT_REASON_MAX 32
 
+/*
+ * After an offer's candidates (and in a HARDNAT message): TLVs, u8 tag | u8 len | value,
+ * in any order. A peer skips a tag it does not know, and a value longer than it expects
+ * (later fields are appended); a TLV that runs past the end ends the list.
+ */
+enum peer_tlv_tag {
+	PEER_TLV_HARDNAT_TYPE = 1,    /* u8 kind | i8 step | u16 last port (hardnat.c) */
+	PEER_TLV_HARDNAT_PREDICT = 2, /* u16 prediction port | i8 step (HARDNAT only) */
+	PEER_TLV_RELAYS = 3,          /* n x (ip[4] | u16 port), home first; len 0: none (home.c) */
+};
+
 /* PROBE, PROBE_ACK, PING and PONG: the type, a u32 and the send time (u64 ns). */
 #define PEER_STAMP_LEN 13
 
@@ -132,7 +143,7 @@ struct peer_relay {
 	int proxy_wait;       /* CONNECT sent, the proxy's answer not complete yet */
 	char proxy_buf[1024]; /* the proxy's answer so far */
 	size_t proxy_len;
-	int capped; /* closed by the relay's byte cap: not reconnected */
+	int capped;              /* closed by the relay's byte cap: not reconnected */
 	int source;              /* enum peer_relay_source */
 	uint64_t peer_absent_ns; /* when it last said PEER_GONE not_here for the peer; 0: never */
 	int dropped;             /* closed for good (a directory stopped listing it) */
@@ -404,10 +415,11 @@ void peer_home_update(struct peer *p);
 void peer_home_on_rtt(struct peer_relay *r);
 /* The relay to carry traffic to the peer (docs/events.md, "Relays"); -1: none ready. */
 int peer_home_pick(const struct peer *p);
-/* Appends our relays (home first) to an offer: bytes written (0 if none fit). */
+/* Appends our relays (home first) to an offer as a PEER_TLV_RELAYS: bytes written (0 if
+ * it does not fit). */
 size_t peer_home_offer_tail(const struct peer *p, uint8_t *out, size_t cap);
-/* The relays after the candidates of the peer's offer or answer; connector: dials the
- * peer's home relay if we have no connection to it. */
+/* The TLVs after the candidates of the peer's offer or answer: its PEER_TLV_RELAYS, if
+ * any; connector: dials the peer's home relay if we have no connection to it. */
 void peer_home_on_offer_tail(struct peer *p, const uint8_t *m, size_t len);
 /* The peer's relay addresses, home first, as a JSON array (new reference), or NULL. */
 json_t *peer_home_peer_relays_json(const struct peer *p);

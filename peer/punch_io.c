@@ -20,8 +20,9 @@ _Static_assert((int)PUNCH_OFFER_HELLO == (int)PEER_MSG_HELLO &&
 /* An offer: u32 punch | u8 flags | u32 relay_rtt_us | u8 n | n x (u8 kind | ip[4] | u16 port) */
 #define OFFER_HEAD 10
 #define OFFER_CAND 7
-/* After the candidates, TLVs (u8 tag | u8 len | value) that older peers ignore. */
-#define OFFER_TLVS_MAX 32
+/* After the candidates, TLVs (u8 tag | u8 len | value, enum peer_tlv_tag) that older
+ * peers ignore: hardnat's type (6 bytes) and our relays (2 + 6 x PEER_MAX_CANDS). */
+#define OFFER_TLVS_MAX (6 + 2 + 6 * PEER_MAX_CANDS)
 
 static int can_punch(const struct peer *p)
 {
@@ -68,7 +69,7 @@ static uint64_t relay_one_way_ns(const struct peer *p, uint32_t peer_rtt_us)
  */
 static void send_offer(struct peer *p, uint8_t type, uint8_t flags)
 {
-	uint8_t m[1 + OFFER_HEAD + PEER_MAX_CANDS * OFFER_CAND + OFFER_TLVS_MAX + 1 + PEER_MAX_CANDS * 6];
+	uint8_t m[1 + OFFER_HEAD + PEER_MAX_CANDS * OFFER_CAND + OFFER_TLVS_MAX];
 	size_t off = 1 + OFFER_HEAD;
 	int i;
 
@@ -84,8 +85,7 @@ static void send_offer(struct peer *p, uint8_t type, uint8_t flags)
 		off += OFFER_CAND;
 	}
 	off += peer_hardnat_offer_put(p, m + off, sizeof(m) - off);
-	/* Our relays, home first (home.c): older peers ignore bytes after the candidates. */
-	off += peer_home_offer_tail(p, m + off, sizeof(m) - off);
+	off += peer_home_offer_tail(p, m + off, sizeof(m) - off); /* our relays, home first */
 	peer_send_via(p, PEER_VIA_RELAY, NULL, m, off);
 }
 

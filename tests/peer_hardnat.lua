@@ -71,6 +71,15 @@ elseif cell.technique then
 	expect(r.time_to_direct_ms and r.time_to_direct_ms < 4000,
 		cell.name .. ": direct within 4 s (" .. tostring(r.time_to_direct_ms) .. " ms)")
 end
+-- The listener's answer carries its NAT type and its relays as TLVs side by side (its
+-- type is known before it answers): the connector reads the relay out of it. (The
+-- connector's own first offer can go out before it has chosen a home relay.)
+if r.nat_type then
+	local got = r.peer_relays and r.peer_relays[1]
+	expect(got and got:find("relay://" .. relay.addr .. "/", 1, true) == 1,
+		cell.name .. ": the connector read the listener's relay from its answer (" ..
+		tostring(got) .. ")")
+end
 if cell.hard_nat == "off" then
 	expect(r.nat_type == nil and hc == nil and hl == nil,
 		cell.name .. ": --hard-nat off detects nothing and tries nothing")

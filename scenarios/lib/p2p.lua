@@ -123,6 +123,10 @@ function M.summary(proc)
 		-- Hard NATs: the NAT type detected, and the last state of the technique's attempt.
 		if ev.event == "nat_type" then s.nat_type = ev.type end
 		if ev.event == "hard_nat" then s.hard_nat = ev end
+		-- The relays the peer announced in its last offer or answer, its home first.
+		if ev.event == "candidates" and ev.side == "remote" and ev.relays then
+			s.peer_relays = ev.relays
+		end
 		if ev.event == "error" then s.error = ev.reason end
 		if ev.event == "exit" then
 			s.exit = ev.code
