@@ -45,11 +45,11 @@ done
 t_ok $? "report merge joins the shards" "$(cat merge.err)"
 R=out/report.json
 
-t_is "$(jq -c .summary "$R")" '{"cells":30,"passed":30,"failed":0,"direct_rate":0.6666666666666666}' \
-	"30 cells, all as expected, 20 direct"
+t_is "$(jq -c .summary "$R")" '{"cells":38,"passed":38,"failed":0,"direct_rate":0.6052631578947368}' \
+	"38 cells, all as expected, 23 direct"
 t_is "$(jq -c '[.cells[] | select(.outcome == "relay") | .name] | sort' "$R")" \
-	'["cgnat/udp-blocked","full-cone/udp-blocked","none/udp-blocked","port-restricted-cone/symmetric","port-restricted-cone/udp-blocked","restricted-cone/udp-blocked","symmetric/cgnat","symmetric/symmetric","symmetric/udp-blocked","udp-blocked/udp-blocked"]' \
-	"through TURN exactly in the table's 10 cells"
+	'["cgnat/symmetric-sequential","cgnat/udp-blocked","full-cone/udp-blocked","none/udp-blocked","port-restricted-cone/symmetric","port-restricted-cone/symmetric-sequential","port-restricted-cone/udp-blocked","restricted-cone/udp-blocked","symmetric-sequential/symmetric-sequential","symmetric/cgnat","symmetric/symmetric","symmetric/symmetric-sequential","symmetric/udp-blocked","udp-blocked/symmetric-sequential","udp-blocked/udp-blocked"]' \
+	"through TURN exactly in the table's 15 cells"
 t_is "$(jq -c '[.cells[] | select(.wire.runs != .runs or .wire.disagree != 0 or .wire.direct != .direct
 	or .wire.relayed != .relay) | .name]' "$R")" '[]' \
 	"the wire (nftables counters on the NAT boxes) agrees with ICE's selected pair in every cell"
@@ -64,8 +64,8 @@ t_is "$(jq -c '[.cells[] | select(.relay > 0 and .rtt_relay_ms.p50 < 38) | .name
 	'[]' "relayed RTTs are two legs' (TURN on the relay host)"
 t_is "$(jq -c '[.cells[] | select(.name | startswith("same-")) | .rtt_direct_ms.p50 < 10]' "$R")" \
 	"[true,true]" "same-nat and same-cgn: direct without crossing the internet"
-t_is "$(grep -c '<testcase' out/junit.xml),$(grep -c '<failure' out/junit.xml)" "30,0" \
-	"junit.xml: 30 testcases, none failed"
+t_is "$(grep -c '<testcase' out/junit.xml),$(grep -c '<failure' out/junit.xml)" "38,0" \
+	"junit.xml: 38 testcases, none failed"
 t_is "$(jq -r '.cells[] | select(.name == "symmetric/symmetric") | .reproduce' "$R")" \
 	"natlab run '$SRC/scenarios/matrix.lua' '--filter' 'symmetric/symmetric' '--seed' '1' '--param' 'adapter=mystack' '--param' 'webrtc_modules=$modules'" \
 	"a cell's reproduce command names the adapter"

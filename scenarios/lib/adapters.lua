@@ -109,6 +109,13 @@ p2p.adapters.webrtc = {
 		["port-restricted-cone/symmetric"] = "relay",
 		["symmetric/symmetric"] = "relay",
 		["symmetric/cgnat"] = "relay",
+		-- A sequential allocator maps like symmetric (a new port per destination); ICE
+		-- does not predict ports.
+		["port-restricted-cone/symmetric-sequential"] = "relay",
+		["symmetric/symmetric-sequential"] = "relay",
+		["cgnat/symmetric-sequential"] = "relay",
+		["udp-blocked/symmetric-sequential"] = "relay",
+		["symmetric-sequential/symmetric-sequential"] = "relay",
 	},
 }
 
