@@ -13,11 +13,20 @@ struct nat_profile {
 };
 
 /* The timeouts every profile shares: RFC 4787 REQ-5 for UDP, RFC 5382 REQ-5 for TCP, and the
- * longest port-mapping lease (used only where upnp, natpmp or pcp is on). */
-#define TIMEOUTS                                                                                   \
-	.udp_timeout = NAT_UDP_TIMEOUT_DEFAULT, .tcp_timeout = NAT_TCP_TIMEOUT_DEFAULT,            \
+ * longest port-mapping lease (used only where upnp, natpmp or pcp is on); presets with a
+ * shorter UDP timeout take TIMEOUTS_UDP. */
+#define TIMEOUTS_UDP(udp)                                                                          \
+	.udp_timeout = (udp), .tcp_timeout = NAT_TCP_TIMEOUT_DEFAULT,                              \
 	.tcp_transitory_timeout = NAT_TCP_TRANSITORY_TIMEOUT_DEFAULT,                              \
 	.portmap_lease = NAT_PORTMAP_LEASE_DEFAULT
+#define TIMEOUTS TIMEOUTS_UDP(NAT_UDP_TIMEOUT_DEFAULT)
+
+/* Address-and-port-dependent mapping and filtering: a fresh port per destination. */
+#define SYMMETRIC(p)                                                                               \
+	{                                                                                          \
+		.translate = 1, .mapping = NAT_MAPPING_APDM, .filtering = NAT_FILTER_APDF,         \
+		.ports = (p), .hairpin = 0, TIMEOUTS                                               \
+	}
 
 #define HOME(filt)                                                                                 \
 	{                                                                                          \
@@ -30,24 +39,12 @@ static const struct nat_profile nat_profiles[] = {
 	{ "full-cone", HOME(NAT_FILTER_EIF) },
 	{ "restricted-cone", HOME(NAT_FILTER_ADF) },
 	{ "port-restricted-cone", HOME(NAT_FILTER_APDF) },
-	{ "symmetric",
-	  { .translate = 1,
-	    .mapping = NAT_MAPPING_APDM,
-	    .filtering = NAT_FILTER_APDF,
-	    .ports = NAT_PORTS_RANDOM,
-	    .hairpin = 0,
-	    TIMEOUTS } },
+	{ "symmetric", SYMMETRIC(NAT_PORTS_RANDOM) },
 	/*
 	 * A sequential allocator (many enterprise and carrier NATs): a mapping per
 	 * destination, on the next port of one counter that every subscriber shares.
 	 */
-	{ "symmetric-sequential",
-	  { .translate = 1,
-	    .mapping = NAT_MAPPING_APDM,
-	    .filtering = NAT_FILTER_APDF,
-	    .ports = NAT_PORTS_SEQUENTIAL,
-	    .hairpin = 0,
-	    TIMEOUTS } },
+	{ "symmetric-sequential", SYMMETRIC(NAT_PORTS_SEQUENTIAL) },
 	/* RFC 6888: EIM, hairpinning, port blocks per subscriber. */
 	{ "cgnat",
 	  { .translate = 1,
@@ -79,10 +76,7 @@ static const struct nat_profile nat_profiles[] = {
 	    .filtering = NAT_FILTER_APDF,
 	    .ports = NAT_PORTS_RANDOM,
 	    .hairpin = 0,
-	    .udp_timeout = 30,
-	    .tcp_timeout = NAT_TCP_TIMEOUT_DEFAULT,
-	    .tcp_transitory_timeout = NAT_TCP_TRANSITORY_TIMEOUT_DEFAULT,
-	    .portmap_lease = NAT_PORTMAP_LEASE_DEFAULT,
+	    TIMEOUTS_UDP(30),
 	    .port_block = 2048 } },
 	/* A guest network's gateway: random ports, and guests never reach each other through it. */
 	{ "hotel-wifi",
@@ -91,10 +85,7 @@ static const struct nat_profile nat_profiles[] = {
 	    .filtering = NAT_FILTER_APDF,
 	    .ports = NAT_PORTS_RANDOM,
 	    .hairpin = 0,
-	    .udp_timeout = 60,
-	    .tcp_timeout = NAT_TCP_TIMEOUT_DEFAULT,
-	    .tcp_transitory_timeout = NAT_TCP_TRANSITORY_TIMEOUT_DEFAULT,
-	    .portmap_lease = NAT_PORTMAP_LEASE_DEFAULT } },
+	    TIMEOUTS_UDP(60) } },
 	/* A stateful enterprise firewall with dynamic IP and port NAT and short UDP sessions. */
 	{ "enterprise-firewall",
 	  { .translate = 1,
