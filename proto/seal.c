@@ -8,8 +8,6 @@
 
 #include "natlab/frame.h"
 
-static const uint8_t zero_session[SEAL_SESSION_LEN];
-
 /* The per-session key: the static direction key bound to the sender's session id. */
 static void seal_session_key(uint8_t out[SEAL_KEY_LEN], const uint8_t base[SEAL_KEY_LEN],
                              const uint8_t session[SEAL_SESSION_LEN])
@@ -20,6 +18,15 @@ static void seal_session_key(uint8_t out[SEAL_KEY_LEN], const uint8_t base[SEAL_
 	crypto_generichash_update(&st, (const uint8_t *)SEAL_KDF_CONTEXT, sizeof(SEAL_KDF_CONTEXT));
 	crypto_generichash_update(&st, session, SEAL_SESSION_LEN);
 	crypto_generichash_final(&st, out, SEAL_KEY_LEN);
+}
+
+/* A random session id, never zero ("unknown" on the wire) nor equal to other. */
+static void seal_session_new(uint8_t out[SEAL_SESSION_LEN], const uint8_t *other)
+{
+	do
+		randombytes_buf(out, SEAL_SESSION_LEN);
+	while (sodium_is_zero(out, SEAL_SESSION_LEN) ||
+	       (other && memcmp(out, other, SEAL_SESSION_LEN) == 0));
 }
 
 int seal_init(struct seal_ctx *s, const struct identity *me, const uint8_t peer[IDENTITY_PUB_LEN])
@@ -52,10 +59,7 @@ int seal_init(struct seal_ctx *s, const struct identity *me, const uint8_t peer[
 		rc = -EINVAL;
 		goto out;
 	}
-	/* A session id of zero means "unknown" on the wire. */
-	do
-		randombytes_buf(s->my_session, SEAL_SESSION_LEN);
-	while (sodium_is_zero(s->my_session, SEAL_SESSION_LEN));
+	seal_session_new(s->my_session, NULL);
 	seal_session_key(s->tx_key, s->tx_static, s->my_session);
 	rc = 0;
 out:
@@ -82,20 +86,22 @@ static void seal_nonce(uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES
 int seal_seal(struct seal_ctx *s, const void *msg, size_t len, uint8_t *out, size_t cap)
 {
 	uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+	uint64_t *counter = s->tx_pend ? &s->pend_tx_counter : &s->tx_counter;
 	unsigned long long clen;
 
 	if (cap < SEAL_OVERHEAD || len > cap - SEAL_OVERHEAD)
 		return -ENOBUFS;
-	if (s->tx_counter == UINT64_MAX)
+	if (*counter == UINT64_MAX)
 		return -EOVERFLOW;
 	out[0] = SEAL_MAGIC;
-	memcpy(out + 1, s->my_session, SEAL_SESSION_LEN);
+	memcpy(out + 1, s->tx_pend ? s->pend_session : s->my_session, SEAL_SESSION_LEN);
 	memcpy(out + 1 + SEAL_SESSION_LEN, s->dst_session, SEAL_SESSION_LEN);
-	frame_put_u64(out + 1 + 2 * SEAL_SESSION_LEN, s->tx_counter);
-	seal_nonce(nonce, s->dir, s->tx_counter);
-	s->tx_counter++;
+	frame_put_u64(out + 1 + 2 * SEAL_SESSION_LEN, *counter);
+	seal_nonce(nonce, s->dir, *counter);
+	(*counter)++;
 	crypto_aead_chacha20poly1305_ietf_encrypt(out + SEAL_HEADER_LEN, &clen, msg, len, out,
-	                                          SEAL_HEADER_LEN, NULL, nonce, s->tx_key);
+	                                          SEAL_HEADER_LEN, NULL, nonce,
+	                                          s->tx_pend ? s->pend_tx_key : s->tx_key);
 	return (int)(SEAL_HEADER_LEN + clen);
 }
 
@@ -128,6 +134,20 @@ static void window_mark(struct seal_ctx *s, uint64_t c)
 	s->window[(c / 64) % (SEAL_WINDOW / 64)] |= (uint64_t)1 << (c % 64);
 }
 
+/* Our pending session becomes the established one, bound to the peer session src. */
+static void seal_promote(struct seal_ctx *s, const uint8_t src[SEAL_SESSION_LEN])
+{
+	memcpy(s->my_session, s->pend_session, SEAL_SESSION_LEN);
+	memcpy(s->tx_key, s->pend_tx_key, SEAL_KEY_LEN);
+	s->tx_counter = s->pend_tx_counter;
+	memcpy(s->dst_session, src, SEAL_SESSION_LEN);
+	s->have_rx = 0;
+	s->have_pend = 0;
+	s->tx_pend = 0;
+	sodium_memzero(s->pend_tx_key, SEAL_KEY_LEN);
+	sodium_memzero(s->pend_session, SEAL_SESSION_LEN);
+}
+
 int seal_open(struct seal_ctx *s, const uint8_t *pkt, size_t len, uint8_t *out, size_t cap,
               int *bound)
 {
@@ -135,18 +155,24 @@ int seal_open(struct seal_ctx *s, const uint8_t *pkt, size_t len, uint8_t *out, 
 	const uint8_t *src = pkt + 1, *dst = pkt + 1 + SEAL_SESSION_LEN;
 	unsigned long long mlen;
 	uint64_t counter;
-	int is_bound, same, rc;
+	int to_cur, to_pend, same, rc;
 
 	if (len < SEAL_OVERHEAD || pkt[0] != SEAL_MAGIC || sodium_is_zero(src, SEAL_SESSION_LEN))
 		return -EBADMSG;
 	if (cap < len - SEAL_OVERHEAD)
 		return -ENOBUFS;
-	is_bound = memcmp(dst, s->my_session, SEAL_SESSION_LEN) == 0;
-	if (!is_bound && memcmp(dst, zero_session, SEAL_SESSION_LEN) != 0)
+	to_cur = memcmp(dst, s->my_session, SEAL_SESSION_LEN) == 0;
+	to_pend = s->have_pend && memcmp(dst, s->pend_session, SEAL_SESSION_LEN) == 0;
+	if (!to_cur && !to_pend && !sodium_is_zero(dst, SEAL_SESSION_LEN))
+		return -ESTALE;
+	same = s->have_rx && memcmp(src, s->rx_session, SEAL_SESSION_LEN) == 0;
+	/* Our session answers one peer session; another must go through a handshake, and
+	 * our pending session answers only the peer session it was minted for. */
+	if ((to_cur && s->have_rx && !same) ||
+	    (to_pend && memcmp(src, s->pend_peer, SEAL_SESSION_LEN) != 0))
 		return -ESTALE;
 	counter = frame_get_u64(pkt + 1 + 2 * SEAL_SESSION_LEN);
-	same = s->have_rx && memcmp(src, s->rx_session, SEAL_SESSION_LEN) == 0;
-	if (same && is_bound) {
+	if (to_cur && same) {
 		rc = window_test(s, counter);
 		if (rc < 0)
 			return rc;
@@ -162,10 +188,12 @@ int seal_open(struct seal_ctx *s, const uint8_t *pkt, size_t len, uint8_t *out, 
 		sodium_memzero(key, sizeof(key));
 		return -EBADMSG;
 	}
-	if (is_bound) {
-		if (!same) {
-			/* The peer's bound packets now come from this session (it restarted,
-			 * or this is the first one): start a fresh window. */
+	if (to_pend)
+		seal_promote(s, src);
+	if (to_cur || to_pend) {
+		if (!s->have_rx) {
+			/* The first packet bound to this session of ours: it is fresh, since
+			 * only peers that heard from this session can name it. */
 			s->have_rx = 1;
 			memcpy(s->rx_session, src, SEAL_SESSION_LEN);
 			memcpy(s->rx_key, key, SEAL_KEY_LEN);
@@ -175,7 +203,7 @@ int seal_open(struct seal_ctx *s, const uint8_t *pkt, size_t len, uint8_t *out, 
 		window_mark(s, counter);
 	}
 	sodium_memzero(key, sizeof(key));
-	*bound = is_bound;
+	*bound = to_cur || to_pend;
 	return (int)mlen;
 }
 
@@ -187,4 +215,18 @@ const uint8_t *seal_packet_src(const uint8_t *pkt)
 void seal_set_dst(struct seal_ctx *s, const uint8_t src[SEAL_SESSION_LEN])
 {
 	memcpy(s->dst_session, src, SEAL_SESSION_LEN);
+	if (!s->have_rx || memcmp(src, s->rx_session, SEAL_SESSION_LEN) == 0) {
+		s->tx_pend = 0;
+		return;
+	}
+	/* A new peer session: answer it from a session minted for it, so that what it
+	 * binds to that session proves it heard us after this moment. */
+	if (!s->have_pend || memcmp(src, s->pend_peer, SEAL_SESSION_LEN) != 0) {
+		seal_session_new(s->pend_session, s->my_session);
+		seal_session_key(s->pend_tx_key, s->tx_static, s->pend_session);
+		s->pend_tx_counter = 0;
+		memcpy(s->pend_peer, src, SEAL_SESSION_LEN);
+		s->have_pend = 1;
+	}
+	s->tx_pend = 1;
 }

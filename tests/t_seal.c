@@ -178,17 +178,113 @@ static void test_sessions(void)
 	pair(&a, &b);
 	seal_init(&a2, &alice, bob.pub);
 	ok(memcmp(a.tx_key, a2.tx_key, 32) != 0, "a restarted sender uses another key");
-	seal_set_dst(&a2, b.my_session);
 	n = seal_seal(&a, "one", 3, pkt, sizeof(pkt));
 	is_int(seal_open(&b, pkt, (size_t)n, out, sizeof(out), &bound), 3, "first alice");
+	seal_set_dst(&a2, b.my_session);
 	n = seal_seal(&a2, "two", 3, pkt, sizeof(pkt));
-	is_int(seal_open(&b, pkt, (size_t)n, out, sizeof(out), &bound), 3,
-	       "restarted alice (counter 0 again) is accepted");
-	ok(memcmp(b.rx_session, a2.my_session, SEAL_SESSION_LEN) == 0,
-	   "bob follows alice's new session");
+	is_int(seal_open(&b, pkt, (size_t)n, out, sizeof(out), &bound), -ESTALE,
+	       "restarted alice is refused until it shakes hands again");
+	ok(memcmp(b.rx_session, a.my_session, SEAL_SESSION_LEN) == 0,
+	   "bob stays with alice's first session");
 	seal_close(&a);
 	seal_close(&a2);
 	seal_close(&b);
+}
+
+/* One side of a recorded exchange: n sealed packets kept for replaying. */
+struct tape {
+	uint8_t pkt[8][128];
+	int len[8];
+	int n;
+};
+
+static int record(struct seal_ctx *from, struct tape *t, const char *text)
+{
+	int n = seal_seal(from, text, strlen(text), t->pkt[t->n], sizeof(t->pkt[t->n]));
+
+	if (n >= 0)
+		t->len[t->n++] = n;
+	return n;
+}
+
+/* Opens every packet of t in to; returns how many were accepted. */
+static int replay(struct seal_ctx *to, const struct tape *t, int from)
+{
+	uint8_t out[128];
+	int i, bound, accepted = 0;
+
+	for (i = from; i < t->n; i++)
+		if (seal_open(to, t->pkt[i], (size_t)t->len[i], out, sizeof(out), &bound) >= 0 &&
+		    bound)
+			accepted++;
+	return accepted;
+}
+
+/* The connector's hello (unbound), the listener's answer, as session.c runs them. */
+static void handshake(struct seal_ctx *conn, struct seal_ctx *lis, struct tape *hello)
+{
+	uint8_t out[128], answer[128];
+	int bound = -1, n;
+
+	record(conn, hello, "HELLO");
+	n = seal_open(lis, hello->pkt[hello->n - 1], (size_t)hello->len[hello->n - 1], out,
+	              sizeof(out), &bound);
+	is_int(n, 5, "the connector's hello opens");
+	is_int(bound, 0, "the hello is unbound");
+	seal_set_dst(lis, seal_packet_src(hello->pkt[hello->n - 1]));
+	n = seal_seal(lis, "ANSWER", 6, answer, sizeof(answer));
+	is_int(seal_open(conn, answer, (size_t)n, out, sizeof(out), &bound), 6,
+	       "the listener's answer opens");
+	is_int(bound, 1, "the answer is bound to the connector's session");
+	seal_set_dst(conn, seal_packet_src(answer));
+}
+
+static void test_restart_replay(void)
+{
+	struct seal_ctx lis, c1, c2;
+	struct tape hello1 = { 0 }, hello2 = { 0 }, old = { 0 }, cur = { 0 };
+	uint8_t out[128];
+	int i, bound;
+
+	seal_init(&lis, &bob, alice.pub);
+	seal_init(&c1, &alice, bob.pub);
+	handshake(&c1, &lis, &hello1);
+	for (i = 0; i < 4; i++)
+		record(&c1, &old, "first run");
+	is_int(replay(&lis, &old, 0), 4, "the first connector's packets are accepted");
+
+	/* The connector restarts and shakes hands again; the relay kept the old packets. */
+	seal_init(&c2, &alice, bob.pub);
+	handshake(&c2, &lis, &hello2);
+	record(&c2, &cur, "bound to the answer");
+	ok(memcmp(cur.pkt[0] + 1 + SEAL_SESSION_LEN, old.pkt[0] + 1 + SEAL_SESSION_LEN,
+	          SEAL_SESSION_LEN) != 0,
+	   "the listener answered the new session from a session minted for it");
+	is_int(replay(&lis, &cur, 0), 1, "the restarted connector's first bound packet switches");
+	is_int(replay(&lis, &old, 0), 0, "no packet of the old session is accepted after it");
+	is_int(replay(&lis, &cur, 0), 0, "nor one of the new session twice");
+	for (i = 0; i < 3; i++)
+		record(&c2, &cur, "second run");
+	is_int(replay(&lis, &cur, 1), 3, "the new session goes on");
+	is_int(replay(&lis, &old, 0) + replay(&lis, &cur, 0), 0,
+	       "replaying both sessions again and again gets nothing in");
+
+	/* A replayed old hello starts a handshake no live peer completes. */
+	is_int(seal_open(&lis, hello1.pkt[0], (size_t)hello1.len[0], out, sizeof(out), &bound), 5,
+	       "the old hello still opens (unbound hellos are not replay-checked)");
+	seal_set_dst(&lis, seal_packet_src(hello1.pkt[0]));
+	is_int(roundtrip(&lis, &c2, "to the old session", &bound), -ESTALE,
+	       "what answers the replayed hello is stale for the live connector");
+	record(&c2, &cur, "still here");
+	is_int(replay(&lis, &cur, 4), 1, "the live connector's packets are still accepted");
+	seal_set_dst(&lis, seal_packet_src(cur.pkt[4]));
+	is_int(roundtrip(&lis, &c2, "back to you", &bound), 11,
+	       "the listener sends to the live connector again");
+	is_int(replay(&lis, &old, 0) + replay(&lis, &cur, 0), 0,
+	       "and still nothing recorded is accepted");
+	seal_close(&lis);
+	seal_close(&c1);
+	seal_close(&c2);
 }
 
 int main(void)
@@ -202,5 +298,6 @@ int main(void)
 	test_tamper();
 	test_replay();
 	test_sessions();
+	test_restart_replay();
 	return tap_done();
 }

@@ -22,6 +22,15 @@
  * sender has not heard from us yet) and callers must only act on hello messages in
  * unbound packets, so a packet recorded from an older session cannot be replayed into
  * a new one. Bound packets go through a sliding replay window of SEAL_WINDOW counters.
+ *
+ * Session switches: our session is bound to one peer session, the first whose bound
+ * packet arrived. A peer that restarted has a new session, and its bound packets are
+ * accepted only after a fresh handshake: its unbound hello makes us mint a new session
+ * of our own for it (pending; seal_set_dst()), and its first packet bound to that new
+ * session replaces the old pair. Our old session is forgotten then, so packets of the
+ * old peer session (bound to it) are refused as stale for good, and a packet bound to a
+ * session we minted cannot predate the handshake. A replayed old hello only mints a
+ * pending session that no live peer answers; the established pair keeps working.
  */
 #ifndef NATLAB_SEAL_H
 #define NATLAB_SEAL_H
@@ -54,6 +63,13 @@ struct seal_ctx {
 	uint8_t rx_key[SEAL_KEY_LEN];
 	uint64_t rx_top; /* highest counter accepted + 1 (0: none yet) */
 	uint64_t window[SEAL_WINDOW / 64];
+	/* A handshake with a new peer session under way: the session we minted for it. */
+	int have_pend;
+	int tx_pend; /* what we send goes out as pend_session, to pend_peer */
+	uint8_t pend_session[SEAL_SESSION_LEN];
+	uint8_t pend_peer[SEAL_SESSION_LEN];
+	uint8_t pend_tx_key[SEAL_KEY_LEN];
+	uint64_t pend_tx_counter;
 };
 
 /*
@@ -75,9 +91,10 @@ int seal_seal(struct seal_ctx *s, const void *msg, size_t len, uint8_t *out, siz
  * Opens a packet into out (cap >= len - SEAL_OVERHEAD). Returns the plaintext length
  * and sets *bound (1: addressed to our session, replay-checked; 0: unbound, act on
  * hellos only). Errors: -EBADMSG (not a sealed packet, or it fails authentication),
- * -ESTALE (addressed to another session of ours), -EALREADY (a replay, or older than
- * the window). A bound packet from a new peer session switches to that session: the
- * peer restarted. A packet that fails leaves the state untouched.
+ * -ESTALE (addressed to a session of ours that is gone, or from a peer session other
+ * than the one our session is bound to), -EALREADY (a replay, or older than the
+ * window). The first packet bound to a pending session (seal_set_dst()) completes the
+ * handshake and switches to the new pair. A packet that fails leaves the state untouched.
  */
 int seal_open(struct seal_ctx *s, const uint8_t *pkt, size_t len, uint8_t *out, size_t cap,
               int *bound);
@@ -87,7 +104,10 @@ const uint8_t *seal_packet_src(const uint8_t *pkt);
 
 /*
  * Addresses what we send from now on to the peer's session src (learned from an
- * unbound hello or any accepted packet).
+ * unbound hello or any accepted packet). If our session is already bound to another
+ * peer session, src is a new one (the peer restarted, or a hello was replayed): we
+ * mint a pending session of ours for it (kept while src stays the same) and send as
+ * that until a bound packet from the established peer session turns us back.
  */
 void seal_set_dst(struct seal_ctx *s, const uint8_t src[SEAL_SESSION_LEN]);
 
