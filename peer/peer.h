@@ -211,12 +211,23 @@ enum peer_phase {
 	PEER_PHASE_DONE
 };
 
-/* --- xfer.c: the transfer workload (go-back-N over whichever path is current) --- */
+/* --- xfer.c: the transfer workload (selective repeat over whichever path is current) --- */
+#define PEER_XFER_WINDOW 64 /* chunks in flight, and chunks the receiver holds out of order */
+
+struct peer_xfer_slot {
+	uint64_t sent_ns; /* last time this chunk went out */
+	uint8_t sacked;   /* the receiver holds it (out of order) */
+	uint8_t lost;     /* to be sent again */
+};
+
 struct peer_xfer_tx {
 	int active, done, ok;
 	uint64_t total, acked, next;
-	int dupacks, rewound;
-	uint64_t last_progress_ns, last_end_ns, start_ns;
+	uint64_t rack_ns; /* newest send time among chunks the receiver acknowledged */
+	uint64_t last_progress_ns, last_end_ns, start_ns, rto_ns;
+	uint64_t sent, retransmitted; /* payload bytes sent, all and again */
+	uint32_t timeouts;
+	struct peer_xfer_slot slot[PEER_XFER_WINDOW]; /* chunk i in slot i % window */
 	uint8_t sum[32];
 	const char *pattern;
 };
@@ -225,7 +236,10 @@ struct peer_xfer_rx {
 	int active, done;
 	uint64_t total, next;
 	uint64_t start_ns;
-	void *hash; /* crypto_generichash_state, allocated */
+	uint64_t duplicates; /* payload bytes that arrived again or outside the window */
+	void *hash;          /* crypto_generichash_state, allocated */
+	uint8_t *buf;        /* PEER_XFER_WINDOW chunks held out of order, allocated */
+	uint8_t have[PEER_XFER_WINDOW];
 	uint8_t sum[32];
 };
 
