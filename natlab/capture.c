@@ -2,6 +2,7 @@
 #include "natlab/capture.h"
 #include "natlab/log.h"
 #include "natlab/netns.h"
+#include "natlab/outdir.h"
 #include "natlab/path.h"
 #include "natlab/pcapng.h"
 #include "natlab/util.h"
@@ -130,11 +131,9 @@ int capture_set_start(uv_loop_t *loop, const struct lab_model *m, const char *di
 	char path[4200];
 	int rc = 0;
 
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: %s", dir, strerror(-rc));
+	rc = outdir_make(dir, err, errlen);
+	if (rc < 0)
 		return rc;
-	}
 	set->v = calloc((size_t)m->nnodes * 2, sizeof(*set->v));
 	if (!set->v)
 		return -ENOMEM;
@@ -278,6 +277,7 @@ int capture_start(uv_loop_t *loop, int nsfd, const char *ifname, const char *pat
 {
 	char ebuf[PCAP_ERRBUF_SIZE];
 	struct capture *c = calloc(1, sizeof(*c));
+	FILE *f;
 	int rc, fd;
 
 	*out = NULL;
@@ -292,10 +292,18 @@ int capture_start(uv_loop_t *loop, int nsfd, const char *ifname, const char *pat
 		snprintf(err, errlen, "%s: %s", ifname, ebuf);
 		goto fail;
 	}
-	c->dump = path ? pcap_dump_open(c->pcap, path) : NULL;
-	if (path && !c->dump) {
-		snprintf(err, errlen, "%s: %s", path, pcap_geterr(c->pcap));
-		goto fail;
+	if (path) {
+		f = outdir_fopen(path, "w");
+		if (!f) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			goto fail;
+		}
+		c->dump = pcap_dump_fopen(c->pcap, f);
+		if (!c->dump) {
+			snprintf(err, errlen, "%s: %s", path, pcap_geterr(c->pcap));
+			fclose(f);
+			goto fail;
+		}
 	}
 	fd = pcap_get_selectable_fd(c->pcap);
 	rc = fd < 0 ? -EIO : uv_poll_init(loop, &c->poll, fd);

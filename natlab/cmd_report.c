@@ -5,6 +5,7 @@
  */
 #include "natlab/cmd.h"
 #include "natlab/log.h"
+#include "natlab/outdir.h"
 #include "natlab/report_diff.h"
 #include "natlab/report_fold.h"
 #include "natlab/report_matrix.h"
@@ -185,6 +186,7 @@ int cmd_report(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *out = ".";
+	char msg[4096 + 256];
 	json_t *merged;
 	int c, rc;
 
@@ -215,8 +217,8 @@ int cmd_report(int argc, char **argv)
 		report_usage(stderr);
 		return 2;
 	}
-	if (mkdir(out, 0755) < 0 && errno != EEXIST)
-		log_fatal("natlab report merge: %s", out);
+	if (outdir_make(out, msg, sizeof(msg)) < 0)
+		log_fatalx("natlab report merge: %s", msg);
 	merged = json_pack("{s:[], s:[], s:f}", "cells", "nats", "duration_s", 0.0);
 	for (int i = optind; i < argc; i++)
 		merge_one(merged, argv[i], out);

@@ -56,7 +56,7 @@ static json_t *nats_of(const struct lab_model *m, const json_t *measured)
 
 int cmd_run_scenario(struct scenario *s, const char *name)
 {
-	char logs[PATH_MAX], started[32], lab[32];
+	char logs[PATH_MAX], started[32], lab[32], err[PATH_MAX + 256];
 	struct timespec t0, t1;
 	struct run_info info;
 	json_t *nats;
@@ -66,9 +66,9 @@ int cmd_run_scenario(struct scenario *s, const char *name)
 		log_fatalx("natlab run: path too long under the out dir (%zu characters); pick a "
 		           "shorter --out",
 		           strlen(s->out_dir));
-	rc = lab_mkdir_p(logs);
-	if (rc < 0)
-		log_fatalx("natlab run: out dir %s: %s", logs, strerror(-rc));
+	if (outdir_make(s->out_dir, err, sizeof(err)) < 0 ||
+	    outdir_make(logs, err, sizeof(err)) < 0)
+		log_fatalx("natlab run: %s", err);
 	/*
 	 * A matrix's cells are labs named after their process, so that many run side by
 	 * side; other runs take --name, or the scenario's name made unique.
@@ -144,15 +144,16 @@ int cmd_run(int argc, char **argv)
 				.pcap = o.pcap_word,
 				.timeout_s = o.timeout_s,
 			};
+			char err[PATH_MAX + 256];
 
 			if (o.name || o.keep != KEEP_NEVER)
 				log_fatalx(
 				    "natlab run: --name, --keep and --keep-on-failure are for "
 				    "one lab; a matrix runs a lab per cell (reproduce one cell "
 				    "with the command its report gives, and add them there)");
-			rc = lab_mkdir_p(o.out);
+			rc = outdir_make(o.out, err, sizeof(err));
 			if (rc < 0)
-				log_warn_code(rc, "natlab run: out dir \"%s\"", o.out);
+				log_warnx("natlab run: %s", err);
 			else
 				rc = matrix_run(&mo, s.cells);
 			scenario_close(&s);

@@ -4,6 +4,7 @@
 #include "natlab/lua_json.h"
 #include "natlab/lua_opts.h"
 #include "natlab/netns.h"
+#include "natlab/outdir.h"
 #include "natlab/runtime.h"
 #include "natlab/scenario.h"
 #include "natlab/units.h"
@@ -684,8 +685,7 @@ static int open_log(struct scenario *s, const char *host, const char *name, char
 
 	if (n < 0 || (size_t)n >= len)
 		return -ENAMETOOLONG;
-	n = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	return n < 0 ? -errno : n;
+	return outdir_open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
 }
 
 static void proc_close_all(struct runtime_child *c)

@@ -56,29 +56,29 @@ static int cell_dirname(const char *name, char *out, size_t len)
 static int job_open(const struct matrix_job *j, const char *name)
 {
 	char path[sizeof(j->dir) + 16];
-	int fd = -1;
+	int fd = -ENAMETOOLONG;
 
-	if (lab_pathf(path, sizeof(path), "%s/%s", j->dir, name) < 0)
-		errno = ENAMETOOLONG;
-	else
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		log_warn("natlab run: cell %s: %s/%s",
-		         json_string_value(json_object_get(j->cell, "name")), j->dir, name);
+	if (lab_pathf(path, sizeof(path), "%s/%s", j->dir, name) == 0)
+		fd = outdir_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0) {
+		log_warn_code(fd, "natlab run: cell %s: %s/%s",
+		              json_string_value(json_object_get(j->cell, "name")), j->dir, name);
+		return -1;
+	}
 	return fd;
 }
 
 static pid_t job_start(const struct matrix_opts *o, struct matrix_job *j)
 {
-	char timeout[32], seed[32];
+	char timeout[32], seed[32], msg[sizeof(j->dir) + 256];
 	const char *argv[24 + 2 * MATRIX_PARAMS_MAX];
 	int n = 0, out = -1, err = -1, rc;
 	pid_t pid = -1;
 
-	rc = lab_mkdir_p(j->dir);
+	rc = outdir_make(j->dir, msg, sizeof(msg));
 	if (rc < 0) {
-		log_warn_code(rc, "natlab run: cell %s: out dir %s",
-		              json_string_value(json_object_get(j->cell, "name")), j->dir);
+		log_warnx("natlab run: cell %s: %s",
+		          json_string_value(json_object_get(j->cell, "name")), msg);
 		return -1;
 	}
 	/* Both fit: the timeout is at most LAB_DURATION_MAX, the seed 20 digits. */

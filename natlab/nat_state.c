@@ -3,6 +3,7 @@
 #include "natlab/conntrack.h"
 #include "natlab/nat.h"
 #include "natlab/netns.h"
+#include "natlab/outdir.h"
 #include "natlab/path.h"
 
 #include <errno.h>
@@ -102,8 +103,6 @@ int nat_state_snapshot(const struct lab_model *m, const char *dir, const char *n
 	FILE *f;
 	int rc;
 
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
 	for (int i = 0; i < m->nnodes; i++) {
 		if (m->nodes[i].kind != LAB_NODE_NAT)
 			continue;
@@ -113,11 +112,11 @@ int nat_state_snapshot(const struct lab_model *m, const char *dir, const char *n
 	}
 	doc = json_pack("{s:s, s:f, s:o}", "reason", reason, "t_ms", t_ms, "nats", nats);
 	rc = lab_pathf(path, sizeof(path), "%s/%s.json", dir, name);
-	if (rc == 0 && json_dump_file(doc, path, JSON_INDENT(1)) < 0)
-		rc = -EIO;
+	if (rc == 0)
+		rc = outdir_write_json(doc, path);
 	if (rc == 0)
 		rc = lab_pathf(path, sizeof(path), "%s/%s.txt", dir, name);
-	if (rc == 0 && !(f = fopen(path, "we")))
+	if (rc == 0 && !(f = outdir_fopen(path, "w")))
 		rc = -errno;
 	if (rc == 0) {
 		fprintf(f, "%s (at %.0f ms)\n\n", reason, t_ms);

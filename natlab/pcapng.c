@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/pcapng.h"
+#include "natlab/outdir.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -65,7 +66,7 @@ int pcapng_open(const char *path, const char *app, struct pcapng **out)
 	*out = NULL;
 	if (!p)
 		return -ENOMEM;
-	p->f = fopen(path, "we");
+	p->f = outdir_fopen(path, "w");
 	if (!p->f) {
 		rc = -errno;
 		free(p);

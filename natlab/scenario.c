@@ -6,6 +6,7 @@
 #include "natlab/log.h"
 #include "natlab/nat_state.h"
 #include "natlab/netns.h"
+#include "natlab/outdir.h"
 #include "natlab/path.h"
 #include "natlab/lua_json.h"
 #include "natlab/lua_proc.h"
@@ -380,12 +381,16 @@ static void wires_stop(struct scenario *s)
 void scenario_nat_snapshot(struct scenario *s, const char *name, const char *reason)
 {
 	struct runtime *rt = s->rt;
-	char dir[4096];
+	char dir[4096], err[4096 + 256];
 	int rc;
 
 	if (s->mode != SCENARIO_RUN || !s->lab_up || !s->out_dir)
 		return;
 	rc = lab_pathf(dir, sizeof(dir), "%s/nat", s->out_dir);
+	if (rc == 0 && (rc = outdir_make(dir, err, sizeof(err))) < 0) {
+		log_warnx("NAT state \"%s\": %s", name, err);
+		return;
+	}
 	if (rc == 0)
 		rc = nat_state_snapshot(&s->model, dir, name, reason, rt ? runtime_now_ms(rt) : 0);
 	if (rc < 0)

@@ -11,6 +11,7 @@
  * its name is "a/b" or "b/a"; every other cell ("same-nat", "same-cgn", a duplicate of a
  * pair) is drawn as a tile below the grid. Missing fields render as a dash.
  */
+#include "natlab/outdir.h"
 #include "natlab/report_html.h"
 #include "natlab/report_tap.h"
 #include "natlab/report_timeline.h"
@@ -1316,7 +1317,7 @@ int report_html_write(const json_t *report, const char *path, char *err, size_t 
 	}
 	report_dir(h.base, sizeof(h.base), path);
 	h.cells = json_object_get(report, "cells");
-	h.f = fopen(tmp, "w");
+	h.f = outdir_fopen(tmp, "w");
 	if (!h.f) {
 		rc = -errno;
 		snprintf(err, errlen, "%s: %s", tmp, strerror(-rc));

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/report_junit.h"
+#include "natlab/outdir.h"
 #include "natlab/report_xml.h"
 
 #include <errno.h>
@@ -16,7 +17,7 @@ FILE *report_junit_open(const char *dir, const char *suite, long long tests, lon
 		errno = ENAMETOOLONG;
 		return NULL;
 	}
-	f = fopen(path, "w");
+	f = outdir_fopen(path, "w");
 	if (!f)
 		return NULL;
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"");

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/report_matrix.h"
 #include "natlab/log.h"
+#include "natlab/outdir.h"
 #include "natlab/report_fold.h"
 #include "natlab/report_html.h"
 #include "natlab/report_junit.h"
@@ -77,8 +78,9 @@ int report_matrix_write(json_t *report, const char *dir)
 	    (size_t)snprintf(html, sizeof(html), "%s/report.html", dir) >= sizeof(html))
 		return -ENAMETOOLONG;
 	json_object_set_new(report, "summary", report_summary(json_object_get(report, "cells")));
-	if (json_dump_file(report, json, JSON_INDENT(2)) < 0)
-		return -EIO;
+	rc = outdir_write_json(report, json);
+	if (rc < 0)
+		return rc;
 	rc = junit_write(report, dir);
 	/* junit.xml is written first: a page that fails does not cost CI its test results. */
 	if (rc == 0 && (rc = report_html_write(report, html, err, sizeof(err))) < 0)

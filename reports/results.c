@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/results.h"
 #include "natlab/log.h"
+#include "natlab/outdir.h"
 #include "natlab/report_html.h"
 #include "natlab/report_junit.h"
 #include "natlab/report_tap.h"
@@ -66,7 +67,7 @@ static int write_report(struct results *r, const struct run_info *info, const ch
 		return -ENOMEM;
 	if (info->timeline)
 		json_object_set_new(root, "timeline", json_deep_copy(info->timeline));
-	rc = json_dump_file(root, path, JSON_INDENT(2)) < 0 ? -EIO : 0;
+	rc = outdir_write_json(root, path);
 	/* The page is for people: a failure to write it must not cost junit.xml. */
 	snprintf(path, sizeof(path), "%s/report.html", dir); /* fits: checked above */
 	if (rc == 0 && report_html_write(root, path, err, sizeof(err)) < 0)

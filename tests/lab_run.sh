@@ -162,4 +162,33 @@ gone() { # a process is gone once it no longer exists or is a zombie waiting for
 }
 [ -n "$sleeper" ] && gone "$sleeper"
 t_ok $? "no process of it remains (the sleeper, pid ${sleeper:-unknown}, is gone)"
+# Planted links in an out dir: natlab runs as root, and a link where a log, a pcap or a
+# report goes must not make it append to or truncate the file the link points at.
+printf 'precious\n' >"$T_TMP/victim"
+mkdir -p "$T_TMP/out-planted/logs" "$T_TMP/out-planted/pcap"
+ln -s "$T_TMP/victim" "$T_TMP/out-planted/logs/alice-ping.log"
+ln -s "$T_TMP/victim" "$T_TMP/out-planted/pcap/alice-eth0.pcap"
+ln -s "$T_TMP/victim" "$T_TMP/out-planted/junit.xml"
+"$NATLAB" run "$T_TMP/pass.lua" --out "$T_TMP/out-planted" --pcap all >"$T_TMP/planted.tap" 2>"$T_TMP/planted.err"
+t_ok "$([ $? -ne 0 ]; echo $?)" "planted links: the run fails" "$(cat "$T_TMP/planted.err")"
+t_is "$(cat "$T_TMP/victim")" precious "planted links: the file they point at is untouched"
+t_ok "$(grep -q 'alice-eth0.pcap' "$T_TMP/planted.err"; echo $?)" "planted links: the message names the pcap" "$(cat "$T_TMP/planted.err")"
+# The lab's pcapng and the NAT state snapshots are opened the same way.
+printf 'precious\n' >"$T_TMP/victim2"
+mkdir -p "$T_TMP/out-planted2/pcap" "$T_TMP/out-planted3/nat"
+ln -s "$T_TMP/victim2" "$T_TMP/out-planted2/pcap/lab.pcapng"
+"$NATLAB" run "$T_TMP/pass.lua" --out "$T_TMP/out-planted2" --pcap all >/dev/null 2>"$T_TMP/planted2.err"
+t_ok "$([ $? -ne 0 ]; echo $?)" "a link planted at pcap/lab.pcapng: the run fails" "$(cat "$T_TMP/planted2.err")"
+t_ok "$(grep -q 'lab.pcapng' "$T_TMP/planted2.err"; echo $?)" "and names it" "$(cat "$T_TMP/planted2.err")"
+ln "$T_TMP/victim2" "$T_TMP/out-planted3/nat/end.txt"
+"$NATLAB" run "$T_TMP/pass.lua" --out "$T_TMP/out-planted3" --pcap none >/dev/null 2>"$T_TMP/planted3.err"
+t_ok "$(grep -q 'NAT state "end"' "$T_TMP/planted3.err"; echo $?)" "a hard link planted at nat/end.txt: the snapshot is refused, saying so" "$(cat "$T_TMP/planted3.err")"
+t_is "$(cat "$T_TMP/victim2")" precious "the file the pcapng and snapshot links point at is untouched"
+mkdir "$T_TMP/out-theirs"
+chown 65534:65534 "$T_TMP/out-theirs"
+"$NATLAB" run "$T_TMP/pass.lua" --out "$T_TMP/out-theirs" >/dev/null 2>"$T_TMP/theirs.err"
+t_is $? 1 "an out dir of another user: the run exits 1 before building anything"
+t_ok "$(grep -q 'belongs to uid 65534' "$T_TMP/theirs.err"; echo $?)" "and says whose it is" "$(cat "$T_TMP/theirs.err")"
+t_is "$(ls -A "$T_TMP/out-theirs")" "" "and writes nothing into it"
+
 t_done

@@ -24,8 +24,9 @@ void nat_state_print(FILE *f, const char *nat, const json_t *state);
 
 /*
  * Snapshots every NAT of m into dir/<name>.json ({reason, t_ms, nats: {NAT: state}}) and
- * dir/<name>.txt (the same as nat_state_print). 0 or -errno; a NAT that cannot be read
- * is recorded with its error.
+ * dir/<name>.txt (the same as nat_state_print), opened through outdir_fopen() in dir, an
+ * out dir the caller made with outdir_make(). 0 or -errno; a NAT that cannot be read is
+ * recorded with its error.
  */
 int nat_state_snapshot(const struct lab_model *m, const char *dir, const char *name,
                        const char *reason, double t_ms);
