@@ -66,7 +66,7 @@ enum peer_msg_type {
 	PEER_MSG_PING = 6,      /* u32 seq | u64 sent_ns: a stamp */
 	PEER_MSG_PONG = 7,      /* same as PING */
 	PEER_MSG_DATA = 8,      /* u64 total | u64 offset | data */
-	PEER_MSG_ACK = 9,       /* u64 next expected offset */
+	PEER_MSG_ACK = 9,       /* u64 next expected offset | u64 bitmap: chunks held after it */
 	PEER_MSG_END = 10,      /* u64 total | blake2b-256 checksum[32] */
 	PEER_MSG_RESULT = 11,   /* u8 ok | u64 bytes received */
 	PEER_MSG_BYE = 12,      /* (empty): my workloads are done */
