@@ -79,6 +79,8 @@ static const char peer_usage[] =
     "                          healthy relays it lists (by RTT), as well as any --relay\n"
     "  --directory-relays N    how many of them (default 3, at most 8)\n"
     "  --directory-poll MS     ask the directory this often (default 2000)\n"
+    "  --accept PUBKEY         listener: serve only the peer with this key (default: the\n"
+    "                          first whose sealed HELLO opens)\n"
     "  -v, --verbose           debug logging on stderr\n"
     "  -h, --help              this help\n"
     "\n"
@@ -125,6 +127,7 @@ enum {
 	OPT_DIRECTORY,
 	OPT_DIRECTORY_RELAYS,
 	OPT_DIRECTORY_POLL,
+	OPT_ACCEPT,
 };
 
 static const struct option peer_options[] = {
@@ -166,6 +169,7 @@ static const struct option peer_options[] = {
 	{ "directory", required_argument, NULL, OPT_DIRECTORY },
 	{ "directory-relays", required_argument, NULL, OPT_DIRECTORY_RELAYS },
 	{ "directory-poll", required_argument, NULL, OPT_DIRECTORY_POLL },
+	{ "accept", required_argument, NULL, OPT_ACCEPT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -486,6 +490,14 @@ static int cmd_run(int argc, char **argv)
 		case OPT_PROXY:
 			o.proxy = optarg;
 			break;
+		case OPT_ACCEPT:
+			if (identity_pub_parse(o.accept_key, optarg) < 0)
+				return usage_error(
+				    "bad_peer_key",
+				    "--accept %s: expected a public key of 64 hex characters",
+				    optarg);
+			o.have_accept = 1;
+			break;
 		case 'v':
 			o.verbose = 1;
 			log_set_level(LOG_LEVEL_DEBUG);
@@ -516,6 +528,8 @@ static int cmd_run(int argc, char **argv)
 	if (!o.n_relays && !o.connect_relay && !o.directory)
 		return usage_error("usage", "--relay HOST:PORT, --directory ADDR:PORT or --connect "
 		                            "with a relay address is required (see --help)");
+	if (o.have_accept && !o.listen)
+		return usage_error("usage", "--accept is for --listen (--connect names its peer)");
 	if (o.no_relay && o.relay_only)
 		return usage_error("usage", "--no-relay and --relay-only exclude each other");
 	if (o.turn.server && !o.turn.secret && (!o.turn.user || !o.turn.password))

@@ -195,6 +195,8 @@ struct peer_opts {
 	const char *directory;     /* --directory ADDR:PORT */
 	int directory_relays;      /* --directory-relays: how many of its relays to hold */
 	uint32_t directory_poll_ms;
+	int have_accept; /* --accept: a listener serves only this key */
+	uint8_t accept_key[IDENTITY_PUB_LEN];
 };
 
 /* The last `path` event: none yet (or kind none), relay (reported_relay), direct. */

@@ -147,8 +147,10 @@ void peer_on_relay_packet(struct peer *p, struct peer_relay *r, const uint8_t *k
 	int bound, n;
 
 	if (!p->have_peer) {
-		/* A listener adopts the first key whose sealed hello opens. */
-		if (!p->o->listen || seal_init(&p->seal, &p->id, key) < 0)
+		/* A listener adopts the first key whose sealed hello opens (or only --accept's). */
+		if (!p->o->listen ||
+		    (p->o->have_accept && memcmp(key, p->o->accept_key, IDENTITY_PUB_LEN) != 0) ||
+		    seal_init(&p->seal, &p->id, key) < 0)
 			return;
 		n = seal_open(&p->seal, data, len, m, sizeof(m), &bound);
 		seal_close(&p->seal);

@@ -105,6 +105,22 @@ t_ok "$(events cb5 transfer_done | grep -qE '"retransmitted":[1-9][0-9]*,"timeou
 br=$(events cb5 exit | sed -n 's/.*"bytes_relay":\([0-9]*\).*/\1/p')
 t_ok "$([ -n "$br" ] && [ "$br" -le 67200000 ]; echo $?)" "stalled relay: at most 1.12 sealed bytes per byte delivered ($br for 60000000)" "$(events cb5 exit)"
 
+# --- --accept: a listener serves only the key it names ---
+C=$("$PEER" keygen c.key)
+peer_bg lac --key a.key "${only2[@]}" --listen --accept "$C" --timeout 4
+peer_bg cbx --key b.key "${only2[@]}" --connect "$pub" --timeout 2
+wait_pid "$cbx_PID" 10
+t_is $? 3 "--accept: a connector with another key is not served (unknown peer, exit 3)" "$(show cbx)"
+peer_bg ccx --key c.key "${only2[@]}" --connect "$pub" --ping 2
+wait_pid "$ccx_PID" 15
+t_is $? 0 "--accept: the named key is served" "$(show ccx)"
+wait_pid "$lac_PID" 10
+t_ok "$(count lac '"event":"connected","peer":"'"$C"'"' >/dev/null; echo $?)" "--accept: the listener connected to the named key only" "$(show lac)"
+t_is "$(count lac '"event":"connected"')" 1 "--accept: one connection, not the other key's"
+peer_bg e8 --key a.key "${only2[@]}" --connect "$C" --accept "$C"
+wait_pid "$e8_PID" 5
+t_is $? 2 "--accept with --connect: a usage error"
+
 # --- a relay with a short keepalive: peers ping within it and are not closed as idle ---
 if relay_start R4 --no-auth --keepalive 200 --idle-timeout 300; then
 	short=(--relay "127.0.0.1:$R4_PORT" --stun "127.0.0.1:$R4_STUN" --bind 127.0.0.1 --relay-only)
