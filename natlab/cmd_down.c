@@ -55,7 +55,7 @@ int cmd_down(int argc, char **argv)
 {
 	const char *lab;
 	char err[256];
-	int rc;
+	int rc, unfinished;
 
 	if (cmd_wants_help(argc, argv)) {
 		down_usage(stdout);
@@ -69,8 +69,16 @@ int cmd_down(int argc, char **argv)
 	if (lab_name_check(lab, LAB_NAME_MAX, err, sizeof(err)) < 0)
 		log_fatalx("natlab down: %s", err);
 	cmd_require_admin("natlab down");
-	if (lab_state_owner(lab) == -ENOENT && lab_netns_count(lab) == 0)
+	/* An `up` killed while making the state directory leaves it hidden: ours to remove. */
+	unfinished = lab_state_remove_unfinished(lab);
+	if (lab_state_owner(lab) == -ENOENT && lab_netns_count(lab) == 0) {
+		if (unfinished > 0) {
+			fprintf(stderr, "natlab: removed what a dead process left of lab \"%s\"\n",
+			        lab);
+			return 0;
+		}
 		log_fatalx("natlab down: no lab named \"%s\"; `natlab ls` lists the labs", lab);
+	}
 	owner_stop(lab);
 	rc = cmd_lab_remove(lab);
 	if (rc < 0)
@@ -154,7 +162,7 @@ int cmd_cleanup(int argc, char **argv)
 	}
 	cmd_require_admin("natlab cleanup");
 	lab_netns_init();
-	rc = lab_state_remove_unfinished();
+	rc = lab_state_remove_unfinished(NULL);
 	if (rc > 0)
 		fprintf(stderr, "natlab: removed %d unfinished state director%s\n", rc,
 		        rc == 1 ? "y" : "ies");

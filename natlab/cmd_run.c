@@ -5,6 +5,7 @@
  * and logs/ into the out dir. Exits 0 only if every expectation held.
  */
 #include "natlab/cmd.h"
+#include "natlab/keep.h"
 #include "natlab/log.h"
 #include "natlab/nat_json.h"
 #include "natlab/matrix.h"
@@ -174,6 +175,8 @@ int cmd_run(int argc, char **argv)
 	s.nparams = o.nparams;
 	s.keep = o.keep;
 	rc = cmd_run_scenario(&s, o.name);
+	/* Told (cmd_run_scenario()): a kept lab is the user's now. */
+	keep_ack(&s);
 	scenario_close(&s);
 	run_opts_free(&o);
 	return rc;

@@ -3,11 +3,14 @@
  * natlab up FILE.lua --name NAME: run the scenario and keep its lab. Whatever the
  * scenario left running (processes, wires, captures) stays, held by a small daemon, until
  * `natlab down`; if that daemon or a half-finished `up` dies, `natlab cleanup` finds the
- * lab orphaned.
+ * lab orphaned. An `up` killed after the daemon took over but before it reported the lab
+ * takes the lab with it (keep_ack()), so its exit status never hides a lab left up.
  */
 #include "natlab/cmd.h"
+#include "natlab/keep.h"
 #include "natlab/log.h"
 #include "natlab/model.h"
+#include "natlab/outdir.h"
 #include "natlab/runtime.h"
 #include "natlab/scenario.h"
 
@@ -60,6 +63,8 @@ static int up_run(const char *path, const char *name, const char *out, const cha
 		log_info("lab \"%s\" torn down", s.model.name);
 	if (s.keeper <= 0)
 		rc = interrupted ? 128 + interrupted : 1;
+	/* Told: the lab is the user's now. */
+	keep_ack(&s);
 	scenario_close(&s);
 	return rc;
 }
@@ -74,7 +79,7 @@ int cmd_up(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = NULL, *out = NULL;
-	char pcap_dir[PATH_MAX], *pcap = NULL, *out_default = NULL, err[256];
+	char pcap_dir[PATH_MAX], *pcap = NULL, *out_default = NULL, err[PATH_MAX + 256];
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "n:o:p:h", opts, NULL)) != -1) {
@@ -108,7 +113,9 @@ int cmd_up(int argc, char **argv)
 	cmd_require_scenario_file("natlab up", argv[optind]);
 	cmd_require_admin("natlab up");
 	/* The daemon works from /: it needs the directory's absolute path. */
-	if (pcap && ((mkdir(pcap, 0755) < 0 && errno != EEXIST) || !realpath(pcap, pcap_dir)))
+	if (pcap && outdir_make(pcap, err, sizeof(err)) < 0)
+		log_fatalx("natlab up: --pcap: %s", err);
+	if (pcap && !realpath(pcap, pcap_dir))
 		log_fatal("natlab up: --pcap %s", pcap);
 	if (!out && asprintf(&out_default, "out/%s", name) < 0)
 		log_fatalx("natlab up: out of memory");

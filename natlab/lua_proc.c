@@ -693,6 +693,15 @@ static void proc_close_all(struct runtime_child *c)
 	struct lab_proc *p = container_of(c, struct lab_proc, child);
 
 	runtime_child_remove(c);
+	/*
+	 * Teardown killed what runs in the lab's namespaces; a process spawned a moment
+	 * before (natlab __enter between fork and setns) was in none of them yet, then
+	 * entered its namespace after the namespace was gone. Every process dies at
+	 * teardown: ours is still our unreaped child, so its pid is still its own. A kept
+	 * lab's processes are the daemon's to keep (keep.c): they live on.
+	 */
+	if (!p->rt->kept && !p->box->exited && !uv_is_closing((uv_handle_t *)&p->proc))
+		uv_process_kill(&p->proc, SIGKILL);
 	close_handle(p, (uv_handle_t *)&p->proc);
 	close_handle(p, (uv_handle_t *)&p->out);
 	close_handle(p, (uv_handle_t *)&p->err);

@@ -39,6 +39,7 @@ void scenario_init(struct scenario *s, enum scenario_mode mode, const char *path
 
 	memset(s, 0, sizeof(*s));
 	s->mode = mode;
+	s->keep_ack_fd = -1;
 	s->path = path;
 	s->max_instructions = DEFAULT_MAX_INSNS;
 	/* Lets tests hit the limit without spinning for seconds. */
@@ -484,6 +485,7 @@ int scenario_run(struct scenario *s)
 			capture_set_release(&s->captures);
 			wires_stop(s);
 			s->lab_up = 0;
+			rt.kept = 1;
 			runtime_close(&rt);
 			lua_close(L);
 			return rc;

@@ -482,14 +482,22 @@ int lab_state_remove(const char *lab)
 	return dir_remove(old);
 }
 
-/* A state directory being made or removed (hidden, not a lab)? */
-static int state_unfinished(const char *name)
+/* A state directory being made or removed (hidden, not a lab), of lab if not NULL? */
+static int state_unfinished(const char *name, const char *lab)
 {
-	return strncmp(name, LAB_STATE_NEW, strlen(LAB_STATE_NEW)) == 0 ||
-	       strncmp(name, LAB_STATE_OLD, strlen(LAB_STATE_OLD)) == 0;
+	const char *rest = NULL;
+
+	if (strncmp(name, LAB_STATE_NEW, strlen(LAB_STATE_NEW)) == 0)
+		rest = name + strlen(LAB_STATE_NEW);
+	else if (strncmp(name, LAB_STATE_OLD, strlen(LAB_STATE_OLD)) == 0)
+		rest = name + strlen(LAB_STATE_OLD);
+	if (!rest || !lab)
+		return rest != NULL;
+	/* LAB.PID: the name, then the pid of the process that made or removed it. */
+	return strncmp(rest, lab, strlen(lab)) == 0 && rest[strlen(lab)] == '.';
 }
 
-int lab_state_remove_unfinished(void)
+int lab_state_remove_unfinished(const char *lab)
 {
 	DIR *d = opendir(LAB_STATE_DIR);
 	char path[512];
@@ -499,7 +507,7 @@ int lab_state_remove_unfinished(void)
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while ((e = readdir(d))) {
-		if (!state_unfinished(e->d_name))
+		if (!state_unfinished(e->d_name, lab))
 			continue;
 		/* A creator killed between mkdir and writing the owner leaves no owner file. */
 		if (lab_pathf(path, sizeof(path), LAB_STATE_DIR "/%s", e->d_name) < 0 ||

@@ -86,7 +86,7 @@ static void test_unfinished(void)
 		fprintf(f, "%d %llu\n", (int)getpid(), lab_proc_starttime(getpid()));
 		fclose(f);
 	}
-	ok(lab_state_remove_unfinished() >= 1, "the sweep removes what it finds");
+	ok(lab_state_remove_unfinished(NULL) >= 1, "the sweep removes what it finds");
 	ok(access(dead, F_OK) < 0, "an ownerless half-made directory is removed");
 	ok(access(live, F_OK) == 0, "one whose creator lives is kept");
 	unlink(live);

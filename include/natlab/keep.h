@@ -20,8 +20,16 @@ int keep_wanted(const struct scenario *s, int rc);
  * owner and waits for SIGTERM or SIGINT (`natlab down`), then writes out its captures
  * and exits; the lab itself is removed by `natlab down`. In the caller, returns the
  * daemon's pid once it owns the lab, or -errno (the lab is then the caller's to tear
- * down). After success the caller must not close rt: its handles are the daemon's now.
+ * down). After success the caller must not close rt: its handles are the daemon's now,
+ * and it must call keep_ack() once it has told its user that the lab is kept.
  */
 int keep_start(struct scenario *s, struct runtime *rt);
+
+/*
+ * Tells s's daemon that the user was told the lab is kept: the caller's last act. A
+ * daemon whose caller dies before (killed: its user saw a failure, no lab) removes the
+ * lab and exits, so that no lab is left up that nobody knows of. No-op without a daemon.
+ */
+void keep_ack(struct scenario *s);
 
 #endif

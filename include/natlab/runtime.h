@@ -33,6 +33,7 @@ struct runtime {
 	int signals;
 	uint64_t t0_ms;
 	struct runtime_child *children;
+	int kept; /* a daemon keeps the lab: closing must leave its processes running */
 };
 
 void runtime_child_add(struct runtime *rt, struct runtime_child *c);

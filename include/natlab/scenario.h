@@ -70,6 +70,7 @@ struct scenario {
 	int lab_name_unique;      /* lab_name (or the scenario's) is a wish: -2, -3... if taken */
 	const char *pcap_dir;     /* captures go here (always kept) instead of <out>/pcap */
 	int keeper;               /* pid of the daemon keeping the lab after the run, or 0 */
+	int keep_ack_fd;          /* with keeper: the pipe keep_ack() writes on, else -1 */
 	struct runtime *rt;       /* while scenario_run runs: its loop and clock */
 	struct timeline timeline; /* events, expectations and key packets of a run */
 };

@@ -44,9 +44,10 @@ json_t *lab_state_read_measured(const char *lab);
 int lab_state_remove(const char *lab);
 /*
  * Removes state directories left half-made or half-removed by a process that died
- * (their owner is dead or was never written); returns how many, or -errno.
+ * (their owner is dead or was never written), of lab only, or of every lab if lab is
+ * NULL; returns how many, or -errno.
  */
-int lab_state_remove_unfinished(void);
+int lab_state_remove_unfinished(const char *lab);
 /* Calls fn for each lab with a state directory; stops on a non-zero return. */
 int lab_state_foreach(int (*fn)(const char *lab, void *arg), void *arg);
 
