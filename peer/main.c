@@ -12,6 +12,7 @@
 
 #include "natlab/log.h"
 #include "natlab/relay_addr.h"
+#include "natlab/privdrop.h"
 #include "peer.h"
 
 static const char peer_usage[] =
@@ -81,6 +82,8 @@ static const char peer_usage[] =
     "  --directory-poll MS     ask the directory this often (default 2000)\n"
     "  --accept PUBKEY         listener: serve only the peer with this key (default: the\n"
     "                          first whose sealed HELLO opens)\n"
+    "  --user NAME             as root: become user NAME (no groups, no_new_privs) once\n"
+    "                          the key is read, before any network traffic\n"
     "  -v, --verbose           debug logging on stderr\n"
     "  -h, --help              this help\n"
     "\n"
@@ -128,6 +131,7 @@ enum {
 	OPT_DIRECTORY_RELAYS,
 	OPT_DIRECTORY_POLL,
 	OPT_ACCEPT,
+	OPT_USER,
 };
 
 static const struct option peer_options[] = {
@@ -170,6 +174,7 @@ static const struct option peer_options[] = {
 	{ "directory-relays", required_argument, NULL, OPT_DIRECTORY_RELAYS },
 	{ "directory-poll", required_argument, NULL, OPT_DIRECTORY_POLL },
 	{ "accept", required_argument, NULL, OPT_ACCEPT },
+	{ "user", required_argument, NULL, OPT_USER },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -294,7 +299,8 @@ static int cmd_run(int argc, char **argv)
 	struct identity id;
 	uint64_t v;
 	int opt, rc;
-	const char *connect = NULL;
+	const char *connect = NULL, *user = NULL;
+	char err[256];
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "vh", peer_options, NULL)) != -1) {
@@ -498,6 +504,9 @@ static int cmd_run(int argc, char **argv)
 				    optarg);
 			o.have_accept = 1;
 			break;
+		case OPT_USER:
+			user = optarg;
+			break;
 		case 'v':
 			o.verbose = 1;
 			log_set_level(LOG_LEVEL_DEBUG);
@@ -573,6 +582,10 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (o.have_peer_key && memcmp(o.peer_key, id.pub, IDENTITY_PUB_LEN) == 0)
 		return usage_error("bad_peer_key", "--connect names our own key");
+	if (user && priv_drop(user, err, sizeof(err)) < 0) {
+		sodium_memzero(&id, sizeof(id));
+		return usage_error("bad_user", "%s", err);
+	}
 	rc = peer_run(&o, &id);
 	sodium_memzero(&id, sizeof(id));
 	return rc;

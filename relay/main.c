@@ -18,6 +18,7 @@
 #include "natlab/directory.h"
 #include "natlab/identity.h"
 #include "natlab/log.h"
+#include "natlab/privdrop.h"
 #include "natlab/relay.h"
 
 int relay_cmd_keygen(int argc, char **argv);
@@ -86,6 +87,8 @@ static const char relay_serve_usage[] =
     "  --enroll-state FILE       the enrollment is saved here; a re-run that finds it\n"
     "                            re-registers without a token\n"
     "  --advertise ADDR:PORT     the relay address peers use (default: --listen's)\n"
+    "  --user NAME               as root: become user NAME (no groups, no_new_privs)\n"
+    "                            once the ports are bound, the keys read\n"
     "  -v, --verbose             debug logging\n"
     "A JSON line {\"event\":\"ready\",\"listen\":...} is printed on stdout once listening.\n";
 
@@ -173,6 +176,7 @@ enum {
 	OPT_ENROLL_TOKEN,
 	OPT_ENROLL_STATE,
 	OPT_ADVERTISE,
+	OPT_USER,
 };
 
 static const struct option relay_serve_options[] = {
@@ -205,6 +209,7 @@ static const struct option relay_serve_options[] = {
 	{ "enroll-token", required_argument, NULL, OPT_ENROLL_TOKEN },
 	{ "enroll-state", required_argument, NULL, OPT_ENROLL_STATE },
 	{ "advertise", required_argument, NULL, OPT_ADVERTISE },
+	{ "user", required_argument, NULL, OPT_USER },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -214,6 +219,7 @@ struct relay_serve_args {
 	struct relay_config cfg;
 	int have_listen;
 	struct relay_enroll enroll;
+	const char *user; /* --user: drop to it once bound */
 };
 
 /* Applies one numeric option; returns 0 or -EINVAL. */
@@ -288,6 +294,9 @@ static int relay_serve_option(struct relay_serve_args *a, int opt, const char *a
 		return 0;
 	case OPT_BYTE_CAP:
 		return relay_parse_u64(arg, &cfg->byte_cap);
+	case OPT_USER:
+		a->user = arg;
+		return 0;
 	case 'v':
 		log_set_level(LOG_LEVEL_DEBUG);
 		return 0;
@@ -415,7 +424,15 @@ static int relay_cmd_serve(int argc, char **argv)
 	 * and freeing srv under them would make uv_loop_close read freed memory. */
 	if (rc < 0)
 		return 1;
-	if (a.enroll.directory)
+	/* The directory's answers are network input too: enroll as the user already. */
+	if (a.user) {
+		char err[256];
+
+		rc = priv_drop(a.user, err, sizeof(err));
+		if (rc < 0)
+			log_warnx("%s", err);
+	}
+	if (rc == 0 && a.enroll.directory)
 		rc = relay_enroll_run(&loop, &a.enroll, (const struct sockaddr *)&srv->bound,
 		                      (const struct sockaddr *)&srv->cfg.metrics);
 	if (rc == 0)

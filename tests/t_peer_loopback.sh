@@ -121,6 +121,28 @@ peer_bg e8 --key a.key "${only2[@]}" --connect "$C" --accept "$C"
 wait_pid "$e8_PID" 5
 t_is $? 2 "--accept with --connect: a usage error"
 
+# --- --user: relay and peers drop root once bound, and still work ---
+# uid_of PID: the real, effective and saved uid, and no_new_privs, of a running process.
+uid_of() { awk '/^Uid:/ { printf "%s %s %s", $2, $3, $4 } /^NoNewPrivs:/ { printf " nnp=%s", $2 }' "/proc/$1/status" 2>/dev/null; }
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && relay_start R6 --no-auth --user nobody; then
+	NB=$(id -u nobody)
+	t_is "$(uid_of "$R6_PID")" "$NB $NB $NB nnp=1" "--user nobody: the relay runs as nobody, no_new_privs set"
+	asu=(--relay "127.0.0.1:$R6_PORT" --stun "127.0.0.1:$R6_STUN" --bind 127.0.0.1 --user nobody)
+	peer_bg lu --key a.key "${asu[@]}" --listen
+	peer_bg cu --key b.key "${asu[@]}" --connect "$pub" --ping 2 --transfer 2M --hold 1
+	wait_event cu '"event":"connected"' 10
+	# peer_bg runs the peer under timeout(1): the peer is its child.
+	t_is "$(uid_of "$(cat "/proc/$cu_PID/task/$cu_PID/children" 2>/dev/null | awk '{ print $1 }')")" \
+		"$NB $NB $NB nnp=1" "--user nobody: the peer runs as nobody once connected"
+	wait_pid "$cu_PID" 20
+	t_is $? 0 "--user nobody: ping and transfer through the relay and direct work" "$(show cu)"
+	wait_pid "$lu_PID" 10
+	t_ok "$(count lu '"transfer_done","role":"receiver","bytes":2000000,"ok":true' >/dev/null; echo $?)" "--user nobody: the transfer is verified"
+	peer_bg eu --key a.key "${asu[@]/nobody/root}" --listen
+	wait_pid "$eu_PID" 5
+	t_is "$? $(grep -c 'is root: name an unprivileged user' "$T_TMP/eu.err")" "2 1" "--user root is refused, saying why"
+fi
+
 # --- a relay with a short keepalive: peers ping within it and are not closed as idle ---
 if relay_start R4 --no-auth --keepalive 200 --idle-timeout 300; then
 	short=(--relay "127.0.0.1:$R4_PORT" --stun "127.0.0.1:$R4_STUN" --bind 127.0.0.1 --relay-only)
