@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/lua_proc.h"
+#include "natlab/confine.h"
 #include "natlab/log.h"
 #include "natlab/lua_json.h"
 #include "natlab/lua_opts.h"
@@ -593,7 +594,9 @@ static void spawn_check_keys(lua_State *L, const char *fn)
 			continue;
 		if (lua_type(L, -1) != LUA_TSTRING ||
 		    (strcmp(lua_tostring(L, -1), "name") && strcmp(lua_tostring(L, -1), "env") &&
-		     strcmp(lua_tostring(L, -1), "on_line") && strcmp(lua_tostring(L, -1), "json")))
+		     strcmp(lua_tostring(L, -1), "on_line") &&
+		     strcmp(lua_tostring(L, -1), "json") &&
+		     strcmp(lua_tostring(L, -1), "privileged")))
 			luaL_error(L, "%s: unknown key \"%s\"", fn, luaL_tolstring(L, -1, NULL));
 	}
 }
@@ -762,19 +765,22 @@ int lua_proc_spawn(lua_State *L, int node)
 	const char *fn = "host:spawn";
 	struct scenario *s = scenario_from_lua(L);
 	struct runtime *rt = runtime_from_lua(L);
-	const char *args[PROC_ARGS_MAX + 4];
+	const char *args[PROC_ARGS_MAX + 5];
 	const char *host = s->model.nodes[node].name, *name;
 	char ns[128], logpath[4096];
 	uv_process_options_t opt = { 0 };
 	uv_stdio_container_t stdio[3];
 	struct proc_refs refs;
 	struct lab_proc *p;
-	int n, rc;
+	int n, rc, privileged, off;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
 	spawn_check_keys(L, fn);
-	n = spawn_args(L, fn, args + 3, PROC_ARGS_MAX);
-	name = lua_opts_string(L, 2, fn, "name", args[3]);
+	/* natlab __enter [--privileged] NETNS CMD...: the command starts at args[off]. */
+	privileged = lua_opts_boolean(L, 2, fn, "privileged", 0);
+	off = privileged ? 4 : 3;
+	n = spawn_args(L, fn, args + off, PROC_ARGS_MAX);
+	name = lua_opts_string(L, 2, fn, "name", args[off]);
 	if (strchr(name, '/'))
 		name = strrchr(name, '/') + 1;
 	opt.env = spawn_env(L, fn);
@@ -782,12 +788,13 @@ int lua_proc_spawn(lua_State *L, int node)
 		return luaL_error(L, "%s: processes need `natlab run` and a lab that is up", fn);
 	if (lab_netns_name(s->model.name, host, ns, sizeof(ns)) < 0)
 		return luaL_error(L, "%s: host \"%s\": namespace name too long", fn, host);
-	if (spawn_find_program(args[3], opt.env, logpath, sizeof(logpath)) < 0)
+	if (spawn_find_program(args[off], opt.env, logpath, sizeof(logpath)) < 0)
 		return luaL_error(L, "%s: %s", fn, logpath);
 	args[0] = "natlab";
 	args[1] = "__enter";
-	args[2] = ns;
-	args[n + 3] = NULL;
+	args[2] = "--privileged";
+	args[off - 1] = ns;
+	args[n + off] = NULL;
 
 	proc_refs_take(L, fn, &refs);
 	p = calloc(1, sizeof(*p));
@@ -834,16 +841,20 @@ int lua_proc_spawn(lua_State *L, int node)
 	p->box->p = p;
 	p->box->pid = p->proc.pid;
 	p->box->json = p->json;
-	log_debug("spawned %s in %s (pid %d), log %s", args[3], host, p->box->pid, logpath);
+	log_debug("spawned %s in %s (pid %d), log %s", args[off], host, p->box->pid, logpath);
 	return 1;
 }
 
 int cmd_enter(int argc, char **argv)
 {
-	int fd, rc;
+	char err[256];
+	int fd, rc, privileged = argc > 1 && strcmp(argv[1], "--privileged") == 0;
 
+	argc -= privileged;
+	argv += privileged;
 	if (argc < 3) {
-		fprintf(stderr, "natlab __enter: internal command: NETNS CMD [ARGS...]\n");
+		fprintf(stderr,
+		        "natlab __enter: internal command: [--privileged] NETNS CMD [ARGS...]\n");
 		return 2;
 	}
 	rc = lab_netns_open(argv[1], &fd);
@@ -854,6 +865,10 @@ int cmd_enter(int argc, char **argv)
 		return 126;
 	}
 	close(fd);
+	if (lab_confine(privileged, err, sizeof(err)) < 0) {
+		fprintf(stderr, "natlab: confining %s in \"%s\": %s\n", argv[2], argv[1], err);
+		return 126;
+	}
 	execvp(argv[2], argv + 2);
 	fprintf(stderr, "natlab: %s: %s\n", argv[2], strerror(errno));
 	return errno == ENOENT ? 127 : 126;

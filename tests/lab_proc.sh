@@ -85,6 +85,29 @@ for i = 1, 30 do
 	end
 end
 expect_eq(missed, 0, "30 quick processes: every pending wait_line saw the line")
+
+-- Confinement (natlab/confine.c): root with CAP_NET_RAW and CAP_NET_BIND_SERVICE only,
+-- a mount namespace of its own with an empty /run; privileged = true keeps the rest.
+local function run_sh(cmd, name, privileged)
+	local c = h:spawn{ "sh", "-c", cmd, name = name, privileged = privileged }
+	local status = c:wait{ timeout = "5s" }
+	natlab.sleep("50ms")
+	return status, c.lines[1]
+end
+local _, caps = run_sh("grep ^CapEff /proc/self/status", "caps")
+expect_eq(caps, "CapEff:\t0000000000002400", "a spawned process has CAP_NET_RAW and CAP_NET_BIND_SERVICE only")
+local _, bnd = run_sh("grep ^CapBnd /proc/self/status", "bnd")
+expect_eq(bnd, "CapBnd:\t0000000000002400", "and cannot get more back (bounding set)")
+local _, pcaps = run_sh("grep ^CapEff /proc/self/status", "pcaps", true)
+expect(pcaps ~= nil and pcaps ~= "CapEff:\t0000000000002400" and pcaps:match("f+$") ~= nil,
+       "privileged = true keeps every capability (" .. tostring(pcaps) .. ")")
+local escaped = run_sh("nsenter --net=/proc/1/ns/net true", "nsenter")
+expect(escaped ~= 0, "nsenter into the root namespace is refused")
+local _, runs = run_sh("ls -A /run | wc -l", "run")
+expect_eq(runs, "0", "/run is private and empty: no /run/netns, no natlab state")
+expect_eq(run_sh("ping -c 1 -W 2 " .. h.addr, "ping"), 0, "ping still works (CAP_NET_RAW)")
+local ok = pcall(h.spawn, h, { "true", privileged = "yes" })
+expect(not ok, "privileged must be a boolean")
 LUA
 
 "$NATLAB" run "$T_TMP/proc.lua" --out "$T_TMP/out" >"$T_TMP/proc.tap" 2>"$T_TMP/proc.err"

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Confinement of the processes a scenario spawns in a lab host (confine.c). They run as
+ * root, since lab programs bind ports and use raw sockets, but should not reach outside
+ * their lab: with CAP_SYS_ADMIN a lab process could `nsenter --net=/proc/1/ns/net` into
+ * the host's namespace, mount, or load modules; with CAP_NET_ADMIN it could rewrite its
+ * host's routes and the NAT's rules behind the scenario's back.
+ */
+#ifndef NATLAB_CONFINE_H
+#define NATLAB_CONFINE_H
+
+#include <stddef.h>
+
+/*
+ * Called in the child between entering the host's network namespace and exec: gives it
+ * a mount namespace of its own (mounts private, so nothing propagates back) with a
+ * private empty /run (no /run/netns to enter other namespaces by, no natlab state),
+ * and, unless privileged, drops every capability but CAP_NET_RAW (ping, raw sockets)
+ * and CAP_NET_BIND_SERVICE (ports below 1024) from the bounding set and clears the
+ * inheritable and ambient sets, so that what it execs as root has those two only.
+ * Returns 0, or -errno with a message in err.
+ */
+int lab_confine(int privileged, char *err, size_t errlen);
+
+#endif
