@@ -57,7 +57,7 @@ static int caps_drop(char *err, size_t errlen)
 	return 0;
 }
 
-int lab_confine(int privileged, char *err, size_t errlen)
+int lab_confine(char *err, size_t errlen)
 {
 	if (unshare(CLONE_NEWNS) < 0) {
 		snprintf(err, errlen, "mount namespace: %s", strerror(errno));
@@ -71,5 +71,5 @@ int lab_confine(int privileged, char *err, size_t errlen)
 		snprintf(err, errlen, "a private /run: %s", strerror(errno));
 		return -errno;
 	}
-	return privileged ? 0 : caps_drop(err, errlen);
+	return caps_drop(err, errlen);
 }

@@ -865,7 +865,7 @@ int cmd_enter(int argc, char **argv)
 		return 126;
 	}
 	close(fd);
-	if (lab_confine(privileged, err, sizeof(err)) < 0) {
+	if (!privileged && lab_confine(err, sizeof(err)) < 0) {
 		fprintf(stderr, "natlab: confining %s in \"%s\": %s\n", argv[2], argv[1], err);
 		return 126;
 	}

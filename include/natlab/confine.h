@@ -12,14 +12,14 @@
 #include <stddef.h>
 
 /*
- * Called in the child between entering the host's network namespace and exec: gives it
- * a mount namespace of its own (mounts private, so nothing propagates back) with a
- * private empty /run (no /run/netns to enter other namespaces by, no natlab state),
- * and, unless privileged, drops every capability but CAP_NET_RAW (ping, raw sockets)
- * and CAP_NET_BIND_SERVICE (ports below 1024) from the bounding set and clears the
- * inheritable and ambient sets, so that what it execs as root has those two only.
- * Returns 0, or -errno with a message in err.
+ * Called in the child between entering the host's network namespace and exec (unless
+ * the scenario asked for a privileged process): gives it a mount namespace of its own
+ * (mounts private, so nothing propagates back) with a private empty /run (no /run/netns
+ * to enter other namespaces by, no natlab state), drops every capability but
+ * CAP_NET_RAW (ping, raw sockets) and CAP_NET_BIND_SERVICE (ports below 1024) from the
+ * bounding set and clears the inheritable and ambient sets, so that what it execs as
+ * root has those two only. Returns 0, or -errno with a message in err.
  */
-int lab_confine(int privileged, char *err, size_t errlen);
+int lab_confine(char *err, size_t errlen);
 
 #endif

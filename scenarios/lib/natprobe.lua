@@ -15,7 +15,9 @@ local M = {}
 function M.path(lab, host, opts)
 	opts = opts or {}
 	local args = { natlab.bin("natlab"), "probe", lab.name, host.name, "--port", "0",
-		"--tcp-ports", opts.tcp_ports or "0", name = "probe-" .. host.name }
+		"--tcp-ports", opts.tcp_ports or "0", name = "probe-" .. host.name,
+		-- natlab probe manages namespaces and reads the lab's state under /run.
+		privileged = true }
 	if opts.server then
 		args[#args + 1] = "--server"
 		args[#args + 1] = opts.server.name
