@@ -4,7 +4,8 @@
  * scenario left running (processes, wires, captures) stays, held by a small daemon, until
  * `natlab down`; if that daemon or a half-finished `up` dies, `natlab cleanup` finds the
  * lab orphaned. An `up` killed after the daemon took over but before it reported the lab
- * takes the lab with it (keep_ack()), so its exit status never hides a lab left up.
+ * takes the lab with it (keep_ack()): a lab stays up only if `up` printed that it is (a
+ * kill between the acknowledgement and the exit is a window no process can close).
  */
 #include "natlab/cmd.h"
 #include "natlab/keep.h"
