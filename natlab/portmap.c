@@ -8,6 +8,7 @@
 #include "natlab/log.h"
 #include "natlab/lua_proc.h"
 #include "natlab/netns.h"
+#include "natlab/outdir.h"
 #include "natlab/runtime.h"
 #include "natlab/scenario.h"
 #include "natlab/topology.h"
@@ -114,12 +115,13 @@ static int ready(pid_t pid, const struct nat_knobs *k)
 
 static int conf_write(const char *path, const char *text)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	/* In the out dir: no planted link is followed or truncated (outdir.h). */
+	int fd = outdir_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	size_t len = strlen(text);
 	ssize_t n;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	n = write(fd, text, len);
 	if (close(fd) < 0 || n < 0)
 		return n < 0 ? -errno : -EIO;
