@@ -4,7 +4,7 @@
 # from fuzz/corpus/<target>; a crash, leak or failed property stops the script (exit 1)
 # and leaves the input in build-fuzz/fuzz/crash-<target>-*. Prints each target's
 # execution count.
-# usage: fuzz/run.sh [SECONDS_PER_TARGET [TARGET...]]   (default 30, every target; CI: 30)
+# usage: fuzz/run.sh [SECONDS_PER_TARGET [TARGET...]]   (default 30, every target; CI: 60)
 # Targets: frame (relay frames, messages, tokens), stun, turn (TURN messages and
 # ChannelData), seal (sealed packets), peer
 # (the peer's messages: offers and candidate lists, probes, pings, transfer), units
