@@ -2,23 +2,36 @@
 /*
  * Relay benchmark client. Two clients A and B exchange 1200-byte packets through a
  * relay on loopback:
- *   natlab HOST:PORT  both are natlab-relay clients (TCP), A -> relay -> B
- *   turn HOST:PORT    A holds a TURN allocation (UDP, ChannelData), B is its peer:
- *                     A -> turnserver -> B and back, the same one relay hop each way
- *   natlab-tls HOST:PORT SECONDS CERT   the same over natlab-relay's TLS port (CERT pinned)
- *   turn-tls HOST:PORT SECONDS CERT     A's allocation over TLS (TURN over TLS, RFC 8656:
- *                     STUN and ChannelData framed on the stream), B plain UDP
- *   direct            A and B talk over UDP directly: the latency baseline
- *   idle HOST:PORT N PID  N authenticated idle natlab clients; prints relay RSS per client
- * Throughput: A sends as fast as the transport lets it for --seconds, B counts what
- * arrives (delivered pps); SECONDS 0 skips it. Latency: A sends one packet, B echoes it,
- * 5000 times (RTT).
+ *   natlab HOST:PORT     both are natlab-relay clients (TCP), A -> relay -> B
+ *   natlab-tls HOST:PORT the same over natlab-relay's TLS port (--cert pinned)
+ *   turn HOST:PORT       A holds a TURN allocation (UDP, ChannelData), B is its peer:
+ *                        A -> turnserver -> B and back, the same one relay hop each way
+ *   turn-tcp HOST:PORT   TURN over TCP (RFC 8656: STUN and ChannelData framed on the
+ *                        stream, ChannelData padded to 4 bytes): A and B each hold an
+ *                        allocation over a connection of their own, each with a channel
+ *                        to the other's relayed address (like natlab's two clients);
+ *                        --udp-peer: B is A's plain UDP peer instead
+ *   turn-tls HOST:PORT   the same inside TLS (--cert pinned)
+ *   direct               A and B talk over UDP directly: the latency baseline
+ *   idle HOST:PORT --clients N --pid PID [--sources S] [--issuer FILE] [--cert FILE]
+ *                        N authenticated idle natlab clients from S source addresses
+ *                        (127.1.0.0 up), with tokens of FILE's issuer when given, on
+ *                        the TLS port with --cert; prints the relay's RSS growth per
+ *                        client and the setup time
+ * Latency: A sends one packet, B echoes it, 5000 times (--pings N; 0 skips it): RTT;
+ * --baton pairs this phase with another relay_bench, turn by turn (see baton_wait).
+ * Throughput (--seconds S, 0 skips it): A sends at --rate PPS (0: as fast as the
+ * transport lets it) for S seconds and B counts what arrives; --search finds the highest
+ * rate delivered with no loss (steps of S seconds: doubling, then bisecting between the
+ * last clean and the first lossy rate; a step where A could not even offer the rate,
+ * held back by the stream, ends the search with its clean delivered rate).
  * Output: one line "key=value ..." for bench/relay_vs_coturn.sh to compare.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -29,14 +42,16 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include "natlab/relay_proto.h"
 #include "natlab/stun.h"
 #include "natlab/tls.h"
+#include "natlab/token.h"
 
 #define PKT         1200
-#define RTT_SAMPLES 5000
+#define RTT_SAMPLES 5000 /* at most; --pings */
 
 enum mode { MODE_NATLAB, MODE_TURN, MODE_DIRECT };
 
@@ -49,6 +64,7 @@ struct end {
 	size_t n;
 	struct sockaddr_in to; /* UDP: where packets go */
 	struct tls_conn *tls;  /* TLS modes: the stream goes through it */
+	int stream;            /* TURN over TCP or TLS: A's messages are framed on a stream */
 	uint8_t *plain;        /* TLS modes: one record's plaintext */
 };
 
@@ -58,6 +74,9 @@ static struct end A, B;
 static struct sockaddr_in relay_addr, relayed; /* TURN: A's relayed address */
 static volatile int sending;
 static long long received;
+static int pings = RTT_SAMPLES; /* round trips timed (--pings); 0 skips the latency phase */
+static int turn_tcp;            /* turn-tcp: allocations over plain TCP */
+static int udp_peer;            /* --udp-peer: B is A's plain UDP peer, not a TURN client */
 
 static long long now_ns(void)
 {
@@ -216,24 +235,24 @@ static int nl_connect(struct end *e)
 }
 
 /*
- * TURN over a stream (TLS): the next STUN message or ChannelData (padded to 4 bytes on
- * streams, RFC 8656 section 12.5) from A into msg; returns its length (ChannelData: the
- * 4-byte header and data, padding dropped), or -1.
+ * TURN over a stream (TCP or TLS): the next STUN message or ChannelData (padded to 4
+ * bytes on streams, RFC 8656 section 12.5) from e's server into msg; returns its
+ * length (ChannelData: the 4-byte header and data, padding dropped), or -1.
  */
-static int turn_stream_recv(uint8_t *msg, size_t cap, int timeout_ms)
+static int turn_stream_recv(struct end *e, uint8_t *msg, size_t cap, int timeout_ms)
 {
 	size_t have = 0, want = 4;
 
 	for (;;) {
-		while (A.n && have < want) {
-			size_t k = want - have < A.n ? want - have : A.n;
+		while (e->n && have < want) {
+			size_t k = want - have < e->n ? want - have : e->n;
 
 			if (have + k > cap)
 				return -1;
-			memcpy(msg + have, A.p, k);
+			memcpy(msg + have, e->p, k);
 			have += k;
-			A.p += k;
-			A.n -= k;
+			e->p += k;
+			e->n -= k;
 		}
 		if (have == want) {
 			size_t body = (size_t)(msg[2] << 8 | msg[3]);
@@ -247,28 +266,28 @@ static int turn_stream_recv(uint8_t *msg, size_t cap, int timeout_ms)
 			}
 			return (msg[0] & 0xc0) == 0x40 ? (int)(4 + body) : (int)want;
 		}
-		if (stream_fill(&A, timeout_ms) < 0)
+		if (stream_fill(e, timeout_ms) < 0)
 			return -1;
 	}
 }
 
-/* TURN: one request/response on A's socket; returns the response length. */
-static int turn_transact(uint8_t *msg, int len, uint8_t *resp, size_t cap)
+/* TURN: one request/response on e's connection to the server; the response length. */
+static int turn_transact(struct end *e, uint8_t *msg, int len, uint8_t *resp, size_t cap)
 {
 	ssize_t n;
-	struct pollfd pfd = { .fd = A.fd, .events = POLLIN };
+	struct pollfd pfd = { .fd = e->fd, .events = POLLIN };
 
-	if (A.tls) {
-		if (write_all(&A, msg, (size_t)len) < 0)
+	if (e->stream) {
+		if (write_all(e, msg, (size_t)len) < 0)
 			return -1;
-		return turn_stream_recv(resp, cap, 3000);
+		return turn_stream_recv(e, resp, cap, 3000);
 	}
-	if (sendto(A.fd, msg, (size_t)len, 0, (struct sockaddr *)&relay_addr, sizeof(relay_addr)) <
+	if (sendto(e->fd, msg, (size_t)len, 0, (struct sockaddr *)&relay_addr, sizeof(relay_addr)) <
 	    0)
 		return -1;
 	if (poll(&pfd, 1, 3000) <= 0)
 		return -1;
-	n = recv(A.fd, resp, cap, 0);
+	n = recv(e->fd, resp, cap, 0);
 	return n < 20 ? -1 : (int)n;
 }
 
@@ -303,57 +322,98 @@ static int udp_socket(void)
 	int fd = socket(AF_INET, SOCK_DGRAM, 0), big = 4 << 20;
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	/* FORCE: past net.core.rmem_max, which this bench does not touch (we are root). */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
 		die("bind");
 	return fd;
 }
 
-static int turn_setup(void)
+/* e's connection to the TURN server (UDP, TCP or TLS) and an allocation; its relayed
+ * address into *relayed_out. */
+static int turn_allocate(struct end *e, struct sockaddr_in *relayed_out)
 {
 	struct stun_writer w;
 	uint8_t msg[512], resp[1500], txid[STUN_TXID_SIZE];
-	struct sockaddr_in baddr;
-	socklen_t blen = sizeof(baddr);
 	int len;
 
-	if (tls_ctx) {
-		/* A's control and data go over TLS to the server; the relayed side stays UDP. */
-		A.fd = socket(AF_INET, SOCK_STREAM, 0);
-		if (connect(A.fd, (struct sockaddr *)&relay_addr, sizeof(relay_addr)) < 0 ||
-		    tls_start(&A) < 0) {
-			fprintf(stderr, "relay_bench: TLS to turnserver failed\n");
+	if (tls_ctx || turn_tcp) {
+		int one = 1;
+
+		e->fd = socket(AF_INET, SOCK_STREAM, 0);
+		e->stream = 1;
+		setsockopt(e->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (connect(e->fd, (struct sockaddr *)&relay_addr, sizeof(relay_addr)) < 0 ||
+		    (tls_ctx && tls_start(e) < 0)) {
+			fprintf(stderr, "relay_bench: %s to turnserver failed\n",
+			        tls_ctx ? "TLS" : "TCP");
 			return -1;
 		}
 	} else {
-		A.fd = udp_socket();
+		e->fd = udp_socket();
 	}
-	B.fd = udp_socket();
-	getsockname(B.fd, (struct sockaddr *)&baddr, &blen);
 	stun_txid_new(txid);
 	stun_writer_init(&w, msg, sizeof(msg), 0x0003, txid); /* Allocate */
 	stun_writer_add_u32(&w, 0x0019, 17u << 24);           /* REQUESTED-TRANSPORT UDP */
 	len = stun_writer_finish(&w, true);
-	len = turn_transact(msg, len, resp, sizeof(resp));
-	if (len < 0 || turn_relayed(resp, len, &relayed) < 0) {
+	len = turn_transact(e, msg, len, resp, sizeof(resp));
+	if (len < 0 || turn_relayed(resp, len, relayed_out) < 0) {
 		fprintf(
 		    stderr,
 		    "relay_bench: TURN Allocate failed (is turnserver running with --no-auth?)\n");
 		return -1;
 	}
+	e->to = relay_addr;
+	return 0;
+}
+
+/* Binds channel 0x4000 on e's allocation to peer (which also installs a permission). */
+static int turn_channel_bind(struct end *e, struct sockaddr_in *peer)
+{
+	struct stun_writer w;
+	uint8_t msg[512], resp[1500], txid[STUN_TXID_SIZE];
+	int len;
+
 	stun_txid_new(txid);
 	stun_writer_init(&w, msg, sizeof(msg), 0x0009, txid); /* ChannelBind */
 	stun_writer_add_u32(&w, 0x000C, 0x4000u << 16);
-	stun_writer_add_addr(&w, 0x0012, (struct sockaddr *)&baddr, true); /* XOR-PEER-ADDRESS */
+	stun_writer_add_addr(&w, 0x0012, (struct sockaddr *)peer, true); /* XOR-PEER-ADDRESS */
 	len = stun_writer_finish(&w, true);
-	len = turn_transact(msg, len, resp, sizeof(resp));
+	len = turn_transact(e, msg, len, resp, sizeof(resp));
 	if (len < 0 || ((resp[0] << 8) | resp[1]) != 0x0109) {
 		fprintf(stderr,
 		        "relay_bench: TURN ChannelBind failed (needs --allow-loopback-peers)\n");
 		return -1;
 	}
-	A.to = relay_addr;
+	return 0;
+}
+
+/*
+ * TURN over UDP, or with --udp-peer: A's allocation, B its plain UDP peer. TURN over
+ * TCP or TLS: A and B each hold an allocation over their own connection, each with a
+ * channel to the other's relayed address, so both clients' transports are what
+ * natlab-relay's clients use (one stream each); the server carries A's packets from
+ * A's allocation to B's over UDP, as TURN does between two of its clients.
+ */
+static int turn_setup(void)
+{
+	struct sockaddr_in baddr;
+	socklen_t blen = sizeof(baddr);
+
+	if (turn_allocate(&A, &relayed) < 0)
+		return -1;
+	if (A.stream && !udp_peer) {
+		if (turn_allocate(&B, &baddr) < 0 || turn_channel_bind(&B, &relayed) < 0)
+			return -1;
+		return turn_channel_bind(&A, &baddr);
+	}
+	B.fd = udp_socket();
+	getsockname(B.fd, (struct sockaddr *)&baddr, &blen);
+	if (turn_channel_bind(&A, &baddr) < 0)
+		return -1;
 	B.to = relayed;
 	return 0;
 }
@@ -383,18 +443,18 @@ static int send_pkt(struct end *e, const uint8_t *data)
 		                          PKT);
 		return write_all(e, out, (size_t)len);
 	case MODE_TURN:
-		if (e == &A) {
+		if (e == &A || e->stream) {
 			out[0] = 0x40, out[1] = 0x00, out[2] = PKT >> 8, out[3] = PKT & 0xff;
 			memcpy(out + 4, data, PKT);
 			/* PKT is a multiple of 4: no stream padding. */
-			if (e->tls)
+			if (e->stream)
 				return write_all(e, out, PKT + 4);
 			return sendto(e->fd, out, PKT + 4, 0, (struct sockaddr *)&e->to,
 			              sizeof(e->to)) < 0
 			           ? -1
 			           : 0;
 		}
-		/* B, the TURN peer, sends plain UDP */
+		/* B, A's plain UDP peer */
 		__attribute__((fallthrough));
 	case MODE_DIRECT:
 		return sendto(e->fd, data, PKT, 0, (struct sockaddr *)&e->to, sizeof(e->to)) < 0
@@ -418,9 +478,9 @@ static int recv_pkt(struct end *e, uint8_t *data, int timeout_ms)
 		memcpy(data, f.payload + RELAY_KEY_LEN, PKT);
 		return 0;
 	}
-	if (mode == MODE_TURN && e->tls) {
+	if (mode == MODE_TURN && e->stream) {
 		do {
-			n = turn_stream_recv(in, sizeof(in), timeout_ms);
+			n = turn_stream_recv(e, in, sizeof(in), timeout_ms);
 			if (n < 0)
 				return -1;
 		} while (n != PKT + 4 || in[0] != 0x40);
@@ -451,12 +511,22 @@ static void *receiver_main(void *arg)
 	return NULL;
 }
 
-static double throughput(double seconds)
+struct step {
+	long long sent, delivered;
+	double seconds; /* from the first packet sent to the last */
+};
+
+/*
+ * A sends for seconds at rate packets per second (0: as fast as it can), in bursts due
+ * every 50 us; B counts until 300 ms pass without a packet after the last one is sent.
+ */
+static struct step throughput(double seconds, double rate)
 {
 	uint8_t data[PKT] = { 0 };
+	struct timespec pause = { .tv_nsec = 50000 };
+	struct step st = { 0 };
 	long long t0, t_end, t_last;
 	pthread_t th;
-	long long sent = 0;
 
 	sending = 1;
 	received = 0;
@@ -464,15 +534,62 @@ static double throughput(double seconds)
 	t0 = now_ns();
 	t_end = t0 + (long long)(seconds * 1e9);
 	while ((t_last = now_ns()) < t_end) {
-		memcpy(data, &sent, sizeof(sent));
-		if (send_pkt(&A, data) < 0 && mode == MODE_NATLAB)
-			break;
-		sent++;
+		long long due =
+		    rate > 0 ? (long long)((double)(t_last - t0) * rate / 1e9) + 1 : st.sent + 64;
+
+		if (st.sent >= due) {
+			nanosleep(&pause, NULL);
+			continue;
+		}
+		while (st.sent < due) {
+			memcpy(data, &st.sent, sizeof(st.sent));
+			if (send_pkt(&A, data) < 0 && A.stream)
+				goto out; /* a broken stream: nothing more arrives */
+			st.sent++;
+		}
 	}
+out:
 	sending = 0;
 	pthread_join(th, NULL);
-	fprintf(stderr, "relay_bench: sent %lld, delivered %lld\n", sent, received);
-	return (double)received / ((double)(t_last - t0) / 1e9);
+	st.delivered = received;
+	st.seconds = (double)(t_last - t0) / 1e9;
+	fprintf(stderr, "relay_bench: rate %.0f: sent %lld, delivered %lld in %.2f s\n", rate,
+	        st.sent, st.delivered, st.seconds);
+	return st;
+}
+
+/*
+ * The highest rate delivered with no loss: doubling from 20,000 pps while clean, then
+ * bisecting between the last clean and the first lossy offered rate to within 5%. A
+ * clean step where A could not offer 90% of the rate (the stream held it back) is the
+ * transport's limit: its delivered rate is the answer. Returns delivered pps.
+ */
+static double search(double seconds, int *steps_out)
+{
+	double lo = 0, hi = 0, rate = 20000, best = 0;
+	int steps;
+
+	for (steps = 1; steps <= 14; steps++) {
+		struct step st = throughput(seconds, rate);
+		double offered = (double)st.sent / st.seconds;
+
+		if (st.sent > 0 && st.delivered >= st.sent) {
+			double got = (double)st.delivered / st.seconds;
+
+			if (got > best)
+				best = got;
+			if (offered < 0.9 * rate)
+				break;
+			lo = rate;
+		} else {
+			hi = rate;
+		}
+		if (hi > 0 && hi - lo <= 0.05 * hi)
+			break;
+		rate = hi > 0 ? (lo + hi) / 2 : rate * 2;
+	}
+	*steps_out = steps;
+	return best;
 }
 
 static void *echo_main(void *arg)
@@ -480,7 +597,7 @@ static void *echo_main(void *arg)
 	uint8_t data[PKT];
 	int i;
 
-	for (i = 0; i < RTT_SAMPLES; i++) {
+	for (i = 0; i < pings; i++) {
 		if (recv_pkt(&B, data, 2000) < 0)
 			break;
 		send_pkt(&B, data);
@@ -495,6 +612,35 @@ static int cmp_ll(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * --baton IN,OUT (two FIFOs): the latency phase runs in turns with another relay_bench
+ * holding the other ends, BATON_CHUNK round trips per turn (one: strict alternation),
+ * so that load from the rest of a shared machine falls on both systems alike. A turn
+ * starts when a byte arrives on IN and ends by writing one to OUT.
+ */
+#define BATON_CHUNK 1
+static int baton_in = -1, baton_out = -1;
+
+static int baton_wait(void)
+{
+	struct pollfd pfd = { .fd = baton_in, .events = POLLIN };
+	char b;
+
+	if (baton_in < 0)
+		return 0;
+	if (poll(&pfd, 1, 30000) <= 0 || read(baton_in, &b, 1) != 1) {
+		fprintf(stderr, "relay_bench: the other side of --baton did not pass it back\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void baton_pass(void)
+{
+	if (baton_out >= 0 && write(baton_out, "b", 1) != 1)
+		fprintf(stderr, "relay_bench: --baton: %s\n", strerror(errno));
+}
+
 static int latency(double *p50_us, double *p99_us)
 {
 	static long long rtt[RTT_SAMPLES];
@@ -503,8 +649,16 @@ static int latency(double *p50_us, double *p99_us)
 	int i, n = 0;
 
 	pthread_create(&th, NULL, echo_main, NULL);
-	for (i = 0; i < RTT_SAMPLES; i++) {
-		long long t = now_ns();
+	for (i = 0; i < pings; i++) {
+		long long t;
+
+		if (i % BATON_CHUNK == 0) {
+			if (i)
+				baton_pass();
+			if (baton_wait() < 0)
+				break;
+		}
+		t = now_ns();
 
 		memcpy(data, &t, sizeof(t));
 		if (send_pkt(&A, data) < 0)
@@ -516,8 +670,9 @@ static int latency(double *p50_us, double *p99_us)
 		rtt[n++] = now_ns() - t;
 	}
 out:
+	baton_pass(); /* the last turn: the other side may finish */
 	pthread_join(th, NULL);
-	if (n < RTT_SAMPLES / 2)
+	if (n < pings / 2 || n == 0)
 		return -1;
 	qsort(rtt, (size_t)n, sizeof(rtt[0]), cmp_ll);
 	*p50_us = rtt[n / 2] / 1000.0;
@@ -542,27 +697,190 @@ static long rss_kib(int pid)
 	return kib;
 }
 
-static int idle(int count, int pid)
-{
-	struct end *ends = calloc((size_t)count, sizeof(*ends));
-	long before, after;
-	int i;
+/* One idle client during its handshake; afterwards only its socket stays open. */
+struct idle_client {
+	int fd;
+	struct frame_reader r;
+	struct tls_conn *tls; /* on the TLS port (--cert) */
+};
 
-	if (!ends)
-		die("calloc");
+static struct identity idle_issuer;
+static int idle_tokens; /* AUTH carries a token of idle_issuer */
+
+/* Sends what c's TLS session has for the relay. */
+static int idle_tls_flush(struct idle_client *c)
+{
+	uint8_t out[4096];
+	size_t n;
+
+	while ((n = tls_conn_take(c->tls, out, sizeof(out))) > 0)
+		if (send(c->fd, out, n, MSG_NOSIGNAL) != (ssize_t)n)
+			return -1;
+	return 0;
+}
+
+/* Sends an AUTH answering ch, with a fresh key (and a token when idle_tokens). */
+static int idle_auth(struct idle_client *c, const struct relay_challenge *ch)
+{
+	uint8_t out[512];
+	char text[TOKEN_TEXT_MAX + 1];
+	struct identity id;
+	struct token t;
+	int len;
+
+	identity_generate(&id);
+	if (idle_tokens &&
+	    (token_issue(&t, &idle_issuer, id.pub, (uint64_t)time(NULL) + 3600, "bench") < 0 ||
+	     token_encode_text(&t, text, sizeof(text)) < 0))
+		return -1;
+	len = relay_auth_build(out, sizeof(out), &id, ch, idle_tokens ? text : NULL);
+	if (len < 0)
+		return -1;
+	if (c->tls)
+		return tls_conn_write(c->tls, out, (size_t)len) < 0 ? -1 : idle_tls_flush(c);
+	return send(c->fd, out, (size_t)len, MSG_NOSIGNAL) == len ? 0 : -1;
+}
+
+/* Frames in p/n: AUTH for a CHALLENGE; 1 at SERVER_INFO, 0 for more, -1. */
+static int idle_frames(struct idle_client *c, const uint8_t *p, size_t n)
+{
+	struct relay_challenge ch;
+	struct frame f;
+	int rc;
+
+	while ((rc = frame_reader_next(&c->r, &p, &n, &f)) == 1) {
+		uint8_t why;
+		char text[256];
+
+		if (f.type == RELAY_FRAME_SERVER_INFO)
+			return 1;
+		if (f.type == RELAY_FRAME_CLOSE &&
+		    relay_close_decode(&why, text, sizeof(text), f.payload, f.len) == 0) {
+			fprintf(stderr, "relay_bench: relay closed an idle client: %s: %s\n",
+			        relay_close_reason_str(why), text);
+			return -1;
+		}
+		if (f.type != RELAY_FRAME_CHALLENGE ||
+		    relay_challenge_decode(&ch, f.payload, f.len) < 0 || idle_auth(c, &ch) < 0)
+			return -1;
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+/* Next step of c's handshake on readable input: 1 once authenticated, 0 for more, -1. */
+static int idle_step(struct idle_client *c)
+{
+	uint8_t in[4096], plain[1024];
+	ssize_t got = recv(c->fd, in, sizeof(in), 0);
+	int rc = 0, k;
+
+	if (got <= 0)
+		return got < 0 && errno == EAGAIN ? 0 : -1;
+	if (!c->tls)
+		return idle_frames(c, in, (size_t)got);
+	if (tls_conn_feed(c->tls, in, (size_t)got) < 0)
+		return -1;
+	while (rc == 0 && (k = tls_conn_read(c->tls, plain, sizeof(plain))) != 0)
+		rc = k < 0 ? -1 : idle_frames(c, plain, (size_t)k);
+	return rc < 0 || idle_tls_flush(c) < 0 ? -1 : rc;
+}
+
+/* Opens c's connection from source address number src (127.1.0.0 + src), non-blocking. */
+static int idle_open(struct idle_client *c, int ep, int src)
+{
+	struct sockaddr_in from = { .sin_family = AF_INET };
+	struct epoll_event ev = { .events = EPOLLIN };
+	int one = 1;
+
+	from.sin_addr.s_addr = htonl(0x7f010000u + (uint32_t)src);
+	c->fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (c->fd < 0)
+		return -1;
+	/* The port is picked at connect, per destination: no early ephemeral-port limit. */
+	setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+	/* Blocking connect: on loopback the kernel answers it, not the relay. */
+	if (bind(c->fd, (struct sockaddr *)&from, sizeof(from)) < 0 ||
+	    connect(c->fd, (struct sockaddr *)&relay_addr, sizeof(relay_addr)) < 0 ||
+	    fcntl(c->fd, F_SETFL, O_NONBLOCK) < 0)
+		return -1;
+	frame_reader_init(&c->r, 1024);
+	if (tls_ctx && (tls_conn_new(&c->tls, tls_ctx, NULL) < 0 || idle_tls_flush(c) < 0))
+		return -1;
+	ev.data.ptr = c;
+	return epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+}
+
+/*
+ * count clients from sources addresses, at most window handshakes at once (below the
+ * relay's --max-handshakes), each authenticated (SERVER_INFO received) and then left
+ * idle; prints the relay's RSS growth per client and the time it took.
+ */
+static int idle(int count, int pid, int sources, int window)
+{
+	struct idle_client *cs = calloc((size_t)count, sizeof(*cs));
+	struct epoll_event evs[256];
+	int ep = epoll_create1(0), opened = 0, done = 0, open_now = 0, i;
+	long before, after;
+	long long t0;
+
+	if (!cs || ep < 0)
+		die("idle setup");
 	before = rss_kib(pid);
-	for (i = 0; i < count; i++) {
-		if (nl_connect(&ends[i]) < 0) {
-			fprintf(stderr, "relay_bench: idle client %d failed to connect\n", i);
+	t0 = now_ns();
+	while (done < count) {
+		int k;
+
+		while (opened < count && open_now < window) {
+			if (idle_open(&cs[opened], ep, opened % sources) < 0) {
+				fprintf(stderr, "relay_bench: idle client %d: %s\n", opened,
+				        strerror(errno));
+				return 1;
+			}
+			opened++;
+			open_now++;
+		}
+		k = epoll_wait(ep, evs, 256, 10000);
+		if (k <= 0) {
+			fprintf(stderr, "relay_bench: idle: no progress for 10 s at %d of %d\n",
+			        done, count);
 			return 1;
 		}
+		for (i = 0; i < k; i++) {
+			struct idle_client *c = evs[i].data.ptr;
+			int rc = idle_step(c);
+
+			if (rc < 0) {
+				fprintf(
+				    stderr,
+				    "relay_bench: idle client %ld refused or cut (%d of %d done)\n",
+				    (long)(c - cs), done, count);
+				return 1;
+			}
+			if (rc == 1) {
+				epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+				frame_reader_close(&c->r);
+				done++;
+				open_now--;
+			}
+		}
 	}
-	usleep(500000);
-	after = rss_kib(pid);
-	printf("idle_clients=%d rss_before_kib=%ld rss_after_kib=%ld bytes_per_client=%.0f\n",
-	       count, before, after, (after - before) * 1024.0 / count);
-	for (i = 0; i < count; i++)
-		close(ends[i].fd);
+	{
+		double secs = (double)(now_ns() - t0) / 1e9;
+
+		usleep(500000);
+		after = rss_kib(pid);
+		printf(
+		    "idle_clients=%d tls=%d sources=%d tokens=%d setup_s=%.2f clients_per_s=%.0f "
+		    "rss_before_kib=%ld rss_after_kib=%ld bytes_per_client=%.0f\n",
+		    count, tls_ctx != NULL, sources, idle_tokens, secs, count / secs, before, after,
+		    (after - before) * 1024.0 / count);
+	}
+	for (i = 0; i < count; i++) {
+		close(cs[i].fd);
+		tls_conn_free(cs[i].tls);
+	}
+	free(cs);
+	close(ep);
 	return 0;
 }
 
@@ -580,17 +898,76 @@ static int parse_addr(const char *text, struct sockaddr_in *out)
 	return inet_pton(AF_INET, host, &out->sin_addr) == 1 ? 0 : -1;
 }
 
+/* Options with a value: each sets one of these. */
+static double seconds = 3, rate;
+static const char *cert, *issuer, *baton;
+static int clients = 10000, pid, sources = 1, window = 512;
+
+static const struct option {
+	const char *name;
+	char kind; /* 'd' double, 'i' int, 's' string */
+	void *to;
+} options[] = {
+	{ "--seconds", 'd', &seconds }, { "--rate", 'd', &rate }, { "--pings", 'i', &pings },
+	{ "--clients", 'i', &clients }, { "--pid", 'i', &pid },   { "--sources", 'i', &sources },
+	{ "--window", 'i', &window },   { "--cert", 's', &cert }, { "--issuer", 's', &issuer },
+	{ "--baton", 's', &baton },
+};
+
+static int set_option(const char *name, const char *v)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+		if (strcmp(name, options[i].name) != 0)
+			continue;
+		if (options[i].kind == 'd')
+			*(double *)options[i].to = atof(v);
+		else if (options[i].kind == 'i')
+			*(int *)options[i].to = atoi(v);
+		else
+			*(const char **)options[i].to = v;
+		return 0;
+	}
+	return -1;
+}
+
+static int usage(int rc)
+{
+	fprintf(rc ? stderr : stdout,
+	        "usage: relay_bench natlab|turn|turn-tcp HOST:PORT [--seconds S] [--rate PPS | "
+	        "--search] [--udp-peer] [--pings N] [--baton IN,OUT]\n"
+	        "       relay_bench natlab-tls|turn-tls HOST:PORT --cert FILE [same options]\n"
+	        "       relay_bench direct\n"
+	        "       relay_bench idle HOST:PORT --clients N --pid RELAY_PID [--sources S] "
+	        "[--window W] [--issuer SECRET_KEY_FILE] [--cert FILE: the TLS port]\n");
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
-	double seconds = 3, pps, p50, p99;
-	int rc;
+	double p50 = 0, p99 = 0;
+	int do_search = 0, i, rc;
+	struct step st = { 0 };
 
-	if (argc < 2 || !strcmp(argv[1], "--help")) {
-		fprintf(stderr, "usage: relay_bench natlab|turn HOST:PORT [SECONDS]\n"
-		                "       relay_bench natlab-tls|turn-tls HOST:PORT SECONDS CERT\n"
-		                "       relay_bench direct\n"
-		                "       relay_bench idle HOST:PORT COUNT RELAY_PID\n");
-		return argc < 2 ? 2 : 0;
+	if (argc < 2 || !strcmp(argv[1], "--help"))
+		return usage(argc < 2 ? 2 : 0);
+	for (i = 3; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(argv[i], "--search") || !strcmp(argv[i], "--udp-peer")) {
+			*(argv[i][2] == 's' ? &do_search : &udp_peer) = 1;
+			continue;
+		}
+		if (!v) {
+			fprintf(stderr, "relay_bench: %s needs a value or is unknown\n", argv[i]);
+			return usage(2);
+		}
+		if (set_option(argv[i], v) < 0) {
+			fprintf(stderr, "relay_bench: unknown option %s\n", argv[i]);
+			return usage(2);
+		}
+		i++;
 	}
 	identity_init();
 	if (!strcmp(argv[1], "direct")) {
@@ -601,20 +978,16 @@ int main(int argc, char **argv)
 			fprintf(stderr, "relay_bench: need HOST:PORT (e.g. 127.0.0.1:3340)\n");
 			return 2;
 		}
-		if (!strcmp(argv[1], "idle"))
-			return idle(argc > 3 ? atoi(argv[3]) : 10000, argc > 4 ? atoi(argv[4]) : 0);
-		mode = !strncmp(argv[1], "turn", 4) ? MODE_TURN : MODE_NATLAB;
-		if (argc > 3)
-			seconds = atof(argv[3]);
-		if (strstr(argv[1], "-tls")) {
+		if (strstr(argv[1], "-tls") || (!strcmp(argv[1], "idle") && cert)) {
 			uint8_t fp[TLS_FP_LEN];
 			char pin[TLS_FP_TEXT_LEN + 1], err[TLS_ERR_MAX];
 			struct tls_config cfg = { .role = TLS_ROLE_CLIENT, .pin = pin };
 
-			if (argc < 5 || tls_cert_fp(argv[4], fp, err, sizeof(err)) < 0) {
-				fprintf(stderr,
-				        "relay_bench: %s needs the server's certificate: %s\n",
-				        argv[1], argc < 5 ? "missing" : err);
+			if (!cert || tls_cert_fp(cert, fp, err, sizeof(err)) < 0) {
+				fprintf(
+				    stderr,
+				    "relay_bench: %s needs the server's certificate (--cert): %s\n",
+				    argv[1], cert ? err : "missing");
 				return 2;
 			}
 			tls_fp_format(fp, pin);
@@ -623,17 +996,72 @@ int main(int argc, char **argv)
 				return 2;
 			}
 		}
+		if (!strcmp(argv[1], "idle")) {
+			if (clients < 1 || sources < 1 || sources > 65535 || window < 1) {
+				fprintf(stderr, "relay_bench: idle needs --clients >= 1, --sources "
+				                "1..65535, --window >= 1\n");
+				return 2;
+			}
+			if (issuer) {
+				rc = identity_load(&idle_issuer, issuer);
+				if (rc < 0) {
+					fprintf(stderr, "relay_bench: issuer key %s: %s\n", issuer,
+					        strerror(-rc));
+					return 2;
+				}
+				idle_tokens = 1;
+			}
+			return idle(clients, pid, sources, window);
+		}
+		mode = !strncmp(argv[1], "turn", 4) ? MODE_TURN : MODE_NATLAB;
+		turn_tcp = !strcmp(argv[1], "turn-tcp");
 		rc = mode == MODE_TURN ? turn_setup() : (nl_connect(&A) || nl_connect(&B));
 		if (rc) {
 			fprintf(stderr, "relay_bench: setup failed\n");
 			return 1;
 		}
+		A.stream |= mode == MODE_NATLAB;
+		B.stream |= mode == MODE_NATLAB;
 	}
-	if (latency(&p50, &p99) < 0) {
+	if (baton) {
+		char in[256];
+		const char *comma = strchr(baton, ',');
+
+		/* Read-write: opening a FIFO so never blocks, and a write never fails for
+		 * want of a reader. */
+		if (comma && comma - baton < (int)sizeof(in)) {
+			memcpy(in, baton, (size_t)(comma - baton));
+			in[comma - baton] = '\0';
+			baton_in = open(in, O_RDWR);
+			baton_out = open(comma + 1, O_RDWR);
+		}
+		if (baton_in < 0 || baton_out < 0) {
+			fprintf(stderr,
+			        "relay_bench: --baton IN,OUT needs two FIFOs (mkfifo): %s\n",
+			        comma ? strerror(errno) : "no comma");
+			return 2;
+		}
+	}
+	if (pings < 0 || pings > RTT_SAMPLES) {
+		fprintf(stderr, "relay_bench: --pings must be 0..%d\n", RTT_SAMPLES);
+		return 2;
+	}
+	if (pings > 0 && latency(&p50, &p99) < 0) {
 		fprintf(stderr, "relay_bench: latency phase lost too many packets\n");
 		return 1;
 	}
-	pps = mode == MODE_DIRECT || seconds <= 0 ? 0 : throughput(seconds);
-	printf("pps=%.0f rtt_p50_us=%.1f rtt_p99_us=%.1f\n", pps, p50, p99);
+	if (mode != MODE_DIRECT && seconds > 0 && do_search) {
+		int steps;
+		double best = search(seconds, &steps);
+
+		printf("pps=%.0f steps=%d rtt_p50_us=%.1f rtt_p99_us=%.1f\n", best, steps, p50,
+		       p99);
+		return 0;
+	}
+	if (mode != MODE_DIRECT && seconds > 0)
+		st = throughput(seconds, rate);
+	printf("pps=%.0f sent=%lld delivered=%lld rtt_p50_us=%.1f rtt_p99_us=%.1f\n",
+	       st.seconds > 0 ? (double)st.delivered / st.seconds : 0, st.sent, st.delivered, p50,
+	       p99);
 	return 0;
 }
