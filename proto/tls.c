@@ -493,6 +493,27 @@ size_t tls_conn_take(struct tls_conn *c, void *buf, size_t cap)
 	return n > 0 ? (size_t)n : 0;
 }
 
+/* Memory BIOs keep what they once held allocated: fresh ones replace them. */
+int tls_conn_trim(struct tls_conn *c)
+{
+	BIO *r, *w;
+
+	if (BIO_ctrl_pending(c->rbio) || BIO_ctrl_pending(c->wbio))
+		return 0;
+	r = BIO_new(BIO_s_mem());
+	w = BIO_new(BIO_s_mem());
+	if (!r || !w) {
+		BIO_free(r);
+		BIO_free(w);
+		return -ENOMEM;
+	}
+	BIO_set_mem_eof_return(r, -1);
+	SSL_set_bio(c->ssl, r, w); /* frees the old pair */
+	c->rbio = r;
+	c->wbio = w;
+	return 1;
+}
+
 int tls_conn_shutdown(struct tls_conn *c)
 {
 	int ret;

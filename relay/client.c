@@ -551,6 +551,11 @@ static void relay_client_auth(struct relay_client *c, const struct frame *f)
 	c->refill_ms = uv_now(c->srv->loop);
 	relay_server_register(c->srv, c);
 	c->srv->counters[RELAY_C_AUTH_OK]++;
+	/* Most sessions idle from here on: the handshake's network buffers go. */
+	if (c->tls && tls_conn_trim(c->tls) < 0) {
+		relay_client_close(c, RELAY_CLOSE_NONE, NULL);
+		return;
+	}
 	relay_client_send_info(c);
 }
 

@@ -237,12 +237,17 @@ static void test_data(void)
 		msg[i] = (uint8_t)(i * 7 + 3);
 	is_int(tls_conn_write(c, msg, big), 0, "write 200000 bytes at once");
 	ok(tls_conn_pending(c) > big, "all of it encrypted and pending (%zu)", tls_conn_pending(c));
+	is_int(tls_conn_trim(c), 0, "bytes waiting: no trim");
 	pump(c, s);
+	is_int(tls_conn_trim(s), 0, "bytes to read: no trim");
 	while ((n = tls_conn_read(s, back + got, big - got)) > 0)
 		got += (size_t)n;
 	is_int((long long)got, (long long)big, "server read all of it");
 	ok(memcmp(msg, back, big) == 0, "byte for byte");
 	is_int(tls_conn_read(s, back, 10), 0, "nothing more: 0");
+	is_int(tls_conn_trim(s), 1, "server idle: its network buffers go");
+	is_int(tls_conn_trim(c), 1, "client idle: its network buffers go");
+	is_int(tls_conn_trim(c), 1, "and again");
 	is_int(tls_conn_write(s, "pong", 4), 0, "server writes");
 	pump(s, c);
 	memset(back, 0, 8);

@@ -78,6 +78,12 @@ int tls_conn_write(struct tls_conn *c, const void *data, size_t len);
 size_t tls_conn_pending(const struct tls_conn *c);
 /* Moves up to cap bytes of pending ciphertext into buf; returns how many. */
 size_t tls_conn_take(struct tls_conn *c, void *buf, size_t cap);
+/*
+ * Gives the memory back that c holds for network bytes, when none are waiting either
+ * way (an idle session): the handshake leaves kilobytes in each buffer. 1 if it did,
+ * 0 if bytes were waiting (nothing done), -ENOMEM.
+ */
+int tls_conn_trim(struct tls_conn *c);
 /* Queues a close_notify (pending afterwards). 0 or an error. */
 int tls_conn_shutdown(struct tls_conn *c);
 int tls_conn_established(const struct tls_conn *c);
