@@ -89,7 +89,8 @@ static const char peer_usage[] =
     "\n"
     "Events are JSON Lines on stdout (docs/events.md). Exit status: 0 ok, 1 a workload\n"
     "failed, 2 bad arguments or key file, 3 relay unreachable, token refused or unknown peer,\n"
-    "or the TURN server unreachable or refusing us.\n";
+    "or the TURN server unreachable or refusing us, 128 + N stopped by signal N (130 SIGINT,\n"
+    "143 SIGTERM).\n";
 
 enum {
 	OPT_KEY = 256,

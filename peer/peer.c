@@ -305,8 +305,10 @@ static void signal_cb(uv_signal_t *s, int signum)
 {
 	struct peer *p = s->data;
 
+	/* 128 + the signal, as a shell reports a process the signal killed: a run stopped
+	 * from outside did not succeed, and a harness must not read it as exit 0. */
 	log_info("signal %d: stopping", signum);
-	peer_stop(p, p->exit_code);
+	peer_stop(p, PEER_EXIT_SIGNAL + signum);
 }
 
 static void close_walk_cb(uv_handle_t *h, void *arg)

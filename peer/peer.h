@@ -50,9 +50,10 @@
 /* Exit codes (docs/events.md). */
 enum peer_exit {
 	PEER_EXIT_OK = 0,
-	PEER_EXIT_FAILED = 1,  /* a workload failed: bad checksum, no direct path, peer lost */
-	PEER_EXIT_USAGE = 2,   /* bad arguments or key file */
-	PEER_EXIT_REFUSED = 3, /* relay unreachable, token refused, unknown peer */
+	PEER_EXIT_FAILED = 1,   /* a workload failed: bad checksum, no direct path, peer lost */
+	PEER_EXIT_USAGE = 2,    /* bad arguments or key file */
+	PEER_EXIT_REFUSED = 3,  /* relay unreachable, token refused, unknown peer */
+	PEER_EXIT_SIGNAL = 128, /* plus the signal's number: SIGINT or SIGTERM stopped the run */
 };
 
 /* Messages inside the seal: a 1-byte type then the fields (big-endian). */

@@ -186,7 +186,11 @@ t_ok "$(grep -q 'refused' "$T_TMP/e4.err"; echo $?)" "refused token: a message o
 peer_bg ok4 --key b.key --relay "127.0.0.1:$R3_PORT" --stun "127.0.0.1:$R3_STUN" --bind 127.0.0.1 --listen --token "$tok" --timeout 2
 wait_event ok4 '"event":"relay_connected"' 5
 t_ok $? "the right token is accepted"
-kill "$ok4_PID" 2>/dev/null
+# A run stopped from outside did not succeed: 128 + the signal, in the exit event too.
+kill -TERM "$ok4_PID" 2>/dev/null
+wait_pid "$ok4_PID" 5
+t_is $? 143 "SIGTERM stops a listening peer with exit 143" "$(show ok4 | tail -3)"
+t_ok "$(count ok4 '"event":"exit","code":143,' >/dev/null; echo $?)" "and its exit event says code 143"
 
 peer_bg e5 --key a.key "${common[@]}" --connect 1234
 wait_pid "$e5_PID" 5
