@@ -256,3 +256,30 @@ out:
 		rtnl_route_put(rt);
 	return rc;
 }
+
+/*
+ * libnl 3.7 has no setter for IFLA_BRPORT_ISOLATED, so the request is the one
+ * "bridge link set dev PORT isolated on" sends: RTM_SETLINK for family AF_BRIDGE with the
+ * flag in IFLA_PROTINFO.
+ */
+int lab_link_bridge_port_isolate(struct lab_rtnl *r, int ifindex, int on)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_BRIDGE, .ifi_index = ifindex };
+	struct nl_msg *msg = nlmsg_alloc_simple(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK);
+	struct nlattr *info;
+	int rc = -ENOMEM;
+
+	if (!msg)
+		return -ENOMEM;
+	if (nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
+		goto out;
+	info = nla_nest_start(msg, IFLA_PROTINFO | NLA_F_NESTED);
+	if (!info || nla_put_u8(msg, IFLA_BRPORT_ISOLATED, on ? 1 : 0) < 0)
+		goto out;
+	nla_nest_end(msg, info);
+	rc = nl_send_auto(r->sk, msg);
+	rc = rc < 0 ? nl_to_errno(rc) : nl_to_errno(nl_wait_for_ack(r->sk));
+out:
+	nlmsg_free(msg);
+	return rc;
+}

@@ -78,14 +78,16 @@ static const struct nat_profile nat_profiles[] = {
 	    .hairpin = 0,
 	    TIMEOUTS_UDP(30),
 	    .port_block = 2048 } },
-	/* A guest network's gateway: random ports, and guests never reach each other through it. */
+	/* A guest network's gateway: random ports, and guests never reach each other, neither
+	 * through it nor on the LAN (client isolation). */
 	{ "hotel-wifi",
 	  { .translate = 1,
 	    .mapping = NAT_MAPPING_EIM,
 	    .filtering = NAT_FILTER_APDF,
 	    .ports = NAT_PORTS_RANDOM,
 	    .hairpin = 0,
-	    TIMEOUTS_UDP(60) } },
+	    TIMEOUTS_UDP(60),
+	    .isolation = 1 } },
 	/* A stateful enterprise firewall with dynamic IP and port NAT and short UDP sessions. */
 	{ "enterprise-firewall",
 	  { .translate = 1,
@@ -157,6 +159,7 @@ const struct nat_knob nat_knob_table[] = {
 	NUMBER(natpmp, NAT_KNOB_BOOL, 0, 1),
 	NUMBER(pcp, NAT_KNOB_BOOL, 0, 1),
 	NUMBER(portmap_lease, NAT_KNOB_SECONDS, 2, NAT_PORTMAP_LEASE_MAX),
+	NUMBER(isolation, NAT_KNOB_BOOL, 0, 1),
 	{ NULL, NAT_KNOB_BOOL, 0, NULL, 0, 0 },
 };
 

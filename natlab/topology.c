@@ -291,6 +291,35 @@ out:
 	return rc;
 }
 
+/*
+ * Knob isolation: every port of NAT i's LAN bridge (one per node on its LAN, veth or a
+ * wire's TAP, all named "p-<node>" in i's namespace) isolated or not. Isolated ports
+ * reach the bridge, where the box's LAN address is, but not each other: guests' ARP for
+ * one another goes unanswered, so nothing passes between them at layer 2.
+ */
+static int lan_isolation_apply(const struct lab_model *m, int i, struct lab_rtnl *r, char *err,
+                               size_t errlen)
+{
+	int rc = 0;
+
+	for (int j = 0; j < m->nnodes && rc >= 0; j++) {
+		char port[16];
+
+		if (m->nodes[j].parent != i)
+			continue;
+		if (snprintf(port, sizeof(port), "p-%s", m->nodes[j].name) >= (int)sizeof(port))
+			rc = -ENAMETOOLONG;
+		if (rc == 0)
+			rc = lab_link_index(r, port);
+		if (rc >= 0)
+			rc = lab_link_bridge_port_isolate(r, rc, (int)m->nodes[i].knobs.isolation);
+		if (rc < 0)
+			snprintf(err, errlen, "isolation of its LAN port for \"%s\": %s",
+			         m->nodes[j].name, strerror(-rc));
+	}
+	return rc < 0 ? rc : 0;
+}
+
 static int node_nat(struct build *b, int i)
 {
 	char nerr[512];
@@ -299,20 +328,35 @@ static int node_nat(struct build *b, int i)
 	if (rc < 0)
 		return fail(b, rc, b->m->nodes[i].name, "setns");
 	rc = nat_apply_here(b->m, i, 0, nerr, sizeof(nerr));
+	lab_netns_leave();
+	if (rc == 0 && b->m->nodes[i].knobs.isolation)
+		rc = lan_isolation_apply(b->m, i, b->rtnl[i], nerr, sizeof(nerr));
 	if (rc < 0)
 		snprintf(b->err, b->errlen, "node \"%s\": %s", b->m->nodes[i].name, nerr);
-	lab_netns_leave();
 	return rc;
 }
 
 int lab_topology_nat_reload(const struct lab_model *m, int i, char *err, size_t errlen)
 {
 	int rc = lab_node_netns_enter(m->name, m->nodes[i].name, err, errlen);
+	struct lab_rtnl *r = NULL;
+	int fd = -1;
 
 	if (rc < 0)
 		return rc;
 	rc = nat_apply_here(m, i, 1, err, errlen);
 	lab_netns_leave();
+	/* A profile change may turn isolation on or off: every port is set either way. */
+	if (rc == 0 && (rc = lab_node_netns_open(m->name, m->nodes[i].name, &fd)) < 0)
+		snprintf(err, errlen, "namespace of \"%s\": %s", m->nodes[i].name, strerror(-rc));
+	if (rc == 0 && (rc = lab_rtnl_open(fd, &r)) < 0)
+		snprintf(err, errlen, "routing socket of \"%s\": %s", m->nodes[i].name,
+		         strerror(-rc));
+	if (rc == 0)
+		rc = lan_isolation_apply(m, i, r, err, errlen);
+	lab_rtnl_free(r);
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }
 

@@ -68,4 +68,10 @@ struct lab_route {
 };
 int lab_route_add_r(struct lab_rtnl *r, const struct lab_route *rt);
 
+/*
+ * Sets bridge port ifindex isolated (on) or not: an isolated port forwards only to ports
+ * that are not isolated and to the bridge itself, never to another isolated port.
+ */
+int lab_link_bridge_port_isolate(struct lab_rtnl *r, int ifindex, int on);
+
 #endif

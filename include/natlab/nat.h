@@ -55,6 +55,7 @@ struct nat_knobs {
 	unsigned natpmp;        /* NAT-PMP (RFC 6886), same daemon */
 	unsigned pcp;           /* PCP (RFC 6887), same daemon */
 	unsigned portmap_lease; /* seconds: the longest lease granted */
+	unsigned isolation;     /* LAN hosts reach the box only, not each other (topology.c) */
 };
 
 /* Whether the box answers any port-mapping protocol. */
