@@ -8,7 +8,8 @@
 
 #define TL_LW    190 /* lane labels */
 #define TL_PW    780 /* plot */
-#define TL_RH    26  /* lane height: a row of words above and below */
+#define TL_RW    50  /* right of the plot: room for the last tick's "NNNNN ms" */
+#define TL_RH    32  /* lane height: a row of words above and below, a gap between lanes */
 #define TL_TOP   34
 #define TL_LANES 40
 
@@ -37,6 +38,8 @@ static const char *packet_colour(const char *what)
 	return "#777777";
 }
 
+#define TL_GREY "#8a939c"
+
 /* An event's colour: what it says about the path, at a glance. */
 static const char *event_colour(const json_t *e)
 {
@@ -50,7 +53,7 @@ static const char *event_colour(const json_t *e)
 		return "#e39b1b";
 	if (!strcmp(what, "path"))
 		return strstr(detail, "\"direct\"") ? "#2e8b4e" : "#3366b8";
-	return "#8a939c";
+	return TL_GREY;
 }
 
 /* Events that get a word beside their mark (the others tell on hover). */
@@ -151,27 +154,28 @@ struct lane_words {
 	int end[2];
 };
 
-static void item_svg(FILE *f, const json_t *it, double max, int y, struct lane_words *w)
+static int item_x(const json_t *it, double max)
 {
 	double t = json_number_value(json_object_get(it, "t_ms"));
+
+	return TL_LW + (int)lround(fmin(fmax(t, 0), max) / max * TL_PW);
+}
+
+/* Whether the item is an event with a colour of its own (drawn over the others). */
+static int item_coloured(const json_t *it)
+{
+	return !strcmp(jstr(it, "kind"), "event") && strcmp(event_colour(it), TL_GREY) != 0;
+}
+
+/* An item's mark (a dot for an event, a tick for a packet) with its hover text. */
+static void mark_svg(FILE *f, const json_t *it, double max, int y)
+{
 	const char *kind = jstr(it, "kind"), *what = jstr(it, "what");
-	int x = TL_LW + (int)lround(fmin(fmax(t, 0), max) / max * TL_PW);
+	int x = item_x(it, max);
 
 	if (!strcmp(kind, "event")) {
 		fprintf(f, "<g><circle cx=\"%d\" cy=\"%d\" r=\"4\" fill=\"%s\"/>", x, y,
 		        event_colour(it));
-		if (event_labelled(what)) {
-			/* Above the lane if there is room, else below, else no word (hover). */
-			int row = x + 5 >= w->end[0] ? 0 : x + 5 >= w->end[1] ? 1 : -1;
-
-			if (row >= 0) {
-				fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"ev\">", x + 5,
-				        row ? y + 12 : y - 5);
-				report_xml_escape(f, what);
-				fputs("</text>", f);
-				w->end[row] = x + 8 + 6 * (int)strlen(what);
-			}
-		}
 	} else {
 		int out = !strcmp(kind, "out");
 
@@ -180,7 +184,7 @@ static void item_svg(FILE *f, const json_t *it, double max, int y, struct lane_w
 		        "stroke-width=\"1.5\"/>",
 		        x, x, y, out ? y - 8 : y + 8, packet_colour(what));
 	}
-	fprintf(f, "<title>%.1f ms ", t);
+	fprintf(f, "<title>%.1f ms ", json_number_value(json_object_get(it, "t_ms")));
 	report_xml_escape(f, jstr(it, "lane"));
 	fputs(": ", f);
 	report_xml_escape(f, strcmp(kind, "event") ? kind : "");
@@ -191,6 +195,24 @@ static void item_svg(FILE *f, const json_t *it, double max, int y, struct lane_w
 		report_xml_escape(f, jstr(it, "detail"));
 	}
 	fputs("</title></g>\n", f);
+}
+
+/* The word beside a labelled event: above the lane if there is room, else below, else
+ * none (the hover tells). */
+static void word_svg(FILE *f, const json_t *it, double max, int y, struct lane_words *w)
+{
+	const char *what = jstr(it, "what");
+	int x = item_x(it, max), row;
+
+	if (strcmp(jstr(it, "kind"), "event") != 0 || !event_labelled(what))
+		return;
+	row = x + 5 >= w->end[0] ? 0 : x + 5 >= w->end[1] ? 1 : -1;
+	if (row < 0)
+		return;
+	fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"ev\">", x + 5, row ? y + 14 : y - 7);
+	report_xml_escape(f, what);
+	fputs("</text>\n", f);
+	w->end[row] = x + 8 + 6 * (int)strlen(what);
 }
 
 static void legend(FILE *f)
@@ -215,7 +237,7 @@ void report_timeline_svg(FILE *f, const json_t *tl)
 {
 	struct lane lanes[TL_LANES];
 	struct lane_words words[TL_LANES] = { 0 };
-	int n = json_is_array(tl) ? lanes_collect(tl, lanes) : 0, h, w = TL_LW + TL_PW + 20;
+	int n = json_is_array(tl) ? lanes_collect(tl, lanes) : 0, h, w = TL_LW + TL_PW + TL_RW;
 	double max;
 	const json_t *it;
 	size_t i;
@@ -241,12 +263,24 @@ void report_timeline_svg(FILE *f, const json_t *tl)
 		fputs("</text>\n", f);
 	}
 	axis(f, max, TL_TOP + n * TL_RH);
-	json_array_foreach(tl, i, it)
-	{
-		int k = lane_of(lanes, n, jstr(it, "lane"));
+	/*
+	 * Three passes, each in the order recorded: packets and grey events, then the
+	 * coloured events over them (a path or an error must not hide under the grey dot of
+	 * an rtt event a few milliseconds later), then the words over every mark.
+	 */
+	for (int pass = 0; pass < 3; pass++) {
+		json_array_foreach(tl, i, it)
+		{
+			int k = lane_of(lanes, n, jstr(it, "lane")),
+			    y = TL_TOP + k * TL_RH + TL_RH / 2;
 
-		if (k >= 0)
-			item_svg(f, it, max, TL_TOP + k * TL_RH + TL_RH / 2, &words[k]);
+			if (k < 0)
+				continue;
+			if (pass == 2)
+				word_svg(f, it, max, y, &words[k]);
+			else if (item_coloured(it) == pass)
+				mark_svg(f, it, max, y);
+		}
 	}
 	fputs("</svg>\n", f);
 	legend(f);

@@ -4,8 +4,9 @@
 # its tests (coturn, tshark, openssl: the TLS oracle, nftables, iproute2, traceroute, jq,
 # prove, socat: the raw UDP adapter; miniupnpd with the clients upnpc and natpmpc: port
 # mapping; nodejs, npm and @roamhq/wrtc: the webrtc adapter; tinyproxy: the HTTP CONNECT
-# proxy of the corporate preset; xmllint: the report XML oracle) and check its format
-# (clang-format). Run as root.
+# proxy of the corporate preset; xmllint: the report XML oracle; chromium-headless-shell:
+# the browser that renders report.html's timeline in oracle_timeline_browser) and check
+# its format (clang-format). Run as root.
 set -euo pipefail
 
 build_deps=(build-essential cmake pkg-config
@@ -13,7 +14,7 @@ build_deps=(build-essential cmake pkg-config
 	libuv1-dev libsodium-dev libjansson-dev libssl-dev)
 test_deps=(coturn tshark openssl nftables iproute2 iputils-ping traceroute jq perl procps util-linux clang
 	clang-format socat miniupnpd miniupnpd-nftables miniupnpc natpmpc nodejs tinyproxy
-	libxml2-utils)
+	libxml2-utils chromium-headless-shell)
 # The webrtc adapter's stack: npm installs scripts/webrtc/package-lock.json (@roamhq/wrtc,
 # libwebrtc prebuilt for Node, shipped inside the npm package: nothing is downloaded when
 # it runs) into this directory; scenarios/lib/adapters.lua looks there.
