@@ -16,13 +16,15 @@ void timeline_init(struct timeline *t)
 	memset(t, 0, sizeof(*t));
 	t->items = json_array();
 	t->lane_counts = json_object();
+	t->last_kept = json_object();
 }
 
 void timeline_close(struct timeline *t)
 {
 	json_decref(t->items);
 	json_decref(t->lane_counts);
-	t->items = t->lane_counts = NULL;
+	json_decref(t->last_kept);
+	t->items = t->lane_counts = t->last_kept = NULL;
 }
 
 static double real_now_ms(void)
@@ -114,8 +116,10 @@ void timeline_packet_cb(void *arg, int node, const char *ifname, const struct ti
 {
 	struct timeline *t = arg;
 	const struct lab_node *n;
-	char lane[64], detail[48], a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
-	const char *what;
+	char lane[64], detail[48], a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN], key[192];
+	const char *what, *dir;
+	json_t *last;
+	double at;
 	uint32_t src, dst;
 	json_int_t k;
 
@@ -130,11 +134,20 @@ void timeline_packet_cb(void *arg, int node, const char *ifname, const struct ti
 	k = json_integer_value(json_object_get(t->lane_counts, lane));
 	if (k >= TIMELINE_LANE_PACKETS_MAX)
 		return;
-	json_object_set_new(t->lane_counts, lane, json_integer(k + 1));
-	t->packets++;
+	dir = is_out(n, ifname, src) ? "out" : "in";
 	inet_ntop(AF_INET, &src, a, sizeof(a));
 	inet_ntop(AF_INET, &dst, b, sizeof(b));
 	snprintf(detail, sizeof(detail), "%s > %s", a, b);
-	add(t, (double)ts->tv_sec * 1e3 + (double)ts->tv_usec / 1e3 - t->real0_ms, lane,
-	    is_out(n, ifname, src) ? "out" : "in", what, detail);
+	/* A transfer's stream is one tick per interval: the 200 an interface may keep then
+	 * span the run rather than its first second (the main job's report.json held 16,607
+	 * items, 1.8 MB of its 3.4 MB, mostly sealed packets a few ms apart). */
+	at = (double)ts->tv_sec * 1e3 + (double)ts->tv_usec / 1e3 - t->real0_ms;
+	snprintf(key, sizeof(key), "%s %s %s %s", lane, dir, what, detail);
+	last = json_object_get(t->last_kept, key);
+	if (last && at - json_real_value(last) < TIMELINE_REPEAT_MS)
+		return;
+	json_object_set_new(t->last_kept, key, json_real(at));
+	json_object_set_new(t->lane_counts, lane, json_integer(k + 1));
+	t->packets++;
+	add(t, at, lane, dir, what, detail);
 }

@@ -18,6 +18,8 @@
 #define TIMELINE_PACKETS_MAX      1200 /* key packets kept per run */
 #define TIMELINE_LANE_PACKETS_MAX 200  /* ... per interface */
 #define TIMELINE_EVENTS_MAX       2000
+/* A packet like one kept on its interface less than this before is a repeat, left out. */
+#define TIMELINE_REPEAT_MS 100
 
 struct runtime;
 
@@ -28,6 +30,7 @@ struct timeline {
 	double real0_ms; /* the wall clock at the run's t = 0 */
 	const struct lab_model *m;
 	struct runtime *rt;
+	json_t *last_kept; /* "lane dir kind detail" -> t_ms of the last packet kept like it */
 };
 
 void timeline_init(struct timeline *t);
