@@ -23,11 +23,7 @@ t_ok "$(grep -q 'CONNECT 198.18.0.2:443' "$T_TMP"/corp/logs/*tinyproxy*.log; ech
 
 LAB=$(t_lab_name nr)
 PEER_LAB_LIMIT=60
-t_up "$LAB" "$SRC/tests/peer_lab.lua"
-t_ok $? "lab up" "$(cat "$T_TMP/up-$LAB.log" 2>/dev/null)"
-cd "$T_TMP" || exit 1
-lab_relay_start srv 3340
-t_ok $? "relay up on $LAB_SRV" "$(cat relay.err)"
+peer_lab_up peer_lab.lua 3340
 A=$("$PEER" keygen a.key)
 lab_peer_bg l sa1 60 --key "$T_TMP/a.key" --relay "$LAB_SRV:3340" --listen --no-relay --timeout 30
 wait_event l '"event":"relay_connected"' 5

@@ -16,11 +16,7 @@ t_require nft
 [ -x "$RELAY" ] || t_skip_all "natlab-relay not built"
 LAB=$(t_lab_name pf)
 PEER_LAB_LIMIT=60
-t_up "$LAB" "$SRC/tests/peer_lab.lua"
-t_ok $? "lab up" "$(cat "$T_TMP/up-$LAB.log" 2>/dev/null)"
-cd "$T_TMP" || exit 1
-lab_relay_start srv 3340
-t_ok $? "relay up on $LAB_SRV" "$(cat relay.err)"
+peer_lab_up peer_lab.lua 3340
 A=$("$PEER" keygen a.key)
 pings=(--ping 300 --ping-interval 50) # 15 s of pings, more than this test needs
 lab_peer_bg l fa1 50 --key "$T_TMP/a.key" --relay "$LAB_SRV:3340" --listen "${pings[@]}"

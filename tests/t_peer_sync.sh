@@ -20,13 +20,7 @@ t_require nft
 SYNC_TOL_MS=${SYNC_TOL_MS:-5}
 LAB=$(t_lab_name ps)
 PEER_LAB_LIMIT=90
-t_up "$LAB" "$SRC/tests/peer_sync.lua"
-rc=$?
-t_ok "$rc" "lab up" "$(cat "$T_TMP/up-$LAB.log" 2>/dev/null)"
-[ "$rc" = 0 ] || { t_done; exit; }
-cd "$T_TMP" || exit 1
-lab_relay_start srv 3340
-t_ok $? "relay up on $LAB_SRV" "$(cat relay.err)"
+peer_lab_up peer_sync.lua 3340 || { t_done; exit; }
 A=$("$PEER" keygen a.key)
 
 # abs NAME PATTERN: clock_ms + t_ms of the first event matching PATTERN (ms, shared clock).

@@ -76,6 +76,20 @@ show() { sed 's/^/#   /' "$T_TMP/$1.out" "$T_TMP/$1.err"; }
 # lab_addr HOST: the host's (first) address, from natlab ls.
 lab_addr() { "$NATLAB" ls "$LAB" | awk -v h="$1" '$1 == h {print $NF}'; }
 
+# peer_lab_up LUA PORT: the lab of tests/LUA up as $LAB (t_up, bounded by
+# PEER_LAB_LIMIT), then natlab-relay in its host srv on PORT (lab_relay_start), each
+# step a check; leaves the shell in $T_TMP. Returns non-zero if the lab is not up.
+peer_lab_up() {
+	local rc
+	t_up "$LAB" "$SRC/tests/$1"
+	rc=$?
+	t_ok "$rc" "lab up" "$(cat "$T_TMP/up-$LAB.log" 2>/dev/null)"
+	cd "$T_TMP" || exit 1
+	[ "$rc" = 0 ] || return "$rc"
+	lab_relay_start srv "$2"
+	t_ok $? "relay up on $LAB_SRV:$2" "$(cat relay.err)"
+}
+
 # lab_relay_start HOST PORT [ARGS...]: natlab-relay inside HOST on its address, TCP PORT,
 # STUN on 3478 (the peer's default); sets LAB_SRV (the address). Bounded by
 # PEER_LAB_LIMIT seconds (default 150) so a stuck relay cannot outlive the test.
