@@ -42,7 +42,7 @@ lab:host{ name = "fb1", net = b }
 lab:up()
 LUA
 timeout 60 "$NATLAB" up "$tmp/lab.lua" --name "$LAB" >/dev/null
-addr() { "$NATLAB" ls "$LAB" | awk -v h="$1" '$1 == h {print $NF}'; }
+addr() { "$NATLAB" ls "$LAB" | awk -v h="$1" '$1 == h {print $NF; exit}'; }
 SRV=$(addr srv) FA=$(addr fa)
 timeout 600 "$NATLAB" exec "$LAB" srv -- "$RELAY" --listen "$SRV:3340" --stun "$SRV:3478" --no-auth \
 	>"$tmp/relay.out" 2>&1 &

@@ -253,6 +253,8 @@ static void record_measured(const struct lab_model *m, int host, const json_t *o
 struct probe_ports {
 	uint16_t udp;
 	uint16_t tcp[2];
+	/* --wait: how long a test waits for an answer that may not come (0: the defaults). */
+	int wait_ms;
 };
 
 /* A port in network order, as host order. */
@@ -285,6 +287,11 @@ static int probe_host(const struct lab_model *m, int host, int server,
 	upid = responder_start(m, srv, &uspec, 0, ubound);
 	tpid = responder_start(m, srv, &tspec, upid, tbound);
 	enter_node_ns(m, m->nodes[host].name);
+	/* --wait: UDP's four transmissions spread over it, TCP's every wait that long. */
+	if (ports->wait_ms > 0) {
+		opt.interval_ms = ports->wait_ms / 4 > 0 ? ports->wait_ms / 4 : 1;
+		opt.wait_ms = ports->wait_ms;
+	}
 	opt.server = sockaddr_of(srv->addrs[0], ntohs(ubound[0]));
 	rc = probe_run(&opt, &res);
 	if (rc == 0) {
@@ -329,7 +336,8 @@ static void probe_usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "Usage: natlab probe NAME HOST [--server NODE] [--port PORT] [--tcp-ports P1,P2]\n\n"
+	    "Usage: natlab probe NAME HOST [--server NODE] [--port PORT] [--tcp-ports P1,P2]\n"
+	    "                    [--wait MS]\n\n"
 	    "Classifies the NAT path from HOST of lab NAME, UDP with RFC 5780 (mapping,\n"
 	    "filtering, hairpinning, port preservation) and TCP with the same tests over\n"
 	    "connections (the responder dials back for the filtering tests), against\n"
@@ -342,7 +350,10 @@ static void probe_usage(FILE *f)
 	    "  --port PORT         the UDP responder's primary port (default %d; it also uses\n"
 	    "                      PORT+1; 0 lets the kernel pick)\n"
 	    "  --tcp-ports P1,P2   the TCP responder's ports (default %d,%d: web ports, which a\n"
-	    "                      web-only firewall lets through; 0 lets the kernel pick both)\n",
+	    "                      web-only firewall lets through; 0 lets the kernel pick both)\n"
+	    "  --wait MS           how long a test waits for an answer that may not come (UDP:\n"
+	    "                      4 sends MS/4 apart; TCP: every connection, answer and\n"
+	    "                      dial-back); default about 1 s (UDP), 1.5-3 s (TCP)\n",
 	    PROBE_PORT_DEFAULT, PROBE_TCP_PORT1_DEFAULT, PROBE_TCP_PORT2_DEFAULT);
 }
 
@@ -371,6 +382,7 @@ int cmd_probe(int argc, char **argv)
 		{ "server", required_argument, NULL, 's' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "tcp-ports", required_argument, NULL, 't' },
+		{ "wait", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -381,7 +393,7 @@ int cmd_probe(int argc, char **argv)
 	struct lab_model m;
 	int c, host, rc;
 
-	while ((c = getopt_long(argc, argv, "s:p:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:p:t:w:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			server = optarg;
@@ -395,6 +407,13 @@ int cmd_probe(int argc, char **argv)
 			break;
 		case 't':
 			parse_tcp_ports(optarg, ports.tcp);
+			break;
+		case 'w':
+			if (lab_integer_parse(optarg, 1, 60000, &port) < 0)
+				log_fatalx("natlab probe: --wait wants milliseconds, 1-60000, got "
+				           "\"%s\"",
+				           optarg);
+			ports.wait_ms = (int)port;
 			break;
 		case 'h':
 			probe_usage(stdout);

@@ -5,6 +5,7 @@
  */
 #include "natlab/lua_results.h"
 #include "natlab/lua_json.h"
+#include "natlab/runtime.h"
 #include "natlab/scenario.h"
 
 #include <lauxlib.h>
@@ -85,9 +86,37 @@ static int lua_result(lua_State *L)
 	return 0;
 }
 
+/*
+ * natlab.mark(name[, clock_ms]): the phase name ended now, or at clock_ms (CLOCK_MONOTONIC
+ * milliseconds, as natlab-peer's events tell: started.clock_ms + t_ms), for report.json's
+ * phases. Only a run keeps marks: a plan or a check has no clock to put them on.
+ */
+static int lua_mark(lua_State *L)
+{
+	struct scenario *s = scenario_from_lua(L);
+	const char *name = luaL_checkstring(L, 1);
+	double clock_ms = luaL_optnumber(L, 2, -1);
+
+	if (!*name)
+		return luaL_argerror(L, 1, "natlab.mark: a phase needs a name");
+	if (lua_gettop(L) >= 2 && !(clock_ms >= s->results.clock_ms))
+		return luaL_error(L, "natlab.mark: %s: clock_ms %f is before the run started "
+		                  "(%f): give CLOCK_MONOTONIC milliseconds",
+		                  name, clock_ms, s->results.clock_ms);
+	if (s->mode != SCENARIO_RUN || !s->rt)
+		return 0;
+	results_mark(&s->results, name,
+	             clock_ms >= 0 ? clock_ms - s->results.clock_ms : runtime_now_ms(s->rt));
+	return 0;
+}
+
 void lua_results_open(lua_State *L)
 {
 	lua_register(L, "expect", lua_expect);
 	lua_register(L, "expect_eq", lua_expect_eq);
 	lua_register(L, "result", lua_result);
+	lua_getglobal(L, "natlab");
+	lua_pushcfunction(L, lua_mark);
+	lua_setfield(L, -2, "mark");
+	lua_pop(L, 1);
 }

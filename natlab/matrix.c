@@ -108,6 +108,8 @@ static pid_t job_start(const struct matrix_opts *o, struct matrix_job *j)
 	err = out < 0 ? -1 : job_open(j, "run.log");
 	if (err < 0)
 		goto out;
+	/* Before the fork: the cell's own clock must not start before its spawn. */
+	j->t0 = now_s();
 	pid = fork();
 	if (pid == 0) {
 		/* Without its own stdout and stderr the cell would write into ours. */
@@ -119,7 +121,6 @@ static pid_t job_start(const struct matrix_opts *o, struct matrix_job *j)
 	if (pid < 0)
 		log_warn("natlab run: cell %s: fork",
 		         json_string_value(json_object_get(j->cell, "name")));
-	j->t0 = now_s();
 out:
 	if (out >= 0)
 		close(out);
@@ -166,6 +167,8 @@ static json_t *cell_fold(const json_t *cell, const struct matrix_job *jobs, int 
 				.status = jobs[k].status,
 				.secs = jobs[k].secs,
 				.dir = jobs[k].rel,
+				.spawned_ms = jobs[k].t0 * 1e3,
+				.reaped_ms = (jobs[k].t0 + jobs[k].secs) * 1e3,
 			};
 	return report_cell_fold(cell, runs, n);
 }

@@ -455,6 +455,7 @@ int scenario_run(struct scenario *s)
 	if (!s->stop)
 		s->stop = runtime_stop_flag();
 	s->rt = &rt;
+	s->results.clock_ms = (double)rt.t0_ms;
 	timeline_start(&s->timeline, &s->model, &rt);
 	open_modules(L, s, &rt);
 	rc = load_chunk(L, s);
@@ -467,6 +468,8 @@ int scenario_run(struct scenario *s)
 		}
 		rc = finish(s, &rt, rc);
 	}
+	if (s->mode == SCENARIO_RUN)
+		results_mark(&s->results, "scenario", runtime_now_ms(&rt));
 	scenario_nat_snapshot(s, "end",
 	                      rc < 0 || s->results.failed ? "the end of the run (failed)"
 	                                                  : "the end of the run");
@@ -495,6 +498,8 @@ int scenario_run(struct scenario *s)
 	}
 	run_teardown(s, rc < 0);
 	runtime_close(&rt);
+	if (s->mode == SCENARIO_RUN)
+		results_mark(&s->results, "teardown", runtime_now_ms(&rt));
 	lua_close(L);
 	return rc;
 }
@@ -657,7 +662,9 @@ int scenario_lab_up(lua_State *L, struct scenario *s)
 		return luaL_error(L, "lab:up: capture: %s", err);
 	if (s->mode == SCENARIO_CHECK || s->mode == SCENARIO_PLAN)
 		return lua_pushliteral(L, CHECK_DONE), lua_error(L);
-	if (s->mode == SCENARIO_RUN)
+	if (s->mode == SCENARIO_RUN) {
 		portmap_start_all(L, s);
+		results_mark(&s->results, "lab_up", runtime_now_ms(s->rt));
+	}
 	return 0;
 }

@@ -5,6 +5,7 @@
  * or referenced in the new JSON.
  */
 #include "natlab/report_fold.h"
+#include "natlab/report_phases.h"
 #include "natlab/report_stats.h"
 
 #include <stdio.h>
@@ -23,6 +24,7 @@ json_t *report_run_result(const json_t *report)
 /* What the runs of a cell add up to, while folding them. */
 struct cell_acc {
 	json_t *ttd, *rtt_d, *rtt_r, *secs; /* samples */
+	json_t *phases;                      /* {phase: [ms]} over the runs */
 	int runs, direct, relay, failed, pass;
 	json_int_t bytes_d, bytes_r;
 	const char *reached, *dir;
@@ -65,11 +67,14 @@ static void cell_add(struct cell_acc *a, const char *expected, const struct repo
 {
 	json_t *r = report_run_result(run->report);
 	const char *outcome = json_string_value(json_object_get(r, "outcome"));
+	json_t *phases = report_run_phases(run->report, run->spawned_ms, run->reaped_ms);
 
 	if (!outcome)
 		outcome = "fail";
 	a->runs++;
 	json_array_append_new(a->secs, json_real(run->secs));
+	report_phases_add(a->phases, phases);
+	json_decref(phases);
 	a->direct += strcmp(outcome, "direct") == 0;
 	a->relay += strcmp(outcome, "relay") == 0;
 	a->failed += strcmp(outcome, "direct") && strcmp(outcome, "relay");
@@ -114,6 +119,7 @@ json_t *report_cell_fold(const json_t *cell, const struct report_run *runs, size
 		.rtt_d = json_array(),
 		.rtt_r = json_array(),
 		.secs = json_array(),
+		.phases = json_object(),
 		.seeds = json_array(),
 		.switch_ms = json_array(),
 		.pass = 1,
@@ -167,6 +173,8 @@ json_t *report_cell_fold(const json_t *cell, const struct report_run *runs, size
 	json_object_set_new(out, "flags", flags);
 	if (a.relay_via)
 		json_object_set_new(out, "relay_via", json_string(a.relay_via));
+	/* Where each run's time went, phase by phase (docs/reports.md). */
+	json_object_set_new(out, "phases_ms", report_phases_fold(a.phases));
 	json_object_set_new(out, "seeds", a.seeds);
 	json_object_set(out, "seed", a.seed ?: json_null());
 	/* The run `dir` names (the first that failed, else the first), on one time axis. */
@@ -194,6 +202,7 @@ json_t *report_cell_fold(const json_t *cell, const struct report_run *runs, size
 	json_decref(a.rtt_d);
 	json_decref(a.rtt_r);
 	json_decref(a.secs);
+	json_decref(a.phases);
 	json_decref(a.switch_ms);
 	return out;
 }

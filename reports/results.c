@@ -18,6 +18,7 @@ void results_init(struct results *r, FILE *tap)
 	r->expectations = json_array();
 	r->records = json_array();
 	r->measured = json_object();
+	r->marks = json_array();
 }
 
 void results_close(struct results *r)
@@ -27,7 +28,8 @@ void results_close(struct results *r)
 	json_decref(r->expectations);
 	json_decref(r->records);
 	json_decref(r->measured);
-	r->expectations = r->records = r->measured = NULL;
+	json_decref(r->marks);
+	r->expectations = r->records = r->measured = r->marks = NULL;
 }
 
 int results_expect(struct results *r, int ok, const char *name, const char *where, const char *diag)
@@ -45,6 +47,11 @@ int results_expect(struct results *r, int ok, const char *name, const char *wher
 void results_record(struct results *r, json_t *obj)
 {
 	json_array_append_new(r->records, obj);
+}
+
+void results_mark(struct results *r, const char *name, double t_ms)
+{
+	json_array_append_new(r->marks, json_pack("{s:s, s:f}", "name", name, "t_ms", t_ms));
 }
 
 static int write_report(struct results *r, const struct run_info *info, const char *dir)
@@ -67,6 +74,8 @@ static int write_report(struct results *r, const struct run_info *info, const ch
 		return -ENOMEM;
 	if (info->timeline)
 		json_object_set_new(root, "timeline", json_deep_copy(info->timeline));
+	json_object_set_new(root, "phases",
+	                    json_pack("{s:f, s:O}", "clock_ms", r->clock_ms, "marks", r->marks));
 	rc = outdir_write_json(root, path);
 	/* The page is for people: a failure to write it must not cost junit.xml. */
 	snprintf(path, sizeof(path), "%s/report.html", dir); /* fits: checked above */

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "natlab/report_fold.h"
+#include "natlab/report_phases.h"
 #include "natlab/report_stats.h"
 #include "tap.h"
 
@@ -377,8 +378,70 @@ static void test_summary(void)
 	json_decref(cells);
 }
 
+/*
+ * Phases: a run's marks and the job pool's start and end become durations that sum to
+ * the run's span; a repeated mark adds up; a run without phases adds none; the cell's
+ * phases_ms keeps every run's samples in the order the first run had them.
+ */
+static void test_phases(void)
+{
+	json_t *r1 = json_loads(
+	    "{\"phases\": {\"clock_ms\": 1000, \"marks\": [{\"name\": \"lab_up\", \"t_ms\": 100},"
+	    " {\"name\": \"relay_ready\", \"t_ms\": 130}, {\"name\": \"relay_ready\", \"t_ms\": 150},"
+	    " {\"name\": \"teardown\", \"t_ms\": 400}]}, \"results\": [{\"outcome\": \"relay\"}]}",
+	    0, NULL);
+	json_t *r2 = json_loads(
+	    "{\"phases\": {\"clock_ms\": 5000, \"marks\": [{\"name\": \"lab_up\", \"t_ms\": 300},"
+	    " {\"name\": \"teardown\", \"t_ms\": 500}]}, \"results\": [{\"outcome\": \"relay\"}]}",
+	    0, NULL);
+	json_t *cell = json_pack("{s:s, s:s}", "name", "x/y", "expected", "relay");
+	json_t *p = report_run_phases(r1, 990, 1420), *out, *ph;
+	struct report_run runs[] = {
+		{ .report = r1, .secs = 0.43, .dir = "a", .spawned_ms = 990, .reaped_ms = 1420 },
+		{ .report = r2, .secs = 0.52, .dir = "b", .spawned_ms = 4980, .reaped_ms = 5500 },
+		{ .report = NULL, .secs = 1, .dir = "c" },
+	};
+	const char *names[] = { "start", "lab_up", "relay_ready", "teardown", "exit" };
+	double sum = 0;
+	const char *k;
+	json_t *v;
+	int i = 0, order = 1;
+
+	ok(p && json_object_size(p) == 5, "a run: start, its three phases, exit");
+	json_object_foreach(p, k, v)
+	{
+		order &= i < 5 && strcmp(k, names[i++]) == 0;
+		sum += json_number_value(v);
+	}
+	ok(order, "phases in the order they happened");
+	near(jnum(p, "start"), 10, "start: spawn to the run's clock");
+	near(jnum(p, "relay_ready"), 50, "a phase marked twice: both stretches");
+	near(jnum(p, "teardown"), 250, "teardown: from the mark before it");
+	near(jnum(p, "exit"), 20, "exit: the last mark to the reap");
+	near(sum, 430, "the phases sum to the run's span");
+	json_decref(p);
+	ok(report_run_phases(json_object(), 1, 2) == NULL, "no phases: NULL");
+	p = report_run_phases(r2, 0, 0);
+	ok(p && !json_object_get(p, "start") && !json_object_get(p, "exit"),
+	   "the pool's times unknown: no start, no exit");
+	json_decref(p);
+	out = report_cell_fold(cell, runs, 3);
+	ph = json_object_get(out, "phases_ms");
+	ok(json_array_size(json_object_get(json_object_get(ph, "lab_up"), "samples")) == 2,
+	   "phases_ms: one sample per run that had phases");
+	near(jnum(json_object_get(ph, "lab_up"), "p95"), 300, "phases_ms: p95 over the runs");
+	ok(json_array_size(json_object_get(json_object_get(ph, "relay_ready"), "samples")) == 1,
+	   "a phase one run lacks: that run's sample is missing");
+	near(jnum(json_object_get(ph, "teardown"), "p50"), 200, "phases_ms: p50 (nearest rank)");
+	json_decref(out);
+	json_decref(cell);
+	json_decref(r1);
+	json_decref(r2);
+}
+
 int main(void)
 {
+	test_phases();
 	test_wilson();
 	test_fold_expected_rate();
 	test_percentiles();

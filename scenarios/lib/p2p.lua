@@ -32,6 +32,7 @@ function M.relay(host, opts)
 	if not ready then
 		error("natlab-relay on " .. host.name .. " did not start; see its log", 2)
 	end
+	natlab.mark("relay_ready")
 	return { proc = proc, addr = host.addr .. ":" .. port, host = host }
 end
 
@@ -43,6 +44,10 @@ local function peer_args(relay, opts)
 			args[#args + 1] = "--" .. flag
 			args[#args + 1] = tostring(opts[flag])
 		end
+	end
+	if opts.ping_interval then
+		args[#args + 1] = "--ping-interval"
+		args[#args + 1] = tostring(opts.ping_interval)
 	end
 	if opts.no_relay then args[#args + 1] = "--no-relay" end
 	if opts.relay_only then args[#args + 1] = "--relay-only" end
@@ -357,6 +362,27 @@ local function stop(proc, grace)
 	end
 end
 
+-- The connector's phases for report.json (natlab.mark), on its own clock: both sides
+-- registered at the relay (its relay_connected: the listener's came first), its first
+-- direct path, the end of its workload (its exit event). A mark that would come before
+-- the one marked last is left out: the phase before it then spans both.
+local function mark_phases(proc)
+	local clock, last = nil, -1
+	local marks = {}
+	for _, ev in ipairs(proc.events or {}) do
+		if ev.event == "started" then clock = ev.clock_ms end
+		local name = (ev.event == "relay_connected" and "peers_ready") or
+			(ev.event == "path" and ev.kind == "direct" and "direct") or
+			(ev.event == "exit" and ev.t_ms and "workload") or nil
+		if clock and name and not marks[name] and ev.t_ms > last then
+			marks[name] = true
+			last = ev.t_ms
+			natlab.mark(name, clock + ev.t_ms)
+		end
+	end
+	return marks.workload
+end
+
 -- The stack's claim (its last path event) against the wire's verdict.
 local WIRE_WORD = { direct = "direct", relayed = "relay", none = "fail" }
 
@@ -390,16 +416,19 @@ function M.run(a, b, relay, opts)
 		cctx.listen = listener_fields(listener, ready)
 		dialer, why, clog = spawn_side(ad, "connect", a, cctx)
 		r.logs.connect = clog
+		if dialer and not ad.events then natlab.mark("peers_ready") end
 	end
 	if dialer then
 		local t0 = natlab.time()
 		local t_end = t0 + seconds(opts.timeout or "30s")
 		-- Counters are read every 20 ms while a switch is likely (the first 2 s), then
-		-- every 100 ms: one read of two boxes takes about 1 ms.
+		-- every 100 ms: one read of two boxes takes about 1 ms. The wait between reads
+		-- ends when the connector exits, not a period later.
 		while not dialer.exited and natlab.time() < t_end do
 			if w then w:sample() end
-			natlab.sleep(opts.sample or (natlab.time() - t0 < 2 and 0.02 or 0.1))
+			dialer:wait{ timeout = opts.sample or (natlab.time() - t0 < 2 and 0.02 or 0.1) }
 		end
+		if not (ad.events and mark_phases(dialer)) then natlab.mark("workload") end
 		if not dialer.exited then
 			why = ("connector: did not exit within %s, killed; see %s"):format(tostring(opts.timeout or "30s"), clog)
 			stop(dialer)
@@ -442,6 +471,8 @@ function M.run(a, b, relay, opts)
 		r.agree = r.claim == nil or WIRE_WORD[r.wire.verdict] == r.claim
 		r.wire.agree = r.agree
 	end
+	-- The listener stopped, the wire's last counters read.
+	natlab.mark("stop")
 	return r
 end
 
@@ -457,6 +488,7 @@ function M.adapter_relay(host, opts)
 	if not proc then error(why, 2) end
 	local ready, rwhy = wait_ready(rad, proc, log, opts.timeout or "5s")
 	if not ready then error(("adapter %s: its relay on %s: %s"):format(ad.name, host.name, rwhy), 2) end
+	natlab.mark("relay_ready")
 	return { proc = proc, addr = host.addr .. ":" .. port, host = host }
 end
 

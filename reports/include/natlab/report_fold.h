@@ -15,6 +15,8 @@ struct report_run {
 	int status;           /* its exit status (0: every expectation held) */
 	double secs;          /* how long it took, lab up to teardown */
 	const char *dir;      /* its out dir, relative to the matrix report */
+	/* When the job pool started it and saw it end, CLOCK_MONOTONIC ms (0: unknown). */
+	double spawned_ms, reaped_ms;
 };
 
 /* The first result{} of a run's report with an outcome (borrowed from report), or NULL. */

@@ -18,6 +18,13 @@ struct results {
 	                       * reads it into run_info's nats[] */
 	int count;
 	int failed;
+	/*
+	 * Where the run's time went: [{name, t_ms}] in the order marked, t_ms since the run
+	 * started; clock_ms is that start on CLOCK_MONOTONIC (ms), the clock natlab-peer's
+	 * events and the matrix's job pool share.
+	 */
+	json_t *marks;
+	double clock_ms;
 };
 
 void results_init(struct results *r, FILE *tap);
@@ -31,6 +38,8 @@ int results_expect(struct results *r, int ok, const char *name, const char *wher
                    const char *diag);
 /* Records a figure set; takes ownership of obj. */
 void results_record(struct results *r, json_t *obj);
+/* Records that the phase name ended t_ms after the run started (report.json's phases). */
+void results_mark(struct results *r, const char *name, double t_ms);
 
 struct run_info {
 	const char *scenario;
