@@ -9,6 +9,7 @@
  * iteration, which would add up to a millisecond to every delay and make serialization
  * at a rate (a 1500-byte frame takes 120 us at 100 Mbit/s) impossible to pace.
  */
+#include "natlab/fd_close.h"
 #include "natlab/log.h"
 #include "natlab/netns.h"
 #include "natlab/util.h"
@@ -324,8 +325,9 @@ static void close_fds(struct wire *w)
 	for (int d = 0; d < 2; d++) {
 		struct wire_half *h = &w->half[d];
 
-		if (h->in_fd >= 0)
-			close(h->in_fd);
+		/* A TAP fd's close unregisters its device and waits on the kernel: side by
+		 * side with the lab's other wires (fd_close.h). */
+		lab_fd_close_bg(h->in_fd);
 		if (h->timer_fd >= 0)
 			close(h->timer_fd);
 		heap_clear(h, NULL);
