@@ -134,6 +134,7 @@ void peer_on_relay_peer_gone(struct peer *p, struct peer_relay *r, const uint8_t
 	if (reason == RELAY_PEER_GONE_NOT_HERE) {
 		p->peer_not_here = 1;
 		peer_home_on_not_here(p, r);
+		peer_hello_soon(p, r);
 	}
 	if (p->established)
 		event_emit("peer_gone", "{s:s, s:s}", "relay", r->text, "reason",

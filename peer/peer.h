@@ -490,6 +490,12 @@ void peer_stamp_build(uint8_t m[PEER_STAMP_LEN], uint8_t type, uint32_t value, u
 int peer_relay_out(const struct peer *p);
 /* Connector: the first HELLO goes out as soon as a relay can carry it (then every 300 ms). */
 void peer_hello_maybe(struct peer *p);
+/*
+ * The peer was not at relay r yet: in the first PEER_HELLO_SOON_MS of our run (a connector
+ * started beside its listener), the next HELLO goes after one round trip to r instead of
+ * PEER_HELLO_MS after the last.
+ */
+void peer_hello_soon(struct peer *p, const struct peer_relay *r);
 /* A sealed packet from the peer; from is its UDP source, NULL through the relay. */
 void peer_on_sealed(struct peer *p, const uint8_t *pkt, size_t len, const struct sockaddr_in *from);
 

@@ -17,7 +17,8 @@
 #include "natlab/log.h"
 #include "peer.h"
 
-#define PEER_HELLO_MS 300
+#define PEER_HELLO_MS      300
+#define PEER_HELLO_SOON_MS 2000
 
 static int msg_is_workload(uint8_t type)
 {
@@ -138,6 +139,23 @@ void peer_hello_maybe(struct peer *p)
 		p->last_hello_ns = now;
 		peer_punch_hello(p);
 	}
+}
+
+void peer_hello_soon(struct peer *p, const struct peer_relay *r)
+{
+	uint64_t now = peer_now_ns(), wait = r->srtt_ns ? r->srtt_ns : r->rtt_ns;
+
+	if (p->o->listen || p->established || now - p->start_ns > PEER_HELLO_SOON_MS * PEER_MS ||
+	    !p->last_hello_ns)
+		return;
+	/* At least 1 ms (the next tick sends it), at most the usual gap. */
+	if (wait < PEER_MS)
+		wait = PEER_MS;
+	if (wait > PEER_HELLO_MS * PEER_MS)
+		wait = PEER_HELLO_MS * PEER_MS;
+	log_info("relay %s: the peer is not there yet: HELLO again in %.1f ms", r->text,
+	         (double)wait / 1e6);
+	p->last_hello_ns = now + wait - PEER_HELLO_MS * PEER_MS;
 }
 
 void peer_on_relay_packet(struct peer *p, struct peer_relay *r, const uint8_t *key,

@@ -217,6 +217,36 @@ for bad in "--hard-nat maybe|expected on or off" "--hard-nat-sockets 0|expected 
 	wait_pid "$e8_PID" 5
 	t_is "$? $(grep -c -- "$arg: $want" "$T_TMP/e8.err")" "2 1" "$arg: a usage error naming it"
 done
+# --- a connector started before its listener is at the relay ---
+# Its first HELLO finds nobody there (not_here): in its first 2 s the next goes a relay
+# round trip later, not 300 ms after the first, so it is connected right after the
+# listener registers (scenarios/matrix.lua starts the two side by side).
+EL=$("$PEER" keygen early-l.key)
+"$PEER" keygen early-c.key >/dev/null
+if relay_start R5 --no-auth; then
+	early=(--relay "127.0.0.1:$R5_PORT" --stun "127.0.0.1:$R5_STUN" --bind 127.0.0.1)
+	peer_bg ce --key early-c.key "${early[@]}" --connect "$EL" --ping 1
+	wait_event ce '"event":"relay_connected"' 5
+	sleep 0.05
+	peer_bg le --key early-l.key "${early[@]}" --listen
+	wait_pid "$ce_PID" 20
+	t_is $? 0 "a connector started first connects once the listener is there" "$(show ce)"
+	wait_pid "$le_PID" 10
+	# at NAME EVENT: CLOCK_MONOTONIC ms of NAME's first EVENT (started.clock_ms + t_ms).
+	at() {
+		awk -v pat="\"event\":\"$2\"" -F'"t_ms":' '
+			/"event":"started"/ {match($0, /"clock_ms":[0-9.]+/); c = substr($0, RSTART + 11, RLENGTH - 11)}
+			$0 ~ pat {split($2, a, ","); printf "%.3f\n", c + a[1]; exit}' "$T_TMP/$1.out"
+	}
+	gap=$(awk -v l="$(at le relay_connected)" -v c="$(at ce connected)" 'BEGIN { printf "%.1f", c - l }')
+	t_ok "$(awk -v g="$gap" 'BEGIN { exit !(g > 0 && g < 150) }'; echo $?)" \
+		"connected $gap ms after the listener registered (HELLO again a round trip after not_here, not 300 ms after the last)" \
+		"$(cut -c1-160 "$T_TMP/ce.out" "$T_TMP/ce.err")"
+	t_ok "$(grep -q 'the peer is not there yet' "$T_TMP/ce.err"; echo $?)" "the relay said not_here first, and the connector says so"
+else
+	t_ok 1 "relay R5 starts"
+fi
+
 "$PEER" --help | grep -q -- '--relay-only'
 t_ok $? "--help describes the options"
 "$PEER" --help | grep -q -- '--hard-nat on|off'

@@ -362,22 +362,34 @@ local function stop(proc, grace)
 	end
 end
 
--- The connector's phases for report.json (natlab.mark), on its own clock: both sides
--- registered at the relay (its relay_connected: the listener's came first), its first
+-- The CLOCK_MONOTONIC ms of proc's first event named event, or nil.
+local function event_clock(proc, event)
+	local clock
+	for _, ev in ipairs(proc and proc.events or {}) do
+		if ev.event == "started" then clock = ev.clock_ms end
+		if clock and ev.event == event and ev.t_ms then return clock + ev.t_ms end
+	end
+end
+
+-- The connector's phases for report.json (natlab.mark), on the peers' clocks: both sides
+-- registered at the relay (the later relay_connected of the two), the connector's first
 -- direct path, the end of its workload (its exit event). A mark that would come before
 -- the one marked last is left out: the phase before it then spans both.
-local function mark_phases(proc)
+local function mark_phases(proc, listener)
 	local clock, last = nil, -1
 	local marks = {}
+	local lready = event_clock(listener, "relay_connected")
 	for _, ev in ipairs(proc.events or {}) do
 		if ev.event == "started" then clock = ev.clock_ms end
 		local name = (ev.event == "relay_connected" and "peers_ready") or
 			(ev.event == "path" and ev.kind == "direct" and "direct") or
 			(ev.event == "exit" and ev.t_ms and "workload") or nil
-		if clock and name and not marks[name] and ev.t_ms > last then
+		local t = clock and ev.t_ms and clock + ev.t_ms
+		if name == "peers_ready" and t and lready and lready > t then t = lready end
+		if t and name and not marks[name] and t > last then
 			marks[name] = true
-			last = ev.t_ms
-			natlab.mark(name, clock + ev.t_ms)
+			last = t
+			natlab.mark(name, t)
 		end
 	end
 	return marks.workload
@@ -409,7 +421,9 @@ function M.run(a, b, relay, opts)
 	local dialer, clog, ready
 	r.logs.listen = llog
 	if listener then
-		ready, why = wait_ready(ad, listener, llog, opts.ready_timeout or "5s")
+		-- opts.ready: when the connector may start, instead of the adapter's own ready.
+		local rad = opts.ready and setmetatable({ ready = opts.ready }, { __index = ad }) or ad
+		ready, why = wait_ready(rad, listener, llog, opts.ready_timeout or "5s")
 	end
 	if ready then
 		local cctx = context(a, b, relay, opts, "connect", CONNECT_PORT, LISTEN_PORT)
@@ -428,7 +442,7 @@ function M.run(a, b, relay, opts)
 			if w then w:sample() end
 			dialer:wait{ timeout = opts.sample or (natlab.time() - t0 < 2 and 0.02 or 0.1) }
 		end
-		if not (ad.events and mark_phases(dialer)) then natlab.mark("workload") end
+		if not (ad.events and mark_phases(dialer, listener)) then natlab.mark("workload") end
 		if not dialer.exited then
 			why = ("connector: did not exit within %s, killed; see %s"):format(tostring(opts.timeout or "30s"), clog)
 			stop(dialer)
