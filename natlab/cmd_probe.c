@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -263,6 +264,21 @@ static unsigned port_of(const struct sockaddr_storage *ss)
 	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
 }
 
+/* The TCP probe, run beside the UDP one (probe_host()). */
+struct tcp_job {
+	struct probe_options opt;
+	struct probe_tcp_result res;
+	int rc;
+};
+
+static void *tcp_job_run(void *arg)
+{
+	struct tcp_job *j = arg;
+
+	j->rc = probe_tcp_run(&j->opt, &j->res);
+	return NULL;
+}
+
 /*
  * Both probes from the host, each against its responder on the server; prints the
  * result and returns the exit code (0 when everything measured matches the declaration).
@@ -276,6 +292,9 @@ static int probe_host(const struct lab_model *m, int host, int server,
 	struct probe_options opt = { 0 };
 	struct probe_tcp_result tres;
 	struct probe_result res;
+	struct tcp_job tjob;
+	pthread_t tthread;
+	bool threaded;
 	struct probe_path path;
 	json_t *out, *tcp, *declared;
 	uint16_t ubound[2], tbound[2], tcp_port[2];
@@ -292,12 +311,26 @@ static int probe_host(const struct lab_model *m, int host, int server,
 		opt.interval_ms = ports->wait_ms / 4 > 0 ? ports->wait_ms / 4 : 1;
 		opt.wait_ms = ports->wait_ms;
 	}
+	/*
+	 * UDP and TCP side by side: each mostly waits for answers that may not come (a
+	 * filtering NAT's tests). Neither protocol's filters see the other's packets, and
+	 * no test reads a sequence of ports, so a port counter both may share (a sequential
+	 * allocator) changes nothing measured. The thread starts in the host's namespace,
+	 * as its creator is in it now.
+	 */
+	tjob = (struct tcp_job){ .opt = opt };
+	tjob.opt.server = sockaddr_of(srv->addrs[0], ntohs(tbound[0]));
+	threaded = pthread_create(&tthread, NULL, tcp_job_run, &tjob) == 0;
 	opt.server = sockaddr_of(srv->addrs[0], ntohs(ubound[0]));
 	rc = probe_run(&opt, &res);
+	if (threaded)
+		pthread_join(tthread, NULL);
 	if (rc == 0) {
 		what = "TCP";
-		opt.server = sockaddr_of(srv->addrs[0], ntohs(tbound[0]));
-		rc = probe_tcp_run(&opt, &tres);
+		if (!threaded)
+			tcp_job_run(&tjob);
+		rc = tjob.rc;
+		tres = tjob.res;
 	}
 	responder_kill(upid);
 	responder_kill(tpid);
