@@ -8,7 +8,10 @@
 # target: 30 cells in <= 10 s, counted at the same cost per cell for the cells there are
 # now (38: 12.7 s). Baseline in the same run, interleaved run by run: the matrix with
 # `--param speed=off` (the workloads and NAT probe waits before issue 18: pings 100 ms
-# apart, natlab probe's default waits), printed as a ratio; and the sum of the cells'
+# apart, natlab probe's default waits, the connector started once the listener is at
+# the relay), printed as a ratio; or, with BASELINE_TREE=DIR, another built tree's
+# natlab on its own scenarios/matrix.lua (e.g. `git archive main` built there: the code
+# before, C changes included; its report may have no phases); and the sum of the cells'
 # times over --jobs (the wall time if the pool packed cells perfectly). Cells with a
 # hard-NAT attempt (birthday probing, prediction: up to 8 s each) count like any other.
 # RUNS matrix runs each (default 3); BASELINE=0 skips the baseline. Run as root from the
@@ -26,11 +29,15 @@ modes=new
 [ "$BASELINE" = 1 ] && modes="new old"
 for i in $(seq "$RUNS"); do
 	for mode in $modes; do
-		args=()
-		[ "$mode" = old ] && args=(--param speed=off)
+		args=() bin=$NATLAB scenario=scenarios/matrix.lua
+		if [ "$mode" = old ] && [ -n "${BASELINE_TREE:-}" ]; then
+			bin=$BASELINE_TREE/build/bin/natlab scenario=$BASELINE_TREE/scenarios/matrix.lua
+		elif [ "$mode" = old ]; then
+			args=(--param speed=off)
+		fi
 		out="$tmp/$mode$i"
 		t0=$(date +%s.%N)
-		if ! "$NATLAB" run scenarios/matrix.lua --jobs "$JOBS" --pcap none --out "$out" "${args[@]}" >/dev/null 2>&1; then
+		if ! "$bin" run "$scenario" --jobs "$JOBS" --pcap none --out "$out" "${args[@]}" >/dev/null 2>&1; then
 			echo "run $i ($mode): some cells were not as expected:" >&2
 			jq -r '.cells[] | select(.pass | not) | "  \(.name): \(.reached)"' "$out/report.json" >&2 || true
 		fi
@@ -41,7 +48,7 @@ for i in $(seq "$RUNS"); do
 		jq -r '.summary | "\(.passed)/\(.cells)"' "$out/report.json" >>"$tmp/passed-$mode"
 		jq -r '.cells | length' "$out/report.json" >"$tmp/ncells"
 		# "RUN PHASE MS", one line per phase of every cell's run.
-		jq -r --arg r "$i" '.cells[].phases_ms | to_entries[] | "\($r) \(.key) \(.value.samples[])"' \
+		jq -r --arg r "$i" '.cells[] | (.phases_ms // {}) | to_entries[] | "\($r) \(.key) \(.value.samples[])"' \
 			"$out/report.json" >>"$tmp/phases-$mode"
 	done
 done
@@ -55,7 +62,7 @@ for mode in $modes; do
 	rtt=$(median <"$tmp/rtt-$mode")
 	echo "$wall" >"$tmp/w-$mode"
 	printf '%s: matrix, %d cells, --jobs %d, %d runs: median wall %.2f s (target <= %s s = 10 s x %d/30: %s); cells as expected: %s\n' \
-		"$([ "$mode" = new ] && echo "this code" || echo "baseline (--param speed=off)")" "$ncells" "$JOBS" "$RUNS" "$wall" "$target" "$ncells" \
+		"$([ "$mode" = new ] && echo "this code" || echo "baseline (${BASELINE_TREE:---param speed=off})")" "$ncells" "$JOBS" "$RUNS" "$wall" "$target" "$ncells" \
 		"$(awk -v w="$wall" -v t="$target" 'BEGIN { print (w <= t) ? "met" : "NOT met" }')" "$(tr '\n' ' ' <"$tmp/passed-$mode")"
 	printf '  sum of the cells'"'"' times %.1f s / %d jobs = %.2f s: wall = %.2f x that; time per cell median %.2f s = %.0f x its RTT (%.1f ms)\n' \
 		"$sum" "$JOBS" "$(awk -v s="$sum" -v j="$JOBS" 'BEGIN { print s / j }')" \
