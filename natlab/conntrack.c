@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tcp.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -11,6 +12,7 @@
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -246,6 +248,30 @@ static int dump_recv(int fd, json_t *arr, char *err, size_t errlen)
 	}
 }
 
+/*
+ * The number of entries in the current namespace's table (1 if it cannot be read, so
+ * that the caller dumps). A dump walks the kernel's one hash table for every namespace
+ * (262144 buckets here: 9-30 ms on a loaded machine) to find this namespace's entries;
+ * a box that holds none, as every box of a lab just built, is answered without it.
+ */
+static long entries_count(void)
+{
+	char buf[32];
+	ssize_t n;
+	long v;
+	int fd = open("/proc/sys/net/netfilter/nf_conntrack_count", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	v = strtol(buf, NULL, 10);
+	return v < 0 ? 1 : v;
+}
+
 int lab_conntrack_read(json_t **out, char *err, size_t errlen)
 {
 	struct {
@@ -264,6 +290,8 @@ int lab_conntrack_read(json_t **out, char *err, size_t errlen)
 	int rc = 0;
 
 	*out = NULL;
+	if (fd >= 0 && arr && entries_count() == 0)
+		goto out;
 	if (fd < 0 || !arr) {
 		rc = fd < 0 ? -errno : -ENOMEM;
 		snprintf(err, errlen, "conntrack: %s", strerror(-rc));
