@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/topology.h"
 #include "natlab/util.h"
+#include "natlab/fd_limit.h"
 #include "natlab/link.h"
 #include "natlab/log.h"
 #include "natlab/nat.h"
@@ -573,9 +574,19 @@ static int build_all(struct build *b, volatile sig_atomic_t *stop)
 	for (int i = 0; i < m->nnodes && rc == 0; i++)
 		if (m->nodes[i].parent >= 0)
 			rc = STOPPED(stop) ? -EINTR : node_uplink(b, i);
+	/*
+	 * libnftables waits on its sockets with select(): they need numbers below FD_SETSIZE,
+	 * which a big lab's routing sockets would have taken. The NATs need none of them.
+	 */
+	for (int i = 0; i < m->nnodes; i++) {
+		lab_rtnl_free(b->rtnl[i]);
+		b->rtnl[i] = NULL;
+	}
+	nat_ctx_defer_begin();
 	for (int i = 0; i < m->nnodes && rc == 0; i++)
 		if (m->nodes[i].kind == LAB_NODE_NAT)
 			rc = STOPPED(stop) ? -EINTR : node_nat(b, i);
+	nat_ctx_defer_end();
 	if (rc == -EINTR)
 		snprintf(b->err, b->errlen, "interrupted");
 	return rc;
@@ -585,7 +596,8 @@ int lab_topology_up(const struct lab_model *m, volatile sig_atomic_t *stop, stru
                     char *err, size_t errlen)
 {
 	struct build b = { .m = m, .wires = wires, .err = err, .errlen = errlen };
-	int rc;
+	struct rlimit nofile;
+	int rc, raised = 0;
 
 	rc = lab_netns_init();
 	if (rc < 0) {
@@ -601,6 +613,8 @@ int lab_topology_up(const struct lab_model *m, volatile sig_atomic_t *stop, stru
 	}
 	for (int i = 0; i < m->nnodes; i++)
 		b.nsfd[i] = -1;
+	/* Two per node (namespace, routing socket), two per wire, the backbone's. */
+	raised = lab_fd_limit_raise((size_t)m->nnodes * 4 + (size_t)m->hops * 2, &nofile);
 	rc = build_all(&b, stop);
 out:
 	for (int i = 0; b.rtnl && b.nsfd && i < m->nnodes; i++) {
@@ -610,6 +624,8 @@ out:
 	}
 	free(b.rtnl);
 	free(b.nsfd);
+	if (raised)
+		lab_fd_limit_restore(&nofile);
 	return rc;
 }
 

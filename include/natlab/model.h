@@ -30,7 +30,7 @@
 #define LAB_NAME_MAX  24 /* lab names: [A-Za-z0-9_-], namespace "nl-<lab>.<node>" */
 #define LAB_NODE_MAX  12 /* node names: [A-Za-z0-9_-], so "c-<node>" fits in IFNAMSIZ */
 #define LAB_ADDRS_MAX 8  /* addresses per host */
-#define LAB_NODES_MAX 1024
+#define LAB_NODES_MAX 4096
 
 #define LAB_INTERNET_DEFAULT "198.18.0.0/15" /* RFC 2544 benchmarking range */
 #define LAB_INTERNET_LEN_MAX 26              /* the smallest internet a lab may have */

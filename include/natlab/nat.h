@@ -150,6 +150,16 @@ int nat_portmap_apply(int on, char *err, size_t errlen);
 int nat_portmap_flush(char *err, size_t errlen);
 
 /*
+ * Between these two calls the libnftables contexts of nat_ruleset_apply and
+ * nat_portmap_apply are freed in batches of up to 64 instead of one by one: closing a
+ * context's socket after a commit waits for the kernel to destroy the committed
+ * transactions (an RCU grace period), and one wait covers the whole batch. For building
+ * many boxes; not nested, one thread.
+ */
+void nat_ctx_defer_begin(void);
+void nat_ctx_defer_end(void);
+
+/*
  * Loads a ruleset into the network namespace the caller is in now (the libnftables
  * context is created here, after any setns, because it binds to the current namespace).
  * Any old natlab table is replaced atomically. On failure returns -EINVAL and copies
