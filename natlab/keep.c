@@ -4,6 +4,7 @@
 #include "natlab/cmd.h"
 #include "natlab/log.h"
 #include "natlab/state.h"
+#include "natlab/wire_sched.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -75,6 +76,13 @@ static void keeper_run(struct scenario *s, struct runtime *rt, int ready_fd, int
 	}
 	if (chdir("/") < 0 || uv_loop_fork(&rt->loop) < 0)
 		_exit(1);
+	/* The fork gave us the normal scheduler back: the wires forward here now. */
+	for (int i = 0; s->wires && i < s->model.nnodes; i++) {
+		if (s->wires[i]) {
+			wire_sched_realtime();
+			break;
+		}
+	}
 	/* The scenario's time limit was the scenario's; a kept lab lives until down. */
 	uv_timer_stop(&rt->deadline);
 	/* Something must hold the loop open when no wire, capture or process does. */

@@ -2,6 +2,7 @@
 /* Turning a lab's wired links (TAP fd pairs) into running forwarders. */
 #include "natlab/topology.h"
 #include "natlab/wire.h"
+#include "natlab/wire_sched.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +28,9 @@ int lab_wires_start(uv_loop_t *loop, const struct lab_model *m, struct lab_wires
 		if (rc < 0)
 			snprintf(err, errlen, "wire of \"%s\": %s", n->name, strerror(-rc));
 	}
+	/* Only a process that forwards frames needs the timing (natlab/wire_sched.h). */
+	if (rc == 0 && fds->n > 0)
+		wire_sched_realtime();
 	lab_wires_close(fds);
 	return rc;
 }
