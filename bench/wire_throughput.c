@@ -23,6 +23,7 @@
 
 #include "natlab/link.h"
 #include "natlab/netns.h"
+#include "natlab/wire_sched.h"
 #include "natlab/wire.h"
 
 #define PAYLOAD 1400
@@ -69,6 +70,8 @@ static void stop_cb(uv_async_t *a)
 
 static void *loop_main(void *arg)
 {
+	/* As natlab runs its wires (natlab/wire_sched.h). */
+	wire_sched_realtime();
 	uv_run(&loop, UV_RUN_DEFAULT);
 	return NULL;
 }
