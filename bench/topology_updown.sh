@@ -4,14 +4,20 @@
 # host, the default internet path of hops routers) with natlab, against the same
 # topology built by a script of plain `ip` and `nft` commands (the baseline), measured
 # in the same run; medians of RUNS runs and the ratio natlab / baseline (target: at most
-# 1.0). Then 50 NATs with 200 hosts up + down (target: under 5 s). Run as root from the
-# top of the repository after building.
+# 1.0). Then the scale (issue 18): up + down of 10, 50 and 250 port-restricted NATs with
+# 4 hosts each (1000 hosts at the top), medians of SCALE_RUNS runs: wall and CPU time
+# (natlab's user + system) per size, the cost per node (NAT box or host) and the ratio of
+# that cost at 250 NATs to the cost at 10 (target <= 1.3: linear), the 1000-host lab's
+# up + down (target <= 5 s); memory per lab (the RSS of the daemon that keeps it, and the
+# kernel's: Slab + Percpu + page tables in /proc/meminfo, before and after, which other
+# work on the machine blurs) and per wire (50 hosts with `link = {}` against 50 without).
+# Run as root from the top of the repository after building; SCALE_SIZES="10 50" runs fewer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NATLAB=${NATLAB:-build/bin/natlab}
 RUNS=${RUNS:-9}
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap '"$NATLAB" down bscale >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
 
 cat >"$tmp/two.lua" <<'LUA'
 local lab = natlab.lab{}
@@ -102,11 +108,73 @@ b_ms=$(median <"$tmp/base.t")
 printf 'two-NAT up+down (%d hops), median of %d: natlab %.1f ms, ip/nft script %.1f ms, ratio %.3fx (target <= 1.0x)\n' \
 	"$hops" "$RUNS" "$n_ms" "$b_ms" "$(awk "BEGIN { print $n_ms / $b_ms }")"
 
-: >"$tmp/big.t"
-for i in 1 2 3; do
-	t=$(now)
-	"$NATLAB" up scenarios/big.lua --name bbig >/dev/null 2>&1
-	"$NATLAB" down bbig >/dev/null 2>&1
-	echo "$(now) - $t" | awk '{print ($1 - $3) * 1000}' FS='[ ]' >>"$tmp/big.t"
+# The scale: scenarios/big.lua with $1 NATs (of 4 hosts each); $2 = 1 gives each host a wire.
+scale_lua() {
+	sed -e "s/for n = 1, 50 do/for n = 1, $1 do/" \
+		-e "$([ "${2:-0}" = 1 ] && echo 's/net = nat }/net = nat, link = {} }/' || echo 's/^//')" \
+		scenarios/big.lua
+}
+# Prints "wall_ms cpu_ms" of one command (CPU: its user + system time, children included).
+timed() {
+	/usr/bin/time -o "$tmp/time" -f '%e %U %S' "$@" >/dev/null 2>&1
+	awk '{ printf "%.1f %.1f\n", $1 * 1000, ($2 + $3) * 1000 }' "$tmp/time"
+}
+kmem_kb() { awk '/^(Slab|Percpu|PageTables):/ { s += $2 } END { print s }' /proc/meminfo; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+owner() { awk '{ print $1 }' "/run/natlab/$1/owner"; }
+
+SCALE_RUNS=${SCALE_RUNS:-3}
+SCALE_SIZES=${SCALE_SIZES:-10 50 250}
+declare -A per_node
+for nats in $SCALE_SIZES; do
+	scale_lua "$nats" >"$tmp/scale$nats.lua"
+	nodes=$((nats * 5))
+	: >"$tmp/w$nats"
+	: >"$tmp/c$nats"
+	for i in $(seq "$SCALE_RUNS"); do
+		read -r uw uc < <(timed "$NATLAB" up "$tmp/scale$nats.lua" --name bscale)
+		read -r dw dc < <(timed "$NATLAB" down bscale)
+		echo "$uw + $dw" | bc >>"$tmp/w$nats"
+		echo "$uc + $dc" | bc >>"$tmp/c$nats"
+	done
+	w=$(median <"$tmp/w$nats")
+	c=$(median <"$tmp/c$nats")
+	per_node[$nats]=$(awk -v w="$w" -v n="$nodes" 'BEGIN { print w / n }')
+	printf '%d NATs + %d hosts up+down, median of %d: %.0f ms wall (%.2f ms per node), %.0f ms CPU (%.2f ms per node)\n' \
+		"$nats" $((nats * 4)) "$SCALE_RUNS" "$w" "${per_node[$nats]}" "$c" \
+		"$(awk -v c="$c" -v n="$nodes" 'BEGIN { print c / n }')"
 done
-printf '50 NATs + 200 hosts up+down, median of 3: %.0f ms (target < 5000 ms)\n' "$(median <"$tmp/big.t")"
+# The marginal cost per node between sizes: the fixed cost of a run (process, Lua, report,
+# daemon) is in every size's figure and weighs most on the smallest.
+prev=
+for nats in $SCALE_SIZES; do
+	if [ -n "$prev" ]; then
+		printf 'marginal cost per node, %d -> %d NATs: %.2f ms\n' "$prev" "$nats" \
+			"$(awk -v a="$(median <"$tmp/w$nats")" -v b="$(median <"$tmp/w$prev")" \
+				-v n=$(((nats - prev) * 5)) 'BEGIN { print (a - b) / n }')"
+	fi
+	prev=$nats
+done
+if [ -n "${per_node[10]:-}" ] && [ -n "${per_node[250]:-}" ]; then
+	r=$(awk -v a="${per_node[250]}" -v b="${per_node[10]}" 'BEGIN { print a / b }')
+	printf 'cost per node at 250 NATs / at 10: %.2f (target <= 1.3): %s\n' "$r" \
+		"$(awk -v r="$r" 'BEGIN { print (r <= 1.3) ? "met" : "NOT met" }')"
+	printf '1000-host lab up+down: %.0f ms (target <= 5000 ms): %s\n' "$(median <"$tmp/w250")" \
+		"$(awk -v w="$(median <"$tmp/w250")" 'BEGIN { print (w <= 5000) ? "met" : "NOT met" }')"
+fi
+
+# Memory: the 50-NAT lab, without wires and with one per host.
+for link in 0 1; do
+	scale_lua 50 "$link" >"$tmp/mem$link.lua"
+	k0=$(kmem_kb)
+	"$NATLAB" up "$tmp/mem$link.lua" --name bmem >/dev/null 2>&1
+	sleep 1
+	rss[$link]=$(rss_kb "$(owner bmem)")
+	kmem[$link]=$(($(kmem_kb) - k0))
+	"$NATLAB" down bmem >/dev/null 2>&1
+done
+printf 'memory, 50 NATs + 200 hosts: daemon RSS %d KiB, kernel %d KiB (%.1f KiB per namespace)\n' \
+	"${rss[0]}" "${kmem[0]}" "$(awk -v k="${kmem[0]}" 'BEGIN { print k / 251 }')"
+printf 'memory per wire (200 wires): daemon %.1f KiB, kernel %.1f KiB\n' \
+	"$(awk -v a="${rss[1]}" -v b="${rss[0]}" 'BEGIN { print (a - b) / 200 }')" \
+	"$(awk -v a="${kmem[1]}" -v b="${kmem[0]}" 'BEGIN { print (a - b) / 200 }')"
