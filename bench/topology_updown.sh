@@ -173,8 +173,8 @@ for link in 0 1; do
 	kmem[$link]=$(($(kmem_kb) - k0))
 	"$NATLAB" down bmem >/dev/null 2>&1
 done
-printf 'memory, 50 NATs + 200 hosts: daemon RSS %d KiB, kernel %d KiB (%.1f KiB per namespace)\n' \
+printf 'memory, 50 NATs + 200 hosts: daemon RSS %d KiB; kernel %d KiB (%.1f KiB per namespace; blurred by other work on the machine)\n' \
 	"${rss[0]}" "${kmem[0]}" "$(awk -v k="${kmem[0]}" 'BEGIN { print k / 251 }')"
-printf 'memory per wire (200 wires): daemon %.1f KiB, kernel %.1f KiB\n' \
+printf 'memory per wire (200 wires): daemon %.1f KiB; kernel %.1f KiB (blurred likewise)\n' \
 	"$(awk -v a="${rss[1]}" -v b="${rss[0]}" 'BEGIN { print (a - b) / 200 }')" \
 	"$(awk -v a="${kmem[1]}" -v b="${kmem[0]}" 'BEGIN { print (a - b) / 200 }')"
