@@ -321,6 +321,16 @@ static int lan_isolation_apply(const struct lab_model *m, int i, struct lab_rtnl
 	return rc < 0 ? rc : 0;
 }
 
+static int node_isolation(struct build *b, int i)
+{
+	char nerr[512];
+	int rc = lan_isolation_apply(b->m, i, b->rtnl[i], nerr, sizeof(nerr));
+
+	if (rc < 0)
+		snprintf(b->err, b->errlen, "node \"%s\": %s", b->m->nodes[i].name, nerr);
+	return rc;
+}
+
 static int node_nat(struct build *b, int i)
 {
 	char nerr[512];
@@ -330,8 +340,6 @@ static int node_nat(struct build *b, int i)
 		return fail(b, rc, b->m->nodes[i].name, "setns");
 	rc = nat_apply_here(b->m, i, 0, nerr, sizeof(nerr));
 	lab_netns_leave();
-	if (rc == 0 && b->m->nodes[i].knobs.isolation)
-		rc = lan_isolation_apply(b->m, i, b->rtnl[i], nerr, sizeof(nerr));
 	if (rc < 0)
 		snprintf(b->err, b->errlen, "node \"%s\": %s", b->m->nodes[i].name, nerr);
 	return rc;
@@ -574,6 +582,10 @@ static int build_all(struct build *b, volatile sig_atomic_t *stop)
 	for (int i = 0; i < m->nnodes && rc == 0; i++)
 		if (m->nodes[i].parent >= 0)
 			rc = STOPPED(stop) ? -EINTR : node_uplink(b, i);
+	/* Bridge ports exist once every uplink is up; the routing sockets are freed next. */
+	for (int i = 0; i < m->nnodes && rc == 0; i++)
+		if (m->nodes[i].kind == LAB_NODE_NAT && m->nodes[i].knobs.isolation)
+			rc = node_isolation(b, i);
 	/*
 	 * libnftables waits on its sockets with select(): they need numbers below FD_SETSIZE,
 	 * which a big lab's routing sockets would have taken. The NATs need none of them.
