@@ -6,6 +6,7 @@
 #include "natlab/nat_state.h"
 #include "natlab/netns.h"
 #include "natlab/model.h"
+#include "natlab/model6.h"
 #include "natlab/state.h"
 
 #include <arpa/inet.h>
@@ -62,27 +63,41 @@ static int ls_labs(int as_json)
 
 static void print_node(const struct lab_model *m, const struct lab_node *n)
 {
-	char addrs[LAB_ADDRS_MAX * 17] = "", lan[24] = "-";
-	char a[INET_ADDRSTRLEN];
+	char addrs[LAB_ADDRS_MAX * (INET6_ADDRSTRLEN + 18)] = "", lan[80] = "-";
+	char a[INET6_ADDRSTRLEN];
 
 	for (int j = 0; j < n->naddrs; j++) {
 		inet_ntop(AF_INET, &n->addrs[j], a, sizeof(a));
 		snprintf(addrs + strlen(addrs), sizeof(addrs) - strlen(addrs), "%s%s", j ? "," : "",
 		         a);
 	}
-	if (n->kind != LAB_NODE_HOST) {
+	/* IPv6 addresses follow the IPv4 ones; a LAN shows both prefixes. */
+	for (int j = 0; j < n->naddrs6; j++) {
+		inet_ntop(AF_INET6, &n->addrs6[j], a, sizeof(a));
+		snprintf(addrs + strlen(addrs), sizeof(addrs) - strlen(addrs), "%s%s",
+		         j || n->naddrs ? "," : "", a);
+	}
+	/* An IPv6-only LAN shows its IPv6 prefix only (its IPv4 one is not configured). */
+	if (n->kind != LAB_NODE_HOST && lab_node_has4(n)) {
 		inet_ntop(AF_INET, &n->prefix, a, sizeof(a));
 		snprintf(lan, sizeof(lan), "%s/%d", a, n->prefix_len);
 	}
+	if (n->kind != LAB_NODE_HOST && lab_node_has6(n)) {
+		int v4 = lab_node_has4(n);
+
+		inet_ntop(AF_INET6, &n->prefix6, a, sizeof(a));
+		snprintf(lan + (v4 ? strlen(lan) : 0), sizeof(lan) - (v4 ? strlen(lan) : 0),
+		         "%s%s/64", v4 ? "," : "", a);
+	}
 	printf("%-12s %-8s %-12s %-20s %-18s %s\n", n->name, kind_names[n->kind],
 	       n->parent >= 0 ? m->nodes[n->parent].name : "-",
-	       n->kind == LAB_NODE_NAT ? n->profile : "-", lan, n->naddrs ? addrs : "-");
+	       n->kind == LAB_NODE_NAT ? n->profile : "-", lan, n->naddrs || n->naddrs6 ? addrs : "-");
 }
 
 /* The internet's prefix and the routers between two of its attachments, in path order. */
 static void print_internet(const struct lab_model *m)
 {
-	char a[INET_ADDRSTRLEN];
+	char a[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
 
 	inet_ntop(AF_INET, &m->inet_prefix, a, sizeof(a));
 	printf("internet %s/%d, %d router%s between attachments%s", a, m->inet_len, m->hops,
@@ -91,6 +106,16 @@ static void print_internet(const struct lab_model *m)
 		struct in_addr h = lab_hop_addr(m, k);
 
 		printf(" %s", inet_ntop(AF_INET, &h, a, sizeof(a)));
+	}
+	putchar('\n');
+	if (!m->v6)
+		return;
+	inet_ntop(AF_INET6, &m->inet6_prefix, a6, sizeof(a6));
+	printf("internet IPv6 %s/%d, routers:", a6, m->inet6_len);
+	for (int k = 0; k < m->hops; k++) {
+		struct in6_addr h = lab_hop6_addr(m, k);
+
+		printf(" %s", inet_ntop(AF_INET6, &h, a6, sizeof(a6)));
 	}
 	putchar('\n');
 }

@@ -190,16 +190,16 @@ static struct nl_addr *addr_build(struct in_addr a, int len)
 	return n;
 }
 
-int lab_addr_add(struct lab_rtnl *r, int ifindex, struct in_addr a, int prefix_len, unsigned flags)
+/* Adds address local (its reference taken) to ifindex with IFA_F_* flags. */
+static int addr_commit(struct lab_rtnl *r, int ifindex, struct nl_addr *local, unsigned ifa_flags)
 {
 	struct rtnl_addr *ra = rtnl_addr_alloc();
-	struct nl_addr *local = addr_build(a, prefix_len);
 	int rc = -ENOMEM;
 
 	if (ra && local) {
 		rtnl_addr_set_ifindex(ra, ifindex);
-		if (flags & LAB_ADDR_NOPREFIXROUTE)
-			rtnl_addr_set_flags(ra, IFA_F_NOPREFIXROUTE);
+		if (ifa_flags)
+			rtnl_addr_set_flags(ra, ifa_flags);
 		rc = nl_to_errno(rtnl_addr_set_local(ra, local));
 		if (rc == 0)
 			rc = nl_to_errno(rtnl_addr_add(r->sk, ra, 0));
@@ -209,6 +209,12 @@ int lab_addr_add(struct lab_rtnl *r, int ifindex, struct in_addr a, int prefix_l
 	return rc;
 }
 
+int lab_addr_add(struct lab_rtnl *r, int ifindex, struct in_addr a, int prefix_len, unsigned flags)
+{
+	return addr_commit(r, ifindex, addr_build(a, prefix_len),
+	                   (flags & LAB_ADDR_NOPREFIXROUTE) ? IFA_F_NOPREFIXROUTE : 0);
+}
+
 int lab_route_add(struct lab_rtnl *r, struct in_addr prefix, int len, struct in_addr gw)
 {
 	struct lab_route rt = { .dst = prefix, .len = len, .gw = gw };
@@ -216,22 +222,24 @@ int lab_route_add(struct lab_rtnl *r, struct in_addr prefix, int len, struct in_
 	return lab_route_add_r(r, &rt);
 }
 
-int lab_route_add_r(struct lab_rtnl *r, const struct lab_route *lr)
+/*
+ * Adds a route of family to dst through via (NULL: on the link, scope link for IPv4) with
+ * preferred source src (NULL: none). Takes the addresses' references.
+ */
+static int route_commit(struct lab_rtnl *r, int family, struct nl_addr *dst, struct nl_addr *via,
+                        struct nl_addr *src, int oif, int onlink)
 {
 	struct rtnl_route *rt = rtnl_route_alloc();
 	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-	struct nl_addr *dst = addr_build(lr->dst, lr->len);
-	struct nl_addr *via = lr->gw.s_addr ? addr_build(lr->gw, 32) : NULL;
-	struct nl_addr *src = lr->src.s_addr ? addr_build(lr->src, 32) : NULL;
 	int rc = -ENOMEM;
 
-	if (!rt || !nh || !dst || (lr->gw.s_addr && !via) || (lr->src.s_addr && !src))
+	if (!rt || !nh || !dst)
 		goto out;
-	rtnl_route_set_family(rt, AF_INET);
+	rtnl_route_set_family(rt, family);
 	rtnl_route_set_table(rt, RT_TABLE_MAIN);
 	rtnl_route_set_protocol(rt, RTPROT_STATIC);
 	/* Without a gateway the destination is on the link (scope link), as `ip route` says. */
-	rtnl_route_set_scope(rt, via ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+	rtnl_route_set_scope(rt, via || family == AF_INET6 ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
 	rc = nl_to_errno(rtnl_route_set_dst(rt, dst));
 	if (rc == 0 && src)
 		rc = nl_to_errno(rtnl_route_set_pref_src(rt, src));
@@ -239,9 +247,9 @@ int lab_route_add_r(struct lab_rtnl *r, const struct lab_route *lr)
 		goto out;
 	if (via)
 		rtnl_route_nh_set_gateway(nh, via);
-	if (lr->oif)
-		rtnl_route_nh_set_ifindex(nh, lr->oif);
-	if (lr->onlink)
+	if (oif)
+		rtnl_route_nh_set_ifindex(nh, oif);
+	if (onlink)
 		rtnl_route_nh_set_flags(nh, RTNH_F_ONLINK);
 	rtnl_route_add_nexthop(rt, nh);
 	nh = NULL; /* owned by the route now */
@@ -282,4 +290,49 @@ int lab_link_bridge_port_isolate(struct lab_rtnl *r, int ifindex, int on)
 out:
 	nlmsg_free(msg);
 	return rc;
+}
+
+int lab_route_add_r(struct lab_rtnl *r, const struct lab_route *lr)
+{
+	struct nl_addr *via = lr->gw.s_addr ? addr_build(lr->gw, 32) : NULL;
+	struct nl_addr *src = lr->src.s_addr ? addr_build(lr->src, 32) : NULL;
+
+	if ((lr->gw.s_addr && !via) || (lr->src.s_addr && !src)) {
+		nl_addr_put(via);
+		nl_addr_put(src);
+		return -ENOMEM;
+	}
+	return route_commit(r, AF_INET, addr_build(lr->dst, lr->len), via, src, lr->oif, lr->onlink);
+}
+
+static struct nl_addr *addr6_build(const struct in6_addr *a, int len)
+{
+	struct nl_addr *n = nl_addr_build(AF_INET6, a, sizeof(*a));
+
+	if (n)
+		nl_addr_set_prefixlen(n, len);
+	return n;
+}
+
+int lab_addr6_add(struct lab_rtnl *r, int ifindex, const struct in6_addr *a, int prefix_len,
+                  unsigned flags)
+{
+	return addr_commit(r, ifindex, addr6_build(a, prefix_len),
+	                   IFA_F_NODAD |
+	                       ((flags & LAB_ADDR_NOPREFIXROUTE) ? IFA_F_NOPREFIXROUTE : 0));
+}
+
+int lab_route6_add(struct lab_rtnl *r, const struct lab_route6 *lr)
+{
+	int has_gw = !IN6_IS_ADDR_UNSPECIFIED(&lr->gw), has_src = !IN6_IS_ADDR_UNSPECIFIED(&lr->src);
+	struct nl_addr *via = has_gw ? addr6_build(&lr->gw, 128) : NULL;
+	struct nl_addr *src = has_src ? addr6_build(&lr->src, 128) : NULL;
+
+	if ((has_gw && !via) || (has_src && !src)) {
+		nl_addr_put(via);
+		nl_addr_put(src);
+		return -ENOMEM;
+	}
+	return route_commit(r, AF_INET6, addr6_build(&lr->dst, lr->len), via, src, lr->oif,
+	                    lr->onlink);
 }

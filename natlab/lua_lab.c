@@ -6,6 +6,7 @@
  * right after lab:host{} and errors point at the line that caused them.
  */
 #include "natlab/lua_json.h"
+#include "natlab/lua_ipv6.h"
 #include "natlab/lua_node.h"
 #include "natlab/link_preset.h"
 #include "natlab/lua_opts.h"
@@ -163,7 +164,7 @@ static void assign(lua_State *L, struct scenario *s, const char *fn, int i)
  */
 static int lab_internet(lua_State *L)
 {
-	static const char *const keys[] = { "name", "prefix", "hops", NULL };
+	static const char *const keys[] = { "name", "prefix", "hops", "ipv6", "prefix6", NULL };
 	const char *fn = "lab:internet", *prefix;
 	struct scenario *s = check_lab(L);
 	char err[256];
@@ -182,6 +183,7 @@ static int lab_internet(lua_State *L)
 	hops = (int)lua_opts_integer(L, 2, fn, "hops", LAB_HOPS_DEFAULT, 0, LAB_HOPS_MAX);
 	if (lab_internet_set(&s->model, prefix, hops, err, sizeof(err)) < 0)
 		luaL_error(L, "%s: %s", fn, err);
+	lua_ipv6_internet(L, 2, fn, &s->model);
 	if (lua_getfield(L, 2, "name") == LUA_TNIL) {
 		lua_pushliteral(L, "internet");
 		lua_setfield(L, 2, "name");
@@ -195,11 +197,12 @@ static int lab_internet(lua_State *L)
 
 static int lab_host(lua_State *L)
 {
-	static const char *const keys[] = { "name", "net", "addrs", "addr", "link", NULL };
+	static const char *const keys[] = { "name", "net", "addrs", "addr", "link", "ipv6", "addr6", NULL };
 	const char *fn = "lab:host";
 	struct scenario *s = check_lab(L);
 	int parent, naddrs, i, has_link;
 	struct wire_impairment link;
+	struct lab_node v6;
 	struct in_addr want;
 
 	lua_opts_check(L, 2, fn, keys);
@@ -211,11 +214,13 @@ static int lab_host(lua_State *L)
 	naddrs = (int)lua_opts_integer(L, 2, fn, "addrs", 1, 1, LAB_ADDRS_MAX);
 	want = opt_addr(L, fn);
 	has_link = read_link(L, fn, &link);
+	lua_ipv6_node(L, 2, fn, LAB_NODE_HOST, &v6);
 	i = add_node(L, s, fn, LAB_NODE_HOST, parent);
 	s->model.nodes[i].has_link = has_link;
 	s->model.nodes[i].link = link;
 	s->model.nodes[i].want_naddrs = naddrs;
 	s->model.nodes[i].want_addr = want;
+	lua_ipv6_copy(&v6, &s->model.nodes[i]);
 	assign(L, s, fn, i);
 	lua_node_push(L, i);
 	return 1;
@@ -337,12 +342,13 @@ void lua_lab_read_knobs(lua_State *L, int idx, const char *fn, struct nat_knobs 
 
 static int lab_nat(lua_State *L)
 {
-	static const char *const keys[] = { "name", "net", "lan", "addr", "link", NULL };
+	static const char *const keys[] = { "name", "net", "lan", "addr", "link", "ipv6", "lan6", "addr6", NULL };
 	const char *fn = "lab:nat", *lan;
 	struct scenario *s = check_lab(L);
 	struct nat_knobs k;
 	char profile[32], err[256];
 	struct wire_impairment link;
+	struct lab_node v6;
 	struct in_addr want;
 	int parent, i, has_link;
 
@@ -358,6 +364,7 @@ static int lab_nat(lua_State *L)
 	lan = lua_opts_string(L, 2, fn, "lan", NULL);
 	want = opt_addr(L, fn);
 	has_link = read_link(L, fn, &link);
+	lua_ipv6_node(L, 2, fn, LAB_NODE_NAT, &v6);
 	i = add_node(L, s, fn, LAB_NODE_NAT, parent);
 	s->model.nodes[i].has_link = has_link;
 	s->model.nodes[i].link = link;
@@ -375,7 +382,12 @@ static int lab_nat(lua_State *L)
 		}
 		s->model.nodes[i].prefix_fixed = 1;
 	}
+	lua_ipv6_copy(&v6, &s->model.nodes[i]);
 	assign(L, s, fn, i);
+	if (lua_ipv6_knobs_check(L, 2, &s->model, i, err, sizeof(err)) < 0) {
+		s->model.nnodes--;
+		luaL_error(L, "%s: %s", fn, err);
+	}
 	lua_node_push(L, i);
 	return 1;
 }

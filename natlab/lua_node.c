@@ -5,6 +5,7 @@
  * internet prefix, hops and routers.
  */
 #include "natlab/lua_node.h"
+#include "natlab/lua_ipv6.h"
 #include "natlab/lua_proc.h"
 #include "natlab/portmap.h"
 #include "natlab/topology.h"
@@ -342,7 +343,8 @@ static int node_index(lua_State *L)
 		;
 	else if (strcmp(k, "net") == 0 && n->parent >= 0)
 		lua_node_push(L, n->parent);
-	else if (!node_router_field(L, n, k) && !node_internet_field(L, &s->model, n, k))
+	else if (!node_router_field(L, n, k) && !node_internet_field(L, &s->model, n, k) &&
+	         !lua_ipv6_field(L, &s->model, n, k))
 		lua_pushnil(L);
 	return 1;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/model.h"
+#include "natlab/model6.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -229,22 +230,28 @@ int lab_model_add(struct lab_model *m, const char *name, enum lab_node_kind kind
 	return m->nnodes++;
 }
 
-int lab_prefix_parse(const char *s, struct in_addr *net, int *len)
+int lab_prefix_split(const char *s, int family, void *addr, long *len)
 {
-	char buf[INET_ADDRSTRLEN];
+	char buf[INET6_ADDRSTRLEN];
 	const char *slash = strchr(s, '/');
 	char *end;
-	long l;
 
 	if (!slash || (size_t)(slash - s) >= sizeof(buf))
 		return -EINVAL;
 	memcpy(buf, s, (size_t)(slash - s));
 	buf[slash - s] = '\0';
-	if (inet_pton(AF_INET, buf, net) != 1)
+	if (inet_pton(family, buf, addr) != 1)
 		return -EINVAL;
 	errno = 0;
-	l = strtol(slash + 1, &end, 10);
-	if (errno || *end || end == slash + 1 || l < 8 || l > 30)
+	*len = strtol(slash + 1, &end, 10);
+	return errno || *end || end == slash + 1 ? -EINVAL : 0;
+}
+
+int lab_prefix_parse(const char *s, struct in_addr *net, int *len)
+{
+	long l;
+
+	if (lab_prefix_split(s, AF_INET, net, &l) < 0 || l < 8 || l > 30)
 		return -EINVAL;
 	if (ntohl(net->s_addr) & ~mask_of((int)l))
 		return -EINVAL;
@@ -477,6 +484,11 @@ int lab_model_assign(struct lab_model *m, int i, char *err, size_t errlen)
 	int want = n->kind == LAB_NODE_HOST ? n->want_naddrs : (n->kind == LAB_NODE_NAT ? 1 : 0);
 	int rc;
 
+	rc = lab_model_families(m, i, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (!lab_node_has4(n) && n->kind == LAB_NODE_HOST)
+		want = 0;
 	if (n->kind != LAB_NODE_HOST) {
 		rc = assign_network(m, n, err, errlen);
 		if (rc < 0)
@@ -508,5 +520,5 @@ int lab_model_assign(struct lab_model *m, int i, char *err, size_t errlen)
 		}
 		n->naddrs++;
 	}
-	return 0;
+	return lab_model_assign6(m, i, err, errlen);
 }

@@ -2,6 +2,7 @@
 #include "natlab/state.h"
 #include "natlab/path.h"
 #include "natlab/nat_json.h"
+#include "natlab/state6.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -217,6 +218,7 @@ static json_t *node_json(const struct lab_model *m, const struct lab_node *n)
 		json_object_set_new(o, "profile", json_string(n->profile));
 		json_object_set_new(o, "knobs", nat_knobs_json(n->profile, &n->knobs));
 	}
+	lab_state6_node_json(m, n, o);
 	return o;
 }
 
@@ -230,7 +232,12 @@ static json_t *internet_json(const struct lab_model *m)
 	snprintf(prefix + strlen(prefix), 4, "/%d", m->inet_len);
 	for (int k = 0; k < m->hops; k++)
 		json_array_append_new(routers, addr_json(lab_hop_addr(m, k)));
-	return json_pack("{s:s, s:i, s:o}", "prefix", prefix, "hops", m->hops, "routers", routers);
+	json_t *o =
+	    json_pack("{s:s, s:i, s:o}", "prefix", prefix, "hops", m->hops, "routers", routers);
+
+	if (o)
+		lab_state6_internet_json(m, o);
+	return o;
 }
 
 static int internet_read(struct lab_model *m, json_t *o)
@@ -246,7 +253,9 @@ static int internet_read(struct lab_model *m, json_t *o)
 	}
 	if (json_unpack(o, "{s:s, s:i}", "prefix", &prefix, "hops", &hops) < 0)
 		return -EINVAL;
-	return lab_internet_set(m, prefix, hops, err, sizeof(err));
+	if (lab_internet_set(m, prefix, hops, err, sizeof(err)) < 0)
+		return -EINVAL;
+	return lab_state6_internet_read(m, o);
 }
 
 int lab_state_write_model(const char *lab, const struct lab_model *m)
@@ -345,7 +354,7 @@ static int node_read(struct lab_model *m, json_t *o)
 			return -EINVAL;
 		m->nodes[i].naddrs++;
 	}
-	return 0;
+	return lab_state6_node_read(&m->nodes[i], o);
 }
 
 int lab_state_read_model(const char *lab, struct lab_model *m)

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/topology.h"
+#include "natlab/topology6.h"
+#include "natlab/model6.h"
 #include "natlab/util.h"
 #include "natlab/fd_limit.h"
 #include "natlab/link.h"
@@ -80,10 +82,11 @@ static int sysctls_write(const char *const (*kv)[2], size_t n, int optional)
 
 /*
  * Creates namespace ns with its sysctls (a router's if router, plus the bridge ones if it
- * has a bridge), opens a routing socket in it and sets lo up. On error *what says which step.
+ * has a bridge, IPv6 on if v6), opens a routing socket in it and sets lo up. On error
+ * *what says which step.
  */
-static int netns_build(const char *ns, int router, int bridged, int *fd, struct lab_rtnl **rtnl,
-                       const char **what)
+static int netns_build(const char *ns, int router, int bridged, int v6, int *fd,
+                       struct lab_rtnl **rtnl, const char **what)
 {
 	int rc = lab_netns_create(ns, fd);
 
@@ -98,6 +101,8 @@ static int netns_build(const char *ns, int router, int bridged, int *fd, struct 
 			rc = sysctls_write(router_sysctls, ARRAY_SIZE(router_sysctls), 0);
 		if (rc == 0 && bridged)
 			rc = sysctls_write(bridge_sysctls, ARRAY_SIZE(bridge_sysctls), 1);
+		if (rc == 0 && v6)
+			rc = lab6_sysctls(router);
 		lab_netns_leave();
 	}
 	if (rc < 0)
@@ -117,7 +122,7 @@ static int node_namespace(struct build *b, int i)
 	rc = lab_netns_name(b->m->name, n->name, ns, sizeof(ns));
 	if (rc == 0)
 		rc = netns_build(ns, n->kind != LAB_NODE_HOST, n->kind != LAB_NODE_HOST,
-		                 &b->nsfd[i], &b->rtnl[i], &what);
+		                 lab6_node_on(b->m, i), &b->nsfd[i], &b->rtnl[i], &what);
 	return rc < 0 ? fail(b, rc, n->name, what) : 0;
 }
 
@@ -129,11 +134,17 @@ static int node_bridge(struct build *b, int i)
 	int ifindex = internet ? IFINDEX_UPLINK : IFINDEX_LAN;
 	int rc;
 
+	unsigned flags = internet && b->m->hops >= 2 ? LAB_ADDR_NOPREFIXROUTE : 0;
+
 	rc = lab_link_bridge_add(b->rtnl[i], internet ? LAB_IF_CORE : LAB_IF_LAN, ifindex);
-	/* With a backbone, the core delivers nothing itself: the last backbone router does. */
+	/*
+	 * With a backbone, the core delivers nothing itself: the last backbone router does.
+	 * An IPv6-only LAN keeps its IPv4 prefix in the model only.
+	 */
+	if (rc == 0 && lab_node_has4(n))
+		rc = lab_addr_add(b->rtnl[i], ifindex, lab_node_gateway(n), n->prefix_len, flags);
 	if (rc == 0)
-		rc = lab_addr_add(b->rtnl[i], ifindex, lab_node_gateway(n), n->prefix_len,
-		                  internet && b->m->hops >= 2 ? LAB_ADDR_NOPREFIXROUTE : 0);
+		rc = lab6_bridge(b->rtnl[i], b->m, i, ifindex, flags);
 	return rc < 0 ? fail(b, rc, n->name, "bridge") : 0;
 }
 
@@ -237,8 +248,12 @@ static int node_uplink(struct build *b, int i)
 		rc = lab_addr_add(b->rtnl[i], uplink, n->addrs[j], p->prefix_len, flags);
 	if (rc < 0)
 		return fail(b, rc, n->name, "address");
-	rc = uplink_route(b->rtnl[i], b->m, i, uplink);
-	return rc < 0 ? fail(b, rc, n->name, "default route") : 0;
+	if (n->naddrs)
+		rc = uplink_route(b->rtnl[i], b->m, i, uplink);
+	if (rc < 0)
+		return fail(b, rc, n->name, "default route");
+	rc = lab6_uplink(b->rtnl[i], b->m, i, uplink, flags, routed_attachment(b->m, i));
+	return rc < 0 ? fail(b, rc, n->name, "IPv6 address or default route") : 0;
 }
 
 int lab_nat_subscribers(const struct lab_model *m, int i, struct in_addr **out)
@@ -390,8 +405,10 @@ int lab_topology_link_set(const struct lab_model *m, int i, int up, char *err, s
 		int ifindex = rc;
 
 		rc = lab_link_set_up(r, ifindex);
-		if (rc == 0)
+		if (rc == 0 && m->nodes[i].naddrs)
 			rc = uplink_route(r, m, i, ifindex);
+		if (rc == 0 || rc == -EEXIST)
+			rc = lab6_uplink_route(r, m, i, ifindex, routed_attachment(m, i));
 		if (rc == -EEXIST)
 			rc = 0;
 	} else if (rc > 0) {
@@ -428,6 +445,19 @@ static int routed_lan_routes(struct build *b, int core, struct lab_rtnl *r, int 
 			return fail(b, rc, n->name, "route to its lan in the internet");
 	}
 	return 0;
+}
+
+/*
+ * Router at's IPv6 routes to the LANs below it (r: its routing socket, or for the internet
+ * the last backbone router's, out of oif, with hop's address as source if hop >= 0).
+ */
+static int lan6_routes(struct build *b, int at, struct lab_rtnl *r, int oif, int hop)
+{
+	struct in6_addr src = hop >= 0 ? lab_hop6_addr(b->m, hop) : (struct in6_addr){ 0 };
+	int failed = at;
+	int rc = lab6_lan_routes(r, b->m, at, oif, hop >= 0 ? &src : NULL, &failed);
+
+	return rc < 0 ? fail(b, rc, b->m->nodes[failed].name, "IPv6 route to its lan") : 0;
 }
 
 #define IFINDEX_BB_IN  2 /* backbone router: "in", from the core or the previous router */
@@ -527,7 +557,8 @@ static int backbone_up(struct build *b, int core, volatile sig_atomic_t *stop)
 		what = "namespace name";
 		rc = lab_hop_netns_name(m->name, m->nodes[core].name, k, ns, sizeof(ns));
 		if (rc == 0)
-			rc = STOPPED(stop) ? -EINTR : netns_build(ns, 1, 0, &fd[k], &r[k], &what);
+			rc = STOPPED(stop) ? -EINTR
+			                   : netns_build(ns, 1, 0, m->v6, &fd[k], &r[k], &what);
 		if (rc == 0) {
 			what = "address";
 			rc = lab_addr_add(r[k], 1, lab_hop_addr(m, k), 32, 0);
@@ -536,14 +567,23 @@ static int backbone_up(struct build *b, int core, volatile sig_atomic_t *stop)
 			what = "link to the next router";
 			rc = backbone_link(b, core, k, fd, r);
 		}
+		/* IPv6's hop address on the link from the previous router, where ND finds it. */
+		if (rc == 0 && m->v6) {
+			what = "IPv6 address";
+			rc = lab6_hop_addr(r[k], m, k, IFINDEX_BB_IN);
+		}
 		if (rc < 0)
 			rc = backbone_fail(b, core, k, rc, what);
 	}
 	for (k = 0; k < n && rc == 0; k++)
-		if ((rc = backbone_routes(b, core, k, k ? r[k] : b->rtnl[core])) < 0)
+		if ((rc = backbone_routes(b, core, k, k ? r[k] : b->rtnl[core])) < 0 ||
+		    (m->v6 && (rc = lab6_backbone_route(k ? r[k] : b->rtnl[core], m, k,
+		                                        IFINDEX_BB_OUT)) < 0))
 			rc = backbone_fail(b, core, k, rc, "routes");
 	if (rc == 0)
 		rc = routed_lan_routes(b, core, r[n - 1], IFINDEX_BB_OUT, lab_hop_addr(m, n - 1));
+	if (rc == 0 && m->v6)
+		rc = lan6_routes(b, core, r[n - 1], IFINDEX_BB_OUT, n - 1);
 out:
 	for (k = 0; fd && r && k < n; k++) {
 		lab_rtnl_free(r[k]);
@@ -560,9 +600,12 @@ static int internet_up(struct build *b, int core, volatile sig_atomic_t *stop)
 {
 	struct in_addr any = { 0 };
 
+	int rc;
+
 	if (b->m->hops >= 2)
 		return backbone_up(b, core, stop);
-	return routed_lan_routes(b, core, b->rtnl[core], 0, any);
+	rc = routed_lan_routes(b, core, b->rtnl[core], 0, any);
+	return rc < 0 ? rc : lan6_routes(b, core, b->rtnl[core], 0, -1);
 }
 
 static int build_all(struct build *b, volatile sig_atomic_t *stop)
@@ -582,6 +625,9 @@ static int build_all(struct build *b, volatile sig_atomic_t *stop)
 	for (int i = 0; i < m->nnodes && rc == 0; i++)
 		if (m->nodes[i].parent >= 0)
 			rc = STOPPED(stop) ? -EINTR : node_uplink(b, i);
+	for (int i = 0; i < m->nnodes && rc == 0 && m->v6; i++)
+		if (m->nodes[i].kind == LAB_NODE_NAT)
+			rc = lan6_routes(b, i, b->rtnl[i], 0, -1);
 	/* Bridge ports exist once every uplink is up; the routing sockets are freed next. */
 	for (int i = 0; i < m->nnodes && rc == 0; i++)
 		if (m->nodes[i].kind == LAB_NODE_NAT && m->nodes[i].knobs.isolation)

@@ -74,4 +74,22 @@ int lab_route_add_r(struct lab_rtnl *r, const struct lab_route *rt);
  */
 int lab_link_bridge_port_isolate(struct lab_rtnl *r, int ifindex, int on);
 
+/*
+ * IPv6: address a/prefix_len on ifindex, always without duplicate address detection
+ * (IFA_F_NODAD: a lab's addresses are unique by construction and usable at once), and
+ * LAB_ADDR_NOPREFIXROUTE as for IPv4.
+ */
+int lab_addr6_add(struct lab_rtnl *r, int ifindex, const struct in6_addr *a, int prefix_len,
+                  unsigned flags);
+/* An IPv6 route, fields as struct lab_route (an all-zero gw or src means none). */
+struct lab_route6 {
+	struct in6_addr dst;
+	int len;
+	struct in6_addr gw;
+	int oif;
+	int onlink;
+	struct in6_addr src;
+};
+int lab_route6_add(struct lab_rtnl *r, const struct lab_route6 *rt);
+
 #endif

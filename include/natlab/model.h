@@ -62,6 +62,19 @@ struct lab_node {
 	int prefix_len;
 	int prefix_fixed;   /* given in the scenario rather than allocated */
 	uint32_t next_free; /* next host number to hand out on this network */
+
+	/*
+	 * IPv6 (model6.h): the families of a host, or of a router's LAN; addresses on the
+	 * parent's network; the LAN /64 hosts are on and the /64 the internet routes here.
+	 */
+	int ipv6; /* enum lab_ipv6; LAB_IPV6_INHERIT until assigned */
+	struct in6_addr addrs6[LAB_ADDRS_MAX];
+	int naddrs6;
+	struct in6_addr want_addr6; /* a fixed first IPv6 address, or :: */
+	struct in6_addr prefix6;    /* the LAN's /64 (a ULA under nptv6) */
+	struct in6_addr pub6;       /* the /64 routed to this router (= prefix6 without nptv6) */
+	int prefix6_fixed;
+	uint32_t next_free6;
 };
 
 struct lab_model {
@@ -76,6 +89,12 @@ struct lab_model {
 	struct in_addr inet_prefix;
 	int inet_len;
 	int hops;
+
+	/* lab:internet{ ipv6, prefix6 } (model6.h): IPv6 on, its prefix, the next free /64. */
+	int v6;
+	struct in6_addr inet6_prefix;
+	int inet6_len;
+	uint32_t next_subnet6;
 };
 
 void lab_model_init(struct lab_model *m);
@@ -124,6 +143,11 @@ int lab_model_assign(struct lab_model *m, int i, char *err, size_t errlen);
 /* The router address of the network node i provides: .1 of its prefix. */
 struct in_addr lab_node_gateway(const struct lab_node *n);
 
+/*
+ * Splits "address/len" of family (AF_INET, AF_INET6) into addr (an in_addr or in6_addr)
+ * and *len, unchecked. 0, or -EINVAL if either part does not parse.
+ */
+int lab_prefix_split(const char *s, int family, void *addr, long *len);
 /* Parses "a.b.c.d/len" into a network address (host bits must be zero). */
 int lab_prefix_parse(const char *s, struct in_addr *net, int *len);
 /* True if a/alen and b/blen share any address. */

@@ -17,6 +17,12 @@ enum nat_filtering { NAT_FILTER_EIF, NAT_FILTER_ADF, NAT_FILTER_APDF };
 enum nat_ports { NAT_PORTS_PRESERVE, NAT_PORTS_RANDOM, NAT_PORTS_SEQUENTIAL };
 /* What the NAT lets out of its LAN: all, no UDP, only TCP 80/443, only TCP 443. */
 enum nat_block { NAT_BLOCK_NONE, NAT_BLOCK_UDP, NAT_BLOCK_WEB_ONLY, NAT_BLOCK_HTTPS_ONLY };
+/*
+ * What the box lets in on IPv6, where it routes without translating: replies only
+ * (address-and-port-dependent, RFC 6092's default), anyone an internal endpoint sent to
+ * (address-dependent), anyone once it sent (endpoint-independent), or everything (open).
+ */
+enum nat_filtering6 { NAT_FILTER6_APDF, NAT_FILTER6_ADF, NAT_FILTER6_EIF, NAT_FILTER6_OPEN };
 /* What an unsolicited inbound TCP SYN gets (RFC 5382 REQ-4). */
 enum nat_tcp_unsolicited { NAT_TCP_DROP, NAT_TCP_ICMP };
 
@@ -56,6 +62,8 @@ struct nat_knobs {
 	unsigned pcp;           /* PCP (RFC 6887), same daemon */
 	unsigned portmap_lease; /* seconds: the longest lease granted */
 	unsigned isolation;     /* LAN hosts reach the box only, not each other (topology.c) */
+	enum nat_filtering6 filtering6; /* IPv6 inbound filtering (nat_rules6.c) */
+	unsigned nptv6;                 /* RFC 6296 prefix translation of the IPv6 LAN */
 };
 
 /* Whether the box answers any port-mapping protocol. */
