@@ -116,6 +116,14 @@ static int node_set_profile(lua_State *L)
 		    L, "nat:set_profile: cannot switch between NAT and profile \"none\"");
 	if (nat_knobs_validate(&k, 0, err, sizeof(err)) < 0)
 		return luaL_error(L, "nat:set_profile: %s", err);
+	/* nptv6 decided the LAN's addresses when it was declared. */
+	if (k.nptv6 != n->knobs.nptv6)
+		return luaL_error(L,
+		                  "nat:set_profile: nptv6 cannot change mid-run (it decides the "
+		                  "LAN's IPv6 addresses): keep nptv6 = %s",
+		                  n->knobs.nptv6 ? "true" : "false");
+	if (lua_ipv6_knobs_check(L, 2, &s->model, i, err, sizeof(err)) < 0)
+		return luaL_error(L, "nat:set_profile: %s", err);
 	before = n->knobs;
 	memcpy(old_profile, n->profile, sizeof(old_profile));
 	n->knobs = k;

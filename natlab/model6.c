@@ -70,8 +70,8 @@ static const struct {
 	int len;
 	const char *what;
 } reserved6[] = {
-	{ "::", 8, "::/8 (unspecified, loopback, IPv4-mapped and -compatible)" },
 	{ "64:ff9b::", 96, "the NAT64 well-known prefix 64:ff9b::/96" },
+	{ "::", 8, "::/8 (unspecified, loopback, IPv4-mapped and -compatible)" },
 	{ "fc00::", 7, "unique local space fc00::/7 (NPTv6 LANs)" },
 	{ "fe80::", 10, "link-local fe80::/10" },
 	{ "ff00::", 8, "multicast ff00::/8" },

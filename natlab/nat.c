@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The one file that speaks libnftables. */
 #include "natlab/nat.h"
+#include "natlab/nat6.h"
 #include "natlab/netns.h"
 
 #include <errno.h>
@@ -262,7 +263,8 @@ int nat_portmap_flush(char *err, size_t errlen)
 	                    err, errlen);
 }
 
-int nat_ruleset_apply(const char *ruleset, char *err, size_t errlen)
+/* Loads table natlab of family with a counter in every rule (ruleset_with_counters). */
+static int natlab_table_apply(const char *family, const char *ruleset, char *err, size_t errlen)
 {
 	char *counted = ruleset_with_counters(ruleset);
 	int rc;
@@ -271,9 +273,19 @@ int nat_ruleset_apply(const char *ruleset, char *err, size_t errlen)
 		snprintf(err, errlen, "nftables: out of memory");
 		return -ENOMEM;
 	}
-	rc = table_load("ip", "natlab", counted, err, errlen);
+	rc = table_load(family, "natlab", counted, err, errlen);
 	free(counted);
 	return rc;
+}
+
+int nat_ruleset_apply(const char *ruleset, char *err, size_t errlen)
+{
+	return natlab_table_apply("ip", ruleset, err, errlen);
+}
+
+int nat6_ruleset_apply(const char *ruleset, char *err, size_t errlen)
+{
+	return natlab_table_apply("ip6", ruleset, err, errlen);
 }
 
 /* "counter packets P bytes B " taken out of a listed rule, its figures kept. */
@@ -440,7 +452,8 @@ int nat_conntrack_flush(void)
 		        .nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE,
 		        .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
 		        .nlmsg_seq = 1 },
-		.nfg = { .nfgen_family = AF_INET, .version = NFNETLINK_V0 },
+		/* Every family: a dual-stack box's IPv6 flows are mappings too. */
+		.nfg = { .nfgen_family = AF_UNSPEC, .version = NFNETLINK_V0 },
 	};
 	struct {
 		struct nlmsghdr nh;

@@ -34,6 +34,13 @@ struct nat_profile {
 		.ports = NAT_PORTS_PRESERVE, .hairpin = 1, TIMEOUTS, .block = NAT_BLOCK_NONE       \
 	}
 
+/* A home router's IPv4 side (port-restricted cone) with one IPv6 knob set. */
+#define HOME_V6(knob)                                                                              \
+	{                                                                                          \
+		.translate = 1, .mapping = NAT_MAPPING_EIM, .filtering = NAT_FILTER_APDF,         \
+		.ports = NAT_PORTS_PRESERVE, .hairpin = 1, TIMEOUTS, knob                          \
+	}
+
 static const struct nat_profile nat_profiles[] = {
 	{ "none", { .translate = 0, TIMEOUTS } },
 	{ "full-cone", HOME(NAT_FILTER_EIF) },
@@ -99,13 +106,21 @@ static const struct nat_profile nat_profiles[] = {
 	    .tcp_timeout = 3600,
 	    .tcp_transitory_timeout = NAT_TCP_TRANSITORY_TIMEOUT_DEFAULT,
 	    .portmap_lease = NAT_PORTMAP_LEASE_DEFAULT } },
+	/*
+	 * IPv6 edges (docs/scenarios.md, "IPv6"): a home router's IPv4 side, with its IPv6 LAN
+	 * routed behind a stateful firewall (RFC 6092), behind none, or prefix-translated
+	 * (RFC 6296).
+	 */
+	{ "v6-firewall", HOME(NAT_FILTER_APDF) },
+	{ "v6-open", HOME_V6(.filtering6 = NAT_FILTER6_OPEN) },
+	{ "nptv6", HOME_V6(.nptv6 = 1) },
 };
 
 const char *const nat_profile_names[] = {
 	"none",        "full-cone",  "restricted-cone", "port-restricted-cone",
 	"symmetric",   "cgnat",      "udp-blocked",     "symmetric-sequential",
 	"home-router", "mobile-cgn", "hotel-wifi",      "enterprise-firewall",
-	NULL
+	"v6-firewall", "v6-open",    "nptv6",           NULL
 };
 
 int nat_profile_lookup(const char *name, struct nat_knobs *knobs)
@@ -126,6 +141,8 @@ static const char *const filtering_words[] = { "endpoint-independent", "address-
 static const char *const ports_words[] = { "preserve", "random", "sequential", NULL };
 static const char *const block_words[] = { "none", "udp", "web-only", "https-only", NULL };
 static const char *const unsolicited_words[] = { "drop", "icmp", NULL };
+static const char *const filtering6_words[] = { "address-and-port-dependent", "address-dependent",
+	                                        "endpoint-independent", "open", NULL };
 
 /* The table reads and writes these fields as unsigned int. */
 _Static_assert(sizeof(enum nat_mapping) == sizeof(unsigned) &&
@@ -160,6 +177,8 @@ const struct nat_knob nat_knob_table[] = {
 	NUMBER(pcp, NAT_KNOB_BOOL, 0, 1),
 	NUMBER(portmap_lease, NAT_KNOB_SECONDS, 2, NAT_PORTMAP_LEASE_MAX),
 	NUMBER(isolation, NAT_KNOB_BOOL, 0, 1),
+	WORD(filtering6, filtering6_words),
+	NUMBER(nptv6, NAT_KNOB_BOOL, 0, 1),
 	{ NULL, NAT_KNOB_BOOL, 0, NULL, 0, 0 },
 };
 

@@ -302,24 +302,27 @@ static void render_learn(struct render *r)
 	render_learn_chain(r, "learn_tcp_transitory", PROTO_TCP, r->k->tcp_transitory_timeout);
 }
 
+void nat_forward_head_render(FILE *f, enum nat_block block)
+{
+	fprintf(f, "\tchain forward {\n"
+	           "\t\ttype filter hook forward priority filter; policy drop;\n"
+	           "\t\tct state established,related accept\n");
+	if (block != NAT_BLOCK_NONE)
+		fprintf(f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF "\" meta l4proto udp drop\n");
+	if (block == NAT_BLOCK_WEB_ONLY)
+		fprintf(f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF
+		           "\" meta l4proto tcp tcp dport != { 80, 443 } drop\n");
+	/* The corporate network whose only way out is TLS on 443 (or a proxy inside it). */
+	if (block == NAT_BLOCK_HTTPS_ONLY)
+		fprintf(f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF
+		           "\" meta l4proto != tcp drop\n"
+		           "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF "\" tcp dport != 443 drop\n");
+	fprintf(f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF "\" accept\n");
+}
+
 static void render_forward(struct render *r)
 {
-	fprintf(r->f, "\tchain forward {\n"
-	              "\t\ttype filter hook forward priority filter; policy drop;\n"
-	              "\t\tct state established,related accept\n");
-	if (r->k->block != NAT_BLOCK_NONE)
-		fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF
-		              "\" meta l4proto udp drop\n");
-	if (r->k->block == NAT_BLOCK_WEB_ONLY)
-		fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF
-		              "\" meta l4proto tcp tcp dport != { 80, 443 } drop\n");
-	/* The corporate network whose only way out is TLS on 443 (or a proxy inside it). */
-	if (r->k->block == NAT_BLOCK_HTTPS_ONLY)
-		fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF
-		              "\" meta l4proto != tcp drop\n"
-		              "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF
-		              "\" tcp dport != 443 drop\n");
-	fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF "\" accept\n");
+	nat_forward_head_render(r->f, r->k->block);
 	if (r->k->hairpin)
 		fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" LAN_IF "\" accept\n");
 	if (r->k->filtering == NAT_FILTER_EIF)

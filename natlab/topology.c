@@ -293,6 +293,8 @@ static int nat_apply_here(const struct lab_model *m, int i, int flush, char *err
 		rc = nat_ruleset_apply(rules, err, errlen);
 	else
 		snprintf(err, errlen, "ruleset: %s", strerror(-rc));
+	if (rc == 0)
+		rc = lab6_nat_apply(m, i, err, errlen);
 	/* Its own table, so a profile change keeps the port mappings granted so far. */
 	if (rc == 0 && n->knobs.translate)
 		rc = nat_portmap_apply(nat_knobs_portmap(&n->knobs), err, errlen);

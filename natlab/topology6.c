@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/topology6.h"
 #include "natlab/model6.h"
+#include "natlab/nat6.h"
 #include "natlab/netns.h"
 #include "natlab/util.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int lab6_node_on(const struct lab_model *m, int i)
@@ -126,4 +129,35 @@ int lab6_lan_routes(struct lab_rtnl *r, const struct lab_model *m, int at, int o
 		}
 	}
 	return 0;
+}
+
+int lab6_nat_apply(const struct lab_model *m, int i, char *err, size_t errlen)
+{
+	const struct lab_node *n = &m->nodes[i];
+	struct nat6_box_addrs a = { .lan = n->prefix6, .pub = n->pub6 };
+	struct in6_addr *hosts;
+	char *rules = NULL;
+	unsigned nh = 0;
+	int rc;
+
+	if (!lab_node_has6(n) || !n->knobs.translate)
+		return 0;
+	hosts = calloc((size_t)m->nnodes * LAB_ADDRS_MAX, sizeof(*hosts));
+	if (!hosts) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (int j = 0; j < m->nnodes; j++)
+		for (int k = 0; m->nodes[j].parent == i && k < m->nodes[j].naddrs6; k++)
+			hosts[nh++] = m->nodes[j].addrs6[k];
+	a.hosts = hosts;
+	a.nhosts = nh;
+	rc = nat6_ruleset_render(&n->knobs, &a, &rules);
+	if (rc < 0)
+		snprintf(err, errlen, "IPv6 ruleset: %s", strerror(-rc));
+	else
+		rc = nat6_ruleset_apply(rules, err, errlen);
+	free(rules);
+	free(hosts);
+	return rc;
 }

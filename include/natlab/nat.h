@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <stdio.h>
 
 enum nat_mapping { NAT_MAPPING_EIM, NAT_MAPPING_APDM };
 enum nat_filtering { NAT_FILTER_EIF, NAT_FILTER_ADF, NAT_FILTER_APDF };
@@ -129,6 +130,13 @@ struct nat_box_addrs {
  * translate it is an empty string. Returns 0 or -errno.
  */
 int nat_ruleset_render(const struct nat_knobs *k, const struct nat_box_addrs *a, char **out);
+
+/*
+ * The start of a forward chain, for IPv4 and IPv6 alike: replies pass, knob block's drops
+ * of what leaves the LAN, then the rest of what leaves it passes. The caller adds what
+ * may come in and closes the chain.
+ */
+void nat_forward_head_render(FILE *f, enum nat_block block);
 
 /*
  * Port mapping (portmap.c): miniupnpd keeps its mappings in chains of its own table; the

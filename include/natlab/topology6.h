@@ -56,4 +56,10 @@ int lab6_backbone_route(struct lab_rtnl *r, const struct lab_model *m, int k, in
 int lab6_lan_routes(struct lab_rtnl *r, const struct lab_model *m, int at, int oif,
                     const struct in6_addr *src, int *failed);
 
+/*
+ * In NAT node i's namespace (the caller is there): renders and loads its IPv6 ruleset
+ * (nat6.h) when its LAN has IPv6 and it translates. 0 or -errno with a sentence in err.
+ */
+int lab6_nat_apply(const struct lab_model *m, int i, char *err, size_t errlen);
+
 #endif
