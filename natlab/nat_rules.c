@@ -165,6 +165,9 @@ static void render_snat(struct render *r, const char *rule, int held)
 		}
 		return;
 	}
+	/* No IPv4 subscriber (an IPv6-only LAN), no block to hand out: nothing to map. */
+	if (k->port_block && !r->a->nsubscribers)
+		return;
 	fprintf(r->f, "%s", rule);
 	if (k->port_block) {
 		fprintf(r->f, "snat ip to ip saddr map { ");

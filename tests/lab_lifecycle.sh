@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # A lab's whole life: up, ls, exec, down; failures and signals during up; kill -9 of
-# natlab mid-build then cleanup. Throughout, the root namespace must not change: links,
-# addresses, routes, nftables ruleset and the sysctls labs set are compared before/after.
+# natlab mid-build then cleanup; a dual-stack lab up and down. Throughout, the root
+# namespace must not change: links, addresses, routes (IPv4 and IPv6), nftables ruleset
+# and the sysctls labs set (IPv4 and IPv6) are compared before/after.
 . "$(dirname "$0")/lib/lab.sh"
 t_require_root
 t_require jq
@@ -12,11 +13,19 @@ root_snapshot() {
 		ip -o link show | sed 's/^[0-9]*: //'
 		ip -o addr show
 		ip route show table all
+		ip -6 route show table all
+		ip -6 neigh show
 		nft list ruleset
 		for k in net.ipv4.ip_forward net.ipv4.conf.all.rp_filter net.ipv4.conf.default.rp_filter \
 			net.ipv4.conf.all.send_redirects net.ipv6.conf.all.disable_ipv6 \
 			net.netfilter.nf_conntrack_udp_timeout net.netfilter.nf_conntrack_udp_timeout_stream \
-			net.bridge.bridge-nf-call-iptables; do
+			net.bridge.bridge-nf-call-iptables net.ipv6.conf.default.disable_ipv6 \
+			net.ipv6.conf.all.forwarding net.ipv6.conf.default.forwarding \
+			net.ipv6.conf.all.accept_dad net.ipv6.conf.default.accept_dad \
+			net.ipv6.conf.all.accept_ra net.ipv6.conf.default.accept_ra \
+			net.ipv6.conf.all.autoconf net.ipv6.conf.default.autoconf \
+			net.ipv6.conf.default.router_solicitations \
+			net.ipv6.conf.all.keep_addr_on_down net.ipv6.conf.default.keep_addr_on_down; do
 			sysctl -n "$k" 2>/dev/null | sed "s/^/$k=/"
 		done
 	} 2>&1
@@ -93,6 +102,18 @@ rtt=$("$NATLAB" exec "$LW" far -- ping -c 3 -i 0.2 198.18.0.2 | sed -n 's|^rtt.*
 t_ok $? "the daemon forwards the wire: 25 ms each way (min RTT ${rtt:-none} ms)"
 "$NATLAB" down "$LW" >/dev/null 2>&1
 t_is "$(lab_leftovers "$LW")" "" "down removes the wired lab and its daemon"
+
+# A dual-stack lab: IPv6 is on inside it (addresses, routes, sysctls), never outside.
+L6=$(t_lab_name v)
+t_up "$L6" "$SRC/scenarios/ipv6.lua"
+t_ok $? "the dual-stack example lab is up" "$(cat "$T_TMP/up-$L6.log")"
+t_is "$("$NATLAB" ls "$L6" --json | jq -r '.nodes[] | select(.name=="phone") | .addrs6[0]')" \
+	2001:db8:0:5::2 "ls --json: the IPv6-only phone's address"
+"$NATLAB" exec "$L6" phone -- ping -6 -c 1 -W 2 2001:db8::2 >/dev/null
+t_ok $? "the phone pings srv over IPv6 (exec)"
+t_is "$("$NATLAB" exec "$L6" home -- sysctl -n net.ipv6.conf.all.forwarding)" 1 "the box forwards IPv6"
+"$NATLAB" down "$L6" >/dev/null 2>&1
+t_is "$(lab_leftovers "$L6")" "" "down removes the dual-stack lab"
 
 # Captures kept by the daemon until down.
 LC=$(t_lab_name p)

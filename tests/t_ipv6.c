@@ -253,6 +253,31 @@ static void test_rulesets(int regen, int load)
 	}
 }
 
+/*
+ * A CGN whose LAN is IPv6-only has no IPv4 subscriber: its IPv4 ruleset has no port block
+ * to hand out, and must still load (an empty `snat ... map { }` does not parse).
+ */
+static void test_no_subscribers(int load)
+{
+	const char *profiles[] = { "cgnat", "mobile-cgn" };
+
+	for (size_t i = 0; i < 2; i++) {
+		struct nat_box_addrs a = { .lan_len = 24 };
+		struct nat_knobs k;
+		char e[1024], *r = NULL;
+
+		nat_profile_lookup(profiles[i], &k);
+		inet_pton(AF_INET, "198.18.0.4", &a.wan);
+		inet_pton(AF_INET, "100.64.1.0", &a.lan_prefix);
+		ok(nat_ruleset_render(&k, &a, &r) == 0 && r && !strstr(r, "map {  }"),
+		   "%s without IPv4 subscribers renders no empty port-block map", profiles[i]);
+		if (load)
+			ok(r && nat_ruleset_apply(r, e, sizeof(e)) == 0,
+			   "%s: the kernel accepts it%s%s", profiles[i], r ? ": " : "", r ? e : "");
+		free(r);
+	}
+}
+
 /* Every filtering6 x nptv6 x block is built, and the kernel takes it. */
 static void test_combinations(int load)
 {
@@ -291,5 +316,6 @@ int main(void)
 	test_nptv6();
 	test_rulesets(regen && *regen, load);
 	test_combinations(load);
+	test_no_subscribers(load);
 	return tap_done();
 }
