@@ -11,6 +11,9 @@
 # up + down (target <= 5 s); memory per lab (the RSS of the daemon that keeps it, and the
 # kernel's: Slab + Percpu + page tables in /proc/meminfo, before and after, which other
 # work on the machine blurs) and per wire (50 hosts with `link = {}` against 50 without).
+# Then dual stack against IPv4 only, alternating in the same run (issue 16):
+# scenarios/ipv6.lua (five NATs, one IPv6-only, one NPTv6) and its IPv4-only twin, and
+# the 50-NAT lab with and without IPv6, as ratios dual / IPv4.
 # Run as root from the top of the repository after building; SCALE_SIZES="10 50" runs fewer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -178,3 +181,36 @@ printf 'memory, 50 NATs + 200 hosts: daemon RSS %d KiB; kernel %d KiB (%.1f KiB 
 printf 'memory per wire (200 wires): daemon %.1f KiB; kernel %.1f KiB (blurred likewise)\n' \
 	"$(awk -v a="${rss[1]}" -v b="${rss[0]}" 'BEGIN { print (a - b) / 200 }')" \
 	"$(awk -v a="${kmem[1]}" -v b="${kmem[0]}" 'BEGIN { print (a - b) / 200 }')"
+
+# Dual stack against IPv4 only: the same topologies, IPv6 on or off, alternating.
+sed 's/^local v6 = .*/local v6 = true/' scenarios/ipv6.lua >"$tmp/ds.lua"
+sed 's/^local v6 = .*/local v6 = false/' scenarios/ipv6.lua >"$tmp/v4.lua"
+sed 's/lab:internet{}/lab:internet{ ipv6 = true }/' scenarios/big.lua >"$tmp/bigds.lua"
+grep -q 'ipv6 = true' "$tmp/bigds.lua" || { echo "topology_updown: big.lua's internet changed" >&2; exit 1; }
+updown() { # updown FILE NAME: one up + down, milliseconds
+	local t
+	t=$(now)
+	"$NATLAB" up "$1" --name "$2" >/dev/null 2>&1 || { echo "topology_updown: $1 failed" >&2; exit 1; }
+	"$NATLAB" down "$2" >/dev/null 2>&1
+	echo "$(now) - $t" | awk '{print ($1 - $3) * 1000}' FS='[ ]'
+}
+: >"$tmp/ds.t"
+: >"$tmp/v4.t"
+for i in $(seq 1 "$RUNS"); do
+	updown "$tmp/ds.lua" bds >>"$tmp/ds.t"
+	updown "$tmp/v4.lua" bv4 >>"$tmp/v4.t"
+done
+d_ms=$(median <"$tmp/ds.t")
+v_ms=$(median <"$tmp/v4.t")
+printf 'scenarios/ipv6.lua up+down, median of %d: dual stack %.1f ms, IPv4 only %.1f ms, ratio %.3fx\n' \
+	"$RUNS" "$d_ms" "$v_ms" "$(awk "BEGIN { print $d_ms / $v_ms }")"
+: >"$tmp/bigds.t"
+: >"$tmp/bigv4.t"
+for i in 1 2 3; do
+	updown "$tmp/bigds.lua" bbds >>"$tmp/bigds.t"
+	updown scenarios/big.lua bbv4 >>"$tmp/bigv4.t"
+done
+d_ms=$(median <"$tmp/bigds.t")
+v_ms=$(median <"$tmp/bigv4.t")
+printf '50 NATs + 200 hosts up+down, median of 3: dual stack %.0f ms, IPv4 only %.0f ms, ratio %.3fx\n' \
+	"$d_ms" "$v_ms" "$(awk "BEGIN { print $d_ms / $v_ms }")"

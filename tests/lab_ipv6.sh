@@ -6,7 +6,8 @@
 # - each filtering6 knob lets in what it says, for UDP and TCP, measured with
 #   tests/fw6_probe.c (replies, another port of the same address, another address,
 #   unsolicited), the IPv4 side of the same boxes still NATting;
-# - block = "udp" drops IPv6 UDP too;
+# - block = "udp" drops IPv6 UDP too; set_profile changes filtering6, not nptv6; bad
+#   IPv6 keys and combinations are refused with the node named;
 # - NPTv6: the LAN's ULA source leaves the box's WAN as an address of its routed /64,
 #   the UDP checksum field and the addresses' one's complement sum unchanged
 #   (checksum-neutral, RFC 6296), seen with tshark in the run's captures; the reply to
@@ -82,6 +83,13 @@ expect_eq((out[2] or ""):match("reply=(%d)"), "1", "and lets IPv6 TCP out: " .. 
 _, out = run(hnpt, { F, "client", srv.addrs6[1], srv.addrs6[2], "41000" })
 expect_eq((out[1] or ""):match("filtering=(%S+)"), "address-and-port-dependent",
 	"an NPTv6 box filters its LAN like a v6 firewall: " .. (out[1] or ""))
+
+-- 4. Mid-run: filtering6 changes with set_profile; nptv6 cannot.
+local open = side.open.net
+open:set_profile{ profile = "home-router", filtering6 = "address-and-port-dependent" }
+expect(ping(srv, side.open.addr6) ~= 0, "set_profile: the open edge now filters IPv6")
+local okp, why = pcall(npt.set_profile, npt, { profile = "home-router" })
+expect(not okp and tostring(why):match("nptv6 cannot change"), "nptv6 cannot change mid-run: " .. tostring(why))
 result{ npt_lan = npt.lan6, npt_pub = npt.pub6, hnpt = hnpt.addr6 }
 print("npt " .. npt.lan6 .. " " .. npt.pub6 .. " " .. hnpt.addr6)
 server:kill()
@@ -118,4 +126,22 @@ for i in range(0,16,2):
     s+=w[i]<<8|w[i+1]; s=(s&0xffff)+(s>>16)
 print(hex(0 if s==0xffff else s))' "$1"; }
 t_is "$(ocsum "$wan_src")" "$(ocsum "$lan_src")" "the two source addresses have the same one's complement sum"
+
+# Refusals, by natlab check (nothing is built).
+check() { # check LUA WANT: the scenario body after an IPv6 internet is refused with WANT
+	printf 'local lab = natlab.lab{}\nlocal inet = lab:internet{ ipv6 = true }\n%s\n' "$1" >"$T_TMP/bad.lua"
+	out=$("$NATLAB" check "$T_TMP/bad.lua" 2>&1)
+	echo "$out" | grep -q -- "$2"
+	t_ok $? "refused: ${1//$'\n'/; }" "$out"
+}
+check 'lab:host{ name = "h", net = inet, ipv6 = "yes" }' '"ipv6" must be true (dual-stack), false (IPv4 only) or "only"'
+check 'lab:host{ name = "h", net = inet, addr6 = "10.0.0.1" }' 'bad.lua:3: lab:host: "addr6" = "10.0.0.1" is not an IPv6 address'
+check 'local m = lab:nat{ name = "m", net = inet, profile = "symmetric", ipv6 = "only" }
+lab:host{ name = "h", net = m, ipv6 = true }' 'host "h" asks for IPv4 (ipv6 = true) but network "m" is IPv6-only'
+check 'lab:nat{ name = "n", net = inet, profile = "full-cone", ipv6 = false, filtering6 = "open" }' '"filtering6" applies to IPv6 and the LAN of "n" has none'
+check 'lab:nat{ name = "n", net = inet, profile = "full-cone", lan6 = "2001:db8:0:1::/64" }' 'other than its first two'
+check 'lab:nat{ name = "n", net = inet, profile = "full-cone", filtering6 = "stateful" }' '"filtering6" = "stateful" is not a valid value (one of: address-and-port-dependent, address-dependent, endpoint-independent, open)'
+printf 'local lab = natlab.lab{}\nlab:internet{ prefix6 = "fd00::/48" }\n' >"$T_TMP/bad.lua"
+"$NATLAB" check "$T_TMP/bad.lua" 2>&1 | grep -q 'lab:internet: prefix6 fd00::/48 overlaps unique local space'
+t_ok $? "refused: a ULA internet"
 t_done
