@@ -7,7 +7,8 @@
 #   tests/fw6_probe.c (replies, another port of the same address, another address,
 #   unsolicited), the IPv4 side of the same boxes still NATting;
 # - block = "udp" drops IPv6 UDP too; set_profile changes filtering6, not nptv6; bad
-#   IPv6 keys and combinations are refused with the node named;
+#   IPv6 keys and combinations are refused with the node named; a link taken down and up
+#   carries IPv6 again;
 # - NPTv6: the LAN's ULA source leaves the box's WAN as an address of its routed /64,
 #   the UDP checksum field and the addresses' one's complement sum unchanged
 #   (checksum-neutral, RFC 6296), seen with tshark in the run's captures; the reply to
@@ -84,7 +85,12 @@ _, out = run(hnpt, { F, "client", srv.addrs6[1], srv.addrs6[2], "41000" })
 expect_eq((out[1] or ""):match("filtering=(%S+)"), "address-and-port-dependent",
 	"an NPTv6 box filters its LAN like a v6 firewall: " .. (out[1] or ""))
 
--- 4. Mid-run: filtering6 changes with set_profile; nptv6 cannot.
+-- 4. Mid-run: a link taken down and up gets its IPv6 default route back (and keeps its
+-- addresses); filtering6 changes with set_profile; nptv6 cannot.
+side.adf.net:link_down()
+expect(ping(side.adf, srv.addr6) ~= 0, "link_down cuts IPv6 off")
+side.adf.net:link_up()
+expect_eq(ping(side.adf, srv.addr6), 0, "link_up brings IPv6 back")
 local open = side.open.net
 open:set_profile{ profile = "home-router", filtering6 = "address-and-port-dependent" }
 expect(ping(srv, side.open.addr6) ~= 0, "set_profile: the open edge now filters IPv6")
