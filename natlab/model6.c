@@ -170,9 +170,9 @@ int lab_model_families(struct lab_model *m, int i, char *err, size_t errlen)
 		         n->name, p->name);
 		return -EINVAL;
 	}
+	/* A NAT's network has IPv4 (checked above), so what it inherits is dual or off. */
 	if (n->ipv6 == LAB_IPV6_INHERIT)
-		n->ipv6 =
-		    p->ipv6 == LAB_IPV6_ONLY && n->kind == LAB_NODE_NAT ? LAB_IPV6_DUAL : p->ipv6;
+		n->ipv6 = p->ipv6;
 	if (lab_node_has6(n) && !lab_node_has6(p)) {
 		snprintf(err, errlen,
 		         "\"%s\" asks for IPv6 (ipv6 = %s) but network \"%s\" has none; turn it on "
