@@ -327,9 +327,10 @@ static void elements_add(json_t *arr, const char *text)
 }
 
 /* Walks nft's listing of table ip natlab: rules with their counters, sets' elements. */
-static void listing_parse(const char *text, json_t *rules, json_t *sets)
+/* Chains and sets are named with prefix before their own name ("ip6 forward"). */
+static void listing_parse(const char *text, const char *prefix, json_t *rules, json_t *sets)
 {
-	char chain[64] = "", set[64] = "", *copy = strdup(text), *save = NULL;
+	char chain[64] = "", set[64] = "", name[80], *copy = strdup(text), *save = NULL;
 	json_t *elems = NULL;
 	int in_elements = 0;
 
@@ -345,7 +346,8 @@ static void listing_parse(const char *text, json_t *rules, json_t *sets)
 		} else if (sscanf(t, "set %63s {", set) == 1 || sscanf(t, "map %63s {", set) == 1) {
 			chain[0] = '\0';
 			elems = json_array();
-			json_object_set_new(sets, set, elems);
+			snprintf(name, sizeof(name), "%s%s", prefix, set);
+			json_object_set_new(sets, name, elems);
 		} else if (set[0] && strncmp(t, "elements = {", 12) == 0) {
 			elements_add(elems, t + 12);
 			in_elements = !strchr(t + 12, '}');
@@ -355,8 +357,9 @@ static void listing_parse(const char *text, json_t *rules, json_t *sets)
 			json_int_t packets, bytes;
 
 			rule_take_counter(t, &packets, &bytes);
+			snprintf(name, sizeof(name), "%s%s", prefix, chain);
 			json_array_append_new(rules, json_pack("{s:s, s:s, s:I, s:I}", "chain",
-			                                       chain, "rule", t, "packets", packets,
+			                                       name, "rule", t, "packets", packets,
 			                                       "bytes", bytes));
 		}
 	}
@@ -381,10 +384,16 @@ int nat_state_read(json_t **out, char *err, size_t errlen)
 	}
 	rules = json_array();
 	sets = json_object();
-	listing_parse(nft_ctx_get_output_buffer(ctx), rules, sets);
+	listing_parse(nft_ctx_get_output_buffer(ctx), "", rules, sets);
+	/* A dual-stack box's IPv6 side, if it has one: its own context, its own listing. */
+	nft_ctx_free(ctx);
+	ctx = ctx_new(err, errlen);
+	if (ctx && nft_run_cmd_from_buffer(ctx, "list table ip6 natlab") == 0)
+		listing_parse(nft_ctx_get_output_buffer(ctx), "ip6 ", rules, sets);
 	*out = json_pack("{s:o, s:o}", "rules", rules, "sets", sets);
 out:
-	nft_ctx_free(ctx);
+	if (ctx)
+		nft_ctx_free(ctx);
 	return rc;
 }
 

@@ -12,7 +12,7 @@
 # - NPTv6: the LAN's ULA source leaves the box's WAN as an address of its routed /64,
 #   the UDP checksum field and the addresses' one's complement sum unchanged
 #   (checksum-neutral, RFC 6296), seen with tshark in the run's captures; the reply to
-#   the translated address reaches the host.
+#   the translated address reaches the host; the run's NAT snapshot shows table ip6 natlab.
 . "$(dirname "$0")/lib/lab.sh"
 t_require_root
 t_require tshark
@@ -132,6 +132,11 @@ for i in range(0,16,2):
     s+=w[i]<<8|w[i+1]; s=(s&0xffff)+(s>>16)
 print(hex(0 if s==0xffff else s))' "$1"; }
 t_is "$(ocsum "$wan_src")" "$(ocsum "$lan_src")" "the two source addresses have the same one's complement sum"
+end="$T_TMP/out/nat/end.json"
+t_is "$(jq -r '.nats.npt.sets["ip6 npt_out"][0] // "none"' "$end" | cut -d' ' -f1)" "$host6" \
+	"the run's NAT snapshot shows the IPv6 table: map npt_out holds the NPTv6 host"
+n=$(jq -r '.nats.eif.sets["ip6 eif_udp"] | length' "$end")
+t_ok $([ "${n:-0}" -ge 1 ] && echo 0 || echo 1) "and set eif_udp of the endpoint-independent box what it learned ($n)"
 
 # Refusals, by natlab check (nothing is built).
 check() { # check LUA WANT: the scenario body after an IPv6 internet is refused with WANT
