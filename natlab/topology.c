@@ -38,7 +38,10 @@ static int fail(struct build *b, int rc, const char *node, const char *what)
 	return rc;
 }
 
-/* Sysctls every lab namespace gets: no IPv6 chatter in captures, no reverse-path surprises. */
+/*
+ * Sysctls every lab namespace gets: no IPv6 chatter in captures, no reverse-path surprises.
+ * A node of a dual-stack lab that has IPv6 turns it back on (lab6_sysctls).
+ */
 static const char *const common_sysctls[][2] = {
 	{ "net/ipv6/conf/all/disable_ipv6", "1" },
 	{ "net/ipv6/conf/default/disable_ipv6", "1" },
