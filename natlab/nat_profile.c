@@ -114,13 +114,27 @@ static const struct nat_profile nat_profiles[] = {
 	{ "v6-firewall", HOME(NAT_FILTER_APDF) },
 	{ "v6-open", HOME_V6(.filtering6 = NAT_FILTER6_OPEN) },
 	{ "nptv6", HOME_V6(.nptv6 = 1) },
+	/*
+	 * A mobile carrier's IPv6-only access (RFC 6877's PLAT): handsets get IPv6 only and
+	 * reach IPv4 through NAT64 and DNS64; the IPv4 side is mobile-cgn's without port
+	 * blocks (TAYGA, not the LAN, picks the pool address each handset is seen as).
+	 */
+	{ "mobile-nat64",
+	  { .translate = 1,
+	    .mapping = NAT_MAPPING_APDM,
+	    .filtering = NAT_FILTER_APDF,
+	    .ports = NAT_PORTS_RANDOM,
+	    .hairpin = 0,
+	    TIMEOUTS_UDP(30),
+	    .nat64 = 1 } },
 };
 
 const char *const nat_profile_names[] = {
 	"none",        "full-cone",  "restricted-cone", "port-restricted-cone",
 	"symmetric",   "cgnat",      "udp-blocked",     "symmetric-sequential",
 	"home-router", "mobile-cgn", "hotel-wifi",      "enterprise-firewall",
-	"v6-firewall", "v6-open",    "nptv6",           NULL
+	"v6-firewall", "v6-open",    "nptv6",
+	"mobile-nat64", NULL
 };
 
 int nat_profile_lookup(const char *name, struct nat_knobs *knobs)
@@ -143,13 +157,15 @@ static const char *const block_words[] = { "none", "udp", "web-only", "https-onl
 static const char *const unsolicited_words[] = { "drop", "icmp", NULL };
 static const char *const filtering6_words[] = { "address-and-port-dependent", "address-dependent",
 	                                        "endpoint-independent", "open", NULL };
+static const char *const nat64_prefix_words[] = { "auto", "well-known", "network-specific", NULL };
 
 /* The table reads and writes these fields as unsigned int. */
 _Static_assert(sizeof(enum nat_mapping) == sizeof(unsigned) &&
                    sizeof(enum nat_filtering) == sizeof(unsigned) &&
                    sizeof(enum nat_ports) == sizeof(unsigned) &&
                    sizeof(enum nat_block) == sizeof(unsigned) &&
-                   sizeof(enum nat_tcp_unsolicited) == sizeof(unsigned),
+                   sizeof(enum nat_tcp_unsolicited) == sizeof(unsigned) &&
+                   sizeof(enum nat64_prefix) == sizeof(unsigned),
                "knob enums are stored as unsigned int");
 
 #define WORD(k, w)                                                                                 \
@@ -179,6 +195,8 @@ const struct nat_knob nat_knob_table[] = {
 	NUMBER(isolation, NAT_KNOB_BOOL, 0, 1),
 	WORD(filtering6, filtering6_words),
 	NUMBER(nptv6, NAT_KNOB_BOOL, 0, 1),
+	NUMBER(nat64, NAT_KNOB_BOOL, 0, 1),
+	WORD(nat64_prefix, nat64_prefix_words),
 	{ NULL, NAT_KNOB_BOOL, 0, NULL, 0, 0 },
 };
 
@@ -294,6 +312,18 @@ int nat_knobs_validate(const struct nat_knobs *k, unsigned subscribers, char *er
 		         "port_block %u with %u subscribers does not fit in ports %d-65535 "
 		         "(at least 16 ports each)",
 		         k->port_block, subscribers, NAT_PORT_BASE);
+		return -EINVAL;
+	}
+	/*
+	 * Behind NAT64 the box's IPv4 side sees TAYGA's pool addresses, drawn per IPv6 host,
+	 * not LAN addresses: no per-subscriber block, no gateway on an IPv4 LAN it lacks.
+	 */
+	if (k->nat64 && (k->port_block || nat_knobs_portmap(k))) {
+		snprintf(err, errlen,
+		         "nat64 = true with %s cannot be built (its LAN is IPv6-only: TAYGA, not "
+		         "the LAN, gives each host its IPv4 address): turn %s off",
+		         k->port_block ? "port_block" : "upnp, natpmp or pcp",
+		         k->port_block ? "port_block" : "upnp, natpmp and pcp");
 		return -EINVAL;
 	}
 	return 0;

@@ -305,27 +305,33 @@ static void render_learn(struct render *r)
 	render_learn_chain(r, "learn_tcp_transitory", PROTO_TCP, r->k->tcp_transitory_timeout);
 }
 
-void nat_forward_head_render(FILE *f, enum nat_block block)
+void nat_forward_head_render(FILE *f, enum nat_block block, const char *lan)
 {
 	fprintf(f, "\tchain forward {\n"
 	           "\t\ttype filter hook forward priority filter; policy drop;\n"
 	           "\t\tct state established,related accept\n");
 	if (block != NAT_BLOCK_NONE)
-		fprintf(f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF "\" meta l4proto udp drop\n");
+		fprintf(f, "\t\tiifname %s oifname \"" WAN_IF "\" meta l4proto udp drop\n", lan);
 	if (block == NAT_BLOCK_WEB_ONLY)
-		fprintf(f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF
-		           "\" meta l4proto tcp tcp dport != { 80, 443 } drop\n");
+		fprintf(f,
+		        "\t\tiifname %s oifname \"" WAN_IF
+		        "\" meta l4proto tcp tcp dport != { 80, 443 } drop\n",
+		        lan);
 	/* The corporate network whose only way out is TLS on 443 (or a proxy inside it). */
 	if (block == NAT_BLOCK_HTTPS_ONLY)
-		fprintf(f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF
-		           "\" meta l4proto != tcp drop\n"
-		           "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF "\" tcp dport != 443 drop\n");
-	fprintf(f, "\t\tiifname \"" LAN_IF "\" oifname \"" WAN_IF "\" accept\n");
+		fprintf(f,
+		        "\t\tiifname %s oifname \"" WAN_IF "\" meta l4proto != tcp drop\n"
+		        "\t\tiifname %s oifname \"" WAN_IF "\" tcp dport != 443 drop\n",
+		        lan, lan);
+	fprintf(f, "\t\tiifname %s oifname \"" WAN_IF "\" accept\n", lan);
 }
 
 static void render_forward(struct render *r)
 {
-	nat_forward_head_render(r->f, r->k->block);
+	/* Translated IPv6 hosts come out of TAYGA's device: the LAN's traffic too (nat64). */
+	const char *in = r->k->nat64 ? "{ \"" LAN_IF "\", \"" NAT64_IF "\" }" : "\"" LAN_IF "\"";
+
+	nat_forward_head_render(r->f, r->k->block, in);
 	if (r->k->hairpin)
 		fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" LAN_IF "\" accept\n");
 	if (r->k->filtering == NAT_FILTER_EIF)

@@ -171,7 +171,10 @@ static void render_learn(struct render6 *r)
 static void render_forward(struct render6 *r)
 {
 	/* The same blocks as IPv4's: a udp-blocked network lets no IPv6 UDP out either. */
-	nat_forward_head_render(r->f, r->k->block);
+	nat_forward_head_render(r->f, r->k->block, "\"" LAN_IF "\"");
+	/* NAT64 (nat64.h): the LAN's IPv6 to the prefix goes into TAYGA's device. */
+	if (r->k->nat64)
+		fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" NAT64_IF "\" accept\n");
 	if (r->k->filtering6 == NAT_FILTER6_OPEN)
 		fprintf(r->f, "\t\tiifname \"" WAN_IF "\" oifname \"" LAN_IF "\" accept\n");
 	for (int p = 0; p < 2; p++) {

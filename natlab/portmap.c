@@ -5,6 +5,7 @@
  * a reboot (nat:flush()). Its configuration comes from portmap_conf.c.
  */
 #include "natlab/portmap.h"
+#include "natlab/daemon.h"
 #include "natlab/log.h"
 #include "natlab/lua_proc.h"
 #include "natlab/netns.h"
@@ -27,7 +28,6 @@
 /* Registry key of the table node index -> the gateway's proc object. */
 #define PORTMAP_PROCS "natlab.portmap"
 #define READY_WAIT_MS 5000
-#define STOP_WAIT_MS  2000
 #define POLL_MS       10
 
 /* The blocks miniupnpd counts as private or reserved (its getifaddr.c; RFC 6890). */
@@ -52,80 +52,13 @@ int portmap_addr_reserved(struct in_addr addr)
 	return 0;
 }
 
-/*
- * Waits ms while the loop reads what processes print (so the daemon's own words reach its
- * log) and wires forward. Nothing waits in the scenario now: it is the one calling us.
- */
-static void pause_ms(lua_State *L, int ms)
-{
-	struct timespec ts = { 0, ms * 1000000L };
-
-	uv_run(&runtime_from_lua(L)->loop, UV_RUN_NOWAIT);
-	nanosleep(&ts, NULL);
-	uv_run(&runtime_from_lua(L)->loop, UV_RUN_NOWAIT);
-}
-
-/* Whether pid still runs (a zombie has ended: only its parent's loop has not reaped it). */
-static int running(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	FILE *f;
-	int alive = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[1] == ' ')
-		alive = p[2] != 'Z' && p[2] != 'X';
-	fclose(f);
-	return alive;
-}
-
-/*
- * Whether a socket of pid's namespace listens on port: in /proc/PID/net/udp or tcp
- * (file), a local address ending in :PORT (hex) in state st (UDP 07, TCP LISTEN 0A).
- */
-static int listening(pid_t pid, const char *file, unsigned port, const char *st)
-{
-	char path[64], line[256], want[16], local[64], state[8];
-	FILE *f;
-	int found = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/net/%s", (int)pid, file);
-	snprintf(want, sizeof(want), ":%04X", port);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f))
-		found = sscanf(line, "%*s %63s %*s %7s", local, state) == 2 &&
-		        strstr(local, want) && strcmp(state, st) == 0;
-	fclose(f);
-	return found;
-}
-
 static int ready(pid_t pid, const struct nat_knobs *k)
 {
-	if ((k->natpmp || k->pcp) && !listening(pid, "udp", NAT_PORTMAP_PORT, "07"))
+	if ((k->natpmp || k->pcp) && !lab_daemon_listening(pid, "udp", NAT_PORTMAP_PORT, "07"))
 		return 0;
 	/* Its HTTP socket is IPv6 (dual-stack) where the box has IPv6, else IPv4. */
-	return !k->upnp || listening(pid, "tcp", PORTMAP_HTTP_PORT, "0A") ||
-	       listening(pid, "tcp6", PORTMAP_HTTP_PORT, "0A");
-}
-
-static int conf_write(const char *path, const char *text)
-{
-	/* In the out dir: no planted link is followed or truncated (outdir.h). */
-	int fd = outdir_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	size_t len = strlen(text);
-	ssize_t n;
-
-	if (fd < 0)
-		return fd;
-	n = write(fd, text, len);
-	if (close(fd) < 0 || n < 0)
-		return n < 0 ? -errno : -EIO;
-	return (size_t)n == len ? 0 : -EIO;
+	return !k->upnp || lab_daemon_listening(pid, "tcp", PORTMAP_HTTP_PORT, "0A") ||
+	       lab_daemon_listening(pid, "tcp6", PORTMAP_HTTP_PORT, "0A");
 }
 
 /*
@@ -159,18 +92,12 @@ static int conf_make(struct scenario *s, int i, char *path, size_t len, char *pi
 		                         s->model.seed * 1000003u + (unsigned)i, sock, &text);
 	}
 	if (rc == 0)
-		rc = conf_write(path, text);
+		rc = lab_daemon_conf_write(path, text);
 	if (rc < 0)
 		snprintf(err, errlen, "configuration %.400s: %s", path, strerror(-rc));
 	free(text);
 	free(subs);
 	return rc;
-}
-
-/* lua_call()ed with (node index, spawn table): host:spawn{} for a NAT box. */
-static int spawn_in_box(lua_State *L)
-{
-	return lua_proc_spawn(L, (int)lua_tointeger(L, 1));
 }
 
 /* Pushes the gateway's proc object for node i (nil if none), after the procs table. */
@@ -199,14 +126,15 @@ static pid_t proc_pid(lua_State *L, int idx)
 static void wait_ready(lua_State *L, const struct lab_node *n, pid_t pid, const char *conf)
 {
 	for (int waited = 0; !ready(pid, &n->knobs); waited += POLL_MS) {
-		if (!running(pid) || waited >= READY_WAIT_MS)
+		if (!lab_daemon_running(pid) || waited >= READY_WAIT_MS)
 			luaL_error(
 			    L,
 			    "nat \"%s\": miniupnpd %s (configuration %s; its log is beside it, "
 			    "%s-miniupnpd.log)",
-			    n->name, running(pid) ? "does not listen after 5 s" : "ended at once",
+			    n->name,
+			    lab_daemon_running(pid) ? "does not listen after 5 s" : "ended at once",
 			    conf, n->name);
-		pause_ms(L, POLL_MS);
+		lab_daemon_pause(L, POLL_MS);
 	}
 }
 
@@ -214,6 +142,8 @@ static void start(lua_State *L, struct scenario *s, int i)
 {
 	const struct lab_node *n = &s->model.nodes[i];
 	char conf[4096], pidfile[4096], err[512];
+	/* -d: in the foreground, logs to stderr. */
+	const char *argv[] = { "miniupnpd", "-d", "-f", conf, "-P", pidfile, NULL };
 	pid_t pid;
 
 	if (conf_make(s, i, conf, sizeof(conf), pidfile, err, sizeof(err)) < 0)
@@ -231,20 +161,8 @@ static void start(lua_State *L, struct scenario *s, int i)
 	}
 	procs_push(L, i);
 	lua_pop(L, 1);
-	lua_pushcfunction(L, spawn_in_box);
-	lua_pushinteger(L, i);
-	lua_createtable(L, 6, 2);
-	lua_pushliteral(L, "miniupnpd"), lua_rawseti(L, -2, 1);
-	lua_pushliteral(L, "-d"), lua_rawseti(L, -2, 2); /* in the foreground, logs to stderr */
-	lua_pushliteral(L, "-f"), lua_rawseti(L, -2, 3);
-	lua_pushstring(L, conf), lua_rawseti(L, -2, 4);
-	lua_pushliteral(L, "-P"), lua_rawseti(L, -2, 5);
-	lua_pushstring(L, pidfile), lua_rawseti(L, -2, 6);
-	lua_pushliteral(L, "miniupnpd"), lua_setfield(L, -2, "name");
 	/* The box's own daemon writes its NAT's rules: not confined like lab programs. */
-	lua_pushboolean(L, 1), lua_setfield(L, -2, "privileged");
-	lua_call(L, 2, 1);
-	pid = proc_pid(L, -1);
+	pid = lab_daemon_spawn(L, i, argv, "miniupnpd", 1);
 	lua_rawseti(L, -2, i); /* procs[i] = proc */
 	lua_pop(L, 1);
 	log_debug("nat \"%s\": miniupnpd pid %d, %s", n->name, (int)pid, conf);
@@ -270,13 +188,7 @@ static void stop(lua_State *L, int i)
 	lua_pushnil(L);
 	lua_rawseti(L, -2, i);
 	lua_pop(L, 1);
-	if (pid <= 0 || !running(pid))
-		return;
-	kill(pid, SIGTERM);
-	for (int waited = 0; running(pid) && waited < STOP_WAIT_MS; waited += POLL_MS)
-		pause_ms(L, POLL_MS);
-	if (running(pid))
-		kill(pid, SIGKILL);
+	lab_daemon_stop(L, pid);
 }
 
 void portmap_restart(lua_State *L, struct scenario *s, int i)

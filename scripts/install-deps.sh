@@ -5,8 +5,9 @@
 # prove, socat: the raw UDP adapter; miniupnpd with the clients upnpc and natpmpc: port
 # mapping; nodejs, npm and @roamhq/wrtc: the webrtc adapter; tinyproxy: the HTTP CONNECT
 # proxy of the corporate preset; xmllint: the report XML oracle; chromium-headless-shell:
-# the browser that renders report.html's timeline in oracle_timeline_browser) and check
-# its format (clang-format). Run as root.
+# the browser that renders report.html's timeline in oracle_timeline_browser; tayga and
+# unbound: NAT64 and DNS64 of IPv6-only access) and check its format (clang-format). Run
+# as root.
 set -euo pipefail
 
 build_deps=(build-essential cmake pkg-config
@@ -14,7 +15,7 @@ build_deps=(build-essential cmake pkg-config
 	libuv1-dev libsodium-dev libjansson-dev libssl-dev)
 test_deps=(coturn tshark openssl nftables iproute2 iputils-ping traceroute jq perl procps util-linux clang
 	clang-format socat miniupnpd miniupnpd-nftables miniupnpc natpmpc nodejs tinyproxy
-	libxml2-utils chromium-headless-shell)
+	libxml2-utils chromium-headless-shell tayga unbound)
 # The webrtc adapter's stack: npm installs scripts/webrtc/package-lock.json (@roamhq/wrtc,
 # libwebrtc prebuilt for Node, shipped inside the npm package: nothing is downloaded when
 # it runs) into this directory; scenarios/lib/adapters.lua looks there.
@@ -39,6 +40,12 @@ else
 	export DEBIAN_FRONTEND=noninteractive
 	# miniupnpd runs only inside NAT boxes, started by natlab: never as the host's service.
 	echo "miniupnpd miniupnpd/start_daemon boolean false" | debconf-set-selections
+	# unbound and tayga run only inside lab namespaces, started by natlab: never as the
+	# host's resolver (unbound-resolvconf would rewrite the host's resolv.conf) nor as
+	# its translator. Masked before the package can start them.
+	if [ -d /run/systemd/system ]; then
+		systemctl mask unbound.service unbound-resolvconf.service tayga.service >/dev/null 2>&1 || true
+	fi
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -83,6 +83,12 @@ static void pcp_only(struct nat_knobs *k)
 	k->pcp = 1;
 }
 
+/* A carrier's IPv6-only access whose translated hosts may only browse the web. */
+static void nat64_web_only(struct nat_knobs *k)
+{
+	k->block = NAT_BLOCK_WEB_ONLY;
+}
+
 static const struct rules_case cases[] = {
 	{ "none", "none", NULL },
 	{ "full-cone", "full-cone", NULL },
@@ -100,6 +106,8 @@ static const struct rules_case cases[] = {
 	{ "symmetric-upnp-natpmp", "symmetric", upnp_natpmp },
 	{ "cgnat-pcp", "cgnat", pcp_only },
 	{ "port-restricted-https-only", "port-restricted-cone", https_only },
+	{ "mobile-nat64", "mobile-nat64", NULL },
+	{ "mobile-nat64-web-only", "mobile-nat64", nat64_web_only },
 };
 
 /*

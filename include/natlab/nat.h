@@ -26,6 +26,11 @@ enum nat_block { NAT_BLOCK_NONE, NAT_BLOCK_UDP, NAT_BLOCK_WEB_ONLY, NAT_BLOCK_HT
 enum nat_filtering6 { NAT_FILTER6_APDF, NAT_FILTER6_ADF, NAT_FILTER6_EIF, NAT_FILTER6_OPEN };
 /* What an unsolicited inbound TCP SYN gets (RFC 5382 REQ-4). */
 enum nat_tcp_unsolicited { NAT_TCP_DROP, NAT_TCP_ICMP };
+/*
+ * NAT64's prefix (RFC 6052): the well-known 64:ff9b::/96, a network-specific /96 of the
+ * lab's IPv6 prefix, or auto: well-known where RFC 6052 allows it (nat64.h).
+ */
+enum nat64_prefix { NAT64_PREFIX_AUTO, NAT64_PREFIX_WELL_KNOWN, NAT64_PREFIX_NETWORK };
 
 #define NAT_UDP_TIMEOUT_DEFAULT 120
 #define NAT_UDP_TIMEOUT_MIN     1
@@ -65,6 +70,8 @@ struct nat_knobs {
 	unsigned isolation;     /* LAN hosts reach the box only, not each other (topology.c) */
 	enum nat_filtering6 filtering6; /* IPv6 inbound filtering (nat_rules6.c) */
 	unsigned nptv6;                 /* RFC 6296 prefix translation of the IPv6 LAN */
+	unsigned nat64;         /* IPv6-only LAN: NAT64 (TAYGA) and DNS64 (unbound) in the box */
+	enum nat64_prefix nat64_prefix;
 };
 
 /* Whether the box answers any port-mapping protocol. */
@@ -115,6 +122,9 @@ const char *nat_ports_name(enum nat_ports p);
  */
 int nat_knobs_validate(const struct nat_knobs *k, unsigned subscribers, char *err, size_t errlen);
 
+/* TAYGA's TUN device in a nat64 box: IPv4 from translated IPv6 hosts comes in here. */
+#define NAT64_IF "nat64"
+
 /* What a ruleset is rendered from: the knobs and the addresses of one NAT box. */
 struct nat_box_addrs {
 	struct in_addr wan;        /* the box's external address */
@@ -133,10 +143,11 @@ int nat_ruleset_render(const struct nat_knobs *k, const struct nat_box_addrs *a,
 
 /*
  * The start of a forward chain, for IPv4 and IPv6 alike: replies pass, knob block's drops
- * of what leaves the LAN, then the rest of what leaves it passes. The caller adds what
+ * of what leaves the LAN, then the rest of what leaves it passes. lan names the LAN's
+ * interfaces as nft does (`"lan"`, or a set `{ "lan", "nat64" }`). The caller adds what
  * may come in and closes the chain.
  */
-void nat_forward_head_render(FILE *f, enum nat_block block);
+void nat_forward_head_render(FILE *f, enum nat_block block, const char *lan);
 
 /*
  * Port mapping (portmap.c): miniupnpd keeps its mappings in chains of its own table; the
