@@ -73,3 +73,22 @@ int lab_confine(char *err, size_t errlen)
 	}
 	return caps_drop(err, errlen);
 }
+
+int lab_confine_resolv(const char *path, int own_ns, char *err, size_t errlen)
+{
+	if (own_ns && unshare(CLONE_NEWNS) < 0)
+		return confine_fail(err, errlen, "mount namespace");
+	if (own_ns && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return confine_fail(err, errlen, "making mounts private");
+	/* A link (to systemd-resolved's file under /run, say) is followed to its target. */
+	if (mount(path, "/etc/resolv.conf", NULL, MS_BIND, NULL) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "/etc/resolv.conf from %s: %s%s", path, strerror(e),
+		         e == ENOENT ? " (is /etc/resolv.conf a link to a file that does not exist "
+		                       "here?)"
+		                     : "");
+		return -e;
+	}
+	return 0;
+}

@@ -124,6 +124,13 @@ static int node_set_profile(lua_State *L)
 		                  n->knobs.nptv6 ? "true" : "false");
 	if (lua_ipv6_knobs_check(L, 2, &s->model, i, err, sizeof(err)) < 0)
 		return luaL_error(L, "nat:set_profile: %s", err);
+	/* TAYGA and the IPv6-only LAN were built for them (nat64.h). */
+	if (k.nat64 != n->knobs.nat64 || (k.nat64 && k.nat64_prefix != n->knobs.nat64_prefix))
+		return luaL_error(L,
+		                  "nat:set_profile: nat64 and nat64_prefix are fixed when the NAT "
+		                  "is declared (they decide its LAN); give nat64 = %s%s",
+		                  n->knobs.nat64 ? "true" : "false",
+		                  n->knobs.nat64 ? " and its nat64_prefix" : "");
 	before = n->knobs;
 	memcpy(old_profile, n->profile, sizeof(old_profile));
 	n->knobs = k;

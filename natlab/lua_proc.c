@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/lua_proc.h"
 #include "natlab/confine.h"
+#include "natlab/nat64.h"
 #include "natlab/log.h"
 #include "natlab/lua_json.h"
 #include "natlab/lua_opts.h"
@@ -765,20 +766,24 @@ int lua_proc_spawn(lua_State *L, int node)
 	const char *fn = "host:spawn";
 	struct scenario *s = scenario_from_lua(L);
 	struct runtime *rt = runtime_from_lua(L);
-	const char *args[PROC_ARGS_MAX + 5];
+	const char *args[PROC_ARGS_MAX + 7];
 	const char *host = s->model.nodes[node].name, *name;
-	char ns[128], logpath[4096];
+	char ns[128], logpath[4096], resolv[4096];
 	uv_process_options_t opt = { 0 };
 	uv_stdio_container_t stdio[3];
 	struct proc_refs refs;
 	struct lab_proc *p;
-	int n, rc, privileged, off;
+	int n, rc, privileged, has_resolv, off, k = 2;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
 	spawn_check_keys(L, fn);
-	/* natlab __enter [--privileged] NETNS CMD...: the command starts at args[off]. */
+	/*
+	 * natlab __enter [--privileged] [--resolv FILE] NETNS CMD...: the command starts at
+	 * args[off]. A host behind a DNS64 resolver gets it as its resolv.conf (nat64.h).
+	 */
 	privileged = lua_opts_boolean(L, 2, fn, "privileged", 0);
-	off = privileged ? 4 : 3;
+	has_resolv = nat64_resolv_path(s, node, resolv, sizeof(resolv)) == 0;
+	off = 3 + privileged + 2 * has_resolv;
 	n = spawn_args(L, fn, args + off, PROC_ARGS_MAX);
 	name = lua_opts_string(L, 2, fn, "name", args[off]);
 	if (strchr(name, '/'))
@@ -792,7 +797,12 @@ int lua_proc_spawn(lua_State *L, int node)
 		return luaL_error(L, "%s: %s", fn, logpath);
 	args[0] = "natlab";
 	args[1] = "__enter";
-	args[2] = "--privileged";
+	if (privileged)
+		args[k++] = "--privileged";
+	if (has_resolv) {
+		args[k++] = "--resolv";
+		args[k++] = resolv;
+	}
 	args[off - 1] = ns;
 	args[n + off] = NULL;
 
@@ -834,7 +844,7 @@ int lua_proc_spawn(lua_State *L, int node)
 		/* The process handle is initialised even on failure and must be closed. */
 		p->box = NULL;
 		proc_close_all(&p->child);
-		return luaL_error(L, "%s: %s: %s", fn, args[3], uv_strerror(rc));
+		return luaL_error(L, "%s: %s: %s", fn, args[off], uv_strerror(rc));
 	}
 	uv_read_start((uv_stream_t *)&p->out, alloc_cb, read_cb);
 	uv_read_start((uv_stream_t *)&p->err, alloc_cb, read_cb);
@@ -848,13 +858,23 @@ int lua_proc_spawn(lua_State *L, int node)
 int cmd_enter(int argc, char **argv)
 {
 	char err[256];
-	int fd, rc, privileged = argc > 1 && strcmp(argv[1], "--privileged") == 0;
+	const char *resolv = NULL;
+	int fd, rc, privileged = 0;
 
-	argc -= privileged;
-	argv += privileged;
+	for (;;) {
+		if (argc > 1 && strcmp(argv[1], "--privileged") == 0) {
+			privileged = 1;
+			argc--, argv++;
+		} else if (argc > 2 && strcmp(argv[1], "--resolv") == 0) {
+			resolv = argv[2];
+			argc -= 2, argv += 2;
+		} else {
+			break;
+		}
+	}
 	if (argc < 3) {
-		fprintf(stderr,
-		        "natlab __enter: internal command: [--privileged] NETNS CMD [ARGS...]\n");
+		fprintf(stderr, "natlab __enter: internal command: [--privileged] [--resolv FILE] "
+		                "NETNS CMD [ARGS...]\n");
 		return 2;
 	}
 	rc = lab_netns_open(argv[1], &fd);
@@ -867,6 +887,10 @@ int cmd_enter(int argc, char **argv)
 	close(fd);
 	if (!privileged && lab_confine(err, sizeof(err)) < 0) {
 		fprintf(stderr, "natlab: confining %s in \"%s\": %s\n", argv[2], argv[1], err);
+		return 126;
+	}
+	if (resolv && lab_confine_resolv(resolv, privileged, err, sizeof(err)) < 0) {
+		fprintf(stderr, "natlab: %s in \"%s\": %s\n", argv[2], argv[1], err);
 		return 126;
 	}
 	execvp(argv[2], argv + 2);

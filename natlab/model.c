@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/model.h"
 #include "natlab/model6.h"
+#include "natlab/nat64.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -485,6 +486,8 @@ int lab_model_assign(struct lab_model *m, int i, char *err, size_t errlen)
 	int rc;
 
 	rc = lab_model_families(m, i, err, errlen);
+	if (rc == 0)
+		rc = nat64_model_check(m, i, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (!lab_node_has4(n) && n->kind == LAB_NODE_HOST)

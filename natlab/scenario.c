@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/scenario.h"
 #include "natlab/portmap.h"
+#include "natlab/nat64.h"
 #include "natlab/capture.h"
 #include "natlab/fd_close.h"
 #include "natlab/keep.h"
@@ -672,6 +673,7 @@ int scenario_lab_up(lua_State *L, struct scenario *s)
 		return lua_pushliteral(L, CHECK_DONE), lua_error(L);
 	if (s->mode == SCENARIO_RUN) {
 		portmap_start_all(L, s);
+		nat64_start_all(L, s);
 		results_mark(&s->results, "lab_up", runtime_now_ms(s->rt));
 	}
 	return 0;

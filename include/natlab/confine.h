@@ -22,4 +22,13 @@
  */
 int lab_confine(char *err, size_t errlen);
 
+/*
+ * Makes path this process's /etc/resolv.conf (a host behind a DNS64 resolver, nat64.h):
+ * bind-mounted over it, in a mount namespace of its own: a confined process has one
+ * already (own_ns 0); a privileged one gets one here (own_ns 1), its /run still the
+ * machine's. Nothing outside the process and its children sees it. 0 or -errno with a
+ * message in err.
+ */
+int lab_confine_resolv(const char *path, int own_ns, char *err, size_t errlen);
+
 #endif

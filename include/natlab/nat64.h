@@ -77,6 +77,26 @@ int nat64_zone_render(const struct nat64_record *r, size_t n, char **out);
 int nat64_unbound_conf_render(const struct in6_addr *listen, const struct in6_addr *prefix,
                               const char *zone, const char *dir, char **out);
 
+struct lab_model;
+struct lab_node;
+
+/*
+ * The /96 box n maps IPv4 into (knob nat64_prefix): well-known 64:ff9b::/96; network-
+ * specific, the first /96 of the internet's IPv6 subnet whose 16 bits after the prefix
+ * are all ones (2001:db8:ffff::/96 in 2001:db8::/32; LANs count up from subnet 2); auto,
+ * well-known unless TAYGA refuses the lab's internet behind it. -EINVAL with a sentence
+ * in err for well-known with such an internet.
+ */
+int nat64_prefix_of(const struct lab_model *m, const struct lab_node *n, struct in6_addr *out,
+                    char *err, size_t errlen);
+
+/*
+ * Checks node i once its families are resolved: a nat64 box needs a lab with IPv6, an
+ * IPv6-only LAN (its default) and no nptv6, and a prefix that can work. 0 or -EINVAL with
+ * a sentence naming the node in err. Pure: called by lab_model_assign.
+ */
+int nat64_model_check(struct lab_model *m, int i, char *err, size_t errlen);
+
 struct lua_State;
 struct scenario;
 
