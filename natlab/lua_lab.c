@@ -197,10 +197,11 @@ static int lab_internet(lua_State *L)
 
 static int lab_host(lua_State *L)
 {
-	static const char *const keys[] = { "name", "net", "addrs", "addr", "link", "ipv6", "addr6", NULL };
+	static const char *const keys[] = { "name", "net",  "addrs", "addr", "link",
+		                            "ipv6", "addr6", "clat",  NULL };
 	const char *fn = "lab:host";
 	struct scenario *s = check_lab(L);
-	int parent, naddrs, i, has_link;
+	int parent, naddrs, i, has_link, clat;
 	struct wire_impairment link;
 	struct lab_node v6;
 	struct in_addr want;
@@ -215,7 +216,9 @@ static int lab_host(lua_State *L)
 	want = opt_addr(L, fn);
 	has_link = read_link(L, fn, &link);
 	lua_ipv6_node(L, 2, fn, LAB_NODE_HOST, &v6);
+	clat = lua_opts_boolean(L, 2, fn, "clat", 0);
 	i = add_node(L, s, fn, LAB_NODE_HOST, parent);
+	s->model.nodes[i].clat = clat;
 	s->model.nodes[i].has_link = has_link;
 	s->model.nodes[i].link = link;
 	s->model.nodes[i].want_naddrs = naddrs;

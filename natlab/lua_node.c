@@ -8,6 +8,7 @@
 #include "natlab/lua_ipv6.h"
 #include "natlab/lua_proc.h"
 #include "natlab/portmap.h"
+#include "natlab/nat64.h"
 #include "natlab/topology.h"
 #include "natlab/wire.h"
 #include "natlab/wire_count.h"
@@ -359,7 +360,7 @@ static int node_index(lua_State *L)
 	else if (strcmp(k, "net") == 0 && n->parent >= 0)
 		lua_node_push(L, n->parent);
 	else if (!node_router_field(L, n, k) && !node_internet_field(L, &s->model, n, k) &&
-	         !lua_ipv6_field(L, &s->model, n, k))
+	         !lua_ipv6_field(L, &s->model, n, k) && !nat64_lua_field(L, &s->model, n, k))
 		lua_pushnil(L);
 	return 1;
 }

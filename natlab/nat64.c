@@ -27,8 +27,14 @@
 #define READY_WAIT_MS 5000
 #define POLL_MS       10
 
-/* TAYGA's own IPv6 address, host number 0x64646464 of the LAN /64: no host takes it. */
+/*
+ * Host numbers in a LAN /64 that no host takes (they count from 2): TAYGA's own IPv6
+ * address in the box, ::6464:6464; host N's CLAT address, ::464:N, and its TAYGA's own,
+ * ::465:N.
+ */
 #define TAYGA_HOST6 0x64646464u
+#define CLAT_HOST6  0x04640000u
+#define CLAT_SELF6  0x04650000u
 
 static int is_nat64(const struct lab_node *n)
 {
@@ -89,6 +95,14 @@ int nat64_model_check(struct lab_model *m, int i, char *err, size_t errlen)
 	struct lab_node *n = &m->nodes[i];
 	struct in6_addr p;
 
+	if (n->kind == LAB_NODE_HOST && n->clat && !is_nat64(&m->nodes[n->parent])) {
+		snprintf(err, errlen,
+		         "host \"%s\": clat = true translates through its network's NAT64, and "
+		         "\"%s\" has none; put it behind a box with nat64 = true (e.g. profile "
+		         "\"mobile-nat64\") or drop clat",
+		         n->name, m->nodes[n->parent].name);
+		return -EINVAL;
+	}
 	if (!is_nat64(n))
 		return 0;
 	if (!m->v6) {
@@ -354,9 +368,117 @@ static void box_start(lua_State *L, struct scenario *s, int i)
 	wait_ready(L, n->name, "unbound", pid, unbound_ready, NULL, conf);
 }
 
+/* Host i's CLAT address (a /128 of its LAN that the box routes to the host). */
+static struct in6_addr clat_addr6(const struct lab_model *m, int i, uint32_t base)
+{
+	return with_host(m->nodes[m->nodes[i].parent].prefix6, base + (uint32_t)i);
+}
+
+/*
+ * The host's side of 464XLAT: IPv4 (192.0.0.1, the default route) into TAYGA's TUN device,
+ * out as IPv6 from the CLAT address, forwarded to the box; back the same way. In the box,
+ * a route sends the CLAT address to the host.
+ */
+static int clat_links(struct scenario *s, int i, const struct nat64_tayga *t)
+{
+	const struct lab_model *m = &s->model;
+	const struct lab_node *n = &m->nodes[i], *box = &m->nodes[n->parent];
+	struct lab_rtnl *r = NULL;
+	int nsfd, idx, rc;
+
+	rc = lab_node_netns_open(m->name, n->name, &nsfd);
+	if (rc < 0)
+		return rc;
+	rc = tun_make(nsfd, t->tun);
+	if (rc == 0)
+		rc = lab_netns_enter(nsfd);
+	if (rc == 0) {
+		/* The host forwards between TAYGA and its link. */
+		rc = lab_sysctl_write("net/ipv6/conf/all/forwarding", "1");
+		lab_netns_leave();
+	}
+	if (rc == 0)
+		rc = lab_rtnl_open(nsfd, &r);
+	close(nsfd);
+	idx = rc = rc < 0 ? rc : lab_link_index(r, t->tun);
+	if (rc >= 0)
+		rc = lab_link_set_up(r, idx);
+	if (rc >= 0)
+		rc = lab_addr_add(r, idx, t->map4, 29, 0);
+	if (rc >= 0)
+		rc = lab_route_add_r(r, &(struct lab_route){ .len = 0, .oif = idx });
+	if (rc >= 0)
+		rc = lab_route6_add(r,
+		                    &(struct lab_route6){ .dst = t->map6, .len = 128, .oif = idx });
+	lab_rtnl_free(r);
+	r = NULL;
+	if (rc >= 0)
+		rc = lab_node_netns_open(m->name, box->name, &nsfd);
+	if (rc >= 0) {
+		rc = lab_rtnl_open(nsfd, &r);
+		close(nsfd);
+	}
+	if (rc >= 0)
+		rc = lab_route6_add(
+		    r, &(struct lab_route6){ .dst = t->map6, .len = 128, .gw = n->addrs6[0] });
+	lab_rtnl_free(r);
+	return rc < 0 ? rc : 0;
+}
+
+static void clat_start(lua_State *L, struct scenario *s, int i)
+{
+	const struct lab_node *n = &s->model.nodes[i];
+	struct nat64_tayga t = { .tun = NAT64_CLAT_IF };
+	char conf[4096], err[512], *text = NULL;
+	const char *argv[] = { "tayga", "-d", "-c", conf, NULL };
+	pid_t pid;
+	int rc;
+
+	if (nat64_prefix_of(&s->model, &s->model.nodes[n->parent], &t.prefix, err, sizeof(err)) < 0)
+		luaL_error(L, "host \"%s\": clat: %s", n->name, err);
+	inet_pton(AF_INET, NAT64_CLAT_TAYGA, &t.addr4);
+	inet_pton(AF_INET, NAT64_CLAT_HOST, &t.map4);
+	t.addr6 = clat_addr6(&s->model, i, CLAT_SELF6);
+	t.map6 = clat_addr6(&s->model, i, CLAT_HOST6);
+	rc = clat_links(s, i, &t);
+	if (rc < 0)
+		luaL_error(L, "host \"%s\": CLAT device %s and routes: %s", n->name, t.tun,
+		           strerror(-rc));
+	rc = nat64_tayga_conf_render(&t, &text);
+	conf_put(L, s, n->name, "clat.conf", rc, text, conf, sizeof(conf));
+	pid = lab_daemon_spawn(L, i, argv, "clat", 1);
+	lua_pop(L, 1);
+	log_debug("\"%s\": CLAT (tayga) pid %d, %s", n->name, (int)pid, conf);
+	wait_ready(L, n->name, "clat", pid, tayga_ready, t.tun, conf);
+}
+
 void nat64_start_all(lua_State *L, struct scenario *s)
 {
 	for (int i = 0; i < s->model.nnodes; i++)
 		if (is_nat64(&s->model.nodes[i]))
 			box_start(L, s, i);
+	for (int i = 0; i < s->model.nnodes; i++)
+		if (s->model.nodes[i].kind == LAB_NODE_HOST && s->model.nodes[i].clat)
+			clat_start(L, s, i);
+}
+
+int nat64_lua_field(lua_State *L, const struct lab_model *m, const struct lab_node *n,
+                    const char *k)
+{
+	char a[INET6_ADDRSTRLEN];
+	struct in6_addr p;
+
+	if (strcmp(k, "nat64_prefix") == 0 && is_nat64(n) &&
+	    nat64_prefix_of(m, n, &p, NULL, 0) == 0) {
+		inet_ntop(AF_INET6, &p, a, sizeof(a));
+		lua_pushfstring(L, "%s/%d", a, NAT64_PREFIX_LEN);
+		return 1;
+	}
+	if (strcmp(k, "clat") == 0 && n->kind == LAB_NODE_HOST && n->clat) {
+		p = clat_addr6(m, (int)(n - m->nodes), CLAT_HOST6);
+		inet_ntop(AF_INET6, &p, a, sizeof(a));
+		lua_pushstring(L, a);
+		return 1;
+	}
+	return 0;
 }

@@ -56,7 +56,7 @@ static void test_tayga(void)
 	t = (struct nat64_tayga){ .tun = NAT64_CLAT_IF };
 	inet_pton(AF_INET6, "2001:db8:ffff::", &t.prefix);
 	inet_pton(AF_INET, NAT64_CLAT_TAYGA, &t.addr4);
-	inet_pton(AF_INET6, "2001:db8:0:2::464:5", &t.addr6);
+	inet_pton(AF_INET6, "2001:db8:0:2::465:5", &t.addr6);
 	inet_pton(AF_INET, NAT64_CLAT_HOST, &t.map4);
 	inet_pton(AF_INET6, "2001:db8:0:2::464:5", &t.map6);
 	is_int(nat64_tayga_conf_render(&t, &out), 0, "a CLAT renders");
@@ -64,7 +64,7 @@ static void test_tayga(void)
 	       "# Written by natlab (nat64.c) for this run.\n"
 	       "tun-device clat\n"
 	       "ipv4-addr 192.0.0.2\n"
-	       "ipv6-addr 2001:db8:0:2::464:5\n"
+	       "ipv6-addr 2001:db8:0:2::465:5\n"
 	       "prefix 2001:db8:ffff::/96\n"
 	       "map 192.0.0.1 2001:db8:0:2::464:5\n",
 	       "CLAT: no pool, the host's IPv4 address mapped to its own IPv6 one");

@@ -75,6 +75,8 @@ struct lab_node {
 	struct in6_addr pub6;       /* the /64 routed to this router (= prefix6 without nptv6) */
 	int prefix6_fixed;
 	uint32_t next_free6;
+
+	int clat; /* a host's 464XLAT CLAT (nat64.h): lab:host{ clat = true } */
 };
 
 struct lab_model {

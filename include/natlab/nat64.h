@@ -110,6 +110,14 @@ struct scenario;
 void nat64_start_all(struct lua_State *L, struct scenario *s);
 
 /*
+ * Fields of a node in Lua: nat.nat64_prefix ("2001:db8:ffff::/96") of a nat64 box, and
+ * host.clat, the IPv6 address its CLAT translates the host's IPv4 to. Pushes the value
+ * and returns 1, or 0 if k is neither (or does not apply to n).
+ */
+int nat64_lua_field(struct lua_State *L, const struct lab_model *m, const struct lab_node *n,
+                    const char *k);
+
+/*
  * The resolv.conf a process spawned in node gets (out dir, logs/NAT-resolv.conf of the
  * nat64 box it sits behind) in path; 0, -ENOENT if it sits behind none, -ENAMETOOLONG.
  */
