@@ -47,6 +47,8 @@ struct render {
 	const struct nat_box_addrs *a;
 	char wan[INET_ADDRSTRLEN];
 	char lan[INET_ADDRSTRLEN + 4];
+	/* The LAN's interfaces, as nft names them: with nat64, TAYGA's device too. */
+	const char *lan_ifs;
 };
 
 static int uses_fwd_map(const struct nat_knobs *k)
@@ -130,9 +132,9 @@ static void render_prerouting(struct render *r)
 			        r->wan, n, n, n, n);
 		if (r->k->hairpin)
 			fprintf(r->f,
-			        "\t\tiifname \"" LAN_IF "\" ip daddr %s %s dport @fwd_%s "
+			        "\t\tiifname %s ip daddr %s %s dport @fwd_%s "
 			        "dnat ip to %s dport map @fwd_%s\n",
-			        r->wan, n, n, n, n);
+			        r->lan_ifs, r->wan, n, n, n, n);
 	}
 	fprintf(r->f, "\t}\n");
 }
@@ -207,13 +209,14 @@ static void render_postrouting(struct render *r)
 	/* Hairpinned packets leave from the external address, so replies come back. */
 	for (enum proto p = 0; r->k->hairpin && is_eim(r) && p < PROTO_COUNT; p++)
 		fprintf(r->f,
-		        "\t\toifname \"" LAN_IF "\" ct status dnat ip saddr %s "
+		        "\t\toifname %s ct status dnat ip saddr %s "
 		        "ip saddr . %s sport @eim_%s "
 		        "snat ip to ip saddr . %s sport map @eim_%s\n",
-		        r->lan, proto_names[p], proto_names[p], proto_names[p], proto_names[p]);
+		        r->lan_ifs, r->lan, proto_names[p], proto_names[p], proto_names[p],
+		        proto_names[p]);
 	if (r->k->hairpin)
 		fprintf(r->f,
-		        "\t\toifname \"" LAN_IF "\" ct status dnat ip saddr %s snat ip to %s\n",
+		        "\t\toifname %s ct status dnat ip saddr %s snat ip to %s\n", r->lan_ifs,
 		        r->lan, r->wan);
 	for (enum proto p = 0; p < PROTO_COUNT; p++) {
 		const char *n = proto_names[p];
@@ -328,12 +331,11 @@ void nat_forward_head_render(FILE *f, enum nat_block block, const char *lan)
 
 static void render_forward(struct render *r)
 {
-	/* Translated IPv6 hosts come out of TAYGA's device: the LAN's traffic too (nat64). */
-	const char *in = r->k->nat64 ? "{ \"" LAN_IF "\", \"" NAT64_IF "\" }" : "\"" LAN_IF "\"";
+	const char *in = r->lan_ifs;
 
 	nat_forward_head_render(r->f, r->k->block, in);
 	if (r->k->hairpin)
-		fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" LAN_IF "\" accept\n");
+		fprintf(r->f, "\t\tiifname %s oifname %s accept\n", in, in);
 	if (r->k->filtering == NAT_FILTER_EIF)
 		fprintf(r->f, "\t\tiifname \"" WAN_IF "\" ct status dnat accept\n");
 	for (enum proto p = 0; r->k->filtering == NAT_FILTER_ADF && p < PROTO_COUNT; p++)
@@ -422,7 +424,11 @@ const char *nat_portmap_ruleset(void)
 
 int nat_ruleset_render(const struct nat_knobs *k, const struct nat_box_addrs *a, char **out)
 {
-	struct render r = { .k = k, .a = a };
+	/* Translated IPv6 hosts come out of TAYGA's device: the LAN's traffic too (nat64). */
+	struct render r = { .k = k,
+		            .a = a,
+		            .lan_ifs = k->nat64 ? "{ \"" LAN_IF "\", \"" NAT64_IF "\" }"
+		                                : "\"" LAN_IF "\"" };
 	char prefix[INET_ADDRSTRLEN];
 	size_t len;
 	int n;

@@ -6,23 +6,31 @@
 # server sees the box's WAN address. An IPv4 literal fails there, and works on a host
 # with a CLAT (464XLAT). An IPv6-only host behind a box without nat64 gets neither name
 # nor path. tshark sees the IPv6 packets on the box's LAN and the same flows translated
-# to IPv4 on its WAN. Nothing is left in the root namespace.
+# to IPv4 on its WAN. The IPv4 side keeps the box's RFC 4787 knobs: natlab probe, from
+# hosts with a CLAT, measures mobile-nat64's and a full-cone nat64 box's as declared.
+# Nothing is left in the root namespace.
 . "$(dirname "$0")/lib/lab.sh"
 t_require_root
 t_require tayga
 t_require unbound
 t_require socat
 t_require tshark
+t_require jq
 
 cat >"$T_TMP/nat64.lua" <<'LUA'
+local natprobe = require("natprobe")
 local lab = natlab.lab{ name = "nat64" }
 local inet = lab:internet{ ipv6 = true }
 local server = lab:host{ name = "server", net = inet, ipv6 = false }
+-- natlab probe's RFC 5780 responders need two addresses.
+local stun = lab:host{ name = "stun", net = inet, ipv6 = false, addrs = 2 }
 local carrier = lab:nat{ name = "carrier", net = inet, profile = "mobile-nat64" }
 local phone = lab:host{ name = "phone", net = carrier }
 local xlat = lab:host{ name = "xlat", net = carrier, clat = true }
 local home = lab:nat{ name = "home", net = inet, profile = "port-restricted-cone", ipv6 = "only" }
 local bare = lab:host{ name = "bare", net = home }
+local cone = lab:nat{ name = "cone", net = inet, profile = "full-cone", nat64 = true }
+local cx = lab:host{ name = "cx", net = cone, clat = true }
 lab:up()
 
 expect_eq(server.addr6, nil, "the server is IPv4-only")
@@ -78,6 +86,13 @@ rc, out = run(bare, "timeout 3 getent ahosts server.test")
 expect(rc ~= 0 and out == "", "no DNS64: server.test does not resolve (" .. rc .. ")")
 rc, out = run(bare, "socat -T2 - TCP6:[2001:db8:ffff::" .. server.addr .. "]:7000 </dev/null")
 expect(rc ~= 0 and not out:find("tcp-from", 1, true), "no NAT64: the prefix is not routed: " .. out)
+
+-- The IPv4 side is the box's NAT: RFC 4787 behaviour as its knobs say, UDP and TCP.
+for _, c in ipairs{ { xlat, "mobile-nat64" }, { cx, "full-cone" } } do
+	local r, why = natprobe.path(lab, c[1], { server = stun })
+	expect(r and r.udp_match and r.tcp.match, c[2] .. " + nat64 measures as declared", why)
+	if r then result{ nat = c[2], mapping = r.mapping, filtering = r.filtering } end
+end
 LUA
 
 "$NATLAB" run "$T_TMP/nat64.lua" --out "$T_TMP/out" --pcap all >"$T_TMP/run.tap" 2>"$T_TMP/run.err"
@@ -85,6 +100,9 @@ rc=$?
 cat "$T_TMP/run.tap"
 t_ok "$rc" "the NAT64 scenario passes" "$(tail -5 "$T_TMP/run.err")"
 t_is "$(grep -c '^not ok' "$T_TMP/run.tap")" 0 "no expectation failed"
+t_is "$(jq -r '.results[] | select(.nat) | "\(.nat)=\(.mapping)/\(.filtering)"' "$T_TMP/out/report.json" | tr '\n' ' ')" \
+	"mobile-nat64=address-and-port-dependent/address-and-port-dependent full-cone=endpoint-independent/endpoint-independent " \
+	"the probe's mapping and filtering through each box"
 t_ok "$(grep -q '^prefix 2001:db8:ffff::/96$' "$T_TMP/out/logs/carrier-tayga.conf"; echo $?)" \
 	"TAYGA's configuration is in the run's logs"
 t_ok "$(grep -q 'server.test. AAAA IN' "$T_TMP/out/logs/carrier-unbound.log"; echo $?)" \

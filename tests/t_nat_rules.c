@@ -89,6 +89,12 @@ static void nat64_web_only(struct nat_knobs *k)
 	k->block = NAT_BLOCK_WEB_ONLY;
 }
 
+/* Hairpinning through a nat64 box: TAYGA's device is a LAN interface in every rule. */
+static void nat64_on(struct nat_knobs *k)
+{
+	k->nat64 = 1;
+}
+
 static const struct rules_case cases[] = {
 	{ "none", "none", NULL },
 	{ "full-cone", "full-cone", NULL },
@@ -108,6 +114,7 @@ static const struct rules_case cases[] = {
 	{ "port-restricted-https-only", "port-restricted-cone", https_only },
 	{ "mobile-nat64", "mobile-nat64", NULL },
 	{ "mobile-nat64-web-only", "mobile-nat64", nat64_web_only },
+	{ "full-cone-nat64", "full-cone", nat64_on },
 };
 
 /*
