@@ -215,9 +215,8 @@ static void render_postrouting(struct render *r)
 		        r->lan_ifs, r->lan, proto_names[p], proto_names[p], proto_names[p],
 		        proto_names[p]);
 	if (r->k->hairpin)
-		fprintf(r->f,
-		        "\t\toifname %s ct status dnat ip saddr %s snat ip to %s\n", r->lan_ifs,
-		        r->lan, r->wan);
+		fprintf(r->f, "\t\toifname %s ct status dnat ip saddr %s snat ip to %s\n",
+		        r->lan_ifs, r->lan, r->wan);
 	for (enum proto p = 0; p < PROTO_COUNT; p++) {
 		const char *n = proto_names[p];
 

@@ -172,9 +172,14 @@ static void render_forward(struct render6 *r)
 {
 	/* The same blocks as IPv4's: a udp-blocked network lets no IPv6 UDP out either. */
 	nat_forward_head_render(r->f, r->k->block, "\"" LAN_IF "\"");
-	/* NAT64 (nat64.h): the LAN's IPv6 to the prefix goes into TAYGA's device. */
+	/*
+	 * NAT64 (nat64.h): the LAN's IPv6 to the prefix goes into TAYGA's device, and what
+	 * comes out of it passed the box's IPv4 filtering already: the IPv4 knobs, not
+	 * filtering6, decide what reaches a host through NAT64.
+	 */
 	if (r->k->nat64)
-		fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" NAT64_IF "\" accept\n");
+		fprintf(r->f, "\t\tiifname \"" LAN_IF "\" oifname \"" NAT64_IF "\" accept\n"
+		              "\t\tiifname \"" NAT64_IF "\" oifname \"" LAN_IF "\" accept\n");
 	if (r->k->filtering6 == NAT_FILTER6_OPEN)
 		fprintf(r->f, "\t\tiifname \"" WAN_IF "\" oifname \"" LAN_IF "\" accept\n");
 	for (int p = 0; p < 2; p++) {

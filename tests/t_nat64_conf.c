@@ -6,6 +6,7 @@
  */
 #include "natlab/nat64.h"
 #include "natlab/nat.h"
+#include "natlab/nat6.h"
 #include "tap.h"
 
 #include <arpa/inet.h>
@@ -154,8 +155,38 @@ static void test_knobs(void)
 	ok(strstr(err, "upnp, natpmp and pcp"), "saying so: %s", err);
 }
 
+/* Both tables of a nat64 box let TAYGA's device stand for the LAN. */
+static void test_rulesets(void)
+{
+	struct nat6_box_addrs a6 = { .nhosts = 0 };
+	struct nat_box_addrs a4 = { .lan_len = 24 };
+	struct nat_knobs k;
+	char *out = NULL;
+
+	nat_profile_lookup("mobile-nat64", &k);
+	inet_pton(AF_INET6, "2001:db8:0:2::", &a6.lan);
+	a6.pub = a6.lan;
+	is_int(nat6_ruleset_render(&k, &a6, &out), 0, "the IPv6 table renders");
+	ok(out && strstr(out, "\t\tiifname \"lan\" oifname \"nat64\" accept\n") &&
+	       strstr(out, "\t\tiifname \"nat64\" oifname \"lan\" accept\n"),
+	   "IPv6 between the LAN and TAYGA passes: the IPv4 side filters translated traffic");
+	free(out);
+	out = NULL;
+	inet_pton(AF_INET, "198.18.0.3", &a4.wan);
+	inet_pton(AF_INET, "10.1.0.0", &a4.lan_prefix);
+	is_int(nat_ruleset_render(&k, &a4, &out), 0, "the IPv4 table renders");
+	ok(out && strstr(out, "\t\tiifname { \"lan\", \"nat64\" } oifname \"wan\" accept\n"),
+	   "IPv4 from TAYGA leaves as the LAN's does");
+	free(out);
+	k.nat64 = 0;
+	is_int(nat6_ruleset_render(&k, &a6, &out), 0, "without nat64");
+	ok(out && !strstr(out, "nat64"), "no rule names the device");
+	free(out);
+}
+
 int main(void)
 {
+	test_rulesets();
 	test_well_known();
 	test_tayga();
 	test_zone();
