@@ -129,9 +129,13 @@ static int node_set_profile(lua_State *L)
 	if (k.nat64 != n->knobs.nat64 || (k.nat64 && k.nat64_prefix != n->knobs.nat64_prefix))
 		return luaL_error(L,
 		                  "nat:set_profile: nat64 and nat64_prefix are fixed when the NAT "
-		                  "is declared (they decide its LAN); give nat64 = %s%s",
+		                  "is declared (they decide its LAN); give nat64 = %s%s%s%s",
 		                  n->knobs.nat64 ? "true" : "false",
-		                  n->knobs.nat64 ? " and its nat64_prefix" : "");
+		                  n->knobs.nat64 ? ", nat64_prefix = \"" : "",
+		                  n->knobs.nat64 ? nat_knob_word(nat_knob_find("nat64_prefix"),
+		                                                 &n->knobs)
+		                                 : "",
+		                  n->knobs.nat64 ? "\"" : "");
 	before = n->knobs;
 	memcpy(old_profile, n->profile, sizeof(old_profile));
 	n->knobs = k;

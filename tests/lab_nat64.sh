@@ -93,6 +93,15 @@ for _, c in ipairs{ { xlat, "mobile-nat64" }, { cx, "full-cone" } } do
 	expect(r and r.udp_match and r.tcp.match, c[2] .. " + nat64 measures as declared", why)
 	if r then result{ nat = c[2], mapping = r.mapping, filtering = r.filtering } end
 end
+
+-- Mid-run: NAT64 stays as declared; a reboot or a new IPv4 profile keeps it working.
+local okp, err = pcall(carrier.set_profile, carrier, "symmetric")
+expect(not okp and tostring(err):find("nat64 and nat64_prefix are fixed", 1, true),
+	"set_profile without nat64 is refused: " .. tostring(err))
+carrier:flush()
+carrier:set_profile{ profile = "full-cone", nat64 = true }
+rc, out = run(phone, "socat -T3 - TCP6:server.test:7000 </dev/null")
+expect_eq(out, "tcp-from-" .. carrier.addr, "after flush() and set_profile{ nat64 = true }")
 LUA
 
 "$NATLAB" run "$T_TMP/nat64.lua" --out "$T_TMP/out" --pcap all >"$T_TMP/run.tap" 2>"$T_TMP/run.err"
@@ -117,8 +126,8 @@ lan=$T_TMP/out/pcap/carrier-lan.pcap wan=$T_TMP/out/pcap/carrier-wan.pcap
 syn='tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == 7000'
 t_ok "$([ "$(count "$lan" "ipv6.src == $phone && ipv6.dst == 2001:db8:ffff::$server && $syn")" -ge 1 ]; echo $?)" \
 	"LAN: the phone's SYN to 2001:db8:ffff::$server" "$(tshark -r "$lan" 2>&1 | head -5)"
-t_ok "$([ "$(count "$wan" "ip.src == $carrier && ip.dst == $server && $syn")" -ge 2 ]; echo $?)" \
-	"WAN: translated SYNs (phone's and xlat's) from $carrier to $server" "$(tshark -r "$wan" 2>&1 | head -5)"
+t_ok "$([ "$(count "$wan" "ip.src == $carrier && ip.dst == $server && $syn")" -ge 3 ]; echo $?)" \
+	"WAN: translated SYNs (phone's, xlat's, phone's again) from $carrier to $server" "$(tshark -r "$wan" 2>&1 | head -5)"
 t_ok "$([ "$(count "$lan" "ipv6.src == $phone && ipv6.dst == 2001:db8:ffff::$server && udp.dstport == 7001")" -ge 1 ] &&
 	[ "$(count "$wan" "ip.src == $carrier && ip.dst == $server && udp.dstport == 7001")" -ge 2 ]; echo $?)" \
 	"UDP: IPv6 on the LAN, IPv4 on the WAN"
