@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* natlab exec NAME HOST -- CMD and natlab shell NAME HOST: entering a node. */
 #include "natlab/cmd.h"
+#include "natlab/confine.h"
 #include "natlab/log.h"
 #include "natlab/model.h"
+#include "natlab/nat64.h"
 #include "natlab/netns.h"
 
 #include <errno.h>
@@ -17,14 +19,36 @@
  * Like `ip netns exec`: a private mount namespace with a fresh /sys, so tools that read
  * /sys/class/net see the node's interfaces rather than the root namespace's.
  */
-static void remount_sys(void)
+static int remount_sys(void)
 {
 	if (unshare(CLONE_NEWNS) < 0 || mount("", "/", "none", MS_SLAVE | MS_REC, NULL) < 0) {
 		log_debug("private mount namespace: %s", strerror(errno));
-		return;
+		return -1;
 	}
 	if (umount2("/sys", MNT_DETACH) == 0 && mount("sysfs", "/sys", "sysfs", 0, NULL) < 0)
 		log_debug("mount /sys: %s", strerror(errno));
+	return 0;
+}
+
+/*
+ * A host behind a NAT64 box resolves through its DNS64 as the scenario's processes do
+ * (nat64.h): text becomes /etc/resolv.conf in our own mount namespace, from a file
+ * unlinked once mounted.
+ */
+static void use_resolv(const char *cmd, const char *text)
+{
+	char path[] = "/tmp/natlab-resolv.XXXXXX", err[256];
+	int fd = mkstemp(path);
+	size_t len = strlen(text);
+
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len ||
+	    lab_confine_resolv(path, 0, err, sizeof(err)) < 0)
+		log_warnx("%s: the NAT64 box's resolver is not this shell's: %s", cmd,
+		          fd < 0 ? strerror(errno) : err);
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+	}
 }
 
 /*
@@ -34,13 +58,15 @@ static void remount_sys(void)
 static void enter_node(const char *cmd, const char *lab, const char *node)
 {
 	struct lab_model m;
-	char ns[128];
-	int fd, rc;
+	char ns[128], *resolv = NULL;
+	int fd, rc, box;
 
 	cmd_load_lab(cmd, lab, &m);
 	/* A backbone router's namespace is named like a node's: nl-<lab>.<inet>.hop<k>. */
-	if (lab_hop_find(&m, node) < 0)
-		cmd_find_node(cmd, &m, node);
+	if (lab_hop_find(&m, node) < 0 &&
+	    (box = nat64_box_of(&m, cmd_find_node(cmd, &m, node))) >= 0 &&
+	    nat64_resolv_text(&m.nodes[box], &resolv) < 0)
+		log_fatalx("%s: out of memory", cmd);
 	lab_model_close(&m);
 	if (lab_netns_name(lab, node, ns, sizeof(ns)) < 0)
 		log_fatalx("%s: name too long", cmd);
@@ -52,7 +78,14 @@ static void enter_node(const char *cmd, const char *lab, const char *node)
 	if (rc < 0)
 		log_fatalx("%s: netns \"%s\": setns: %s", cmd, ns, strerror(-rc));
 	close(fd);
-	remount_sys();
+	if (remount_sys() == 0 && resolv)
+		use_resolv(cmd, resolv);
+	else if (resolv)
+		log_warnx(
+		    "%s: no mount namespace of our own: the machine's resolver, not the NAT64 "
+		    "box's",
+		    cmd);
+	free(resolv);
 	setenv("NATLAB_LAB", lab, 1);
 	setenv("NATLAB_NODE", node, 1);
 }

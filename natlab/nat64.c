@@ -186,13 +186,33 @@ static int log_path(const struct scenario *s, const char *node, const char *what
 	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
 }
 
+int nat64_box_of(const struct lab_model *m, int node)
+{
+	const struct lab_node *n = &m->nodes[node];
+
+	if (n->kind != LAB_NODE_HOST || n->parent < 0 || !is_nat64(&m->nodes[n->parent]))
+		return -ENOENT;
+	return n->parent;
+}
+
+int nat64_resolv_text(const struct lab_node *box, char **out)
+{
+	struct in6_addr gw6 = lab_node_gateway6(box);
+	char gw[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, &gw6, gw, sizeof(gw));
+	if (asprintf(out, "nameserver %s\nsearch " NAT64_ZONE "\n", gw) < 0) {
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int nat64_resolv_path(const struct scenario *s, int node, char *path, size_t len)
 {
-	const struct lab_node *n = &s->model.nodes[node];
+	int box = nat64_box_of(&s->model, node);
 
-	if (n->kind != LAB_NODE_HOST || n->parent < 0 || !is_nat64(&s->model.nodes[n->parent]))
-		return -ENOENT;
-	return log_path(s, s->model.nodes[n->parent].name, "resolv.conf", path, len);
+	return box < 0 ? box : log_path(s, s->model.nodes[box].name, "resolv.conf", path, len);
 }
 
 /*
@@ -338,7 +358,6 @@ static void box_start(lua_State *L, struct scenario *s, int i)
 	struct nat64_tayga t = { .tun = NAT64_IF, .pool = n->prefix, .pool_len = n->prefix_len };
 	struct in6_addr gw6 = lab_node_gateway6(n);
 	char conf[4096], zone[4096], dir[4096], resolv[4096], err[512], *text = NULL;
-	char gw[INET6_ADDRSTRLEN];
 	const char *argv[] = { "unbound", "-d", "-p", "-c", conf, NULL };
 	pid_t pid;
 	int rc;
@@ -357,9 +376,7 @@ static void box_start(lua_State *L, struct scenario *s, int i)
 	         ? -ENAMETOOLONG
 	         : nat64_unbound_conf_render(&gw6, &t.prefix, zone, dir, &text);
 	conf_put(L, s, n->name, "unbound.conf", rc, text, conf, sizeof(conf));
-	inet_ntop(AF_INET6, &gw6, gw, sizeof(gw));
-	text = NULL;
-	rc = asprintf(&text, "nameserver %s\nsearch " NAT64_ZONE "\n", gw) < 0 ? -ENOMEM : 0;
+	rc = nat64_resolv_text(n, &text);
 	conf_put(L, s, n->name, "resolv.conf", rc, text, resolv, sizeof(resolv));
 	/* A resolver needs nothing but its port: confined like the lab's programs. */
 	pid = lab_daemon_spawn(L, i, argv, "unbound", 0);

@@ -143,6 +143,29 @@ t_ok "$(ip link show nat64 >/dev/null 2>&1 || ip link show clat >/dev/null 2>&1;
 left=$(for p in /proc/[0-9]*; do { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -F "$T_TMP/out/"; done)
 t_is "$left" "" "no TAYGA or unbound of the run is left"
 
+# natlab up keeps TAYGA and unbound; natlab exec in a host behind the box resolves
+# through its DNS64, elsewhere through the machine's resolver, which stays as it was.
+UP=$(t_lab_name up)
+T_LABS+=("$UP")
+cat >"$T_TMP/up.lua" <<'LUA'
+local lab = natlab.lab{}
+local inet = lab:internet{ ipv6 = true }
+lab:host{ name = "server", net = inet, ipv6 = false }
+local carrier = lab:nat{ name = "carrier", net = inet, profile = "mobile-nat64" }
+lab:host{ name = "phone", net = carrier }
+lab:up()
+LUA
+before=$(md5sum </etc/resolv.conf)
+"$NATLAB" up "$T_TMP/up.lua" --name "$UP" --out "$T_TMP/up" >/dev/null 2>"$T_TMP/up.err"
+t_is $? 0 "natlab up of a nat64 lab" "$(tail -3 "$T_TMP/up.err")"
+out=$("$NATLAB" exec "$UP" phone -- getent ahosts server.test 2>&1 | head -1)
+t_ok "$(printf '%s' "$out" | grep -q '^2001:db8:ffff::c612:'; echo $?)" \
+	"natlab exec in the phone resolves server.test through DNS64 (kept unbound)" "$out"
+t_is "$("$NATLAB" exec "$UP" server -- sh -c 'md5sum </etc/resolv.conf')" "$before" \
+	"a host not behind it keeps the machine's resolv.conf"
+t_is "$(md5sum </etc/resolv.conf)" "$before" "the machine's resolv.conf is untouched"
+"$NATLAB" down "$UP" >/dev/null 2>&1
+
 # Refused combinations, named.
 cat >"$T_TMP/bad.lua" <<'LUA'
 local lab = natlab.lab{ name = "nat64bad" }

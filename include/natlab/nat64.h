@@ -117,6 +117,12 @@ void nat64_start_all(struct lua_State *L, struct scenario *s);
 int nat64_lua_field(struct lua_State *L, const struct lab_model *m, const struct lab_node *n,
                     const char *k);
 
+/* The nat64 box host node sits behind (its index), or -ENOENT. */
+int nat64_box_of(const struct lab_model *m, int node);
+
+/* The resolv.conf of hosts behind box (its unbound, search NAT64_ZONE). *out malloc'd. */
+int nat64_resolv_text(const struct lab_node *box, char **out);
+
 /*
  * The resolv.conf a process spawned in node gets (out dir, logs/NAT-resolv.conf of the
  * nat64 box it sits behind) in path; 0, -ENOENT if it sits behind none, -ENAMETOOLONG.
