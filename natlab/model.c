@@ -486,8 +486,6 @@ int lab_model_assign(struct lab_model *m, int i, char *err, size_t errlen)
 	int rc;
 
 	rc = lab_model_families(m, i, err, errlen);
-	if (rc == 0)
-		rc = nat64_model_check(m, i, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (!lab_node_has4(n) && n->kind == LAB_NODE_HOST)
@@ -523,5 +521,6 @@ int lab_model_assign(struct lab_model *m, int i, char *err, size_t errlen)
 		}
 		n->naddrs++;
 	}
-	return lab_model_assign6(m, i, err, errlen);
+	rc = lab_model_assign6(m, i, err, errlen);
+	return rc < 0 ? rc : nat64_model_check(m, i, err, errlen);
 }

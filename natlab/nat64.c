@@ -93,8 +93,20 @@ int nat64_prefix_of(const struct lab_model *m, const struct lab_node *n, struct 
 int nat64_model_check(struct lab_model *m, int i, char *err, size_t errlen)
 {
 	struct lab_node *n = &m->nodes[i];
+	char a[INET6_ADDRSTRLEN];
 	struct in6_addr p;
 
+	if (n->kind != LAB_NODE_HOST && m->v6 && lab_node_has6(n)) {
+		p = network_specific(m);
+		if (!memcmp(&n->prefix6, &p, 8) || !memcmp(&n->pub6, &p, 8)) {
+			inet_ntop(AF_INET6, &p, a, sizeof(a));
+			snprintf(err, errlen,
+			         "\"%s\": LAN %s/64 is reserved for NAT64's network-specific "
+			         "prefix; give lan6 another /64",
+			         n->name, a);
+			return -EINVAL;
+		}
+	}
 	if (n->kind == LAB_NODE_HOST && n->clat && !is_nat64(&m->nodes[n->parent])) {
 		snprintf(err, errlen,
 		         "host \"%s\": clat = true translates through its network's NAT64, and "

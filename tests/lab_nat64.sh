@@ -189,6 +189,9 @@ t_ok "$(printf '%s' "$out" | grep -q 'NAT "c": nat64 gives its LAN IPv6 only, an
 out=$(bad "ipv6 = true" "ipv6 = true" c)
 t_ok "$(printf '%s' "$out" | grep -q 'nat64 serves an IPv6-only LAN, and its LAN has ipv6 = true'; echo $?)" \
 	"nat64 on a dual-stack LAN: refused" "$out"
+out=$(bad "ipv6 = true" 'lan6 = "2001:db8:ffff::/64"' c)
+t_ok "$(printf '%s' "$out" | grep -q 'LAN 2001:db8:ffff::/64 is reserved for NAT64.s network-specific prefix'; echo $?)" \
+	"a LAN on the network-specific prefix's /64: refused" "$out"
 out=$(bad "ipv6 = true" "" inet)
 t_ok "$(printf '%s' "$out" | grep -q 'host "h": clat = true translates through its network.s NAT64'; echo $?)" \
 	"clat on a host without NAT64: refused" "$out"

@@ -91,9 +91,10 @@ int nat64_prefix_of(const struct lab_model *m, const struct lab_node *n, struct 
                     char *err, size_t errlen);
 
 /*
- * Checks node i once its families are resolved: a nat64 box needs a lab with IPv6, an
- * IPv6-only LAN (its default) and no nptv6, and a prefix that can work. 0 or -EINVAL with
- * a sentence naming the node in err. Pure: called by lab_model_assign.
+ * Checks node i once its addresses are assigned: a nat64 box needs a lab with IPv6, an
+ * IPv6-only LAN (its default) and no nptv6, and a prefix that can work; a host with clat
+ * a nat64 box as its network; no LAN may take the network-specific prefix's /64. 0 or
+ * -EINVAL with a sentence naming the node in err. Pure: called by lab_model_assign.
  */
 int nat64_model_check(struct lab_model *m, int i, char *err, size_t errlen);
 
