@@ -170,11 +170,11 @@ int lab_model_families(struct lab_model *m, int i, char *err, size_t errlen)
 		         n->name, p->name);
 		return -EINVAL;
 	}
-	/* A NAT's network has IPv4 (checked above), so what it inherits is dual or off. */
 	/* A NAT64 box's LAN is IPv6-only unless the scenario says otherwise (nat64.h). */
 	if (n->ipv6 == LAB_IPV6_INHERIT && n->kind == LAB_NODE_NAT && n->knobs.nat64 &&
 	    lab_node_has6(p))
 		n->ipv6 = LAB_IPV6_ONLY;
+	/* A NAT's network has IPv4 (checked above), so what it inherits is dual or off. */
 	if (n->ipv6 == LAB_IPV6_INHERIT)
 		n->ipv6 = p->ipv6;
 	if (lab_node_has6(n) && !lab_node_has6(p)) {
