@@ -73,6 +73,17 @@ static void test_rfc5769(void)
 	is_int(stun_msg_decode(buf, n, &m), 0, "RFC 5769 2.3 response decodes");
 	is_str(fmt(&m.xor_mapped), "[2001:db8:1234:5678:11:2233:4455:6677]:32853",
 	       "IPv6 XOR-MAPPED-ADDRESS");
+	/* Encoding: our XOR-MAPPED-ADDRESS of that address under the vector's transaction
+	 * id is the listing's attribute byte for byte (family 0x02, the address XORed with
+	 * the cookie and the transaction id). The listing's starts after SOFTWARE. */
+	{
+		struct sockaddr_storage v6 = addr("[2001:db8:1234:5678:11:2233:4455:6677]:32853");
+		struct stun_binding_response r = { .txid = rfc5769_txid, .mapped = SA(&v6) };
+
+		rc = stun_binding_success_encode(out, sizeof(out), &r);
+		ok(rc >= 20 + 24 && !memcmp(out + 20, buf + 20 + 16, 24),
+		   "RFC 5769 2.3: IPv6 XOR-MAPPED-ADDRESS encodes as listed");
+	}
 }
 
 static void test_round_trips(void)
@@ -248,25 +259,31 @@ static void test_mutations(void)
 	is_int(odd, 0, "50000 mutations give only 0, -EBADMSG or -EILSEQ");
 }
 
-static struct stun_server_config config(bool alternate)
+static struct stun_server_config config_family(bool alternate, bool v6)
 {
 	struct stun_server_config cfg = {
-		.primary = addr("198.18.0.1:3478"),
+		.primary = addr(v6 ? "[2001:db8::1]:3478" : "198.18.0.1:3478"),
 		.alt_port = htons(3479),
 		.software = "natlab test",
 	};
 
 	if (alternate)
-		cfg.alternate = addr("198.18.0.2:0");
+		cfg.alternate = addr(v6 ? "[2001:db8::2]:0" : "198.18.0.2:0");
 	return cfg;
 }
 
+static struct stun_server_config config(bool alternate)
+{
+	return config_family(alternate, false);
+}
+
 /* Asks local_ep with the given flags; checks sender, mapped, origin and other address. */
-static void check_change(enum stun_endpoint local_ep, uint32_t flags)
+static void check_change(enum stun_endpoint local_ep, uint32_t flags, bool v6)
 {
 	static const char *names[] = { "A1:P1", "A1:P2", "A2:P1", "A2:P2" };
-	struct stun_server_config cfg = config(true);
-	struct sockaddr_storage src = addr("203.0.113.9:40000"), want_origin, want_other;
+	struct stun_server_config cfg = config_family(true, v6);
+	struct sockaddr_storage src = addr(v6 ? "[2001:db8:ffff::9]:40000" : "203.0.113.9:40000"),
+	                        want_origin, want_other;
 	enum stun_endpoint want = local_ep ^ ((flags & STUN_CHANGE_IP) ? 2 : 0) ^
 	                          ((flags & STUN_CHANGE_PORT) ? 1 : 0),
 	                   from = STUN_EP_COUNT;
@@ -286,9 +303,10 @@ static void check_change(enum stun_endpoint local_ep, uint32_t flags)
 	       !memcmp(m.txid, txid, STUN_TXID_SIZE) && addr_equal(SA(&m.xor_mapped), SA(&src)) &&
 	       addr_equal(SA(&m.response_origin), SA(&want_origin)) &&
 	       addr_equal(SA(&m.other), SA(&want_other)),
-	   "received on %s, change%s%s: answered from %s (got %s, origin %s)", names[local_ep],
-	   (flags & STUN_CHANGE_IP) ? " IP" : "", (flags & STUN_CHANGE_PORT) ? " port" : "",
-	   names[want], from < STUN_EP_COUNT ? names[from] : "none", fmt(&m.response_origin));
+	   "IPv%c: received on %s, change%s%s: answered from %s (got %s, origin %s)",
+	   v6 ? '6' : '4', names[local_ep], (flags & STUN_CHANGE_IP) ? " IP" : "",
+	   (flags & STUN_CHANGE_PORT) ? " port" : "", names[want],
+	   from < STUN_EP_COUNT ? names[from] : "none", fmt(&m.response_origin));
 }
 
 static int handle(const struct stun_server_config *cfg, enum stun_endpoint ep, const uint8_t *req,
@@ -335,6 +353,10 @@ static void test_responder_single(void)
 	cfg = config(true);
 	cfg.alt_port = 0;
 	is_int(stun_server_config_check(&cfg), -EINVAL, "alternate address needs a port");
+	cfg = config(true);
+	cfg.alternate = addr("[2001:db8::2]:0");
+	is_int(stun_server_config_check(&cfg), -EINVAL,
+	       "IPv4 primary with an IPv6 alternate address refused");
 }
 
 static void test_responder_ignores(void)
@@ -380,7 +402,8 @@ int main(void)
 	test_mutations();
 	for (int ep = 0; ep < STUN_EP_COUNT; ep++)
 		for (uint32_t flags = 0; flags <= 6; flags += 2)
-			check_change(ep, flags);
+			for (int v6 = 0; v6 < 2; v6++)
+				check_change(ep, flags, v6);
 	test_responder_single();
 	test_responder_ignores();
 	return tap_done();
