@@ -50,9 +50,12 @@ static const struct relay_command relay_commands[] = {
 
 static const char relay_serve_usage[] =
     "usage: natlab-relay [serve] --listen ADDR:PORT [options]\n"
-    "  --listen ADDR:PORT        relay protocol over TCP (port 0: any free port)\n"
-    "  --stun ADDR:PORT          answer STUN Binding requests on UDP\n"
-    "  --stun-alt ADDR           second address for RFC 5780 (uses ports P and P+1)\n"
+    "  --listen ADDR:PORT        relay protocol over TCP (port 0: any free port); give it\n"
+    "                            twice for an IPv4 and an IPv6 address ([::]:PORT alone\n"
+    "                            takes both families)\n"
+    "  --stun ADDR:PORT          answer STUN Binding requests on UDP; twice: one per family\n"
+    "  --stun-alt ADDR           second address for RFC 5780 (uses ports P and P+1), of\n"
+    "                            the family of a --stun; twice: one per --stun\n"
     "  --metrics ADDR:PORT       HTTP /healthz and /metrics (Prometheus text)\n"
     "  --issuer-key PATH         accept tokens of these issuers: a FILE.pub (one key a\n"
     "                            line) or a directory of *.pub files, reloaded live\n"
@@ -218,6 +221,7 @@ static const struct option relay_serve_options[] = {
 struct relay_serve_args {
 	struct relay_config cfg;
 	int have_listen;
+	int n_stun_alt;
 	struct relay_enroll enroll;
 	const char *user; /* --user: drop to it once bound */
 };
@@ -261,18 +265,36 @@ static int relay_serve_number(struct relay_config *cfg, int opt, const char *arg
 	return -EINVAL;
 }
 
+/*
+ * An option that may be given once per address family: the first into *first, a second
+ * into *second. *count (or first's family when count is NULL) says whether one came.
+ */
+static int relay_serve_family_opt(struct sockaddr_storage *first, struct sockaddr_storage *second,
+                                  int *count, const char *arg, enum addr_port port)
+{
+	int given = count ? *count : first->ss_family != AF_UNSPEC;
+
+	if (given >= 2 || second->ss_family != AF_UNSPEC)
+		return -EINVAL;
+	if (count)
+		(*count)++;
+	return addr_parse(arg, given ? second : first, port);
+}
+
 static int relay_serve_option(struct relay_serve_args *a, int opt, const char *arg)
 {
 	struct relay_config *cfg = &a->cfg;
 
 	switch (opt) {
 	case OPT_LISTEN:
-		a->have_listen = 1;
-		return addr_parse(arg, &cfg->listen, ADDR_PORT_REQUIRED);
+		return relay_serve_family_opt(&cfg->listen, &cfg->listen2, &a->have_listen, arg,
+		                              ADDR_PORT_REQUIRED);
 	case OPT_STUN:
-		return addr_parse(arg, &cfg->stun, ADDR_PORT_REQUIRED);
+		return relay_serve_family_opt(&cfg->stun, &cfg->stun2, NULL, arg,
+		                              ADDR_PORT_REQUIRED);
 	case OPT_STUN_ALT:
-		return addr_parse(arg, &cfg->stun_alt, ADDR_PORT_OPTIONAL);
+		return relay_serve_family_opt(&cfg->stun_alt, &cfg->stun2_alt, &a->n_stun_alt, arg,
+		                              ADDR_PORT_OPTIONAL);
 	case OPT_METRICS:
 		return addr_parse(arg, &cfg->metrics, ADDR_PORT_REQUIRED);
 	case OPT_ISSUER:
@@ -314,6 +336,37 @@ static int relay_serve_option(struct relay_serve_args *a, int opt, const char *a
 		return 0;
 	}
 	return relay_serve_number(cfg, opt, arg);
+}
+
+/* Two --listen, --stun or --stun-alt must be of two families; each --stun-alt goes with
+ * the --stun of its family. */
+static int relay_serve_families(struct relay_config *cfg)
+{
+	struct sockaddr_storage alt;
+
+	if (cfg->listen2.ss_family != AF_UNSPEC && cfg->listen2.ss_family == cfg->listen.ss_family) {
+		log_warnx("--listen given twice for one address family: give one IPv4 and one "
+		          "IPv6 address (or [::]:PORT alone for both)");
+		return -EINVAL;
+	}
+	if (cfg->stun2.ss_family != AF_UNSPEC && cfg->stun2.ss_family == cfg->stun.ss_family) {
+		log_warnx("--stun given twice for one address family: give one IPv4 and one IPv6 "
+		          "address");
+		return -EINVAL;
+	}
+	if (cfg->stun_alt.ss_family != AF_UNSPEC && cfg->stun_alt.ss_family != cfg->stun.ss_family) {
+		alt = cfg->stun_alt;
+		cfg->stun_alt = cfg->stun2_alt;
+		cfg->stun2_alt = alt;
+	}
+	if ((cfg->stun_alt.ss_family != AF_UNSPEC &&
+	     cfg->stun_alt.ss_family != cfg->stun.ss_family) ||
+	    (cfg->stun2_alt.ss_family != AF_UNSPEC &&
+	     cfg->stun2_alt.ss_family != cfg->stun2.ss_family)) {
+		log_warnx("--stun-alt needs a --stun of its address family");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int relay_serve_parse(struct relay_serve_args *a, int argc, char **argv)
@@ -368,10 +421,8 @@ static int relay_serve_parse(struct relay_serve_args *a, int argc, char **argv)
 		          "not required until SIGUSR2)");
 		return -EINVAL;
 	}
-	if (a->cfg.stun_alt.ss_family != AF_UNSPEC && a->cfg.stun.ss_family == AF_UNSPEC) {
-		log_warnx("--stun-alt needs --stun");
+	if (relay_serve_families(&a->cfg) < 0)
 		return -EINVAL;
-	}
 	if ((a->cfg.tls_listen.ss_family != AF_UNSPEC) !=
 	        (a->cfg.tls_cert != NULL || a->cfg.tls_key != NULL) ||
 	    (a->cfg.tls_listen.ss_family != AF_UNSPEC && (!a->cfg.tls_cert || !a->cfg.tls_key))) {

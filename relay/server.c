@@ -20,7 +20,6 @@
 #include "natlab/log.h"
 
 #define RELAY_TABLE_MIN      1024
-#define RELAY_LISTEN_BACKLOG 4096
 
 uint64_t relay_now_unix(void)
 {
@@ -224,6 +223,7 @@ static void relay_server_close_handles(struct relay_server *srv)
 	relay_stun_stop(srv);
 	relay_metrics_stop(srv);
 	relay_tls_stop(srv);
+	relay_listen2_stop(srv);
 }
 
 /* The drain is over: everything still open is closed and the loop runs dry. */
@@ -264,6 +264,7 @@ static void relay_signal_cb(uv_signal_t *s, int signum)
 	log_info("signal %d: restarting, draining for at most %u ms", signum, srv->cfg.drain_ms);
 	uv_close((uv_handle_t *)&srv->listener, relay_handle_close_noop_cb);
 	relay_tls_stop(srv);
+	relay_listen2_stop(srv);
 	len = relay_restarting_encode(frame, sizeof(frame), srv->cfg.reconnect_in_ms,
 	                              srv->cfg.drain_ms);
 	for (c = srv->clients; c; c = next) {
@@ -342,6 +343,8 @@ int relay_server_init(struct relay_server *srv, uv_loop_t *loop, const struct re
 		rc = relay_metrics_start(srv);
 	if (rc == 0)
 		rc = relay_tls_start(srv);
+	if (rc == 0)
+		rc = relay_listen2_start(srv);
 	return rc;
 }
 
@@ -365,6 +368,14 @@ static void relay_print_ready(struct relay_server *srv)
 	if (srv->tls_listening) {
 		addr_format((const struct sockaddr *)&srv->tls_bound, addr, sizeof(addr));
 		json_object_set_new(o, "tls_listen", json_string(addr));
+	}
+	if (relay_listen2_bound(srv)) {
+		addr_format(relay_listen2_bound(srv), addr, sizeof(addr));
+		json_object_set_new(o, "listen2", json_string(addr));
+	}
+	if (srv->cfg.stun2.ss_family != AF_UNSPEC) {
+		addr_format((const struct sockaddr *)&srv->cfg.stun2, addr, sizeof(addr));
+		json_object_set_new(o, "stun2", json_string(addr));
 	}
 	json_dumpf(o, stdout, JSON_COMPACT);
 	fputc('\n', stdout);

@@ -2,7 +2,9 @@
 /*
  * The relay's UDP STUN endpoints. The protocol is stun_server_handle() in proto/;
  * this file only owns the sockets: A1:P1 alone, or with --stun-alt the four RFC 5780
- * endpoints A1:P1, A1:P2, A2:P1, A2:P2 where P2 = P1 + 1.
+ * endpoints A1:P1, A1:P2, A2:P1, A2:P2 where P2 = P1 + 1. A second --stun (with its own
+ * --stun-alt) of the other address family is a second such set: a client is answered in
+ * its own family, as RFC 5780's endpoints must all be of one.
  */
 #include "natlab/addr.h"
 #include "natlab/relay.h"
@@ -24,6 +26,7 @@ struct relay_stun_ep {
 
 struct relay_stun {
 	struct relay_server *srv;
+	struct sockaddr_storage *report; /* the configured --stun, updated with a chosen port */
 	struct stun_server_config cfg;
 	struct relay_stun_ep eps[STUN_EP_COUNT];
 	int pending_closes;
@@ -76,7 +79,10 @@ static int relay_stun_open(struct relay_stun *st, enum stun_endpoint ep)
 	uv_udp_init(st->srv->loop, &e->udp);
 	e->udp.data = e;
 	e->open = 1;
-	rc = uv_udp_bind(&e->udp, (const struct sockaddr *)&addr, 0);
+	/* An IPv6 wildcard would take IPv4 too, as mapped addresses a client cannot read
+	 * back in XOR-MAPPED-ADDRESS: IPv4 gets a --stun of its own. */
+	rc = uv_udp_bind(&e->udp, (const struct sockaddr *)&addr,
+	                 addr.ss_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0);
 	if (rc == 0)
 		rc = uv_udp_recv_start(&e->udp, relay_stun_alloc_cb, relay_stun_recv_cb);
 	if (rc < 0) {
@@ -95,33 +101,36 @@ static void relay_stun_learn_port(struct relay_stun *st)
 
 	if (uv_udp_getsockname(&st->eps[STUN_EP_A1P1].udp, (struct sockaddr *)&bound, &len) == 0) {
 		st->cfg.primary = bound;
-		st->srv->cfg.stun = bound;
+		*st->report = bound;
 	}
 }
 
-int relay_stun_start(struct relay_server *srv)
+/* The endpoints of one family: stun (A1:P1) and alt (A2, or AF_UNSPEC), into *slot. */
+static int relay_stun_start_one(struct relay_server *srv, struct sockaddr_storage *stun,
+                                const struct sockaddr_storage *alt, struct relay_stun **slot)
 {
 	struct relay_stun *st;
 	uint16_t port;
 	int rc, i;
 
-	if (srv->cfg.stun.ss_family == AF_UNSPEC)
+	if (stun->ss_family == AF_UNSPEC)
 		return 0;
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
 	st->srv = srv;
-	srv->stun = st;
-	st->cfg.primary = srv->cfg.stun;
+	st->report = stun;
+	*slot = st;
+	st->cfg.primary = *stun;
 	st->cfg.software = "natlab-relay";
-	port = ntohs(((struct sockaddr_in *)&srv->cfg.stun)->sin_port);
-	if (srv->cfg.stun_alt.ss_family != AF_UNSPEC) {
+	port = ntohs(((struct sockaddr_in *)stun)->sin_port);
+	if (alt->ss_family != AF_UNSPEC) {
 		if (port == 0 || port == 65535) {
 			log_warnx(
 			    "--stun-alt needs a fixed --stun port below 65535 (P2 is P1 + 1)");
 			return -EINVAL;
 		}
-		st->cfg.alternate = srv->cfg.stun_alt;
+		st->cfg.alternate = *alt;
 		st->cfg.alt_port = htons((uint16_t)(port + 1));
 	}
 	rc = stun_server_config_check(&st->cfg);
@@ -139,6 +148,15 @@ int relay_stun_start(struct relay_server *srv)
 	return 0;
 }
 
+int relay_stun_start(struct relay_server *srv)
+{
+	int rc = relay_stun_start_one(srv, &srv->cfg.stun, &srv->cfg.stun_alt, &srv->stun);
+
+	if (rc == 0)
+		rc = relay_stun_start_one(srv, &srv->cfg.stun2, &srv->cfg.stun2_alt, &srv->stun2);
+	return rc;
+}
+
 static void relay_stun_closed_cb(uv_handle_t *h)
 {
 	struct relay_stun *st = ((struct relay_stun_ep *)h->data)->st;
@@ -147,14 +165,14 @@ static void relay_stun_closed_cb(uv_handle_t *h)
 		free(st);
 }
 
-void relay_stun_stop(struct relay_server *srv)
+static void relay_stun_stop_one(struct relay_stun **slot)
 {
-	struct relay_stun *st = srv->stun;
+	struct relay_stun *st = *slot;
 	int i;
 
 	if (!st)
 		return;
-	srv->stun = NULL;
+	*slot = NULL;
 	for (i = 0; i < STUN_EP_COUNT; i++)
 		if (st->eps[i].open)
 			st->pending_closes++;
@@ -165,4 +183,10 @@ void relay_stun_stop(struct relay_server *srv)
 	for (i = 0; i < STUN_EP_COUNT; i++)
 		if (st->eps[i].open)
 			uv_close((uv_handle_t *)&st->eps[i].udp, relay_stun_closed_cb);
+}
+
+void relay_stun_stop(struct relay_server *srv)
+{
+	relay_stun_stop_one(&srv->stun);
+	relay_stun_stop_one(&srv->stun2);
 }

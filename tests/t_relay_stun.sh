@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # natlab-relay's UDP STUN against foreign oracles, all on loopback:
-#  - coturn's turnutils_stunclient reads the right reflexive address;
+#  - coturn's turnutils_stunclient reads the right reflexive address, over IPv4 and IPv6
+#    (a second --listen and --stun on ::1);
 #  - tshark decodes every packet as STUN, none malformed, every FINGERPRINT good;
 #  - turnutils_natdiscovery -m -f classifies loopback the same against natlab-relay
 #    as against coturn's turnserver (both with 127.0.0.1 and 127.0.0.2).
@@ -26,12 +27,14 @@ port=$((20000 + ($$ % 4000) * 2))
 coturn_port=$((port + 10000))
 
 "$BIN/natlab-relay" --no-auth --listen 127.0.0.1:0 --stun 127.0.0.1:$port --stun-alt 127.0.0.2 \
-	--metrics 127.0.0.1:0 \
+	--metrics 127.0.0.1:0 --listen "[::1]:0" --stun "[::1]:$port" \
 	>"$work/ready" 2>"$work/relay.log" &
 pids+=($!)
 for _ in $(seq 50); do [ -s "$work/ready" ] && break; sleep 0.1; done
 grep -q "\"stun\":\"127.0.0.1:$port\"" "$work/ready"
 ok $? "relay answers STUN on 127.0.0.1:$port"
+grep -q "\"stun2\":\"\[::1\]:$port\".*" "$work/ready" && grep -q '"listen2":"\[::1\]:[0-9]*"' "$work/ready"
+ok $? "and on [::1]:$port, with the relay protocol on [::1] too: $(cat "$work/ready")"
 
 capture=0
 # Our ports might be registered to another protocol (20000 is DNP3): tell tshark they are
@@ -50,6 +53,10 @@ timeout 3 turnutils_stunclient -p $port 127.0.0.1 >"$work/stunclient.out" 2>&1
 refl=$(grep -m1 "UDP reflexive addr" "$work/stunclient.out" | sed 's/.*addr: *//')
 [[ "$refl" =~ ^127\.0\.0\.1:[0-9]+$ ]]
 ok $? "turnutils_stunclient reads reflexive address $refl"
+timeout 3 turnutils_stunclient -p $port ::1 >"$work/stunclient6.out" 2>&1
+refl6=$(grep -m1 "UDP reflexive addr" "$work/stunclient6.out" | sed 's/.*addr: *//')
+[[ "$refl6" =~ ^::1:[0-9]+$ ]]
+ok $? "turnutils_stunclient over IPv6 reads reflexive address $refl6 (family 0x02)"
 
 timeout 20 turnutils_natdiscovery -m -f -p $port 127.0.0.1 >"$work/ours.out" 2>&1
 grep "^NAT with" "$work/ours.out" >"$work/ours.class"
@@ -84,10 +91,12 @@ if [ $capture = 1 ]; then
 	bad=$(tshark "${decode_as[@]}" -r "$work/stun.pcap" -Y '_ws.malformed || _ws.expert.severity >= "warning" || stun.att.crc32.bad' 2>/dev/null | wc -l)
 	# The first address attribute of a success is XOR-MAPPED-ADDRESS: it must be the
 	# address the response goes to.
-	mismatch=$(tshark "${decode_as[@]}" -r "$work/stun.pcap" -Y 'stun.type == 0x0101' -T fields -e ip.dst -e udp.dstport \
-		-e stun.att.ipv4 -e stun.att.port 2>/dev/null |
-		awk -F'\t' '{ split($3, ip, ","); split($4, pt, ","); if (ip[1] != $1 || pt[1] != $2) bad++; n++ }
-			END { print (n ? bad + 0 : -1) }')
+	# IPv4 and IPv6 alike: the destination and the attribute of the response's family.
+	mismatch=$(tshark "${decode_as[@]}" -r "$work/stun.pcap" -Y 'stun.type == 0x0101' -T fields -e ip.dst -e ipv6.dst \
+		-e udp.dstport -e stun.att.ipv4 -e stun.att.ipv6 -e stun.att.port 2>/dev/null |
+		awk -F'\t' '{ dst = $1 != "" ? $1 : $2; split($4 != "" ? $4 : $5, ip, ","); split($6, pt, ",");
+			if (ip[1] != dst || pt[1] != $3) bad++; n++; if ($2 != "") v6++ }
+			END { print (n && v6 ? bad + 0 : -1) }')
 	fp_good=$(tshark "${decode_as[@]}" -r "$work/stun.pcap" -T fields -e stun.att.crc32.status -Y 'udp.srcport >= '$port' && udp.srcport <= '$((port + 1)) 2>/dev/null | grep -c '^1$')
 	[ "$total" -gt 0 ] && [ "$total" = "$stun" ]
 	ok $? "tshark decodes all $total captured packets as STUN ($stun)"
@@ -97,7 +106,7 @@ if [ $capture = 1 ]; then
 	[ "$sent" -gt 0 ] && [ "$fp_good" = "$sent" ]
 	ok $? "every response ($sent) has a good FINGERPRINT ($fp_good)"
 	[ "$mismatch" = 0 ]
-	ok $? "XOR-MAPPED-ADDRESS equals each response's destination (mismatches: $mismatch)"
+	ok $? "XOR-MAPPED-ADDRESS equals each response's destination, IPv6 ones among them (mismatches: $mismatch)"
 else
 	n=$((n + 1)); echo "ok $n # SKIP tshark capture needs root"
 fi

@@ -46,6 +46,11 @@ struct relay_config {
 	const char *tls_cert;
 	const char *tls_key;
 	uint64_t byte_cap; /* relayed data bytes per session, both ways; 0: no cap */
+	/* The other address family (a second --listen, --stun, --stun-alt: listen2.c and
+	 * stun.c); AF_UNSPEC when not given. */
+	struct sockaddr_storage listen2;
+	struct sockaddr_storage stun2;
+	struct sockaddr_storage stun2_alt;
 };
 
 /* Counters exported by /metrics. Each drop or refusal reason has its own. */
@@ -196,6 +201,8 @@ struct relay_server {
 	int tls_listening;
 	struct tls_ctx *tls;
 	struct sockaddr_storage tls_bound;
+	struct relay_listen2 *listen2; /* the second family's listener (listen2.c) */
+	struct relay_stun *stun2;      /* the second family's STUN endpoints (stun.c) */
 };
 
 /* server.c */
@@ -319,7 +326,14 @@ void relay_tls_try_close(struct relay_client *c, const uint8_t *frame, size_t le
 int relay_metrics_start(struct relay_server *srv);
 void relay_metrics_stop(struct relay_server *srv);
 
-/* stun.c */
+/* listen2.c: the listener of a second --listen (the other family); 0 or -errno (logged). */
+#define RELAY_LISTEN_BACKLOG 4096
+int relay_listen2_start(struct relay_server *srv);
+/* Its bound address, NULL when there is none. */
+const struct sockaddr *relay_listen2_bound(const struct relay_server *srv);
+void relay_listen2_stop(struct relay_server *srv);
+
+/* stun.c: --stun, and a second --stun of the other family */
 int relay_stun_start(struct relay_server *srv);
 void relay_stun_stop(struct relay_server *srv);
 
