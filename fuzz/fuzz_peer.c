@@ -3,16 +3,17 @@
  * Fuzzes natlab-peer's handling of what the other peer sends: every message type after
  * seal_open (HELLO and CONNECT offers with their candidate lists, probes and their
  * answers, pings, transfer DATA/ACK/END/RESULT, BYE), as a listener would get them over
- * the relay or by UDP. The input's first byte picks the path; the rest is the message,
- * sealed by a real peer (so the fuzzer gets past authentication) and, separately, fed
- * raw. The peer has no sockets (relay-only, no relay connection): what it sends fails
- * quietly. Events go to /dev/null. When a message stops the peer, a fresh one is made.
+ * the relay or by UDP (from IPv4 or IPv6). The input's first byte picks the path; the
+ * rest is the message, sealed by a real peer (so the fuzzer gets past authentication)
+ * and, separately, fed raw. The peer has no sockets (relay-only, no relay connection): what it
+ * sends fails quietly. Events go to /dev/null. When a message stops the peer, a fresh one is made.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <sodium.h>
 
 #include "../peer/peer.h"
@@ -71,13 +72,20 @@ static void setup(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t pkt[PEER_MAX_PKT];
-	struct sockaddr_in from = { .sin_family = AF_INET, .sin_port = htons(4000) };
+	union peer_sa from = { .in = { .sin_family = AF_INET, .sin_port = htons(4000) } };
 	int n;
 
 	setup();
 	if (size < 2 || size - 1 > PEER_MAX_MSG)
 		return 0;
-	from.sin_addr.s_addr = htonl(0xc0000201);
+	from.in.sin_addr.s_addr = htonl(0xc0000201);
+	/* Bit 2: from an IPv6 address (the peer's IPv6 socket). */
+	if (data[0] & 4) {
+		memset(&from, 0, sizeof(from));
+		from.in6.sin6_family = AF_INET6;
+		from.in6.sin6_port = htons(4000);
+		inet_pton(AF_INET6, "2001:db8::9", &from.in6.sin6_addr);
+	}
 	/* The raw bytes, as anything arriving on the socket or from the relay. */
 	peer_on_sealed(&P, data + 1, size - 1, (data[0] & 1) ? &from : NULL);
 	if (!P.stopping) {

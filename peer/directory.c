@@ -25,7 +25,7 @@
 
 struct dir_listed {
 	char relay[ADDR_TEXT_MAX];
-	struct sockaddr_in addr;
+	union peer_sa addr;
 	uint64_t rtt_ns; /* 0: not measured (yet) */
 };
 
@@ -33,7 +33,7 @@ struct dir_probe {
 	uv_tcp_t tcp;
 	uv_connect_t req;
 	struct peer_dir *d;
-	struct sockaddr_in addr;
+	union peer_sa addr;
 	uint64_t start_ns;
 	struct dir_probe *next;
 };
@@ -81,7 +81,7 @@ static void dir_drop(struct peer *p, int i, const char *why)
 	peer_path_pick_relay(p);
 }
 
-static struct dir_listed *dir_find(struct peer_dir *d, const struct sockaddr_in *a)
+static struct dir_listed *dir_find(struct peer_dir *d, const union peer_sa *a)
 {
 	int i;
 
@@ -121,9 +121,9 @@ static void dir_event(struct peer_dir *d)
 	int i;
 
 	for (i = 0; i < d->n_listed; i++)
-		h = (h ^
-		     (d->listed[i].addr.sin_addr.s_addr + 65537ull * d->listed[i].addr.sin_port +
-		      (peer_relay_find(d->p, &d->listed[i].addr) >= 0 ? 1ull << 40 : 0))) *
+		h = (h ^ (d->listed[i].addr.in.sin_addr.s_addr +
+		          65537ull * d->listed[i].addr.in.sin_port +
+		          (peer_relay_find(d->p, &d->listed[i].addr) >= 0 ? 1ull << 40 : 0))) *
 		    1099511628211ull;
 	if (h == d->reported)
 		return;
@@ -162,7 +162,7 @@ static void dir_choose(struct peer_dir *d)
 		/* Our STUN servers, unless --stun named them: the relays' hosts. */
 		if (!p->o->n_stun && !p->stun_done && p->n_stun < PEER_MAX_RELAYS) {
 			p->stun_srv[p->n_stun] = d->listed[best].addr;
-			p->stun_srv[p->n_stun++].sin_port = htons(PEER_DEFAULT_STUN);
+			p->stun_srv[p->n_stun++].in.sin_port = htons(PEER_DEFAULT_STUN);
 		}
 	}
 	dir_event(d);
@@ -270,7 +270,7 @@ static int dir_parse(struct peer_dir *d, const char *body, size_t len)
 		if (d->n_listed == DIR_LISTED_MAX)
 			break;
 		snprintf(d->listed[d->n_listed].relay, ADDR_TEXT_MAX, "%s", relay);
-		d->listed[d->n_listed].addr = *(struct sockaddr_in *)&ss;
+		d->listed[d->n_listed].addr = *(union peer_sa *)&ss;
 		d->listed[d->n_listed].rtt_ns = 0;
 		/* Keep what we measured of relays listed before. */
 		for (prev = old; prev < old + n_old; prev++)
@@ -308,7 +308,7 @@ static void dir_answer_cb(void *arg, int status, const char *body, size_t len)
 	for (i = 0; i < p->n_relays; i++)
 		if (!p->relays[i].dropped && p->relays[i].source == PEER_RELAY_DIRECTORY &&
 		    p->relays[i].addr.ss_family == AF_INET &&
-		    !dir_find(d, (const struct sockaddr_in *)&p->relays[i].addr))
+		    !dir_find(d, (const union peer_sa *)&p->relays[i].addr))
 			dir_drop(p, i, "unlisted");
 	dir_rtts(d);
 	for (i = 0; i < d->n_listed; i++)

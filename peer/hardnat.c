@@ -46,7 +46,7 @@ struct peer_hardnat {
 	struct peer *p;
 	/* Detection: slot 0 is the first answer; slots 1.. the endpoints asked after it. */
 	int detecting, detected;
-	struct sockaddr_in det_to[HN_TARGETS];
+	union peer_sa det_to[HN_TARGETS];
 	uint8_t det_txid[STUN_TXID_SIZE];
 	struct hardnat_obs obs[HN_TARGETS];
 	bool got[HN_TARGETS];
@@ -61,7 +61,7 @@ struct peer_hardnat {
 	const char *reason;
 	uint64_t start_ns, over_ns;
 	uint32_t probes;
-	struct sockaddr_in target; /* the peer's reflexive address */
+	union peer_sa target; /* the peer's reflexive address */
 	struct hardnat_perm perm;
 	struct hn_sock *socks;
 	int n_socks, n_open, rr;
@@ -97,10 +97,10 @@ static bool enabled(const struct peer *p)
 	return !p->o->hard_nat_off && !p->o->relay_only && p->udp_open;
 }
 
-static void obs_of(struct hardnat_obs *o, const struct sockaddr_in *a)
+static void obs_of(struct hardnat_obs *o, const union peer_sa *a)
 {
-	o->ip = ntohl(a->sin_addr.s_addr);
-	o->port = ntohs(a->sin_port);
+	o->ip = ntohl(a->in.sin_addr.s_addr);
+	o->port = ntohs(a->in.sin_port);
 }
 
 /* --- detection --- */
@@ -126,7 +126,7 @@ static void detect_finish(struct peer_hardnat *hn)
 	struct hardnat_obs o[HN_TARGETS];
 	json_t *seen = json_array();
 	char a[ADDR_TEXT_MAX];
-	struct sockaddr_in s = { .sin_family = AF_INET };
+	union peer_sa s = { .in = { .sin_family = AF_INET } };
 	int i, n = 0;
 
 	hn->detecting = 0;
@@ -135,8 +135,8 @@ static void detect_finish(struct peer_hardnat *hn)
 		if (!hn->got[i])
 			continue;
 		o[n++] = hn->obs[i];
-		s.sin_addr.s_addr = htonl(hn->obs[i].ip);
-		s.sin_port = htons(hn->obs[i].port);
+		s.in.sin_addr.s_addr = htonl(hn->obs[i].ip);
+		s.in.sin_port = htons(hn->obs[i].port);
 		peer_addr_text(&s, a, sizeof(a));
 		json_array_append_new(seen, json_string(a));
 	}
@@ -154,32 +154,32 @@ static void detect_finish(struct peer_hardnat *hn)
  * without it, the other STUN servers.
  */
 static void detect_targets(struct peer_hardnat *hn, const struct stun_msg *msg,
-                           const struct sockaddr_in *from)
+                           const union peer_sa *from)
 {
 	const struct peer *p = hn->p;
 	int i;
 
 	hn->n_targets = 1;
 	if ((msg->present & STUN_HAS_OTHER) && msg->other.ss_family == AF_INET) {
-		hn->det_to[1] = *(const struct sockaddr_in *)&msg->other;
+		hn->det_to[1] = *(const union peer_sa *)&msg->other;
 		hn->det_to[2] = *from;
-		hn->det_to[2].sin_port = hn->det_to[1].sin_port;
+		hn->det_to[2].in.sin_port = hn->det_to[1].in.sin_port;
 		hn->n_targets = 3;
 		return;
 	}
 	for (i = 0; i < p->n_stun && hn->n_targets < HN_TARGETS; i++)
-		if (!peer_addr_equal(&p->stun_srv[i], from))
+		if (p->stun_srv[i].sa.sa_family == AF_INET &&
+		    !peer_addr_equal(&p->stun_srv[i], from))
 			hn->det_to[hn->n_targets++] = p->stun_srv[i];
 }
 
-int peer_hardnat_on_reflexive(struct peer *p, const struct stun_msg *msg,
-                              const struct sockaddr_in *from)
+int peer_hardnat_on_reflexive(struct peer *p, const struct stun_msg *msg, const union peer_sa *from)
 {
 	struct peer_hardnat *hn = p->hardnat;
 
 	if (!enabled(p) || hn->detecting || hn->detected)
 		return 0;
-	obs_of(&hn->obs[0], (const struct sockaddr_in *)&msg->xor_mapped);
+	obs_of(&hn->obs[0], (const union peer_sa *)&msg->xor_mapped);
 	hn->got[0] = true;
 	hn->det_to[0] = *from;
 	detect_targets(hn, msg, from);
@@ -193,15 +193,15 @@ int peer_hardnat_on_reflexive(struct peer *p, const struct stun_msg *msg,
 	return 1;
 }
 
-static void on_pred_stun(struct peer_hardnat *hn, const struct sockaddr_in *x);
+static void on_pred_stun(struct peer_hardnat *hn, const union peer_sa *x);
 
-int peer_hardnat_on_stun(struct peer *p, const struct stun_msg *msg, const struct sockaddr_in *from)
+int peer_hardnat_on_stun(struct peer *p, const struct stun_msg *msg, const union peer_sa *from)
 {
 	struct peer_hardnat *hn = p->hardnat;
-	const struct sockaddr_in *x = (const struct sockaddr_in *)&msg->xor_mapped;
+	const union peer_sa *x = (const union peer_sa *)&msg->xor_mapped;
 	int i;
 
-	if (!enabled(p) || !(msg->present & STUN_HAS_XOR_MAPPED) || x->sin_family != AF_INET)
+	if (!enabled(p) || !(msg->present & STUN_HAS_XOR_MAPPED) || x->in.sin_family != AF_INET)
 		return 0;
 	/* The first request went to every server: their answers are observations too. */
 	if (hn->detecting && (memcmp(msg->txid, hn->det_txid, STUN_TXID_SIZE) == 0 ||
@@ -312,11 +312,11 @@ static void hn_recv_cb(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const st
 	struct hn_sock *s = container_of(u, struct hn_sock, udp);
 	struct peer *p = s->hn->p;
 	const uint8_t *d = (const uint8_t *)buf->base;
-	struct sockaddr_in from;
+	union peer_sa from;
 
 	if (nread <= 0 || !addr || addr->sa_family != AF_INET || (flags & UV_UDP_PARTIAL))
 		return;
-	memcpy(&from, addr, sizeof(from));
+	peer_sa_set(&from, addr);
 	peer_on_udp(p, u, d, (size_t)nread, &from);
 }
 
@@ -347,7 +347,7 @@ static void sock_close(struct hn_sock *s)
 }
 
 /* A sealed PROBE (punch id 0: no round's) from socket u (NULL: the peer's own) to to. */
-static void send_probe(struct peer_hardnat *hn, uv_udp_t *u, const struct sockaddr_in *to)
+static void send_probe(struct peer_hardnat *hn, uv_udp_t *u, const union peer_sa *to)
 {
 	struct peer *p = hn->p;
 	uint8_t m[PEER_STAMP_LEN], pkt[PEER_STAMP_LEN + SEAL_OVERHEAD];
@@ -444,24 +444,27 @@ static const struct peer_cand *peer_reflexive(const struct peer *p)
 {
 	int i;
 
+	/* The techniques guess IPv4 NAT ports: IPv6 has no NAT to guess. */
 	for (i = 0; i < p->n_remote; i++)
-		if (p->remote[i].kind == PEER_CAND_REFLEXIVE)
+		if (p->remote[i].kind == PEER_CAND_REFLEXIVE &&
+		    p->remote[i].addr.sa.sa_family == AF_INET)
 			return &p->remote[i];
 	return NULL;
 }
 
 /* Whether a's address is one of our relays' or STUN servers'. */
-static bool is_server_addr(const struct peer *p, const struct sockaddr_in *a)
+static bool is_server_addr(const struct peer *p, const union peer_sa *a)
 {
 	int i;
 
 	for (i = 0; i < p->n_relays; i++)
 		if (p->relays[i].addr.ss_family == AF_INET &&
-		    ((const struct sockaddr_in *)&p->relays[i].addr)->sin_addr.s_addr ==
-		        a->sin_addr.s_addr)
+		    ((const union peer_sa *)&p->relays[i].addr)->in.sin_addr.s_addr ==
+		        a->in.sin_addr.s_addr)
 			return true;
 	for (i = 0; i < p->n_stun; i++)
-		if (p->stun_srv[i].sin_addr.s_addr == a->sin_addr.s_addr)
+		if (p->stun_srv[i].sa.sa_family == AF_INET &&
+		    p->stun_srv[i].in.sin_addr.s_addr == a->in.sin_addr.s_addr)
 			return true;
 	return false;
 }
@@ -523,9 +526,9 @@ static int start_predict(struct peer_hardnat *hn)
 	return 0;
 }
 
-static void on_pred_stun(struct peer_hardnat *hn, const struct sockaddr_in *x)
+static void on_pred_stun(struct peer_hardnat *hn, const union peer_sa *x)
 {
-	hn->pred_port = ntohs(x->sin_port);
+	hn->pred_port = ntohs(x->in.sin_port);
 	hn->have_pred = true;
 	send_msg(hn);
 }
@@ -585,10 +588,10 @@ static void tick_birthday_easy(struct peer_hardnat *hn, uint64_t now)
 	const struct peer_opts *o = hn->p->o;
 	uint32_t due = hardnat_due(hn->start_ns, now, o->hn_rate, o->hn_probes,
 	                           (uint64_t)(o->hn_time_s * 1e9), hn->probes);
-	struct sockaddr_in to = hn->target;
+	union peer_sa to = hn->target;
 
 	while (due--) {
-		to.sin_port = htons(hardnat_perm_port(&hn->perm, hn->probes));
+		to.in.sin_port = htons(hardnat_perm_port(&hn->perm, hn->probes));
 		send_probe(hn, NULL, &to);
 	}
 }
@@ -607,7 +610,7 @@ static void tick_birthday_hard(struct peer_hardnat *hn)
 
 static void tick_predict(struct peer_hardnat *hn, uint64_t now)
 {
-	struct sockaddr_in to = hn->target;
+	union peer_sa to = hn->target;
 	bool sweep = !hn->p->o->listen;
 	struct hn_sock *s;
 	int i;
@@ -627,7 +630,7 @@ static void tick_predict(struct peer_hardnat *hn, uint64_t now)
 	/* In order: our k-th new mapping is the one the peer's probes may be aimed at. */
 	for (i = 0; i < HARDNAT_PREDICT_SPAN; i++) {
 		s = &hn->socks[sweep ? 0 : 1 + i];
-		to.sin_port =
+		to.in.sin_port =
 		    htons(hardnat_predict_target(sweep, hn->peer_pred_port, hn->peer_pred_step, i));
 		if (s->open)
 			send_probe(hn, &s->udp, &to);
@@ -686,9 +689,9 @@ void peer_hardnat_on_direct(struct peer *p)
 		return;
 	/* Found by us: on one of our sockets, or (easy side) on a port we probed. */
 	ours = p->direct_sock != NULL ||
-	       (hn->tech == HARDNAT_TECH_BIRTHDAY_EASY &&
-	        p->direct_addr.sin_addr.s_addr == hn->target.sin_addr.s_addr &&
-	        p->direct_addr.sin_port != hn->target.sin_port);
+	       (hn->tech == HARDNAT_TECH_BIRTHDAY_EASY && p->direct_addr.sa.sa_family == AF_INET &&
+	        p->direct_addr.in.sin_addr.s_addr == hn->target.in.sin_addr.s_addr &&
+	        p->direct_addr.in.sin_port != hn->target.in.sin_port);
 	hn->reason = NULL;
 	peer_addr_text(&p->direct_addr, a, sizeof(a));
 	finish(hn, "direct", json_pack("{s:s, s:b}", "remote_addr", a, "found", ours));
@@ -701,7 +704,7 @@ bool peer_hardnat_busy(const struct peer *p)
 	return hn && hn->started && !hn->over && hn->tech != HARDNAT_TECH_NONE && !p->stopping;
 }
 
-uv_udp_t *peer_hardnat_sock_for(struct peer *p, const struct sockaddr_in *to)
+uv_udp_t *peer_hardnat_sock_for(struct peer *p, const union peer_sa *to)
 {
 	if (p->rx_sock && p->rx_from && peer_addr_equal(to, p->rx_from))
 		return p->rx_sock;

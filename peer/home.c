@@ -85,13 +85,13 @@ static int nearer(const struct peer_relay *b, const struct peer_relay *a)
 	return relay_rtt(b) + margin < relay_rtt(a);
 }
 
-int peer_relay_find(const struct peer *p, const struct sockaddr_in *a)
+int peer_relay_find(const struct peer *p, const union peer_sa *a)
 {
 	int i;
 
 	for (i = 0; i < p->n_relays; i++)
-		if (!p->relays[i].dropped && p->relays[i].addr.ss_family == AF_INET &&
-		    peer_addr_equal((const struct sockaddr_in *)&p->relays[i].addr, a))
+		if (!p->relays[i].dropped &&
+		    peer_addr_equal((const union peer_sa *)&p->relays[i].addr, a))
 			return i;
 	return -1;
 }
@@ -199,7 +199,7 @@ int peer_home_pick(const struct peer *p)
 
 size_t peer_home_offer_tail(const struct peer *p, uint8_t *out, size_t cap)
 {
-	const struct sockaddr_in *a;
+	const union peer_sa *a;
 	size_t off = 2;
 	int i;
 
@@ -214,9 +214,9 @@ size_t peer_home_offer_tail(const struct peer *p, uint8_t *out, size_t cap)
 		    p->relays[j].addr.ss_family != AF_INET || off + OFFER_RELAY > cap ||
 		    off - 2 == PEER_MAX_CANDS * OFFER_RELAY)
 			continue;
-		a = (const struct sockaddr_in *)&p->relays[j].addr;
-		memcpy(out + off, &a->sin_addr, 4);
-		memcpy(out + off + 4, &a->sin_port, 2);
+		a = (const union peer_sa *)&p->relays[j].addr;
+		memcpy(out + off, &a->in.sin_addr, 4);
+		memcpy(out + off + 4, &a->in.sin_port, 2);
 		off += OFFER_RELAY;
 	}
 	out[1] = (uint8_t)(off - 2);
@@ -224,7 +224,7 @@ size_t peer_home_offer_tail(const struct peer *p, uint8_t *out, size_t cap)
 }
 
 /* The connector reaches the listener where the listener lives: dial its home relay. */
-static void dial_peer_home(struct peer *p, const struct sockaddr_in *a)
+static void dial_peer_home(struct peer *p, const union peer_sa *a)
 {
 	char text[ADDR_TEXT_MAX];
 	int i = peer_relay_find(p, a);
@@ -246,7 +246,7 @@ static void dial_peer_home(struct peer *p, const struct sockaddr_in *a)
 
 void peer_home_on_offer_tail(struct peer *p, const uint8_t *m, size_t len)
 {
-	struct sockaddr_in a;
+	union peer_sa a;
 	const uint8_t *v = NULL;
 	int i, n;
 
@@ -267,10 +267,10 @@ void peer_home_on_offer_tail(struct peer *p, const uint8_t *m, size_t len)
 	p->n_peer_relays = 0;
 	for (i = 0; i < n; i++) {
 		memset(&a, 0, sizeof(a));
-		a.sin_family = AF_INET;
-		memcpy(&a.sin_addr, v + i * OFFER_RELAY, 4);
-		memcpy(&a.sin_port, v + i * OFFER_RELAY + 4, 2);
-		if (a.sin_port == 0 || a.sin_addr.s_addr == 0)
+		a.in.sin_family = AF_INET;
+		memcpy(&a.in.sin_addr, v + i * OFFER_RELAY, 4);
+		memcpy(&a.in.sin_port, v + i * OFFER_RELAY + 4, 2);
+		if (a.in.sin_port == 0 || a.in.sin_addr.s_addr == 0)
 			continue;
 		p->peer_relays[p->n_peer_relays++] = a;
 	}

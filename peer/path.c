@@ -37,7 +37,8 @@ void peer_path_report(struct peer *p)
 			return;
 		p->reported = PEER_PATH_DIRECT;
 		peer_addr_text(&p->direct_addr, a, sizeof(a));
-		event_emit("path", "{s:s, s:s}", "kind", "direct", "remote", a);
+		event_emit("path", "{s:s, s:s, s:s}", "kind", "direct", "remote", a, "family",
+		           peer_sa_family_name(&p->direct_addr));
 		return;
 	}
 	if (!p->o->no_relay && peer_turn_path_report(p))
@@ -50,8 +51,9 @@ void peer_path_report(struct peer *p)
 		return;
 	p->reported = PEER_PATH_RELAY;
 	p->reported_relay = p->cur_relay;
-	event_emit("path", "{s:s, s:s, s:i, s:s}", "kind", "relay", "remote",
-	           p->relays[p->cur_relay].text, "relay", p->cur_relay, "relay_kind", "natlab");
+	event_emit("path", "{s:s, s:s, s:i, s:s, s:s}", "kind", "relay", "remote",
+	           p->relays[p->cur_relay].text, "relay", p->cur_relay, "relay_kind", "natlab",
+	           "family", p->relays[p->cur_relay].addr.ss_family == AF_INET6 ? "ipv6" : "ipv4");
 }
 
 void peer_path_pick_relay(struct peer *p)
@@ -61,14 +63,14 @@ void peer_path_pick_relay(struct peer *p)
 	peer_path_report(p);
 }
 
-static void go_direct(struct peer *p, const struct sockaddr_in *from, uint64_t rtt_ns)
+static void go_direct(struct peer *p, const union peer_sa *from, uint64_t rtt_ns)
 {
 	char a[ADDR_TEXT_MAX];
 
 	p->direct = 1;
 	p->direct_addr = *from;
 	/* The socket the answer came in on: one of hardnat.c's keeps that 4-tuple. */
-	p->direct_sock = p->rx_sock != &p->udp ? p->rx_sock : NULL;
+	p->direct_sock = p->rx_sock != &p->udp && p->rx_sock != &p->udp6 ? p->rx_sock : NULL;
 	p->last_direct_rx_ns = p->last_keepalive_ns = peer_now_ns();
 	peer_punch_on_direct(p);
 	peer_hardnat_on_direct(p);
@@ -91,8 +93,7 @@ static void fall_back(struct peer *p, const char *why)
 	peer_punch_on_path_lost(p);
 }
 
-void peer_path_on_probe_ack(struct peer *p, const uint8_t *m, size_t len,
-                            const struct sockaddr_in *from)
+void peer_path_on_probe_ack(struct peer *p, const uint8_t *m, size_t len, const union peer_sa *from)
 {
 	uint64_t sent;
 

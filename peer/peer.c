@@ -53,16 +53,17 @@ const char *peer_token(const struct peer *p)
 	return renewed ? renewed : p->o->token;
 }
 
-void peer_addr_text(const struct sockaddr_in *a, char *buf, size_t cap)
+void peer_addr_text(const union peer_sa *a, char *buf, size_t cap)
 {
-	/* Our addresses are IPv4 and buffers ADDR_TEXT_MAX: this cannot fail, but say so. */
-	if (addr_format((const struct sockaddr *)a, buf, cap) < 0)
+	/* Our addresses are IPv4 or IPv6 and buffers ADDR_TEXT_MAX: this cannot fail, but
+	 * say so. */
+	if (addr_format(&a->sa, buf, cap) < 0)
 		snprintf(buf, cap, "?");
 }
 
-bool peer_addr_equal(const struct sockaddr_in *a, const struct sockaddr_in *b)
+bool peer_addr_equal(const union peer_sa *a, const union peer_sa *b)
 {
-	return addr_equal((const struct sockaddr *)a, (const struct sockaddr *)b);
+	return addr_equal(&a->sa, &b->sa);
 }
 
 void peer_error(struct peer *p, int exit_code, const char *reason, const char *fmt, ...)
@@ -156,17 +157,15 @@ static void udp_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void udp_recv_cb(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
                         const struct sockaddr *addr, unsigned flags)
 {
-	struct peer *p = container_of(u, struct peer, udp);
-	struct sockaddr_in from;
+	struct peer *p = u->data; /* the IPv4 socket's or the IPv6 one's (family.c) */
+	union peer_sa from;
 
-	if (nread <= 0 || !addr || addr->sa_family != AF_INET || (flags & UV_UDP_PARTIAL))
+	if (nread <= 0 || !addr || (flags & UV_UDP_PARTIAL) || peer_sa_set(&from, addr) < 0)
 		return;
-	memcpy(&from, addr, sizeof(from));
 	peer_on_udp(p, u, (const uint8_t *)buf->base, (size_t)nread, &from);
 }
 
-void peer_on_udp(struct peer *p, uv_udp_t *u, const uint8_t *d, size_t n,
-                 const struct sockaddr_in *from)
+void peer_on_udp(struct peer *p, uv_udp_t *u, const uint8_t *d, size_t n, const union peer_sa *from)
 {
 	if (stun_header_check(d, n, NULL, NULL) == 0) {
 		peer_on_stun(p, d, n, from);
@@ -192,6 +191,12 @@ void peer_udp_buffers(uv_udp_t *u)
 	uv_send_buffer_size((uv_handle_t *)u, &size);
 }
 
+int peer_udp_recv_start(struct peer *p, uv_udp_t *u)
+{
+	u->data = p;
+	return uv_udp_recv_start(u, udp_alloc_cb, udp_recv_cb);
+}
+
 static int peer_udp_open(struct peer *p)
 {
 	struct sockaddr_storage ss;
@@ -200,7 +205,7 @@ static int peer_udp_open(struct peer *p)
 	memset(&ss, 0, sizeof(ss));
 	if (p->o->bind) {
 		rc = addr_parse(p->o->bind, &ss, ADDR_PORT_OPTIONAL);
-		if (rc < 0 || ss.ss_family != AF_INET)
+		if (rc < 0)
 			return -EINVAL;
 	} else {
 		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
@@ -209,14 +214,17 @@ static int peer_udp_open(struct peer *p)
 	if (rc < 0)
 		return rc;
 	p->udp_open = 1;
-	rc = uv_udp_bind(&p->udp, (const struct sockaddr *)&ss, 0);
+	rc = uv_udp_bind(&p->udp, (const struct sockaddr *)&ss,
+	                 ss.ss_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0);
 	if (rc < 0)
 		return rc;
 	peer_udp_buffers(&p->udp);
-	rc = uv_udp_getsockname(&p->udp, (struct sockaddr *)&p->udp_local, &len);
+	rc = uv_udp_getsockname(&p->udp, &p->udp_local.sa, &len);
 	if (rc < 0)
 		return rc;
-	return uv_udp_recv_start(&p->udp, udp_alloc_cb, udp_recv_cb);
+	if (!p->o->bind)
+		peer_udp6_open(p);
+	return peer_udp_recv_start(p, &p->udp);
 }
 
 /* --- the tick, signals, stop --- */
@@ -349,7 +357,7 @@ static int peer_start_connect_relay(struct peer *p)
 	/* Already one of ours (the same address, however it was written): use it. */
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - hp), hp);
 	if (getaddrinfo(host, colon + 1, &hints, &res) == 0 && res) {
-		i = peer_relay_find(p, (const struct sockaddr_in *)res->ai_addr);
+		i = peer_relay_find(p, (const union peer_sa *)res->ai_addr);
 		freeaddrinfo(res);
 	}
 	rc = i >= 0 ? i : peer_relay_add(p, hp, PEER_RELAY_ADDRESS);
@@ -399,6 +407,7 @@ static int peer_start(struct peer *p)
 		return -1;
 	}
 	peer_cands_gather(p);
+	peer_cands6_gather(p);
 	if (peer_stun_start(p) < 0) {
 		peer_error(p, PEER_EXIT_USAGE, "bad_stun", "--stun: expected ADDR:PORT");
 		return -1;

@@ -34,13 +34,15 @@
 #include "natlab/stun.h"
 #include "natlab/util.h"
 
+#include "sa.h"
+
 #include "hardnat_plan.h"
 #include "punch.h"
 #include "turn.h"
 
 #define PEER_MAX_RELAYS   8
 #define PEER_MAX_SLOTS    16 /* relay connections: --relay, on demand, from a directory */
-#define PEER_MAX_CANDS    8
+#define PEER_MAX_CANDS    12 /* of both families: the IPv4 ones alone stay at most 8 */
 #define PEER_CHUNK        1216 /* transfer payload per packet: 19 ChaCha20 blocks */
 #define PEER_MAX_MSG      (PEER_CHUNK + 64)
 #define PEER_MAX_PKT      (PEER_MAX_MSG + SEAL_OVERHEAD)
@@ -87,6 +89,7 @@ enum peer_tlv_tag {
 	PEER_TLV_HARDNAT_TYPE = 1,    /* u8 kind | i8 step | u16 last port (hardnat.c) */
 	PEER_TLV_HARDNAT_PREDICT = 2, /* u16 prediction port | i8 step (HARDNAT only) */
 	PEER_TLV_RELAYS = 3,          /* n x (ip[4] | u16 port), home first; len 0: none (home.c) */
+	PEER_TLV_CANDS6 = 4,          /* n x (u8 kind | ip[16] | u16 port): IPv6 (family.c) */
 };
 
 /* PROBE, PROBE_ACK, PING and PONG: the type, a u32 and the send time (u64 ns). */
@@ -103,7 +106,7 @@ enum peer_cand_kind {
 
 struct peer_cand {
 	uint8_t kind;
-	struct sockaddr_in addr;
+	union peer_sa addr;
 };
 
 struct peer;
@@ -271,10 +274,10 @@ struct peer {
 
 	uv_udp_t udp;
 	int udp_open;
-	struct sockaddr_in udp_local;
+	union peer_sa udp_local;
 
 	/* candidates.c */
-	struct sockaddr_in stun_srv[PEER_MAX_RELAYS];
+	union peer_sa stun_srv[PEER_MAX_RELAYS];
 	int n_stun;
 	uint8_t stun_txid[STUN_TXID_SIZE];
 	int stun_tries;
@@ -290,7 +293,7 @@ struct peer {
 
 	/* path.c */
 	int direct;
-	struct sockaddr_in direct_addr;
+	union peer_sa direct_addr;
 	uint64_t last_direct_rx_ns, last_keepalive_ns, nodirect_since_ns;
 	enum peer_path reported;
 	int reported_relay;
@@ -317,7 +320,7 @@ struct peer {
 	 * none), and the socket the direct path uses (NULL: the main one). */
 	struct peer_hardnat *hardnat;
 	uv_udp_t *rx_sock;
-	const struct sockaddr_in *rx_from;
+	const union peer_sa *rx_from;
 	uv_udp_t *direct_sock;
 	/* relay_tls.c, relay_proxy.c */
 	struct tls_ctx *tls; /* NULL: relays in plain TCP */
@@ -328,8 +331,18 @@ struct peer {
 	int peer_home;  /* the peer's home relay (its relay address, or its offer), if dialled */
 	int peer_heard; /* the relay the peer's last relayed packet came through */
 	uint32_t advertised; /* bit i: relay i was in the last home_relay event's addrs */
-	struct sockaddr_in peer_relays[PEER_MAX_CANDS]; /* the peer's, from its last offer */
+	union peer_sa peer_relays[PEER_MAX_CANDS]; /* the peer's, from its last offer */
 	int n_peer_relays;
+	/* family.c: the IPv6 socket next to the IPv4 one (no --bind), on the same port */
+	uv_udp_t udp6;
+	int udp6_open;
+	/* candidates.c: reflexive addresses learnt, per family (bit 0 IPv4, bit 1 IPv6);
+	 * hardnat.c's detection took the IPv4 answer, and is over; the other family is
+	 * waited for no longer; when the first family answered */
+	int stun_families;
+	int stun_by_hardnat, stun_hardnat_over;
+	int stun_family_waited;
+	uint64_t stun_first_ns;
 };
 
 /* --- events.c --- */
@@ -424,7 +437,7 @@ int peer_relay_add(struct peer *p, const char *text, enum peer_relay_source sour
 /* The same into slot i (n_relays, or a dropped relay's slot whose handles are closed). */
 int peer_relay_add_at(struct peer *p, int i, const char *text, enum peer_relay_source source);
 /* The relay connection to this address, or -1. */
-int peer_relay_find(const struct peer *p, const struct sockaddr_in *a);
+int peer_relay_find(const struct peer *p, const union peer_sa *a);
 /* Chooses the home relay again (after an RTT sample, a relay ready or lost): the
  * `home_relay` event when it or the set of advertised relays changed. */
 void peer_home_update(struct peer *p);
@@ -461,16 +474,18 @@ void peer_stop(struct peer *p, int code);
 /* A datagram from on socket u (ours, or one of hardnat.c's): STUN, or sealed for the
  * session. */
 void peer_on_udp(struct peer *p, uv_udp_t *u, const uint8_t *d, size_t n,
-                 const struct sockaddr_in *from);
+                 const union peer_sa *from);
 /* An error event, a log line, and (if exit_code is not 0) the exit. */
 void peer_error(struct peer *p, int exit_code, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Receiving on one of our sockets (the IPv4 one, the IPv6 one): peer_on_udp() gets it. */
+int peer_udp_recv_start(struct peer *p, uv_udp_t *u);
 /* 1 MiB socket buffers on a UDP socket that carries transfers (best effort). */
 void peer_udp_buffers(uv_udp_t *u);
 /* An address as text for events and logs. */
-void peer_addr_text(const struct sockaddr_in *a, char *buf, size_t cap);
+void peer_addr_text(const union peer_sa *a, char *buf, size_t cap);
 /* Whether two candidate addresses are the same (family, address, port). */
-bool peer_addr_equal(const struct sockaddr_in *a, const struct sockaddr_in *b);
+bool peer_addr_equal(const union peer_sa *a, const union peer_sa *b);
 
 /* --- session.c: sealed messages --- */
 /* Tells the peer we are ending the run with code for reason (an error reason word). */
@@ -478,12 +493,12 @@ void peer_send_abort(struct peer *p, int code, const char *reason);
 /* Sends one sealed message on the current path (direct if valid, else relay). */
 int peer_send(struct peer *p, const void *msg, size_t len);
 /* Sends one sealed message via a path; to is the address for PEER_VIA_UDP. */
-int peer_send_via(struct peer *p, enum peer_via via, const struct sockaddr_in *to, const void *msg,
+int peer_send_via(struct peer *p, enum peer_via via, const union peer_sa *to, const void *msg,
                   size_t len);
 /* A message that is its type alone (HELLO, BYE, BYE_ACK). */
 void peer_send_type(struct peer *p, enum peer_via via, uint8_t type);
 /* Unsealed bytes by UDP (STUN). */
-int peer_send_udp(struct peer *p, const struct sockaddr_in *to, const uint8_t *pkt, size_t len);
+int peer_send_udp(struct peer *p, const union peer_sa *to, const uint8_t *pkt, size_t len);
 /* Builds a PROBE, PROBE_ACK, PING or PONG: type, value (punch id or seq), send time. */
 void peer_stamp_build(uint8_t m[PEER_STAMP_LEN], uint8_t type, uint32_t value, uint64_t sent_ns);
 /* The relay to send through: the current one, else one that took our AUTH; -1: none. */
@@ -497,11 +512,11 @@ void peer_hello_maybe(struct peer *p);
  */
 void peer_hello_soon(struct peer *p, const struct peer_relay *r);
 /* A sealed packet from the peer; from is its UDP source, NULL through the relay. */
-void peer_on_sealed(struct peer *p, const uint8_t *pkt, size_t len, const struct sockaddr_in *from);
+void peer_on_sealed(struct peer *p, const uint8_t *pkt, size_t len, const union peer_sa *from);
 
 /* --- candidates.c --- */
 /* Adds a to list unless it is there already or the list is full. */
-void peer_cand_add(struct peer_cand *list, int *n, uint8_t kind, const struct sockaddr_in *a);
+void peer_cand_add(struct peer_cand *list, int *n, uint8_t kind, const union peer_sa *a);
 /* The `candidates` event for our list ("local") or the peer's ("remote"). */
 void peer_cands_event(const struct peer *p, const char *side);
 /* The candidates as a JSON array of {kind, addr} (new reference). */
@@ -513,8 +528,9 @@ int peer_stun_start(struct peer *p);
 /* TURN's allocation ended (made or failed): the candidates may be complete. */
 void peer_cands_turn_done(struct peer *p);
 /* A STUN message arrived on our socket. */
-void peer_on_stun(struct peer *p, const uint8_t *buf, size_t len, const struct sockaddr_in *from);
-/* The reflexive candidate is settled (hardnat.c calls it once the NAT type is known). */
+void peer_on_stun(struct peer *p, const uint8_t *buf, size_t len, const union peer_sa *from);
+/* hardnat.c's NAT type detection is over: the reflexive candidates are settled unless
+ * another family's STUN answer is still awaited (briefly). */
 void peer_stun_finish(struct peer *p);
 
 /* --- punch_io.c: punching on the wire, driven by punch.c --- */
@@ -529,8 +545,7 @@ void peer_punch_on_stun_done(struct peer *p);
 void peer_punch_on_offer_msg(struct peer *p, uint8_t type, const uint8_t *m, size_t len);
 /* A sealed PROBE (m, n bytes, type included) arrived by UDP from an address we are not
  * direct with: probe it back (peer-reflexive), and start our round if it is its round. */
-void peer_punch_on_probe(struct peer *p, const uint8_t *m, size_t n,
-                         const struct sockaddr_in *from);
+void peer_punch_on_probe(struct peer *p, const uint8_t *m, size_t n, const union peer_sa *from);
 /* The path went direct or was lost: the round ends, or the connector punches again. */
 void peer_punch_on_direct(struct peer *p);
 void peer_punch_on_path_lost(struct peer *p);
@@ -542,10 +557,9 @@ void peer_hardnat_free(struct peer *p);
 /* The first STUN answer (msg from server from): 1 if detection goes on and will call
  * peer_stun_finish(), 0 if the caller finishes now (--hard-nat off). */
 int peer_hardnat_on_reflexive(struct peer *p, const struct stun_msg *msg,
-                              const struct sockaddr_in *from);
+                              const union peer_sa *from);
 /* A STUN answer: 1 if it was detection's or prediction's (consumed), else 0. */
-int peer_hardnat_on_stun(struct peer *p, const struct stun_msg *msg,
-                         const struct sockaddr_in *from);
+int peer_hardnat_on_stun(struct peer *p, const struct stun_msg *msg, const union peer_sa *from);
 /* Our NAT type as TLVs for an offer (after its candidates) into m; returns the bytes. */
 size_t peer_hardnat_offer_put(const struct peer *p, uint8_t *m, size_t cap);
 /* An offer's bytes after its candidates, and a HARDNAT message (m after the type). */
@@ -559,7 +573,29 @@ bool peer_hardnat_busy(const struct peer *p);
 void peer_hardnat_on_direct(struct peer *p);
 /* The socket a UDP packet to to goes out on: the one a packet from to came in on while
  * it is handled, the direct path's for its address, else the main one. */
-uv_udp_t *peer_hardnat_sock_for(struct peer *p, const struct sockaddr_in *to);
+uv_udp_t *peer_hardnat_sock_for(struct peer *p, const union peer_sa *to);
+
+/* --- family.c: IPv4 and IPv6 --- */
+/* *out from an IPv4 or IPv6 sockaddr: 0, or -EAFNOSUPPORT. */
+int peer_sa_set(union peer_sa *out, const struct sockaddr *sa);
+/* "ipv4" or "ipv6", for events. */
+const char *peer_sa_family_name(const union peer_sa *a);
+/* After the IPv4 socket is bound to a wildcard: the IPv6 one on its port, if the host
+ * has IPv6 (else none, quietly). */
+void peer_udp6_open(struct peer *p);
+/* The socket a datagram to to goes out on. */
+uv_udp_t *peer_udp_sock(struct peer *p, const union peer_sa *to);
+/* Whether we have a socket for family. */
+bool peer_family_usable(const struct peer *p, int family);
+/* Our global IPv6 interface addresses, on our port, as local candidates. */
+void peer_cands6_gather(struct peer *p);
+/* Our IPv6 candidates as a PEER_TLV_CANDS6 (bytes written; 0: none, or no room). */
+size_t peer_cands6_offer_put(const struct peer *p, uint8_t *out, size_t cap);
+/* The IPv6 candidates of the TLVs after an offer's IPv4 list, into p->remote. */
+void peer_cands6_offer_parse(struct peer *p, const uint8_t *m, size_t len);
+/* Whether burst (0: the round's first) of a round probes to: IPv6 at once, IPv4 after
+ * the stagger when an IPv6 target races it (RFC 8305, RFC 8421). */
+bool peer_family_probe_now(const struct peer *p, const union peer_sa *to, int burst);
 
 /* --- path.c --- */
 /* "direct" or "relay": the path messages go out on now. */
@@ -570,7 +606,7 @@ void peer_path_report(struct peer *p);
 void peer_path_pick_relay(struct peer *p);
 /* A sealed PROBE_ACK (m after the type) arrived; from: its UDP source, NULL via relay. */
 void peer_path_on_probe_ack(struct peer *p, const uint8_t *m, size_t len,
-                            const struct sockaddr_in *from);
+                            const union peer_sa *from);
 /* Per tick: keepalives on the path, a silent direct path falls back to the relay. */
 void peer_path_tick(struct peer *p, uint64_t now);
 
@@ -578,8 +614,8 @@ void peer_path_tick(struct peer *p, uint64_t now);
 /* Moves the workloads on: pings, transfer, hold, BYE; stops the peer when both are done. */
 void peer_workloads_step(struct peer *p, uint64_t now);
 /* A PING (m, n bytes, type included) to answer; a PONG (m after the type) received. */
-void peer_on_ping(struct peer *p, uint8_t *m, size_t n, const struct sockaddr_in *from);
-void peer_on_pong(struct peer *p, const uint8_t *m, size_t len, const struct sockaddr_in *from);
+void peer_on_ping(struct peer *p, uint8_t *m, size_t n, const union peer_sa *from);
+void peer_on_pong(struct peer *p, const uint8_t *m, size_t len, const union peer_sa *from);
 
 /* --- xfer.c --- */
 int peer_xfer_tx_start(struct peer_xfer_tx *t, uint64_t total, const char *pattern);

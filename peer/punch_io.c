@@ -21,8 +21,9 @@ _Static_assert((int)PUNCH_OFFER_HELLO == (int)PEER_MSG_HELLO &&
 #define OFFER_HEAD 10
 #define OFFER_CAND 7
 /* After the candidates, TLVs (u8 tag | u8 len | value, enum peer_tlv_tag) that older
- * peers ignore: hardnat's type (6 bytes) and our relays (2 + 6 x PEER_MAX_CANDS). */
-#define OFFER_TLVS_MAX (6 + 2 + 6 * PEER_MAX_CANDS)
+ * peers ignore: hardnat's type (6 bytes), our relays (2 + 6 x PEER_MAX_CANDS) and our
+ * IPv6 candidates (2 + 19 x PEER_MAX_CANDS). The list before them is IPv4 only. */
+#define OFFER_TLVS_MAX (6 + 2 + 6 * PEER_MAX_CANDS + 2 + 19 * PEER_MAX_CANDS)
 
 static int can_punch(const struct peer *p)
 {
@@ -77,14 +78,18 @@ static void send_offer(struct peer *p, uint8_t type, uint8_t flags)
 	frame_put_u32(m + 1, p->punch.id);
 	m[5] = flags;
 	frame_put_u32(m + 6, own_relay_rtt_us(p));
-	m[10] = (uint8_t)p->n_local;
+	m[10] = 0;
 	for (i = 0; i < p->n_local; i++) {
+		if (p->local[i].addr.sa.sa_family != AF_INET)
+			continue;
 		m[off] = p->local[i].kind;
-		memcpy(m + off + 1, &p->local[i].addr.sin_addr, 4);
-		memcpy(m + off + 5, &p->local[i].addr.sin_port, 2);
+		memcpy(m + off + 1, &p->local[i].addr.in.sin_addr, 4);
+		memcpy(m + off + 5, &p->local[i].addr.in.sin_port, 2);
 		off += OFFER_CAND;
+		m[10]++;
 	}
 	off += peer_hardnat_offer_put(p, m + off, sizeof(m) - off);
+	off += peer_cands6_offer_put(p, m + off, sizeof(m) - off);
 	off += peer_home_offer_tail(p, m + off, sizeof(m) - off); /* our relays, home first */
 	peer_send_via(p, PEER_VIA_RELAY, NULL, m, off);
 }
@@ -94,7 +99,7 @@ static void send_offer(struct peer *p, uint8_t type, uint8_t flags)
 static int offer_parse(struct peer *p, const uint8_t *m, size_t len, int keep_prflx)
 {
 	struct peer_cand old[PEER_MAX_CANDS];
-	struct sockaddr_in a;
+	union peer_sa a;
 	int i, n, n_old = p->n_remote;
 
 	n = m[OFFER_HEAD - 1];
@@ -106,15 +111,17 @@ static int offer_parse(struct peer *p, const uint8_t *m, size_t len, int keep_pr
 		const uint8_t *c = m + OFFER_HEAD + i * OFFER_CAND;
 
 		memset(&a, 0, sizeof(a));
-		a.sin_family = AF_INET;
-		memcpy(&a.sin_addr, c + 1, 4);
-		memcpy(&a.sin_port, c + 5, 2);
+		a.in.sin_family = AF_INET;
+		memcpy(&a.in.sin_addr, c + 1, 4);
+		memcpy(&a.in.sin_port, c + 5, 2);
 		if (c[0] == PEER_CAND_LOCAL || c[0] == PEER_CAND_REFLEXIVE ||
 		    c[0] == PEER_CAND_RELAYED)
 			peer_cand_add(p->remote, &p->n_remote, c[0], &a);
 	}
 	peer_hardnat_offer_parse(p, m + OFFER_HEAD + n * OFFER_CAND,
 	                         len - OFFER_HEAD - (size_t)n * OFFER_CAND);
+	peer_cands6_offer_parse(p, m + OFFER_HEAD + n * OFFER_CAND,
+	                        len - OFFER_HEAD - (size_t)n * OFFER_CAND);
 	for (i = 0; keep_prflx && i < n_old; i++)
 		if (old[i].kind == PEER_CAND_PEER_REFLEXIVE)
 			peer_cand_add(p->remote, &p->n_remote, old[i].kind, &old[i].addr);
@@ -124,7 +131,7 @@ static int offer_parse(struct peer *p, const uint8_t *m, size_t len, int keep_pr
 	return 0;
 }
 
-static void send_probe(struct peer *p, const struct sockaddr_in *to)
+static void send_probe(struct peer *p, const union peer_sa *to)
 {
 	uint8_t m[PEER_STAMP_LEN];
 
@@ -132,13 +139,17 @@ static void send_probe(struct peer *p, const struct sockaddr_in *to)
 	peer_send_via(p, PEER_VIA_UDP, to, m, sizeof(m));
 }
 
+/* One burst: IPv6 targets first, IPv4 ones once the family stagger is over (family.c). */
 static void send_probes(struct peer *p)
 {
-	int i;
+	int burst = PUNCH_PROBE_COUNT - 1 - p->punch.probes_left, i, pass;
 
-	for (i = 0; i < p->n_remote; i++)
-		if (p->remote[i].kind != PEER_CAND_RELAYED) /* reached through TURN (turn.c) */
-			send_probe(p, &p->remote[i].addr);
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < p->n_remote; i++)
+			if (p->remote[i].kind != PEER_CAND_RELAYED && /* through TURN (turn.c) */
+			    (p->remote[i].addr.sa.sa_family == AF_INET6) == (pass == 0) &&
+			    peer_family_probe_now(p, &p->remote[i].addr, burst))
+				send_probe(p, &p->remote[i].addr);
 }
 
 static void punch_event(struct peer *p, enum punch_trigger trigger)
@@ -286,7 +297,7 @@ void peer_punch_on_offer_msg(struct peer *p, uint8_t type, const uint8_t *m, siz
  * candidate), at once and with every later probe of this round; otherwise only the
  * peer would validate a direct path, and we would answer it over the relay.
  */
-void peer_punch_on_probe(struct peer *p, const uint8_t *m, size_t n, const struct sockaddr_in *from)
+void peer_punch_on_probe(struct peer *p, const uint8_t *m, size_t n, const union peer_sa *from)
 {
 	uint64_t now = peer_now_ns();
 	struct punch_out out;

@@ -41,7 +41,8 @@ int peer_relay_init(struct peer_relay *r, struct peer *p, int index, const char 
 {
 	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res = NULL;
 	char host[64];
-	const char *colon = strrchr(text, ':');
+	const char *colon = strrchr(text, ':'), *h = text;
+	size_t n;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -52,8 +53,15 @@ int peer_relay_init(struct peer_relay *r, struct peer *p, int index, const char 
 	rc = snprintf(r->text, sizeof(r->text), "%s", text);
 	if (rc < 0 || (size_t)rc >= sizeof(r->text))
 		return -EINVAL;
-	memcpy(host, text, (size_t)(colon - text));
-	host[colon - text] = '\0';
+	/* [v6]:port is an IPv6 relay; a name or a.b.c.d resolves to IPv4, as before. */
+	n = (size_t)(colon - text);
+	if (text[0] == '[' && colon[-1] == ']') {
+		h = text + 1;
+		n -= 2;
+		hints.ai_family = AF_INET6;
+	}
+	memcpy(host, h, n);
+	host[n] = '\0';
 	memcpy(r->host, host, sizeof(r->host));
 	rc = getaddrinfo(host, colon + 1, &hints, &res);
 	if (rc != 0 || !res)

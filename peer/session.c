@@ -32,14 +32,14 @@ void peer_stamp_build(uint8_t m[PEER_STAMP_LEN], uint8_t type, uint32_t value, u
 	frame_put_u64(m + 5, sent_ns);
 }
 
-int peer_send_udp(struct peer *p, const struct sockaddr_in *to, const uint8_t *pkt, size_t len)
+int peer_send_udp(struct peer *p, const union peer_sa *to, const uint8_t *pkt, size_t len)
 {
 	uv_buf_t b = uv_buf_init((char *)pkt, (unsigned)len);
 	int rc;
 
 	if (!p->udp_open)
 		return -ENOTCONN;
-	rc = uv_udp_try_send(peer_hardnat_sock_for(p, to), &b, 1, (const struct sockaddr *)to);
+	rc = uv_udp_try_send(peer_udp_sock(p, to), &b, 1, &to->sa);
 	return rc < 0 ? rc : 0;
 }
 
@@ -89,7 +89,7 @@ static void count_bytes(struct peer *p, int direct, uint8_t type, size_t len)
 		p->bytes_relay += len;
 }
 
-int peer_send_via(struct peer *p, enum peer_via via, const struct sockaddr_in *to, const void *msg,
+int peer_send_via(struct peer *p, enum peer_via via, const union peer_sa *to, const void *msg,
                   size_t len)
 {
 	uint8_t pkt[PEER_MAX_PKT];
@@ -232,8 +232,7 @@ void peer_send_abort(struct peer *p, int code, const char *reason)
 		peer_send_via(p, PEER_VIA_UDP, &p->direct_addr, m, 2 + n);
 }
 
-static void dispatch(struct peer *p, uint8_t *m, size_t n, int bound,
-                     const struct sockaddr_in *from)
+static void dispatch(struct peer *p, uint8_t *m, size_t n, int bound, const union peer_sa *from)
 {
 	switch (m[0]) {
 	case PEER_MSG_HELLO:
@@ -293,7 +292,7 @@ static void dispatch(struct peer *p, uint8_t *m, size_t n, int bound,
 	}
 }
 
-void peer_on_sealed(struct peer *p, const uint8_t *pkt, size_t len, const struct sockaddr_in *from)
+void peer_on_sealed(struct peer *p, const uint8_t *pkt, size_t len, const union peer_sa *from)
 {
 	uint8_t m[PEER_MAX_PKT];
 	int bound, n;

@@ -179,7 +179,7 @@ static const char *method_name(uint16_t type)
  * is known we permit our own relay address: every allocation on this server shares it,
  * so a peer on the same server reaches us before either has the other's offer.
  */
-static const struct sockaddr_in *perm_target(const struct peer_turn *t)
+static const union peer_sa *perm_target(const struct peer_turn *t)
 {
 	return t->have_peer ? &t->peer_addr : &t->relayed;
 }
@@ -386,7 +386,7 @@ static void success_answer(struct peer_turn *t, const struct turn_msg *m, uint64
 		break;
 	case TURN_CREATE_PERMISSION:
 		t->perm_ok = 1;
-		t->perm_ip = perm_target(t)->sin_addr;
+		t->perm_ip = perm_target(t)->in.sin_addr;
 		t->perm_at_ns = now + PEER_TURN_PERM_S * 1000 * PEER_MS;
 		break;
 	case TURN_CHANNEL_BIND:
@@ -435,7 +435,7 @@ static void on_response(struct peer_turn *t, const uint8_t *buf, size_t len,
  * address if no offer did yet, and validates the path.
  */
 static void on_peer_data(struct peer_turn *t, const uint8_t *data, size_t len,
-                         const struct sockaddr_in *from)
+                         const union peer_sa *from)
 {
 	struct peer *p = t->p;
 	uint64_t before = p->last_peer_rx_ns;
@@ -451,7 +451,7 @@ static void on_peer_data(struct peer_turn *t, const uint8_t *data, size_t len,
 		t->peer_addr = *from;
 		t->have_peer = 1;
 		t->chan_ok = 0;
-		t->perm_ok = t->perm_ok && t->perm_ip.s_addr == from->sin_addr.s_addr;
+		t->perm_ok = t->perm_ok && t->perm_ip.s_addr == from->in.sin_addr.s_addr;
 	}
 	if (!t->validated && peer_addr_equal(from, &t->peer_addr)) {
 		t->validated = 1;
@@ -480,7 +480,7 @@ static void on_message(struct peer_turn *t, const uint8_t *buf, size_t len)
 		/* Our permission let it in; the seal says whether it is the peer's. */
 		if ((m.present & TURN_HAS_DATA) && (m.present & TURN_HAS_PEER) &&
 		    m.peer.ss_family == AF_INET)
-			on_peer_data(t, m.data, m.data_len, (const struct sockaddr_in *)&m.peer);
+			on_peer_data(t, m.data, m.data_len, (const union peer_sa *)&m.peer);
 		return;
 	}
 	if (STUN_CLASS(m.stun.type) == STUN_CLASS_SUCCESS ||
@@ -638,7 +638,7 @@ static void connect_cb(uv_connect_t *req, int status)
 		return;
 	}
 	/* The certificate must name the address we dialled (CA mode) or match the pin. */
-	inet_ntop(AF_INET, &t->server.sin_addr, host, sizeof(host));
+	inet_ntop(AF_INET, &t->server.in.sin_addr, host, sizeof(host));
 	rc = tls_conn_new(&t->tls, t->tls_ctx, host);
 	if (rc < 0) {
 		turn_fail(t, "turn_unreachable", "TLS: %s", strerror(-rc));
@@ -764,7 +764,7 @@ static void learn_peer(struct peer_turn *t)
 			return;
 		t->peer_addr = p->remote[i].addr;
 		t->have_peer = 1;
-		t->perm_ok = t->perm_ok && t->perm_ip.s_addr == t->peer_addr.sin_addr.s_addr;
+		t->perm_ok = t->perm_ok && t->perm_ip.s_addr == t->peer_addr.in.sin_addr.s_addr;
 		t->chan_ok = t->validated = 0;
 		return;
 	}

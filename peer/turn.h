@@ -21,6 +21,8 @@
 #include "natlab/tls.h"
 #include "natlab/turn.h"
 
+#include "sa.h"
+
 struct peer;
 
 enum peer_turn_transport { PEER_TURN_UDP, PEER_TURN_TCP, PEER_TURN_TLS };
@@ -52,7 +54,7 @@ struct peer_turn {
 	const struct peer_turn_opts *o;
 	enum peer_turn_state state;
 	char text[64];
-	struct sockaddr_in server;
+	union peer_sa server;
 	uv_udp_t udp;
 	uv_tcp_t tcp;
 	uv_connect_t connect_req;
@@ -74,10 +76,10 @@ struct peer_turn {
 	int tx_tries, stale_tries, auth_tries;
 	uint64_t tx_sent_ns, tx_first_ns;
 
-	struct sockaddr_in relayed, mapped;
+	union peer_sa relayed, mapped;
 	uint32_t lifetime;
 	uint64_t refresh_at_ns, perm_at_ns, chan_at_ns;
-	struct sockaddr_in peer_addr; /* the other peer's relayed address */
+	union peer_sa peer_addr; /* the other peer's relayed address */
 	int have_peer, perm_ok, chan_ok;
 	struct in_addr perm_ip; /* the address the permission is for */
 	int validated;          /* something came back from the peer through TURN */

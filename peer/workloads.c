@@ -93,7 +93,7 @@ void peer_workloads_step(struct peer *p, uint64_t now)
 	}
 }
 
-void peer_on_ping(struct peer *p, uint8_t *m, size_t n, const struct sockaddr_in *from)
+void peer_on_ping(struct peer *p, uint8_t *m, size_t n, const union peer_sa *from)
 {
 	/*
 	 * Back on the path the ping came on, as a probe's answer goes: each RTT sample is
@@ -108,7 +108,7 @@ void peer_on_ping(struct peer *p, uint8_t *m, size_t n, const struct sockaddr_in
 		peer_send_via(p, PEER_VIA_RELAY, NULL, m, n);
 }
 
-void peer_on_pong(struct peer *p, const uint8_t *m, size_t len, const struct sockaddr_in *from)
+void peer_on_pong(struct peer *p, const uint8_t *m, size_t len, const union peer_sa *from)
 {
 	uint64_t sent;
 
