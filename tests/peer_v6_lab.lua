@@ -1,0 +1,12 @@
+-- SPDX-License-Identifier: MIT
+-- Topology for t_peer_v6_lab.sh: a dual-stack lab (IPv6 on the internet and every LAN),
+-- a public relay host, and two symmetric NATs with one peer host behind each. IPv4 between
+-- the peers needs a hard-NAT technique; IPv6 is routed to each LAN's /64.
+local lab  = natlab.lab{ name = "peerv6" }
+local inet = lab:internet{ ipv6 = true }
+lab:host{ name = "srv", net = inet }
+local sa = lab:nat{ name = "sa", net = inet, profile = "symmetric" }
+local sb = lab:nat{ name = "sb", net = inet, profile = "symmetric" }
+lab:host{ name = "a1", net = sa }
+lab:host{ name = "b1", net = sb }
+lab:up()

@@ -1,0 +1,67 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# natlab-peer in a dual-stack lab (tests/peer_v6_lab.lua: two symmetric NATs, IPv6
+# routed to each LAN): with hard-NAT techniques off, IPv4 between the peers stays on the
+# relay (DESIGN.md's symmetric x symmetric), and the same pair on both families goes
+# direct over IPv6, the relay protocol and STUN answering on both families. The reflexive
+# IPv6 address is the host's own (no NAT on IPv6).
+. "$(dirname "$0")/lib/lab.sh"
+. "$(dirname "$0")/lib/peer.sh"
+t_require_root
+[ -x "$PEER" ] || t_skip_all "natlab-peer not built"
+[ -x "$RELAY" ] || t_skip_all "natlab-relay not built"
+LAB=$(t_lab_name p6)
+t_up "$LAB" "$SRC/tests/peer_v6_lab.lua"
+t_ok $? "dual-stack lab up" "$(cat "$T_TMP/up-$LAB.log" 2>/dev/null)"
+cd "$T_TMP" || exit 1
+# addrs HOST: its "v4,v6" from natlab ls.
+addrs() { "$NATLAB" ls "$LAB" | awk -v h="$1" '$1 == h {print $NF}'; }
+SRV=$(addrs srv) A1=$(addrs a1) B1=$(addrs b1)
+SRV4=${SRV%,*} SRV6=${SRV#*,} A16=${A1#*,} B16=${B1#*,}
+t_ok "$([[ $SRV6 == 2001:db8:* && $A16 == 2001:db8:* && $B16 == 2001:db8:* ]]; echo $?)" "hosts have IPv6 addresses ($SRV6, $A16, $B16)"
+A=$("$PEER" keygen a.key)
+"$PEER" keygen b.key >/dev/null
+
+timeout 120 "$NATLAB" exec "$LAB" srv -- "$RELAY" --no-auth --listen "$SRV4:3340" --listen "[$SRV6]:3340" \
+	--stun "$SRV4:3478" --stun "[$SRV6]:3478" >relay.out 2>relay.err &
+T_PIDS+=("$!")
+for _ in $(seq 100); do grep -q '"ready"' relay.out && break; sleep 0.05; done
+t_ok "$(grep -q '"listen2":"\['"$SRV6"'\]:3340","stun2":"\['"$SRV6"'\]:3478"' relay.out; echo $?)" "relay up on both families" "$(cat relay.out relay.err)"
+STUN="$SRV4:3478,[$SRV6]:3478"
+
+pair() { # pair TAG ARGS...: listener in a1, connector in b1 (ping 3), both with ARGS
+	local tag=$1
+	shift
+	lab_peer_bg "l$tag" a1 30 --key "$T_TMP/a.key" --listen --hard-nat off --timeout 15 "$@"
+	lab_peer_bg "c$tag" b1 30 --key "$T_TMP/b.key" --connect "$A" --ping 3 --hard-nat off --timeout 15 "$@"
+	wait_pid "$(eval echo "\$c${tag}_PID")" 35
+	local rc=$?
+	wait_pid "$(eval echo "\$l${tag}_PID")" 10
+	return $rc
+}
+
+# IPv4 alone: symmetric x symmetric without techniques stays relayed.
+pair 4 --relay "$SRV4:3340" --stun "$SRV4:3478" --bind 0.0.0.0
+t_is $? 0 "IPv4 only: connector exits 0 (workloads on the relay)" "$(show c4 | tail -5)"
+t_is "$(count c4 '"event":"path","kind":"direct"')" 0 "IPv4 only: symmetric x symmetric stays on the relay"
+
+# Both families: direct over IPv6.
+pair 6 --relay "$SRV4:3340" --stun "$STUN"
+t_is $? 0 "dual-stack: connector exits 0" "$(show c6 | tail -5)"
+t_ok "$(count c6 '"event":"reflexive","addr":"\['"$B16"'\]:[0-9]+","server":"\['"$SRV6"'\]:3478","family":"ipv6"' >/dev/null; echo $?)" \
+	"dual-stack: IPv6 reflexive address is the host's own" "$(events c6 reflexive)"
+t_ok "$(count c6 '"event":"reflexive","addr":"198\.18\.[0-9.]+:[0-9]+".*"family":"ipv4"' >/dev/null; echo $?)" \
+	"dual-stack: IPv4 reflexive address is the NAT's" "$(events c6 reflexive)"
+t_ok "$(count c6 '"event":"path","kind":"direct","remote":"\['"$A16"'\]:[0-9]+","family":"ipv6"' >/dev/null; echo $?)" \
+	"dual-stack: connector direct over IPv6 to $A16" "$(events c6 path)"
+t_ok "$(count l6 '"event":"path","kind":"direct","remote":"\['"$B16"'\]:[0-9]+","family":"ipv6"' >/dev/null; echo $?)" \
+	"dual-stack: listener direct over IPv6 to $B16" "$(events l6 path)"
+t_is "$(count c6 '"event":"rtt".*"path":"direct","source":"ping"')" 2 "dual-stack: pings 2 and 3 direct"
+
+# The relay protocol over IPv6, relay-only.
+pair r --relay "[$SRV6]:3340" --relay-only
+t_is $? 0 "relay over IPv6: connector exits 0" "$(show cr | tail -5)"
+t_ok "$(count cr '"event":"path","kind":"relay","remote":"\['"$SRV6"'\]:3340".*"family":"ipv6"' >/dev/null; echo $?)" \
+	"relay over IPv6: the path says so" "$(events cr path)"
+t_is "$(count cr '"event":"rtt".*"path":"relay","source":"ping"')" 3 "relay over IPv6: three pings"
+t_done
