@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +47,9 @@ static const struct sockaddr *csa(const struct sockaddr_storage *ss)
 	return (const struct sockaddr *)ss;
 }
 
+/* The port sits at one offset in sockaddr_in and sockaddr_in6. */
+_Static_assert(offsetof(struct sockaddr_in, sin_port) == offsetof(struct sockaddr_in6, sin6_port),
+               "IPv4 and IPv6 ports sit at the same offset");
 static void set_port(struct sockaddr_storage *ss, in_port_t port)
 {
 	((struct sockaddr_in *)ss)->sin_port = port;
@@ -56,17 +60,40 @@ static in_port_t port_of(const struct sockaddr_storage *ss)
 	return ((const struct sockaddr_in *)ss)->sin_port;
 }
 
+socklen_t probe_sa_len(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+bool probe_options_ok(const struct probe_options *opt)
+{
+	int family = opt->server.ss_family;
+
+	return (family == AF_INET || family == AF_INET6) && port_of(&opt->server) &&
+	       (opt->local.ss_family == AF_UNSPEC || opt->local.ss_family == family);
+}
+
+socklen_t probe_bind_address(const struct probe_options *opt, in_port_t port,
+                             struct sockaddr_storage *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (opt->local.ss_family == opt->server.ss_family)
+		memcpy(out, &opt->local, probe_sa_len(&opt->local));
+	out->ss_family = opt->server.ss_family;
+	set_port(out, port);
+	return probe_sa_len(out);
+}
+
 static int udp_open(const struct probe_options *opt, int *fd_out)
 {
-	struct sockaddr_in local = { .sin_family = AF_INET, .sin_addr.s_addr = INADDR_ANY };
+	struct sockaddr_storage local;
+	socklen_t len = probe_bind_address(opt, 0, &local);
 	int fd, rc;
 
-	if (opt->local.ss_family == AF_INET)
-		local.sin_addr = ((const struct sockaddr_in *)&opt->local)->sin_addr;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&local, sizeof(local)) < 0) {
+	if (bind(fd, sa(&local), len) < 0) {
 		rc = -errno;
 		close(fd);
 		return rc;
@@ -87,15 +114,20 @@ int probe_local_address(int fd, const struct sockaddr_storage *server, struct so
 
 	if (getsockname(fd, sa(out), &len) < 0)
 		return -errno;
-	if (((struct sockaddr_in *)out)->sin_addr.s_addr != htonl(INADDR_ANY))
+	if (out->ss_family == AF_INET6
+	        ? !IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)out)->sin6_addr)
+	        : ((struct sockaddr_in *)out)->sin_addr.s_addr != htonl(INADDR_ANY))
 		return 0;
-	tmp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	tmp = socket(server->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (tmp < 0)
 		return -errno;
 	len = sizeof(route);
-	if (connect(tmp, csa(server), sizeof(struct sockaddr_in)) < 0 ||
+	if (connect(tmp, csa(server), probe_sa_len(server)) < 0 ||
 	    getsockname(tmp, sa(&route), &len) < 0)
 		rc = -errno;
+	else if (out->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)out)->sin6_addr =
+		    ((struct sockaddr_in6 *)&route)->sin6_addr;
 	else
 		((struct sockaddr_in *)out)->sin_addr = ((struct sockaddr_in *)&route)->sin_addr;
 	close(tmp);
@@ -160,7 +192,7 @@ static int transact2(const struct probe *p, int fd, int recv_fd, const struct so
 	if (len < 0)
 		return len;
 	for (int i = 0; i < p->tries; i++) {
-		if (sendto(fd, req, (size_t)len, 0, csa(dst), sizeof(struct sockaddr_in)) < 0)
+		if (sendto(fd, req, (size_t)len, 0, csa(dst), probe_sa_len(dst)) < 0)
 			log_debug("probe: sendto: %s", strerror(errno));
 		rc = await(recv_fd, txid, what, expect_from, probe_now_ms() + p->interval_ms, out);
 		if (rc != 0)
@@ -188,7 +220,7 @@ int probe_mapped_of(const struct stun_msg *m, struct sockaddr_storage *out)
 		*out = m->mapped;
 	else
 		return -EPROTO;
-	return out->ss_family == AF_INET ? 0 : -EPROTO;
+	return out->ss_family == AF_INET || out->ss_family == AF_INET6 ? 0 : -EPROTO;
 }
 
 /* A test to dst that must be answered with a mapped address, from dst itself. */
@@ -295,9 +327,7 @@ static bool hairpin_test(const struct probe *p, int fd, const struct sockaddr_st
 
 static int probe_init(struct probe *p, const struct probe_options *opt)
 {
-	if (opt->server.ss_family != AF_INET || !port_of(&opt->server))
-		return -EINVAL;
-	if (opt->local.ss_family != AF_UNSPEC && opt->local.ss_family != AF_INET)
+	if (!probe_options_ok(opt))
 		return -EINVAL;
 	p->opt = opt;
 	p->tries = opt->tries > 0 ? opt->tries : DEFAULT_TRIES;
@@ -331,10 +361,11 @@ int probe_run(const struct probe_options *opt, struct probe_result *res)
 	res->udp_ok = true;
 	res->nat = !addr_equal(csa(&res->mapped), csa(&res->local));
 	res->port_preserved = port_of(&res->mapped) == port_of(&res->local);
-	if ((m1.present & STUN_HAS_OTHER) && m1.other.ss_family == AF_INET)
+	/* RFC 5780's endpoints are all of the server's family: another one is unusable. */
+	if ((m1.present & STUN_HAS_OTHER) && m1.other.ss_family == opt->server.ss_family)
 		res->mapping = classify_mapping(&p, fd, &res->mapped, &m1.other);
 	res->hairpin = hairpin_test(&p, fd, &res->mapped);
-	if ((m1.present & STUN_HAS_OTHER) && m1.other.ss_family == AF_INET)
+	if ((m1.present & STUN_HAS_OTHER) && m1.other.ss_family == opt->server.ss_family)
 		res->filtering = classify_filtering(&p, &m1.other);
 out:
 	close(fd);

@@ -48,18 +48,16 @@ static void close_fd(int *fd)
  */
 static int tcp_socket(const struct probe_options *opt, in_port_t port, int *fd_out)
 {
-	struct sockaddr_in local = { .sin_family = AF_INET, .sin_addr.s_addr = INADDR_ANY };
+	struct sockaddr_storage local;
+	socklen_t len = probe_bind_address(opt, port, &local);
 	int fd, rc, one = 1;
 
-	if (opt->local.ss_family == AF_INET)
-		local.sin_addr = ((const struct sockaddr_in *)&opt->local)->sin_addr;
-	local.sin_port = port;
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(local.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&local, sizeof(local)) < 0) {
+	    bind(fd, (struct sockaddr *)&local, len) < 0) {
 		rc = -errno;
 		close(fd);
 		return rc;
@@ -94,7 +92,7 @@ static int tcp_connect(int fd, const struct sockaddr_storage *dst, long long dea
 	socklen_t len = sizeof(int);
 	int err = 0, rc;
 
-	if (connect(fd, csa(dst), sizeof(struct sockaddr_in)) == 0)
+	if (connect(fd, csa(dst), probe_sa_len(dst)) == 0)
 		return 0;
 	if (errno != EINPROGRESS)
 		return -errno;
@@ -237,7 +235,7 @@ static enum probe_behaviour classify_mapping(const struct tcp_probe *p, in_port_
 	int fd2 = -1, fd3 = -1;
 	struct stun_msg m;
 
-	((struct sockaddr_in *)&a2p1)->sin_port = port_of(&p->opt->server);
+	((struct sockaddr_in *)&a2p1)->sin_port = port_of(&p->opt->server); /* v4 and v6 alike */
 	if (mapping_test(p, port, &a2p1, &fd2, &m, &mapped2) < 0)
 		goto out;
 	if (addr_equal(csa(&mapped2), csa(mapped1))) {
@@ -332,8 +330,7 @@ int probe_tcp_run(const struct probe_options *opt, struct probe_tcp_result *res)
 	bool has_other;
 
 	memset(res, 0, sizeof(*res));
-	if (opt->server.ss_family != AF_INET || !port_of(&opt->server) ||
-	    (opt->local.ss_family != AF_UNSPEC && opt->local.ss_family != AF_INET))
+	if (!probe_options_ok(opt))
 		return -EINVAL;
 	/* Test I waits for two SYN retransmissions' worth; later waits follow the path's
 	 * round trip as test I saw it (connection and answer), plus one retransmission. */
@@ -356,7 +353,7 @@ int probe_tcp_run(const struct probe_options *opt, struct probe_tcp_result *res)
 	res->tcp_ok = true;
 	res->nat = !addr_equal(csa(&res->mapped), csa(&res->local));
 	res->port_preserved = port_of(&res->mapped) == port_of(&res->local);
-	has_other = (m1.present & STUN_HAS_OTHER) && m1.other.ss_family == AF_INET;
+	has_other = (m1.present & STUN_HAS_OTHER) && m1.other.ss_family == opt->server.ss_family;
 	if (!has_other)
 		goto out;
 	other = m1.other;

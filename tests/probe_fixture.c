@@ -30,7 +30,14 @@ struct sockaddr_storage fixture_addr(const char *text)
 
 pid_t fixture_responder_start(bool tcp, bool alternate, struct stun_server_config *bound)
 {
-	struct stun_server_config cfg = { .primary = fixture_addr("127.0.0.1:0"), .software = "t" };
+	return fixture_responder_start_at(tcp, "127.0.0.1:0", alternate ? "127.0.0.2:0" : NULL,
+	                                  bound);
+}
+
+pid_t fixture_responder_start_at(bool tcp, const char *primary, const char *alternate,
+                                 struct stun_server_config *bound)
+{
+	struct stun_server_config cfg = { .primary = fixture_addr(primary), .software = "t" };
 	struct sigaction sa = { .sa_handler = on_term };
 	struct stun_tcp_responder t;
 	struct stun_responder u;
@@ -39,7 +46,7 @@ pid_t fixture_responder_start(bool tcp, bool alternate, struct stun_server_confi
 	int rc;
 
 	if (alternate)
-		cfg.alternate = fixture_addr("127.0.0.2:0");
+		cfg.alternate = fixture_addr(alternate);
 	rc = tcp ? stun_tcp_responder_init(&t, &cfg) : stun_responder_init(&u, &cfg);
 	if (rc < 0) {
 		tap_diag("%s responder: %s", tcp ? "TCP" : "UDP", strerror(-rc));

@@ -21,6 +21,10 @@
  */
 pid_t fixture_responder_start(bool tcp, bool alternate, struct stun_server_config *bound);
 
+/* The same on the addresses given (text, port 0; alternate NULL for none): ::1 for IPv6. */
+pid_t fixture_responder_start_at(bool tcp, const char *primary, const char *alternate,
+                                 struct stun_server_config *bound);
+
 /* Stops the child by pid; returns its exit status, or -1 if it did not exit cleanly. */
 int fixture_responder_stop(pid_t pid);
 

@@ -73,6 +73,33 @@ static void test_one_address(void)
 	is_int(fixture_responder_stop(pid), 0, "responder stops cleanly");
 }
 
+/* Over IPv6 on ::1, its only loopback address: one address, so no RFC 5780 tests. */
+static void test_ipv6(void)
+{
+	struct probe_options opt = { 0 };
+	struct stun_server_config cfg;
+	struct probe_result res;
+	char want[64];
+	pid_t pid = fixture_responder_start_at(false, "[::1]:0", NULL, &cfg);
+	json_t *j;
+
+	ok(pid > 0, "responder on [::1] started");
+	opt.server = cfg.primary;
+	is_int(probe_run(&opt, &res), 0, "probe_run over IPv6");
+	ok(res.udp_ok && !res.nat && res.hairpin, "IPv6: UDP answered, no NAT, hairpin");
+	ok(res.mapped.ss_family == AF_INET6 && res.local.ss_family == AF_INET6,
+	   "IPv6: mapped and local addresses are IPv6");
+	j = probe_result_json(&res);
+	snprintf(want, sizeof(want), "[::1]:%u",
+	         ntohs(((struct sockaddr_in6 *)&res.local)->sin6_port));
+	is_str(fixture_jstr(j, "mapped_address"), want, "IPv6: JSON mapped_address");
+	is_str(fixture_jstr(j, "local_address"), want, "IPv6: JSON local_address");
+	json_decref(j);
+	opt.local = fixture_addr("127.0.0.1");
+	is_int(probe_run(&opt, &res), -EINVAL, "an IPv4 local address for an IPv6 server: -EINVAL");
+	is_int(fixture_responder_stop(pid), 0, "responder stops cleanly");
+}
+
 /* A bound socket nobody reads: requests vanish, as through a UDP-blocking firewall. */
 static void test_blocked(void)
 {
@@ -106,6 +133,7 @@ int main(void)
 {
 	test_two_addresses();
 	test_one_address();
+	test_ipv6();
 	test_blocked();
 	return tap_done();
 }

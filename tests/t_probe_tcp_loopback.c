@@ -324,6 +324,29 @@ static void test_probe(void)
 	is_int(fixture_responder_stop(pid), 0, "responder stops");
 }
 
+/* Over IPv6 on ::1 (one address: mapping and filtering unknown). */
+static void test_probe_ipv6(void)
+{
+	struct probe_options opt = { 0 };
+	struct stun_server_config cfg;
+	struct probe_tcp_result res;
+	char want[64];
+	pid_t pid = fixture_responder_start_at(true, "[::1]:0", NULL, &cfg);
+	json_t *j;
+
+	ok(pid > 0, "TCP responder on [::1] started");
+	opt.server = cfg.primary;
+	is_int(probe_tcp_run(&opt, &res), 0, "probe_tcp_run over IPv6");
+	ok(res.tcp_ok && !res.nat && res.port_preserved, "IPv6: TCP answered, no NAT, port kept");
+	j = probe_tcp_result_json(&res);
+	snprintf(want, sizeof(want), "[::1]:%u",
+	         ntohs(((struct sockaddr_in6 *)&res.local)->sin6_port));
+	is_str(fixture_jstr(j, "mapped_address"), want, "IPv6: JSON mapped_address");
+	is_str(fixture_jstr(j, "local_address"), want, "IPv6: JSON local_address");
+	json_decref(j);
+	is_int(fixture_responder_stop(pid), 0, "responder stops");
+}
+
 /* A server that accepts and writes text at once, from a child. */
 static pid_t talker(struct sockaddr_storage *at)
 {
@@ -403,6 +426,7 @@ int main(void)
 	test_slots_full();
 	test_port_taken();
 	test_probe();
+	test_probe_ipv6();
 	test_failures();
 	return tap_done();
 }

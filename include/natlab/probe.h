@@ -10,6 +10,7 @@
 #define NATLAB_PROBE_H
 
 #include <stdbool.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <jansson.h>
@@ -22,9 +23,10 @@ enum probe_behaviour {
 };
 
 struct probe_options {
-	/* The server's primary address A1:P1. IPv4 only for now. */
+	/* The server's primary address A1:P1, IPv4 or IPv6: the probe runs in its family. */
 	struct sockaddr_storage server;
-	/* Local address to bind (port ignored: the kernel picks); AF_UNSPEC for 0.0.0.0. */
+	/* Local address to bind (port ignored: the kernel picks), of the server's family;
+	 * AF_UNSPEC for the wildcard. */
 	struct sockaddr_storage local;
 	/* Transmissions per test and the gap between them; 0 means 4 and 250 ms, so an
 	 * unanswered test costs about one second. */
@@ -120,9 +122,19 @@ enum probe_behaviour probe_filtering_classify(int from_other, int from_other_por
 /* The address fd reaches server from (a wildcard bind resolved through the routes). */
 int probe_local_address(int fd, const struct sockaddr_storage *server,
                         struct sockaddr_storage *out);
-/* A success response's IPv4 mapped address, XOR-MAPPED-ADDRESS preferred; or -EPROTO. */
+/* A success response's mapped address (IPv4 or IPv6), XOR-MAPPED-ADDRESS preferred; or
+ * -EPROTO. */
 struct stun_msg;
 int probe_mapped_of(const struct stun_msg *m, struct sockaddr_storage *out);
+/* Whether opt names a server (IPv4 or IPv6, with a port) and a local address of its
+ * family (or none). */
+bool probe_options_ok(const struct probe_options *opt);
+/* The address to bind for opt: its local address or the wildcard, of the server's
+ * family, with port (network order); its length is the return value. */
+socklen_t probe_bind_address(const struct probe_options *opt, in_port_t port,
+                             struct sockaddr_storage *out);
+/* The length of an IPv4 or IPv6 socket address. */
+socklen_t probe_sa_len(const struct sockaddr_storage *ss);
 /* Milliseconds of CLOCK_MONOTONIC. */
 long long probe_now_ms(void);
 
