@@ -44,6 +44,7 @@
 struct responder_spec {
 	bool tcp;
 	uint16_t port[2];
+	bool ipv6; /* on the server's first two IPv6 addresses */
 };
 
 /* What a responder child reports once bound: 0 and the ports (network order), or -errno. */
@@ -80,6 +81,24 @@ static struct sockaddr_storage sockaddr_of(struct in_addr a, uint16_t port)
 	sin->sin_addr = a;
 	sin->sin_port = htons(port);
 	return ss;
+}
+
+static struct sockaddr_storage sockaddr6_of(const struct in6_addr *a, uint16_t port)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_addr = *a;
+	sin6->sin6_port = htons(port);
+	return ss;
+}
+
+/* The server's address i (0: A1, 1: A2) of the family asked for, with port. */
+static struct sockaddr_storage server_addr(const struct lab_node *srv, bool ipv6, int i,
+                                           uint16_t port)
+{
+	return ipv6 ? sockaddr6_of(&srv->addrs6[i], port) : sockaddr_of(srv->addrs[i], port);
 }
 
 /*
@@ -124,8 +143,8 @@ static void responder_run(const struct lab_model *m, const struct lab_node *srv,
 	sigaction(SIGTERM, &sa, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	enter_node_ns(m, srv->name);
-	cfg.primary = sockaddr_of(srv->addrs[0], spec->port[0]);
-	cfg.alternate = sockaddr_of(srv->addrs[1], 0);
+	cfg.primary = server_addr(srv, spec->ipv6, 0, spec->port[0]);
+	cfg.alternate = server_addr(srv, spec->ipv6, 1, 0);
 	cfg.alt_port = htons(spec->port[1]);
 	if (spec->tcp) {
 		lock = bind_lock(m);
@@ -200,26 +219,35 @@ static void responder_kill(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
-static int find_server(const char *want, const struct lab_model *m)
+/* Whether node i can answer: a host on the internet with two addresses of the family. */
+static bool server_ok(const struct lab_model *m, int i, bool ipv6)
 {
+	return m->nodes[i].kind == LAB_NODE_HOST &&
+	       (ipv6 ? m->nodes[i].naddrs6 : m->nodes[i].naddrs) >= 2 &&
+	       m->nodes[m->nodes[i].parent].kind == LAB_NODE_INTERNET;
+}
+
+static int find_server(const char *want, const struct lab_model *m, bool ipv6)
+{
+	const char *two = ipv6 ? "two IPv6 addresses (addrs = 2 on an IPv6 internet)"
+	                       : "two addresses (addrs = 2)";
+
 	if (want) {
 		int i = cmd_find_node("natlab probe", m, want);
 
-		if (m->nodes[i].kind != LAB_NODE_HOST || m->nodes[i].naddrs < 2 ||
-		    m->nodes[m->nodes[i].parent].kind != LAB_NODE_INTERNET)
+		if (!server_ok(m, i, ipv6))
 			log_fatalx("natlab probe: server \"%s\" must be a host on the internet "
-			           "with two addresses (addrs = 2)",
-			           want);
+			           "with %s",
+			           want, two);
 		return i;
 	}
 	for (int i = 0; i < m->nnodes; i++)
-		if (m->nodes[i].kind == LAB_NODE_HOST && m->nodes[i].naddrs >= 2 &&
-		    m->nodes[m->nodes[i].parent].kind == LAB_NODE_INTERNET)
+		if (server_ok(m, i, ipv6))
 			return i;
-	log_fatalx("natlab probe: lab \"%s\" has no public host with two addresses to answer "
-	           "RFC 5780 probes; add lab:host{ net = <internet>, addrs = 2 } or pick one "
-	           "with --server",
-	           m->name);
+	log_fatalx("natlab probe: lab \"%s\" has no public host with %s to answer RFC 5780 "
+	           "probes; add lab:host{ net = <internet>, addrs = 2 } or pick one with "
+	           "--server",
+	           m->name, two);
 }
 
 /*
@@ -250,12 +278,14 @@ static void record_measured(const struct lab_model *m, int host, const json_t *o
 	json_decref(rec);
 }
 
-/* The ports asked for on the command line (host order, 0: the kernel picks). */
+/* The ports asked for on the command line (host order, 0: the kernel picks), and the
+ * family (--ipv6). */
 struct probe_ports {
 	uint16_t udp;
 	uint16_t tcp[2];
 	/* --wait: how long a test waits for an answer that may not come (0: the defaults). */
 	int wait_ms;
+	bool ipv6;
 };
 
 /* A port in network order, as host order. */
@@ -280,6 +310,27 @@ static void *tcp_job_run(void *arg)
 }
 
 /*
+ * --ipv6: what was measured, without a declaration to hold it against (the NAT knobs
+ * declare IPv4 behaviour) and without keeping it with the lab. Exits 0.
+ */
+static int probe_host_print6(const struct lab_model *m, int host, const struct lab_node *srv,
+                             const struct probe_result *res, const struct probe_tcp_result *tres)
+{
+	json_t *out = probe_result_json(res), *tcp = probe_tcp_result_json(tres);
+
+	if (!out || !tcp)
+		log_fatalx("natlab probe: out of memory");
+	json_object_set_new(out, "tcp", tcp);
+	json_object_set_new(out, "host", json_string(m->nodes[host].name));
+	json_object_set_new(out, "server", json_string(srv->name));
+	json_object_set_new(out, "family", json_string("ipv6"));
+	json_dumpf(out, stdout, JSON_INDENT(2));
+	putchar('\n');
+	json_decref(out);
+	return 0;
+}
+
+/*
  * Both probes from the host, each against its responder on the server; prints the
  * result and returns the exit code (0 when everything measured matches the declaration).
  */
@@ -287,8 +338,11 @@ static int probe_host(const struct lab_model *m, int host, int server,
                       const struct probe_ports *ports)
 {
 	const struct lab_node *srv = &m->nodes[server];
-	struct responder_spec uspec = { .port = { ports->udp, ports->udp ? ports->udp + 1 : 0 } };
-	struct responder_spec tspec = { .tcp = true, .port = { ports->tcp[0], ports->tcp[1] } };
+	struct responder_spec uspec = { .port = { ports->udp, ports->udp ? ports->udp + 1 : 0 },
+		                        .ipv6 = ports->ipv6 };
+	struct responder_spec tspec = { .tcp = true,
+		                        .port = { ports->tcp[0], ports->tcp[1] },
+		                        .ipv6 = ports->ipv6 };
 	struct probe_options opt = { 0 };
 	struct probe_tcp_result tres;
 	struct probe_result res;
@@ -319,9 +373,9 @@ static int probe_host(const struct lab_model *m, int host, int server,
 	 * as its creator is in it now.
 	 */
 	tjob = (struct tcp_job){ .opt = opt };
-	tjob.opt.server = sockaddr_of(srv->addrs[0], ntohs(tbound[0]));
+	tjob.opt.server = server_addr(srv, ports->ipv6, 0, ntohs(tbound[0]));
 	threaded = pthread_create(&tthread, NULL, tcp_job_run, &tjob) == 0;
-	opt.server = sockaddr_of(srv->addrs[0], ntohs(ubound[0]));
+	opt.server = server_addr(srv, ports->ipv6, 0, ntohs(ubound[0]));
 	rc = probe_run(&opt, &res);
 	if (threaded)
 		pthread_join(tthread, NULL);
@@ -338,6 +392,8 @@ static int probe_host(const struct lab_model *m, int host, int server,
 	if (rc < 0)
 		log_fatalx("natlab probe: probing %s from \"%s\": %s", what, m->nodes[host].name,
 		           strerror(-rc));
+	if (ports->ipv6)
+		return probe_host_print6(m, host, srv, &res, &tres);
 	tcp_port[0] = ntohs(tbound[0]);
 	tcp_port[1] = ntohs(tbound[1]);
 	probe_path_walk(m, host, tcp_port, &path);
@@ -370,7 +426,7 @@ static void probe_usage(FILE *f)
 	fprintf(
 	    f,
 	    "Usage: natlab probe NAME HOST [--server NODE] [--port PORT] [--tcp-ports P1,P2]\n"
-	    "                    [--wait MS]\n\n"
+	    "                    [--wait MS] [--ipv6]\n\n"
 	    "Classifies the NAT path from HOST of lab NAME, UDP with RFC 5780 (mapping,\n"
 	    "filtering, hairpinning, port preservation) and TCP with the same tests over\n"
 	    "connections (the responder dials back for the filtering tests), against\n"
@@ -386,7 +442,10 @@ static void probe_usage(FILE *f)
 	    "                      web-only firewall lets through; 0 lets the kernel pick both)\n"
 	    "  --wait MS           how long a test waits for an answer that may not come (UDP:\n"
 	    "                      4 sends MS/4 apart; TCP: every connection, answer and\n"
-	    "                      dial-back); default about 1 s (UDP), 1.5-3 s (TCP)\n",
+	    "                      dial-back); default about 1 s (UDP), 1.5-3 s (TCP)\n"
+	    "  --ipv6              probe over IPv6 (the server's first two IPv6 addresses):\n"
+	    "                      measured only, printed with family ipv6 and no declared,\n"
+	    "                      match or record with the lab; exits 0\n",
 	    PROBE_PORT_DEFAULT, PROBE_TCP_PORT1_DEFAULT, PROBE_TCP_PORT2_DEFAULT);
 }
 
@@ -417,6 +476,7 @@ int cmd_probe(int argc, char **argv)
 		{ "tcp-ports", required_argument, NULL, 't' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "ipv6", no_argument, NULL, '6' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct probe_ports ports = { PROBE_PORT_DEFAULT,
@@ -451,6 +511,9 @@ int cmd_probe(int argc, char **argv)
 		case 'h':
 			probe_usage(stdout);
 			return 0;
+		case '6':
+			ports.ipv6 = true;
+			break;
 		default:
 			probe_usage(stderr);
 			return 2;
@@ -469,7 +532,7 @@ int cmd_probe(int argc, char **argv)
 		           m.nodes[host].kind == LAB_NODE_NAT ? "NAT" : "router");
 	if (lab_netns_init() < 0)
 		log_fatal("natlab probe: cannot open our own network namespace");
-	rc = probe_host(&m, host, find_server(server, &m), &ports);
+	rc = probe_host(&m, host, find_server(server, &m, ports.ipv6), &ports);
 	lab_model_close(&m);
 	return rc;
 }

@@ -4,7 +4,7 @@
 -- the peers needs a hard-NAT technique; IPv6 is routed to each LAN's /64.
 local lab  = natlab.lab{ name = "peerv6" }
 local inet = lab:internet{ ipv6 = true }
-lab:host{ name = "srv", net = inet }
+lab:host{ name = "srv", net = inet, addrs = 2 } -- two of each family: natlab probe --ipv6
 local sa = lab:nat{ name = "sa", net = inet, profile = "symmetric" }
 local sb = lab:nat{ name = "sb", net = inet, profile = "symmetric" }
 lab:host{ name = "a1", net = sa }

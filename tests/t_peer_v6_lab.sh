@@ -4,7 +4,8 @@
 # routed to each LAN): with hard-NAT techniques off, IPv4 between the peers stays on the
 # relay (DESIGN.md's symmetric x symmetric), and the same pair on both families goes
 # direct over IPv6, the relay protocol and STUN answering on both families. The reflexive
-# IPv6 address is the host's own (no NAT on IPv6).
+# IPv6 address is the host's own (no NAT on IPv6). natlab probe --ipv6 runs RFC 5780
+# over UDP and the TCP probe over IPv6 through the same box.
 . "$(dirname "$0")/lib/lab.sh"
 . "$(dirname "$0")/lib/peer.sh"
 t_require_root
@@ -14,10 +15,12 @@ LAB=$(t_lab_name p6)
 t_up "$LAB" "$SRC/tests/peer_v6_lab.lua"
 t_ok $? "dual-stack lab up" "$(cat "$T_TMP/up-$LAB.log" 2>/dev/null)"
 cd "$T_TMP" || exit 1
-# addrs HOST: its "v4,v6" from natlab ls.
-addrs() { "$NATLAB" ls "$LAB" | awk -v h="$1" '$1 == h {print $NF}'; }
-SRV=$(addrs srv) A1=$(addrs a1) B1=$(addrs b1)
-SRV4=${SRV%,*} SRV6=${SRV#*,} A16=${A1#*,} B16=${B1#*,}
+# addr HOST 4|6: its first address of that family, from natlab ls.
+addr() {
+	"$NATLAB" ls "$LAB" | awk -v h="$1" '$1 == h {print $NF}' | tr , '\n' |
+		if [ "$2" = 6 ]; then grep -m1 :; else grep -m1 -v :; fi
+}
+SRV4=$(addr srv 4) SRV6=$(addr srv 6) A16=$(addr a1 6) B16=$(addr b1 6)
 t_ok "$([[ $SRV6 == 2001:db8:* && $A16 == 2001:db8:* && $B16 == 2001:db8:* ]]; echo $?)" "hosts have IPv6 addresses ($SRV6, $A16, $B16)"
 A=$("$PEER" keygen a.key)
 "$PEER" keygen b.key >/dev/null
@@ -64,4 +67,19 @@ t_is $? 0 "relay over IPv6: connector exits 0" "$(show cr | tail -5)"
 t_ok "$(count cr '"event":"path","kind":"relay","remote":"\['"$SRV6"'\]:3340".*"family":"ipv6"' >/dev/null; echo $?)" \
 	"relay over IPv6: the path says so" "$(events cr path)"
 t_is "$(count cr '"event":"rtt".*"path":"relay","source":"ping"')" 3 "relay over IPv6: three pings"
+
+# RFC 5780 over IPv6 (srv's two IPv6 addresses), UDP and TCP, from behind the box.
+timeout 60 "$NATLAB" probe "$LAB" a1 --ipv6 --port 0 --tcp-ports 0 >probe6.json 2>probe6.err
+t_is $? 0 "natlab probe --ipv6 exits 0" "$(cat probe6.json probe6.err)"
+p6() { python3 -c 'import json,sys; d=json.load(open("probe6.json")); v=d
+for k in sys.argv[1:]: v=v.get(k) if isinstance(v, dict) else None
+print(json.dumps(v))' "$@" 2>/dev/null; }
+t_is "$(p6 family) $(p6 udp) $(p6 nat) $(p6 mapping)" '"ipv6" "ok" false "endpoint-independent"' \
+	"probe --ipv6: UDP answered, no NAT, endpoint-independent mapping (routed, not translated)"
+t_ok "$([[ $(p6 mapped_address) =~ ^\"\[$A16\]:[0-9]+\"$ ]]; echo $?)" "probe --ipv6: mapped address is a1's own ($(p6 mapped_address))"
+t_ok "$([[ $(p6 filtering) =~ (endpoint-independent|address-dependent|address-and-port-dependent) ]]; echo $?)" \
+	"probe --ipv6: filtering measured ($(p6 filtering))"
+t_is "$(p6 tcp status) $(p6 tcp nat) $(p6 tcp mapping)" '"ok" false "endpoint-independent"' \
+	"probe --ipv6: TCP connects, no NAT, endpoint-independent mapping"
+t_is "$(p6 declared)" null "probe --ipv6: nothing declared to compare with"
 t_done
