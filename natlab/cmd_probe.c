@@ -310,24 +310,33 @@ static void *tcp_job_run(void *arg)
 }
 
 /*
- * --ipv6: what was measured, without a declaration to hold it against (the NAT knobs
- * declare IPv4 behaviour) and without keeping it with the lab. Exits 0.
+ * --ipv6: what was measured, against what the boxes declare for IPv6 (their filtering6
+ * and nptv6), printed; not kept with the lab, whose measured-<nat>.json is IPv4's.
  */
 static int probe_host_print6(const struct lab_model *m, int host, const struct lab_node *srv,
-                             const struct probe_result *res, const struct probe_tcp_result *tres)
+                             const struct probe_result *res, const struct probe_tcp_result *tres,
+                             const uint16_t tcp_port[2])
 {
 	json_t *out = probe_result_json(res), *tcp = probe_tcp_result_json(tres);
+	json_t *declared = probe_path6_declared(m, host, tcp_port);
+	bool udp_match, tcp_match;
 
-	if (!out || !tcp)
+	if (!out || !tcp || !declared)
 		log_fatalx("natlab probe: out of memory");
+	udp_match = probe_path_matches(declared, out, false);
+	tcp_match = probe_path_matches(json_object_get(declared, "tcp"), tcp, true);
+	json_object_set_new(tcp, "match", json_boolean(tcp_match));
 	json_object_set_new(out, "tcp", tcp);
 	json_object_set_new(out, "host", json_string(m->nodes[host].name));
 	json_object_set_new(out, "server", json_string(srv->name));
 	json_object_set_new(out, "family", json_string("ipv6"));
+	json_object_set_new(out, "udp_match", json_boolean(udp_match));
+	json_object_set_new(out, "match", json_boolean(udp_match && tcp_match));
+	json_object_set_new(out, "declared", declared);
 	json_dumpf(out, stdout, JSON_INDENT(2));
 	putchar('\n');
 	json_decref(out);
-	return 0;
+	return udp_match && tcp_match ? 0 : 1;
 }
 
 /*
@@ -392,10 +401,10 @@ static int probe_host(const struct lab_model *m, int host, int server,
 	if (rc < 0)
 		log_fatalx("natlab probe: probing %s from \"%s\": %s", what, m->nodes[host].name,
 		           strerror(-rc));
-	if (ports->ipv6)
-		return probe_host_print6(m, host, srv, &res, &tres);
 	tcp_port[0] = ntohs(tbound[0]);
 	tcp_port[1] = ntohs(tbound[1]);
+	if (ports->ipv6)
+		return probe_host_print6(m, host, srv, &res, &tres, tcp_port);
 	probe_path_walk(m, host, tcp_port, &path);
 	declared = probe_path_declared(&path, port_of(&res.local), port_of(&tres.local));
 	out = probe_result_json(&res);
@@ -443,9 +452,9 @@ static void probe_usage(FILE *f)
 	    "  --wait MS           how long a test waits for an answer that may not come (UDP:\n"
 	    "                      4 sends MS/4 apart; TCP: every connection, answer and\n"
 	    "                      dial-back); default about 1 s (UDP), 1.5-3 s (TCP)\n"
-	    "  --ipv6              probe over IPv6 (the server's first two IPv6 addresses):\n"
-	    "                      measured only, printed with family ipv6 and no declared,\n"
-	    "                      match or record with the lab; exits 0\n",
+	    	    "  --ipv6              probe over IPv6 (the server's first two IPv6 addresses),\n"
+	    "                      against what the boxes declare for IPv6 (filtering6,\n"
+	    "                      nptv6); printed with family ipv6, not kept with the lab\n",
 	    PROBE_PORT_DEFAULT, PROBE_TCP_PORT1_DEFAULT, PROBE_TCP_PORT2_DEFAULT);
 }
 

@@ -1,11 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # natlab-peer in a dual-stack lab (tests/peer_v6_lab.lua: two symmetric NATs, IPv6
-# routed to each LAN): with hard-NAT techniques off, IPv4 between the peers stays on the
-# relay (DESIGN.md's symmetric x symmetric), and the same pair on both families goes
-# direct over IPv6, the relay protocol and STUN answering on both families. The reflexive
-# IPv6 address is the host's own (no NAT on IPv6). natlab probe --ipv6 runs RFC 5780
-# over UDP and the TCP probe over IPv6 through the same box.
+# routed to each LAN through the boxes' stateful IPv6 firewalls, filtering6
+# address-and-port-dependent): with hard-NAT techniques off, IPv4 between the peers stays
+# on the relay (DESIGN.md's symmetric x symmetric), and the same pair on both families
+# goes direct over IPv6 through the two firewalls (both sides probe at once, so each
+# firewall sees its own host send first), the relay protocol and STUN answering on both
+# families. The reflexive IPv6 address is the host's own (no NAT on IPv6). natlab probe
+# --ipv6 runs RFC 5780 over UDP and the TCP probe over IPv6 and matches what the boxes
+# declare: the firewall, a box without one (v6-open), one translating its prefix (nptv6).
 . "$(dirname "$0")/lib/lab.sh"
 . "$(dirname "$0")/lib/peer.sh"
 t_require_root
@@ -77,9 +80,18 @@ print(json.dumps(v))' "$@" 2>/dev/null; }
 t_is "$(p6 family) $(p6 udp) $(p6 nat) $(p6 mapping)" '"ipv6" "ok" false "endpoint-independent"' \
 	"probe --ipv6: UDP answered, no NAT, endpoint-independent mapping (routed, not translated)"
 t_ok "$([[ $(p6 mapped_address) =~ ^\"\[$A16\]:[0-9]+\"$ ]]; echo $?)" "probe --ipv6: mapped address is a1's own ($(p6 mapped_address))"
-t_ok "$([[ $(p6 filtering) =~ (endpoint-independent|address-dependent|address-and-port-dependent) ]]; echo $?)" \
-	"probe --ipv6: filtering measured ($(p6 filtering))"
+t_is "$(p6 filtering) $(p6 tcp filtering)" '"address-and-port-dependent" "address-and-port-dependent"' \
+	"probe --ipv6: the stateful firewall filters address-and-port-dependent, UDP and TCP"
 t_is "$(p6 tcp status) $(p6 tcp nat) $(p6 tcp mapping)" '"ok" false "endpoint-independent"' \
 	"probe --ipv6: TCP connects, no NAT, endpoint-independent mapping"
-t_is "$(p6 declared)" null "probe --ipv6: nothing declared to compare with"
+t_is "$(p6 match) $(p6 declared filtering)" 'true "address-and-port-dependent"' "probe --ipv6: matches the declared filtering6"
+timeout 60 "$NATLAB" probe "$LAB" o1 --ipv6 --port 0 --tcp-ports 0 >probe6.json 2>probe6.err
+t_is "$? $(p6 filtering) $(p6 tcp filtering) $(p6 match)" '0 "endpoint-independent" "endpoint-independent" true' \
+	"probe --ipv6 behind v6-open: everything comes in, as declared" "$(cat probe6.json probe6.err)"
+timeout 60 "$NATLAB" probe "$LAB" n1 --ipv6 --port 0 --tcp-ports 0 >probe6.json 2>probe6.err
+t_is "$? $(p6 nat) $(p6 mapping) $(p6 port_preserved) $(p6 match)" '0 true "endpoint-independent" true true' \
+	"probe --ipv6 behind nptv6: the prefix is translated (nat), statelessly (endpoint-independent, port kept), as declared" \
+	"$(cat probe6.json probe6.err)"
+t_ok "$([[ $(p6 local_address) =~ ^\"\[fd00: ]] && [[ $(p6 mapped_address) =~ ^\"\[2001:db8: ]]; echo $?)" \
+	"probe --ipv6 behind nptv6: local $(p6 local_address), mapped $(p6 mapped_address)"
 t_done

@@ -65,4 +65,11 @@ void probe_path_mark_block(const struct probe_path *p, json_t *measured, bool ok
  */
 bool probe_path_matches(const json_t *declared, const json_t *measured, bool tcp);
 
+/*
+ * natlab probe --ipv6 (probe_path6.c): what the boxes between host and the internet
+ * declare for IPv6, in the shape of probe_path_declared() (nats with each box's filtering6
+ * and nptv6; udp, nat, mapping, filtering, port_preserved; tcp). New reference.
+ */
+json_t *probe_path6_declared(const struct lab_model *m, int host, const uint16_t tcp_port[2]);
+
 #endif
