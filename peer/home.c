@@ -27,6 +27,8 @@
 #define HOME_MARGIN_MIN_NS (1 * PEER_MS)
 #define HOME_MARGIN_DIV    5 /* or a fifth of the current RTT, if more */
 #define OFFER_RELAY        6 /* ip[4] | port[2], in a PEER_TLV_RELAYS */
+/* Relays an offer announces at most (tag 3): 8, what peers read (PEER_MAX_CANDS was 8). */
+#define OFFER_RELAYS_MAX 8
 /* A relay's "the peer is not here" holds this long: the peer may connect to it later
  * (both sides start at once: the connector's first HELLO can beat the listener). */
 #define ABSENT_MS 1000
@@ -212,7 +214,7 @@ size_t peer_home_offer_tail(const struct peer *p, uint8_t *out, size_t cap)
 
 		if (j < 0 || (i >= 0 && j == p->home) || !(p->advertised & (1u << j)) ||
 		    p->relays[j].addr.ss_family != AF_INET || off + OFFER_RELAY > cap ||
-		    off - 2 == PEER_MAX_CANDS * OFFER_RELAY)
+		    off - 2 == OFFER_RELAYS_MAX * OFFER_RELAY)
 			continue;
 		a = (const union peer_sa *)&p->relays[j].addr;
 		memcpy(out + off, &a->in.sin_addr, 4);
@@ -262,8 +264,8 @@ void peer_home_on_offer_tail(struct peer *p, const uint8_t *m, size_t len)
 	if (!v)
 		return; /* an older peer: no relays announced */
 	n = m[1] / OFFER_RELAY;
-	if (n > PEER_MAX_CANDS)
-		n = PEER_MAX_CANDS;
+	if (n > OFFER_RELAYS_MAX)
+		n = OFFER_RELAYS_MAX;
 	p->n_peer_relays = 0;
 	for (i = 0; i < n; i++) {
 		memset(&a, 0, sizeof(a));
