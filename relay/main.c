@@ -273,11 +273,20 @@ static int relay_serve_family_opt(struct sockaddr_storage *first, struct sockadd
                                   int *count, const char *arg, enum addr_port port)
 {
 	int given = count ? *count : first->ss_family != AF_UNSPEC;
+	char bracketed[INET6_ADDRSTRLEN + 2];
 
 	if (given >= 2 || second->ss_family != AF_UNSPEC)
 		return -EINVAL;
 	if (count)
 		(*count)++;
+	/* An address alone (--stun-alt) may be IPv6 without brackets: no port to confuse. */
+	if (port == ADDR_PORT_OPTIONAL && arg[0] != '[' && strchr(arg, ':') != strrchr(arg, ':')) {
+		int n = snprintf(bracketed, sizeof(bracketed), "[%s]", arg);
+
+		if (n < 0 || (size_t)n >= sizeof(bracketed))
+			return -EINVAL;
+		arg = bracketed;
+	}
 	return addr_parse(arg, given ? second : first, port);
 }
 

@@ -94,4 +94,9 @@ t_is "$? $(p6 nat) $(p6 mapping) $(p6 port_preserved) $(p6 match)" '0 true "endp
 	"$(cat probe6.json probe6.err)"
 t_ok "$([[ $(p6 local_address) =~ ^\"\[fd00: ]] && [[ $(p6 mapped_address) =~ ^\"\[2001:db8: ]]; echo $?)" \
 	"probe --ipv6 behind nptv6: local $(p6 local_address), mapped $(p6 mapped_address)"
+
+# The same through p2p, as matrix cells do (tests/peer_v6_cells.lua: its own lab).
+"$NATLAB" run "$SRC/tests/peer_v6_cells.lua" --out "$T_TMP/cells" --pcap failed >cells.tap 2>cells.err
+t_ok $? "p2p cells: $(grep -c '^ok' cells.tap) of 4 as expected (symmetric x symmetric and v6-firewall x v6-firewall direct over IPv6)" \
+	"$(grep -v '^ok' cells.tap; tail -5 cells.err)"
 t_done

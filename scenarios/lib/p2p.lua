@@ -15,7 +15,9 @@ local STUN_PORT = 3478
 
 -- Starts natlab-relay on host (no auth) with STUN on port 3478 (RFC 5780 when the host
 -- has two addresses), or the relay of opts.adapter when it brings one (see M.adapter).
--- Returns { proc, addr = "ip:port", host }.
+-- A host with IPv6 (host.addr6) gets the relay protocol and STUN on its IPv6 address too.
+-- Returns { proc, addr = "ip:port", host }, and with IPv6 addr6 = "[v6]:port" and stun
+-- (both STUN addresses, the peers' --stun).
 function M.relay(host, opts)
 	opts = opts or {}
 	if opts.adapter and M.adapter(opts.adapter).relay then return M.adapter_relay(host, opts) end
@@ -27,17 +29,31 @@ function M.relay(host, opts)
 		args[#args + 1] = "--stun-alt"
 		args[#args + 1] = host.addrs[2]
 	end
+	local v6 = host.addr6 and ("[" .. host.addr6 .. "]")
+	if v6 then
+		for _, a in ipairs{ "--listen", v6 .. ":" .. port, "--stun", v6 .. ":" .. STUN_PORT } do
+			args[#args + 1] = a
+		end
+		if #host.addrs6 >= 2 then
+			args[#args + 1] = "--stun-alt"
+			args[#args + 1] = host.addrs6[2]
+		end
+	end
 	local proc = host:spawn(args)
 	local ready = proc:wait_event{ match = { event = "ready" }, timeout = opts.timeout or "5s" }
 	if not ready then
 		error("natlab-relay on " .. host.name .. " did not start; see its log", 2)
 	end
 	natlab.mark("relay_ready")
-	return { proc = proc, addr = host.addr .. ":" .. port, host = host }
+	return { proc = proc, addr = host.addr .. ":" .. port, host = host,
+		addr6 = v6 and (v6 .. ":" .. port),
+		stun = v6 and (host.addr .. ":" .. STUN_PORT .. "," .. v6 .. ":" .. STUN_PORT) }
 end
 
-local function peer_args(relay, opts)
-	local args = { natlab.bin("natlab-peer"), "--relay", relay.addr,
+local function peer_args(relay, opts, host)
+	-- An IPv6-only host reaches a dual-stack relay over IPv6.
+	local via = host and not host.addr and relay.addr6 or relay.addr
+	local args = { natlab.bin("natlab-peer"), "--relay", via,
 		"--timeout", tostring(opts.timeout_s or 20) }
 	for _, flag in ipairs{ "ping", "transfer", "hold" } do
 		if opts[flag] then
@@ -60,6 +76,11 @@ local function peer_args(relay, opts)
 		args[#args + 1] = "--hard-nat"
 		args[#args + 1] = opts.hard_nat
 	end
+	-- A dual-stack relay: a reflexive address of each family.
+	if relay.stun then
+		args[#args + 1] = "--stun"
+		args[#args + 1] = relay.stun
+	end
 	return args
 end
 
@@ -79,7 +100,7 @@ end
 -- Starts a listening peer on host; returns { proc, key }.
 function M.listen(host, relay, opts)
 	opts = opts or {}
-	local args = peer_args(relay, opts)
+	local args = peer_args(relay, opts, host)
 	args[#args + 1] = "--listen"
 	args.name, args.json = opts.name or "peer-listen", true
 	local proc = host:spawn(args)
@@ -94,7 +115,7 @@ end
 -- Connects a peer on host to a listener; returns the connector's proc.
 function M.dial(host, relay, listener, opts)
 	opts = opts or {}
-	local args = peer_args(relay, opts)
+	local args = peer_args(relay, opts, host)
 	args[#args + 1] = "--connect"
 	args[#args + 1] = listener.key
 	args.name, args.json = opts.name or "peer-connect", true
@@ -117,6 +138,7 @@ function M.summary(proc)
 			if ev.kind == "relay" then
 				s.relay_via = (ev.relay_kind or "natlab") .. "/" .. (ev.transport or "tcp")
 			end
+			s.family = ev.family -- "ipv4"/"ipv6" (natlab-peer), nil for other stacks
 			if ev.kind == "direct" and not s.time_to_direct_ms and t_relay then
 				s.time_to_direct_ms = ev.t_ms - t_relay
 			end
