@@ -8,7 +8,8 @@
 # firewall sees its own host send first), the relay protocol and STUN answering on both
 # families. The reflexive IPv6 address is the host's own (no NAT on IPv6). natlab probe
 # --ipv6 runs RFC 5780 over UDP and the TCP probe over IPv6 and matches what the boxes
-# declare: the firewall, a box without one (v6-open), one translating its prefix (nptv6).
+# declare: the firewall, a box without one (v6-open), one translating its prefix (nptv6);
+# coturn's turnutils_natdiscovery agrees over IPv6 against natlab-relay.
 . "$(dirname "$0")/lib/lab.sh"
 . "$(dirname "$0")/lib/peer.sh"
 t_require_root
@@ -24,12 +25,13 @@ addr() {
 		if [ "$2" = 6 ]; then grep -m1 :; else grep -m1 -v :; fi
 }
 SRV4=$(addr srv 4) SRV6=$(addr srv 6) A16=$(addr a1 6) B16=$(addr b1 6)
+SRV6B=$("$NATLAB" ls "$LAB" | awk '$1 == "srv" {print $NF}' | tr , '\n' | grep : | sed -n 2p)
 t_ok "$([[ $SRV6 == 2001:db8:* && $A16 == 2001:db8:* && $B16 == 2001:db8:* ]]; echo $?)" "hosts have IPv6 addresses ($SRV6, $A16, $B16)"
 A=$("$PEER" keygen a.key)
 "$PEER" keygen b.key >/dev/null
 
 timeout 120 "$NATLAB" exec "$LAB" srv -- "$RELAY" --no-auth --listen "$SRV4:3340" --listen "[$SRV6]:3340" \
-	--stun "$SRV4:3478" --stun "[$SRV6]:3478" >relay.out 2>relay.err &
+	--stun "$SRV4:3478" --stun "[$SRV6]:3478" --stun-alt "$SRV6B" >relay.out 2>relay.err &
 T_PIDS+=("$!")
 for _ in $(seq 100); do grep -q '"ready"' relay.out && break; sleep 0.05; done
 t_ok "$(grep -q '"listen2":"\['"$SRV6"'\]:3340","stun2":"\['"$SRV6"'\]:3478"' relay.out; echo $?)" "relay up on both families" "$(cat relay.out relay.err)"
@@ -94,6 +96,19 @@ t_is "$? $(p6 nat) $(p6 mapping) $(p6 port_preserved) $(p6 match)" '0 true "endp
 	"$(cat probe6.json probe6.err)"
 t_ok "$([[ $(p6 local_address) =~ ^\"\[fd00: ]] && [[ $(p6 mapped_address) =~ ^\"\[2001:db8: ]]; echo $?)" \
 	"probe --ipv6 behind nptv6: local $(p6 local_address), mapped $(p6 mapped_address)"
+
+# coturn's RFC 5780 client over IPv6 against natlab-relay's second --stun and --stun-alt:
+# the stateful firewall filters by address and port, the open box not at all.
+if command -v turnutils_natdiscovery >/dev/null; then
+	for h in a1:"Address and Port Dependent" o1:"Endpoint Independent"; do
+		timeout 25 "$NATLAB" exec "$LAB" "${h%%:*}" -- turnutils_natdiscovery -m -f -p 3478 "$SRV6" 2>&1 |
+			grep '^NAT with' | tr '\n' ';' >nd.out
+		t_is "$(cat nd.out)" "NAT with Endpoint Independent Mapping!;NAT with ${h#*:} Filtering!;" \
+			"turnutils_natdiscovery over IPv6 from ${h%%:*}: $(cat nd.out)"
+	done
+else
+	t_ok 0 "# SKIP turnutils_natdiscovery not installed"
+fi
 
 # The same through p2p, as matrix cells do (tests/peer_v6_cells.lua: its own lab).
 "$NATLAB" run "$SRC/tests/peer_v6_cells.lua" --out "$T_TMP/cells" --pcap failed >cells.tap 2>cells.err
