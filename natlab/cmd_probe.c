@@ -452,7 +452,7 @@ static void probe_usage(FILE *f)
 	    "  --wait MS           how long a test waits for an answer that may not come (UDP:\n"
 	    "                      4 sends MS/4 apart; TCP: every connection, answer and\n"
 	    "                      dial-back); default about 1 s (UDP), 1.5-3 s (TCP)\n"
-	    	    "  --ipv6              probe over IPv6 (the server's first two IPv6 addresses),\n"
+	    "  --ipv6              probe over IPv6 (the server's first two IPv6 addresses),\n"
 	    "                      against what the boxes declare for IPv6 (filtering6,\n"
 	    "                      nptv6); printed with family ipv6, not kept with the lab\n",
 	    PROBE_PORT_DEFAULT, PROBE_TCP_PORT1_DEFAULT, PROBE_TCP_PORT2_DEFAULT);
