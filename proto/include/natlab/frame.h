@@ -82,4 +82,15 @@ static inline uint64_t frame_get_u64(const uint8_t *p)
 	return (uint64_t)frame_get_u32(p) << 32 | frame_get_u32(p + 4);
 }
 
+static inline void frame_put_u16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline uint16_t frame_get_u16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
 #endif
