@@ -84,10 +84,13 @@ static int node_flush(lua_State *L)
 	int i;
 
 	check_live_node(L, "nat:flush", &i);
-	if (lab_topology_nat_reload(&s->model, i, err, sizeof(err)) < 0)
-		return luaL_error(L, "nat:flush: %s", err);
+	/* The port-mapping daemon and its rules go first: flushing conntrack while its old
+	 * rules still forward would let a datagram arriving meanwhile make a new entry that
+	 * outlives the reboot (tests/lab_portmap.sh). */
 	if (nat_knobs_portmap(&s->model.nodes[i].knobs))
 		portmap_restart(L, s, i);
+	if (lab_topology_nat_reload(&s->model, i, err, sizeof(err)) < 0)
+		return luaL_error(L, "nat:flush: %s", err);
 	return 0;
 }
 
