@@ -11,6 +11,7 @@
 #include "natlab/addr.h"
 #include "natlab/log.h"
 #include "peer.h"
+#include "portmap.h"
 
 #define PEER_STUN_TRIES 5
 /* After one family's STUN answer, the other's is waited for at least this long (until the
@@ -40,6 +41,8 @@ static const char *cand_kind_name(uint8_t kind)
 		return "reflexive";
 	case PEER_CAND_RELAYED:
 		return "relayed";
+	case PEER_CAND_MAPPED:
+		return "mapped";
 	default:
 		return "peer_reflexive";
 	}
@@ -103,8 +106,9 @@ static void stun_settle(struct peer *p)
 	if (p->stun_done)
 		return;
 	uv_timer_stop(&p->stun_timer);
-	/* The offer waits for the relayed candidate too: the TURN path needs it. */
-	if (peer_turn_gathering(p)) {
+	/* The offer waits for the relayed candidate too: the TURN path needs it; and for a
+	 * port mapping while the gateway is asked (briefly: portmap.h). */
+	if (peer_turn_gathering(p) || peer_portmap_gathering(p)) {
 		p->turn.stun_finished = 1;
 		return;
 	}

@@ -86,6 +86,10 @@ static const char peer_usage[] =
     "                          first whose sealed HELLO opens)\n"
     "  --user NAME             as root: become user NAME (no groups, no_new_privs) once\n"
     "                          the key is read, before any network traffic\n"
+    "  --no-portmap            never ask the gateway for a port mapping (NAT-PMP, PCP,\n"
+    "                          UPnP-IGD); by default a mapped address is a candidate\n"
+    "  --portmap-lease SECONDS the lease asked for a mapping (default 7200), renewed at\n"
+    "                          half its life\n"
     "  -v, --verbose           debug logging on stderr\n"
     "  -h, --help              this help\n"
     "\n"
@@ -135,6 +139,8 @@ enum {
 	OPT_DIRECTORY_POLL,
 	OPT_ACCEPT,
 	OPT_USER,
+	OPT_NO_PORTMAP,
+	OPT_PORTMAP_LEASE,
 };
 
 static const struct option peer_options[] = {
@@ -178,6 +184,8 @@ static const struct option peer_options[] = {
 	{ "directory-poll", required_argument, NULL, OPT_DIRECTORY_POLL },
 	{ "accept", required_argument, NULL, OPT_ACCEPT },
 	{ "user", required_argument, NULL, OPT_USER },
+	{ "no-portmap", no_argument, NULL, OPT_NO_PORTMAP },
+	{ "portmap-lease", required_argument, NULL, OPT_PORTMAP_LEASE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -509,6 +517,16 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_USER:
 			user = optarg;
+			break;
+		case OPT_NO_PORTMAP:
+			o.no_portmap = 1;
+			break;
+		case OPT_PORTMAP_LEASE:
+			if (parse_u64(optarg, 604800, 0, &v) < 0 || v < 2)
+				return usage_error(
+				    "usage", "--portmap-lease %s: expected seconds, 2 to 604800",
+				    optarg);
+			o.portmap_lease = (uint32_t)v;
 			break;
 		case 'v':
 			o.verbose = 1;

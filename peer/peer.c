@@ -31,6 +31,7 @@
 #include "natlab/log.h"
 #include "natlab/relay_addr.h"
 #include "peer.h"
+#include "portmap.h"
 
 #define PEER_TICK_MS             10
 #define PEER_LOST_MS             10000 /* nothing at all from the peer: give up */
@@ -335,6 +336,7 @@ void peer_stop(struct peer *p, int code)
 	p->stopping = 1;
 	p->exit_code = code;
 	peer_token_cmd_stop(p);
+	peer_portmap_stop(p);
 	event_emit("exit", "{s:i, s:I, s:I, s:I}", "code", code, "bytes_direct",
 	           (json_int_t)p->bytes_direct, "bytes_relay", (json_int_t)p->bytes_relay,
 	           "bytes_turn", (json_int_t)peer_turn_bytes(p));
@@ -412,6 +414,10 @@ static int peer_start(struct peer *p)
 		peer_error(p, PEER_EXIT_USAGE, "bad_stun", "--stun: expected ADDR:PORT");
 		return -1;
 	}
+	if (peer_portmap_start(p) < 0) {
+		peer_error(p, PEER_EXIT_FAILED, "no_memory", "port mapping: out of memory");
+		return -1;
+	}
 	return 0;
 }
 
@@ -457,6 +463,7 @@ int peer_run(const struct peer_opts *o, const struct identity *id)
 	uv_run(p->loop, UV_RUN_DEFAULT);
 	free(p->token_cmd);
 	peer_hardnat_free(p);
+	peer_portmap_free(p);
 	peer_xfer_rx_free(&p->rx);
 	peer_turn_free(p);
 	seal_close(&p->seal);

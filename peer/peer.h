@@ -12,6 +12,7 @@
  *   hardnat.c     hard NATs: type detection, birthday probing, port prediction
  *                 (hardnat_plan.c decides, pure: tests/t_hardnat_plan.c)
  *   home.c        the home relay (nearest by RTT), relay addresses, relays dialled on demand
+ *   portmap.c     the gateway's port mapping: NAT-PMP, PCP, UPnP (portmap_upnp.c); portmap.h
  */
 #ifndef NATLAB_PEER_PEER_H
 #define NATLAB_PEER_PEER_H
@@ -102,6 +103,7 @@ enum peer_cand_kind {
 	PEER_CAND_REFLEXIVE = 2,
 	PEER_CAND_PEER_REFLEXIVE = 3,
 	PEER_CAND_RELAYED = 4,
+	PEER_CAND_MAPPED = 5, /* the gateway forwards it to our socket: portmap.h */
 };
 
 struct peer_cand {
@@ -201,6 +203,8 @@ struct peer_opts {
 	uint32_t directory_poll_ms;
 	int have_accept; /* --accept: a listener serves only this key */
 	uint8_t accept_key[IDENTITY_PUB_LEN];
+	int no_portmap;         /* --no-portmap: never ask the gateway for a mapping */
+	uint32_t portmap_lease; /* --portmap-lease: seconds asked for; 0: PEER_PORTMAP_LEASE_S */
 };
 
 /* The last `path` event: none yet (or kind none), relay (reported_relay), direct. */
@@ -343,6 +347,8 @@ struct peer {
 	int stun_by_hardnat, stun_hardnat_over;
 	int stun_family_waited;
 	uint64_t stun_first_ns;
+	/* portmap.c: the gateway's port mapping, NULL with --no-portmap */
+	struct peer_portmap *portmap;
 };
 
 /* --- events.c --- */
@@ -549,6 +555,9 @@ void peer_punch_on_probe(struct peer *p, const uint8_t *m, size_t n, const union
 /* The path went direct or was lost: the round ends, or the connector punches again. */
 void peer_punch_on_direct(struct peer *p);
 void peer_punch_on_path_lost(struct peer *p);
+/* Our candidates changed after STUN finished (a port mapping came or went): an
+ * outstanding offer goes out again with them. */
+void peer_punch_on_cands_changed(struct peer *p);
 
 /* --- hardnat.c: hard NATs (docs/events.md, "Hard NATs") --- */
 void peer_hardnat_init(struct peer *p);

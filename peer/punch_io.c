@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "peer.h"
+#include "portmap.h"
 
 _Static_assert((int)PUNCH_OFFER_HELLO == (int)PEER_MSG_HELLO &&
                    (int)PUNCH_OFFER_CONNECT == (int)PEER_MSG_CONNECT,
@@ -115,7 +116,7 @@ static int offer_parse(struct peer *p, const uint8_t *m, size_t len, int keep_pr
 		memcpy(&a.in.sin_addr, c + 1, 4);
 		memcpy(&a.in.sin_port, c + 5, 2);
 		if (c[0] == PEER_CAND_LOCAL || c[0] == PEER_CAND_REFLEXIVE ||
-		    c[0] == PEER_CAND_RELAYED)
+		    c[0] == PEER_CAND_RELAYED || c[0] == PEER_CAND_MAPPED)
 			peer_cand_add(p->remote, &p->n_remote, c[0], &a);
 	}
 	peer_hardnat_offer_parse(p, m + OFFER_HEAD + n * OFFER_CAND,
@@ -326,4 +327,13 @@ void peer_punch_on_path_lost(struct peer *p)
 {
 	punch_on_path_lost(&p->punch, peer_now_ns());
 	peer_punch_maybe(p);
+	/* A router that rebooted forgot our mapping too: ask it. */
+	peer_portmap_on_path_lost(p);
+}
+
+void peer_punch_on_cands_changed(struct peer *p)
+{
+	/* As if STUN finished now: an outstanding offer goes out again, complete. */
+	p->punch.offer_full = false;
+	peer_punch_on_stun_done(p);
 }

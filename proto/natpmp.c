@@ -64,8 +64,8 @@ int natpmp_response_decode(const uint8_t *buf, size_t len, struct natpmp_respons
 const char *natpmp_result_name(uint16_t result)
 {
 	static const char *const names[] = {
-		"SUCCESS",         "UNSUPP_VERSION",     "NOT_AUTHORIZED",
-		"NETWORK_FAILURE", "OUT_OF_RESOURCES",   "UNSUPP_OPCODE",
+		"SUCCESS",         "UNSUPP_VERSION",   "NOT_AUTHORIZED",
+		"NETWORK_FAILURE", "OUT_OF_RESOURCES", "UNSUPP_OPCODE",
 	};
 
 	return result < sizeof(names) / sizeof(names[0]) ? names[result] : "UNKNOWN";

@@ -82,10 +82,11 @@ int pcp_response_decode(const uint8_t *buf, size_t len, struct pcp_response *r)
 const char *pcp_result_name(uint8_t result)
 {
 	static const char *const names[] = {
-		"SUCCESS",         "UNSUPP_VERSION",   "NOT_AUTHORIZED",  "MALFORMED_REQUEST",
-		"UNSUPP_OPCODE",   "UNSUPP_OPTION",    "MALFORMED_OPTION", "NETWORK_FAILURE",
-		"NO_RESOURCES",    "UNSUPP_PROTOCOL",  "USER_EX_QUOTA",   "CANNOT_PROVIDE_EXTERNAL",
-		"ADDRESS_MISMATCH", "EXCESSIVE_REMOTE_PEERS",
+		"SUCCESS",           "UNSUPP_VERSION",         "NOT_AUTHORIZED",
+		"MALFORMED_REQUEST", "UNSUPP_OPCODE",          "UNSUPP_OPTION",
+		"MALFORMED_OPTION",  "NETWORK_FAILURE",        "NO_RESOURCES",
+		"UNSUPP_PROTOCOL",   "USER_EX_QUOTA",          "CANNOT_PROVIDE_EXTERNAL",
+		"ADDRESS_MISMATCH",  "EXCESSIVE_REMOTE_PEERS",
 	};
 
 	return result < sizeof(names) / sizeof(names[0]) ? names[result] : "UNKNOWN";

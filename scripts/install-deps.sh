@@ -12,7 +12,7 @@ set -euo pipefail
 
 build_deps=(build-essential cmake pkg-config
 	libnl-3-dev libnl-route-3-dev libnftables-dev libpcap-dev liblua5.4-dev
-	libuv1-dev libsodium-dev libjansson-dev libssl-dev)
+	libuv1-dev libsodium-dev libjansson-dev libssl-dev libminiupnpc-dev)
 test_deps=(coturn tshark openssl nftables iproute2 iputils-ping traceroute jq perl procps util-linux clang
 	clang-format socat miniupnpd miniupnpd-nftables miniupnpc natpmpc nodejs tinyproxy
 	libxml2-utils chromium-headless-shell tayga unbound)

@@ -17,10 +17,9 @@
 
 /* A PCP MAP answer from a router in the field: 135.180.175.246:1234 for 7200 s. */
 static const uint8_t field_map[] = {
-	2,   129, 0,   0,   0,   0,   28,  32,  0,   2,   155, 237, 0,   0,   0,   0,
-	0,   0,   0,   0,   0,   0,   0,   0,   129, 112, 9,   24,  241, 208, 251, 45,
-	157, 76,  10,  188, 17,  0,   0,   0,   4,   210, 4,   210, 0,   0,   0,   0,
-	0,   0,   0,   0,   0,   0,   255, 255, 135, 180, 175, 246,
+	2, 129, 0, 0,   0,   0,   28, 32, 0,   2,   155, 237, 0,   0,  0,   0,   0,   0,   0,   0,
+	0, 0,   0, 0,   129, 112, 9,  24, 241, 208, 251, 45,  157, 76, 10,  188, 17,  0,   0,   0,
+	4, 210, 4, 210, 0,   0,   0,  0,  0,   0,   0,   0,   0,   0,  255, 255, 135, 180, 175, 246,
 };
 
 static void pcp_requests(void)
@@ -33,7 +32,8 @@ static void pcp_requests(void)
 	inet_pton(AF_INET, "20.0.0.9", &ext);
 	memset(m.nonce, 0xab, sizeof(m.nonce));
 	m.external_addr = ext;
-	is_int(pcp_map_request_encode(out, sizeof(out), client, 7200, &m), PCP_MAP_LEN, "MAP: 60 bytes");
+	is_int(pcp_map_request_encode(out, sizeof(out), client, 7200, &m), PCP_MAP_LEN,
+	       "MAP: 60 bytes");
 	is_int(out[0], 2, "version 2");
 	is_int(out[1], PCP_OP_MAP, "opcode MAP, R bit clear");
 	ok(out[4] == 0 && out[5] == 0 && out[6] == 0x1c && out[7] == 0x20, "lifetime 7200");
@@ -47,7 +47,8 @@ static void pcp_requests(void)
 	   "suggested external address ::ffff:20.0.0.9");
 	is_int(pcp_map_request_encode(out, PCP_MAP_LEN - 1, client, 1, &m), -ENOBUFS,
 	       "MAP does not fit: -ENOBUFS");
-	is_int(pcp_announce_request_encode(out, sizeof(out), client), PCP_HEADER_LEN, "ANNOUNCE: 24 bytes");
+	is_int(pcp_announce_request_encode(out, sizeof(out), client), PCP_HEADER_LEN,
+	       "ANNOUNCE: 24 bytes");
 	ok(out[1] == PCP_OP_ANNOUNCE && frame_get_u32(out + 4) == 0, "opcode 0, lifetime 0");
 }
 
@@ -57,7 +58,8 @@ static void pcp_answers(void)
 	uint8_t b[PCP_MAX_LEN + 4];
 	char a[INET_ADDRSTRLEN];
 
-	is_int(pcp_response_decode(field_map, sizeof(field_map), &r), 0, "a field router's MAP answer");
+	is_int(pcp_response_decode(field_map, sizeof(field_map), &r), 0,
+	       "a field router's MAP answer");
 	is_int(r.opcode, PCP_OP_MAP, "opcode MAP");
 	is_int(r.result, PCP_SUCCESS, "SUCCESS");
 	is_int(r.lifetime, 7200, "lifetime 7200");
@@ -90,7 +92,8 @@ static void pcp_answers(void)
 	b[44] = 0x20; /* 2001:... external address */
 	is_int(pcp_response_decode(b, sizeof(field_map), &r), -EBADMSG, "an IPv6 external address");
 	b[1] = 0x80; /* ANNOUNCE */
-	is_int(pcp_response_decode(b, PCP_HEADER_LEN, &r), 0, "an ANNOUNCE answer: the header only");
+	is_int(pcp_response_decode(b, PCP_HEADER_LEN, &r), 0,
+	       "an ANNOUNCE answer: the header only");
 	is_int(r.opcode, PCP_OP_ANNOUNCE, "opcode ANNOUNCE");
 	b[0] = 0; /* a NAT-PMP server's "unsupported version" */
 	b[1] = 0x80;
@@ -100,7 +103,8 @@ static void pcp_answers(void)
 static void natpmp_messages(void)
 {
 	const uint8_t addr_rsp[] = { 0, 128, 0, 0, 0, 0, 0, 42, 20, 0, 0, 9 };
-	const uint8_t map_rsp[] = { 0, 129, 0, 0, 0, 0, 1, 0, 0x9c, 0x40, 0x17, 0x70, 0, 0, 0x1c, 0x20 };
+	const uint8_t map_rsp[] = { 0,    129,  0,    0,    0, 0, 1,    0,
+		                    0x9c, 0x40, 0x17, 0x70, 0, 0, 0x1c, 0x20 };
 	const uint8_t refused[] = { 0, 129, 0, 2, 0, 0, 0, 5 };
 	struct natpmp_response r;
 	uint8_t out[16];
@@ -108,29 +112,32 @@ static void natpmp_messages(void)
 
 	is_int(natpmp_addr_request_encode(out, sizeof(out)), 2, "address request: 2 bytes");
 	ok(out[0] == 0 && out[1] == 0, "version 0, opcode 0");
-	is_int(natpmp_map_request_encode(out, sizeof(out), NATPMP_OP_MAP_UDP, 40000, 6000, 7200), 12,
-	       "UDP mapping request: 12 bytes");
+	is_int(natpmp_map_request_encode(out, sizeof(out), NATPMP_OP_MAP_UDP, 40000, 6000, 7200),
+	       12, "UDP mapping request: 12 bytes");
 	ok(out[1] == 1 && out[2] == 0 && out[3] == 0, "opcode 1, reserved 0");
 	ok(out[4] == 0x9c && out[5] == 0x40 && out[6] == 0x17 && out[7] == 0x70,
 	   "internal port 40000, suggested 6000");
 	ok(out[8] == 0 && out[9] == 0 && out[10] == 0x1c && out[11] == 0x20, "lifetime 7200");
-	is_int(natpmp_map_request_encode(out, sizeof(out), 3, 1, 1, 1), -EINVAL, "opcode 3: -EINVAL");
+	is_int(natpmp_map_request_encode(out, sizeof(out), 3, 1, 1, 1), -EINVAL,
+	       "opcode 3: -EINVAL");
 	is_int(natpmp_map_request_encode(out, 11, 1, 1, 1, 1), -ENOBUFS, "does not fit: -ENOBUFS");
 
-	is_int(natpmp_response_decode(addr_rsp, sizeof(addr_rsp), &r), 0, "external address answer");
+	is_int(natpmp_response_decode(addr_rsp, sizeof(addr_rsp), &r), 0,
+	       "external address answer");
 	inet_ntop(AF_INET, &r.external_addr, a, sizeof(a));
 	is_str(a, "20.0.0.9", "its address");
 	is_int(r.epoch, 42, "its epoch");
 	is_int(natpmp_response_decode(map_rsp, sizeof(map_rsp), &r), 0, "mapping answer");
-	ok(r.opcode == 1 && r.internal_port == 40000 && r.external_port == 6000 && r.lifetime == 7200 &&
-	       r.epoch == 256,
+	ok(r.opcode == 1 && r.internal_port == 40000 && r.external_port == 6000 &&
+	       r.lifetime == 7200 && r.epoch == 256,
 	   "UDP 40000 -> 6000 for 7200 s, epoch 256");
 	is_int(natpmp_response_decode(map_rsp, 15, &r), -EBADMSG, "a success cut short");
 	is_int(natpmp_response_decode(refused, sizeof(refused), &r), 0, "a short refusal decodes");
 	is_str(natpmp_result_name(r.result), "NOT_AUTHORIZED", "and says NOT_AUTHORIZED");
 	is_int(natpmp_response_decode(map_rsp, 7, &r), -EBADMSG, "shorter than every answer");
 	is_int(natpmp_response_decode(out, 12, &r), -EBADMSG, "a request is no answer");
-	is_int(natpmp_response_decode(field_map, sizeof(field_map), &r), -EBADMSG, "PCP is not NAT-PMP");
+	is_int(natpmp_response_decode(field_map, sizeof(field_map), &r), -EBADMSG,
+	       "PCP is not NAT-PMP");
 	memcpy(out, map_rsp, sizeof(map_rsp));
 	out[1] = 0x83;
 	is_int(natpmp_response_decode(out, sizeof(map_rsp), &r), -EBADMSG, "an unknown opcode");

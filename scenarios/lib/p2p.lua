@@ -81,6 +81,12 @@ local function peer_args(relay, opts, host)
 		args[#args + 1] = "--stun"
 		args[#args + 1] = relay.stun
 	end
+	-- no_portmap: never ask the gateway for a port mapping; portmap_lease: seconds asked.
+	if opts.no_portmap then args[#args + 1] = "--no-portmap" end
+	if opts.portmap_lease then
+		args[#args + 1] = "--portmap-lease"
+		args[#args + 1] = tostring(opts.portmap_lease)
+	end
 	return args
 end
 

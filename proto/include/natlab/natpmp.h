@@ -26,7 +26,7 @@
 enum natpmp_result {
 	NATPMP_SUCCESS = 0,
 	NATPMP_UNSUPP_VERSION = 1,
-	NATPMP_NOT_AUTHORIZED = 2, /* refused: the box supports mapping, it is turned off */
+	NATPMP_NOT_AUTHORIZED = 2,  /* refused: the box supports mapping, it is turned off */
 	NATPMP_NETWORK_FAILURE = 3, /* e.g. the box has no public address itself */
 	NATPMP_OUT_OF_RESOURCES = 4,
 	NATPMP_UNSUPP_OPCODE = 5,
@@ -35,7 +35,7 @@ enum natpmp_result {
 struct natpmp_response {
 	uint8_t opcode; /* without the response bit */
 	uint16_t result;
-	uint32_t epoch; /* seconds since the gateway started (or lost its mappings) */
+	uint32_t epoch;               /* seconds since the gateway started (or lost its mappings) */
 	struct in_addr external_addr; /* NATPMP_OP_ADDR */
 	uint16_t internal_port;       /* NATPMP_OP_MAP_*: */
 	uint16_t external_port;

@@ -14,15 +14,15 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#define PCP_PORT          5351
-#define PCP_VERSION       2
-#define PCP_HEADER_LEN    24
-#define PCP_MAP_LEN       (PCP_HEADER_LEN + 36)
-#define PCP_MAX_LEN       1100 /* RFC 6887 8.1: no PCP message is longer */
-#define PCP_NONCE_LEN     12
-#define PCP_OP_ANNOUNCE   0
-#define PCP_OP_MAP        1
-#define PCP_RESPONSE_BIT  0x80
+#define PCP_PORT         5351
+#define PCP_VERSION      2
+#define PCP_HEADER_LEN   24
+#define PCP_MAP_LEN      (PCP_HEADER_LEN + 36)
+#define PCP_MAX_LEN      1100 /* RFC 6887 8.1: no PCP message is longer */
+#define PCP_NONCE_LEN    12
+#define PCP_OP_ANNOUNCE  0
+#define PCP_OP_MAP       1
+#define PCP_RESPONSE_BIT 0x80
 
 /* Result codes (RFC 6887 7.4). */
 enum pcp_result {
@@ -47,8 +47,8 @@ struct pcp_map {
 	uint8_t nonce[PCP_NONCE_LEN];
 	uint8_t protocol; /* IPPROTO_UDP, IPPROTO_TCP */
 	uint16_t internal_port;
-	uint16_t external_port;        /* 0 in a request: any */
-	struct in_addr external_addr;  /* INADDR_ANY in a request: any */
+	uint16_t external_port;       /* 0 in a request: any */
+	struct in_addr external_addr; /* INADDR_ANY in a request: any */
 };
 
 struct pcp_response {
