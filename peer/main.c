@@ -2,6 +2,7 @@
 /* natlab-peer: the CLI. Subcommands dispatch from one table; the default runs the peer. */
 #include <errno.h>
 #include <stdarg.h>
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -90,6 +91,7 @@ static const char peer_usage[] =
     "                          UPnP-IGD); by default a mapped address is a candidate\n"
     "  --portmap-lease SECONDS the lease asked for a mapping (default 7200), renewed at\n"
     "                          half its life\n"
+    "  --portmap-gateway ADDR  ask this address instead of the default route's gateway\n"
     "  -v, --verbose           debug logging on stderr\n"
     "  -h, --help              this help\n"
     "\n"
@@ -141,6 +143,7 @@ enum {
 	OPT_USER,
 	OPT_NO_PORTMAP,
 	OPT_PORTMAP_LEASE,
+	OPT_PORTMAP_GATEWAY,
 };
 
 static const struct option peer_options[] = {
@@ -186,6 +189,7 @@ static const struct option peer_options[] = {
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "no-portmap", no_argument, NULL, OPT_NO_PORTMAP },
 	{ "portmap-lease", required_argument, NULL, OPT_PORTMAP_LEASE },
+	{ "portmap-gateway", required_argument, NULL, OPT_PORTMAP_GATEWAY },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -527,6 +531,12 @@ static int cmd_run(int argc, char **argv)
 				    "usage", "--portmap-lease %s: expected seconds, 2 to 604800",
 				    optarg);
 			o.portmap_lease = (uint32_t)v;
+			break;
+		case OPT_PORTMAP_GATEWAY:
+			if (inet_pton(AF_INET, optarg, &o.portmap_gateway) != 1)
+				return usage_error("usage",
+				                   "--portmap-gateway %s: expected an IPv4 address",
+				                   optarg);
 			break;
 		case 'v':
 			o.verbose = 1;

@@ -205,6 +205,7 @@ struct peer_opts {
 	uint8_t accept_key[IDENTITY_PUB_LEN];
 	int no_portmap;         /* --no-portmap: never ask the gateway for a mapping */
 	uint32_t portmap_lease; /* --portmap-lease: seconds asked for; 0: PEER_PORTMAP_LEASE_S */
+	struct in_addr portmap_gateway; /* --portmap-gateway; 0: the default route's */
 };
 
 /* The last `path` event: none yet (or kind none), relay (reported_relay), direct. */

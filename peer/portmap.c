@@ -624,7 +624,8 @@ int peer_portmap_start(struct peer *p)
 		unavailable(pm, "local_relay");
 		return 0;
 	}
-	if (default_gateway(&pm->gw) < 0) {
+	pm->gw = p->o->portmap_gateway;
+	if (!pm->gw.s_addr && default_gateway(&pm->gw) < 0) {
 		unavailable(pm, "no_gateway");
 		return 0;
 	}

@@ -81,11 +81,14 @@ local function peer_args(relay, opts, host)
 		args[#args + 1] = "--stun"
 		args[#args + 1] = relay.stun
 	end
-	-- no_portmap: never ask the gateway for a port mapping; portmap_lease: seconds asked.
+	-- no_portmap: never ask the gateway for a port mapping; portmap_lease: seconds asked;
+	-- portmap_gateway: the address asked instead of the default route's gateway.
 	if opts.no_portmap then args[#args + 1] = "--no-portmap" end
-	if opts.portmap_lease then
-		args[#args + 1] = "--portmap-lease"
-		args[#args + 1] = tostring(opts.portmap_lease)
+	for _, o in ipairs{ "portmap_lease", "portmap_gateway" } do
+		if opts[o] then
+			args[#args + 1] = "--" .. o:gsub("_", "-")
+			args[#args + 1] = tostring(opts[o])
+		end
 	end
 	return args
 end
