@@ -4,21 +4,24 @@
  * only file that calls it. Its calls block (SSDP waits, HTTP to the gateway), so each
  * runs in libuv's thread pool, one at a time, and reports back on the loop.
  *
- * Discovery sends SSDP M-SEARCHes and reads the gateway's description; only an IGD at
- * our gateway's address is used (a LAN may have other UPnP devices). MAP asks for the
- * external port equal to our internal port first, as upnpc and Tailscale do, then a few
- * others when that one is taken (ConflictInMappingEntry, 718).
+ * Discovery sends SSDP M-SEARCHes (proto/ssdp.c) and reads the gateway's description;
+ * only an IGD at our gateway's address is used (a LAN may have other UPnP devices). MAP asks for
+ * the external port equal to our internal port first, as upnpc and Tailscale do, then a few others
+ * when that one is taken (ConflictInMappingEntry, 718).
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <miniupnpc/miniupnpc.h>
 #include <miniupnpc/upnpcommands.h>
 #include <miniupnpc/upnperrors.h>
 
+#include "natlab/ssdp.h"
 #include "natlab/util.h"
 #include "portmap.h"
 
@@ -60,38 +63,61 @@ static int at_gateway(const struct peer_upnp *u, const char *url)
 	       url[7 + n] == ':';
 }
 
-static const char *const igd_types[] = {
-	"urn:schemas-upnp-org:device:InternetGatewayDevice:1",
-	"urn:schemas-upnp-org:device:InternetGatewayDevice:2",
-	NULL,
-};
+/*
+ * SSDP as Tailscale does it: an M-SEARCH for an IGD to the gateway itself first (many
+ * routers answer unicast, and it teaches a host firewall to expect the answer), then to
+ * the multicast group; the first answer from the gateway naming a description on it
+ * wins. miniupnpc's own discovery waits out its whole delay for every search type (a
+ * second in the lab where the gateway answers in 60 ms).
+ */
+static int ssdp_find(struct peer_upnp *u, char *url, size_t cap)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(SSDP_PORT) }, from;
+	socklen_t flen;
+	char req[256], buf[2048];
+	uint64_t deadline = uv_hrtime() + UPNP_DISCOVER_MS * 1000000ull, now;
+	int fd, n, rc = -ETIMEDOUT;
+
+	n = ssdp_search_encode(req, sizeof(req));
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || n < 0)
+		goto out;
+	inet_pton(AF_INET, u->gw, &to.sin_addr);
+	sendto(fd, req, (size_t)n, 0, (struct sockaddr *)&to, sizeof(to));
+	inet_pton(AF_INET, SSDP_MULTICAST, &to.sin_addr);
+	sendto(fd, req, (size_t)n, 0, (struct sockaddr *)&to, sizeof(to));
+	while ((now = uv_hrtime()) < deadline) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, (int)((deadline - now) / 1000000 + 1)) <= 0)
+			continue;
+		flen = sizeof(from);
+		n = (int)recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+		if (n > 0 && ssdp_location_parse(buf, (size_t)n, url, cap) > 0 &&
+		    at_gateway(u, url)) {
+			rc = 0;
+			break;
+		}
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
 
 static void discover(struct peer_upnp *u)
 {
-	struct UPNPDev *devs, *d;
-	char lan[INET_ADDRSTRLEN];
-	int err = 0, rc;
+	char lan[INET_ADDRSTRLEN], url[512];
 
-	/* "/dev/null" as minissdpd's socket: ask the LAN, never a daemon on the machine. Only
-	 * for gateways, as Tailscale does (some devices answer ssdp:all with another device
-	 * first); upnpDiscover() would wait for five types in turn when none answers. */
-	devs = upnpDiscoverDevices(igd_types, UPNP_DISCOVER_MS, NULL, "/dev/null",
-	                           UPNP_LOCAL_PORT_ANY, 0, 2, &err, 0);
-	for (d = devs; d && !at_gateway(u, d->descURL); d = d->pNext)
-		;
-	if (!d) {
+	if (ssdp_find(u, url, sizeof(url)) < 0) {
 		snprintf(u->res.why, sizeof(u->res.why), "no UPnP IGD at %s answered SSDP", u->gw);
-		goto out;
+		return;
 	}
-	/* Only our gateway's device: the list from here on. */
-	rc = UPNP_GetIGDFromUrl(d->descURL, &u->urls, &u->data, lan, sizeof(lan));
-	if (rc != 1) {
-		snprintf(u->res.why, sizeof(u->res.why), "%s: not a usable IGD", d->descURL);
-		goto out;
+	if (UPNP_GetIGDFromUrl(url, &u->urls, &u->data, lan, sizeof(lan)) != 1) {
+		snprintf(u->res.why, sizeof(u->res.why), "%.120s: not a usable IGD", url);
+		return;
 	}
 	u->have_igd = u->res.ok = 1;
-out:
-	freeUPNPDevlist(devs);
 }
 
 static int external_addr(struct peer_upnp *u, uint16_t port)

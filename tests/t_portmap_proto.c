@@ -13,6 +13,7 @@
 #include "natlab/frame.h"
 #include "natlab/natpmp.h"
 #include "natlab/pcp.h"
+#include "natlab/ssdp.h"
 #include "tap.h"
 
 /* A PCP MAP answer from a router in the field: 135.180.175.246:1234 for 7200 s. */
@@ -143,10 +144,50 @@ static void natpmp_messages(void)
 	is_int(natpmp_response_decode(out, sizeof(map_rsp), &r), -EBADMSG, "an unknown opcode");
 }
 
+static void ssdp_messages(void)
+{
+	/* An answer shaped as miniupnpd 2.3.1 gives it (headers in its order). */
+	const char *answer = "HTTP/1.1 200 OK\r\n"
+	                     "CACHE-CONTROL: max-age=120\r\n"
+	                     "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
+	                     "USN: uuid:1::urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
+	                     "EXT:\r\n"
+	                     "SERVER: Debian/12 UPnP/1.1 MiniUPnPd/2.3.1\r\n"
+	                     "LOCATION: http://10.1.0.1:5000/rootDesc.xml\r\n"
+	                     "\r\n";
+	char req[256], url[64];
+
+	ok(ssdp_search_encode(req, sizeof(req)) > 0 &&
+	       strstr(req, "M-SEARCH * HTTP/1.1\r\n") == req &&
+	       strstr(req, "ST: " SSDP_IGD_TYPE "\r\n") &&
+	       strstr(req, "MAN: \"ssdp:discover\"\r\n") && strstr(req, "\r\n\r\n"),
+	   "M-SEARCH for an IGD, ended by an empty line");
+	is_int(ssdp_search_encode(req, 40), -ENOBUFS, "M-SEARCH does not fit: -ENOBUFS");
+	is_int(ssdp_location_parse(answer, strlen(answer), url, sizeof(url)), 33,
+	       "an IGD's answer");
+	is_str(url, "http://10.1.0.1:5000/rootDesc.xml", "its LOCATION");
+	is_int(ssdp_location_parse("HTTP/1.1 200 OK\nlocation:\thttp://a/b \n\n", 39, url,
+	                           sizeof(url)),
+	       10, "bare LF, lower case, blanks around the URL");
+	is_str(url, "http://a/b", "the URL without blanks");
+	is_int(ssdp_location_parse(answer, strlen(answer), url, 20), -ENOBUFS,
+	       "a URL too long: -ENOBUFS");
+	is_int(ssdp_location_parse(req, strlen(req), url, sizeof(url)), -EBADMSG,
+	       "a request is no answer");
+	is_int(ssdp_location_parse("HTTP/1.1 200 OK\r\nST: x\r\n\r\nLOCATION: http://x/\r\n", 48,
+	                           url, sizeof(url)),
+	       -EBADMSG, "a LOCATION after the headers' end does not count");
+	is_int(ssdp_location_parse("HTTP/1.1 200 OK\r\nLOCATION: file:///etc/passwd\r\n", 48, url,
+	                           sizeof(url)),
+	       -EBADMSG, "only http:// descriptions");
+	is_int(ssdp_location_parse("HTTP/1.1 200", 11, url, sizeof(url)), -EBADMSG, "cut short");
+}
+
 int main(void)
 {
 	pcp_requests();
 	pcp_answers();
 	natpmp_messages();
+	ssdp_messages();
 	return tap_done();
 }
