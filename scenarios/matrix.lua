@@ -69,6 +69,38 @@ end
 cells[#cells + 1] = { name = "same-nat", a = "same-nat", b = "same-nat", expected = "direct" }
 cells[#cells + 1] = { name = "same-cgn", a = "same-cgn", b = "same-cgn", expected = "direct" }
 
+-- `--param portmap=on` adds port-mapping variants (docs/scenarios.md, "The matrix's
+-- port-mapping variants"): a side's box answers UPnP-IGD, NAT-PMP or PCP (miniupnpd), on
+-- a public internet (miniupnpd refuses on natlab's reserved default) unless `reserved`.
+-- natlab-peer maps its socket and offers the mapped address: whoever probes it gets in,
+-- whatever the other side's NAT, as long as that side can send UDP at all.
+local portmap_cells = {
+	-- The hard floor's relay cell: one side's mapping is enough.
+	{ name = "symmetric+upnp/symmetric", a = "symmetric", b = "symmetric",
+	  ka = { upnp = true }, expected = "direct" },
+	-- Both mapped, each by the protocol its router speaks (NAT-PMP is asked first).
+	{ name = "symmetric+natpmp/symmetric+pcp", a = "symmetric", b = "symmetric",
+	  ka = { natpmp = true }, kb = { pcp = true }, expected = "direct" },
+	-- The carrier case: a subscriber right on a CGN whose PCP server grants ports of its
+	-- block (RFC 6887); birthday probing's probabilistic cell becomes a certain one.
+	{ name = "cgnat+pcp/symmetric", a = "cgnat", b = "symmetric",
+	  ka = { pcp = true, no_cpe = true }, expected = "direct" },
+	-- A mapping does not help a side that cannot send UDP: the relay.
+	{ name = "symmetric+pcp/udp-blocked", a = "symmetric", b = "udp-blocked",
+	  ka = { pcp = true }, expected = "relay" },
+	-- A router on a reserved WAN address (as behind a CGN) refuses: the hard floor again.
+	{ name = "symmetric+upnp+natpmp@reserved/symmetric", a = "symmetric", b = "symmetric",
+	  ka = { upnp = true, natpmp = true }, reserved = true, expected = "relay" },
+}
+if natlab.params.portmap == "on" then
+	for _, c in ipairs(portmap_cells) do
+		c.portmap = true
+		cells[#cells + 1] = c
+	end
+elseif natlab.params.portmap and natlab.params.portmap ~= "off" then
+	error(("--param portmap=%s: expected on or off"):format(natlab.params.portmap))
+end
+
 -- The stack under test: natlab-peer unless `--param adapter=NAME` names another shipped
 -- adapter (scenarios/lib/adapters.lua, docs/adapters.md). Where it declares its own
 -- expectation for a cell (its `expect` table), that is what the cell is judged by, and
@@ -95,7 +127,8 @@ if natlab.params.speed and not slow and natlab.params.speed ~= "on" then
 end
 
 local lab = natlab.lab{ name = "matrix", seed = 1 }
-local inet = lab:internet{}
+-- A port-mapping cell's gateways need a public WAN address (natlab's default is reserved).
+local inet = lab:internet{ prefix = cell.portmap and not cell.reserved and "20.0.0.0/16" or nil }
 -- Two addresses: the RFC 5780 responder of the NAT measurement needs them.
 local srv = lab:host{ name = "srv", net = inet, addrs = 2, link = WAN }
 local use_turn = natlab.params.relay == "turn"
@@ -105,8 +138,8 @@ end
 local thost = use_turn and lab:host{ name = "turn", net = inet, link = WAN } or nil
 
 -- One side of a cell: a NAT box of the profile (a CPE under a CGN for cgnat) and a host.
-local function side(tag, profile)
-	return p2p.side(lab, inet, tag, profile, WAN)
+local function side(tag, profile, knobs)
+	return p2p.side(lab, inet, tag, profile, WAN, knobs)
 end
 
 local a, b
@@ -119,8 +152,8 @@ elseif cell.name == "same-cgn" then
 	a = lab:host{ name = "ha", net = lab:nat{ name = "cpea", net = isp, profile = "port-restricted-cone" } }
 	b = lab:host{ name = "hb", net = lab:nat{ name = "cpeb", net = isp, profile = "port-restricted-cone" } }
 else
-	a = side("a", cell.a)
-	b = side("b", cell.b)
+	a = side("a", cell.a, cell.ka)
+	b = side("b", cell.b, cell.kb)
 end
 lab:up()
 
@@ -177,7 +210,7 @@ end
 expect(r.agree ~= false, cell.name .. ": the stack's claim (" .. tostring(r.claim) ..
 	") agrees with the wire (" .. (r.wire and r.wire.verdict or "?") .. ")")
 
-if cell.a == cell.b and cell.a ~= "same-nat" and cell.a ~= "same-cgn" then
+if cell.a == cell.b and cell.a ~= "same-nat" and cell.a ~= "same-cgn" and not cell.portmap then
 	-- The measurement itself lands in the report (nats[]); its output in logs/.
 	local m = natprobe.path(lab, a, { server = srv, wait = not slow and 400 or nil })
 	expect(m and m.udp_match, cell.a .. ": the NAT path measures as declared for UDP (RFC 5780)")

@@ -95,14 +95,21 @@ end
 
 -- One side of a matrix cell on net: a NAT box "nat<tag>" of profile with link, and host
 -- "h<tag>" behind it; for "cgnat", a CGN "isp<tag>" (with link) and a port-restricted
--- CPE "cpe<tag>" under it. Returns the host.
-function M.side(lab, net, tag, profile, link)
+-- CPE "cpe<tag>" under it. knobs (optional): more NAT knobs for the box (the CGN for
+-- cgnat, e.g. { pcp = true }); with knobs.no_cpe the host sits on the CGN itself, as a
+-- mobile carrier's subscriber does. Returns the host.
+function M.side(lab, net, tag, profile, link, knobs)
+	local function box(t)
+		for k, v in pairs(knobs or {}) do if k ~= "no_cpe" then t[k] = v end end
+		return lab:nat(t)
+	end
 	if profile == "cgnat" then
-		local isp = lab:nat{ name = "isp" .. tag, net = net, profile = "cgnat", link = link }
+		local isp = box{ name = "isp" .. tag, net = net, profile = "cgnat", link = link }
+		if knobs and knobs.no_cpe then return lab:host{ name = "h" .. tag, net = isp } end
 		local cpe = lab:nat{ name = "cpe" .. tag, net = isp, profile = "port-restricted-cone" }
 		return lab:host{ name = "h" .. tag, net = cpe }
 	end
-	local nat = lab:nat{ name = "nat" .. tag, net = net, profile = profile, link = link }
+	local nat = box{ name = "nat" .. tag, net = net, profile = profile, link = link }
 	return lab:host{ name = "h" .. tag, net = nat }
 end
 
