@@ -191,6 +191,8 @@ static void stun_timer_cb(uv_timer_t *t)
 			log_warnx("no STUN answer from %d server(s): no reflexive candidate",
 			          p->n_stun);
 		}
+		p->stun_ended = 1;
+		peer_portmap_on_stun(p);
 		stun_settle(p);
 		return;
 	}
@@ -228,6 +230,11 @@ void peer_on_stun(struct peer *p, const uint8_t *buf, size_t len, const union pe
 	event_emit("reflexive", "{s:s, s:s, s:s}", "addr", a, "server", s, "family",
 	           peer_sa_family_name(&x));
 	peer_cand_add(p->local, &p->n_local, PEER_CAND_REFLEXIVE, &x);
+	/* PCP suggests our IPv4 reflexive port: it waits for the first IPv4 answer. */
+	if (x.sa.sa_family == AF_INET) {
+		p->stun_ended = 1;
+		peer_portmap_on_stun(p);
+	}
 	if (x.sa.sa_family == AF_INET && peer_hardnat_on_reflexive(p, &msg, from))
 		p->stun_by_hardnat = 1;
 	stun_maybe_settle(p);

@@ -350,6 +350,7 @@ struct peer {
 	uint64_t stun_first_ns;
 	/* portmap.c: the gateway's port mapping, NULL with --no-portmap */
 	struct peer_portmap *portmap;
+	int stun_ended; /* the first STUN answer came, or STUN gave up (candidates.c) */
 };
 
 /* --- events.c --- */

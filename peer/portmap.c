@@ -52,6 +52,7 @@ enum pm_state {
 	PM_IDLE,      /* nothing asked: no mapping, a retry may be due (timer) */
 	PM_PROBING,   /* NAT-PMP and PCP probes out (and UPnP discovery) */
 	PM_MAPPING,   /* a NAT-PMP or PCP mapping request out */
+	PM_PCP_WAIT,  /* PCP waits for our reflexive port to suggest it (below) */
 	PM_UPNP_WAIT, /* waiting for the UPnP thread (discovery or mapping) */
 	PM_MAPPED,    /* a mapping held, the timer renews it */
 	PM_RENEWING,  /* a renewal or check out (same protocol) */
@@ -286,11 +287,31 @@ static int send_map(struct peer_portmap *pm, uint32_t lifetime, uint16_t port)
 
 static void request_timer_cb(uv_timer_t *t);
 
+/*
+ * The external port a request suggests: the one we hold; else, for PCP, the port of our
+ * reflexive address when STUN found one, else our internal port (home routers map one
+ * to one). PCP's servers include carriers' CGNs, which may grant only a subscriber's
+ * port block: the reflexive port is in it, the internal port rarely is, and miniupnpd
+ * then walks the ports one by one for a minute before it answers.
+ */
+static uint16_t suggested_port(const struct peer_portmap *pm)
+{
+	const struct peer *p = pm->p;
+	int i;
+
+	if (pm->mapped)
+		return ntohs(pm->external.sin_port);
+	for (i = 0; pm->proto == PM_PCP && i < p->n_local; i++)
+		if (p->local[i].kind == PEER_CAND_REFLEXIVE)
+			return ntohs(p->local[i].addr.sin_port);
+	return pm->internal_port;
+}
+
 static void request(struct peer_portmap *pm, enum pm_state state)
 {
 	pm->state = state;
 	pm->tries = 1;
-	send_map(pm, pm->lease, pm->mapped ? ntohs(pm->external.sin_port) : pm->internal_port);
+	send_map(pm, pm->lease, suggested_port(pm));
 	uv_timer_start(&pm->timer, request_timer_cb, PEER_PORTMAP_TRY_MS, 0);
 }
 
@@ -307,8 +328,7 @@ static void request_timer_cb(uv_timer_t *t)
 	char why[64];
 
 	if (pm->tries < PEER_PORTMAP_TRIES && !pm->refused_icmp) {
-		send_map(pm, pm->lease,
-		         pm->mapped ? ntohs(pm->external.sin_port) : pm->internal_port);
+		send_map(pm, pm->lease, suggested_port(pm));
 		uv_timer_start(&pm->timer, request_timer_cb, PEER_PORTMAP_TRY_MS << pm->tries++, 0);
 		return;
 	}
@@ -498,6 +518,10 @@ static void next_protocol(struct peer_portmap *pm)
 			continue;
 		pm->tried[order[i]] = 1;
 		pm->proto = order[i];
+		if (pm->proto == PM_PCP && !pm->mapped && !pm->p->stun_ended) {
+			pm->state = PM_PCP_WAIT; /* peer_portmap_on_stun() goes on */
+			return;
+		}
 		request(pm, PM_MAPPING);
 		return;
 	}
@@ -652,6 +676,14 @@ int peer_portmap_start(struct peer *p)
 	}
 	attempt_start(pm);
 	return 0;
+}
+
+void peer_portmap_on_stun(struct peer *p)
+{
+	struct peer_portmap *pm = p->portmap;
+
+	if (pm && pm->state == PM_PCP_WAIT)
+		request(pm, PM_MAPPING);
 }
 
 bool peer_portmap_gathering(const struct peer *p)

@@ -30,6 +30,9 @@ int peer_portmap_start(struct peer *p);
  * PEER_PORTMAP_PROBE_MS, less when the gateway answers with ICMP) or a gateway that
  * answered is being asked for the mapping. UPnP is never waited for. */
 bool peer_portmap_gathering(const struct peer *p);
+/* STUN found our reflexive address, or gave up (p->stun_ended): a PCP request waiting
+ * for the port to suggest goes out. */
+void peer_portmap_on_stun(struct peer *p);
 /* The direct path died: is our mapping still there? (a router reboot forgets it) */
 void peer_portmap_on_path_lost(struct peer *p);
 /* The peer stops: the mapping is deleted (best effort; UPnP's delete runs on while the
