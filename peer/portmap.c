@@ -45,6 +45,7 @@
 #define PEER_PORTMAP_RETRY_MS     1000 /* after a loss, the first new attempt; doubles */
 #define PEER_PORTMAP_RETRY_MAX_MS 16000
 #define PEER_PORTMAP_MIN_RENEW_S  1
+#define PEER_PORTMAP_CHECK_MS     1000 /* checks on path loss at most this often */
 
 enum pm_proto { PM_NATPMP, PM_PCP, PM_UPNP, PM_NPROTO };
 
@@ -482,6 +483,7 @@ static void upnp_cb(struct peer_portmap *pm, const struct peer_upnp_result *r)
 			renewal_failed(pm, r->why);
 			return;
 		}
+		pm->answered = 1; /* the IGD was found: it refused */
 		failed(pm, "refused", r->why);
 		next_protocol(pm);
 		return;
@@ -696,12 +698,23 @@ bool peer_portmap_gathering(const struct peer *p)
 void peer_portmap_on_path_lost(struct peer *p)
 {
 	struct peer_portmap *pm = p->portmap;
+	uint64_t since_ms;
 
 	if (!pm || p->stopping)
 		return;
-	/* At most once a second: a flapping path must not flood the gateway. */
-	if (now_ns() - pm->last_check_ns < 1000 * PEER_MS)
+	/* At most once a second: a flapping path must not flood the gateway. A check asked
+	 * for sooner is put off until then, not dropped (a renewal just before a reboot
+	 * would hide the loss until the next one). */
+	since_ms = (now_ns() - pm->last_check_ns) / PEER_MS;
+	if (since_ms < PEER_PORTMAP_CHECK_MS) {
+		if (pm->state == PM_MAPPED)
+			uv_timer_start(&pm->timer, renew_timer_cb, PEER_PORTMAP_CHECK_MS - since_ms,
+			               0);
+		else if (pm->state == PM_IDLE && pm->retry_ms)
+			uv_timer_start(&pm->timer, retry_timer_cb, PEER_PORTMAP_CHECK_MS - since_ms,
+			               0);
 		return;
+	}
 	if (pm->state == PM_MAPPED)
 		renew(pm);
 	else if (pm->state == PM_IDLE && pm->retry_ms)

@@ -6,9 +6,9 @@
 --   ng: no daemon; g1 asks g2 (--portmap-gateway), whose port 5351 answers garbage
 --   nr: all three, but behind a CGN (a shared WAN address): miniupnpd refuses
 -- 1. a1 x b1 go direct through a mapping (NAT-PMP and UPnP, 4 s leases renewed every
---    2 s), lose it when both routers reboot (nat:flush()), say so (at the renewal, or
---    sooner when the direct path dies), map again, and end direct; the mappings are
---    deleted on exit.
+--    2 s), lose it when both routers reboot (nat:flush(), 4 s in), say so (at the
+--    renewal, or sooner when the direct path dies), map again, and end direct; the
+--    mappings are deleted on exit.
 -- 2. The same pair with --no-portmap stays on the relay (symmetric x symmetric).
 -- 3. c1 (PCP, 4 s lease renewed every 2 s) x g1 (garbage): direct through c1's mapping;
 --    g1 says its gateway answered garbage.
@@ -84,7 +84,7 @@ local function finish(l, c, what)
 end
 
 -- 1. NAT-PMP x UPnP, a reboot of both routers, recovery.
-local l, c = pair(a1, b1, { hold = 6, lease = 4 })
+local l, c = pair(a1, b1, { hold = 9, lease = 4 })
 local lm = await(l, 0, is("portmap"), 3000)
 expect(lm and lm.protocol == "natpmp" and lm.external:match("^" .. na.addr:gsub("%.", "%%.") .. ":"),
 	"a1: NAT-PMP maps its socket on na's WAN address: " .. tostring(lm and lm.external))
@@ -94,7 +94,9 @@ expect(cm and cm.protocol == "upnp" and cm.external:match("^" .. nb.addr:gsub("%
 local d = await(c, 0, is("path", { kind = "direct" }), 5000)
 expect(d and lm and d.remote == lm.external,
 	"symmetric x symmetric: direct, to a1's mapped address: " .. tostring(d and d.remote))
-natlab.sleep("1500ms") -- both mappings in place (b1's UPnP one takes longer)
+-- A router that reboots a second or two after it started shows an epoch that a reboot
+-- cannot be told from (NAT-PMP's and PCP's are whole seconds): let it run 4 s first.
+natlab.sleep("4s")
 local mark_l, mark_c = #l.events, #c.events
 na:flush()
 nb:flush()
@@ -141,7 +143,7 @@ expect(#granted >= 3 and granted[1].protocol == "pcp" and granted[1].lifetime_s 
 	"c1: PCP grants 4 s (nc's cap), renewed at half-life: " .. #granted .. " portmap events")
 expect_eq(paths(c):match("direct"), "direct", "c1's mapping gets g1 direct: " .. paths(c))
 local gn = last(c, "portmap_none")
-expect(gn and gn.reason == "bad_answer" and gn.garbage >= 2,
+expect(gn and gn.reason == "bad_answer" and gn.garbage >= 1,
 	"g1: no mapping, its gateway answered garbage (" .. tostring(gn and gn.garbage) .. " datagrams)")
 
 -- 4. A refusing gateway x garbage: punching fails, the relay carries it.
