@@ -234,6 +234,11 @@ static void none(struct peer_portmap *pm, const char *reason)
 	           pm->garbage);
 	pm->state = PM_IDLE;
 	settle(pm);
+	/* A gateway that never granted one is not asked again: its socket goes. */
+	if (!pm->retry_ms && pm->udp_open) {
+		uv_close((uv_handle_t *)&pm->udp, NULL);
+		pm->udp_open = 0;
+	}
 	/* After a loss the gateway may come back (a reboot): keep asking, backing off. */
 	if (pm->retry_ms) {
 		uv_timer_start(&pm->timer, retry_timer_cb, pm->retry_ms, 0);
@@ -259,6 +264,8 @@ static int send_bytes(struct peer_portmap *pm, const uint8_t *b, int n)
 
 	if (n < 0)
 		return n;
+	if (!pm->udp_open)
+		return -EBADF;
 	rc = uv_udp_try_send(&pm->udp, &buf, 1, NULL);
 	if (rc == UV_ECONNREFUSED)
 		pm->refused_icmp = 1;
