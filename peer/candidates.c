@@ -106,6 +106,12 @@ static void stun_settle(struct peer *p)
 	if (p->stun_done)
 		return;
 	uv_timer_stop(&p->stun_timer);
+	/* STUN is over, with or without an IPv4 answer: a PCP request waiting for the
+	 * reflexive port goes on (with the internal port if none came). */
+	if (!p->stun_ended) {
+		p->stun_ended = 1;
+		peer_portmap_on_stun(p);
+	}
 	/* The offer waits for the relayed candidate too: the TURN path needs it; and for a
 	 * port mapping while the gateway is asked (briefly: portmap.h). */
 	if (peer_turn_gathering(p) || peer_portmap_gathering(p)) {
@@ -191,8 +197,6 @@ static void stun_timer_cb(uv_timer_t *t)
 			log_warnx("no STUN answer from %d server(s): no reflexive candidate",
 			          p->n_stun);
 		}
-		p->stun_ended = 1;
-		peer_portmap_on_stun(p);
 		stun_settle(p);
 		return;
 	}

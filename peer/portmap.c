@@ -103,9 +103,20 @@ static uint64_t now_ns(void)
 	return peer_now_ns();
 }
 
+/* Port mapping is IPv4 (NAT-PMP, PCP's IPv4 MAP, UPnP-IGD v1): the peer's addresses
+ * are union peer_sa, the gateway's answers sockaddr_in. */
+static union peer_sa sa_of(const struct sockaddr_in *a)
+{
+	union peer_sa u = { .in = *a };
+
+	return u;
+}
+
 static void addr_text(const struct sockaddr_in *a, char *buf, size_t cap)
 {
-	peer_addr_text(a, buf, cap);
+	union peer_sa u = sa_of(a);
+
+	peer_addr_text(&u, buf, cap);
 }
 
 static void in_text(struct in_addr a, char *buf, size_t cap)
@@ -193,7 +204,8 @@ static void granted(struct peer_portmap *pm, const struct sockaddr_in *ext, uint
 	struct sockaddr_in internal = { .sin_family = AF_INET,
 		                        .sin_addr = pm->self,
 		                        .sin_port = htons(pm->internal_port) };
-	int renewal = pm->mapped && peer_addr_equal(&pm->external, ext);
+	union peer_sa ext_sa = sa_of(ext), held = sa_of(&pm->external);
+	int renewal = pm->mapped && peer_addr_equal(&held, &ext_sa);
 	uint64_t renew_ms;
 
 	if (pm->mapped && !renewal)
@@ -217,7 +229,7 @@ static void granted(struct peer_portmap *pm, const struct sockaddr_in *ext, uint
 	uv_timer_start(&pm->timer, renew_timer_cb, renew_ms, 0);
 	if (renewal)
 		return;
-	peer_cand_add(p->local, &p->n_local, PEER_CAND_MAPPED, ext);
+	peer_cand_add(p->local, &p->n_local, PEER_CAND_MAPPED, &ext_sa);
 	if (pm->settled)
 		cands_changed(pm);
 	else
@@ -310,8 +322,9 @@ static uint16_t suggested_port(const struct peer_portmap *pm)
 	if (pm->mapped)
 		return ntohs(pm->external.sin_port);
 	for (i = 0; pm->proto == PM_PCP && i < p->n_local; i++)
-		if (p->local[i].kind == PEER_CAND_REFLEXIVE)
-			return ntohs(p->local[i].addr.sin_port);
+		if (p->local[i].kind == PEER_CAND_REFLEXIVE &&
+		    p->local[i].addr.sa.sa_family == AF_INET)
+			return ntohs(p->local[i].addr.in.sin_port);
 	return pm->internal_port;
 }
 
@@ -625,8 +638,9 @@ static int loopback(struct in_addr a)
  */
 static int gateway_on_path(const struct peer *p)
 {
-	return p->n_stun > 0 && !loopback(p->stun_srv[0].sin_addr) &&
-	       !loopback(p->udp_local.sin_addr);
+	return p->n_stun > 0 && p->stun_srv[0].sa.sa_family == AF_INET &&
+	       p->udp_local.sa.sa_family == AF_INET && !loopback(p->stun_srv[0].in.sin_addr) &&
+	       !loopback(p->udp_local.in.sin_addr);
 }
 
 static void unavailable(struct peer_portmap *pm, const char *reason)
@@ -650,7 +664,7 @@ int peer_portmap_start(struct peer *p)
 		return -ENOMEM;
 	p->portmap = pm;
 	pm->p = p;
-	pm->internal_port = ntohs(p->udp_local.sin_port);
+	pm->internal_port = ntohs(p->udp_local.in.sin_port);
 	pm->lease = p->o->portmap_lease ? p->o->portmap_lease : PEER_PORTMAP_LEASE_S;
 	uv_timer_init(p->loop, &pm->timer);
 	if (!gateway_on_path(p)) {
