@@ -91,7 +91,8 @@ static void print_node(const struct lab_model *m, const struct lab_node *n)
 	}
 	printf("%-12s %-8s %-12s %-20s %-18s %s\n", n->name, kind_names[n->kind],
 	       n->parent >= 0 ? m->nodes[n->parent].name : "-",
-	       n->kind == LAB_NODE_NAT ? n->profile : "-", lan, n->naddrs || n->naddrs6 ? addrs : "-");
+	       n->kind == LAB_NODE_NAT ? n->profile : "-", lan,
+	       n->naddrs || n->naddrs6 ? addrs : "-");
 }
 
 /* The internet's prefix and the routers between two of its attachments, in path order. */

@@ -302,7 +302,8 @@ int lab_route_add_r(struct lab_rtnl *r, const struct lab_route *lr)
 		nl_addr_put(src);
 		return -ENOMEM;
 	}
-	return route_commit(r, AF_INET, addr_build(lr->dst, lr->len), via, src, lr->oif, lr->onlink);
+	return route_commit(r, AF_INET, addr_build(lr->dst, lr->len), via, src, lr->oif,
+	                    lr->onlink);
 }
 
 static struct nl_addr *addr6_build(const struct in6_addr *a, int len)
@@ -324,7 +325,8 @@ int lab_addr6_add(struct lab_rtnl *r, int ifindex, const struct in6_addr *a, int
 
 int lab_route6_add(struct lab_rtnl *r, const struct lab_route6 *lr)
 {
-	int has_gw = !IN6_IS_ADDR_UNSPECIFIED(&lr->gw), has_src = !IN6_IS_ADDR_UNSPECIFIED(&lr->src);
+	int has_gw = !IN6_IS_ADDR_UNSPECIFIED(&lr->gw),
+	    has_src = !IN6_IS_ADDR_UNSPECIFIED(&lr->src);
 	struct nl_addr *via = has_gw ? addr6_build(&lr->gw, 128) : NULL;
 	struct nl_addr *src = has_src ? addr6_build(&lr->src, 128) : NULL;
 

@@ -197,7 +197,7 @@ static int lab_internet(lua_State *L)
 
 static int lab_host(lua_State *L)
 {
-	static const char *const keys[] = { "name", "net",  "addrs", "addr", "link",
+	static const char *const keys[] = { "name", "net",   "addrs", "addr", "link",
 		                            "ipv6", "addr6", "clat",  NULL };
 	const char *fn = "lab:host";
 	struct scenario *s = check_lab(L);
@@ -345,7 +345,8 @@ void lua_lab_read_knobs(lua_State *L, int idx, const char *fn, struct nat_knobs 
 
 static int lab_nat(lua_State *L)
 {
-	static const char *const keys[] = { "name", "net", "lan", "addr", "link", "ipv6", "lan6", "addr6", NULL };
+	static const char *const keys[] = { "name", "net",  "lan",   "addr", "link",
+		                            "ipv6", "lan6", "addr6", NULL };
 	const char *fn = "lab:nat", *lan;
 	struct scenario *s = check_lab(L);
 	struct nat_knobs k;

@@ -130,15 +130,13 @@ static int node_set_profile(lua_State *L)
 		return luaL_error(L, "nat:set_profile: %s", err);
 	/* TAYGA and the IPv6-only LAN were built for them (nat64.h). */
 	if (k.nat64 != n->knobs.nat64 || (k.nat64 && k.nat64_prefix != n->knobs.nat64_prefix))
-		return luaL_error(L,
-		                  "nat:set_profile: nat64 and nat64_prefix are fixed when the NAT "
-		                  "is declared (they decide its LAN); give nat64 = %s%s%s%s",
-		                  n->knobs.nat64 ? "true" : "false",
-		                  n->knobs.nat64 ? ", nat64_prefix = \"" : "",
-		                  n->knobs.nat64 ? nat_knob_word(nat_knob_find("nat64_prefix"),
-		                                                 &n->knobs)
-		                                 : "",
-		                  n->knobs.nat64 ? "\"" : "");
+		return luaL_error(
+		    L,
+		    "nat:set_profile: nat64 and nat64_prefix are fixed when the NAT "
+		    "is declared (they decide its LAN); give nat64 = %s%s%s%s",
+		    n->knobs.nat64 ? "true" : "false", n->knobs.nat64 ? ", nat64_prefix = \"" : "",
+		    n->knobs.nat64 ? nat_knob_word(nat_knob_find("nat64_prefix"), &n->knobs) : "",
+		    n->knobs.nat64 ? "\"" : "");
 	before = n->knobs;
 	memcpy(old_profile, n->profile, sizeof(old_profile));
 	n->knobs = k;

@@ -100,7 +100,8 @@ static int lua_mark(lua_State *L)
 	if (!*name)
 		return luaL_argerror(L, 1, "natlab.mark: a phase needs a name");
 	if (lua_gettop(L) >= 2 && !(clock_ms >= s->results.clock_ms))
-		return luaL_error(L, "natlab.mark: %s: clock_ms %f is before the run started "
+		return luaL_error(L,
+		                  "natlab.mark: %s: clock_ms %f is before the run started "
 		                  "(%f): give CLOCK_MONOTONIC milliseconds",
 		                  name, clock_ms, s->results.clock_ms);
 	if (s->mode != SCENARIO_RUN || !s->rt)

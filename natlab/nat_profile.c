@@ -37,7 +37,7 @@ struct nat_profile {
 /* A home router's IPv4 side (port-restricted cone) with one IPv6 knob set. */
 #define HOME_V6(knob)                                                                              \
 	{                                                                                          \
-		.translate = 1, .mapping = NAT_MAPPING_EIM, .filtering = NAT_FILTER_APDF,         \
+		.translate = 1, .mapping = NAT_MAPPING_EIM, .filtering = NAT_FILTER_APDF,          \
 		.ports = NAT_PORTS_PRESERVE, .hairpin = 1, TIMEOUTS, knob                          \
 	}
 
@@ -133,8 +133,8 @@ const char *const nat_profile_names[] = {
 	"none",        "full-cone",  "restricted-cone", "port-restricted-cone",
 	"symmetric",   "cgnat",      "udp-blocked",     "symmetric-sequential",
 	"home-router", "mobile-cgn", "hotel-wifi",      "enterprise-firewall",
-	"v6-firewall", "v6-open",    "nptv6",
-	"mobile-nat64", NULL
+	"v6-firewall", "v6-open",    "nptv6",           "mobile-nat64",
+	NULL
 };
 
 int nat_profile_lookup(const char *name, struct nat_knobs *knobs)

@@ -42,8 +42,8 @@
 #include "turn.h"
 
 #define PEER_MAX_RELAYS   8
-#define PEER_MAX_SLOTS    16 /* relay connections: --relay, on demand, from a directory */
-#define PEER_MAX_CANDS    12 /* of both families: the IPv4 ones alone stay at most 8 */
+#define PEER_MAX_SLOTS    16   /* relay connections: --relay, on demand, from a directory */
+#define PEER_MAX_CANDS    12   /* of both families: the IPv4 ones alone stay at most 8 */
 #define PEER_CHUNK        1216 /* transfer payload per packet: 19 ChaCha20 blocks */
 #define PEER_MAX_MSG      (PEER_CHUNK + 64)
 #define PEER_MAX_PKT      (PEER_MAX_MSG + SEAL_OVERHEAD)

@@ -353,7 +353,8 @@ static int relay_serve_families(struct relay_config *cfg)
 {
 	struct sockaddr_storage alt;
 
-	if (cfg->listen2.ss_family != AF_UNSPEC && cfg->listen2.ss_family == cfg->listen.ss_family) {
+	if (cfg->listen2.ss_family != AF_UNSPEC &&
+	    cfg->listen2.ss_family == cfg->listen.ss_family) {
 		log_warnx("--listen given twice for one address family: give one IPv4 and one "
 		          "IPv6 address (or [::]:PORT alone for both)");
 		return -EINVAL;
@@ -363,7 +364,8 @@ static int relay_serve_families(struct relay_config *cfg)
 		          "address");
 		return -EINVAL;
 	}
-	if (cfg->stun_alt.ss_family != AF_UNSPEC && cfg->stun_alt.ss_family != cfg->stun.ss_family) {
+	if (cfg->stun_alt.ss_family != AF_UNSPEC &&
+	    cfg->stun_alt.ss_family != cfg->stun.ss_family) {
 		alt = cfg->stun_alt;
 		cfg->stun_alt = cfg->stun2_alt;
 		cfg->stun2_alt = alt;

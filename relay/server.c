@@ -19,7 +19,7 @@
 
 #include "natlab/log.h"
 
-#define RELAY_TABLE_MIN      1024
+#define RELAY_TABLE_MIN 1024
 
 uint64_t relay_now_unix(void)
 {

@@ -24,7 +24,7 @@ json_t *report_run_result(const json_t *report)
 /* What the runs of a cell add up to, while folding them. */
 struct cell_acc {
 	json_t *ttd, *rtt_d, *rtt_r, *secs; /* samples */
-	json_t *phases;                      /* {phase: [ms]} over the runs */
+	json_t *phases;                     /* {phase: [ms]} over the runs */
 	int runs, direct, relay, failed, pass;
 	json_int_t bytes_d, bytes_r;
 	const char *reached, *dir;

@@ -70,7 +70,7 @@ struct nat_knobs {
 	unsigned isolation;     /* LAN hosts reach the box only, not each other (topology.c) */
 	enum nat_filtering6 filtering6; /* IPv6 inbound filtering (nat_rules6.c) */
 	unsigned nptv6;                 /* RFC 6296 prefix translation of the IPv6 LAN */
-	unsigned nat64;         /* IPv6-only LAN: NAT64 (TAYGA) and DNS64 (unbound) in the box */
+	unsigned nat64; /* IPv6-only LAN: NAT64 (TAYGA) and DNS64 (unbound) in the box */
 	enum nat64_prefix nat64_prefix;
 };
 
