@@ -4,6 +4,16 @@
  * path stays valid: keepalive probes every PEER_KEEPALIVE_MS keep NAT mappings alive and
  * detect a dead path after PEER_DEAD_MS of silence, when traffic falls back to the relay
  * and the connector punches again. Otherwise a relay where the peer is (home.c).
+ *
+ * Silence counts only while we were there to hear: a path is dead once PEER_DEAD_MS
+ * passed without a packet from it AND PEER_DEAD_KEEPALIVES keepalives went out unanswered
+ * since the last one. Normally both hold together (keepalives at 200, 400, 600 ms of
+ * silence). After a stall (a loaded machine that ran neither peer nor the lab's wires
+ * for ~1 s) the clock alone says "silent" although nothing was sent or delivered either
+ * way meanwhile, and the first tick after it (libuv runs timers before it polls the
+ * sockets) fell back before any keepalive could be answered: both peers at the same
+ * instant, and a hard-NAT pair, whose path the ordinary rounds cannot find again, ended
+ * on the relay. Now the keepalives sent after the stall must go unanswered first.
  */
 #include "natlab/addr.h"
 #include "natlab/log.h"
@@ -11,6 +21,7 @@
 
 #define PEER_KEEPALIVE_MS       200  /* direct path keepalive: far below any NAT timeout */
 #define PEER_DEAD_MS            700  /* direct path silent this long: back to the relay */
+#define PEER_DEAD_KEEPALIVES    3    /* ... and this many keepalives unanswered meanwhile */
 #define PEER_RELAY_KEEPALIVE_MS 2000 /* peer-level keepalive while on the relay */
 
 const char *peer_path_name(const struct peer *p)
@@ -72,6 +83,7 @@ static void go_direct(struct peer *p, const union peer_sa *from, uint64_t rtt_ns
 	/* The socket the answer came in on: one of hardnat.c's keeps that 4-tuple. */
 	p->direct_sock = p->rx_sock != &p->udp && p->rx_sock != &p->udp6 ? p->rx_sock : NULL;
 	p->last_direct_rx_ns = p->last_keepalive_ns = peer_now_ns();
+	p->direct_unanswered = 0;
 	peer_punch_on_direct(p);
 	peer_hardnat_on_direct(p);
 	peer_addr_text(from, a, sizeof(a));
@@ -115,11 +127,13 @@ static void send_keepalive(struct peer *p, enum peer_via via, uint64_t now)
 void peer_path_tick(struct peer *p, uint64_t now)
 {
 	if (p->direct) {
-		if (now - p->last_direct_rx_ns > PEER_DEAD_MS * PEER_MS) {
+		if (now - p->last_direct_rx_ns > PEER_DEAD_MS * PEER_MS &&
+		    p->direct_unanswered >= PEER_DEAD_KEEPALIVES) {
 			fall_back(p, "silent");
 		} else if (now - p->last_keepalive_ns >= PEER_KEEPALIVE_MS * PEER_MS) {
 			send_keepalive(p, PEER_VIA_UDP, now);
 			p->last_keepalive_ns = now;
+			p->direct_unanswered++;
 		}
 	} else if (p->established &&
 	           now - p->last_relay_tx_ns >= PEER_RELAY_KEEPALIVE_MS * PEER_MS) {

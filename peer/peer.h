@@ -351,6 +351,8 @@ struct peer {
 	/* portmap.c: the gateway's port mapping, NULL with --no-portmap */
 	struct peer_portmap *portmap;
 	int stun_ended; /* the first STUN answer came, or STUN gave up (candidates.c) */
+	/* path.c: keepalives sent on the direct path since the last packet from it */
+	int direct_unanswered;
 };
 
 /* --- events.c --- */

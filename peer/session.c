@@ -307,8 +307,10 @@ void peer_on_sealed(struct peer *p, const uint8_t *pkt, size_t len, const union 
 		return;
 	count_bytes(p, from != NULL, m[0], len);
 	p->last_peer_rx_ns = now;
-	if (from && p->direct && peer_addr_equal(from, &p->direct_addr))
+	if (from && p->direct && peer_addr_equal(from, &p->direct_addr)) {
 		p->last_direct_rx_ns = now;
+		p->direct_unanswered = 0;
+	}
 	/* A HELLO answers to the session it names, bound or not (the connector's first). */
 	if (bound || m[0] == PEER_MSG_HELLO)
 		seal_set_dst(&p->seal, seal_packet_src(pkt));
