@@ -106,9 +106,17 @@ static uint32_t gcd(uint32_t a, uint32_t b)
 void hardnat_perm_init(struct hardnat_perm *pm, uint32_t r1, uint32_t r2)
 {
 	pm->start = r1 % HARDNAT_PORT_COUNT;
-	/* Any stride coprime with the count walks every port once; far from 1, so the
-	 * probes do not sweep a neighbourhood (which a sequential allocator would fill). */
-	pm->stride = r2 % (HARDNAT_PORT_COUNT / 2) + HARDNAT_PORT_COUNT / 4;
+	/*
+	 * Any stride coprime with the count walks every port once. The count/golden-ratio
+	 * stride (or its mirror, count minus it) also spreads every prefix of the walk
+	 * evenly (three-gap theorem): after 2000 probes no run of unprobed ports is longer
+	 * than 70, so a sequential allocator's block of 256 mappings is always hit (within
+	 * 380 probes). A random stride bunched the probes for some values: 2.5% of runs
+	 * missed such a block in 2000 probes (t_hardnat_plan).
+	 */
+	pm->stride = (uint32_t)(HARDNAT_PORT_COUNT * 0.6180339887498949 + 0.5);
+	if (r2 & 1)
+		pm->stride = HARDNAT_PORT_COUNT - pm->stride;
 	while (gcd(pm->stride, HARDNAT_PORT_COUNT) != 1)
 		pm->stride++;
 }

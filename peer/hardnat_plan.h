@@ -84,7 +84,8 @@ enum hardnat_technique hardnat_choose(enum hardnat_kind self, enum hardnat_kind 
 
 /*
  * The easy side's probe order: a permutation of ports HARDNAT_PORT_LO-65535 from two
- * random numbers, so no port is probed twice in HARDNAT_PORT_COUNT probes.
+ * random numbers (where it starts, and which of two golden-ratio strides), so no port
+ * is probed twice in HARDNAT_PORT_COUNT probes and every prefix is spread evenly.
  */
 struct hardnat_perm {
 	uint32_t start, stride;

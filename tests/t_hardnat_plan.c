@@ -98,6 +98,47 @@ static void test_perm(void)
 	free(seen);
 }
 
+/*
+ * A sequential allocator gives the hard side's sockets one block of consecutive ports:
+ * the easy side's first HARDNAT_PROBES_DEFAULT probes must leave no gap longer than
+ * HARDNAT_SOCKETS_DEFAULT ports between them, wherever the block lies and whatever
+ * the random numbers. Before the golden-ratio stride, 2.5% of random strides left such
+ * a gap (three-gap theorem: the probes bunch up), and the block was missed that often.
+ */
+static void test_perm_blocks(void)
+{
+	unsigned char *hit = malloc(HARDNAT_PORT_COUNT);
+	uint32_t seed = 12345, r1, r2, i, j, gap, most, worst = 0, bad = 0, first;
+	struct hardnat_perm pm;
+	int n;
+
+	for (n = 0; n < 400; n++) {
+		seed = seed * 1103515245u + 12345u;
+		r1 = seed;
+		seed = seed * 1103515245u + 12345u;
+		r2 = seed ^ (uint32_t)n << 7;
+		hardnat_perm_init(&pm, r1, r2);
+		memset(hit, 0, HARDNAT_PORT_COUNT);
+		for (i = 0; i < HARDNAT_PROBES_DEFAULT; i++)
+			hit[hardnat_perm_port(&pm, i) - HARDNAT_PORT_LO] = 1;
+		/* The longest circular run of unprobed ports. */
+		for (first = 0; !hit[first]; first++)
+			;
+		for (gap = 0, most = 0, i = 1; i <= HARDNAT_PORT_COUNT; i++) {
+			j = (first + i) % HARDNAT_PORT_COUNT;
+			gap = hit[j] ? 0 : gap + 1;
+			most = gap > most ? gap : most;
+		}
+		bad += most > HARDNAT_SOCKETS_DEFAULT;
+		worst = most > worst ? most : worst;
+	}
+	ok(bad == 0,
+	   "400 random permutations: a block of 256 ports is always hit in 2000 probes (%u "
+	   "of them miss one; longest unprobed run %u ports)",
+	   bad, worst);
+	free(hit);
+}
+
 static void test_due(void)
 {
 	uint64_t t0 = 5000 * MS, budget = 8000 * MS;
@@ -181,6 +222,7 @@ int main(void)
 	test_classify();
 	test_choose();
 	test_perm();
+	test_perm_blocks();
 	test_due();
 	test_birthday();
 	test_predict();
