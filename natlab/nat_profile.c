@@ -127,6 +127,20 @@ static const struct nat_profile nat_profiles[] = {
 	    .hairpin = 0,
 	    TIMEOUTS_UDP(30),
 	    .nat64 = 1 } },
+	/*
+	 * A home router with its port-mapping daemon on, as OpenWrt's miniupnpd package and
+	 * most vendor firmware ship it: UPnP-IGD and NAT-PMP/PCP (one switch in miniupnpd).
+	 */
+	{ "upnp-router",
+	  { .translate = 1,
+	    .mapping = NAT_MAPPING_EIM,
+	    .filtering = NAT_FILTER_APDF,
+	    .ports = NAT_PORTS_PRESERVE,
+	    .hairpin = 1,
+	    TIMEOUTS,
+	    .upnp = 1,
+	    .natpmp = 1,
+	    .pcp = 1 } },
 };
 
 const char *const nat_profile_names[] = {
@@ -134,8 +148,13 @@ const char *const nat_profile_names[] = {
 	"symmetric",   "cgnat",      "udp-blocked",     "symmetric-sequential",
 	"home-router", "mobile-cgn", "hotel-wifi",      "enterprise-firewall",
 	"v6-firewall", "v6-open",    "nptv6",           "mobile-nat64",
-	NULL
+	"upnp-router", NULL
 };
+/* Both lists name every profile once: a preset added to one only would not be listed in
+ * errors, or not found. */
+_Static_assert(sizeof(nat_profile_names) / sizeof(nat_profile_names[0]) - 1 ==
+                   sizeof(nat_profiles) / sizeof(nat_profiles[0]),
+               "nat_profile_names and nat_profiles differ");
 
 int nat_profile_lookup(const char *name, struct nat_knobs *knobs)
 {

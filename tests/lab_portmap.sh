@@ -33,6 +33,8 @@ local b = lab:host{ name = "b", net = cgn }
 local b2 = lab:host{ name = "b2", net = cgn }
 local cpe = lab:nat{ name = "cpe", net = cgn, profile = "port-restricted-cone", natpmp = true }
 local c = lab:host{ name = "c", net = cpe }
+local home = lab:nat{ name = "home", net = inet, profile = "upnp-router" }
+local h = lab:host{ name = "h", net = home }
 lab:up()
 
 local n = 0
@@ -130,6 +132,16 @@ expect(rc ~= 0, "natpmp off on the CGN: natpmpc gets no mapping")
 -- A home box behind the CGN has a shared (reserved) WAN address: miniupnpd refuses.
 rc, out = run(c, { "natpmpc", "-g", cpe.gateway, "-a", "6500", "6500", "udp", "60" })
 expect(not out:find("Mapped public port", 1, true), "a gateway on a CGN's address maps nothing")
+
+-- The upnp-router preset: a home router with UPnP-IGD, NAT-PMP and PCP answering.
+rc, out = run(h, { "natpmpc", "-g", home.gateway, "-a", "6600", "6600", "udp", "60" })
+expect(rc == 0 and out:find("Mapped public port 6600 protocol UDP to local port 6600", 1, true),
+	"upnp-router: NAT-PMP maps UDP 6600")
+rc, out = run(h, { "upnpc", "-a", h.addr, "7600", "7600", "TCP" })
+expect(rc == 0 and out:find("external " .. home.addr .. ":7600 TCP is redirected", 1, true),
+	"upnp-router: UPnP maps TCP 7600")
+rc, out = run(h, { "$PCP_MAP", home.gateway, "6700", "udp", "60" })
+expect_eq(rc, 0, "upnp-router: PCP maps UDP 6700 (" .. out .. ")")
 LUA
 
 "$NATLAB" run "$T_TMP/portmap.lua" --out "$T_TMP/out" --pcap all >"$T_TMP/run.tap" 2>"$T_TMP/run.err"

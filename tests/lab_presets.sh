@@ -61,6 +61,6 @@ echo "$out" | grep -q 'bad.lua:3: lab:host: unknown link preset "5g" (one of: wi
 t_ok $? "an unknown link preset is refused with the list" "$out"
 printf 'local lab = natlab.lab{}\nlocal i = lab:internet{}\nlab:nat{ name = "n", net = i, profile = "hotel" }\nlab:up()\n' >bad2.lua
 out=$("$NATLAB" check bad2.lua 2>&1)
-echo "$out" | grep -q 'unknown profile "hotel" (one of: .*home-router, mobile-cgn, hotel-wifi, enterprise-firewall, v6-firewall, v6-open, nptv6, mobile-nat64)'
+echo "$out" | grep -q 'unknown profile "hotel" (one of: .*home-router, mobile-cgn, hotel-wifi, enterprise-firewall, v6-firewall, v6-open, nptv6, mobile-nat64, upnp-router)'
 t_ok $? "an unknown profile lists the presets too" "$out"
 t_done
