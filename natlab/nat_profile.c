@@ -34,11 +34,11 @@ struct nat_profile {
 		.ports = NAT_PORTS_PRESERVE, .hairpin = 1, TIMEOUTS, .block = NAT_BLOCK_NONE       \
 	}
 
-/* A home router's IPv4 side (port-restricted cone) with one IPv6 knob set. */
-#define HOME_V6(knob)                                                                              \
+/* A home router's IPv4 side (port-restricted cone) with more knobs set. */
+#define HOME_PLUS(...)                                                                             \
 	{                                                                                          \
 		.translate = 1, .mapping = NAT_MAPPING_EIM, .filtering = NAT_FILTER_APDF,          \
-		.ports = NAT_PORTS_PRESERVE, .hairpin = 1, TIMEOUTS, knob                          \
+		.ports = NAT_PORTS_PRESERVE, .hairpin = 1, TIMEOUTS, __VA_ARGS__                   \
 	}
 
 static const struct nat_profile nat_profiles[] = {
@@ -112,8 +112,8 @@ static const struct nat_profile nat_profiles[] = {
 	 * (RFC 6296).
 	 */
 	{ "v6-firewall", HOME(NAT_FILTER_APDF) },
-	{ "v6-open", HOME_V6(.filtering6 = NAT_FILTER6_OPEN) },
-	{ "nptv6", HOME_V6(.nptv6 = 1) },
+	{ "v6-open", HOME_PLUS(.filtering6 = NAT_FILTER6_OPEN) },
+	{ "nptv6", HOME_PLUS(.nptv6 = 1) },
 	/*
 	 * A mobile carrier's IPv6-only access (RFC 6877's PLAT): handsets get IPv6 only and
 	 * reach IPv4 through NAT64 and DNS64; the IPv4 side is mobile-cgn's without port
@@ -131,16 +131,7 @@ static const struct nat_profile nat_profiles[] = {
 	 * A home router with its port-mapping daemon on, as OpenWrt's miniupnpd package and
 	 * most vendor firmware ship it: UPnP-IGD and NAT-PMP/PCP (one switch in miniupnpd).
 	 */
-	{ "upnp-router",
-	  { .translate = 1,
-	    .mapping = NAT_MAPPING_EIM,
-	    .filtering = NAT_FILTER_APDF,
-	    .ports = NAT_PORTS_PRESERVE,
-	    .hairpin = 1,
-	    TIMEOUTS,
-	    .upnp = 1,
-	    .natpmp = 1,
-	    .pcp = 1 } },
+	{ "upnp-router", HOME_PLUS(.upnp = 1, .natpmp = 1, .pcp = 1) },
 };
 
 const char *const nat_profile_names[] = {
