@@ -24,12 +24,12 @@ files="$(find m -name lab.pcapng | sort) $(find m -name '*-wan.pcap' | sort | he
 t_ok $([ "$(echo $files | wc -w)" -gt "$cells" ]; echo $?) "and kept their captures ($(echo $files | wc -w) files read)"
 for f in $files; do
 	# One pass per file: a line per packet with the fields the checks count.
-	ts -r "$f" -T fields -E separator=";" -e _ws.malformed -e natlab_relay.bad -e _ws.expert.severity \
+	ts -r "$f" -T fields -E separator=";" -e frame.protocols -e _ws.malformed -e natlab_relay.bad -e _ws.expert.severity \
 		-e natlab_relay.type -e udp.srcport -e natlab_peer.magic -e natlab_relay.data_len \
 		-e natlab_event.text -e stun.type -e icmp.type | sed "s|^|$f;|"
 done >fields.txt
 count() { awk -F";" "$1" fields.txt | wc -l; }
-# Fields after the file's path: $(NF-9) malformed ... $NF icmp type.
+# Fields after the file's path: $2 the frame's protocols, $(NF-9) malformed ... $NF icmp type.
 bad=$(count '$(NF-9) != "" || $(NF-8) != "" || $(NF-7) ~ /8388608|Error/')
 t_is "$bad" 0 "no malformed packet, no frame that does not parse, in any capture" "$(grep -m3 -E "_ws|8388608" fields.txt)"
 relay=$(count '$(NF-6) != ""')
@@ -43,8 +43,12 @@ peer_relayed=$(count '$(NF-4) != "" && $(NF-3) != ""')
 t_ok $(( peer_relayed > 0 ? 0 : 1 )) "sealed packets inside relay frames dissected ($peer_relayed)"
 events=$(count '$(NF-2) != ""')
 t_ok $(( events > 0 ? 0 : 1 )) "natlab events read from natlab/events ($events)"
-t_is "$(count '$(NF-5) != "" && $(NF-4) == "" && $(NF-1) == "" && $NF == ""')" 0 \
-	"every UDP packet is STUN or natlab-peer (or inside an ICMP error)"
+# natlab-peer asks its gateway for a port mapping (docs/events.md): tshark's own NAT-PMP,
+# PCP and SSDP dissectors read those (the malformed check above covers them).
+portmap=$(count '$2 ~ /:(nat-pmp|portcontrol|ssdp)/')
+t_ok $(( portmap > 0 ? 0 : 1 )) "the peers' port-mapping requests decoded as NAT-PMP, PCP or SSDP ($portmap)"
+t_is "$(count '$(NF-5) != "" && $(NF-4) == "" && $(NF-1) == "" && $NF == "" && $2 !~ /:(nat-pmp|portcontrol|ssdp)/')" 0 \
+	"every other UDP packet is STUN or natlab-peer (or inside an ICMP error)"
 
 # A crafted relay stream: CHALLENGE, then a PING with 7 bytes instead of 8.
 {
