@@ -36,6 +36,7 @@ struct cell_acc {
 	json_int_t wire_bytes_d, wire_bytes_r;
 	char disagree_note[160];
 	const char *relay_via; /* the last relayed run's relay and transport ("turn/tls") */
+	const char *family;    /* the last direct run's address family ("ipv6") */
 	/* expected_rate of a probabilistic cell (0: none): relay runs do not fail it. */
 	double rate;
 	char rate_note[160];
@@ -102,6 +103,8 @@ static void cell_add(struct cell_acc *a, const char *expected, const struct repo
 		a->reached = json_string_value(json_object_get(r, "reached"));
 	if (json_is_string(json_object_get(r, "relay_via")))
 		a->relay_via = json_string_value(json_object_get(r, "relay_via"));
+	if (json_is_string(json_object_get(r, "family")))
+		a->family = json_string_value(json_object_get(r, "family"));
 }
 
 static const char *majority(const struct cell_acc *a)
@@ -173,6 +176,8 @@ json_t *report_cell_fold(const json_t *cell, const struct report_run *runs, size
 	json_object_set_new(out, "flags", flags);
 	if (a.relay_via)
 		json_object_set_new(out, "relay_via", json_string(a.relay_via));
+	if (a.family)
+		json_object_set_new(out, "family", json_string(a.family));
 	/* Where each run's time went, phase by phase (docs/reports.md). */
 	json_object_set_new(out, "phases_ms", report_phases_fold(a.phases));
 	json_object_set_new(out, "seeds", a.seeds);

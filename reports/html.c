@@ -274,6 +274,8 @@ static void cell_tooltip(FILE *f, const json_t *c)
 		escf(f, "\nreached %s", jstr(c, "reached"));
 	if (cell_has_flag(c, "flaky"))
 		escf(f, "\nflaky: direct in some runs, not all");
+	if (jstr(c, "family"))
+		escf(f, "\ndirect over %s", jstr(c, "family"));
 	fputs("</title>", f);
 }
 
@@ -1062,6 +1064,8 @@ static void cell_table(FILE *f, const json_t *c)
 	fmt_bytes(b, sizeof(b), jnum(c, "bytes_relay"));
 	kv_row(f, "bytes direct", a);
 	kv_row(f, "bytes relay", b);
+	if (jstr(c, "family"))
+		kv_row(f, "direct over", jstr(c, "family"));
 	if ((!cell_pass(c) && cell_verdict(c) != V_NOTRUN) || jstr(c, "reached"))
 		kv_row(f, "reached", jstr(c, "reached") ? jstr(c, "reached") : "\xe2\x80\x93");
 	wire_rows(f, c);

@@ -101,6 +101,33 @@ elseif natlab.params.portmap and natlab.params.portmap ~= "off" then
 	error(("--param portmap=%s: expected on or off"):format(natlab.params.portmap))
 end
 
+-- `--param ipv6=on` adds IPv6 variants (docs/scenarios.md, "The matrix's IPv6 variants",
+-- gives each expectation its reason): their lab's internet is dual-stack, the relay
+-- listens and answers STUN on both families, and `family` is the one the direct path must
+-- use. ka/kb are more knobs of a side's box: `ipv6 = false` makes its LAN IPv4 only,
+-- `filtering6 = "open"` leaves IPv6 unfiltered.
+local ipv6_cells = {
+	{ name = "v6:v6-firewall/v6-firewall", a = "v6-firewall", b = "v6-firewall",
+	  expected = "direct", family = "ipv6" },
+	{ name = "v6:nptv6/v6-firewall", a = "nptv6", b = "v6-firewall",
+	  expected = "direct", family = "ipv6" },
+	{ name = "v6:symmetric+v6open/symmetric+v6open", a = "symmetric", b = "symmetric",
+	  ka = { filtering6 = "open" }, kb = { filtering6 = "open" }, expected = "direct", family = "ipv6" },
+	{ name = "v6:mobile-nat64/v6-firewall", a = "mobile-nat64", b = "v6-firewall",
+	  expected = "direct", family = "ipv6" },
+	{ name = "v6:mobile-nat64/symmetric+v4only", a = "mobile-nat64", b = "symmetric",
+	  kb = { ipv6 = false }, expected = "relay" },
+	{ name = "v6:v6-firewall/udp-blocked", a = "v6-firewall", b = "udp-blocked", expected = "relay" },
+}
+if natlab.params.ipv6 == "on" then
+	for _, c in ipairs(ipv6_cells) do
+		c.v6 = true
+		cells[#cells + 1] = c
+	end
+elseif natlab.params.ipv6 and natlab.params.ipv6 ~= "off" then
+	error(("--param ipv6=%s: expected on or off"):format(natlab.params.ipv6))
+end
+
 -- The stack under test: natlab-peer unless `--param adapter=NAME` names another shipped
 -- adapter (scenarios/lib/adapters.lua, docs/adapters.md). Where it declares its own
 -- expectation for a cell (its `expect` table), that is what the cell is judged by, and
@@ -128,7 +155,8 @@ end
 
 local lab = natlab.lab{ name = "matrix", seed = 1 }
 -- A port-mapping cell's gateways need a public WAN address (natlab's default is reserved).
-local inet = lab:internet{ prefix = cell.portmap and not cell.reserved and "20.0.0.0/16" or nil }
+local inet = lab:internet{ prefix = cell.portmap and not cell.reserved and "20.0.0.0/16" or nil,
+	ipv6 = cell.v6 or nil }
 -- Two addresses: the RFC 5780 responder of the NAT measurement needs them.
 local srv = lab:host{ name = "srv", net = inet, addrs = 2, link = WAN }
 local use_turn = natlab.params.relay == "turn"
@@ -177,7 +205,8 @@ local r = p2p.run(a, b, relay, { adapter = adapter, ping = 5, timeout_s = 20,
 	-- listener there, or is said again a round trip after the relay's not_here).
 	ready = not slow and adapter.name == "natlab-peer" and { event = "started" } or nil,
 	hold = cell.expected_rate and 1 or nil,
-	wire = natlab.params.wire ~= "off", turn = ts, turn_transport = tt, turn_only = use_turn,
+	-- The wire's counters are IPv4 only (scenarios/lib/wire.lua): not for IPv6 cells.
+	wire = natlab.params.wire ~= "off" and not cell.v6, turn = ts, turn_transport = tt, turn_only = use_turn,
 	hard_nat = hard_off and "off" or nil })
 local outcome = (r.status == 0 and r.outcome) or "fail"
 -- The relay and transport each side's last path event named: "turn/tls" when both
@@ -196,6 +225,8 @@ result{
 	bytes_direct = r.bytes_direct or 0, bytes_relay = r.bytes_relay or 0,
 	reached = r.reason or r.error or r.last_event,
 	relay_via = outcome == "relay" and relay_via(r) or nil,
+	-- natlab-peer's path event: the address family of the direct path.
+	family = outcome == "direct" and r.family or nil,
 	-- natlab-peer's hard-NAT attempt (docs/events.md, "Hard NATs"), either side's.
 	hard_nat = r.hard_nat and r.hard_nat.technique or r.listener and r.listener.hard_nat and
 		r.listener.hard_nat.technique or nil,
@@ -207,10 +238,13 @@ if cell.expected_rate then
 else
 	expect_eq(outcome, cell.expected, cell.name .. ": " .. cell.expected)
 end
+if cell.family and outcome == "direct" then
+	expect_eq(r.family, cell.family, cell.name .. ": direct over " .. cell.family)
+end
 expect(r.agree ~= false, cell.name .. ": the stack's claim (" .. tostring(r.claim) ..
 	") agrees with the wire (" .. (r.wire and r.wire.verdict or "?") .. ")")
 
-if cell.a == cell.b and cell.a ~= "same-nat" and cell.a ~= "same-cgn" and not cell.portmap then
+if cell.a == cell.b and cell.a ~= "same-nat" and cell.a ~= "same-cgn" and not cell.portmap and not cell.v6 then
 	-- The measurement itself lands in the report (nats[]); its output in logs/.
 	local m = natprobe.path(lab, a, { server = srv, wait = not slow and 400 or nil })
 	expect(m and m.udp_match, cell.a .. ": the NAT path measures as declared for UDP (RFC 5780)")

@@ -313,7 +313,10 @@ local function context(self, other, relay, opts, side, port, peer_port)
 	return { relay = relay.addr, relay_addr = ra, relay_port = rp, self = self.addr,
 		peer = other.addr, peer_public = public_addr(other), port = port, peer_port = peer_port,
 		timeout_s = opts.timeout_s or 20, ping = opts.ping, transfer = opts.transfer,
-		hold = opts.hold, out = natlab.out, side = side, opts = opts }
+		hold = opts.hold, out = natlab.out, side = side, opts = opts,
+		-- A dual-stack relay (p2p.relay in a lab with IPv6): its IPv6 address and both
+		-- STUN servers, for natlab-peer; nil otherwise.
+		relay6 = relay.addr6, stun = relay.stun }
 end
 
 local function log_of(host, name)
@@ -567,12 +570,14 @@ M.adapters["natlab-peer"] = {
 	events = true,
 	ready = { event = "relay_connected" },
 	listen = function(ctx)
-		local args = turn_args(peer_args({ addr = ctx.relay }, ctx.opts), ctx.opts, "listen")
+		local args = turn_args(peer_args({ addr = ctx.relay, addr6 = ctx.relay6, stun = ctx.stun },
+			ctx.opts, { addr = ctx.self }), ctx.opts, "listen")
 		args[#args + 1] = "--listen"
 		return args
 	end,
 	connect = function(ctx)
-		local args = turn_args(peer_args({ addr = ctx.relay }, ctx.opts), ctx.opts, "connect")
+		local args = turn_args(peer_args({ addr = ctx.relay, addr6 = ctx.relay6, stun = ctx.stun },
+			ctx.opts, { addr = ctx.self }), ctx.opts, "connect")
 		args[#args + 1] = "--connect"
 		args[#args + 1] = ctx.listen.key
 		return args
