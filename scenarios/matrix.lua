@@ -92,14 +92,19 @@ local portmap_cells = {
 	{ name = "symmetric+upnp+natpmp@reserved/symmetric", a = "symmetric", b = "symmetric",
 	  ka = { upnp = true, natpmp = true }, reserved = true, expected = "relay" },
 }
-if natlab.params.portmap == "on" then
-	for _, c in ipairs(portmap_cells) do
-		c.portmap = true
-		cells[#cells + 1] = c
+-- `--param NAME=on` adds the variants, each marked NAME = true; off (or absent) not.
+local function variants(param, list)
+	local v = natlab.params[param]
+	if v == "on" then
+		for _, c in ipairs(list) do
+			c[param] = true
+			cells[#cells + 1] = c
+		end
+	elseif v and v ~= "off" then
+		error(("--param %s=%s: expected on or off"):format(param, v), 2)
 	end
-elseif natlab.params.portmap and natlab.params.portmap ~= "off" then
-	error(("--param portmap=%s: expected on or off"):format(natlab.params.portmap))
 end
+variants("portmap", portmap_cells)
 
 -- `--param ipv6=on` adds IPv6 variants (docs/scenarios.md, "The matrix's IPv6 variants",
 -- gives each expectation its reason): their lab's internet is dual-stack, the relay
@@ -119,14 +124,7 @@ local ipv6_cells = {
 	  kb = { ipv6 = false }, expected = "relay" },
 	{ name = "v6:v6-firewall/udp-blocked", a = "v6-firewall", b = "udp-blocked", expected = "relay" },
 }
-if natlab.params.ipv6 == "on" then
-	for _, c in ipairs(ipv6_cells) do
-		c.v6 = true
-		cells[#cells + 1] = c
-	end
-elseif natlab.params.ipv6 and natlab.params.ipv6 ~= "off" then
-	error(("--param ipv6=%s: expected on or off"):format(natlab.params.ipv6))
-end
+variants("ipv6", ipv6_cells)
 
 -- The stack under test: natlab-peer unless `--param adapter=NAME` names another shipped
 -- adapter (scenarios/lib/adapters.lua, docs/adapters.md). Where it declares its own
@@ -156,7 +154,7 @@ end
 local lab = natlab.lab{ name = "matrix", seed = 1 }
 -- A port-mapping cell's gateways need a public WAN address (natlab's default is reserved).
 local inet = lab:internet{ prefix = cell.portmap and not cell.reserved and "20.0.0.0/16" or nil,
-	ipv6 = cell.v6 or nil }
+	ipv6 = cell.ipv6 or nil }
 -- Two addresses: the RFC 5780 responder of the NAT measurement needs them.
 local srv = lab:host{ name = "srv", net = inet, addrs = 2, link = WAN }
 local use_turn = natlab.params.relay == "turn"
@@ -206,7 +204,7 @@ local r = p2p.run(a, b, relay, { adapter = adapter, ping = 5, timeout_s = 20,
 	ready = not slow and adapter.name == "natlab-peer" and { event = "started" } or nil,
 	hold = cell.expected_rate and 1 or nil,
 	-- The wire's counters are IPv4 only (scenarios/lib/wire.lua): not for IPv6 cells.
-	wire = natlab.params.wire ~= "off" and not cell.v6, turn = ts, turn_transport = tt, turn_only = use_turn,
+	wire = natlab.params.wire ~= "off" and not cell.ipv6, turn = ts, turn_transport = tt, turn_only = use_turn,
 	hard_nat = hard_off and "off" or nil })
 local outcome = (r.status == 0 and r.outcome) or "fail"
 -- The relay and transport each side's last path event named: "turn/tls" when both
@@ -244,7 +242,7 @@ end
 expect(r.agree ~= false, cell.name .. ": the stack's claim (" .. tostring(r.claim) ..
 	") agrees with the wire (" .. (r.wire and r.wire.verdict or "?") .. ")")
 
-if cell.a == cell.b and cell.a ~= "same-nat" and cell.a ~= "same-cgn" and not cell.portmap and not cell.v6 then
+if cell.a == cell.b and cell.a ~= "same-nat" and cell.a ~= "same-cgn" and not cell.portmap and not cell.ipv6 then
 	-- The measurement itself lands in the report (nats[]); its output in logs/.
 	local m = natprobe.path(lab, a, { server = srv, wait = not slow and 400 or nil })
 	expect(m and m.udp_match, cell.a .. ": the NAT path measures as declared for UDP (RFC 5780)")
