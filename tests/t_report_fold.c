@@ -420,7 +420,9 @@ static void test_phases(void)
 	near(jnum(p, "exit"), 20, "exit: the last mark to the reap");
 	near(sum, 430, "the phases sum to the run's span");
 	json_decref(p);
-	ok(report_run_phases(json_object(), 1, 2) == NULL, "no phases: NULL");
+	v = json_object();
+	ok(report_run_phases(v, 1, 2) == NULL, "no phases: NULL");
+	json_decref(v);
 	p = report_run_phases(r2, 0, 0);
 	ok(p && !json_object_get(p, "start") && !json_object_get(p, "exit"),
 	   "the pool's times unknown: no start, no exit");
