@@ -54,42 +54,52 @@ void lua_json_push(lua_State *L, const json_t *j)
 	push_depth(L, j, 0);
 }
 
-static json_t *from_depth(lua_State *L, int idx, const char *fn, int depth);
-
-static json_t *table_from(lua_State *L, int idx, const char *fn, int depth)
+/*
+ * Raises what lua_json_from() refuses, before anything is built: an error raised while
+ * building would jump past the partly built parents and leak them (fuzz_json found it).
+ */
+static void check_depth(lua_State *L, int idx, const char *fn, int depth)
 {
-	size_t n = lua_rawlen(L, idx);
-	json_t *out = n ? json_array() : json_object();
+	size_t n;
 
-	if (depth > JSON_DEPTH_MAX) {
-		json_decref(out);
-		luaL_error(L, "%s: tables nest deeper than %d", fn, JSON_DEPTH_MAX);
+	switch (lua_type(L, idx)) {
+	case LUA_TNIL:
+	case LUA_TBOOLEAN:
+	case LUA_TNUMBER:
+	case LUA_TSTRING:
+		return;
+	case LUA_TTABLE:
+		break;
+	default:
+		luaL_error(L, "%s: cannot record a %s", fn, luaL_typename(L, idx));
 	}
+	if (depth > JSON_DEPTH_MAX)
+		luaL_error(L, "%s: tables nest deeper than %d", fn, JSON_DEPTH_MAX);
+	luaL_checkstack(L, 3, "JSON nesting");
+	n = lua_rawlen(L, idx);
 	for (size_t i = 1; i <= n; i++) {
 		lua_rawgeti(L, idx, (lua_Integer)i);
-		json_array_append_new(out, from_depth(L, lua_gettop(L), fn, depth + 1));
+		check_depth(L, lua_gettop(L), fn, depth + 1);
 		lua_pop(L, 1);
 	}
 	if (n)
-		return out;
+		return;
 	lua_pushnil(L);
 	while (lua_next(L, idx)) {
-		if (lua_type(L, -2) != LUA_TSTRING) {
-			json_decref(out);
+		if (lua_type(L, -2) != LUA_TSTRING)
 			luaL_error(L, "%s: keys must be strings (or a plain list)", fn);
-		}
-		json_object_set_new(out, lua_tostring(L, -2),
-		                    from_depth(L, lua_gettop(L), fn, depth + 1));
+		check_depth(L, lua_gettop(L), fn, depth + 1);
 		lua_pop(L, 1);
 	}
-	return out;
 }
 
-static json_t *from_depth(lua_State *L, int idx, const char *fn, int depth)
+/* Builds what check_depth() accepted: raises nothing. */
+static json_t *from_depth(lua_State *L, int idx)
 {
+	size_t n;
+	json_t *out;
+
 	switch (lua_type(L, idx)) {
-	case LUA_TNIL:
-		return json_null();
 	case LUA_TBOOLEAN:
 		return json_boolean(lua_toboolean(L, idx));
 	case LUA_TNUMBER:
@@ -98,16 +108,32 @@ static json_t *from_depth(lua_State *L, int idx, const char *fn, int depth)
 	case LUA_TSTRING:
 		return json_string(lua_tostring(L, idx));
 	case LUA_TTABLE:
-		return table_from(L, idx, fn, depth);
+		break;
 	default:
-		luaL_error(L, "%s: cannot record a %s", fn, luaL_typename(L, idx));
-		return NULL;
+		return json_null();
 	}
+	n = lua_rawlen(L, idx);
+	out = n ? json_array() : json_object();
+	for (size_t i = 1; i <= n; i++) {
+		lua_rawgeti(L, idx, (lua_Integer)i);
+		json_array_append_new(out, from_depth(L, lua_gettop(L)));
+		lua_pop(L, 1);
+	}
+	if (n)
+		return out;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		json_object_set_new(out, lua_tostring(L, -2), from_depth(L, lua_gettop(L)));
+		lua_pop(L, 1);
+	}
+	return out;
 }
 
 json_t *lua_json_from(lua_State *L, int idx, const char *fn)
 {
-	return from_depth(L, lua_absindex(L, idx), fn, 0);
+	idx = lua_absindex(L, idx);
+	check_depth(L, idx, fn, 0);
+	return from_depth(L, idx);
 }
 
 /* natlab.json_decode(text): the JSON document as a Lua value, or nil and the error. */
