@@ -41,6 +41,13 @@ struct nat_profile {
 		.ports = NAT_PORTS_PRESERVE, .hairpin = 1, TIMEOUTS, __VA_ARGS__                   \
 	}
 
+/* A mobile carrier's side: a random port per destination, 30 s for UDP; more knobs set. */
+#define MOBILE_PLUS(...)                                                                           \
+	{                                                                                          \
+		.translate = 1, .mapping = NAT_MAPPING_APDM, .filtering = NAT_FILTER_APDF,         \
+		.ports = NAT_PORTS_RANDOM, .hairpin = 0, TIMEOUTS_UDP(30), __VA_ARGS__             \
+	}
+
 static const struct nat_profile nat_profiles[] = {
 	{ "none", { .translate = 0, TIMEOUTS } },
 	{ "full-cone", HOME(NAT_FILTER_EIF) },
@@ -77,14 +84,7 @@ static const struct nat_profile nat_profiles[] = {
 	/* Linux masquerade as consumer routers (OpenWrt and most firmware) run it. */
 	{ "home-router", HOME(NAT_FILTER_APDF) },
 	/* A mobile carrier's CGN: a random port of the subscriber's block per destination. */
-	{ "mobile-cgn",
-	  { .translate = 1,
-	    .mapping = NAT_MAPPING_APDM,
-	    .filtering = NAT_FILTER_APDF,
-	    .ports = NAT_PORTS_RANDOM,
-	    .hairpin = 0,
-	    TIMEOUTS_UDP(30),
-	    .port_block = 2048 } },
+	{ "mobile-cgn", MOBILE_PLUS(.port_block = 2048) },
 	/* A guest network's gateway: random ports, and guests never reach each other, neither
 	 * through it nor on the LAN (client isolation). */
 	{ "hotel-wifi",
@@ -119,14 +119,7 @@ static const struct nat_profile nat_profiles[] = {
 	 * reach IPv4 through NAT64 and DNS64; the IPv4 side is mobile-cgn's without port
 	 * blocks (TAYGA, not the LAN, picks the pool address each handset is seen as).
 	 */
-	{ "mobile-nat64",
-	  { .translate = 1,
-	    .mapping = NAT_MAPPING_APDM,
-	    .filtering = NAT_FILTER_APDF,
-	    .ports = NAT_PORTS_RANDOM,
-	    .hairpin = 0,
-	    TIMEOUTS_UDP(30),
-	    .nat64 = 1 } },
+	{ "mobile-nat64", MOBILE_PLUS(.nat64 = 1) },
 	/*
 	 * A home router with its port-mapping daemon on, as OpenWrt's miniupnpd package and
 	 * most vendor firmware ship it: UPnP-IGD and NAT-PMP/PCP (one switch in miniupnpd).
