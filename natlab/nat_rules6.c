@@ -234,10 +234,10 @@ int nat6_ruleset_render(const struct nat_knobs *k, const struct nat6_box_addrs *
 	if (k->translate) {
 		fprintf(r.f, "table ip6 natlab {\n");
 		render_sets(&r);
-		if (k->nptv6)
+		if (k->nptv6) {
 			render_npt_maps(&r);
-		if (k->nptv6)
 			render_npt_chains(&r);
+		}
 		render_learn(&r);
 		render_forward(&r);
 		render_input(&r);
