@@ -378,6 +378,39 @@ static void dir_enroll_again(struct dir_conn *c, const char *id, const char *sec
 	dir_respond(c, 200, json_pack("{s:s}", "id", r->id));
 }
 
+/* Whether two socket addresses name the same host (an IPv4-mapped IPv6 one as IPv4). */
+static bool dir_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
+	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
+
+	if (a->ss_family == AF_INET && b->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&b6->sin6_addr))
+		return memcmp(&a4->sin_addr, &b6->sin6_addr.s6_addr[12], 4) == 0;
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	return IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &b6->sin6_addr);
+}
+
+/*
+ * The directory polls a relay's health address every --poll ms: it must be on the host
+ * that enrolls, or a token (or a saved secret) would buy polls of any address. An address
+ * that does not parse is left to dir_relay_set's bad_request.
+ */
+static bool dir_health_from_source(struct dir_conn *c, const char *health)
+{
+	struct sockaddr_storage want, src;
+	int len = sizeof(src);
+
+	if (addr_parse(health, &want, ADDR_PORT_REQUIRED) < 0)
+		return true;
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&src, &len) < 0)
+		return false;
+	return dir_same_host(&want, &src);
+}
+
 static void dir_enroll(struct dir_conn *c, const char *body)
 {
 	const char *token = NULL, *id = NULL, *secret = NULL, *relay = NULL, *health = NULL;
@@ -391,6 +424,10 @@ static void dir_enroll(struct dir_conn *c, const char *body)
 		dir_refuse(c, 400, "bad_request",
 		           "expected a JSON object with relay, health and either token or id and "
 		           "secret");
+	} else if (!dir_health_from_source(c, health)) {
+		dir_refuse(c, 403, "health_elsewhere",
+		           "the health address must be on the host that enrolls (the directory "
+		           "polls nothing else): give --metrics an address of this host");
 	} else if (token) {
 		dir_enroll_token(c, token, relay, health);
 	} else {

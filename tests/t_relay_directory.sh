@@ -71,6 +71,21 @@ enroll r2 --enroll-token "$("$RELAY" directory-token --state state)"
 t_is $? 1 "a state file that is not an enrollment: exit 1"
 t_ok "$(grep -q 'not an enrollment state' r2.err; echo $?)" "... saying so" "$(cat r2.err)"
 rm -f r2.json
+# The directory polls only the enrolling host: a health address elsewhere would make it
+# knock on any address every --poll ms for whoever holds a token (or a saved secret).
+T3=$("$RELAY" directory-token --state state)
+enroll r2 --enroll-token "$T3" --metrics 127.0.0.2:0
+t_is $? 1 "a health address that is not the enrolling host's: the relay exits 1"
+t_ok "$(grep -q 'health_elsewhere' r2.err; echo $?)" "... saying health_elsewhere" "$(cat r2.err)"
+t_ok "$(curl -s -X POST --data '{"token":"abc","relay":"127.0.0.1:1","health":"198.51.100.7:80"}' "http://$DIR/enroll" | grep -q '"error":"health_elsewhere"'; echo $?)" "POST /enroll naming another host's health address: health_elsewhere"
+enroll r2 --enroll-token "$T3"
+t_is $? 0 "... and the refusal did not use up the token" "$(cat r2.err)"
+kill "$r2_PID"
+wait "$r2_PID" 2>/dev/null
+enroll r2 --metrics 127.0.0.2:0
+t_is $? 1 "a re-run moving its health address to another host: refused too" "$(cat r2.err)"
+t_ok "$(grep -q 'health_elsewhere' r2.err; echo $?)" "... saying health_elsewhere" "$(cat r2.err)"
+rm -f r2.json
 "$RELAY" --listen 127.0.0.1:0 --no-auth --directory "$DIR" --enroll-state x.json >/dev/null 2>bad.err
 t_is $? 2 "--directory without --metrics: usage error"
 t_ok "$(grep -q 'needs --enroll-state FILE.*--metrics' bad.err; echo $?)" "... naming what is missing" "$(cat bad.err)"
