@@ -199,7 +199,7 @@ static int node_link_up(lua_State *L)
 }
 
 /*
- * node:wire_load(text): the node's wire counters (tables ip and bridge natlab_wire, with
+ * node:wire_load(text): the node's wire counters (tables inet and bridge natlab_wire, with
  * named counters), replacing the previous ones. scenarios/lib/wire.lua writes them.
  */
 static int node_wire_load(lua_State *L)

@@ -399,7 +399,7 @@ out:
 
 int nat_wire_apply(const char *ruleset, char *err, size_t errlen)
 {
-	return table_load("ip bridge", NAT_WIRE_TABLE, ruleset, err, errlen);
+	return table_load("ip inet bridge", NAT_WIRE_TABLE, ruleset, err, errlen);
 }
 
 int nat_wire_read(nat_counter_cb fn, void *arg, char *err, size_t errlen)

@@ -203,8 +203,7 @@ local r = p2p.run(a, b, relay, { adapter = adapter, ping = 5, timeout_s = 20,
 	-- listener there, or is said again a round trip after the relay's not_here).
 	ready = not slow and adapter.name == "natlab-peer" and { event = "started" } or nil,
 	hold = cell.expected_rate and 1 or nil,
-	-- The wire's counters are IPv4 only (scenarios/lib/wire.lua): not for IPv6 cells.
-	wire = natlab.params.wire ~= "off" and not cell.ipv6, turn = ts, turn_transport = tt, turn_only = use_turn,
+	wire = natlab.params.wire ~= "off", turn = ts, turn_transport = tt, turn_only = use_turn,
 	hard_nat = hard_off and "off" or nil })
 local outcome = (r.status == 0 and r.outcome) or "fail"
 -- The relay and transport each side's last path event named: "turn/tls" when both

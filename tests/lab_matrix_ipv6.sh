@@ -17,6 +17,11 @@ t_is "$(jq -c '[.cells[] | [.name, .outcome, .family]] | sort' "$O/report.json")
 	'[["v6:mobile-nat64/symmetric+v4only","relay",null],["v6:mobile-nat64/v6-firewall","direct","ipv6"],["v6:nptv6/v6-firewall","direct","ipv6"],["v6:symmetric+v6open/symmetric+v6open","direct","ipv6"],["v6:v6-firewall/udp-blocked","relay",null],["v6:v6-firewall/v6-firewall","direct","ipv6"]]' \
 	"outcomes: direct over IPv6 where both sides have it and send UDP, else the relay"
 t_ok "$(grep -q 'direct over ipv6' "$O/report.html"; echo $?)" "report.html says the direct path's family"
+# The wire counts IPv6 (and NAT64's synthesised addresses) too: every cell's verdict is
+# the outcome, direct bytes counted where the path was direct over IPv6.
+t_is "$(jq -c '[.cells[] | [.name, .wire.direct, .wire.relayed, .wire.disagree, (.wire.bytes_direct > 0)]] | sort' "$O/report.json")" \
+	'[["v6:mobile-nat64/symmetric+v4only",0,1,0,false],["v6:mobile-nat64/v6-firewall",1,0,0,true],["v6:nptv6/v6-firewall",1,0,0,true],["v6:symmetric+v6open/symmetric+v6open",1,0,0,true],["v6:v6-firewall/udp-blocked",0,1,0,false],["v6:v6-firewall/v6-firewall",1,0,0,true]]' \
+	"the wire's verdict agrees with each IPv6 cell's outcome"
 t_is "$(jq -c '[.cells[] | select(.name | startswith("v6:") | not)] | length' "$O/report.json")" 0 \
 	"--filter 'v6:*' runs the IPv6 variants alone"
 t_ok "$("$NATLAB" run "$SRC/scenarios/matrix.lua" --param ipv6=maybe --filter 'v6:*' --out "$T_TMP/bad" 2>&1 |

@@ -69,6 +69,19 @@ rc, out = run(phone, "socat -T3 - TCP6:server.test:7000 </dev/null")
 expect_eq(out, "tcp-from-" .. carrier.addr, "TCP by name reaches the IPv4 server from the box's WAN")
 rc, out = run(phone, "echo x | socat -T3 - UDP6:server.test:7001")
 expect_eq(out, "udp-from-" .. carrier.addr, "UDP by name too")
+-- The wire (scenarios/lib/wire.lua) counts through NAT64: IPv6 to the synthesised address
+-- on the handset's box, IPv4 from the box's WAN on the server; a CLAT's own address too.
+local wire = require("wire")
+for _, h in ipairs{ phone, xlat } do
+	local w = wire.watch(h, server, {})
+	rc, out = run(h, h == phone and "echo x | socat -T3 - UDP6:server.test:7001"
+		or "echo x | socat -T3 - UDP4:" .. server.addr .. ":7001")
+	w:sample()
+	local v = w:verdict()
+	expect(v.verdict == "direct" and v.a_to_b.delivered.packets >= 1 and v.b_to_a.delivered.packets >= 1,
+		h.name .. ": the wire counts the exchange through NAT64 as direct, both ways (" .. v.verdict ..
+		", " .. v.a_to_b.delivered.packets .. " and " .. v.b_to_a.delivered.packets .. " packets)")
+end
 rc, out = run(phone, "getent ahosts ipv4only.arpa | head -1")
 expect(out:match("^2001:db8:ffff::c000:aa") or out:match("^2001:db8:ffff::c000:ab"),
 	"RFC 7050: ipv4only.arpa tells the prefix: " .. out)

@@ -195,15 +195,16 @@ void nat_ctx_defer_end(void);
 int nat_ruleset_apply(const char *ruleset, char *err, size_t errlen);
 
 /*
- * Wire accounting: the scenario's own nftables tables (`table ip natlab_wire` for routed
- * traffic, `table bridge natlab_wire` for traffic between two hosts on one LAN) beside
+ * Wire accounting: the scenario's own nftables tables (`table inet natlab_wire` for routed
+ * traffic of both families, `table bridge natlab_wire` for traffic between two hosts on one
+ * LAN) beside
  * the NAT's, with named counters. It is loaded and replaced on its own, so a profile change
  * keeps the counters and new counters keep the NAT's state.
  */
 #define NAT_WIRE_TABLE "natlab_wire"
 
 /*
- * Loads `ruleset` (tables ip and bridge natlab_wire and nothing else) into the current
+ * Loads `ruleset` (tables natlab_wire of family inet, ip or bridge, nothing else) into the current
  * namespace, replacing the previous ones atomically (counters restart at zero). Errors
  * as nat_ruleset_apply.
  */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Wire accounting inside a lab node: loads a scenario's counters (table ip natlab_wire)
- * into the node's namespace and reads them back, so a run can tell from the NAT boxes
+ * Wire accounting inside a lab node: loads a scenario's counters (tables inet and bridge
+ * natlab_wire) into the node's namespace and reads them back, so a run can tell from the NAT boxes
  * what went directly between two peers and what went through a relay, whatever the
  * peers say about it.
  */
@@ -14,7 +14,7 @@
 #include <stddef.h>
 
 /*
- * Loads `ruleset` (the body of table ip natlab_wire) into node i's namespace, replacing
+ * Loads `ruleset` (tables natlab_wire: see nat_wire_apply) into node i's namespace, replacing
  * its previous counters. Returns 0, or -errno with the cause in err.
  */
 int lab_wire_count_load(const struct lab_model *m, int i, const char *ruleset, char *err,

@@ -16,7 +16,10 @@
 -- hosts on one NAT's LAN talk through its bridge: those frames are counted by a bridge
 -- table (their routed copies, which br_netfilter shows the ip hooks only in part, not). The
 -- counting chain runs at priority 100, after the NAT's filter (priority 0), so what it
--- counts inbound got through the NAT: a punch the NAT dropped is not counted.
+-- counts inbound got through the NAT: a punch the NAT dropped is not counted. Both
+-- families count into the same counters (table inet): IPv6 between the hosts' IPv6
+-- addresses and the prefixes NPTv6 translates them into, and through a NAT64 box its
+-- synthesised addresses of the other side's (or a relay's) IPv4 ones.
 local M = {}
 
 -- The node that carries the side's traffic to the world, and the hooks to count on.
@@ -38,6 +41,42 @@ local function side_addrs(host)
 	return set
 end
 
+-- Its IPv6 addresses (a CLAT's too), and the /64 of each NAT above it that translates
+-- prefixes (NPTv6: pub6 differs from lan6).
+local function side_addrs6(host)
+	local set = {}
+	for _, a in ipairs(host.addrs6 or {}) do set[#set + 1] = a end
+	if host.clat then set[#set + 1] = host.clat end
+	local n = host.net
+	while n and n.kind == "nat" do
+		if n.pub6 and n.pub6 ~= n.lan6 then set[#set + 1] = n.pub6 end
+		n = n.net
+	end
+	return set
+end
+
+-- What a host behind a NAT64 box sends to for these IPv4 addresses: each in the box's
+-- /96 prefix (RFC 6052), or nothing when the box does not translate.
+local function nat64_addrs(host, v4)
+	local box = host.net
+	local prefix = box and box.kind == "nat" and box.nat64_prefix
+	local set = {}
+	if not prefix then return set end
+	local p = prefix:gsub("/96$", "")
+	for _, a in ipairs(v4) do
+		-- In hex words: nftables does not read an IPv6 address ending in a dotted quad.
+		local o1, o2, o3, o4 = a:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+		set[#set + 1] = ("%s%x:%x"):format(p, o1 * 256 + o2, o3 * 256 + o4)
+	end
+	return set
+end
+
+local function concat(a, b)
+	local out = { table.unpack(a) }
+	for _, x in ipairs(b) do out[#out + 1] = x end
+	return out
+end
+
 local function nft_set(addrs)
 	local seen, list = {}, {}
 	for _, a in ipairs(addrs) do
@@ -56,41 +95,61 @@ end
 -- addresses but is not the stack's traffic, and would make one stray datagram a switch.
 local L4 = "meta l4proto { tcp, udp } "
 
+-- The two families' match words, for rules between `me` and a set of peers.
+local FAMILIES = { { key = "v4", word = "ip" }, { key = "v6", word = "ip6" } }
+
+-- Rules counting traffic from me to them (`out`) and from them to me (`in`), one per
+-- family both have addresses in: sets = { v4 = {me, them}, v6 = {me, them} }.
+local function pair_rules(sets, dir, name)
+	local lines = {}
+	for _, f in ipairs(FAMILIES) do
+		local me, them = sets[f.key][1], sets[f.key][2]
+		if #me > 0 and #them > 0 then
+			local from, to = me, them
+			if dir == "in" then from, to = them, me end
+			lines[#lines + 1] = (L4 .. "%s saddr %s %s daddr %s counter name %s")
+				:format(f.word, nft_set(from), f.word, nft_set(to), name)
+		end
+	end
+	return lines
+end
+
 -- The rules that count one side (tag "a" or "b") on its box, for each hook; and for two
 -- hosts on one NAT's LAN, the bridge rules: frames between them are bridged, not routed.
 local function side_rules(tag, host, other, relays, hooks)
-	local me = nft_set(host.addrs)
+	-- Its own addresses as its box's forward hook sees them (NPTv6 rewrites after it).
+	local me = { v4 = host.addrs, v6 = concat(host.addrs6 or {}, { host.clat }) }
 	local same_lan = hooks[1] == "forward" and other.net and other.net.name == host.net.name
-	local others = side_addrs(other)
+	local others = { v4 = side_addrs(other), v6 = side_addrs6(other) }
 	local bridge = {}
 	if same_lan then
-		local them = nft_set(other.addrs)
-		bridge[1] = (L4 .. "ip saddr %s ip daddr %s counter name %s"):format(me, them, cname(tag, "direct_out"))
-		bridge[2] = (L4 .. "ip daddr %s ip saddr %s counter name %s"):format(me, them, cname(tag, "direct_in"))
-		others = { table.unpack(others, #other.addrs + 1) }
+		local lan = { v4 = { me.v4, other.addrs }, v6 = { me.v6, other.addrs6 or {} } }
+		for _, l in ipairs(pair_rules(lan, "out", cname(tag, "direct_out"))) do bridge[#bridge + 1] = l end
+		for _, l in ipairs(pair_rules(lan, "in", cname(tag, "direct_in"))) do bridge[#bridge + 1] = l end
+		others.v4 = { table.unpack(others.v4, #other.addrs + 1) }
+		others.v6 = { table.unpack(others.v6, #(other.addrs6 or {}) + 1) }
 	end
-	local direct = nft_set(others)
+	others.v6 = concat(others.v6, nat64_addrs(host, others.v4))
 	local counters, rules = {}, {}
-	local function count(name, out_match, in_match)
+	local function count(name, them)
 		counters[#counters + 1] = name .. "_out"
 		counters[#counters + 1] = name .. "_in"
-		rules[#rules + 1] = { out = out_match, name = name .. "_out" }
-		rules[#rules + 1] = { inn = in_match, name = name .. "_in" }
+		local sets = { v4 = { me.v4, them.v4 }, v6 = { me.v6, them.v6 } }
+		rules[#rules + 1] = { dir = "out", lines = pair_rules(sets, "out", name .. "_out") }
+		rules[#rules + 1] = { dir = "in", lines = pair_rules(sets, "in", name .. "_in") }
 	end
-	count(cname(tag, "direct"), direct, direct)
+	count(cname(tag, "direct"), others)
 	for _, r in ipairs(relays) do
-		local set = nft_set(r.addrs)
-		count(cname(tag, "relay", r.name), set, set)
+		count(cname(tag, "relay", r.name),
+			{ v4 = r.addrs, v6 = concat(r.addrs6 or {}, nat64_addrs(host, r.addrs)) })
 	end
 	local by_hook = {}
 	for _, hook in ipairs(hooks) do
 		local lines = {}
 		for _, r in ipairs(rules) do
 			-- forward sees both directions; output only what leaves, input what arrives.
-			if r.out and hook ~= "input" then
-				lines[#lines + 1] = (L4 .. "ip saddr %s ip daddr %s counter name %s"):format(me, r.out, r.name)
-			elseif r.inn and hook ~= "output" then
-				lines[#lines + 1] = (L4 .. "ip daddr %s ip saddr %s counter name %s"):format(me, r.inn, r.name)
+			if (r.dir == "out" and hook ~= "input") or (r.dir == "in" and hook ~= "output") then
+				for _, l in ipairs(r.lines) do lines[#lines + 1] = l end
 			end
 		end
 		by_hook[hook] = lines
@@ -98,7 +157,7 @@ local function side_rules(tag, host, other, relays, hooks)
 	return counters, by_hook, bridge
 end
 
--- The text of tables ip and bridge natlab_wire for one box, from the sides counted on it.
+-- The text of tables inet and bridge natlab_wire for one box, from the sides counted on it.
 local function box_ruleset(parts)
 	local out, hooks, bridge = {}, {}, {}
 	for _, p in ipairs(parts) do
@@ -119,7 +178,7 @@ local function box_ruleset(parts)
 		for _, l in ipairs(hooks[hook]) do out[#out + 1] = "\t\t" .. l end
 		out[#out + 1] = "\t}"
 	end
-	local text = "table ip natlab_wire {\n" .. table.concat(out, "\n") .. "\n}\n"
+	local text = "table inet natlab_wire {\n" .. table.concat(out, "\n") .. "\n}\n"
 	if #bridge > 0 then
 		text = text .. "table bridge natlab_wire {\n" .. counters ..
 			"\n\tchain count_forward {\n\t\ttype filter hook forward priority 100; policy accept;\n\t\t" ..
