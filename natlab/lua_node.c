@@ -104,7 +104,7 @@ static int node_set_profile(lua_State *L)
 	struct lab_node *n;
 	struct nat_knobs before, k;
 	char err[512], profile[sizeof(n->profile)], old_profile[sizeof(n->profile)];
-	int i;
+	int i, gateway;
 
 	n = check_live_node(L, "nat:set_profile", &i);
 	if (lua_isstring(L, 2)) {
@@ -141,14 +141,18 @@ static int node_set_profile(lua_State *L)
 	memcpy(old_profile, n->profile, sizeof(old_profile));
 	n->knobs = k;
 	memcpy(n->profile, profile, sizeof(profile));
+	/* A new profile drops every mapping: the gateway restarts (or stops) with it, before
+	 * the reload, as for nat:flush() (a datagram in between would keep an old mapping). */
+	gateway = nat_knobs_portmap(&before) || nat_knobs_portmap(&k);
+	if (gateway)
+		portmap_restart(L, s, i);
 	if (lab_topology_nat_reload(&s->model, i, err, sizeof(err)) < 0) {
 		n->knobs = before;
 		memcpy(n->profile, old_profile, sizeof(old_profile));
+		if (gateway)
+			portmap_restart(L, s, i);
 		return luaL_error(L, "nat:set_profile: %s", err);
 	}
-	/* A new profile drops every mapping: the gateway restarts (or stops) with it. */
-	if (nat_knobs_portmap(&before) || nat_knobs_portmap(&k))
-		portmap_restart(L, s, i);
 	return 0;
 }
 

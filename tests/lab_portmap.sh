@@ -105,6 +105,18 @@ rc, out = run(a, { "natpmpc", "-g", gw.gateway, "-a", "6000", "6000", "udp", "60
 expect(rc == 0 and out:find("Mapped public port 6000", 1, true), "mapping again after the reboot works")
 local epoch = tonumber(out:match("epoch = (%d+)"))
 expect(epoch and epoch < 10, "its epoch says the gateway started again: " .. tostring(epoch))
+-- A new profile drops every mapping as a reboot does, just as at once.
+if not got.exited then got:kill() end
+got = a:spawn{ "timeout", "6", "socat", "-u", "UDP-RECV:6000", "STDOUT", name = "stream-recv2" }
+srv:spawn{ "sh", "-c", "for i in \$(seq 400); do echo s\$i; sleep 0.01; done | socat -u STDIN UDP-SENDTO:"
+	.. gw.addr .. ":6000", name = "stream2" }
+expect(got:wait_line{ match = "^s%d+$", timeout = "2s" }, "a stream comes in through the new mapping")
+gw:set_profile{ profile = "port-restricted-cone", upnp = true, natpmp = true }
+natlab.sleep("300ms")
+before = #got.lines
+natlab.sleep("1s")
+expect_eq(#got.lines - before, 0, "after nat:set_profile{} no datagram of the stream comes in ("
+	.. before .. " before)")
 
 -- Leases. portmap_lease caps what PCP grants (miniupnpd grants NAT-PMP and UPnP leases
 -- as asked); a lease that ends lets nothing in any more.
