@@ -89,15 +89,23 @@ int lab_daemon_listening(pid_t pid, const char *file, unsigned port, const char 
 	return found;
 }
 
+/* Sends sig to pid and waits up to STOP_WAIT_MS for it to end; whether it still runs. */
+static int signal_and_wait(lua_State *L, pid_t pid, int sig)
+{
+	kill(pid, sig);
+	for (int waited = 0; lab_daemon_running(pid) && waited < STOP_WAIT_MS; waited += POLL_MS)
+		lab_daemon_pause(L, POLL_MS);
+	return lab_daemon_running(pid);
+}
+
 void lab_daemon_stop(lua_State *L, pid_t pid)
 {
 	if (pid <= 0 || !lab_daemon_running(pid))
 		return;
-	kill(pid, SIGTERM);
-	for (int waited = 0; lab_daemon_running(pid) && waited < STOP_WAIT_MS; waited += POLL_MS)
-		lab_daemon_pause(L, POLL_MS);
-	if (lab_daemon_running(pid))
-		kill(pid, SIGKILL);
+	/* After a SIGKILL too, it is gone before the caller starts its successor: its sockets
+	 * and pid file with it (a busy machine can take longer than 2 s for a SIGTERM). */
+	if (signal_and_wait(L, pid, SIGTERM))
+		signal_and_wait(L, pid, SIGKILL);
 }
 
 int lab_daemon_conf_write(const char *path, const char *text)

@@ -52,8 +52,11 @@ int portmap_addr_reserved(struct in_addr addr)
 	return 0;
 }
 
+/* The namespace's socket tables: pid's own sockets only while it runs (see stop()). */
 static int ready(pid_t pid, const struct nat_knobs *k)
 {
+	if (!lab_daemon_running(pid))
+		return 0;
 	if ((k->natpmp || k->pcp) && !lab_daemon_listening(pid, "udp", NAT_PORTMAP_PORT, "07"))
 		return 0;
 	/* Its HTTP socket is IPv6 (dual-stack) where the box has IPv6, else IPv4. */
@@ -148,6 +151,11 @@ static void start(lua_State *L, struct scenario *s, int i)
 
 	if (conf_make(s, i, conf, sizeof(conf), pidfile, err, sizeof(err)) < 0)
 		luaL_error(L, "nat \"%s\": %s", n->name, err);
+	/* The box's daemon is stopped (or never ran): a pid file left by one killed before it
+	 * could remove it (a SIGKILL on a busy machine, a run killed before), naming a process
+	 * that lives on, would make miniupnpd exit saying it is already running. */
+	if (unlink(pidfile) < 0 && errno != ENOENT)
+		luaL_error(L, "nat \"%s\": removing %s: %s", n->name, pidfile, strerror(errno));
 	if (portmap_addr_reserved(n->addrs[0])) {
 		char wan[INET_ADDRSTRLEN];
 

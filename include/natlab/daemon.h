@@ -35,7 +35,8 @@ int lab_daemon_listening(pid_t pid, const char *file, unsigned port, const char 
  */
 void lab_daemon_pause(struct lua_State *L, int ms);
 
-/* Ends pid, if it runs: SIGTERM, then SIGKILL after 2 s. */
+/* Ends pid, if it runs: SIGTERM, then SIGKILL after 2 s, and waits (2 s at most) until
+ * it has ended. */
 void lab_daemon_stop(struct lua_State *L, pid_t pid);
 
 /* Writes text to a configuration file in the out dir (outdir_open). 0 or -errno. */
