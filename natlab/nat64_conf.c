@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The texts TAYGA and unbound are configured with (nat64.h): pure rendering, unit-tested. */
 #include "natlab/nat64.h"
+#include "natlab/memstream.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,17 +34,6 @@ int nat64_well_known_refused(struct in_addr net, int len)
 
 		if ((a & mask) == (tayga_private[i].net & mask))
 			return 1;
-	}
-	return 0;
-}
-
-/* fclose()s f and returns 0, or frees *out and returns -ENOMEM. */
-static int memstream_done(FILE *f, char **out)
-{
-	if (fclose(f) != 0) {
-		free(*out);
-		*out = NULL;
-		return -ENOMEM;
 	}
 	return 0;
 }

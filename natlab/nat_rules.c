@@ -28,6 +28,7 @@
  *   answer a SYN with a RST.
  */
 #include "natlab/nat.h"
+#include "natlab/memstream.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -457,10 +458,5 @@ int nat_ruleset_render(const struct nat_knobs *k, const struct nat_box_addrs *a,
 		render_input(&r);
 		fprintf(r.f, "}\n");
 	}
-	if (fclose(r.f) != 0) {
-		free(*out);
-		*out = NULL;
-		return -ENOMEM;
-	}
-	return 0;
+	return memstream_done(r.f, out);
 }

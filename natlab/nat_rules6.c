@@ -21,6 +21,7 @@
  * they were. Addresses outside the maps (none exist in a lab) are dropped.
  */
 #include "natlab/nat6.h"
+#include "natlab/memstream.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -243,10 +244,5 @@ int nat6_ruleset_render(const struct nat_knobs *k, const struct nat6_box_addrs *
 		render_input(&r);
 		fprintf(r.f, "}\n");
 	}
-	if (fclose(r.f) != 0) {
-		free(*out);
-		*out = NULL;
-		return -ENOMEM;
-	}
-	return 0;
+	return memstream_done(r.f, out);
 }

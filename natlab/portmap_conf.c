@@ -5,6 +5,7 @@
  * may map which ports. Pure text, so tests compare it.
  */
 #include "natlab/portmap.h"
+#include "natlab/memstream.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -75,10 +76,5 @@ int portmap_conf_render(const struct nat_knobs *k, const struct nat_box_addrs *a
 	        min_lease, k->portmap_lease, minissdpd, name, (unsigned)(seed & 0xffffffffu),
 	        (unsigned long long)(seed >> 16) & 0xffffffffffffull);
 	render_permissions(f, k, a);
-	if (fclose(f) != 0) {
-		free(*out);
-		*out = NULL;
-		return -ENOMEM;
-	}
-	return 0;
+	return memstream_done(f, out);
 }
