@@ -92,6 +92,8 @@ static const char peer_usage[] =
     "  --portmap-lease SECONDS the lease asked for a mapping (default 7200), renewed at\n"
     "                          half its life\n"
     "  --portmap-gateway ADDR  ask this address instead of the default route's gateway\n"
+    "  --no-addr-record        listener: publish no signed address record to the relays;\n"
+    "                          connector: look none up (probe only on the answer)\n"
     "  -v, --verbose           debug logging on stderr\n"
     "  -h, --help              this help\n"
     "\n"
@@ -144,6 +146,7 @@ enum {
 	OPT_NO_PORTMAP,
 	OPT_PORTMAP_LEASE,
 	OPT_PORTMAP_GATEWAY,
+	OPT_NO_ADDR_RECORD,
 };
 
 static const struct option peer_options[] = {
@@ -190,6 +193,7 @@ static const struct option peer_options[] = {
 	{ "no-portmap", no_argument, NULL, OPT_NO_PORTMAP },
 	{ "portmap-lease", required_argument, NULL, OPT_PORTMAP_LEASE },
 	{ "portmap-gateway", required_argument, NULL, OPT_PORTMAP_GATEWAY },
+	{ "no-addr-record", no_argument, NULL, OPT_NO_ADDR_RECORD },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -524,6 +528,9 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_NO_PORTMAP:
 			o.no_portmap = 1;
+			break;
+		case OPT_NO_ADDR_RECORD:
+			o.no_addr_record = 1;
 			break;
 		case OPT_PORTMAP_LEASE:
 			if (parse_u64(optarg, 604800, 0, &v) < 0 || v < 2)

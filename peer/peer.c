@@ -86,6 +86,7 @@ void peer_error(struct peer *p, int exit_code, const char *reason, const char *f
 void peer_on_relay_auth_sent(struct peer *p, struct peer_relay *r)
 {
 	/* Right behind AUTH (early data): the listener gets it half a relay RTT sooner. */
+	peer_records_on_auth_sent(p, r);
 	peer_hello_maybe(p);
 }
 
@@ -306,6 +307,7 @@ static void tick_cb(uv_timer_t *t)
 	if (p->stopping)
 		return;
 	peer_path_tick(p, now);
+	peer_records_tick(p, now);
 	peer_punch_maybe(p);
 	peer_hardnat_tick(p, now);
 	peer_workloads_step(p, now);
@@ -453,6 +455,7 @@ int peer_run(const struct peer_opts *o, const struct identity *id)
 	uv_timer_init(p->loop, &p->stun_timer);
 	peer_punch_init(p);
 	peer_hardnat_init(p);
+	peer_records_init(p);
 	uv_signal_init(p->loop, &p->sigint);
 	uv_signal_init(p->loop, &p->sigterm);
 	p->sigint.data = p->sigterm.data = p;

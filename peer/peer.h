@@ -206,6 +206,7 @@ struct peer_opts {
 	int no_portmap;         /* --no-portmap: never ask the gateway for a mapping */
 	uint32_t portmap_lease; /* --portmap-lease: seconds asked for; 0: PEER_PORTMAP_LEASE_S */
 	struct in_addr portmap_gateway; /* --portmap-gateway; 0: the default route's */
+	int no_addr_record; /* --no-addr-record: neither publish nor look up address records */
 };
 
 /* The last `path` event: none yet (or kind none), relay (reported_relay), direct. */
@@ -353,6 +354,15 @@ struct peer {
 	int stun_ended; /* the first STUN answer came, or STUN gave up (candidates.c) */
 	/* path.c: keepalives sent on the direct path since the last packet from it */
 	int direct_unanswered;
+	/* records.c: a listener's own seal session, published in its address record; a
+	 * connector's view of the listener's record (its session: where probes are bound
+	 * until the listener's answer names the session) */
+	int rec_own;
+	uint8_t rec_session[SEAL_SESSION_LEN];
+	uint64_t rec_seq, rec_published_ns;
+	int rec_hint;
+	uint8_t rec_peer_session[SEAL_SESSION_LEN];
+	uint64_t rec_peer_seq;
 };
 
 /* --- events.c --- */
@@ -379,6 +389,8 @@ int peer_relay_init(struct peer_relay *r, struct peer *p, int index, const char 
  */
 int peer_relay_send(struct peer_relay *r, const uint8_t key[RELAY_KEY_LEN], const void *data,
                     size_t len);
+/* Writes a whole frame (same conditions as peer_relay_send). */
+int peer_relay_write_frame(struct peer_relay *r, const uint8_t *frame, size_t len);
 /* Closes everything; the relay's handles are closed once the loop runs. */
 void peer_relay_close(struct peer_relay *r);
 /* Writes bytes as they are onto the relay's TCP stream (TLS records, proxy request). */
@@ -551,6 +563,8 @@ void peer_punch_maybe(struct peer *p);
 void peer_punch_hello(struct peer *p);
 /* STUN finished: an offer that lacked the reflexive candidate goes out again. */
 void peer_punch_on_stun_done(struct peer *p);
+/* Connector: the listener's address record came: probe its candidates at once. */
+void peer_punch_on_record(struct peer *p);
 /* An offer or an answer, in a HELLO or a CONNECT (type): m is what follows the type. */
 void peer_punch_on_offer_msg(struct peer *p, uint8_t type, const uint8_t *m, size_t len);
 /* A sealed PROBE (m, n bytes, type included) arrived by UDP from an address we are not
@@ -609,6 +623,25 @@ void peer_cands6_offer_parse(struct peer *p, const uint8_t *m, size_t len);
 /* Whether burst (0: the round's first) of a round probes to: IPv6 at once, IPv4 after
  * the stagger when an IPv6 target races it (RFC 8305, RFC 8421). */
 bool peer_family_probe_now(const struct peer *p, const union peer_sa *to, int burst);
+
+/* --- records.c: signed address records through the relay (docs/events.md) --- */
+/* At start: a listener picks the session it publishes. */
+void peer_records_init(struct peer *p);
+/* AUTH went out on r: a listener publishes (once STUN is done), a connector looks up. */
+void peer_records_on_auth_sent(struct peer *p, struct peer_relay *r);
+/* Our candidates changed (STUN done, a mapping): publish again on every relay. */
+void peer_records_publish_all(struct peer *p);
+/* Before the session: looks the peer up on the relay we send through (once per relay
+ * connection while no record is known). */
+void peer_records_lookup(struct peer *p);
+/* A RECORD frame's payload (key | record). */
+void peer_records_on_frame(struct peer *p, struct peer_relay *r, const uint8_t *m, size_t len);
+/* Per tick: the record is published again before it expires. */
+void peer_records_tick(struct peer *p, uint64_t now);
+/* The listener adopted the peer (seal_init done): its session is the published one. */
+void peer_records_on_adopt(struct peer *p);
+/* Seals msg as seal_seal, bound to the record's session while the peer's is unknown. */
+int peer_records_seal(struct peer *p, const void *msg, size_t len, uint8_t *out, size_t cap);
 
 /* --- path.c --- */
 /* "direct" or "relay": the path messages go out on now. */

@@ -23,6 +23,8 @@ const char *punch_trigger_name(enum punch_trigger t)
 		return "answer";
 	case PUNCH_BY_PROBE:
 		return "probe";
+	case PUNCH_BY_RECORD:
+		return "record";
 	}
 	return "?";
 }
@@ -199,6 +201,14 @@ static bool probe_starts_round(const struct punch *pp, uint32_t id)
 	               (pp->state == PUNCH_IDLE && !pp->listener && !pp->established);
 
 	return id && ours && waiting;
+}
+
+void punch_on_record(struct punch *pp, uint64_t now, int n_remote, struct punch_out *out)
+{
+	out_clear(out);
+	if (!pp->listener && !pp->established &&
+	    (pp->state == PUNCH_WAIT_REPLY || pp->state == PUNCH_WAIT_START))
+		round_begin(pp, now, PUNCH_BY_RECORD, n_remote, out);
 }
 
 void punch_on_probe(struct punch *pp, uint64_t now, uint32_t id, int n_remote,

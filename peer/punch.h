@@ -47,7 +47,13 @@ enum punch_offer_flag { PUNCH_OFFER_ANSWER = 1, PUNCH_OFFER_SYNC = 2 };
 enum punch_state { PUNCH_IDLE, PUNCH_WAIT_REPLY, PUNCH_WAIT_START, PUNCH_PROBING };
 
 /* What a round start was triggered by (the `punch` event's `start`). */
-enum punch_trigger { PUNCH_BY_OFFER, PUNCH_BY_RTT, PUNCH_BY_ANSWER, PUNCH_BY_PROBE };
+enum punch_trigger {
+	PUNCH_BY_OFFER,
+	PUNCH_BY_RTT,
+	PUNCH_BY_ANSWER,
+	PUNCH_BY_PROBE,
+	PUNCH_BY_RECORD
+};
 
 /* What the caller does after a call, in this order. */
 enum punch_act {
@@ -131,6 +137,10 @@ void punch_on_offer(struct punch *pp, uint64_t now, enum punch_offer_msg msg, ui
 /* Connector: the answer to the current offer (the caller checked its id) with the
  * listener's candidates (n_remote after parsing them). */
 void punch_on_answer(struct punch *pp, uint64_t now, int n_remote, struct punch_out *out);
+
+/* Connector: the listener's signed address record gave its candidates (n_remote) before
+ * its answer: the round waiting for that answer starts now. */
+void punch_on_record(struct punch *pp, uint64_t now, int n_remote, struct punch_out *out);
 
 /* A probe of the other side for round id arrived: it has started, so do we. */
 void punch_on_probe(struct punch *pp, uint64_t now, uint32_t id, int n_remote,

@@ -239,6 +239,18 @@ void peer_punch_on_stun_done(struct peer *p)
 	punch_on_stun_done(&p->punch, now, fresh_id(), p->direct, p->n_remote, &out);
 	punch_apply(p, &out, now);
 	peer_punch_maybe(p);
+	peer_records_publish_all(p);
+}
+
+void peer_punch_on_record(struct peer *p)
+{
+	uint64_t now = peer_now_ns();
+	struct punch_out out;
+
+	if (!can_punch(p) || p->direct)
+		return;
+	punch_on_record(&p->punch, now, p->n_remote, &out);
+	punch_apply(p, &out, now);
 }
 
 /*

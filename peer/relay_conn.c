@@ -110,6 +110,13 @@ static int relay_write(struct peer_relay *r, const uint8_t *data, size_t len)
 	return peer_relay_write_raw(r, data, len);
 }
 
+int peer_relay_write_frame(struct peer_relay *r, const uint8_t *frame, size_t len)
+{
+	if (r->state != PEER_RELAY_READY && !(r->state == PEER_RELAY_HANDSHAKE && r->auth_sent))
+		return -ENOTCONN;
+	return relay_write(r, frame, len);
+}
+
 int peer_relay_send(struct peer_relay *r, const uint8_t key[RELAY_KEY_LEN], const void *data,
                     size_t len)
 {
@@ -322,6 +329,10 @@ static void relay_on_frame(struct peer_relay *r, const struct frame *f)
 			log_info("relay %s: restarting, reconnect in %u ms", r->text, in_ms);
 			r->reconnect_in_ms = in_ms ? in_ms : RELAY_BACKOFF_MIN_MS;
 		}
+		return;
+	case RELAY_FRAME_RECORD:
+		if (r->state == PEER_RELAY_READY && f->len >= RELAY_KEY_LEN)
+			peer_records_on_frame(r->peer, r, f->payload, f->len);
 		return;
 	case RELAY_FRAME_CLOSE:
 		if (relay_close_decode(&reason, text, sizeof(text), f->payload, f->len) < 0) {

@@ -108,7 +108,8 @@ int peer_send_via(struct peer *p, enum peer_via via, const union peer_sa *to, co
 			via = PEER_VIA_RELAY;
 		}
 	}
-	n = seal_seal(&p->seal, msg, len, pkt, sizeof(pkt));
+	n = via == PEER_VIA_UDP ? peer_records_seal(p, msg, len, pkt, sizeof(pkt))
+	                        : seal_seal(&p->seal, msg, len, pkt, sizeof(pkt));
 	if (n < 0)
 		return n;
 	rc = via == PEER_VIA_UDP    ? peer_send_udp(p, to, pkt, (size_t)n)
@@ -137,6 +138,7 @@ void peer_hello_maybe(struct peer *p)
 	    peer_relay_out(p) >= 0 &&
 	    (!p->last_hello_ns || now - p->last_hello_ns >= PEER_HELLO_MS * PEER_MS)) {
 		p->last_hello_ns = now;
+		peer_records_lookup(p);
 		peer_punch_hello(p);
 	}
 }
@@ -177,6 +179,7 @@ void peer_on_relay_packet(struct peer *p, struct peer_relay *r, const uint8_t *k
 		if (seal_init(&p->seal, &p->id, key) < 0)
 			return;
 		p->have_peer = 1;
+		peer_records_on_adopt(p);
 		memcpy(p->peer_key, key, IDENTITY_PUB_LEN);
 		identity_pub_format(key, p->peer_text);
 	}

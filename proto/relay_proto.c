@@ -36,8 +36,9 @@ const char *relay_close_reason_str(enum relay_close_reason r)
 const char *relay_frame_type_str(uint8_t type)
 {
 	static const char *const names[] = {
-		"invalid",   "challenge", "auth", "server_info", "send",       "recv",
-		"peer_gone", "ping",      "pong", "status",      "restarting", "close",
+		"invalid",    "challenge", "auth",    "server_info", "send",
+		"recv",       "peer_gone", "ping",    "pong",        "status",
+		"restarting", "close",     "publish", "lookup",      "record",
 	};
 
 	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "unknown";
@@ -299,4 +300,27 @@ int relay_close_decode(uint8_t *reason, char *text, size_t cap, const uint8_t *p
 	memcpy(text, p + 1, tlen);
 	text[tlen] = '\0';
 	return 0;
+}
+
+int relay_lookup_encode(uint8_t *out, size_t cap, const uint8_t key[RELAY_KEY_LEN])
+{
+	int rc = begin(out, cap, RELAY_FRAME_LOOKUP, RELAY_KEY_LEN);
+
+	if (rc < 0)
+		return rc;
+	memcpy(out + FRAME_HEADER_LEN, key, RELAY_KEY_LEN);
+	return FRAME_HEADER_LEN + RELAY_KEY_LEN;
+}
+
+int relay_record_encode(uint8_t *out, size_t cap, const uint8_t key[RELAY_KEY_LEN],
+                        const uint8_t *rec, size_t rec_len)
+{
+	int rc = begin(out, cap, RELAY_FRAME_RECORD, RELAY_KEY_LEN + rec_len);
+
+	if (rc < 0)
+		return rc;
+	memcpy(out + FRAME_HEADER_LEN, key, RELAY_KEY_LEN);
+	if (rec_len)
+		memcpy(out + FRAME_HEADER_LEN + RELAY_KEY_LEN, rec, rec_len);
+	return (int)(FRAME_HEADER_LEN + RELAY_KEY_LEN + rec_len);
 }

@@ -105,6 +105,30 @@ int seal_seal(struct seal_ctx *s, const void *msg, size_t len, uint8_t *out, siz
 	return (int)(SEAL_HEADER_LEN + clen);
 }
 
+int seal_seal_to(struct seal_ctx *s, const uint8_t dst[SEAL_SESSION_LEN], const void *msg,
+                 size_t len, uint8_t *out, size_t cap)
+{
+	uint8_t known[SEAL_SESSION_LEN];
+	int n;
+
+	memcpy(known, s->dst_session, SEAL_SESSION_LEN);
+	memcpy(s->dst_session, dst, SEAL_SESSION_LEN);
+	n = seal_seal(s, msg, len, out, cap);
+	memcpy(s->dst_session, known, SEAL_SESSION_LEN);
+	return n;
+}
+
+int seal_use_session(struct seal_ctx *s, const uint8_t session[SEAL_SESSION_LEN])
+{
+	if (sodium_is_zero(session, SEAL_SESSION_LEN))
+		return -EINVAL;
+	if (s->tx_counter || s->have_rx || s->have_pend)
+		return -EBUSY;
+	memcpy(s->my_session, session, SEAL_SESSION_LEN);
+	seal_session_key(s->tx_key, s->tx_static, s->my_session);
+	return 0;
+}
+
 static int window_test(const struct seal_ctx *s, uint64_t c)
 {
 	if (c >= s->rx_top)

@@ -44,6 +44,7 @@ static void relay_client_closed_cb(uv_handle_t *h)
 	relay_out_free_list(c->q_head);
 	relay_out_free_list(c->inflight);
 	relay_server_client_gone(c->srv, c);
+	free(c->record);
 	free(c);
 }
 
@@ -647,6 +648,18 @@ static void relay_client_dispatch(struct relay_client *c, const struct frame *f)
 	case RELAY_FRAME_AUTH:
 		relay_client_renew(c, f);
 		break;
+	case RELAY_FRAME_PUBLISH:
+	case RELAY_FRAME_LOOKUP:
+		if (c->srv->cfg.no_records) {
+			relay_client_close(c, RELAY_CLOSE_UNEXPECTED,
+			                   "frame type not accepted from clients");
+			break;
+		}
+		if (f->type == RELAY_FRAME_PUBLISH)
+			relay_records_on_publish(c, f);
+		else
+			relay_records_on_lookup(c, f);
+		break;
 	default:
 		relay_client_close(c, RELAY_CLOSE_UNEXPECTED,
 		                   "frame type not accepted from clients");
@@ -726,6 +739,8 @@ void relay_client_start(struct relay_client *c)
 	/* The switch (SIGUSR1/SIGUSR2) applies from the next challenge on. */
 	c->auth_required = c->srv->auth_on;
 	ch.flags = c->auth_required ? RELAY_CHALLENGE_AUTH_REQUIRED : 0;
+	if (!c->srv->cfg.no_records)
+		ch.flags |= RELAY_CHALLENGE_RECORDS;
 	len = relay_challenge_encode(frame, sizeof(frame), &ch);
 	uv_tcp_nodelay(&c->tcp, 1);
 	/* Dead peers (no FIN, no RST) are found by TCP keepalive, not by us. */

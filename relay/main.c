@@ -92,6 +92,7 @@ static const char relay_serve_usage[] =
     "  --advertise ADDR:PORT     the relay address peers use (default: --listen's)\n"
     "  --user NAME               as root: become user NAME (no groups, no_new_privs)\n"
     "                            once the ports are bound, the keys read\n"
+    "  --no-records              keep no address records (as a relay before them)\n"
     "  -v, --verbose             debug logging\n"
     "A JSON line {\"event\":\"ready\",\"listen\":...} is printed on stdout once listening.\n";
 
@@ -180,6 +181,7 @@ enum {
 	OPT_ENROLL_STATE,
 	OPT_ADVERTISE,
 	OPT_USER,
+	OPT_NO_RECORDS,
 };
 
 static const struct option relay_serve_options[] = {
@@ -213,6 +215,7 @@ static const struct option relay_serve_options[] = {
 	{ "enroll-state", required_argument, NULL, OPT_ENROLL_STATE },
 	{ "advertise", required_argument, NULL, OPT_ADVERTISE },
 	{ "user", required_argument, NULL, OPT_USER },
+	{ "no-records", no_argument, NULL, OPT_NO_RECORDS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -327,6 +330,9 @@ static int relay_serve_option(struct relay_serve_args *a, int opt, const char *a
 		return relay_parse_u64(arg, &cfg->byte_cap);
 	case OPT_USER:
 		a->user = arg;
+		return 0;
+	case OPT_NO_RECORDS:
+		cfg->no_records = 1;
 		return 0;
 	case 'v':
 		log_set_level(LOG_LEVEL_DEBUG);

@@ -35,10 +35,15 @@ enum relay_frame_type {
 	RELAY_FRAME_STATUS = 9,      /* S->C u8 status */
 	RELAY_FRAME_RESTARTING = 10, /* S->C u32 reconnect_in_ms | u32 try_for_ms */
 	RELAY_FRAME_CLOSE = 11,      /* S->C u8 reason | text (<= 200 bytes, UTF-8) */
+	/* Address records (addr_record.h), only where the CHALLENGE has RELAY_CHALLENGE_RECORDS. */
+	RELAY_FRAME_PUBLISH = 12, /* C->S the client's own signed address record */
+	RELAY_FRAME_LOOKUP = 13,  /* C->S key[32] */
+	RELAY_FRAME_RECORD = 14,  /* S->C key[32] | record (empty: none held) */
 };
 
 /* CHALLENGE flags. */
 #define RELAY_CHALLENGE_AUTH_REQUIRED 0x01
+#define RELAY_CHALLENGE_RECORDS       0x02 /* PUBLISH and LOOKUP are accepted */
 
 enum relay_peer_gone_reason {
 	RELAY_PEER_GONE_NOT_HERE = 1,     /* no client with that key is connected */
@@ -148,6 +153,11 @@ int relay_peer_gone_decode(const uint8_t **key, uint8_t *reason, const uint8_t *
 int relay_ping_encode(uint8_t *out, size_t cap, uint8_t type, const uint8_t data[RELAY_PING_LEN]);
 
 int relay_status_encode(uint8_t *out, size_t cap, uint8_t status);
+
+/* LOOKUP: key[32]. RECORD: key[32] | record (rec_len 0: the relay holds none). */
+int relay_lookup_encode(uint8_t *out, size_t cap, const uint8_t key[RELAY_KEY_LEN]);
+int relay_record_encode(uint8_t *out, size_t cap, const uint8_t key[RELAY_KEY_LEN],
+                        const uint8_t *rec, size_t rec_len);
 int relay_restarting_encode(uint8_t *out, size_t cap, uint32_t reconnect_in_ms,
                             uint32_t try_for_ms);
 int relay_restarting_decode(uint32_t *reconnect_in_ms, uint32_t *try_for_ms, const uint8_t *p,

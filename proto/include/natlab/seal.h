@@ -88,6 +88,21 @@ void seal_close(struct seal_ctx *s);
 int seal_seal(struct seal_ctx *s, const void *msg, size_t len, uint8_t *out, size_t cap);
 
 /*
+ * As seal_seal, but addressed to dst (a session the peer announced beforehand, in its
+ * signed address record) instead of the one we know: for probes sent before the peer's
+ * first packet; what we know is left as it was.
+ */
+int seal_seal_to(struct seal_ctx *s, const uint8_t dst[SEAL_SESSION_LEN], const void *msg,
+                 size_t len, uint8_t *out, size_t cap);
+
+/*
+ * Uses session (never zero) as ours instead of the random one seal_init() picked: the one
+ * we announced before we knew the peer. Only before anything was sealed or opened:
+ * -EBUSY otherwise, -EINVAL for a zero session.
+ */
+int seal_use_session(struct seal_ctx *s, const uint8_t session[SEAL_SESSION_LEN]);
+
+/*
  * Opens a packet into out (cap >= len - SEAL_OVERHEAD). Returns the plaintext length
  * and sets *bound (1: addressed to our session, replay-checked; 0: unbound, act on
  * hellos only). Errors: -EBADMSG (not a sealed packet, or it fails authentication),

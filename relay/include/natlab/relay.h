@@ -51,6 +51,7 @@ struct relay_config {
 	struct sockaddr_storage listen2;
 	struct sockaddr_storage stun2;
 	struct sockaddr_storage stun2_alt;
+	int no_records; /* --no-records: no address records, as a relay before them */
 };
 
 /* Counters exported by /metrics. Each drop or refusal reason has its own. */
@@ -157,6 +158,9 @@ struct relay_client {
 	uint8_t watcher_next;
 	struct tls_conn *tls; /* NULL on the plain TCP port */
 	uint64_t relayed;     /* data bytes relayed from and to this session */
+	uint8_t *record;      /* records.c: its last published address record, or NULL */
+	uint16_t record_len;
+	uint64_t record_seq;
 };
 
 struct relay_server {
@@ -229,6 +233,10 @@ void relay_client_start(struct relay_client *c);
 void relay_client_close(struct relay_client *c, enum relay_close_reason reason, const char *text);
 /* Queues a whole frame (copied). Drops the oldest queued frame if the queue is full. */
 int relay_client_send(struct relay_client *c, const uint8_t *frame, size_t len);
+
+/* records.c: address records (docs/relay.md, "Address records"). */
+void relay_records_on_publish(struct relay_client *c, const struct frame *f);
+void relay_records_on_lookup(struct relay_client *c, const struct frame *f);
 /* Frees the first n bytes of c's queued frames (written or sealed): whole frames go, a
  * partly written one keeps its rest at the front. */
 void relay_client_consume(struct relay_client *c, size_t n);
