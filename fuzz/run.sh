@@ -9,12 +9,12 @@
 # ChannelData), seal (sealed packets), peer
 # (the peer's messages: offers and candidate lists, probes, pings, transfer), units
 # (durations, integers, rates), json (JSON lines into Lua values), portmap (PCP and
-# NAT-PMP answers from a gateway).
+# NAT-PMP answers from a gateway), record (signed address records).
 set -euo pipefail
 secs=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(frame stun turn seal peer units json portmap)
+[ ${#targets[@]} -gt 0 ] || targets=(frame stun turn seal peer units json portmap record)
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${NATLAB_FUZZ_BUILD:-$src/build-fuzz}
 command -v clang >/dev/null || { echo "fuzz: clang not found (apt-get install clang)" >&2; exit 77; }

@@ -323,6 +323,7 @@ int rh_client_handshake(struct rh_client *c, const char *token, int tamper, int 
 		return rc < 0 ? rc : -EPROTO;
 	if (relay_challenge_decode(&ch, c->f.payload, c->f.len) < 0)
 		return -EPROTO;
+	c->challenge_flags = ch.flags;
 	if (tamper)
 		ch.nonce[0] ^= 0xff;
 	len = relay_auth_build(frame, sizeof(frame), &c->id, &ch, token);

@@ -43,6 +43,7 @@ struct rh_client {
 	char close_text[RELAY_CLOSE_TEXT_MAX + 1];
 	struct tls_conn *tls; /* set by rh_client_tls: every read and write goes through it */
 	uint8_t plain[FRAME_MAX_PAYLOAD + FRAME_HEADER_LEN];
+	uint8_t challenge_flags; /* the CHALLENGE's flags, set by rh_client_handshake */
 };
 
 /* Connects to 127.0.0.1:port with a fresh identity. rcvbuf > 0 shrinks SO_RCVBUF. */
