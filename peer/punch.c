@@ -206,7 +206,8 @@ static bool probe_starts_round(const struct punch *pp, uint32_t id)
 void punch_on_record(struct punch *pp, uint64_t now, int n_remote, struct punch_out *out)
 {
 	out_clear(out);
-	if (!pp->listener && !pp->established &&
+	/* --first-punch sync asks both sides to start together: the record does not hurry us. */
+	if (!pp->listener && !pp->established && !pp->first_sync &&
 	    (pp->state == PUNCH_WAIT_REPLY || pp->state == PUNCH_WAIT_START))
 		round_begin(pp, now, PUNCH_BY_RECORD, n_remote, out);
 }

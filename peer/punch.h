@@ -139,7 +139,7 @@ void punch_on_offer(struct punch *pp, uint64_t now, enum punch_offer_msg msg, ui
 void punch_on_answer(struct punch *pp, uint64_t now, int n_remote, struct punch_out *out);
 
 /* Connector: the listener's signed address record gave its candidates (n_remote) before
- * its answer: the round waiting for that answer starts now. */
+ * its answer: the round waiting for that answer starts now (not with --first-punch sync). */
 void punch_on_record(struct punch *pp, uint64_t now, int n_remote, struct punch_out *out);
 
 /* A probe of the other side for round id arrived: it has started, so do we. */

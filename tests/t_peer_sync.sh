@@ -5,7 +5,9 @@
 # times are compared on the shared CLOCK_MONOTONIC (each peer's `started` clock_ms plus
 # an event's t_ms).
 # 1. Default first round (eager): the listener starts on the offer, the connector on
-#    the answer or the listener's first probe; both go direct.
+#    the listener's signed address record (with its SERVER_INFO), before the answer
+#    could arrive; both go direct. 1b: with --no-addr-record, the connector starts on
+#    the answer or the listener's first probe.
 # 2. --first-punch sync: the listener waits one relay leg estimated from both sides'
 #    relay RTTs; both start within SYNC_TOL_MS of each other.
 # 3. Later rounds (after the direct path dies and while it heals): the connector
@@ -52,9 +54,22 @@ wait_pid "$l1_PID" 10
 t_is $? 0 "eager: listener exits 0"
 t_is "$(count c1 '"kind":"direct"')$(count l1 '"kind":"direct"')" 11 "eager: both go direct"
 t_is "$(field l1 "$P1" start)" offer "eager: the listener starts on the offer"
-t_ok "$(grep -qE "$P1.*\"start\":\"(answer|probe)\"" c1.out; echo $?)" \
-	"eager: the connector starts on the answer or the listener's first probe" "$(events c1 punch)"
+# The listener's signed address record came with the connector's SERVER_INFO: its first
+# probe leaves before the listener's answer (sent at the listener's round start, one relay
+# leg, 20 ms, away) can have arrived.
+t_is "$(field c1 "$P1" start)" record "eager: the connector starts on the listener's address record" "$(events c1 punch)"
+tl=$(abs l1 "$P1") tc=$(abs c1 "$P1")
+t_ok "$(awk -v l="$tl" -v c="$tc" 'BEGIN {exit !(c != "" && l != "" && c < l + 15)}'; echo $?)" \
+	"eager: the connector probes before the answer can arrive: connector - listener = $(diff_ms "$tc" "$tl") ms (< 15; the answer takes 20)"
 echo "# eager round 1: listener starts $(diff_ms "$(abs c1 "$P1")" "$(abs l1 "$P1")") ms before the connector"
+
+# --- 1b. eager, without address records: the connector waits for the answer or a probe ---
+run_pair 1b --ping 1 --no-addr-record
+wait_pid "$c1b_PID" 20
+t_is $? 0 "no record: connector exits 0" "$(show c1b | tail -5)"
+wait_pid "$l1b_PID" 10
+t_ok "$(grep -qE "$P1.*\"start\":\"(answer|probe)\"" c1b.out; echo $?)" \
+	"no record: the connector starts on the answer or the listener's first probe" "$(events c1b punch)"
 
 # --- 2. synchronised first round ---
 run_pair 2 --ping 3 --first-punch sync

@@ -231,6 +231,36 @@ static void test_probe_starts_round(void)
 	is_int(pp.round, 1, "one round");
 }
 
+/* The listener's address record starts the connector's first round before the answer,
+ * except with --first-punch sync, and never a listener's or a later round. */
+static void test_record_starts_round(void)
+{
+	struct punch pp;
+	struct punch_out out;
+
+	punch_init(&pp, false, false);
+	punch_offer(&pp, T0, 41, true, 0, &out);
+	punch_on_record(&pp, T0 + MS, 2, &out);
+	is_int(out.act, PUNCH_ACT_BEGIN | PUNCH_ACT_PROBE, "a record starts the waiting round");
+	is_int(out.trigger, PUNCH_BY_RECORD, "started by the record");
+	is_int(pp.id, 41, "under the offer's id: the listener's probes for it match");
+	punch_on_answer(&pp, T0 + 40 * MS, 3, &out);
+	is_int(out.act, PUNCH_ACT_PROBE, "the answer then only probes its candidates too");
+	is_int(pp.round, 1, "one round");
+	punch_init(&pp, false, true);
+	punch_offer(&pp, T0, 42, true, 0, &out);
+	punch_on_record(&pp, T0 + MS, 2, &out);
+	is_int(out.act, 0, "with --first-punch sync the record starts nothing");
+	punch_init(&pp, true, false);
+	punch_on_record(&pp, T0, 2, &out);
+	is_int(out.act, 0, "a listener is never started by a record");
+	punch_init(&pp, false, false);
+	punch_set_established(&pp);
+	punch_offer(&pp, T0, 43, true, 0, &out);
+	punch_on_record(&pp, T0 + MS, 2, &out);
+	is_int(out.act, 0, "nor a round once the session is up");
+}
+
 /*
  * Before the session is up the connector may offer more than once for one first
  * contact: a HELLO sent before STUN answered is followed by a full offer with a new id,
@@ -311,6 +341,7 @@ int main(void)
 	test_stun_done();
 	test_listener();
 	test_probe_starts_round();
+	test_record_starts_round();
 	test_probe_for_superseded_first_offer();
 	test_direct_and_loss();
 	return tap_done();
