@@ -3,7 +3,7 @@
 # wireshark/natlab.lua (installed as share/natlab/wireshark/natlab.lua) through tshark over
 # a matrix's captures (the main job's scenario, the cells of a full-cone NAT, every
 # capture kept): no malformed packet and no frame flagged as not parsing, every relay
-# frame type a session uses found, natlab-peer's sealed packets found directly over UDP
+# frame type a session uses found (address records included), natlab-peer's sealed packets found directly over UDP
 # and inside SEND/RECV, natlab's events read. A crafted stream with a PING of 7 bytes
 # must be flagged, so the check can fail.
 . "$(dirname "$0")/lib/lab.sh"
@@ -37,6 +37,9 @@ t_ok $(( relay > 0 ? 0 : 1 )) "relay frames dissected ($relay packets)"
 types=$(awk -F";" '{ print $(NF-6) }' fields.txt | tr ',' '\n' | grep . | sort -nu | tr '\n' ' ')
 case " $types" in *" 1 2 3 4 5 "*) t_ok 0 "CHALLENGE, AUTH, SERVER_INFO, SEND and RECV seen (types: $types)" ;;
 *) t_ok 1 "CHALLENGE, AUTH, SERVER_INFO, SEND and RECV seen" "types: $types" ;; esac
+# Address records (docs/relay.md): the listener publishes, the connector looks up.
+case " $types" in *" 12 13 14 "*) t_ok 0 "PUBLISH, LOOKUP and RECORD seen" ;;
+*) t_ok 1 "PUBLISH, LOOKUP and RECORD seen" "types: $types" ;; esac
 peer_udp=$(count '$(NF-5) != "" && $(NF-4) != "" && $(NF-3) == ""')
 t_ok $(( peer_udp > 0 ? 0 : 1 )) "sealed packets over UDP dissected ($peer_udp)"
 peer_relayed=$(count '$(NF-4) != "" && $(NF-3) != ""')

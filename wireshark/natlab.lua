@@ -26,7 +26,7 @@ local SEAL_TAG_LEN = 16
 local frame_types = {
 	[1] = "CHALLENGE", [2] = "AUTH", [3] = "SERVER_INFO", [4] = "SEND", [5] = "RECV",
 	[6] = "PEER_GONE", [7] = "PING", [8] = "PONG", [9] = "STATUS", [10] = "RESTARTING",
-	[11] = "CLOSE",
+	[11] = "CLOSE", [12] = "PUBLISH", [13] = "LOOKUP", [14] = "RECORD",
 }
 local gone_reasons = { [1] = "not_here", [2] = "disconnected" }
 local states = { [0] = "healthy", [1] = "rate-limited" }
@@ -44,6 +44,7 @@ f.length = ProtoField.uint32("natlab_relay.length", "Length", base.DEC)
 f.version = ProtoField.uint8("natlab_relay.version", "Version", base.DEC)
 f.flags = ProtoField.uint8("natlab_relay.flags", "Flags", base.HEX)
 f.token_required = ProtoField.bool("natlab_relay.flags.token_required", "Token required", 8, nil, 0x01)
+f.records = ProtoField.bool("natlab_relay.flags.records", "Address records kept", 8, nil, 0x02)
 f.nonce = ProtoField.bytes("natlab_relay.nonce", "Nonce")
 f.key = ProtoField.bytes("natlab_relay.key", "Key")
 f.sig = ProtoField.bytes("natlab_relay.signature", "Signature")
@@ -74,6 +75,15 @@ f.try_for = ProtoField.uint32("natlab_relay.try_for_ms", "Try for (ms)", base.DE
 f.close_reason = ProtoField.uint8("natlab_relay.close_reason", "Reason", base.DEC, close_reasons)
 f.close_text = ProtoField.string("natlab_relay.close_text", "Text")
 f.more = ProtoField.bytes("natlab_relay.more", "Later fields")
+f.rec = ProtoField.bytes("natlab_relay.record", "Address record")
+f.rec_version = ProtoField.uint8("natlab_relay.record.version", "Version", base.DEC)
+f.rec_key = ProtoField.bytes("natlab_relay.record.key", "Key")
+f.rec_seq = ProtoField.uint64("natlab_relay.record.seq", "Sequence", base.DEC)
+f.rec_expiry = ProtoField.absolute_time("natlab_relay.record.expiry", "Expiry", base.UTC)
+f.rec_session = ProtoField.bytes("natlab_relay.record.session", "Seal session")
+f.rec_n = ProtoField.uint8("natlab_relay.record.candidates", "Candidates", base.DEC)
+f.rec_cand = ProtoField.string("natlab_relay.record.candidate", "Candidate")
+f.rec_sig = ProtoField.bytes("natlab_relay.record.signature", "Signature")
 
 local ef_bad = ProtoExpert.new("natlab_relay.bad", "Frame does not parse as docs/relay.md says",
 	expert.group.MALFORMED, expert.severity.ERROR)
@@ -151,6 +161,35 @@ local function dissect_token(tvb, tree)
 	t:add(f.token_sig, tvb(74 + idlen, 64))
 end
 
+-- An address record (proto/include/natlab/addr_record.h): the candidate count, or nil
+-- if it does not parse.
+local function dissect_record(p, tree)
+	local n = p:len()
+	if n < 58 + 64 or p(0, 1):uint() ~= 1 or p(57, 1):uint() > 12 then return nil end
+	local off, cands = 58, {}
+	for _ = 1, p(57, 1):uint() do
+		if off + 2 > n - 64 then return nil end
+		local fam = p(off + 1, 1):uint()
+		local iplen = fam == 4 and 4 or (fam == 6 and 16 or nil)
+		if not iplen or off + 4 + iplen > n - 64 then return nil end
+		local ip = fam == 4 and tostring(p(off + 2, 4):ipv4()) or tostring(p(off + 2, 16):ipv6())
+		cands[#cands + 1] = { p(off, 4 + iplen), string.format("kind %d %s%s%s:%d", p(off, 1):uint(),
+			fam == 6 and "[" or "", ip, fam == 6 and "]" or "", p(off + 2 + iplen, 2):uint()) }
+		off = off + 4 + iplen
+	end
+	if off + 64 ~= n then return nil end
+	local t = tree:add(f.rec, p())
+	t:add(f.rec_version, p(0, 1))
+	t:add(f.rec_key, p(1, 32))
+	t:add(f.rec_seq, p(33, 8))
+	t:add(f.rec_expiry, p(41, 8), NSTime.new(p(41, 8):uint64():tonumber(), 0))
+	t:add(f.rec_session, p(49, 8))
+	t:add(f.rec_n, p(57, 1))
+	for _, c in ipairs(cands) do t:add(f.rec_cand, c[1], c[2]) end
+	t:add(f.rec_sig, p(off, 64))
+	return #cands
+end
+
 -- One frame's payload by type; returns a short summary, or nil if it does not parse.
 local function dissect_payload(ty, p, pinfo, t)
 	local n = p and p:len() or 0
@@ -162,6 +201,7 @@ local function dissect_payload(ty, p, pinfo, t)
 		t:add(f.version, p(0, 1))
 		local fl = t:add(f.flags, p(1, 1))
 		fl:add(f.token_required, p(1, 1))
+		fl:add(f.records, p(1, 1))
 		t:add(f.nonce, p(2, 32))
 		if n > 34 then t:add(f.more, p(34)) end
 		return "token " .. ((p(1, 1):uint() % 2 == 1) and "required" or "not required")
@@ -228,6 +268,19 @@ local function dissect_payload(ty, p, pinfo, t)
 		t:add(f.close_reason, p(0, 1))
 		if n > 1 then t:add(f.close_text, p(1)) end
 		return close_reasons[p(0, 1):uint()] or tostring(p(0, 1):uint())
+	elseif ty == 12 then
+		local c = n > 0 and dissect_record(p, t)
+		return c and (c .. " candidates") or nil
+	elseif ty == 13 then
+		if not need(KEY_LEN) then return nil end
+		t:add(f.key, p(0, KEY_LEN))
+		return "key " .. p(0, 4):bytes():tohex():lower() .. "..."
+	elseif ty == 14 then
+		if not need(nil, KEY_LEN) then return nil end
+		t:add(f.key, p(0, KEY_LEN))
+		if n == KEY_LEN then return "none held" end
+		local c = dissect_record(p(KEY_LEN):tvb(), t)
+		return c and (c .. " candidates") or nil
 	end
 	return nil
 end
