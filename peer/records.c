@@ -28,7 +28,8 @@
 
 void peer_records_init(struct peer *p)
 {
-	if (p->o->no_addr_record || !p->o->listen)
+	/* --relay-only: nothing to probe, so nothing to disclose. */
+	if (p->o->no_addr_record || !p->o->listen || p->o->relay_only)
 		return;
 	do
 		randombytes_buf(p->rec_session, sizeof(p->rec_session));
@@ -143,8 +144,8 @@ void peer_records_lookup(struct peer *p)
 	uint8_t frame[FRAME_HEADER_LEN + RELAY_KEY_LEN];
 	int i = peer_relay_out(p), n;
 
-	if (p->o->no_addr_record || p->o->listen || !p->have_peer || p->established ||
-	    p->rec_hint || i < 0 || !relay_has_records(&p->relays[i]))
+	if (p->o->no_addr_record || p->o->listen || p->o->relay_only || !p->have_peer ||
+	    p->established || p->rec_hint || i < 0 || !relay_has_records(&p->relays[i]))
 		return;
 	n = relay_lookup_encode(frame, sizeof(frame), p->peer_key);
 	if (n > 0)
