@@ -287,6 +287,44 @@ static void test_restart_replay(void)
 	seal_close(&c2);
 }
 
+/*
+ * Address records: the listener announces a session before it knows the connector
+ * (seal_use_session), the connector's probes are bound to it before the listener's first
+ * packet (seal_seal_to). A session from a stale record is refused, and seal_seal_to
+ * leaves what the connector knows untouched.
+ */
+static void test_announced_session(void)
+{
+	struct seal_ctx l, c;
+	uint8_t announced[SEAL_SESSION_LEN], stale[SEAL_SESSION_LEN],
+	    zero[SEAL_SESSION_LEN] = { 0 };
+	uint8_t pkt[128], out[128];
+	int n, bound = -1;
+
+	memset(announced, 0x3c, sizeof(announced));
+	memset(stale, 0x4d, sizeof(stale));
+	seal_init(&l, &alice, bob.pub);
+	is_int(seal_use_session(&l, zero), -EINVAL, "a zero session cannot be announced");
+	is_int(seal_use_session(&l, announced), 0, "the listener takes the announced session");
+	seal_init(&c, &bob, alice.pub);
+	/* The connector's unbound hello reached the listener through the relay. */
+	n = seal_seal(&c, "hello", 5, pkt, sizeof(pkt));
+	seal_open(&l, pkt, (size_t)n, out, sizeof(out), &bound);
+	seal_set_dst(&l, seal_packet_src(pkt));
+	n = seal_seal_to(&c, stale, "probe", 5, pkt, sizeof(pkt));
+	is_int(seal_open(&l, pkt, (size_t)n, out, sizeof(out), &bound), -ESTALE,
+	       "a probe bound to a stale record's session is refused");
+	ok(sodium_is_zero(c.dst_session, SEAL_SESSION_LEN),
+	   "seal_seal_to leaves the known session unset");
+	n = seal_seal_to(&c, announced, "probe", 5, pkt, sizeof(pkt));
+	is_int(seal_open(&l, pkt, (size_t)n, out, sizeof(out), &bound), 5,
+	       "a probe bound to the announced session opens");
+	is_int(bound, 1, "bound: the listener may act on it");
+	is_int(roundtrip(&l, &c, "ack", &bound), 3, "the listener's answer opens at the connector");
+	is_int(bound, 1, "bound to the connector's session");
+	is_int(seal_use_session(&l, stale), -EBUSY, "the session cannot change once in use");
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -299,5 +337,6 @@ int main(void)
 	test_replay();
 	test_sessions();
 	test_restart_replay();
+	test_announced_session();
 	return tap_done();
 }
