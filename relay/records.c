@@ -43,6 +43,7 @@ void relay_records_on_publish(struct relay_client *c, const struct frame *f)
 	c->record = copy;
 	c->record_len = (uint16_t)f->len;
 	c->record_seq = rec.seq;
+	c->srv->counters[RELAY_C_RECORDS_PUBLISHED]++;
 }
 
 void relay_records_on_lookup(struct relay_client *c, const struct frame *f)
@@ -58,6 +59,7 @@ void relay_records_on_lookup(struct relay_client *c, const struct frame *f)
 	dst = relay_server_lookup(c->srv, f->payload);
 	len = relay_record_encode(frame, sizeof(frame), f->payload, dst ? dst->record : NULL,
 	                          dst && dst->record ? dst->record_len : 0);
+	c->srv->counters[dst && dst->record ? RELAY_C_LOOKUPS_FOUND : RELAY_C_LOOKUPS_NONE]++;
 	if (len > 0)
 		relay_client_send(c, frame, (size_t)len);
 }

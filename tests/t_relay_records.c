@@ -94,6 +94,11 @@ static void test_publish_lookup(void)
 	rh_client_write(a, pub, (size_t)n);
 	sync_with(a);
 	is_int(lookup(b, a->id.pub, got), n - FRAME_HEADER_LEN, "b gets a's record");
+	is_int(rh_metric(relay.metrics_port, "records_published_total"), 1, "one record published");
+	is_int(rh_metric(relay.metrics_port, "record_lookups_total{result=\"found\"}"), 1,
+	       "one lookup found a record");
+	is_int(rh_metric(relay.metrics_port, "record_lookups_total{result=\"none\"}"), 2,
+	       "two found none");
 	ok(memcmp(got, pub + FRAME_HEADER_LEN, (size_t)n - FRAME_HEADER_LEN) == 0, "byte for byte");
 	is_int(addr_record_decode(&r, got, (size_t)n - FRAME_HEADER_LEN, a->id.pub,
 	                          (uint64_t)time(NULL)),
