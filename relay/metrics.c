@@ -58,7 +58,7 @@ static const char *const counter_names[RELAY_C_COUNT] = {
 	[RELAY_C_SOURCE_REFUSALS] = "source_refusals_total",
 	[RELAY_C_TLS_HANDSHAKES] = "tls_handshakes_total",
 	[RELAY_C_TLS_FAILURES] = "tls_failures_total",
-	[RELAY_C_RECORDS_PUBLISHED] = "records_published_total",
+	[RELAY_C_RECORDS_KEPT] = "records_published_total",
 	[RELAY_C_LOOKUPS_FOUND] = "record_lookups_total{result=\"found\"}",
 	[RELAY_C_LOOKUPS_NONE] = "record_lookups_total{result=\"none\"}",
 };

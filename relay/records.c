@@ -43,7 +43,7 @@ void relay_records_on_publish(struct relay_client *c, const struct frame *f)
 	c->record = copy;
 	c->record_len = (uint16_t)f->len;
 	c->record_seq = rec.seq;
-	c->srv->counters[RELAY_C_RECORDS_PUBLISHED]++;
+	c->srv->counters[RELAY_C_RECORDS_KEPT]++;
 }
 
 void relay_records_on_lookup(struct relay_client *c, const struct frame *f)

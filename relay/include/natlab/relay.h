@@ -76,9 +76,9 @@ enum relay_counter {
 	RELAY_C_SOURCE_REFUSALS, /* connections refused by the per-address limits */
 	RELAY_C_TLS_HANDSHAKES,  /* TLS handshakes completed */
 	RELAY_C_TLS_FAILURES,    /* TLS connections that failed (handshake or records) */
-	RELAY_C_RECORDS_PUBLISHED, /* address records accepted (records.c) */
-	RELAY_C_LOOKUPS_FOUND,     /* LOOKUPs answered with a record */
-	RELAY_C_LOOKUPS_NONE,      /* LOOKUPs answered with none */
+	RELAY_C_RECORDS_KEPT,    /* address records accepted (records.c) */
+	RELAY_C_LOOKUPS_FOUND,   /* LOOKUPs answered with a record */
+	RELAY_C_LOOKUPS_NONE,    /* LOOKUPs answered with none */
 	RELAY_C_COUNT
 };
 
