@@ -39,7 +39,7 @@ t_ok "$(grep -q 'Verify return code: 0 (ok)' sc.out; echo $?)" "s_client: Verify
 t_ok "$(grep -qE 'New, TLSv1\.[23]' sc.out; echo $?)" "s_client: TLS 1.2 or 1.3"
 sleep 1 | timeout 10 openssl s_client -quiet -connect "127.0.0.1:$TLS" -CAfile r.crt 2>/dev/null |
 	head -c 39 | od -An -tx1 | tr -d ' \n' >sc.bytes
-t_is "$(cut -c1-14 sc.bytes)" "01000000220100" "the relay's CHALLENGE (type 1, 34 bytes, v1, no auth) comes over TLS"
+t_is "$(cut -c1-14 sc.bytes)" "01000000220102" "the relay's CHALLENGE (type 1, 34 bytes, v1, no auth, address records kept) comes over TLS"
 sleep 1 | timeout 10 openssl s_client -connect "127.0.0.1:$TLS" -CAfile r.crt -verify_ip 10.1.2.3 \
 	-verify_return_error >sc2.out 2>&1
 t_ok "$([ $? -ne 0 ] && grep -q 'IP address mismatch' sc2.out; echo $?)" "s_client refuses it for an address it does not name"
