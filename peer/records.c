@@ -78,7 +78,7 @@ static void record_fill(const struct peer *p, struct addr_record *rec)
 	memcpy(rec->session, p->rec_session, sizeof(rec->session));
 }
 
-static void publish(struct peer *p, struct peer_relay *r, const uint8_t *rec, size_t len)
+static void publish(struct peer_relay *r, const uint8_t *rec, size_t len)
 {
 	uint8_t frame[FRAME_HEADER_LEN + ADDR_RECORD_MAX_LEN];
 	int rc = frame_header_write(frame, RELAY_FRAME_PUBLISH, len);
@@ -112,7 +112,7 @@ static void publish_on(struct peer *p, struct peer_relay *r)
 
 		if ((r && x != r) || !relay_has_records(x))
 			continue;
-		publish(p, x, rec, (size_t)n);
+		publish(x, rec, (size_t)n);
 		sent++;
 	}
 	if (sent) {

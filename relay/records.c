@@ -28,8 +28,10 @@ void relay_records_on_publish(struct relay_client *c, const struct frame *f)
 	}
 	if (rc < 0) {
 		relay_client_close(c, RELAY_CLOSE_PROTOCOL,
-		                   rc == -EACCES ? "address record of another key"
-		                                 : "address record does not parse or verify");
+		                   rc == -EACCES
+		                       ? "address record of another key: publish your own"
+		                       : "address record does not parse or its signature fails "
+		                         "(docs/relay.md, Address records)");
 		return;
 	}
 	/* A replay of an older record (its own, from earlier) never replaces a newer one. */
