@@ -172,8 +172,14 @@ void peer_records_on_frame(struct peer *p, struct peer_relay *r, const uint8_t *
 		                           : "malformed");
 		return;
 	}
-	if (p->established || p->direct || (p->rec_hint && rec.seq <= p->rec_peer_seq))
+	/* Too late (the listener's packets came first: on loopback its probe can beat our
+	 * SERVER_INFO), or no newer than the one we use. */
+	if (p->established || p->direct || (p->rec_hint && rec.seq <= p->rec_peer_seq)) {
+		event_emit("addr_record", "{s:s, s:s, s:I, s:i, s:b}", "action", "received",
+		           "relay", r->text, "seq", (json_int_t)rec.seq, "candidates", rec.n,
+		           "used", 0);
 		return;
+	}
 	for (i = 0; i < rec.n; i++) {
 		const struct addr_record_cand *c = &rec.cand[i];
 
@@ -196,8 +202,8 @@ void peer_records_on_frame(struct peer *p, struct peer_relay *r, const uint8_t *
 	p->rec_hint = 1;
 	p->rec_peer_seq = rec.seq;
 	memcpy(p->rec_peer_session, rec.session, sizeof(p->rec_peer_session));
-	event_emit("addr_record", "{s:s, s:s, s:I, s:i}", "action", "received", "relay", r->text,
-	           "seq", (json_int_t)rec.seq, "candidates", rec.n);
+	event_emit("addr_record", "{s:s, s:s, s:I, s:i, s:b}", "action", "received", "relay",
+	           r->text, "seq", (json_int_t)rec.seq, "candidates", rec.n, "used", 1);
 	peer_cands_event(p, "remote");
 	peer_punch_on_record(p);
 }

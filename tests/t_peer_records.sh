@@ -39,7 +39,15 @@ start_of() { grep -m1 "$P1" "$T_TMP/c$1.out" | sed -n 's/.*"start":"\([a-z]*\)".
 pair all NEW "" ""
 t_is "$(count lall '"event":"addr_record","action":"published"' | head -1)" 1 "all: the listener published once (STUN done)"
 t_ok "$(count call '"event":"addr_record","action":"received"' >/dev/null; echo $?)" "all: the connector received it"
-t_is "$(start_of all)" record "all: the connector's first round starts on the record"
+# On loopback the listener's probe (it probes on the HELLO the relay forwards) can beat
+# the connector's own SERVER_INFO and RECORD: then the record comes too late to be used.
+# Otherwise the connector's first round starts on it (the lab check is t_peer_sync's).
+if grep -q '"event":"addr_record","action":"received".*"used":false' call.out; then
+	t_ok "$(awk '/"event":"connected"/ {c = NR} /"event":"relay_connected"/ && !r {r = NR} END {exit !(c && c < r)}' call.out; echo $?)" \
+		"all: the record came after the listener's probe had connected us (loopback race)" "$(cut -c1-160 call.out)"
+else
+	t_is "$(start_of all)" record "all: the connector's first round starts on the record"
+fi
 
 pair oldrelay OLD "" ""
 t_is "$(count loldrelay '"event":"addr_record"')$(count coldrelay '"event":"addr_record"')" 00 \
