@@ -122,6 +122,11 @@ int cmd_run(int argc, char **argv)
 	}
 	cmd_require_scenario_file("natlab run", o.scenario);
 	cmd_require_admin("natlab run");
+	if (o.worker) {
+		rc = matrix_worker(&o);
+		run_opts_free(&o);
+		return rc;
+	}
 	if (!o.cell) {
 		/* Plan first: a matrix scenario declares its cells before building anything. */
 		scenario_init(&s, SCENARIO_PLAN, o.scenario);
@@ -144,6 +149,7 @@ int cmd_run(int argc, char **argv)
 				.seed_set = o.seed_set,
 				.pcap = o.pcap_word,
 				.timeout_s = o.timeout_s,
+				.reuse = !o.no_reuse,
 			};
 			char err[PATH_MAX + 256];
 

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,6 +340,226 @@ static void jobs_run(const struct matrix_opts *o, struct matrix_job *jobs, int n
 	}
 }
 
+/*
+ * A worker (natlab run --worker, matrix_worker()): runs the cells written on its jobs
+ * pipe one after another in one process, reusing a lab between cells of one shape.
+ */
+struct matrix_worker {
+	pid_t pid;
+	int jobs_fd, done_fd;
+	int job;           /* the job it runs, or -1 */
+	const char *shape; /* the shape of its last cell, or NULL */
+	char buf[64];
+	size_t len;
+};
+
+static void worker_close(struct matrix_worker *w)
+{
+	if (w->jobs_fd >= 0)
+		close(w->jobs_fd);
+	if (w->done_fd >= 0)
+		close(w->done_fd);
+	w->jobs_fd = w->done_fd = -1;
+}
+
+static int worker_start(const struct matrix_opts *o, struct matrix_worker *w)
+{
+	char timeout[32];
+	const char *argv[16 + 2 * MATRIX_PARAMS_MAX];
+	int jobs[2], done[2], n = 0, null;
+
+	snprintf(timeout, sizeof(timeout), "%.3f", o->timeout_s);
+	argv[n++] = "natlab";
+	argv[n++] = "run";
+	argv[n++] = o->scenario;
+	argv[n++] = "--worker";
+	argv[n++] = "--pcap";
+	argv[n++] = o->pcap;
+	argv[n++] = "--timeout";
+	argv[n++] = timeout;
+	for (int k = 0; k < o->nparams; k++) {
+		argv[n++] = "--param";
+		argv[n++] = o->params[k];
+	}
+	argv[n] = NULL;
+	if (pipe2(jobs, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(done, O_CLOEXEC) < 0) {
+		close(jobs[0]);
+		close(jobs[1]);
+		return -errno;
+	}
+	w->pid = fork();
+	if (w->pid == 0) {
+		/* Its first cell gives it a stdout and stderr: ours are not for it. */
+		null = open("/dev/null", O_WRONLY);
+		/* Out of the way of 3 and 4 first: a pipe end may be one of them already. */
+		jobs[0] = fcntl(jobs[0], F_DUPFD_CLOEXEC, 10);
+		done[1] = fcntl(done[1], F_DUPFD_CLOEXEC, 10);
+		if (null < 0 || jobs[0] < 0 || done[1] < 0 || dup2(null, 1) < 0 ||
+		    dup2(null, 2) < 0 || dup2(jobs[0], 3) < 0 || dup2(done[1], 4) < 0)
+			_exit(127);
+		execv(o->self_exe, (char **)argv);
+		_exit(127);
+	}
+	close(jobs[0]);
+	close(done[1]);
+	w->jobs_fd = jobs[1];
+	w->done_fd = done[0];
+	w->len = 0;
+	w->job = -1;
+	if (w->pid < 0) {
+		worker_close(w);
+		w->pid = 0;
+		return -errno;
+	}
+	return 0;
+}
+
+static const char *job_shape(const struct matrix_job *j)
+{
+	return json_string_value(json_object_get(j->cell, "shape"));
+}
+
+/*
+ * The next job for worker w: the first waiting one of its last cell's shape (its lab is
+ * kept for it), else the first of a shape no other worker is on, else the first.
+ */
+static int job_pick(struct matrix_job *jobs, int n, const int *started,
+                    const struct matrix_worker *ws, int nws, const struct matrix_worker *w)
+{
+	int first = -1, free_shape = -1;
+
+	for (int k = 0; k < n; k++) {
+		const char *sh = job_shape(&jobs[k]);
+		int taken = 0;
+
+		if (started[k])
+			continue;
+		if (first < 0)
+			first = k;
+		if (sh && w->shape && strcmp(sh, w->shape) == 0)
+			return k;
+		for (int i = 0; sh && i < nws; i++)
+			taken |= &ws[i] != w && ws[i].shape && strcmp(ws[i].shape, sh) == 0;
+		if (free_shape < 0 && !taken)
+			free_shape = k;
+	}
+	return free_shape >= 0 ? free_shape : first;
+}
+
+static int job_send(struct matrix_worker *w, const struct matrix_opts *o, struct matrix_job *j)
+{
+	char seed[32] = "-";
+
+	if (o->seed_set || o->repeat > 1)
+		snprintf(seed, sizeof(seed), "%llu", o->seed + (unsigned long long)j->run - 1);
+	j->t0 = now_s();
+	return dprintf(w->jobs_fd, "%s\n%s\n%s\n",
+	               json_string_value(json_object_get(j->cell, "name")), j->dir, seed) < 0
+	           ? -errno
+	           : 0;
+}
+
+/* Reads what w wrote: a status line ends its job; EOF means it died (its status then). */
+static void worker_read(struct matrix_worker *w, struct matrix_job *jobs, int *done, int n)
+{
+	ssize_t r = read(w->done_fd, w->buf + w->len, sizeof(w->buf) - 1 - w->len);
+	char *nl;
+	int status;
+
+	if (r < 0 && errno == EINTR)
+		return;
+	if (r > 0) {
+		w->len += (size_t)r;
+		w->buf[w->len] = '\0';
+		nl = strchr(w->buf, '\n');
+		if (!nl || w->job < 0)
+			return;
+		job_done(&jobs[w->job], atoi(w->buf) << 8, ++*done, n);
+		w->len = 0;
+		w->job = -1;
+		return;
+	}
+	/* Died (or closed its end): its job, if any, gets its exit status. */
+	worker_close(w);
+	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (w->job >= 0)
+		job_done(&jobs[w->job], status, ++*done, n);
+	w->pid = 0;
+	w->job = -1;
+	w->shape = NULL;
+}
+
+/* Runs the jobs in o->jobs workers; each worker keeps its lab for a cell of its shape. */
+static void jobs_run_workers(const struct matrix_opts *o, struct matrix_job *jobs, int n)
+{
+	struct matrix_worker *ws = calloc((size_t)o->jobs, sizeof(*ws));
+	struct pollfd *pfd = calloc((size_t)o->jobs, sizeof(*pfd));
+	int *started = calloc((size_t)n + 1, sizeof(*started));
+	int done = 0, nstarted = 0, status;
+
+	if (!ws || !pfd || !started) {
+		log_warnx("natlab run: out of memory for the job pool");
+		goto out;
+	}
+	for (int i = 0; i < o->jobs; i++) {
+		ws[i].jobs_fd = ws[i].done_fd = -1;
+		ws[i].job = -1;
+	}
+	while (done < n) {
+		int busy = 0;
+
+		for (int i = 0; i < o->jobs && nstarted < n; i++) {
+			struct matrix_worker *w = &ws[i];
+			int k, rc;
+
+			if (w->job >= 0)
+				continue;
+			k = job_pick(jobs, n, started, ws, o->jobs, w);
+			/* The worker makes the cell's out dir, as a cell's own run does. */
+			rc = w->pid ? 0 : worker_start(o, w);
+			started[k] = 1;
+			nstarted++;
+			if (rc == 0 && (rc = job_send(w, o, &jobs[k])) == 0) {
+				w->job = k;
+				w->shape = job_shape(&jobs[k]);
+				continue;
+			}
+			log_warn_code(rc, "natlab run: cell %s: handing it to a worker",
+			              json_string_value(json_object_get(jobs[k].cell, "name")));
+			jobs[k].status = 127;
+			done++;
+		}
+		for (int i = 0; i < o->jobs; i++)
+			if (ws[i].job >= 0)
+				pfd[busy++] =
+				    (struct pollfd){ .fd = ws[i].done_fd, .events = POLLIN };
+		if (busy == 0)
+			continue;
+		if (poll(pfd, (nfds_t)busy, -1) < 0 && errno != EINTR)
+			break;
+		for (int i = 0, p = 0; i < o->jobs; i++) {
+			if (ws[i].job < 0)
+				continue;
+			if (pfd[p++].revents)
+				worker_read(&ws[i], jobs, &done, n);
+		}
+	}
+out:
+	/* EOF on its jobs pipe: a worker tears its kept lab down and exits. */
+	for (int i = 0; ws && i < o->jobs; i++) {
+		worker_close(&ws[i]);
+		if (ws[i].pid > 0)
+			while (waitpid(ws[i].pid, &status, 0) < 0 && errno == EINTR)
+				;
+	}
+	free(ws);
+	free(pfd);
+	free(started);
+}
+
 int matrix_run(const struct matrix_opts *o, json_t *plan)
 {
 	json_t *cells = cells_selected(o, plan), *folded = json_array(), *report, *c;
@@ -361,7 +583,10 @@ int matrix_run(const struct matrix_opts *o, json_t *plan)
 	}
 	fprintf(stderr, "natlab: %zu cells x %d runs, %d at a time\n", json_array_size(cells),
 	        o->repeat, o->jobs);
-	jobs_run(o, jobs, n);
+	if (o->reuse)
+		jobs_run_workers(o, jobs, n);
+	else
+		jobs_run(o, jobs, n);
 	json_array_foreach(cells, i, c)
 	{
 		json_t *f = cell_fold(c, jobs, n, runs);

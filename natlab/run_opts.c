@@ -64,11 +64,14 @@ void run_usage(FILE *f)
 	    "                  for a matrix (natlab.cells{...}), only the matching cells\n"
 	    "  --param K=V     a string the scenario reads as natlab.params.K (repeatable;\n"
 	    "                  e.g. adapter=socat for scenarios/matrix.lua)\n"
-	    "Matrix scenarios run every cell in its own lab and fold the results into one\n"
+	    "Matrix scenarios run every cell (in a lab a worker reset for it, or built) and\n"
+	    "fold the results into one\n"
 	    "report (report.json, report.html, junit.xml, TAP line per cell):\n"
 	    "  --jobs N        cells in parallel (default: the number of cores)\n"
 	    "  --repeat N      runs per cell; rates get a 95%% Wilson interval\n"
-	    "  --shard I/N     this runner's share of the cells (natlab report merge joins)\n",
+	    "  --shard I/N     this runner's share of the cells (natlab report merge joins)\n"
+	    "  --no-reuse      build every cell's lab anew (default: a worker keeps a lab that\n"
+	    "                  passed for its next cell of the same shape, NATs reset)\n",
 	    RUN_TIMEOUT_DEFAULT);
 }
 
@@ -105,6 +108,8 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		{ "keep", no_argument, NULL, 'k' },
 		{ "keep-on-failure", no_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "no-reuse", no_argument, NULL, 'N' },
+		{ "worker", no_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end, err[256];
@@ -118,7 +123,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 	o->jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	o->repeat = 1;
 	o->shards = 1;
-	while ((c = getopt_long(argc, argv, "o:s:t:p:f:j:r:S:C:P:n:kKh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:s:t:p:f:j:r:S:C:P:n:kKhNW", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			o->filter = optarg;
@@ -193,6 +198,12 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'k':
 			o->keep = KEEP_ALWAYS;
+			break;
+		case 'N':
+			o->no_reuse = 1;
+			break;
+		case 'W':
+			o->worker = 1;
 			break;
 		case 'K':
 			o->keep = KEEP_ON_FAILURE;

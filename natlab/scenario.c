@@ -5,6 +5,7 @@
 #include "natlab/capture.h"
 #include "natlab/fd_close.h"
 #include "natlab/keep.h"
+#include "natlab/lab_reuse.h"
 #include "natlab/log.h"
 #include "natlab/nat_state.h"
 #include "natlab/netns.h"
@@ -407,6 +408,15 @@ static void run_teardown(struct scenario *s, int failed)
 		return;
 	captures_stop(s, failed || s->results.failed);
 	wires_stop(s);
+	/* A matrix worker's cell that passed leaves its lab to the next cell (lab_reuse.h). */
+	if (s->reuse && !failed && !s->results.failed && !(s->stop && *s->stop) &&
+	    lab_reuse_keep(s) == 0) {
+		json_object_update_new(s->results.measured, lab_state_read_measured(s->model.name));
+		s->lab_up = 0;
+		return;
+	}
+	if (s->reuse)
+		lab_reuse_forget();
 	lab_topology_down(s->model.name);
 	/* What was measured on the lab goes into the report, which outlives the lab. */
 	json_object_update_new(s->results.measured, lab_state_read_measured(s->model.name));
@@ -660,8 +670,20 @@ int scenario_lab_up(lua_State *L, struct scenario *s)
 	check_port_blocks(L, s);
 	if (s->seed_set)
 		s->model.seed = s->seed;
-	if (s->mode != SCENARIO_CHECK && s->mode != SCENARIO_PLAN && build(s, err, sizeof(err)) < 0)
-		return luaL_error(L, "lab:up: %s", err);
+	if (s->mode == SCENARIO_RUN && s->reuse) {
+		int rc = lab_reuse_take(s, err, sizeof(err));
+
+		if (rc < 0)
+			return luaL_error(L, "lab:up: %s", err);
+		s->lab_reused = rc;
+	}
+	if (s->mode != SCENARIO_CHECK && s->mode != SCENARIO_PLAN && !s->lab_reused) {
+		if (build(s, err, sizeof(err)) < 0)
+			return luaL_error(L, "lab:up: %s", err);
+		/* Without copies of its TAP fds the lab cannot outlive this cell: not kept. */
+		if (s->reuse && lab_reuse_remember(s) < 0)
+			log_warnx("lab \"%s\": cannot keep it for the next cell", s->model.name);
+	}
 	s->model.built = 1;
 	s->lab_up = s->mode != SCENARIO_CHECK && s->mode != SCENARIO_PLAN;
 	if (s->mode == SCENARIO_RUN && wires_start(L, s, err, sizeof(err)) < 0)

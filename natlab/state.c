@@ -460,6 +460,23 @@ static int remove_entry(const char *dir, const char *name)
 	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
+int lab_state_remove_measured(const char *lab)
+{
+	char dir[256], nat[LAB_NODE_MAX + 1];
+	struct dirent *e;
+	int rc = 0, one;
+	DIR *d;
+
+	if (state_path(lab, NULL, dir, sizeof(dir)) < 0 || !(d = opendir(dir)))
+		return -ENOENT;
+	while ((e = readdir(d)))
+		if (measured_nat(e->d_name, nat, sizeof(nat)) &&
+		    (one = remove_entry(dir, e->d_name)) < 0)
+			rc = one;
+	closedir(d);
+	return rc;
+}
+
 static int dir_remove(const char *dir)
 {
 	struct dirent *e;

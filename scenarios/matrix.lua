@@ -1,8 +1,9 @@
 -- SPDX-License-Identifier: MIT
 -- The NAT matrix: every unordered pair of the eight profiles (36 cells) plus two peers
--- behind the same NAT and behind the same carrier-grade NAT. Each cell is its own lab:
--- a relay on the internet, one NAT box per side, a peer behind each, 20 ms RTT between
--- any two internet attachments (5 ms wires). `natlab run scenarios/matrix.lua` runs the
+-- behind the same NAT and behind the same carrier-grade NAT. Each cell has a lab of its
+-- own (or the last cell's, reset for it: docs/scenarios.md): a relay on the internet, one
+-- NAT box per side, a peer behind each, 20 ms RTT between any two internet attachments
+-- (5 ms wires). `natlab run scenarios/matrix.lua` runs the
 -- cells (--jobs, --repeat, --shard, --filter) and folds them into one report. The
 -- diagonal cells (both sides of one profile) also measure their NAT path for UDP (RFC
 -- 5780) and TCP (natlab probe), so that the report's nats[] says whether each profile
@@ -66,6 +67,11 @@ for i = 1, #profiles do
 		cells[#cells + 1] = c
 	end
 end
+-- A cell's shape: its lab's nodes, whatever the NAT profiles (a profile-less router, a
+-- CGN with a CPE under it, or one NAT box per side). `natlab run` hands a worker the next
+-- cell of its last cell's shape, whose lab it reuses (docs/scenarios.md).
+local function kind(p) return (p == "none" or p == "cgnat") and p or "nat" end
+for _, c in ipairs(cells) do c.shape = kind(c.a) .. "/" .. kind(c.b) end
 cells[#cells + 1] = { name = "same-nat", a = "same-nat", b = "same-nat", expected = "direct" }
 cells[#cells + 1] = { name = "same-cgn", a = "same-cgn", b = "same-cgn", expected = "direct" }
 

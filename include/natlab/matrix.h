@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Matrix scenarios (natlab.cells{...}): every cell runs in its own lab, in its own
- * `natlab run --cell NAME` process, with --jobs in parallel and --repeat times. This is
+ * Matrix scenarios (natlab.cells{...}): every cell runs --repeat times, --jobs in
+ * parallel, in --jobs worker processes that reuse a lab between cells of one shape
+ * (lab_reuse.h), or with --no-reuse each in its own lab and `natlab run --cell NAME`
+ * process. This is
  * the job pool; reports/ folds the runs' reports into one report.json (DESIGN.md
  * contract), junit.xml (a testcase per cell), report.html and TAP lines (one per cell).
  */
@@ -27,7 +29,17 @@ struct matrix_opts {
 	int seed_set;
 	const char *pcap; /* all | failed | none, passed to the cells */
 	double timeout_s; /* per cell run */
+	int reuse;        /* cells run in --jobs workers that reuse labs (lab_reuse.h) */
 };
+
+/*
+ * natlab run --worker: runs the cells the pool writes on fd 3 (name, out dir, seed or
+ * "-": a line each), one after another, each with its run.tap and run.log as stdout and
+ * stderr, a lab of the same shape reused; writes each cell's exit status on fd 4. At EOF
+ * the kept lab is torn down. Returns the exit status.
+ */
+struct run_opts;
+int matrix_worker(const struct run_opts *o);
 
 /*
  * Runs the cells (a JSON array from planning) and writes the reports. Returns the number

@@ -22,6 +22,8 @@ struct run_opts {
 	const char *params[MATRIX_PARAMS_MAX];
 	int nparams;
 	int jobs, repeat, shard, shards;
+	int no_reuse; /* --no-reuse: every matrix cell in a lab of its own, built and torn down */
+	int worker;   /* --worker (internal): a matrix worker, its cells given on fd 3 */
 };
 
 /*

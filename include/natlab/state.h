@@ -40,6 +40,8 @@ int lab_state_read_model(const char *lab, struct lab_model *m);
 int lab_state_write_measured(const char *lab, const char *nat, const json_t *measured);
 /* Every measurement of the lab as an object {nat: measured}; empty when none. */
 json_t *lab_state_read_measured(const char *lab);
+/* Removes every measurement of the lab (a reused lab starts its next cell unmeasured). */
+int lab_state_remove_measured(const char *lab);
 /* Removes the state directory and what is in it (renamed away first, atomically). */
 int lab_state_remove(const char *lab);
 /*

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Lab reuse between matrix cells (issue 18; natlab/lab_reuse.c): one worker (--jobs 1)
+# runs the cells whose b side is symmetric, in plan order: none/symmetric (its own
+# shape), full-cone/symmetric (built), then restricted-cone/symmetric, the hard-NAT cell
+# port-restricted-cone/symmetric and the diagonal symmetric/symmetric, each on the lab
+# the cell before it left, its NAT boxes set to the new profiles and flushed. The same
+# cells with --no-reuse (a lab each) must give the same outcomes, the same wire verdicts
+# and relayed byte counts, and natlab probe on the reused box (a
+# port-restricted cone one cell earlier) must measure what symmetric declares.
+. "$(dirname "$0")/lib/lab.sh"
+t_require_root
+t_require jq
+run() { # DIR [ARGS...]
+	local o=$1
+	shift
+	"$NATLAB" run "$SRC/scenarios/matrix.lua" --filter '*/symmetric' --jobs 1 --pcap none \
+		--out "$o" "$@" >"$o.tap" 2>"$o.err"
+}
+R=$T_TMP/reuse F=$T_TMP/fresh
+run "$R"
+t_ok $? "reused labs: the 5 cells as expected" "$(grep -v '^ok' "$R.tap"; tail -3 "$R.err")"
+run "$F" --no-reuse
+t_ok $? "--no-reuse: the 5 cells as expected" "$(grep -v '^ok' "$F.tap"; tail -3 "$F.err")"
+reused() { grep -l 'reused: ' "$1"/cells/*/run.log 2>/dev/null | xargs -r -n1 dirname | xargs -r -n1 basename | sort | tr '\n' ' '; }
+t_is "$(reused "$R")" "port-restricted-cone_symmetric restricted-cone_symmetric symmetric_symmetric " \
+	"the three cells after full-cone/symmetric ran on its lab, reset"
+t_is "$(reused "$F")" "" "--no-reuse: no cell took another's lab"
+outcomes() { jq -c '[.cells[] | [.name, .outcome, .wire.direct, .wire.relayed, (.wire.bytes_direct > 0)]]' "$1/report.json"; }
+t_is "$(outcomes "$R")" "$(outcomes "$F")" "same outcomes and wire verdicts, reused or not"
+# Relayed bytes vary by a retransmission or a keepalive: the same within 1.5x. Direct
+# bytes vary 40-fold in both modes (whether the peer's birthday probing started before
+# the path was found): only whether there were any is compared, above.
+t_is "$(jq -n --slurpfile r "$R/report.json" --slurpfile f "$F/report.json" '[range($r[0].cells | length) as $i |
+	[$r[0].cells[$i].wire.bytes_relay, $f[0].cells[$i].wire.bytes_relay] as [$a, $b] |
+	select($a > 1.5 * $b or $b > 1.5 * $a) | $r[0].cells[$i].name]')" "[]" \
+	"relayed byte counts the same within 1.5x, reused or not"
+nat() { jq -c '[.nats[] | select(.name == "symmetric") | .as_declared, .measured.mapping, .measured.filtering, .measured.tcp.mapping, .measured.tcp.filtering]' "$1/report.json"; }
+t_is "$(nat "$R")" '[1,"address-and-port-dependent","address-and-port-dependent","address-and-port-dependent","address-and-port-dependent"]' \
+	"natlab probe on the reused box (a port-restricted cone the cell before) measures symmetric as declared"
+t_is "$(nat "$F")" "$(nat "$R")" "the same measurement on a fresh box"
+labs=$(grep -ho 'lab "run[0-9]*"' "$R"/cells/*/run.log | sort -u | tr -d '"' | cut -d' ' -f2)
+t_is "$(for l in $labs; do ip netns | grep -c "^nl-$l\."; done | sort -u | tr '\n' ' ')" "0 " \
+	"the workers' labs ($(echo $labs)) are gone at the end"
+t_done
