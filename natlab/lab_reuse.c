@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -141,11 +142,17 @@ int lab_reuse_keep(struct scenario *s)
 	return 0;
 }
 
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
 int lab_reuse_take(struct scenario *s, char *err, size_t errlen)
 {
 	struct lab_model *m = &s->model;
 	char prefix[LAB_NAME_MAX + 16];
-	int rc = 0;
+	struct timespec t0, t1, t2;
+	int rc = 0, kills;
 
 	if (!slot.kept)
 		return 0;
@@ -158,7 +165,10 @@ int lab_reuse_take(struct scenario *s, char *err, size_t errlen)
 	memcpy(m->name, slot.name, sizeof(m->name));
 	/* The last cell's processes died with its run; one that forked in a namespace too. */
 	snprintf(prefix, sizeof(prefix), LAB_NETNS_PREFIX "%s.", m->name);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = lab_netns_kill_procs(prefix, 2000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	kills = rc;
 	if (rc < 0)
 		snprintf(err, errlen, "lab \"%s\": the last cell's processes: %s", m->name,
 		         strerror(-rc));
@@ -182,7 +192,9 @@ int lab_reuse_take(struct scenario *s, char *err, size_t errlen)
 		return rc;
 	}
 	slot.kept = 0;
-	log_info("lab \"%s\" reused: %d nodes, NATs set to this cell's profiles and flushed",
-	         m->name, m->nnodes);
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	log_info("lab \"%s\" reused: %d nodes, NATs set to this cell's profiles and flushed "
+	         "(%d processes left killed in %.0f ms, NATs reset in %.0f ms)",
+	         m->name, m->nnodes, kills, ms_between(&t0, &t1), ms_between(&t1, &t2));
 	return 1;
 }

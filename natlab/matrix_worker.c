@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define WORKER_JOBS_FD 3
@@ -102,6 +103,12 @@ int matrix_worker(const struct run_opts *o)
 			log_warn_code(rc, "natlab run: cell %s: %s/run.tap and run.log", name, dir);
 		else
 			status = cell_run(o, name, dir, seed);
+		/*
+		 * The cell's processes were killed as its loop closed, but a closed process
+		 * handle is reaped by no one: the dead would pile up over the worker's cells.
+		 */
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
 		fflush(stdout);
 		fflush(stderr);
 		if (dprintf(WORKER_DONE_FD, "%d\n", status) < 0)
