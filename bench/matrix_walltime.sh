@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Benchmark (issues 6 and 18): wall time of the whole NAT matrix (scenarios/matrix.lua:
-# every pair of its eight profiles + same-NAT + same-CGN, each cell its own lab) with
+# every pair of its eight profiles + same-NAT + same-CGN; 2 workers, each reusing its lab for
+# cells of one shape, NATs reset: docs/scenarios.md; NATLAB_ARGS=--no-reuse a lab per cell) with
 # --jobs 2, and where each cell's time went (report.json's cells[].phases_ms: process
 # start, lab up, relay ready, peers ready, first direct path, workload, stop, NAT
 # measurement, teardown, exit; docs/reports.md), medians over cells and runs. Issue 18's
@@ -30,6 +31,9 @@ modes=new
 for i in $(seq "$RUNS"); do
 	for mode in $modes; do
 		args=() bin=$NATLAB scenario=scenarios/matrix.lua
+		# NATLAB_ARGS: more words for this code's runs (e.g. --no-reuse), split on spaces.
+		# shellcheck disable=SC2206
+		[ "$mode" = new ] && args=(${NATLAB_ARGS:-})
 		if [ "$mode" = old ] && [ -n "${BASELINE_TREE:-}" ]; then
 			bin=$BASELINE_TREE/build/bin/natlab scenario=$BASELINE_TREE/scenarios/matrix.lua
 		elif [ "$mode" = old ]; then

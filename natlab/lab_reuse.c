@@ -130,6 +130,12 @@ int lab_reuse_keep(struct scenario *s)
 
 	if (!slot.name[0] || strcmp(slot.name, s->model.name) != 0)
 		return -ENOENT;
+	/* No later cell could take it (node_pinned): down with the cell, as before. */
+	for (int i = 0; i < s->model.nnodes; i++)
+		if (node_pinned(&s->model.nodes[i]) || s->model.nodes[i].clat)
+			return -EPERM;
+	if (s->model.v6)
+		return -EPERM;
 	nodes = malloc((size_t)s->model.nnodes * sizeof(*nodes) + 1);
 	if (!nodes)
 		return -ENOMEM;

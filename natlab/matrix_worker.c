@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -77,6 +78,30 @@ static int cell_run(const struct run_opts *o, const char *name, const char *dir,
 	return rc;
 }
 
+/*
+ * Waits (up to 2 s) until every process the cell started is reaped. They were killed as
+ * its loop closed, but a closed libuv process handle reaps no one, and a killed process
+ * leaves its namespace before its sockets close (they close as it exits, before it can
+ * be reaped): the next cell's relay, on the same host of a reused lab, could find port
+ * 443 still bound, and its peers their UDP ports.
+ */
+static void children_reap(void)
+{
+	for (int ms = 0; ms < 2000;) {
+		pid_t pid = waitpid(-1, NULL, WNOHANG);
+
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0)
+			return; /* ECHILD: none left */
+		if (pid == 0) {
+			nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
+			ms++;
+		}
+	}
+	log_warnx("natlab run: a cell's process still runs 2 s after its cell ended");
+}
+
 int matrix_worker(const struct run_opts *o)
 {
 	char name[1024], dir[4096 + 2], seed[32], msg[sizeof(dir) + 256];
@@ -103,12 +128,8 @@ int matrix_worker(const struct run_opts *o)
 			log_warn_code(rc, "natlab run: cell %s: %s/run.tap and run.log", name, dir);
 		else
 			status = cell_run(o, name, dir, seed);
-		/*
-		 * The cell's processes were killed as its loop closed, but a closed process
-		 * handle is reaped by no one: the dead would pile up over the worker's cells.
-		 */
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
+		children_reap();
+
 		fflush(stdout);
 		fflush(stderr);
 		if (dprintf(WORKER_DONE_FD, "%d\n", status) < 0)

@@ -62,7 +62,7 @@ ln -s "$SRC"/scenarios/lib/*.lua "$T_TMP/lib/"
 cat >"$T_TMP/lib/adapters/hangs.lua" <<'LUA'
 return { name = "hangs", listen = { "sleep", "600" }, connect = { "sleep", "600" } }
 LUA
-sed 's/{ adapter = adapter, ping = 5, timeout_s = 20,/{ adapter = adapter, ping = 5, timeout_s = 20, timeout = "2s",/' \
+sed 's/, timeout_s = 20,/, timeout_s = 20, timeout = "2s",/' \
 	"$SRC/scenarios/matrix.lua" >"$T_TMP/matrix-short.lua"
 NATLAB_LIB=$T_TMP/lib "$NATLAB" run "$T_TMP/matrix-short.lua" --param adapter=hangs \
 	--filter 'full-cone/[fr]*' --jobs 2 --out "$O/hangs" --pcap none >"$T_TMP/hangs.tap" 2>&1
