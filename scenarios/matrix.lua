@@ -202,19 +202,19 @@ if use_turn then
 		connect = cell.a == "udp-blocked" and "tls" or "udp" }
 end
 -- `--param wire=off` leaves the wire uncounted (bench/wire_overhead.sh compares).
--- A cell above the floor holds the session 0.3 s after its pings (1 s with speed=off):
--- its path may be found as the pings end (natlab-peer's exit waits for a hard-NAT attempt
--- under way, so the direct rate does not depend on the hold), and the wire judges where
--- the traffic went after the switch: 0.3 s carries a keepalive or two on the new path.
--- Without a hold 1 run of 3 of cgnat/symmetric-sequential disagreed with the wire; with
--- 0.3 s, 40 of 40 runs of the 5 cells went direct and agreed.
+-- A cell above the floor holds the session 1 s after its pings: its path may be found
+-- as the pings end (natlab-peer's exit waits for a hard-NAT attempt under way, so the
+-- direct rate does not depend on the hold), and the wire judges where the traffic went
+-- after the switch: the hold's keepalives on the new path must outweigh what still
+-- crosses the relay after the switch (not yet measured which packets). 0.3 s was not enough: 1 of
+-- about 55 runs of these cells disagreed with the wire (port-restricted-cone/symmetric).
 local r = p2p.run(a, b, relay, { adapter = adapter, ping = not slow and 6 or 5, timeout_s = 20,
 	ping_interval = not slow and 30 or nil,
 	-- natlab-peer's connector starts as soon as the listener has its key, while the
 	-- listener registers at the relay (its HELLO, three round trips later, finds the
 	-- listener there, or is said again a round trip after the relay's not_here).
 	ready = not slow and adapter.name == "natlab-peer" and { event = "started" } or nil,
-	hold = cell.expected_rate and (slow and 1 or 0.3) or nil,
+	hold = cell.expected_rate and 1 or nil,
 	wire = natlab.params.wire ~= "off", turn = ts, turn_transport = tt, turn_only = use_turn,
 	hard_nat = hard_off and "off" or nil })
 local outcome = (r.status == 0 and r.outcome) or "fail"
