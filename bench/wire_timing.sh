@@ -3,17 +3,22 @@
 # Benchmark (issue 18, point 5): a wire's timing on a busy machine. Host a's link has a
 # delay of 20 ms and 5% loss; COUNT datagrams (default 10,000, one per ms) go from a to b
 # and build/bench/wire_timing measures each one's one-way delay (the kernel's receive
-# timestamp against the sender's clock) and the loss. Measured idle and with a CPU-bound
-# busy loop on every core (started here, ended here by pid), in the same run, with the
-# forwarder under SCHED_FIFO (natlab's default, docs/lab.md) and, as the baseline, under
-# the normal scheduler (NATLAB_WIRE_SCHED=normal). Targets, loaded, SCHED_FIFO: p50 within
-# 0.2 ms of 20 ms, p99 within 1 ms, loss within 0.5 points of 5%. Run as root from the top
-# of the repository after building.
+# timestamp against the kernel's transmit timestamp) and the loss. Measured idle and with
+# a CPU-bound busy loop on every core (started here, ended here by pid), in the same run,
+# with the forwarder under SCHED_FIFO (natlab's default, docs/lab.md) and, as the
+# baseline, under the normal scheduler (NATLAB_WIRE_SCHED=normal); MODES="fifo" for the
+# first only. With TRACE=1 (the default) the lab's wires are traced (NATLAB_WIRE_TRACE)
+# and each measurement prints where the time went: the client, the forwarder's wake-up on
+# a frame (ingress) and on its timer, its loop, the kernel's delivery (egress). Targets,
+# SCHED_FIFO, idle and loaded: p50 within 0.2 ms of 20 ms, p99 within 1 ms, loss within
+# 0.5 points of 5%. Run as root from the top of the repository after building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NATLAB=${NATLAB:-build/bin/natlab}
 TOOL=$PWD/build/bench/wire_timing
 COUNT=${COUNT:-10000}
+TRACE=${TRACE:-1}
+MODES=${MODES:-normal fifo}
 tmp=$(mktemp -d)
 hogs=()
 stop_hogs() {
@@ -31,16 +36,17 @@ lab:host{ name = "b", net = inet }
 lab:up()
 LUA
 
-# One measurement: prints the receiver's line.
+# One measurement (mode, load): the report's line, then (traced) the breakdown, in $tmp/report.
 measure() {
-	local baddr port=$((20000 + RANDOM % 20000))
+	local baddr port=$((20000 + RANDOM % 20000)) trace=()
 	baddr=$("$NATLAB" ls bwt --json | jq -r '.nodes[] | select(.name == "b") | .addrs[0]')
-	"$NATLAB" exec bwt b -- "$TOOL" recv "$port" 3 "$COUNT" >"$tmp/recv" &
+	"$NATLAB" exec bwt b -- "$TOOL" recv "$port" 3 "$COUNT" "$tmp/rx" >"$tmp/recv" &
 	local rpid=$!
 	for _ in $(seq 100); do grep -q ready "$tmp/recv" 2>/dev/null && break; sleep 0.05; done
-	"$NATLAB" exec bwt a -- "$TOOL" send "$baddr" "$port" "$COUNT" 1000
+	"$NATLAB" exec bwt a -- "$TOOL" send "$baddr" "$port" "$COUNT" 1000 "$tmp/tx"
 	wait "$rpid"
-	tail -1 "$tmp/recv"
+	[ "$TRACE" = 1 ] && trace=("$tmp/trace-$1" "$port")
+	"$TOOL" report 20 "$tmp/tx" "$tmp/rx" "${trace[@]}" >"$tmp/report"
 }
 field() { tr ' ' '\n' <<<"$1" | grep -A1 -x "$2" | tail -1; }
 report() { # mode load line
@@ -60,18 +66,21 @@ report() { # mode load line
 }
 
 echo "20 ms wire with 5% loss, $COUNT datagrams a -> b, one-way (load: $(nproc) busy loops):"
-for mode in normal fifo; do
-	if [ "$mode" = normal ]; then
-		NATLAB_WIRE_SCHED=normal "$NATLAB" up "$tmp/wt.lua" --name bwt >/dev/null 2>&1
-	else
-		"$NATLAB" up "$tmp/wt.lua" --name bwt >/dev/null 2>&1
-	fi
-	report "$mode" idle "$(measure)"
+for mode in $MODES; do
+	sched=()
+	[ "$mode" = normal ] && sched=(NATLAB_WIRE_SCHED=normal)
+	[ "$TRACE" = 1 ] && sched+=("NATLAB_WIRE_TRACE=$tmp/trace-$mode")
+	env "${sched[@]}" "$NATLAB" up "$tmp/wt.lua" --name bwt >/dev/null 2>&1
+	measure "$mode" idle
+	report "$mode" idle "$(head -1 "$tmp/report")"
+	tail -n +2 "$tmp/report"
 	for _ in $(seq "$(nproc)"); do
 		bash -c 'while :; do :; done' &
 		hogs+=($!)
 	done
-	report "$mode" loaded "$(measure)"
+	measure "$mode" loaded
 	stop_hogs
+	report "$mode" loaded "$(head -1 "$tmp/report")"
+	tail -n +2 "$tmp/report"
 	"$NATLAB" down bwt >/dev/null 2>&1
 done

@@ -14,6 +14,7 @@
 #include "natlab/netns.h"
 #include "natlab/util.h"
 #include "natlab/wire.h"
+#include "natlab/wire_trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +33,8 @@
 
 struct wire_frame {
 	uint64_t depart_ns;
-	uint64_t seq; /* ties broken by arrival, so equal departures keep their order */
+	uint64_t seq;     /* ties broken by arrival, so equal departures keep their order */
+	uint64_t read_ns; /* for the trace (wire_trace.h) */
 	uint32_t len;
 	unsigned char data[];
 };
@@ -185,9 +187,23 @@ static void timer_arm(struct wire_half *h, uint64_t at_ns)
 	h->armed_ns = at_ns;
 }
 
-static void frame_write(struct wire_half *h, const void *data, size_t len)
+/* read_ns, due_ns and woke_ns are for the trace only (wire_trace.h). */
+static void frame_write(struct wire_half *h, const void *data, size_t len, uint64_t read_ns,
+                        uint64_t due_ns, uint64_t woke_ns)
 {
-	ssize_t n = write(h->out_fd, data, len);
+	ssize_t n;
+
+	if (wire_trace_on()) {
+		struct wire_trace_rec r = { .read_ns = read_ns,
+			                    .due_ns = due_ns,
+			                    .woke_ns = woke_ns,
+			                    .write_ns = now_ns(),
+			                    .len = (uint32_t)len,
+			                    .dir = h->dir };
+
+		wire_trace_frame(&r, data, len);
+	}
+	n = write(h->out_fd, data, len);
 
 	if (n == (ssize_t)len) {
 		h->path.st.tx_frames++;
@@ -200,12 +216,14 @@ static void frame_write(struct wire_half *h, const void *data, size_t len)
 /* Sends every frame whose time has come and rearms for the next one. */
 static void half_flush(struct wire_half *h)
 {
-	uint64_t now = now_ns();
+	uint64_t now = now_ns(), woke = now;
 
 	while (h->n && h->heap[0]->depart_ns <= now) {
 		struct wire_frame *f = heap_pop(h);
 
-		frame_write(h, f->data, f->len);
+		/* A frame that fell due while others were written was not woken late. */
+		frame_write(h, f->data, f->len, f->read_ns, f->depart_ns,
+		            woke > f->depart_ns ? woke : f->depart_ns);
 		free(f);
 		if (h->n && h->heap[0]->depart_ns > now)
 			now = now_ns();
@@ -213,7 +231,8 @@ static void half_flush(struct wire_half *h)
 	timer_arm(h, h->n ? h->heap[0]->depart_ns : 0);
 }
 
-static void half_enqueue(struct wire_half *h, const void *data, size_t len, uint64_t depart)
+static void half_enqueue(struct wire_half *h, const void *data, size_t len, uint64_t read_ns,
+                         uint64_t depart)
 {
 	struct wire_frame *f = malloc(sizeof(*f) + len);
 
@@ -223,6 +242,7 @@ static void half_enqueue(struct wire_half *h, const void *data, size_t len, uint
 	}
 	f->depart_ns = depart;
 	f->seq = h->seq++;
+	f->read_ns = read_ns;
 	f->len = (uint32_t)len;
 	memcpy(f->data, data, len);
 	if (heap_push(h, f) < 0) {
@@ -251,9 +271,9 @@ static void half_read(struct wire_half *h)
 		copies = wire_path_admit(&h->path, now, (size_t)len, h->n, depart);
 		for (int c = 0; c < copies; c++) {
 			if (h->n == 0 && depart[c] <= now)
-				frame_write(h, w->buf, (size_t)len);
+				frame_write(h, w->buf, (size_t)len, now, depart[c], now);
 			else
-				half_enqueue(h, w->buf, (size_t)len, depart[c]);
+				half_enqueue(h, w->buf, (size_t)len, now, depart[c]);
 		}
 	}
 	if (h->n && (h->armed_ns == 0 || h->heap[0]->depart_ns < h->armed_ns))
@@ -270,6 +290,7 @@ static void in_poll_cb(uv_poll_t *p, int status, int events)
 		return;
 	}
 	half_read(h);
+	wire_trace_flush();
 }
 
 static void timer_poll_cb(uv_poll_t *p, int status, int events)
@@ -281,6 +302,7 @@ static void timer_poll_cb(uv_poll_t *p, int status, int events)
 		log_debug("wire: timerfd read: %s", strerror(errno));
 	h->armed_ns = 0;
 	half_flush(h);
+	wire_trace_flush();
 }
 
 static int half_init(struct wire *w, uv_loop_t *loop, enum wire_dir dir, int in_fd, int out_fd,
