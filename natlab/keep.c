@@ -4,7 +4,7 @@
 #include "natlab/cmd.h"
 #include "natlab/log.h"
 #include "natlab/state.h"
-#include "natlab/wire_sched.h"
+#include "natlab/wire_thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -76,13 +76,9 @@ static void keeper_run(struct scenario *s, struct runtime *rt, int ready_fd, int
 	}
 	if (chdir("/") < 0 || uv_loop_fork(&rt->loop) < 0)
 		_exit(1);
-	/* The fork gave us the normal scheduler back: the wires forward here now. */
-	for (int i = 0; s->wires && i < s->model.nnodes; i++) {
-		if (s->wires[i]) {
-			wire_sched_realtime();
-			break;
-		}
-	}
+	/* Only the forking thread came with us: the wires get a thread of their own again. */
+	if (wire_thread_resume(1) < 0)
+		_exit(1);
 	/* The scenario's time limit was the scenario's; a kept lab lives until down. */
 	uv_timer_stop(&rt->deadline);
 	/* Something must hold the loop open when no wire, capture or process does. */
@@ -111,6 +107,8 @@ int keep_start(struct scenario *s, struct runtime *rt)
 	/* Nothing buffered may be written twice, by us at exit and by the daemon. */
 	capture_set_flush(&s->captures);
 	fflush(NULL);
+	/* Not mid-frame at the fork; the daemon resumes it, ours stays held until freed. */
+	wire_thread_hold();
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -errno;
 	if (pipe2(ack, O_CLOEXEC) < 0) {

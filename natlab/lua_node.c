@@ -183,9 +183,7 @@ static int node_set_link(lua_State *L)
 		                  "node:set_link: \"%s\" has no wire; declare it with link = {} "
 		                  "(under natlab run)",
 		                  n->name);
-	rc = wire_set_impairment(s->wires[i], WIRE_A_TO_B, &imp);
-	if (rc == 0)
-		rc = wire_set_impairment(s->wires[i], WIRE_B_TO_A, &imp);
+	rc = lab_wires_set_link(s->wires[i], &imp);
 	if (rc < 0)
 		return luaL_error(L, "node:set_link: %s", strerror(-rc));
 	n->link = imp;

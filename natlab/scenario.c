@@ -362,22 +362,21 @@ static void captures_stop(struct scenario *s, int failed)
 }
 
 /*
- * Under natlab run the wires forward on the scenario's loop, each with its own seed
- * derived from the lab's, so the same seed replays the same drops.
+ * Under natlab run the wires forward on a thread of their own (wire_thread.h), each with
+ * its own seed derived from the lab's, so the same seed replays the same drops.
  */
 static int wires_start(lua_State *L, struct scenario *s, char *err, size_t errlen)
 {
+	(void)L;
 	s->wires = calloc((size_t)s->model.nnodes, sizeof(*s->wires));
 	if (!s->wires)
 		return -ENOMEM;
-	return lab_wires_start(&runtime_from_lua(L)->loop, &s->model, &s->wire_fds, s->wires, err,
-	                       errlen);
+	return lab_wires_start(&s->model, &s->wire_fds, s->wires, err, errlen);
 }
 
 static void wires_stop(struct scenario *s)
 {
-	for (int i = 0; s->wires && i < s->model.nnodes; i++)
-		wire_free(s->wires[i]);
+	lab_wires_free(s->wires, s->model.nnodes);
 	free(s->wires);
 	s->wires = NULL;
 }

@@ -7,9 +7,10 @@
 #   conntrack timeouts, routers and hosts their sysctls (written through cached
 #   /proc/sys/net directories), a host behind the last NAT reaches one behind the first,
 #   and the run's NAT snapshot lists each box (empty ones without a conntrack dump).
-# - The process that forwards a lab's wires runs under SCHED_FIFO with reset-on-fork:
-#   the daemon of a lab with a wire is SCHED_FIFO, what a run spawns is not; a lab
-#   without wires, or NATLAB_WIRE_SCHED=normal, keeps the normal scheduler.
+# - The thread that forwards a lab's wires (natlab-wires) runs under SCHED_FIFO with
+#   reset-on-fork, in the daemon of a lab with a wire and in a run; the thread that runs
+#   the scenario and what a run spawns do not; a lab without wires has no such thread,
+#   NATLAB_WIRE_SCHED=normal keeps it on the normal scheduler.
 . "$(dirname "$0")/lib/lab.sh"
 t_require_root
 t_require jq
@@ -18,6 +19,8 @@ cd "$T_TMP" || exit 1
 
 policy() { chrt -p "$1" | sed -n 's/.*scheduling policy: //p'; }
 owner() { awk '{ print $1 }' "/run/natlab/$1/owner"; }
+# The thread id of process $1's wire thread, or nothing.
+wires() { grep -lx natlab-wires /proc/"$1"/task/*/comm 2>/dev/null | cut -d/ -f5; }
 
 L=$(t_lab_name big)
 # scenarios/big.lua with 205 NATs instead of 50.
@@ -44,6 +47,7 @@ t_ok $? "a host behind the last NAT reaches the first NAT"
 t_is "$(jq '.nats | length' big/nat/end.json)" 205 "the NAT snapshot has every box"
 t_is "$(jq '[.nats[] | select(.error)] | length' big/nat/end.json)" 0 "and no box failed to read"
 t_is "$(policy "$(owner "$L")")" SCHED_OTHER "a lab without wires keeps the normal scheduler"
+t_is "$(wires "$(owner "$L")")" "" "and has no wire thread"
 "$NATLAB" down "$L" >/dev/null 2>&1
 
 W=$(t_lab_name w)
@@ -53,12 +57,19 @@ local inet = lab:internet{}
 local a = lab:host{ name = "a", net = inet, link = { delay = "5ms" } }
 local b = lab:host{ name = "b", net = inet }
 lab:up()
-local pol = ""
-local p = a:spawn{ "sh", "-c", "chrt -p $$", name = "chrt",
-                   on_line = function(l) pol = pol .. l end }
-expect(p:wait{ timeout = "5s" } == 0, "chrt ran")
-natlab.sleep(0.2)
+-- What chrt says of pid (a shell expression), from a process the run spawns.
+local function policy(name, pid)
+	local out = ""
+	local p = a:spawn{ "sh", "-c", "chrt -p " .. pid, name = name,
+	                   on_line = function(l) out = out .. l end }
+	expect(p:wait{ timeout = "5s" } == 0, name .. " ran")
+	natlab.sleep(0.2)
+	return out
+end
+local pol = policy("chrt", "$$")
 expect(pol:find("SCHED_OTHER") ~= nil, "a spawned process has the normal scheduler: " .. pol)
+local run = policy("chrt-run", "$PPID")
+expect(run:find("SCHED_OTHER") ~= nil, "the run's own thread has the normal scheduler: " .. run)
 local q = a:spawn{ "ping", "-c", "1", "-W", "2", b.addr }
 expect(q:wait{ timeout = "5s" } == 0, "a reaches b over the wire")
 EOF2
@@ -68,9 +79,14 @@ t_ok $? "a lab with a wire comes up" "$(cat "$T_TMP/up-$W.log")"
 t_is "$(grep -c '^ok [0-9]* - a spawned process has the normal scheduler' "$T_TMP/up-$W.log")" 1 \
 	"a process the run spawns has the normal scheduler"
 t_is "$(grep -c '^not ok' "$T_TMP/up-$W.log")" 0 "every expectation of its scenario holds"
-t_is "$(policy "$(owner "$W")")" "SCHED_FIFO|SCHED_RESET_ON_FORK" "its daemon forwards under SCHED_FIFO"
+t_is "$(grep -c '^ok [0-9]* - the run.s own thread has the normal scheduler' "$T_TMP/up-$W.log")" 1 \
+	"the run's own thread has the normal scheduler while its wires forward"
+t_is "$(policy "$(wires "$(owner "$W")")")" "SCHED_FIFO|SCHED_RESET_ON_FORK" \
+	"its daemon's wire thread forwards under SCHED_FIFO"
+t_is "$(policy "$(owner "$W")")" SCHED_OTHER "its daemon's main thread keeps the normal scheduler"
 "$NATLAB" down "$W" >/dev/null 2>&1
 NATLAB_WIRE_SCHED=normal t_up "$W" wire.lua
-t_is "$(policy "$(owner "$W")")" SCHED_OTHER "NATLAB_WIRE_SCHED=normal keeps the normal scheduler"
+t_is "$(policy "$(wires "$(owner "$W")")")" SCHED_OTHER \
+	"NATLAB_WIRE_SCHED=normal keeps the wire thread on the normal scheduler"
 "$NATLAB" down "$W" >/dev/null 2>&1
 t_done

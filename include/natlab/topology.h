@@ -36,15 +36,19 @@ struct lab_wires {
 void lab_wires_close(struct lab_wires *w);
 
 struct wire;
-struct uv_loop_s;
 /*
- * Starts a forwarder on loop for each wire in fds, with its node's impairments both
- * ways and a seed derived from the lab's (same seed, same drops); wires[node] gets it.
- * The wires own the fds from here on, and fds is emptied. On error the message is in
- * err and the wires already started stay in wires[] for the caller to free.
+ * Starts a forwarder for each wire in fds on the wires' thread (wire_thread.h), with its
+ * node's impairments both ways and a seed derived from the lab's (same seed, same
+ * drops); wires[node] gets it. The wires own the fds from here on, and fds is emptied.
+ * On error the message is in err and the wires already started stay in wires[] for the
+ * caller to free (lab_wires_free).
  */
-int lab_wires_start(struct uv_loop_s *loop, const struct lab_model *m, struct lab_wires *fds,
-                    struct wire **wires, char *err, size_t errlen);
+int lab_wires_start(const struct lab_model *m, struct lab_wires *fds, struct wire **wires,
+                    char *err, size_t errlen);
+/* New impairments for both directions of w, on the wires' thread. 0 or -errno. */
+int lab_wires_set_link(struct wire *w, const struct wire_impairment *imp);
+/* Frees wires[0..n) (NULLs skipped, NULLed) and ends the wires' thread. Accepts NULL. */
+void lab_wires_free(struct wire **wires, int n);
 
 /*
  * Builds every node of m. Stops early with -EINTR when *stop becomes non-zero (a
