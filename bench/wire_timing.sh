@@ -43,8 +43,14 @@ measure() {
 	"$NATLAB" exec bwt b -- "$TOOL" recv "$port" 3 "$COUNT" "$tmp/rx" >"$tmp/recv" &
 	local rpid=$!
 	for _ in $(seq 100); do grep -q ready "$tmp/recv" 2>/dev/null && break; sleep 0.05; done
+	local owner cpu0
+	owner=$("$NATLAB" ls bwt --json | jq -r .owner_pid)
+	cpu0=$(cat /proc/"$owner"/task/*/stat | awk '{ s += $14 + $15 } END { print s }')
 	"$NATLAB" exec bwt a -- "$TOOL" send "$baddr" "$port" "$COUNT" 1000 "$tmp/tx"
 	wait "$rpid"
+	# The forwarding daemon's CPU (all threads: the wires', the rescue) while it ran.
+	cpu=$(cat /proc/"$owner"/task/*/stat | awk -v a="$cpu0" -v hz="$(getconf CLK_TCK)" \
+		'{ s += $14 + $15 } END { printf "%.2f", (s - a) / hz }')
 	[ "$TRACE" = 1 ] && trace=("$tmp/trace-$1" "$port")
 	"$TOOL" report 20 "$tmp/tx" "$tmp/rx" "${trace[@]}" >"$tmp/report"
 }
@@ -54,9 +60,9 @@ report() { # mode load line
 	p50=$(field "$3" p50_ms)
 	p99=$(field "$3" p99_ms)
 	loss=$(field "$3" loss_pct)
-	printf '%-7s %-6s p50 %.3f ms (%+.3f), p99 %.3f ms (%+.3f), max %.3f ms, loss %.2f%% of %d\n' \
+	printf '%-7s %-6s p50 %.3f ms (%+.3f), p99 %.3f ms (%+.3f), max %.3f ms, loss %.2f%% of %d, forwarder CPU %s s\n' \
 		"$1" "$2" "$p50" "$(awk -v a="$p50" 'BEGIN { print a - 20 }')" "$p99" \
-		"$(awk -v a="$p99" 'BEGIN { print a - 20 }')" "$(field "$3" max_ms)" "$loss" "$COUNT"
+		"$(awk -v a="$p99" 'BEGIN { print a - 20 }')" "$(field "$3" max_ms)" "$loss" "$COUNT" "$cpu"
 	if [ "$1" = fifo ]; then
 		printf '        %s: p50 within 0.2 ms: %s; p99 within 1 ms: %s; loss within 0.5 points: %s\n' "$2" \
 			"$(awk -v a="$p50" 'BEGIN { print (a - 20 <= 0.2 && a - 20 >= -0.2) ? "met" : "NOT met" }')" \

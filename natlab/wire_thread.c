@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/log.h"
+#include "natlab/wire_rescue.h"
 #include "natlab/wire_sched.h"
 #include "natlab/wire_thread.h"
 
@@ -7,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <string.h>
 
 enum wt_state { WT_NONE, WT_RUNNING, WT_HELD };
 
@@ -14,6 +16,8 @@ static struct {
 	enum wt_state state;
 	uv_loop_t loop;
 	uv_async_t async;
+	uv_check_t check; /* advances beat after each iteration, for the rescue */
+	_Atomic uint64_t beat;
 	pthread_t tid;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -37,19 +41,29 @@ static void async_cb(uv_async_t *a)
 	pthread_mutex_unlock(&wt.mu);
 }
 
+static void check_cb(uv_check_t *c)
+{
+	(void)c;
+	atomic_fetch_add_explicit(&wt.beat, 1, memory_order_release);
+}
+
 static void *thread_main(void *arg)
 {
 	bool stop = false;
+	int rc;
 
 	(void)arg;
-	/* This thread only, with reset-on-fork (wire_sched.h). */
-	wire_sched_realtime();
+	/* This thread only, with reset-on-fork (wire_sched.h); a rescue only if real-time. */
+	if (wire_sched_realtime() == 1 &&
+	    (rc = wire_rescue_start(uv_backend_fd(&wt.loop), &wt.beat)) < 0)
+		log_debug("wires: no rescue thread: %s", strerror(-rc));
 	while (!stop) {
 		uv_run(&wt.loop, UV_RUN_DEFAULT);
 		pthread_mutex_lock(&wt.mu);
 		stop = wt.stop;
 		pthread_mutex_unlock(&wt.mu);
 	}
+	wire_rescue_stop();
 	return NULL;
 }
 
@@ -84,6 +98,10 @@ int wire_thread_call(void (*fn)(uv_loop_t *loop, void *arg), void *arg)
 			uv_loop_close(&wt.loop);
 			return rc;
 		}
+		/* The check never keeps the loop alive: the async handle does. */
+		uv_check_init(&wt.loop, &wt.check);
+		uv_check_start(&wt.check, check_cb);
+		uv_unref((uv_handle_t *)&wt.check);
 		wt.state = WT_HELD; /* a loop, no thread yet */
 		rc = thread_start();
 		if (rc < 0) {
@@ -144,6 +162,7 @@ void wire_thread_stop(void)
 	if (wt.state == WT_RUNNING)
 		thread_join();
 	uv_close((uv_handle_t *)&wt.async, NULL);
+	uv_close((uv_handle_t *)&wt.check, NULL);
 	/* The wires' close callbacks (wire_free) and the async handle's. */
 	while (uv_run(&wt.loop, UV_RUN_DEFAULT) != 0)
 		;

@@ -7,6 +7,7 @@
  * stopped, the next call starts a new thread. Every frame it writes leaves one trace
  * record whose times and bytes are the frame's.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "natlab/wire.h"
+#include "natlab/wire_rescue.h"
 #include "natlab/wire_thread.h"
 #include "natlab/wire_trace.h"
 #include "tap.h"
@@ -61,6 +63,37 @@ static void where_cb(uv_loop_t *loop, void *arg)
 {
 	(void)loop;
 	*(int *)arg = !pthread_equal(pthread_self(), test_thread);
+}
+
+/* How many CPUs the thread of this process named name may use (its first in *cpu). */
+static int task_cpus(const char *name, int *cpu)
+{
+	char path[64], comm[32];
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/task");
+	int n = -1;
+
+	while (d && n < 0 && (e = readdir(d))) {
+		FILE *f;
+		cpu_set_t set;
+
+		if (snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name) >=
+		        (int)sizeof(path) ||
+		    !(f = fopen(path, "r")))
+			continue;
+		if (fgets(comm, sizeof(comm), f) && strncmp(comm, name, strlen(name)) == 0 &&
+		    comm[strlen(name)] == '\n' &&
+		    sched_getaffinity(atoi(e->d_name), sizeof(set), &set) == 0) {
+			n = CPU_COUNT(&set);
+			for (int c = 0; c < CPU_SETSIZE && *cpu < 0; c++)
+				if (CPU_ISSET(c, &set))
+					*cpu = c;
+		}
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return n;
 }
 
 /* Sends frame i (its first byte i, then filler) into the wire's a side. */
@@ -164,6 +197,20 @@ int main(void)
 	got = recv_frames(b[1], 500);
 	is_int(got, NFRAMES, "the thread forwards while the caller only waits");
 
+	/*
+	 * The rescue (wire_rescue.h), as root on two CPUs or more: a thread natlab-rescue,
+	 * the wires' thread pinned to one CPU and the rescue to another; both gone or free
+	 * again after wire_thread_stop (checked below).
+	 */
+	if (geteuid() == 0 && sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
+		int wcpu = -1, rcpu = -1;
+
+		ok(task_cpus(WIRE_THREAD_NAME, &wcpu) == 1,
+		   "the wires' thread is pinned to one CPU");
+		ok(task_cpus(WIRE_RESCUE_NAME, &rcpu) == 1, "a rescue thread, pinned to one CPU");
+		ok(wcpu >= 0 && rcpu >= 0 && wcpu != rcpu, "another one (%d, %d)", wcpu, rcpu);
+	}
+
 	wire_thread_hold();
 	wire_thread_call(where_cb, &other);
 	is_int(other, 0, "held: a call runs on the caller's thread");
@@ -175,6 +222,11 @@ int main(void)
 
 	wire_thread_call(free_cb, m.w);
 	wire_thread_stop();
+	{
+		int cpu = -1;
+
+		is_int(task_cpus(WIRE_RESCUE_NAME, &cpu), -1, "stopped: no rescue thread left");
+	}
 	other = -1;
 	is_int(wire_thread_call(where_cb, &other), 0, "after stop, a call starts a new thread");
 	is_int(other, 1, "on a thread of its own again");
