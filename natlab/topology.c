@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define IFINDEX_UPLINK 2
@@ -613,20 +614,38 @@ static int internet_up(struct build *b, int core, volatile sig_atomic_t *stop)
 	return rc < 0 ? rc : lan6_routes(b, core, b->rtnl[core], 0, -1);
 }
 
+/* Logs (debug) how long the build's phase took since the previous call, for natlab -v. */
+static void phase_end(struct timespec *since, const char *phase)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	log_debug("build: %s: %.1f ms", phase,
+	          (double)(now.tv_sec - since->tv_sec) * 1e3 +
+	              (double)(now.tv_nsec - since->tv_nsec) / 1e6);
+	*since = now;
+}
+
 static int build_all(struct build *b, volatile sig_atomic_t *stop)
 {
 	const struct lab_model *m = b->m;
+	struct timespec t;
 	int rc = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
 
 	for (int i = 0; i < m->nnodes && rc == 0; i++)
 		rc = STOPPED(stop) ? -EINTR : node_namespace(b, i);
+	phase_end(&t, "namespaces, sysctls, loopbacks");
 	for (int i = 0; i < m->nnodes && rc == 0; i++)
 		if (m->nodes[i].kind != LAB_NODE_HOST)
 			rc = STOPPED(stop) ? -EINTR : node_bridge(b, i);
+	phase_end(&t, "bridges");
 	/* Before the uplinks: a wire's TAP takes a kernel-chosen ifindex in the core. */
 	for (int i = 0; i < m->nnodes && rc == 0; i++)
 		if (m->nodes[i].kind == LAB_NODE_INTERNET)
 			rc = internet_up(b, i, stop);
+	phase_end(&t, "backbone");
 	for (int i = 0; i < m->nnodes && rc == 0; i++)
 		if (m->nodes[i].parent >= 0)
 			rc = STOPPED(stop) ? -EINTR : node_uplink(b, i);
@@ -645,11 +664,13 @@ static int build_all(struct build *b, volatile sig_atomic_t *stop)
 		lab_rtnl_free(b->rtnl[i]);
 		b->rtnl[i] = NULL;
 	}
+	phase_end(&t, "uplinks, addresses, routes");
 	nat_ctx_defer_begin();
 	for (int i = 0; i < m->nnodes && rc == 0; i++)
 		if (m->nodes[i].kind == LAB_NODE_NAT)
 			rc = STOPPED(stop) ? -EINTR : node_nat(b, i);
 	nat_ctx_defer_end();
+	phase_end(&t, "rulesets");
 	if (rc == -EINTR)
 		snprintf(b->err, b->errlen, "interrupted");
 	return rc;
@@ -679,6 +700,7 @@ int lab_topology_up(const struct lab_model *m, volatile sig_atomic_t *stop, stru
 	/* Two per node (namespace, routing socket), two per wire, the backbone's. */
 	raised = lab_fd_limit_raise((size_t)m->nnodes * 4 + (size_t)m->hops * 2, &nofile);
 	rc = build_all(&b, stop);
+	lab_netns_batch_end();
 out:
 	for (int i = 0; b.rtnl && b.nsfd && i < m->nnodes; i++) {
 		lab_rtnl_free(b.rtnl[i]);

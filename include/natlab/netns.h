@@ -14,8 +14,13 @@
 /* Remembers the caller's namespace as home. Call once before any other function here. */
 int lab_netns_init(void);
 
-/* Creates namespace NAME and returns an fd to it in *fd (caller closes). -EEXIST if taken. */
+/*
+ * Creates namespace NAME and returns an fd to it in *fd (caller closes). -EEXIST if taken.
+ * The mount points of one thread's namespaces share an inode until lab_netns_batch_end().
+ */
 int lab_netns_create(const char *name, int *fd);
+/* Ends the calling thread's batch of lab_netns_create() calls (releases its anchor). */
+void lab_netns_batch_end(void);
 /* Opens an existing namespace by name; -ENOENT if there is none. */
 int lab_netns_open(const char *name, int *fd);
 /* Opens the namespace of node in lab ("nl-<lab>.<node>"). */
