@@ -246,13 +246,17 @@ static int table_load(const char *families, const char *table, const char *rules
 	return rc;
 }
 
+/* The commands that load the port-mapping table (on) or remove it (off). */
+static const char *portmap_commands(int on)
+{
+	return on ? nat_portmap_ruleset()
+	          : "table inet " NAT_PORTMAP_TABLE "\n"
+	            "delete table inet " NAT_PORTMAP_TABLE "\n";
+}
+
 int nat_portmap_apply(int on, char *err, size_t errlen)
 {
-	if (on)
-		return commands_run(nat_portmap_ruleset(), err, errlen);
-	return commands_run("table inet " NAT_PORTMAP_TABLE "\n"
-	                    "delete table inet " NAT_PORTMAP_TABLE "\n",
-	                    err, errlen);
+	return commands_run(portmap_commands(on), err, errlen);
 }
 
 int nat_portmap_flush(char *err, size_t errlen)
@@ -263,12 +267,27 @@ int nat_portmap_flush(char *err, size_t errlen)
 	                    err, errlen);
 }
 
-/* Loads table natlab of family with a counter in every rule (ruleset_with_counters). */
-static int natlab_table_apply(const char *family, const char *ruleset, char *err, size_t errlen)
+/*
+ * Loads table natlab of family with a counter in every rule (ruleset_with_counters),
+ * and the commands more (NULL: none) in the same transaction.
+ */
+static int natlab_table_apply(const char *family, const char *ruleset, const char *more, char *err,
+                              size_t errlen)
 {
-	char *counted = ruleset_with_counters(ruleset);
+	char *counted = ruleset_with_counters(ruleset), *all;
+	size_t len;
 	int rc;
 
+	if (counted && more && *counted) {
+		len = strlen(counted);
+		all = realloc(counted, len + strlen(more) + 1);
+
+		if (all)
+			strcpy(all + len, more);
+		else
+			free(counted);
+		counted = all;
+	}
 	if (!counted) {
 		snprintf(err, errlen, "nftables: out of memory");
 		return -ENOMEM;
@@ -280,12 +299,19 @@ static int natlab_table_apply(const char *family, const char *ruleset, char *err
 
 int nat_ruleset_apply(const char *ruleset, char *err, size_t errlen)
 {
-	return natlab_table_apply("ip", ruleset, err, errlen);
+	return natlab_table_apply("ip", ruleset, NULL, err, errlen);
+}
+
+int nat_box_apply(const char *ruleset, int portmap, char *err, size_t errlen)
+{
+	if (!*ruleset)
+		return nat_portmap_apply(portmap, err, errlen);
+	return natlab_table_apply("ip", ruleset, portmap_commands(portmap), err, errlen);
 }
 
 int nat6_ruleset_apply(const char *ruleset, char *err, size_t errlen)
 {
-	return natlab_table_apply("ip6", ruleset, err, errlen);
+	return natlab_table_apply("ip6", ruleset, NULL, err, errlen);
 }
 
 /* "counter packets P bytes B " taken out of a listed rule, its figures kept. */

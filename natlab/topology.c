@@ -293,15 +293,15 @@ static int nat_apply_here(const struct lab_model *m, int i, int flush, char *err
 	a.subscribers = subs;
 	a.nsubscribers = (unsigned)rc;
 	rc = nat_ruleset_render(&n->knobs, &a, &rules);
-	if (rc == 0)
+	/* Port mapping has its own table, so a profile change keeps the mappings granted so far. */
+	if (rc == 0 && n->knobs.translate)
+		rc = nat_box_apply(rules, nat_knobs_portmap(&n->knobs), err, errlen);
+	else if (rc == 0)
 		rc = nat_ruleset_apply(rules, err, errlen);
 	else
 		snprintf(err, errlen, "ruleset: %s", strerror(-rc));
 	if (rc == 0)
 		rc = lab6_nat_apply(m, i, err, errlen);
-	/* Its own table, so a profile change keeps the port mappings granted so far. */
-	if (rc == 0 && n->knobs.translate)
-		rc = nat_portmap_apply(nat_knobs_portmap(&n->knobs), err, errlen);
 	/* Conntrack's timeouts are per namespace: they are the mapping lifetimes. */
 	if (rc == 0 && n->knobs.translate)
 		rc = nat_conntrack_timeouts_set(&n->knobs, err, errlen);

@@ -267,6 +267,47 @@ static void test_portmap_table(void)
 }
 
 /*
+ * A NAT box's two tables in one transaction (nat_box_apply, what a build loads): both
+ * there, the daemon's mappings kept by a reload with port mapping on, the port-mapping
+ * table gone with it off and the natlab table kept; a bad ruleset loads neither.
+ */
+static void test_box_apply(void)
+{
+	const char *ruleset =
+	    "add table ip natlab\n"
+	    "add chain ip natlab post { type nat hook postrouting priority 100; }\n"
+	    "add rule ip natlab post oif \"lo\" masquerade\n";
+	const char *dnat = "iif \"lo\" udp dport 6001 dnat ip to 10.1.0.3:6001";
+	char err[1024], *list, *pm;
+	int rc;
+
+	rc = nat_box_apply(ruleset, 1, err, sizeof(err));
+	ok(rc == 0, "a box's tables load in one transaction%s%s", rc ? ": " : "", rc ? err : "");
+	list = nft_list("table ip natlab");
+	pm = nft_list("table inet " NAT_PORTMAP_TABLE);
+	ok(list && strstr(list, "masquerade") && pm, "both tables are there");
+	free(list);
+	free(pm);
+	nft_cmd("add rule inet " NAT_PORTMAP_TABLE " " NAT_PORTMAP_DNAT_CHAIN " "
+	        "iif lo udp dport 6001 dnat ip to 10.1.0.3:6001");
+	nat_box_apply(ruleset, 1, err, sizeof(err));
+	pm = nft_list("table inet " NAT_PORTMAP_TABLE);
+	ok(rules_in(pm, dnat), "a reload with port mapping on keeps the mappings");
+	free(pm);
+	rc = nat_box_apply("add rule ip natlab nowhere drop\n", 0, err, sizeof(err));
+	pm = nft_list("table inet " NAT_PORTMAP_TABLE);
+	ok(rc == -EINVAL && pm, "a bad ruleset is refused and the port-mapping table stays");
+	free(pm);
+	rc = nat_box_apply(ruleset, 0, err, sizeof(err));
+	list = nft_list("table ip natlab");
+	pm = nft_list("table inet " NAT_PORTMAP_TABLE);
+	ok(rc == 0 && list && !pm, "port mapping off removes its table, not the natlab one");
+	free(list);
+	free(pm);
+	nft_cmd("delete table ip natlab");
+}
+
+/*
  * Every combination of the behaviour knobs is either refused with a sentence that names
  * it and what to use instead, or rendered to a ruleset the kernel loads. (That each one
  * built behaves as declared is lab_nat_combinations.sh's part.)
@@ -377,6 +418,8 @@ int main(void)
 	test_portmap_conf();
 	if (load)
 		test_portmap_table();
+	if (load)
+		test_box_apply();
 	test_combinations(load);
 	return tap_done();
 }

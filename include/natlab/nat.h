@@ -193,6 +193,12 @@ void nat_ctx_defer_end(void);
  * nftables' own message into err.
  */
 int nat_ruleset_apply(const char *ruleset, char *err, size_t errlen);
+/*
+ * nat_ruleset_apply(ruleset) and nat_portmap_apply(portmap) in one transaction, with one
+ * libnftables context: a NAT box's tables at once (each context costs a socket, a
+ * cache fetch and a commit). Errors as nat_ruleset_apply.
+ */
+int nat_box_apply(const char *ruleset, int portmap, char *err, size_t errlen);
 
 /*
  * Wire accounting: the scenario's own nftables tables (`table inet natlab_wire` for routed
