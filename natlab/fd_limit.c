@@ -4,7 +4,10 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/select.h>
+#include <unistd.h>
 
 /* Descriptors open now (those under /proc/self/fd, less the one reading it). */
 static size_t fds_open(void)
@@ -47,4 +50,28 @@ void lab_fd_limit_restore(const struct rlimit *old)
 {
 	if (setrlimit(RLIMIT_NOFILE, old) < 0)
 		log_debug("open files: restoring the limit: %s", strerror(errno));
+}
+
+int lab_fd_high(int fd)
+{
+	struct rlimit r;
+	int hi;
+
+	if (fd < 0 || fd >= FD_SETSIZE)
+		return fd;
+	hi = fcntl(fd, F_DUPFD_CLOEXEC, FD_SETSIZE);
+	/* EINVAL: the soft limit is at or below FD_SETSIZE; EMFILE: everything above is taken. */
+	if (hi < 0 && (errno == EINVAL || errno == EMFILE) && getrlimit(RLIMIT_NOFILE, &r) == 0 &&
+	    r.rlim_cur != RLIM_INFINITY &&
+	    (r.rlim_max == RLIM_INFINITY || r.rlim_cur < r.rlim_max)) {
+		rlim_t want = r.rlim_cur < FD_SETSIZE ? 2 * FD_SETSIZE : 2 * r.rlim_cur;
+
+		r.rlim_cur = r.rlim_max != RLIM_INFINITY && r.rlim_max < want ? r.rlim_max : want;
+		if (setrlimit(RLIMIT_NOFILE, &r) == 0)
+			hi = fcntl(fd, F_DUPFD_CLOEXEC, FD_SETSIZE);
+	}
+	if (hi < 0)
+		return fd;
+	close(fd);
+	return hi;
 }

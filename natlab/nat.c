@@ -5,11 +5,13 @@
 #include "natlab/netns.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netlink.h>
 #include <nftables/libnftables.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -139,10 +141,26 @@ static char *ruleset_with_counters(const char *ruleset)
 	return out;
 }
 
-/* A context bound to the current namespace that keeps its messages for us. */
+/*
+ * A context bound to the current namespace that keeps its messages for us. libnftables
+ * waits on its socket with select(): a socket numbered FD_SETSIZE or more would write
+ * past select's set, so no context is made unless a lower number is free.
+ */
 static struct nft_ctx *ctx_new(char *err, size_t errlen)
 {
-	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	int low = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	struct nft_ctx *ctx;
+
+	if (low >= 0)
+		close(low);
+	if (low >= FD_SETSIZE) {
+		snprintf(err, errlen,
+		         "nftables: no descriptor below %d is free for libnftables (it uses "
+		         "select()); the process holds too many",
+		         FD_SETSIZE);
+		return NULL;
+	}
+	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
 
 	if (!ctx) {
 		snprintf(err, errlen, "nftables: cannot create a context");

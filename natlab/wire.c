@@ -10,6 +10,7 @@
  * at a rate (a 1500-byte frame takes 120 us at 100 Mbit/s) impossible to pace.
  */
 #include "natlab/fd_close.h"
+#include "natlab/fd_limit.h"
 #include "natlab/log.h"
 #include "natlab/netns.h"
 #include "natlab/util.h"
@@ -103,7 +104,7 @@ out:
 		close(sfd);
 	lab_netns_leave();
 	if (rc == 0)
-		*fd = tfd;
+		*fd = lab_fd_high(tfd);
 	else if (tfd >= 0)
 		close(tfd);
 	return rc;
@@ -316,7 +317,7 @@ static int half_init(struct wire *w, uv_loop_t *loop, enum wire_dir dir, int in_
 	h->in_fd = in_fd;
 	h->out_fd = out_fd;
 	wire_path_init(&h->path, seed, dir);
-	h->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	h->timer_fd = lab_fd_high(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
 	if (h->timer_fd < 0)
 		return -errno;
 	rc = uv_poll_init(loop, &h->in_poll, in_fd);

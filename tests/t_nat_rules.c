@@ -12,11 +12,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <nftables/libnftables.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <unistd.h>
 
 struct rules_case {
@@ -308,6 +311,38 @@ static void test_box_apply(void)
 }
 
 /*
+ * With every descriptor below FD_SETSIZE taken, no libnftables context is made (its
+ * select() would write past the set): a clear error instead, and loads work again once
+ * one is free.
+ */
+static void test_low_fds_taken(void)
+{
+	struct rlimit r;
+	int fds[FD_SETSIZE], n = 0, rc;
+	char err[1024];
+
+	if (getrlimit(RLIMIT_NOFILE, &r) < 0 || r.rlim_max < FD_SETSIZE + 64) {
+		ok(1, "# SKIP the hard open-files limit is below %d", FD_SETSIZE + 64);
+		return;
+	}
+	r.rlim_cur = FD_SETSIZE + 64;
+	setrlimit(RLIMIT_NOFILE, &r);
+	while (n < FD_SETSIZE && (fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0 &&
+	       fds[n] < FD_SETSIZE)
+		n++;
+	rc = nat_portmap_apply(1, err, sizeof(err));
+	ok(rc < 0 && strstr(err, "no descriptor below 1024"),
+	   "with every number below 1024 taken, nftables is not called: %s",
+	   rc < 0 ? err : "loaded");
+	close(fds[0]);
+	rc = nat_portmap_apply(0, err, sizeof(err));
+	ok(rc == 0, "with one free, it is%s%s", rc ? ": " : "", rc ? err : "");
+	for (int i = 1; i <= n && i < FD_SETSIZE; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/*
  * Every combination of the behaviour knobs is either refused with a sentence that names
  * it and what to use instead, or rendered to a ruleset the kernel loads. (That each one
  * built behaves as declared is lab_nat_combinations.sh's part.)
@@ -420,6 +455,8 @@ int main(void)
 		test_portmap_table();
 	if (load)
 		test_box_apply();
+	if (load)
+		test_low_fds_taken();
 	test_combinations(load);
 	return tap_done();
 }
