@@ -14,6 +14,9 @@
 # Then dual stack against IPv4 only, alternating in the same run (issue 16):
 # scenarios/ipv6.lua (five NATs, one IPv6-only, one NPTv6) and its IPv4-only twin, and
 # the 50-NAT lab with and without IPv6, as ratios dual / IPv4.
+# With BASELINE_TREE=DIR (another checkout, built in DIR/build, e.g. main's), the scale
+# runs alternate with that tree's natlab, run for run, and print its medians and the
+# ratio this code / baseline per size (the same run, so the same load).
 # Run as root from the top of the repository after building; SCALE_SIZES="10 50" runs fewer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -134,11 +137,17 @@ for nats in $SCALE_SIZES; do
 	nodes=$((nats * 5))
 	: >"$tmp/w$nats"
 	: >"$tmp/c$nats"
+	: >"$tmp/bw$nats"
+	: >"$tmp/bc$nats"
 	for i in $(seq "$SCALE_RUNS"); do
-		read -r uw uc < <(timed "$NATLAB" up "$tmp/scale$nats.lua" --name bscale)
-		read -r dw dc < <(timed "$NATLAB" down bscale)
-		echo "$uw + $dw" | bc >>"$tmp/w$nats"
-		echo "$uc + $dc" | bc >>"$tmp/c$nats"
+		for side in "" ${BASELINE_TREE:+b}; do
+			bin=$NATLAB
+			[ "$side" = b ] && bin=$BASELINE_TREE/build/bin/natlab
+			read -r uw uc < <(timed "$bin" up "$tmp/scale$nats.lua" --name bscale)
+			read -r dw dc < <(timed "$bin" down bscale)
+			echo "$uw + $dw" | bc >>"$tmp/${side}w$nats"
+			echo "$uc + $dc" | bc >>"$tmp/${side}c$nats"
+		done
 	done
 	w=$(median <"$tmp/w$nats")
 	c=$(median <"$tmp/c$nats")
@@ -146,6 +155,13 @@ for nats in $SCALE_SIZES; do
 	printf '%d NATs + %d hosts up+down, median of %d: %.0f ms wall (%.2f ms per node), %.0f ms CPU (%.2f ms per node)\n' \
 		"$nats" $((nats * 4)) "$SCALE_RUNS" "$w" "${per_node[$nats]}" "$c" \
 		"$(awk -v c="$c" -v n="$nodes" 'BEGIN { print c / n }')"
+	if [ -n "${BASELINE_TREE:-}" ]; then
+		bw=$(median <"$tmp/bw$nats")
+		bc=$(median <"$tmp/bc$nats")
+		printf '  baseline (%s), same runs: %.0f ms wall, %.0f ms CPU; this code / baseline: wall %.2f, CPU %.2f\n' \
+			"$BASELINE_TREE" "$bw" "$bc" "$(awk -v a="$w" -v b="$bw" 'BEGIN { print a / b }')" \
+			"$(awk -v a="$c" -v b="$bc" 'BEGIN { print a / b }')"
+	fi
 done
 # The marginal cost per node between sizes: the fixed cost of a run (process, Lua, report,
 # daemon) is in every size's figure and weighs most on the smallest.
