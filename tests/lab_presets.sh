@@ -43,7 +43,9 @@ end
 local t, s = rtt(far), rtt(slow)
 result{ link = "transatlantic", rtt_ms = t }
 result{ link = "3g", rtt_ms = s }
-expect(t >= 70 and t < 80, "transatlantic: about 70 ms round trip (" .. t .. ")")
+-- transatlantic is 35 ms with 1 ms of jitter each way: the fastest of three lies in 68-72
+-- ms plus the forwarding (a faster forwarder made 69.98 common).
+expect(t >= 68 and t < 80, "transatlantic: about 70 ms round trip (" .. t .. ")")
 expect(s >= 150 and s < 160, "3g with jitter 0: about 150 ms round trip (" .. s .. ")")
 LUA
 "$NATLAB" run presets.lua --out o --pcap none >o.tap 2>o.err
