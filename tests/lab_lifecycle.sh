@@ -73,7 +73,7 @@ err=$("$NATLAB" exec "$L" carol -- true 2>&1)
 t_ok $(( $? == 0 )) "exec in an unknown node fails"
 echo "$err" | grep -q 'has no node "carol" (it has: internet, srv, home, isp, cpe, alice, bob)'
 t_ok $? "and lists the nodes there are" "$err"
-"$NATLAB" up "$SRC/scenarios/example.lua" --name "$L" >"$T_TMP/dup" 2>&1
+"$NATLAB" up "$SRC/scenarios/example.lua" --name "$L" --out "$T_TMP/out-dup" >"$T_TMP/dup" 2>&1
 t_is $? 1 "up with a name in use fails"
 grep -q "exists already" "$T_TMP/dup"
 t_ok $? "and says so" "$(cat "$T_TMP/dup")"
@@ -118,7 +118,7 @@ t_is "$(lab_leftovers "$L6")" "" "down removes the dual-stack lab"
 # Captures kept by the daemon until down.
 LC=$(t_lab_name p)
 T_LABS+=("$LC")
-"$NATLAB" up "$SRC/scenarios/example.lua" --name "$LC" --pcap "$T_TMP/cap" >/dev/null 2>&1
+"$NATLAB" up "$SRC/scenarios/example.lua" --name "$LC" --out "$T_TMP/out-$LC" --pcap "$T_TMP/cap" >/dev/null 2>&1
 "$NATLAB" exec "$LC" alice -- ping -c 2 -i 0.2 198.18.0.2 >/dev/null
 "$NATLAB" down "$LC" >/dev/null 2>&1
 t_is "$(ls "$T_TMP/cap" | wc -l)" 10 "up --pcap: both sides of 3 NATs and 3 hosts, and lab.pcapng"
@@ -130,7 +130,7 @@ fi
 # A scenario that fails after lab:up() is torn down by natlab itself.
 printf 'local lab = natlab.lab{}\nlocal i = lab:internet{}\nlab:host{ name = "h", net = i }\nlab:up()\nerror("boom")\n' >"$T_TMP/boom.lua"
 L2=$(t_lab_name b)
-"$NATLAB" up "$T_TMP/boom.lua" --name "$L2" >"$T_TMP/boom.log" 2>&1
+"$NATLAB" up "$T_TMP/boom.lua" --name "$L2" --out "$T_TMP/out-$L2" >"$T_TMP/boom.log" 2>&1
 t_is $? 1 "up of a failing scenario exits 1"
 grep -q "boom.lua:5: boom" "$T_TMP/boom.log"
 t_ok $? "with file and line of the error" "$(cat "$T_TMP/boom.log")"
@@ -141,7 +141,7 @@ big=$SRC/scenarios/big.lua
 wait_for_netns() { for _ in $(seq 1 500); do ip netns list 2>/dev/null | grep -q "^nl-$1\." && return 0; sleep 0.01; done; return 1; }
 
 L3=$(t_lab_name c)
-"$NATLAB" up "$big" --name "$L3" >"$T_TMP/int.log" 2>&1 &
+"$NATLAB" up "$big" --name "$L3" --out "$T_TMP/out-$L3" >"$T_TMP/int.log" 2>&1 &
 pid=$!
 wait_for_netns "$L3"
 kill -INT $pid
@@ -150,7 +150,7 @@ t_is $? 130 "SIGINT during up exits 130"
 t_is "$(lab_leftovers "$L3")" "" "and tears the half-built lab down"
 
 L4=$(t_lab_name d)
-"$NATLAB" up "$big" --name "$L4" >/dev/null 2>&1 &
+"$NATLAB" up "$big" --name "$L4" --out "$T_TMP/out-$L4" >/dev/null 2>&1 &
 pid=$!
 wait_for_netns "$L4"
 kill -9 $pid

@@ -46,7 +46,8 @@ trap 'exit 130' INT TERM
 
 t_up() { # t_up NAME FILE: brings a lab up and registers it for teardown
 	T_LABS+=("$1")
-	timeout 120 "$NATLAB" up "$2" --name "$1" >"$T_TMP/up-$1.log" 2>&1
+	# Its outputs in the test's temp dir, not out/NAME under ctest's working directory.
+	timeout 120 "$NATLAB" up "$2" --name "$1" --out "$T_TMP/up-$1" >"$T_TMP/up-$1.log" 2>&1
 }
 t_done() {
 	echo "1..$T_COUNT"
