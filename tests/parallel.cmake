@@ -24,6 +24,20 @@ foreach(t lab_lifecycle t_state t_peer_sync t_wire_lab lab_presets)
   endif()
 endforeach()
 
+# RESOURCE_LOCK cores: a test that keeps both cores busy by itself; one at a time, beside
+# tests that mostly wait. The matrices run their cells two at a time (natlab run --jobs 2:
+# lab_matrix, lab_matrix_ipv6, lab_matrix_portmap, lab_adapters, lab_webrtc with a node
+# process per peer, t_peer_hardnat); t_peer_matrix and t_peer_matrix_sync start 30 peer
+# pairs at once; lab_scale builds 1026 nodes; lab_soak builds and kills 120 labs. Two of
+# them together under ASan (ctest -j 4 here) stretched each other's second-scale waits
+# until cells fell back to the relay, socat's cells timed out and lab_soak hit its 240 s.
+foreach(t lab_matrix lab_matrix_ipv6 lab_matrix_portmap lab_adapters lab_webrtc t_peer_hardnat
+    t_peer_matrix t_peer_matrix_sync lab_scale lab_soak)
+  if(TEST ${t})
+    set_tests_properties(${t} PROPERTIES RESOURCE_LOCK cores)
+  endif()
+endforeach()
+
 # COST (seconds under ASan, .ci/run's rehearsal): `ctest -j` starts the costliest first,
 # so the longest tests do not start last and set the wall time alone. Only where asked
 # (-DNATLAB_TEST_COST=ON, .ci/run's build-asan): ctest orders a sequential run by COST
