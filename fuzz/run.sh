@@ -6,8 +6,8 @@
 # build-fuzz/fuzz/crash-<target>-* and the whole output in build-fuzz/fuzz/log-<target>.txt
 # (the last 60 lines printed). Prints each target's execution count.
 # usage: fuzz/run.sh [SECONDS_PER_TARGET [TARGET...]]   (default 30, every target; CI: 60)
-# NATLAB_FUZZ_JOBS targets run at a time (default 2: this machine's cores; CI's 8 x 60 s
-# take 4 min so).
+# NATLAB_FUZZ_JOBS targets run at a time (default 2: this machine's cores; CI's 9 x 60 s
+# take 5 min so).
 # Targets: frame (relay frames, messages, tokens), stun, turn (TURN messages and
 # ChannelData), seal (sealed packets), peer
 # (the peer's messages: offers and candidate lists, probes, pings, transfer), units
