@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/lab_reuse.h"
 #include "natlab/fd_close.h"
+#include "natlab/fd_limit.h"
 #include "natlab/log.h"
 #include "natlab/nat.h"
 #include "natlab/netns.h"
@@ -72,8 +73,10 @@ static int fds_dup(const struct lab_wires *from, struct lab_wires *to)
 		struct lab_wire_fds *f = &to->v[to->n++];
 
 		f->node = from->v[k].node;
-		f->fd_parent = fcntl(from->v[k].fd_parent, F_DUPFD_CLOEXEC, 3);
-		f->fd_child = fcntl(from->v[k].fd_child, F_DUPFD_CLOEXEC, 3);
+		/* Above FD_SETSIZE, as the wires' own (fd_limit.h: libnftables needs those below).
+		 */
+		f->fd_parent = lab_fd_high(fcntl(from->v[k].fd_parent, F_DUPFD_CLOEXEC, 3));
+		f->fd_child = lab_fd_high(fcntl(from->v[k].fd_child, F_DUPFD_CLOEXEC, 3));
 		if (f->fd_parent < 0 || f->fd_child < 0) {
 			int rc = -errno;
 
@@ -134,7 +137,8 @@ int lab_reuse_keep(struct scenario *s)
 	for (int i = 0; i < s->model.nnodes; i++)
 		if (node_pinned(&s->model.nodes[i]) || s->model.nodes[i].clat)
 			return -EPERM;
-	if (s->model.v6)
+	/* A link taken down (and maybe up again) drops routes: not the lab a fresh build is. */
+	if (s->model.v6 || s->link_downed)
 		return -EPERM;
 	nodes = malloc((size_t)s->model.nnodes * sizeof(*nodes) + 1);
 	if (!nodes)
@@ -148,6 +152,29 @@ int lab_reuse_keep(struct scenario *s)
 	return 0;
 }
 
+/*
+ * Throws away the frames queued in the lab's TAP devices: once the last cell's wires
+ * stopped, what its namespaces still sent (keepalives, the FINs of killed processes) was
+ * queued there, and the next cell's wires would forward it through NATs just flushed,
+ * making mappings and pinholes no fresh lab has. Returns the count.
+ */
+static int taps_drain(void)
+{
+	char frame[65536];
+	int n = 0;
+
+	for (int k = 0; k < slot.fds.n; k++) {
+		int fds[2] = { slot.fds.v[k].fd_parent, slot.fds.v[k].fd_child };
+
+		/* Non-blocking (wire.c): read until EAGAIN, bounded by any TAP queue's length. */
+		for (int j = 0; j < 2; j++)
+			for (int reads = 0;
+			     reads < 100000 && read(fds[j], frame, sizeof(frame)) >= 0; reads++)
+				n++;
+	}
+	return n;
+}
+
 static double ms_between(const struct timespec *a, const struct timespec *b)
 {
 	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
@@ -156,9 +183,9 @@ static double ms_between(const struct timespec *a, const struct timespec *b)
 int lab_reuse_take(struct scenario *s, char *err, size_t errlen)
 {
 	struct lab_model *m = &s->model;
-	char prefix[LAB_NAME_MAX + 16];
+	char prefix[LAB_NAME_MAX + 16], own[sizeof(m->name)];
 	struct timespec t0, t1, t2;
-	int rc = 0, kills;
+	int rc = 0, kills, stale = 0;
 
 	if (!slot.kept)
 		return 0;
@@ -168,6 +195,7 @@ int lab_reuse_take(struct scenario *s, char *err, size_t errlen)
 		lab_reuse_drop();
 		return 0;
 	}
+	memcpy(own, m->name, sizeof(own));
 	memcpy(m->name, slot.name, sizeof(m->name));
 	/* The last cell's processes died with its run; one that forked in a namespace too. */
 	snprintf(prefix, sizeof(prefix), LAB_NETNS_PREFIX "%s.", m->name);
@@ -175,6 +203,8 @@ int lab_reuse_take(struct scenario *s, char *err, size_t errlen)
 	rc = lab_netns_kill_procs(prefix, 2000);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	kills = rc;
+	if (rc >= 0)
+		stale = taps_drain();
 	if (rc < 0)
 		snprintf(err, errlen, "lab \"%s\": the last cell's processes: %s", m->name,
 		         strerror(-rc));
@@ -193,14 +223,18 @@ int lab_reuse_take(struct scenario *s, char *err, size_t errlen)
 			rc = lab_topology_nat_reload(m, i, err, errlen);
 	if (rc == 0 && (rc = fds_dup(&slot.fds, &s->wire_fds)) < 0)
 		snprintf(err, errlen, "lab \"%s\": its wires' TAP fds: %s", m->name, strerror(-rc));
+	/* This cell is not to blame: it gets a lab built anew, as for another shape. */
 	if (rc < 0) {
+		log_warnx("%s: built anew", err);
 		lab_reuse_drop();
-		return rc;
+		memcpy(m->name, own, sizeof(m->name));
+		return 0;
 	}
 	slot.kept = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t2);
 	log_info("lab \"%s\" reused: %d nodes, NATs set to this cell's profiles and flushed "
-	         "(%d processes left killed in %.0f ms, NATs reset in %.0f ms)",
-	         m->name, m->nnodes, kills, ms_between(&t0, &t1), ms_between(&t1, &t2));
+	         "(%d processes left killed in %.0f ms, %d queued frames dropped, NATs reset in "
+	         "%.0f ms)",
+	         m->name, m->nnodes, kills, ms_between(&t0, &t1), stale, ms_between(&t1, &t2));
 	return 1;
 }

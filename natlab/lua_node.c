@@ -94,6 +94,13 @@ static int node_flush(lua_State *L)
 	return 0;
 }
 
+/* portmap_restart(node index) under lua_pcall. */
+static int portmap_restart_call(lua_State *L)
+{
+	portmap_restart(L, scenario_from_lua(L), (int)lua_tointeger(L, 1));
+	return 0;
+}
+
 /*
  * nat:set_profile("symmetric") or nat:set_profile{ profile = "full-cone", hairpin = false }:
  * the new behaviour replaces the old ruleset atomically and every mapping is dropped.
@@ -144,8 +151,16 @@ static int node_set_profile(lua_State *L)
 	/* A new profile drops every mapping: the gateway restarts (or stops) with it, before
 	 * the reload, as for nat:flush() (a datagram in between would keep an old mapping). */
 	gateway = nat_knobs_portmap(&before) || nat_knobs_portmap(&k);
-	if (gateway)
-		portmap_restart(L, s, i);
+	if (gateway) {
+		lua_pushcfunction(L, portmap_restart_call);
+		lua_pushinteger(L, i);
+		/* A gateway that does not start: the box keeps its old knobs, as its ruleset. */
+		if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+			n->knobs = before;
+			memcpy(n->profile, old_profile, sizeof(old_profile));
+			return lua_error(L);
+		}
+	}
 	if (lab_topology_nat_reload(&s->model, i, err, sizeof(err)) < 0) {
 		n->knobs = before;
 		memcpy(n->profile, old_profile, sizeof(old_profile));
@@ -163,6 +178,7 @@ static int node_link(lua_State *L, int up)
 	int i;
 
 	check_live_node(L, up ? "node:link_up" : "node:link_down", &i);
+	s->link_downed |= !up;
 	if (lab_topology_link_set(&s->model, i, up, err, sizeof(err)) < 0)
 		return luaL_error(L, "%s: %s", up ? "node:link_up" : "node:link_down", err);
 	return 0;

@@ -392,7 +392,7 @@ static int worker_start(const struct matrix_opts *o, struct matrix_worker *w)
 	w->pid = fork();
 	if (w->pid == 0) {
 		/* Its first cell gives it a stdout and stderr: ours are not for it. */
-		null = open("/dev/null", O_WRONLY);
+		null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		/* Out of the way of 3 and 4 first: a pipe end may be one of them already. */
 		jobs[0] = fcntl(jobs[0], F_DUPFD_CLOEXEC, 10);
 		done[1] = fcntl(done[1], F_DUPFD_CLOEXEC, 10);
@@ -461,6 +461,19 @@ static int job_send(struct matrix_worker *w, const struct matrix_opts *o, struct
 	           : 0;
 }
 
+/* Closes w's pipes and waits for it (it died, or ends on EOF); its wait status. */
+static int worker_reap(struct matrix_worker *w)
+{
+	int status = 0;
+
+	worker_close(w);
+	while (w->pid > 0 && waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	w->pid = 0;
+	w->shape = NULL;
+	return status;
+}
+
 /* Reads what w wrote: a status line ends its job; EOF means it died (its status then). */
 static void worker_read(struct matrix_worker *w, struct matrix_job *jobs, int *done, int n)
 {
@@ -482,14 +495,10 @@ static void worker_read(struct matrix_worker *w, struct matrix_job *jobs, int *d
 		return;
 	}
 	/* Died (or closed its end): its job, if any, gets its exit status. */
-	worker_close(w);
-	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
-		;
+	status = worker_reap(w);
 	if (w->job >= 0)
 		job_done(&jobs[w->job], status, ++*done, n);
-	w->pid = 0;
 	w->job = -1;
-	w->shape = NULL;
 }
 
 /* Runs the jobs in o->jobs workers; each worker keeps its lab for a cell of its shape. */
@@ -498,8 +507,12 @@ static void jobs_run_workers(const struct matrix_opts *o, struct matrix_job *job
 	struct matrix_worker *ws = calloc((size_t)o->jobs, sizeof(*ws));
 	struct pollfd *pfd = calloc((size_t)o->jobs, sizeof(*pfd));
 	int *started = calloc((size_t)n + 1, sizeof(*started));
-	int done = 0, nstarted = 0, status;
+	struct sigaction ignore = { .sa_handler = SIG_IGN }, pipe_was;
+	int done = 0, nstarted = 0;
 
+	/* A worker that died must not take the pool with it: EPIPE instead of SIGPIPE. */
+	sigemptyset(&ignore.sa_mask);
+	sigaction(SIGPIPE, &ignore, &pipe_was);
 	if (!ws || !pfd || !started) {
 		log_warnx("natlab run: out of memory for the job pool");
 		goto out;
@@ -522,7 +535,14 @@ static void jobs_run_workers(const struct matrix_opts *o, struct matrix_job *job
 			rc = w->pid ? 0 : worker_start(o, w);
 			started[k] = 1;
 			nstarted++;
-			if (rc == 0 && (rc = job_send(w, o, &jobs[k])) == 0) {
+			/* EPIPE: it died between cells (killed, out of memory): a new one takes it.
+			 */
+			if (rc == 0 && (rc = job_send(w, o, &jobs[k])) == -EPIPE) {
+				worker_reap(w);
+				if ((rc = worker_start(o, w)) == 0)
+					rc = job_send(w, o, &jobs[k]);
+			}
+			if (rc == 0) {
 				w->job = k;
 				w->shape = job_shape(&jobs[k]);
 				continue;
@@ -549,12 +569,9 @@ static void jobs_run_workers(const struct matrix_opts *o, struct matrix_job *job
 	}
 out:
 	/* EOF on its jobs pipe: a worker tears its kept lab down and exits. */
-	for (int i = 0; ws && i < o->jobs; i++) {
-		worker_close(&ws[i]);
-		if (ws[i].pid > 0)
-			while (waitpid(ws[i].pid, &status, 0) < 0 && errno == EINTR)
-				;
-	}
+	for (int i = 0; ws && i < o->jobs; i++)
+		worker_reap(&ws[i]);
+	sigaction(SIGPIPE, &pipe_was, NULL);
 	free(ws);
 	free(pfd);
 	free(started);

@@ -102,25 +102,39 @@ static void children_reap(void)
 	log_warnx("natlab run: a cell's process still runs 2 s after its cell ended");
 }
 
+/* Points stdout and stderr back at fd, the worker's own stderr (a cell's files are done). */
+static void quiet_stdio(int fd)
+{
+	fflush(stdout);
+	fflush(stderr);
+	if (fd >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+}
+
 int matrix_worker(const struct run_opts *o)
 {
 	char name[1024], dir[4096 + 2], seed[32], msg[sizeof(dir) + 256];
 	FILE *in;
-	int rc = 0;
+	int rc = 0, quiet;
 
 	/* The pool's pipes are ours alone: no process of a cell inherits them. */
 	if (fcntl(WORKER_JOBS_FD, F_SETFD, FD_CLOEXEC) < 0 ||
 	    fcntl(WORKER_DONE_FD, F_SETFD, FD_CLOEXEC) < 0 || !(in = fdopen(WORKER_JOBS_FD, "r")))
 		log_fatalx("natlab run --worker: internal option of the matrix's job pool "
 		           "(it reads its cells on fd 3 and answers on fd 4)");
-	/* A pool that died must not kill us before the kept lab is torn down. */
+	/* A pool that died must not kill us before the kept lab is torn down; nor a signal
+	 * between cells (a run sets its own handlers and gives back the default after it). */
 	signal(SIGPIPE, SIG_IGN);
+	runtime_signals_catch();
+	/* What is said between cells goes where the pool sent ours, not into a cell's log. */
+	quiet = fcntl(2, F_DUPFD_CLOEXEC, 10);
 	while (!*runtime_stop_flag() && line_read(in, name, sizeof(name)) &&
 	       line_read(in, dir, sizeof(dir)) && line_read(in, seed, sizeof(seed))) {
 		int status = 127;
 
-		fflush(stdout);
-		fflush(stderr);
+		quiet_stdio(quiet);
 		if (outdir_make(dir, msg, sizeof(msg)) < 0)
 			log_warnx("natlab run: cell %s: %s", name, msg);
 		else if ((rc = redirect(dir, "run.tap", 1)) < 0 ||
@@ -128,6 +142,7 @@ int matrix_worker(const struct run_opts *o)
 			log_warn_code(rc, "natlab run: cell %s: %s/run.tap and run.log", name, dir);
 		else
 			status = cell_run(o, name, dir, seed);
+		runtime_signals_catch();
 		children_reap();
 
 		fflush(stdout);
@@ -136,6 +151,7 @@ int matrix_worker(const struct run_opts *o)
 			break;
 	}
 	fclose(in);
+	quiet_stdio(quiet);
 	lab_reuse_drop();
 	return 0;
 }

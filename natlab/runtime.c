@@ -86,6 +86,11 @@ static void signals_set(void (*handler)(int))
 	sigaction(SIGHUP, &sa, NULL);
 }
 
+void runtime_signals_catch(void)
+{
+	signals_set(signal_handler);
+}
+
 volatile sig_atomic_t *runtime_stop_flag(void)
 {
 	return &runtime_signal;

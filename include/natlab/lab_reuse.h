@@ -6,7 +6,8 @@
  * and links; only NAT profiles may differ) takes it instead of building one: every NAT
  * box gets the new cell's ruleset and an empty conntrack table (lab_topology_nat_reload,
  * nat:set_profile's path), the lab's state its model and no measurement. Labs with IPv6,
- * port mapping or NAT64 are never reused (their daemons and addresses belong to a run).
+ * port mapping or NAT64 are never reused (their daemons and addresses belong to a run),
+ * nor the lab of a cell that took a link down (its routes went with it).
  * A failed cell tears its lab down, as every cell did before.
  */
 #ifndef NATLAB_LAB_REUSE_H
@@ -18,9 +19,9 @@ struct scenario;
 
 /*
  * Before building s's lab: takes the kept lab if it has s's shape (1: s->model.name and
- * s->wire_fds are the kept lab's, its NATs set to s's profiles and flushed), else tears
- * the kept one down (0: build as usual). -errno with err when a NAT cannot be set: the
- * kept lab is then gone.
+ * s->wire_fds are the kept lab's, its TAP queues emptied, its NATs set to s's profiles
+ * and flushed), else tears the kept one down (0: build as usual), also when resetting it
+ * fails (the cause, written to err, is logged: s is not to blame). Never negative.
  */
 int lab_reuse_take(struct scenario *s, char *err, size_t errlen);
 

@@ -61,6 +61,12 @@ void runtime_close(struct runtime *rt);
 struct runtime *runtime_from_lua(lua_State *L);
 /* Non-zero (the signal number) once a signal asked the run to stop. */
 volatile sig_atomic_t *runtime_stop_flag(void);
+
+/*
+ * SIGINT, SIGTERM and SIGHUP only set the stop flag (no SA_RESTART: a blocking read
+ * returns EINTR), outside any run: a matrix worker between cells, holding a kept lab.
+ */
+void runtime_signals_catch(void);
 /* Raises a Lua error unless L is the scenario coroutine and may wait. */
 void runtime_check_wait(lua_State *L, const char *fn);
 /* Milliseconds since the runtime started. */

@@ -73,8 +73,9 @@ struct scenario {
 	int keep_ack_fd;          /* with keeper: the pipe keep_ack() writes on, else -1 */
 	struct runtime *rt;       /* while scenario_run runs: its loop and clock */
 	struct timeline timeline; /* events, expectations and key packets of a run */
-	int reuse;      /* a matrix worker's cell: its lab may be the last cell's (lab_reuse.h) */
-	int lab_reused; /* this run's lab was the last cell's */
+	int reuse;       /* a matrix worker's cell: its lab may be the last cell's (lab_reuse.h) */
+	int lab_reused;  /* this run's lab was the last cell's */
+	int link_downed; /* node:link_down() ran: links and routes may differ from a fresh lab */
 };
 
 void scenario_init(struct scenario *s, enum scenario_mode mode, const char *path);
