@@ -22,9 +22,10 @@ t_ok() { # t_ok COND_EXIT_CODE NAME [DIAG]
 		[ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
 	fi
 }
-t_is() { # t_is GOT WANT NAME
+t_is() { # t_is GOT WANT NAME [DIAG]: DIAG (what the test saw) is shown when GOT differs
 	if [ "$1" = "$2" ]; then t_ok 0 "$3"; else t_ok 1 "$3" "got:      $1
-expected: $2"; fi
+expected: $2${4:+
+$4}"; fi
 }
 t_skip_all() { echo "1..0 # SKIP $1"; exit 77; }
 t_require_root() { [ "$(id -u)" = 0 ] || t_skip_all "needs root"; }
