@@ -302,25 +302,14 @@ int relay_close_decode(uint8_t *reason, char *text, size_t cap, const uint8_t *p
 	return 0;
 }
 
+/* LOOKUP and RECORD are laid out as SEND: a key, then (for RECORD) the record's bytes. */
 int relay_lookup_encode(uint8_t *out, size_t cap, const uint8_t key[RELAY_KEY_LEN])
 {
-	int rc = begin(out, cap, RELAY_FRAME_LOOKUP, RELAY_KEY_LEN);
-
-	if (rc < 0)
-		return rc;
-	memcpy(out + FRAME_HEADER_LEN, key, RELAY_KEY_LEN);
-	return FRAME_HEADER_LEN + RELAY_KEY_LEN;
+	return relay_packet_encode(out, cap, RELAY_FRAME_LOOKUP, key, NULL, 0);
 }
 
 int relay_record_encode(uint8_t *out, size_t cap, const uint8_t key[RELAY_KEY_LEN],
                         const uint8_t *rec, size_t rec_len)
 {
-	int rc = begin(out, cap, RELAY_FRAME_RECORD, RELAY_KEY_LEN + rec_len);
-
-	if (rc < 0)
-		return rc;
-	memcpy(out + FRAME_HEADER_LEN, key, RELAY_KEY_LEN);
-	if (rec_len)
-		memcpy(out + FRAME_HEADER_LEN + RELAY_KEY_LEN, rec, rec_len);
-	return (int)(FRAME_HEADER_LEN + RELAY_KEY_LEN + rec_len);
+	return relay_packet_encode(out, cap, RELAY_FRAME_RECORD, key, rec, rec_len);
 }

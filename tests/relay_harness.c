@@ -3,6 +3,7 @@
 #define _GNU_SOURCE /* pipe2 */
 #endif
 #include "relay_harness.h"
+#include "tap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -414,4 +415,21 @@ long long rh_metric(uint16_t port, const char *name)
 	snprintf(pat, sizeof(pat), "\nnatlab_relay_%s ", name);
 	p = strstr(body, pat);
 	return p ? atoll(p + strlen(pat)) : -1;
+}
+
+struct rh_client *rh_client_new(uint16_t port, int rcvbuf)
+{
+	struct rh_client *c = calloc(1, sizeof(*c));
+
+	if (!c || rh_client_connect(c, port, rcvbuf) < 0) {
+		tap_diag("connect to relay failed");
+		exit(1);
+	}
+	return c;
+}
+
+void rh_client_free(struct rh_client *c)
+{
+	rh_client_close(c);
+	free(c);
 }

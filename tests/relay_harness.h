@@ -51,6 +51,10 @@ int rh_client_connect(struct rh_client *c, uint16_t port, int rcvbuf);
 /* The same from source address src (a 127.x.y.z address, any port). */
 int rh_client_connect_from(struct rh_client *c, uint16_t port, int rcvbuf, const char *src);
 void rh_client_close(struct rh_client *c);
+/* A connected client on the heap (rh_client_connect); the test exits 1 if it cannot be. */
+struct rh_client *rh_client_new(uint16_t port, int rcvbuf);
+/* rh_client_close, then free. */
+void rh_client_free(struct rh_client *c);
 /* TLS on a connected client (a client ctx, server_name as tls_conn_new): 1 when the
  * handshake completed, 0 on timeout, or the wrapper's error (-EKEYREJECTED, ...). */
 int rh_client_tls(struct rh_client *c, struct tls_ctx *ctx, const char *name, int timeout_ms);

@@ -15,26 +15,9 @@
 
 static struct rh_relay relay;
 
-static struct rh_client *client_new(void)
-{
-	struct rh_client *c = malloc(sizeof(*c));
-
-	if (!c || rh_client_connect(c, relay.port, 0) < 0) {
-		tap_diag("connect to relay failed");
-		exit(1);
-	}
-	return c;
-}
-
-static void client_free(struct rh_client *c)
-{
-	rh_client_close(c);
-	free(c);
-}
-
 static void test_forwarding(void)
 {
-	struct rh_client *a = client_new(), *b = client_new();
+	struct rh_client *a = rh_client_new(relay.port, 0), *b = rh_client_new(relay.port, 0);
 	struct relay_packet pkt;
 	uint8_t data[1200], big[RELAY_MAX_PACKET];
 	int i, got = 0;
@@ -69,17 +52,17 @@ static void test_forwarding(void)
 	is_int(got, 100, "100 packets in order");
 
 	/* b leaves: a, which sent to b, is told. */
-	client_free(b);
+	rh_client_free(b);
 	is_int(rh_client_expect(a, RELAY_FRAME_PEER_GONE, 2000), 1,
 	       "a gets peer gone when b leaves");
 	ok(a->f.len == 33 && a->f.payload[32] == RELAY_PEER_GONE_DISCONNECTED,
 	   "reason: disconnected");
-	client_free(a);
+	rh_client_free(a);
 }
 
 static void test_peer_unknown_and_ping(void)
 {
-	struct rh_client *a = client_new();
+	struct rh_client *a = rh_client_new(relay.port, 0);
 	uint8_t nobody[32] = { 1, 2, 3 }, frame[16];
 	long long before = rh_metric(relay.metrics_port, "drops_total{reason=\"peer_not_here\"}");
 
@@ -96,22 +79,22 @@ static void test_peer_unknown_and_ping(void)
 	rh_client_write(a, frame, 13);
 	is_int(rh_client_expect(a, RELAY_FRAME_PONG, 2000), 1, "ping answered by pong");
 	ok(a->f.len == 8 && !memcmp(a->f.payload, "12345678", 8), "pong echoes the data");
-	client_free(a);
+	rh_client_free(a);
 }
 
 /* Sends raw bytes on a fresh connection and returns the CLOSE reason the relay gave. */
 static int close_reason_for(const void *bytes, size_t len, int handshake_first)
 {
-	struct rh_client *c = client_new();
+	struct rh_client *c = rh_client_new(relay.port, 0);
 	int reason;
 
 	if (handshake_first && rh_client_handshake(c, NULL, 0, 2000) != 0) {
-		client_free(c);
+		rh_client_free(c);
 		return -1;
 	}
 	rh_client_write(c, bytes, len);
 	reason = rh_client_wait_closed(c, 3000);
-	client_free(c);
+	rh_client_free(c);
 	return reason;
 }
 
@@ -148,7 +131,7 @@ static void test_bad_input(void)
 
 static void test_stalled_handshake(void)
 {
-	struct rh_client *c = client_new();
+	struct rh_client *c = rh_client_new(relay.port, 0);
 	long long t0 = rh_now_ms(), dt;
 	int reason;
 
@@ -158,21 +141,21 @@ static void test_stalled_handshake(void)
 	dt = rh_now_ms() - t0;
 	is_int(reason, RELAY_CLOSE_HANDSHAKE_TIMEOUT, "silent client closed: handshake timeout");
 	ok(dt >= 250 && dt < 1500, "after about the 300 ms timeout (%lld ms)", dt);
-	client_free(c);
+	rh_client_free(c);
 	ok(rh_metric(relay.metrics_port, "closes_total{reason=\"handshake_timeout\"}") >= 1,
 	   "counted");
 }
 
 static void test_replaced(void)
 {
-	struct rh_client *a = client_new(), *a2 = client_new();
+	struct rh_client *a = rh_client_new(relay.port, 0), *a2 = rh_client_new(relay.port, 0);
 
 	is_int(rh_client_handshake(a, NULL, 0, 2000), 0, "first connection");
 	a2->id = a->id;
 	is_int(rh_client_handshake(a2, NULL, 0, 2000), 0, "second connection with the same key");
 	is_int(rh_client_wait_closed(a, 2000), RELAY_CLOSE_REPLACED, "first one closed: replaced");
-	client_free(a);
-	client_free(a2);
+	rh_client_free(a);
+	rh_client_free(a2);
 }
 
 static void test_http(void)
@@ -190,7 +173,7 @@ static void test_http(void)
 
 static void test_restarting(void)
 {
-	struct rh_client *a = client_new();
+	struct rh_client *a = rh_client_new(relay.port, 0);
 	uint32_t in_ms = 0, try_ms = 0;
 	long long t0;
 	int status;
@@ -209,7 +192,7 @@ static void test_restarting(void)
 	ok(rh_now_ms() - t0 < 1500, "drain bounded (%lld ms)", rh_now_ms() - t0);
 	status = rh_relay_stop(&relay, 2000);
 	is_int(status, 0, "relay exits 0 after the drain");
-	client_free(a);
+	rh_client_free(a);
 }
 
 int main(void)

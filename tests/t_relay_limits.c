@@ -18,27 +18,10 @@
 #include "relay_harness.h"
 #include "tap.h"
 
-static struct rh_client *client_new(uint16_t port, int rcvbuf)
-{
-	struct rh_client *c = malloc(sizeof(*c));
-
-	if (!c || rh_client_connect(c, port, rcvbuf) < 0) {
-		tap_diag("connect to relay failed");
-		exit(1);
-	}
-	return c;
-}
-
-static void client_free(struct rh_client *c)
-{
-	rh_client_close(c);
-	free(c);
-}
-
 /* A receiver with a tiny socket buffer that never reads: its queue must drop. */
 static void test_queue_drop(struct rh_relay *r)
 {
-	struct rh_client *a = client_new(r->port, 0), *b = client_new(r->port, 4096);
+	struct rh_client *a = rh_client_new(r->port, 0), *b = rh_client_new(r->port, 4096);
 	static uint8_t data[16384];
 	long long drops;
 	int i, rc = 0;
@@ -54,13 +37,13 @@ static void test_queue_drop(struct rh_relay *r)
 	ok(drops > 0, "oldest frames dropped and counted (%lld)", drops);
 	rh_client_send_packet(a, a->id.pub, "me", 2);
 	is_int(rh_client_expect(a, RELAY_FRAME_RECV, 2000), 1, "sender still served");
-	client_free(a);
-	client_free(b);
+	rh_client_free(a);
+	rh_client_free(b);
 }
 
 static void test_rate_limit(struct rh_relay *r)
 {
-	struct rh_client *a = client_new(r->port, 0);
+	struct rh_client *a = rh_client_new(r->port, 0);
 	static uint8_t data[10000];
 	long long t0, dt;
 	int i, got = 0, limited = 0, healthy = 0, rc;
@@ -85,7 +68,7 @@ static void test_rate_limit(struct rh_relay *r)
 	ok(healthy > 0, "status healthy received after (%d)", healthy);
 	ok(dt >= 2500 && dt < 6000, "400 KB at 100 KB/s + 70 KB burst took %lld ms", dt);
 	ok(rh_metric(r->metrics_port, "rate_limit_pauses_total") >= 1, "pauses counted");
-	client_free(a);
+	rh_client_free(a);
 }
 
 static void test_max_clients(struct rh_relay *r)
@@ -94,15 +77,15 @@ static void test_max_clients(struct rh_relay *r)
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		c[i] = client_new(r->port, 0);
+		c[i] = rh_client_new(r->port, 0);
 		is_int(rh_client_handshake(c[i], NULL, 0, 2000), 0, "client in");
 	}
-	c[2] = client_new(r->port, 0);
+	c[2] = rh_client_new(r->port, 0);
 	is_int(rh_client_handshake(c[2], NULL, 0, 2000), RELAY_CLOSE_SERVER_FULL,
 	       "third client over --max-clients 2: server_full at auth");
 	is_int(rh_metric(r->metrics_port, "closes_total{reason=\"server_full\"}"), 1, "counted");
 	for (i = 0; i < 3; i++)
-		client_free(c[i]);
+		rh_client_free(c[i]);
 }
 
 /* Opens a bad client of kind k and does its bad thing (without waiting). */
@@ -110,7 +93,7 @@ static struct rh_client *bad_client(uint16_t port, int k)
 {
 	static const uint8_t oversized[] = { RELAY_FRAME_SEND, 0xff, 0xff, 0xff, 0xff };
 	static const uint8_t unexpected[] = { RELAY_FRAME_RESTARTING, 0, 0, 0, 0 };
-	struct rh_client *c = client_new(port, 0);
+	struct rh_client *c = rh_client_new(port, 0);
 	char garbage[512];
 
 	switch (k % 4) {
@@ -134,7 +117,7 @@ static struct rh_client *bad_client(uint16_t port, int k)
 
 static void test_under_attack(struct rh_relay *r)
 {
-	struct rh_client *a = client_new(r->port, 0), *b = client_new(r->port, 0);
+	struct rh_client *a = rh_client_new(r->port, 0), *b = rh_client_new(r->port, 0);
 	struct rh_client *bad[100], *stalled[20];
 	struct relay_packet pkt;
 	int i, delivered = 0, closed = 0, n_bad = 0;
@@ -143,7 +126,7 @@ static void test_under_attack(struct rh_relay *r)
 	rh_client_handshake(a, NULL, 0, 2000);
 	rh_client_handshake(b, NULL, 0, 2000);
 	for (i = 0; i < 20; i++)
-		stalled[i] = client_new(r->port, 0);
+		stalled[i] = rh_client_new(r->port, 0);
 	/* Interleave: each round a good packet and a bad client. */
 	for (i = 0; i < 100; i++) {
 		bad[n_bad++] = bad_client(r->port, i);
@@ -159,13 +142,13 @@ static void test_under_attack(struct rh_relay *r)
 	for (i = 0; i < n_bad; i++) {
 		if (rh_client_wait_closed(bad[i], 2000) >= 0)
 			closed++;
-		client_free(bad[i]);
+		rh_client_free(bad[i]);
 	}
 	is_int(closed, 100, "every bad client closed by the relay");
 	for (i = 0; i < 20; i++) {
 		if (rh_client_wait_closed(stalled[i], 3000) == RELAY_CLOSE_HANDSHAKE_TIMEOUT)
 			closed++;
-		client_free(stalled[i]);
+		rh_client_free(stalled[i]);
 	}
 	is_int(closed, 120, "every stalled handshake timed out");
 	is_int(rh_metric(r->metrics_port, "closes_total{reason=\"oversized\"}"), 50,
@@ -178,14 +161,14 @@ static void test_under_attack(struct rh_relay *r)
 	   "stalled handshakes counted");
 	rh_client_send_packet(b, a->id.pub, "after", 5);
 	is_int(rh_client_expect(a, RELAY_FRAME_RECV, 1000), 1, "good pair still served after");
-	client_free(a);
-	client_free(b);
+	rh_client_free(a);
+	rh_client_free(b);
 }
 
 /* Clients that leave on RESTARTING let the relay exit before the drain time is up. */
 static void test_drain_ends_early(struct rh_relay *r)
 {
-	struct rh_client *a = client_new(r->port, 0), *b = client_new(r->port, 0);
+	struct rh_client *a = rh_client_new(r->port, 0), *b = rh_client_new(r->port, 0);
 	long long t0;
 	int status;
 
@@ -197,8 +180,8 @@ static void test_drain_ends_early(struct rh_relay *r)
 	       "a told to reconnect elsewhere");
 	is_int(rh_client_expect(b, RELAY_FRAME_RESTARTING, 2000), 1,
 	       "b told to reconnect elsewhere");
-	client_free(a);
-	client_free(b);
+	rh_client_free(a);
+	rh_client_free(b);
 	status = rh_relay_stop(r, 5000);
 	is_int(status, 0, "relay exits 0");
 	ok(rh_now_ms() - t0 < 1500, "once both left, well before the 10 s drain (%lld ms)",
@@ -208,8 +191,8 @@ static void test_drain_ends_early(struct rh_relay *r)
 /* --keepalive 100 --idle-timeout 400; the relay sweeps once a second. */
 static void test_idle(struct rh_relay *r)
 {
-	struct rh_client *half = client_new(r->port, 0), *silent = client_new(r->port, 0);
-	struct rh_client *pinger = client_new(r->port, 0);
+	struct rh_client *half = rh_client_new(r->port, 0), *silent = rh_client_new(r->port, 0);
+	struct rh_client *pinger = rh_client_new(r->port, 0);
 	uint8_t hdr[FRAME_HEADER_LEN], ping[FRAME_HEADER_LEN + RELAY_PING_LEN];
 	uint8_t data[RELAY_PING_LEN] = { 0 };
 	int n = relay_ping_encode(ping, sizeof(ping), RELAY_FRAME_PING, data);
@@ -237,9 +220,9 @@ static void test_idle(struct rh_relay *r)
 	       "a client that pings more often than the idle timeout stays");
 	is_int(rh_metric(r->metrics_port, "closes_total{reason=\"idle\"}"), 2,
 	       "idle closes counted");
-	client_free(half);
-	client_free(silent);
-	client_free(pinger);
+	rh_client_free(half);
+	rh_client_free(silent);
+	rh_client_free(pinger);
 }
 
 /* An idle timeout at or below the keepalive the relay advertises is refused at start. */

@@ -18,23 +18,6 @@
 
 static struct rh_relay relay;
 
-static struct rh_client *client_new(uint16_t port)
-{
-	struct rh_client *c = malloc(sizeof(*c));
-
-	if (!c || rh_client_connect(c, port, 0) < 0) {
-		tap_diag("connect to relay failed");
-		exit(1);
-	}
-	return c;
-}
-
-static void client_free(struct rh_client *c)
-{
-	rh_client_close(c);
-	free(c);
-}
-
 /* A record of signer's with seq, as published: the frame into out, its length. */
 static int record_frame(uint8_t *out, const struct identity *signer, uint64_t seq, uint16_t port)
 {
@@ -78,7 +61,7 @@ static void sync_with(struct rh_client *c)
 
 static void test_publish_lookup(void)
 {
-	struct rh_client *a = client_new(relay.port), *b = client_new(relay.port);
+	struct rh_client *a = rh_client_new(relay.port, 0), *b = rh_client_new(relay.port, 0);
 	uint8_t pub[FRAME_HEADER_LEN + ADDR_RECORD_MAX_LEN], old[sizeof(pub)], got[2048];
 	uint8_t nobody[32] = { 9 };
 	struct addr_record r;
@@ -112,7 +95,7 @@ static void test_publish_lookup(void)
 	       0, "still a record of a's");
 	ok(r.seq == 20 && r.cand[0].port == 2000, "the newer one is kept");
 	/* a leaves: its record goes with it. */
-	client_free(a);
+	rh_client_free(a);
 	usleep(100000);
 	is_int(lookup(b, nobody, got), 0, "b's connection still answers");
 	{
@@ -123,7 +106,7 @@ static void test_publish_lookup(void)
 		left = lookup(b, key_a, got);
 		is_int(left, 0, "once a left: an empty RECORD");
 	}
-	client_free(b);
+	rh_client_free(b);
 }
 
 static int close_reason_after(const void *frame_bytes, size_t len, struct rh_client *c)
@@ -132,13 +115,13 @@ static int close_reason_after(const void *frame_bytes, size_t len, struct rh_cli
 
 	rh_client_write(c, frame_bytes, len);
 	reason = rh_client_wait_closed(c, 3000);
-	client_free(c);
+	rh_client_free(c);
 	return reason;
 }
 
 static void test_refused(void)
 {
-	struct rh_client *a = client_new(relay.port), *b = client_new(relay.port);
+	struct rh_client *a = rh_client_new(relay.port, 0), *b = rh_client_new(relay.port, 0);
 	uint8_t pub[FRAME_HEADER_LEN + ADDR_RECORD_MAX_LEN];
 	uint8_t short_lookup[] = { RELAY_FRAME_LOOKUP, 0, 0, 0, 2, 1, 2 };
 	int n;
@@ -148,7 +131,7 @@ static void test_refused(void)
 	n = record_frame(pub, &b->id, 1, 1);
 	is_int(close_reason_after(pub, (size_t)n, a), RELAY_CLOSE_PROTOCOL,
 	       "a record of another key closes the publisher (malformed)");
-	a = client_new(relay.port);
+	a = rh_client_new(relay.port, 0);
 	rh_client_handshake(a, NULL, 0, 2000);
 	n = record_frame(pub, &a->id, 1, 1);
 	pub[n - 1] ^= 1;
@@ -171,7 +154,7 @@ static void test_old_relay(void)
 		ok(0, "relay --no-records starts");
 		return;
 	}
-	a = client_new(old.port);
+	a = rh_client_new(old.port, 0);
 	is_int(rh_client_handshake(a, NULL, 0, 2000), 0, "a authenticates");
 	ok(!(a->challenge_flags & RELAY_CHALLENGE_RECORDS), "no records advertised");
 	n = relay_lookup_encode(frame, sizeof(frame), a->id.pub);

@@ -24,33 +24,16 @@ static char dir[] = "/tmp/t_relay_tls.XXXXXX", cert[256], key[256], other_cert[2
 static uint8_t fp[TLS_FP_LEN], other_fp[TLS_FP_LEN];
 static struct tls_ctx *pinned, *ca, *wrong;
 
-static struct rh_client *client_new(uint16_t port, int rcvbuf)
-{
-	struct rh_client *c = calloc(1, sizeof(*c));
-
-	if (!c || rh_client_connect(c, port, rcvbuf) < 0) {
-		tap_diag("connect to relay failed");
-		exit(1);
-	}
-	return c;
-}
-
 /* A client on the TLS port with its handshake done. */
 static struct rh_client *tls_client_new(struct rh_relay *r, int rcvbuf)
 {
-	struct rh_client *c = client_new(r->tls_port, rcvbuf);
+	struct rh_client *c = rh_client_new(r->tls_port, rcvbuf);
 
 	if (rh_client_tls(c, pinned, "127.0.0.1", 3000) != 1) {
 		tap_diag("TLS handshake with the relay failed");
 		exit(1);
 	}
 	return c;
-}
-
-static void client_free(struct rh_client *c)
-{
-	rh_client_close(c);
-	free(c);
 }
 
 static struct tls_ctx *client_ctx(const char *ca_file, const uint8_t *pin)
@@ -72,8 +55,8 @@ static struct tls_ctx *client_ctx(const char *ca_file, const uint8_t *pin)
 
 static void test_forwarding(struct rh_relay *r)
 {
-	struct rh_client *a = tls_client_new(r, 0), *b = client_new(r->port, 0),
-	                 *c = client_new(r->tls_port, 0);
+	struct rh_client *a = tls_client_new(r, 0), *b = rh_client_new(r->port, 0),
+	                 *c = rh_client_new(r->tls_port, 0);
 	static uint8_t big[60000];
 	size_t i;
 
@@ -98,14 +81,14 @@ static void test_forwarding(struct rh_relay *r)
 	   "intact");
 	ok(rh_metric(r->metrics_port, "tls_handshakes_total") >= 2, "handshakes counted (%lld)",
 	   rh_metric(r->metrics_port, "tls_handshakes_total"));
-	client_free(a);
-	client_free(b);
-	client_free(c);
+	rh_client_free(a);
+	rh_client_free(b);
+	rh_client_free(c);
 }
 
 static void test_refusals(struct rh_relay *r)
 {
-	struct rh_client *c = client_new(r->tls_port, 0);
+	struct rh_client *c = rh_client_new(r->tls_port, 0);
 	long long before = rh_metric(r->metrics_port, "tls_failures_total"), after;
 	uint8_t hs[] = { 2, 0, 0, 0, 0 };
 	int rc;
@@ -114,24 +97,24 @@ static void test_refusals(struct rh_relay *r)
 	is_int(rc, -EKEYREJECTED, "pinning another certificate: refused by the client");
 	ok(strstr(tls_conn_error(c->tls), "not the pinned") != NULL, "why: %s",
 	   tls_conn_error(c->tls));
-	client_free(c);
-	c = client_new(r->tls_port, 0);
+	rh_client_free(c);
+	c = rh_client_new(r->tls_port, 0);
 	is_int(rh_client_tls(c, ca, "10.1.2.3", 3000), -EKEYREJECTED,
 	       "CA file, relay reached by a name the certificate lacks: refused");
-	client_free(c);
+	rh_client_free(c);
 	/* A plain relay client at the TLS port: its AUTH-shaped bytes are no ClientHello. */
-	c = client_new(r->tls_port, 0);
+	c = rh_client_new(r->tls_port, 0);
 	rh_client_write(c, hs, sizeof(hs));
 	is_int(rh_client_wait_closed(c, 2000), 0, "plaintext at the TLS port: closed");
-	client_free(c);
+	rh_client_free(c);
 	usleep(100000);
 	after = rh_metric(r->metrics_port, "tls_failures_total");
 	ok(after >= before + 2, "TLS failures counted (%lld -> %lld)", before, after);
 	/* Silent on the TLS port: the handshake timeout covers the TLS handshake. */
-	c = client_new(r->tls_port, 0);
+	c = rh_client_new(r->tls_port, 0);
 	rc = rh_client_wait_closed(c, 3000);
 	ok(rc == 0, "a silent client is closed by the handshake timeout (%d)", rc);
-	client_free(c);
+	rh_client_free(c);
 }
 
 /* A TLS receiver that does not read: whole frames are dropped before sealing. */
@@ -156,8 +139,8 @@ static void test_stalled_receiver(struct rh_relay *r)
 			got++;
 	is_int(rc, 0, "the stream stays valid to its end (no error)");
 	ok(got > 0 && got < 1500, "received %d whole frames, the rest dropped", got);
-	client_free(a);
-	client_free(b);
+	rh_client_free(a);
+	rh_client_free(b);
 }
 
 static void test_byte_cap(void)
@@ -175,8 +158,8 @@ static void test_byte_cap(void)
 		return;
 	}
 	a = tls_client_new(&r, 0);
-	b = client_new(r.port, 0);
-	c = client_new(r.port, 0);
+	b = rh_client_new(r.port, 0);
+	c = rh_client_new(r.port, 0);
 	rh_client_handshake(a, NULL, 0, 2000);
 	rh_client_handshake(b, NULL, 0, 2000);
 	rh_client_handshake(c, NULL, 0, 2000);
@@ -199,9 +182,9 @@ static void test_byte_cap(void)
 	is_int(rh_client_expect(c, RELAY_FRAME_RECV, 2000), 1, "the third session goes on");
 	is_int(rh_metric(r.metrics_port, "closes_total{reason=\"byte_cap\"}"), 2,
 	       "closes_total{reason=\"byte_cap\"} is 2");
-	client_free(a);
-	client_free(b);
-	client_free(c);
+	rh_client_free(a);
+	rh_client_free(b);
+	rh_client_free(c);
 	rh_relay_stop(&r, 3000);
 }
 
@@ -319,8 +302,8 @@ static void test_small_frames(void)
 	ok(order, "whole and in order");
 	is_int(rh_metric(r.metrics_port, "drops_total{reason=\"queue_full\"}"), 0,
 	       "nothing dropped");
-	client_free(a);
-	client_free(b);
+	rh_client_free(a);
+	rh_client_free(b);
 	is_int(rh_relay_stop(&r, 5000), 0, "relay exits cleanly");
 
 	if (tls_relay_start(&r, costly) < 0) {
@@ -341,7 +324,7 @@ static void test_small_frames(void)
 	is_int(got, 300, "TLS: every PING answered");
 	ok(limited > 0, "TLS: --frame-cost charged, rate_limited received (%d)", limited);
 	ok(dt >= 1500 && dt < 6000, "300 PINGs at 1000 bytes each, 100 kB/s: %lld ms", dt);
-	client_free(a);
+	rh_client_free(a);
 	is_int(rh_relay_stop(&r, 5000), 0, "relay exits cleanly");
 }
 
