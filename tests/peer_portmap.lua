@@ -33,8 +33,11 @@ local cgn = lab:nat{ name = "cgn", net = inet, profile = "cgnat" }
 local nr, r1 = side("nr", { natpmp = true, pcp = true, upnp = true }, cgn)
 lab:up()
 local relay = p2p.relay(srv, { port = 443 })
--- A gateway that answers anything on the NAT-PMP/PCP port with text, neither protocol.
-g2:spawn{ "socat", "UDP4-RECVFROM:5351,fork", "SYSTEM:echo garbage", name = "garbage" }
+-- A gateway that answers anything on the NAT-PMP/PCP port with text, neither protocol,
+-- at once: tests/udp_punch.c's answer mode (socat forked a shell per datagram, whose
+-- answer came after the peer's 250 ms probe window once under CI's load).
+local udp_punch = assert(natlab.params.udp_punch, "--param udp_punch=PATH (tests/udp_punch) is needed")
+g2:spawn{ udp_punch, "answer", "5351", "garbage", "300", name = "garbage" }
 
 local function events(proc, name)
 	local out = {}
@@ -144,7 +147,8 @@ expect(#granted >= 3 and granted[1].protocol == "pcp" and granted[1].lifetime_s 
 expect_eq(paths(c):match("direct"), "direct", "c1's mapping gets g1 direct: " .. paths(c))
 local gn = last(c, "portmap_none")
 expect(gn and gn.reason == "bad_answer" and gn.garbage >= 1,
-	"g1: no mapping, its gateway answered garbage (" .. tostring(gn and gn.garbage) .. " datagrams)")
+	"g1: no mapping, its gateway answered garbage: " .. tostring(gn and gn.reason) .. ", " ..
+	tostring(gn and gn.garbage) .. " datagram(s)")
 
 -- 4. A refusing gateway x garbage: punching fails, the relay carries it.
 l, c = pair(r1, g1, { hold = 1 })

@@ -12,11 +12,12 @@
 t_require_root
 t_require miniupnpd
 t_require upnpc
-t_require socat
 t_require tshark
 [ -x "$NATLAB_BIN/natlab-peer" ] || t_skip_all "natlab-peer not built"
+PUNCH=$(cd "${NATLAB_BIN:-$SRC/build/bin}/../tests" && pwd)/udp_punch
+[ -x "$PUNCH" ] || t_skip_all "udp_punch not built"
 
-"$NATLAB" run "$SRC/tests/peer_portmap.lua" --out "$T_TMP/out" --pcap all \
+"$NATLAB" run "$SRC/tests/peer_portmap.lua" --out "$T_TMP/out" --pcap all --param udp_punch="$PUNCH" \
 	>"$T_TMP/run.tap" 2>"$T_TMP/run.err"
 rc=$?
 sed 's/^/# /' "$T_TMP/run.tap"

@@ -7,6 +7,9 @@
  *                                              every 20 ms; exits 0 if the peer's packets
  *                                              arrived, 1 if none did
  *   udp_punch listen LOCALPORT SECS           only receives; exits 0 if a punch arrived
+ *   udp_punch answer PORT TEXT SECS           answers every datagram with TEXT at once
+ *                                              (a gateway speaking garbage: no process
+ *                                              forked per datagram, so it is never late)
  *   udp_punch tcp-listen PORT SECS            accepts one TCP connection, prints the
  *                                              peer's address; exits 1 if none came
  *   udp_punch tcp-connect ADDR:PORT SECS      exits 0 if the connection is established,
@@ -143,6 +146,26 @@ static int do_listen(int fd, double secs)
 	return received ? 0 : 1;
 }
 
+static int do_answer(int fd, const char *text, double secs)
+{
+	double end = now() + secs;
+	int answered = 0;
+
+	while (now() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct sockaddr_in from;
+		socklen_t len = sizeof(from);
+		char buf[1500];
+
+		if (poll(&p, 1, 100) > 0 &&
+		    recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len) >= 0 &&
+		    sendto(fd, text, strlen(text), 0, (struct sockaddr *)&from, len) >= 0)
+			answered++;
+	}
+	printf("answered %d\n", answered);
+	return 0;
+}
+
 static int do_tcp_listen(int port, int secs)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
@@ -201,6 +224,8 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && strcmp(argv[1], "listen") == 0)
 		return do_listen(bound_socket(atoi(argv[2])), atof(argv[3]));
+	if (argc == 5 && strcmp(argv[1], "answer") == 0)
+		return do_answer(bound_socket(atoi(argv[2])), argv[3], atof(argv[4]));
 	if (argc == 4 && strcmp(argv[1], "tcp-listen") == 0)
 		return do_tcp_listen(atoi(argv[2]), atoi(argv[3]));
 	if (argc == 4 && strcmp(argv[1], "tcp-connect") == 0)
@@ -211,6 +236,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: udp_punch stun LOCALPORT SERVER:PORT\n"
 		                "       udp_punch punch LOCALPORT PEER:PORT SECONDS\n"
 		                "       udp_punch listen LOCALPORT SECONDS\n"
+		                "       udp_punch answer PORT TEXT SECONDS\n"
 		                "       udp_punch tcp-listen PORT SECONDS\n"
 		                "       udp_punch tcp-connect ADDR:PORT SECONDS\n");
 		return 2;
