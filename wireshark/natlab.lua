@@ -35,7 +35,7 @@ local close_reasons = {
 	[5] = "bad_signature", [6] = "no_token", [7] = "token_malformed", [8] = "token_foreign",
 	[9] = "token_bad_signature", [10] = "token_expired", [11] = "token_revoked",
 	[12] = "token_wrong_peer", [13] = "server_full", [14] = "replaced", [15] = "shutdown",
-	[16] = "idle",
+	[16] = "idle", [17] = "byte_cap",
 }
 
 local f = relay.fields
