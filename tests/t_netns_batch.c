@@ -22,16 +22,14 @@
 /* The value of sysctl key as the shared /proc shows it in the current namespace. */
 static int sysctl_read(const char *key)
 {
-	char path[128], text[32] = "";
-	int fd, v = -1;
+	char path[128];
+	char *text;
+	int v;
 
-	/* Not tap_slurp: a /proc file's size is 0 until it is read. */
 	snprintf(path, sizeof(path), "/proc/sys/%s", key);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 && read(fd, text, sizeof(text) - 1) > 0)
-		v = atoi(text);
-	if (fd >= 0)
-		close(fd);
+	text = tap_slurp(path);
+	v = text && *text ? atoi(text) : -1;
+	free(text);
 	return v;
 }
 

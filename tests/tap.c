@@ -118,17 +118,32 @@ char *tap_slurp(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char *buf = NULL;
-	long n;
+	size_t len = 0, cap = 0, n;
 
 	if (!f)
 		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = calloc(1, (size_t)n + 1);
-		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
+	/* Read to the end, never by the size stat() gives: /proc files say 0. */
+	do {
+		if (cap - len < 4096) {
+			char *grown = realloc(buf, cap + 65536);
+
+			if (!grown) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = grown;
+			cap += 65536;
 		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	if (buf && ferror(f)) {
+		free(buf);
+		buf = NULL;
 	}
+	if (buf)
+		buf[len] = '\0';
 	fclose(f);
 	return buf;
 }
