@@ -17,7 +17,9 @@
  *    half its life (RFC 6886 3.3, RFC 6887 11.2.1), and checked at once when the direct
  *    path dies, since a router that rebooted forgot it: PCP and NAT-PMP say so by their
  *    epoch going back (RFC 6887 8.5), UPnP by the entry missing. A lost mapping is
- *    asked for again, then retried with a backoff until the gateway answers.
+ *    asked for again, then retried with a backoff until the gateway answers. A gateway
+ *    that gave none is probed again (4 s, doubling to 32 s): it may have been slow,
+ *    booting, or had its daemon off.
  * 4. Delete on exit (lifetime 0; DeletePortMapping).
  *
  * NAT-PMP and PCP go on a socket of their own, connected to the gateway, so that an ICMP
@@ -39,13 +41,15 @@
 #include "peer.h"
 #include "portmap.h"
 
-#define PEER_PORTMAP_PROBE_MS     250 /* Tailscale's portMapServiceTimeout */
-#define PEER_PORTMAP_TRY_MS       250 /* a request's first wait, doubled once */
-#define PEER_PORTMAP_TRIES        2
-#define PEER_PORTMAP_RETRY_MS     1000 /* after a loss, the first new attempt; doubles */
-#define PEER_PORTMAP_RETRY_MAX_MS 16000
-#define PEER_PORTMAP_MIN_RENEW_S  1
-#define PEER_PORTMAP_CHECK_MS     1000 /* checks on path loss at most this often */
+#define PEER_PORTMAP_PROBE_MS       250 /* Tailscale's portMapServiceTimeout */
+#define PEER_PORTMAP_TRY_MS         250 /* a request's first wait, doubled once */
+#define PEER_PORTMAP_TRIES          2
+#define PEER_PORTMAP_RETRY_MS       1000 /* after a loss, the first new attempt; doubles */
+#define PEER_PORTMAP_RETRY_MAX_MS   16000
+#define PEER_PORTMAP_REPROBE_MS     4000  /* no mapping yet: the next probe; doubles */
+#define PEER_PORTMAP_REPROBE_MAX_MS 32000 /* about Tailscale's and iroh's netcheck period */
+#define PEER_PORTMAP_MIN_RENEW_S    1
+#define PEER_PORTMAP_CHECK_MS       1000 /* checks on path loss at most this often */
 
 enum pm_proto { PM_NATPMP, PM_PCP, PM_UPNP, PM_NPROTO };
 
@@ -87,8 +91,10 @@ struct peer_portmap {
 	struct sockaddr_in external;
 	uint32_t lifetime;
 	uint64_t granted_ns;
-	uint32_t epoch; /* the gateway's, at granted_ns (NAT-PMP, PCP) */
-	uint32_t retry_ms;
+	uint32_t epoch;        /* the gateway's, at granted_ns (NAT-PMP, PCP) */
+	uint32_t retry_ms;     /* after a loss: the next attempt (0: none lost) */
+	uint32_t reprobe_ms;   /* before any mapping: the next probe */
+	const char *last_none; /* the reason portmap_none said last */
 	uint64_t last_check_ns;
 	struct peer_upnp *upnp;
 };
@@ -216,6 +222,7 @@ static void granted(struct peer_portmap *pm, const struct sockaddr_in *ext, uint
 	pm->epoch = epoch;
 	pm->granted_ns = now_ns();
 	pm->retry_ms = 0;
+	pm->last_none = NULL;
 	pm->state = PM_MAPPED;
 	addr_text(ext, a, sizeof(a));
 	addr_text(&internal, in, sizeof(in));
@@ -236,34 +243,44 @@ static void granted(struct peer_portmap *pm, const struct sockaddr_in *ext, uint
 		settle(pm); /* the candidates are complete now, the mapped one with them */
 }
 
-/* No protocol gave a mapping this attempt: say why, retry later if one was held. */
+/* Waits ms, then doubles *ms up to max: the next attempt's backoff. */
+static void attempt_later(struct peer_portmap *pm, uint32_t *ms, uint32_t max)
+{
+	uv_timer_start(&pm->timer, retry_timer_cb, *ms, 0);
+	*ms = *ms * 2 > max ? max : *ms * 2;
+}
+
+/*
+ * No protocol gave a mapping this attempt: say why (again only when the reason changed),
+ * and ask again later. After a loss the gateway may come back (a reboot): soon, backing
+ * off. A gateway that never granted one is probed again too, as Tailscale and iroh do at
+ * each netcheck: a router that was slow, booting, or had its daemon off may answer now.
+ */
 static void none(struct peer_portmap *pm, const char *reason)
 {
 	char g[INET_ADDRSTRLEN];
 
-	in_text(pm->gw, g, sizeof(g));
-	event_emit("portmap_none", "{s:s, s:s, s:i}", "reason", reason, "gateway", g, "garbage",
-	           pm->garbage);
+	if (!pm->last_none || strcmp(pm->last_none, reason) != 0 || pm->retry_ms) {
+		in_text(pm->gw, g, sizeof(g));
+		event_emit("portmap_none", "{s:s, s:s, s:i}", "reason", reason, "gateway", g,
+		           "garbage", pm->garbage);
+	}
+	pm->last_none = reason;
 	pm->state = PM_IDLE;
 	settle(pm);
-	/* A gateway that never granted one is not asked again: its socket goes. */
-	if (!pm->retry_ms && pm->udp_open) {
-		uv_close((uv_handle_t *)&pm->udp, NULL);
-		pm->udp_open = 0;
-	}
-	/* After a loss the gateway may come back (a reboot): keep asking, backing off. */
-	if (pm->retry_ms) {
-		uv_timer_start(&pm->timer, retry_timer_cb, pm->retry_ms, 0);
-		pm->retry_ms = pm->retry_ms * 2 > PEER_PORTMAP_RETRY_MAX_MS
-		                   ? PEER_PORTMAP_RETRY_MAX_MS
-		                   : pm->retry_ms * 2;
-	}
+	if (pm->retry_ms)
+		attempt_later(pm, &pm->retry_ms, PEER_PORTMAP_RETRY_MAX_MS);
+	else
+		attempt_later(pm, &pm->reprobe_ms, PEER_PORTMAP_REPROBE_MAX_MS);
 }
 
+/* One protocol gave none; said as an event at the first attempt and after a mapping
+ * (a probe again of a gateway that gave none says only a changed portmap_none). */
 static void failed(struct peer_portmap *pm, const char *reason, const char *detail)
 {
-	event_emit("portmap_failed", "{s:s, s:s, s:s}", "protocol", proto_names[pm->proto],
-	           "reason", reason, "detail", detail);
+	if (!pm->last_none)
+		event_emit("portmap_failed", "{s:s, s:s, s:s}", "protocol", proto_names[pm->proto],
+		           "reason", reason, "detail", detail);
 	log_info("port mapping by %s failed: %s: %s", proto_names[pm->proto], reason, detail);
 }
 
@@ -666,6 +683,7 @@ int peer_portmap_start(struct peer *p)
 	pm->p = p;
 	pm->internal_port = ntohs(p->udp_local.in.sin_port);
 	pm->lease = p->o->portmap_lease ? p->o->portmap_lease : PEER_PORTMAP_LEASE_S;
+	pm->reprobe_ms = PEER_PORTMAP_REPROBE_MS;
 	uv_timer_init(p->loop, &pm->timer);
 	if (!gateway_on_path(p)) {
 		unavailable(pm, "local_relay");
