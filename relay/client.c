@@ -45,6 +45,7 @@ static void relay_client_closed_cb(uv_handle_t *h)
 	relay_out_free_list(c->inflight);
 	relay_server_client_gone(c->srv, c);
 	free(c->record);
+	free(c->record_waiters);
 	free(c);
 }
 

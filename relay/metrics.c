@@ -61,6 +61,7 @@ static const char *const counter_names[RELAY_C_COUNT] = {
 	[RELAY_C_RECORDS_KEPT] = "records_published_total",
 	[RELAY_C_LOOKUPS_FOUND] = "record_lookups_total{result=\"found\"}",
 	[RELAY_C_LOOKUPS_NONE] = "record_lookups_total{result=\"none\"}",
+	[RELAY_C_RECORDS_PUSHED] = "records_pushed_total",
 };
 
 /* Whether a close reason is an authentication refusal (also exported as such). */

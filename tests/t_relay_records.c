@@ -2,9 +2,10 @@
 /*
  * natlab-relay's address records (docs/relay.md, "Address records"): the CHALLENGE
  * advertises them; a client's published record is handed, byte for byte, to a client that
- * looks its key up; an unknown key, a client that left, a record of another key, a bad
- * signature and an older record; and a relay started with --no-records, which behaves as a
- * relay before records did (no flag; PUBLISH and LOOKUP are unexpected frames).
+ * looks its key up, or when it comes to one that looked up before; an unknown key, a client that
+ * left, a record of another key, a bad signature and an older record; and a relay started with
+ * --no-records, which behaves as a relay before records did (no flag; PUBLISH and LOOKUP are
+ * unexpected frames).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -76,6 +77,14 @@ static void test_publish_lookup(void)
 	n = record_frame(pub, &a->id, 20, 2000);
 	rh_client_write(a, pub, (size_t)n);
 	sync_with(a);
+	/* b looked a up before a had a record: it is sent the record when it comes, once. */
+	ok(rh_client_expect(b, RELAY_FRAME_RECORD, 2000) == 1 &&
+	       b->f.len == (uint32_t)n - FRAME_HEADER_LEN + RELAY_KEY_LEN &&
+	       memcmp(b->f.payload, a->id.pub, RELAY_KEY_LEN) == 0 &&
+	       memcmp(b->f.payload + RELAY_KEY_LEN, pub + FRAME_HEADER_LEN,
+	              (size_t)n - FRAME_HEADER_LEN) == 0,
+	   "b, which looked a up before, is sent a's record when a publishes");
+	is_int(rh_metric(relay.metrics_port, "records_pushed_total"), 1, "one record pushed");
 	is_int(lookup(b, a->id.pub, got), n - FRAME_HEADER_LEN, "b gets a's record");
 	is_int(rh_metric(relay.metrics_port, "records_published_total"), 1, "one record published");
 	is_int(rh_metric(relay.metrics_port, "record_lookups_total{result=\"found\"}"), 1,
@@ -94,6 +103,13 @@ static void test_publish_lookup(void)
 	                          (uint64_t)time(NULL)),
 	       0, "still a record of a's");
 	ok(r.seq == 20 && r.cand[0].port == 2000, "the newer one is kept");
+	/* A newer record is not pushed again: b's lookup was answered. */
+	n = record_frame(pub, &a->id, 30, 3000);
+	rh_client_write(a, pub, (size_t)n);
+	sync_with(a);
+	sync_with(b);
+	is_int(rh_metric(relay.metrics_port, "records_pushed_total"), 1,
+	       "a newer record is not pushed to b again");
 	/* a leaves: its record goes with it. */
 	rh_client_free(a);
 	usleep(100000);
@@ -106,6 +122,33 @@ static void test_publish_lookup(void)
 		left = lookup(b, key_a, got);
 		is_int(left, 0, "once a left: an empty RECORD");
 	}
+	rh_client_free(b);
+}
+
+/* A client that looked up and left before the record came is sent nothing; the relay
+ * goes on. */
+static void test_waiter_gone(void)
+{
+	struct rh_client *a = rh_client_new(relay.port, 0), *b = rh_client_new(relay.port, 0);
+	uint8_t pub[FRAME_HEADER_LEN + ADDR_RECORD_MAX_LEN], got[2048];
+	long long pushed = rh_metric(relay.metrics_port, "records_pushed_total");
+	int n;
+
+	rh_client_handshake(a, NULL, 0, 2000);
+	rh_client_handshake(b, NULL, 0, 2000);
+	for (int i = 0; i < 3; i++)
+		lookup(b, a->id.pub, got); /* looked up three times: one waiter */
+	rh_client_free(b);
+	usleep(100000);
+	n = record_frame(pub, &a->id, 40, 4000);
+	rh_client_write(a, pub, (size_t)n);
+	sync_with(a);
+	is_int(rh_metric(relay.metrics_port, "records_pushed_total"), pushed,
+	       "a waiter that left is sent nothing");
+	b = rh_client_new(relay.port, 0);
+	rh_client_handshake(b, NULL, 0, 2000);
+	is_int(lookup(b, a->id.pub, got), n - FRAME_HEADER_LEN, "the relay goes on: a's record");
+	rh_client_free(a);
 	rh_client_free(b);
 }
 
@@ -172,6 +215,7 @@ int main(void)
 		return tap_done();
 	}
 	test_publish_lookup();
+	test_waiter_gone();
 	test_refused();
 	test_old_relay();
 	if (relay.pid)

@@ -79,6 +79,7 @@ enum relay_counter {
 	RELAY_C_RECORDS_KEPT,    /* address records accepted (records.c) */
 	RELAY_C_LOOKUPS_FOUND,   /* LOOKUPs answered with a record */
 	RELAY_C_LOOKUPS_NONE,    /* LOOKUPs answered with none */
+	RELAY_C_RECORDS_PUSHED,  /* records sent to a client that looked up before they came */
 	RELAY_C_COUNT
 };
 
@@ -87,6 +88,8 @@ enum relay_counter {
 #endif
 
 #define RELAY_WATCHERS 4
+/* Clients that looked this client's key up before it published: sent its record. */
+#define RELAY_RECORD_WAITERS 4
 
 /* One outgoing frame (or the rest of one) waiting in a client's queue. */
 struct relay_out {
@@ -164,6 +167,9 @@ struct relay_client {
 	uint8_t *record;      /* records.c: its last published address record, or NULL */
 	uint16_t record_len;
 	uint64_t record_seq;
+	/* keys that looked this client up while it had no record (NULL until one did) */
+	uint8_t (*record_waiters)[RELAY_KEY_LEN];
+	uint8_t n_record_waiters;
 };
 
 struct relay_server {
