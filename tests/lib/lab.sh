@@ -30,13 +30,15 @@ $4}"; fi
 t_skip_all() { echo "1..0 # SKIP $1"; exit 77; }
 t_require_root() { [ "$(id -u)" = 0 ] || t_skip_all "needs root"; }
 t_require() { command -v "$1" >/dev/null 2>&1 || t_skip_all "$1 is not installed"; }
-t_lab_name() { echo "t$$$1"; }
+# Names are kept in $T_TMP/.labs too, for the watcher below.
+t_lab_name() { echo "t$$$1" | tee -a "$T_TMP/.labs"; }
 
 t_cleanup() {
 	for p in "${T_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for l in "${T_LABS[@]}"; do timeout 60 "$NATLAB" down "$l" >/dev/null 2>&1; done
 	# NATLAB_TEST_KEEP=1 keeps the outputs (logs, events, pcaps) for a look afterwards.
 	if [ -n "${NATLAB_TEST_KEEP:-}" ]; then
+		touch "$T_TMP/.kept"
 		echo "# outputs kept in $T_TMP"
 	else
 		rm -rf "$T_TMP"
@@ -44,6 +46,18 @@ t_cleanup() {
 }
 trap t_cleanup EXIT
 trap 'exit 130' INT TERM
+
+# A test killed by SIGKILL runs no trap: ctest's timeout does that (CMake 3.25 has no
+# TIMEOUT_SIGNAL_NAME). A watcher outside the test's process tree (ctest kills the tree)
+# then takes down the labs it named and removes its temp dir. After a normal exit it
+# finds the temp dir gone (or marked kept) and does nothing.
+t_watch() {
+	(setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done
+		[ -d "$3" ] && [ ! -e "$3/.kept" ] || exit 0
+		sort -u "$3/.labs" 2>/dev/null | while read -r l; do timeout 60 "$2" down "$l"; done
+		rm -rf "$3"' t_watch "$$" "$NATLAB" "$T_TMP" </dev/null >/dev/null 2>&1 &)
+}
+t_watch
 
 t_up() { # t_up NAME FILE: brings a lab up and registers it for teardown
 	T_LABS+=("$1")
