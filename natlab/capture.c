@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "natlab/capture.h"
+#include "natlab/fd_close.h"
 #include "natlab/log.h"
 #include "natlab/netns.h"
 #include "natlab/outdir.h"
@@ -8,7 +9,10 @@
 #include "natlab/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pcap/pcap.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,7 @@
 
 #define CAPTURE_SNAPLEN 65535
 #define CAPTURE_BUFFER  (512 * 1024) /* kernel ring per interface; labs have hundreds */
+#define CAPTURE_THREADS 16           /* captures activated side by side */
 
 struct capture {
 	struct runtime_child child;
@@ -70,8 +75,19 @@ static void capture_free(struct capture *c)
 {
 	if (c->dump)
 		pcap_dump_close(c->dump);
-	if (c->pcap)
+	if (c->pcap) {
+		/*
+		 * A packet socket's release waits for RCU grace periods (15-35 ms each here):
+		 * a cell's eight captures closed one after the other took 250 ms. Its last
+		 * close goes side by side with the others' (fd_close.h); pcap_close closes a
+		 * copy.
+		 */
+		int fd = pcap_get_selectable_fd(c->pcap);
+		int last = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+
 		pcap_close(c->pcap);
+		lab_fd_close_bg(last);
+	}
 	free(c);
 }
 
@@ -121,67 +137,178 @@ static int capture_name(struct capture_set *set, struct capture *c, const char *
 	return 0;
 }
 
-int capture_set_start(uv_loop_t *loop, const struct lab_model *m, const char *dir,
-                      struct capture_set *set, char *err, size_t errlen)
+/* One interface to capture: where, and what activating it gave. */
+struct capture_plan {
+	struct capture *c;
+	int nsfd;           /* its node's namespace (shared by the node's interfaces) */
+	int node;           /* its node's index in the model */
+	const char *ifname; /* one of the static names below */
+	int promisc;
+	int rc;
+	char err[PCAP_ERRBUF_SIZE + 64];
+};
+
+static int activate(struct capture *c, const char *ifname, int promisc, char *err, size_t errlen);
+static int capture_finish(struct capture *c, uv_loop_t *loop, const char *ifname, const char *path,
+                          char *err, size_t errlen);
+
+/* A thread of its own: it enters the namespace and ends there, touching nothing else. */
+static void *activate_thread(void *arg)
+{
+	struct capture_plan *pl = arg;
+
+	if (setns(pl->nsfd, CLONE_NEWNET) < 0) {
+		pl->rc = -errno;
+		snprintf(pl->err, sizeof(pl->err), "%s: setns: %s", pl->ifname, strerror(errno));
+		return NULL;
+	}
+	pl->rc = activate(pl->c, pl->ifname, pl->promisc, pl->err, sizeof(pl->err));
+	return NULL;
+}
+
+/* Without a thread: here, going back to our namespace after. */
+static void activate_here(struct capture_plan *pl)
+{
+	pl->rc = lab_netns_enter(pl->nsfd);
+	if (pl->rc < 0) {
+		snprintf(pl->err, sizeof(pl->err), "%s: setns: %s", pl->ifname, strerror(-pl->rc));
+		return;
+	}
+	pl->rc = activate(pl->c, pl->ifname, pl->promisc, pl->err, sizeof(pl->err));
+	lab_netns_leave();
+}
+
+/*
+ * Activates every planned capture, CAPTURE_THREADS at a time: a packet socket's ring
+ * setup waits for an RCU grace period (6-23 ms here), which side by side is paid about
+ * once. A plan whose thread cannot start is activated here.
+ */
+static void activate_all(struct capture_plan *pl, int n)
+{
+	pthread_t t[CAPTURE_THREADS];
+	int started[CAPTURE_THREADS];
+
+	for (int base = 0; base < n; base += CAPTURE_THREADS) {
+		int batch = n - base < CAPTURE_THREADS ? n - base : CAPTURE_THREADS;
+
+		for (int k = 0; k < batch; k++)
+			started[k] =
+			    pthread_create(&t[k], NULL, activate_thread, &pl[base + k]) == 0;
+		for (int k = 0; k < batch; k++) {
+			if (started[k])
+				pthread_join(t[k], NULL);
+			else
+				activate_here(&pl[base + k]);
+		}
+	}
+}
+
+/* Which interfaces of node n are captured. */
+static const char *const *node_ifs(const struct lab_node *n)
 {
 	static const char *const nat_ifs[] = { "wan", "lan", NULL };
 	static const char *const host_ifs[] = { "eth0", NULL };
 	/* The internet's core: every packet between attachments crosses its bridge. */
 	static const char *const core_ifs[] = { "core", NULL };
+
+	return n->kind == LAB_NODE_NAT ? nat_ifs : n->kind == LAB_NODE_HOST ? host_ifs : core_ifs;
+}
+
+/* The plans of lab m's interfaces, each node's namespace opened; -errno with err said. */
+static int plan_all(const struct lab_model *m, struct capture_plan *pl, int *n, char *err,
+                    size_t errlen)
+{
+	*n = 0;
+	for (int i = 0; i < m->nnodes; i++) {
+		const char *const *ifs = node_ifs(&m->nodes[i]);
+		int fd, rc = lab_node_netns_open(m->name, m->nodes[i].name, &fd);
+
+		if (rc < 0) {
+			snprintf(err, errlen, "namespace of \"%s\": %s", m->nodes[i].name,
+			         strerror(-rc));
+			return rc;
+		}
+		for (int k = 0; ifs[k]; k++) {
+			pl[*n] = (struct capture_plan){ .nsfd = fd, .node = i, .ifname = ifs[k] };
+			/* Without a file of its own the core's bridge: see what it forwards too. */
+			pl[*n].promisc = m->nodes[i].kind == LAB_NODE_INTERNET;
+			if (!(pl[*n].c = calloc(1, sizeof(*pl[*n].c)))) {
+				if (k == 0)
+					close(fd);
+				return -ENOMEM;
+			}
+			(*n)++;
+		}
+	}
+	return 0;
+}
+
+static void plans_free(struct capture_plan *pl, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (pl[i].c)
+			capture_free(pl[i].c);
+		if (pl[i].nsfd >= 0 && (i + 1 == n || pl[i + 1].nsfd != pl[i].nsfd))
+			close(pl[i].nsfd);
+	}
+	free(pl);
+}
+
+int capture_set_start(uv_loop_t *loop, const struct lab_model *m, const char *dir,
+                      struct capture_set *set, char *err, size_t errlen)
+{
+	struct capture_plan *pl;
 	char path[4200];
-	int rc = 0;
+	int rc = 0, n = 0;
 
 	rc = outdir_make(dir, err, errlen);
 	if (rc < 0)
 		return rc;
 	set->v = calloc((size_t)m->nnodes * 2, sizeof(*set->v));
-	if (!set->v)
+	pl = calloc((size_t)m->nnodes * 2 + 1, sizeof(*pl));
+	if (!set->v || !pl) {
+		free(pl);
 		return -ENOMEM;
+	}
 	rc = lab_pathf(path, sizeof(path), "%s/%s", dir, CAPTURE_PCAPNG);
 	if (rc == 0)
 		rc = pcapng_open(path, "natlab " NATLAB_VERSION, &set->ng);
 	if (rc == 0)
 		rc = set->events_if = pcapng_interface(set->ng, CAPTURE_EVENTS_IF,
 		                                       PCAPNG_LINKTYPE_USER0, CAPTURE_SNAPLEN);
-	if (rc < 0) {
+	if (rc < 0)
 		snprintf(err, errlen, "%s/%s: %s", dir, CAPTURE_PCAPNG, strerror(-rc));
-		return rc;
-	}
-	for (int i = 0; i < m->nnodes && rc == 0; i++) {
-		const struct lab_node *n = &m->nodes[i];
-		const char *const *ifs = n->kind == LAB_NODE_NAT    ? nat_ifs
-		                         : n->kind == LAB_NODE_HOST ? host_ifs
-		                                                    : core_ifs;
-		int fd;
+	if (rc >= 0 && (rc = plan_all(m, pl, &n, err, errlen)) == 0)
+		activate_all(pl, n);
+	/* In the model's order: the pcapng's interface ids and the set's order as before. */
+	for (int i = 0; rc == 0 && i < n; i++) {
+		const struct lab_node *node = &m->nodes[pl[i].node];
+		struct capture *c = pl[i].c;
 
-		rc = lab_node_netns_open(m->name, n->name, &fd);
+		rc = pl[i].rc;
 		if (rc < 0)
-			snprintf(err, errlen, "namespace of \"%s\": %s", n->name, strerror(-rc));
-		for (int k = 0; rc == 0 && ifs[k]; k++) {
-			/* The core is in the lab's pcapng only: the classic files stay as they
-			 * were. */
-			if (n->kind == LAB_NODE_INTERNET)
-				rc = capture_start(loop, fd, ifs[k], NULL, &set->v[set->n], err,
-				                   errlen);
-			else if ((rc = lab_pathf(path, sizeof(path), "%s/%s-%s.pcap", dir, n->name,
-			                         ifs[k])) < 0)
-				snprintf(err, errlen, "%s: path too long for %s-%s.pcap", dir,
-				         n->name, ifs[k]);
-			else
-				rc = capture_start(loop, fd, ifs[k], path, &set->v[set->n], err,
-				                   errlen);
-			if (rc == 0 && n->kind != LAB_NODE_INTERNET) {
-				set->v[set->n]->set = set;
-				set->v[set->n]->node = i;
-				set->v[set->n]->ifname = ifs[k];
-			}
-			if (rc == 0)
-				rc = capture_name(set, set->v[set->n++], n->name, ifs[k], err,
-				                  errlen);
+			snprintf(err, errlen, "%s", pl[i].err);
+		/* The core is in the lab's pcapng only: the classic files stay as they were. */
+		else if (node->kind == LAB_NODE_INTERNET)
+			rc = capture_finish(c, loop, pl[i].ifname, NULL, err, errlen);
+		else if ((rc = lab_pathf(path, sizeof(path), "%s/%s-%s.pcap", dir, node->name,
+		                         pl[i].ifname)) < 0)
+			snprintf(err, errlen, "%s: path too long for %s-%s.pcap", dir, node->name,
+			         pl[i].ifname);
+		else
+			rc = capture_finish(c, loop, pl[i].ifname, path, err, errlen);
+		if (rc < 0)
+			break;
+		pl[i].c = NULL;
+		set->v[set->n++] = c;
+		if (node->kind != LAB_NODE_INTERNET) {
+			c->set = set;
+			c->node = pl[i].node;
+			c->ifname = pl[i].ifname;
 		}
-		if (fd >= 0)
-			close(fd);
+		rc = capture_name(set, c, node->name, pl[i].ifname, err, errlen);
 	}
+	plans_free(pl, n);
 	return rc;
 }
 
@@ -241,17 +368,13 @@ unsigned long capture_packets(const struct capture *c)
 	return c->packets;
 }
 
-/* pcap binds its packet socket to the namespace of the thread that activates it. */
-static int open_in_ns(struct capture *c, int nsfd, const char *ifname, int promisc, char *err,
-                      size_t errlen)
+/* Activates c's capture of ifname in the calling thread's namespace (pcap binds its packet
+ * socket to it). */
+static int activate(struct capture *c, const char *ifname, int promisc, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
-	int rc = lab_netns_enter(nsfd);
+	int rc = 0;
 
-	if (rc < 0) {
-		snprintf(err, errlen, "setns: %s", strerror(-rc));
-		return rc;
-	}
 	c->pcap = pcap_create(ifname, ebuf);
 	if (c->pcap) {
 		pcap_set_snaplen(c->pcap, CAPTURE_SNAPLEN);
@@ -266,59 +389,46 @@ static int open_in_ns(struct capture *c, int nsfd, const char *ifname, int promi
 	} else {
 		rc = -EIO;
 	}
-	lab_netns_leave();
 	if (rc < 0)
 		snprintf(err, errlen, "%s: %s", ifname, ebuf[0] ? ebuf : strerror(-rc));
 	return rc;
 }
 
-int capture_start(uv_loop_t *loop, int nsfd, const char *ifname, const char *path,
-                  struct capture **out, char *err, size_t errlen)
+/* Makes an activated capture non-blocking, its pcap file (path, or none) and its poll. */
+static int capture_finish(struct capture *c, uv_loop_t *loop, const char *ifname, const char *path,
+                          char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE];
-	struct capture *c = calloc(1, sizeof(*c));
 	FILE *f;
 	int rc, fd;
 
-	*out = NULL;
-	if (!c)
-		return -ENOMEM;
-	/* Without a file of its own it is the core's bridge: see what it forwards too. */
-	rc = open_in_ns(c, nsfd, ifname, !path, err, errlen);
-	if (rc < 0)
-		goto fail;
-	rc = -EIO;
 	if (pcap_setnonblock(c->pcap, 1, ebuf) < 0) {
 		snprintf(err, errlen, "%s: %s", ifname, ebuf);
-		goto fail;
+		return -EIO;
 	}
 	if (path) {
 		f = outdir_fopen(path, "w");
 		if (!f) {
 			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto fail;
+			return -EIO;
 		}
 		c->dump = pcap_dump_fopen(c->pcap, f);
 		if (!c->dump) {
 			snprintf(err, errlen, "%s: %s", path, pcap_geterr(c->pcap));
 			fclose(f);
-			goto fail;
+			return -EIO;
 		}
 	}
 	fd = pcap_get_selectable_fd(c->pcap);
 	rc = fd < 0 ? -EIO : uv_poll_init(loop, &c->poll, fd);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: cannot poll the capture", ifname);
-		goto fail;
+		return -EIO;
 	}
 	c->polling = 1;
 	uv_poll_start(&c->poll, UV_READABLE, poll_cb);
 	/* Captures must not keep the loop alive: only the scenario's waits do. */
 	uv_unref((uv_handle_t *)&c->poll);
 	c->child.close = child_close;
-	*out = c;
 	return 0;
-fail:
-	capture_free(c);
-	return rc;
 }
