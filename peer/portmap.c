@@ -91,10 +91,11 @@ struct peer_portmap {
 	struct sockaddr_in external;
 	uint32_t lifetime;
 	uint64_t granted_ns;
-	uint32_t epoch;        /* the gateway's, at granted_ns (NAT-PMP, PCP) */
-	uint32_t retry_ms;     /* after a loss: the next attempt (0: none lost) */
-	uint32_t reprobe_ms;   /* before any mapping: the next probe */
-	const char *last_none; /* the reason portmap_none said last */
+	uint32_t epoch;                  /* the gateway's, at granted_ns (NAT-PMP, PCP) */
+	uint32_t retry_ms;               /* after a loss: the next attempt (0: none lost) */
+	uint32_t reprobe_ms;             /* before any mapping: the next probe */
+	const char *last_none;           /* the reason portmap_none said last */
+	char last_failed[PM_NPROTO][96]; /* what portmap_failed said last, per protocol */
 	uint64_t last_check_ns;
 	struct peer_upnp *upnp;
 };
@@ -223,6 +224,7 @@ static void granted(struct peer_portmap *pm, const struct sockaddr_in *ext, uint
 	pm->granted_ns = now_ns();
 	pm->retry_ms = 0;
 	pm->last_none = NULL;
+	memset(pm->last_failed, 0, sizeof(pm->last_failed));
 	pm->state = PM_MAPPED;
 	addr_text(ext, a, sizeof(a));
 	addr_text(&internal, in, sizeof(in));
@@ -251,16 +253,17 @@ static void attempt_later(struct peer_portmap *pm, uint32_t *ms, uint32_t max)
 }
 
 /*
- * No protocol gave a mapping this attempt: say why (again only when the reason changed),
- * and ask again later. After a loss the gateway may come back (a reboot): soon, backing
- * off. A gateway that never granted one is probed again too, as Tailscale and iroh do at
- * each netcheck: a router that was slow, booting, or had its daemon off may answer now.
+ * No protocol gave a mapping this attempt: say why (again only when the reason changed:
+ * the retries after a loss and the probes again would repeat it), and ask again later.
+ * After a loss the gateway may come back (a reboot): soon, backing off. A gateway that
+ * never granted one is probed again too, as Tailscale and iroh do at each netcheck: a
+ * router that was slow, booting, or had its daemon off may answer now.
  */
 static void none(struct peer_portmap *pm, const char *reason)
 {
 	char g[INET_ADDRSTRLEN];
 
-	if (!pm->last_none || strcmp(pm->last_none, reason) != 0 || pm->retry_ms) {
+	if (!pm->last_none || strcmp(pm->last_none, reason) != 0) {
 		in_text(pm->gw, g, sizeof(g));
 		event_emit("portmap_none", "{s:s, s:s, s:i}", "reason", reason, "gateway", g,
 		           "garbage", pm->garbage);
@@ -274,13 +277,18 @@ static void none(struct peer_portmap *pm, const char *reason)
 		attempt_later(pm, &pm->reprobe_ms, PEER_PORTMAP_REPROBE_MAX_MS);
 }
 
-/* One protocol gave none; said as an event at the first attempt and after a mapping
- * (a probe again of a gateway that gave none says only a changed portmap_none). */
+/* One protocol gave none; said as an event unless it said the same last time (each
+ * probe again of a gateway that gives none would repeat it). */
 static void failed(struct peer_portmap *pm, const char *reason, const char *detail)
 {
-	if (!pm->last_none)
+	char said[sizeof(pm->last_failed[0])];
+
+	snprintf(said, sizeof(said), "%s %s", reason, detail);
+	if (strcmp(said, pm->last_failed[pm->proto]) != 0) {
 		event_emit("portmap_failed", "{s:s, s:s, s:s}", "protocol", proto_names[pm->proto],
 		           "reason", reason, "detail", detail);
+		memcpy(pm->last_failed[pm->proto], said, sizeof(said));
+	}
 	log_info("port mapping by %s failed: %s: %s", proto_names[pm->proto], reason, detail);
 }
 

@@ -56,7 +56,7 @@ if(NATLAB_TEST_COST)
   foreach(tc t_peer_nat_timeout:95 lab_webrtc:75 lab_portmap:71 t_peer_token_cmd:64
       lab_adapters:42 lab_soak:33 lab_matrix:32 t_peer_turn:26 t_peer_tls:24
       lab_tcp_nat:24 t_peer_loopback:24 t_peer_directory:23 t_peer_hardnat:22
-      t_peer_portmap:22 t_nat_rules:21 oracle_natdiscovery:19 t_peer_fallback:18)
+      t_peer_portmap:30 t_nat_rules:21 oracle_natdiscovery:19 t_peer_fallback:18)
     string(REPLACE ":" ";" tc ${tc})
     list(GET tc 0 t)
     list(GET tc 1 cost)

@@ -83,7 +83,7 @@ local function finish(l, c, what)
 end
 
 -- 1. NAT-PMP x UPnP, a reboot of both routers, recovery.
-local l, c = pair(a1, b1, { hold = 9, lease = 4 })
+local l, c = pair(a1, b1, { hold = 14, lease = 4 })
 local lm = await(l, 0, is("portmap"), 3000)
 expect(lm and lm.protocol == "natpmp" and lm.external:match("^" .. na.addr:gsub("%.", "%%.") .. ":"),
 	"a1: NAT-PMP maps its socket on na's WAN address: " .. tostring(lm and lm.external))
@@ -118,6 +118,17 @@ local after = paths(c, mark_c + 1)
 expect(after == "" or after:match("direct$"), "b1 is direct after the reboot: " .. after)
 expect(paths(l, mark_l + 1) == "" or paths(l, mark_l + 1):match("direct$"),
 	"a1 is direct after the reboot: " .. paths(l, mark_l + 1))
+-- The entry deleted behind b1's back (the reboot check above may see a refusal instead):
+-- UPnP's next check finds it missing.
+local again = await(c, mark_c, is("portmap", { renewal = false }), 0)
+local mark_d = #c.events
+local del = b1:spawn{ "upnpc", "-d", again and again.external:match(":(%d+)$") or "0", "UDP",
+	name = "upnpc-delete" }
+del:wait{ timeout = "10s" }
+local gone = await(c, mark_d, is("portmap_lost"), 3000)
+expect(gone and gone.reason == "gateway_forgot",
+	"b1: an entry deleted on nb is seen missing at the next check (portmap_lost gateway_forgot): " ..
+	tostring(gone and gone.reason))
 finish(l, c, "NAT-PMP x UPnP")
 expect(await(l, 0, is("portmap", { renewal = true }), 0) and await(c, 0, is("portmap", { renewal = true }), 0),
 	"the 4 s leases are renewed (NAT-PMP, and UPnP's entry checked and added again)")
