@@ -49,13 +49,14 @@ trap 'exit 130' INT TERM
 
 # A test killed by SIGKILL runs no trap: ctest's timeout does that (CMake 3.25 has no
 # TIMEOUT_SIGNAL_NAME). A watcher outside the test's process tree (ctest kills the tree)
-# then takes down the labs it named and removes its temp dir. After a normal exit it
-# finds the temp dir gone (or marked kept) and does nothing.
+# then takes down the labs it named and removes its temp dir (kept with NATLAB_TEST_KEEP).
+# After a normal exit it finds the temp dir gone (or marked kept) and does nothing.
 t_watch() {
 	(setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done
 		[ -d "$3" ] && [ ! -e "$3/.kept" ] || exit 0
 		sort -u "$3/.labs" 2>/dev/null | while read -r l; do timeout 60 "$2" down "$l"; done
-		rm -rf "$3"' t_watch "$$" "$NATLAB" "$T_TMP" </dev/null >/dev/null 2>&1 &)
+		[ -n "$4" ] || rm -rf "$3"' t_watch "$$" "$NATLAB" "$T_TMP" "${NATLAB_TEST_KEEP:-}" \
+		</dev/null >/dev/null 2>&1 &)
 }
 t_watch
 
