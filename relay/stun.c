@@ -133,7 +133,8 @@ static int relay_stun_start_one(struct relay_server *srv, struct sockaddr_storag
 		st->cfg.alternate = *alt;
 		st->cfg.alt_port = htons((uint16_t)(port + 1));
 	}
-	rc = stun_server_config_check(&st->cfg);
+	/* Port 0 (no --stun-alt, above): the port the socket gets is learnt below. */
+	rc = port == 0 ? 0 : stun_server_config_check(&st->cfg);
 	if (rc < 0) {
 		log_warnx("--stun and --stun-alt must be addresses of the same family");
 		return rc;

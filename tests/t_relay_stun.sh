@@ -58,6 +58,17 @@ refl6=$(grep -m1 "UDP reflexive addr" "$work/stunclient6.out" | sed 's/.*addr: *
 [[ "$refl6" =~ ^::1:[0-9]+$ ]]
 ok $? "turnutils_stunclient over IPv6 reads reflexive address $refl6 (family 0x02)"
 
+# --stun with port 0 takes any free port and says which in its ready line (it was refused
+# as "--stun and --stun-alt must be addresses of the same family").
+"$BIN/natlab-relay" --no-auth --listen 127.0.0.1:0 --stun 127.0.0.1:0 >"$work/ready0" \
+	2>"$work/relay0.log" &
+pids+=($!)
+for _ in $(seq 50); do [ -s "$work/ready0" ] && break; sleep 0.1; done
+port0=$(sed -n 's/.*"stun":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$work/ready0")
+timeout 3 turnutils_stunclient -p "${port0:-0}" 127.0.0.1 >"$work/stunclient0.out" 2>&1
+[ -n "$port0" ] && [ "$port0" != 0 ] && grep -q "UDP reflexive addr: *127\.0\.0\.1:" "$work/stunclient0.out"
+ok $? "--stun 127.0.0.1:0 answers on the port it reports: ${port0:-none} ($(cat "$work/ready0" "$work/relay0.log" | head -2 | tr '\n' ' '))"
+
 timeout 20 turnutils_natdiscovery -m -f -p $port 127.0.0.1 >"$work/ours.out" 2>&1
 grep "^NAT with" "$work/ours.out" >"$work/ours.class"
 [ "$(wc -l <"$work/ours.class")" = 2 ]

@@ -5,14 +5,14 @@ PEER=$NATLAB_BIN/natlab-peer
 RELAY=$NATLAB_BIN/natlab-relay
 
 # relay_start VAR [ARGS...]: starts natlab-relay on 127.0.0.1 (TCP port 0) with a STUN
-# port; sets VAR_PORT, VAR_STUN, VAR_PID. STUN needs a fixed port: retry a few.
+# port (port 0 too: the ready line says which); sets VAR_PORT, VAR_STUN, VAR_PID; tries a
+# few times when it does not get ready.
 relay_start() {
-	local var=$1 i port out pid tcp
+	local var=$1 port out pid tcp
 	shift
-	for i in 1 2 3 4 5 6 7 8; do
-		port=$((20000 + (RANDOM * 7 + $$ + i * 911) % 40000))
+	for _ in 1 2 3 4 5 6 7 8; do
 		out="$T_TMP/relay-$var.out"
-		"$RELAY" --listen 127.0.0.1:0 --stun "127.0.0.1:$port" "$@" >"$out" 2>"$T_TMP/relay-$var.err" &
+		"$RELAY" --listen 127.0.0.1:0 --stun 127.0.0.1:0 "$@" >"$out" 2>"$T_TMP/relay-$var.err" &
 		pid=$!
 		for _ in $(seq 50); do
 			grep -q '"ready"' "$out" 2>/dev/null && break
@@ -20,7 +20,8 @@ relay_start() {
 			sleep 0.05
 		done
 		tcp=$(sed -n 's/.*"listen":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$out")
-		if [ -n "$tcp" ]; then
+		port=$(sed -n 's/.*"stun":"127\.0\.0\.1:\([0-9]*\)".*/\1/p' "$out")
+		if [ -n "$tcp" ] && [ -n "$port" ]; then
 			T_PIDS+=("$pid")
 			printf -v "${var}_PORT" %s "$tcp"
 			printf -v "${var}_STUN" %s "$port"
