@@ -69,6 +69,7 @@ struct peer_portmap {
 	enum pm_state state;
 	uv_udp_t udp;
 	int udp_open;
+	int udp_closing; /* closed at the end of an attempt, its callback still to come */
 	uv_timer_t timer;
 	struct in_addr gw, self;
 	uint16_t internal_port;
@@ -104,6 +105,7 @@ static const char *const proto_names[PM_NPROTO] = { "natpmp", "pcp", "upnp" };
 
 static void next_protocol(struct peer_portmap *pm);
 static void attempt_start(struct peer_portmap *pm);
+static int sock_open(struct peer_portmap *pm);
 
 static uint64_t now_ns(void)
 {
@@ -245,6 +247,21 @@ static void granted(struct peer_portmap *pm, const struct sockaddr_in *ext, uint
 		settle(pm); /* the candidates are complete now, the mapped one with them */
 }
 
+static void sock_closed_cb(uv_handle_t *h)
+{
+	container_of((uv_udp_t *)h, struct peer_portmap, udp)->udp_closing = 0;
+}
+
+/* Between attempts no socket is held (Tailscale opens one per probe). */
+static void sock_close(struct peer_portmap *pm)
+{
+	if (pm->udp_open) {
+		pm->udp_closing = 1;
+		uv_close((uv_handle_t *)&pm->udp, sock_closed_cb);
+	}
+	pm->udp_open = 0;
+}
+
 /* Waits ms, then doubles *ms up to max: the next attempt's backoff. */
 static void attempt_later(struct peer_portmap *pm, uint32_t *ms, uint32_t max)
 {
@@ -270,6 +287,7 @@ static void none(struct peer_portmap *pm, const char *reason)
 	}
 	pm->last_none = reason;
 	pm->state = PM_IDLE;
+	sock_close(pm);
 	settle(pm);
 	if (pm->retry_ms)
 		attempt_later(pm, &pm->retry_ms, PEER_PORTMAP_RETRY_MAX_MS);
@@ -601,6 +619,13 @@ static void attempt_start(struct peer_portmap *pm)
 {
 	uint8_t b[PCP_HEADER_LEN];
 
+	/* The last attempt's socket closes on the next turn of the loop: a new one after. */
+	if (!pm->udp_open && (pm->udp_closing || sock_open(pm) < 0)) {
+		sock_close(pm);
+		log_info("port mapping: no socket to the gateway now: asking later");
+		none(pm, "socket");
+		return;
+	}
 	memset(pm->saw, 0, sizeof(pm->saw));
 	memset(pm->tried, 0, sizeof(pm->tried));
 	pm->refused_icmp = pm->garbage = pm->answered = 0;
@@ -668,6 +693,28 @@ static int gateway_on_path(const struct peer *p)
 	       !loopback(p->udp_local.in.sin_addr);
 }
 
+/* The socket to the gateway's port 5351, connected: ICMP errors come back as errors. */
+static int sock_open(struct peer_portmap *pm)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(PCP_PORT) };
+	struct sockaddr_in self;
+	int rc, len = sizeof(self);
+
+	to.sin_addr = pm->gw;
+	rc = uv_udp_init(pm->p->loop, &pm->udp);
+	if (rc < 0)
+		return rc;
+	pm->udp_open = 1;
+	rc = uv_udp_connect(&pm->udp, (const struct sockaddr *)&to);
+	if (rc == 0)
+		rc = uv_udp_getsockname(&pm->udp, (struct sockaddr *)&self, &len);
+	if (rc == 0)
+		rc = uv_udp_recv_start(&pm->udp, alloc_cb, recv_cb);
+	if (rc == 0)
+		pm->self = self.sin_addr;
+	return rc;
+}
+
 static void unavailable(struct peer_portmap *pm, const char *reason)
 {
 	event_emit("portmap_none", "{s:s, s:n, s:i}", "reason", reason, "gateway", "garbage", 0);
@@ -678,9 +725,7 @@ static void unavailable(struct peer_portmap *pm, const char *reason)
 int peer_portmap_start(struct peer *p)
 {
 	struct peer_portmap *pm;
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(PCP_PORT) };
-	struct sockaddr_in self;
-	int rc, len = sizeof(self);
+	int rc;
 
 	if (p->o->no_portmap || !p->udp_open)
 		return 0;
@@ -702,18 +747,8 @@ int peer_portmap_start(struct peer *p)
 		unavailable(pm, "no_gateway");
 		return 0;
 	}
-	to.sin_addr = pm->gw;
-	rc = uv_udp_init(p->loop, &pm->udp);
+	rc = sock_open(pm);
 	if (rc == 0) {
-		pm->udp_open = 1;
-		rc = uv_udp_connect(&pm->udp, (const struct sockaddr *)&to);
-	}
-	if (rc == 0)
-		rc = uv_udp_getsockname(&pm->udp, (struct sockaddr *)&self, &len);
-	if (rc == 0)
-		rc = uv_udp_recv_start(&pm->udp, alloc_cb, recv_cb);
-	if (rc == 0) {
-		pm->self = self.sin_addr;
 		pm->upnp = peer_upnp_new(p->loop, pm->gw, pm->self, pm->internal_port, pm->lease);
 		if (!pm->upnp)
 			rc = -ENOMEM;
