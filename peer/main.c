@@ -553,8 +553,12 @@ static int cmd_run(int argc, char **argv)
 			fputs(peer_usage, stdout);
 			return 0;
 		default:
+			/* getopt said which on stderr; harnesses read stdout. */
 			fputs(peer_usage, stderr);
-			return PEER_EXIT_USAGE;
+			return usage_error("usage",
+			                   "%s: unknown option, or its value is missing "
+			                   "(see --help)",
+			                   argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -651,13 +655,13 @@ int main(int argc, char **argv)
 	event_init();
 	if (argc < 2) {
 		fputs(peer_usage, stderr);
-		return PEER_EXIT_USAGE;
+		return usage_error("usage", "no command or option given (see --help)");
 	}
 	if (argv[1][0] == '-')
 		return cmd_run(argc, argv);
 	for (i = 0; i < sizeof(peer_cmds) / sizeof(peer_cmds[0]); i++)
 		if (strcmp(argv[1], peer_cmds[i].name) == 0)
 			return peer_cmds[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "natlab-peer: unknown command \"%s\"\n%s", argv[1], peer_usage);
-	return PEER_EXIT_USAGE;
+	fputs(peer_usage, stderr);
+	return usage_error("usage", "unknown command \"%s\" (see --help)", argv[1]);
 }

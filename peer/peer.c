@@ -329,6 +329,14 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/* The run's last line (docs/events.md): after every error that ends it once started. */
+static void exit_event(const struct peer *p, int code)
+{
+	event_emit("exit", "{s:i, s:I, s:I, s:I}", "code", code, "bytes_direct",
+	           (json_int_t)p->bytes_direct, "bytes_relay", (json_int_t)p->bytes_relay,
+	           "bytes_turn", (json_int_t)peer_turn_bytes(p));
+}
+
 void peer_stop(struct peer *p, int code)
 {
 	int i;
@@ -339,9 +347,7 @@ void peer_stop(struct peer *p, int code)
 	p->exit_code = code;
 	peer_token_cmd_stop(p);
 	peer_portmap_stop(p);
-	event_emit("exit", "{s:i, s:I, s:I, s:I}", "code", code, "bytes_direct",
-	           (json_int_t)p->bytes_direct, "bytes_relay", (json_int_t)p->bytes_relay,
-	           "bytes_turn", (json_int_t)peer_turn_bytes(p));
+	exit_event(p, code);
 	peer_turn_close(p);
 	peer_dir_stop(p);
 	for (i = 0; i < p->n_relays; i++)
@@ -445,6 +451,7 @@ int peer_run(const struct peer_opts *o, const struct identity *id)
 		if (seal_init(&p->seal, &p->id, o->peer_key) < 0) {
 			peer_error(p, 0, "bad_peer_key", "cannot seal to peer key %s",
 			           "(itself, or not a valid Ed25519 point)");
+			exit_event(p, PEER_EXIT_USAGE);
 			return PEER_EXIT_USAGE;
 		}
 		p->have_peer = 1;

@@ -83,6 +83,18 @@ bad() { # WANT_TEXT ADDRESS
 bad "64 hex" "relay://$r1/abcd"
 bad "port 1..65535" "relay://127.0.0.1/$A"
 bad "no /PEERKEY" "relay://$r1"
+# Usage errors say so on stdout too, where harnesses read events.
+for args in "--bogus" "frobnicate" "--ping"; do
+	# shellcheck disable=SC2086
+	"$PEER" $args >bad.out 2>bad.err
+	t_ok "$([ $? = 2 ] && grep -q '"event":"error","reason":"usage"' bad.out; echo $?)" \
+		"natlab-peer $args: exit 2 and a usage error event" "$(cat bad.out bad.err)"
+done
+# 64 hex characters that are no Ed25519 point: found once started, still ended by exit.
+"$PEER" --connect "$(printf 'f%.0s' $(seq 64))" --relay "$r1" --relay-only >bad.out 2>bad.err
+t_is $? 2 "a key that is not a valid point: exit 2"
+t_ok "$(grep -q '"reason":"bad_peer_key"' bad.out && tail -1 bad.out | grep -q '"event":"exit","code":2'; echo $?)" \
+	"a key that is not a valid point: bad_peer_key, then the exit event" "$(cat bad.out)"
 "$PEER" --connect "relay://no-such-host.invalid:3340/$A" --relay-only >bad.out 2>bad.err
 t_is $? 2 "an unresolvable relay in the address: exit 2"
 t_ok "$(grep -q '"reason":"bad_relay"' bad.out && grep -q 'does not resolve' bad.err; echo $?)" \
