@@ -15,8 +15,10 @@
 # before, C changes included; its report may have no phases); and the sum of the cells'
 # times over --jobs (the wall time if the pool packed cells perfectly). Cells with a
 # hard-NAT attempt (birthday probing, prediction: up to 8 s each) count like any other.
-# RUNS matrix runs each (default 3); BASELINE=0 skips the baseline. Run as root from the
-# top of the repository after building.
+# RUNS matrix runs each (default 3); BASELINE=0 skips the baseline. PCAP: the runs'
+# --pcap (default failed, natlab run's own default and the main job's: every cell captures
+# and keeps the files of a failed one; none: no captures, as this benchmark ran before).
+# Run as root from the top of the repository after building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NATLAB=${NATLAB:-build/bin/natlab}
@@ -41,7 +43,7 @@ for i in $(seq "$RUNS"); do
 		fi
 		out="$tmp/$mode$i"
 		t0=$(date +%s.%N)
-		if ! "$bin" run "$scenario" --jobs "$JOBS" --pcap none --out "$out" "${args[@]}" >/dev/null 2>&1; then
+		if ! "$bin" run "$scenario" --jobs "$JOBS" --pcap "${PCAP:-failed}" --out "$out" "${args[@]}" >/dev/null 2>&1; then
 			echo "run $i ($mode): some cells were not as expected:" >&2
 			jq -r '.cells[] | select(.pass | not) | "  \(.name): \(.reached)"' "$out/report.json" >&2 || true
 		fi

@@ -338,13 +338,18 @@ int relay_client_send(struct relay_client *c, const uint8_t *frame, size_t len)
 	return relay_client_write(c, &b, 1);
 }
 
+int relay_client_heard_from(const struct relay_client *c, const uint8_t key[RELAY_KEY_LEN])
+{
+	for (uint8_t i = 0; i < c->n_watchers; i++)
+		if (memcmp(c->watchers[i], key, RELAY_KEY_LEN) == 0)
+			return 1;
+	return 0;
+}
+
 static void relay_client_watch(struct relay_client *dst, const uint8_t src[RELAY_KEY_LEN])
 {
-	uint8_t i;
-
-	for (i = 0; i < dst->n_watchers; i++)
-		if (memcmp(dst->watchers[i], src, RELAY_KEY_LEN) == 0)
-			return;
+	if (relay_client_heard_from(dst, src))
+		return;
 	memcpy(dst->watchers[dst->watcher_next], src, RELAY_KEY_LEN);
 	dst->watcher_next = (uint8_t)((dst->watcher_next + 1) % RELAY_WATCHERS);
 	if (dst->n_watchers < RELAY_WATCHERS)

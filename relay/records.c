@@ -27,7 +27,10 @@ static void push_to_waiters(struct relay_client *c)
 	for (int i = 0; len > 0 && i < c->n_record_waiters; i++) {
 		struct relay_client *w = relay_server_lookup(c->srv, c->record_waiters[i]);
 
-		if (w && w != c && w->state == RELAY_CLIENT_ACTIVE) {
+		/* One c already sent to through us has its answer: the record would come too
+		 * late, and only add bytes to the relay's share of the pair's traffic. */
+		if (w && w != c && w->state == RELAY_CLIENT_ACTIVE &&
+		    !relay_client_heard_from(w, c->key)) {
 			relay_client_send(w, frame, (size_t)len);
 			c->srv->counters[RELAY_C_RECORDS_PUSHED]++;
 		}

@@ -127,29 +127,66 @@ static void test_publish_lookup(void)
 	rh_client_free(b);
 }
 
+/* Two authenticated clients. */
+static void pair_new(struct rh_client **a, struct rh_client **b)
+{
+	*a = rh_client_new(relay.port, 0);
+	*b = rh_client_new(relay.port, 0);
+	rh_client_handshake(*a, NULL, 0, 2000);
+	rh_client_handshake(*b, NULL, 0, 2000);
+}
+
+/* a publishes a record (seq, port), handled by the relay on return; the record's length. */
+static int publish_synced(struct rh_client *a, uint64_t seq, uint16_t port)
+{
+	uint8_t pub[FRAME_HEADER_LEN + ADDR_RECORD_MAX_LEN];
+	int n = record_frame(pub, &a->id, seq, port);
+
+	rh_client_write(a, pub, (size_t)n);
+	sync_with(a);
+	return n - FRAME_HEADER_LEN;
+}
+
 /* A client that looked up and left before the record came is sent nothing; the relay
  * goes on. */
 static void test_waiter_gone(void)
 {
-	struct rh_client *a = rh_client_new(relay.port, 0), *b = rh_client_new(relay.port, 0);
-	uint8_t pub[FRAME_HEADER_LEN + ADDR_RECORD_MAX_LEN], got[2048];
 	long long pushed = rh_metric(relay.metrics_port, "records_pushed_total");
+	struct rh_client *a, *b;
+	uint8_t got[2048];
 	int n;
 
-	rh_client_handshake(a, NULL, 0, 2000);
-	rh_client_handshake(b, NULL, 0, 2000);
+	pair_new(&a, &b);
 	for (int i = 0; i < 3; i++)
 		lookup(b, a->id.pub, got); /* looked up three times: one waiter */
 	rh_client_free(b);
 	usleep(100000);
-	n = record_frame(pub, &a->id, 40, 4000);
-	rh_client_write(a, pub, (size_t)n);
-	sync_with(a);
+	n = publish_synced(a, 40, 4000);
 	is_int(rh_metric(relay.metrics_port, "records_pushed_total"), pushed,
 	       "a waiter that left is sent nothing");
 	b = rh_client_new(relay.port, 0);
 	rh_client_handshake(b, NULL, 0, 2000);
-	is_int(lookup(b, a->id.pub, got), n - FRAME_HEADER_LEN, "the relay goes on: a's record");
+	is_int(lookup(b, a->id.pub, got), n, "the relay goes on: a's record");
+	rh_client_free(a);
+	rh_client_free(b);
+}
+
+/* A waiter that the publisher already sent to through the relay (its answer) is sent no
+ * record: it would come too late. */
+static void test_waiter_answered(void)
+{
+	long long pushed = rh_metric(relay.metrics_port, "records_pushed_total");
+	struct rh_client *a, *b;
+	uint8_t got[2048];
+
+	pair_new(&a, &b);
+	lookup(b, a->id.pub, got);
+	rh_client_send_packet(a, b->id.pub, "answer", 6);
+	ok(rh_client_expect(b, RELAY_FRAME_RECV, 2000) == 1, "a's answer reaches b");
+	publish_synced(a, 50, 5000);
+	sync_with(b);
+	is_int(rh_metric(relay.metrics_port, "records_pushed_total"), pushed,
+	       "a waiter a already answered is sent no record");
 	rh_client_free(a);
 	rh_client_free(b);
 }
@@ -218,6 +255,7 @@ int main(void)
 	}
 	test_publish_lookup();
 	test_waiter_gone();
+	test_waiter_answered();
 	test_refused();
 	test_old_relay();
 	if (relay.pid)

@@ -244,6 +244,8 @@ void relay_client_close(struct relay_client *c, enum relay_close_reason reason, 
 int relay_client_send(struct relay_client *c, const uint8_t *frame, size_t len);
 
 /* records.c: address records (docs/relay.md, "Address records"). */
+/* Whether key sent to c lately (one of its last RELAY_WATCHERS senders). */
+int relay_client_heard_from(const struct relay_client *c, const uint8_t key[RELAY_KEY_LEN]);
 void relay_records_on_publish(struct relay_client *c, const struct frame *f);
 void relay_records_on_lookup(struct relay_client *c, const struct frame *f);
 /* Frees the first n bytes of c's queued frames (written or sealed): whole frames go, a
