@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # natlab-peer through hard NATs (issue 11; docs/events.md, "Hard NATs"), and the NAT it
 # needs. First the sequential allocator: behind one symmetric-sequential NAT, two hosts
-# take mappings in turn (tests/nat_behave.c, three destinations each) and every new
+# take mappings in turn (tests/nat_behave.c, four destinations each) and every new
 # mapping gets the next port of one counter they share. Then tests/peer_hardnat.lua's
 # cells, each its own lab (2 at a time): birthday probing turns port-restricted x
 # symmetric, symmetric x cgnat and full-cone x symmetric direct (and the hard side's 255
@@ -31,10 +31,10 @@ for i, h in ipairs{ h1, h2, h1 } do
 	local line = line_of(c, "^udp ", "20s") or ""
 	for m in line:gmatch("m%d=[%d.]+:(%d+)") do ports[#ports + 1] = tonumber(m) end
 end
-expect_eq(#ports, 9, "three mappings each for h1, h2, then h1 again")
+expect_eq(#ports, 12, "four mappings each for h1, h2, then h1 again")
 local steps = {}
 for i = 2, #ports do steps[#steps + 1] = ports[i] - ports[i - 1] end
-expect_eq(table.concat(steps, " "), "1 1 1 1 1 1 1 1",
+expect_eq(table.concat(steps, " "), "1 1 1 1 1 1 1 1 1 1 1",
 	"every new mapping takes the next port, whoever asks (" .. table.concat(ports, " ") .. ")")
 server:kill()
 LUA
