@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * RFC 5780 behaviour discovery client (sections 4.3 to 4.5), blocking, with
- * retransmissions: the tests run through real NATs that may drop any packet.
+ * retransmissions: the tests run through real NATs that may drop any packet. The tests
+ * that may wait for nothing (hairpinning, filtering II and III) run side by side.
  */
 #include "natlab/addr.h"
 #include "natlab/probe.h"
@@ -9,6 +10,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 #include <time.h>
@@ -282,28 +284,60 @@ static bool change_answered(const struct probe *p, int fd, uint32_t change,
 }
 
 /*
- * Tests II and III of RFC 5780 section 4.4 on a fresh socket: one that already sent to
- * A2 would have opened the filter the test is about.
+ * One filtering test of RFC 5780 section 4.4 (II or III) on a fresh socket that has sent
+ * only to the primary address (test I): one that had sent to A2 would have opened the
+ * filter the test is about. Tests II and III each get their own socket, so that both
+ * can wait out an answer that may not come at the same time.
  */
-static enum probe_behaviour classify_filtering(const struct probe *p,
-                                               const struct sockaddr_storage *other)
+struct filter_test {
+	const struct probe *p;
+	uint32_t change;
+	struct sockaddr_storage from;
+	pthread_t thread;
+	bool threaded;
+	int answered; /* 1: answered from `from`, 0: not, -1: test I failed (unknown) */
+};
+
+static void *filter_test_run(void *arg)
 {
-	struct sockaddr_storage mapped, a1p2 = p->opt->server;
-	enum probe_behaviour b = PROBE_UNKNOWN;
+	struct filter_test *t = arg;
+	struct sockaddr_storage mapped;
 	int fd;
 
-	set_port(&a1p2, port_of(other));
-	if (udp_open(p->opt, &fd) < 0)
-		return PROBE_UNKNOWN;
-	if (mapping_test(p, fd, &p->opt->server, &mapped) < 0)
-		goto out;
-	if (change_answered(p, fd, STUN_CHANGE_IP | STUN_CHANGE_PORT, other))
-		b = probe_filtering_classify(1, -1);
-	else
-		b = probe_filtering_classify(0, change_answered(p, fd, STUN_CHANGE_PORT, &a1p2));
-out:
+	t->answered = -1;
+	if (udp_open(t->p->opt, &fd) < 0)
+		return NULL;
+	if (mapping_test(t->p, fd, &t->p->opt->server, &mapped) == 0)
+		t->answered = change_answered(t->p, fd, t->change, &t->from);
 	close(fd);
-	return b;
+	return NULL;
+}
+
+/* Starts tests II and III in threads (inline when no thread can be made). */
+static void filtering_start(const struct probe *p, const struct sockaddr_storage *other,
+                            struct filter_test t[2])
+{
+	t[0] = (struct filter_test){ .p = p,
+		                     .change = STUN_CHANGE_IP | STUN_CHANGE_PORT,
+		                     .from = *other };
+	t[1] = (struct filter_test){ .p = p, .change = STUN_CHANGE_PORT, .from = p->opt->server };
+	set_port(&t[1].from, port_of(other));
+	for (int i = 0; i < 2; i++) {
+		t[i].threaded = pthread_create(&t[i].thread, NULL, filter_test_run, &t[i]) == 0;
+		if (!t[i].threaded)
+			filter_test_run(&t[i]);
+	}
+}
+
+/* Waits for tests II and III and classifies: II answered is endpoint-independent. */
+static enum probe_behaviour filtering_end(struct filter_test t[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (t[i].threaded)
+			pthread_join(t[i].thread, NULL);
+	if (t[0].answered != 0)
+		return t[0].answered > 0 ? probe_filtering_classify(1, -1) : PROBE_UNKNOWN;
+	return probe_filtering_classify(0, t[1].answered);
 }
 
 /*
@@ -337,8 +371,10 @@ static int probe_init(struct probe *p, const struct probe_options *opt)
 
 int probe_run(const struct probe_options *opt, struct probe_result *res)
 {
+	struct filter_test ft[2];
 	struct stun_msg m1;
 	struct probe p;
+	bool rfc5780;
 	int fd = -1, rc;
 
 	memset(res, 0, sizeof(*res));
@@ -362,11 +398,18 @@ int probe_run(const struct probe_options *opt, struct probe_result *res)
 	res->nat = !addr_equal(csa(&res->mapped), csa(&res->local));
 	res->port_preserved = port_of(&res->mapped) == port_of(&res->local);
 	/* RFC 5780's endpoints are all of the server's family: another one is unusable. */
-	if ((m1.present & STUN_HAS_OTHER) && m1.other.ss_family == opt->server.ss_family)
+	rfc5780 = (m1.present & STUN_HAS_OTHER) && m1.other.ss_family == opt->server.ss_family;
+	if (rfc5780)
 		res->mapping = classify_mapping(&p, fd, &res->mapped, &m1.other);
+	/*
+	 * The filtering tests (sockets of their own) and the hairpin test (this one) may each
+	 * wait out an answer that does not come: side by side, one wait instead of three.
+	 */
+	if (rfc5780)
+		filtering_start(&p, &m1.other, ft);
 	res->hairpin = hairpin_test(&p, fd, &res->mapped);
-	if ((m1.present & STUN_HAS_OTHER) && m1.other.ss_family == opt->server.ss_family)
-		res->filtering = classify_filtering(&p, &m1.other);
+	if (rfc5780)
+		res->filtering = filtering_end(ft);
 out:
 	close(fd);
 	return rc;
