@@ -446,6 +446,25 @@ int nat_wire_apply(const char *ruleset, char *err, size_t errlen)
 	return table_load("ip inet bridge", NAT_WIRE_TABLE, ruleset, err, errlen);
 }
 
+int nat_wire_reset(const char *ruleset, char *err, size_t errlen)
+{
+	static const char *const families[] = { "inet", "ip", "bridge" };
+	char cmds[256], decl[64];
+	size_t len = 0;
+
+	cmds[0] = '\0';
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		snprintf(decl, sizeof(decl), "table %s " NAT_WIRE_TABLE " ", families[i]);
+		if (strstr(ruleset, decl))
+			len += (size_t)snprintf(cmds + len, sizeof(cmds) - len,
+			                        "reset counters table %s " NAT_WIRE_TABLE "\n",
+			                        families[i]);
+	}
+	if (commands_run(cmds, err, errlen) < 0)
+		return -ENOENT;
+	return 0;
+}
+
 int nat_wire_read(nat_counter_cb fn, void *arg, char *err, size_t errlen)
 {
 	struct nft_ctx *ctx = ctx_new(err, errlen);

@@ -416,6 +416,36 @@ int lab_state_write_measured(const char *lab, const char *nat, const json_t *mea
 	return rc;
 }
 
+int lab_state_write_note(const char *lab, const char *name, const char *text)
+{
+	char path[256];
+	int rc = state_path(lab, name, path, sizeof(path));
+
+	if (rc < 0)
+		return rc;
+	if (text)
+		return write_file(path, text);
+	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int lab_state_read_note(const char *lab, const char *name, char *buf, size_t len)
+{
+	char path[256];
+	ssize_t n;
+	int fd, rc = state_path(lab, name, path, sizeof(path));
+
+	if (rc < 0)
+		return rc;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	rc = n < 0 ? -errno : 0;
+	close(fd);
+	buf[n < 0 ? 0 : n] = '\0';
+	return rc;
+}
+
 /* The NAT name in a measured-<nat>.json file name, into nat; 0 if it is not one. */
 static int measured_nat(const char *file, char *nat, size_t len)
 {

@@ -42,6 +42,12 @@ int lab_state_write_measured(const char *lab, const char *nat, const json_t *mea
 json_t *lab_state_read_measured(const char *lab);
 /* Removes every measurement of the lab (a reused lab starts its next cell unmeasured). */
 int lab_state_remove_measured(const char *lab);
+/*
+ * A short note kept with the lab under a name of its own (a file in its state
+ * directory): written (text NULL: removed), or read into buf (-ENOENT if there is none).
+ */
+int lab_state_write_note(const char *lab, const char *name, const char *text);
+int lab_state_read_note(const char *lab, const char *name, char *buf, size_t len);
 /* Removes the state directory and what is in it (renamed away first, atomically). */
 int lab_state_remove(const char *lab);
 /*
