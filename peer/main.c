@@ -44,6 +44,7 @@ static const char peer_usage[] =
     "  --transfer BYTES        send BYTES (suffix k, M, G) with a checksum verified by the peer\n"
     "  --pattern TEXT          transfer TEXT repeated instead of a pseudo-random stream\n"
     "  --hold SECONDS          stay connected this long after the other workloads\n"
+    "  --hold-direct MS        end --hold early once the path has been direct this long\n"
     "  --no-relay              data only on a direct path: fail without one\n"
     "  --relay-only            never punch: everything through the relay\n"
     "  --first-punch MODE      connector, first round: eager (default; the listener probes\n"
@@ -115,6 +116,7 @@ enum {
 	OPT_TRANSFER,
 	OPT_PATTERN,
 	OPT_HOLD,
+	OPT_HOLD_DIRECT,
 	OPT_NO_RELAY,
 	OPT_RELAY_ONLY,
 	OPT_FIRST_PUNCH,
@@ -162,6 +164,7 @@ static const struct option peer_options[] = {
 	{ "transfer", required_argument, NULL, OPT_TRANSFER },
 	{ "pattern", required_argument, NULL, OPT_PATTERN },
 	{ "hold", required_argument, NULL, OPT_HOLD },
+	{ "hold-direct", required_argument, NULL, OPT_HOLD_DIRECT },
 	{ "no-relay", no_argument, NULL, OPT_NO_RELAY },
 	{ "relay-only", no_argument, NULL, OPT_RELAY_ONLY },
 	{ "first-punch", required_argument, NULL, OPT_FIRST_PUNCH },
@@ -383,6 +386,13 @@ static int cmd_run(int argc, char **argv)
 		case OPT_HOLD:
 			if (parse_seconds(optarg, &o.hold_s) < 0)
 				return usage_error("usage", "--hold %s: expected seconds", optarg);
+			break;
+		case OPT_HOLD_DIRECT:
+			if (parse_u64(optarg, 3600000, 0, &v) < 0 || v == 0)
+				return usage_error(
+				    "usage", "--hold-direct %s: expected milliseconds, 1-3600000",
+				    optarg);
+			o.hold_direct_ms = (uint32_t)v;
 			break;
 		case OPT_TIMEOUT:
 			if (parse_seconds(optarg, &o.timeout_s) < 0 || o.timeout_s == 0)

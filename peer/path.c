@@ -78,6 +78,8 @@ static void go_direct(struct peer *p, const union peer_sa *from, uint64_t rtt_ns
 {
 	char a[ADDR_TEXT_MAX];
 
+	if (!p->direct)
+		p->direct_since_ns = peer_now_ns();
 	p->direct = 1;
 	p->direct_addr = *from;
 	/* The socket the answer came in on: one of hardnat.c's keeps that 4-tuple. */

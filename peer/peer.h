@@ -183,6 +183,7 @@ struct peer_opts {
 	uint64_t transfer;
 	const char *pattern; /* transfer payload: this text repeated; NULL: a ChaCha20 stream */
 	double hold_s;
+	uint32_t hold_direct_ms; /* --hold-direct: the hold ends once direct this long; 0: never */
 	int no_relay;
 	int relay_only;
 	int first_punch_sync; /* --first-punch sync: the listener delays round 1's start */
@@ -314,6 +315,7 @@ struct peer {
 	struct peer_xfer_tx tx;
 	struct peer_xfer_rx rx;
 	uint64_t hold_until_ns;
+	uint64_t direct_since_ns; /* when the path last went direct (path.c) */
 	int my_done, peer_done, bye_acked;
 	uint64_t my_done_ns, last_bye_ns;
 

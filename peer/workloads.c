@@ -37,6 +37,13 @@ static int ping_step(struct peer *p, uint64_t now)
 	return 0;
 }
 
+/* --hold-direct: the hold has done its part once the path has been direct that long. */
+static bool hold_settled(const struct peer *p, uint64_t now)
+{
+	return p->o->hold_direct_ms && p->direct &&
+	       now - p->direct_since_ns >= p->o->hold_direct_ms * PEER_MS;
+}
+
 /* PHASE_DONE: BYE until acknowledged; exit once both sides are done. */
 static void done_step(struct peer *p, uint64_t now)
 {
@@ -81,7 +88,7 @@ void peer_workloads_step(struct peer *p, uint64_t now)
 		/* fall through */
 	case PEER_PHASE_HOLD:
 		/* A hard-NAT attempt under way ends first (bounded by --hard-nat-time). */
-		if (now < p->hold_until_ns || peer_hardnat_busy(p))
+		if ((now < p->hold_until_ns && !hold_settled(p, now)) || peer_hardnat_busy(p))
 			return;
 		p->phase = PEER_PHASE_DONE;
 		p->my_done = 1;

@@ -202,12 +202,15 @@ if use_turn then
 		connect = cell.a == "udp-blocked" and "tls" or "udp" }
 end
 -- `--param wire=off` leaves the wire uncounted (bench/wire_overhead.sh compares).
--- A cell above the floor holds the session 1 s after its pings: its path may be found
--- as the pings end (natlab-peer's exit waits for a hard-NAT attempt under way, so the
--- direct rate does not depend on the hold), and the wire judges where the traffic went
--- after the switch: the hold's keepalives on the new path must outweigh what still
--- crosses the relay after the switch (not yet measured which packets). 0.3 s was not enough: 1 of
--- about 55 runs of these cells disagreed with the wire (port-restricted-cone/symmetric).
+-- A cell above the floor holds the session up to 1 s after its pings: its path may be
+-- found as the pings end (natlab-peer's exit waits for a hard-NAT attempt under way, so
+-- the direct rate does not depend on the hold), and the wire judges where the traffic
+-- went after the switch: the hold's keepalives on the new path (every 200 ms) must
+-- outweigh what still crosses the relay after the switch. A hold of 0.3 s after the
+-- pings was not enough: 1 of about 55 runs of these cells disagreed with the wire
+-- (port-restricted-cone/symmetric). The hold ends once the path has been direct 450 ms
+-- (two keepalive rounds), which a path found early (symmetric-sequential: during the
+-- pings) has done by their end.
 local r = p2p.run(a, b, relay, { adapter = adapter, ping = not slow and 6 or 5, timeout_s = 20,
 	ping_interval = not slow and 30 or nil,
 	-- natlab-peer's connector starts as soon as the listener has its key, while the
@@ -215,6 +218,7 @@ local r = p2p.run(a, b, relay, { adapter = adapter, ping = not slow and 6 or 5, 
 	-- listener there, or is said again a round trip after the relay's not_here).
 	ready = not slow and adapter.name == "natlab-peer" and { event = "started" } or nil,
 	hold = cell.expected_rate and 1 or nil,
+	hold_direct = cell.expected_rate and not slow and 450 or nil,
 	wire = natlab.params.wire ~= "off", turn = ts, turn_transport = tt, turn_only = use_turn,
 	hard_nat = hard_off and "off" or nil })
 local outcome = (r.status == 0 and r.outcome) or "fail"

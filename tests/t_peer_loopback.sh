@@ -46,6 +46,20 @@ t_ok "$(count la '"event":"transfer_done","role":"receiver","bytes":5000000,"ok"
 t_ok "$(awk -F'"t_ms":' 'NF>1{split($2,a,","); if (a[1] < prev) bad=1; prev=a[1]} END{exit bad}' "$T_TMP/cb.out"; echo $?)" "t_ms is monotonic"
 t_ok "$(while read -r l; do printf '%s\n' "$l" | python3 -c 'import json,sys; json.loads(sys.stdin.read())' || exit 1; done <"$T_TMP/cb.out"; echo $?)" "every line is a JSON object"
 
+# --- --hold-direct: a hold ends once the path has been direct that long ---
+# Both sides hold 20 s, or until direct for 300 ms: on loopback the path is direct at
+# once, so both are done (BYE, exit) well within the 8 s waited.
+peer_bg lh --key a.key "${common[@]}" --listen --hold 20 --hold-direct 300
+peer_bg ch --key b.key "${common[@]}" --connect "$pub" --ping 1 --hold 20 --hold-direct 300
+wait_pid "$ch_PID" 8
+t_is $? 0 "--hold 20 --hold-direct 300: the connector exits 0 long before 20 s" "$(show ch)"
+wait_pid "$lh_PID" 5
+t_is $? 0 "and so does the listener" "$(show lh)"
+# Not before the 300 ms: the exit comes at least that long after the path went direct.
+held=$(jq -rs '(map(select(.event == "path" and .kind == "direct"))[0].t_ms) as $d |
+	(map(select(.event == "exit"))[0].t_ms) - $d | . >= 300' "$T_TMP/ch.out")
+t_is "$held" true "the connector held at least 300 ms once direct"
+
 # --- relay only ---
 peer_bg la2 --key a.key "${common[@]}" --listen --relay-only
 peer_bg cb2 --key b.key "${common[@]}" --connect "$pub" --relay-only --ping 3 --transfer 2M
@@ -211,7 +225,8 @@ done
 for bad in "--hard-nat maybe|expected on or off" "--hard-nat-sockets 0|expected 1 to 1024 sockets" \
 	"--hard-nat-sockets 1025|expected 1 to 1024" "--hard-nat-rate 0|expected 1 to 10000 probes per second" \
 	"--hard-nat-probes 64513|expected 1 to 64512 probes" "--hard-nat-time 0|expected seconds" \
-	"--hard-nat-time 601|expected seconds (at most 600)"; do
+	"--hard-nat-time 601|expected seconds (at most 600)" "--hold-direct 0|expected milliseconds, 1-3600000" \
+	"--hold-direct 2s|expected milliseconds, 1-3600000"; do
 	arg=${bad%%|*} want=${bad#*|}
 	# shellcheck disable=SC2086
 	peer_bg e8 --key a.key "${common[@]}" --connect "$pub" $arg

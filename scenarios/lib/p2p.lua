@@ -65,6 +65,10 @@ local function peer_args(relay, opts, host)
 		args[#args + 1] = "--ping-interval"
 		args[#args + 1] = tostring(opts.ping_interval)
 	end
+	if opts.hold_direct then
+		args[#args + 1] = "--hold-direct"
+		args[#args + 1] = tostring(opts.hold_direct)
+	end
 	if opts.no_relay then args[#args + 1] = "--no-relay" end
 	if opts.relay_only then args[#args + 1] = "--relay-only" end
 	if opts.first_punch then
