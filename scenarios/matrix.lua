@@ -145,11 +145,15 @@ end
 
 local cell = natlab.cells(cells)
 local WAN = { delay = "5ms" }
--- Issue 18's faster cells: 6 pings 30 ms apart instead of the peer's 5 at its default
--- 100 ms (0.15 s of pings instead of 0.4; the same samples or more: the first on the
--- relay, the rest direct once the path is found 20-50 ms after connecting: over the 18
--- '*cone/*' cells, 61 direct and 47 relay samples against 52 and 38 with 5 pings 50 ms
--- apart, each direct cell 3 to 5 direct; 5 pings 30 ms apart left one cell 2), and the
+-- Issue 18's faster cells: 7 pings 20 ms apart instead of the peer's 5 at its default
+-- 100 ms (0.12 s of pings instead of 0.4; the same samples or more: the first on the
+-- relay, the rest direct once the path is found 20-50 ms after connecting. Over 3 runs
+-- of the 21 '*cone*' cells, the 54 direct runs had 286 direct and 92 relay samples,
+-- 6 direct in 45 of them, against 241 and 83, 5 in 47, with 6 pings 30 ms apart (before
+-- that: over the 18 '*cone/*' cells, 6 pings 30 ms apart gave 61 direct and 47 relay
+-- samples against 52 and 38 with 5 pings 50 ms apart; 5 pings 30 ms apart left one cell
+-- 2 direct). The runs with fewer direct samples are the hard-NAT cells, whose path
+-- comes after the pings), and the
 -- NAT measurement's tests wait 400 ms for an answer that may not come (20 x the 20 ms RTT
 -- of these lossless paths) instead of 1 to 3 s (200 ms: a diagonal cell failed once in
 -- 114 on a busy machine, load 12). `--param speed=off` runs the cells as
@@ -211,8 +215,8 @@ end
 -- (port-restricted-cone/symmetric). The hold ends once the path has been direct 450 ms
 -- (two keepalive rounds), which a path found early (symmetric-sequential: during the
 -- pings) has done by their end.
-local r = p2p.run(a, b, relay, { adapter = adapter, ping = not slow and 6 or 5, timeout_s = 20,
-	ping_interval = not slow and 30 or nil,
+local r = p2p.run(a, b, relay, { adapter = adapter, ping = not slow and 7 or 5, timeout_s = 20,
+	ping_interval = not slow and 20 or nil,
 	-- natlab-peer's connector starts as soon as the listener has its key, while the
 	-- listener registers at the relay (its HELLO, three round trips later, finds the
 	-- listener there, or is said again a round trip after the relay's not_here).
