@@ -421,14 +421,30 @@ static const char *job_shape(const struct matrix_job *j)
 	return json_string_value(json_object_get(j->cell, "shape"));
 }
 
+/* A cell's `cost` (a number, default 1): its expected time, relative to the others. */
+static double job_cost(const struct matrix_job *j)
+{
+	json_t *c = json_object_get(j->cell, "cost");
+
+	return json_is_number(c) ? json_number_value(c) : 1;
+}
+
+/* Whether job k is a better pick than job best (-1: none yet): costlier, else earlier. */
+static int job_better(const struct matrix_job *jobs, int k, int best)
+{
+	return best < 0 || job_cost(&jobs[k]) > job_cost(&jobs[best]);
+}
+
 /*
- * The next job for worker w: the first waiting one of its last cell's shape (its lab is
- * kept for it), else the first of a shape no other worker is on, else the first.
+ * The next job for worker w: a waiting one of its last cell's shape (its lab is kept for
+ * it), else one of a shape no other worker is on, else any; among those, the costliest
+ * (the longest cells early leave short ones to fill the workers' ends), then the first
+ * listed.
  */
 static int job_pick(struct matrix_job *jobs, int n, const int *started,
                     const struct matrix_worker *ws, int nws, const struct matrix_worker *w)
 {
-	int first = -1, free_shape = -1;
+	int any = -1, same = -1, free_shape = -1;
 
 	for (int k = 0; k < n; k++) {
 		const char *sh = job_shape(&jobs[k]);
@@ -436,16 +452,16 @@ static int job_pick(struct matrix_job *jobs, int n, const int *started,
 
 		if (started[k])
 			continue;
-		if (first < 0)
-			first = k;
-		if (sh && w->shape && strcmp(sh, w->shape) == 0)
-			return k;
+		if (job_better(jobs, k, any))
+			any = k;
+		if (sh && w->shape && strcmp(sh, w->shape) == 0 && job_better(jobs, k, same))
+			same = k;
 		for (int i = 0; sh && i < nws; i++)
 			taken |= &ws[i] != w && ws[i].shape && strcmp(ws[i].shape, sh) == 0;
-		if (free_shape < 0 && !taken)
+		if (!taken && job_better(jobs, k, free_shape))
 			free_shape = k;
 	}
-	return free_shape >= 0 ? free_shape : first;
+	return same >= 0 ? same : free_shape >= 0 ? free_shape : any;
 }
 
 static int job_send(struct matrix_worker *w, const struct matrix_opts *o, struct matrix_job *j)

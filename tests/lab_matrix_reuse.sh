@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Lab reuse between matrix cells (issue 18; natlab/lab_reuse.c): one worker (--jobs 1)
-# runs the cells whose b side is symmetric, in plan order: none/symmetric (its own
-# shape), full-cone/symmetric (built), then restricted-cone/symmetric, the hard-NAT cell
-# port-restricted-cone/symmetric and the diagonal symmetric/symmetric, each on the lab
-# the cell before it left, its NAT boxes set to the new profiles and flushed. The same
+# runs the cells whose b side is symmetric, costliest first (their `cost`), then in plan
+# order: the hard-NAT cell port-restricted-cone/symmetric (built), then the diagonal
+# symmetric/symmetric, full-cone/symmetric and restricted-cone/symmetric, each on the
+# lab the cell before it left, its NAT boxes set to the new profiles and flushed, and
+# none/symmetric (its own shape, built). The same
 # cells with --no-reuse (a lab each) must give the same outcomes, the same wire verdicts
 # and relayed byte counts, and natlab probe on the reused box (a
 # port-restricted cone one cell earlier) must measure what symmetric declares.
@@ -23,8 +24,11 @@ t_ok $? "reused labs: the 5 cells as expected" "$(grep -v '^ok' "$R.tap"; tail -
 run "$F" --no-reuse
 t_ok $? "--no-reuse: the 5 cells as expected" "$(grep -v '^ok' "$F.tap"; tail -3 "$F.err")"
 reused() { grep -l 'reused: ' "$1"/cells/*/run.log 2>/dev/null | xargs -r -n1 dirname | xargs -r -n1 basename | sort | tr '\n' ' '; }
-t_is "$(reused "$R")" "port-restricted-cone_symmetric restricted-cone_symmetric symmetric_symmetric " \
-	"the three cells after full-cone/symmetric ran on its lab, reset"
+t_is "$(reused "$R")" "full-cone_symmetric restricted-cone_symmetric symmetric_symmetric " \
+	"the three cells after port-restricted-cone/symmetric ran on its lab, reset"
+order() { grep -o '\] [a-z/-]*:' "$1.err" | tr -d ']:' | tr -d '\n'; }
+t_is "$(order "$R")" " port-restricted-cone/symmetric symmetric/symmetric full-cone/symmetric restricted-cone/symmetric none/symmetric" \
+	"the costliest first (hard NAT, then the diagonal's NAT measurement), then as listed, a shape at a time"
 t_is "$(reused "$F")" "" "--no-reuse: no cell took another's lab"
 outcomes() { jq -c '[.cells[] | [.name, .outcome, .wire.direct, .wire.relayed, (.wire.bytes_direct > 0)]]' "$1/report.json"; }
 t_is "$(outcomes "$R")" "$(outcomes "$F")" "same outcomes and wire verdicts, reused or not"
