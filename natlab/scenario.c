@@ -401,10 +401,11 @@ void scenario_nat_snapshot(struct scenario *s, const char *name, const char *rea
 }
 
 /* A run ends with the lab gone: processes first, so their handles can close. */
-static void run_teardown(struct scenario *s, int failed)
+/* Tears the lab down, or keeps it for the matrix worker's next cell: 1 if kept. */
+static int run_teardown(struct scenario *s, int failed)
 {
 	if (s->mode != SCENARIO_RUN || !s->lab_up)
-		return;
+		return 0;
 	captures_stop(s, failed || s->results.failed);
 	wires_stop(s);
 	/* A matrix worker's cell that passed leaves its lab to the next cell (lab_reuse.h). */
@@ -412,7 +413,7 @@ static void run_teardown(struct scenario *s, int failed)
 	    lab_reuse_keep(s) == 0) {
 		json_object_update_new(s->results.measured, lab_state_read_measured(s->model.name));
 		s->lab_up = 0;
-		return;
+		return 1;
 	}
 	if (s->reuse)
 		lab_reuse_forget();
@@ -421,6 +422,7 @@ static void run_teardown(struct scenario *s, int failed)
 	json_object_update_new(s->results.measured, lab_state_read_measured(s->model.name));
 	lab_state_remove(s->model.name);
 	s->lab_up = 0;
+	return 0;
 }
 
 static int finish(struct scenario *s, struct runtime *rt, int rc)
@@ -451,7 +453,7 @@ int scenario_run(struct scenario *s)
 {
 	lua_State *L = luaL_newstate();
 	struct runtime rt;
-	int rc;
+	int rc, kept;
 
 	if (!L) {
 		log_warnx("cannot create a Lua state: out of memory");
@@ -512,10 +514,16 @@ int scenario_run(struct scenario *s)
 		log_warn_code(keeper, "lab \"%s\": cannot start the daemon that keeps it",
 		              s->model.name);
 	}
-	run_teardown(s, rc < 0);
+	kept = run_teardown(s, rc < 0);
 	runtime_close(&rt);
-	/* The wires' TAP fds close side by side (fd_close.h): the lab is down once they are. */
-	lab_fd_close_wait();
+	/*
+	 * The wires' TAP fds close side by side (fd_close.h): the lab is down once they are.
+	 * A lab kept for the next cell stays up: what this cell closes (its copies of the TAP
+	 * fds, its captures' packet sockets: ~15 ms of RCU waits) finishes while the next one
+	 * starts; the worker waits before it drops the lab (lab_reuse_drop).
+	 */
+	if (!kept)
+		lab_fd_close_wait();
 	if (s->mode == SCENARIO_RUN)
 		results_mark(&s->results, "teardown", runtime_now_ms(&rt));
 	lua_close(L);
