@@ -460,7 +460,8 @@ int nat_wire_reset(const char *ruleset, char *err, size_t errlen)
 			                        "reset counters table %s " NAT_WIRE_TABLE "\n",
 			                        families[i]);
 	}
-	if (commands_run(cmds, err, errlen) < 0)
+	/* A table spelled otherwise (`table natlab_wire`, no space before `{`): load it in full. */
+	if (len == 0 || commands_run(cmds, err, errlen) < 0)
 		return -ENOENT;
 	return 0;
 }

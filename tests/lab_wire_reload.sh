@@ -43,17 +43,29 @@ local function noted()
 	return srv:spawn{ "test", "-s", note, privileged = true }:wait{ timeout = "5s" } == 0
 end
 
+-- The kernel's handle of the table: the same while it is kept, another once replaced.
+local function handle()
+	local p = srv:spawn{ natlab.bin("natlab"), "exec", lab.name, "nat", "--", "nft", "-a", "list",
+		"table", "inet", "natlab_wire", privileged = true }
+	p:wait{ timeout = "5s" }
+	return (p.lines[1] or ""):match("# handle (%d+)")
+end
+
 nat:wire_load(one)
 expect_eq(packets("c_one"), 0, "first load: the counter starts at zero")
+local h1 = handle()
+expect(h1 ~= nil, "nft lists the table with its handle")
 expect_eq(ping(), 0, "ping through the NAT")
 expect_eq(packets("c_one"), 4, "the counter counts the 2 pings and their answers")
 expect(noted(), "a note says which text is loaded")
 nat:wire_load(one)
 expect_eq(packets("c_one"), 0, "the same text again: the counter is back at zero")
+expect_eq(handle(), h1, "and the table was kept (reset, not replaced)")
 ping()
 expect_eq(packets("c_one"), 4, "and counts again")
 nat:wire_load(two)
 expect_eq(names(), "c_one,c_two", "another text replaces the table: its counters")
+expect(handle() ~= h1, "a new table")
 expect_eq(packets("c_one") + packets("c_two"), 0, "all at zero")
 ping()
 expect_eq(packets("c_two"), 4, "and counting")
@@ -71,6 +83,13 @@ nat:wire_load(two)
 expect_eq(names(), "c_one,c_two", "the same text with its table gone: loaded again")
 ping()
 expect_eq(packets("c_one"), 4, "and counting")
+-- A table declared without the space before its brace: what to reset is not found, so the
+-- text is loaded in full (the counters had kept their values).
+local tight = one:gsub("natlab_wire {", "natlab_wire{")
+nat:wire_load(tight)
+ping()
+nat:wire_load(tight)
+expect_eq(packets("c_one"), 0, "`natlab_wire{` loaded twice: back at zero")
 LUA
 "$NATLAB" run "$T_TMP/reload.lua" --name "$(t_lab_name w)" --pcap none --out "$T_TMP/out" >"$T_TMP/run.out" 2>"$T_TMP/run.err"
 t_is $? 0 "every expectation of the scenario holds" "$(cat "$T_TMP/run.out" "$T_TMP/run.err")"

@@ -220,7 +220,8 @@ int nat_wire_apply(const char *ruleset, char *err, size_t errlen);
  * Sets every counter of the natlab_wire tables `ruleset` declares (inet, ip, bridge) in
  * the current namespace to zero, keeping the tables: what loading the same ruleset again
  * would do, without the deletions' wait for an RCU grace period (~12 ms a commit).
- * Fails (-ENOENT) if a table is missing.
+ * Fails (-ENOENT) if a table is missing, or if `ruleset` declares none as
+ * `table FAMILY natlab_wire ` (the caller then loads it in full).
  */
 int nat_wire_reset(const char *ruleset, char *err, size_t errlen);
 
