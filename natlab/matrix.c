@@ -306,16 +306,42 @@ static void job_done(struct matrix_job *j, int status, int done, int total)
 	        j->secs);
 }
 
-/* Runs the jobs, at most o->jobs at a time. */
+/* A cell's `cost` (a number, default 1): its expected time, relative to the others. */
+static double job_cost(const struct matrix_job *j)
+{
+	json_t *c = json_object_get(j->cell, "cost");
+
+	return json_is_number(c) ? json_number_value(c) : 1;
+}
+
+/* The jobs' indices, the costliest first, then as listed (a stable insertion sort). */
+static int *jobs_by_cost(const struct matrix_job *jobs, int n)
+{
+	int *ord = malloc(((size_t)n + 1) * sizeof(*ord));
+
+	for (int k = 0; ord && k < n; k++) {
+		int i = k;
+
+		for (; i > 0 && job_cost(&jobs[ord[i - 1]]) < job_cost(&jobs[k]); i--)
+			ord[i] = ord[i - 1];
+		ord[i] = k;
+	}
+	return ord;
+}
+
+/* Runs the jobs, at most o->jobs at a time, the costliest first (as the workers do). */
 static void jobs_run(const struct matrix_opts *o, struct matrix_job *jobs, int n)
 {
 	int next = 0, running = 0, done = 0;
+	int *ord = jobs_by_cost(jobs, n);
 
 	while (done < n) {
 		while (running < o->jobs && next < n) {
-			jobs[next].pid = job_start(o, &jobs[next]);
-			if (jobs[next].pid < 0) {
-				jobs[next].status = 127;
+			struct matrix_job *j = &jobs[ord ? ord[next] : next];
+
+			j->pid = job_start(o, j);
+			if (j->pid < 0) {
+				j->status = 127;
 				done++;
 			} else {
 				running++;
@@ -338,6 +364,7 @@ static void jobs_run(const struct matrix_opts *o, struct matrix_job *jobs, int n
 				jobs[k].pid = 0;
 			}
 	}
+	free(ord);
 }
 
 /*
@@ -419,14 +446,6 @@ static int worker_start(const struct matrix_opts *o, struct matrix_worker *w)
 static const char *job_shape(const struct matrix_job *j)
 {
 	return json_string_value(json_object_get(j->cell, "shape"));
-}
-
-/* A cell's `cost` (a number, default 1): its expected time, relative to the others. */
-static double job_cost(const struct matrix_job *j)
-{
-	json_t *c = json_object_get(j->cell, "cost");
-
-	return json_is_number(c) ? json_number_value(c) : 1;
 }
 
 /* Whether job k is a better pick than job best (-1: none yet): costlier, else earlier. */

@@ -3,7 +3,8 @@
 # A matrix worker's kept lab (natlab/matrix_worker.c, natlab/lab_reuse.c) in the cases the
 # main job does not show: a cell that took a link down leaves no lab to the next cell (its
 # routes went with the link), and a worker that waits for work while another runs its
-# cell tears its kept lab down on SIGINT (Ctrl-C) instead of dying with it.
+# cell tears its kept lab down on SIGINT (Ctrl-C) instead of dying with it. And the cells'
+# cost: the costliest start first.
 . "$(dirname "$0")/lib/lab.sh"
 t_require_root
 cd "$T_TMP" || exit 1
@@ -51,4 +52,27 @@ for _ in $(seq 100); do [ "$(left o2)" = 0 ] && break; sleep 0.05; done
 t_is "$(left o2)" 0 "the idle worker's kept lab is torn down, as the running cell's ($(labs_of o2 | tr '\n' ' '))"
 for _ in $(seq 100); do [ -z "$(pgrep -s "$pid")" ] && break; sleep 0.05; done
 t_ok "$([ -z "$(pgrep -s "$pid")" ]; echo $?)" "no process of the run is left" "$(ps -o pid,stat,args -s "$pid")"
+
+# A cell's cost orders the cells, with --no-reuse too (a process per cell); a cost that is
+# no number is refused, naming the cell.
+cat >cost.lua <<'LUA'
+local cell = natlab.cells{
+	{ name = "cheap", expected = "direct" }, { name = "dear", cost = 5, expected = "direct" },
+	{ name = "middling", cost = 2, expected = "direct" }, { name = "plain", expected = "direct" },
+}
+local lab = natlab.lab{}
+lab:host{ name = "h", net = lab:internet{} }
+lab:up()
+result{ outcome = "direct" }
+LUA
+"$NATLAB" run cost.lua --no-reuse --jobs 1 --pcap none --out o3 >o3.tap 2>o3.err
+t_is "$(grep -o '\] [a-z]*:' o3.err | tr -d ']:' | tr -d '\n')" " dear middling cheap plain" \
+	"--no-reuse: the costliest first, then as listed" "$(cat o3.err)"
+t_is "$(grep -o '^ok [0-9]* - [a-z]*' o3.tap | cut -d' ' -f4 | tr '\n' ' ')" "cheap dear middling plain " \
+	"the report lists them as declared"
+sed -i 's/cost = 5,/cost = "high",/' cost.lua
+"$NATLAB" run cost.lua --jobs 1 --pcap none --out o4 >o4.tap 2>o4.err
+t_is "$?" 1 "a cost that is no number: the run fails"
+t_ok "$(grep -q 'cell "dear": cost must be a number, 0 or more' o4.err; echo $?)" "and says which cell and what" \
+	"$(cat o4.err)"
 t_done
