@@ -6,6 +6,7 @@
  * path declare.
  */
 #include "natlab/cmd.h"
+#include "natlab/identity.h"
 #include "natlab/log.h"
 #include "natlab/model.h"
 #include "natlab/netns.h"
@@ -533,6 +534,9 @@ int cmd_probe(int argc, char **argv)
 		return 2;
 	}
 	cmd_require_admin("natlab probe");
+	/* Transaction ids come from libsodium: set up once, before the tests' threads use it. */
+	if (identity_init() < 0)
+		log_fatalx("natlab probe: libsodium cannot start");
 	cmd_load_lab("natlab probe", argv[optind], &m);
 	host = cmd_find_node("natlab probe", &m, argv[optind + 1]);
 	if (m.nodes[host].kind != LAB_NODE_HOST)
