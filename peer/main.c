@@ -99,8 +99,9 @@ static const char peer_usage[] =
     "  -h, --help              this help\n"
     "\n"
     "Events are JSON Lines on stdout (docs/events.md). Exit status: 0 ok, 1 a workload\n"
-    "failed, 2 bad arguments or key file, 3 relay unreachable, token refused or unknown peer,\n"
-    "or the TURN server unreachable or refusing us, 128 + N stopped by signal N (130 SIGINT,\n"
+    "failed, 2 bad arguments or key file, 3 no relay reachable or its certificate refused,\n"
+    "the token refused or --token-cmd failing at start, the peer unknown or unreachable, or\n"
+    "the TURN server unreachable or refusing us, 128 + N stopped by signal N (130 SIGINT,\n"
     "143 SIGTERM).\n";
 
 enum {
