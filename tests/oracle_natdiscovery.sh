@@ -77,9 +77,27 @@ for e in "${expect[@]}"; do
 done
 wait "${jobs_[@]}"
 
+# An EIM box may drop a new mapping's first packet: the random port it drew is held by
+# another internal endpoint (docs/lab.md, "EIM boxes therefore record held external
+# ports"), and the next packet draws again. natdiscovery sends its first request once:
+# lost, it reports the mapping blocked though the filtering tests on the same path were
+# answered, which no blocked path does. That run is repeated alone, once.
+again() { # OUT-FILE HOST [ARGS...]: runs natdiscovery -m -f again if its result is that
+	local out=$1 host=$2
+	shift 2
+	case "$(coturn_class "$out")" in
+	"blocked blocked"*) ;;
+	blocked*)
+		echo "# $host: natdiscovery ${*:-(coturn)}: mapping blocked, filtering answered: its first request was lost; run again"
+		"$NATLAB" exec "$L" "$host" -- timeout 30 turnutils_natdiscovery -m -f "$@" 198.18.0.2 >"$out" 2>&1
+		;;
+	esac
+}
 for e in "${expect[@]}"; do
 	set -- $e
 	host=$1
+	again "$T_TMP/c-$host" "$host"
+	[ -x "$RELAY" ] && again "$T_TMP/r-$host" "$host" -p 3490
 	c=$(coturn_class "$T_TMP/c-$host")
 	p=$(probe_class "$T_TMP/p-$host")
 	if [ "$2" = blocked ]; then
