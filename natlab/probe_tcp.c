@@ -3,6 +3,7 @@
  * TCP behaviour discovery: RFC 5780's mapping and filtering tests carried over to TCP
  * against stun_tcp_responder (which turns CHANGE-REQUEST into a dial-back). Blocking,
  * every wait bounded by a deadline: the tests run through NATs that drop SYNs silently.
+ * The filtering test runs side by side with the mapping tests.
  */
 #include "natlab/addr.h"
 #include "natlab/probe.h"
@@ -10,6 +11,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -320,8 +322,25 @@ out:
 	return b;
 }
 
+/* The filtering test in a thread of its own (probe_tcp_run). */
+struct filtering_job {
+	const struct tcp_probe *p;
+	enum probe_behaviour b;
+};
+
+static void *filtering_job_run(void *arg)
+{
+	struct filtering_job *j = arg;
+
+	j->b = classify_filtering(j->p);
+	return NULL;
+}
+
 int probe_tcp_run(const struct probe_options *opt, struct probe_tcp_result *res)
 {
+	struct filtering_job fj;
+	pthread_t ft;
+	bool threaded;
 	struct tcp_probe p = { .opt = opt };
 	struct sockaddr_storage other;
 	struct stun_msg m1;
@@ -357,8 +376,19 @@ int probe_tcp_run(const struct probe_options *opt, struct probe_tcp_result *res)
 	if (!has_other)
 		goto out;
 	other = m1.other;
+	/*
+	 * The filtering test (a fresh local port, which also listens for the dial-backs) side
+	 * by side with the mapping tests (test I's port): it may wait out a dial-back that
+	 * does not come, and neither sees the other's connections.
+	 */
+	fj = (struct filtering_job){ .p = &p };
+	threaded = pthread_create(&ft, NULL, filtering_job_run, &fj) == 0;
 	res->mapping = classify_mapping(&p, port_of(&res->local), &res->mapped, &other);
-	res->filtering = classify_filtering(&p);
+	if (threaded)
+		pthread_join(ft, NULL);
+	else
+		filtering_job_run(&fj);
+	res->filtering = fj.b;
 out:
 	close(fd);
 	return rc;
