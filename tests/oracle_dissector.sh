@@ -12,7 +12,10 @@ t_require tshark
 t_require text2pcap
 cd "$T_TMP" || exit 1
 LUA=$SRC/wireshark/natlab.lua
-ts() { tshark -X "lua_script:$LUA" "$@" 2>/dev/null; }
+# Heuristic dissectors first, as docs/reports.md says to read natlab's captures: a sealed
+# packet between two random ports is natlab_peer's, whatever dissector a port is
+# registered to (a run failed on 24 packets from port 54328 read as Elasticsearch).
+ts() { tshark -X "lua_script:$LUA" -o udp.try_heuristic_first:TRUE "$@" 2>/dev/null; }
 
 # The cells of a full-cone NAT: direct ones, and the relayed one behind udp-blocked.
 "$NATLAB" run "$SRC/scenarios/matrix.lua" --filter 'full-cone/*' --pcap all --out m >m.tap 2>m.err
@@ -61,4 +64,9 @@ t_is "$(count '$(NF-5) != "" && $(NF-4) == "" && $(NF-1) == "" && $NF == "" && $
 text2pcap -q -T 443,40000 bad.txt bad.pcap
 t_is "$(ts -r bad.pcap -Y 'natlab_relay.type == 1' | wc -l)" 1 "the crafted CHALLENGE is read"
 t_is "$(ts -r bad.pcap -Y 'natlab_relay.bad' | wc -l)" 1 "a PING of 7 bytes is flagged as not parsing"
+# A sealed packet from port 54328 (Elasticsearch's) to 47000 (HCrt's): natlab_peer's.
+{ printf '000000 a1'; for i in $(seq 60); do printf ' %02x' $((i * 7 % 256)); done; echo; } >sealed.txt
+text2pcap -q -u 54328,47000 sealed.txt sealed.pcap
+t_is "$(ts -r sealed.pcap -T fields -e frame.protocols -e _ws.malformed)" "eth:ethertype:ip:udp:natlab_peer:natlab_peer	" \
+	"a sealed packet between ports other dissectors are registered to is natlab_peer's"
 t_done

@@ -7,8 +7,10 @@
 --                 directly or inside relay frames: magic, sessions, counter; the
 --                 ciphertext and tag shown as such (the message inside is end to end)
 --   natlab_event  natlab's own event packets in a lab's pcapng (interface natlab/events)
--- Use: tshark -X lua_script:natlab.lua -r lab.pcapng, or copy it into Wireshark's
--- personal plugins directory (Help > About > Folders). The relay port is a preference
+-- Use: tshark -X lua_script:natlab.lua -o udp.try_heuristic_first:TRUE -r lab.pcapng, or
+-- copy it into Wireshark's personal plugins directory (Help > About > Folders) and tick
+-- UDP's "Try heuristic sub-dissectors first": natlab-peer's packets go between random
+-- ports, which other dissectors may be registered to (Elasticsearch's 54328). The relay port is a preference
 -- (natlab_relay.port, default 443, as scenarios/lib/p2p.lua starts it); elsewhere a
 -- TCP stream is recognised by its first frame (a CHALLENGE).
 
