@@ -75,6 +75,16 @@ local function judge(c, proto, line)
 	local m4 = line:match(" m4=(%S*)")
 	local eim = m1 == m2 and m1 == m3 and (m4 == nil or m1 == m4)
 	if (c.m == "endpoint-independent") ~= eim then return "mapping: " .. line end
+	-- Sequential ports give every destination of an endpoint-dependent mapping a port of
+	-- its own, whatever the filtering (an open filter's sessions to the server's
+	-- unsolicited senders once carried two of the four requests through m1).
+	if c.m ~= "endpoint-independent" and c.p == "sequential" then
+		local seen = {}
+		for _, m in ipairs{ m1, m2, m3, m4 } do
+			if seen[m] then return "mapping: two destinations share " .. m .. ": " .. line end
+			seen[m] = true
+		end
+	end
 	local port, lo, hi = port_of(m1), 1024, 65535
 	if c.pb > 0 then hi = lo + c.pb - 1
 	elseif c.p == "preserve" then lo, hi = LPORT, LPORT

@@ -12,7 +12,8 @@
  * by B on another (3479, 80), m4 (UDP) by A on 3479, asked last: equal for
  * endpoint-independent mapping. Right after m1,
  * the server sends to it from A on another port (port=1 if that arrived) and from B
- * (addr=1): endpoint-independent filtering lets both in, address-dependent the first.
+ * (addr=1), over UDP from port 3480 of each, which no mapping check asks:
+ * endpoint-independent filtering lets both in, address-dependent the first.
  * For TCP these are SYNs from A:444 and B:444 to m1, and R says what the server's
  * connect() saw: connected, refused (a RST or ICMP error came back) or timeout (the
  * NAT dropped the SYN silently). hairpin=1 if PORT + 1 reached PORT through m1. TCP
@@ -40,8 +41,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define UDP_P     3478
-#define UDP_Q     3479
+#define UDP_P 3478
+#define UDP_Q 3479
+/*
+ * The unsolicited packets of the filtering checks come from A and B on this port, which
+ * no mapping check asks: an endpoint-independent filter lets them in, and the session
+ * each opens would carry a later request to its sender through the same mapping (as on
+ * a real NAT), so a mapping check asking A:3479 and B:3479 saw m1 there whatever the
+ * mapping was.
+ */
+#define UDP_R     3480
 #define TCP_P     443
 #define TCP_Q     80
 #define TCP_PROBE 444
@@ -239,11 +248,12 @@ static int do_server(const char *a, const char *b, double secs)
 		at.sin_port = htons(i % 2 ? UDP_Q : UDP_P);
 		s = slot_add(SLOT_UDP, bound(SOCK_DGRAM, at, 0));
 		slots[s].udp_main = i == 0;
-		if (i == 1)
-			udp_other_a = slots[s].fd;
-		if (i == 3)
-			udp_other_b = slots[s].fd;
 	}
+	/* Senders only: what comes back to them (a port-restricted NAT's nothing) is unread. */
+	srv_a.sin_port = srv_b.sin_port = htons(UDP_R);
+	udp_other_a = bound(SOCK_DGRAM, srv_a, 0);
+	udp_other_b = bound(SOCK_DGRAM, srv_b, 0);
+	srv_a.sin_port = srv_b.sin_port = 0;
 	for (int i = 0; i < 3; i++) {
 		struct sockaddr_in at = i == 0 ? srv_a : srv_b;
 		int fd;
