@@ -400,8 +400,10 @@ void scenario_nat_snapshot(struct scenario *s, const char *name, const char *rea
 		log_warn_code(rc, "NAT state \"%s\" into %s/nat", name, s->out_dir);
 }
 
-/* A run ends with the lab gone: processes first, so their handles can close. */
-/* Tears the lab down, or keeps it for the matrix worker's next cell: 1 if kept. */
+/*
+ * A run ends with the lab gone (processes first, so their handles can close), or kept
+ * for the matrix worker's next cell: 1 if kept.
+ */
 static int run_teardown(struct scenario *s, int failed)
 {
 	if (s->mode != SCENARIO_RUN || !s->lab_up)

@@ -150,9 +150,7 @@ end
 -- ~0.55 s more, a cell above the floor may punch a hard NAT and holds (~1 s more). The
 -- pool starts the costliest first, so short cells fill the workers' ends.
 for _, c in ipairs(cells) do
-	if measures(c) or c.expected_rate then
-		c.cost = 1 + (measures(c) and 1.2 or 0) + (c.expected_rate and 2 or 0)
-	end
+	c.cost = 1 + (measures(c) and 1.2 or 0) + (c.expected_rate and 2 or 0)
 end
 
 local cell = natlab.cells(cells)

@@ -55,19 +55,12 @@ local function peer_args(relay, opts, host)
 	local via = host and not host.addr and relay.addr6 or relay.addr
 	local args = { natlab.bin("natlab-peer"), "--relay", via,
 		"--timeout", tostring(opts.timeout_s or 20) }
-	for _, flag in ipairs{ "ping", "transfer", "hold" } do
-		if opts[flag] then
-			args[#args + 1] = "--" .. flag
-			args[#args + 1] = tostring(opts[flag])
+	-- The workload's options with a value: opts.ping_interval is --ping-interval.
+	for _, key in ipairs{ "ping", "ping_interval", "transfer", "hold", "hold_direct" } do
+		if opts[key] then
+			args[#args + 1] = "--" .. key:gsub("_", "-")
+			args[#args + 1] = tostring(opts[key])
 		end
-	end
-	if opts.ping_interval then
-		args[#args + 1] = "--ping-interval"
-		args[#args + 1] = tostring(opts.ping_interval)
-	end
-	if opts.hold_direct then
-		args[#args + 1] = "--hold-direct"
-		args[#args + 1] = tostring(opts.hold_direct)
 	end
 	if opts.no_relay then args[#args + 1] = "--no-relay" end
 	if opts.relay_only then args[#args + 1] = "--relay-only" end
