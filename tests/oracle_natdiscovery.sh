@@ -79,16 +79,18 @@ wait "${jobs_[@]}"
 
 # An EIM box may drop a new mapping's first packet: the random port it drew is held by
 # another internal endpoint (docs/lab.md, "EIM boxes therefore record held external
-# ports"), and the next packet draws again. natdiscovery sends its first request once:
-# lost, it reports the mapping blocked though the filtering tests on the same path were
-# answered, which no blocked path does. That run is repeated alone, once.
-again() { # OUT-FILE HOST [ARGS...]: runs natdiscovery -m -f again if its result is that
-	local out=$1 host=$2
+# ports"), and the next packet draws again. natdiscovery sends each request once, and its
+# mapping and filtering runs each start from a fresh socket, so a fresh mapping: if the
+# first request of one of them is lost, that one reports "blocked" while the other, on the
+# same path, was answered, which no blocked path does. Such a run is repeated alone, once.
+again() { # OUT-FILE HOST [ARGS...]: runs natdiscovery -m -f again if exactly one of its
+	local out=$1 host=$2 c  # mapping and filtering results is "blocked"
 	shift 2
-	case "$(coturn_class "$out")" in
+	c=$(coturn_class "$out")
+	case "$c" in
 	"blocked blocked"*) ;;
-	blocked*)
-		echo "# $host: natdiscovery ${*:-(coturn)}: mapping blocked, filtering answered: its first request was lost; run again"
+	blocked* | *" blocked "*)
+		echo "# $host: natdiscovery ${*:-(coturn)}: \"$c\": one test answered, the other not: its first request was lost; run again"
 		"$NATLAB" exec "$L" "$host" -- timeout 30 turnutils_natdiscovery -m -f "$@" 198.18.0.2 >"$out" 2>&1
 		;;
 	esac
