@@ -235,9 +235,17 @@ static int mapping_test(const struct probe *p, int fd, const struct sockaddr_sto
 	return rc < 0 ? rc : probe_mapped_of(&m, mapped);
 }
 
-enum probe_behaviour probe_mapping_classify(const struct sockaddr *m1, const struct sockaddr *m2,
-                                            const struct sockaddr *m3)
+bool probe_mapping_needs_iv(const struct sockaddr *m1, const struct sockaddr *m2,
+                            const struct sockaddr *m3)
 {
+	return addr_equal(m2, m1) || (m3 && addr_equal(m3, m2));
+}
+
+enum probe_behaviour probe_mapping_classify(const struct sockaddr *m1, const struct sockaddr *m2,
+                                            const struct sockaddr *m3, const struct sockaddr *m4)
+{
+	if (m4 && !addr_equal(m4, m1))
+		return PROBE_ADDRESS_AND_PORT_DEPENDENT;
 	if (addr_equal(m2, m1))
 		return PROBE_ENDPOINT_INDEPENDENT;
 	if (!m3)
@@ -256,21 +264,27 @@ enum probe_behaviour probe_filtering_classify(int from_other, int from_other_por
 	return from_other_port ? PROBE_ADDRESS_DEPENDENT : PROBE_ADDRESS_AND_PORT_DEPENDENT;
 }
 
-/* Tests II and III (RFC 5780 section 4.3), on the socket test I used. */
+/*
+ * Tests II and III (RFC 5780 section 4.3) and our test IV (A1:P2, when the verdict so far
+ * is that the port does not matter), on the socket test I used.
+ */
 static enum probe_behaviour classify_mapping(const struct probe *p, int fd,
                                              const struct sockaddr_storage *mapped1,
                                              const struct sockaddr_storage *other)
 {
-	struct sockaddr_storage a2p1 = *other, mapped2, mapped3;
+	struct sockaddr_storage a2p1 = *other, a1p2 = p->opt->server, mapped2, mapped3, mapped4;
+	const struct sockaddr *m3 = NULL, *m4 = NULL;
 
 	set_port(&a2p1, port_of(&p->opt->server));
+	set_port(&a1p2, port_of(other));
 	if (mapping_test(p, fd, &a2p1, &mapped2) < 0)
 		return PROBE_UNKNOWN;
-	if (addr_equal(csa(&mapped2), csa(mapped1)))
-		return PROBE_ENDPOINT_INDEPENDENT;
-	return probe_mapping_classify(csa(mapped1), csa(&mapped2),
-	                              mapping_test(p, fd, other, &mapped3) < 0 ? NULL
-	                                                                       : csa(&mapped3));
+	if (!addr_equal(csa(&mapped2), csa(mapped1)) && mapping_test(p, fd, other, &mapped3) == 0)
+		m3 = csa(&mapped3);
+	if (probe_mapping_needs_iv(csa(mapped1), csa(&mapped2), m3) &&
+	    mapping_test(p, fd, &a1p2, &mapped4) == 0)
+		m4 = csa(&mapped4);
+	return probe_mapping_classify(csa(mapped1), csa(&mapped2), m3, m4);
 }
 
 /* Whether a CHANGE-REQUEST is answered, from the endpoint it asked for. */

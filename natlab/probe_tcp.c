@@ -227,29 +227,36 @@ static int mapping_test(const struct tcp_probe *p, in_port_t port,
 	return 0;
 }
 
-/* Tests II (A2:P1) and III (A2:P2) from the local port of test I. */
+/*
+ * Tests II (A2:P1) and III (A2:P2) from the local port of test I, and our test IV
+ * (A1:P2) when the verdict so far is that the port does not matter. Every connection
+ * stays open until the verdict: the NAT keeps a mapping while its connection lives.
+ */
 static enum probe_behaviour classify_mapping(const struct tcp_probe *p, in_port_t port,
                                              const struct sockaddr_storage *mapped1,
                                              const struct sockaddr_storage *other)
 {
-	struct sockaddr_storage a2p1 = *other, mapped2, mapped3;
+	struct sockaddr_storage a2p1 = *other, a1p2 = p->opt->server, mapped2, mapped3, mapped4;
+	const struct sockaddr *m3 = NULL, *m4 = NULL;
 	enum probe_behaviour b = PROBE_UNKNOWN;
-	int fd2 = -1, fd3 = -1;
+	int fd2 = -1, fd3 = -1, fd4 = -1;
 	struct stun_msg m;
 
 	((struct sockaddr_in *)&a2p1)->sin_port = port_of(&p->opt->server); /* v4 and v6 alike */
+	((struct sockaddr_in *)&a1p2)->sin_port = port_of(other);
 	if (mapping_test(p, port, &a2p1, &fd2, &m, &mapped2) < 0)
 		goto out;
-	if (addr_equal(csa(&mapped2), csa(mapped1))) {
-		b = PROBE_ENDPOINT_INDEPENDENT;
-		goto out;
-	}
-	b = probe_mapping_classify(
-	    csa(mapped1), csa(&mapped2),
-	    mapping_test(p, port, other, &fd3, &m, &mapped3) < 0 ? NULL : csa(&mapped3));
+	if (!addr_equal(csa(&mapped2), csa(mapped1)) &&
+	    mapping_test(p, port, other, &fd3, &m, &mapped3) == 0)
+		m3 = csa(&mapped3);
+	if (probe_mapping_needs_iv(csa(mapped1), csa(&mapped2), m3) &&
+	    mapping_test(p, port, &a1p2, &fd4, &m, &mapped4) == 0)
+		m4 = csa(&mapped4);
+	b = probe_mapping_classify(csa(mapped1), csa(&mapped2), m3, m4);
 out:
 	close_fd(&fd2);
 	close_fd(&fd3);
+	close_fd(&fd4);
 	return b;
 }
 

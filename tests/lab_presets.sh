@@ -26,8 +26,13 @@ local slow = lab:host{ name = "slow", net = inet, link = { preset = "3g", jitter
 lab:up()
 for _, p in ipairs{ "home-router", "mobile-cgn", "hotel-wifi", "enterprise-firewall" } do
 	local r, why = natprobe.path(lab, behind[p])
-	expect(r and r.udp_match, p .. " measures as declared for UDP", why)
-	expect(r and r.tcp.match, p .. " measures as declared for TCP")
+	-- What a failure prints: the measurement and the declaration side by side.
+	local function seen(m, d)
+		return string.format("measured %s/%s, declared %s/%s", tostring(m.mapping),
+			tostring(m.filtering), tostring(d and d.mapping), tostring(d and d.filtering))
+	end
+	expect(r and r.udp_match, p .. " measures as declared for UDP", r and seen(r, r.declared) or why)
+	expect(r and r.tcp.match, p .. " measures as declared for TCP", r and seen(r.tcp, r.declared.tcp))
 	if r then result{ preset = p, mapping = r.mapping, filtering = r.filtering } end
 end
 local function rtt(host)

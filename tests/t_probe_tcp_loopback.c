@@ -31,14 +31,26 @@ static void test_classify(void)
 	                        b = fixture_addr("198.18.0.2:40001"),
 	                        c = fixture_addr("198.18.0.2:40002");
 
-	is_int(probe_mapping_classify(SA(&a), SA(&a), NULL), PROBE_ENDPOINT_INDEPENDENT,
-	       "I = II: endpoint-independent, III not needed");
-	is_int(probe_mapping_classify(SA(&a), SA(&b), SA(&b)), PROBE_ADDRESS_DEPENDENT,
-	       "I != II = III: address-dependent");
-	is_int(probe_mapping_classify(SA(&a), SA(&b), SA(&c)), PROBE_ADDRESS_AND_PORT_DEPENDENT,
-	       "I, II, III all differ: address-and-port-dependent");
-	is_int(probe_mapping_classify(SA(&a), SA(&b), NULL), PROBE_UNKNOWN,
+	is_int(probe_mapping_classify(SA(&a), SA(&a), NULL, SA(&a)), PROBE_ENDPOINT_INDEPENDENT,
+	       "I = II = IV: endpoint-independent, III not needed");
+	is_int(probe_mapping_classify(SA(&a), SA(&b), SA(&b), SA(&a)), PROBE_ADDRESS_DEPENDENT,
+	       "I != II = III, IV = I: address-dependent");
+	is_int(probe_mapping_classify(SA(&a), SA(&b), SA(&c), NULL),
+	       PROBE_ADDRESS_AND_PORT_DEPENDENT,
+	       "I, II, III all differ: address-and-port-dependent, IV not needed");
+	is_int(probe_mapping_classify(SA(&a), SA(&b), NULL, NULL), PROBE_UNKNOWN,
 	       "I != II and III failed: unknown");
+	/* A random-port NAT gives two destinations one port by chance now and then. */
+	is_int(probe_mapping_classify(SA(&a), SA(&a), NULL, SA(&c)),
+	       PROBE_ADDRESS_AND_PORT_DEPENDENT,
+	       "I = II by chance, IV differs: address-and-port-dependent");
+	is_int(probe_mapping_classify(SA(&a), SA(&b), SA(&b), SA(&c)),
+	       PROBE_ADDRESS_AND_PORT_DEPENDENT,
+	       "II = III by chance, IV differs from I: address-and-port-dependent");
+	is_int(probe_mapping_classify(SA(&a), SA(&a), NULL, NULL), PROBE_ENDPOINT_INDEPENDENT,
+	       "I = II and IV failed: endpoint-independent, as RFC 5780 has it");
+	is_int(probe_mapping_classify(SA(&a), SA(&b), SA(&b), NULL), PROBE_ADDRESS_DEPENDENT,
+	       "II = III and IV failed: address-dependent, as RFC 5780 has it");
 	is_int(probe_filtering_classify(1, -1), PROBE_ENDPOINT_INDEPENDENT,
 	       "came from A2:P2: endpoint-independent");
 	is_int(probe_filtering_classify(1, 0), PROBE_ENDPOINT_INDEPENDENT,

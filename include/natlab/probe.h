@@ -105,11 +105,19 @@ json_t *probe_tcp_result_json(const struct probe_tcp_result *res);
 /*
  * RFC 5780 section 4.3's verdict from the mapped addresses of test I (to A1:P1), II (to
  * A2:P1) and III (to A2:P2): endpoint-independent when I and II agree, else
- * address-dependent when II and III agree, else address-and-port-dependent. m3 is NULL
- * when test III was not run or failed (unknown unless I and II agree).
+ * address-dependent when II and III agree, else address-and-port-dependent; confirmed by
+ * a test of our own, IV (to A1:P2), whenever the verdict is that the mapping ignores the
+ * port: a NAT that draws random ports gives two destinations the same port by chance
+ * now and then (1 in 2048 in a carrier's port block), and then IV differs from I. m3 is
+ * NULL when test III was not run or failed (unknown unless I and II agree), m4 when
+ * test IV was not run or failed (RFC 5780's verdict stands).
  */
 enum probe_behaviour probe_mapping_classify(const struct sockaddr *m1, const struct sockaddr *m2,
-                                            const struct sockaddr *m3);
+                                            const struct sockaddr *m3, const struct sockaddr *m4);
+
+/* Whether probe_mapping_classify needs test IV after tests I to III. */
+bool probe_mapping_needs_iv(const struct sockaddr *m1, const struct sockaddr *m2,
+                            const struct sockaddr *m3);
 
 /*
  * RFC 5780 section 4.4's verdict from whether anything came from A2:P2 (other) and from
