@@ -20,7 +20,10 @@
  *    asked for again, then retried with a backoff until the gateway answers. A gateway
  *    that gave none is probed again (4 s, doubling to 32 s): it may have been slow,
  *    booting, or had its daemon off.
- * 4. Delete on exit (lifetime 0; DeletePortMapping).
+ * 4. Delete on exit (lifetime 0; DeletePortMapping), and delete what a NAT-PMP or PCP
+ *    request we never heard back from may have made: at exit, or as soon as its answer
+ *    comes late (a gateway that granted it while its answer was lost holds it for the
+ *    lease, two hours, otherwise).
  *
  * NAT-PMP and PCP go on a socket of their own, connected to the gateway, so that an ICMP
  * unreachable comes back as an error and answers never mix with the peer's traffic. The
@@ -87,6 +90,10 @@ struct peer_portmap {
 	enum pm_proto proto;
 	int tries;
 	uint8_t nonce[PCP_NONCE_LEN];
+	/* Mapping requests the gateway may have granted without our hearing of it (no
+	 * answer yet, or none in time), per protocol; PCP's delete must carry its nonce. */
+	int unheard[PM_NPROTO];
+	uint8_t unheard_nonce[PCP_NONCE_LEN];
 	/* the mapping */
 	int mapped;
 	struct sockaddr_in external;
@@ -327,17 +334,18 @@ static int send_bytes(struct peer_portmap *pm, const uint8_t *b, int n)
 	return rc < 0 ? rc : 0;
 }
 
-/* A mapping request of our protocol for lifetime (0: delete), suggesting port. */
-static int send_map(struct peer_portmap *pm, uint32_t lifetime, uint16_t port)
+/* A mapping request of protocol proto for lifetime (0: delete), suggesting port. */
+static int send_map_as(struct peer_portmap *pm, enum pm_proto proto, const uint8_t *nonce,
+                       uint32_t lifetime, uint16_t port)
 {
 	uint8_t b[PCP_MAP_LEN];
 	struct pcp_map m = { .protocol = IPPROTO_UDP,
 		             .internal_port = pm->internal_port,
 		             .external_port = port };
 
-	if (pm->proto == PM_PCP) {
-		memcpy(m.nonce, pm->nonce, sizeof(m.nonce));
-		if (pm->mapped)
+	if (proto == PM_PCP) {
+		memcpy(m.nonce, nonce, sizeof(m.nonce));
+		if (pm->mapped && pm->proto == PM_PCP)
 			m.external_addr = pm->external.sin_addr;
 		return send_bytes(pm, b,
 		                  pcp_map_request_encode(b, sizeof(b), pm->self, lifetime, &m));
@@ -346,6 +354,36 @@ static int send_map(struct peer_portmap *pm, uint32_t lifetime, uint16_t port)
 	                  natpmp_map_request_encode(b, sizeof(b), NATPMP_OP_MAP_UDP,
 	                                            pm->internal_port, lifetime ? port : 0,
 	                                            lifetime));
+}
+
+/* A request of our protocol; one that asks for a mapping stays unheard until answered. */
+static int send_map(struct peer_portmap *pm, uint32_t lifetime, uint16_t port)
+{
+	if (lifetime) {
+		pm->unheard[pm->proto] = 1;
+		if (pm->proto == PM_PCP)
+			memcpy(pm->unheard_nonce, pm->nonce, sizeof(pm->nonce));
+	}
+	return send_map_as(pm, pm->proto, pm->nonce, lifetime, port);
+}
+
+/*
+ * Deletes what unheard requests of protocol proto may have made (lifetime 0: RFC 6886
+ * 3.4, RFC 6887 15), on the socket to the gateway, opened again if the attempt closed it.
+ */
+static void delete_unheard(struct peer_portmap *pm, enum pm_proto proto, const char *why)
+{
+	if (!pm->unheard[proto])
+		return;
+	pm->unheard[proto] = 0;
+	if (!pm->udp_open && (pm->udp_closing || sock_open(pm) < 0)) {
+		log_info("port mapping: no socket to delete what our unanswered %s request may "
+		         "have made: it ends with its lease",
+		         proto_names[proto]);
+		return;
+	}
+	log_info("port mapping: %s: deleting what our %s request made", why, proto_names[proto]);
+	send_map_as(pm, proto, pm->unheard_nonce, 0, 0);
 }
 
 static void request_timer_cb(uv_timer_t *t);
@@ -433,6 +471,7 @@ static void on_map_answer(struct peer_portmap *pm, unsigned result, const char *
 
 	uv_timer_stop(&pm->timer);
 	pm->answered = 1;
+	pm->unheard[pm->proto] = 0;
 	if (result != 0 || !ext_port || !lifetime) {
 		if (pm->state == PM_RENEWING) {
 			renewal_failed(pm, result_name);
@@ -456,10 +495,15 @@ static void on_pcp(struct peer_portmap *pm, const struct pcp_response *r)
 		}
 		return;
 	}
-	if ((pm->state != PM_MAPPING && pm->state != PM_RENEWING) || pm->proto != PM_PCP ||
-	    memcmp(r->map.nonce, pm->nonce, PCP_NONCE_LEN) != 0 ||
-	    r->map.internal_port != pm->internal_port || r->map.protocol != IPPROTO_UDP)
+	if (r->map.internal_port != pm->internal_port || r->map.protocol != IPPROTO_UDP)
 		return;
+	if ((pm->state != PM_MAPPING && pm->state != PM_RENEWING) || pm->proto != PM_PCP ||
+	    memcmp(r->map.nonce, pm->nonce, PCP_NONCE_LEN) != 0) {
+		if (r->result == PCP_SUCCESS && r->lifetime &&
+		    memcmp(r->map.nonce, pm->unheard_nonce, PCP_NONCE_LEN) == 0)
+			delete_unheard(pm, PM_PCP, "a late answer");
+		return;
+	}
 	on_map_answer(pm, r->result, pcp_result_name(r->result), r->map.external_addr,
 	              r->map.external_port, r->lifetime, r->epoch);
 }
@@ -477,9 +521,13 @@ static void on_natpmp(struct peer_portmap *pm, const struct natpmp_response *r)
 		}
 		return;
 	}
-	if ((pm->state != PM_MAPPING && pm->state != PM_RENEWING) || pm->proto != PM_NATPMP ||
-	    r->opcode != NATPMP_OP_MAP_UDP || r->internal_port != pm->internal_port)
+	if (r->opcode != NATPMP_OP_MAP_UDP || r->internal_port != pm->internal_port)
 		return;
+	if ((pm->state != PM_MAPPING && pm->state != PM_RENEWING) || pm->proto != PM_NATPMP) {
+		if (r->result == NATPMP_SUCCESS && r->lifetime)
+			delete_unheard(pm, PM_NATPMP, "a late answer");
+		return;
+	}
 	if (r->result == NATPMP_SUCCESS && pm->pmp_external.s_addr == 0) {
 		on_map_answer(pm, NATPMP_NETWORK_FAILURE, "no external address", pm->pmp_external,
 		              0, 0, r->epoch);
@@ -820,7 +868,11 @@ void peer_portmap_stop(struct peer *p)
 		else if (!peer_upnp_busy(pm->upnp))
 			peer_upnp_run(pm->upnp, PEER_UPNP_DELETE, upnp_cb, pm);
 		/* else: upnp_cb deletes what the running job made */
+		if (pm->proto != PM_UPNP)
+			pm->unheard[pm->proto] = 0;
 	}
+	delete_unheard(pm, PM_NATPMP, "stopping");
+	delete_unheard(pm, PM_PCP, "stopping");
 	pm->state = PM_STOPPED;
 }
 

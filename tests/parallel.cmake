@@ -25,9 +25,10 @@ option(NATLAB_TEST_COST "COST on the long tests, for ctest -j (.ci/run's build-a
 #   ctest -j 3 runs of the sanitizer suite here, never alone): t_peer_loopback (pings
 #   every 100 ms against the relay's 300 ms idle timeout), t_peer_token_cmd, and the port
 #   mapping tests (natlab-peer's 250 ms probe window, miniupnpd's answers: lab_portmap,
-#   t_peer_portmap, lab_matrix_portmap).
+#   t_peer_portmap, t_peer_portmap_unheard, lab_matrix_portmap).
 foreach(t lab_lifecycle t_state t_peer_sync t_wire t_wire_lab lab_presets docs_examples
-    t_peer_loopback t_peer_token_cmd lab_portmap t_peer_portmap lab_matrix_portmap)
+    t_peer_loopback t_peer_token_cmd lab_portmap t_peer_portmap t_peer_portmap_unheard
+    lab_matrix_portmap)
   if(TEST ${t})
     set_tests_properties(${t} PROPERTIES RUN_SERIAL TRUE)
   endif()
