@@ -20,10 +20,10 @@
  *    asked for again, then retried with a backoff until the gateway answers. A gateway
  *    that gave none is probed again (4 s, doubling to 32 s): it may have been slow,
  *    booting, or had its daemon off.
- * 4. Delete on exit (lifetime 0; DeletePortMapping), and delete what a NAT-PMP or PCP
- *    request we never heard back from may have made: at exit, or as soon as its answer
- *    comes late (a gateway that granted it while its answer was lost holds it for the
- *    lease, two hours, otherwise).
+ * 4. Delete on exit (lifetime 0; DeletePortMapping), and also what a NAT-PMP or PCP
+ *    request we never heard back from may have made: a gateway that granted it while
+ *    its answer was lost would hold it for the lease, two hours. Best effort: the
+ *    deletes' answers are not waited for.
  *
  * NAT-PMP and PCP go on a socket of their own, connected to the gateway, so that an ICMP
  * unreachable comes back as an error and answers never mix with the peer's traffic. The
@@ -34,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -89,11 +91,10 @@ struct peer_portmap {
 	/* a request in flight */
 	enum pm_proto proto;
 	int tries;
-	uint8_t nonce[PCP_NONCE_LEN];
-	/* Mapping requests the gateway may have granted without our hearing of it (no
-	 * answer yet, or none in time), per protocol; PCP's delete must carry its nonce. */
-	int unheard[PM_NPROTO];
-	uint8_t unheard_nonce[PCP_NONCE_LEN];
+	uint8_t nonce[PCP_NONCE_LEN]; /* PCP's, one for the peer's life (RFC 6887 11.1) */
+	/* Per protocol, whether the gateway may hold a mapping of ours: one it granted, or
+	 * one asked for whose answer we never heard (lost, or late). Deleted on exit. */
+	int may_hold[PM_NPROTO];
 	/* the mapping */
 	int mapped;
 	struct sockaddr_in external;
@@ -334,56 +335,65 @@ static int send_bytes(struct peer_portmap *pm, const uint8_t *b, int n)
 	return rc < 0 ? rc : 0;
 }
 
-/* A mapping request of protocol proto for lifetime (0: delete), suggesting port. */
-static int send_map_as(struct peer_portmap *pm, enum pm_proto proto, const uint8_t *nonce,
-                       uint32_t lifetime, uint16_t port)
+/* A mapping request of protocol proto for lifetime (0: delete), suggesting port, in b. */
+static int map_encode(const struct peer_portmap *pm, enum pm_proto proto, uint32_t lifetime,
+                      uint16_t port, uint8_t b[PCP_MAP_LEN])
 {
-	uint8_t b[PCP_MAP_LEN];
 	struct pcp_map m = { .protocol = IPPROTO_UDP,
 		             .internal_port = pm->internal_port,
 		             .external_port = port };
 
 	if (proto == PM_PCP) {
-		memcpy(m.nonce, nonce, sizeof(m.nonce));
+		memcpy(m.nonce, pm->nonce, sizeof(m.nonce));
 		if (pm->mapped && pm->proto == PM_PCP)
 			m.external_addr = pm->external.sin_addr;
-		return send_bytes(pm, b,
-		                  pcp_map_request_encode(b, sizeof(b), pm->self, lifetime, &m));
+		return pcp_map_request_encode(b, PCP_MAP_LEN, pm->self, lifetime, &m);
 	}
-	return send_bytes(pm, b,
-	                  natpmp_map_request_encode(b, sizeof(b), NATPMP_OP_MAP_UDP,
-	                                            pm->internal_port, lifetime ? port : 0,
-	                                            lifetime));
+	return natpmp_map_request_encode(b, PCP_MAP_LEN, NATPMP_OP_MAP_UDP, pm->internal_port,
+	                                 lifetime ? port : 0, lifetime);
 }
 
-/* A request of our protocol; one that asks for a mapping stays unheard until answered. */
+/* A request of our protocol: from one that asks for a mapping on, the gateway may hold it. */
 static int send_map(struct peer_portmap *pm, uint32_t lifetime, uint16_t port)
 {
-	if (lifetime) {
-		pm->unheard[pm->proto] = 1;
-		if (pm->proto == PM_PCP)
-			memcpy(pm->unheard_nonce, pm->nonce, sizeof(pm->nonce));
-	}
-	return send_map_as(pm, pm->proto, pm->nonce, lifetime, port);
+	uint8_t b[PCP_MAP_LEN];
+
+	if (lifetime)
+		pm->may_hold[pm->proto] = 1;
+	return send_bytes(pm, b, map_encode(pm, pm->proto, lifetime, port, b));
 }
 
 /*
- * Deletes what unheard requests of protocol proto may have made (lifetime 0: RFC 6886
- * 3.4, RFC 6887 15), on the socket to the gateway, opened again if the attempt closed it.
+ * On exit: deletes (lifetime 0: RFC 6886 3.4, RFC 6887 15) what the gateway may hold of
+ * ours by NAT-PMP and PCP, from our address to its port 5351 on a socket of its own: the
+ * attempt's may be closed or closing by now.
  */
-static void delete_unheard(struct peer_portmap *pm, enum pm_proto proto, const char *why)
+static void delete_held(struct peer_portmap *pm)
 {
-	if (!pm->unheard[proto])
-		return;
-	pm->unheard[proto] = 0;
-	if (!pm->udp_open && (pm->udp_closing || sock_open(pm) < 0)) {
-		log_info("port mapping: no socket to delete what our unanswered %s request may "
-		         "have made: it ends with its lease",
-		         proto_names[proto]);
-		return;
+	struct sockaddr_in gw = { .sin_family = AF_INET,
+		                  .sin_port = htons(PCP_PORT),
+		                  .sin_addr = pm->gw };
+	struct sockaddr_in self = { .sin_family = AF_INET, .sin_addr = pm->self };
+	uint8_t b[PCP_MAP_LEN];
+	int fd = -1, n;
+
+	for (enum pm_proto proto = PM_NATPMP; proto <= PM_PCP; proto++) {
+		if (!pm->may_hold[proto])
+			continue;
+		if (fd < 0 && ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
+		               bind(fd, (struct sockaddr *)&self, sizeof(self)) < 0)) {
+			log_info("port mapping: no socket to delete our mappings (%s): they end "
+			         "with their lease",
+			         strerror(errno));
+			break;
+		}
+		n = map_encode(pm, proto, 0, 0, b);
+		if (n > 0 && sendto(fd, b, (size_t)n, 0, (struct sockaddr *)&gw, sizeof(gw)) == n)
+			log_debug("port mapping: %s delete sent", proto_names[proto]);
+		pm->may_hold[proto] = 0;
 	}
-	log_info("port mapping: %s: deleting what our %s request made", why, proto_names[proto]);
-	send_map_as(pm, proto, pm->unheard_nonce, 0, 0);
+	if (fd >= 0)
+		close(fd);
 }
 
 static void request_timer_cb(uv_timer_t *t);
@@ -471,12 +481,12 @@ static void on_map_answer(struct peer_portmap *pm, unsigned result, const char *
 
 	uv_timer_stop(&pm->timer);
 	pm->answered = 1;
-	pm->unheard[pm->proto] = 0;
 	if (result != 0 || !ext_port || !lifetime) {
 		if (pm->state == PM_RENEWING) {
 			renewal_failed(pm, result_name);
 			return;
 		}
+		pm->may_hold[pm->proto] = 0; /* a fresh request refused: nothing was made */
 		failed(pm, "refused", result_name);
 		next_protocol(pm);
 		return;
@@ -495,15 +505,10 @@ static void on_pcp(struct peer_portmap *pm, const struct pcp_response *r)
 		}
 		return;
 	}
-	if (r->map.internal_port != pm->internal_port || r->map.protocol != IPPROTO_UDP)
-		return;
 	if ((pm->state != PM_MAPPING && pm->state != PM_RENEWING) || pm->proto != PM_PCP ||
-	    memcmp(r->map.nonce, pm->nonce, PCP_NONCE_LEN) != 0) {
-		if (r->result == PCP_SUCCESS && r->lifetime &&
-		    memcmp(r->map.nonce, pm->unheard_nonce, PCP_NONCE_LEN) == 0)
-			delete_unheard(pm, PM_PCP, "a late answer");
+	    memcmp(r->map.nonce, pm->nonce, PCP_NONCE_LEN) != 0 ||
+	    r->map.internal_port != pm->internal_port || r->map.protocol != IPPROTO_UDP)
 		return;
-	}
 	on_map_answer(pm, r->result, pcp_result_name(r->result), r->map.external_addr,
 	              r->map.external_port, r->lifetime, r->epoch);
 }
@@ -521,16 +526,14 @@ static void on_natpmp(struct peer_portmap *pm, const struct natpmp_response *r)
 		}
 		return;
 	}
-	if (r->opcode != NATPMP_OP_MAP_UDP || r->internal_port != pm->internal_port)
+	if ((pm->state != PM_MAPPING && pm->state != PM_RENEWING) || pm->proto != PM_NATPMP ||
+	    r->opcode != NATPMP_OP_MAP_UDP || r->internal_port != pm->internal_port)
 		return;
-	if ((pm->state != PM_MAPPING && pm->state != PM_RENEWING) || pm->proto != PM_NATPMP) {
-		if (r->result == NATPMP_SUCCESS && r->lifetime)
-			delete_unheard(pm, PM_NATPMP, "a late answer");
-		return;
-	}
 	if (r->result == NATPMP_SUCCESS && pm->pmp_external.s_addr == 0) {
 		on_map_answer(pm, NATPMP_NETWORK_FAILURE, "no external address", pm->pmp_external,
 		              0, 0, r->epoch);
+		/* The gateway made it all the same: deleted on exit. */
+		pm->may_hold[PM_NATPMP] = 1;
 		return;
 	}
 	on_map_answer(pm, r->result, natpmp_result_name(r->result), pm->pmp_external,
@@ -679,7 +682,6 @@ static void attempt_start(struct peer_portmap *pm)
 	pm->refused_icmp = pm->garbage = pm->answered = 0;
 	pm->state = PM_PROBING;
 	pm->last_check_ns = now_ns();
-	randombytes_buf(pm->nonce, sizeof(pm->nonce));
 	send_bytes(pm, b, natpmp_addr_request_encode(b, sizeof(b)));
 	send_bytes(pm, b, pcp_announce_request_encode(b, sizeof(b), pm->self));
 	if (!peer_upnp_busy(pm->upnp)) {
@@ -785,6 +787,7 @@ int peer_portmap_start(struct peer *p)
 	pm->internal_port = ntohs(p->udp_local.in.sin_port);
 	pm->lease = p->o->portmap_lease ? p->o->portmap_lease : PEER_PORTMAP_LEASE_S;
 	pm->reprobe_ms = PEER_PORTMAP_REPROBE_MS;
+	randombytes_buf(pm->nonce, sizeof(pm->nonce));
 	uv_timer_init(p->loop, &pm->timer);
 	if (!gateway_on_path(p)) {
 		unavailable(pm, "local_relay");
@@ -863,16 +866,12 @@ void peer_portmap_stop(struct peer *p)
 		addr_text(&pm->external, a, sizeof(a));
 		event_emit("portmap_deleted", "{s:s, s:s}", "protocol", proto_names[pm->proto],
 		           "external", a);
-		if (pm->proto != PM_UPNP)
-			send_map(pm, 0, 0);
-		else if (!peer_upnp_busy(pm->upnp))
+		/* NAT-PMP's and PCP's go with what may be held (below). */
+		if (pm->proto == PM_UPNP && !peer_upnp_busy(pm->upnp))
 			peer_upnp_run(pm->upnp, PEER_UPNP_DELETE, upnp_cb, pm);
 		/* else: upnp_cb deletes what the running job made */
-		if (pm->proto != PM_UPNP)
-			pm->unheard[pm->proto] = 0;
 	}
-	delete_unheard(pm, PM_NATPMP, "stopping");
-	delete_unheard(pm, PM_PCP, "stopping");
+	delete_held(pm);
 	pm->state = PM_STOPPED;
 }
 
