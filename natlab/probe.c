@@ -238,7 +238,7 @@ static int mapping_test(const struct probe *p, int fd, const struct sockaddr_sto
 bool probe_mapping_needs_iv(const struct sockaddr *m1, const struct sockaddr *m2,
                             const struct sockaddr *m3)
 {
-	return addr_equal(m2, m1) || (m3 && addr_equal(m3, m2));
+	return addr_equal(m2, m1) || !m3 || addr_equal(m3, m2);
 }
 
 enum probe_behaviour probe_mapping_classify(const struct sockaddr *m1, const struct sockaddr *m2,
@@ -248,8 +248,9 @@ enum probe_behaviour probe_mapping_classify(const struct sockaddr *m1, const str
 		return PROBE_ADDRESS_AND_PORT_DEPENDENT;
 	if (addr_equal(m2, m1))
 		return PROBE_ENDPOINT_INDEPENDENT;
+	/* Without III, IV = I says the port does not matter where the address does. */
 	if (!m3)
-		return PROBE_UNKNOWN;
+		return m4 ? PROBE_ADDRESS_DEPENDENT : PROBE_UNKNOWN;
 	if (addr_equal(m3, m2))
 		return PROBE_ADDRESS_DEPENDENT;
 	return PROBE_ADDRESS_AND_PORT_DEPENDENT;

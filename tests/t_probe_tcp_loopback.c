@@ -39,7 +39,16 @@ static void test_classify(void)
 	       PROBE_ADDRESS_AND_PORT_DEPENDENT,
 	       "I, II, III all differ: address-and-port-dependent, IV not needed");
 	is_int(probe_mapping_classify(SA(&a), SA(&b), NULL, NULL), PROBE_UNKNOWN,
-	       "I != II and III failed: unknown");
+	       "I != II, III and IV failed: unknown");
+	is_int(probe_mapping_classify(SA(&a), SA(&b), NULL, SA(&a)), PROBE_ADDRESS_DEPENDENT,
+	       "I != II, III failed, IV = I: address-dependent");
+	is_int(probe_mapping_classify(SA(&a), SA(&b), NULL, SA(&c)),
+	       PROBE_ADDRESS_AND_PORT_DEPENDENT,
+	       "I != II, III failed, IV differs: address-and-port-dependent");
+	ok(probe_mapping_needs_iv(SA(&a), SA(&a), NULL), "I = II: IV is needed");
+	ok(probe_mapping_needs_iv(SA(&a), SA(&b), SA(&b)), "II = III: IV is needed");
+	ok(probe_mapping_needs_iv(SA(&a), SA(&b), NULL), "III failed: IV is needed");
+	ok(!probe_mapping_needs_iv(SA(&a), SA(&b), SA(&c)), "I, II, III all differ: no IV");
 	/* A random-port NAT gives two destinations one port by chance now and then. */
 	is_int(probe_mapping_classify(SA(&a), SA(&a), NULL, SA(&c)),
 	       PROBE_ADDRESS_AND_PORT_DEPENDENT,

@@ -108,9 +108,10 @@ json_t *probe_tcp_result_json(const struct probe_tcp_result *res);
  * address-dependent when II and III agree, else address-and-port-dependent; confirmed by
  * a test of our own, IV (to A1:P2), whenever the verdict is that the mapping ignores the
  * port: a NAT that draws random ports gives two destinations the same port by chance
- * now and then (1 in 2048 in a carrier's port block), and then IV differs from I. m3 is
- * NULL when test III was not run or failed (unknown unless I and II agree), m4 when
- * test IV was not run or failed (RFC 5780's verdict stands).
+ * now and then (1 in 2048 in a carrier's port block), and then IV differs from I. IV
+ * also stands in for a failed III: I != II and IV = I is address-dependent. m3 is NULL
+ * when test III was not run or failed (unknown unless I and II agree or IV answered), m4
+ * when test IV was not run or failed (RFC 5780's verdict stands).
  */
 enum probe_behaviour probe_mapping_classify(const struct sockaddr *m1, const struct sockaddr *m2,
                                             const struct sockaddr *m3, const struct sockaddr *m4);
