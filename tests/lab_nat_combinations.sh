@@ -70,9 +70,10 @@ local function judge(c, proto, line)
 	local m1, m2, m3 = line:match("m1=(%S*) m2=(%S*) m3=(%S*)")
 	if not m1 or m1 == "" or m2 == "" or m3 == "" then return "no mapping: " .. line end
 	if m1:match("^(.*):") ~= c.nat.addr then return "m1 is not on the NAT's address: " .. line end
-	-- UDP has a fourth destination (m4, tests/nat_behave.c): random ports in a small block
-	-- give three one port by chance.
+	-- A fourth destination (m4, tests/nat_behave.c): random ports in a small block give
+	-- three one port by chance (1 in 4096).
 	local m4 = line:match(" m4=(%S*)")
+	if m4 == "" then return "no mapping for the fourth destination: " .. line end
 	local eim = m1 == m2 and m1 == m3 and (m4 == nil or m1 == m4)
 	if (c.m == "endpoint-independent") ~= eim then return "mapping: " .. line end
 	-- Sequential ports give every destination of an endpoint-dependent mapping a port of

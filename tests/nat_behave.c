@@ -6,11 +6,12 @@
  *   nat_behave server A B SECS   serves for SECS seconds
  *   nat_behave client A B PORT   prints two lines, from local port PORT (and PORT + 1):
  *     udp m1=ADDR m2=ADDR m3=ADDR port=0|1 addr=0|1 hairpin=0|1 m4=ADDR (or "udp blocked")
- *     tcp m1=... m2=... m3=... port=0|1 addr=0|1 hairpin=0|1 probe_port=R probe_addr=R
+ *     tcp m1=... m2=... m3=... port=0|1 addr=0|1 hairpin=0|1 probe_port=R probe_addr=R m4=...
  *
  * m1 is the mapping seen by A:3478 (UDP) or A:443 (TCP), m2 by B on the same port, m3
- * by B on another (3479, 80), m4 (UDP) by A on 3479, asked last: equal for
- * endpoint-independent mapping. Right after m1,
+ * by B on another (3479, 80), m4 by A on that other port, asked last: equal for
+ * endpoint-independent mapping (three of them equal by chance, random ports in a
+ * 64-port block, 1 in 4096; four, 1 in 262144). Right after m1,
  * the server sends to it from A on another port (port=1 if that arrived) and from B
  * (addr=1), over UDP from port 3480 of each, which no mapping check asks:
  * endpoint-independent filtering lets both in, address-dependent the first.
@@ -254,11 +255,12 @@ static int do_server(const char *a, const char *b, double secs)
 	udp_other_a = bound(SOCK_DGRAM, srv_a, 0);
 	udp_other_b = bound(SOCK_DGRAM, srv_b, 0);
 	srv_a.sin_port = srv_b.sin_port = 0;
-	for (int i = 0; i < 3; i++) {
-		struct sockaddr_in at = i == 0 ? srv_a : srv_b;
+	/* A:443, B:443, B:80, A:80 */
+	for (int i = 0; i < 4; i++) {
+		struct sockaddr_in at = i == 0 || i == 3 ? srv_a : srv_b;
 		int fd;
 
-		at.sin_port = htons(i == 2 ? TCP_Q : TCP_P);
+		at.sin_port = htons(i >= 2 ? TCP_Q : TCP_P);
 		fd = bound(SOCK_STREAM, at, 0);
 		if (listen(fd, 256) < 0) {
 			perror("nat_behave: listen");
@@ -457,8 +459,10 @@ static int tcp_map(struct sockaddr_in from, const struct sockaddr_in *to, const 
 static void client_tcp(const char *a, const char *b, int lport)
 {
 	struct sockaddr_in any = { .sin_family = AF_INET }, ap = endpoint(a, TCP_P),
-	                   bp = endpoint(b, TCP_P), bq = endpoint(b, TCP_Q), m1a;
-	char m1[64], m2[64], m3[64], rest[256], tag[8], pp[16] = "none", pa[16] = "none", *s;
+	                   bp = endpoint(b, TCP_P), bq = endpoint(b, TCP_Q),
+	                   aq = endpoint(a, TCP_Q), m1a;
+	char m1[64], m2[64], m3[64], m4[64], rest[256], tag[8], pp[16] = "none", pa[16] = "none",
+	                                                        *s;
 	int lis, c1, c2, port = 0, addr = 0, hair = 0;
 	double end;
 
@@ -498,6 +502,9 @@ static void client_tcp(const char *a, const char *b, int lport)
 	c2 = tcp_map(any, &bq, "map0\n", m3, sizeof(m3), rest, sizeof(rest));
 	if (c2 >= 0)
 		close(c2);
+	c2 = tcp_map(any, &aq, "map0\n", m4, sizeof(m4), rest, sizeof(rest));
+	if (c2 >= 0)
+		close(c2);
 	m1a = parse(m1);
 	any.sin_port = htons((uint16_t)(lport + 1));
 	c2 = tcp_dial(any, &m1a, 2);
@@ -510,8 +517,9 @@ static void client_tcp(const char *a, const char *b, int lport)
 			close(c);
 		close(c2);
 	}
-	printf("tcp m1=%s m2=%s m3=%s port=%d addr=%d hairpin=%d probe_port=%s probe_addr=%s\n", m1,
-	       m2, m3, port, addr, hair, pp, pa);
+	printf(
+	    "tcp m1=%s m2=%s m3=%s port=%d addr=%d hairpin=%d probe_port=%s probe_addr=%s m4=%s\n",
+	    m1, m2, m3, port, addr, hair, pp, pa, m4);
 }
 
 static int do_map(int port, const struct sockaddr_in *server)
