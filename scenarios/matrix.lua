@@ -273,7 +273,16 @@ expect(r.agree ~= false, cell.name .. ": the stack's claim (" .. tostring(r.clai
 
 if measures(cell) then
 	-- The measurement itself lands in the report (nats[]); its output in logs/.
-	local m = natprobe.path(lab, a, { server = srv, wait = not slow and 400 or nil })
+	local opts = { server = srv, wait = not slow and 400 or nil }
+	local m = natprobe.path(lab, a, opts)
+	-- A stall longer than the 400 ms wait on a loaded machine, or a new TCP mapping's SYN
+	-- dropped because its port is held by another endpoint (docs/lab.md), makes one
+	-- measurement read stricter than the NAT is; a NAT built wrong measures so every time.
+	-- A mismatch is measured once more; the first one's verdicts stay in the cell's results.
+	if not (m and m.udp_match and m.tcp.match) then
+		result{ nat_probe_again = cell.a, udp_match = m and m.udp_match, tcp_match = m and m.tcp.match }
+		m = natprobe.path(lab, a, opts)
+	end
 	expect(m and m.udp_match, cell.a .. ": the NAT path measures as declared for UDP (RFC 5780)")
 	expect(m and m.tcp.match, cell.a .. ": the NAT path measures as declared for TCP")
 end

@@ -68,8 +68,10 @@ elseif cell.technique then
 		cell.name .. ": " .. cell.technique .. " found the path (connector " ..
 		tostring(hc and hc.state) .. " " .. tostring(hc and hc.probes) .. " probes, listener " ..
 		tostring(hl and hl.state) .. " " .. tostring(hl and hl.probes) .. " probes)")
-	expect(r.time_to_direct_ms and r.time_to_direct_ms < 4000,
-		cell.name .. ": direct within 4 s (" .. tostring(r.time_to_direct_ms) .. " ms)")
+	-- Within the budget (2000 probes at 400/s, 5 s, and the start): a hit comes at random,
+	-- and a 4 s bound missed it 1 time in 400 (e^(-1520 x 256/64512)) though it came.
+	expect(r.time_to_direct_ms and r.time_to_direct_ms < 6000,
+		cell.name .. ": direct within the budget, 6 s (" .. tostring(r.time_to_direct_ms) .. " ms)")
 end
 -- The listener's answer carries its NAT type and its relays as TLVs side by side (its
 -- type is known before it answers): the connector reads the relay out of it. (The
