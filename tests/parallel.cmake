@@ -25,10 +25,13 @@ option(NATLAB_TEST_COST "COST on the long tests, for ctest -j (.ci/run's build-a
 #   ctest -j 3 runs of the sanitizer suite here, never alone): t_peer_loopback (pings
 #   every 100 ms against the relay's 300 ms idle timeout), t_peer_token_cmd, and the port
 #   mapping tests (natlab-peer's 250 ms probe window, miniupnpd's answers: lab_portmap,
-#   t_peer_portmap, t_peer_portmap_unheard, lab_matrix_portmap).
+#   t_peer_portmap, t_peer_portmap_unheard, lab_matrix_portmap); t_peer_family (IPv6 must
+#   validate within the 100 ms family stagger, two pings 100 ms apart must go direct) and
+#   t_peer_fallback (the relay path within 1 s of the last answered ping, ~750 ms of it
+#   the protocol's own), judged risky by a read of the suite.
 foreach(t lab_lifecycle t_state t_peer_sync t_wire t_wire_lab lab_presets docs_examples
     t_peer_loopback t_peer_token_cmd lab_portmap t_peer_portmap t_peer_portmap_unheard
-    lab_matrix_portmap)
+    lab_matrix_portmap t_peer_family t_peer_fallback)
   if(TEST ${t})
     set_tests_properties(${t} PROPERTIES RUN_SERIAL TRUE)
   endif()

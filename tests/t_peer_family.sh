@@ -68,7 +68,9 @@ t_ok "$(count c1 '"event":"path","kind":"direct","remote":"\[2001:db8::1\]:[0-9]
 t_ok "$(count l1 '"event":"path","kind":"direct","remote":"\[2001:db8::1\]:[0-9]+","family":"ipv6"' >/dev/null; echo $?)" "listener goes direct over IPv6" "$(events l1 path)"
 t_is "$(count c1 '"event":"path","kind":"direct".*"family":"ipv4"')" 0 "no IPv4 direct path while IPv6 works"
 t_ok "$(count c1 '"event":"path","kind":"relay".*"family":"ipv4"' >/dev/null; echo $?)" "the relay path says it is IPv4" "$(events c1 path)"
-t_is "$(count c1 '"event":"rtt".*"path":"direct","source":"ping"')" 2 "pings 2 and 3 over the IPv6 path"
+# Pings 2 and 3 go direct unless the path took longer than a ping interval (100 ms).
+n=$(count c1 '"event":"rtt".*"path":"direct","source":"ping"')
+t_ok "$([ "$n" -ge 1 ] && [ "$n" -le 2 ]; echo $?)" "pings over the IPv6 path: $n of pings 2 and 3"
 
 # --- IPv6 dropped between the peers: IPv4 after the stagger ---
 if command -v nft >/dev/null && nft -f - <<'EOF'

@@ -64,7 +64,9 @@ t_ok "$(count c6 '"event":"path","kind":"direct","remote":"\['"$A16"'\]:[0-9]+",
 	"dual-stack: connector direct over IPv6 to $A16" "$(events c6 path)"
 t_ok "$(count l6 '"event":"path","kind":"direct","remote":"\['"$B16"'\]:[0-9]+","family":"ipv6"' >/dev/null; echo $?)" \
 	"dual-stack: listener direct over IPv6 to $B16" "$(events l6 path)"
-t_is "$(count c6 '"event":"rtt".*"path":"direct","source":"ping"')" 2 "dual-stack: pings 2 and 3 direct"
+# Pings 2 and 3 go direct unless the path took longer than a ping interval.
+n=$(count c6 '"event":"rtt".*"path":"direct","source":"ping"')
+t_ok "$([ "$n" -ge 1 ] && [ "$n" -le 2 ]; echo $?)" "dual-stack: $n of pings 2 and 3 direct"
 
 # The relay protocol over IPv6, relay-only.
 pair r --relay "[$SRV6]:3340" --relay-only
