@@ -197,10 +197,28 @@ static void relay_server_sweep_idle(struct relay_server *srv)
 	}
 }
 
+/*
+ * Every RELAY_SWEEP_MS; a sweep later than RELAY_SWEEP_LATE_MS after that found the relay
+ * stopped or starved meanwhile. libuv runs timers before it polls, so what clients sent
+ * during the stall is still unread, and the idle verdict would close clients that did
+ * send: such a sweep waits for this turn's poll (1 ms).
+ */
+#define RELAY_SWEEP_MS      1000
+#define RELAY_SWEEP_LATE_MS 250
+
 static void relay_sweep_cb(uv_timer_t *t)
 {
 	struct relay_server *srv = container_of(t, struct relay_server, sweep);
+	uint64_t now = uv_now(srv->loop);
+	uint64_t since = now - srv->last_sweep_ms;
 
+	srv->last_sweep_ms = now;
+	if (since > RELAY_SWEEP_MS + RELAY_SWEEP_LATE_MS) {
+		log_debug("sweep %llu ms late: after the poll",
+		          (unsigned long long)(since - RELAY_SWEEP_MS));
+		uv_timer_start(&srv->sweep, relay_sweep_cb, 1, RELAY_SWEEP_MS);
+		return;
+	}
 	relay_auth_sweep(srv, 1);
 	relay_server_sweep_idle(srv);
 	relay_sources_sweep(srv);
@@ -309,7 +327,8 @@ static void relay_server_start_timers(struct relay_server *srv)
 	uv_signal_start(&srv->sigint, relay_signal_cb, SIGINT);
 	uv_timer_init(srv->loop, &srv->sweep);
 	uv_timer_init(srv->loop, &srv->drain);
-	uv_timer_start(&srv->sweep, relay_sweep_cb, 1000, 1000);
+	srv->last_sweep_ms = uv_now(srv->loop);
+	uv_timer_start(&srv->sweep, relay_sweep_cb, RELAY_SWEEP_MS, RELAY_SWEEP_MS);
 }
 
 int relay_server_init(struct relay_server *srv, uv_loop_t *loop, const struct relay_config *cfg)

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +230,38 @@ static void test_idle(struct rh_relay *r)
 	rh_client_free(pinger);
 }
 
+/*
+ * A relay stopped for 1.5 s (SIGSTOP: a starved machine) while a client pings every
+ * 100 ms: its pings wait unread in the socket, and the first sweep after SIGCONT comes
+ * before the poll that reads them (libuv runs timers first). The client must stay.
+ */
+static void test_idle_stall(struct rh_relay *r)
+{
+	struct rh_client *pinger = rh_client_new(r->port, 0);
+	uint8_t ping[FRAME_HEADER_LEN + RELAY_PING_LEN], data[RELAY_PING_LEN] = { 0 };
+	int n = relay_ping_encode(ping, sizeof(ping), RELAY_FRAME_PING, data);
+	bool resumed = false;
+	long long t0;
+
+	is_int(rh_client_handshake(pinger, NULL, 0, 2000), 0, "pinging client in");
+	kill(r->pid, SIGSTOP);
+	t0 = rh_now_ms();
+	while (rh_now_ms() - t0 < 2500) {
+		if (!resumed && rh_now_ms() - t0 >= 1500) {
+			kill(r->pid, SIGCONT);
+			resumed = true;
+		}
+		rh_client_write(pinger, ping, (size_t)n);
+		usleep(100000);
+	}
+	rh_client_send_packet(pinger, pinger->id.pub, "me", 2);
+	is_int(rh_client_expect(pinger, RELAY_FRAME_RECV, 2000), 1,
+	       "a client whose pings waited while the relay was stopped stays");
+	is_int(rh_metric(r->metrics_port, "closes_total{reason=\"idle\"}"), 0,
+	       "no idle close after the stall");
+	rh_client_free(pinger);
+}
+
 /* An idle timeout at or below the keepalive the relay advertises is refused at start. */
 static void test_idle_config(void)
 {
@@ -330,6 +363,10 @@ int main(void)
 	}
 	if (rh_relay_start(&r, i_args) == 0) {
 		test_idle(&r);
+		is_int(rh_relay_stop(&r, 5000), 0, "relay exits cleanly");
+	}
+	if (rh_relay_start(&r, i_args) == 0) {
+		test_idle_stall(&r);
 		is_int(rh_relay_stop(&r, 5000), 0, "relay exits cleanly");
 	}
 	test_idle_config();

@@ -177,7 +177,8 @@ struct relay_server {
 	struct relay_config cfg;
 	uv_tcp_t listener;
 	uv_signal_t sigterm, sigint;
-	uv_timer_t sweep;            /* token expiry */
+	uv_timer_t sweep;            /* token expiry, idle clients, sources */
+	uint64_t last_sweep_ms;      /* loop time of the last sweep (or the start) */
 	uv_timer_t drain;            /* ends the drain after SIGTERM */
 	struct relay_client **table; /* ACTIVE clients by key */
 	size_t table_size;
