@@ -213,12 +213,15 @@ static void relay_sweep_cb(uv_timer_t *t)
 	uint64_t since = now - srv->last_sweep_ms;
 
 	srv->last_sweep_ms = now;
-	if (since > RELAY_SWEEP_MS + RELAY_SWEEP_LATE_MS) {
+	/* Once: a relay whose every turn takes that long still sweeps. */
+	if (since > RELAY_SWEEP_MS + RELAY_SWEEP_LATE_MS && !srv->sweep_put_off) {
+		srv->sweep_put_off = true;
 		log_debug("sweep %llu ms late: after the poll",
 		          (unsigned long long)(since - RELAY_SWEEP_MS));
 		uv_timer_start(&srv->sweep, relay_sweep_cb, 1, RELAY_SWEEP_MS);
 		return;
 	}
+	srv->sweep_put_off = false;
 	relay_auth_sweep(srv, 1);
 	relay_server_sweep_idle(srv);
 	relay_sources_sweep(srv);

@@ -7,6 +7,7 @@
 #ifndef NATLAB_RELAY_H
 #define NATLAB_RELAY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
@@ -179,6 +180,7 @@ struct relay_server {
 	uv_signal_t sigterm, sigint;
 	uv_timer_t sweep;            /* token expiry, idle clients, sources */
 	uint64_t last_sweep_ms;      /* loop time of the last sweep (or the start) */
+	bool sweep_put_off;          /* the last one came late: put off until after a poll */
 	uv_timer_t drain;            /* ends the drain after SIGTERM */
 	struct relay_client **table; /* ACTIVE clients by key */
 	size_t table_size;
