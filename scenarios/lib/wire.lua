@@ -210,6 +210,13 @@ function M.watch(a, b, relays)
 	return w
 end
 
+-- The verdict of samples taken elsewhere (each { t_ms, c = { counter = { bytes, packets } } },
+-- counters named as watch() names them), against relay hosts { { name = ... } }: for
+-- tests, and for counters read by other means.
+function M.judge(samples, relays)
+	return setmetatable({ relays = relays or {}, samples = samples }, Watch):verdict()
+end
+
 -- Reads every box's counters, stamped with the time since watch().
 function Watch:sample()
 	local s = { t_ms = math.floor((natlab.time() - self.t0) * 1000 + 0.5), c = {} }
@@ -263,9 +270,13 @@ The verdict, from the samples (take one last sample first):
 - up: the first sample where both sides had exchanged bytes with a relay host, or with
   each other directly, whichever came first;
 - switch: the first sample where direct bytes had arrived at both sides;
-- direct: there was a switch, and from it to the end at least as many bytes arrived at
-  the sides directly as arrived from the relay hosts (a stack that punches and then keeps its data on
-  the relay is relayed);
+- direct: there was a switch, and in the second half of the time from it to the end at
+  least as many bytes arrived at the sides directly as arrived from the relay hosts (a
+  stack that punches and then keeps its data on the relay is relayed); when nothing
+  arrived in that half, from the switch to the end. The first half is the stack's to
+  move over: the first probes through count as the switch, and until the stack has
+  validated the path its data still takes the relay, longer on a loaded machine (the
+  sanitizer suite saw natlab-peer's hard-NAT cells judged relayed so);
 - relayed: otherwise, if both sides exchanged bytes with a relay host;
 - none: neither.
 switch_ms is the time from up to switch, at the sampling interval's resolution.
@@ -282,6 +293,13 @@ function Watch:verdict()
 		local d = direct_bytes(last) - direct_bytes(switch)
 		local r = self:relay_bytes(last, true) - self:relay_bytes(switch, true)
 		v.direct_after_switch, v.relay_after_switch = d, r
+		local mid, tail = switch.t_ms + (last.t_ms - switch.t_ms) / 2, last
+		for _, s in ipairs(self.samples) do
+			if s.t_ms >= mid then tail = s; break end
+		end
+		v.direct_late = direct_bytes(last) - direct_bytes(tail)
+		v.relay_late = self:relay_bytes(last, true) - self:relay_bytes(tail, true)
+		if v.direct_late + v.relay_late > 0 then d, r = v.direct_late, v.relay_late end
 		if d >= r then v.verdict = "direct" end
 		v.switch_ms = switch.t_ms - up.t_ms
 	end
