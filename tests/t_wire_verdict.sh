@@ -3,9 +3,9 @@
 # The wire's verdict (scenarios/lib/wire.lua, docs/adapters.md "The wire's verdict") from
 # samples made up here: a stack whose data takes the relay for a while after the first
 # probes went through (its path validated late, as on a loaded machine) and then goes
-# direct is direct; one that punches and keeps its data on the relay is relayed; with
-# nothing in the second half after the switch, the whole span from the switch decides;
-# no direct bytes both ways is no switch.
+# direct is direct, and so is one whose relay connections close after its last direct
+# byte; one that punches and keeps its data on the relay is relayed; no direct bytes both
+# ways is no switch.
 . "$(dirname "$0")/lib/lab.sh"
 t_require_root
 
@@ -33,6 +33,14 @@ expect(late.relay_after_switch > late.direct_after_switch,
 	" against " .. late.direct_after_switch .. ")")
 expect_eq(late.direct_late, 1000, "the second half's direct bytes")
 expect_eq(late.relay_late, 100, "the second half's relay bytes")
+
+-- Direct from the switch on; the second half carries little but the relay connections'
+-- close, after the last direct byte.
+local closing = wire.judge({ s(0, 0, 0, 100, 100), s(100, 80, 80, 600, 600), s(200, 1200, 1200, 700, 700),
+	s(400, 1300, 1300, 700, 700), s(700, 1310, 1310, 1000, 1000) }, relays)
+expect_eq(closing.verdict, "direct", "direct, then the relay connections close: direct")
+expect(closing.relay_late > closing.direct_late, "(the second half carried more by the relay: " ..
+	closing.relay_late .. " against " .. closing.direct_late .. ")")
 
 -- Punches, then keeps its data on the relay.
 local stays = wire.judge({ s(0, 0, 0, 100, 100), s(100, 80, 80, 600, 600), s(300, 90, 90, 1600, 1600),
